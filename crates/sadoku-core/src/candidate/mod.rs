@@ -1,0 +1,94 @@
+//! Stage 1 of the pipeline: a candidate is one self-contained `.cu` file whose TOML front matter
+//! says which problem it solves and how to launch it.
+//!
+//! ```text
+//! /* sadoku
+//! problem = "trimm"
+//! [[launch]]
+//! kernel = "trimm_kernel"
+//! grid   = ["cdiv(N, 16)", "cdiv(N, 16)", 1]
+//! block  = [16, 16, 1]
+//! args   = ["A", "B", "C", "N"]
+//! */
+//! ```
+
+pub mod expr;
+mod spec;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+pub use expr::{Expr, ExprError};
+pub use spec::{ArgSpec, LaunchSpec, ResolvedArg, ResolvedLaunch, Spec};
+
+use crate::problem::{self, Problem};
+
+/// A candidate kernel under review.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Where it came from, as the user named it (or `seed:NAME` for embedded examples).
+    pub origin: String,
+    pub source: String,
+    /// Hex SHA-256 of the source: identifies the candidate across runs.
+    pub sha256: String,
+    pub spec: Spec,
+    pub problem: &'static dyn Problem,
+}
+
+impl std::fmt::Debug for dyn Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A problem with a candidate file, found before any GPU work. Displays as one line naming the
+/// file (and line, where there is one) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct SpecError {
+    pub origin: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Candidate {
+    /// Read and validate a candidate file.
+    pub fn load(path: &Path) -> Result<Candidate, SpecError> {
+        let origin = path.display().to_string();
+        let err = |message: String| SpecError { origin: origin.clone(), line: None, message };
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => err("no such file".into()),
+            std::io::ErrorKind::IsADirectory => err("is a directory; name the .cu files in it".into()),
+            _ => err(format!("cannot read: {e}")),
+        })?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            err(format!("not UTF-8 text (invalid byte at offset {}); save the file as UTF-8", e.utf8_error().valid_up_to()))
+        })?;
+        Candidate::from_source(origin, source)
+    }
+
+    /// Validate a candidate given as text.
+    pub fn from_source(origin: impl Into<String>, source: String) -> Result<Candidate, SpecError> {
+        let origin = origin.into();
+        let mut spec = Spec::parse(&source).map_err(|(line, message)| SpecError { origin: origin.clone(), line, message })?;
+        let problem = problem::find(&spec.problem).ok_or_else(|| SpecError {
+            origin: origin.clone(),
+            line: spec.problem_line,
+            message: format!("unknown problem `{}` (known: {})", spec.problem, problem::names().join(", ")),
+        })?;
+        spec.validate(problem).map_err(|(line, message)| SpecError { origin: origin.clone(), line, message })?;
+        let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
+        Ok(Candidate { origin, source, sha256, spec, problem })
+    }
+
+    /// A short display name: the file name without directories.
+    pub fn name(&self) -> String {
+        PathBuf::from(&self.origin)
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.origin.clone())
+    }
+}

@@ -1,0 +1,284 @@
+//! The answer must match fp64 ground truth to fp32 accuracy.
+//!
+//! Two measures, because each misses what the other sees:
+//! - elementwise, against the classical bound on rounding error of an fp32 dot product in any
+//!   summation order, |ĉ − c| ≤ γ_K·Σ|a_k·b_k| with γ_K = K·u/(1 − K·u). Twice that bound plus
+//!   32 ulps leaves room for split-precision tricks (3×TF32) and catches any single wrong element.
+//! - normwise, ‖Ĉ − C‖ / ‖C‖. On zero-mean inputs sums cancel, so this exposes the precision the
+//!   kernel really computed in: fp32 stays near 1e-6 even at K = 8192, TF32 operands land near
+//!   4e-4 and bf16 near 3e-3. That is the precision class.
+
+use serde::Serialize;
+
+use super::coords_text;
+use crate::problem::{BufferSpec, Reference};
+
+/// Unit roundoff of fp32 (round to nearest).
+pub const U_FP32: f64 = 1.0 / (1u64 << 24) as f64;
+
+/// Largest normwise error of each precision class, on zero-mean inputs.
+const CLASS_LIMITS: [(PrecisionClass, f64); 3] =
+    [(PrecisionClass::Fp32, 1e-5), (PrecisionClass::Tf32, 2e-3), (PrecisionClass::Bf16, 2e-2)];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrecisionClass {
+    /// fp32 arithmetic throughout (or a split-precision method as accurate).
+    Fp32,
+    /// Operands rounded to 10 mantissa bits: TF32 tensor cores, or fp16.
+    Tf32,
+    /// Operands rounded to 7 mantissa bits.
+    Bf16,
+    /// Worse than any floating-point format explains: wrong.
+    Wrong,
+}
+
+impl PrecisionClass {
+    pub fn of(normwise: f64) -> PrecisionClass {
+        CLASS_LIMITS.iter().find(|(_, limit)| normwise <= *limit).map_or(PrecisionClass::Wrong, |(c, _)| *c)
+    }
+}
+
+impl std::fmt::Display for PrecisionClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PrecisionClass::Fp32 => "fp32",
+            PrecisionClass::Tf32 => "tf32/fp16",
+            PrecisionClass::Bf16 => "bf16",
+            PrecisionClass::Wrong => "wrong",
+        })
+    }
+}
+
+/// How close is close enough.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Tolerance {
+    /// Largest accepted normwise relative error.
+    pub normwise: f64,
+    /// Unit roundoff the elementwise bound is built from.
+    pub unit_roundoff: f64,
+}
+
+impl Tolerance {
+    /// Lets any honest fp32 kernel through, stops one that rounds operands to TF32.
+    pub const FP32: Tolerance = Tolerance { normwise: 1e-5, unit_roundoff: U_FP32 };
+
+    /// The elementwise error bound factor for sums of `terms` products.
+    pub fn elementwise_factor(&self, terms: usize) -> f64 {
+        let ku = terms as f64 * self.unit_roundoff;
+        if ku >= 0.5 {
+            return f64::INFINITY;
+        }
+        2.0 * ku / (1.0 - ku) + 32.0 * self.unit_roundoff
+    }
+}
+
+/// The element furthest outside (or closest to) its bound.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Worst {
+    pub at: Vec<usize>,
+    pub got: f32,
+    pub expected: f64,
+    pub abs_error: f64,
+    /// Error over the element's bound: above 1 fails.
+    pub ratio: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Accuracy {
+    pub buffer: String,
+    /// ‖got − truth‖₂ / ‖truth‖₂ (NaN when any value is not finite).
+    pub normwise: f64,
+    pub class: PrecisionClass,
+    /// Elements outside their elementwise bound.
+    pub over_bound: usize,
+    /// Elements that are NaN or infinite where the truth is finite.
+    pub nonfinite: usize,
+    pub worst: Option<Worst>,
+}
+
+impl Accuracy {
+    pub fn passes(&self, tol: &Tolerance) -> bool {
+        self.nonfinite == 0 && self.over_bound == 0 && self.normwise <= tol.normwise
+    }
+
+    /// Why it fails, as one line of evidence; `None` when it passes.
+    pub fn failure(&self, tol: &Tolerance) -> Option<String> {
+        if self.passes(tol) {
+            return None;
+        }
+        let worst = self.worst.as_ref().map_or(String::new(), |w| {
+            format!(
+                "; worst at {}: got {}, expected {:.7e} (error {:.2e}, {:.1}× its bound)",
+                coords_text(&w.at),
+                w.got,
+                w.expected,
+                w.abs_error,
+                w.ratio
+            )
+        });
+        Some(if self.nonfinite > 0 {
+            format!("{} non-finite values in {}{worst}", self.nonfinite, self.buffer)
+        } else if self.normwise > tol.normwise {
+            format!(
+                "normwise relative error {:.2e} exceeds {:.0e} (error looks like {} precision){worst}",
+                self.normwise, tol.normwise, self.class
+            )
+        } else {
+            format!("{} elements of {} outside the fp32 rounding bound{worst}", self.over_bound, self.buffer)
+        })
+    }
+}
+
+pub fn assess(buffer: &BufferSpec, got: &[f32], truth: &Reference, tol: &Tolerance) -> Accuracy {
+    let factor = tol.elementwise_factor(truth.terms);
+    let (mut err2, mut ref2) = (0f64, 0f64);
+    let (mut over_bound, mut nonfinite) = (0, 0);
+    let mut worst: Option<(usize, f64)> = None;
+    for (i, (&g, (&t, &s))) in got.iter().zip(truth.values.iter().zip(&truth.scale)).enumerate() {
+        let g64 = g as f64;
+        let err = (g64 - t).abs();
+        let ratio = if !g.is_finite() {
+            nonfinite += 1;
+            f64::INFINITY
+        } else {
+            err2 += err * err;
+            let bound = factor * s;
+            match (err, bound) {
+                (e, _) if e == 0.0 => 0.0,
+                (_, b) if b == 0.0 => f64::INFINITY,
+                (e, b) => e / b,
+            }
+        };
+        ref2 += t * t;
+        if ratio > 1.0 {
+            over_bound += 1;
+        }
+        if worst.is_none_or(|(_, r)| ratio > r) {
+            worst = Some((i, ratio));
+        }
+    }
+    let normwise = if nonfinite > 0 {
+        f64::NAN
+    } else if ref2 > 0.0 {
+        (err2 / ref2).sqrt()
+    } else {
+        err2.sqrt()
+    };
+    let class = if nonfinite > 0 { PrecisionClass::Wrong } else { PrecisionClass::of(normwise) };
+    Accuracy {
+        buffer: buffer.name.to_string(),
+        normwise,
+        class,
+        over_bound,
+        nonfinite,
+        worst: worst.map(|(i, ratio)| Worst {
+            at: buffer.coords(i),
+            got: got[i],
+            expected: truth.values[i],
+            abs_error: (got[i] as f64 - truth.values[i]).abs(),
+            ratio,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::Role;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::StandardNormal;
+
+    fn round_to_mantissa_bits(x: f32, bits: u32) -> f32 {
+        let drop = 23 - bits;
+        let w = x.to_bits();
+        let half = 1u32 << (drop - 1);
+        f32::from_bits((w + half) & !((1u32 << drop) - 1))
+    }
+
+    /// A dot-product problem: `rows` sums of `k` products of N(0,1) values, computed in fp32
+    /// sequentially after rounding the operands to `mantissa_bits` (23 = plain fp32).
+    fn dots(rows: usize, k: usize, mantissa_bits: u32) -> (Vec<f32>, Reference, BufferSpec) {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (mut got, mut values, mut scale) = (vec![], vec![], vec![]);
+        for _ in 0..rows {
+            let (mut acc, mut exact, mut mag) = (0f32, 0f64, 0f64);
+            for _ in 0..k {
+                let a: f32 = rng.sample(StandardNormal);
+                let b: f32 = rng.sample(StandardNormal);
+                let (ra, rb) = if mantissa_bits < 23 {
+                    (round_to_mantissa_bits(a, mantissa_bits), round_to_mantissa_bits(b, mantissa_bits))
+                } else {
+                    (a, b)
+                };
+                acc = ra.mul_add(rb, acc);
+                exact += a as f64 * b as f64;
+                mag += (a as f64 * b as f64).abs();
+            }
+            got.push(acc);
+            values.push(exact);
+            scale.push(mag);
+        }
+        (got, Reference { values, scale, terms: k }, BufferSpec { name: "C", role: Role::Output, dims: vec![rows] })
+    }
+
+    #[test]
+    fn honest_fp32_passes_even_at_long_sums() {
+        for k in [1, 17, 4096, 8192] {
+            let (got, truth, buf) = dots(300, k, 23);
+            let acc = assess(&buf, &got, &truth, &Tolerance::FP32);
+            assert!(acc.passes(&Tolerance::FP32), "k = {k}: {:?}", acc.failure(&Tolerance::FP32));
+            assert_eq!(acc.class, PrecisionClass::Fp32);
+        }
+    }
+
+    #[test]
+    fn tf32_operands_are_caught_and_classed() {
+        for k in [1, 64, 4096] {
+            let (got, truth, buf) = dots(300, k, 10);
+            let acc = assess(&buf, &got, &truth, &Tolerance::FP32);
+            assert_eq!(acc.class, PrecisionClass::Tf32, "k = {k}, normwise {}", acc.normwise);
+            let why = acc.failure(&Tolerance::FP32).expect("rejected");
+            assert!(why.contains("looks like tf32/fp16 precision"), "{why}");
+        }
+    }
+
+    #[test]
+    fn bf16_operands_are_classed_bf16() {
+        let (got, truth, buf) = dots(300, 1024, 7);
+        assert_eq!(assess(&buf, &got, &truth, &Tolerance::FP32).class, PrecisionClass::Bf16);
+    }
+
+    #[test]
+    fn one_wrong_element_among_many_is_caught() {
+        let (mut got, truth, buf) = dots(10_000, 64, 23);
+        // Off by far less than the normwise tolerance would notice.
+        got[1234] += 1e-4 * truth.scale[1234] as f32;
+        let acc = assess(&buf, &got, &truth, &Tolerance::FP32);
+        assert!(acc.normwise < Tolerance::FP32.normwise, "normwise alone would miss it");
+        assert_eq!(acc.over_bound, 1);
+        assert_eq!(acc.worst.as_ref().unwrap().at, vec![1234]);
+        assert!(acc.failure(&Tolerance::FP32).unwrap().contains("outside the fp32 rounding bound"));
+    }
+
+    #[test]
+    fn exact_zeros_must_stay_zero() {
+        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2] };
+        let truth = Reference { values: vec![1.0, 0.0, 2.0, 3.0], scale: vec![1.0, 0.0, 2.0, 3.0], terms: 2 };
+        assert!(assess(&buf, &[1.0, 0.0, 2.0, 3.0], &truth, &Tolerance::FP32).passes(&Tolerance::FP32));
+        let acc = assess(&buf, &[1.0, 1e-30, 2.0, 3.0], &truth, &Tolerance::FP32);
+        assert_eq!((acc.over_bound, acc.worst.unwrap().at), (1, vec![0, 1]));
+    }
+
+    #[test]
+    fn non_finite_values_fail_with_their_position() {
+        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2] };
+        let truth = Reference { values: vec![1.0; 4], scale: vec![1.0; 4], terms: 1 };
+        let acc = assess(&buf, &[1.0, 1.0, f32::NAN, 1.0], &truth, &Tolerance::FP32);
+        assert_eq!(acc.nonfinite, 1);
+        assert_eq!(acc.class, PrecisionClass::Wrong);
+        let why = acc.failure(&Tolerance::FP32).unwrap();
+        assert!(why.starts_with("1 non-finite values in C; worst at (1, 0)"), "{why}");
+    }
+}

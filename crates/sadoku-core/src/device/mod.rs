@@ -1,0 +1,197 @@
+//! The one narrow interface between sadoku's judgement and a GPU.
+//!
+//! Everything that decides a verdict talks to a [`Device`]; the real one lives in `sadoku-cuda`,
+//! the simulated one in [`sim`] lets CI exercise every check without a GPU.
+
+pub mod sim;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::compile::CompiledModule;
+
+/// A device allocation. Opaque to everything but the device that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Buffer {
+    pub id: u64,
+    pub bytes: usize,
+}
+
+/// A loaded module, ready to launch kernels from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ModuleHandle(pub u64);
+
+/// One kernel argument as it is passed to the launch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KernelArg {
+    Buffer(Buffer),
+    I32(i32),
+    I64(i64),
+}
+
+/// One kernel launch, fully resolved to numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launch {
+    pub module: ModuleHandle,
+    pub kernel: String,
+    pub grid: [u32; 3],
+    pub block: [u32; 3],
+    pub shared_mem: u32,
+    pub args: Vec<KernelArg>,
+}
+
+/// Element type of a library operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// IEEE fp64 throughout: ground truth.
+    F64,
+    /// fp32 operands and accumulation, tensor-core TF32 disabled.
+    F32,
+    /// fp32 storage, TF32 tensor-core math.
+    Tf32,
+}
+
+/// Work done by a trusted library (cuBLAS, sadoku's own helper kernels): references and baselines.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LibraryOp {
+    /// Row-major C[m×n] = A[m×k] · B[k×n], elements of `precision`'s storage type.
+    Gemm { precision: Precision, m: usize, n: usize, k: usize, a: Buffer, b: Buffer, c: Buffer },
+    /// Zero the strict upper triangle of a row-major n×n fp32 matrix (what `torch.tril` does).
+    TrilF32 { c: Buffer, n: usize },
+}
+
+/// One step of device work, in stream order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    Launch(Launch),
+    Library(LibraryOp),
+}
+
+/// What the device says about itself; shown in every report's environment block.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub ordinal: usize,
+    /// Compute capability, e.g. (9, 0).
+    pub compute_capability: (u32, u32),
+    pub multiprocessors: u32,
+    pub l2_bytes: usize,
+    pub memory_bytes: usize,
+    /// Largest dynamic shared memory a block may opt into.
+    pub max_shared_per_block_optin: usize,
+    /// Kernel driver version, e.g. "580.159.04", when the OS tells.
+    pub driver: Option<String>,
+    /// CUDA driver API version, e.g. "13.0".
+    pub cuda_driver: String,
+    pub nvrtc: Option<String>,
+    pub cublas: Option<String>,
+    /// SM clock measured by a calibration kernel (clock64 cycles over globaltimer ns).
+    pub sm_clock_mhz: Option<f64>,
+}
+
+impl DeviceInfo {
+    /// The NVRTC/ptxas target for this device, e.g. "sm_90".
+    pub fn arch(&self) -> String {
+        format!("sm_{}{}", self.compute_capability.0, self.compute_capability.1)
+    }
+}
+
+/// How device work failed. The split matters: a candidate's failure is a verdict, the
+/// environment's failure ends the run.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum DeviceError {
+    /// A candidate launch could not start (bad configuration, too many resources, ...).
+    #[error("launch of `{kernel}` refused: {code}: {message}")]
+    LaunchRefused { kernel: String, code: String, message: String },
+    /// A candidate launch started and faulted (illegal address, trap, timeout, ...).
+    /// Such errors are sticky: the context cannot be used again.
+    #[error("`{kernel}` faulted: {code}: {message}")]
+    KernelFault { kernel: String, code: String, message: String },
+    /// Loading the candidate's module failed (bad image, missing symbol).
+    #[error("module load failed: {code}: {message}")]
+    ModuleLoad { code: String, message: String },
+    /// The device context is gone after an earlier fault; nothing more can run in it.
+    #[error("the GPU context was lost after an earlier kernel fault")]
+    ContextLost,
+    /// Anything else: out of memory, a library failure, a driver problem. Not the candidate's fault.
+    #[error("{0}")]
+    Environment(String),
+}
+
+impl DeviceError {
+    /// True when the candidate caused it (so it becomes a verdict, not an abort).
+    pub fn is_candidates_fault(&self) -> bool {
+        matches!(
+            self,
+            DeviceError::LaunchRefused { .. } | DeviceError::KernelFault { .. } | DeviceError::ModuleLoad { .. }
+        )
+    }
+}
+
+/// One timed sample of a work list.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Device time between events recorded just before and just after the work, milliseconds.
+    pub ms: f64,
+}
+
+/// A GPU, or a simulation of one.
+pub trait Device {
+    fn info(&self) -> &DeviceInfo;
+    fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError>;
+    fn free(&mut self, buffer: Buffer);
+    fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError>;
+    fn download(&mut self, buffer: Buffer, out: &mut [u8]) -> Result<(), DeviceError>;
+    /// Fill a buffer with one repeated 32-bit word.
+    fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError>;
+    fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError>;
+    /// Run the work in order and wait for it; every launch's status is checked.
+    fn run(&mut self, work: &[Work]) -> Result<(), DeviceError>;
+    /// Flush L2 (untimed), then time the work between device events.
+    fn time(&mut self, work: &[Work]) -> Result<Sample, DeviceError>;
+}
+
+/// Typed helpers over the byte interface.
+pub trait DeviceExt: Device {
+    fn upload_f32(&mut self, buffer: Buffer, data: &[f32]) -> Result<(), DeviceError> {
+        self.upload(buffer, as_bytes(data))
+    }
+    fn upload_f64(&mut self, buffer: Buffer, data: &[f64]) -> Result<(), DeviceError> {
+        self.upload(buffer, as_bytes(data))
+    }
+    fn download_f32(&mut self, buffer: Buffer) -> Result<Vec<f32>, DeviceError> {
+        let mut out = vec![0f32; buffer.bytes / 4];
+        self.download(buffer, as_bytes_mut(&mut out))?;
+        Ok(out)
+    }
+    fn download_u32(&mut self, buffer: Buffer) -> Result<Vec<u32>, DeviceError> {
+        let mut out = vec![0u32; buffer.bytes / 4];
+        self.download(buffer, as_bytes_mut(&mut out))?;
+        Ok(out)
+    }
+    fn download_f64(&mut self, buffer: Buffer) -> Result<Vec<f64>, DeviceError> {
+        let mut out = vec![0f64; buffer.bytes / 8];
+        self.download(buffer, as_bytes_mut(&mut out))?;
+        Ok(out)
+    }
+}
+
+impl<D: Device + ?Sized> DeviceExt for D {}
+
+/// Plain-old-data element types that may be viewed as bytes.
+pub trait Pod: Copy + 'static {}
+impl Pod for f32 {}
+impl Pod for f64 {}
+impl Pod for u32 {}
+impl Pod for u8 {}
+
+pub fn as_bytes<T: Pod>(data: &[T]) -> &[u8] {
+    // SAFETY: `Pod` types have no padding and every bit pattern is a valid u8.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), std::mem::size_of_val(data)) }
+}
+
+pub fn as_bytes_mut<T: Pod>(data: &mut [T]) -> &mut [u8] {
+    // SAFETY: as above, and every byte pattern is a valid f32/f64/u32/u8.
+    unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr().cast(), std::mem::size_of_val(data)) }
+}

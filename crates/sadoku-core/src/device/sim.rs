@@ -1,0 +1,352 @@
+//! A simulated GPU: host memory that is recycled without clearing (like a caching allocator),
+//! kernels written as Rust closures, cuBLAS replaced by plain loops. It lets CI drive every
+//! check and the whole review pipeline with kernels that misbehave on purpose.
+
+use std::collections::HashMap;
+
+use super::{
+    Buffer, Device, DeviceError, DeviceInfo, KernelArg, Launch, LibraryOp, ModuleHandle, Precision, Sample, Work,
+};
+use crate::compile::{CompileError, CompileRequest, CompiledModule, Compiler, Entry, Param};
+
+/// What a simulated kernel sees: its launch and the device memory.
+pub struct SimCall<'a> {
+    pub launch: &'a Launch,
+    memory: &'a mut HashMap<u64, Vec<u8>>,
+}
+
+/// A simulated kernel fault (an illegal address, say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimFault(pub String);
+
+impl SimCall<'_> {
+    fn buffer_arg(&self, index: usize) -> Result<Buffer, SimFault> {
+        match self.launch.args.get(index) {
+            Some(KernelArg::Buffer(b)) => Ok(*b),
+            other => Err(SimFault(format!("argument {index} is not a buffer: {other:?}"))),
+        }
+    }
+
+    pub fn int(&self, index: usize) -> i64 {
+        match self.launch.args.get(index) {
+            Some(KernelArg::I32(v)) => *v as i64,
+            Some(KernelArg::I64(v)) => *v,
+            _ => 0,
+        }
+    }
+
+    pub fn read(&self, index: usize) -> Result<Vec<f32>, SimFault> {
+        let b = self.buffer_arg(index)?;
+        let bytes = self.memory.get(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+    }
+
+    pub fn write(&mut self, index: usize, values: &[f32]) -> Result<(), SimFault> {
+        self.write_at(index, 0, values)
+    }
+
+    /// Write `values` starting at element `offset`; past the end is an illegal address.
+    pub fn write_at(&mut self, index: usize, offset: usize, values: &[f32]) -> Result<(), SimFault> {
+        let b = self.buffer_arg(index)?;
+        let bytes = self.memory.get_mut(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        let end = (offset + values.len()) * 4;
+        if end > bytes.len() {
+            return Err(SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()));
+        }
+        for (chunk, v) in bytes[offset * 4..end].chunks_exact_mut(4).zip(values) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        Ok(())
+    }
+}
+
+type KernelFn = Box<dyn FnMut(&mut SimCall) -> Result<(), SimFault>>;
+type CostFn = Box<dyn Fn(&Launch) -> f64>;
+
+struct SimKernel {
+    params: Vec<Param>,
+    run: KernelFn,
+    cost_ms: CostFn,
+}
+
+pub struct SimDevice {
+    info: DeviceInfo,
+    live: HashMap<u64, Vec<u8>>,
+    /// Freed allocations, contents intact, handed out again to a request of the same size.
+    freed: Vec<Vec<u8>>,
+    next_id: u64,
+    kernels: HashMap<String, SimKernel>,
+    modules: HashMap<u64, Vec<String>>,
+    /// Simulated fp32 GEMM rate, for baseline timings.
+    pub gemm_tflops: f64,
+    /// Relative jitter of simulated timings.
+    pub jitter: f64,
+    tick: u64,
+    /// Every launch, in order: what ran.
+    pub launches: Vec<Launch>,
+}
+
+impl Default for SimDevice {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SimDevice {
+    pub fn new() -> SimDevice {
+        SimDevice {
+            info: DeviceInfo {
+                name: "sadoku simulated GPU".into(),
+                ordinal: 0,
+                compute_capability: (9, 0),
+                multiprocessors: 132,
+                l2_bytes: 50 << 20,
+                memory_bytes: 80 << 30,
+                max_shared_per_block_optin: 227 << 10,
+                driver: None,
+                cuda_driver: "simulated".into(),
+                nvrtc: None,
+                cublas: None,
+                sm_clock_mhz: None,
+            },
+            live: HashMap::new(),
+            freed: Vec::new(),
+            next_id: 1,
+            kernels: HashMap::new(),
+            modules: HashMap::new(),
+            gemm_tflops: 50.0,
+            jitter: 0.002,
+            tick: 0,
+            launches: Vec::new(),
+        }
+    }
+
+    /// Register a kernel: its PTX-like parameter list (e.g. `["u64", "u64", "u64", "u32"]`),
+    /// what it does, and how long it pretends to take.
+    pub fn kernel(
+        &mut self,
+        name: &str,
+        params: &[&str],
+        run: impl FnMut(&mut SimCall) -> Result<(), SimFault> + 'static,
+        cost_ms: impl Fn(&Launch) -> f64 + 'static,
+    ) -> &mut Self {
+        let params = params
+            .iter()
+            .map(|ty| Param { ty: ty.to_string(), bytes: ty[1..].parse::<usize>().unwrap_or(32) / 8 })
+            .collect();
+        self.kernels.insert(name.to_string(), SimKernel { params, run: Box::new(run), cost_ms: Box::new(cost_ms) });
+        self
+    }
+
+    /// A compiler whose modules export the registered kernels that the source mentions.
+    pub fn compiler(&self) -> SimCompiler {
+        SimCompiler {
+            entries: self
+                .kernels
+                .iter()
+                .map(|(name, k)| Entry { name: name.clone(), params: k.params.clone() })
+                .collect(),
+        }
+    }
+
+    /// How many allocations are live (tests check nothing leaks).
+    pub fn live_buffers(&self) -> usize {
+        self.live.len()
+    }
+
+    fn bytes(&self, b: Buffer) -> Result<&Vec<u8>, DeviceError> {
+        self.live.get(&b.id).ok_or_else(|| DeviceError::Environment(format!("buffer {} is not allocated", b.id)))
+    }
+
+    fn f32s(&self, b: Buffer) -> Result<Vec<f32>, DeviceError> {
+        Ok(self.bytes(b)?.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+    }
+
+    fn f64s(&self, b: Buffer) -> Result<Vec<f64>, DeviceError> {
+        Ok(self.bytes(b)?.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+    }
+
+    fn store<T: Copy, const W: usize>(&mut self, b: Buffer, v: &[T], to: impl Fn(T) -> [u8; W]) -> Result<(), DeviceError> {
+        let bytes: Vec<u8> = v.iter().flat_map(|&x| to(x)).collect();
+        self.upload(b, &bytes)
+    }
+
+    fn library(&mut self, op: &LibraryOp) -> Result<(), DeviceError> {
+        match *op {
+            LibraryOp::Gemm { precision: Precision::F64, m, n, k, a, b, c } => {
+                let (a, b) = (self.f64s(a)?, self.f64s(b)?);
+                let mut out = vec![0f64; m * n];
+                for i in 0..m {
+                    for p in 0..k {
+                        let x = a[i * k + p];
+                        for j in 0..n {
+                            out[i * n + j] += x * b[p * n + j];
+                        }
+                    }
+                }
+                self.store(c, &out, f64::to_le_bytes)
+            }
+            LibraryOp::Gemm { precision, m, n, k, a, b, c } => {
+                let round = |x: f32| {
+                    if precision == Precision::Tf32 {
+                        f32::from_bits((x.to_bits() + (1 << 12)) & !((1 << 13) - 1))
+                    } else {
+                        x
+                    }
+                };
+                let (a, b) = (self.f32s(a)?, self.f32s(b)?);
+                let mut out = vec![0f32; m * n];
+                for i in 0..m {
+                    for j in 0..n {
+                        out[i * n + j] = (0..k).fold(0f32, |acc, p| round(a[i * k + p]).mul_add(round(b[p * n + j]), acc));
+                    }
+                }
+                self.store(c, &out, f32::to_le_bytes)
+            }
+            LibraryOp::TrilF32 { c, n } => {
+                let mut v = self.f32s(c)?;
+                for i in 0..n {
+                    for j in i + 1..n {
+                        v[i * n + j] = 0.0;
+                    }
+                }
+                self.store(c, &v, f32::to_le_bytes)
+            }
+        }
+    }
+
+    fn launch(&mut self, launch: &Launch) -> Result<(), DeviceError> {
+        let exported = self.modules.get(&launch.module.0).is_some_and(|names| names.contains(&launch.kernel));
+        let kernel = self.kernels.get_mut(&launch.kernel).filter(|_| exported).ok_or_else(|| DeviceError::LaunchRefused {
+            kernel: launch.kernel.clone(),
+            code: "CUDA_ERROR_NOT_FOUND".into(),
+            message: "named symbol not found".into(),
+        })?;
+        self.launches.push(launch.clone());
+        let mut call = SimCall { launch, memory: &mut self.live };
+        (kernel.run)(&mut call).map_err(|SimFault(code)| {
+            // Like a sticky CUDA error: the context is torn down and rebuilt, all memory lost.
+            self.live.clear();
+            self.freed.clear();
+            self.modules.clear();
+            DeviceError::KernelFault { kernel: launch.kernel.clone(), code, message: "simulated fault".into() }
+        })
+    }
+
+    fn cost_ms(&mut self, work: &Work) -> f64 {
+        match work {
+            Work::Launch(l) => self.kernels.get(&l.kernel).map_or(0.0, |k| (k.cost_ms)(l)),
+            Work::Library(LibraryOp::Gemm { m, n, k, .. }) => {
+                2.0 * (*m * *n * *k) as f64 / (self.gemm_tflops * 1e12) * 1e3
+            }
+            Work::Library(LibraryOp::TrilF32 { n, .. }) => (*n * *n * 8) as f64 / 3e12 * 1e3,
+        }
+    }
+}
+
+impl Device for SimDevice {
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
+        let data = match self.freed.iter().position(|f| f.len() == bytes) {
+            Some(i) => self.freed.swap_remove(i),
+            None => vec![0u8; bytes],
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.live.insert(id, data);
+        Ok(Buffer { id, bytes })
+    }
+
+    fn free(&mut self, buffer: Buffer) {
+        if let Some(data) = self.live.remove(&buffer.id) {
+            self.freed.push(data);
+        }
+    }
+
+    fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError> {
+        let dst = self.live.get_mut(&buffer.id).ok_or_else(|| DeviceError::Environment("upload to a freed buffer".into()))?;
+        if data.len() > dst.len() {
+            return Err(DeviceError::Environment("upload larger than the buffer".into()));
+        }
+        dst[..data.len()].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn download(&mut self, buffer: Buffer, out: &mut [u8]) -> Result<(), DeviceError> {
+        let src = self.bytes(buffer)?;
+        let n = out.len().min(src.len());
+        out[..n].copy_from_slice(&src[..n]);
+        Ok(())
+    }
+
+    fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError> {
+        let dst = self.live.get_mut(&buffer.id).ok_or_else(|| DeviceError::Environment("fill of a freed buffer".into()))?;
+        for c in dst.chunks_exact_mut(4) {
+            c.copy_from_slice(&word.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.modules.insert(id, module.entries.iter().map(|e| e.name.clone()).collect());
+        Ok(ModuleHandle(id))
+    }
+
+    fn run(&mut self, work: &[Work]) -> Result<(), DeviceError> {
+        for w in work {
+            match w {
+                Work::Launch(l) => self.launch(l)?,
+                Work::Library(op) => self.library(op)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn time(&mut self, work: &[Work]) -> Result<Sample, DeviceError> {
+        self.run(work)?;
+        let ms: f64 = work.iter().map(|w| self.cost_ms(w)).sum();
+        self.tick += 1;
+        // Deterministic jitter in [-1, 1), scrambled so that samples do not trend.
+        let wobble = ((self.tick.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0;
+        Ok(Sample { ms: ms * (1.0 + self.jitter * wobble) })
+    }
+}
+
+/// Stands in for NVRTC: a module exports each registered kernel its source mentions.
+pub struct SimCompiler {
+    entries: Vec<Entry>,
+}
+
+impl Compiler for SimCompiler {
+    fn identity(&self) -> String {
+        "sim".into()
+    }
+
+    fn compile(&self, request: &CompileRequest) -> Result<CompiledModule, CompileError> {
+        if let Some(line) = request.source.lines().position(|l| l.trim_start().starts_with("#error")) {
+            return Err(CompileError::Rejected {
+                log: format!("{}({}): error: #error directive", request.name, line + 1),
+            });
+        }
+        let entries = self
+            .entries
+            .iter()
+            .filter(|e| request.source.contains(&format!("{}(", e.name)))
+            .cloned()
+            .collect();
+        Ok(CompiledModule {
+            arch: request.arch.clone(),
+            image: request.source.as_bytes().to_vec(),
+            ptx: String::new(),
+            log: String::new(),
+            entries,
+            cache_hit: false,
+            compile_ms: 0.0,
+        })
+    }
+}

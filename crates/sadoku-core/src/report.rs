@@ -1,0 +1,88 @@
+//! Stage 6: everything a run found, as data. Exporters (table, JSON) live in the binary.
+
+use serde::Serialize;
+
+use crate::candidate::Candidate;
+use crate::checks::accuracy::Accuracy;
+use crate::device::DeviceInfo;
+use crate::problem::Sizes;
+use crate::time::Timing;
+use crate::verdict::Verdict;
+use crate::verify::TrialRecord;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompileRecord {
+    pub arch: String,
+    pub ms: f64,
+    pub cache_hit: bool,
+    /// Compiler warnings, verbatim.
+    pub log: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateReport {
+    pub name: String,
+    pub origin: String,
+    pub sha256: String,
+    pub problem: String,
+    pub timed_sizes: Sizes,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// A few words: why it was rejected.
+    pub reason: Option<String>,
+    /// The evidence for the rejection.
+    pub evidence: Option<String>,
+    #[serde(flatten)]
+    pub findings: Findings,
+    pub review_s: f64,
+}
+
+/// What the stages found on the way to the verdict; each stage fills its part.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Findings {
+    pub compile: Option<CompileRecord>,
+    /// The least accurate output of any trial, against fp64.
+    pub error: Option<Accuracy>,
+    pub trials: Vec<TrialRecord>,
+    pub timing: Option<Timing>,
+    /// The problem's minimum flops over the candidate's median time.
+    pub tflops: Option<f64>,
+}
+
+impl CandidateReport {
+    pub fn new(candidate: &Candidate, verdict: Verdict, findings: Findings, review_s: f64) -> CandidateReport {
+        let (reason, evidence) = match &verdict {
+            Verdict::Rejected(r) => (Some(r.reason().to_string()), Some(r.evidence())),
+            Verdict::Accepted { .. } => (None, None),
+        };
+        CandidateReport {
+            name: candidate.name(),
+            origin: candidate.origin.clone(),
+            sha256: candidate.sha256.clone(),
+            problem: candidate.problem.name().to_string(),
+            timed_sizes: candidate.problem.timed_sizes(),
+            verdict,
+            reason,
+            evidence,
+            findings,
+            review_s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub sadoku: String,
+    /// The master seed; `--seed` with it replays the run's inputs and poisons.
+    pub seed: String,
+    pub environment: DeviceInfo,
+    pub candidates: Vec<CandidateReport>,
+    pub wall_s: f64,
+}
+
+impl Report {
+    /// 0 when every candidate was accepted, 1 when any was rejected.
+    pub fn exit_code(&self) -> i32 {
+        if self.candidates.iter().all(|c| c.verdict.is_accepted()) { 0 } else { 1 }
+    }
+}

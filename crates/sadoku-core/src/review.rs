@@ -1,0 +1,159 @@
+//! The whole pipeline for one candidate: compile → verify → time → verdict.
+
+use std::time::{Duration, Instant};
+
+use crate::candidate::Candidate;
+use crate::checks::signature;
+use crate::compile::{CompileError, CompileRequest, Compiler};
+use crate::device::{Device, DeviceError, DeviceExt, Precision};
+use crate::problem::{Distribution, Role, Sizes};
+use crate::report::{CandidateReport, CompileRecord, Findings};
+use crate::seeds::Seeds;
+use crate::time::{self, TimingOptions};
+use crate::verdict::{At, Rejection, Verdict};
+use crate::verify::{self, Bound, Prepared, Stop, VerifyOptions};
+
+#[derive(Debug, Clone, Default)]
+pub struct ReviewOptions {
+    pub verify: VerifyOptions,
+    pub timing: TimingOptions,
+}
+
+/// Progress, for people watching a terminal.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    Candidate { index: usize, total: usize, name: &'a str },
+    Stage { name: &'a str },
+    Trial { sizes: &'a Sizes, trial: &'a str },
+    Sample { samples: usize, noise: f64, elapsed: Duration, budget: Duration },
+    Verdict { name: &'a str, verdict: &'a Verdict },
+}
+
+pub trait Observer {
+    fn event(&self, _event: Event<'_>) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// Review one candidate. `Err` only when the environment fails (no compiler, out of memory, a
+/// library error); everything the candidate does wrong is in the report's verdict.
+pub fn review_candidate(
+    device: &mut dyn Device,
+    compiler: &dyn Compiler,
+    candidate: &Candidate,
+    seeds: &Seeds,
+    options: &ReviewOptions,
+    observer: &dyn Observer,
+) -> Result<CandidateReport, DeviceError> {
+    let started = Instant::now();
+    let mut findings = Findings::default();
+    let verdict = review_inner(device, compiler, candidate, seeds, options, observer, &mut findings)?;
+    let report = CandidateReport::new(candidate, verdict, findings, started.elapsed().as_secs_f64());
+    observer.event(Event::Verdict { name: &report.name, verdict: &report.verdict });
+    Ok(report)
+}
+
+fn review_inner(
+    device: &mut dyn Device,
+    compiler: &dyn Compiler,
+    candidate: &Candidate,
+    seeds: &Seeds,
+    options: &ReviewOptions,
+    observer: &dyn Observer,
+    report: &mut Findings,
+) -> Result<Verdict, DeviceError> {
+    observer.event(Event::Stage { name: "compiling" });
+    let arch = device.info().arch() + if candidate.spec.arch_specific { "a" } else { "" };
+    let request = CompileRequest {
+        name: candidate.name(),
+        source: candidate.source.clone(),
+        arch: arch.clone(),
+        options: candidate.spec.options.clone(),
+    };
+    let module = match compiler.compile(&request) {
+        Ok(m) => m,
+        Err(CompileError::Rejected { log }) => return Ok(Verdict::Rejected(Rejection::Compile { log })),
+        Err(CompileError::Unavailable(msg)) => return Err(DeviceError::Environment(msg)),
+    };
+    report.compile = Some(CompileRecord { arch, ms: module.compile_ms, cache_hit: module.cache_hit, log: module.log.clone() });
+    let mut kinds = Vec::new();
+    for launch in &candidate.spec.launches {
+        match signature::check(launch, &module) {
+            Ok(k) => kinds.push(k),
+            Err(message) => return Ok(Verdict::Rejected(Rejection::Signature { message })),
+        }
+    }
+    let handle = match device.load(&module) {
+        Ok(h) => h,
+        Err(e) if e.is_candidates_fault() => {
+            return Ok(Verdict::Rejected(Rejection::ModuleLoad { message: e.to_string() }));
+        }
+        Err(e) => return Err(e),
+    };
+    let prepared = Prepared { module: handle, kinds };
+
+    observer.event(Event::Stage { name: "verifying" });
+    let verification = verify::verify(device, candidate, &prepared, seeds, &options.verify, observer)?;
+    report.trials = verification.trials.clone();
+    report.error = verification.worst().cloned();
+    if let Some(r) = verification.rejection {
+        return Ok(Verdict::Rejected(r));
+    }
+
+    observer.event(Event::Stage { name: "timing" });
+    match time_candidate(device, candidate, &prepared, seeds, options, observer) {
+        Ok(timing) => {
+            let flops = candidate.problem.min_flops(&candidate.problem.timed_sizes());
+            report.tflops = Some(flops / (timing.candidate.median * 1e-3) / 1e12);
+            report.timing = Some(timing);
+        }
+        Err(Stop::Reject(r)) => return Ok(Verdict::Rejected(r)),
+        Err(Stop::Env(e)) => return Err(e),
+    }
+    Ok(Verdict::Accepted { class: verification.class() })
+}
+
+fn time_candidate(
+    device: &mut dyn Device,
+    candidate: &Candidate,
+    prepared: &Prepared,
+    seeds: &Seeds,
+    options: &ReviewOptions,
+    observer: &dyn Observer,
+) -> Result<time::Timing, Stop> {
+    let problem = candidate.problem;
+    let sizes = problem.timed_sizes();
+    let bound = Bound::new(device, candidate, prepared, &sizes)?;
+    let mut baseline_outputs = Vec::new();
+    let result = (|| {
+        let seed = seeds.derive(&[&candidate.sha256, "timing inputs"]);
+        let inputs = problem.generate(&sizes, Distribution::Randn, seed);
+        let mut input_buffers = Vec::new();
+        for ((_, buf), data) in bound.of_role(Role::Input).zip(&inputs) {
+            device.upload_f32(*buf, data)?;
+            input_buffers.push(*buf);
+        }
+        for (spec, _) in bound.of_role(Role::Output) {
+            baseline_outputs.push(device.alloc(spec.bytes().max(4))?);
+        }
+        let baseline = problem.baseline(&sizes, &input_buffers, &baseline_outputs, Precision::F32);
+        let at = At { sizes: sizes.clone(), trial: "timing".into() };
+        time::compare(
+            device,
+            &bound.work,
+            &baseline,
+            &problem.baseline_name(Precision::F32),
+            &options.timing,
+            seeds.derive(&[&candidate.sha256, "bootstrap"]),
+            observer,
+        )
+        .map_err(|e| verify::launch_failure(e, at))
+    })();
+    for b in baseline_outputs {
+        device.free(b);
+    }
+    bound.release(device);
+    result
+}

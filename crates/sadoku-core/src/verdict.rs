@@ -1,0 +1,86 @@
+//! Stage 5: the verdict, and the evidence behind every rejection.
+
+use serde::Serialize;
+
+use crate::checks::accuracy::PrecisionClass;
+use crate::checks::determinism::Nondeterministic;
+use crate::checks::inputs_unchanged::InputsModified;
+use crate::checks::unwritten::Unwritten;
+use crate::problem::Sizes;
+
+/// Where in the verification a finding was made.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct At {
+    pub sizes: Sizes,
+    /// e.g. "trial 1 (randn inputs, NaN poison)".
+    pub trial: String,
+}
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}, {}", self.sizes, self.trial)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+pub enum Rejection {
+    /// NVRTC refused the source; its log, verbatim.
+    Compile { log: String },
+    /// A kernel is missing or its parameters do not match `args`.
+    Signature { message: String },
+    /// A launch configuration that no GPU can run at some size.
+    LaunchConfig { sizes: Sizes, message: String },
+    /// The driver refused to load the module.
+    ModuleLoad { message: String },
+    /// The driver refused a launch, or a kernel faulted while running.
+    Launch { at: At, message: String },
+    Unwritten { at: At, evidence: Unwritten },
+    InputsModified { at: At, evidence: InputsModified },
+    Inaccurate { at: At, class: PrecisionClass, evidence: String },
+    Nondeterministic { at: At, evidence: Nondeterministic },
+}
+
+impl Rejection {
+    /// A few words for a table cell.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::Compile { .. } => "does not compile",
+            Rejection::Signature { .. } => "arguments do not match the kernel",
+            Rejection::LaunchConfig { .. } => "invalid launch configuration",
+            Rejection::ModuleLoad { .. } => "module does not load",
+            Rejection::Launch { .. } => "CUDA error",
+            Rejection::Unwritten { .. } => "output not written",
+            Rejection::InputsModified { .. } => "inputs modified",
+            Rejection::Inaccurate { .. } => "wrong answer",
+            Rejection::Nondeterministic { .. } => "nondeterministic",
+        }
+    }
+
+    /// The evidence, one line (a compile log may span several).
+    pub fn evidence(&self) -> String {
+        match self {
+            Rejection::Compile { log } => log.trim_end().to_string(),
+            Rejection::Signature { message } | Rejection::ModuleLoad { message } => message.clone(),
+            Rejection::LaunchConfig { sizes, message } => format!("{message} (at {sizes})"),
+            Rejection::Launch { at, message } => format!("{message} (at {at})"),
+            Rejection::Unwritten { at, evidence } => format!("{evidence} (at {at})"),
+            Rejection::InputsModified { at, evidence } => format!("{evidence} (at {at})"),
+            Rejection::Inaccurate { at, evidence, .. } => format!("{evidence} (at {at})"),
+            Rejection::Nondeterministic { at, evidence } => format!("{evidence} (at {at})"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "UPPERCASE")]
+pub enum Verdict {
+    Accepted { class: PrecisionClass },
+    Rejected(Rejection),
+}
+
+impl Verdict {
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Verdict::Accepted { .. })
+    }
+}

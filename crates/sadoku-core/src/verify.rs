@@ -1,0 +1,339 @@
+//! Stage 3 of the pipeline: prove the candidate computes the right answer on fresh inputs.
+//!
+//! For every size (the timed one first, then awkward ones) the candidate runs three trials:
+//!
+//! | trial | inputs                   | output poison      | then                          |
+//! |-------|--------------------------|--------------------|-------------------------------|
+//! | 1     | randn (zero mean)        | NaN                | accuracy, precision class     |
+//! | 2     | rand (KernelBench today) | random finite bits | accuracy                      |
+//! | 3     | trial 2's again          | other random bits  | must agree with trial 2       |
+//!
+//! and after every launch: every output element written, every input bit unchanged. The fp64
+//! truth is computed after the candidate's launch, from the pristine host copy of the inputs.
+
+use serde::Serialize;
+
+use crate::candidate::{Candidate, ResolvedArg};
+use crate::checks::accuracy::{self, Accuracy, PrecisionClass, Tolerance};
+use crate::checks::signature::ParamKind;
+use crate::checks::{Poison, PoisonKind, determinism, inputs_unchanged, unwritten};
+use crate::device::{Buffer, Device, DeviceError, DeviceExt, KernelArg, Launch, ModuleHandle, Work};
+use crate::problem::{BufferSpec, Distribution, Reference, Role, Sizes};
+use crate::review::{Event, Observer};
+use crate::seeds::Seeds;
+use crate::verdict::{At, Rejection};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyOptions {
+    /// Sizes to verify at; the problem's own list when empty.
+    pub sizes: Vec<Sizes>,
+    pub tolerance: Tolerance,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions { sizes: Vec::new(), tolerance: Tolerance::FP32 }
+    }
+}
+
+/// A candidate compiled, loaded, and its arguments checked: ready to launch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub module: ModuleHandle,
+    /// How each argument of each launch is passed.
+    pub kinds: Vec<Vec<ParamKind>>,
+}
+
+struct TrialPlan {
+    distribution: Distribution,
+    poison: PoisonKind,
+    /// Reuse the inputs of this earlier trial and require the same results.
+    repeat_of: Option<usize>,
+}
+
+const TRIALS: [TrialPlan; 3] = [
+    TrialPlan { distribution: Distribution::Randn, poison: PoisonKind::Nan, repeat_of: None },
+    TrialPlan { distribution: Distribution::Rand, poison: PoisonKind::Random, repeat_of: None },
+    TrialPlan { distribution: Distribution::Rand, poison: PoisonKind::Random, repeat_of: Some(1) },
+];
+
+/// What one trial showed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrialRecord {
+    pub sizes: Sizes,
+    pub trial: String,
+    /// Seed of the inputs, so that a single trial can be replayed.
+    pub input_seed: String,
+    pub accuracy: Vec<Accuracy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Verification {
+    pub trials: Vec<TrialRecord>,
+    pub rejection: Option<Rejection>,
+}
+
+impl Verification {
+    /// The least accurate output over every trial: the one that decides the precision class.
+    pub fn worst(&self) -> Option<&Accuracy> {
+        self.trials
+            .iter()
+            .flat_map(|t| &t.accuracy)
+            .max_by(|a, b| a.class.cmp(&b.class).then(a.normwise.total_cmp(&b.normwise)))
+    }
+
+    pub fn class(&self) -> PrecisionClass {
+        self.worst().map_or(PrecisionClass::Wrong, |a| a.class)
+    }
+}
+
+/// Why verification stopped early.
+pub(crate) enum Stop {
+    Reject(Rejection),
+    Env(DeviceError),
+}
+
+impl From<DeviceError> for Stop {
+    fn from(e: DeviceError) -> Stop {
+        Stop::Env(e)
+    }
+}
+
+/// Device buffers for one size and the candidate's launches bound to them.
+pub(crate) struct Bound {
+    pub buffers: Vec<(BufferSpec, Buffer)>,
+    pub scratch: Vec<Buffer>,
+    pub work: Vec<Work>,
+}
+
+impl Bound {
+    pub fn new(
+        device: &mut dyn Device,
+        candidate: &Candidate,
+        prepared: &Prepared,
+        sizes: &Sizes,
+    ) -> Result<Bound, Stop> {
+        let launches = candidate
+            .spec
+            .resolve(sizes)
+            .map_err(|(_, message)| Stop::Reject(Rejection::LaunchConfig { sizes: sizes.clone(), message }))?;
+        let scratch_sizes = candidate.spec.scratch_bytes(sizes).map_err(|message| {
+            Stop::Reject(Rejection::LaunchConfig { sizes: sizes.clone(), message })
+        })?;
+        let mut bound = Bound { buffers: Vec::new(), scratch: Vec::new(), work: Vec::new() };
+        let mut named = Vec::new();
+        let result = (|| {
+            for spec in candidate.problem.buffers(sizes) {
+                // Never a zero-byte allocation: its pointer could alias another buffer.
+                let b = device.alloc(spec.bytes().max(4))?;
+                named.push((spec.name.to_string(), b));
+                bound.buffers.push((spec, b));
+            }
+            for (name, bytes) in &scratch_sizes {
+                let b = device.alloc((*bytes).max(4))?;
+                named.push((name.clone(), b));
+                bound.scratch.push(b);
+            }
+            Ok::<(), DeviceError>(())
+        })();
+        if let Err(e) = result {
+            bound.release(device);
+            return Err(Stop::Env(e));
+        }
+        for (launch, kinds) in launches.into_iter().zip(&prepared.kinds) {
+            let mut args = Vec::with_capacity(kinds.len());
+            for (arg, kind) in launch.args.iter().zip(kinds) {
+                args.push(match (arg, kind) {
+                    (ResolvedArg::Buffer(name), _) => {
+                        KernelArg::Buffer(named.iter().find(|(n, _)| n == name).map(|(_, b)| *b).ok_or_else(|| {
+                            Stop::Reject(Rejection::Signature { message: format!("unknown buffer `{name}`") })
+                        })?)
+                    }
+                    (ResolvedArg::Int(v), ParamKind::I32) => KernelArg::I32(i32::try_from(*v).map_err(|_| {
+                        Stop::Reject(Rejection::LaunchConfig {
+                            sizes: sizes.clone(),
+                            message: format!("argument value {v} does not fit the kernel's 32-bit parameter"),
+                        })
+                    })?),
+                    (ResolvedArg::Int(v), _) => KernelArg::I64(*v),
+                });
+            }
+            bound.work.push(Work::Launch(Launch {
+                module: prepared.module,
+                kernel: launch.kernel,
+                grid: launch.grid,
+                block: launch.block,
+                shared_mem: launch.shared_mem,
+                args,
+            }));
+        }
+        Ok(bound)
+    }
+
+    pub fn of_role(&self, role: Role) -> impl Iterator<Item = &(BufferSpec, Buffer)> {
+        self.buffers.iter().filter(move |(s, _)| s.role == role)
+    }
+
+    pub fn release(self, device: &mut dyn Device) {
+        for (_, b) in self.buffers {
+            device.free(b);
+        }
+        for b in self.scratch {
+            device.free(b);
+        }
+    }
+}
+
+/// Map a failed candidate launch to a verdict; anything else ends the run.
+pub(crate) fn launch_failure(e: DeviceError, at: At) -> Stop {
+    if e.is_candidates_fault() { Stop::Reject(Rejection::Launch { at, message: e.to_string() }) } else { Stop::Env(e) }
+}
+
+/// Run every trial at every size. `Err` only when the environment fails; a candidate's failure
+/// is in `Verification::rejection`.
+pub fn verify(
+    device: &mut dyn Device,
+    candidate: &Candidate,
+    prepared: &Prepared,
+    seeds: &Seeds,
+    options: &VerifyOptions,
+    observer: &dyn Observer,
+) -> Result<Verification, DeviceError> {
+    let sizes_list = if options.sizes.is_empty() { candidate.problem.check_sizes() } else { options.sizes.clone() };
+    let mut out = Verification::default();
+    for sizes in &sizes_list {
+        let bound = match Bound::new(device, candidate, prepared, sizes) {
+            Ok(b) => b,
+            Err(Stop::Reject(r)) => {
+                out.rejection = Some(r);
+                return Ok(out);
+            }
+            Err(Stop::Env(e)) => return Err(e),
+        };
+        let result = verify_size(device, candidate, &bound, sizes, seeds, options, observer, &mut out.trials);
+        bound.release(device);
+        match result {
+            Ok(()) => {}
+            Err(Stop::Reject(r)) => {
+                out.rejection = Some(r);
+                return Ok(out);
+            }
+            Err(Stop::Env(e)) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+struct TrialData {
+    inputs: Vec<Vec<f32>>,
+    outputs: Vec<Vec<f32>>,
+    truth: Vec<Reference>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify_size(
+    device: &mut dyn Device,
+    candidate: &Candidate,
+    bound: &Bound,
+    sizes: &Sizes,
+    seeds: &Seeds,
+    options: &VerifyOptions,
+    observer: &dyn Observer,
+    records: &mut Vec<TrialRecord>,
+) -> Result<(), Stop> {
+    let problem = candidate.problem;
+    let size_label = sizes.to_string();
+    let mut done: Vec<TrialData> = Vec::new();
+    for (index, plan) in TRIALS.iter().enumerate() {
+        let trial = format!(
+            "trial {} ({} inputs{}, {})",
+            index + 1,
+            plan.distribution,
+            plan.repeat_of.map_or(String::new(), |t| format!(" of trial {}", t + 1)),
+            plan.poison
+        );
+        observer.event(Event::Trial { sizes, trial: &trial });
+        let at = At { sizes: sizes.clone(), trial: trial.clone() };
+        let input_seed = seeds.derive(&[&candidate.sha256, &size_label, &format!("inputs {}", plan.repeat_of.unwrap_or(index))]);
+        let inputs = match plan.repeat_of {
+            Some(t) => done[t].inputs.clone(),
+            None => problem.generate(sizes, plan.distribution, input_seed),
+        };
+        for ((_, buf), data) in bound.of_role(Role::Input).zip(&inputs) {
+            device.upload_f32(*buf, data)?;
+        }
+        let mut poisons = Vec::new();
+        for (k, (spec, buf)) in bound.of_role(Role::Output).enumerate() {
+            let poison = match plan.poison {
+                PoisonKind::Nan => {
+                    device.fill_u32(*buf, crate::checks::POISON_NAN)?;
+                    Poison::Nan
+                }
+                PoisonKind::Random => {
+                    let seed = seeds.derive(&[&candidate.sha256, &size_label, &format!("poison {index} {k}")]);
+                    let p = Poison::pattern(spec.elements(), seed);
+                    if let Poison::Pattern(words) = &p {
+                        device.upload(*buf, crate::device::as_bytes(words))?;
+                    }
+                    p
+                }
+            };
+            poisons.push(poison);
+        }
+        for (k, buf) in bound.scratch.iter().enumerate() {
+            let seed = seeds.derive(&[&candidate.sha256, &size_label, &format!("scratch {index} {k}")]);
+            if let Poison::Pattern(words) = Poison::pattern(buf.bytes / 4, seed) {
+                device.upload(*buf, crate::device::as_bytes(&words))?;
+            }
+        }
+
+        device.run(&bound.work).map_err(|e| launch_failure(e, at.clone()))?;
+
+        let mut outputs = Vec::new();
+        for ((spec, buf), poison) in bound.of_role(Role::Output).zip(&poisons) {
+            let bits = device.download_u32(*buf)?;
+            if let Some(evidence) = unwritten::check(spec, &bits, poison) {
+                return Err(Stop::Reject(Rejection::Unwritten { at, evidence }));
+            }
+            outputs.push(bits.into_iter().map(f32::from_bits).collect::<Vec<f32>>());
+        }
+        for ((spec, buf), pristine) in bound.of_role(Role::Input).zip(&inputs) {
+            let after = device.download_f32(*buf)?;
+            if let Some(evidence) = inputs_unchanged::check(spec, pristine, &after) {
+                return Err(Stop::Reject(Rejection::InputsModified { at, evidence }));
+            }
+        }
+        let truth = match plan.repeat_of {
+            Some(t) => done[t].truth.clone(),
+            None => problem.reference(device, sizes, &inputs)?,
+        };
+        let mut record = TrialRecord {
+            sizes: sizes.clone(),
+            trial: trial.clone(),
+            input_seed: input_seed.to_string(),
+            accuracy: Vec::new(),
+        };
+        for (((spec, _), got), t) in bound.of_role(Role::Output).zip(&outputs).zip(&truth) {
+            let acc = accuracy::assess(spec, got, t, &options.tolerance);
+            let failure = acc.failure(&options.tolerance);
+            let class = acc.class;
+            record.accuracy.push(acc);
+            if let Some(evidence) = failure {
+                records.push(record);
+                return Err(Stop::Reject(Rejection::Inaccurate { at, class, evidence }));
+            }
+        }
+        records.push(record);
+        if let Some(t) = plan.repeat_of {
+            for (((spec, _), (first, second)), truth) in
+                bound.of_role(Role::Output).zip(done[t].outputs.iter().zip(&outputs)).zip(&truth)
+            {
+                if let Some(evidence) = determinism::check(spec, first, second, truth, &options.tolerance) {
+                    return Err(Stop::Reject(Rejection::Nondeterministic { at, evidence }));
+                }
+            }
+        }
+        done.push(TrialData { inputs, outputs, truth });
+    }
+    Ok(())
+}
