@@ -17,6 +17,14 @@ use crate::verify::{self, Bound, Prepared, Stop, VerifyOptions};
 pub struct ReviewOptions {
     pub verify: VerifyOptions,
     pub timing: TimingOptions,
+    /// Time at these sizes instead of the problem's own timed size.
+    pub timed_sizes: Option<Sizes>,
+}
+
+impl ReviewOptions {
+    pub fn timed_sizes(&self, candidate: &Candidate) -> Sizes {
+        self.timed_sizes.clone().unwrap_or_else(|| candidate.problem.timed_sizes())
+    }
 }
 
 /// Progress, for people watching a terminal.
@@ -50,7 +58,8 @@ pub fn review_candidate(
     let started = Instant::now();
     let mut findings = Findings::default();
     let verdict = review_inner(device, compiler, candidate, seeds, options, observer, &mut findings)?;
-    let report = CandidateReport::new(candidate, verdict, findings, started.elapsed().as_secs_f64());
+    let mut report = CandidateReport::new(candidate, verdict, findings, started.elapsed().as_secs_f64());
+    report.timed_sizes = options.timed_sizes(candidate);
     observer.event(Event::Verdict { name: &report.name, verdict: &report.verdict });
     Ok(report)
 }
@@ -105,7 +114,7 @@ fn review_inner(
     observer.event(Event::Stage { name: "timing" });
     match time_candidate(device, candidate, &prepared, seeds, options, observer) {
         Ok(timing) => {
-            let flops = candidate.problem.min_flops(&candidate.problem.timed_sizes());
+            let flops = candidate.problem.min_flops(&options.timed_sizes(candidate));
             report.tflops = Some(flops / (timing.candidate.median * 1e-3) / 1e12);
             report.timing = Some(timing);
         }
@@ -124,7 +133,7 @@ fn time_candidate(
     observer: &dyn Observer,
 ) -> Result<time::Timing, Stop> {
     let problem = candidate.problem;
-    let sizes = problem.timed_sizes();
+    let sizes = options.timed_sizes(candidate);
     let bound = Bound::new(device, candidate, prepared, &sizes)?;
     let mut baseline_outputs = Vec::new();
     let result = (|| {

@@ -1,0 +1,43 @@
+//! Turning command-line paths into candidates (and the embedded seed case).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use sadoku_core::candidate::{Candidate, SpecError};
+
+/// The write-up's kernels and sadoku's own, built into the binary: `sadoku review` with no files.
+pub const SEED_CASE: [(&str, &str); 4] = [
+    ("examples/seed/sakana_original.cu", include_str!("../../../examples/seed/sakana_original.cu")),
+    ("examples/seed/fix_16x16.cu", include_str!("../../../examples/seed/fix_16x16.cu")),
+    ("examples/seed/fix_32x32.cu", include_str!("../../../examples/seed/fix_32x32.cu")),
+    ("examples/seed/tiled_smem.cu", include_str!("../../../examples/seed/tiled_smem.cu")),
+];
+
+/// Files named, with directories expanded to the `.cu` files in them (sorted).
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "cu") && f.is_file())
+                .collect();
+            if found.is_empty() {
+                bail!("{}: no .cu files in this directory", p.display());
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Every candidate parsed and validated, or the first spec error.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Candidate>, SpecError> {
+    if paths.is_empty() {
+        return SEED_CASE.iter().map(|(origin, text)| Candidate::from_source(*origin, text.to_string())).collect();
+    }
+    paths.iter().map(|p| Candidate::load(Path::new(p))).collect()
+}

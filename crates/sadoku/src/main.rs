@@ -1,0 +1,206 @@
+//! sadoku: a paranoid referee for GPU kernels.
+
+mod candidates;
+mod cli;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use clap::Parser;
+use sadoku_core::candidate::Candidate;
+use sadoku_core::checks::signature;
+use sadoku_core::compile::{CompileError, CompileRequest, Compiler};
+use sadoku_core::device::Device;
+use sadoku_core::problem::{self, Sizes};
+use sadoku_core::report::Report;
+use sadoku_core::review::{self, Event, Observer, ReviewOptions};
+use sadoku_core::seeds::Seeds;
+use sadoku_core::time::TimingOptions;
+use sadoku_cuda::{CudaDevice, Nvrtc};
+use serde::Serialize;
+
+use cli::{CheckArgs, Cli, Command, ReviewArgs};
+
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SADOKU_COMMIT"), ")");
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Review(args) => review(args),
+        Command::Check(args) => check(args),
+        Command::Problems => problems(),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("sadoku: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn nvrtc(no_cache: bool) -> Result<Nvrtc> {
+    Ok(Nvrtc::new(if no_cache { None } else { Nvrtc::default_cache_dir() })?)
+}
+
+fn review(args: ReviewArgs) -> Result<u8> {
+    let started = Instant::now();
+    let paths = candidates::expand(&args.candidates)?;
+    let candidates = candidates::load_all(&paths)?;
+    let timed_sizes = timed_sizes(&args.size, &candidates)?;
+    let seeds = args.seed.map_or_else(Seeds::fresh, |master| Seeds { master });
+    let progress = progress::Progress::new();
+    progress.line(&format!("sadoku {VERSION}: {} candidate(s), seed {}", candidates.len(), seeds.master));
+
+    let nvrtc = nvrtc(args.no_cache)?;
+    let mut device = CudaDevice::open(args.gpu, &nvrtc).map_err(|e| anyhow!("{e}"))?;
+    let options = ReviewOptions {
+        timing: TimingOptions {
+            budget: Duration::from_secs_f64(args.time_budget),
+            target_noise: args.target_noise,
+            ..TimingOptions::default()
+        },
+        timed_sizes,
+        ..ReviewOptions::default()
+    };
+    let mut reports = Vec::new();
+    let mut failure = None;
+    for (index, candidate) in candidates.iter().enumerate() {
+        progress.event(Event::Candidate { index, total: candidates.len(), name: &candidate.name() });
+        match review::review_candidate(&mut device, &nvrtc, candidate, &seeds, &options, &progress) {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                // The environment failed: keep what was judged, report it, then fail.
+                failure = Some(anyhow!("while reviewing {}: {e}", candidate.origin));
+                break;
+            }
+        }
+    }
+    let _ = device.measure_sm_clock();
+    progress.finish();
+    let report = Report {
+        sadoku: VERSION.into(),
+        seed: seeds.master.to_string(),
+        environment: device.info().clone(),
+        candidates: reports,
+        wall_s: started.elapsed().as_secs_f64(),
+    };
+    if args.json {
+        output::json::print(&report)?;
+    } else {
+        print!("{}", output::table::render(&report));
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(report.exit_code() as u8),
+    }
+}
+
+fn timed_sizes(given: &[(String, i64)], candidates: &[Candidate]) -> Result<Option<Sizes>> {
+    if given.is_empty() {
+        return Ok(None);
+    }
+    for c in candidates {
+        for (k, _) in given {
+            if !c.problem.size_symbols().contains(&k.as_str()) {
+                anyhow::bail!(
+                    "--size {k}=…: problem `{}` of {} has no size `{k}` (sizes: {})",
+                    c.problem.name(),
+                    c.origin,
+                    c.problem.size_symbols().join(", ")
+                );
+            }
+        }
+    }
+    Ok(Some(Sizes::new(given.iter().map(|(k, v)| (k.as_str(), *v)))))
+}
+
+#[derive(Serialize)]
+struct CheckResult {
+    file: String,
+    ok: bool,
+    arch: String,
+    kernels: Vec<String>,
+    compile_ms: Option<f64>,
+    cache_hit: bool,
+    error: Option<String>,
+    log: String,
+}
+
+fn check(args: CheckArgs) -> Result<u8> {
+    if !args.arch.starts_with("sm_") {
+        anyhow::bail!("--arch {}: expected a real architecture such as sm_90 or sm_90a", args.arch);
+    }
+    let nvrtc = nvrtc(args.no_cache)?;
+    let mut results = Vec::new();
+    for path in candidates::expand(&args.candidates)? {
+        let file = path.display().to_string();
+        let mut r = CheckResult {
+            file: file.clone(),
+            ok: false,
+            arch: args.arch.clone(),
+            kernels: vec![],
+            compile_ms: None,
+            cache_hit: false,
+            error: None,
+            log: String::new(),
+        };
+        match Candidate::load(&path) {
+            Err(e) => r.error = Some(e.to_string()),
+            Ok(c) => {
+                r.kernels = c.spec.launches.iter().map(|l| l.kernel.clone()).collect();
+                let arch = if c.spec.arch_specific && !args.arch.ends_with('a') { format!("{}a", args.arch) } else { args.arch.clone() };
+                r.arch = arch.clone();
+                let request = CompileRequest { name: c.name(), source: c.source.clone(), arch, options: c.spec.options.clone() };
+                match nvrtc.compile(&request) {
+                    Err(CompileError::Unavailable(m)) => return Err(anyhow!(m)),
+                    Err(CompileError::Rejected { log }) => {
+                        r.error = Some(format!("{file}: does not compile"));
+                        r.log = log;
+                    }
+                    Ok(m) => {
+                        r.compile_ms = Some(m.compile_ms);
+                        r.cache_hit = m.cache_hit;
+                        r.log = m.log.clone();
+                        r.error = c
+                            .spec
+                            .launches
+                            .iter()
+                            .find_map(|l| signature::check(l, &m).err())
+                            .map(|e| format!("{file}: {e}"));
+                        r.ok = r.error.is_none();
+                    }
+                }
+            }
+        }
+        results.push(r);
+    }
+    if args.json {
+        output::json::print(&results)?;
+    } else {
+        for r in &results {
+            if r.ok {
+                let how = if r.cache_hit { "cached".into() } else { format!("{:.0} ms", r.compile_ms.unwrap_or(0.0)) };
+                println!("ok     {} ({}; {}, {how})", r.file, r.kernels.join(", "), r.arch);
+            } else {
+                println!("FAILED {}", r.error.as_deref().unwrap_or(&r.file));
+            }
+            for line in r.log.lines().filter(|l| !l.trim().is_empty()) {
+                println!("       {line}");
+            }
+        }
+    }
+    Ok(if results.iter().all(|r| r.ok) { 0 } else { 1 })
+}
+
+fn problems() -> Result<u8> {
+    for p in problem::all() {
+        let t = p.timed_sizes();
+        println!("{:<8} {} (timed at {t}; minimum {:.1} GFLOP)", p.name(), p.summary(), p.min_flops(&t) / 1e9);
+    }
+    Ok(0)
+}
+

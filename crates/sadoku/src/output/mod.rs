@@ -1,0 +1,4 @@
+//! Exporters: the same report as a table for people or JSON for programs.
+
+pub mod json;
+pub mod table;

@@ -1,0 +1,60 @@
+//! Progress on a terminal: a spinner line per phase, a line per verdict. Quiet when stderr is
+//! not a terminal, apart from the verdict lines.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sadoku_core::review::{Event, Observer};
+use sadoku_core::verdict::Verdict;
+use std::cell::RefCell;
+use std::io::IsTerminal;
+
+pub struct Progress {
+    bar: ProgressBar,
+    tty: bool,
+    current: RefCell<String>,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        let tty = std::io::stderr().is_terminal();
+        let bar = ProgressBar::with_draw_target(None, if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+        if tty {
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        }
+        Progress { bar, tty, current: RefCell::new(String::new()) }
+    }
+
+    pub fn line(&self, text: &str) {
+        if self.tty { self.bar.println(text) } else { eprintln!("{text}") }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Observer for Progress {
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::Candidate { index, total, name } => {
+                *self.current.borrow_mut() = format!("[{}/{}] {name}", index + 1, total);
+                self.bar.set_message(self.current.borrow().clone());
+            }
+            Event::Stage { name } => self.bar.set_message(format!("{}: {name}", self.current.borrow())),
+            Event::Trial { sizes, trial } => {
+                self.bar.set_message(format!("{}: verifying at {sizes}, {trial}", self.current.borrow()))
+            }
+            Event::Sample { samples, noise, elapsed, budget } => self.bar.set_message(format!(
+                "{}: timing, {samples} samples, noise {:.2} %, {:.1}/{:.0} s",
+                self.current.borrow(),
+                noise * 100.0,
+                elapsed.as_secs_f64(),
+                budget.as_secs_f64()
+            )),
+            Event::Verdict { name, verdict } => self.line(&match verdict {
+                Verdict::Accepted { class } => format!("  ACCEPTED  {name} ({class})"),
+                Verdict::Rejected(r) => format!("  REJECTED  {name}: {}", r.reason()),
+            }),
+        }
+    }
+}
