@@ -104,10 +104,7 @@ pub fn ptx_entries(ptx: &str) -> Vec<Entry> {
         let name = rest[..open].trim().to_string();
         let after = &rest[open + 1..];
         let Some(close) = after.find(')') else { break };
-        let params = after[..close]
-            .split(',')
-            .filter_map(parse_param)
-            .collect();
+        let params = after[..close].split(',').filter_map(parse_param).collect();
         entries.push(Entry { name, params });
         rest = &after[close + 1..];
     }
@@ -188,22 +185,17 @@ mod tests {
         let sizes: Vec<usize> = entries[0].params.iter().map(|p| p.bytes).collect();
         assert_eq!(sizes, vec![8, 8, 8, 4]);
         assert_eq!(entries[0].params[3].ty, "u32");
-        assert_eq!(entries[1].params, vec![
-            Param { ty: "b8".into(), bytes: 16 },
-            Param { ty: "f32".into(), bytes: 4 },
-        ]);
+        assert_eq!(
+            entries[1].params,
+            vec![Param { ty: "b8".into(), bytes: 16 }, Param { ty: "f32".into(), bytes: 4 },]
+        );
         assert!(entries[1].params[1].is_float());
         assert!(entries[2].params.is_empty());
     }
 
     #[test]
     fn cache_key_depends_on_every_input() {
-        let base = CompileRequest {
-            name: "a.cu".into(),
-            source: "x".into(),
-            arch: "sm_90".into(),
-            options: vec![],
-        };
+        let base = CompileRequest { name: "a.cu".into(), source: "x".into(), arch: "sm_90".into(), options: vec![] };
         let k = base.cache_key("nvrtc 13.0");
         let mut other = base.clone();
         other.arch = "sm_90a".into();

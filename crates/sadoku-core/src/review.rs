@@ -86,7 +86,8 @@ fn review_inner(
         Err(CompileError::Rejected { log }) => return Ok(Verdict::Rejected(Rejection::Compile { log })),
         Err(CompileError::Unavailable(msg)) => return Err(DeviceError::Environment(msg)),
     };
-    report.compile = Some(CompileRecord { arch, ms: module.compile_ms, cache_hit: module.cache_hit, log: module.log.clone() });
+    report.compile =
+        Some(CompileRecord { arch, ms: module.compile_ms, cache_hit: module.cache_hit, log: module.log.clone() });
     let mut kinds = Vec::new();
     for launch in &candidate.spec.launches {
         match signature::check(launch, &module) {
@@ -118,7 +119,7 @@ fn review_inner(
             report.tflops = Some(flops / (timing.candidate.median * 1e-3) / 1e12);
             report.timing = Some(timing);
         }
-        Err(Stop::Reject(r)) => return Ok(Verdict::Rejected(r)),
+        Err(Stop::Reject(r)) => return Ok(Verdict::Rejected(*r)),
         Err(Stop::Env(e)) => return Err(e),
     }
     Ok(Verdict::Accepted { class: verification.class() })

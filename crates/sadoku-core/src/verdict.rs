@@ -22,6 +22,8 @@ impl std::fmt::Display for At {
     }
 }
 
+/// Serialized flat into a candidate's report, beside its `reason` and `evidence` text; each
+/// variant's structured evidence goes under `details`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "check", rename_all = "snake_case")]
 pub enum Rejection {
@@ -35,10 +37,27 @@ pub enum Rejection {
     ModuleLoad { message: String },
     /// The driver refused a launch, or a kernel faulted while running.
     Launch { at: At, message: String },
-    Unwritten { at: At, evidence: Unwritten },
-    InputsModified { at: At, evidence: InputsModified },
-    Inaccurate { at: At, class: PrecisionClass, evidence: String },
-    Nondeterministic { at: At, evidence: Nondeterministic },
+    Unwritten {
+        at: At,
+        #[serde(rename = "details")]
+        evidence: Unwritten,
+    },
+    InputsModified {
+        at: At,
+        #[serde(rename = "details")]
+        evidence: InputsModified,
+    },
+    Inaccurate {
+        at: At,
+        class: PrecisionClass,
+        #[serde(rename = "details")]
+        evidence: String,
+    },
+    Nondeterministic {
+        at: At,
+        #[serde(rename = "details")]
+        evidence: Nondeterministic,
+    },
 }
 
 impl Rejection {

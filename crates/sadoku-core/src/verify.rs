@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use crate::candidate::{Candidate, ResolvedArg};
+use crate::candidate::{Candidate, ResolvedArg, ResolvedLaunch};
 use crate::checks::accuracy::{self, Accuracy, PrecisionClass, Tolerance};
 use crate::checks::signature::ParamKind;
 use crate::checks::{Poison, PoisonKind, determinism, inputs_unchanged, unwritten};
@@ -89,8 +89,12 @@ impl Verification {
 
 /// Why verification stopped early.
 pub(crate) enum Stop {
-    Reject(Rejection),
+    Reject(Box<Rejection>),
     Env(DeviceError),
+}
+
+pub(crate) fn reject(r: Rejection) -> Stop {
+    Stop::Reject(Box::new(r))
 }
 
 impl From<DeviceError> for Stop {
@@ -116,10 +120,11 @@ impl Bound {
         let launches = candidate
             .spec
             .resolve(sizes)
-            .map_err(|(_, message)| Stop::Reject(Rejection::LaunchConfig { sizes: sizes.clone(), message }))?;
-        let scratch_sizes = candidate.spec.scratch_bytes(sizes).map_err(|message| {
-            Stop::Reject(Rejection::LaunchConfig { sizes: sizes.clone(), message })
-        })?;
+            .map_err(|(_, message)| reject(Rejection::LaunchConfig { sizes: sizes.clone(), message }))?;
+        let scratch_sizes = candidate
+            .spec
+            .scratch_bytes(sizes)
+            .map_err(|message| reject(Rejection::LaunchConfig { sizes: sizes.clone(), message }))?;
         let mut bound = Bound { buffers: Vec::new(), scratch: Vec::new(), work: Vec::new() };
         let mut named = Vec::new();
         let result = (|| {
@@ -140,32 +145,12 @@ impl Bound {
             bound.release(device);
             return Err(Stop::Env(e));
         }
-        for (launch, kinds) in launches.into_iter().zip(&prepared.kinds) {
-            let mut args = Vec::with_capacity(kinds.len());
-            for (arg, kind) in launch.args.iter().zip(kinds) {
-                args.push(match (arg, kind) {
-                    (ResolvedArg::Buffer(name), _) => {
-                        KernelArg::Buffer(named.iter().find(|(n, _)| n == name).map(|(_, b)| *b).ok_or_else(|| {
-                            Stop::Reject(Rejection::Signature { message: format!("unknown buffer `{name}`") })
-                        })?)
-                    }
-                    (ResolvedArg::Int(v), ParamKind::I32) => KernelArg::I32(i32::try_from(*v).map_err(|_| {
-                        Stop::Reject(Rejection::LaunchConfig {
-                            sizes: sizes.clone(),
-                            message: format!("argument value {v} does not fit the kernel's 32-bit parameter"),
-                        })
-                    })?),
-                    (ResolvedArg::Int(v), _) => KernelArg::I64(*v),
-                });
+        match bind_launches(launches, prepared, &named, sizes) {
+            Ok(work) => bound.work = work,
+            Err(stop) => {
+                bound.release(device);
+                return Err(stop);
             }
-            bound.work.push(Work::Launch(Launch {
-                module: prepared.module,
-                kernel: launch.kernel,
-                grid: launch.grid,
-                block: launch.block,
-                shared_mem: launch.shared_mem,
-                args,
-            }));
         }
         Ok(bound)
     }
@@ -184,9 +169,49 @@ impl Bound {
     }
 }
 
+/// The launches with their arguments turned into device pointers and integers of the right width.
+fn bind_launches(
+    launches: Vec<ResolvedLaunch>,
+    prepared: &Prepared,
+    named: &[(String, Buffer)],
+    sizes: &Sizes,
+) -> Result<Vec<Work>, Stop> {
+    let mut work = Vec::new();
+    for (launch, kinds) in launches.into_iter().zip(&prepared.kinds) {
+        let mut args = Vec::with_capacity(kinds.len());
+        for (arg, kind) in launch.args.iter().zip(kinds) {
+            args.push(match (arg, kind) {
+                (ResolvedArg::Buffer(name), _) => {
+                    KernelArg::Buffer(
+                        named.iter().find(|(n, _)| n == name).map(|(_, b)| *b).ok_or_else(|| {
+                            reject(Rejection::Signature { message: format!("unknown buffer `{name}`") })
+                        })?,
+                    )
+                }
+                (ResolvedArg::Int(v), ParamKind::I32) => KernelArg::I32(i32::try_from(*v).map_err(|_| {
+                    reject(Rejection::LaunchConfig {
+                        sizes: sizes.clone(),
+                        message: format!("argument value {v} does not fit the kernel's 32-bit parameter"),
+                    })
+                })?),
+                (ResolvedArg::Int(v), _) => KernelArg::I64(*v),
+            });
+        }
+        work.push(Work::Launch(Launch {
+            module: prepared.module,
+            kernel: launch.kernel,
+            grid: launch.grid,
+            block: launch.block,
+            shared_mem: launch.shared_mem,
+            args,
+        }));
+    }
+    Ok(work)
+}
+
 /// Map a failed candidate launch to a verdict; anything else ends the run.
 pub(crate) fn launch_failure(e: DeviceError, at: At) -> Stop {
-    if e.is_candidates_fault() { Stop::Reject(Rejection::Launch { at, message: e.to_string() }) } else { Stop::Env(e) }
+    if e.is_candidates_fault() { reject(Rejection::Launch { at, message: e.to_string() }) } else { Stop::Env(e) }
 }
 
 /// Run every trial at every size. `Err` only when the environment fails; a candidate's failure
@@ -205,7 +230,7 @@ pub fn verify(
         let bound = match Bound::new(device, candidate, prepared, sizes) {
             Ok(b) => b,
             Err(Stop::Reject(r)) => {
-                out.rejection = Some(r);
+                out.rejection = Some(*r);
                 return Ok(out);
             }
             Err(Stop::Env(e)) => return Err(e),
@@ -215,7 +240,7 @@ pub fn verify(
         match result {
             Ok(()) => {}
             Err(Stop::Reject(r)) => {
-                out.rejection = Some(r);
+                out.rejection = Some(*r);
                 return Ok(out);
             }
             Err(Stop::Env(e)) => return Err(e),
@@ -254,7 +279,8 @@ fn verify_size(
         );
         observer.event(Event::Trial { sizes, trial: &trial });
         let at = At { sizes: sizes.clone(), trial: trial.clone() };
-        let input_seed = seeds.derive(&[&candidate.sha256, &size_label, &format!("inputs {}", plan.repeat_of.unwrap_or(index))]);
+        let input_seed =
+            seeds.derive(&[&candidate.sha256, &size_label, &format!("inputs {}", plan.repeat_of.unwrap_or(index))]);
         let inputs = match plan.repeat_of {
             Some(t) => done[t].inputs.clone(),
             None => problem.generate(sizes, plan.distribution, input_seed),
@@ -293,20 +319,30 @@ fn verify_size(
         for ((spec, buf), poison) in bound.of_role(Role::Output).zip(&poisons) {
             let bits = device.download_u32(*buf)?;
             if let Some(evidence) = unwritten::check(spec, &bits, poison) {
-                return Err(Stop::Reject(Rejection::Unwritten { at, evidence }));
+                return Err(reject(Rejection::Unwritten { at, evidence }));
             }
             outputs.push(bits.into_iter().map(f32::from_bits).collect::<Vec<f32>>());
         }
         for ((spec, buf), pristine) in bound.of_role(Role::Input).zip(&inputs) {
             let after = device.download_f32(*buf)?;
             if let Some(evidence) = inputs_unchanged::check(spec, pristine, &after) {
-                return Err(Stop::Reject(Rejection::InputsModified { at, evidence }));
+                return Err(reject(Rejection::InputsModified { at, evidence }));
             }
         }
         let truth = match plan.repeat_of {
             Some(t) => done[t].truth.clone(),
             None => problem.reference(device, sizes, &inputs)?,
         };
+        // A repeat that moved is a race or a call counter, whether or not it is also wrong: say so.
+        if let Some(t) = plan.repeat_of {
+            for (((spec, _), (first, second)), truth) in
+                bound.of_role(Role::Output).zip(done[t].outputs.iter().zip(&outputs)).zip(&truth)
+            {
+                if let Some(evidence) = determinism::check(spec, first, second, truth, &options.tolerance) {
+                    return Err(reject(Rejection::Nondeterministic { at, evidence }));
+                }
+            }
+        }
         let mut record = TrialRecord {
             sizes: sizes.clone(),
             trial: trial.clone(),
@@ -320,19 +356,10 @@ fn verify_size(
             record.accuracy.push(acc);
             if let Some(evidence) = failure {
                 records.push(record);
-                return Err(Stop::Reject(Rejection::Inaccurate { at, class, evidence }));
+                return Err(reject(Rejection::Inaccurate { at, class, evidence }));
             }
         }
         records.push(record);
-        if let Some(t) = plan.repeat_of {
-            for (((spec, _), (first, second)), truth) in
-                bound.of_role(Role::Output).zip(done[t].outputs.iter().zip(&outputs)).zip(&truth)
-            {
-                if let Some(evidence) = determinism::check(spec, first, second, truth, &options.tolerance) {
-                    return Err(Stop::Reject(Rejection::Nondeterministic { at, evidence }));
-                }
-            }
-        }
         done.push(TrialData { inputs, outputs, truth });
     }
     Ok(())

@@ -104,7 +104,10 @@ impl CudaDevice {
             unsafe { result::device::get_attribute(dev, a) }.map_err(env("cuDeviceGetAttribute"))
         };
         use sys::CUdevice_attribute::*;
-        let cc = (attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)? as u32, attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)? as u32);
+        let cc = (
+            attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)? as u32,
+            attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)? as u32,
+        );
         let mut driver_version = 0;
         // SAFETY: plain out-parameter.
         unsafe { sys::cuDriverGetVersion(&mut driver_version) }.result().map_err(env("cuDriverGetVersion"))?;
@@ -147,7 +150,8 @@ impl CudaDevice {
         unsafe {
             let ctx = result::primary_ctx::retain(self.dev).map_err(env("cuDevicePrimaryCtxRetain"))?;
             result::ctx::set_current(ctx).map_err(env("cuCtxSetCurrent"))?;
-            let stream = result::stream::create(result::stream::StreamKind::NonBlocking).map_err(env("cuStreamCreate"))?;
+            let stream =
+                result::stream::create(result::stream::StreamKind::NonBlocking).map_err(env("cuStreamCreate"))?;
             let handle = cublas::create_handle().map_err(blas("create"))?;
             cublas::set_stream(handle, stream as _).map_err(blas("set stream"))?;
             // Plain fp32: no TF32 tensor cores unless a baseline asks for them.
@@ -160,7 +164,17 @@ impl CudaDevice {
             let flush_words = (2 * self.info.l2_bytes).max(1 << 20) / 4;
             let flush = result::malloc_sync(flush_words * 4).map_err(env("allocating the L2 flush buffer"))?;
             let helpers = load(&self.helper_image).map_err(env("loading sadoku's helper kernels"))?;
-            Ok(State { stream, cublas: handle, start, stop, flush, flush_words, helpers, buffers: HashMap::new(), modules: HashMap::new() })
+            Ok(State {
+                stream,
+                cublas: handle,
+                start,
+                stop,
+                flush,
+                flush_words,
+                helpers,
+                buffers: HashMap::new(),
+                modules: HashMap::new(),
+            })
         }
     }
 
@@ -183,11 +197,9 @@ impl CudaDevice {
     }
 
     fn ptr(&self, b: Buffer) -> Result<sys::CUdeviceptr, DeviceError> {
-        self.state()?
-            .buffers
-            .get(&b.id)
-            .copied()
-            .ok_or_else(|| DeviceError::Environment(format!("buffer {} is not allocated (lost in a context reset?)", b.id)))
+        self.state()?.buffers.get(&b.id).copied().ok_or_else(|| {
+            DeviceError::Environment(format!("buffer {} is not allocated (lost in a context reset?)", b.id))
+        })
     }
 
     fn sync(&self) -> Result<(), DriverError> {
@@ -197,7 +209,8 @@ impl CudaDevice {
 
     fn enqueue_launch(&self, l: &Launch) -> Result<(), DeviceError> {
         let state = self.state()?;
-        let refused = |code: String, message: String| DeviceError::LaunchRefused { kernel: l.kernel.clone(), code, message };
+        let refused =
+            |code: String, message: String| DeviceError::LaunchRefused { kernel: l.kernel.clone(), code, message };
         let f = *state
             .modules
             .get(&l.module.0)
@@ -213,7 +226,12 @@ impl CudaDevice {
                     l.shared_mem as i32,
                 )
             }
-            .map_err(|e| refused(code(&e), format!("{} bytes of dynamic shared memory; this GPU allows {limit} per block", l.shared_mem)))?;
+            .map_err(|e| {
+                refused(
+                    code(&e),
+                    format!("{} bytes of dynamic shared memory; this GPU allows {limit} per block", l.shared_mem),
+                )
+            })?;
         }
         let mut values: Vec<u64> = Vec::with_capacity(l.args.len());
         for a in &l.args {
@@ -246,19 +264,58 @@ impl CudaDevice {
                 unsafe {
                     match precision {
                         Precision::F64 => cublas::dgemm(
-                            state.cublas, nn, nn, n, m, k, &1.0, b as *const f64, n, a as *const f64, k, &0.0, c as *mut f64, n,
+                            state.cublas,
+                            nn,
+                            nn,
+                            n,
+                            m,
+                            k,
+                            &1.0,
+                            b as *const f64,
+                            n,
+                            a as *const f64,
+                            k,
+                            &0.0,
+                            c as *mut f64,
+                            n,
                         ),
                         Precision::F32 => cublas::sgemm(
-                            state.cublas, nn, nn, n, m, k, &1.0, b as *const f32, n, a as *const f32, k, &0.0, c as *mut f32, n,
+                            state.cublas,
+                            nn,
+                            nn,
+                            n,
+                            m,
+                            k,
+                            &1.0,
+                            b as *const f32,
+                            n,
+                            a as *const f32,
+                            k,
+                            &0.0,
+                            c as *mut f32,
+                            n,
                         ),
                         Precision::Tf32 => {
                             let (one, zero) = (1.0f32, 0.0f32);
                             let r32 = cublas_sys::cudaDataType::CUDA_R_32F;
                             cublas_sys::cublasGemmEx(
-                                state.cublas, nn, nn, n, m, k,
-                                (&one as *const f32).cast(), b as *const c_void, r32, n,
-                                a as *const c_void, r32, k,
-                                (&zero as *const f32).cast(), c as *mut c_void, r32, n,
+                                state.cublas,
+                                nn,
+                                nn,
+                                n,
+                                m,
+                                k,
+                                (&one as *const f32).cast(),
+                                b as *const c_void,
+                                r32,
+                                n,
+                                a as *const c_void,
+                                r32,
+                                k,
+                                (&zero as *const f32).cast(),
+                                c as *mut c_void,
+                                r32,
+                                n,
                                 cublas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32,
                                 cublas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DFALT,
                             )
@@ -275,7 +332,8 @@ impl CudaDevice {
                 let mut params: Vec<*mut c_void> = vec![(&mut ptr as *mut u64).cast(), (&mut n64 as *mut i64).cast()];
                 let grid = ((n as u32).div_ceil(256).clamp(1, 64), (n as u32).clamp(1, 65_535), 1);
                 // SAFETY: matches the helper's signature (float*, long long).
-                unsafe { result::launch_kernel(f, grid, (256, 1, 1), 0, state.stream, &mut params) }.map_err(env("tril launch"))
+                unsafe { result::launch_kernel(f, grid, (256, 1, 1), 0, state.stream, &mut params) }
+                    .map_err(env("tril launch"))
             }
         }
     }
@@ -290,7 +348,8 @@ impl CudaDevice {
             let mut spin: u64 = Duration::from_millis(20).as_nanos() as u64;
             let mut params: Vec<*mut c_void> = vec![(&mut ptr as *mut u64).cast(), (&mut spin as *mut u64).cast()];
             // SAFETY: matches the helper's signature.
-            unsafe { result::launch_kernel(f, (1, 1, 1), (32, 1, 1), 0, state.stream, &mut params) }.map_err(env("clock launch"))?;
+            unsafe { result::launch_kernel(f, (1, 1, 1), (32, 1, 1), 0, state.stream, &mut params) }
+                .map_err(env("clock launch"))?;
             self.sync().map_err(env("clock kernel"))?;
             let mut words = [0u64; 2];
             // SAFETY: `ptr` holds 16 bytes.
@@ -345,7 +404,12 @@ impl Device for CudaDevice {
         self.state()?;
         // SAFETY: plain allocation in the current context.
         let ptr = unsafe { result::malloc_sync(bytes.max(1)) }.map_err(|e| {
-            DeviceError::Environment(format!("allocating {} MiB on the GPU: {}: {}", bytes >> 20, code(&e), message(&e)))
+            DeviceError::Environment(format!(
+                "allocating {} MiB on the GPU: {}: {}",
+                bytes >> 20,
+                code(&e),
+                message(&e)
+            ))
         })?;
         let id = self.next_id;
         self.next_id += 1;

@@ -41,7 +41,7 @@ impl CudaRoot {
     fn candidates() -> Vec<CudaRoot> {
         ["CUDA_HOME", "CUDA_PATH"]
             .iter()
-            .filter_map(|v| std::env::var_os(v))
+            .filter_map(std::env::var_os)
             .map(PathBuf::from)
             .chain([PathBuf::from("/usr/local/cuda")])
             .map(|root| CudaRoot { root })

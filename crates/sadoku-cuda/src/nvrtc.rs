@@ -53,7 +53,15 @@ impl Nvrtc {
         let image = std::fs::read(dir.join(format!("{key}.cubin"))).ok()?;
         let ptx = std::fs::read_to_string(dir.join(format!("{key}.ptx"))).ok()?;
         let log = std::fs::read_to_string(dir.join(format!("{key}.log"))).ok()?;
-        Some(CompiledModule { arch: String::new(), entries: ptx_entries(&ptx), image, ptx, log, cache_hit: true, compile_ms: 0.0 })
+        Some(CompiledModule {
+            arch: String::new(),
+            entries: ptx_entries(&ptx),
+            image,
+            ptx,
+            log,
+            cache_hit: true,
+            compile_ms: 0.0,
+        })
     }
 
     /// Best effort: a cache that cannot be written only costs time.
@@ -65,7 +73,8 @@ impl Nvrtc {
         // The log last: its presence marks a complete entry. Each file lands by rename.
         for (ext, bytes) in [("cubin", &m.image[..]), ("ptx", m.ptx.as_bytes()), ("log", m.log.as_bytes())] {
             let tmp = dir.join(format!("{key}.{ext}.{}.tmp", std::process::id()));
-            if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, dir.join(format!("{key}.{ext}"))).is_err() {
+            if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, dir.join(format!("{key}.{ext}"))).is_err()
+            {
                 let _ = std::fs::remove_file(&tmp);
                 return;
             }
@@ -126,7 +135,9 @@ impl Compiler for Nvrtc {
             let mut size = 0usize;
             sys::nvrtcGetCUBINSize(prog.0, &mut size).result().map_err(|e| unavailable("size the cubin", e))?;
             let mut image = vec![0u8; size];
-            sys::nvrtcGetCUBIN(prog.0, image.as_mut_ptr().cast()).result().map_err(|e| unavailable("return the cubin", e))?;
+            sys::nvrtcGetCUBIN(prog.0, image.as_mut_ptr().cast())
+                .result()
+                .map_err(|e| unavailable("return the cubin", e))?;
             image
         };
         let module = CompiledModule {

@@ -152,9 +152,14 @@ fn check(args: CheckArgs) -> Result<u8> {
             Err(e) => r.error = Some(e.to_string()),
             Ok(c) => {
                 r.kernels = c.spec.launches.iter().map(|l| l.kernel.clone()).collect();
-                let arch = if c.spec.arch_specific && !args.arch.ends_with('a') { format!("{}a", args.arch) } else { args.arch.clone() };
+                let arch = if c.spec.arch_specific && !args.arch.ends_with('a') {
+                    format!("{}a", args.arch)
+                } else {
+                    args.arch.clone()
+                };
                 r.arch = arch.clone();
-                let request = CompileRequest { name: c.name(), source: c.source.clone(), arch, options: c.spec.options.clone() };
+                let request =
+                    CompileRequest { name: c.name(), source: c.source.clone(), arch, options: c.spec.options.clone() };
                 match nvrtc.compile(&request) {
                     Err(CompileError::Unavailable(m)) => return Err(anyhow!(m)),
                     Err(CompileError::Rejected { log }) => {
@@ -203,4 +208,3 @@ fn problems() -> Result<u8> {
     }
     Ok(0)
 }
-

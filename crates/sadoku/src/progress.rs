@@ -16,7 +16,10 @@ pub struct Progress {
 impl Progress {
     pub fn new() -> Progress {
         let tty = std::io::stderr().is_terminal();
-        let bar = ProgressBar::with_draw_target(None, if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+        let bar = ProgressBar::with_draw_target(
+            None,
+            if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+        );
         bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
         if tty {
             bar.enable_steady_tick(std::time::Duration::from_millis(100));

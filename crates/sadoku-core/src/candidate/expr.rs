@@ -52,11 +52,7 @@ enum Func {
 pub enum ExprError {
     /// The text is not an expression; `column` is a byte offset into `text`.
     #[error("in `{text}`: {message} at column {column}")]
-    Syntax {
-        text: String,
-        column: usize,
-        message: String,
-    },
+    Syntax { text: String, column: usize, message: String },
     /// Callers know which symbols exist and can add them to the message.
     #[error("unknown symbol `{name}`")]
     UnknownSymbol { name: String },
@@ -74,13 +70,7 @@ pub enum ExprError {
 impl Expr {
     /// Parse once when the spec is loaded so mistakes surface before any launch.
     pub fn parse(text: &str) -> Result<Expr, ExprError> {
-        let mut parser = Parser {
-            text,
-            pos: 0,
-            tok: Tok::End,
-            at: 0,
-            nest: 0,
-        };
+        let mut parser = Parser { text, pos: 0, tok: Tok::End, at: 0, nest: 0 };
         parser.bump()?;
         let (node, _) = parser.binary(1)?;
         if parser.tok != Tok::End {
@@ -123,9 +113,7 @@ impl Expr {
     /// Specs may give a plain TOML integer; this avoids a round trip through text.
     #[must_use]
     pub fn constant(value: i64) -> Expr {
-        Expr {
-            node: Node::Num(value),
-        }
+        Expr { node: Node::Num(value) }
     }
 }
 
@@ -208,11 +196,7 @@ impl Node {
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn operand(f: &mut fmt::Formatter<'_>, node: &Node, paren: bool) -> fmt::Result {
-            if paren {
-                write!(f, "({node})")
-            } else {
-                write!(f, "{node}")
-            }
+            if paren { write!(f, "({node})") } else { write!(f, "{node}") }
         }
         match self {
             Node::Num(n) => write!(f, "{n}"),
@@ -243,25 +227,16 @@ impl fmt::Display for Node {
 }
 
 fn eval(node: &Node, lookup: &dyn Fn(&str) -> Option<i64>) -> Result<i64, ExprError> {
-    let overflow = || ExprError::Overflow {
-        text: node.to_string(),
-    };
-    let domain = |message: String| ExprError::Domain {
-        text: node.to_string(),
-        message,
-    };
+    let overflow = || ExprError::Overflow { text: node.to_string() };
+    let domain = |message: String| ExprError::Domain { text: node.to_string(), message };
     match node {
         Node::Num(n) => Ok(*n),
-        Node::Sym(name) => {
-            lookup(name).ok_or_else(|| ExprError::UnknownSymbol { name: name.clone() })
-        }
+        Node::Sym(name) => lookup(name).ok_or_else(|| ExprError::UnknownSymbol { name: name.clone() }),
         Node::Neg(e) => eval(e, lookup)?.checked_neg().ok_or_else(overflow),
         Node::Bin(op, l, r) => {
             let (a, b) = (eval(l, lookup)?, eval(r, lookup)?);
             if b == 0 && matches!(op, Op::Div | Op::Rem) {
-                return Err(ExprError::DivisionByZero {
-                    text: node.to_string(),
-                });
+                return Err(ExprError::DivisionByZero { text: node.to_string() });
             }
             match op {
                 Op::Add => a.checked_add(b),
@@ -274,10 +249,7 @@ fn eval(node: &Node, lookup: &dyn Fn(&str) -> Option<i64>) -> Result<i64, ExprEr
             .ok_or_else(overflow)
         }
         Node::Call(func, args) => {
-            let vals = args
-                .iter()
-                .map(|a| eval(a, lookup))
-                .collect::<Result<Vec<_>, _>>()?;
+            let vals = args.iter().map(|a| eval(a, lookup)).collect::<Result<Vec<_>, _>>()?;
             match func {
                 Func::Min => vals.iter().copied().min(),
                 Func::Max => vals.iter().copied().max(),
@@ -286,9 +258,7 @@ fn eval(node: &Node, lookup: &dyn Fn(&str) -> Option<i64>) -> Result<i64, ExprEr
                         return Err(domain("cdiv takes exactly 2 arguments".into()));
                     };
                     if a < 0 {
-                        return Err(domain(format!(
-                            "cdiv numerator must be non-negative, got {a}"
-                        )));
+                        return Err(domain(format!("cdiv numerator must be non-negative, got {a}")));
                     }
                     if b <= 0 {
                         return Err(domain(format!("cdiv divisor must be positive, got {b}")));
@@ -328,11 +298,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error(&self, column: usize, message: impl Into<String>) -> ExprError {
-        ExprError::Syntax {
-            text: self.text.to_string(),
-            column,
-            message: message.into(),
-        }
+        ExprError::Syntax { text: self.text.to_string(), column, message: message.into() }
     }
 
     fn found(&self) -> String {
@@ -350,9 +316,7 @@ impl Parser<'_> {
             self.pos = self.at;
             return Ok(());
         };
-        let word = &rest[..rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len())];
+        let word = &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())];
         let (tok, len) = if c.is_ascii_digit() {
             (Tok::Int(self.literal(word)?), word.len())
         } else if c.is_ascii_alphabetic() || c == '_' {
@@ -370,9 +334,8 @@ impl Parser<'_> {
     fn literal(&self, word: &str) -> Result<u64, ExprError> {
         let mut value = 0u64;
         for c in word.chars().filter(|&c| c != '_') {
-            let digit = c
-                .to_digit(10)
-                .ok_or_else(|| self.error(self.at, format!("invalid integer literal `{word}`")))?;
+            let digit =
+                c.to_digit(10).ok_or_else(|| self.error(self.at, format!("invalid integer literal `{word}`")))?;
             value = value
                 .checked_mul(10)
                 .and_then(|v| v.checked_add(u64::from(digit)))
@@ -392,10 +355,7 @@ impl Parser<'_> {
     /// `column` is where the level was opened.
     fn nested(&mut self, column: usize, f: fn(&mut Self) -> Parsed) -> Parsed {
         if self.nest >= MAX_NESTING {
-            return Err(self.error(
-                column,
-                format!("nested more than {MAX_NESTING} levels deep"),
-            ));
+            return Err(self.error(column, format!("nested more than {MAX_NESTING} levels deep")));
         }
         self.nest += 1;
         let result = f(self);
@@ -405,10 +365,7 @@ impl Parser<'_> {
 
     fn node(&self, column: usize, node: Node, height: usize) -> Parsed {
         if height > MAX_HEIGHT {
-            return Err(self.error(
-                column,
-                format!("expression deeper than {MAX_HEIGHT} levels"),
-            ));
+            return Err(self.error(column, format!("expression deeper than {MAX_HEIGHT} levels")));
         }
         Ok((node, height))
     }
@@ -424,11 +381,7 @@ impl Parser<'_> {
             let column = self.at;
             self.bump()?;
             let (rhs, rh) = operand(self)?;
-            (lhs, height) = self.node(
-                column,
-                Node::Bin(op, Box::new(lhs), Box::new(rhs)),
-                height.max(rh) + 1,
-            )?;
+            (lhs, height) = self.node(column, Node::Bin(op, Box::new(lhs), Box::new(rhs)), height.max(rh) + 1)?;
         }
         Ok((lhs, height))
     }
@@ -454,8 +407,7 @@ impl Parser<'_> {
                 Ok(inner)
             }
             Tok::Int(magnitude) => {
-                let value = i64::try_from(magnitude)
-                    .map_err(|_| self.error(column, "integer literal out of range"))?;
+                let value = i64::try_from(magnitude).map_err(|_| self.error(column, "integer literal out of range"))?;
                 self.bump()?;
                 Ok((Node::Num(value), 1))
             }
@@ -464,9 +416,7 @@ impl Parser<'_> {
                 match (Func::from_name(name), self.tok == Tok::Punct('(')) {
                     (Some(func), true) => self.call(column, func),
                     (None, true) => Err(self.error(column, format!("unknown function `{name}`"))),
-                    (Some(_), false) => {
-                        Err(self.error(self.at, format!("expected `(` after `{name}`")))
-                    }
+                    (Some(_), false) => Err(self.error(self.at, format!("expected `(` after `{name}`"))),
                     (None, false) => Ok((Node::Sym(name.to_string()), 1)),
                 }
             }
@@ -495,11 +445,7 @@ impl Parser<'_> {
             Func::Min | Func::Max => !args.is_empty(),
         };
         if !arity_ok {
-            let wanted = if func == Func::Cdiv {
-                "exactly 2 arguments"
-            } else {
-                "at least 1 argument"
-            };
+            let wanted = if func == Func::Cdiv { "exactly 2 arguments" } else { "at least 1 argument" };
             let message = format!("`{}` takes {wanted}, got {}", func.name(), args.len());
             return Err(self.error(column, message));
         }
@@ -525,9 +471,7 @@ mod tests {
     }
 
     fn with_n(text: &str, n: i64) -> Result<i64, ExprError> {
-        Expr::parse(text)
-            .unwrap()
-            .eval(&|s| (s == "N").then_some(n))
+        Expr::parse(text).unwrap().eval(&|s| (s == "N").then_some(n))
     }
 
     fn err(text: &str) -> String {
@@ -543,11 +487,7 @@ mod tests {
 
     fn syntax(text: &str) -> (usize, String) {
         match Expr::parse(text) {
-            Err(ExprError::Syntax {
-                text: t,
-                column,
-                message,
-            }) => {
+            Err(ExprError::Syntax { text: t, column, message }) => {
                 assert_eq!(t, text);
                 (column, message)
             }
@@ -563,18 +503,9 @@ mod tests {
         assert_eq!(ev("9223372036854775807"), Ok(i64::MAX));
         assert_eq!(ev("-9223372036854775808"), Ok(i64::MIN));
         assert_eq!(ev("- 5"), Ok(-5));
-        assert_eq!(
-            syntax("9223372036854775808"),
-            (0, "integer literal out of range".into())
-        );
-        assert_eq!(
-            syntax("1 + -9223372036854775809"),
-            (5, "integer literal out of range".into())
-        );
-        assert_eq!(
-            syntax("N + 99999999999999999999999"),
-            (4, "integer literal out of range".into())
-        );
+        assert_eq!(syntax("9223372036854775808"), (0, "integer literal out of range".into()));
+        assert_eq!(syntax("1 + -9223372036854775809"), (5, "integer literal out of range".into()));
+        assert_eq!(syntax("N + 99999999999999999999999"), (4, "integer literal out of range".into()));
         assert_eq!(syntax("16N"), (0, "invalid integer literal `16N`".into()));
         assert_eq!(syntax("0x10"), (0, "invalid integer literal `0x10`".into()));
     }
@@ -594,10 +525,7 @@ mod tests {
         assert_eq!(ev("--N"), Ok(100));
         assert_eq!(ev("-(N - 1)"), Ok(-99));
         assert_eq!(ev("N"), Ok(100));
-        assert_eq!(
-            ev("_x1"),
-            Err(ExprError::UnknownSymbol { name: "_x1".into() })
-        );
+        assert_eq!(ev("_x1"), Err(ExprError::UnknownSymbol { name: "_x1".into() }));
     }
 
     #[test]
@@ -673,38 +601,20 @@ mod tests {
     #[test]
     fn syntax_errors() {
         let msg = |t: &str| Expr::parse(t).unwrap_err().to_string();
-        assert_eq!(
-            msg("cdiv(N,)"),
-            "in `cdiv(N,)`: expected an expression at column 7"
-        );
+        assert_eq!(msg("cdiv(N,)"), "in `cdiv(N,)`: expected an expression at column 7");
         assert_eq!(msg(""), "in ``: expected an expression at column 0");
         assert_eq!(msg("   "), "in `   `: expected an expression at column 3");
         assert_eq!(syntax("N +"), (3, "expected an expression".into()));
         assert_eq!(syntax("N * * 2"), (4, "expected an expression".into()));
-        assert_eq!(
-            syntax("(N + 1"),
-            (6, "expected `)`, found end of input".into())
-        );
+        assert_eq!(syntax("(N + 1"), (6, "expected `)`, found end of input".into()));
         assert_eq!(syntax("N)"), (1, "unexpected `)`".into()));
         assert_eq!(syntax("N M"), (2, "unexpected `M`".into()));
         assert_eq!(syntax("2 1_000"), (2, "unexpected `1_000`".into()));
-        assert_eq!(
-            syntax("cdiv(N 2)"),
-            (7, "expected `,` or `)`, found `2`".into())
-        );
+        assert_eq!(syntax("cdiv(N 2)"), (7, "expected `,` or `)`, found `2`".into()));
         assert_eq!(syntax("foo(1)"), (0, "unknown function `foo`".into()));
-        assert_eq!(
-            syntax("1 + cdiv(1)"),
-            (4, "`cdiv` takes exactly 2 arguments, got 1".into())
-        );
-        assert_eq!(
-            syntax("cdiv(1, 2, 3)"),
-            (0, "`cdiv` takes exactly 2 arguments, got 3".into())
-        );
-        assert_eq!(
-            syntax("min()"),
-            (0, "`min` takes at least 1 argument, got 0".into())
-        );
+        assert_eq!(syntax("1 + cdiv(1)"), (4, "`cdiv` takes exactly 2 arguments, got 1".into()));
+        assert_eq!(syntax("cdiv(1, 2, 3)"), (0, "`cdiv` takes exactly 2 arguments, got 3".into()));
+        assert_eq!(syntax("min()"), (0, "`min` takes at least 1 argument, got 0".into()));
         assert_eq!(syntax("max(1,)"), (6, "expected an expression".into()));
         assert_eq!(syntax("min + 1"), (4, "expected `(` after `min`".into()));
         assert_eq!(syntax("N $ 2"), (2, "unexpected character '$'".into()));
@@ -719,10 +629,7 @@ mod tests {
         let parens = |n: usize| format!("{}N{}", "(".repeat(n), ")".repeat(n));
         assert_eq!(Expr::parse(&parens(MAX_NESTING)).unwrap().to_string(), "N");
         let (column, message) = syntax(&parens(MAX_NESTING + 1));
-        assert_eq!(
-            (column, message.as_str()),
-            (MAX_NESTING, "nested more than 64 levels deep")
-        );
+        assert_eq!((column, message.as_str()), (MAX_NESTING, "nested more than 64 levels deep"));
         assert!(Expr::parse(&parens(100_000)).is_err());
         assert_eq!(with_n(&format!("{}N", "-".repeat(MAX_NESTING)), 3), Ok(3));
         assert!(Expr::parse(&format!("{}N", "-".repeat(MAX_NESTING + 1))).is_err());
@@ -740,22 +647,14 @@ mod tests {
         assert_eq!(err("N + M + K"), "unknown symbol `K`");
         assert_eq!(ev("K"), Err(ExprError::UnknownSymbol { name: "K".into() }));
         assert_eq!(err("1 + N / (N - N)"), "division by zero in `N / (N - N)`");
-        assert_eq!(
-            ev("N % 0"),
-            Err(ExprError::DivisionByZero {
-                text: "N % 0".into()
-            })
-        );
+        assert_eq!(ev("N % 0"), Err(ExprError::DivisionByZero { text: "N % 0".into() }));
         let overflow = |t: &str| Err(ExprError::Overflow { text: t.into() });
         assert_eq!(with_n("N * N", 1 << 32), overflow("N * N"));
         assert_eq!(with_n("1 + (N + 1)", i64::MAX), overflow("N + 1"));
         assert_eq!(with_n("N - 1", i64::MIN), overflow("N - 1"));
         assert_eq!(with_n("-N", i64::MIN), overflow("-N"));
         assert_eq!(with_n("N / -1", i64::MIN), overflow("N / -1"));
-        assert_eq!(
-            ev("-9223372036854775808 / -1"),
-            overflow("-9223372036854775808 / -1")
-        );
+        assert_eq!(ev("-9223372036854775808 / -1"), overflow("-9223372036854775808 / -1"));
         assert_eq!(
             err("N * N * N * N * N * N * N * N * N * N"),
             "integer overflow in `N * N * N * N * N * N * N * N * N * N`"
@@ -768,14 +667,8 @@ mod tests {
                 message: "cdiv numerator must be non-negative, got -3".into(),
             })
         );
-        assert_eq!(
-            err("cdiv(N, 0)"),
-            "in `cdiv(N, 0)`: cdiv divisor must be positive, got 0"
-        );
-        assert_eq!(
-            err("cdiv(N, -M)"),
-            "in `cdiv(N, -M)`: cdiv divisor must be positive, got -7"
-        );
+        assert_eq!(err("cdiv(N, 0)"), "in `cdiv(N, 0)`: cdiv divisor must be positive, got 0");
+        assert_eq!(err("cdiv(N, -M)"), "in `cdiv(N, -M)`: cdiv divisor must be positive, got -7");
     }
 
     fn sym() -> impl Strategy<Value = Node> {
@@ -789,15 +682,9 @@ mod tests {
             let minmax = prop::sample::select(vec![Func::Min, Func::Max]);
             prop_oneof![
                 inner.clone().prop_map(|e| Node::Neg(Box::new(e))),
-                (bin, inner.clone(), inner.clone()).prop_map(|(op, l, r)| Node::Bin(
-                    op,
-                    Box::new(l),
-                    Box::new(r)
-                )),
-                (inner.clone(), inner.clone())
-                    .prop_map(|(a, b)| Node::Call(Func::Cdiv, vec![a, b])),
-                (minmax, prop::collection::vec(inner, 1..4))
-                    .prop_map(|(f, args)| Node::Call(f, args)),
+                (bin, inner.clone(), inner.clone()).prop_map(|(op, l, r)| Node::Bin(op, Box::new(l), Box::new(r))),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| Node::Call(Func::Cdiv, vec![a, b])),
+                (minmax, prop::collection::vec(inner, 1..4)).prop_map(|(f, args)| Node::Call(f, args)),
             ]
         })
     }
@@ -838,10 +725,7 @@ mod tests {
                 }
             }
             Node::Call(f, args) => {
-                let vals: Vec<i128> = args
-                    .iter()
-                    .map(|a| reference(a, vars))
-                    .collect::<Option<_>>()?;
+                let vals: Vec<i128> = args.iter().map(|a| reference(a, vars)).collect::<Option<_>>()?;
                 match f {
                     Func::Min => *vals.iter().min()?,
                     Func::Max => *vals.iter().max()?,
@@ -890,11 +774,7 @@ mod tests {
                 let _ = e.symbols();
                 prop_assert_eq!(Expr::parse(&e.to_string()), Ok(e));
             }
-            Err(ExprError::Syntax {
-                text: t,
-                column,
-                message,
-            }) => {
+            Err(ExprError::Syntax { text: t, column, message }) => {
                 prop_assert_eq!(t.as_str(), text);
                 prop_assert!(column <= text.len() && text.is_char_boundary(column));
                 prop_assert!(!message.is_empty());

@@ -65,7 +65,10 @@ impl Candidate {
             _ => err(format!("cannot read: {e}")),
         })?;
         let source = String::from_utf8(bytes).map_err(|e| {
-            err(format!("not UTF-8 text (invalid byte at offset {}); save the file as UTF-8", e.utf8_error().valid_up_to()))
+            err(format!(
+                "not UTF-8 text (invalid byte at offset {}); save the file as UTF-8",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
         Candidate::from_source(origin, source)
     }
@@ -73,7 +76,8 @@ impl Candidate {
     /// Validate a candidate given as text.
     pub fn from_source(origin: impl Into<String>, source: String) -> Result<Candidate, SpecError> {
         let origin = origin.into();
-        let mut spec = Spec::parse(&source).map_err(|(line, message)| SpecError { origin: origin.clone(), line, message })?;
+        let mut spec =
+            Spec::parse(&source).map_err(|(line, message)| SpecError { origin: origin.clone(), line, message })?;
         let problem = problem::find(&spec.problem).ok_or_else(|| SpecError {
             origin: origin.clone(),
             line: spec.problem_line,

@@ -72,7 +72,7 @@ pub enum ResolvedArg {
 struct RawSpec {
     problem: Spanned<String>,
     #[serde(default)]
-    options: Vec<String>,
+    options: Vec<Spanned<String>>,
     #[serde(default)]
     arch_specific: bool,
     #[serde(default)]
@@ -120,7 +120,11 @@ impl Spec {
         let body = &body[lead..];
         let opening_line = 1 + source[..source.len() - body.len()].matches('\n').count();
         let missing = || {
-            (Some(1), "no front matter: the file must open with a `/* sadoku ... */` comment holding TOML (see README)".to_string())
+            (
+                Some(1),
+                "no front matter: the file must open with a `/* sadoku ... */` comment holding TOML (see README)"
+                    .to_string(),
+            )
         };
         let rest = body.strip_prefix(OPENING).ok_or_else(missing)?;
         if !rest.starts_with(char::is_whitespace) {
@@ -139,10 +143,14 @@ impl Spec {
     fn from_raw(raw: RawSpec, lines: &Lines) -> Result<Spec, Located> {
         let problem_line = Some(lines.of(raw.problem.span()));
         for opt in &raw.options {
-            if opt.contains("arch") || opt.contains("gpu-name") {
-                return Err((None, format!(
-                    "option `{opt}` not allowed: sadoku compiles for the device's own architecture (use `arch_specific = true` for sm_90a)"
-                )));
+            let o = opt.get_ref().as_str();
+            if o == "-arch" || o.starts_with("-arch=") || o.starts_with("--gpu-architecture") {
+                return Err((
+                    Some(lines.of(opt.span())),
+                    format!(
+                        "option `{o}` not allowed: sadoku compiles for the device's own architecture (use `arch_specific = true` for sm_90a)"
+                    ),
+                ));
             }
         }
         let mut scratch = Vec::new();
@@ -167,7 +175,10 @@ impl Spec {
                 let line = lines.of(v.span());
                 let v = v.into_inner();
                 if v.is_empty() || v.len() > 3 {
-                    return Err((Some(line), format!("launch {}: `{what}` needs 1 to 3 entries, got {}", i + 1, v.len())));
+                    return Err((
+                        Some(line),
+                        format!("launch {}: `{what}` needs 1 to 3 entries, got {}", i + 1, v.len()),
+                    ));
                 }
                 let mut out = [Expr::constant(1), Expr::constant(1), Expr::constant(1)];
                 for (slot, e) in out.iter_mut().zip(v) {
@@ -197,7 +208,7 @@ impl Spec {
         Ok(Spec {
             problem: raw.problem.into_inner(),
             problem_line,
-            options: raw.options,
+            options: raw.options.into_iter().map(Spanned::into_inner).collect(),
             arch_specific: raw.arch_specific,
             scratch,
             launches,
@@ -216,7 +227,10 @@ impl Spec {
         };
         for (name, _) in &self.scratch {
             if buffers.contains(&name.as_str()) || symbols.contains(&name.as_str()) {
-                return Err((None, format!("scratch buffer `{name}` clashes with a name of problem `{}`", problem.name())));
+                return Err((
+                    None,
+                    format!("scratch buffer `{name}` clashes with a name of problem `{}`", problem.name()),
+                ));
             }
         }
         let known_text = known();
@@ -228,19 +242,30 @@ impl Spec {
                         if symbols.contains(&name.as_str()) {
                             *arg = ArgSpec::Int(Expr::parse(name).map_err(|e| (Some(launch.line), e.to_string()))?);
                         } else {
-                            return Err((Some(launch.line), format!(
-                                "launch {} (`{}`): unknown argument `{name}` ({known_text})", i + 1, launch.kernel
-                            )));
+                            return Err((
+                                Some(launch.line),
+                                format!(
+                                    "launch {} (`{}`): unknown argument `{name}` ({known_text})",
+                                    i + 1,
+                                    launch.kernel
+                                ),
+                            ));
                         }
                     }
                 }
             }
             for e in launch_exprs(launch) {
                 if let Some(s) = e.symbols().into_iter().find(|s| !symbols.contains(&s.as_str())) {
-                    return Err((Some(launch.line), format!(
-                        "launch {} (`{}`): unknown symbol `{s}` in `{e}` (sizes of `{}`: {})",
-                        i + 1, launch.kernel, problem.name(), symbols.join(", ")
-                    )));
+                    return Err((
+                        Some(launch.line),
+                        format!(
+                            "launch {} (`{}`): unknown symbol `{s}` in `{e}` (sizes of `{}`: {})",
+                            i + 1,
+                            launch.kernel,
+                            problem.name(),
+                            symbols.join(", ")
+                        ),
+                    ));
                 }
             }
         }
@@ -254,7 +279,10 @@ impl Spec {
             for (name, e) in &self.scratch {
                 let bytes = eval(e, &sizes).map_err(|m| (None, format!("at {sizes}: scratch `{name}`: {m}")))?;
                 if !(0..=1 << 40).contains(&bytes) {
-                    return Err((None, format!("at {sizes}: scratch `{name}` is {bytes} bytes; it must be 0 to 1 TiB")));
+                    return Err((
+                        None,
+                        format!("at {sizes}: scratch `{name}` is {bytes} bytes; it must be 0 to 1 TiB"),
+                    ));
                 }
             }
         }
@@ -305,10 +333,7 @@ impl Spec {
 
     /// Scratch buffer sizes in bytes at `sizes`.
     pub fn scratch_bytes(&self, sizes: &Sizes) -> Result<Vec<(String, usize)>, String> {
-        self.scratch
-            .iter()
-            .map(|(name, e)| eval(e, sizes).map(|b| (name.clone(), b.max(0) as usize)))
-            .collect()
+        self.scratch.iter().map(|(name, e)| eval(e, sizes).map(|b| (name.clone(), b.max(0) as usize))).collect()
     }
 }
 

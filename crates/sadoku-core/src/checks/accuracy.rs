@@ -144,10 +144,12 @@ pub fn assess(buffer: &BufferSpec, got: &[f32], truth: &Reference, tol: &Toleran
         } else {
             err2 += err * err;
             let bound = factor * s;
-            match (err, bound) {
-                (e, _) if e == 0.0 => 0.0,
-                (_, b) if b == 0.0 => f64::INFINITY,
-                (e, b) => e / b,
+            if err == 0.0 {
+                0.0
+            } else if bound == 0.0 {
+                f64::INFINITY
+            } else {
+                err / bound
             }
         };
         ref2 += t * t;

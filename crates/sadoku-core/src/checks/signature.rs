@@ -94,7 +94,14 @@ mod tests {
 
     fn launch(kernel: &str, args: Vec<ArgSpec>) -> LaunchSpec {
         let one = || Expr::constant(1);
-        LaunchSpec { kernel: kernel.into(), grid: [one(), one(), one()], block: [one(), one(), one()], shared_mem: Expr::constant(0), args, line: 2 }
+        LaunchSpec {
+            kernel: kernel.into(),
+            grid: [one(), one(), one()],
+            block: [one(), one(), one()],
+            shared_mem: Expr::constant(0),
+            args,
+            line: 2,
+        }
     }
 
     fn buf(n: &str) -> ArgSpec {

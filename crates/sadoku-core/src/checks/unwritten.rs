@@ -38,7 +38,12 @@ pub fn check(buffer: &BufferSpec, output_bits: &[u32], poison: &Poison) -> Optio
             first.get_or_insert(i);
         }
     }
-    first.map(|i| Unwritten { buffer: buffer.name.to_string(), count, total: output_bits.len(), first: buffer.coords(i) })
+    first.map(|i| Unwritten {
+        buffer: buffer.name.to_string(),
+        count,
+        total: output_bits.len(),
+        first: buffer.coords(i),
+    })
 }
 
 #[cfg(test)]

@@ -166,7 +166,12 @@ impl SimDevice {
         Ok(self.bytes(b)?.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
     }
 
-    fn store<T: Copy, const W: usize>(&mut self, b: Buffer, v: &[T], to: impl Fn(T) -> [u8; W]) -> Result<(), DeviceError> {
+    fn store<T: Copy, const W: usize>(
+        &mut self,
+        b: Buffer,
+        v: &[T],
+        to: impl Fn(T) -> [u8; W],
+    ) -> Result<(), DeviceError> {
         let bytes: Vec<u8> = v.iter().flat_map(|&x| to(x)).collect();
         self.upload(b, &bytes)
     }
@@ -198,7 +203,8 @@ impl SimDevice {
                 let mut out = vec![0f32; m * n];
                 for i in 0..m {
                     for j in 0..n {
-                        out[i * n + j] = (0..k).fold(0f32, |acc, p| round(a[i * k + p]).mul_add(round(b[p * n + j]), acc));
+                        out[i * n + j] =
+                            (0..k).fold(0f32, |acc, p| round(a[i * k + p]).mul_add(round(b[p * n + j]), acc));
                     }
                 }
                 self.store(c, &out, f32::to_le_bytes)
@@ -217,11 +223,12 @@ impl SimDevice {
 
     fn launch(&mut self, launch: &Launch) -> Result<(), DeviceError> {
         let exported = self.modules.get(&launch.module.0).is_some_and(|names| names.contains(&launch.kernel));
-        let kernel = self.kernels.get_mut(&launch.kernel).filter(|_| exported).ok_or_else(|| DeviceError::LaunchRefused {
-            kernel: launch.kernel.clone(),
-            code: "CUDA_ERROR_NOT_FOUND".into(),
-            message: "named symbol not found".into(),
-        })?;
+        let kernel =
+            self.kernels.get_mut(&launch.kernel).filter(|_| exported).ok_or_else(|| DeviceError::LaunchRefused {
+                kernel: launch.kernel.clone(),
+                code: "CUDA_ERROR_NOT_FOUND".into(),
+                message: "named symbol not found".into(),
+            })?;
         self.launches.push(launch.clone());
         let mut call = SimCall { launch, memory: &mut self.live };
         (kernel.run)(&mut call).map_err(|SimFault(code)| {
@@ -267,7 +274,8 @@ impl Device for SimDevice {
     }
 
     fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError> {
-        let dst = self.live.get_mut(&buffer.id).ok_or_else(|| DeviceError::Environment("upload to a freed buffer".into()))?;
+        let dst =
+            self.live.get_mut(&buffer.id).ok_or_else(|| DeviceError::Environment("upload to a freed buffer".into()))?;
         if data.len() > dst.len() {
             return Err(DeviceError::Environment("upload larger than the buffer".into()));
         }
@@ -283,7 +291,8 @@ impl Device for SimDevice {
     }
 
     fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError> {
-        let dst = self.live.get_mut(&buffer.id).ok_or_else(|| DeviceError::Environment("fill of a freed buffer".into()))?;
+        let dst =
+            self.live.get_mut(&buffer.id).ok_or_else(|| DeviceError::Environment("fill of a freed buffer".into()))?;
         for c in dst.chunks_exact_mut(4) {
             c.copy_from_slice(&word.to_le_bytes());
         }
@@ -333,12 +342,8 @@ impl Compiler for SimCompiler {
                 log: format!("{}({}): error: #error directive", request.name, line + 1),
             });
         }
-        let entries = self
-            .entries
-            .iter()
-            .filter(|e| request.source.contains(&format!("{}(", e.name)))
-            .cloned()
-            .collect();
+        let entries =
+            self.entries.iter().filter(|e| request.source.contains(&format!("{}(", e.name))).cloned().collect();
         Ok(CompiledModule {
             arch: request.arch.clone(),
             image: request.source.as_bytes().to_vec(),

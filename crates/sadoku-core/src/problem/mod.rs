@@ -117,8 +117,12 @@ pub trait Problem: Sync {
     /// The fewest bytes any correct kernel must move: inputs read once, outputs written once.
     fn min_bytes(&self, sizes: &Sizes) -> f64;
     /// fp64 ground truth for each output, computed from the pristine host inputs.
-    fn reference(&self, device: &mut dyn Device, sizes: &Sizes, inputs: &[Vec<f32>])
-    -> Result<Vec<Reference>, DeviceError>;
+    fn reference(
+        &self,
+        device: &mut dyn Device,
+        sizes: &Sizes,
+        inputs: &[Vec<f32>],
+    ) -> Result<Vec<Reference>, DeviceError>;
     /// Library work producing the outputs at `precision`: what users would otherwise run.
     fn baseline(&self, sizes: &Sizes, inputs: &[Buffer], outputs: &[Buffer], precision: Precision) -> Vec<Work>;
     fn baseline_name(&self, precision: Precision) -> String;

@@ -1,7 +1,7 @@
 //! KernelBench level 1, task 15: C = tril(A · B) for lower-triangular fp32 A, B.
 
-use rand::SeedableRng;
 use rand::Rng;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
@@ -43,9 +43,7 @@ impl Trimm {
         inputs: &[Vec<f32>],
         buffers: &[Buffer],
     ) -> Result<Vec<Reference>, DeviceError> {
-        let &[a, b, c, abs_a, abs_b, abs_c] = buffers else {
-            unreachable!("fp64_truth is given six buffers")
-        };
+        let &[a, b, c, abs_a, abs_b, abs_c] = buffers else { unreachable!("fp64_truth is given six buffers") };
         let up = |v: &[f32], abs: bool| -> Vec<f64> {
             v.par_iter().map(|&x| if abs { (x as f64).abs() } else { x as f64 }).collect()
         };
@@ -150,7 +148,9 @@ impl Problem for Trimm {
 
     fn baseline_name(&self, precision: Precision) -> String {
         match precision {
-            Precision::Tf32 => "cuBLAS GEMM (TF32 tensor cores) + tril, as torch.matmul(a, b).tril() with TF32 on".into(),
+            Precision::Tf32 => {
+                "cuBLAS GEMM (TF32 tensor cores) + tril, as torch.matmul(a, b).tril() with TF32 on".into()
+            }
             _ => "cuBLAS SGEMM (TF32 off) + tril, as torch.matmul(a, b).tril()".into(),
         }
     }

@@ -92,7 +92,12 @@ pub fn review(dev: &mut SimDevice, candidate: &Candidate, master: u64) -> Candid
 }
 
 /// Review without the leak check, for tests that look at leaks themselves.
-pub fn review_unchecked(dev: &mut SimDevice, candidate: &Candidate, master: u64, options: &ReviewOptions) -> CandidateReport {
+pub fn review_unchecked(
+    dev: &mut SimDevice,
+    candidate: &Candidate,
+    master: u64,
+    options: &ReviewOptions,
+) -> CandidateReport {
     let compiler = dev.compiler();
     review_candidate(dev, &compiler, candidate, &Seeds { master }, options, &Silent)
         .expect("the simulated environment does not fail")

@@ -27,7 +27,15 @@ fn error_cell(c: &CandidateReport) -> String {
 pub fn render(report: &Report) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header(["candidate", "verdict", "error vs fp64", "time (median ± IQR)", "baseline", "speedup [95% CI]", "TFLOP/s"]);
+    t.set_header([
+        "candidate",
+        "verdict",
+        "error vs fp64",
+        "time (median ± IQR)",
+        "baseline",
+        "speedup [95% CI]",
+        "TFLOP/s",
+    ]);
     for c in &report.candidates {
         let timing = c.findings.timing.as_ref();
         let speed = timing.map_or("–".into(), |t| {
@@ -47,15 +55,20 @@ pub fn render(report: &Report) -> String {
     }
     let mut out = String::new();
     let problems: Vec<String> = {
-        let mut p: Vec<String> = report.candidates.iter().map(|c| format!("{} at {}", c.problem, c.timed_sizes)).collect();
+        let mut p: Vec<String> =
+            report.candidates.iter().map(|c| format!("{} at {}", c.problem, c.timed_sizes)).collect();
         p.dedup();
         p
     };
     out.push_str(&format!("sadoku review: {}\n", problems.join("; ")));
     out.push_str(&t.to_string());
     out.push('\n');
-    if let Some(name) = report.candidates.iter().find_map(|c| c.findings.timing.as_ref().map(|t| t.baseline_name.clone())) {
-        out.push_str(&format!("baseline: {name}, timed interleaved with each candidate; L2 flushed before every sample\n"));
+    if let Some(name) =
+        report.candidates.iter().find_map(|c| c.findings.timing.as_ref().map(|t| t.baseline_name.clone()))
+    {
+        out.push_str(&format!(
+            "baseline: {name}, timed interleaved with each candidate; L2 flushed before every sample\n"
+        ));
     }
     let rejected: Vec<&CandidateReport> = report.candidates.iter().filter(|c| !c.verdict.is_accepted()).collect();
     if !rejected.is_empty() {
@@ -72,16 +85,22 @@ pub fn render(report: &Report) -> String {
     out.push_str("\nenvironment:\n");
     let mib = |b: usize| b as f64 / (1 << 20) as f64;
     let rows = [
-        ("GPU", format!(
-            "{} (GPU {}, {}, {} SMs, {:.0} MiB L2, {:.1} GiB)",
-            e.name,
-            e.ordinal,
-            e.arch(),
-            e.multiprocessors,
-            mib(e.l2_bytes),
-            mib(e.memory_bytes) / 1024.0
-        )),
-        ("driver", format!("{} (CUDA driver API {})", e.driver.clone().unwrap_or_else(|| "unknown".into()), e.cuda_driver)),
+        (
+            "GPU",
+            format!(
+                "{} (GPU {}, {}, {} SMs, {:.0} MiB L2, {:.1} GiB)",
+                e.name,
+                e.ordinal,
+                e.arch(),
+                e.multiprocessors,
+                mib(e.l2_bytes),
+                mib(e.memory_bytes) / 1024.0
+            ),
+        ),
+        (
+            "driver",
+            format!("{} (CUDA driver API {})", e.driver.clone().unwrap_or_else(|| "unknown".into()), e.cuda_driver),
+        ),
         ("NVRTC", e.nvrtc.clone().unwrap_or_else(|| "–".into())),
         ("cuBLAS", e.cublas.clone().unwrap_or_else(|| "–".into())),
         ("SM clock", e.sm_clock_mhz.map_or("–".into(), |m| format!("{m:.0} MHz (measured after the run)"))),

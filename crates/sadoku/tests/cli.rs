@@ -1,0 +1,216 @@
+//! The real binary, driven as a user would, on a machine with no GPU. These tests need NVRTC
+//! (libnvrtc and the CUDA headers); `scripts/test.sh` installs them from PyPI and sets CUDA_HOME.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn sadoku(cache: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("sadoku").unwrap();
+    cmd.current_dir(repo()).env("SADOKU_CACHE_DIR", cache);
+    cmd
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const GOOD: &str = r#"/* sadoku
+problem = "trimm"
+[[launch]]
+kernel = "k"
+grid   = ["cdiv(N, 16)", "cdiv(N, 16)", 1]
+block  = [16, 16, 1]
+args   = ["A", "B", "C", "N"]
+*/
+extern "C" __global__ void k(const float* A, const float* B, float* C, int N) {}
+"#;
+
+#[derive(serde::Deserialize)]
+struct Expected {
+    case: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    file: String,
+    reason: Option<String>,
+    evidence: Option<String>,
+}
+
+/// Every example compiles (or fails to, when that is what it is for) exactly as expected.toml says.
+#[test]
+fn every_example_checks_as_expected() {
+    let cache = tempfile::tempdir().unwrap();
+    let expected: Expected =
+        toml::from_str(&std::fs::read_to_string(repo().join("examples/expected.toml")).unwrap()).unwrap();
+    let mut listed: Vec<String> = expected.case.iter().map(|c| c.file.clone()).collect();
+    listed.sort();
+    let mut on_disk = Vec::new();
+    for dir in ["seed", "adversarial"] {
+        for e in std::fs::read_dir(repo().join("examples").join(dir)).unwrap() {
+            on_disk.push(format!("{dir}/{}", e.unwrap().file_name().to_string_lossy()));
+        }
+    }
+    on_disk.sort();
+    assert_eq!(listed, on_disk, "every example has an expectation in examples/expected.toml, and only those");
+
+    for case in &expected.case {
+        let out =
+            sadoku(cache.path()).args(["check", "--json"]).arg(format!("examples/{}", case.file)).output().unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}\nstderr: {}", case.file, String::from_utf8_lossy(&out.stderr)));
+        let r = &json[0];
+        let fails_before_gpu =
+            matches!(case.reason.as_deref(), Some("does not compile" | "arguments do not match the kernel"));
+        assert_eq!(r["ok"].as_bool(), Some(!fails_before_gpu), "{}: {r}", case.file);
+        assert_eq!(out.status.code(), Some(if fails_before_gpu { 1 } else { 0 }), "{}", case.file);
+        if fails_before_gpu {
+            let text = format!("{} {}", r["error"].as_str().unwrap_or(""), r["log"].as_str().unwrap_or(""));
+            let needle = case.evidence.as_deref().unwrap();
+            assert!(text.contains(needle), "{}: `{text}` lacks `{needle}`", case.file);
+        }
+    }
+}
+
+#[test]
+fn check_compiles_for_the_requested_arch_and_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "good.cu", GOOD);
+    sadoku(dir.path())
+        .arg("check")
+        .arg(&f)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok ").and(predicate::str::contains("sm_90,")));
+    sadoku(dir.path()).arg("check").arg(&f).assert().success().stdout(predicate::str::contains("cached"));
+    sadoku(dir.path())
+        .args(["check", "--arch", "sm_80"])
+        .arg(&f)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("sm_80"));
+    sadoku(dir.path()).args(["check", "--arch", "compute_90"]).arg(&f).assert().code(2);
+}
+
+#[test]
+fn check_includes_toolkit_headers_for_mma() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = GOOD.replace(
+        "extern \"C\"",
+        "#include <mma.h>\n#include <cuda_fp16.h>\nusing namespace nvcuda;\nextern \"C\"",
+    )
+    .replace("{}", "{ wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a; wmma::load_matrix_sync(a, A, N); }");
+    let f = write(dir.path(), "wmma.cu", &src);
+    sadoku(dir.path()).arg("check").arg(&f).assert().success();
+}
+
+#[test]
+fn check_reports_compiler_diagnostics_verbatim() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "broken.cu", &GOOD.replace("{}", "{ oops; }"));
+    sadoku(dir.path())
+        .arg("check")
+        .arg(&f)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("broken.cu(9): error: identifier \"oops\" is undefined"));
+}
+
+#[test]
+fn check_refuses_a_parameter_mismatch_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "mismatch.cu", &GOOD.replace("int N)", "long long N, float alpha)"));
+    sadoku(dir.path()).arg("check").arg(&f).assert().code(1).stdout(predicate::str::contains(
+        "kernel `k` takes 5 parameters (8, 8, 8, 8, 4 bytes) but args lists 4 (A, B, C, N)",
+    ));
+    let f = write(dir.path(), "missing.cu", &GOOD.replace("void k(", "void kk("));
+    sadoku(dir.path())
+        .arg("check")
+        .arg(&f)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("kernel `k` not found in the compiled module (it defines: kk)"));
+}
+
+#[test]
+fn spec_errors_are_one_line_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "typo.cu", &GOOD.replace("block  = [16, 16, 1]", "block  = [16, 16, 1"));
+    let out = sadoku(dir.path()).arg("review").arg(&f).assert().code(2).get_output().stderr.clone();
+    let err = String::from_utf8(out).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("typo.cu:7: front matter:"), "{err}");
+
+    let f = write(dir.path(), "unknown.cu", &GOOD.replace("\"trimm\"", "\"trmm\""));
+    sadoku(dir.path())
+        .arg("review")
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown.cu:2: unknown problem `trmm` (known: trimm)"));
+}
+
+#[test]
+fn bad_input_is_a_usage_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_panic = || predicate::str::contains("panicked").not();
+    sadoku(dir.path())
+        .args(["review", "no/such/file.cu"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no such file").and(no_panic()));
+    let empty = tempfile::tempdir().unwrap();
+    sadoku(dir.path())
+        .arg("review")
+        .arg(empty.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no .cu files").and(no_panic()));
+    let f = write(dir.path(), "good.cu", GOOD);
+    sadoku(dir.path())
+        .args(["review", "--size", "M=3"])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has no size `M`"));
+    sadoku(dir.path()).args(["review", "--size", "N=zero"]).arg(&f).assert().code(2);
+    std::fs::write(dir.path().join("binary.cu"), [0xff, 0xfe, 0x00]).unwrap();
+    sadoku(dir.path())
+        .arg("review")
+        .arg(dir.path().join("binary.cu"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not UTF-8").and(no_panic()));
+}
+
+/// CI has no GPU: `review` must say so in one line, with exit status 2.
+#[test]
+fn review_without_a_gpu_says_what_to_do() {
+    if Path::new("/dev/nvidiactl").exists() {
+        eprintln!("skipped: this machine has an NVIDIA driver");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    sadoku(dir.path()).arg("review").assert().code(2).stderr(
+        predicate::str::contains("sadoku: error: no NVIDIA driver").or(predicate::str::contains("no usable CUDA GPU")),
+    );
+}
+
+#[test]
+fn problems_lists_trimm_with_its_flop_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    sadoku(dir.path())
+        .arg("problems")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("trimm").and(predicate::str::contains("22.9 GFLOP")));
+}
