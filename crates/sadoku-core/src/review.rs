@@ -25,6 +25,20 @@ impl ReviewOptions {
     pub fn timed_sizes(&self, candidate: &Candidate) -> Sizes {
         self.timed_sizes.clone().unwrap_or_else(|| candidate.problem.timed_sizes())
     }
+
+    /// Verification options that always include the size that will be timed: nothing is timed
+    /// that was not verified.
+    fn verify_for(&self, candidate: &Candidate) -> VerifyOptions {
+        let mut v = self.verify.clone();
+        if v.sizes.is_empty() {
+            v.sizes = candidate.problem.check_sizes();
+        }
+        let timed = self.timed_sizes(candidate);
+        if !v.sizes.contains(&timed) {
+            v.sizes.insert(0, timed);
+        }
+        v
+    }
 }
 
 /// Progress, for people watching a terminal.
@@ -105,7 +119,7 @@ fn review_inner(
     let prepared = Prepared { module: handle, kinds };
 
     observer.event(Event::Stage { name: "verifying" });
-    let verification = verify::verify(device, candidate, &prepared, seeds, &options.verify, observer)?;
+    let verification = verify::verify(device, candidate, &prepared, seeds, &options.verify_for(candidate), observer)?;
     report.trials = verification.trials.clone();
     report.error = verification.worst().cloned();
     if let Some(r) = verification.rejection {

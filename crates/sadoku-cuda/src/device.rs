@@ -1,8 +1,8 @@
 //! A CUDA GPU behind `sadoku_core::device::Device`, on the driver API.
 //!
 //! One stream, explicit allocations, cuBLAS for references and baselines, and a small helper
-//! module (tril, SM clock). After a kernel fault the CUDA context is unusable ("sticky" errors):
-//! the device resets its primary context and rebuilds itself, so the next candidate starts clean.
+//! module (tril, SM clock). After a kernel fault the CUDA context is unusable ("sticky" errors), so
+//! the device refuses further work with `DeviceError::ContextLost`.
 
 use std::collections::HashMap;
 use std::ffi::{CString, c_void};
@@ -80,6 +80,8 @@ pub struct CudaDevice {
     info: DeviceInfo,
     helper_image: CompiledModule,
     state: Option<State>,
+    /// Why `state` is gone, once it is.
+    lost: String,
     next_id: u64,
 }
 
@@ -134,7 +136,7 @@ impl CudaDevice {
                 options: vec![],
             })
             .map_err(|e| DeviceError::Environment(format!("building sadoku's helper kernels: {e}")))?;
-        let mut device = CudaDevice { dev, info, helper_image, state: None, next_id: 1 };
+        let mut device = CudaDevice { dev, info, helper_image, state: None, lost: String::new(), next_id: 1 };
         device.state = Some(device.create_state()?);
         let mut version = 0;
         // SAFETY: the handle was just created.
@@ -179,21 +181,7 @@ impl CudaDevice {
     }
 
     fn state(&self) -> Result<&State, DeviceError> {
-        self.state.as_ref().ok_or(DeviceError::ContextLost)
-    }
-
-    /// After a sticky error: drop every handle of the dead context, reset it, start again.
-    fn recover(&mut self) {
-        if let Some(state) = self.state.take() {
-            // SAFETY: the handle belongs to the dead context; destroying it may fail, harmlessly.
-            let _ = unsafe { cublas::destroy_handle(state.cublas) };
-        }
-        // SAFETY: `dev` is valid; resetting destroys all allocations and modules of this process on it.
-        unsafe {
-            let _ = result::primary_ctx::release(self.dev);
-            let _ = sys::cuDevicePrimaryCtxReset_v2(self.dev).result();
-        }
-        self.state = self.create_state().ok();
+        self.state.as_ref().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))
     }
 
     fn ptr(&self, b: Buffer) -> Result<sys::CUdeviceptr, DeviceError> {
@@ -362,10 +350,14 @@ impl CudaDevice {
         Ok(mhz)
     }
 
-    /// Run candidate work; a failure is attributed to the candidate, and a sticky one resets the device.
+    /// A kernel fault is sticky: CUDA documents that the context, and in practice the process,
+    /// cannot run anything again (seen here: even cuDevicePrimaryCtxRetain after a reset returns
+    /// the fault). The device refuses all further work, saying why.
     fn fault(&mut self, kernel: &str, e: DriverError) -> DeviceError {
         let err = DeviceError::KernelFault { kernel: kernel.to_string(), code: code(&e), message: message(&e) };
-        self.recover();
+        // The dead context's handles cannot be released; they go with the process.
+        std::mem::forget(self.state.take());
+        self.lost = format!("`{kernel}` faulted with {}; a CUDA process cannot run GPU work after that", code(&e));
         err
     }
 }
@@ -413,7 +405,7 @@ impl Device for CudaDevice {
         })?;
         let id = self.next_id;
         self.next_id += 1;
-        self.state.as_mut().ok_or(DeviceError::ContextLost)?.buffers.insert(id, ptr);
+        self.state.as_mut().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))?.buffers.insert(id, ptr);
         Ok(Buffer { id, bytes })
     }
 
@@ -455,7 +447,7 @@ impl Device for CudaDevice {
         let loaded = load(module).map_err(|e| DeviceError::ModuleLoad { code: code(&e), message: message(&e) })?;
         let id = self.next_id;
         self.next_id += 1;
-        self.state.as_mut().ok_or(DeviceError::ContextLost)?.modules.insert(id, loaded);
+        self.state.as_mut().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))?.modules.insert(id, loaded);
         Ok(ModuleHandle(id))
     }
 

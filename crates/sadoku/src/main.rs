@@ -74,7 +74,8 @@ fn review(args: ReviewArgs) -> Result<u8> {
             Ok(r) => reports.push(r),
             Err(e) => {
                 // The environment failed: keep what was judged, report it, then fail.
-                failure = Some(anyhow!("while reviewing {}: {e}", candidate.origin));
+                let left = candidates.len() - index;
+                failure = Some(anyhow!("while reviewing {}: {e}; {left} candidate(s) not reviewed", candidate.origin));
                 break;
             }
         }

@@ -105,15 +105,15 @@ pub enum DeviceError {
     #[error("launch of `{kernel}` refused: {code}: {message}")]
     LaunchRefused { kernel: String, code: String, message: String },
     /// A candidate launch started and faulted (illegal address, trap, timeout, ...).
-    /// Such errors are sticky: the context cannot be used again.
+    /// Such errors are sticky: afterwards the device answers everything with `ContextLost`.
     #[error("`{kernel}` faulted: {code}: {message}")]
     KernelFault { kernel: String, code: String, message: String },
     /// Loading the candidate's module failed (bad image, missing symbol).
     #[error("module load failed: {code}: {message}")]
     ModuleLoad { code: String, message: String },
-    /// The device context is gone after an earlier fault; nothing more can run in it.
-    #[error("the GPU context was lost after an earlier kernel fault")]
-    ContextLost,
+    /// The device context is gone after an earlier fault; this process can do no more GPU work.
+    #[error("the GPU context was lost after an earlier kernel fault ({0})")]
+    ContextLost(String),
     /// Anything else: out of memory, a library failure, a driver problem. Not the candidate's fault.
     #[error("{0}")]
     Environment(String),

@@ -84,6 +84,8 @@ pub struct SimDevice {
     tick: u64,
     /// Every launch, in order: what ran.
     pub launches: Vec<Launch>,
+    /// Set by a kernel fault: like a real context, the device then refuses all work.
+    lost: Option<String>,
 }
 
 impl Default for SimDevice {
@@ -118,7 +120,12 @@ impl SimDevice {
             jitter: 0.002,
             tick: 0,
             launches: Vec::new(),
+            lost: None,
         }
+    }
+
+    fn alive(&self) -> Result<(), DeviceError> {
+        self.lost.clone().map_or(Ok(()), |why| Err(DeviceError::ContextLost(why)))
     }
 
     /// Register a kernel: its PTX-like parameter list (e.g. `["u64", "u64", "u64", "u32"]`),
@@ -232,10 +239,11 @@ impl SimDevice {
         self.launches.push(launch.clone());
         let mut call = SimCall { launch, memory: &mut self.live };
         (kernel.run)(&mut call).map_err(|SimFault(code)| {
-            // Like a sticky CUDA error: the context is torn down and rebuilt, all memory lost.
+            // Like a sticky CUDA error: the context and everything in it are gone for good.
             self.live.clear();
             self.freed.clear();
             self.modules.clear();
+            self.lost = Some(format!("`{}` faulted with {code}", launch.kernel));
             DeviceError::KernelFault { kernel: launch.kernel.clone(), code, message: "simulated fault".into() }
         })
     }
@@ -257,6 +265,7 @@ impl Device for SimDevice {
     }
 
     fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
+        self.alive()?;
         let data = match self.freed.iter().position(|f| f.len() == bytes) {
             Some(i) => self.freed.swap_remove(i),
             None => vec![0u8; bytes],
@@ -300,6 +309,7 @@ impl Device for SimDevice {
     }
 
     fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError> {
+        self.alive()?;
         let id = self.next_id;
         self.next_id += 1;
         self.modules.insert(id, module.entries.iter().map(|e| e.name.clone()).collect());
@@ -307,6 +317,7 @@ impl Device for SimDevice {
     }
 
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError> {
+        self.alive()?;
         for w in work {
             match w {
                 Work::Launch(l) => self.launch(l)?,
