@@ -4,12 +4,12 @@
 //! compiling: the request and its cache key, the compiled module, and reading kernel signatures
 //! out of PTX so that arguments can be checked before anything is launched.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// Everything that determines the compiled image; hashing it gives the cache key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompileRequest {
     /// Shown in diagnostics (the candidate's file name).
     pub name: String,
@@ -37,7 +37,7 @@ impl CompileRequest {
 }
 
 /// A kernel parameter as PTX declares it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Param {
     /// PTX type, e.g. "u64", "f32", "b8".
     pub ty: String,
@@ -51,14 +51,14 @@ impl Param {
 }
 
 /// A `.entry` in the PTX: a kernel that can be launched by name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub name: String,
     pub params: Vec<Param>,
 }
 
 /// A compiled candidate module.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompiledModule {
     pub arch: String,
     /// Loadable image (a cubin for the device's own architecture).
@@ -77,7 +77,7 @@ impl CompiledModule {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Error)]
+#[derive(Debug, Clone, PartialEq, Error, Serialize, Deserialize)]
 pub enum CompileError {
     /// The candidate does not compile; the log is the compiler's, verbatim.
     #[error("compilation failed:\n{log}")]

@@ -17,3 +17,4 @@ pub mod stats;
 pub mod time;
 pub mod verdict;
 pub mod verify;
+pub mod worker;

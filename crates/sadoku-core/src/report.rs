@@ -2,12 +2,14 @@
 
 use serde::Serialize;
 
-use crate::candidate::Candidate;
+use sha2::{Digest, Sha256};
+
+use crate::candidate::{Candidate, SpecError};
 use crate::checks::accuracy::Accuracy;
 use crate::device::DeviceInfo;
 use crate::problem::Sizes;
 use crate::time::Timing;
-use crate::verdict::Verdict;
+use crate::verdict::{Rejection, Verdict};
 use crate::verify::TrialRecord;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,6 +23,8 @@ pub struct CompileRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CandidateReport {
+    /// Identifies this review for `--resume`: the source and every option that affects it.
+    pub key: String,
     pub name: String,
     pub origin: String,
     pub sha256: String,
@@ -56,6 +60,7 @@ impl CandidateReport {
             Verdict::Accepted { .. } => (None, None),
         };
         CandidateReport {
+            key: String::new(),
             name: candidate.name(),
             origin: candidate.origin.clone(),
             sha256: candidate.sha256.clone(),
@@ -70,12 +75,44 @@ impl CandidateReport {
     }
 }
 
+impl CandidateReport {
+    /// For an invalid file: "file:line: message", as a one-line error.
+    pub fn spec_error_line(&self) -> String {
+        match &self.verdict {
+            Verdict::Rejected(Rejection::Spec { line: Some(l), message }) => format!("{}:{l}: {message}", self.origin),
+            Verdict::Rejected(Rejection::Spec { line: None, message }) => format!("{}: {message}", self.origin),
+            _ => String::new(),
+        }
+    }
+
+    /// A file that is not a valid candidate: rejected before any GPU work.
+    pub fn invalid(error: &SpecError, source: &[u8]) -> CandidateReport {
+        let rejection = Rejection::Spec { line: error.line, message: error.message.clone() };
+        CandidateReport {
+            key: String::new(),
+            name: std::path::Path::new(&error.origin)
+                .file_name()
+                .map_or_else(|| error.origin.clone(), |n| n.to_string_lossy().into_owned()),
+            origin: error.origin.clone(),
+            sha256: hex::encode(Sha256::digest(source)),
+            problem: String::new(),
+            timed_sizes: Sizes::default(),
+            reason: Some(rejection.reason().to_string()),
+            evidence: Some(rejection.evidence()),
+            verdict: Verdict::Rejected(rejection),
+            findings: Findings::default(),
+            review_s: 0.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub sadoku: String,
     /// The master seed; `--seed` with it replays the run's inputs and poisons.
     pub seed: String,
-    pub environment: DeviceInfo,
+    /// The GPU, when one was used (a run of invalid files needs none).
+    pub environment: Option<DeviceInfo>,
     pub candidates: Vec<CandidateReport>,
     pub wall_s: f64,
 }

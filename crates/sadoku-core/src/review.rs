@@ -4,14 +4,14 @@ use std::time::{Duration, Instant};
 
 use crate::candidate::Candidate;
 use crate::checks::signature;
-use crate::compile::{CompileError, CompileRequest, Compiler};
-use crate::device::{Device, DeviceError, DeviceExt, Precision};
+use crate::compile::{CompileError, CompileRequest};
+use crate::device::{DeviceError, DeviceExt, Precision};
 use crate::problem::{Distribution, Role, Sizes};
 use crate::report::{CandidateReport, CompileRecord, Findings};
 use crate::seeds::Seeds;
 use crate::time::{self, TimingOptions};
 use crate::verdict::{At, Rejection, Verdict};
-use crate::verify::{self, Bound, Prepared, Stop, VerifyOptions};
+use crate::verify::{self, Bound, Devices, Prepared, Stop, VerifyOptions};
 
 #[derive(Debug, Clone, Default)]
 pub struct ReviewOptions {
@@ -62,8 +62,7 @@ impl Observer for Silent {}
 /// Review one candidate. `Err` only when the environment fails (no compiler, out of memory, a
 /// library error); everything the candidate does wrong is in the report's verdict.
 pub fn review_candidate(
-    device: &mut dyn Device,
-    compiler: &dyn Compiler,
+    devices: &mut Devices,
     candidate: &Candidate,
     seeds: &Seeds,
     options: &ReviewOptions,
@@ -71,7 +70,7 @@ pub fn review_candidate(
 ) -> Result<CandidateReport, DeviceError> {
     let started = Instant::now();
     let mut findings = Findings::default();
-    let verdict = review_inner(device, compiler, candidate, seeds, options, observer, &mut findings)?;
+    let verdict = review_inner(devices, candidate, seeds, options, observer, &mut findings)?;
     let mut report = CandidateReport::new(candidate, verdict, findings, started.elapsed().as_secs_f64());
     report.timed_sizes = options.timed_sizes(candidate);
     observer.event(Event::Verdict { name: &report.name, verdict: &report.verdict });
@@ -79,8 +78,7 @@ pub fn review_candidate(
 }
 
 fn review_inner(
-    device: &mut dyn Device,
-    compiler: &dyn Compiler,
+    devices: &mut Devices,
     candidate: &Candidate,
     seeds: &Seeds,
     options: &ReviewOptions,
@@ -88,14 +86,14 @@ fn review_inner(
     report: &mut Findings,
 ) -> Result<Verdict, DeviceError> {
     observer.event(Event::Stage { name: "compiling" });
-    let arch = device.info().arch() + if candidate.spec.arch_specific { "a" } else { "" };
+    let arch = devices.candidate.info().arch() + if candidate.spec.arch_specific { "a" } else { "" };
     let request = CompileRequest {
         name: candidate.name(),
         source: candidate.source.clone(),
         arch: arch.clone(),
         options: candidate.spec.options.clone(),
     };
-    let module = match compiler.compile(&request) {
+    let module = match devices.candidate.compile(&request) {
         Ok(m) => m,
         Err(CompileError::Rejected { log }) => return Ok(Verdict::Rejected(Rejection::Compile { log })),
         Err(CompileError::Unavailable(msg)) => return Err(DeviceError::Environment(msg)),
@@ -109,7 +107,7 @@ fn review_inner(
             Err(message) => return Ok(Verdict::Rejected(Rejection::Signature { message })),
         }
     }
-    let handle = match device.load(&module) {
+    let handle = match devices.candidate.load(&module) {
         Ok(h) => h,
         Err(e) if e.is_candidates_fault() => {
             return Ok(Verdict::Rejected(Rejection::ModuleLoad { message: e.to_string() }));
@@ -119,7 +117,7 @@ fn review_inner(
     let prepared = Prepared { module: handle, kinds };
 
     observer.event(Event::Stage { name: "verifying" });
-    let verification = verify::verify(device, candidate, &prepared, seeds, &options.verify_for(candidate), observer)?;
+    let verification = verify::verify(devices, candidate, &prepared, seeds, &options.verify_for(candidate), observer)?;
     report.trials = verification.trials.clone();
     report.error = verification.worst().cloned();
     if let Some(r) = verification.rejection {
@@ -127,7 +125,7 @@ fn review_inner(
     }
 
     observer.event(Event::Stage { name: "timing" });
-    match time_candidate(device, candidate, &prepared, seeds, options, observer) {
+    match time_candidate(devices, candidate, &prepared, seeds, options, observer) {
         Ok(timing) => {
             let flops = candidate.problem.min_flops(&options.timed_sizes(candidate));
             report.tflops = Some(flops / (timing.candidate.median * 1e-3) / 1e12);
@@ -140,7 +138,7 @@ fn review_inner(
 }
 
 fn time_candidate(
-    device: &mut dyn Device,
+    devices: &mut Devices,
     candidate: &Candidate,
     prepared: &Prepared,
     seeds: &Seeds,
@@ -149,23 +147,30 @@ fn time_candidate(
 ) -> Result<time::Timing, Stop> {
     let problem = candidate.problem;
     let sizes = options.timed_sizes(candidate);
-    let bound = Bound::new(device, candidate, prepared, &sizes)?;
-    let mut baseline_outputs = Vec::new();
+    let bound = Bound::new(devices.candidate, candidate, prepared, &sizes)?;
+    // The baseline's own copies of the inputs and its outputs, on the reference device.
+    let mut baseline_buffers = Vec::new();
     let result = (|| {
         let seed = seeds.derive(&[&candidate.sha256, "timing inputs"]);
         let inputs = problem.generate(&sizes, Distribution::Randn, seed);
-        let mut input_buffers = Vec::new();
+        let mut baseline_inputs = Vec::new();
         for ((_, buf), data) in bound.of_role(Role::Input).zip(&inputs) {
-            device.upload_f32(*buf, data)?;
-            input_buffers.push(*buf);
+            devices.candidate.upload_f32(buf, data)?;
+            let b = devices.reference.alloc(buf.bytes)?;
+            baseline_buffers.push(b);
+            devices.reference.upload_f32(b, data)?;
+            baseline_inputs.push(b);
         }
+        let mut baseline_outputs = Vec::new();
         for (spec, _) in bound.of_role(Role::Output) {
-            baseline_outputs.push(device.alloc(spec.bytes().max(4))?);
+            let b = devices.reference.alloc(spec.bytes().max(4))?;
+            baseline_buffers.push(b);
+            baseline_outputs.push(b);
         }
-        let baseline = problem.baseline(&sizes, &input_buffers, &baseline_outputs, Precision::F32);
+        let baseline = problem.baseline(&sizes, &baseline_inputs, &baseline_outputs, Precision::F32);
         let at = At { sizes: sizes.clone(), trial: "timing".into() };
         time::compare(
-            device,
+            devices,
             &bound.work,
             &baseline,
             &problem.baseline_name(Precision::F32),
@@ -175,9 +180,9 @@ fn time_candidate(
         )
         .map_err(|e| verify::launch_failure(e, at))
     })();
-    for b in baseline_outputs {
-        device.free(b);
+    for b in baseline_buffers {
+        devices.reference.free(b);
     }
-    bound.release(device);
+    bound.release(devices.candidate);
     result
 }

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::device::{Device, DeviceError, Work};
+use crate::device::{DeviceError, Work};
 use crate::review::{Event, Observer};
 use crate::stats::{Summary, speedup_interval};
+use crate::verify::Devices;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimingOptions {
@@ -53,9 +54,9 @@ pub struct Timing {
     pub baseline_ms: Vec<f64>,
 }
 
-/// Time `candidate` against `baseline`, interleaved.
+/// Time `candidate` on its device against `baseline` on the reference device, interleaved.
 pub fn compare(
-    device: &mut dyn Device,
+    devices: &mut Devices,
     candidate: &[Work],
     baseline: &[Work],
     baseline_name: &str,
@@ -66,15 +67,15 @@ pub fn compare(
     let start = Instant::now();
     let mut warm_runs = 0;
     while warm_runs < 3 || start.elapsed() < options.warmup {
-        device.run(candidate)?;
-        device.run(baseline)?;
+        devices.candidate.run(candidate)?;
+        devices.reference.run(baseline)?;
         warm_runs += 1;
     }
     let start = Instant::now();
     let (mut c, mut b) = (Vec::new(), Vec::new());
     let converged = loop {
-        c.push(device.time(candidate)?.ms);
-        b.push(device.time(baseline)?.ms);
+        c.push(devices.candidate.time(candidate)?.ms);
+        b.push(devices.reference.time(baseline)?.ms);
         let n = c.len();
         let quiet = |s: &[f64]| Summary::of(s).is_some_and(|s| s.noise < options.target_noise);
         let noise = Summary::of(&c).map_or(f64::INFINITY, |s| s.noise);

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::checks::accuracy::PrecisionClass;
 use crate::checks::determinism::Nondeterministic;
+use crate::checks::guards::OutOfBounds;
 use crate::checks::inputs_unchanged::InputsModified;
 use crate::checks::unwritten::Unwritten;
 use crate::problem::Sizes;
@@ -27,6 +28,8 @@ impl std::fmt::Display for At {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "check", rename_all = "snake_case")]
 pub enum Rejection {
+    /// The file is not a valid candidate (front matter, UTF-8, names, expressions).
+    Spec { line: Option<usize>, message: String },
     /// NVRTC refused the source; its log, verbatim.
     Compile { log: String },
     /// A kernel is missing or its parameters do not match `args`.
@@ -35,8 +38,20 @@ pub enum Rejection {
     LaunchConfig { sizes: Sizes, message: String },
     /// The driver refused to load the module.
     ModuleLoad { message: String },
-    /// The driver refused a launch, or a kernel faulted while running.
-    Launch { at: At, message: String },
+    /// The driver refused a launch (too many resources, shared memory over the limit, ...).
+    LaunchRefused { at: At, message: String },
+    /// A kernel faulted while running (illegal or misaligned address, trap, ...).
+    KernelFault { at: At, message: String },
+    /// A launch (or the compiler) did not finish in time; the worker was killed.
+    Timeout { at: At, message: String },
+    /// The worker process running the candidate died.
+    WorkerDied { at: At, message: String },
+    /// A launch wrote outside its buffers, into a guard zone.
+    OutOfBounds {
+        at: At,
+        #[serde(rename = "details")]
+        evidence: OutOfBounds,
+    },
     Unwritten {
         at: At,
         #[serde(rename = "details")]
@@ -64,11 +79,16 @@ impl Rejection {
     /// A few words for a table cell.
     pub fn reason(&self) -> &'static str {
         match self {
+            Rejection::Spec { .. } => "invalid candidate file",
             Rejection::Compile { .. } => "does not compile",
             Rejection::Signature { .. } => "arguments do not match the kernel",
             Rejection::LaunchConfig { .. } => "invalid launch configuration",
             Rejection::ModuleLoad { .. } => "module does not load",
-            Rejection::Launch { .. } => "CUDA error",
+            Rejection::LaunchRefused { .. } => "launch refused",
+            Rejection::KernelFault { .. } => "kernel fault",
+            Rejection::Timeout { .. } => "timed out",
+            Rejection::WorkerDied { .. } => "worker died",
+            Rejection::OutOfBounds { .. } => "out-of-bounds write",
             Rejection::Unwritten { .. } => "output not written",
             Rejection::InputsModified { .. } => "inputs modified",
             Rejection::Inaccurate { .. } => "wrong answer",
@@ -79,10 +99,18 @@ impl Rejection {
     /// The evidence, one line (a compile log may span several).
     pub fn evidence(&self) -> String {
         match self {
+            Rejection::Spec { line, message } => match line {
+                Some(l) => format!("line {l}: {message}"),
+                None => message.clone(),
+            },
             Rejection::Compile { log } => log.trim_end().to_string(),
             Rejection::Signature { message } | Rejection::ModuleLoad { message } => message.clone(),
             Rejection::LaunchConfig { sizes, message } => format!("{message} (at {sizes})"),
-            Rejection::Launch { at, message } => format!("{message} (at {at})"),
+            Rejection::LaunchRefused { at, message }
+            | Rejection::KernelFault { at, message }
+            | Rejection::Timeout { at, message }
+            | Rejection::WorkerDied { at, message } => format!("{message} (at {at})"),
+            Rejection::OutOfBounds { at, evidence } => format!("{evidence} (at {at})"),
             Rejection::Unwritten { at, evidence } => format!("{evidence} (at {at})"),
             Rejection::InputsModified { at, evidence } => format!("{evidence} (at {at})"),
             Rejection::Inaccurate { at, evidence, .. } => format!("{evidence} (at {at})"),

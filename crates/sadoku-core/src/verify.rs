@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::candidate::{Candidate, ResolvedArg, ResolvedLaunch};
 use crate::checks::accuracy::{self, Accuracy, PrecisionClass, Tolerance};
+use crate::checks::guards::{self, GUARD_BYTES, OutOfBounds, Side};
 use crate::checks::signature::ParamKind;
 use crate::checks::{Poison, PoisonKind, determinism, inputs_unchanged, unwritten};
 use crate::device::{Buffer, Device, DeviceError, DeviceExt, KernelArg, Launch, ModuleHandle, Work};
@@ -103,10 +104,55 @@ impl From<DeviceError> for Stop {
     }
 }
 
+/// A buffer as the candidate sees it, inside an allocation with a guard zone on each side.
+pub(crate) struct Guarded {
+    pub name: String,
+    /// The whole allocation, guards included.
+    pub whole: Buffer,
+    /// What the kernel is given.
+    pub view: Buffer,
+}
+
+impl Guarded {
+    fn new(device: &mut dyn Device, name: &str, bytes: usize) -> Result<Guarded, DeviceError> {
+        // Never a zero-byte view: its pointer would alias the guard.
+        let bytes = bytes.max(4);
+        let whole = device.alloc(bytes + 2 * GUARD_BYTES)?;
+        let g = Guarded { name: name.to_string(), whole, view: whole.view(GUARD_BYTES, bytes) };
+        let canary = guards::canary(GUARD_BYTES);
+        let filled = device.upload(g.before(), &canary).and_then(|_| device.upload(g.after(), &canary));
+        if let Err(e) = filled {
+            device.free(whole);
+            return Err(e);
+        }
+        Ok(g)
+    }
+
+    fn before(&self) -> Buffer {
+        self.whole.view(0, GUARD_BYTES)
+    }
+
+    fn after(&self) -> Buffer {
+        self.whole.view(GUARD_BYTES + self.view.bytes, GUARD_BYTES)
+    }
+
+    /// The first guard a launch wrote into, if any.
+    fn check(&self, device: &mut dyn Device) -> Result<Option<OutOfBounds>, DeviceError> {
+        let mut zone = vec![0u8; GUARD_BYTES];
+        for (side, buffer) in [(Side::Before, self.before()), (Side::After, self.after())] {
+            device.download(buffer, &mut zone)?;
+            if let Some(found) = guards::check(&self.name, side, &zone) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// Device buffers for one size and the candidate's launches bound to them.
 pub(crate) struct Bound {
-    pub buffers: Vec<(BufferSpec, Buffer)>,
-    pub scratch: Vec<Buffer>,
+    pub buffers: Vec<(BufferSpec, Guarded)>,
+    pub scratch: Vec<Guarded>,
     pub work: Vec<Work>,
 }
 
@@ -126,45 +172,67 @@ impl Bound {
             .scratch_bytes(sizes)
             .map_err(|message| reject(Rejection::LaunchConfig { sizes: sizes.clone(), message }))?;
         let mut bound = Bound { buffers: Vec::new(), scratch: Vec::new(), work: Vec::new() };
-        let mut named = Vec::new();
-        let result = (|| {
-            for spec in candidate.problem.buffers(sizes) {
-                // Never a zero-byte allocation: its pointer could alias another buffer.
-                let b = device.alloc(spec.bytes().max(4))?;
-                named.push((spec.name.to_string(), b));
-                bound.buffers.push((spec, b));
+        let result = bound.allocate(device, candidate, sizes, &scratch_sizes).and_then(|()| {
+            let named: Vec<(String, Buffer)> = bound.all().map(|g| (g.name.clone(), g.view)).collect();
+            bind_launches(launches, prepared, &named, sizes)
+        });
+        match result {
+            Ok(work) => {
+                bound.work = work;
+                Ok(bound)
             }
-            for (name, bytes) in &scratch_sizes {
-                let b = device.alloc((*bytes).max(4))?;
-                named.push((name.clone(), b));
-                bound.scratch.push(b);
-            }
-            Ok::<(), DeviceError>(())
-        })();
-        if let Err(e) = result {
-            bound.release(device);
-            return Err(Stop::Env(e));
-        }
-        match bind_launches(launches, prepared, &named, sizes) {
-            Ok(work) => bound.work = work,
             Err(stop) => {
                 bound.release(device);
-                return Err(stop);
+                Err(stop)
             }
         }
-        Ok(bound)
     }
 
-    pub fn of_role(&self, role: Role) -> impl Iterator<Item = &(BufferSpec, Buffer)> {
-        self.buffers.iter().filter(move |(s, _)| s.role == role)
+    fn allocate(
+        &mut self,
+        device: &mut dyn Device,
+        candidate: &Candidate,
+        sizes: &Sizes,
+        scratch: &[(String, usize)],
+    ) -> Result<(), Stop> {
+        for spec in candidate.problem.buffers(sizes) {
+            let g = Guarded::new(device, spec.name, spec.bytes())?;
+            self.buffers.push((spec, g));
+        }
+        for (name, bytes) in scratch {
+            // A scratch buffer the device cannot hold is the candidate's demand, not a fault of ours.
+            let g = Guarded::new(device, name, *bytes).map_err(|e| {
+                reject(Rejection::LaunchConfig {
+                    sizes: sizes.clone(),
+                    message: format!("scratch buffer `{name}` of {bytes} bytes cannot be allocated: {e}"),
+                })
+            })?;
+            self.scratch.push(g);
+        }
+        Ok(())
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Guarded> {
+        self.buffers.iter().map(|(_, g)| g).chain(&self.scratch)
+    }
+
+    pub fn of_role(&self, role: Role) -> impl Iterator<Item = (&BufferSpec, Buffer)> {
+        self.buffers.iter().filter(move |(s, _)| s.role == role).map(|(s, g)| (s, g.view))
+    }
+
+    /// The first out-of-bounds write any launch so far left in a guard zone.
+    pub fn check_guards(&self, device: &mut dyn Device) -> Result<Option<OutOfBounds>, DeviceError> {
+        for g in self.all() {
+            if let Some(found) = g.check(device)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
     pub fn release(self, device: &mut dyn Device) {
-        for (_, b) in self.buffers {
-            device.free(b);
-        }
-        for b in self.scratch {
-            device.free(b);
+        for g in self.all() {
+            device.free(g.whole);
         }
     }
 }
@@ -211,13 +279,30 @@ fn bind_launches(
 
 /// Map a failed candidate launch to a verdict; anything else ends the run.
 pub(crate) fn launch_failure(e: DeviceError, at: At) -> Stop {
-    if e.is_candidates_fault() { reject(Rejection::Launch { at, message: e.to_string() }) } else { Stop::Env(e) }
+    let message = e.to_string();
+    match e {
+        DeviceError::LaunchRefused { .. } => reject(Rejection::LaunchRefused { at, message }),
+        DeviceError::KernelFault { .. } | DeviceError::ModuleLoad { .. } => {
+            reject(Rejection::KernelFault { at, message })
+        }
+        DeviceError::Timeout { .. } => reject(Rejection::Timeout { at, message }),
+        DeviceError::WorkerDied { .. } => reject(Rejection::WorkerDied { at, message }),
+        e => Stop::Env(e),
+    }
+}
+
+/// The GPU work of a review, split so that the answer never exists where the candidate runs: the
+/// candidate's launches go to `candidate` (a worker process of its own, in production), the fp64
+/// truth and the library baseline to `reference`.
+pub struct Devices<'a> {
+    pub candidate: &'a mut dyn Device,
+    pub reference: &'a mut dyn Device,
 }
 
 /// Run every trial at every size. `Err` only when the environment fails; a candidate's failure
 /// is in `Verification::rejection`.
 pub fn verify(
-    device: &mut dyn Device,
+    devices: &mut Devices,
     candidate: &Candidate,
     prepared: &Prepared,
     seeds: &Seeds,
@@ -227,7 +312,7 @@ pub fn verify(
     let sizes_list = if options.sizes.is_empty() { candidate.problem.check_sizes() } else { options.sizes.clone() };
     let mut out = Verification::default();
     for sizes in &sizes_list {
-        let bound = match Bound::new(device, candidate, prepared, sizes) {
+        let bound = match Bound::new(devices.candidate, candidate, prepared, sizes) {
             Ok(b) => b,
             Err(Stop::Reject(r)) => {
                 out.rejection = Some(*r);
@@ -235,8 +320,8 @@ pub fn verify(
             }
             Err(Stop::Env(e)) => return Err(e),
         };
-        let result = verify_size(device, candidate, &bound, sizes, seeds, options, observer, &mut out.trials);
-        bound.release(device);
+        let result = verify_size(devices, candidate, &bound, sizes, seeds, options, observer, &mut out.trials);
+        bound.release(devices.candidate);
         match result {
             Ok(()) => {}
             Err(Stop::Reject(r)) => {
@@ -257,7 +342,7 @@ struct TrialData {
 
 #[allow(clippy::too_many_arguments)]
 fn verify_size(
-    device: &mut dyn Device,
+    devices: &mut Devices,
     candidate: &Candidate,
     bound: &Bound,
     sizes: &Sizes,
@@ -268,6 +353,7 @@ fn verify_size(
 ) -> Result<(), Stop> {
     let problem = candidate.problem;
     let size_label = sizes.to_string();
+    let device = &mut *devices.candidate;
     let mut done: Vec<TrialData> = Vec::new();
     for (index, plan) in TRIALS.iter().enumerate() {
         let trial = format!(
@@ -286,52 +372,56 @@ fn verify_size(
             None => problem.generate(sizes, plan.distribution, input_seed),
         };
         for ((_, buf), data) in bound.of_role(Role::Input).zip(&inputs) {
-            device.upload_f32(*buf, data)?;
+            device.upload_f32(buf, data)?;
         }
         let mut poisons = Vec::new();
         for (k, (spec, buf)) in bound.of_role(Role::Output).enumerate() {
             let poison = match plan.poison {
                 PoisonKind::Nan => {
-                    device.fill_u32(*buf, crate::checks::POISON_NAN)?;
+                    device.fill_u32(buf, crate::checks::POISON_NAN)?;
                     Poison::Nan
                 }
                 PoisonKind::Random => {
                     let seed = seeds.derive(&[&candidate.sha256, &size_label, &format!("poison {index} {k}")]);
                     let p = Poison::pattern(spec.elements(), seed);
                     if let Poison::Pattern(words) = &p {
-                        device.upload(*buf, crate::device::as_bytes(words))?;
+                        device.upload(buf, crate::device::as_bytes(words))?;
                     }
                     p
                 }
             };
             poisons.push(poison);
         }
-        for (k, buf) in bound.scratch.iter().enumerate() {
+        for (k, g) in bound.scratch.iter().enumerate() {
             let seed = seeds.derive(&[&candidate.sha256, &size_label, &format!("scratch {index} {k}")]);
-            if let Poison::Pattern(words) = Poison::pattern(buf.bytes / 4, seed) {
-                device.upload(*buf, crate::device::as_bytes(&words))?;
+            if let Poison::Pattern(words) = Poison::pattern(g.view.bytes / 4, seed) {
+                device.upload(g.view, crate::device::as_bytes(&words))?;
             }
         }
 
         device.run(&bound.work).map_err(|e| launch_failure(e, at.clone()))?;
+        if let Some(evidence) = bound.check_guards(device)? {
+            return Err(reject(Rejection::OutOfBounds { at, evidence }));
+        }
 
         let mut outputs = Vec::new();
         for ((spec, buf), poison) in bound.of_role(Role::Output).zip(&poisons) {
-            let bits = device.download_u32(*buf)?;
+            let bits = device.download_u32(buf)?;
             if let Some(evidence) = unwritten::check(spec, &bits, poison) {
                 return Err(reject(Rejection::Unwritten { at, evidence }));
             }
             outputs.push(bits.into_iter().map(f32::from_bits).collect::<Vec<f32>>());
         }
         for ((spec, buf), pristine) in bound.of_role(Role::Input).zip(&inputs) {
-            let after = device.download_f32(*buf)?;
+            let after = device.download_f32(buf)?;
             if let Some(evidence) = inputs_unchanged::check(spec, pristine, &after) {
                 return Err(reject(Rejection::InputsModified { at, evidence }));
             }
         }
         let truth = match plan.repeat_of {
             Some(t) => done[t].truth.clone(),
-            None => problem.reference(device, sizes, &inputs)?,
+            // On the reference device, from the pristine host copy, after the candidate ran.
+            None => problem.reference(devices.reference, sizes, &inputs)?,
         };
         // A repeat that moved is a race or a call counter, whether or not it is also wrong: say so.
         if let Some(t) = plan.repeat_of {

@@ -11,14 +11,16 @@ use common::*;
 use sadoku_core::candidate::Candidate;
 use sadoku_core::checks::POISON_NAN;
 use sadoku_core::checks::accuracy::{PrecisionClass, Tolerance};
+use sadoku_core::checks::guards::GUARD_BYTES;
 use sadoku_core::checks::signature;
 use sadoku_core::compile::{CompileRequest, Compiler};
+use sadoku_core::device::sim::SimDevice;
 use sadoku_core::device::{Device, DeviceError, DeviceExt, KernelArg};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{Event, Observer, Silent, review_candidate};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::verdict::{At, Rejection, Verdict};
-use sadoku_core::verify::{self, Prepared};
+use sadoku_core::verify::{self, Devices, Prepared};
 
 const T1: &str = "trial 1 (randn inputs, NaN poison)";
 const T2: &str = "trial 2 (rand inputs, random-bits poison)";
@@ -69,8 +71,9 @@ fn honest_fp32_kernel_is_accepted_as_fp32_and_timed_at_the_requested_size() {
     let mut dev = device();
     let cand = candidate("honest");
     let recorder = Recorder::default();
-    let compiler = dev.compiler();
-    let report = review_candidate(&mut dev, &compiler, &cand, &Seeds { master: 1 }, &options(), &recorder).unwrap();
+    let mut reference = SimDevice::new();
+    let mut devices = Devices { candidate: &mut dev, reference: &mut reference };
+    let report = review_candidate(&mut devices, &cand, &Seeds { master: 1 }, &options(), &recorder).unwrap();
     assert_eq!(dev.live_buffers(), 0, "leaked buffers");
 
     assert_eq!(report.verdict, Verdict::Accepted { class: PrecisionClass::Fp32 });
@@ -142,7 +145,9 @@ fn honest_fp32_kernel_passes_verification_directly() {
         .unwrap();
     let kinds = cand.spec.launches.iter().map(|l| signature::check(l, &module).unwrap()).collect();
     let prepared = Prepared { module: dev.load(&module).unwrap(), kinds };
-    let v = verify::verify(&mut dev, &cand, &prepared, &Seeds { master: 5 }, &verify_options(), &Silent).unwrap();
+    let mut reference = SimDevice::new();
+    let mut devices = Devices { candidate: &mut dev, reference: &mut reference };
+    let v = verify::verify(&mut devices, &cand, &prepared, &Seeds { master: 5 }, &verify_options(), &Silent).unwrap();
     assert_eq!(dev.live_buffers(), 0);
     assert_eq!(v.rejection, None);
     assert_eq!(v.class(), PrecisionClass::Fp32);
@@ -192,7 +197,7 @@ fn kernel_leaving_the_upper_triangle_to_fresh_memory_is_rejected_as_unwritten() 
         let (a, b, n) = inputs(call)?;
         let c = trimm_fp32(&a, &b, n);
         for i in 0..n {
-            call.write_at(2, i * n, &c[i * n..=i * n + i])?;
+            call.write_at(2, (i * n) as isize, &c[i * n..=i * n + i])?;
         }
         Ok(())
     });
@@ -225,6 +230,9 @@ fn kernel_that_sniffs_for_nan_poison_is_caught_by_random_poison() {
 fn recycled_memory_keeps_stale_contents_but_poison_overwrites_them() {
     const N: usize = 17;
     let bytes = N * N * 4;
+    // Candidates' buffers sit between guard zones: allocations of this size, viewed in the middle.
+    let whole = bytes + 2 * GUARD_BYTES;
+    let view = |b: sadoku_core::device::Buffer| b.view(GUARD_BYTES, bytes);
     let mut dev = device();
     let seen = Rc::new(RefCell::new(Vec::<(usize, Vec<u32>)>::new()));
     let log = seen.clone();
@@ -239,8 +247,8 @@ fn recycled_memory_keeps_stale_contents_but_poison_overwrites_them() {
     let bufs: Vec<_> = stale
         .iter()
         .map(|s| {
-            let b = dev.alloc(bytes).unwrap();
-            dev.upload_f32(b, s).unwrap();
+            let b = dev.alloc(whole).unwrap();
+            dev.upload_f32(view(b), s).unwrap();
             b
         })
         .collect();
@@ -248,8 +256,8 @@ fn recycled_memory_keeps_stale_contents_but_poison_overwrites_them() {
     assert_eq!(dev.live_buffers(), 0);
 
     // The hazard: new allocations of that size come back holding the old contents, not zeros.
-    let again: Vec<_> = (0..3).map(|_| dev.alloc(bytes).unwrap()).collect();
-    let mut got: Vec<Vec<f32>> = again.iter().map(|b| dev.download_f32(*b).unwrap()).collect();
+    let again: Vec<_> = (0..3).map(|_| dev.alloc(whole).unwrap()).collect();
+    let mut got: Vec<Vec<f32>> = again.iter().map(|b| dev.download_f32(view(*b)).unwrap()).collect();
     got.sort_by(|x, y| x[0].total_cmp(&y[0]));
     assert_eq!(got, stale);
     again.into_iter().for_each(|b| dev.free(b));
@@ -266,9 +274,9 @@ fn recycled_memory_keeps_stale_contents_but_poison_overwrites_them() {
     assert_eq!(at_17.len(), 1);
     assert!(at_17[0].iter().all(|&w| w == POISON_NAN), "C held something other than the NaN poison at launch");
     // And the review used up all three stale buffers: none is left in the pool.
-    let after: Vec<_> = (0..3).map(|_| dev.alloc(bytes).unwrap()).collect();
+    let after: Vec<_> = (0..3).map(|_| dev.alloc(whole).unwrap()).collect();
     for b in &after {
-        let contents = dev.download_f32(*b).unwrap();
+        let contents = dev.download_f32(view(*b)).unwrap();
         assert!(!stale.contains(&contents), "a stale buffer was never handed to the review");
     }
     after.into_iter().for_each(|b| dev.free(b));
@@ -576,27 +584,54 @@ fn large_flip_flop_is_rejected_as_inaccurate_before_any_repeat() {
 // 7. Launch failures, and the context they leave behind.
 
 #[test]
-fn out_of_bounds_write_is_a_launch_rejection_and_the_device_is_lost() {
+fn write_just_past_the_end_lands_in_the_guard_zone() {
     let mut dev = device();
     // No bounds check: one element past the end of C.
     register_raw(&mut dev, "overrun", |call| {
         let (a, b, n) = inputs(call)?;
         call.write(2, &trimm_fp32(&a, &b, n))?;
-        call.write_at(2, n * n, &[0.0])
+        call.write_at(2, (n * n) as isize, &[0.0])
     });
     let report = review(&mut dev, &candidate("overrun"), 12);
-    let Rejection::Launch { at: where_, message } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    let Rejection::OutOfBounds { at: where_, evidence } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert_eq!(where_, &at(1, T1));
-    assert!(message.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "{message}");
-    assert_eq!(message, "`overrun` faulted: CUDA_ERROR_ILLEGAL_ADDRESS: simulated fault");
-    assert_eq!(report.reason.as_deref(), Some("CUDA error"));
+    assert_eq!((evidence.buffer.as_str(), evidence.nearest), ("C", 0));
+    assert!(evidence.to_string().starts_with("out-of-bounds write past the end of C:"), "{evidence}");
+    assert_eq!(report.reason.as_deref(), Some("out-of-bounds write"));
+}
+
+#[test]
+fn write_before_the_start_of_an_input_is_caught_too() {
+    let mut dev = device();
+    register_raw(&mut dev, "underrun", |call| {
+        let (a, b, n) = inputs(call)?;
+        call.write(2, &trimm_fp32(&a, &b, n))?;
+        call.write_at(0, -2, &[1.0])
+    });
+    let report = review(&mut dev, &candidate("underrun"), 12);
+    let Rejection::OutOfBounds { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert_eq!((evidence.buffer.as_str(), evidence.nearest), ("A", -8));
+}
+
+#[test]
+fn wild_write_is_a_kernel_fault_and_the_device_is_lost() {
+    let mut dev = device();
+    // Far outside any allocation: an illegal address, not a guard hit.
+    register_raw(&mut dev, "wild", |call| call.write_at(2, 1 << 40, &[0.0]));
+    let report = review(&mut dev, &candidate("wild"), 12);
+    let Rejection::KernelFault { at: where_, message } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert_eq!(where_, &at(1, T1));
+    assert_eq!(message, "`wild` faulted: CUDA_ERROR_ILLEGAL_ADDRESS: simulated fault");
+    assert_eq!(report.reason.as_deref(), Some("kernel fault"));
     assert!(report.findings.trials.is_empty());
 
     // Like a real CUDA context after a sticky fault, the device refuses all further work: the next
-    // candidate's review is an environment error that names the culprit, not a verdict.
-    let compiler = dev.compiler();
-    let next = review_candidate(&mut dev, &compiler, &candidate("honest"), &Seeds { master: 12 }, &options(), &Silent);
-    assert_eq!(next.unwrap_err(), DeviceError::ContextLost("`overrun` faulted with CUDA_ERROR_ILLEGAL_ADDRESS".into()));
+    // candidate's review is an environment error that names the culprit, not a verdict. (In
+    // production each candidate has a worker process of its own, so the next one starts clean.)
+    let mut reference = SimDevice::new();
+    let mut devices = Devices { candidate: &mut dev, reference: &mut reference };
+    let next = review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 12 }, &options(), &Silent);
+    assert_eq!(next.unwrap_err(), DeviceError::ContextLost("`wild` faulted with CUDA_ERROR_ILLEGAL_ADDRESS".into()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -739,7 +774,7 @@ fn two_stage_device(lower_only: bool) -> sadoku_core::device::sim::SimDevice {
         let (a, b, n) = inputs(call)?;
         let c = trimm_fp32(&a, &b, n);
         if lower_only {
-            (0..n).try_for_each(|i| call.write_at(2, i * n, &c[i * n..=i * n + i]))
+            (0..n).try_for_each(|i| call.write_at(2, (i * n) as isize, &c[i * n..=i * n + i]))
         } else {
             call.write(2, &c)
         }
@@ -796,10 +831,10 @@ fn fault_during_timing_is_a_launch_rejection() {
         calls += 1;
         let (a, b, n) = inputs(call)?;
         call.write(2, &trimm_fp32(&a, &b, n))?;
-        if calls > VERIFY_CALLS { call.write_at(2, n * n, &[0.0]) } else { Ok(()) }
+        if calls > VERIFY_CALLS { call.write_at(2, 1 << 40, &[0.0]) } else { Ok(()) }
     });
     let report = review(&mut dev, &candidate("late_overrun"), 20);
-    let Rejection::Launch { at: where_, message } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    let Rejection::KernelFault { at: where_, message } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert_eq!(where_, &at(TIMED_N, "timing"));
     assert!(message.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "{message}");
     assert_eq!(report.findings.trials.len(), 9, "verification had passed");

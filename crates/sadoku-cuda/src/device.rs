@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cudarc::cublas::{result as cublas, sys as cublas_sys};
 use cudarc::driver::{DriverError, result, sys};
-use sadoku_core::compile::{CompileRequest, CompiledModule, Compiler};
+use sadoku_core::compile::{CompileError, CompileRequest, CompiledModule, Compiler};
 use sadoku_core::device::{
     Buffer, Device, DeviceError, DeviceInfo, KernelArg, Launch, LibraryOp, ModuleHandle, Precision, Sample, Work,
 };
@@ -65,7 +65,8 @@ struct Loaded {
 /// Everything that lives in the CUDA context, rebuilt after a reset.
 struct State {
     stream: sys::CUstream,
-    cublas: cublas_sys::cublasHandle_t,
+    /// Only on a reference device: a candidate's process never loads cuBLAS.
+    cublas: Option<cublas_sys::cublasHandle_t>,
     start: sys::CUevent,
     stop: sys::CUevent,
     flush: sys::CUdeviceptr,
@@ -75,8 +76,19 @@ struct State {
     modules: HashMap<u64, Loaded>,
 }
 
+/// What a device is for: the judge's reference work, or one candidate's launches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// fp64 truth and baselines: cuBLAS and sadoku's helpers.
+    Reference,
+    /// A candidate's kernels only; library work is refused.
+    Candidate,
+}
+
 pub struct CudaDevice {
     dev: sys::CUdevice,
+    role: Role,
+    nvrtc: Nvrtc,
     info: DeviceInfo,
     helper_image: CompiledModule,
     state: Option<State>,
@@ -87,10 +99,12 @@ pub struct CudaDevice {
 
 impl CudaDevice {
     /// Open GPU `ordinal`, with NVRTC to build sadoku's helper kernels.
-    pub fn open(ordinal: usize, nvrtc: &Nvrtc) -> Result<CudaDevice, DeviceError> {
+    pub fn open(ordinal: usize, nvrtc: Nvrtc, role: Role) -> Result<CudaDevice, DeviceError> {
         let lib = |e: libs::LibraryError| DeviceError::Environment(e.to_string());
         libs::driver().map_err(lib)?;
-        libs::cublas().map_err(lib)?;
+        if role == Role::Reference {
+            libs::cublas().map_err(lib)?;
+        }
         result::init().map_err(|e| {
             DeviceError::Environment(format!("no usable CUDA GPU: cuInit failed with {}: {}", code(&e), message(&e)))
         })?;
@@ -136,14 +150,15 @@ impl CudaDevice {
                 options: vec![],
             })
             .map_err(|e| DeviceError::Environment(format!("building sadoku's helper kernels: {e}")))?;
-        let mut device = CudaDevice { dev, info, helper_image, state: None, lost: String::new(), next_id: 1 };
+        let mut device =
+            CudaDevice { dev, role, nvrtc, info, helper_image, state: None, lost: String::new(), next_id: 1 };
         device.state = Some(device.create_state()?);
-        let mut version = 0;
-        // SAFETY: the handle was just created.
-        unsafe { cublas_sys::cublasGetVersion_v2(device.state()?.cublas, &mut version) }
-            .result()
-            .map_err(blas("version"))?;
-        device.info.cublas = Some(format!("{}.{}.{}", version / 10000, version % 10000 / 100, version % 100));
+        if let Some(handle) = device.state()?.cublas {
+            let mut version = 0;
+            // SAFETY: the handle was just created.
+            unsafe { cublas_sys::cublasGetVersion_v2(handle, &mut version) }.result().map_err(blas("version"))?;
+            device.info.cublas = Some(format!("{}.{}.{}", version / 10000, version % 10000 / 100, version % 100));
+        }
         Ok(device)
     }
 
@@ -154,12 +169,18 @@ impl CudaDevice {
             result::ctx::set_current(ctx).map_err(env("cuCtxSetCurrent"))?;
             let stream =
                 result::stream::create(result::stream::StreamKind::NonBlocking).map_err(env("cuStreamCreate"))?;
-            let handle = cublas::create_handle().map_err(blas("create"))?;
-            cublas::set_stream(handle, stream as _).map_err(blas("set stream"))?;
-            // Plain fp32: no TF32 tensor cores unless a baseline asks for them.
-            cublas_sys::cublasSetMathMode(handle, cublas_sys::cublasMath_t::CUBLAS_DEFAULT_MATH)
-                .result()
-                .map_err(blas("set math mode"))?;
+            let handle = match self.role {
+                Role::Candidate => None,
+                Role::Reference => {
+                    let handle = cublas::create_handle().map_err(blas("create"))?;
+                    cublas::set_stream(handle, stream as _).map_err(blas("set stream"))?;
+                    // Plain fp32: no TF32 tensor cores unless a baseline asks for them.
+                    cublas_sys::cublasSetMathMode(handle, cublas_sys::cublasMath_t::CUBLAS_DEFAULT_MATH)
+                        .result()
+                        .map_err(blas("set math mode"))?;
+                    Some(handle)
+                }
+            };
             let event = || result::event::create(sys::CUevent_flags::CU_EVENT_DEFAULT).map_err(env("cuEventCreate"));
             let (start, stop) = (event()?, event()?);
             // Twice L2, so that a flush evicts everything whatever the replacement policy.
@@ -242,6 +263,11 @@ impl CudaDevice {
 
     fn enqueue_library(&self, op: &LibraryOp) -> Result<(), DeviceError> {
         let state = self.state()?;
+        let Some(handle) = state.cublas else {
+            return Err(DeviceError::Environment(
+                "a candidate device runs candidate kernels only, never library work".into(),
+            ));
+        };
         match *op {
             LibraryOp::Gemm { precision, m, n, k, a, b, c } => {
                 let (a, b, c) = (self.ptr(a)?, self.ptr(b)?, self.ptr(c)?);
@@ -252,7 +278,7 @@ impl CudaDevice {
                 unsafe {
                     match precision {
                         Precision::F64 => cublas::dgemm(
-                            state.cublas,
+                            handle,
                             nn,
                             nn,
                             n,
@@ -268,7 +294,7 @@ impl CudaDevice {
                             n,
                         ),
                         Precision::F32 => cublas::sgemm(
-                            state.cublas,
+                            handle,
                             nn,
                             nn,
                             n,
@@ -287,7 +313,7 @@ impl CudaDevice {
                             let (one, zero) = (1.0f32, 0.0f32);
                             let r32 = cublas_sys::cudaDataType::CUDA_R_32F;
                             cublas_sys::cublasGemmEx(
-                                state.cublas,
+                                handle,
                                 nn,
                                 nn,
                                 n,
@@ -392,6 +418,10 @@ impl Device for CudaDevice {
         &self.info
     }
 
+    fn compile(&mut self, request: &CompileRequest) -> Result<CompiledModule, CompileError> {
+        self.nvrtc.compile(request)
+    }
+
     fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
         self.state()?;
         // SAFETY: plain allocation in the current context.
@@ -406,7 +436,7 @@ impl Device for CudaDevice {
         let id = self.next_id;
         self.next_id += 1;
         self.state.as_mut().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))?.buffers.insert(id, ptr);
-        Ok(Buffer { id, bytes })
+        Ok(Buffer { id, offset: 0, bytes })
     }
 
     fn free(&mut self, buffer: Buffer) {
@@ -510,7 +540,9 @@ impl Drop for CudaDevice {
                 for m in state.modules.values().chain([&state.helpers]) {
                     let _ = result::module::unload(m.module);
                 }
-                let _ = cublas::destroy_handle(state.cublas);
+                if let Some(handle) = state.cublas {
+                    let _ = cublas::destroy_handle(handle);
+                }
                 let _ = result::event::destroy(state.start);
                 let _ = result::event::destroy(state.stop);
                 let _ = result::stream::destroy(state.stream);

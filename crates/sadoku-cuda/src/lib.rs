@@ -8,6 +8,6 @@ pub mod device;
 pub mod libs;
 pub mod nvrtc;
 
-pub use device::CudaDevice;
+pub use device::{CudaDevice, Role};
 pub use libs::{CudaRoot, LibraryError};
 pub use nvrtc::Nvrtc;

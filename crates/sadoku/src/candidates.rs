@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use sadoku_core::candidate::{Candidate, SpecError};
+use sadoku_core::candidate::Candidate;
+use sadoku_core::report::CandidateReport;
 
 /// The write-up's kernels and sadoku's own, built into the binary: `sadoku review` with no files.
 pub const SEED_CASE: [(&str, &str); 4] = [
@@ -13,7 +14,8 @@ pub const SEED_CASE: [(&str, &str); 4] = [
     ("examples/seed/tiled_smem.cu", include_str!("../../../examples/seed/tiled_smem.cu")),
 ];
 
-/// Files named, with directories expanded to the `.cu` files in them (sorted).
+/// Files named, with directories expanded to the `.cu` files in them (sorted). A path that does
+/// not exist is a usage error.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
@@ -27,17 +29,38 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             }
             found.sort();
             out.extend(found);
-        } else {
+        } else if p.exists() {
             out.push(p.clone());
+        } else {
+            bail!("{}: no such file", p.display());
         }
     }
     Ok(out)
 }
 
-/// Every candidate parsed and validated, or the first spec error.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Candidate>, SpecError> {
+/// A candidate ready for review, or a file already judged invalid.
+pub enum Loaded {
+    Valid(Candidate),
+    Invalid(Box<CandidateReport>),
+}
+
+/// Every file parsed and validated; invalid ones become rejections, not errors, so that one bad
+/// file in a batch of thousands costs only its own verdict.
+pub fn load_all(paths: &[PathBuf]) -> Vec<Loaded> {
     if paths.is_empty() {
-        return SEED_CASE.iter().map(|(origin, text)| Candidate::from_source(*origin, text.to_string())).collect();
+        return SEED_CASE
+            .iter()
+            .map(|(origin, text)| match Candidate::from_source(*origin, text.to_string()) {
+                Ok(c) => Loaded::Valid(c),
+                Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, text.as_bytes()))),
+            })
+            .collect();
     }
-    paths.iter().map(|p| Candidate::load(Path::new(p))).collect()
+    paths
+        .iter()
+        .map(|p| match Candidate::load(Path::new(p)) {
+            Ok(c) => Loaded::Valid(c),
+            Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, &std::fs::read(p).unwrap_or_default()))),
+        })
+        .collect()
 }

@@ -24,6 +24,17 @@ pub enum Command {
     Check(CheckArgs),
     /// List the problems sadoku can judge.
     Problems,
+    /// Internal: serve one candidate's GPU work over stdin/stdout for a judging parent.
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[arg(long, default_value_t = 0)]
+    pub gpu: usize,
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +62,21 @@ pub struct ReviewArgs {
     /// Do not read or write the compiled-module cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Append every verdict to this JSON Lines file as soon as it exists.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Skip candidates already judged in --out's file (same source, same options).
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// Seconds NVRTC may take for one candidate.
+    #[arg(long, default_value_t = 60.0, value_parser = parse_positive)]
+    pub compile_timeout: f64,
+    /// Seconds one run of a candidate's launches may take before its worker is killed.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_positive)]
+    pub launch_timeout: f64,
+    /// Seconds the whole review of one candidate may take.
+    #[arg(long, default_value_t = 600.0, value_parser = parse_positive)]
+    pub candidate_timeout: f64,
 }
 
 #[derive(Debug, Args)]

@@ -2,8 +2,10 @@
 
 mod candidates;
 mod cli;
+mod journal;
 mod output;
 mod progress;
+mod workers;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -19,10 +21,15 @@ use sadoku_core::report::Report;
 use sadoku_core::review::{self, Event, Observer, ReviewOptions};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::time::TimingOptions;
-use sadoku_cuda::{CudaDevice, Nvrtc};
+use sadoku_core::verify::Devices;
+use sadoku_core::worker::{Timeouts, serve};
+use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-use cli::{CheckArgs, Cli, Command, ReviewArgs};
+use candidates::Loaded;
+use cli::{CheckArgs, Cli, Command, ReviewArgs, WorkerArgs};
+use journal::Journal;
 
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SADOKU_COMMIT"), ")");
 
@@ -32,6 +39,7 @@ fn main() -> ExitCode {
         Command::Review(args) => review(args),
         Command::Check(args) => check(args),
         Command::Problems => problems(),
+        Command::Worker(args) => worker(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -49,14 +57,11 @@ fn nvrtc(no_cache: bool) -> Result<Nvrtc> {
 fn review(args: ReviewArgs) -> Result<u8> {
     let started = Instant::now();
     let paths = candidates::expand(&args.candidates)?;
-    let candidates = candidates::load_all(&paths)?;
-    let timed_sizes = timed_sizes(&args.size, &candidates)?;
+    let loaded = candidates::load_all(&paths);
+    let valid: Vec<&Candidate> =
+        loaded.iter().filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None }).collect();
+    let timed_sizes = timed_sizes(&args.size, &valid)?;
     let seeds = args.seed.map_or_else(Seeds::fresh, |master| Seeds { master });
-    let progress = progress::Progress::new();
-    progress.line(&format!("sadoku {VERSION}: {} candidate(s), seed {}", candidates.len(), seeds.master));
-
-    let nvrtc = nvrtc(args.no_cache)?;
-    let mut device = CudaDevice::open(args.gpu, &nvrtc).map_err(|e| anyhow!("{e}"))?;
     let options = ReviewOptions {
         timing: TimingOptions {
             budget: Duration::from_secs_f64(args.time_budget),
@@ -66,26 +71,80 @@ fn review(args: ReviewArgs) -> Result<u8> {
         timed_sizes,
         ..ReviewOptions::default()
     };
+    let timeouts = Timeouts {
+        compile: Duration::from_secs_f64(args.compile_timeout),
+        launch: Duration::from_secs_f64(args.launch_timeout),
+        candidate: Duration::from_secs_f64(args.candidate_timeout),
+        ..Timeouts::default()
+    };
+    let mut journal = match &args.out {
+        Some(path) => Some(Journal::open(path, args.resume)?),
+        None => None,
+    };
+    let progress = progress::Progress::new();
+    progress.line(&format!("sadoku {VERSION}: {} candidate(s), seed {}", loaded.len(), seeds.master));
+    // Spec errors first, one line each, before any GPU work: they show even without a GPU.
+    for item in &loaded {
+        if let Loaded::Invalid(r) = item {
+            progress.line(&format!("sadoku: {}", r.spec_error_line()));
+        }
+    }
+    // The judge's own device, opened only when there is something to run on it.
+    let mut reference: Option<CudaDevice> = None;
     let mut reports = Vec::new();
+    let (mut skipped, mut skipped_rejected) = (0, 0);
     let mut failure = None;
-    for (index, candidate) in candidates.iter().enumerate() {
-        progress.event(Event::Candidate { index, total: candidates.len(), name: &candidate.name() });
-        match review::review_candidate(&mut device, &nvrtc, candidate, &seeds, &options, &progress) {
-            Ok(r) => reports.push(r),
+    for (index, item) in loaded.iter().enumerate() {
+        let (origin, key) = match item {
+            Loaded::Valid(c) => (c.origin.clone(), review_key(&c.sha256, &options)),
+            Loaded::Invalid(r) => (r.origin.clone(), review_key(&r.sha256, &options)),
+        };
+        if let Some(accepted) = journal.as_ref().and_then(|j| j.judged(&key)) {
+            skipped += 1;
+            skipped_rejected += usize::from(!accepted);
+            progress.line(&format!("  skipped   {origin}: judged in an earlier run"));
+            continue;
+        }
+        let result = match item {
+            Loaded::Invalid(r) => Ok((**r).clone()),
+            Loaded::Valid(candidate) => {
+                if reference.is_none() {
+                    let device = CudaDevice::open(args.gpu, nvrtc(args.no_cache)?, Role::Reference)
+                        .map_err(|e| anyhow!("{e}"))?;
+                    reference = Some(device);
+                }
+                let reference = reference.as_mut().expect("opened just above");
+                progress.event(Event::Candidate { index, total: loaded.len(), name: &candidate.name() });
+                workers::spawn(args.gpu, args.no_cache, timeouts).and_then(|mut worker| {
+                    let mut devices = Devices { candidate: &mut worker, reference };
+                    review::review_candidate(&mut devices, candidate, &seeds, &options, &progress)
+                })
+            }
+        };
+        match result {
+            Ok(mut r) => {
+                r.key = key;
+                if let Some(j) = journal.as_mut() {
+                    j.append(&r)?;
+                }
+                reports.push(r);
+            }
             Err(e) => {
                 // The environment failed: keep what was judged, report it, then fail.
-                let left = candidates.len() - index;
-                failure = Some(anyhow!("while reviewing {}: {e}; {left} candidate(s) not reviewed", candidate.origin));
+                let left = loaded.len() - index;
+                failure = Some(anyhow!("while reviewing {origin}: {e}; {left} candidate(s) not reviewed"));
                 break;
             }
         }
     }
-    let _ = device.measure_sm_clock();
+    if let Some(r) = reference.as_mut() {
+        let _ = r.measure_sm_clock();
+    }
     progress.finish();
     let report = Report {
         sadoku: VERSION.into(),
         seed: seeds.master.to_string(),
-        environment: device.info().clone(),
+        environment: reference.as_ref().map(|r| r.info().clone()),
         candidates: reports,
         wall_s: started.elapsed().as_secs_f64(),
     };
@@ -93,14 +152,26 @@ fn review(args: ReviewArgs) -> Result<u8> {
         output::json::print(&report)?;
     } else {
         print!("{}", output::table::render(&report));
+        if skipped > 0 {
+            println!(
+                "skipped: {skipped} candidate(s) judged in an earlier run ({skipped_rejected} rejected); see --out's file"
+            );
+        }
     }
     match failure {
         Some(e) => Err(e),
-        None => Ok(report.exit_code() as u8),
+        None => Ok(if report.exit_code() == 0 && skipped_rejected == 0 { 0 } else { 1 }),
     }
 }
 
-fn timed_sizes(given: &[(String, i64)], candidates: &[Candidate]) -> Result<Option<Sizes>> {
+/// What identifies a review for `--resume`: the source, and every option that changes the verdict
+/// or the numbers (the seed does not: a resumed run draws new inputs for what is left).
+fn review_key(sha256: &str, options: &ReviewOptions) -> String {
+    let text = format!("{sha256}\n{options:?}\n{VERSION}");
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn timed_sizes(given: &[(String, i64)], candidates: &[&Candidate]) -> Result<Option<Sizes>> {
     if given.is_empty() {
         return Ok(None);
     }
@@ -200,6 +271,15 @@ fn check(args: CheckArgs) -> Result<u8> {
         }
     }
     Ok(if results.iter().all(|r| r.ok) { 0 } else { 1 })
+}
+
+/// The worker side of a review: one candidate's GPU work, served to the parent over stdin/stdout.
+fn worker(args: WorkerArgs) -> Result<u8> {
+    let protocol = workers::take_stdout()?;
+    let mut device = CudaDevice::open(args.gpu, nvrtc(args.no_cache)?, Role::Candidate).map_err(|e| anyhow!("{e}"))?;
+    let mut out = std::io::BufWriter::new(protocol);
+    serve(&mut device, &mut std::io::stdin().lock(), &mut out)?;
+    Ok(0)
 }
 
 fn problems() -> Result<u8> {

@@ -141,22 +141,40 @@ fn check_refuses_a_parameter_mismatch_naming_both() {
         .stdout(predicate::str::contains("kernel `k` not found in the compiled module (it defines: kk)"));
 }
 
+/// A malformed candidate is a rejection with a one-line error naming file and line, found before
+/// any GPU work: a run of only invalid files needs no GPU at all.
 #[test]
-fn spec_errors_are_one_line_with_file_and_line() {
+fn spec_errors_are_verdicts_found_before_any_gpu_work() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "typo.cu", &GOOD.replace("block  = [16, 16, 1]", "block  = [16, 16, 1"));
-    let out = sadoku(dir.path()).arg("review").arg(&f).assert().code(2).get_output().stderr.clone();
-    let err = String::from_utf8(out).unwrap();
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("typo.cu:7: front matter:"), "{err}");
-
-    let f = write(dir.path(), "unknown.cu", &GOOD.replace("\"trimm\"", "\"trmm\""));
-    sadoku(dir.path())
-        .arg("review")
-        .arg(&f)
+    let typo = write(dir.path(), "typo.cu", &GOOD.replace("block  = [16, 16, 1]", "block  = [16, 16, 1"));
+    let unknown = write(dir.path(), "unknown.cu", &GOOD.replace("\"trimm\"", "\"trmm\""));
+    std::fs::write(dir.path().join("binary.cu"), [0xff, 0xfe, 0x00]).unwrap();
+    let empty = write(dir.path(), "empty.cu", "");
+    let out = sadoku(dir.path())
+        .args(["review", "--json"])
+        .args([&typo, &unknown, &dir.path().join("binary.cu"), &empty])
         .assert()
-        .code(2)
-        .stderr(predicate::str::contains("unknown.cu:2: unknown problem `trmm` (known: trimm)"));
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("sadoku: ")).collect();
+    assert_eq!(lines.len(), 4, "one line per bad file:\n{err}");
+    assert!(lines[0].contains("typo.cu:7: front matter:"), "{err}");
+    assert!(lines[1].ends_with("unknown.cu:2: unknown problem `trmm` (known: trimm)"), "{err}");
+    assert!(lines[2].contains("binary.cu: not UTF-8"), "{err}");
+    assert!(lines[3].contains("empty.cu:1: no front matter"), "{err}");
+
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["environment"], Value::Null, "no GPU was needed");
+    let verdicts: Vec<(&str, &str)> = json["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["verdict"].as_str().unwrap(), c["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(verdicts, vec![("REJECTED", "invalid candidate file"); 4]);
 }
 
 #[test]
@@ -183,13 +201,7 @@ fn bad_input_is_a_usage_error_not_a_panic() {
         .code(2)
         .stderr(predicate::str::contains("has no size `M`"));
     sadoku(dir.path()).args(["review", "--size", "N=zero"]).arg(&f).assert().code(2);
-    std::fs::write(dir.path().join("binary.cu"), [0xff, 0xfe, 0x00]).unwrap();
-    sadoku(dir.path())
-        .arg("review")
-        .arg(dir.path().join("binary.cu"))
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("not UTF-8").and(no_panic()));
+    sadoku(dir.path()).args(["review", "--resume"]).arg(&f).assert().code(2).stderr(predicate::str::contains("--out"));
 }
 
 /// CI has no GPU: `review` must say so in one line, with exit status 2.

@@ -4,6 +4,7 @@
 
 pub mod accuracy;
 pub mod determinism;
+pub mod guards;
 pub mod inputs_unchanged;
 pub mod signature;
 pub mod unwritten;

@@ -5,24 +5,35 @@
 
 pub mod sim;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::compile::CompiledModule;
+use crate::compile::{CompileError, CompileRequest, CompiledModule};
 
-/// A device allocation. Opaque to everything but the device that made it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A device allocation, or a byte range of one (a view). Opaque to everything but the device
+/// that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Buffer {
     pub id: u64,
+    /// Start of the view within the allocation.
+    pub offset: usize,
     pub bytes: usize,
 }
 
+impl Buffer {
+    /// `bytes` bytes starting `offset` bytes into this buffer.
+    pub fn view(&self, offset: usize, bytes: usize) -> Buffer {
+        debug_assert!(offset + bytes <= self.bytes, "a view stays inside its buffer");
+        Buffer { id: self.id, offset: self.offset + offset, bytes }
+    }
+}
+
 /// A loaded module, ready to launch kernels from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModuleHandle(pub u64);
 
 /// One kernel argument as it is passed to the launch.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum KernelArg {
     Buffer(Buffer),
     I32(i32),
@@ -30,7 +41,7 @@ pub enum KernelArg {
 }
 
 /// One kernel launch, fully resolved to numbers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Launch {
     pub module: ModuleHandle,
     pub kernel: String,
@@ -41,7 +52,7 @@ pub struct Launch {
 }
 
 /// Element type of a library operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// IEEE fp64 throughout: ground truth.
@@ -53,7 +64,7 @@ pub enum Precision {
 }
 
 /// Work done by a trusted library (cuBLAS, sadoku's own helper kernels): references and baselines.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LibraryOp {
     /// Row-major C[m×n] = A[m×k] · B[k×n], elements of `precision`'s storage type.
     Gemm { precision: Precision, m: usize, n: usize, k: usize, a: Buffer, b: Buffer, c: Buffer },
@@ -62,14 +73,14 @@ pub enum LibraryOp {
 }
 
 /// One step of device work, in stream order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Work {
     Launch(Launch),
     Library(LibraryOp),
 }
 
 /// What the device says about itself; shown in every report's environment block.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     pub name: String,
     pub ordinal: usize,
@@ -99,7 +110,7 @@ impl DeviceInfo {
 
 /// How device work failed. The split matters: a candidate's failure is a verdict, the
 /// environment's failure ends the run.
-#[derive(Debug, Clone, PartialEq, Error)]
+#[derive(Debug, Clone, PartialEq, Error, Serialize, Deserialize)]
 pub enum DeviceError {
     /// A candidate launch could not start (bad configuration, too many resources, ...).
     #[error("launch of `{kernel}` refused: {code}: {message}")]
@@ -111,6 +122,12 @@ pub enum DeviceError {
     /// Loading the candidate's module failed (bad image, missing symbol).
     #[error("module load failed: {code}: {message}")]
     ModuleLoad { code: String, message: String },
+    /// The work did not finish in time; the worker running it was killed.
+    #[error("{what} did not finish within {seconds} s; the worker was killed")]
+    Timeout { what: String, seconds: f64 },
+    /// The worker process running the candidate died.
+    #[error("the worker process died ({status}){}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
+    WorkerDied { status: String, stderr: String },
     /// The device context is gone after an earlier fault; this process can do no more GPU work.
     #[error("the GPU context was lost after an earlier kernel fault ({0})")]
     ContextLost(String),
@@ -124,22 +141,29 @@ impl DeviceError {
     pub fn is_candidates_fault(&self) -> bool {
         matches!(
             self,
-            DeviceError::LaunchRefused { .. } | DeviceError::KernelFault { .. } | DeviceError::ModuleLoad { .. }
+            DeviceError::LaunchRefused { .. }
+                | DeviceError::KernelFault { .. }
+                | DeviceError::ModuleLoad { .. }
+                | DeviceError::Timeout { .. }
+                | DeviceError::WorkerDied { .. }
         )
     }
 }
 
 /// One timed sample of a work list.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// Device time between events recorded just before and just after the work, milliseconds.
     pub ms: f64,
 }
 
-/// A GPU, or a simulation of one.
+/// A GPU, or a simulation of one, or a worker process driving one.
 pub trait Device {
     fn info(&self) -> &DeviceInfo;
+    /// Compile for this device's architecture (the request names it).
+    fn compile(&mut self, request: &CompileRequest) -> Result<CompiledModule, CompileError>;
     fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError>;
+    /// Free the allocation a buffer (or a view of it) belongs to.
     fn free(&mut self, buffer: Buffer);
     fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError>;
     fn download(&mut self, buffer: Buffer, out: &mut [u8]) -> Result<(), DeviceError>;

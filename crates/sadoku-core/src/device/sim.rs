@@ -38,22 +38,27 @@ impl SimCall<'_> {
     pub fn read(&self, index: usize) -> Result<Vec<f32>, SimFault> {
         let b = self.buffer_arg(index)?;
         let bytes = self.memory.get(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
-        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+        let view =
+            bytes.get(b.offset..b.offset + b.bytes).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        Ok(view.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
     }
 
     pub fn write(&mut self, index: usize, values: &[f32]) -> Result<(), SimFault> {
         self.write_at(index, 0, values)
     }
 
-    /// Write `values` starting at element `offset`; past the end is an illegal address.
-    pub fn write_at(&mut self, index: usize, offset: usize, values: &[f32]) -> Result<(), SimFault> {
+    /// Write `values` starting at element `offset` (which may be negative) of an argument. Like a
+    /// real GPU, writing outside the argument but inside its allocation silently corrupts the
+    /// neighbouring bytes; outside the allocation it is an illegal address.
+    pub fn write_at(&mut self, index: usize, offset: isize, values: &[f32]) -> Result<(), SimFault> {
         let b = self.buffer_arg(index)?;
         let bytes = self.memory.get_mut(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
-        let end = (offset + values.len()) * 4;
-        if end > bytes.len() {
+        let start = b.offset as isize + offset * 4;
+        let end = start + values.len() as isize * 4;
+        if start < 0 || end as usize > bytes.len() {
             return Err(SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()));
         }
-        for (chunk, v) in bytes[offset * 4..end].chunks_exact_mut(4).zip(values) {
+        for (chunk, v) in bytes[start as usize..end as usize].chunks_exact_mut(4).zip(values) {
             chunk.copy_from_slice(&v.to_le_bytes());
         }
         Ok(())
@@ -161,8 +166,21 @@ impl SimDevice {
         self.live.len()
     }
 
-    fn bytes(&self, b: Buffer) -> Result<&Vec<u8>, DeviceError> {
-        self.live.get(&b.id).ok_or_else(|| DeviceError::Environment(format!("buffer {} is not allocated", b.id)))
+    fn bytes(&self, b: Buffer) -> Result<&[u8], DeviceError> {
+        let all = self
+            .live
+            .get(&b.id)
+            .ok_or_else(|| DeviceError::Environment(format!("buffer {} is not allocated", b.id)))?;
+        all.get(b.offset..b.offset + b.bytes).ok_or_else(|| DeviceError::Environment("view outside its buffer".into()))
+    }
+
+    fn bytes_mut(&mut self, b: Buffer) -> Result<&mut [u8], DeviceError> {
+        let all = self
+            .live
+            .get_mut(&b.id)
+            .ok_or_else(|| DeviceError::Environment(format!("buffer {} is not allocated", b.id)))?;
+        all.get_mut(b.offset..b.offset + b.bytes)
+            .ok_or_else(|| DeviceError::Environment("view outside its buffer".into()))
     }
 
     fn f32s(&self, b: Buffer) -> Result<Vec<f32>, DeviceError> {
@@ -264,6 +282,10 @@ impl Device for SimDevice {
         &self.info
     }
 
+    fn compile(&mut self, request: &CompileRequest) -> Result<CompiledModule, CompileError> {
+        self.compiler().compile(request)
+    }
+
     fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
         self.alive()?;
         let data = match self.freed.iter().position(|f| f.len() == bytes) {
@@ -273,7 +295,7 @@ impl Device for SimDevice {
         let id = self.next_id;
         self.next_id += 1;
         self.live.insert(id, data);
-        Ok(Buffer { id, bytes })
+        Ok(Buffer { id, offset: 0, bytes })
     }
 
     fn free(&mut self, buffer: Buffer) {
@@ -283,8 +305,8 @@ impl Device for SimDevice {
     }
 
     fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError> {
-        let dst =
-            self.live.get_mut(&buffer.id).ok_or_else(|| DeviceError::Environment("upload to a freed buffer".into()))?;
+        self.alive()?;
+        let dst = self.bytes_mut(buffer)?;
         if data.len() > dst.len() {
             return Err(DeviceError::Environment("upload larger than the buffer".into()));
         }
@@ -293,6 +315,7 @@ impl Device for SimDevice {
     }
 
     fn download(&mut self, buffer: Buffer, out: &mut [u8]) -> Result<(), DeviceError> {
+        self.alive()?;
         let src = self.bytes(buffer)?;
         let n = out.len().min(src.len());
         out[..n].copy_from_slice(&src[..n]);
@@ -300,8 +323,8 @@ impl Device for SimDevice {
     }
 
     fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError> {
-        let dst =
-            self.live.get_mut(&buffer.id).ok_or_else(|| DeviceError::Environment("fill of a freed buffer".into()))?;
+        self.alive()?;
+        let dst = self.bytes_mut(buffer)?;
         for c in dst.chunks_exact_mut(4) {
             c.copy_from_slice(&word.to_le_bytes());
         }

@@ -13,7 +13,7 @@ use crate::device::{Buffer, Device, DeviceError, Precision, Work};
 pub use trimm::Trimm;
 
 /// Values of a problem's size symbols, e.g. {N: 4096}.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Sizes(pub BTreeMap<String, i64>);
 
 impl Sizes {

@@ -15,6 +15,7 @@ use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, Silent, review_candidate};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::time::TimingOptions;
+use sadoku_core::verify::Devices;
 use sadoku_core::verify::VerifyOptions;
 
 /// PTX parameter types of `(const float* A, const float* B, float* C, int N)`.
@@ -98,9 +99,18 @@ pub fn review_unchecked(
     master: u64,
     options: &ReviewOptions,
 ) -> CandidateReport {
-    let compiler = dev.compiler();
-    review_candidate(dev, &compiler, candidate, &Seeds { master }, options, &Silent)
-        .expect("the simulated environment does not fail")
+    let mut reference = SimDevice::new();
+    let report = review_candidate(
+        &mut Devices { candidate: dev, reference: &mut reference },
+        candidate,
+        &Seeds { master },
+        options,
+        &Silent,
+    )
+    .expect("the simulated environment does not fail");
+    assert_eq!(reference.live_buffers(), 0, "reference buffers leaked by the review of {}", candidate.name());
+    assert!(reference.launches.is_empty(), "no candidate kernel ever runs on the reference device");
+    report
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -81,8 +81,11 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
-    let e = &report.environment;
     out.push_str("\nenvironment:\n");
+    let Some(e) = &report.environment else {
+        out.push_str(&format!("  GPU        none used\n  sadoku     {}\n", report.sadoku));
+        return out;
+    };
     let mib = |b: usize| b as f64 / (1 << 20) as f64;
     let rows = [
         (

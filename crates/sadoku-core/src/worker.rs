@@ -1,0 +1,343 @@
+//! Candidates run in worker processes; this is the protocol between the judge and a worker.
+//!
+//! The judge (parent) holds the fp64 truth and the baseline on its own device; a worker holds one
+//! candidate and its own CUDA context, and runs only what the candidate asks for: the worker
+//! refuses library work, so the expected answer never exists in the candidate's process. Outputs
+//! travel back over the pipe and are compared in the parent.
+//!
+//! Frames: a little-endian u32 length and a JSON header, then a little-endian u64 length and raw
+//! payload bytes (uploads and downloads). A reader thread turns the worker's stream into frames,
+//! so that every call can wait with a deadline: a worker that does not answer in time is killed.
+
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::compile::{CompileError, CompileRequest, CompiledModule};
+use crate::device::{Buffer, Device, DeviceError, DeviceInfo, ModuleHandle, Sample, Work};
+
+/// Largest JSON header accepted: a header is a request, never data.
+const MAX_HEADER: u32 = 64 << 20;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    Info,
+    Compile(CompileRequest),
+    Alloc(usize),
+    Free(Buffer),
+    /// Payload: the bytes.
+    Upload(Buffer),
+    Download(Buffer),
+    Fill(Buffer, u32),
+    Load(CompiledModule),
+    Run(Vec<Work>),
+    Time(Vec<Work>),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    Info(DeviceInfo),
+    Compiled(Result<CompiledModule, CompileError>),
+    Buffer(Result<Buffer, DeviceError>),
+    /// Payload: the bytes of a download.
+    Done(Result<(), DeviceError>),
+    Module(Result<ModuleHandle, DeviceError>),
+    Sample(Result<Sample, DeviceError>),
+}
+
+pub fn write_frame<T: Serialize>(w: &mut dyn Write, header: &T, payload: &[u8]) -> io::Result<()> {
+    let json = serde_json::to_vec(header).map_err(io::Error::other)?;
+    w.write_all(&(json.len() as u32).to_le_bytes())?;
+    w.write_all(&json)?;
+    w.write_all(&(payload.len() as u64).to_le_bytes())?;
+    w.write_all(payload)?;
+    w.flush()
+}
+
+/// One frame, or `None` at a clean end of stream.
+pub fn read_frame(r: &mut dyn Read) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        other => other?,
+    }
+    let n = u32::from_le_bytes(len);
+    if n > MAX_HEADER {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame header of {n} bytes")));
+    }
+    let mut header = vec![0u8; n as usize];
+    r.read_exact(&mut header)?;
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len)?;
+    let mut payload = vec![0u8; u64::from_le_bytes(len) as usize];
+    r.read_exact(&mut payload)?;
+    Ok(Some((header, payload)))
+}
+
+fn refuse_library(work: &[Work]) -> Result<(), DeviceError> {
+    if work.iter().any(|w| matches!(w, Work::Library(_))) {
+        return Err(DeviceError::Environment(
+            "a candidate worker runs candidate kernels only, never library work".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The worker's side: answer requests with `device` until the judge hangs up.
+pub fn serve(device: &mut dyn Device, r: &mut dyn Read, w: &mut dyn Write) -> io::Result<()> {
+    while let Some((header, payload)) = read_frame(r)? {
+        let request: Request = serde_json::from_slice(&header).map_err(io::Error::other)?;
+        let mut data = Vec::new();
+        let response = match request {
+            Request::Info => Response::Info(device.info().clone()),
+            Request::Compile(req) => Response::Compiled(device.compile(&req)),
+            Request::Alloc(bytes) => Response::Buffer(device.alloc(bytes)),
+            Request::Free(b) => {
+                device.free(b);
+                Response::Done(Ok(()))
+            }
+            Request::Upload(b) => Response::Done(device.upload(b, &payload)),
+            Request::Download(b) => {
+                data = vec![0u8; b.bytes];
+                Response::Done(device.download(b, &mut data))
+            }
+            Request::Fill(b, word) => Response::Done(device.fill_u32(b, word)),
+            Request::Load(m) => Response::Module(device.load(&m)),
+            Request::Run(work) => Response::Done(refuse_library(&work).and_then(|()| device.run(&work))),
+            Request::Time(work) => Response::Sample(refuse_library(&work).and_then(|()| device.time(&work))),
+        };
+        write_frame(w, &response, &data)?;
+    }
+    Ok(())
+}
+
+/// The process behind a remote device, as the judge controls it.
+pub trait Worker: Send {
+    /// Kill it now (a hung kernel, a missed deadline).
+    fn kill(&mut self);
+    /// How it ended, once it has: e.g. "killed by signal 6 (SIGABRT)".
+    fn status(&mut self) -> String;
+    /// The end of what it wrote to stderr, for the evidence.
+    fn stderr_tail(&mut self) -> String;
+}
+
+/// How long the judge waits for a worker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    pub compile: Duration,
+    /// For one run or timed sample of the candidate's launches.
+    pub launch: Duration,
+    /// For anything else: allocations and copies.
+    pub other: Duration,
+    /// For the whole review of one candidate.
+    pub candidate: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            compile: Duration::from_secs(60),
+            launch: Duration::from_secs(10),
+            other: Duration::from_secs(60),
+            candidate: Duration::from_secs(600),
+        }
+    }
+}
+
+type Frame = io::Result<Option<(Vec<u8>, Vec<u8>)>>;
+
+/// A device in a worker process: the judge's view of it.
+pub struct RemoteDevice {
+    info: DeviceInfo,
+    writer: Box<dyn Write + Send>,
+    frames: Receiver<Frame>,
+    worker: Box<dyn Worker>,
+    timeouts: Timeouts,
+    deadline: Instant,
+    /// Set once the worker is gone; every later call answers with it.
+    dead: Option<DeviceError>,
+}
+
+impl RemoteDevice {
+    /// Talk to a worker over `reader`/`writer` and ask what device it has.
+    pub fn connect(
+        mut reader: Box<dyn Read + Send>,
+        writer: Box<dyn Write + Send>,
+        worker: Box<dyn Worker>,
+        timeouts: Timeouts,
+    ) -> Result<RemoteDevice, DeviceError> {
+        let (tx, frames) = channel();
+        std::thread::spawn(move || {
+            loop {
+                let frame = read_frame(&mut reader);
+                let end = !matches!(frame, Ok(Some(_)));
+                if tx.send(frame).is_err() || end {
+                    break;
+                }
+            }
+        });
+        let placeholder = DeviceInfo {
+            name: String::new(),
+            ordinal: 0,
+            compute_capability: (0, 0),
+            multiprocessors: 0,
+            l2_bytes: 0,
+            memory_bytes: 0,
+            max_shared_per_block_optin: 0,
+            driver: None,
+            cuda_driver: String::new(),
+            nvrtc: None,
+            cublas: None,
+            sm_clock_mhz: None,
+        };
+        let mut device = RemoteDevice {
+            info: placeholder,
+            writer,
+            frames,
+            worker,
+            timeouts,
+            deadline: Instant::now() + timeouts.candidate,
+            dead: None,
+        };
+        match device.call(&Request::Info, &[], timeouts.other, "starting the worker")? {
+            (Response::Info(info), _) => device.info = info,
+            (other, _) => return Err(DeviceError::Environment(format!("worker answered {other:?} to Info"))),
+        }
+        Ok(device)
+    }
+
+    /// One round trip, within `timeout` and the candidate's deadline.
+    fn call(
+        &mut self,
+        request: &Request,
+        payload: &[u8],
+        timeout: Duration,
+        what: &str,
+    ) -> Result<(Response, Vec<u8>), DeviceError> {
+        if let Some(e) = &self.dead {
+            return Err(e.clone());
+        }
+        let now = Instant::now();
+        let (wait, overall) = match self.deadline.checked_duration_since(now) {
+            Some(left) if left < timeout => (left, true),
+            Some(_) => (timeout, false),
+            None => (Duration::ZERO, true),
+        };
+        if write_frame(&mut self.writer, request, payload).is_err() {
+            return Err(self.died());
+        }
+        match self.frames.recv_timeout(wait) {
+            Ok(Ok(Some((header, data)))) => serde_json::from_slice(&header)
+                .map(|r| (r, data))
+                .map_err(|e| DeviceError::Environment(format!("unreadable answer from the worker: {e}"))),
+            Ok(Ok(None) | Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(self.died()),
+            Err(RecvTimeoutError::Timeout) => {
+                self.worker.kill();
+                let (what, seconds) = if overall {
+                    ("the review of this candidate".to_string(), self.timeouts.candidate.as_secs_f64())
+                } else {
+                    (what.to_string(), timeout.as_secs_f64())
+                };
+                let e = DeviceError::Timeout { what, seconds };
+                self.dead = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    fn died(&mut self) -> DeviceError {
+        let e = DeviceError::WorkerDied { status: self.worker.status(), stderr: self.worker.stderr_tail() };
+        self.dead = Some(e.clone());
+        e
+    }
+
+    fn expect_done(
+        &mut self,
+        request: Request,
+        payload: &[u8],
+        timeout: Duration,
+        what: &str,
+    ) -> Result<Vec<u8>, DeviceError> {
+        match self.call(&request, payload, timeout, what)? {
+            (Response::Done(r), data) => r.map(|()| data),
+            (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to {what}"))),
+        }
+    }
+}
+
+impl Drop for RemoteDevice {
+    fn drop(&mut self) {
+        if self.dead.is_none() {
+            self.worker.kill();
+        }
+    }
+}
+
+impl Device for RemoteDevice {
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn compile(&mut self, request: &CompileRequest) -> Result<CompiledModule, CompileError> {
+        let timeout = self.timeouts.compile;
+        match self.call(&Request::Compile(request.clone()), &[], timeout, "compilation") {
+            Ok((Response::Compiled(r), _)) => r,
+            Ok((other, _)) => Err(CompileError::Unavailable(format!("worker answered {other:?} to Compile"))),
+            // A compiler that hangs or crashes on the candidate's source: the candidate's doing.
+            Err(e @ (DeviceError::Timeout { .. } | DeviceError::WorkerDied { .. })) => {
+                Err(CompileError::Rejected { log: e.to_string() })
+            }
+            Err(e) => Err(CompileError::Unavailable(e.to_string())),
+        }
+    }
+
+    fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
+        match self.call(&Request::Alloc(bytes), &[], self.timeouts.other, "an allocation")? {
+            (Response::Buffer(r), _) => r,
+            (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to Alloc"))),
+        }
+    }
+
+    fn free(&mut self, buffer: Buffer) {
+        if self.dead.is_none() {
+            let _ = self.expect_done(Request::Free(buffer), &[], self.timeouts.other, "a free");
+        }
+    }
+
+    fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError> {
+        self.expect_done(Request::Upload(buffer), data, self.timeouts.other, "a copy to the GPU").map(drop)
+    }
+
+    fn download(&mut self, buffer: Buffer, out: &mut [u8]) -> Result<(), DeviceError> {
+        let data = self.expect_done(Request::Download(buffer), &[], self.timeouts.other, "a copy from the GPU")?;
+        let n = out.len().min(data.len());
+        out[..n].copy_from_slice(&data[..n]);
+        Ok(())
+    }
+
+    fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError> {
+        self.expect_done(Request::Fill(buffer, word), &[], self.timeouts.other, "a fill").map(drop)
+    }
+
+    fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError> {
+        match self.call(&Request::Load(module.clone()), &[], self.timeouts.other, "loading the module")? {
+            (Response::Module(r), _) => r,
+            (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to Load"))),
+        }
+    }
+
+    fn run(&mut self, work: &[Work]) -> Result<(), DeviceError> {
+        let timeout = self.timeouts.launch * work.len().max(1) as u32;
+        self.expect_done(Request::Run(work.to_vec()), &[], timeout, "a launch").map(drop)
+    }
+
+    fn time(&mut self, work: &[Work]) -> Result<Sample, DeviceError> {
+        let timeout = self.timeouts.launch * work.len().max(1) as u32;
+        match self.call(&Request::Time(work.to_vec()), &[], timeout, "a timed launch")? {
+            (Response::Sample(r), _) => r,
+            (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to Time"))),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The worker protocol end to end, without processes: a thread serves a simulated device over
+//! pipes, the judge drives it through `RemoteDevice`, exactly as with a `sadoku worker` process.
+
+mod common;
+
+use std::io::pipe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::*;
+use sadoku_core::checks::accuracy::PrecisionClass;
+use sadoku_core::device::sim::SimDevice;
+use sadoku_core::device::{Buffer, Device, DeviceError, LibraryOp, Precision, Work};
+use sadoku_core::report::CandidateReport;
+use sadoku_core::review::{ReviewOptions, Silent, review_candidate};
+use sadoku_core::seeds::Seeds;
+use sadoku_core::verdict::{Rejection, Verdict};
+use sadoku_core::verify::Devices;
+use sadoku_core::worker::{RemoteDevice, Timeouts, Worker, serve};
+
+/// A worker thread, as the judge sees a process: it can be "killed" and asked how it ended.
+struct ThreadWorker {
+    killed: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+    ended: Arc<Mutex<String>>,
+}
+
+impl Worker for ThreadWorker {
+    fn kill(&mut self) {
+        self.killed.store(true, Ordering::SeqCst);
+    }
+
+    fn status(&mut self) -> String {
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.ended.lock().unwrap().clone()
+    }
+
+    fn stderr_tail(&mut self) -> String {
+        "last words".into()
+    }
+}
+
+/// Start a worker thread serving the device `build` makes; return the judge's side of it.
+fn start(build: impl FnOnce() -> SimDevice + Send + 'static, timeouts: Timeouts) -> (RemoteDevice, Arc<AtomicBool>) {
+    let (from_judge, to_worker) = pipe().unwrap();
+    let (from_worker, to_judge) = pipe().unwrap();
+    let killed = Arc::new(AtomicBool::new(false));
+    let ended = Arc::new(Mutex::new(String::new()));
+    let end = ended.clone();
+    let handle = std::thread::spawn(move || {
+        let (mut r, mut w) = (from_judge, to_judge);
+        // A panicking kernel unwinds out of `serve` and drops the pipe: the judge sees the end.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut dev = build();
+            serve(&mut dev, &mut r, &mut w)
+        }));
+        *end.lock().unwrap() = match result {
+            Ok(Ok(())) => "exit status 0".into(),
+            Ok(Err(e)) => format!("exit status 1 ({e})"),
+            Err(_) => "killed by signal 6 (SIGABRT)".into(),
+        };
+    });
+    let worker = ThreadWorker { killed: killed.clone(), handle: Some(handle), ended };
+    let remote = RemoteDevice::connect(Box::new(from_worker), Box::new(to_worker), Box::new(worker), timeouts).unwrap();
+    (remote, killed)
+}
+
+fn honest_device() -> SimDevice {
+    let mut dev = device();
+    register(&mut dev, "honest", trimm_fp32);
+    dev
+}
+
+fn review_remote(
+    remote: &mut RemoteDevice,
+    reference: &mut SimDevice,
+    name: &str,
+    options: &ReviewOptions,
+) -> CandidateReport {
+    let mut devices = Devices { candidate: remote, reference };
+    review_candidate(&mut devices, &candidate(name), &Seeds { master: 7 }, options, &Silent).unwrap()
+}
+
+#[test]
+fn a_review_through_a_worker_matches_a_review_in_process() {
+    let (mut remote, killed) = start(honest_device, Timeouts::default());
+    let mut reference = SimDevice::new();
+    let remote_report = review_remote(&mut remote, &mut reference, "honest", &options());
+    assert_eq!(remote_report.verdict, Verdict::Accepted { class: PrecisionClass::Fp32 });
+    assert_eq!(reference.live_buffers(), 0);
+    assert!(reference.launches.is_empty(), "nothing of the candidate's ran on the reference device");
+
+    let mut local = honest_device();
+    let mut reference = SimDevice::new();
+    let mut devices = Devices { candidate: &mut local, reference: &mut reference };
+    let local_report =
+        review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 7 }, &options(), &Silent).unwrap();
+    assert_eq!(remote_report.findings.trials, local_report.findings.trials, "same inputs, same errors, bit for bit");
+    assert_eq!(remote.info().name, "sadoku simulated GPU");
+    assert!(!killed.load(Ordering::SeqCst));
+}
+
+#[test]
+fn the_worker_refuses_library_work_so_the_answer_never_exists_there() {
+    let (mut remote, _) = start(honest_device, Timeouts::default());
+    let b = remote.alloc(64).unwrap();
+    let gemm = Work::Library(LibraryOp::Gemm { precision: Precision::F64, m: 2, n: 2, k: 2, a: b, b, c: b });
+    let err = remote.run(&[gemm]).unwrap_err();
+    assert!(matches!(&err, DeviceError::Environment(m) if m.contains("candidate kernels only")), "{err:?}");
+    let tril = Work::Library(LibraryOp::TrilF32 { c: b, n: 2 });
+    assert!(remote.time(&[tril]).is_err());
+}
+
+#[test]
+fn a_kernel_that_never_returns_is_killed_and_rejected_as_timed_out() {
+    let (mut remote, killed) = start(
+        || {
+            let mut dev = device();
+            register_raw(&mut dev, "spins", |_| {
+                std::thread::sleep(Duration::from_secs(2));
+                Ok(())
+            });
+            dev
+        },
+        Timeouts { launch: Duration::from_millis(200), ..Timeouts::default() },
+    );
+    let mut reference = SimDevice::new();
+    let started = Instant::now();
+    let report = review_remote(&mut remote, &mut reference, "spins", &options());
+    assert!(started.elapsed() < Duration::from_secs(2), "the judge did not wait for the kernel");
+    let Verdict::Rejected(Rejection::Timeout { message, at }) = &report.verdict else { panic!("{:?}", report.verdict) };
+    assert_eq!(message, "a launch did not finish within 0.2 s; the worker was killed");
+    assert_eq!(at.trial, "trial 1 (randn inputs, NaN poison)");
+    assert_eq!(report.reason.as_deref(), Some("timed out"));
+    assert!(killed.load(Ordering::SeqCst), "the worker was killed");
+    // Anything more asked of a dead worker gets the same answer, at once.
+    assert!(matches!(remote.alloc(4), Err(DeviceError::Timeout { .. })));
+    assert_eq!(reference.live_buffers(), 0);
+}
+
+#[test]
+fn a_worker_that_dies_is_a_verdict_with_its_last_words() {
+    let (mut remote, _) = start(
+        || {
+            let mut dev = device();
+            register_raw(&mut dev, "aborts", |_| panic!("the worker aborts"));
+            dev
+        },
+        Timeouts::default(),
+    );
+    let mut reference = SimDevice::new();
+    let report = review_remote(&mut remote, &mut reference, "aborts", &options());
+    let Verdict::Rejected(Rejection::WorkerDied { message, .. }) = &report.verdict else {
+        panic!("{:?}", report.verdict)
+    };
+    assert_eq!(message, "the worker process died (killed by signal 6 (SIGABRT)): last words");
+    assert_eq!(report.reason.as_deref(), Some("worker died"));
+}
+
+#[test]
+fn the_whole_review_has_a_deadline_too() {
+    let (mut remote, killed) = start(
+        || {
+            let mut dev = device();
+            register_raw(&mut dev, "slow", |call| {
+                std::thread::sleep(Duration::from_millis(60));
+                let (a, b, n) = inputs(call)?;
+                call.write(2, &trimm_fp32(&a, &b, n))
+            });
+            dev
+        },
+        Timeouts { candidate: Duration::from_millis(300), ..Timeouts::default() },
+    );
+    let mut reference = SimDevice::new();
+    let report = review_remote(&mut remote, &mut reference, "slow", &options());
+    let Verdict::Rejected(Rejection::Timeout { message, .. }) = &report.verdict else { panic!("{:?}", report.verdict) };
+    assert_eq!(message, "the review of this candidate did not finish within 0.3 s; the worker was killed");
+    assert!(killed.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_compiler_that_hangs_is_the_candidates_problem() {
+    // The sim compiles instantly; a zero compile timeout stands in for NVRTC hanging.
+    let (mut remote, killed) = start(honest_device, Timeouts { compile: Duration::ZERO, ..Timeouts::default() });
+    let mut reference = SimDevice::new();
+    let report = review_remote(&mut remote, &mut reference, "honest", &options());
+    let Verdict::Rejected(Rejection::Compile { log }) = &report.verdict else { panic!("{:?}", report.verdict) };
+    assert_eq!(log, "compilation did not finish within 0 s; the worker was killed");
+    assert!(killed.load(Ordering::SeqCst));
+}
+
+#[test]
+fn views_and_payloads_cross_the_pipe_intact() {
+    let (mut remote, _) = start(honest_device, Timeouts::default());
+    let b = remote.alloc(1 << 20).unwrap();
+    let data: Vec<u8> = (0..1 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    remote.upload(b, &data).unwrap();
+    let view: Buffer = b.view(4096, 8192);
+    let mut out = vec![0u8; 8192];
+    remote.download(view, &mut out).unwrap();
+    assert_eq!(out, data[4096..4096 + 8192]);
+    remote.fill_u32(view, 0xDEAD_BEEF).unwrap();
+    let mut all = vec![0u8; 1 << 20];
+    remote.download(b, &mut all).unwrap();
+    assert_eq!(all[..4096], data[..4096]);
+    assert_eq!(all[4096..4100], 0xDEAD_BEEFu32.to_le_bytes());
+    assert_eq!(all[4096 + 8192..], data[4096 + 8192..]);
+    remote.free(b);
+}

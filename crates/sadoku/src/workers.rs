@@ -1,0 +1,118 @@
+//! Worker processes: one per candidate, each with its own CUDA context, so that a candidate can
+//! neither see the answer nor take the judge down with it.
+//!
+//! The worker is this same binary (`sadoku worker`): the judge starts it with piped stdin and
+//! stdout for the protocol, and keeps the tail of its stderr as evidence.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use sadoku_core::device::DeviceError;
+use sadoku_core::worker::{RemoteDevice, Timeouts, Worker};
+
+/// Bytes of a worker's stderr kept for the evidence.
+const STDERR_TAIL: usize = 4096;
+
+struct ProcessWorker {
+    child: Child,
+    stderr: Arc<Mutex<VecDeque<u8>>>,
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}
+
+impl Worker for ProcessWorker {
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn status(&mut self) -> String {
+        match self.child.wait() {
+            Ok(s) => match (s.code(), s.signal()) {
+                (Some(code), _) => format!("exit status {code}"),
+                (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+                _ => s.to_string(),
+            },
+            Err(e) => format!("status unknown: {e}"),
+        }
+    }
+
+    fn stderr_tail(&mut self) -> String {
+        // Give the drain thread a moment to collect the last words of a dying process.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let tail = self.stderr.lock().map(|t| t.iter().copied().collect::<Vec<u8>>()).unwrap_or_default();
+        String::from_utf8_lossy(&tail).trim().replace('\n', " | ")
+    }
+}
+
+/// Start a worker on GPU `gpu` and connect to it.
+pub fn spawn(gpu: usize, no_cache: bool, timeouts: Timeouts) -> Result<RemoteDevice, DeviceError> {
+    let exe =
+        std::env::current_exe().map_err(|e| DeviceError::Environment(format!("cannot find sadoku itself: {e}")))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["worker", "--gpu", &gpu.to_string()]);
+    if no_cache {
+        cmd.arg("--no-cache");
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| DeviceError::Environment(format!("cannot start a worker process: {e}")))?;
+    let (Some(stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(DeviceError::Environment("worker started without its pipes".into()));
+    };
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+    let sink = tail.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut t) = sink.lock() {
+                t.extend(&buf[..n]);
+                let excess = t.len().saturating_sub(STDERR_TAIL);
+                t.drain(..excess);
+            }
+        }
+    });
+    let worker = ProcessWorker { child, stderr: tail };
+    RemoteDevice::connect(Box::new(stdout), Box::new(stdin), Box::new(worker), timeouts).map_err(|e| match e {
+        DeviceError::WorkerDied { status, stderr } => {
+            DeviceError::Environment(format!("the worker process could not start ({status}): {stderr}"))
+        }
+        other => other,
+    })
+}
+
+/// In the worker: give the protocol the real stdout, and send everything else that would write
+/// there (a kernel's printf, a library's chatter) to stderr.
+pub fn take_stdout() -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain descriptor calls on this process's own stdout/stderr; the duplicate is owned
+    // by the File returned.
+    unsafe {
+        let protocol = libc::dup(libc::STDOUT_FILENO);
+        if protocol < 0 || libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(std::fs::File::from_raw_fd(protocol))
+    }
+}
