@@ -1,11 +1,11 @@
-"""Compare a `sadoku review --json` report with examples/expected.toml (used by gpu-check.sh)."""
+"""Judge sadoku's own GPU run (gpu-check.sh): compare what it said with what it must say."""
 import json
 import sys
 import tomllib
 
-expected_path, report_path, examples_rc, seed_rc, seed_ms = sys.argv[1:6]
-seed_s = int(seed_ms) / 1000
+expected_path, out = sys.argv[1:3]
 cases = tomllib.load(open(expected_path, "rb"))["case"]
+status = dict(line.strip().split("=", 1) for line in open(f"{out}/status") if "=" in line)
 results = []
 
 
@@ -14,13 +14,22 @@ def check(name, ok, detail=""):
     print(f"{'PASS' if ok else 'FAIL'}  {name}{': ' + detail if detail and not ok else ''}")
 
 
-try:
-    report = json.load(open(report_path))
-except (OSError, ValueError) as e:
-    report = {"candidates": []}
-    check("review produced a JSON report", False, str(e))
+def load(name):
+    try:
+        return json.load(open(f"{out}/{name}"))
+    except (OSError, ValueError) as e:
+        check(f"{name} is a JSON report", False, str(e))
+        return {"candidates": []}
 
-by_origin = {c["origin"]: c for c in report["candidates"]}
+
+def summary(c):
+    s = c["verdict"] + (f" ({c['reason']})" if c.get("reason") else "")
+    return s + (f", {c['timing']['speedup']:.2f}x" if c.get("timing") else "")
+
+
+# 1. Every example in one run.
+batch = load("batch.json")
+by_origin = {c["origin"]: c for c in batch["candidates"]}
 for case in cases:
     origin = "examples/" + case["file"]
     got = by_origin.get(origin)
@@ -41,14 +50,58 @@ for case in cases:
         s = (got.get("timing") or {}).get("speedup")
         if s is None or not lo <= s <= hi:
             problems.append(f"speedup {s}, expected within [{lo}, {hi}]")
-    summary = got["verdict"] + (f" ({got['reason']})" if got.get("reason") else "")
-    if got.get("timing"):
-        summary += f", {got['timing']['speedup']:.2f}x"
-    check(f"{origin}: {summary}", not problems, "; ".join(problems))
+    check(f"{origin}: {summary(got)}", not problems, "; ".join(problems))
+check("the run of all examples exits 1 (some rejected)", status.get("batch_rc") == "1", f"exit {status.get('batch_rc')}")
+lines = [json.loads(l) for l in open(f"{out}/batch.jsonl")]
+check(f"--out holds one line per candidate ({len(lines)})", len(lines) == len(cases), f"{len(lines)} lines")
 
-check("review of the examples exits 1 (some rejected)", examples_rc == "1", f"exit status {examples_rc}")
-check("default job (seed case) exits 1 (Sakana rejected)", seed_rc == "1", f"exit status {seed_rc}")
-check(f"default job finishes well under a minute ({seed_s:.1f} s)", seed_s < 45, f"{seed_s:.1f} s")
+# 2. Honest candidates alone: same verdicts, same speed within 5 %.
+alone = load("alone.json")
+check("the honest candidates alone all accepted", status.get("alone_rc") == "0", f"exit {status.get('alone_rc')}")
+for c in alone["candidates"]:
+    b = by_origin.get(c["origin"])
+    if not b or not c.get("timing") or not b.get("timing"):
+        check(f"{c['origin']}: alone vs in the batch", False, "missing timing")
+        continue
+    sa, sb = c["timing"]["speedup"], b["timing"]["speedup"]
+    check(
+        f"{c['origin']}: {sa:.3f}x alone, {sb:.3f}x among faults and hangs",
+        c["verdict"] == b["verdict"] and abs(sa - sb) / sa < 0.05,
+        f"{c['verdict']} vs {b['verdict']}",
+    )
+
+# 3. The default job.
+seed_s = int(status.get("seed_ms", "0")) / 1000
+check("default job (seed case) exits 1 (Sakana rejected)", status.get("seed_rc") == "1", f"exit {status.get('seed_rc')}")
+check(f"default job finishes well under a minute ({seed_s:.1f} s)", 0 < seed_s < 45, f"{seed_s:.1f} s")
+
+# 4. Killed and resumed.
+killed = int(status.get("killed_lines", "0"))
+records = []
+for l in open(f"{out}/resume.jsonl"):
+    try:
+        records.append(json.loads(l))
+    except ValueError:
+        pass
+keys = [r["key"] for r in records]
+honest_n = len(alone["candidates"])
+check(f"SIGKILL mid-run kept the {killed} verdicts already made", 2 <= killed < honest_n, f"{killed} of {honest_n}")
+check(
+    f"--resume judged only the rest: {len(keys)} records, {len(set(keys))} distinct",
+    len(keys) == honest_n and len(set(keys)) == honest_n and status.get("resumed_rc") == "0",
+    f"exit {status.get('resumed_rc')}",
+)
+resumed = open(f"{out}/resumed.txt").read()
+check("the resumed run says what it skipped", f"skipped: {killed} candidate(s)" in resumed, resumed[-300:])
+
+# 5. A worker killed from outside.
+wk = load("worker_killed.json")
+c = (wk["candidates"] or [{}])[0]
+check(
+    f"a killed worker is a verdict: {summary(c) if c else 'none'}",
+    c.get("reason") == "worker died" and "SIGKILL" in (c.get("evidence") or ""),
+    str(c.get("evidence")),
+)
 
 passed = sum(results)
 print(f"{passed} passed, {len(results) - passed} failed")

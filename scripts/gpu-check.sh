@@ -1,28 +1,66 @@
 #!/usr/bin/env bash
-# The real thing, on a machine with an NVIDIA GPU: review every example in examples/expected.toml
-# and compare each verdict with its expectation; then time the default job (the seed case).
-# Prints one PASS/FAIL line per check and "N passed, M failed"; exit status 0 only if all passed.
+# The real thing, on a machine with an NVIDIA GPU. Prints one PASS/FAIL line per check and
+# "N passed, M failed"; exit status 0 only if all passed.
 #
-#   cargo build --release && scripts/gpu-check.sh            (logs under $OUT or /tmp/sadoku-gpu-check)
+#   1. every example of examples/expected.toml in one run (faults, hangs and invalid files among
+#      honest candidates), each verdict compared with its expectation;
+#   2. the honest candidates again, alone: same verdicts, same speedups;
+#   3. the default job (the seed case) and its wall time;
+#   4. a run killed mid-way with SIGKILL, then resumed with --resume: nothing lost, nothing twice;
+#   5. a worker killed from outside while its kernel runs: a "worker died" verdict.
+#
+#   cargo build --release && scripts/gpu-check.sh        (files under $OUT or /tmp/sadoku-gpu-check)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${SADOKU:-./target/release/sadoku}
 out=${OUT:-/tmp/sadoku-gpu-check}
 mkdir -p "$out"
+rm -f "$out"/*.jsonl
 
 mapfile -t files < <(python3 -c '
 import tomllib
 for c in tomllib.load(open("examples/expected.toml", "rb"))["case"]:
     print("examples/" + c["file"])')
+honest=(examples/seed/fix_16x16.cu examples/seed/fix_32x32.cu examples/seed/tiled_smem.cu examples/honest/*.cu)
 
-echo "== sadoku review --json ${#files[@]} examples" >&2
-"$bin" review --json "${files[@]}" >"$out/examples.json" 2>"$out/examples.log"
-examples_rc=$?
-echo "== sadoku review (the default job: the seed case)" >&2
+echo "== 1. all ${#files[@]} examples in one run" >&2
+"$bin" review --json --launch-timeout 5 --out "$out/batch.jsonl" "${files[@]}" >"$out/batch.json" 2>"$out/batch.log"
+echo "batch_rc=$?" >"$out/status"
+
+echo "== 2. the honest candidates alone" >&2
+"$bin" review --json "${honest[@]}" >"$out/alone.json" 2>"$out/alone.log"
+echo "alone_rc=$?" >>"$out/status"
+
+echo "== 3. the default job" >&2
 start=$(date +%s%N)
 "$bin" review >"$out/seed.txt" 2>"$out/seed.log"
-seed_rc=$?
-seed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "seed_rc=$?" >>"$out/status"
+echo "seed_ms=$(( ($(date +%s%N) - start) / 1000000 ))" >>"$out/status"
 cat "$out/seed.txt"
 
-python3 scripts/compare.py examples/expected.toml "$out/examples.json" "$examples_rc" "$seed_rc" "$seed_ms"
+echo "== 4. killed, then resumed" >&2
+"$bin" review --out "$out/resume.jsonl" "${honest[@]}" >"$out/killed.txt" 2>"$out/killed.log" &
+parent=$!
+# Wait for at least two verdicts on disk, then kill the judge without warning.
+for _ in $(seq 1 600); do
+    [ "$(wc -l <"$out/resume.jsonl" 2>/dev/null || echo 0)" -ge 2 ] && break
+    sleep 0.1
+done
+kill -9 "$parent"; wait "$parent" 2>/dev/null
+echo "killed_lines=$(wc -l <"$out/resume.jsonl")" >>"$out/status"
+"$bin" review --out "$out/resume.jsonl" --resume "${honest[@]}" >"$out/resumed.txt" 2>"$out/resumed.log"
+echo "resumed_rc=$?" >>"$out/status"
+
+echo "== 5. a worker killed from outside" >&2
+"$bin" review --json --launch-timeout 120 examples/adversarial/never_returns.cu >"$out/worker_killed.json" 2>"$out/worker_killed.log" &
+parent=$!
+for _ in $(seq 1 600); do
+    grep -q "trial 1" "$out/worker_killed.log" 2>/dev/null && break
+    pgrep -f "sadoku worker" >/dev/null && sleep 3 && break
+    sleep 0.1
+done
+pkill -9 -f "sadoku worker"
+wait "$parent"
+echo "worker_killed_rc=$?" >>"$out/status"
+
+python3 scripts/compare.py examples/expected.toml "$out"

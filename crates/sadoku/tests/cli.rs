@@ -55,7 +55,7 @@ fn every_example_checks_as_expected() {
     let mut listed: Vec<String> = expected.case.iter().map(|c| c.file.clone()).collect();
     listed.sort();
     let mut on_disk = Vec::new();
-    for dir in ["seed", "honest", "adversarial"] {
+    for dir in ["seed", "honest", "adversarial", "invalid"] {
         for e in std::fs::read_dir(repo().join("examples").join(dir)).unwrap() {
             on_disk.push(format!("{dir}/{}", e.unwrap().file_name().to_string_lossy()));
         }
@@ -69,8 +69,10 @@ fn every_example_checks_as_expected() {
         let json: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{}: {e}\nstderr: {}", case.file, String::from_utf8_lossy(&out.stderr)));
         let r = &json[0];
-        let fails_before_gpu =
-            matches!(case.reason.as_deref(), Some("does not compile" | "arguments do not match the kernel"));
+        let fails_before_gpu = matches!(
+            case.reason.as_deref(),
+            Some("does not compile" | "arguments do not match the kernel" | "invalid candidate file")
+        );
         assert_eq!(r["ok"].as_bool(), Some(!fails_before_gpu), "{}: {r}", case.file);
         assert_eq!(out.status.code(), Some(if fails_before_gpu { 1 } else { 0 }), "{}", case.file);
         if fails_before_gpu {

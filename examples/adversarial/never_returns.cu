@@ -1,0 +1,15 @@
+/* sadoku
+problem = "trimm"
+
+# A kernel that never finishes. The launch timeout kills its worker; the review goes on.
+[[launch]]
+kernel = "trimm_forever"
+grid   = [1, 1, 1]
+block  = [32, 1, 1]
+args   = ["A", "B", "C", "N"]
+*/
+
+extern "C" __global__ void trimm_forever(const float* A, const float* B, float* C, int N) {
+    volatile int spin = 1;
+    while (spin) {}
+}

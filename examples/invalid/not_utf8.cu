@@ -1,0 +1,3 @@
+/* sadoku
+problem = "trimm"
+ÿþ */
