@@ -68,17 +68,6 @@ fn front_matter(source: &str) -> Option<(usize, usize)> {
     Some((line_at(source, start), line_at(source, end)))
 }
 
-/// Known bug (see `bug_*` tests below): messages quote user text verbatim between backquotes, so a
-/// TOML string holding a line break (`"a\nb"`) makes a multi-line error. Recognised narrowly, so
-/// that any other multi-line error still fails: every line break lies between the message's first
-/// and last backquote (user text may itself hold backquotes, so pairing them up would not do).
-fn known_bug_line_break_in_quoted_text(message: &str) -> bool {
-    let (Some(first), Some(last)) = (message.find('`'), message.rfind('`')) else {
-        return false;
-    };
-    message.match_indices(['\n', '\r']).all(|(at, _)| first < at && at < last)
-}
-
 fn check_err(origin: &str, source: &str, e: &SpecError) -> Result<(), TestCaseError> {
     let text = e.to_string();
     prop_assert_eq!(&e.origin, origin);
@@ -88,9 +77,7 @@ fn check_err(origin: &str, source: &str, e: &SpecError) -> Result<(), TestCaseEr
         None => format!("{origin}: "),
     };
     prop_assert!(text.starts_with(&prefix), "{:?} does not start with {:?}", text, prefix);
-    if text.contains(['\n', '\r']) {
-        prop_assert!(known_bug_line_break_in_quoted_text(&e.message), "multi-line error: {:?}", text);
-    }
+    prop_assert!(!text.contains(['\n', '\r']), "multi-line error: {:?}", text);
     if let Some(l) = e.line {
         let lines = line_count(source);
         prop_assert!((1..=lines).contains(&l), "line {} outside 1..={}: {:?}", l, lines, text);
@@ -980,8 +967,7 @@ fn multi_line_string_expression() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bugs found (the properties above tolerate exactly this class through
-// `known_bug_line_break_in_quoted_text`; remove that once these pass).
+// Regressions: user text with line breaks quoted in an error (escaped as \n since).
 // ---------------------------------------------------------------------------------------------
 
 fn assert_one_line(source: &str) {
@@ -991,43 +977,36 @@ fn assert_one_line(source: &str) {
 }
 
 #[test]
-#[ignore = "bug: an expression syntax error quotes the TOML string verbatim, so an escaped line break (`\"N +\\n\"`) makes a multi-line error"]
 fn bug_expression_error_quotes_line_break() {
     assert_one_line(&VALID.replace("\"C\", \"N\"]", "\"C\", \"N +\\n\"]"));
 }
 
 #[test]
-#[ignore = "bug: a multi-line string expression that does not parse makes a multi-line error"]
 fn bug_multi_line_string_expression_error() {
     assert_one_line(&VALID.replace("[\"cdiv(N, 16)\", \"cdiv(N, 16)\", 1]", "[\"\"\"cdiv(N,\n16\"\"\", 1, 1]"));
 }
 
 #[test]
-#[ignore = "bug: `kernel name ... is not an identifier` quotes the kernel verbatim, so `kernel = \"a\\nb\"` makes a multi-line error"]
 fn bug_kernel_name_error_quotes_line_break() {
     assert_one_line(&VALID.replace("kernel = \"k\"", "kernel = \"k\\nx\""));
 }
 
 #[test]
-#[ignore = "bug: `unknown problem` quotes the problem verbatim, so `problem = \"a\\nb\"` makes a multi-line error"]
 fn bug_unknown_problem_quotes_line_break() {
     assert_one_line(&VALID.replace("problem = \"trimm\"", "problem = \"trimm\\r\\n\""));
 }
 
 #[test]
-#[ignore = "bug: `scratch buffer name ... is not an identifier` quotes a quoted TOML key verbatim, so `\"a\\nb\" = 1` makes a multi-line error"]
 fn bug_scratch_name_error_quotes_line_break() {
     assert_one_line(&VALID.replace("[[launch]]", "[scratch]\n\"a\\nb\" = 1\n[[launch]]"));
 }
 
 #[test]
-#[ignore = "bug: the `-arch` option error quotes the option verbatim, so `options = [\"-arch=\\n\"]` makes a multi-line error"]
 fn bug_arch_option_error_quotes_line_break() {
     assert_one_line(&VALID.replace("[[launch]]", "options = [\"-arch=sm_90\\n\"]\n[[launch]]"));
 }
 
 #[test]
-#[ignore = "bug: TOML's `unknown field` message quotes a quoted key verbatim, so `\"x\\ny\" = 1` makes a multi-line error"]
 fn bug_unknown_field_quotes_line_break() {
     assert_one_line(&VALID.replace("[[launch]]", "\"x\\ny\" = 1\n[[launch]]"));
 }

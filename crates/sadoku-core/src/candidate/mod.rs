@@ -54,11 +54,19 @@ pub struct SpecError {
     pub message: String,
 }
 
+impl SpecError {
+    fn new(origin: &str, line: Option<usize>, message: String) -> SpecError {
+        // One line, always: user text quoted in a message (a name, an expression) may hold line breaks.
+        let message = message.replace('\r', "\\r").replace('\n', "\\n");
+        SpecError { origin: origin.to_string(), line, message }
+    }
+}
+
 impl Candidate {
     /// Read and validate a candidate file.
     pub fn load(path: &Path) -> Result<Candidate, SpecError> {
         let origin = path.display().to_string();
-        let err = |message: String| SpecError { origin: origin.clone(), line: None, message };
+        let err = |message: String| SpecError::new(&origin, None, message);
         let bytes = std::fs::read(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => err("no such file".into()),
             std::io::ErrorKind::IsADirectory => err("is a directory; name the .cu files in it".into()),
@@ -76,14 +84,12 @@ impl Candidate {
     /// Validate a candidate given as text.
     pub fn from_source(origin: impl Into<String>, source: String) -> Result<Candidate, SpecError> {
         let origin = origin.into();
-        let mut spec =
-            Spec::parse(&source).map_err(|(line, message)| SpecError { origin: origin.clone(), line, message })?;
-        let problem = problem::find(&spec.problem).ok_or_else(|| SpecError {
-            origin: origin.clone(),
-            line: spec.problem_line,
-            message: format!("unknown problem `{}` (known: {})", spec.problem, problem::names().join(", ")),
+        let mut spec = Spec::parse(&source).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
+        let problem = problem::find(&spec.problem).ok_or_else(|| {
+            let known = problem::names().join(", ");
+            SpecError::new(&origin, spec.problem_line, format!("unknown problem `{}` (known: {known})", spec.problem))
         })?;
-        spec.validate(problem).map_err(|(line, message)| SpecError { origin: origin.clone(), line, message })?;
+        spec.validate(problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
         let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
         Ok(Candidate { origin, source, sha256, spec, problem })
     }
