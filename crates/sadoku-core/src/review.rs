@@ -70,7 +70,18 @@ pub fn review_candidate(
 ) -> Result<CandidateReport, DeviceError> {
     let started = Instant::now();
     let mut findings = Findings::default();
-    let verdict = review_inner(devices, candidate, seeds, options, observer, &mut findings)?;
+    let verdict = match review_inner(devices, candidate, seeds, options, observer, &mut findings) {
+        Ok(v) => v,
+        // The worker hung or died outside a launch (while copying, say): still the candidate's doing.
+        Err(e @ (DeviceError::Timeout { .. } | DeviceError::WorkerDied { .. })) => {
+            let at = At { sizes: options.timed_sizes(candidate), trial: "between launches".into() };
+            match verify::launch_failure(e, at) {
+                Stop::Reject(r) => Verdict::Rejected(*r),
+                Stop::Env(e) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     let mut report = CandidateReport::new(candidate, verdict, findings, started.elapsed().as_secs_f64());
     report.timed_sizes = options.timed_sizes(candidate);
     observer.event(Event::Verdict { name: &report.name, verdict: &report.verdict });

@@ -184,12 +184,18 @@ fn the_whole_review_has_a_deadline_too() {
 
 #[test]
 fn a_compiler_that_hangs_is_the_candidates_problem() {
-    // The sim compiles instantly; a zero compile timeout stands in for NVRTC hanging.
-    let (mut remote, killed) = start(honest_device, Timeouts { compile: Duration::ZERO, ..Timeouts::default() });
+    let (mut remote, killed) = start(
+        || {
+            let mut dev = honest_device();
+            dev.compile_delay = Duration::from_secs(2);
+            dev
+        },
+        Timeouts { compile: Duration::from_millis(100), ..Timeouts::default() },
+    );
     let mut reference = SimDevice::new();
     let report = review_remote(&mut remote, &mut reference, "honest", &options());
     let Verdict::Rejected(Rejection::Compile { log }) = &report.verdict else { panic!("{:?}", report.verdict) };
-    assert_eq!(log, "compilation did not finish within 0 s; the worker was killed");
+    assert_eq!(log, "compilation did not finish within 0.1 s; the worker was killed");
     assert!(killed.load(Ordering::SeqCst));
 }
 

@@ -86,6 +86,8 @@ pub struct SimDevice {
     pub gemm_tflops: f64,
     /// Relative jitter of simulated timings.
     pub jitter: f64,
+    /// How long compiling pretends to take (a compiler that hangs on some source).
+    pub compile_delay: std::time::Duration,
     tick: u64,
     /// Every launch, in order: what ran.
     pub launches: Vec<Launch>,
@@ -123,6 +125,7 @@ impl SimDevice {
             modules: HashMap::new(),
             gemm_tflops: 50.0,
             jitter: 0.002,
+            compile_delay: std::time::Duration::ZERO,
             tick: 0,
             launches: Vec::new(),
             lost: None,
@@ -283,6 +286,7 @@ impl Device for SimDevice {
     }
 
     fn compile(&mut self, request: &CompileRequest) -> Result<CompiledModule, CompileError> {
+        std::thread::sleep(self.compile_delay);
         self.compiler().compile(request)
     }
 
