@@ -27,6 +27,12 @@ def summary(c):
     return s + (f", {c['timing']['speedup']:.2f}x" if c.get("timing") else "")
 
 
+# 0. The device layer's own tests.
+if "gpu_tests_rc" in status:
+    text = open(f"{out}/gpu-tests.txt").read()
+    summary_line = next((l for l in text.splitlines() if l.startswith("test result:")), "no result")
+    check(f"device tests on the GPU: {summary_line}", status["gpu_tests_rc"] == "0", text[-2000:])
+
 # 1. Every example in one run.
 batch = load("batch.json")
 by_origin = {c["origin"]: c for c in batch["candidates"]}

@@ -9,6 +9,10 @@
 #   4. a run killed mid-way with SIGKILL, then resumed with --resume: nothing lost, nothing twice;
 #   5. a worker killed from outside while its kernel runs: a "worker died" verdict.
 #
+#   0. the device layer's own GPU tests (crates/sadoku-cuda/tests/gpu.rs), when built:
+#        cargo test -p sadoku-cuda --release --no-run, then copy the `gpu-…` executable it names
+#        to target/release/gpu-tests.
+#
 #   cargo build --release && scripts/gpu-check.sh        (files under $OUT or /tmp/sadoku-gpu-check)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +27,17 @@ for c in tomllib.load(open("examples/expected.toml", "rb"))["case"]:
     print("examples/" + c["file"])')
 honest=(examples/seed/fix_16x16.cu examples/seed/fix_32x32.cu examples/seed/tiled_smem.cu examples/honest/*.cu)
 
+if [ -x target/release/gpu-tests ]; then
+    echo "== 0. device tests" >&2
+    target/release/gpu-tests --ignored --test-threads 1 >"$out/gpu-tests.txt" 2>&1
+    echo "gpu_tests_rc=$?" >"$out/status"
+else
+    : >"$out/status"
+fi
+
 echo "== 1. all ${#files[@]} examples in one run" >&2
 "$bin" review --json --launch-timeout 5 --out "$out/batch.jsonl" "${files[@]}" >"$out/batch.json" 2>"$out/batch.log"
-echo "batch_rc=$?" >"$out/status"
+echo "batch_rc=$?" >>"$out/status"
 
 echo "== 2. the honest candidates alone" >&2
 "$bin" review --json "${honest[@]}" >"$out/alone.json" 2>"$out/alone.log"

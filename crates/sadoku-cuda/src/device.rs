@@ -205,8 +205,9 @@ impl CudaDevice {
         self.state.as_ref().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))
     }
 
+    /// The device address of a buffer, or of a view into one.
     fn ptr(&self, b: Buffer) -> Result<sys::CUdeviceptr, DeviceError> {
-        self.state()?.buffers.get(&b.id).copied().ok_or_else(|| {
+        self.state()?.buffers.get(&b.id).map(|base| base + b.offset as u64).ok_or_else(|| {
             DeviceError::Environment(format!("buffer {} is not allocated (lost in a context reset?)", b.id))
         })
     }
