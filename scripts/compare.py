@@ -30,8 +30,10 @@ def summary(c):
 # 0. The device layer's own tests.
 if "gpu_tests_rc" in status:
     text = open(f"{out}/gpu-tests.txt").read()
-    summary_line = next((l for l in text.splitlines() if l.startswith("test result:")), "no result")
-    check(f"device tests on the GPU: {summary_line}", status["gpu_tests_rc"] == "0", text[-2000:])
+    ran = [l for l in text.splitlines() if l.startswith("test ") and " ... " in l]
+    for l in ran:
+        check(f"device test {l[5:]}", l.endswith("... ok"), text[-2000:])
+    check(f"device tests ran ({len(ran)})", len(ran) >= 5 and status["gpu_tests_rc"] == "0", text[-2000:])
 
 # 1. Every example in one run.
 batch = load("batch.json")

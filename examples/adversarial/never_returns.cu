@@ -10,6 +10,7 @@ args   = ["A", "B", "C", "N"]
 */
 
 extern "C" __global__ void trimm_forever(const float* A, const float* B, float* C, int N) {
-    volatile int spin = 1;
-    while (spin) {}
+    // The clock only moves forward, but the compiler cannot know that: the loop stays.
+    const long long start = clock64();
+    while (clock64() - start >= 0) __nanosleep(1000);
 }
