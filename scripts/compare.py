@@ -111,6 +111,31 @@ check(
     str(c.get("evidence")),
 )
 
+# 6. --sanitize.
+san = {c["origin"]: c for c in load("sanitize.json")["candidates"]}
+fix = san.get("examples/seed/fix_16x16.cu", {})
+reports = ((fix.get("sanitizer") or {}).get("ran") or {}).get("reports", [])
+check(
+    f"--sanitize: an honest kernel is clean under {len(reports)} tools and accepted",
+    fix.get("verdict") == "ACCEPTED" and len(reports) == 4 and all(r["errors"] == 0 for r in reports),
+    json.dumps(fix.get("sanitizer")),
+)
+oob = san.get("examples/adversarial/oob_write.cu", {})
+mem = [r for r in ((oob.get("sanitizer") or {}).get("ran") or {}).get("reports", []) if r["tool"] == "memcheck"]
+check(
+    "--sanitize: memcheck also sees the write past the end of C (the guard's verdict stands)",
+    oob.get("reason") == "out-of-bounds write" and bool(mem) and mem[0]["errors"] > 0,
+    json.dumps(oob.get("sanitizer")),
+)
+for case in cases:
+    if "sanitize" in case:
+        origin = "examples/" + case["file"]
+        got = san.get(origin, {})
+        want = case["sanitize"]
+        ok = got.get("verdict") == want["verdict"] and got.get("reason") == want["reason"]
+        ok = ok and want["evidence"] in (got.get("evidence") or "")
+        check(f"--sanitize {origin}: {summary(got) if got else 'missing'}", ok, str(got.get("evidence")))
+
 passed = sum(results)
 print(f"{passed} passed, {len(results) - passed} failed")
 sys.exit(0 if passed == len(results) else 1)

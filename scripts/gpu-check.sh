@@ -7,7 +7,8 @@
 #   2. the honest candidates again, alone: same verdicts, same speedups;
 #   3. the default job (the seed case) and its wall time;
 #   4. a run killed mid-way with SIGKILL, then resumed with --resume: nothing lost, nothing twice;
-#   5. a worker killed from outside while its kernel runs: a "worker died" verdict.
+#   5. a worker killed from outside while its kernel runs: a "worker died" verdict;
+#   6. --sanitize over the examples that say what it must find, and an honest one.
 #
 #   0. the device layer's own GPU tests (crates/sadoku-cuda/tests/gpu.rs), when built:
 #        cargo test -p sadoku-cuda --release --no-run, then copy the `gpu-…` executable it names
@@ -78,5 +79,15 @@ done
 pkill -9 -f "sadoku worker"
 wait "$parent"
 echo "worker_killed_rc=$?" >>"$out/status"
+
+echo "== 6. --sanitize" >&2
+mapfile -t sanitized < <(python3 -c '
+import tomllib
+for c in tomllib.load(open("examples/expected.toml", "rb"))["case"]:
+    if "sanitize" in c:
+        print("examples/" + c["file"])')
+"$bin" review --json --sanitize examples/seed/fix_16x16.cu examples/adversarial/oob_write.cu "${sanitized[@]}" \
+    >"$out/sanitize.json" 2>"$out/sanitize.log"
+echo "sanitize_rc=$?" >>"$out/status"
 
 python3 scripts/compare.py examples/expected.toml "$out"

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::candidate::{Candidate, SpecError};
 use crate::checks::accuracy::Accuracy;
+use crate::checks::sanitizer::SanitizerReport;
 use crate::device::DeviceInfo;
 use crate::problem::Sizes;
 use crate::time::Timing;
@@ -51,6 +52,15 @@ pub struct Findings {
     pub timing: Option<Timing>,
     /// The problem's minimum flops over the candidate's median time.
     pub tflops: Option<f64>,
+    /// What compute-sanitizer found (`--sanitize`), or why it did not run.
+    pub sanitizer: Option<Sanitized>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sanitized {
+    Ran { sizes: Sizes, reports: Vec<SanitizerReport> },
+    NotRun { why: String },
 }
 
 impl CandidateReport {
@@ -76,6 +86,20 @@ impl CandidateReport {
 }
 
 impl CandidateReport {
+    /// Fold compute-sanitizer's findings into the verdict: errors reject a candidate that the
+    /// answer checks accepted; for one already rejected they are more evidence.
+    pub fn apply_sanitizer(&mut self, outcome: Sanitized) {
+        if let (Verdict::Accepted { .. }, Sanitized::Ran { reports, .. }) = (&self.verdict, &outcome) {
+            if reports.iter().any(|r| r.errors > 0) {
+                let rejection = Rejection::Sanitizer { findings: reports.clone() };
+                self.reason = Some(rejection.reason().to_string());
+                self.evidence = Some(rejection.evidence());
+                self.verdict = Verdict::Rejected(rejection);
+            }
+        }
+        self.findings.sanitizer = Some(outcome);
+    }
+
     /// For an invalid file: "file:line: message", as a one-line error.
     pub fn spec_error_line(&self) -> String {
         match &self.verdict {

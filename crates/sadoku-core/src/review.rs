@@ -19,6 +19,9 @@ pub struct ReviewOptions {
     pub timing: TimingOptions,
     /// Time at these sizes instead of the problem's own timed size.
     pub timed_sizes: Option<Sizes>,
+    /// Stop after verification: a candidate that passes is accepted untimed (a sanitizer run, or
+    /// one already condemned by the sanitizer).
+    pub skip_timing: bool,
 }
 
 impl ReviewOptions {
@@ -135,6 +138,9 @@ fn review_inner(
         return Ok(Verdict::Rejected(r));
     }
 
+    if options.skip_timing {
+        return Ok(Verdict::Accepted { class: verification.class() });
+    }
     observer.event(Event::Stage { name: "timing" });
     match time_candidate(devices, candidate, &prepared, seeds, options, observer) {
         Ok(timing) => {
@@ -158,7 +164,7 @@ fn time_candidate(
 ) -> Result<time::Timing, Stop> {
     let problem = candidate.problem;
     let sizes = options.timed_sizes(candidate);
-    let bound = Bound::new(devices.candidate, candidate, prepared, &sizes)?;
+    let bound = Bound::new(devices.candidate, candidate, prepared, &sizes, options.verify.guards)?;
     // The baseline's own copies of the inputs and its outputs, on the reference device.
     let mut baseline_buffers = Vec::new();
     let result = (|| {

@@ -6,6 +6,7 @@ use crate::checks::accuracy::PrecisionClass;
 use crate::checks::determinism::Nondeterministic;
 use crate::checks::guards::OutOfBounds;
 use crate::checks::inputs_unchanged::InputsModified;
+use crate::checks::sanitizer::SanitizerReport;
 use crate::checks::unwritten::Unwritten;
 use crate::problem::Sizes;
 
@@ -68,6 +69,8 @@ pub enum Rejection {
         #[serde(rename = "details")]
         evidence: String,
     },
+    /// compute-sanitizer found errors the answer check did not show.
+    Sanitizer { findings: Vec<SanitizerReport> },
     Nondeterministic {
         at: At,
         #[serde(rename = "details")]
@@ -93,6 +96,7 @@ impl Rejection {
             Rejection::InputsModified { .. } => "inputs modified",
             Rejection::Inaccurate { .. } => "wrong answer",
             Rejection::Nondeterministic { .. } => "nondeterministic",
+            Rejection::Sanitizer { .. } => "sanitizer findings",
         }
     }
 
@@ -115,6 +119,9 @@ impl Rejection {
             Rejection::InputsModified { at, evidence } => format!("{evidence} (at {at})"),
             Rejection::Inaccurate { at, evidence, .. } => format!("{evidence} (at {at})"),
             Rejection::Nondeterministic { at, evidence } => format!("{evidence} (at {at})"),
+            Rejection::Sanitizer { findings } => {
+                findings.iter().filter(|f| f.errors > 0).map(|f| f.to_string()).collect::<Vec<_>>().join("; ")
+            }
         }
     }
 }

@@ -29,11 +29,14 @@ pub struct VerifyOptions {
     /// Sizes to verify at; the problem's own list when empty.
     pub sizes: Vec<Sizes>,
     pub tolerance: Tolerance,
+    /// Guard zones around every buffer. Off under compute-sanitizer, whose memcheck must see an
+    /// out-of-bounds access leave the allocation.
+    pub guards: bool,
 }
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions { sizes: Vec::new(), tolerance: Tolerance::FP32 }
+        VerifyOptions { sizes: Vec::new(), tolerance: Tolerance::FP32, guards: true }
     }
 }
 
@@ -114,12 +117,15 @@ pub(crate) struct Guarded {
 }
 
 impl Guarded {
-    fn new(device: &mut dyn Device, name: &str, bytes: usize) -> Result<Guarded, DeviceError> {
+    fn new(device: &mut dyn Device, name: &str, bytes: usize, guard: usize) -> Result<Guarded, DeviceError> {
         // Never a zero-byte view: its pointer would alias the guard.
         let bytes = bytes.max(4);
-        let whole = device.alloc(bytes + 2 * GUARD_BYTES)?;
-        let g = Guarded { name: name.to_string(), whole, view: whole.view(GUARD_BYTES, bytes) };
-        let canary = guards::canary(GUARD_BYTES);
+        let whole = device.alloc(bytes + 2 * guard)?;
+        let g = Guarded { name: name.to_string(), whole, view: whole.view(guard, bytes) };
+        if guard == 0 {
+            return Ok(g);
+        }
+        let canary = guards::canary(guard);
         let filled = device.upload(g.before(), &canary).and_then(|_| device.upload(g.after(), &canary));
         if let Err(e) = filled {
             device.free(whole);
@@ -128,17 +134,24 @@ impl Guarded {
         Ok(g)
     }
 
+    fn guard(&self) -> usize {
+        self.view.offset - self.whole.offset
+    }
+
     fn before(&self) -> Buffer {
-        self.whole.view(0, GUARD_BYTES)
+        self.whole.view(0, self.guard())
     }
 
     fn after(&self) -> Buffer {
-        self.whole.view(GUARD_BYTES + self.view.bytes, GUARD_BYTES)
+        self.whole.view(self.guard() + self.view.bytes, self.guard())
     }
 
     /// The first guard a launch wrote into, if any.
     fn check(&self, device: &mut dyn Device) -> Result<Option<OutOfBounds>, DeviceError> {
-        let mut zone = vec![0u8; GUARD_BYTES];
+        if self.guard() == 0 {
+            return Ok(None);
+        }
+        let mut zone = vec![0u8; self.guard()];
         for (side, buffer) in [(Side::Before, self.before()), (Side::After, self.after())] {
             device.download(buffer, &mut zone)?;
             if let Some(found) = guards::check(&self.name, side, &zone) {
@@ -162,6 +175,7 @@ impl Bound {
         candidate: &Candidate,
         prepared: &Prepared,
         sizes: &Sizes,
+        guards: bool,
     ) -> Result<Bound, Stop> {
         let launches = candidate
             .spec
@@ -172,7 +186,8 @@ impl Bound {
             .scratch_bytes(sizes)
             .map_err(|message| reject(Rejection::LaunchConfig { sizes: sizes.clone(), message }))?;
         let mut bound = Bound { buffers: Vec::new(), scratch: Vec::new(), work: Vec::new() };
-        let result = bound.allocate(device, candidate, sizes, &scratch_sizes).and_then(|()| {
+        let guard = if guards { GUARD_BYTES } else { 0 };
+        let result = bound.allocate(device, candidate, sizes, &scratch_sizes, guard).and_then(|()| {
             let named: Vec<(String, Buffer)> = bound.all().map(|g| (g.name.clone(), g.view)).collect();
             bind_launches(launches, prepared, &named, sizes)
         });
@@ -194,14 +209,15 @@ impl Bound {
         candidate: &Candidate,
         sizes: &Sizes,
         scratch: &[(String, usize)],
+        guard: usize,
     ) -> Result<(), Stop> {
         for spec in candidate.problem.buffers(sizes) {
-            let g = Guarded::new(device, spec.name, spec.bytes())?;
+            let g = Guarded::new(device, spec.name, spec.bytes(), guard)?;
             self.buffers.push((spec, g));
         }
         for (name, bytes) in scratch {
             // A scratch buffer the device cannot hold is the candidate's demand, not a fault of ours.
-            let g = Guarded::new(device, name, *bytes).map_err(|e| {
+            let g = Guarded::new(device, name, *bytes, guard).map_err(|e| {
                 reject(Rejection::LaunchConfig {
                     sizes: sizes.clone(),
                     message: format!("scratch buffer `{name}` of {bytes} bytes cannot be allocated: {e}"),
@@ -312,7 +328,7 @@ pub fn verify(
     let sizes_list = if options.sizes.is_empty() { candidate.problem.check_sizes() } else { options.sizes.clone() };
     let mut out = Verification::default();
     for sizes in &sizes_list {
-        let bound = match Bound::new(devices.candidate, candidate, prepared, sizes) {
+        let bound = match Bound::new(devices.candidate, candidate, prepared, sizes, options.guards) {
             Ok(b) => b,
             Err(Stop::Reject(r)) => {
                 out.rejection = Some(*r);

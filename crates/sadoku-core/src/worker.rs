@@ -247,6 +247,16 @@ impl RemoteDevice {
         }
     }
 
+    /// Hang up and wait for the worker to exit by itself (a sanitizer writes its summary then);
+    /// returns how it ended.
+    pub fn close(mut self) -> String {
+        // Dropping our end of its input pipe ends the worker's request loop.
+        self.writer = Box::new(io::sink());
+        let status = self.worker.status();
+        self.dead = Some(DeviceError::WorkerDied { status: status.clone(), stderr: String::new() });
+        status
+    }
+
     fn died(&mut self) -> DeviceError {
         let e = DeviceError::WorkerDied { status: self.worker.status(), stderr: self.worker.stderr_tail() };
         self.dead = Some(e.clone());

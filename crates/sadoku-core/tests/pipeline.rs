@@ -17,7 +17,7 @@ use sadoku_core::compile::{CompileRequest, Compiler};
 use sadoku_core::device::sim::SimDevice;
 use sadoku_core::device::{Device, DeviceError, DeviceExt, KernelArg};
 use sadoku_core::report::CandidateReport;
-use sadoku_core::review::{Event, Observer, Silent, review_candidate};
+use sadoku_core::review::{Event, Observer, ReviewOptions, Silent, review_candidate};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::verdict::{At, Rejection, Verdict};
 use sadoku_core::verify::{self, Devices, Prepared};
@@ -941,4 +941,66 @@ fn different_master_seed_draws_different_inputs() {
     for (ta, tb) in a.findings.trials.iter().zip(&b.findings.trials).filter(|(t, _)| t.sizes.get("N") != Some(1)) {
         assert_ne!(ta.accuracy[0].normwise, tb.accuracy[0].normwise, "{} {}", ta.sizes, ta.trial);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// compute-sanitizer runs: no guard zones, no timing, findings folded into the verdict.
+
+fn sanitizer_options() -> ReviewOptions {
+    let mut o = options();
+    o.verify.guards = false;
+    o.verify.sizes = vec![n_sizes(17)];
+    o.timed_sizes = Some(n_sizes(17));
+    o.skip_timing = true;
+    o
+}
+
+#[test]
+fn without_guards_an_overrun_leaves_the_allocation() {
+    let mut dev = device();
+    register_raw(&mut dev, "overrun", |call| {
+        let (a, b, n) = inputs(call)?;
+        call.write(2, &trimm_fp32(&a, &b, n))?;
+        call.write_at(2, (n * n) as isize, &[0.0])
+    });
+    let report = review_unchecked(&mut dev, &candidate("overrun"), 30, &sanitizer_options());
+    // What memcheck sees: an access outside the allocation, not a guard hit.
+    assert!(matches!(rejection(&report), Rejection::KernelFault { .. }), "{:?}", report.verdict);
+}
+
+#[test]
+fn skip_timing_accepts_untimed() {
+    let mut dev = device();
+    register(&mut dev, "honest", trimm_fp32);
+    let report = review_unchecked(&mut dev, &candidate("honest"), 31, &sanitizer_options());
+    assert_eq!(report.verdict, Verdict::Accepted { class: PrecisionClass::Fp32 });
+    assert_eq!(report.findings.timing, None);
+    assert_eq!(report.findings.trials.len(), 3);
+}
+
+#[test]
+fn sanitizer_errors_reject_an_accepted_candidate_and_add_to_a_rejected_one() {
+    use sadoku_core::checks::sanitizer::SanitizerReport;
+    use sadoku_core::report::Sanitized;
+    let mut dev = device();
+    register(&mut dev, "honest", trimm_fp32);
+    let clean = |tool: &str| SanitizerReport { tool: tool.into(), errors: 0, first: vec![] };
+    let race = SanitizerReport { tool: "racecheck".into(), errors: 2, first: vec!["Error: Race reported".into()] };
+
+    let mut accepted = review(&mut dev, &candidate("honest"), 32);
+    accepted
+        .apply_sanitizer(Sanitized::Ran { sizes: n_sizes(17), reports: vec![clean("memcheck"), clean("racecheck")] });
+    assert!(accepted.verdict.is_accepted(), "clean reports change nothing");
+
+    let mut raced = review(&mut dev, &candidate("honest"), 32);
+    raced.apply_sanitizer(Sanitized::Ran { sizes: n_sizes(17), reports: vec![clean("memcheck"), race.clone()] });
+    assert_eq!(raced.reason.as_deref(), Some("sanitizer findings"));
+    assert_eq!(raced.evidence.as_deref(), Some("compute-sanitizer racecheck: 2 error(s): Error: Race reported"));
+
+    let mut dev = device();
+    register_raw(&mut dev, "row_zero", row_zero_only);
+    let mut rejected = review(&mut dev, &candidate("row_zero"), 33);
+    rejected.apply_sanitizer(Sanitized::Ran { sizes: n_sizes(17), reports: vec![race] });
+    assert_eq!(rejected.reason.as_deref(), Some("output not written"), "the first failed check stays the verdict");
+    assert!(matches!(rejected.findings.sanitizer, Some(Sanitized::Ran { .. })));
 }

@@ -77,6 +77,10 @@ pub struct ReviewArgs {
     /// Seconds the whole review of one candidate may take.
     #[arg(long, default_value_t = 600.0, value_parser = parse_positive)]
     pub candidate_timeout: f64,
+    /// Also run each candidate under compute-sanitizer (memcheck, racecheck, initcheck,
+    /// synccheck) at a small size; its findings reject a candidate the answer checks accepted.
+    #[arg(long)]
+    pub sanitize: bool,
 }
 
 #[derive(Debug, Args)]

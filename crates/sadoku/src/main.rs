@@ -13,15 +13,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use clap::Parser;
 use sadoku_core::candidate::Candidate;
+use sadoku_core::checks::sanitizer::{SanitizerReport, TOOLS, parse as parse_sanitizer};
 use sadoku_core::checks::signature;
 use sadoku_core::compile::{CompileError, CompileRequest, Compiler};
 use sadoku_core::device::Device;
 use sadoku_core::problem::{self, Sizes};
-use sadoku_core::report::Report;
+use sadoku_core::report::{Report, Sanitized};
 use sadoku_core::review::{self, Event, Observer, ReviewOptions};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::time::TimingOptions;
-use sadoku_core::verify::Devices;
+use sadoku_core::verify::{Devices, VerifyOptions};
 use sadoku_core::worker::{Timeouts, serve};
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 use serde::Serialize;
@@ -96,8 +97,8 @@ fn review(args: ReviewArgs) -> Result<u8> {
     let mut failure = None;
     for (index, item) in loaded.iter().enumerate() {
         let (origin, key) = match item {
-            Loaded::Valid(c) => (c.origin.clone(), review_key(&c.sha256, &options)),
-            Loaded::Invalid(r) => (r.origin.clone(), review_key(&r.sha256, &options)),
+            Loaded::Valid(c) => (c.origin.clone(), review_key(&c.sha256, &options, args.sanitize)),
+            Loaded::Invalid(r) => (r.origin.clone(), review_key(&r.sha256, &options, args.sanitize)),
         };
         if let Some(accepted) = journal.as_ref().and_then(|j| j.judged(&key)) {
             skipped += 1;
@@ -115,9 +116,21 @@ fn review(args: ReviewArgs) -> Result<u8> {
                 }
                 let reference = reference.as_mut().expect("opened just above");
                 progress.event(Event::Candidate { index, total: loaded.len(), name: &candidate.name() });
-                workers::spawn(args.gpu, args.no_cache, timeouts).and_then(|mut worker| {
+                let sanitized = match args.sanitize {
+                    true => Some(sanitize(candidate, args.gpu, reference, &seeds, timeouts, &progress)),
+                    false => None,
+                };
+                // Condemned by the sanitizer: verify for the record, but time nothing.
+                let condemned =
+                    matches!(&sanitized, Some(Sanitized::Ran { reports, .. }) if reports.iter().any(|r| r.errors > 0));
+                let options = ReviewOptions { skip_timing: condemned, ..options.clone() };
+                workers::spawn(args.gpu, args.no_cache, timeouts, None).and_then(|mut worker| {
                     let mut devices = Devices { candidate: &mut worker, reference };
-                    review::review_candidate(&mut devices, candidate, &seeds, &options, &progress)
+                    let mut report = review::review_candidate(&mut devices, candidate, &seeds, &options, &progress)?;
+                    if let Some(s) = sanitized {
+                        report.apply_sanitizer(s);
+                    }
+                    Ok(report)
                 })
             }
         };
@@ -166,8 +179,8 @@ fn review(args: ReviewArgs) -> Result<u8> {
 
 /// What identifies a review for `--resume`: the source, and every option that changes the verdict
 /// or the numbers (the seed does not: a resumed run draws new inputs for what is left).
-fn review_key(sha256: &str, options: &ReviewOptions) -> String {
-    let text = format!("{sha256}\n{options:?}\n{VERSION}");
+fn review_key(sha256: &str, options: &ReviewOptions, sanitize: bool) -> String {
+    let text = format!("{sha256}\n{options:?}\nsanitize={sanitize}\n{VERSION}");
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
@@ -271,6 +284,59 @@ fn check(args: CheckArgs) -> Result<u8> {
         }
     }
     Ok(if results.iter().all(|r| r.ok) { 0 } else { 1 })
+}
+
+/// Run the candidate under each compute-sanitizer tool at a small size, in workers of their own
+/// (no guard zones, so that memcheck sees accesses leave their allocation; no timing).
+fn sanitize(
+    candidate: &Candidate,
+    gpu: usize,
+    reference: &mut CudaDevice,
+    seeds: &Seeds,
+    timeouts: Timeouts,
+    progress: &progress::Progress,
+) -> Sanitized {
+    let Some(program) = workers::find_sanitizer() else {
+        return Sanitized::NotRun {
+            why: "compute-sanitizer not found (looked in PATH, $CUDA_HOME/bin and /usr/local/cuda/bin)".into(),
+        };
+    };
+    let sizes = candidate.problem.small_sizes();
+    let options = ReviewOptions {
+        verify: VerifyOptions { sizes: vec![sizes.clone()], guards: false, ..VerifyOptions::default() },
+        timed_sizes: Some(sizes.clone()),
+        skip_timing: true,
+        ..ReviewOptions::default()
+    };
+    // Instrumented kernels run many times slower.
+    let timeouts = Timeouts { launch: timeouts.launch * 20, ..timeouts };
+    let mut reports = Vec::new();
+    for tool in TOOLS {
+        progress.event(Event::Stage { name: &format!("compute-sanitizer {tool}") });
+        let log =
+            std::env::temp_dir().join(format!("sadoku-{}-{}-{tool}.log", std::process::id(), &candidate.sha256[..12]));
+        let sanitizer = workers::Sanitizer { program: &program, tool, log: &log };
+        let ran = workers::spawn(gpu, true, timeouts, Some(sanitizer)).map(|mut worker| {
+            let mut devices = Devices { candidate: &mut worker, reference: &mut *reference };
+            // The verdict of this run does not count: the tool's report does.
+            let _ = review::review_candidate(&mut devices, candidate, seeds, &options, &review::Silent);
+            worker.close()
+        });
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        reports.push(match (ran, parse_sanitizer(tool, &text)) {
+            (_, Some(r)) => r,
+            (Ok(status), None) => SanitizerReport {
+                tool: tool.into(),
+                errors: 0,
+                first: vec![format!("no summary from the tool (worker {status})")],
+            },
+            (Err(e), None) => {
+                return Sanitized::NotRun { why: format!("compute-sanitizer {tool} could not start: {e}") };
+            }
+        });
+    }
+    Sanitized::Ran { sizes, reports }
 }
 
 /// The worker side of a review: one candidate's GPU work, served to the parent over stdin/stdout.

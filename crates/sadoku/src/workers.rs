@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -59,11 +60,40 @@ impl Worker for ProcessWorker {
     }
 }
 
-/// Start a worker on GPU `gpu` and connect to it.
-pub fn spawn(gpu: usize, no_cache: bool, timeouts: Timeouts) -> Result<RemoteDevice, DeviceError> {
+/// compute-sanitizer wrapped around a worker: which tool, and where its report goes.
+pub struct Sanitizer<'a> {
+    pub program: &'a Path,
+    pub tool: &'a str,
+    pub log: &'a Path,
+}
+
+/// compute-sanitizer from PATH, $CUDA_HOME/bin or /usr/local/cuda/bin.
+pub fn find_sanitizer() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(std::env::var_os("CUDA_HOME").map(|h| PathBuf::from(h).join("bin")))
+        .chain([PathBuf::from("/usr/local/cuda/bin")])
+        .map(|d| d.join("compute-sanitizer"))
+        .find(|p| p.is_file())
+}
+
+/// Start a worker on GPU `gpu` (under compute-sanitizer when asked) and connect to it.
+pub fn spawn(
+    gpu: usize,
+    no_cache: bool,
+    timeouts: Timeouts,
+    sanitizer: Option<Sanitizer>,
+) -> Result<RemoteDevice, DeviceError> {
     let exe =
         std::env::current_exe().map_err(|e| DeviceError::Environment(format!("cannot find sadoku itself: {e}")))?;
-    let mut cmd = Command::new(exe);
+    let mut cmd = match &sanitizer {
+        Some(s) => {
+            let mut c = Command::new(s.program);
+            c.args(["--tool", s.tool, "--print-limit", "20", "--log-file"]).arg(s.log).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
     cmd.args(["worker", "--gpu", &gpu.to_string()]);
     if no_cache {
         cmd.arg("--no-cache");

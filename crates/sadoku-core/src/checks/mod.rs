@@ -6,6 +6,7 @@ pub mod accuracy;
 pub mod determinism;
 pub mod guards;
 pub mod inputs_unchanged;
+pub mod sanitizer;
 pub mod signature;
 pub mod unwritten;
 

@@ -109,6 +109,8 @@ pub trait Problem: Sync {
     fn timed_sizes(&self) -> Sizes;
     /// Every size verified, the timed one first, then awkward ones that are not tile multiples.
     fn check_sizes(&self) -> Vec<Sizes>;
+    /// A small awkward size, for slow instrumented runs (compute-sanitizer).
+    fn small_sizes(&self) -> Sizes;
     fn distributions(&self) -> &'static [Distribution];
     /// Fresh inputs, one vector per input buffer, in `buffers` order.
     fn generate(&self, sizes: &Sizes, distribution: Distribution, seed: u64) -> Vec<Vec<f32>>;

@@ -86,6 +86,10 @@ impl Problem for Trimm {
         [4096, 1, 17, 1000, 4095].into_iter().map(|n| Sizes::new([("N", n)])).collect()
     }
 
+    fn small_sizes(&self) -> Sizes {
+        Sizes::new([("N", 17)])
+    }
+
     fn distributions(&self) -> &'static [Distribution] {
         &[Distribution::Randn, Distribution::Rand]
     }

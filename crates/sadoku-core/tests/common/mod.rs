@@ -50,7 +50,12 @@ pub fn timing_options() -> TimingOptions {
 }
 
 pub fn options() -> ReviewOptions {
-    ReviewOptions { verify: verify_options(), timing: timing_options(), timed_sizes: Some(n_sizes(TIMED_N)) }
+    ReviewOptions {
+        verify: verify_options(),
+        timing: timing_options(),
+        timed_sizes: Some(n_sizes(TIMED_N)),
+        ..ReviewOptions::default()
+    }
 }
 
 /// A candidate source: front matter launching `kernel` over `grid` with TOML `args`, then a
