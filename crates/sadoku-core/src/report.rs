@@ -31,6 +31,8 @@ pub struct CandidateReport {
     pub sha256: String,
     pub problem: String,
     pub timed_sizes: Sizes,
+    /// The GPU it was reviewed on.
+    pub gpu: Option<usize>,
     #[serde(flatten)]
     pub verdict: Verdict,
     /// A few words: why it was rejected.
@@ -76,6 +78,7 @@ impl CandidateReport {
             sha256: candidate.sha256.clone(),
             problem: candidate.problem.name().to_string(),
             timed_sizes: candidate.problem.timed_sizes(),
+            gpu: None,
             verdict,
             reason,
             evidence,
@@ -121,6 +124,7 @@ impl CandidateReport {
             sha256: hex::encode(Sha256::digest(source)),
             problem: String::new(),
             timed_sizes: Sizes::default(),
+            gpu: None,
             reason: Some(rejection.reason().to_string()),
             evidence: Some(rejection.evidence()),
             verdict: Verdict::Rejected(rejection),
@@ -135,8 +139,8 @@ pub struct Report {
     pub sadoku: String,
     /// The master seed; `--seed` with it replays the run's inputs and poisons.
     pub seed: String,
-    /// The GPU, when one was used (a run of invalid files needs none).
-    pub environment: Option<DeviceInfo>,
+    /// The GPUs used (none for a run of invalid files).
+    pub environment: Vec<DeviceInfo>,
     pub candidates: Vec<CandidateReport>,
     pub wall_s: f64,
 }

@@ -164,6 +164,8 @@ fn time_candidate(
 ) -> Result<time::Timing, Stop> {
     let problem = candidate.problem;
     let sizes = options.timed_sizes(candidate);
+    // Everything from here touches the GPU while it is being timed: nobody else may.
+    let _gpu = devices.exclusive();
     let bound = Bound::new(devices.candidate, candidate, prepared, &sizes, options.verify.guards)?;
     // The baseline's own copies of the inputs and its outputs, on the reference device.
     let mut baseline_buffers = Vec::new();

@@ -11,6 +11,8 @@
 //! and after every launch: every output element written, every input bit unchanged. The fp64
 //! truth is computed after the candidate's launch, from the pristine host copy of the inputs.
 
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
 use serde::Serialize;
 
 use crate::candidate::{Candidate, ResolvedArg, ResolvedLaunch};
@@ -313,7 +315,31 @@ pub(crate) fn launch_failure(e: DeviceError, at: At) -> Stop {
 pub struct Devices<'a> {
     pub candidate: &'a mut dyn Device,
     pub reference: &'a mut dyn Device,
+    /// Shared with the other reviews running on the same GPU, if any.
+    pub gate: Option<&'a GpuGate>,
 }
+
+impl<'a> Devices<'a> {
+    pub fn new(candidate: &'a mut dyn Device, reference: &'a mut dyn Device) -> Devices<'a> {
+        Devices { candidate, reference, gate: None }
+    }
+
+    /// GPU work that may share the card with other reviews' verification (not with timing).
+    pub fn shared(&self) -> Option<RwLockReadGuard<'a, ()>> {
+        self.gate.map(|g| g.0.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// GPU work that needs the card to itself: timing.
+    pub fn exclusive(&self) -> Option<RwLockWriteGuard<'a, ()>> {
+        self.gate.map(|g| g.0.write().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// When several reviews share one GPU (`--jobs`): their verification may overlap, but a review
+/// being timed has the card to itself. Waiting writers hold off new readers, so timing is not
+/// starved.
+#[derive(Debug, Default)]
+pub struct GpuGate(RwLock<()>);
 
 /// Run every trial at every size. `Err` only when the environment fails; a candidate's failure
 /// is in `Verification::rejection`.
@@ -328,6 +354,7 @@ pub fn verify(
     let sizes_list = if options.sizes.is_empty() { candidate.problem.check_sizes() } else { options.sizes.clone() };
     let mut out = Verification::default();
     for sizes in &sizes_list {
+        let _gpu = devices.shared();
         let bound = match Bound::new(devices.candidate, candidate, prepared, sizes, options.guards) {
             Ok(b) => b,
             Err(Stop::Reject(r)) => {

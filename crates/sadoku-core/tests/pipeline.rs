@@ -72,7 +72,7 @@ fn honest_fp32_kernel_is_accepted_as_fp32_and_timed_at_the_requested_size() {
     let cand = candidate("honest");
     let recorder = Recorder::default();
     let mut reference = SimDevice::new();
-    let mut devices = Devices { candidate: &mut dev, reference: &mut reference };
+    let mut devices = Devices::new(&mut dev, &mut reference);
     let report = review_candidate(&mut devices, &cand, &Seeds { master: 1 }, &options(), &recorder).unwrap();
     assert_eq!(dev.live_buffers(), 0, "leaked buffers");
 
@@ -146,7 +146,7 @@ fn honest_fp32_kernel_passes_verification_directly() {
     let kinds = cand.spec.launches.iter().map(|l| signature::check(l, &module).unwrap()).collect();
     let prepared = Prepared { module: dev.load(&module).unwrap(), kinds };
     let mut reference = SimDevice::new();
-    let mut devices = Devices { candidate: &mut dev, reference: &mut reference };
+    let mut devices = Devices::new(&mut dev, &mut reference);
     let v = verify::verify(&mut devices, &cand, &prepared, &Seeds { master: 5 }, &verify_options(), &Silent).unwrap();
     assert_eq!(dev.live_buffers(), 0);
     assert_eq!(v.rejection, None);
@@ -629,7 +629,7 @@ fn wild_write_is_a_kernel_fault_and_the_device_is_lost() {
     // candidate's review is an environment error that names the culprit, not a verdict. (In
     // production each candidate has a worker process of its own, so the next one starts clean.)
     let mut reference = SimDevice::new();
-    let mut devices = Devices { candidate: &mut dev, reference: &mut reference };
+    let mut devices = Devices::new(&mut dev, &mut reference);
     let next = review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 12 }, &options(), &Silent);
     assert_eq!(next.unwrap_err(), DeviceError::ContextLost("`wild` faulted with CUDA_ERROR_ILLEGAL_ADDRESS".into()));
 }

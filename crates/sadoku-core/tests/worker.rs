@@ -81,7 +81,7 @@ fn review_remote(
     name: &str,
     options: &ReviewOptions,
 ) -> CandidateReport {
-    let mut devices = Devices { candidate: remote, reference };
+    let mut devices = Devices::new(remote, reference);
     review_candidate(&mut devices, &candidate(name), &Seeds { master: 7 }, options, &Silent).unwrap()
 }
 
@@ -96,7 +96,7 @@ fn a_review_through_a_worker_matches_a_review_in_process() {
 
     let mut local = honest_device();
     let mut reference = SimDevice::new();
-    let mut devices = Devices { candidate: &mut local, reference: &mut reference };
+    let mut devices = Devices::new(&mut local, &mut reference);
     let local_report =
         review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 7 }, &options(), &Silent).unwrap();
     assert_eq!(remote_report.findings.trials, local_report.findings.trials, "same inputs, same errors, bit for bit");

@@ -97,6 +97,14 @@ pub struct CudaDevice {
     next_id: u64,
 }
 
+/// How many CUDA GPUs this process can see.
+pub fn device_count() -> Result<usize, DeviceError> {
+    libs::driver().map_err(|e| DeviceError::Environment(e.to_string()))?;
+    result::init()
+        .map_err(|e| DeviceError::Environment(format!("no usable CUDA GPU: cuInit failed with {}", code(&e))))?;
+    Ok(result::device::get_count().map_err(env("cuDeviceGetCount"))? as usize)
+}
+
 impl CudaDevice {
     /// Open GPU `ordinal`, with NVRTC to build sadoku's helper kernels.
     pub fn open(ordinal: usize, nvrtc: Nvrtc, role: Role) -> Result<CudaDevice, DeviceError> {

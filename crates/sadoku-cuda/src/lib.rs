@@ -8,6 +8,6 @@ pub mod device;
 pub mod libs;
 pub mod nvrtc;
 
-pub use device::{CudaDevice, Role};
+pub use device::{CudaDevice, Role, device_count};
 pub use libs::{CudaRoot, LibraryError};
 pub use nvrtc::Nvrtc;

@@ -50,6 +50,12 @@ pub struct ReviewArgs {
     /// GPU ordinal.
     #[arg(long, default_value_t = 0)]
     pub gpu: usize,
+    /// Review on several GPUs at once, each timing on its own card: `all` or a list like `0,2`.
+    #[arg(long, value_name = "all|LIST")]
+    pub gpus: Option<String>,
+    /// Candidates in flight on each GPU: compile and verify overlap, timing has the GPU alone.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
     /// Time at this size instead of the problem's, e.g. `--size N=8192`.
     #[arg(long, value_name = "SYM=VALUE", value_parser = parse_size)]
     pub size: Vec<(String, i64)>,

@@ -3,26 +3,29 @@
 mod candidates;
 mod cli;
 mod journal;
+mod lanes;
 mod output;
 mod progress;
 mod workers;
 
+use std::collections::VecDeque;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use clap::Parser;
 use sadoku_core::candidate::Candidate;
-use sadoku_core::checks::sanitizer::{SanitizerReport, TOOLS, parse as parse_sanitizer};
 use sadoku_core::checks::signature;
 use sadoku_core::compile::{CompileError, CompileRequest, Compiler};
-use sadoku_core::device::Device;
+use sadoku_core::device::DeviceInfo;
 use sadoku_core::problem::{self, Sizes};
-use sadoku_core::report::{Report, Sanitized};
-use sadoku_core::review::{self, Event, Observer, ReviewOptions};
+use sadoku_core::report::{CandidateReport, Report};
+use sadoku_core::review::ReviewOptions;
 use sadoku_core::seeds::Seeds;
 use sadoku_core::time::TimingOptions;
-use sadoku_core::verify::{Devices, VerifyOptions};
+use sadoku_core::verify::GpuGate;
 use sadoku_core::worker::{Timeouts, serve};
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 use serde::Serialize;
@@ -90,75 +93,97 @@ fn review(args: ReviewArgs) -> Result<u8> {
             progress.line(&format!("sadoku: {}", r.spec_error_line()));
         }
     }
-    // The judge's own device, opened only when there is something to run on it.
-    let mut reference: Option<CudaDevice> = None;
-    let mut reports = Vec::new();
+    // Invalid files and those judged in an earlier run need no GPU; the rest go to the lanes.
+    let mut slots: Vec<Option<CandidateReport>> = vec![None; loaded.len()];
+    let keys: Vec<String> = loaded
+        .iter()
+        .map(|item| match item {
+            Loaded::Valid(c) => review_key(&c.sha256, &options, args.sanitize),
+            Loaded::Invalid(r) => review_key(&r.sha256, &options, args.sanitize),
+        })
+        .collect();
     let (mut skipped, mut skipped_rejected) = (0, 0);
-    let mut failure = None;
+    let mut todo = Vec::new();
     for (index, item) in loaded.iter().enumerate() {
-        let (origin, key) = match item {
-            Loaded::Valid(c) => (c.origin.clone(), review_key(&c.sha256, &options, args.sanitize)),
-            Loaded::Invalid(r) => (r.origin.clone(), review_key(&r.sha256, &options, args.sanitize)),
-        };
-        if let Some(accepted) = journal.as_ref().and_then(|j| j.judged(&key)) {
+        if let Some(accepted) = journal.as_ref().and_then(|j| j.judged(&keys[index])) {
             skipped += 1;
             skipped_rejected += usize::from(!accepted);
-            progress.line(&format!("  skipped   {origin}: judged in an earlier run"));
+            progress.line(&format!("  skipped   {}: judged in an earlier run", origin(item)));
             continue;
         }
-        let result = match item {
-            Loaded::Invalid(r) => Ok((**r).clone()),
-            Loaded::Valid(candidate) => {
-                if reference.is_none() {
-                    let device = CudaDevice::open(args.gpu, nvrtc(args.no_cache)?, Role::Reference)
-                        .map_err(|e| anyhow!("{e}"))?;
-                    reference = Some(device);
-                }
-                let reference = reference.as_mut().expect("opened just above");
-                progress.event(Event::Candidate { index, total: loaded.len(), name: &candidate.name() });
-                let sanitized = match args.sanitize {
-                    true => Some(sanitize(candidate, args.gpu, reference, &seeds, timeouts, &progress)),
-                    false => None,
-                };
-                // Condemned by the sanitizer: verify for the record, but time nothing.
-                let condemned =
-                    matches!(&sanitized, Some(Sanitized::Ran { reports, .. }) if reports.iter().any(|r| r.errors > 0));
-                let options = ReviewOptions { skip_timing: condemned, ..options.clone() };
-                workers::spawn(args.gpu, args.no_cache, timeouts, None).and_then(|mut worker| {
-                    let mut devices = Devices { candidate: &mut worker, reference };
-                    let mut report = review::review_candidate(&mut devices, candidate, &seeds, &options, &progress)?;
-                    if let Some(s) = sanitized {
-                        report.apply_sanitizer(s);
-                    }
-                    Ok(report)
-                })
-            }
-        };
-        match result {
-            Ok(mut r) => {
-                r.key = key;
+        match item {
+            Loaded::Invalid(r) => {
+                let mut r = (**r).clone();
+                r.key = keys[index].clone();
                 if let Some(j) = journal.as_mut() {
                     j.append(&r)?;
                 }
-                reports.push(r);
+                slots[index] = Some(r);
             }
-            Err(e) => {
-                // The environment failed: keep what was judged, report it, then fail.
-                let left = loaded.len() - index;
-                failure = Some(anyhow!("while reviewing {origin}: {e}; {left} candidate(s) not reviewed"));
-                break;
-            }
+            Loaded::Valid(c) => todo.push((index, c)),
         }
     }
-    if let Some(r) = reference.as_mut() {
-        let _ = r.measure_sm_clock();
-    }
+    let gpus = if todo.is_empty() { Vec::new() } else { gpus(&args)? };
+    let candidates: Vec<&Candidate> = todo.iter().map(|(_, c)| *c).collect();
+    let plan = lanes::Plan {
+        candidates: &candidates,
+        seeds,
+        options,
+        timeouts,
+        sanitize: args.sanitize,
+        no_cache: args.no_cache,
+    };
+    let queue = Mutex::new((0..candidates.len()).collect::<VecDeque<usize>>());
+    let stop = AtomicBool::new(false);
+    let mut failure = None;
+    let mut environment = Vec::new();
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = mpsc::channel();
+        let mut lanes = Vec::new();
+        for &gpu in &gpus {
+            let gate = Arc::new(GpuGate::default());
+            for _ in 0..args.jobs {
+                let (gate, tx, plan, queue, stop, progress) =
+                    (gate.clone(), tx.clone(), &plan, &queue, &stop, &progress);
+                lanes.push(scope.spawn(move || lanes::run(gpu, gate, plan, queue, stop, progress, tx)));
+            }
+        }
+        drop(tx);
+        // Verdicts as they come: on disk at once, in the report in input order.
+        for (i, result) in rx {
+            let index = todo[i].0;
+            match result {
+                Ok(mut r) => {
+                    r.key = keys[index].clone();
+                    if let Some(j) = journal.as_mut() {
+                        j.append(&r)?;
+                    }
+                    slots[index] = Some(r);
+                }
+                Err(e) => {
+                    // The environment failed: keep what was judged, report it, then fail.
+                    failure.get_or_insert(anyhow!("while reviewing {}: {e}", todo[i].1.origin));
+                }
+            }
+        }
+        for lane in lanes {
+            if let Ok(Some(info)) = lane.join() {
+                if !environment.iter().any(|e: &DeviceInfo| e.ordinal == info.ordinal) {
+                    environment.push(info);
+                }
+            }
+        }
+        Ok(())
+    })?;
     progress.finish();
+    let not_reviewed = slots.iter().filter(|s| s.is_none()).count() - skipped;
+    let failure = failure.map(|e| anyhow!("{e}; {not_reviewed} candidate(s) not reviewed"));
+    environment.sort_by_key(|e| e.ordinal);
     let report = Report {
         sadoku: VERSION.into(),
         seed: seeds.master.to_string(),
-        environment: reference.as_ref().map(|r| r.info().clone()),
-        candidates: reports,
+        environment,
+        candidates: slots.into_iter().flatten().collect(),
         wall_s: started.elapsed().as_secs_f64(),
     };
     if args.json {
@@ -286,57 +311,37 @@ fn check(args: CheckArgs) -> Result<u8> {
     Ok(if results.iter().all(|r| r.ok) { 0 } else { 1 })
 }
 
-/// Run the candidate under each compute-sanitizer tool at a small size, in workers of their own
-/// (no guard zones, so that memcheck sees accesses leave their allocation; no timing).
-fn sanitize(
-    candidate: &Candidate,
-    gpu: usize,
-    reference: &mut CudaDevice,
-    seeds: &Seeds,
-    timeouts: Timeouts,
-    progress: &progress::Progress,
-) -> Sanitized {
-    let Some(program) = workers::find_sanitizer() else {
-        return Sanitized::NotRun {
-            why: "compute-sanitizer not found (looked in PATH, $CUDA_HOME/bin and /usr/local/cuda/bin)".into(),
-        };
-    };
-    let sizes = candidate.problem.small_sizes();
-    let options = ReviewOptions {
-        verify: VerifyOptions { sizes: vec![sizes.clone()], guards: false, ..VerifyOptions::default() },
-        timed_sizes: Some(sizes.clone()),
-        skip_timing: true,
-        ..ReviewOptions::default()
-    };
-    // Instrumented kernels run many times slower.
-    let timeouts = Timeouts { launch: timeouts.launch * 20, ..timeouts };
-    let mut reports = Vec::new();
-    for tool in TOOLS {
-        progress.event(Event::Stage { name: &format!("compute-sanitizer {tool}") });
-        let log =
-            std::env::temp_dir().join(format!("sadoku-{}-{}-{tool}.log", std::process::id(), &candidate.sha256[..12]));
-        let sanitizer = workers::Sanitizer { program: &program, tool, log: &log };
-        let ran = workers::spawn(gpu, true, timeouts, Some(sanitizer)).map(|mut worker| {
-            let mut devices = Devices { candidate: &mut worker, reference: &mut *reference };
-            // The verdict of this run does not count: the tool's report does.
-            let _ = review::review_candidate(&mut devices, candidate, seeds, &options, &review::Silent);
-            worker.close()
-        });
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_file(&log);
-        reports.push(match (ran, parse_sanitizer(tool, &text)) {
-            (_, Some(r)) => r,
-            (Ok(status), None) => SanitizerReport {
-                tool: tool.into(),
-                errors: 0,
-                first: vec![format!("no summary from the tool (worker {status})")],
-            },
-            (Err(e), None) => {
-                return Sanitized::NotRun { why: format!("compute-sanitizer {tool} could not start: {e}") };
-            }
-        });
+fn origin(item: &Loaded) -> &str {
+    match item {
+        Loaded::Valid(c) => &c.origin,
+        Loaded::Invalid(r) => &r.origin,
     }
-    Sanitized::Ran { sizes, reports }
+}
+
+/// The GPUs to review on: `--gpus all`, `--gpus 0,2`, or `--gpu N`; each one checked to exist.
+fn gpus(args: &ReviewArgs) -> Result<Vec<usize>> {
+    let count = sadoku_cuda::device_count().map_err(|e| anyhow!("{e}"))?;
+    let wanted: Vec<usize> = match args.gpus.as_deref() {
+        None => vec![args.gpu],
+        Some("all") => (0..count).collect(),
+        Some(list) => {
+            let mut out = Vec::new();
+            for part in list.split(',') {
+                let g = part.trim().parse::<usize>().map_err(|_| anyhow!("--gpus {list}: `{part}` is not a GPU number"))?;
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+            out
+        }
+    };
+    if wanted.is_empty() {
+        anyhow::bail!("no CUDA GPU is visible");
+    }
+    if let Some(g) = wanted.iter().find(|&&g| g >= count) {
+        anyhow::bail!("GPU {g} does not exist: this machine has {count} CUDA device(s)");
+    }
+    Ok(wanted)
 }
 
 /// The worker side of a review: one candidate's GPU work, served to the parent over stdin/stdout.

@@ -4,13 +4,13 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sadoku_core::review::{Event, Observer};
 use sadoku_core::verdict::Verdict;
-use std::cell::RefCell;
 use std::io::IsTerminal;
+use std::sync::Mutex;
 
 pub struct Progress {
     bar: ProgressBar,
     tty: bool,
-    current: RefCell<String>,
+    current: Mutex<String>,
 }
 
 impl Progress {
@@ -24,11 +24,15 @@ impl Progress {
         if tty {
             bar.enable_steady_tick(std::time::Duration::from_millis(100));
         }
-        Progress { bar, tty, current: RefCell::new(String::new()) }
+        Progress { bar, tty, current: Mutex::new(String::new()) }
     }
 
     pub fn line(&self, text: &str) {
         if self.tty { self.bar.println(text) } else { eprintln!("{text}") }
+    }
+
+    fn current(&self) -> String {
+        self.current.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
     pub fn finish(&self) {
@@ -40,16 +44,17 @@ impl Observer for Progress {
     fn event(&self, event: Event<'_>) {
         match event {
             Event::Candidate { index, total, name } => {
-                *self.current.borrow_mut() = format!("[{}/{}] {name}", index + 1, total);
-                self.bar.set_message(self.current.borrow().clone());
+                let text = format!("[{}/{}] {name}", index + 1, total);
+                self.bar.set_message(text.clone());
+                *self.current.lock().unwrap_or_else(|e| e.into_inner()) = text;
             }
-            Event::Stage { name } => self.bar.set_message(format!("{}: {name}", self.current.borrow())),
+            Event::Stage { name } => self.bar.set_message(format!("{}: {name}", self.current())),
             Event::Trial { sizes, trial } => {
-                self.bar.set_message(format!("{}: verifying at {sizes}, {trial}", self.current.borrow()))
+                self.bar.set_message(format!("{}: verifying at {sizes}, {trial}", self.current()))
             }
             Event::Sample { samples, noise, elapsed, budget } => self.bar.set_message(format!(
                 "{}: timing, {samples} samples, noise {:.2} %, {:.1}/{:.0} s",
-                self.current.borrow(),
+                self.current(),
                 noise * 100.0,
                 elapsed.as_secs_f64(),
                 budget.as_secs_f64()

@@ -169,7 +169,7 @@ fn spec_errors_are_verdicts_found_before_any_gpu_work() {
     assert!(lines[3].contains("empty.cu:1: no front matter"), "{err}");
 
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["environment"], Value::Null, "no GPU was needed");
+    assert_eq!(json["environment"], serde_json::json!([]), "no GPU was needed");
     let verdicts: Vec<(&str, &str)> = json["candidates"]
         .as_array()
         .unwrap()

@@ -105,14 +105,9 @@ pub fn review_unchecked(
     options: &ReviewOptions,
 ) -> CandidateReport {
     let mut reference = SimDevice::new();
-    let report = review_candidate(
-        &mut Devices { candidate: dev, reference: &mut reference },
-        candidate,
-        &Seeds { master },
-        options,
-        &Silent,
-    )
-    .expect("the simulated environment does not fail");
+    let report =
+        review_candidate(&mut Devices::new(dev, &mut reference), candidate, &Seeds { master }, options, &Silent)
+            .expect("the simulated environment does not fail");
     assert_eq!(reference.live_buffers(), 0, "reference buffers leaked by the review of {}", candidate.name());
     assert!(reference.launches.is_empty(), "no candidate kernel ever runs on the reference device");
     report

@@ -82,35 +82,39 @@ pub fn render(report: &Report) -> String {
         }
     }
     out.push_str("\nenvironment:\n");
-    let Some(e) = &report.environment else {
-        out.push_str(&format!("  GPU        none used\n  sadoku     {}\n", report.sadoku));
-        return out;
-    };
+    if report.environment.is_empty() {
+        out.push_str("  GPU        none used\n");
+    }
     let mib = |b: usize| b as f64 / (1 << 20) as f64;
-    let rows = [
-        (
-            "GPU",
-            format!(
-                "{} (GPU {}, {}, {} SMs, {:.0} MiB L2, {:.1} GiB)",
-                e.name,
-                e.ordinal,
-                e.arch(),
-                e.multiprocessors,
-                mib(e.l2_bytes),
-                mib(e.memory_bytes) / 1024.0
+    let mut rows = Vec::new();
+    for e in &report.environment {
+        rows.extend([
+            (
+                "GPU",
+                format!(
+                    "{} (GPU {}, {}, {} SMs, {:.0} MiB L2, {:.1} GiB)",
+                    e.name,
+                    e.ordinal,
+                    e.arch(),
+                    e.multiprocessors,
+                    mib(e.l2_bytes),
+                    mib(e.memory_bytes) / 1024.0
+                ),
             ),
-        ),
-        (
-            "driver",
-            format!("{} (CUDA driver API {})", e.driver.clone().unwrap_or_else(|| "unknown".into()), e.cuda_driver),
-        ),
-        ("NVRTC", e.nvrtc.clone().unwrap_or_else(|| "–".into())),
-        ("cuBLAS", e.cublas.clone().unwrap_or_else(|| "–".into())),
-        ("SM clock", e.sm_clock_mhz.map_or("–".into(), |m| format!("{m:.0} MHz (measured after the run)"))),
+            (
+                "driver",
+                format!("{} (CUDA driver API {})", e.driver.clone().unwrap_or_else(|| "unknown".into()), e.cuda_driver),
+            ),
+            ("NVRTC", e.nvrtc.clone().unwrap_or_else(|| "–".into())),
+            ("cuBLAS", e.cublas.clone().unwrap_or_else(|| "–".into())),
+            ("SM clock", e.sm_clock_mhz.map_or("–".into(), |m| format!("{m:.0} MHz (measured after the run)"))),
+        ]);
+    }
+    rows.extend([
         ("sadoku", report.sadoku.clone()),
         ("seed", format!("{} (replay with --seed {})", report.seed, report.seed)),
         ("wall time", format!("{:.1} s", report.wall_s)),
-    ];
+    ]);
     for (k, v) in rows {
         out.push_str(&format!("  {k:<10} {v}\n"));
     }

@@ -1,0 +1,137 @@
+//! Reviewing many candidates at once: one lane per GPU (`--gpus`), `--jobs` lanes on each. A lane
+//! is a thread with its own reference device; each candidate still gets a worker of its own.
+//! Lanes on one GPU share a gate: their verification may overlap, timing has the card alone.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use sadoku_core::candidate::Candidate;
+use sadoku_core::device::{Device, DeviceError, DeviceInfo};
+use sadoku_core::report::{CandidateReport, Sanitized};
+use sadoku_core::review::{self, Event, Observer, ReviewOptions};
+use sadoku_core::seeds::Seeds;
+use sadoku_core::verify::{Devices, GpuGate};
+use sadoku_core::worker::Timeouts;
+use sadoku_cuda::{CudaDevice, Nvrtc, Role};
+
+use crate::progress::Progress;
+use crate::workers;
+
+/// Everything a lane needs that is the same for all lanes.
+pub struct Plan<'a> {
+    pub candidates: &'a [&'a Candidate],
+    pub seeds: Seeds,
+    pub options: ReviewOptions,
+    pub timeouts: Timeouts,
+    pub sanitize: bool,
+    pub no_cache: bool,
+}
+
+/// One lane's outcome for one candidate (by index into `Plan::candidates`).
+pub type Outcome = (usize, Result<CandidateReport, DeviceError>);
+
+/// Take candidates from `queue` until it is empty or `stop` is set; send each verdict as it comes.
+/// Returns the lane's GPU as it describes itself (SM clock measured at the end), if it opened one.
+pub fn run(
+    gpu: usize,
+    gate: Arc<GpuGate>,
+    plan: &Plan,
+    queue: &Mutex<VecDeque<usize>>,
+    stop: &AtomicBool,
+    progress: &Progress,
+    results: Sender<Outcome>,
+) -> Option<DeviceInfo> {
+    let mut reference: Option<CudaDevice> = None;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(index) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
+        let candidate = plan.candidates[index];
+        progress.event(Event::Candidate { index, total: plan.candidates.len(), name: &candidate.name() });
+        let result = review_one(gpu, &gate, plan, candidate, &mut reference, progress);
+        if result.is_err() {
+            stop.store(true, Ordering::SeqCst);
+        }
+        if results.send((index, result)).is_err() {
+            break;
+        }
+    }
+    let device = reference.as_mut()?;
+    let _ = device.measure_sm_clock();
+    Some(device.info().clone())
+}
+
+fn review_one(
+    gpu: usize,
+    gate: &GpuGate,
+    plan: &Plan,
+    candidate: &Candidate,
+    reference: &mut Option<CudaDevice>,
+    progress: &Progress,
+) -> Result<CandidateReport, DeviceError> {
+    if reference.is_none() {
+        let nvrtc = Nvrtc::new(if plan.no_cache { None } else { Nvrtc::default_cache_dir() })
+            .map_err(|e| DeviceError::Environment(e.to_string()))?;
+        *reference = Some(CudaDevice::open(gpu, nvrtc, Role::Reference)?);
+    }
+    let reference = reference.as_mut().expect("opened just above");
+    let sanitized = plan.sanitize.then(|| sanitize(gpu, gate, plan, candidate, reference));
+    // Condemned by the sanitizer: verify for the record, but time nothing.
+    let condemned = matches!(&sanitized, Some(Sanitized::Ran { reports, .. }) if reports.iter().any(|r| r.errors > 0));
+    let options = ReviewOptions { skip_timing: condemned, ..plan.options.clone() };
+    let mut worker = workers::spawn(gpu, plan.no_cache, plan.timeouts, None)?;
+    let mut devices = Devices { gate: Some(gate), ..Devices::new(&mut worker, reference) };
+    let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, progress)?;
+    if let Some(s) = sanitized {
+        report.apply_sanitizer(s);
+    }
+    report.gpu = Some(gpu);
+    Ok(report)
+}
+
+/// Run the candidate under each compute-sanitizer tool at a small size, in workers of their own
+/// (no guard zones, so that memcheck sees accesses leave their allocation; no timing).
+fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, reference: &mut CudaDevice) -> Sanitized {
+    use sadoku_core::checks::sanitizer::{SanitizerReport, TOOLS, parse};
+    use sadoku_core::verify::VerifyOptions;
+    let Some(program) = workers::find_sanitizer() else {
+        return Sanitized::NotRun {
+            why: "compute-sanitizer not found (looked in PATH, $CUDA_HOME/bin and /usr/local/cuda/bin)".into(),
+        };
+    };
+    let sizes = candidate.problem.small_sizes();
+    let options = ReviewOptions {
+        verify: VerifyOptions { sizes: vec![sizes.clone()], guards: false, ..VerifyOptions::default() },
+        timed_sizes: Some(sizes.clone()),
+        skip_timing: true,
+        ..ReviewOptions::default()
+    };
+    // Instrumented kernels run many times slower.
+    let timeouts = Timeouts { launch: plan.timeouts.launch * 20, ..plan.timeouts };
+    let mut reports = Vec::new();
+    for tool in TOOLS {
+        let log =
+            std::env::temp_dir().join(format!("sadoku-{}-{}-{tool}.log", std::process::id(), &candidate.sha256[..12]));
+        let sanitizer = workers::Sanitizer { program: &program, tool, log: &log };
+        let ran = workers::spawn(gpu, true, timeouts, Some(sanitizer)).map(|mut worker| {
+            let mut devices = Devices { gate: Some(gate), ..Devices::new(&mut worker, &mut *reference) };
+            // The verdict of this run does not count: the tool's report does.
+            let _ = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, &review::Silent);
+            worker.close()
+        });
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        reports.push(match (ran, parse(tool, &text)) {
+            (_, Some(r)) => r,
+            (Ok(status), None) => SanitizerReport {
+                tool: tool.into(),
+                errors: 0,
+                first: vec![format!("no summary from the tool (worker {status})")],
+            },
+            (Err(e), None) => {
+                return Sanitized::NotRun { why: format!("compute-sanitizer {tool} could not start: {e}") };
+            }
+        });
+    }
+    Sanitized::Ran { sizes, reports }
+}
