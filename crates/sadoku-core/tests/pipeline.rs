@@ -466,7 +466,7 @@ fn kernel_whose_result_moves_between_identical_runs_is_rejected_as_nondeterminis
         let (i, j) = (n - 1, 0);
         let (exact, scale) = exact_and_scale(a, b, n, i, j);
         let bound = bound_factor(n) * scale;
-        let sign = if calls % 2 == 0 { 1.0 } else { -1.0 };
+        let sign = if calls.is_multiple_of(2) { 1.0 } else { -1.0 };
         c[i * n + j] = (exact + sign * 0.9 * bound) as f32;
         log.borrow_mut().push((c[i * n + j], exact, bound));
         c
@@ -511,7 +511,7 @@ fn kernel_that_misbehaves_only_on_the_repeat_is_rejected_as_nondeterministic() {
     register(&mut dev, "third_call", move |a, b, n| {
         calls += 1;
         let mut c = trimm_fp32(a, b, n);
-        if calls % 3 == 0 {
+        if calls.is_multiple_of(3) {
             c[(n - 1) * n] += 1.0;
         }
         c
@@ -539,7 +539,7 @@ fn kernel_that_reorders_its_sums_between_runs_is_accepted() {
         for i in 0..n {
             for j in 0..=i {
                 let term = |k: usize| (a[i * n + k], b[k * n + j]);
-                c[i * n + j] = if calls % 2 == 0 {
+                c[i * n + j] = if calls.is_multiple_of(2) {
                     (j..=i).map(term).fold(0f32, |acc, (x, y)| x.mul_add(y, acc))
                 } else {
                     (j..=i).rev().map(term).fold(0f32, |acc, (x, y)| x.mul_add(y, acc))
@@ -569,7 +569,7 @@ fn large_flip_flop_is_rejected_as_inaccurate_before_any_repeat() {
     register(&mut dev, "flip_flop", move |a, b, n| {
         calls += 1;
         let mut c = trimm_fp32(a, b, n);
-        if calls % 2 == 0 {
+        if calls.is_multiple_of(2) {
             c[(n - 1) * n] += 1.0;
         }
         c
