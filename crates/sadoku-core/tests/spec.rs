@@ -57,7 +57,7 @@ fn a_valid_spec_loads() {
 fn grid_of_zero_blocks() {
     assert_eq!(
         err_text(launch(r#"["N - N", 1, 1]"#, BLOCK, ARGS)),
-        "dir/k.cu:3: at N = 4096: launch 1 (`honest`): grid.x = `N - N` = 0, outside 1..=2147483647"
+        "dir/k.cu:5: at N = 4096: launch 1 (`honest`): grid.x = `N - N` = 0, outside 1..=2147483647"
     );
 }
 
@@ -66,7 +66,7 @@ fn grid_of_zero_blocks() {
 fn grid_of_zero_blocks_at_a_small_check_size() {
     assert_eq!(
         err_text(launch(r#"[1, "N - 1", 1]"#, BLOCK, ARGS)),
-        "dir/k.cu:3: at N = 1: launch 1 (`honest`): grid.y = `N - 1` = 0, outside 1..=65535"
+        "dir/k.cu:5: at N = 1: launch 1 (`honest`): grid.y = `N - 1` = 0, outside 1..=65535"
     );
 }
 
@@ -74,11 +74,11 @@ fn grid_of_zero_blocks_at_a_small_check_size() {
 fn block_of_2048_threads() {
     assert_eq!(
         err_text(launch(GRID, "[64, 32, 1]", ARGS)),
-        "dir/k.cu:3: at N = 4096: launch 1 (`honest`): block has 2048 threads; at most 1024"
+        "dir/k.cu:6: at N = 4096: launch 1 (`honest`): block has 2048 threads; at most 1024"
     );
     assert_eq!(
         err_text(launch(GRID, "[2048, 1, 1]", ARGS)),
-        "dir/k.cu:3: at N = 4096: launch 1 (`honest`): block.x = `2048` = 2048, outside 1..=1024"
+        "dir/k.cu:6: at N = 4096: launch 1 (`honest`): block.x = `2048` = 2048, outside 1..=1024"
     );
 }
 
@@ -86,7 +86,7 @@ fn block_of_2048_threads() {
 fn division_by_zero() {
     assert_eq!(
         err_text(launch(r#"["N / (N - N)", 1, 1]"#, BLOCK, ARGS)),
-        "dir/k.cu:3: at N = 4096: launch 1 (`honest`): division by zero in `N / (N - N)`"
+        "dir/k.cu:5: at N = 4096: launch 1 (`honest`): division by zero in `N / (N - N)`"
     );
 }
 

@@ -883,7 +883,7 @@ fn bom_crlf_and_blank_lines_before_the_front_matter() {
     let c = ok(&format!("\u{feff}\r\n\r\n{}", VALID.replace('\n', "\r\n")));
     assert_eq!(c.spec.launches[0].line, 5);
     let e = err(&format!("\u{feff}\n\n{}", VALID.replace("block  = [16, 16, 1]", "block  = [16, 16, 16]")));
-    assert_eq!(e.line, Some(5), "{e}");
+    assert_eq!(e.line, Some(8), "the `block` key's line, two lines down: {e}");
 }
 
 /// The first `*/` closes the front matter, even inside a TOML string or comment: the error then

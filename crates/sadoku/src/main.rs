@@ -327,7 +327,8 @@ fn gpus(args: &ReviewArgs) -> Result<Vec<usize>> {
         Some(list) => {
             let mut out = Vec::new();
             for part in list.split(',') {
-                let g = part.trim().parse::<usize>().map_err(|_| anyhow!("--gpus {list}: `{part}` is not a GPU number"))?;
+                let g =
+                    part.trim().parse::<usize>().map_err(|_| anyhow!("--gpus {list}: `{part}` is not a GPU number"))?;
                 if !out.contains(&g) {
                     out.push(g);
                 }

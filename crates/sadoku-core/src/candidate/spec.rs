@@ -40,7 +40,18 @@ pub struct LaunchSpec {
     /// Dynamic shared memory in bytes.
     pub shared_mem: Expr,
     pub args: Vec<ArgSpec>,
+    /// Line of the `[[launch]]` table.
     pub line: usize,
+    /// Lines of its `grid`, `block` and `shared_mem` keys (the table's line when absent), so that an
+    /// error in one points at it.
+    pub key_lines: KeyLines,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyLines {
+    pub grid: usize,
+    pub block: usize,
+    pub shared_mem: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -186,13 +197,15 @@ impl Spec {
                 }
                 Ok(out)
             };
+            let key_lines = KeyLines {
+                grid: lines.of(l.grid.span()),
+                block: lines.of(l.block.span()),
+                shared_mem: l.shared_mem.as_ref().map_or(line, |s| lines.of(s.span())),
+            };
             let grid = dims("grid", l.grid)?;
             let block = dims("block", l.block)?;
             let shared_mem = match l.shared_mem {
-                Some(s) => {
-                    let line = lines.of(s.span());
-                    expr(s.into_inner(), line)?
-                }
+                Some(s) => expr(s.into_inner(), key_lines.shared_mem)?,
                 None => Expr::constant(0),
             };
             let mut args = Vec::new();
@@ -203,7 +216,7 @@ impl Spec {
                     other => ArgSpec::Int(expr(other, line)?),
                 });
             }
-            launches.push(LaunchSpec { kernel: l.kernel, grid, block, shared_mem, args, line });
+            launches.push(LaunchSpec { kernel: l.kernel, grid, block, shared_mem, args, line, key_lines });
         }
         Ok(Spec {
             problem: raw.problem.into_inner(),
@@ -295,11 +308,14 @@ impl Spec {
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let at = |m: String| (Some(l.line), format!("launch {} (`{}`): {m}", i + 1, l.kernel));
-                let dims = |what: &str, e: &[Expr; 3], max: [i64; 3]| -> Result<[u32; 3], Located> {
+                let at_line =
+                    |line: usize| move |m: String| (Some(line), format!("launch {} (`{}`): {m}", i + 1, l.kernel));
+                let at = at_line(l.line);
+                let dims = |what: &str, e: &[Expr; 3], max: [i64; 3], line: usize| -> Result<[u32; 3], Located> {
+                    let at = at_line(line);
                     let mut out = [0u32; 3];
                     for (axis, ((slot, e), max)) in out.iter_mut().zip(e).zip(max).enumerate() {
-                        let v = eval(e, sizes).map_err(&at)?;
+                        let v = eval(e, sizes).map_err(at)?;
                         if !(1..=max).contains(&v) {
                             let xyz = ["x", "y", "z"][axis];
                             return Err(at(format!("{what}.{xyz} = `{e}` = {v}, outside 1..={max}")));
@@ -308,22 +324,24 @@ impl Spec {
                     }
                     Ok(out)
                 };
-                let grid = dims("grid", &l.grid, MAX_GRID)?;
-                let block = dims("block", &l.block, MAX_BLOCK)?;
+                let grid = dims("grid", &l.grid, MAX_GRID, l.key_lines.grid)?;
+                let block = dims("block", &l.block, MAX_BLOCK, l.key_lines.block)?;
                 let threads: i64 = block.iter().map(|&b| b as i64).product();
                 if threads > MAX_THREADS_PER_BLOCK {
-                    return Err(at(format!("block has {threads} threads; at most {MAX_THREADS_PER_BLOCK}")));
+                    let msg = format!("block has {threads} threads; at most {MAX_THREADS_PER_BLOCK}");
+                    return Err(at_line(l.key_lines.block)(msg));
                 }
-                let shared = eval(&l.shared_mem, sizes).map_err(&at)?;
+                let at_shared = at_line(l.key_lines.shared_mem);
+                let shared = eval(&l.shared_mem, sizes).map_err(at_shared)?;
                 if !(0..=u32::MAX as i64).contains(&shared) {
-                    return Err(at(format!("shared_mem = `{}` = {shared} bytes is out of range", l.shared_mem)));
+                    return Err(at_shared(format!("shared_mem = `{}` = {shared} bytes is out of range", l.shared_mem)));
                 }
                 let args = l
                     .args
                     .iter()
                     .map(|a| match a {
                         ArgSpec::Buffer(name) => Ok(ResolvedArg::Buffer(name.clone())),
-                        ArgSpec::Int(e) => eval(e, sizes).map(ResolvedArg::Int).map_err(&at),
+                        ArgSpec::Int(e) => eval(e, sizes).map(ResolvedArg::Int).map_err(at),
                     })
                     .collect::<Result<_, _>>()?;
                 Ok(ResolvedLaunch { kernel: l.kernel.clone(), grid, block, shared_mem: shared as u32, args })

@@ -74,7 +74,7 @@ fn missing(kernel: &str, entries: &[Entry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::candidate::Expr;
+    use crate::candidate::{Expr, KeyLines};
     use crate::compile::Param;
 
     fn module(params: &[(&str, usize)]) -> CompiledModule {
@@ -101,6 +101,7 @@ mod tests {
             shared_mem: Expr::constant(0),
             args,
             line: 2,
+            key_lines: KeyLines { grid: 3, block: 4, shared_mem: 2 },
         }
     }
 
