@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use sha2::{Digest, Sha256};
 
-use crate::candidate::{Candidate, SpecError};
+use crate::candidate::{Candidate, SpecError, display_name};
 use crate::checks::accuracy::Accuracy;
 use crate::checks::sanitizer::SanitizerReport;
 use crate::device::DeviceInfo;
@@ -117,9 +117,7 @@ impl CandidateReport {
         let rejection = Rejection::Spec { line: error.line, message: error.message.clone() };
         CandidateReport {
             key: String::new(),
-            name: std::path::Path::new(&error.origin)
-                .file_name()
-                .map_or_else(|| error.origin.clone(), |n| n.to_string_lossy().into_owned()),
+            name: display_name(&error.origin),
             origin: error.origin.clone(),
             sha256: hex::encode(Sha256::digest(source)),
             problem: String::new(),

@@ -113,7 +113,7 @@ fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, refe
         let log =
             std::env::temp_dir().join(format!("sadoku-{}-{}-{tool}.log", std::process::id(), &candidate.sha256[..12]));
         let sanitizer = workers::Sanitizer { program: &program, tool, log: &log };
-        let ran = workers::spawn(gpu, true, timeouts, Some(sanitizer)).map(|mut worker| {
+        let ran = workers::spawn(gpu, plan.no_cache, timeouts, Some(sanitizer)).map(|mut worker| {
             let mut devices = Devices { gate: Some(gate), ..Devices::new(&mut worker, &mut *reference) };
             // The verdict of this run does not count: the tool's report does.
             let _ = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, &review::Silent);

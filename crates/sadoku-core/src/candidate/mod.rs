@@ -96,9 +96,11 @@ impl Candidate {
 
     /// A short display name: the file name without directories.
     pub fn name(&self) -> String {
-        PathBuf::from(&self.origin)
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| self.origin.clone())
+        display_name(&self.origin)
     }
+}
+
+/// The file name of an origin, without directories (the origin itself when it has none).
+pub fn display_name(origin: &str) -> String {
+    PathBuf::from(origin).file_name().map_or_else(|| origin.to_string(), |s| s.to_string_lossy().into_owned())
 }
