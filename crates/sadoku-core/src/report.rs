@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::candidate::{Candidate, SpecError, display_name};
 use crate::checks::accuracy::Accuracy;
+use crate::checks::ceiling::CeilingUse;
 use crate::checks::sanitizer::SanitizerReport;
 use crate::device::DeviceInfo;
 use crate::problem::Sizes;
@@ -54,6 +55,8 @@ pub struct Findings {
     pub timing: Option<Timing>,
     /// The problem's minimum flops over the candidate's median time.
     pub tflops: Option<f64>,
+    /// The median time's rate against the card's measured ceiling for its precision class.
+    pub ceiling: Option<CeilingUse>,
     /// What compute-sanitizer found (`--sanitize`), or why it did not run.
     pub sanitizer: Option<Sanitized>,
 }

@@ -3,18 +3,21 @@
 use std::time::{Duration, Instant};
 
 use crate::candidate::Candidate;
-use crate::checks::signature;
+use crate::checks::accuracy::Tolerance;
+use crate::checks::{ceiling, signature};
 use crate::compile::{CompileError, CompileRequest};
-use crate::device::{DeviceError, DeviceExt, Precision};
-use crate::problem::{Distribution, Role, Sizes};
+use crate::device::{DeviceError, Precision};
+use crate::problem::Sizes;
 use crate::report::{CandidateReport, CompileRecord, Findings};
 use crate::seeds::Seeds;
 use crate::time::{self, TimingOptions};
 use crate::verdict::{At, Rejection, Verdict};
-use crate::verify::{self, Bound, Devices, Prepared, Stop, VerifyOptions};
+use crate::verify::{self, Devices, Prepared, Stop, VerifyOptions};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReviewOptions {
+    /// The precision reviewed for: the accuracy required and the baseline compared with.
+    pub precision: Precision,
     pub verify: VerifyOptions,
     pub timing: TimingOptions,
     /// Time at these sizes instead of the problem's own timed size.
@@ -24,7 +27,29 @@ pub struct ReviewOptions {
     pub skip_timing: bool,
 }
 
+impl Default for ReviewOptions {
+    fn default() -> Self {
+        ReviewOptions {
+            precision: Precision::F32,
+            verify: VerifyOptions::default(),
+            timing: TimingOptions::default(),
+            timed_sizes: None,
+            skip_timing: false,
+        }
+    }
+}
+
 impl ReviewOptions {
+    /// Review for TF32 precision: TF32-class answers pass, the baseline is cuBLAS with TF32 math.
+    pub fn for_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self.verify.tolerance = match precision {
+            Precision::Tf32 => Tolerance::TF32,
+            _ => Tolerance::FP32,
+        };
+        self
+    }
+
     pub fn timed_sizes(&self, candidate: &Candidate) -> Sizes {
         self.timed_sizes.clone().unwrap_or_else(|| candidate.problem.timed_sizes())
     }
@@ -77,7 +102,7 @@ pub fn review_candidate(
         Ok(v) => v,
         // The worker hung or died outside a launch (while copying, say): still the candidate's doing.
         Err(e @ (DeviceError::Timeout { .. } | DeviceError::WorkerDied { .. })) => {
-            let at = At { sizes: options.timed_sizes(candidate), trial: "between launches".into() };
+            let at = At::new(&options.timed_sizes(candidate), "between launches");
             match verify::launch_failure(e, at) {
                 Stop::Reject(r) => Verdict::Rejected(*r),
                 Stop::Env(e) => return Err(e),
@@ -142,66 +167,35 @@ fn review_inner(
         return Ok(Verdict::Accepted { class: verification.class() });
     }
     observer.event(Event::Stage { name: "timing" });
-    match time_candidate(devices, candidate, &prepared, seeds, options, observer) {
-        Ok(timing) => {
-            let flops = candidate.problem.min_flops(&options.timed_sizes(candidate));
-            report.tflops = Some(flops / (timing.candidate.median * 1e-3) / 1e12);
-            report.timing = Some(timing);
-        }
+    let sizes = options.timed_sizes(candidate);
+    let timing = match time::measure(
+        devices,
+        candidate,
+        &prepared,
+        seeds,
+        &sizes,
+        options.precision,
+        &options.verify.tolerance,
+        options.verify.guards,
+        &options.timing,
+        observer,
+    ) {
+        Ok(timing) => timing,
         Err(Stop::Reject(r)) => return Ok(Verdict::Rejected(*r)),
         Err(Stop::Env(e)) => return Err(e),
-    }
-    Ok(Verdict::Accepted { class: verification.class() })
-}
-
-fn time_candidate(
-    devices: &mut Devices,
-    candidate: &Candidate,
-    prepared: &Prepared,
-    seeds: &Seeds,
-    options: &ReviewOptions,
-    observer: &dyn Observer,
-) -> Result<time::Timing, Stop> {
-    let problem = candidate.problem;
-    let sizes = options.timed_sizes(candidate);
-    // Everything from here touches the GPU while it is being timed: nobody else may.
-    let _gpu = devices.exclusive();
-    let bound = Bound::new(devices.candidate, candidate, prepared, &sizes, options.verify.guards)?;
-    // The baseline's own copies of the inputs and its outputs, on the reference device.
-    let mut baseline_buffers = Vec::new();
-    let result = (|| {
-        let seed = seeds.derive(&[&candidate.sha256, "timing inputs"]);
-        let inputs = problem.generate(&sizes, Distribution::Randn, seed);
-        let mut baseline_inputs = Vec::new();
-        for ((_, buf), data) in bound.of_role(Role::Input).zip(&inputs) {
-            devices.candidate.upload_f32(buf, data)?;
-            let b = devices.reference.alloc(buf.bytes)?;
-            baseline_buffers.push(b);
-            devices.reference.upload_f32(b, data)?;
-            baseline_inputs.push(b);
+    };
+    let (flops, bytes) = (candidate.problem.min_flops(&sizes), candidate.problem.min_bytes(&sizes));
+    report.tflops = Some(flops / (timing.candidate.median * 1e-3) / 1e12);
+    let class = verification.class();
+    if let Some(ceilings) = devices.reference.ceilings()? {
+        // The fastest verified launch: one impossible launch is enough.
+        let fastest = ceiling::assess(class, flops, bytes, timing.candidate.min, &ceilings);
+        if fastest.impossible() {
+            report.timing = Some(timing);
+            return Ok(Verdict::Rejected(Rejection::Impossible { sizes, evidence: fastest }));
         }
-        let mut baseline_outputs = Vec::new();
-        for (spec, _) in bound.of_role(Role::Output) {
-            let b = devices.reference.alloc(spec.bytes().max(4))?;
-            baseline_buffers.push(b);
-            baseline_outputs.push(b);
-        }
-        let baseline = problem.baseline(&sizes, &baseline_inputs, &baseline_outputs, Precision::F32);
-        let at = At { sizes: sizes.clone(), trial: "timing".into() };
-        time::compare(
-            devices,
-            &bound.work,
-            &baseline,
-            &problem.baseline_name(Precision::F32),
-            &options.timing,
-            seeds.derive(&[&candidate.sha256, "bootstrap"]),
-            observer,
-        )
-        .map_err(|e| verify::launch_failure(e, at))
-    })();
-    for b in baseline_buffers {
-        devices.reference.free(b);
+        report.ceiling = Some(ceiling::assess(class, flops, bytes, timing.candidate.median, &ceilings));
     }
-    bound.release(devices.candidate);
-    result
+    report.timing = Some(timing);
+    Ok(Verdict::Accepted { class })
 }

@@ -3,10 +3,12 @@
 use serde::Serialize;
 
 use crate::checks::accuracy::PrecisionClass;
+use crate::checks::ceiling::CeilingUse;
 use crate::checks::determinism::Nondeterministic;
 use crate::checks::guards::OutOfBounds;
 use crate::checks::inputs_unchanged::InputsModified;
 use crate::checks::sanitizer::SanitizerReport;
+use crate::checks::trace::HiddenWork;
 use crate::checks::unwritten::Unwritten;
 use crate::problem::Sizes;
 
@@ -16,6 +18,15 @@ pub struct At {
     pub sizes: Sizes,
     /// e.g. "trial 1 (randn inputs, NaN poison)".
     pub trial: String,
+    /// For a finding in a timed launch: which one (1-based, in launch order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_launch: Option<usize>,
+}
+
+impl At {
+    pub fn new(sizes: &Sizes, trial: impl Into<String>) -> At {
+        At { sizes: sizes.clone(), trial: trial.into(), timed_launch: None }
+    }
 }
 
 impl std::fmt::Display for At {
@@ -76,6 +87,19 @@ pub enum Rejection {
         #[serde(rename = "details")]
         evidence: Nondeterministic,
     },
+    /// The activity trace saw device work the timing events would not: another stream, outside
+    /// the window, kernels nobody launched.
+    HiddenWork {
+        at: At,
+        #[serde(rename = "details")]
+        evidence: HiddenWork,
+    },
+    /// Faster than the card can compute or move data.
+    Impossible {
+        sizes: Sizes,
+        #[serde(rename = "details")]
+        evidence: CeilingUse,
+    },
 }
 
 impl Rejection {
@@ -97,6 +121,8 @@ impl Rejection {
             Rejection::Inaccurate { .. } => "wrong answer",
             Rejection::Nondeterministic { .. } => "nondeterministic",
             Rejection::Sanitizer { .. } => "sanitizer findings",
+            Rejection::HiddenWork { .. } => "hidden device work",
+            Rejection::Impossible { .. } => "physically impossible",
         }
     }
 
@@ -119,6 +145,8 @@ impl Rejection {
             Rejection::InputsModified { at, evidence } => format!("{evidence} (at {at})"),
             Rejection::Inaccurate { at, evidence, .. } => format!("{evidence} (at {at})"),
             Rejection::Nondeterministic { at, evidence } => format!("{evidence} (at {at})"),
+            Rejection::HiddenWork { at, evidence } => format!("{evidence} (at {at})"),
+            Rejection::Impossible { sizes, evidence } => format!("{evidence} (at {sizes}, fastest timed launch)"),
             Rejection::Sanitizer { findings } => {
                 findings.iter().filter(|f| f.errors > 0).map(|f| f.to_string()).collect::<Vec<_>>().join("; ")
             }

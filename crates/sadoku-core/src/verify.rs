@@ -230,7 +230,7 @@ impl Bound {
         Ok(())
     }
 
-    fn all(&self) -> impl Iterator<Item = &Guarded> {
+    pub fn all(&self) -> impl Iterator<Item = &Guarded> {
         self.buffers.iter().map(|(_, g)| g).chain(&self.scratch)
     }
 
@@ -407,7 +407,7 @@ fn verify_size(
             plan.poison
         );
         observer.event(Event::Trial { sizes, trial: &trial });
-        let at = At { sizes: sizes.clone(), trial: trial.clone() };
+        let at = At::new(sizes, trial.clone());
         let input_seed =
             seeds.derive(&[&candidate.sha256, &size_label, &format!("inputs {}", plan.repeat_of.unwrap_or(index))]);
         let inputs = match plan.repeat_of {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::compile::{CompileError, CompileRequest, CompiledModule};
-use crate::device::{Buffer, Device, DeviceError, DeviceInfo, ModuleHandle, Sample, Work};
+use crate::device::{Buffer, Device, DeviceError, DeviceInfo, ModuleHandle, Sample, TimedRun, Work};
 
 /// Largest JSON header accepted: a header is a request, never data.
 const MAX_HEADER: u32 = 64 << 20;
@@ -33,7 +33,7 @@ pub enum Request {
     Fill(Buffer, u32),
     Load(CompiledModule),
     Run(Vec<Work>),
-    Time(Vec<Work>),
+    Time(TimedRun),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ pub fn serve(device: &mut dyn Device, r: &mut dyn Read, w: &mut dyn Write) -> io
             Request::Fill(b, word) => Response::Done(device.fill_u32(b, word)),
             Request::Load(m) => Response::Module(device.load(&m)),
             Request::Run(work) => Response::Done(refuse_library(&work).and_then(|()| device.run(&work))),
-            Request::Time(work) => Response::Sample(refuse_library(&work).and_then(|()| device.time(&work))),
+            Request::Time(run) => Response::Sample(refuse_library(&run.work).and_then(|()| device.time(&run))),
         };
         write_frame(w, &response, &data)?;
     }
@@ -343,9 +343,9 @@ impl Device for RemoteDevice {
         self.expect_done(Request::Run(work.to_vec()), &[], timeout, "a launch").map(drop)
     }
 
-    fn time(&mut self, work: &[Work]) -> Result<Sample, DeviceError> {
-        let timeout = self.timeouts.launch * work.len().max(1) as u32;
-        match self.call(&Request::Time(work.to_vec()), &[], timeout, "a timed launch")? {
+    fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {
+        let timeout = self.timeouts.launch * run.work.len().max(1) as u32;
+        match self.call(&Request::Time(run.clone()), &[], timeout, "a timed launch")? {
             (Response::Sample(r), _) => r,
             (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to Time"))),
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use sadoku_core::checks::accuracy::PrecisionClass;
 use sadoku_core::device::sim::SimDevice;
-use sadoku_core::device::{Buffer, Device, DeviceError, LibraryOp, Precision, Work};
+use sadoku_core::device::{Buffer, Device, DeviceError, LibraryOp, Precision, TimedRun, Work};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, Silent, review_candidate};
 use sadoku_core::seeds::Seeds;
@@ -112,7 +112,7 @@ fn the_worker_refuses_library_work_so_the_answer_never_exists_there() {
     let err = remote.run(&[gemm]).unwrap_err();
     assert!(matches!(&err, DeviceError::Environment(m) if m.contains("candidate kernels only")), "{err:?}");
     let tril = Work::Library(LibraryOp::TrilF32 { c: b, n: 2 });
-    assert!(remote.time(&[tril]).is_err());
+    assert!(remote.time(&TimedRun::plain(&[tril])).is_err());
 }
 
 #[test]

@@ -87,6 +87,10 @@ pub struct ReviewArgs {
     /// synccheck) at a small size; its findings reject a candidate the answer checks accepted.
     #[arg(long)]
     pub sanitize: bool,
+    /// The precision to review for: fp32 (TF32-class answers are wrong) or tf32 (TF32-class
+    /// answers pass, and every speedup is against cuBLAS with TF32 tensor cores).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Fp32)]
+    pub precision: PrecisionArg,
 }
 
 #[derive(Debug, Args)]
@@ -119,4 +123,10 @@ fn parse_positive(s: &str) -> Result<f64, String> {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
         _ => Err(format!("`{s}` is not a positive number")),
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionArg {
+    Fp32,
+    Tf32,
 }

@@ -19,7 +19,7 @@ use clap::Parser;
 use sadoku_core::candidate::Candidate;
 use sadoku_core::checks::signature;
 use sadoku_core::compile::{CompileError, CompileRequest, Compiler};
-use sadoku_core::device::DeviceInfo;
+use sadoku_core::device::{DeviceInfo, Precision};
 use sadoku_core::problem::{self, Sizes};
 use sadoku_core::report::{CandidateReport, Report};
 use sadoku_core::review::ReviewOptions;
@@ -32,7 +32,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use candidates::Loaded;
-use cli::{CheckArgs, Cli, Command, ReviewArgs, WorkerArgs};
+use cli::{CheckArgs, Cli, Command, PrecisionArg, ReviewArgs, WorkerArgs};
 use journal::Journal;
 
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SADOKU_COMMIT"), ")");
@@ -74,7 +74,11 @@ fn review(args: ReviewArgs) -> Result<u8> {
         },
         timed_sizes,
         ..ReviewOptions::default()
-    };
+    }
+    .for_precision(match args.precision {
+        PrecisionArg::Fp32 => Precision::F32,
+        PrecisionArg::Tf32 => Precision::Tf32,
+    });
     let timeouts = Timeouts {
         compile: Duration::from_secs_f64(args.compile_timeout),
         launch: Duration::from_secs_f64(args.launch_timeout),

@@ -63,6 +63,10 @@ impl Tolerance {
     /// Lets any honest fp32 kernel through, stops one that rounds operands to TF32.
     pub const FP32: Tolerance = Tolerance { normwise: 1e-5, unit_roundoff: U_FP32 };
 
+    /// For `--precision tf32`: operands rounded to TF32's 10 mantissa bits (unit roundoff 2⁻¹¹)
+    /// pass, bf16 does not.
+    pub const TF32: Tolerance = Tolerance { normwise: 2e-3, unit_roundoff: 1.0 / (1u64 << 11) as f64 };
+
     /// The elementwise error bound factor for sums of `terms` products.
     pub fn elementwise_factor(&self, terms: usize) -> f64 {
         let ku = terms as f64 * self.unit_roundoff;

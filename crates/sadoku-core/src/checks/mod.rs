@@ -3,11 +3,13 @@
 //! of them touches a GPU.
 
 pub mod accuracy;
+pub mod ceiling;
 pub mod determinism;
 pub mod guards;
 pub mod inputs_unchanged;
 pub mod sanitizer;
 pub mod signature;
+pub mod trace;
 pub mod unwritten;
 
 use rand::{Rng, SeedableRng};

@@ -150,11 +150,131 @@ impl DeviceError {
     }
 }
 
-/// One timed sample of a work list.
+/// Untimed preparation of one buffer before a timed run (sadoku's own helper kernels).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Prep {
+    /// Multiply every fp32 element by `factor` in place. Only powers of two are used, so the
+    /// result is exact and the expected output follows exactly.
+    Scale { buffer: Buffer, factor: f32 },
+    /// Fill with one repeated 32-bit word (NaN poison).
+    Fill { buffer: Buffer, word: u32 },
+    /// Fill with the pseudo-random words [`pattern_word`]`(seed, i)` (random-bits poison).
+    Pattern { buffer: Buffer, seed: u64 },
+}
+
+/// One timed sample: prepare, flush L2, time `work`, then hash the `check` buffers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimedRun {
+    pub prepare: Vec<Prep>,
+    pub work: Vec<Work>,
+    /// Buffers whose contents are hashed after the run ([`content_hash`] with `hash_key`).
+    pub check: Vec<Buffer>,
+    pub hash_key: u64,
+}
+
+impl TimedRun {
+    /// Just time `work`: nothing prepared, nothing checked.
+    pub fn plain(work: &[Work]) -> TimedRun {
+        TimedRun { prepare: Vec::new(), work: work.to_vec(), check: Vec::new(), hash_key: 0 }
+    }
+}
+
+/// One kernel that ran inside a timed sample, as the device's activity trace (CUPTI) saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KernelRecord {
+    pub name: String,
+    pub grid: [u32; 3],
+    pub block: [u32; 3],
+    pub registers: u32,
+    /// Static plus dynamic shared memory per block.
+    pub shared_bytes: u32,
+    /// Device timestamps, nanoseconds.
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub stream: u32,
+}
+
+/// What the device's activity trace saw during one timed sample: every kernel but sadoku's own
+/// helpers, on any stream of the process, between two marker kernels that bracket the timing events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Trace {
+    Traced {
+        /// The stream the work was launched on.
+        stream: u32,
+        /// End of the marker before the start event, start of the marker after the stop event.
+        window_ns: (u64, u64),
+        kernels: Vec<KernelRecord>,
+    },
+    /// No tracing on this device (CUPTI missing, or another profiler holds it): events and the
+    /// host wall clock only.
+    Unavailable { why: String },
+}
+
+/// One timed sample of a work list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// Device time between events recorded just before and just after the work, milliseconds.
     pub ms: f64,
+    /// Host wall clock from just before the start event to the stop event's completion.
+    pub wall_ms: f64,
+    /// SM clock measured right after the sample (clock64 over globaltimer), when the device can.
+    pub sm_clock_mhz: Option<f64>,
+    /// [`content_hash`] of each `check` buffer after the run.
+    pub hashes: Vec<u64>,
+    pub trace: Trace,
+}
+
+impl Sample {
+    /// A sample with nothing but an event time (simulations, tests).
+    pub fn events_only(ms: f64) -> Sample {
+        Sample {
+            ms,
+            wall_ms: ms,
+            sm_clock_mhz: None,
+            hashes: Vec::new(),
+            trace: Trace::Unavailable { why: "not traced".into() },
+        }
+    }
+}
+
+/// SplitMix64's finaliser: a strong 64-bit mix, cheap on a GPU.
+pub const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Word `i` of the random-bits poison pattern with `seed`; the device helper computes the same.
+pub const fn pattern_word(seed: u64, i: u64) -> u32 {
+    (mix64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 32) as u32
+}
+
+/// Order-independent hash of 32-bit words: the sum (mod 2⁶⁴) of mix(key, i, word). The device
+/// helper computes the same with atomics. A key drawn at run time keeps a kernel from aiming at a
+/// collision.
+pub fn content_hash(words: &[u32], key: u64) -> u64 {
+    use rayon::prelude::*;
+    words.par_iter().enumerate().map(|(i, &w)| hash_term(key, i as u64, w)).reduce(|| 0u64, u64::wrapping_add)
+}
+
+/// One word's term of [`content_hash`]. −0.0 hashes as +0.0: a kernel that writes a literal zero
+/// where the scaled expectation is −0.0 is still exact.
+pub const fn hash_term(key: u64, i: u64, word: u32) -> u64 {
+    let word = if word == 0x8000_0000 { 0 } else { word };
+    mix64(key ^ mix64(i ^ ((word as u64) << 32)))
+}
+
+/// Measured peak rates of a card: what no honest kernel can exceed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Ceilings {
+    /// fp32 FMA on CUDA cores (a calibrated kernel), TFLOP/s.
+    pub fp32_tflops: f64,
+    /// Dense TF32 tensor-core GEMM (cuBLAS), TFLOP/s.
+    pub tf32_tflops: f64,
+    /// Dense BF16 tensor-core GEMM (cuBLAS), TFLOP/s.
+    pub bf16_tflops: f64,
+    /// A large device-to-device copy, counting bytes read and written, GB/s.
+    pub dram_gbs: f64,
 }
 
 /// A GPU, or a simulation of one, or a worker process driving one.
@@ -172,8 +292,14 @@ pub trait Device {
     fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError>;
     /// Run the work in order and wait for it; every launch's status is checked.
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError>;
-    /// Flush L2 (untimed), then time the work between device events.
-    fn time(&mut self, work: &[Work]) -> Result<Sample, DeviceError>;
+    /// Prepare (untimed), flush L2 (untimed), time the work between device events while tracing
+    /// it, then hash the checked buffers.
+    fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError>;
+    /// The card's measured peak rates; a reference device measures them (once, cached), a
+    /// candidate's device need not know.
+    fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {
+        Ok(None)
+    }
 }
 
 /// Typed helpers over the byte interface.

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use super::{
-    Buffer, Device, DeviceError, DeviceInfo, KernelArg, Launch, LibraryOp, ModuleHandle, Precision, Sample, Work,
+    Buffer, Ceilings, Device, DeviceError, DeviceInfo, KernelArg, KernelRecord, Launch, LibraryOp, ModuleHandle,
+    Precision, Prep, Sample, TimedRun, Trace, Work, content_hash, pattern_word,
 };
 use crate::compile::{CompileError, CompileRequest, CompiledModule, Compiler, Entry, Param};
 
@@ -67,6 +68,11 @@ impl SimCall<'_> {
 
 type KernelFn = Box<dyn FnMut(&mut SimCall) -> Result<(), SimFault>>;
 type CostFn = Box<dyn Fn(&Launch) -> f64>;
+/// Rewrites a sample's trace (kernels, window): device work a real kernel could hide.
+pub type TraceTweak = Box<dyn FnMut(&mut Vec<KernelRecord>, (u64, u64))>;
+
+/// The stream a simulated device launches on.
+pub const SIM_STREAM: u32 = 7;
 
 struct SimKernel {
     params: Vec<Param>,
@@ -93,6 +99,15 @@ pub struct SimDevice {
     pub launches: Vec<Launch>,
     /// Set by a kernel fault: like a real context, the device then refuses all work.
     lost: Option<String>,
+    /// Peak rates it claims; `None` like a device that cannot measure them.
+    pub ceilings: Option<Ceilings>,
+    /// Whether timed samples are traced (like CUPTI) or only timed with events.
+    pub tracing: bool,
+    pub trace_tweak: Option<TraceTweak>,
+    /// SM clock of sample number `tick`, MHz.
+    pub clock: Box<dyn FnMut(u64) -> Option<f64>>,
+    /// Device time, nanoseconds: advances with every timed sample.
+    now_ns: u64,
 }
 
 impl Default for SimDevice {
@@ -129,6 +144,11 @@ impl SimDevice {
             tick: 0,
             launches: Vec::new(),
             lost: None,
+            ceilings: Some(Ceilings { fp32_tflops: 60.0, tf32_tflops: 400.0, bf16_tflops: 800.0, dram_gbs: 4000.0 }),
+            tracing: true,
+            trace_tweak: None,
+            clock: Box::new(|_| Some(1980.0)),
+            now_ns: 1_000_000,
         }
     }
 
@@ -354,13 +374,71 @@ impl Device for SimDevice {
         Ok(())
     }
 
-    fn time(&mut self, work: &[Work]) -> Result<Sample, DeviceError> {
-        self.run(work)?;
-        let ms: f64 = work.iter().map(|w| self.cost_ms(w)).sum();
+    fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {
+        self.alive()?;
+        for p in &run.prepare {
+            match *p {
+                Prep::Scale { buffer, factor } => {
+                    let v: Vec<f32> = self.f32s(buffer)?.into_iter().map(|x| x * factor).collect();
+                    self.store(buffer, &v, f32::to_le_bytes)?;
+                }
+                Prep::Fill { buffer, word } => self.fill_u32(buffer, word)?,
+                Prep::Pattern { buffer, seed } => {
+                    let words: Vec<u32> = (0..buffer.bytes as u64 / 4).map(|i| pattern_word(seed, i)).collect();
+                    self.store(buffer, &words, u32::to_le_bytes)?;
+                }
+            }
+        }
+        self.run(&run.work)?;
         self.tick += 1;
         // Deterministic jitter in [-1, 1), scrambled so that samples do not trend.
         let wobble = ((self.tick.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0;
-        Ok(Sample { ms: ms * (1.0 + self.jitter * wobble) })
+        let scale = 1.0 + self.jitter * wobble;
+        // A launch gap of 2 µs between kernels, as on a real GPU.
+        let window_start = self.now_ns;
+        let mut t = window_start + 2_000;
+        let mut kernels = Vec::new();
+        for w in &run.work {
+            let ns = (self.cost_ms(w) * scale * 1e6) as u64;
+            let (name, grid, block, shared_bytes) = match w {
+                Work::Launch(l) => (l.kernel.clone(), l.grid, l.block, l.shared_mem),
+                Work::Library(LibraryOp::Gemm { .. }) => ("sim_gemm".to_string(), [1, 1, 1], [128, 1, 1], 0),
+                Work::Library(LibraryOp::TrilF32 { .. }) => ("sadoku_tril_f32".to_string(), [1, 1, 1], [256, 1, 1], 0),
+            };
+            kernels.push(KernelRecord {
+                name,
+                grid,
+                block,
+                registers: 32,
+                shared_bytes,
+                start_ns: t,
+                end_ns: t + ns,
+                stream: SIM_STREAM,
+            });
+            t += ns + 2_000;
+        }
+        let window = (window_start, t);
+        self.now_ns = t + 1_000_000;
+        if let Some(tweak) = self.trace_tweak.as_mut() {
+            tweak(&mut kernels, window);
+        }
+        let ms = (t - window_start) as f64 / 1e6;
+        let mut hashes = Vec::new();
+        for b in &run.check {
+            let words: Vec<u32> =
+                self.bytes(*b)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+            hashes.push(content_hash(&words, run.hash_key));
+        }
+        let trace = if self.tracing {
+            Trace::Traced { stream: SIM_STREAM, window_ns: window, kernels }
+        } else {
+            Trace::Unavailable { why: "simulated device without tracing".into() }
+        };
+        Ok(Sample { ms, wall_ms: ms + 0.01, sm_clock_mhz: (self.clock)(self.tick), hashes, trace })
+    }
+
+    fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {
+        Ok(self.ceilings)
     }
 }
 

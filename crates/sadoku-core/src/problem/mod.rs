@@ -116,7 +116,8 @@ pub trait Problem: Sync {
     fn generate(&self, sizes: &Sizes, distribution: Distribution, seed: u64) -> Vec<Vec<f32>>;
     /// The least arithmetic any correct kernel must do.
     fn min_flops(&self, sizes: &Sizes) -> f64;
-    /// The fewest bytes any correct kernel must move: inputs read once, outputs written once.
+    /// The fewest bytes any correct kernel must move through DRAM after an L2 flush, within the
+    /// timed window.
     fn min_bytes(&self, sizes: &Sizes) -> f64;
     /// fp64 ground truth for each output, computed from the pristine host inputs.
     fn reference(
@@ -125,6 +126,13 @@ pub trait Problem: Sync {
         sizes: &Sizes,
         inputs: &[Vec<f32>],
     ) -> Result<Vec<Reference>, DeviceError>;
+    /// How each output scales when each input is multiplied by a power of two (`input_scales`, one per
+    /// input): timing rescales the inputs between launches so that no launch sees inputs it has
+    /// seen before, and the expected outputs follow exactly. `None` for a problem that is not
+    /// homogeneous in its inputs (its timed launches rotate input sets only).
+    fn output_scales(&self, _input_scales: &[f64]) -> Option<Vec<f64>> {
+        None
+    }
     /// Library work producing the outputs at `precision`: what users would otherwise run.
     fn baseline(&self, sizes: &Sizes, inputs: &[Buffer], outputs: &[Buffer], precision: Precision) -> Vec<Work>;
     fn baseline_name(&self, precision: Precision) -> String;

@@ -46,6 +46,8 @@ pub fn timing_options() -> TimingOptions {
         max_samples: 50,
         target_noise: 0.01,
         budget: Duration::from_millis(500),
+        max_sets: 4,
+        ..TimingOptions::default()
     }
 }
 

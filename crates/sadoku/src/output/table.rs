@@ -2,6 +2,7 @@
 
 use comfy_table::presets::UTF8_BORDERS_ONLY;
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
+use sadoku_core::device::Precision;
 use sadoku_core::report::{CandidateReport, Report};
 use sadoku_core::verdict::Verdict;
 
@@ -24,6 +25,15 @@ fn error_cell(c: &CandidateReport) -> String {
     }
 }
 
+/// The baseline's precision, as the table names it.
+fn short(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F64 => "fp64",
+        Precision::F32 => "fp32",
+        Precision::Tf32 => "TF32",
+    }
+}
+
 pub fn render(report: &Report) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
@@ -34,23 +44,39 @@ pub fn render(report: &Report) -> String {
         "time (median ± IQR)",
         "baseline",
         "speedup [95% CI]",
-        "TFLOP/s",
+        "TFLOP/s (% of peak)",
     ]);
     for c in &report.candidates {
         let timing = c.findings.timing.as_ref();
         let speed = timing.map_or("–".into(), |t| {
             let (lo, hi) = t.speedup_interval;
-            format!("{:.2}× [{lo:.2}, {hi:.2}]{}", t.speedup, if t.converged { "" } else { " (noisy)" })
+            let mut flags = Vec::new();
+            if !t.converged {
+                flags.push("noisy");
+            }
+            if !t.reliable {
+                flags.push("unreliable");
+            }
+            let flags = if flags.is_empty() { String::new() } else { format!("\n({})", flags.join(", ")) };
+            format!("{:.2}× [{lo:.2}, {hi:.2}]\n{}{flags}", t.speedup, t.call)
         });
+        let rate = match (c.findings.tflops, &c.findings.ceiling) {
+            (Some(f), Some(u)) => format!("{f:.1} ({:.0}% of {})", u.percent, u.what),
+            (Some(f), None) => format!("{f:.1}"),
+            _ => "–".into(),
+        };
         t.add_row(vec![
             Cell::new(&c.name),
             verdict_cell(c),
             Cell::new(error_cell(c)),
             Cell::new(timing.map_or("–".into(), |t| format!("{} ± {}", ms(t.candidate.median), ms(t.candidate.iqr()))))
                 .set_alignment(CellAlignment::Right),
-            Cell::new(timing.map_or("–".into(), |t| ms(t.baseline.median))).set_alignment(CellAlignment::Right),
+            Cell::new(
+                timing.map_or("–".into(), |t| format!("{}\n{}", ms(t.baseline.median), short(t.baseline_precision))),
+            )
+            .set_alignment(CellAlignment::Right),
             Cell::new(speed).set_alignment(CellAlignment::Right),
-            Cell::new(c.findings.tflops.map_or("–".into(), |f| format!("{f:.1}"))).set_alignment(CellAlignment::Right),
+            Cell::new(rate).set_alignment(CellAlignment::Right),
         ]);
     }
     let mut out = String::new();
@@ -63,12 +89,54 @@ pub fn render(report: &Report) -> String {
     out.push_str(&format!("sadoku review: {}\n", problems.join("; ")));
     out.push_str(&t.to_string());
     out.push('\n');
-    if let Some(name) =
-        report.candidates.iter().find_map(|c| c.findings.timing.as_ref().map(|t| t.baseline_name.clone()))
-    {
+    let mut baselines: Vec<(Precision, String)> = report
+        .candidates
+        .iter()
+        .filter_map(|c| c.findings.timing.as_ref().map(|t| (t.baseline_precision, t.baseline_name.clone())))
+        .collect();
+    baselines.dedup();
+    for (precision, name) in baselines {
         out.push_str(&format!(
-            "baseline: {name}, timed interleaved with each candidate; L2 flushed before every sample\n"
+            "baseline ({}): {name}, timed interleaved with each candidate; L2 flushed before every sample\n",
+            short(precision)
         ));
+    }
+    let timed: Vec<&CandidateReport> = report.candidates.iter().filter(|c| c.findings.timing.is_some()).collect();
+    if !timed.is_empty() {
+        out.push_str("\ntimed launches:\n");
+    }
+    for c in timed {
+        let t = c.findings.timing.as_ref().expect("filtered");
+        out.push_str(&format!(
+            "  {}: {} launches verified over {} input sets{}; {} differed in low bits but passed; {} samples kept, {} \
+             dropped (throttled), SM clock {}\n",
+            c.name,
+            t.verified_launches,
+            t.sets,
+            if t.rescaled { ", inputs rescaled before each" } else { "" },
+            t.inexact_launches,
+            t.candidate.samples,
+            t.throttled,
+            t.sm_clock_mhz.map_or("unknown".into(), |m| format!("{m:.0} MHz")),
+        ));
+        out.push_str(&format!("    timed by: {}; host wall clock {} per sample\n", t.method, ms(t.wall_ms)));
+        for k in &t.kernels {
+            out.push_str(&format!("    {k}\n"));
+        }
+        let rounds: Vec<String> = t
+            .rounds
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:.3}× [{:.3}, {:.3}] ({} samples)",
+                    r.speedup, r.speedup_interval.0, r.speedup_interval.1, r.samples
+                )
+            })
+            .collect();
+        out.push_str(&format!("    rounds: {}\n", rounds.join(", then ")));
+        if let Some(why) = &t.unreliable {
+            out.push_str(&format!("    UNRELIABLE: {why}\n"));
+        }
     }
     let rejected: Vec<&CandidateReport> = report.candidates.iter().filter(|c| !c.verdict.is_accepted()).collect();
     if !rejected.is_empty() {

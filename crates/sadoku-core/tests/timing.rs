@@ -1,0 +1,269 @@
+//! What is timed must be what was verified, traced and physically possible (HACKS.md #4–#10, #14).
+//! Each check has an adversarial kernel it catches and an honest one it lets through.
+
+mod common;
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use common::*;
+use sadoku_core::checks::accuracy::PrecisionClass;
+use sadoku_core::checks::trace::HiddenWork;
+use sadoku_core::device::Precision;
+use sadoku_core::device::sim::SIM_STREAM;
+use sadoku_core::report::CandidateReport;
+use sadoku_core::time::Call;
+use sadoku_core::verdict::{Rejection, Verdict};
+
+/// 3 trials at each of 3 sizes, then the first launch of each of the 4 timing sets.
+const BEFORE_SAMPLING: u32 = 9 + 4;
+
+fn rejection(report: &CandidateReport) -> &Rejection {
+    match &report.verdict {
+        Verdict::Rejected(r) => r,
+        v => {
+            panic!("expected a rejection, got {v:?} (timing {:?})", report.findings.timing.as_ref().map(|t| t.speedup))
+        }
+    }
+}
+
+#[test]
+fn honest_kernel_is_timed_on_verified_traced_launches() {
+    let mut dev = device();
+    let report = review(&mut dev, &candidate("honest"), 1);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let t = report.findings.timing.as_ref().expect("timed");
+    assert_eq!(t.sets, 4);
+    assert!(t.rescaled, "trimm is linear in A and B: inputs are rescaled between launches");
+    assert!(t.verified_launches > 4 + 2 * 5, "every launch verified: {}", t.verified_launches);
+    assert_eq!(t.inexact_launches, 0, "a deterministic kernel reproduces its verified bits exactly");
+    assert!(t.method.contains("CUPTI"), "{}", t.method);
+    assert_eq!(t.kernels.len(), 1);
+    assert_eq!((t.kernels[0].name.as_str(), t.kernels[0].stream), ("honest", SIM_STREAM));
+    assert!((t.kernels[0].median_ms - KERNEL_MS).abs() < 0.01, "{}", t.kernels[0]);
+    assert_eq!(t.rounds.len(), 2);
+    assert!(t.reliable, "{:?}", t.unreliable);
+    assert_eq!(t.throttled, 0);
+    assert_eq!(t.sm_clock_mhz, Some(1980.0));
+    // 1 ms against a baseline of microseconds: clearly slower, and said so.
+    assert_eq!(t.call, Call::Slower);
+    let ceiling = report.findings.ceiling.as_ref().expect("% of ceiling reported");
+    assert!(ceiling.percent > 0.0 && ceiling.percent < 1.0, "{ceiling:?}");
+}
+
+/// HACKS.md #5/#6: honest while it is being checked, a no-op once it has been called enough.
+#[test]
+fn kernel_that_stops_writing_after_warm_up_is_caught_at_its_first_bad_launch() {
+    let mut dev = device();
+    let honest_calls = BEFORE_SAMPLING + 7;
+    let calls = Rc::new(Cell::new(0u32));
+    let counter = calls.clone();
+    register_raw(&mut dev, "lazy", move |call| {
+        counter.set(counter.get() + 1);
+        if counter.get() > honest_calls {
+            return Ok(());
+        }
+        let (a, b, n) = inputs(call)?;
+        call.write(2, &trimm_fp32(&a, &b, n))
+    });
+    let report = review(&mut dev, &candidate("lazy"), 2);
+    let Rejection::Unwritten { at, evidence } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    // Launches after verification are numbered from 1: call 21 is the first bad one, launch 12.
+    assert_eq!(at.timed_launch, Some(12), "{at}");
+    assert!(at.trial.starts_with("timed launch 12 (set 4 of 4, inputs ×"), "{at}");
+    assert_eq!(evidence.count, 40 * 40, "{evidence}");
+}
+
+/// HACKS.md #4: a cache keyed on the inputs' mantissas (so that it survives power-of-two
+/// rescaling it does not understand) returns stale answers once the inputs move.
+#[test]
+fn cache_keyed_on_input_contents_is_caught_by_rescaled_inputs() {
+    let mut dev = device();
+    let mut cache: HashMap<Vec<u32>, Vec<f32>> = HashMap::new();
+    register_raw(&mut dev, "cached", move |call| {
+        let (a, b, n) = inputs(call)?;
+        let key: Vec<u32> = a.iter().chain(&b).take(64).map(|x| x.to_bits() & 0x007F_FFFF).collect();
+        let c = cache.entry(key).or_insert_with(|| trimm_fp32(&a, &b, n)).clone();
+        call.write(2, &c)
+    });
+    let report = review(&mut dev, &candidate("cached"), 3);
+    let Rejection::Inaccurate { at, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    // Sets 1–4 are new; launch 5 is set 1 again, rescaled.
+    assert_eq!(at.timed_launch, Some(5), "{at}");
+}
+
+/// The same cache, but one that understands the rescaling and scales its stale answer exactly:
+/// right every time, and far too fast. Physics catches it (HACKS.md #14).
+#[test]
+fn scale_aware_cache_is_right_but_physically_impossible() {
+    let mut dev = device();
+    let mut cache: HashMap<Vec<u32>, (f32, f32, Vec<f32>)> = HashMap::new();
+    dev.kernel(
+        "stash",
+        &PARAMS,
+        move |call| {
+            let (a, b, n) = inputs(call)?;
+            let key: Vec<u32> = a.iter().chain(&b).take(64).map(|x| x.to_bits() & 0x007F_FFFF).collect();
+            let (a0, b0, c) = cache.entry(key).or_insert_with(|| (a[0], b[0], trimm_fp32(&a, &b, n))).clone();
+            let s = (a[0] / a0) * (b[0] / b0);
+            call.write(2, &c.iter().map(|x| x * s).collect::<Vec<_>>())
+        },
+        // A copy of C: no arithmetic at all.
+        |_| 1e-9,
+    );
+    let report = review(&mut dev, &candidate("stash"), 4);
+    let Rejection::Impossible { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert!(evidence.impossible());
+    assert!(evidence.to_string().contains("on a card that peaks at"), "{evidence}");
+    let t = report.findings.timing.as_ref().expect("the timing that condemned it is kept");
+    assert_eq!(t.inexact_launches, 0, "every launch bit-exact: only physics catches it");
+}
+
+/// HACKS.md #7, during timing only.
+#[test]
+fn kernel_that_zeroes_an_input_after_warm_up_is_caught() {
+    let mut dev = device();
+    let calls = Rc::new(Cell::new(0u32));
+    let counter = calls.clone();
+    register_raw(&mut dev, "zeroes_late", move |call| {
+        counter.set(counter.get() + 1);
+        let (a, b, n) = inputs(call)?;
+        call.write(2, &trimm_fp32(&a, &b, n))?;
+        if counter.get() > BEFORE_SAMPLING + 3 { call.write(0, &vec![0.0; n * n]) } else { Ok(()) }
+    });
+    let report = review(&mut dev, &candidate("zeroes_late"), 5);
+    let Rejection::InputsModified { at, evidence } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert_eq!(at.timed_launch, Some(4 + 4), "{at}");
+    assert_eq!(evidence.buffer, "A");
+}
+
+/// Summing in a different order each launch changes the last bits: the hash differs, the full
+/// check passes, the kernel is accepted.
+#[test]
+fn kernel_that_reorders_its_sums_is_accepted_with_inexact_launches_counted() {
+    let mut dev = device();
+    let calls = Rc::new(Cell::new(0u32));
+    let counter = calls.clone();
+    register(&mut dev, "reorders", move |a, b, n| {
+        counter.set(counter.get() + 1);
+        // Every third launch sums backwards: each set sees both orders.
+        if counter.get() % 3 != 0 {
+            return trimm_fp32(a, b, n);
+        }
+        let mut c = vec![0f32; n * n];
+        for i in 0..n {
+            for j in 0..=i {
+                c[i * n + j] = (j..=i).rev().fold(0f32, |acc, k| a[i * n + k].mul_add(b[k * n + j], acc));
+            }
+        }
+        c
+    });
+    let report = review(&mut dev, &candidate("reorders"), 6);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    assert!(report.findings.timing.as_ref().unwrap().inexact_launches > 0);
+}
+
+/// HACKS.md #8: work the timed stream's events cannot see.
+#[test]
+fn kernel_on_another_stream_is_rejected_as_hidden_work() {
+    let mut dev = device();
+    dev.trace_tweak = Some(Box::new(|kernels, _| kernels.iter_mut().for_each(|k| k.stream = 13)));
+    let report = review(&mut dev, &candidate("honest"), 7);
+    let Rejection::HiddenWork { at, evidence } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert!(matches!(evidence, HiddenWork::OtherStream { stream: 13, .. }), "{evidence}");
+    assert!(at.timed_launch.is_some());
+}
+
+#[test]
+fn kernel_still_running_after_the_window_is_rejected_as_hidden_work() {
+    let mut dev = device();
+    dev.trace_tweak = Some(Box::new(|kernels, (_, close)| kernels.iter_mut().for_each(|k| k.end_ns = close + 50_000)));
+    let report = review(&mut dev, &candidate("honest"), 8);
+    let Rejection::HiddenWork { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert!(evidence.to_string().contains("still running 50.0 µs after it"), "{evidence}");
+}
+
+#[test]
+fn extra_kernel_nobody_launched_is_rejected_as_hidden_work() {
+    let mut dev = device();
+    dev.trace_tweak = Some(Box::new(|kernels, _| {
+        let mut child = kernels[0].clone();
+        child.name = "child".into();
+        child.start_ns = kernels[0].end_ns;
+        child.end_ns = kernels[0].end_ns + 10;
+        kernels.push(child);
+    }));
+    let report = review(&mut dev, &candidate("honest"), 9);
+    let Rejection::HiddenWork { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert!(matches!(evidence, HiddenWork::Unexpected { .. }), "{evidence}");
+}
+
+/// Without a trace the review still runs, on events and the wall clock, and says so.
+#[test]
+fn without_tracing_timing_falls_back_to_events_and_says_why() {
+    let mut dev = device();
+    dev.tracing = false;
+    let report = review(&mut dev, &candidate("honest"), 10);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(t.method.starts_with("CUDA events"), "{}", t.method);
+    assert!(t.method.contains("simulated device without tracing"), "{}", t.method);
+    assert!(t.kernels.is_empty());
+}
+
+/// nvbench's rule: samples at a throttled clock are dropped, the rest stand.
+#[test]
+fn throttled_samples_are_dropped() {
+    let mut dev = device();
+    dev.clock = Box::new(|tick| Some(if tick % 4 == 0 { 900.0 } else { 1980.0 }));
+    let report = review(&mut dev, &candidate("honest"), 11);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(t.throttled > 0, "{t:?}");
+    assert_eq!(t.sm_clock_mhz, Some(1980.0), "only unthrottled samples kept");
+}
+
+/// A kernel that gets slower half-way through: the two rounds disagree.
+#[test]
+fn rounds_that_disagree_mark_the_timing_unreliable() {
+    let mut dev = device();
+    let calls = Rc::new(Cell::new(0u32));
+    let (counter, cost) = (calls.clone(), calls.clone());
+    dev.kernel(
+        "drifts",
+        &PARAMS,
+        move |call| {
+            counter.set(counter.get() + 1);
+            let (a, b, n) = inputs(call)?;
+            call.write(2, &trimm_fp32(&a, &b, n))
+        },
+        move |_| if cost.get() > 40 { 2.0 } else { 1.0 },
+    );
+    let mut options = options();
+    options.timing.min_samples = 30;
+    options.timing.max_samples = 60;
+    let report = review_unchecked(&mut dev, &candidate("drifts"), 12, &options);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(!t.reliable, "{:?}", t.rounds);
+    assert!(t.unreliable.as_ref().unwrap().contains("the rounds disagree"));
+}
+
+/// HACKS.md #10: a TF32 kernel fails an fp32 review but passes a TF32 one, where it is compared
+/// with the TF32 baseline, never the fp32 one.
+#[test]
+fn tf32_kernel_is_reviewed_against_the_tf32_baseline_under_precision_tf32() {
+    let mut dev = device();
+    register(&mut dev, "tf32", |a, b, n| trimm_with(a, b, n, tf32));
+    let fp32 = review(&mut dev, &candidate("tf32"), 13);
+    assert!(matches!(rejection(&fp32), Rejection::Inaccurate { class: PrecisionClass::Tf32, .. }));
+
+    let mut dev = device();
+    register(&mut dev, "tf32", |a, b, n| trimm_with(a, b, n, tf32));
+    let options = options().for_precision(Precision::Tf32);
+    let report = review_unchecked(&mut dev, &candidate("tf32"), 13, &options);
+    assert_eq!(report.verdict, Verdict::Accepted { class: PrecisionClass::Tf32 });
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(t.baseline_name.contains("TF32"), "{}", t.baseline_name);
+}
