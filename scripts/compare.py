@@ -136,6 +136,59 @@ for case in cases:
         ok = ok and want["evidence"] in (got.get("evidence") or "")
         check(f"--sanitize {origin}: {summary(got) if got else 'missing'}", ok, str(got.get("evidence")))
 
+# Every accepted candidate in the batch: timed on verified, traced launches, with a call and a ceiling.
+for c in batch["candidates"]:
+    t = c.get("timing")
+    if c["verdict"] != "ACCEPTED" or not t:
+        continue
+    check(
+        f"{c['origin']}: {t['verified_launches']} timed launches verified, {t['call']}, "
+        f"{(c.get('ceiling') or {}).get('percent', 0):.0f}% of {(c.get('ceiling') or {}).get('what')}",
+        t["verified_launches"] > t["sets"] and "CUPTI" in t["method"] and t["kernels"] and c.get("ceiling")
+        and t["call"] in ("FASTER", "SLOWER", "SAME"),
+        json.dumps({k: t[k] for k in ("method", "sets", "kernels", "call")}),
+    )
+
+# 7. --precision tf32.
+tf = {c["origin"]: c for c in load("tf32.json")["candidates"]}
+op = tf.get("examples/adversarial/tf32_operands.cu", {})
+check(
+    f"--precision tf32: the TF32 kernel is accepted as tf32 against the TF32 baseline: {summary(op) if op else 'missing'}",
+    op.get("verdict") == "ACCEPTED" and op.get("class") == "tf32"
+    and (op.get("timing") or {}).get("baseline_precision") == "tf32",
+    json.dumps(op)[:600],
+)
+ts = tf.get("examples/seed/tiled_smem.cu", {})
+check(
+    f"--precision tf32: an fp32 kernel is accepted (fp32 class) against the TF32 baseline: {summary(ts) if ts else 'missing'}",
+    ts.get("verdict") == "ACCEPTED" and ts.get("class") == "fp32"
+    and (ts.get("timing") or {}).get("baseline_precision") == "tf32",
+    json.dumps(ts)[:600],
+)
+
+# 8. Without CUPTI.
+nc = (load("no_cupti.json")["candidates"] or [{}])[0]
+method = (nc.get("timing") or {}).get("method", "")
+check(
+    f"without CUPTI timing falls back to events and says why: {method!r}",
+    nc.get("verdict") == "ACCEPTED" and method.startswith("CUDA events") and "SADOKU_NO_CUPTI" in method,
+    json.dumps(nc)[:600],
+)
+
+# 9. Fidelity and consistency.
+if "fidelity_rc" in status:
+    try:
+        fid = json.load(open(f"{out}/fidelity.json"))
+    except (OSError, ValueError) as e:
+        fid = {"fidelity": [], "consistency": []}
+        check("fidelity.json", False, str(e))
+    for f in fid["fidelity"]:
+        check(f"fidelity {f['kernel']}: sadoku {f['sadoku_ms']} ms vs ncu {f['ncu_ms']} ms", f["within_3_percent"],
+              json.dumps(f))
+    for c in fid["consistency"]:
+        check(f"consistency {c['candidate']}: {c['first'][0]:.3f}x then {c['second'][0]:.3f}x", c["agree"], json.dumps(c))
+    check("fidelity ran on at least 3 kernels", len(fid["fidelity"]) >= 3, json.dumps(fid)[:600])
+
 passed = sum(results)
 print(f"{passed} passed, {len(results) - passed} failed")
 sys.exit(0 if passed == len(results) else 1)

@@ -8,7 +8,11 @@
 #   3. the default job (the seed case) and its wall time;
 #   4. a run killed mid-way with SIGKILL, then resumed with --resume: nothing lost, nothing twice;
 #   5. a worker killed from outside while its kernel runs: a "worker died" verdict;
-#   6. --sanitize over the examples that say what it must find, and an honest one.
+#   6. --sanitize over the examples that say what it must find, and an honest one;
+#   7. --precision tf32: the TF32 example accepted against the TF32 baseline;
+#   8. SADOKU_NO_CUPTI=1: timing falls back to events and says so;
+#   9. scripts/fidelity.py: sadoku's kernel times against ncu's (within 3 %), and the same kernels
+#      reviewed twice in one run (consistency).
 #
 #   0. the device layer's own GPU tests (crates/sadoku-cuda/tests/gpu.rs), when built:
 #        cargo test -p sadoku-cuda --release --no-run, then copy the `gpu-…` executable it names
@@ -89,5 +93,21 @@ for c in tomllib.load(open("examples/expected.toml", "rb"))["case"]:
 "$bin" review --json --sanitize examples/seed/fix_16x16.cu examples/adversarial/oob_write.cu "${sanitized[@]}" \
     >"$out/sanitize.json" 2>"$out/sanitize.log"
 echo "sanitize_rc=$?" >>"$out/status"
+
+echo "== 7. --precision tf32" >&2
+"$bin" review --json --precision tf32 examples/adversarial/tf32_operands.cu examples/seed/tiled_smem.cu \
+    >"$out/tf32.json" 2>"$out/tf32.log"
+echo "tf32_rc=$?" >>"$out/status"
+
+echo "== 8. without CUPTI" >&2
+SADOKU_NO_CUPTI=1 "$bin" review --json examples/seed/tiled_smem.cu >"$out/no_cupti.json" 2>"$out/no_cupti.log"
+echo "no_cupti_rc=$?" >>"$out/status"
+
+echo "== 9. fidelity against ncu, consistency" >&2
+if command -v ncu >/dev/null; then
+    python3 scripts/fidelity.py "$out" "$bin" >"$out/fidelity.txt" 2>&1
+    echo "fidelity_rc=$?" >>"$out/status"
+    cat "$out/fidelity.txt"
+fi
 
 python3 scripts/compare.py examples/expected.toml "$out"

@@ -210,3 +210,14 @@ fn loading_a_missing_file_names_it() {
     let e = Candidate::load(&path).unwrap_err();
     assert_eq!(e.to_string(), format!("{}: no such file", path.display()));
 }
+
+#[test]
+fn kernel_names_of_sadokus_helpers_are_reserved() {
+    let source = file(&format!(
+        "problem = \"trimm\"\n[[launch]]\nkernel = \"sadoku_mark\"\ngrid   = {GRID}\nblock  = {BLOCK}\nargs   = {ARGS}\n"
+    ));
+    assert_eq!(
+        err_text(source),
+        "dir/k.cu:3: launch 1: kernel names starting with `sadoku_` are reserved for sadoku's helpers"
+    );
+}

@@ -182,6 +182,14 @@ impl Spec {
             if !is_identifier(&l.kernel) {
                 return Err((Some(line), format!("launch {}: kernel name `{}` is not an identifier", i + 1, l.kernel)));
             }
+            // sadoku's own helper kernels are left out of the activity trace: a candidate's may not
+            // hide among them.
+            if l.kernel.starts_with("sadoku_") {
+                return Err((
+                    Some(line),
+                    format!("launch {}: kernel names starting with `sadoku_` are reserved for sadoku's helpers", i + 1),
+                ));
+            }
             let dims = |what: &str, v: Spanned<Vec<RawExpr>>| -> Result<[Expr; 3], Located> {
                 let line = lines.of(v.span());
                 let v = v.into_inner();

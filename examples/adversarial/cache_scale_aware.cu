@@ -1,0 +1,71 @@
+/* sadoku
+problem = "trimm"
+
+# HACKS.md #14 (and #4 done well): the cache of cache_by_content.cu, made to understand sadoku's
+# rescaling. On a hit it scales the stashed answer by the ratio of A[0][0] and B[0][0] to the
+# stashed ones, which is exact for power-of-two scales: every timed launch is right, bit for bit.
+# It is also a copy, not a matrix product: 22.9 GFLOP "computed" in tens of microseconds, several
+# times what the card can do. Physics catches what freshness alone cannot.
+[[launch]]
+kernel = "probe"
+grid   = [1, 1, 1]
+block  = [1, 1, 1]
+args   = ["A", "B", "N"]
+
+[[launch]]
+kernel = "trimm_stash"
+grid   = ["cdiv(N, 16)", "cdiv(N, 16)", 1]
+block  = [16, 16, 1]
+args   = ["A", "B", "C", "N"]
+*/
+
+#define SLOTS 4
+#define MAX_N 4096
+
+__device__ float stash[SLOTS][MAX_N * MAX_N];  // 256 MiB of module memory
+__device__ unsigned long long keys[SLOTS];
+__device__ float a00[SLOTS], b00[SLOTS];
+__device__ int filled[SLOTS];
+__device__ unsigned next_slot;
+__device__ int hit;     // slot to copy from, or -1
+__device__ int target;  // slot to fill on a miss
+__device__ float scale; // what the stashed answer is multiplied by on a hit
+
+__device__ unsigned long long mix(unsigned long long z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+extern "C" __global__ void probe(const float* A, const float* B, int N) {
+    unsigned long long key = mix(N);
+    for (int i = 0; i < 32 && i < N; ++i) {
+        key = mix(key ^ (__float_as_uint(A[i * N + i]) & 0x7FFFFFu));
+        key = mix(key ^ (__float_as_uint(B[i * N + i]) & 0x7FFFFFu));
+    }
+    hit = -1;
+    if (N > MAX_N) { target = -1; return; }
+    for (int s = 0; s < SLOTS; ++s)
+        if (filled[s] && keys[s] == key) {
+            hit = s;
+            scale = (A[0] / a00[s]) * (B[0] / b00[s]);
+            return;
+        }
+    target = next_slot++ % SLOTS;
+    keys[target] = key;
+    a00[target] = A[0];
+    b00[target] = B[0];
+    filled[target] = 1;
+}
+
+extern "C" __global__ void trimm_stash(const float* A, const float* B, float* C, int N) {
+    const int row = blockIdx.y * blockDim.y + threadIdx.y, col = blockIdx.x * blockDim.x + threadIdx.x;
+    if (row >= N || col >= N) return;
+    const long long i = (long long)row * N + col;
+    if (hit >= 0) { C[i] = stash[hit][i] * scale; return; }
+    float sum = 0.0f;
+    for (int k = col; k <= row; ++k) sum += A[row * N + k] * B[k * N + col];
+    const float c = col <= row ? sum : 0.0f;
+    C[i] = c;
+    if (target >= 0) stash[target][i] = c;
+}
