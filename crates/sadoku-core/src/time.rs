@@ -273,7 +273,7 @@ impl Sampler<'_> {
             prepare.push(Prep::Scale { buffer, factor: factor as f32 });
             self.sets[r].scale[k] = new;
         }
-        let nan = launch % 2 == 0;
+        let nan = launch.is_multiple_of(2);
         let outputs: Vec<Buffer> = self.sets[r].bound.of_role(Role::Output).map(|(_, b)| b).collect();
         let mut patterns = Vec::new();
         for &buffer in &outputs {
@@ -484,11 +484,31 @@ pub(crate) fn measure(
                 Some(b) => b,
                 None => Bound::new(devices.candidate, candidate, prepared, sizes, guards)?,
             };
-            let set = first_launch(devices, candidate, seeds, sizes, precision, tolerance, bound, r, count);
-            match set {
-                Ok(s) => sampler.sets.push(s),
-                Err((stop, leftovers)) => {
-                    release(devices, leftovers);
+            let mut baseline_buffers = Vec::new();
+            let verified = first_launch(
+                devices,
+                candidate,
+                seeds,
+                sizes,
+                precision,
+                tolerance,
+                &bound,
+                r,
+                count,
+                &mut baseline_buffers,
+            );
+            match verified {
+                Ok(v) => sampler.sets.push(Set {
+                    scale: vec![(false, 0); v.inputs.len()],
+                    bound,
+                    inputs: v.inputs,
+                    truth: v.truth,
+                    outputs: v.outputs,
+                    baseline_buffers,
+                    baseline: v.baseline,
+                }),
+                Err(stop) => {
+                    release(devices, (bound, baseline_buffers));
                     return Err(stop);
                 }
             }
@@ -528,7 +548,16 @@ fn release(devices: &mut Devices, (bound, baseline): (Bound, Vec<Buffer>)) {
     }
 }
 
-/// A new set: fresh inputs, its first launch checked in full against fp64, the baseline's copies.
+/// A set's contents, once its first launch is verified.
+struct Verified {
+    inputs: Vec<Vec<f32>>,
+    truth: Vec<Reference>,
+    outputs: Vec<Vec<u32>>,
+    baseline: Vec<Work>,
+}
+
+/// A new set: fresh inputs, its first launch checked in full against fp64, the baseline's copies
+/// (allocated into `baseline_buffers`, which the caller frees).
 #[allow(clippy::too_many_arguments)]
 fn first_launch(
     devices: &mut Devices,
@@ -537,80 +566,68 @@ fn first_launch(
     sizes: &Sizes,
     precision: Precision,
     tolerance: &Tolerance,
-    bound: Bound,
+    bound: &Bound,
     r: usize,
     count: usize,
-) -> Result<Set, (Stop, (Bound, Vec<Buffer>))> {
-    let mut baseline_buffers = Vec::new();
-    let result = (|| -> Result<(Vec<Vec<f32>>, Vec<Reference>, Vec<Vec<u32>>, Vec<Work>), Stop> {
-        let problem = candidate.problem;
-        let at = At {
-            sizes: sizes.clone(),
-            trial: format!("timed launch {} (set {} of {count}, its first: randn inputs, NaN poison)", r + 1, r + 1),
-            timed_launch: Some(r + 1),
-        };
-        let inputs = problem.generate(
-            sizes,
-            Distribution::Randn,
-            seeds.derive(&[&candidate.sha256, "timing set", &r.to_string()]),
-        );
-        let mut baseline_inputs = Vec::new();
-        for ((_, buf), data) in bound.of_role(Role::Input).zip(&inputs) {
-            devices.candidate.upload_f32(buf, data)?;
-            let b = devices.reference.alloc(buf.bytes)?;
-            baseline_buffers.push(b);
-            devices.reference.upload_f32(b, data)?;
-            baseline_inputs.push(b);
-        }
-        let mut baseline_outputs = Vec::new();
-        for (spec, buf) in bound.of_role(Role::Output) {
-            devices.candidate.fill_u32(buf, POISON_NAN)?;
-            let b = devices.reference.alloc(spec.bytes().max(4))?;
-            baseline_buffers.push(b);
-            baseline_outputs.push(b);
-        }
-        for (k, g) in bound.scratch.iter().enumerate() {
-            let seed = seeds.derive(&[&candidate.sha256, "timing scratch", &format!("{r} {k}")]);
-            if let Poison::Pattern(words) = Poison::pattern(g.view.bytes / 4, seed) {
-                devices.candidate.upload(g.view, crate::device::as_bytes(&words))?;
-            }
-        }
-        devices.candidate.run(&bound.work).map_err(|e| launch_failure(e, at.clone()))?;
-        if let Some(evidence) = bound.check_guards(devices.candidate)? {
-            return Err(reject(Rejection::OutOfBounds { at, evidence }));
-        }
-        let mut outputs = Vec::new();
-        for (spec, buf) in bound.of_role(Role::Output) {
-            let bits = devices.candidate.download_u32(buf)?;
-            if let Some(evidence) = unwritten::check(spec, &bits, &Poison::Nan) {
-                return Err(reject(Rejection::Unwritten { at, evidence }));
-            }
-            outputs.push(bits);
-        }
-        for ((spec, buf), pristine) in bound.of_role(Role::Input).zip(&inputs) {
-            let after = devices.candidate.download_f32(buf)?;
-            if let Some(evidence) = inputs_unchanged::check(spec, pristine, &after) {
-                return Err(reject(Rejection::InputsModified { at, evidence }));
-            }
-        }
-        let truth = problem.reference(devices.reference, sizes, &inputs)?;
-        for (((spec, _), bits), t) in bound.of_role(Role::Output).zip(&outputs).zip(&truth) {
-            let got: Vec<f32> = bits.iter().map(|w| f32::from_bits(*w)).collect();
-            let acc = accuracy::assess(spec, &got, t, tolerance);
-            if let Some(evidence) = acc.failure(tolerance) {
-                return Err(reject(Rejection::Inaccurate { at, class: acc.class, evidence }));
-            }
-        }
-        let baseline = problem.baseline(sizes, &baseline_inputs, &baseline_outputs, precision);
-        Ok((inputs, truth, outputs, baseline))
-    })();
-    match result {
-        Ok((inputs, truth, outputs, baseline)) => {
-            let n_inputs = inputs.len();
-            Ok(Set { bound, inputs, truth, outputs, scale: vec![(false, 0); n_inputs], baseline_buffers, baseline })
-        }
-        Err(stop) => Err((stop, (bound, baseline_buffers))),
+    baseline_buffers: &mut Vec<Buffer>,
+) -> Result<Verified, Stop> {
+    let problem = candidate.problem;
+    let at = At {
+        sizes: sizes.clone(),
+        trial: format!("timed launch {} (set {} of {count}, its first: randn inputs, NaN poison)", r + 1, r + 1),
+        timed_launch: Some(r + 1),
+    };
+    let seed = seeds.derive(&[&candidate.sha256, "timing set", &r.to_string()]);
+    let inputs = problem.generate(sizes, Distribution::Randn, seed);
+    let mut baseline_inputs = Vec::new();
+    for ((_, buf), data) in bound.of_role(Role::Input).zip(&inputs) {
+        devices.candidate.upload_f32(buf, data)?;
+        let b = devices.reference.alloc(buf.bytes)?;
+        baseline_buffers.push(b);
+        devices.reference.upload_f32(b, data)?;
+        baseline_inputs.push(b);
     }
+    let mut baseline_outputs = Vec::new();
+    for (spec, buf) in bound.of_role(Role::Output) {
+        devices.candidate.fill_u32(buf, POISON_NAN)?;
+        let b = devices.reference.alloc(spec.bytes().max(4))?;
+        baseline_buffers.push(b);
+        baseline_outputs.push(b);
+    }
+    for (k, g) in bound.scratch.iter().enumerate() {
+        let seed = seeds.derive(&[&candidate.sha256, "timing scratch", &format!("{r} {k}")]);
+        if let Poison::Pattern(words) = Poison::pattern(g.view.bytes / 4, seed) {
+            devices.candidate.upload(g.view, crate::device::as_bytes(&words))?;
+        }
+    }
+    devices.candidate.run(&bound.work).map_err(|e| launch_failure(e, at.clone()))?;
+    if let Some(evidence) = bound.check_guards(devices.candidate)? {
+        return Err(reject(Rejection::OutOfBounds { at, evidence }));
+    }
+    let mut outputs = Vec::new();
+    for (spec, buf) in bound.of_role(Role::Output) {
+        let bits = devices.candidate.download_u32(buf)?;
+        if let Some(evidence) = unwritten::check(spec, &bits, &Poison::Nan) {
+            return Err(reject(Rejection::Unwritten { at, evidence }));
+        }
+        outputs.push(bits);
+    }
+    for ((spec, buf), pristine) in bound.of_role(Role::Input).zip(&inputs) {
+        let after = devices.candidate.download_f32(buf)?;
+        if let Some(evidence) = inputs_unchanged::check(spec, pristine, &after) {
+            return Err(reject(Rejection::InputsModified { at, evidence }));
+        }
+    }
+    let truth = problem.reference(devices.reference, sizes, &inputs)?;
+    for (((spec, _), bits), t) in bound.of_role(Role::Output).zip(&outputs).zip(&truth) {
+        let got: Vec<f32> = bits.iter().map(|w| f32::from_bits(*w)).collect();
+        let acc = accuracy::assess(spec, &got, t, tolerance);
+        if let Some(evidence) = acc.failure(tolerance) {
+            return Err(reject(Rejection::Inaccurate { at, class: acc.class, evidence }));
+        }
+    }
+    let baseline = problem.baseline(sizes, &baseline_inputs, &baseline_outputs, precision);
+    Ok(Verified { inputs, truth, outputs, baseline })
 }
 
 fn sample_rounds(

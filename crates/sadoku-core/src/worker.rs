@@ -191,6 +191,7 @@ impl RemoteDevice {
             nvrtc: None,
             cublas: None,
             sm_clock_mhz: None,
+            ceilings: None,
         };
         let mut device = RemoteDevice {
             info: placeholder,

@@ -148,7 +148,7 @@ fn kernel_that_reorders_its_sums_is_accepted_with_inexact_launches_counted() {
     register(&mut dev, "reorders", move |a, b, n| {
         counter.set(counter.get() + 1);
         // Every third launch sums backwards: each set sees both orders.
-        if counter.get() % 3 != 0 {
+        if !counter.get().is_multiple_of(3) {
             return trimm_fp32(a, b, n);
         }
         let mut c = vec![0f32; n * n];

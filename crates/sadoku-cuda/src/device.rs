@@ -1,22 +1,27 @@
 //! A CUDA GPU behind `sadoku_core::device::Device`, on the driver API.
 //!
 //! One stream, explicit allocations, cuBLAS for references and baselines, and a small helper
-//! module (tril, SM clock). After a kernel fault the CUDA context is unusable ("sticky" errors), so
-//! the device refuses further work with `DeviceError::ContextLost`.
+//! module (tril, SM clock, input preparation, content hashes, trace markers, an FMA peak kernel).
+//! Timed samples are traced with CUPTI when it is available ([`crate::trace`]). After a kernel
+//! fault the CUDA context is unusable ("sticky" errors), so the device refuses further work with
+//! `DeviceError::ContextLost`.
 
 use std::collections::HashMap;
 use std::ffi::{CString, c_void};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use cudarc::cublas::{result as cublas, sys as cublas_sys};
 use cudarc::driver::{DriverError, result, sys};
 use sadoku_core::compile::{CompileError, CompileRequest, CompiledModule, Compiler};
 use sadoku_core::device::{
-    Buffer, Device, DeviceError, DeviceInfo, KernelArg, Launch, LibraryOp, ModuleHandle, Precision, Sample, Work,
+    Buffer, Ceilings, Device, DeviceError, DeviceInfo, KernelArg, Launch, LibraryOp, ModuleHandle, Precision, Prep,
+    Sample, TimedRun, Trace, Work,
 };
+use serde::{Deserialize, Serialize};
 
-use crate::libs;
 use crate::nvrtc::Nvrtc;
+use crate::{libs, trace};
 
 /// Shared memory a block gets without opting in.
 const DEFAULT_SHARED_LIMIT: u32 = 48 << 10;
@@ -39,7 +44,85 @@ extern "C" __global__ void sadoku_sm_clock(unsigned long long* out, unsigned lon
     long long c1 = clock64();
     if (threadIdx.x == 0) { out[0] = (unsigned long long)(c1 - c0); out[1] = t1 - t0; }
 }
+
+// SplitMix64's finaliser, bit for bit sadoku_core::device::mix64.
+__device__ __forceinline__ unsigned long long sadoku_mix64(unsigned long long z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+// p[i] *= f. Only powers of two are used: exact (no FTZ: NVRTC keeps denormals by default).
+extern "C" __global__ void sadoku_scale_f32(float* p, long long n, float f) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        p[i] = p[i] * f;
+}
+
+// p[i] = pattern_word(seed, i).
+extern "C" __global__ void sadoku_pattern(unsigned* p, long long n, unsigned long long seed) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        p[i] = (unsigned)(sadoku_mix64(seed ^ ((unsigned long long)i * 0x9E3779B97F4A7C15ull)) >> 32);
+}
+
+// *out += sum over i of hash_term(key, i, p[i]) (mod 2^64): content_hash when *out starts at 0.
+// hash_term hashes -0.0 as +0.0.
+// Launched with a multiple of 32 threads per block.
+extern "C" __global__ void sadoku_hash(const unsigned* p, long long n, unsigned long long key, unsigned long long* out) {
+    __shared__ unsigned long long warps[32];
+    unsigned long long s = 0;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    {
+        // -0.0 hashes as +0.0, as on the host: a literal zero where the rescaled expectation is -0.0 is exact.
+        const unsigned w = p[i] == 0x80000000u ? 0u : p[i];
+        s += sadoku_mix64(key ^ sadoku_mix64((unsigned long long)i ^ ((unsigned long long)w << 32)));
+    }
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
+    const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) warps[warp] = s;
+    __syncthreads();
+    if (warp == 0) {
+        s = lane < (blockDim.x + 31) / 32 ? warps[lane] : 0ull;
+        for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
+        if (lane == 0) atomicAdd(out, s);
+    }
+}
+
+// Brackets the timed work in the activity trace.
+extern "C" __global__ void sadoku_mark() {}
+
+// fp32 FMA throughput: 8 independent chains per thread, `iters` × 8 FMAs each. The sum is
+// written only when it is negative (never, but the compiler cannot know), so nothing is
+// optimised away and nothing is stored.
+extern "C" __global__ void __launch_bounds__(256, 8) sadoku_fma_peak(float* out, int iters) {
+    const float x = (float)threadIdx.x * 1e-6f;
+    float a0 = x, a1 = x + 0.1f, a2 = x + 0.2f, a3 = x + 0.3f, a4 = x + 0.4f, a5 = x + 0.5f, a6 = x + 0.6f,
+          a7 = x + 0.7f;
+    const float m = 0.999999f, c = 1e-6f;
+#pragma unroll 16
+    for (int i = 0; i < iters; ++i) {
+        a0 = fmaf(a0, m, c); a1 = fmaf(a1, m, c); a2 = fmaf(a2, m, c); a3 = fmaf(a3, m, c);
+        a4 = fmaf(a4, m, c); a5 = fmaf(a5, m, c); a6 = fmaf(a6, m, c); a7 = fmaf(a7, m, c);
+    }
+    const float s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+    if (s < 0.0f) out[blockIdx.x * blockDim.x + threadIdx.x] = s;
+}
 "#;
+
+/// FMAs per thread per iteration of `sadoku_fma_peak`.
+const FMA_CHAINS: u64 = 8;
+/// `sadoku_fma_peak`'s shape: blocks per SM (× SMs) of this many threads, and iterations (~10 ms on
+/// an H200).
+const FMA_BLOCKS_PER_SM: u32 = 8;
+const FMA_THREADS: u32 = 256;
+const FMA_ITERS: i32 = 1 << 17;
+/// The GEMMs behind the tensor-core ceilings: m = n = k.
+const CEILING_GEMM: usize = 8192;
+/// The copy behind the DRAM ceiling.
+const CEILING_COPY_BYTES: usize = 1 << 30;
+/// Threads per block of the element-wise helpers (a multiple of 32: sadoku_hash reduces warps).
+const HELPER_THREADS: u32 = 256;
+/// How long the per-sample SM clock probe spins.
+const SAMPLE_CLOCK_SPIN_NS: u64 = 20_000;
 
 fn code(e: &DriverError) -> String {
     e.error_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|_| format!("CUDA error {}", e.0 as i32))
@@ -74,6 +157,12 @@ struct State {
     helpers: Loaded,
     buffers: HashMap<u64, sys::CUdeviceptr>,
     modules: HashMap<u64, Loaded>,
+    /// Results of the per-sample helpers: the SM clock probe's two words, then one hash per
+    /// checked buffer. Grown as needed.
+    scratch: sys::CUdeviceptr,
+    scratch_bytes: usize,
+    /// CUPTI's id of this context, to pick its records from the process's trace.
+    trace_context: Option<u32>,
 }
 
 /// What a device is for: the judge's reference work, or one candidate's launches.
@@ -95,6 +184,19 @@ pub struct CudaDevice {
     /// Why `state` is gone, once it is.
     lost: String,
     next_id: u64,
+    /// Measured (or read from the cache file) once per device.
+    ceilings: Option<Ceilings>,
+    /// Where measured ceilings are kept, one file per GPU (none: always measure).
+    ceilings_dir: Option<PathBuf>,
+}
+
+/// The ceilings cache file: the figures, and what they are valid for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CeilingsFile {
+    device: String,
+    driver: Option<String>,
+    cuda_driver: String,
+    ceilings: Ceilings,
 }
 
 /// How many CUDA GPUs this process can see.
@@ -149,6 +251,7 @@ impl CudaDevice {
             nvrtc: Some(nvrtc.version()),
             cublas: None,
             sm_clock_mhz: None,
+            ceilings: None,
         };
         let helper_image = nvrtc
             .compile(&CompileRequest {
@@ -158,8 +261,20 @@ impl CudaDevice {
                 options: vec![],
             })
             .map_err(|e| DeviceError::Environment(format!("building sadoku's helper kernels: {e}")))?;
-        let mut device =
-            CudaDevice { dev, role, nvrtc, info, helper_image, state: None, lost: String::new(), next_id: 1 };
+        // Before the context exists, so that CUPTI sees all of it; failure only means no traces.
+        let _ = trace::init();
+        let mut device = CudaDevice {
+            dev,
+            role,
+            nvrtc,
+            info,
+            helper_image,
+            state: None,
+            lost: String::new(),
+            next_id: 1,
+            ceilings: None,
+            ceilings_dir: crate::nvrtc::cache_root().map(|d| d.join("ceilings")),
+        };
         device.state = Some(device.create_state()?);
         if let Some(handle) = device.state()?.cublas {
             let mut version = 0;
@@ -195,6 +310,8 @@ impl CudaDevice {
             let flush_words = (2 * self.info.l2_bytes).max(1 << 20) / 4;
             let flush = result::malloc_sync(flush_words * 4).map_err(env("allocating the L2 flush buffer"))?;
             let helpers = load(&self.helper_image).map_err(env("loading sadoku's helper kernels"))?;
+            let scratch_bytes = 256;
+            let scratch = result::malloc_sync(scratch_bytes).map_err(env("allocating the helpers' result slots"))?;
             Ok(State {
                 stream,
                 cublas: handle,
@@ -205,6 +322,9 @@ impl CudaDevice {
                 helpers,
                 buffers: HashMap::new(),
                 modules: HashMap::new(),
+                scratch,
+                scratch_bytes,
+                trace_context: trace::context_id(ctx),
             })
         }
     }
@@ -385,6 +505,279 @@ impl CudaDevice {
         Ok(mhz)
     }
 
+    /// Where [`Device::ceilings`] keeps its measurements (default: `ceilings` under
+    /// [`crate::nvrtc::cache_root`]); `None` measures every time.
+    pub fn set_ceilings_cache_dir(&mut self, dir: Option<PathBuf>) {
+        self.ceilings_dir = dir;
+    }
+
+    /// Launch one of sadoku's helper kernels on the device's stream. Each argument is one 8-byte
+    /// slot; 4-byte parameters (int, float) read its low half.
+    fn launch_helper(&self, name: &str, grid: u32, block: u32, args: &[u64]) -> Result<(), DeviceError> {
+        let state = self.state()?;
+        let f = *state.helpers.functions.get(name).ok_or_else(|| {
+            DeviceError::Environment(format!("sadoku's helper kernel `{name}` is missing from its module"))
+        })?;
+        let mut values = args.to_vec();
+        let mut params: Vec<*mut c_void> = values.iter_mut().map(|v| (v as *mut u64).cast()).collect();
+        // SAFETY: every helper's parameters are 8-byte slots or 4-byte values in the low half of
+        // one, as built by the callers below; pointers are live allocations of this context.
+        unsafe { result::launch_kernel(f, (grid, 1, 1), (block, 1, 1), 0, state.stream, &mut params) }.map_err(|e| {
+            DeviceError::Environment(format!(
+                "sadoku's helper kernel `{name}` failed to launch: {}: {}",
+                code(&e),
+                message(&e)
+            ))
+        })
+    }
+
+    /// Blocks for an element-wise helper over `n` elements: enough to fill the GPU, no more.
+    fn spread(&self, n: u64) -> u32 {
+        n.div_ceil(HELPER_THREADS as u64).clamp(1, self.info.multiprocessors.max(1) as u64 * 16) as u32
+    }
+
+    /// A buffer's address, for a helper that reads or writes it as 32-bit words.
+    fn word_ptr(&self, b: Buffer, what: &str) -> Result<sys::CUdeviceptr, DeviceError> {
+        let ptr = self.ptr(b)?;
+        if ptr % 4 != 0 {
+            return Err(DeviceError::Environment(format!(
+                "{what}: buffer {} at offset {} is not aligned to 4 bytes",
+                b.id, b.offset
+            )));
+        }
+        Ok(ptr)
+    }
+
+    /// Make the helpers' result slots hold at least `bytes` bytes.
+    fn ensure_scratch(&mut self, bytes: usize) -> Result<(), DeviceError> {
+        let state = self.state.as_mut().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))?;
+        if state.scratch_bytes >= bytes {
+            return Ok(());
+        }
+        let size = bytes.next_power_of_two();
+        // SAFETY: the stream is idle between samples; the old slots are freed once and replaced.
+        unsafe {
+            let bigger = result::malloc_sync(size).map_err(env("allocating the helpers' result slots"))?;
+            let _ = result::free_sync(state.scratch);
+            state.scratch = bigger;
+        }
+        state.scratch_bytes = size;
+        Ok(())
+    }
+
+    /// Enqueue one untimed preparation step.
+    fn enqueue_prep(&self, p: &Prep) -> Result<(), DeviceError> {
+        match *p {
+            Prep::Scale { buffer, factor } => {
+                let ptr = self.word_ptr(buffer, "scaling an input")?;
+                let n = (buffer.bytes / 4) as u64;
+                if n > 0 {
+                    self.launch_helper(
+                        "sadoku_scale_f32",
+                        self.spread(n),
+                        HELPER_THREADS,
+                        &[ptr, n, factor.to_bits() as u64],
+                    )?;
+                }
+            }
+            Prep::Fill { buffer, word } => {
+                let ptr = self.word_ptr(buffer, "filling a buffer")?;
+                let stream = self.state()?.stream;
+                // SAFETY: `ptr` holds buffer.bytes bytes.
+                unsafe { sys::cuMemsetD32Async(ptr, word, buffer.bytes / 4, stream) }
+                    .result()
+                    .map_err(env("filling a buffer (memset)"))?;
+            }
+            Prep::Pattern { buffer, seed } => {
+                let ptr = self.word_ptr(buffer, "filling a buffer with a pattern")?;
+                let n = (buffer.bytes / 4) as u64;
+                if n > 0 {
+                    self.launch_helper("sadoku_pattern", self.spread(n), HELPER_THREADS, &[ptr, n, seed])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Run `op` once to warm up, then five times between the device's events: the best time, ms.
+    fn best_ms(&self, what: &str, op: &dyn Fn(&Self) -> Result<(), DeviceError>) -> Result<f64, DeviceError> {
+        let (stream, start, stop) = {
+            let s = self.state()?;
+            (s.stream, s.start, s.stop)
+        };
+        op(self)?;
+        self.sync().map_err(env(what))?;
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            // SAFETY: events and stream of the live state.
+            unsafe { result::event::record(start, stream) }.map_err(env("event record"))?;
+            op(self)?;
+            // SAFETY: as above.
+            unsafe {
+                result::event::record(stop, stream).map_err(env("event record"))?;
+                result::event::synchronize(stop).map_err(env(what))?;
+                best = best.min(result::event::elapsed(start, stop).map_err(env("event elapsed"))? as f64);
+            }
+        }
+        Ok(best)
+    }
+
+    /// C = A·B, all n×n, through cublasGemmEx: `ab` is A's and B's element type, C is fp32.
+    fn square_gemm_ex(
+        &self,
+        n: usize,
+        ab: cublas_sys::cudaDataType,
+        compute: cublas_sys::cublasComputeType_t,
+        bufs: [Buffer; 3],
+    ) -> Result<(), DeviceError> {
+        let handle = self.state()?.cublas.ok_or_else(|| {
+            DeviceError::Environment("a candidate device runs candidate kernels only, never library work".into())
+        })?;
+        let (a, b, c) = (self.ptr(bufs[0])?, self.ptr(bufs[1])?, self.ptr(bufs[2])?);
+        let (one, zero) = (1.0f32, 0.0f32);
+        let n = n as i32;
+        let nn = cublas_sys::cublasOperation_t::CUBLAS_OP_N;
+        // SAFETY: each buffer holds n×n elements of its type.
+        unsafe {
+            cublas_sys::cublasGemmEx(
+                handle,
+                nn,
+                nn,
+                n,
+                n,
+                n,
+                (&one as *const f32).cast(),
+                a as *const c_void,
+                ab,
+                n,
+                b as *const c_void,
+                ab,
+                n,
+                (&zero as *const f32).cast(),
+                c as *mut c_void,
+                cublas_sys::cudaDataType::CUDA_R_32F,
+                n,
+                compute,
+                cublas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DFALT,
+            )
+            .result()
+        }
+        .map_err(blas("GemmEx (ceilings)"))
+    }
+
+    /// Measure the card's peak rates (see [`Ceilings`]); every temporary allocation is freed.
+    fn measure_ceilings(&mut self) -> Result<Ceilings, DeviceError> {
+        let mut temps = Vec::new();
+        let measured = self.measure_ceilings_in(&mut temps);
+        for b in temps {
+            self.free(b);
+        }
+        measured
+    }
+
+    fn measure_ceilings_in(&mut self, temps: &mut Vec<Buffer>) -> Result<Ceilings, DeviceError> {
+        let alloc = |d: &mut Self, temps: &mut Vec<Buffer>, bytes: usize| -> Result<Buffer, DeviceError> {
+            let b = d.alloc(bytes)?;
+            temps.push(b);
+            Ok(b)
+        };
+        let fill = |d: &Self, b: Buffer, word: u32| -> Result<(), DeviceError> {
+            let stream = d.state()?.stream;
+            // SAFETY: `b` holds b.bytes bytes.
+            unsafe { sys::cuMemsetD32Async(d.ptr(b)?, word, b.bytes / 4, stream) }.result().map_err(env("memset"))
+        };
+
+        // fp32 FMA on CUDA cores.
+        let blocks = self.info.multiprocessors.max(1) * FMA_BLOCKS_PER_SM;
+        let out = alloc(self, temps, blocks as usize * FMA_THREADS as usize * 4)?;
+        let out_ptr = self.ptr(out)?;
+        let ms = self.best_ms("the FMA peak kernel", &|d| {
+            d.launch_helper("sadoku_fma_peak", blocks, FMA_THREADS, &[out_ptr, FMA_ITERS as u32 as u64])
+        })?;
+        let flops = 2.0 * (FMA_CHAINS * FMA_ITERS as u64 * blocks as u64 * FMA_THREADS as u64) as f64;
+        let fp32_tflops = flops / (ms * 1e-3) / 1e12;
+
+        // Tensor-core GEMMs, m = n = k. A and B hold small finite numbers in either type
+        // (0x3C00 is 2⁻⁷ as a bf16; 0x3C003C00 about 0.0078 as an fp32).
+        let n = CEILING_GEMM;
+        let (a, b, c) =
+            (alloc(self, temps, n * n * 4)?, alloc(self, temps, n * n * 4)?, alloc(self, temps, n * n * 4)?);
+        for x in [a, b, c] {
+            fill(self, x, 0x3C00_3C00)?;
+        }
+        let gemm_flops = 2.0 * (n as f64).powi(3);
+        use cublas_sys::{cublasComputeType_t as Compute, cudaDataType as Type};
+        let ms = self.best_ms("the TF32 GEMM", &|d| {
+            d.square_gemm_ex(n, Type::CUDA_R_32F, Compute::CUBLAS_COMPUTE_32F_FAST_TF32, [a, b, c])
+        })?;
+        let tf32_tflops = gemm_flops / (ms * 1e-3) / 1e12;
+        let ms = self.best_ms("the BF16 GEMM", &|d| {
+            d.square_gemm_ex(n, Type::CUDA_R_16BF, Compute::CUBLAS_COMPUTE_32F, [a, b, c])
+        })?;
+        let bf16_tflops = gemm_flops / (ms * 1e-3) / 1e12;
+        for x in temps.drain(..) {
+            self.free(x);
+        }
+
+        // DRAM: a device-to-device copy reads and writes every byte.
+        let bytes = CEILING_COPY_BYTES;
+        let (src, dst) = (alloc(self, temps, bytes)?, alloc(self, temps, bytes)?);
+        fill(self, src, 0x3C00_3C00)?;
+        let (from, to) = (self.ptr(src)?, self.ptr(dst)?);
+        let ms = self.best_ms("the DRAM copy", &|d| {
+            let stream = d.state()?.stream;
+            // SAFETY: both buffers hold `bytes` bytes.
+            unsafe { sys::cuMemcpyDtoDAsync_v2(to, from, bytes, stream) }.result().map_err(env("device copy"))
+        })?;
+        let dram_gbs = 2.0 * bytes as f64 / (ms * 1e-3) / 1e9;
+        Ok(Ceilings { fp32_tflops, tf32_tflops, bf16_tflops, dram_gbs })
+    }
+
+    /// The GPU's UUID as nvidia-smi shows it ("GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx").
+    fn uuid(&self) -> Option<String> {
+        let mut uuid = sys::CUuuid_st { bytes: [0; 16] };
+        // SAFETY: `dev` came from cuDeviceGet; plain out-parameter.
+        unsafe { sys::cuDeviceGetUuid_v2(&mut uuid, self.dev) }.result().ok()?;
+        let hex: String = uuid.bytes.iter().map(|&b| format!("{:02x}", b as u8)).collect();
+        Some(format!("GPU-{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+    }
+
+    /// The cache file for this GPU's ceilings, when there is a cache directory and a UUID.
+    fn ceilings_file(&self) -> Option<PathBuf> {
+        Some(self.ceilings_dir.as_ref()?.join(format!("{}.json", self.uuid()?)))
+    }
+
+    /// Cached ceilings, if they were measured on this GPU model under this driver.
+    fn read_ceilings(&self, path: &Path) -> Option<Ceilings> {
+        let file: CeilingsFile = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let c = file.ceilings;
+        let plausible =
+            [c.fp32_tflops, c.tf32_tflops, c.bf16_tflops, c.dram_gbs].iter().all(|x| x.is_finite() && *x > 0.0);
+        (file.device == self.info.name
+            && file.driver == self.info.driver
+            && file.cuda_driver == self.info.cuda_driver
+            && plausible)
+            .then_some(c)
+    }
+
+    /// Best effort: a cache that cannot be written only costs a measurement next time.
+    fn write_ceilings(&self, path: &Path, ceilings: Ceilings) {
+        let file = CeilingsFile {
+            device: self.info.name.clone(),
+            driver: self.info.driver.clone(),
+            cuda_driver: self.info.cuda_driver.clone(),
+            ceilings,
+        };
+        let (Some(dir), Ok(text)) = (path.parent(), serde_json::to_string_pretty(&file)) else { return };
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, text + "\n").is_err() || std::fs::rename(&tmp, path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
     /// A kernel fault is sticky: CUDA documents that the context, and in practice the process,
     /// cannot run anything again (seen here: even cuDevicePrimaryCtxRetain after a reset returns
     /// the fault). The device refuses all further work, saying why.
@@ -506,17 +899,36 @@ impl Device for CudaDevice {
         self.sync().map_err(env("library work"))
     }
 
-    fn time(&mut self, work: &[Work]) -> Result<Sample, DeviceError> {
+    fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {
+        // Result slots: the clock probe's two words, then one hash per checked buffer.
+        self.ensure_scratch(16 + 8 * run.check.len())?;
+        // Whatever the trace holds from before this sample is not part of it.
+        let context = self.state()?.trace_context;
+        let tracing = trace::status().and_then(|()| trace::begin(context));
+
+        // 1. Prepare the inputs (untimed).
+        for p in &run.prepare {
+            self.enqueue_prep(p)?;
+        }
         let state = self.state()?;
-        let (stream, start, stop) = (state.stream, state.start, state.stop);
-        // SAFETY: handles of the live state; the flush buffer holds flush_words words.
+        let (stream, start, stop, scratch, trace_context) =
+            (state.stream, state.start, state.stop, state.scratch, state.trace_context);
+        // 2. Flush L2. SAFETY: handles of the live state; the flush buffer holds flush_words words.
         unsafe {
             // A persisting-L2 window would survive the flush.
             sys::cuCtxResetPersistingL2Cache().result().map_err(env("resetting persisting L2"))?;
             sys::cuMemsetD32Async(state.flush, 0, state.flush_words, stream).result().map_err(env("L2 flush"))?;
-            result::event::record(start, stream).map_err(env("event record"))?;
         }
-        for w in work {
+        // 3. The marker that opens the trace window; then wait, so that the wall clock below
+        // covers the timed work alone.
+        self.launch_helper(trace::MARKER, 1, 1, &[])?;
+        self.sync().map_err(env("preparing a timed run"))?;
+
+        // 4. The timed work.
+        let t0 = Instant::now();
+        // SAFETY: handles of the live state.
+        unsafe { result::event::record(start, stream) }.map_err(env("event record"))?;
+        for w in &run.work {
             match w {
                 Work::Launch(l) => self.enqueue_launch(l)?,
                 Work::Library(op) => self.enqueue_library(op)?,
@@ -525,15 +937,73 @@ impl Device for CudaDevice {
         // SAFETY: as above.
         unsafe { result::event::record(stop, stream) }.map_err(env("event record"))?;
         if let Err(e) = unsafe { result::event::synchronize(stop) } {
-            let kernel = work.iter().find_map(|w| if let Work::Launch(l) = w { Some(l.kernel.clone()) } else { None });
+            let kernel =
+                run.work.iter().find_map(|w| if let Work::Launch(l) = w { Some(l.kernel.clone()) } else { None });
             return Err(match kernel {
                 Some(k) => self.fault(&format!("{k} (timed run)"), e),
                 None => env("timed library work")(e),
             });
         }
+        let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
         // SAFETY: both events have completed.
-        let ms = unsafe { result::event::elapsed(start, stop) }.map_err(env("event elapsed"))?;
-        Ok(Sample { ms: ms as f64 })
+        let ms = unsafe { result::event::elapsed(start, stop) }.map_err(env("event elapsed"))? as f64;
+
+        // 5. The marker that closes the trace window.
+        self.launch_helper(trace::MARKER, 1, 1, &[])?;
+
+        // 6. Hash the checked buffers into their zeroed slots.
+        if !run.check.is_empty() {
+            // SAFETY: the slots after the clock words hold one u64 per checked buffer.
+            unsafe { sys::cuMemsetD8Async(scratch + 16, 0, 8 * run.check.len(), stream) }
+                .result()
+                .map_err(env("clearing the hash slots"))?;
+        }
+        for (i, b) in run.check.iter().enumerate() {
+            let ptr = self.word_ptr(*b, "hashing an output")?;
+            let n = (b.bytes / 4) as u64;
+            if n > 0 {
+                let slot = scratch + 16 + 8 * i as u64;
+                self.launch_helper("sadoku_hash", self.spread(n), HELPER_THREADS, &[ptr, n, run.hash_key, slot])?;
+            }
+        }
+
+        // 7. The SM clock right after the sample.
+        self.launch_helper("sadoku_sm_clock", 1, 32, &[scratch, SAMPLE_CLOCK_SPIN_NS])?;
+
+        // 8. Wait, read the results back, and collect the trace.
+        self.sync().map_err(env("sadoku's hash and clock helpers after a timed run"))?;
+        let mut words = vec![0u64; 2 + run.check.len()];
+        // SAFETY: the stream is idle and the slots hold 16 + 8 × check bytes.
+        unsafe { result::memcpy_dtoh_sync(&mut words, scratch) }.map_err(env("reading the hashes back"))?;
+        let sm_clock_mhz = (words[1] > 0).then(|| words[0] as f64 / words[1] as f64 * 1e3);
+        let trace = match tracing {
+            Ok(()) => trace::finish(trace_context),
+            Err(why) => Trace::Unavailable { why },
+        };
+        Ok(Sample { ms, wall_ms, sm_clock_mhz, hashes: words.split_off(2), trace })
+    }
+
+    fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {
+        if self.role == Role::Candidate {
+            return Ok(None);
+        }
+        if let Some(c) = self.ceilings {
+            return Ok(Some(c));
+        }
+        self.state()?;
+        let file = self.ceilings_file();
+        let c = match file.as_deref().and_then(|f| self.read_ceilings(f)) {
+            Some(c) => c,
+            None => {
+                let c = self.measure_ceilings()?;
+                if let Some(f) = &file {
+                    self.write_ceilings(f, c);
+                }
+                c
+            }
+        };
+        self.ceilings = Some(c);
+        Ok(Some(c))
     }
 }
 
@@ -543,7 +1013,7 @@ impl Drop for CudaDevice {
             let _ = self.sync();
             // SAFETY: handles of the live state, each destroyed once; the context is released last.
             unsafe {
-                for b in state.buffers.values().chain([&state.flush]) {
+                for b in state.buffers.values().chain([&state.flush, &state.scratch]) {
                     let _ = result::free_sync(*b);
                 }
                 for m in state.modules.values().chain([&state.helpers]) {

@@ -63,7 +63,7 @@ impl CudaRoot {
     }
 
     fn lib_dirs(&self) -> Vec<PathBuf> {
-        ["lib64", "lib", "targets/x86_64-linux/lib", "targets/sbsa-linux/lib"]
+        ["lib64", "lib", "targets/x86_64-linux/lib", "targets/sbsa-linux/lib", "extras/CUPTI/lib64"]
             .iter()
             .map(|d| self.root.join(d))
             .filter(|d| d.is_dir())
@@ -148,6 +148,44 @@ pub fn cublas() -> Result<(), LibraryError> {
             } else {
                 Err(LibraryError::NoCublas { searched: searched_text(&searched) })
             }
+        })
+        .clone()
+}
+
+/// The CUPTI entry points sadoku's tracer calls. cudarc resolves each on first use and panics on
+/// a missing one, so all are looked up here first.
+const CUPTI_SYMBOLS: [&str; 8] = [
+    "cuptiSubscribe",
+    "cuptiActivityRegisterCallbacks",
+    "cuptiActivityEnable",
+    "cuptiActivityFlushAll",
+    "cuptiActivityGetNextRecord",
+    "cuptiGetResultString",
+    "cuptiGetContextId",
+    "cuptiGetStreamIdEx",
+];
+
+/// CUPTI (the activity tracer) is loadable and has every entry point sadoku uses. Optional: its
+/// absence only turns tracing off, so the error is a reason to show, not a failure.
+pub fn cupti() -> Result<(), String> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let searched = preload("libcupti");
+            // SAFETY: only probes whether the library can be opened.
+            if !unsafe { cudarc::cupti::sys::is_culib_present() } {
+                return Err(format!("CUPTI not found (libcupti.so){}", searched_text(&searched)));
+            }
+            // SAFETY: the library is present (checked above), so culib() does not panic; symbols
+            // are only looked up, not called.
+            let lib = unsafe { cudarc::cupti::sys::culib() };
+            for name in CUPTI_SYMBOLS {
+                // SAFETY: as above.
+                if unsafe { lib.get::<*const ()>(name.as_bytes()) }.is_err() {
+                    return Err(format!("the CUPTI library found lacks `{name}` (too old?)"));
+                }
+            }
+            Ok(())
         })
         .clone()
 }

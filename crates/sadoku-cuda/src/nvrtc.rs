@@ -10,6 +10,14 @@ use sadoku_core::compile::{CompileError, CompileRequest, CompiledModule, Compile
 
 use crate::libs::{self, CudaRoot, LibraryError};
 
+/// sadoku's cache directory: $SADOKU_CACHE_DIR, else $XDG_CACHE_HOME/sadoku, else ~/.cache/sadoku.
+pub fn cache_root() -> Option<PathBuf> {
+    let env = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty()).map(PathBuf::from);
+    env("SADOKU_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("sadoku")))
+        .or_else(|| env("HOME").map(|h| h.join(".cache").join("sadoku")))
+}
+
 pub struct Nvrtc {
     root: Option<CudaRoot>,
     version: (i32, i32),
@@ -30,13 +38,9 @@ impl Nvrtc {
         format!("{}.{}", self.version.0, self.version.1)
     }
 
-    /// The default cache directory: $SADOKU_CACHE_DIR, else $XDG_CACHE_HOME/sadoku, else ~/.cache/sadoku.
+    /// The default cache directory: `modules` under [`cache_root`].
     pub fn default_cache_dir() -> Option<PathBuf> {
-        let env = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty()).map(PathBuf::from);
-        env("SADOKU_CACHE_DIR")
-            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("sadoku")))
-            .or_else(|| env("HOME").map(|h| h.join(".cache").join("sadoku")))
-            .map(|d| d.join("modules"))
+        cache_root().map(|d| d.join("modules"))
     }
 
     fn options(&self, request: &CompileRequest) -> Vec<String> {

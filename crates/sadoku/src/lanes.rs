@@ -58,7 +58,9 @@ pub fn run(
     }
     let device = reference.as_mut()?;
     let _ = device.measure_sm_clock();
-    Some(device.info().clone())
+    let mut info = device.info().clone();
+    info.ceilings = device.ceilings().ok().flatten();
+    Some(info)
 }
 
 fn review_one(

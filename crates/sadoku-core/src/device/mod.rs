@@ -99,6 +99,9 @@ pub struct DeviceInfo {
     pub cublas: Option<String>,
     /// SM clock measured by a calibration kernel (clock64 cycles over globaltimer ns).
     pub sm_clock_mhz: Option<f64>,
+    /// The card's measured peak rates, once known.
+    #[serde(default)]
+    pub ceilings: Option<Ceilings>,
 }
 
 impl DeviceInfo {

@@ -132,6 +132,7 @@ impl SimDevice {
                 nvrtc: None,
                 cublas: None,
                 sm_clock_mhz: None,
+                ceilings: None,
             },
             live: HashMap::new(),
             freed: Vec::new(),

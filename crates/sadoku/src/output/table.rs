@@ -176,6 +176,15 @@ pub fn render(report: &Report) -> String {
             ("NVRTC", e.nvrtc.clone().unwrap_or_else(|| "–".into())),
             ("cuBLAS", e.cublas.clone().unwrap_or_else(|| "–".into())),
             ("SM clock", e.sm_clock_mhz.map_or("–".into(), |m| format!("{m:.0} MHz (measured after the run)"))),
+            (
+                "ceilings",
+                e.ceilings.map_or("–".into(), |c| {
+                    format!(
+                        "fp32 {:.1}, TF32 {:.0}, BF16 {:.0} TFLOP/s; DRAM {:.0} GB/s (measured, cached per GPU)",
+                        c.fp32_tflops, c.tf32_tflops, c.bf16_tflops, c.dram_gbs
+                    )
+                }),
+            ),
         ]);
     }
     rows.extend([

@@ -1,0 +1,356 @@
+//! CUPTI activity tracing: which kernels ran during a timed sample, with what launch
+//! configuration, on which stream and when, as the GPU itself reports them.
+//!
+//! One tracer per process (CUPTI allows one subscriber): set up before the CUDA context exists,
+//! it records every kernel of the process (`CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL`, which does not
+//! serialise kernels) into buffers that CUPTI hands back on a flush. A timed sample discards what
+//! came before it ([`begin`]), then flushes and reads what it saw ([`finish`]).
+//!
+//! Tracing is best effort: no CUPTI, another CUPTI client (ncu, compute-sanitizer, nsys) or
+//! `SADOKU_NO_CUPTI` only make it unavailable, with the reason; nothing here panics or stops a
+//! review.
+
+use std::alloc::{Layout, alloc, dealloc};
+use std::ffi::{CStr, c_char};
+use std::ptr::addr_of;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use cudarc::cupti::sys;
+use cudarc::driver::sys::CUcontext;
+use sadoku_core::device::{KernelRecord, Trace};
+
+/// CUPTI's own samples use 8 MiB buffers, 8-byte aligned.
+const BUFFER_BYTES: usize = 8 << 20;
+const BUFFER_ALIGN: usize = 8;
+/// More kernel records than this between two samples are dropped (and the sample untraced).
+const MAX_RECORDS: usize = 1 << 20;
+
+/// The marker kernel launched just before the start event and just after the stop event.
+pub const MARKER: &str = "sadoku_mark";
+/// sadoku's own kernels around the timed work; never reported. `sadoku_tril_f32` is not among
+/// them: it is part of the baseline's work.
+pub const TIMING_HELPERS: [&str; 6] =
+    ["sadoku_mark", "sadoku_hash", "sadoku_pattern", "sadoku_scale_f32", "sadoku_sm_clock", "sadoku_fma_peak"];
+
+/// One kernel record as CUPTI delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawKernel {
+    pub name: String,
+    pub grid: [u32; 3],
+    pub block: [u32; 3],
+    pub registers: u32,
+    pub shared_bytes: u32,
+    pub start: u64,
+    pub end: u64,
+    pub stream: u32,
+    pub context: u32,
+}
+
+static TRACER: OnceLock<Result<(), String>> = OnceLock::new();
+static RECORDS: Mutex<Vec<RawKernel>> = Mutex::new(Vec::new());
+/// Records lost since the last [`begin`]: over [`MAX_RECORDS`], or no buffer to put them in.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+fn records() -> MutexGuard<'static, Vec<RawKernel>> {
+    RECORDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Set up the process's tracer, once; later calls return the first outcome. Call it before the
+/// CUDA context is created.
+pub fn init() -> Result<(), String> {
+    TRACER
+        .get_or_init(|| {
+            if std::env::var_os("SADOKU_NO_CUPTI").is_some_and(|v| !v.is_empty() && v != "0") {
+                return Err("disabled by SADOKU_NO_CUPTI".into());
+            }
+            crate::libs::cupti()?;
+            // cudarc panics on a missing symbol (all were looked up by the probe, but a panic must
+            // never end a review over an optional feature).
+            std::panic::catch_unwind(start).unwrap_or_else(|_| Err("CUPTI setup panicked".into()))
+        })
+        .clone()
+}
+
+/// Whether this process traces, and if not, why.
+pub fn status() -> Result<(), String> {
+    TRACER.get().cloned().unwrap_or_else(|| Err("the CUPTI tracer was never set up".into()))
+}
+
+fn start() -> Result<(), String> {
+    // SAFETY: plain CUPTI calls with valid out-parameters; the callbacks match CUPTI's signatures.
+    unsafe {
+        let mut subscriber: sys::CUpti_SubscriberHandle = std::ptr::null_mut();
+        sys::cuptiSubscribe(&mut subscriber, None, std::ptr::null_mut()).result().map_err(|e| {
+            if e.0 == sys::CUptiResult::CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED {
+                format!(
+                    "another CUPTI client (a profiler or sanitizer such as ncu, nsys or compute-sanitizer) is \
+                     attached: {}",
+                    text(e.0)
+                )
+            } else {
+                format!("cuptiSubscribe failed: {}", text(e.0))
+            }
+        })?;
+        sys::cuptiActivityRegisterCallbacks(Some(buffer_requested), Some(buffer_completed))
+            .result()
+            .map_err(|e| format!("cuptiActivityRegisterCallbacks failed: {}", text(e.0)))?;
+        sys::cuptiActivityEnable(sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL)
+            .result()
+            .map_err(|e| format!("enabling CUPTI kernel activity failed: {}", text(e.0)))?;
+    }
+    Ok(())
+}
+
+/// "CUPTI_ERROR_…: message", never panicking.
+fn text(r: sys::CUptiResult) -> String {
+    let mut s: *const c_char = std::ptr::null();
+    // SAFETY: out-parameter; CUPTI returns a static string.
+    let described = unsafe { sys::cuptiGetResultString(r, &mut s) } == sys::CUptiResult::CUPTI_SUCCESS;
+    let name = format!("{r:?}");
+    if !described || s.is_null() {
+        return name;
+    }
+    // SAFETY: a NUL-terminated static string from CUPTI.
+    let msg = unsafe { CStr::from_ptr(s) }.to_string_lossy();
+    // Some versions describe an error by its name alone.
+    if msg == name { name } else { format!("{name} ({msg})") }
+}
+
+fn layout() -> Layout {
+    Layout::from_size_align(BUFFER_BYTES, BUFFER_ALIGN).expect("a valid layout")
+}
+
+unsafe extern "C" fn buffer_requested(buffer: *mut *mut u8, size: *mut usize, max_records: *mut usize) {
+    // SAFETY: CUPTI passes valid out-pointers; the buffer is freed in `buffer_completed`.
+    unsafe {
+        let p = alloc(layout());
+        *buffer = p;
+        // A null buffer of size 0 makes CUPTI drop the records it cannot store.
+        *size = if p.is_null() { 0 } else { BUFFER_BYTES };
+        *max_records = 0;
+    }
+}
+
+unsafe extern "C" fn buffer_completed(_ctx: CUcontext, _stream: u32, buffer: *mut u8, _size: usize, valid: usize) {
+    if buffer.is_null() {
+        return;
+    }
+    // A panic must not cross into C.
+    // SAFETY: CUPTI hands back a buffer from `buffer_requested` with `valid` bytes of records.
+    let read = std::panic::catch_unwind(|| unsafe { read_buffer(buffer, valid) });
+    if read.is_err() {
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+    }
+    // SAFETY: allocated in `buffer_requested` with the same layout, freed once.
+    unsafe { dealloc(buffer, layout()) };
+}
+
+/// Walk one completed buffer and keep its kernel records.
+///
+/// # Safety
+/// `buffer` holds `valid` bytes of CUPTI activity records.
+unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
+    let mut found = Vec::new();
+    let mut record: *mut sys::CUpti_Activity = std::ptr::null_mut();
+    // SAFETY: CUPTI walks its own buffer; each record starts with its 32-bit kind. Kernel records
+    // are read as CUpti_ActivityKernel10, the version CUDA 13.0's CUPTI writes; later versions
+    // (Kernel11) only append fields, and every field read here lies in the prefix shared with
+    // Kernel9 as well. Fields are read one by one (never an enum-typed field, whose value might be
+    // unknown to these bindings).
+    unsafe {
+        while sys::cuptiActivityGetNextRecord(buffer, valid, &mut record) == sys::CUptiResult::CUPTI_SUCCESS {
+            let kind = (record as *const u32).read_unaligned();
+            if kind != sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL as u32 {
+                continue;
+            }
+            let k = record as *const sys::CUpti_ActivityKernel10;
+            let name = addr_of!((*k).name).read_unaligned();
+            let dim = |v: i32| v.max(0) as u32;
+            let shared = addr_of!((*k).staticSharedMemory).read_unaligned().max(0) as u32
+                + addr_of!((*k).dynamicSharedMemory).read_unaligned().max(0) as u32;
+            found.push(RawKernel {
+                name: if name.is_null() { String::new() } else { CStr::from_ptr(name).to_string_lossy().into_owned() },
+                grid: [
+                    dim(addr_of!((*k).gridX).read_unaligned()),
+                    dim(addr_of!((*k).gridY).read_unaligned()),
+                    dim(addr_of!((*k).gridZ).read_unaligned()),
+                ],
+                block: [
+                    dim(addr_of!((*k).blockX).read_unaligned()),
+                    dim(addr_of!((*k).blockY).read_unaligned()),
+                    dim(addr_of!((*k).blockZ).read_unaligned()),
+                ],
+                registers: addr_of!((*k).registersPerThread).read_unaligned() as u32,
+                shared_bytes: shared,
+                start: addr_of!((*k).start).read_unaligned(),
+                end: addr_of!((*k).end).read_unaligned(),
+                stream: addr_of!((*k).streamId).read_unaligned(),
+                context: addr_of!((*k).contextId).read_unaligned(),
+            });
+        }
+    }
+    let mut all = records();
+    let room = MAX_RECORDS.saturating_sub(all.len());
+    if found.len() > room {
+        DROPPED.fetch_add((found.len() - room) as u64, Ordering::Relaxed);
+        found.truncate(room);
+    }
+    all.extend(found);
+}
+
+fn flush() -> Result<(), String> {
+    // SAFETY: a plain CUPTI call; completed buffers come back through `buffer_completed` before
+    // it returns.
+    unsafe { sys::cuptiActivityFlushAll(sys::CUpti_ActivityFlag::CUPTI_ACTIVITY_FLAG_FLUSH_FORCED as u32) }
+        .result()
+        .map_err(|e| format!("cuptiActivityFlushAll failed: {}", text(e.0)))
+}
+
+/// CUPTI's id for a context (what its records carry as `contextId`).
+///
+/// # Safety
+/// `ctx` is a live CUDA context.
+pub unsafe fn context_id(ctx: CUcontext) -> Option<u32> {
+    status().ok()?;
+    let mut id = 0u32;
+    // SAFETY: `ctx` is a live context; plain out-parameter (the symbol was checked by the probe).
+    let r = unsafe { sys::cuptiGetContextId(ctx, &mut id) };
+    (r == sys::CUptiResult::CUPTI_SUCCESS).then_some(id)
+}
+
+/// Start of a sample: deliver and discard every record so far of the context with CUPTI id
+/// `context` (all when unknown). Records of other contexts stay: in a judge with several lanes,
+/// another GPU's sample may be under way. Call with the device idle.
+pub fn begin(context: Option<u32>) -> Result<(), String> {
+    status()?;
+    flush()?;
+    match context {
+        Some(c) => records().retain(|r| r.context != c),
+        None => records().clear(),
+    }
+    DROPPED.store(0, Ordering::Relaxed);
+    Ok(())
+}
+
+/// End of a sample, after its final synchronize: what the tracer saw since [`begin`], from the
+/// context with CUPTI id `context` (all contexts when unknown).
+pub fn finish(context: Option<u32>) -> Trace {
+    let mut trace = Trace::Unavailable { why: String::new() };
+    // Kernel timestamps reach CUPTI asynchronously: if a flush right after the synchronize comes
+    // back without the markers or with incomplete records, wait a little and flush again.
+    for attempt in 0..4 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(1 << attempt));
+        }
+        if let Err(why) = flush() {
+            return Trace::Unavailable { why };
+        }
+        let dropped = DROPPED.load(Ordering::Relaxed);
+        trace = assemble(&records(), context, dropped);
+        if matches!(trace, Trace::Traced { .. }) || dropped > 0 {
+            break;
+        }
+    }
+    trace
+}
+
+/// The sample's trace from the records collected since [`begin`]: the window between the last two
+/// markers, and every kernel but sadoku's timing helpers.
+pub fn assemble(records: &[RawKernel], context: Option<u32>, dropped: u64) -> Trace {
+    let unavailable = |why: String| Trace::Unavailable { why };
+    if dropped > 0 {
+        return unavailable(format!("CUPTI lost {dropped} kernel record(s) of this sample"));
+    }
+    let ours: Vec<&RawKernel> = records.iter().filter(|r| context.is_none_or(|c| r.context == c)).collect();
+    let mut markers: Vec<&RawKernel> = ours.iter().copied().filter(|r| r.name == MARKER).collect();
+    markers.sort_by_key(|r| r.start);
+    let [.., before, after] = markers[..] else {
+        return unavailable(format!(
+            "the trace lacks this sample's marker kernels (CUPTI delivered {} of 2)",
+            markers.len()
+        ));
+    };
+    if before.end == 0 || after.start == 0 || before.end > after.start {
+        return unavailable(format!(
+            "CUPTI delivered incomplete marker records (window {} to {} ns)",
+            before.end, after.start
+        ));
+    }
+    let mut kernels: Vec<KernelRecord> = ours
+        .iter()
+        .filter(|r| !TIMING_HELPERS.contains(&r.name.as_str()))
+        .map(|r| KernelRecord {
+            name: r.name.clone(),
+            grid: r.grid,
+            block: r.block,
+            registers: r.registers,
+            shared_bytes: r.shared_bytes,
+            start_ns: r.start,
+            end_ns: r.end,
+            stream: r.stream,
+        })
+        .collect();
+    if let Some(k) = kernels.iter().find(|k| k.start_ns == 0 || k.end_ns < k.start_ns) {
+        return unavailable(format!("CUPTI delivered an incomplete record of `{}`", k.name));
+    }
+    kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
+    Trace::Traced { stream: before.stream, window_ns: (before.end, after.start), kernels }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(name: &str, start: u64, end: u64, stream: u32, context: u32) -> RawKernel {
+        RawKernel {
+            name: name.into(),
+            grid: [4, 2, 1],
+            block: [256, 1, 1],
+            registers: 32,
+            shared_bytes: 1024,
+            start,
+            end,
+            stream,
+            context,
+        }
+    }
+
+    #[test]
+    fn the_window_lies_between_the_last_two_markers_and_helpers_are_left_out() {
+        let records = vec![
+            rec("sadoku_pattern", 10, 20, 7, 1),
+            rec("sadoku_mark", 100, 110, 7, 1),
+            rec("candidate", 200, 300, 7, 1),
+            rec("sadoku_tril_f32", 310, 320, 7, 1),
+            rec("side", 250, 400, 9, 1),
+            rec("sadoku_mark", 500, 505, 7, 1),
+            rec("sadoku_hash", 600, 700, 7, 1),
+            rec("sadoku_sm_clock", 700, 800, 7, 1),
+            rec("elsewhere", 200, 300, 7, 2),
+        ];
+        let Trace::Traced { stream, window_ns, kernels } = assemble(&records, Some(1), 0) else { panic!() };
+        assert_eq!(stream, 7);
+        assert_eq!(window_ns, (110, 500));
+        let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["candidate", "side", "sadoku_tril_f32"]);
+        assert_eq!(kernels[1].stream, 9);
+        assert_eq!((kernels[0].grid, kernels[0].block, kernels[0].shared_bytes), ([4, 2, 1], [256, 1, 1], 1024));
+        // Without a context id every context counts.
+        let Trace::Traced { kernels, .. } = assemble(&records, None, 0) else { panic!() };
+        assert_eq!(kernels.len(), 4);
+    }
+
+    #[test]
+    fn missing_markers_lost_records_and_incomplete_records_make_no_trace() {
+        let one = vec![rec("sadoku_mark", 100, 110, 7, 1), rec("k", 200, 300, 7, 1)];
+        assert!(matches!(assemble(&one, Some(1), 0), Trace::Unavailable { why } if why.contains("1 of 2")));
+        let both = vec![rec("sadoku_mark", 100, 110, 7, 1), rec("sadoku_mark", 400, 410, 7, 1)];
+        assert!(matches!(assemble(&both, Some(1), 0), Trace::Traced { .. }));
+        assert!(matches!(assemble(&both, Some(1), 3), Trace::Unavailable { why } if why.contains("lost 3")));
+        let mut torn = both.clone();
+        torn.push(rec("k", 0, 0, 7, 1));
+        assert!(matches!(assemble(&torn, Some(1), 0), Trace::Unavailable { why } if why.contains("incomplete")));
+    }
+}
