@@ -28,7 +28,8 @@ use crate::checks::accuracy::{self, Tolerance};
 use crate::checks::trace::{self, HiddenWork};
 use crate::checks::{POISON_NAN, Poison, inputs_unchanged, unwritten};
 use crate::device::{
-    Buffer, DeviceError, DeviceExt, KernelRecord, Precision, Prep, Sample, TimedRun, Work, content_hash, pattern_word,
+    Buffer, DeviceError, DeviceExt, KernelRecord, Precision, Prep, Sample, TimedRun, Work, content_hash_scaled,
+    pattern_word,
 };
 use crate::problem::{Distribution, Reference, Role, Sizes};
 use crate::review::{Event, Observer};
@@ -202,11 +203,6 @@ fn scale_text(s: (bool, i32)) -> String {
     format!("×{}", scale_value(s))
 }
 
-fn scaled_words(words: &[u32], factor: f64) -> Vec<u32> {
-    let f = factor as f32;
-    words.iter().map(|&w| (f32::from_bits(w) * f).to_bits()).collect()
-}
-
 struct Sampler<'c> {
     candidate: &'c Candidate,
     sizes: Sizes,
@@ -260,18 +256,22 @@ impl Sampler<'_> {
         let mut prepare = Vec::new();
         // Fresh inputs: each input rescaled to a new sign and power of two.
         let inputs: Vec<Buffer> = self.sets[r].bound.of_role(Role::Input).map(|(_, b)| b).collect();
-        for (k, &buffer) in inputs.iter().enumerate() {
-            if !self.rescale {
-                break;
+        if self.rescale {
+            // New scales for every input, and a product unlike the last one: the expected output
+            // changes from one launch on a set to the next, so a stale answer is always wrong.
+            let old = self.sets[r].scale.clone();
+            let product = |s: &[(bool, i32)]| s.iter().map(|&x| scale_value(x)).product::<f64>();
+            let mut new = old.clone();
+            while new.iter().zip(&old).any(|(a, b)| a == b) || product(&new) == product(&old) {
+                for s in new.iter_mut() {
+                    *s = (self.rng.random_bool(0.5), self.rng.random_range(-1..=1));
+                }
             }
-            let old = self.sets[r].scale[k];
-            let mut new = old;
-            while new == old {
-                new = (self.rng.random_bool(0.5), self.rng.random_range(-2..=2));
+            for ((&buffer, n), o) in inputs.iter().zip(&new).zip(&old) {
+                let factor = scale_value(*n) / scale_value(*o);
+                prepare.push(Prep::Scale { buffer, factor: factor as f32 });
             }
-            let factor = scale_value(new) / scale_value(old);
-            prepare.push(Prep::Scale { buffer, factor: factor as f32 });
-            self.sets[r].scale[k] = new;
+            self.sets[r].scale = new;
         }
         let nan = launch.is_multiple_of(2);
         let outputs: Vec<Buffer> = self.sets[r].bound.of_role(Role::Output).map(|(_, b)| b).collect();
@@ -319,9 +319,7 @@ impl Sampler<'_> {
         };
         // Inputs first: a kernel that changed them is not judged on its outputs.
         for (k, &buffer) in inputs.iter().enumerate() {
-            let expected = self.expected_hash(r, outputs.len() + k, input_scales[k], |set| {
-                set.inputs[k].iter().map(|x| x.to_bits()).collect()
-            });
+            let expected = self.expected_hash(r, outputs.len() + k, input_scales[k]);
             if sample.hashes[outputs.len() + k] != expected {
                 let after = devices.candidate.download_f32(buffer)?;
                 let want: Vec<f32> = self.sets[r].inputs[k].iter().map(|x| x * input_scales[k] as f32).collect();
@@ -340,7 +338,7 @@ impl Sampler<'_> {
         }
         for (k, &buffer) in outputs.iter().enumerate() {
             let factor = output_scales[k];
-            let expected = self.expected_hash(r, k, factor, |set| set.outputs[k].clone());
+            let expected = self.expected_hash(r, k, factor);
             if sample.hashes[k] == expected {
                 continue;
             }
@@ -351,15 +349,16 @@ impl Sampler<'_> {
                 None => Poison::Nan,
                 Some(seed) => Poison::Pattern((0..bits.len() as u64).map(|i| pattern_word(seed, i)).collect()),
             };
-            if let Some(evidence) = unwritten::check(&spec, &bits, &poison) {
-                return Err(reject(Rejection::Unwritten { at, evidence }));
-            }
             let truth = &self.sets[r].truth[k];
             let scaled = Reference {
                 values: truth.values.iter().map(|v| v * factor).collect(),
                 scale: truth.scale.iter().map(|v| v * factor.abs()).collect(),
                 terms: truth.terms,
             };
+            let acceptable = accuracy::acceptable(&scaled, &self.tolerance);
+            if let Some(evidence) = unwritten::check(&spec, &bits, &poison, &acceptable) {
+                return Err(reject(Rejection::Unwritten { at, evidence }));
+            }
             let got: Vec<f32> = bits.into_iter().map(f32::from_bits).collect();
             let acc = accuracy::assess(&spec, &got, &scaled, &self.tolerance);
             if let Some(evidence) = acc.failure(&self.tolerance) {
@@ -386,13 +385,21 @@ impl Sampler<'_> {
         Ok(Taken::of(&sample, span))
     }
 
-    /// The host hash of a set's buffer, scaled, computed once.
-    fn expected_hash(&mut self, r: usize, k: usize, factor: f64, words: impl Fn(&Set) -> Vec<u32>) -> u64 {
+    /// The host hash of a set's `k`-th checked buffer (outputs, then inputs) scaled by `factor`,
+    /// computed once.
+    fn expected_hash(&mut self, r: usize, k: usize, factor: f64) -> u64 {
         let key = (r, k, factor.to_bits());
         if let Some(h) = self.memo.get(&key) {
             return *h;
         }
-        let h = content_hash(&scaled_words(&words(&self.sets[r]), factor), self.hash_key);
+        let set = &self.sets[r];
+        let h = match set.outputs.get(k) {
+            Some(words) => content_hash_scaled(words, factor as f32, self.hash_key),
+            None => {
+                let input = &set.inputs[k - set.outputs.len()];
+                content_hash_scaled(crate::device::as_words(input), factor as f32, self.hash_key)
+            }
+        };
         self.memo.insert(key, h);
         h
     }
@@ -607,7 +614,8 @@ fn first_launch(
     let mut outputs = Vec::new();
     for (spec, buf) in bound.of_role(Role::Output) {
         let bits = devices.candidate.download_u32(buf)?;
-        if let Some(evidence) = unwritten::check(spec, &bits, &Poison::Nan) {
+        // NaN poison: never a right answer, nothing to excuse.
+        if let Some(evidence) = unwritten::check(spec, &bits, &Poison::Nan, &|_, _| false) {
             return Err(reject(Rejection::Unwritten { at, evidence }));
         }
         outputs.push(bits);
@@ -819,9 +827,11 @@ mod tests {
     }
 
     #[test]
-    fn scaled_words_are_exact() {
+    fn scaled_hashes_are_the_hashes_of_the_scaled_words() {
         let words: Vec<u32> = [1.5f32, -3.25, 0.0, 1e-3].iter().map(|x| x.to_bits()).collect();
-        let back = scaled_words(&scaled_words(&words, -4.0), -0.25);
-        assert_eq!(back, words);
+        let scaled: Vec<u32> = words.iter().map(|&w| (f32::from_bits(w) * -4.0).to_bits()).collect();
+        assert_eq!(content_hash_scaled(&words, -4.0, 9), crate::device::content_hash(&scaled, 9));
+        // 0 × −4 = −0.0 hashes like the literal 0.0 a kernel writes above the diagonal.
+        assert_eq!(content_hash_scaled(&words, -4.0, 9), content_hash_scaled(&scaled, 1.0, 9));
     }
 }

@@ -447,10 +447,16 @@ fn verify_size(
             return Err(reject(Rejection::OutOfBounds { at, evidence }));
         }
 
+        // On the reference device, from the pristine host copy, after the candidate ran.
+        let truth = match plan.repeat_of {
+            Some(t) => done[t].truth.clone(),
+            None => problem.reference(devices.reference, sizes, &inputs)?,
+        };
         let mut outputs = Vec::new();
-        for ((spec, buf), poison) in bound.of_role(Role::Output).zip(&poisons) {
+        for (((spec, buf), poison), t) in bound.of_role(Role::Output).zip(&poisons).zip(&truth) {
             let bits = device.download_u32(buf)?;
-            if let Some(evidence) = unwritten::check(spec, &bits, poison) {
+            if let Some(evidence) = unwritten::check(spec, &bits, poison, &accuracy::acceptable(t, &options.tolerance))
+            {
                 return Err(reject(Rejection::Unwritten { at, evidence }));
             }
             outputs.push(bits.into_iter().map(f32::from_bits).collect::<Vec<f32>>());
@@ -461,11 +467,6 @@ fn verify_size(
                 return Err(reject(Rejection::InputsModified { at, evidence }));
             }
         }
-        let truth = match plan.repeat_of {
-            Some(t) => done[t].truth.clone(),
-            // On the reference device, from the pristine host copy, after the candidate ran.
-            None => problem.reference(devices.reference, sizes, &inputs)?,
-        };
         // A repeat that moved is a race or a call counter, whether or not it is also wrong: say so.
         if let Some(t) = plan.repeat_of {
             for (((spec, _), (first, second)), truth) in

@@ -134,6 +134,13 @@ impl Accuracy {
     }
 }
 
+/// Whether element `i` holding `value` is within its bound of the truth: an answer the accuracy
+/// check accepts element by element.
+pub fn acceptable<'a>(truth: &'a Reference, tol: &Tolerance) -> impl Fn(usize, f32) -> bool + 'a {
+    let factor = tol.elementwise_factor(truth.terms);
+    move |i, value| value.is_finite() && (value as f64 - truth.values[i]).abs() <= factor * truth.scale[i]
+}
+
 pub fn assess(buffer: &BufferSpec, got: &[f32], truth: &Reference, tol: &Tolerance) -> Accuracy {
     let factor = tol.elementwise_factor(truth.terms);
     let (mut err2, mut ref2) = (0f64, 0f64);

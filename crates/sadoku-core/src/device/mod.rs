@@ -262,6 +262,17 @@ pub fn content_hash(words: &[u32], key: u64) -> u64 {
 
 /// One word's term of [`content_hash`]. −0.0 hashes as +0.0: a kernel that writes a literal zero
 /// where the scaled expectation is −0.0 is still exact.
+/// [`content_hash`] of fp32 words each multiplied by `factor` (exact for a power of two), without
+/// materialising the scaled copy.
+pub fn content_hash_scaled(words: &[u32], factor: f32, key: u64) -> u64 {
+    use rayon::prelude::*;
+    words
+        .par_iter()
+        .enumerate()
+        .map(|(i, &w)| hash_term(key, i as u64, (f32::from_bits(w) * factor).to_bits()))
+        .reduce(|| 0u64, u64::wrapping_add)
+}
+
 pub const fn hash_term(key: u64, i: u64, word: u32) -> u64 {
     let word = if word == 0x8000_0000 { 0 } else { word };
     mix64(key ^ mix64(i ^ ((word as u64) << 32)))
@@ -342,6 +353,12 @@ impl Pod for u8 {}
 pub fn as_bytes<T: Pod>(data: &[T]) -> &[u8] {
     // SAFETY: `Pod` types have no padding and every bit pattern is a valid u8.
     unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), std::mem::size_of_val(data)) }
+}
+
+/// fp32 values as their bit patterns.
+pub fn as_words(data: &[f32]) -> &[u32] {
+    // SAFETY: f32 and u32 have the same size and alignment, and every bit pattern is a valid u32.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), data.len()) }
 }
 
 pub fn as_bytes_mut<T: Pod>(data: &mut [T]) -> &mut [u8] {
