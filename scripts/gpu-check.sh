@@ -78,6 +78,7 @@ for _ in $(seq 1 600); do
 done
 kill -9 "$parent"; wait "$parent" 2>/dev/null
 echo "killed_lines=$(wc -l <"$out/resume.jsonl")" >>"$out/status"
+echo "honest_n=${#honest[@]}" >>"$out/status"
 "$bin" review --out "$out/resume.jsonl" --resume "${honest[@]}" >"$out/resumed.txt" 2>"$out/resumed.log"
 echo "resumed_rc=$?" >>"$out/status"
 fi

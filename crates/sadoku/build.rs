@@ -15,4 +15,6 @@ fn main() {
     println!("cargo:rustc-env=SADOKU_COMMIT={commit}");
     println!("cargo:rerun-if-changed=../../.git/HEAD");
     println!("cargo:rerun-if-changed=../../.git/index");
+    // Appended to on every commit, checkout and reset: the stamp follows the commit.
+    println!("cargo:rerun-if-changed=../../.git/logs/HEAD");
 }
