@@ -4,6 +4,7 @@
 # same card). Kernel 3 is reviewed with --precision tf32 (against cuBLAS with TF32 math).
 #
 #   cargo build --release && scripts/bench-fast.sh        (JSON under $OUT or /tmp/sadoku-bench)
+#   SIZES="4096" TF32=0 scripts/bench-fast.sh             (some sizes; kernels 1 and 2 only)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${SADOKU:-./target/release/sadoku}
@@ -15,7 +16,7 @@ for n in ${SIZES:-1024 2048 4096 8192}; do
     echo "== N = $n" >&2
     "$bin" review --json --time-budget "${BUDGET:-2}" --size "N=$n" \
         examples/fast/fp32_register_blocked.cu examples/fast/three_tf32.cu >"$out/fp32-N$n.json" 2>"$out/fp32-N$n.log"
-    "$bin" review --json --time-budget "${BUDGET:-2}" --precision tf32 --size "N=$n" \
+    [ "${TF32:-1}" = 1 ] && "$bin" review --json --time-budget "${BUDGET:-2}" --precision tf32 --size "N=$n" \
         examples/fast/tf32_tensor_cores.cu >"$out/tf32-N$n.json" 2>"$out/tf32-N$n.log"
 done
 # What the hardware runs: tensor-core (HMMA) and FMA instructions in each kernel's SASS.
