@@ -55,7 +55,7 @@ fn every_example_checks_as_expected() {
     let mut listed: Vec<String> = expected.case.iter().map(|c| c.file.clone()).collect();
     listed.sort();
     let mut on_disk = Vec::new();
-    for dir in ["seed", "honest", "adversarial", "sanitizer", "invalid"] {
+    for dir in ["seed", "honest", "fast", "adversarial", "sanitizer", "invalid"] {
         for e in std::fs::read_dir(repo().join("examples").join(dir)).unwrap() {
             on_disk.push(format!("{dir}/{}", e.unwrap().file_name().to_string_lossy()));
         }
