@@ -35,16 +35,15 @@ if "gpu_tests_rc" in status:
         check(f"device test {l[5:]}", l.endswith("... ok"), text[-2000:])
     check(f"device tests ran ({len(ran)})", len(ran) >= 5 and status["gpu_tests_rc"] == "0", text[-2000:])
 
-ran = lambda key: key in status  # noqa: E731  (a step that was not asked for is not judged)
+def ran(key):
+    """Whether the step that writes `key` to the status file ran: steps not asked for are not judged."""
+    return key in status
+
 
 # 1. Every example in one run.
 batch = load("batch.json") if ran("batch_rc") else {"candidates": []}
-if not ran("batch_rc"):
-    cases_for_batch = []
-else:
-    cases_for_batch = cases
 by_origin = {c["origin"]: c for c in batch["candidates"]}
-for case in cases_for_batch:
+for case in cases if ran("batch_rc") else []:
     origin = "examples/" + case["file"]
     got = by_origin.get(origin)
     if got is None:

@@ -324,16 +324,14 @@ impl Sampler<'_> {
                 let after = devices.candidate.download_f32(buffer)?;
                 let want: Vec<f32> = self.sets[r].inputs[k].iter().map(|x| x * input_scales[k] as f32).collect();
                 let spec = self.sets[r].bound.of_role(Role::Input).nth(k).map(|(s, _)| s.clone()).expect("input");
-                let evidence =
-                    inputs_unchanged::check(&spec, &want, &after).unwrap_or_else(|| inputs_unchanged::InputsModified {
-                        buffer: spec.name.to_string(),
-                        changed: 0,
-                        total: want.len(),
-                        first: Vec::new(),
-                        before: 0.0,
-                        after: 0.0,
-                    });
-                return Err(reject(Rejection::InputsModified { at, evidence }));
+                return match inputs_unchanged::check(&spec, &want, &after) {
+                    Some(evidence) => Err(reject(Rejection::InputsModified { at, evidence })),
+                    // Same bits, different hashes: sadoku's device and host hashes disagree.
+                    None => Err(Stop::Env(DeviceError::Environment(format!(
+                        "the device's hash of input {} disagrees with the host's for the same contents",
+                        spec.name
+                    )))),
+                };
             }
         }
         for (k, &buffer) in outputs.iter().enumerate() {
@@ -408,15 +406,7 @@ impl Sampler<'_> {
         let r = index % self.sets.len();
         let sample = devices.reference.time(&TimedRun::plain(&self.sets[r].baseline))?;
         // The baseline is trusted library work: its trace gives its span, nothing more.
-        let span = match &sample.trace {
-            crate::device::Trace::Traced { kernels, .. } if !kernels.is_empty() => {
-                let start = kernels.iter().map(|k| k.start_ns).min().unwrap_or(0);
-                let end = kernels.iter().map(|k| k.end_ns).max().unwrap_or(0);
-                Some((end - start) as f64 / 1e6)
-            }
-            _ => None,
-        };
-        Ok(Taken::of(&sample, span))
+        Ok(Taken::of(&sample, sample.trace.span_ms()))
     }
 
     /// False when this sample ran at a throttled SM clock (it is then not kept).

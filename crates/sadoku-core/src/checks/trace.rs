@@ -91,9 +91,7 @@ pub fn check(trace: &Trace, expected: &[&str]) -> Result<Option<Traced>, HiddenW
             traced: traced.iter().map(|s| s.to_string()).collect(),
         });
     }
-    let start = ordered.iter().map(|k| k.start_ns).min().unwrap_or(0);
-    let end = ordered.iter().map(|k| k.end_ns).max().unwrap_or(0);
-    Ok(Some(Traced { span_ms: end.saturating_sub(start) as f64 / 1e6, kernels: ordered }))
+    Ok(Some(Traced { span_ms: trace.span_ms().unwrap_or(0.0), kernels: ordered }))
 }
 
 #[cfg(test)]

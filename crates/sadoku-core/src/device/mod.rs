@@ -213,6 +213,16 @@ pub enum Trace {
     Unavailable { why: String },
 }
 
+impl Trace {
+    /// First kernel's start to last kernel's end, milliseconds; `None` untraced or empty.
+    pub fn span_ms(&self) -> Option<f64> {
+        let Trace::Traced { kernels, .. } = self else { return None };
+        let start = kernels.iter().map(|k| k.start_ns).min()?;
+        let end = kernels.iter().map(|k| k.end_ns).max()?;
+        Some(end.saturating_sub(start) as f64 / 1e6)
+    }
+}
+
 /// One timed sample of a work list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
