@@ -59,6 +59,23 @@ pub struct Findings {
     pub ceiling: Option<CeilingUse>,
     /// What compute-sanitizer found (`--sanitize`), or why it did not run.
     pub sanitizer: Option<Sanitized>,
+    /// Why the worker held copies of its buffers instead of mapping the judge's (no CUDA IPC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<String>,
+    /// Where the review's time went.
+    pub phases: Phases,
+}
+
+/// Seconds spent in each phase of one candidate's review.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Phases {
+    /// Starting the worker process and its CUDA context.
+    pub worker_start_s: f64,
+    pub compile_s: f64,
+    pub verify_s: f64,
+    pub time_s: f64,
+    /// compute-sanitizer's runs (`--sanitize`).
+    pub sanitize_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,18 +1,20 @@
 //! The whole pipeline for one candidate: compile → verify → time → verdict.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::candidate::Candidate;
 use crate::checks::accuracy::Tolerance;
 use crate::checks::{ceiling, signature};
 use crate::compile::{CompileError, CompileRequest};
 use crate::device::{DeviceError, Precision};
+pub use crate::events::{Event, Observer, Silent};
 use crate::problem::Sizes;
 use crate::report::{CandidateReport, CompileRecord, Findings};
 use crate::seeds::Seeds;
 use crate::time::{self, TimingOptions};
 use crate::verdict::{At, Rejection, Verdict};
-use crate::verify::{self, Devices, Prepared, Stop, VerifyOptions};
+use crate::judge::{self, Devices, Prepared, Sharing, Stop};
+use crate::verify::{self, VerifyOptions};
 
 #[derive(Debug, Clone)]
 pub struct ReviewOptions {
@@ -69,24 +71,6 @@ impl ReviewOptions {
     }
 }
 
-/// Progress, for people watching a terminal.
-#[derive(Debug, Clone, Copy)]
-pub enum Event<'a> {
-    Candidate { index: usize, total: usize, name: &'a str },
-    Stage { name: &'a str },
-    Trial { sizes: &'a Sizes, trial: &'a str },
-    Sample { samples: usize, noise: f64, elapsed: Duration, budget: Duration },
-    Verdict { name: &'a str, verdict: &'a Verdict },
-}
-
-pub trait Observer {
-    fn event(&self, _event: Event<'_>) {}
-}
-
-/// An observer that ignores everything.
-pub struct Silent;
-impl Observer for Silent {}
-
 /// Review one candidate. `Err` only when the environment fails (no compiler, out of memory, a
 /// library error); everything the candidate does wrong is in the report's verdict.
 pub fn review_candidate(
@@ -103,7 +87,7 @@ pub fn review_candidate(
         // The worker hung or died outside a launch (while copying, say): still the candidate's doing.
         Err(e @ (DeviceError::Timeout { .. } | DeviceError::WorkerDied { .. })) => {
             let at = At::new(&options.timed_sizes(candidate), "between launches");
-            match verify::launch_failure(e, at) {
+            match judge::launch_failure(e, at) {
                 Stop::Reject(r) => Verdict::Rejected(*r),
                 Stop::Env(e) => return Err(e),
             }
@@ -132,7 +116,10 @@ fn review_inner(
         arch: arch.clone(),
         options: candidate.spec.options.clone(),
     };
-    let module = match devices.candidate.compile(&request) {
+    let compile_started = Instant::now();
+    let module = devices.candidate.compile(&request);
+    report.phases.compile_s = compile_started.elapsed().as_secs_f64();
+    let module = match module {
         Ok(m) => m,
         Err(CompileError::Rejected { log }) => return Ok(Verdict::Rejected(Rejection::Compile { log })),
         Err(CompileError::Unavailable(msg)) => return Err(DeviceError::Environment(msg)),
@@ -155,8 +142,12 @@ fn review_inner(
     };
     let prepared = Prepared { module: handle, kinds };
 
+    let tensor = ceiling::tensor_use(&module.ptx);
     observer.event(Event::Stage { name: "verifying" });
-    let verification = verify::verify(devices, candidate, &prepared, seeds, &options.verify_for(candidate), observer)?;
+    let verify_started = Instant::now();
+    let verification = verify::verify(devices, candidate, &prepared, seeds, &options.verify_for(candidate), observer);
+    report.phases.verify_s = verify_started.elapsed().as_secs_f64();
+    let verification = verification?;
     report.trials = verification.trials.clone();
     report.error = verification.worst().cloned();
     if let Some(r) = verification.rejection {
@@ -168,7 +159,8 @@ fn review_inner(
     }
     observer.event(Event::Stage { name: "timing" });
     let sizes = options.timed_sizes(candidate);
-    let timing = match time::measure(
+    let time_started = Instant::now();
+    let measured = time::measure(
         devices,
         candidate,
         &prepared,
@@ -179,7 +171,9 @@ fn review_inner(
         options.verify.guards,
         &options.timing,
         observer,
-    ) {
+    );
+    report.phases.time_s = time_started.elapsed().as_secs_f64();
+    let timing = match measured {
         Ok(timing) => timing,
         Err(Stop::Reject(r)) => return Ok(Verdict::Rejected(*r)),
         Err(Stop::Env(e)) => return Err(e),
@@ -189,13 +183,16 @@ fn review_inner(
     let class = verification.class();
     if let Some(ceilings) = devices.reference.ceilings()? {
         // The fastest verified launch: one impossible launch is enough.
-        let fastest = ceiling::assess(class, flops, bytes, timing.candidate.min, &ceilings);
+        let fastest = ceiling::assess(class, tensor, flops, bytes, timing.candidate.min, &ceilings);
         if fastest.impossible() {
             report.timing = Some(timing);
             return Ok(Verdict::Rejected(Rejection::Impossible { sizes, evidence: fastest }));
         }
-        report.ceiling = Some(ceiling::assess(class, flops, bytes, timing.candidate.median, &ceilings));
+        report.ceiling = Some(ceiling::assess(class, tensor, flops, bytes, timing.candidate.median, &ceilings));
     }
     report.timing = Some(timing);
+    if let Sharing::Copied(why) = &devices.sharing {
+        report.sharing = Some(why.clone());
+    }
     Ok(Verdict::Accepted { class })
 }

@@ -1,14 +1,11 @@
 //! Stage 4 of the pipeline: how fast, against the library baseline — and was what ran the work.
 //!
-//! Every timed launch is verified, so there is no "check phase" a kernel could count its way out
-//! of (HACKS.md #4–#6):
-//! - several input sets rotate through the launches, together larger than L2, each verified in
-//!   full (against fp64) on its first launch;
-//! - before every later launch the set's inputs are rescaled by powers of two (signs too), so no
-//!   launch sees inputs it has seen before, and the outputs are poisoned (NaN or random bits);
-//! - after every launch the device hashes outputs and inputs; the judge compares each hash with
-//!   the verified outputs rescaled exactly. A mismatch gets a full check (a kernel that sums in a
-//!   varying order differs in the last bits and is fine), and a failure names the launch.
+//! Every timed launch is judged like a verification trial ([`crate::judge`]), so there is no
+//! "check phase" a kernel could count its way out of (HACKS.md #4–#6), and no launch sees inputs
+//! an earlier launch could predict: before each one the judge's GPU draws every input afresh from
+//! a seed of its own (times a random sign and power of two), poisons the outputs, and after it
+//! compares the output with fp64 truth computed for exactly those inputs. Several input/output
+//! sets rotate through the launches, together larger than L2.
 //!
 //! Each sample is one cold run: L2 flushed, persisting lines reset, then the work between events
 //! while the device's activity trace records every kernel. The time is the span of the
@@ -16,7 +13,6 @@
 //! window rejects the candidate. Candidate and baseline samples alternate, in two rounds that
 //! must agree; samples taken at a throttled SM clock are dropped.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -24,19 +20,17 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::candidate::Candidate;
-use crate::checks::accuracy::{self, Tolerance};
+use crate::checks::POISON_NAN;
+use crate::checks::accuracy::Tolerance;
 use crate::checks::trace::{self, HiddenWork};
-use crate::checks::{POISON_NAN, Poison, inputs_unchanged, unwritten};
-use crate::device::{
-    Buffer, DeviceError, DeviceExt, KernelRecord, Precision, Prep, Sample, TimedRun, Work, content_hash_scaled,
-    pattern_word,
-};
-use crate::problem::{Distribution, Reference, Role, Sizes};
-use crate::review::{Event, Observer};
+use crate::device::{Buffer, DeviceError, KernelRecord, PoisonWords, Precision, Sample, TimedRun, Work};
+use crate::events::{Event, Observer};
+use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, reject};
+use crate::problem::{Distribution, Role, Sizes};
 use crate::seeds::Seeds;
 use crate::stats::{Summary, speedup_interval};
 use crate::verdict::{At, Rejection};
-use crate::verify::{Bound, Devices, Prepared, Stop, launch_failure, reject};
+use crate::verify::draws;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimingOptions {
@@ -161,13 +155,8 @@ pub struct Timing {
     pub rounds: Vec<Round>,
     /// Input/output sets rotated through the timed launches.
     pub sets: usize,
-    /// Candidate launches whose outputs and inputs were checked (warm-up and dropped ones too).
+    /// Candidate launches judged in full, each on fresh inputs (warm-up and dropped ones too).
     pub verified_launches: usize,
-    /// Of those, launches whose outputs differed from the first launch's in some bits but passed
-    /// the full check (a varying summation order).
-    pub inexact_launches: usize,
-    /// Whether inputs were rescaled between launches (the problem allows it).
-    pub rescaled: bool,
     /// Samples dropped because the SM clock was throttled.
     pub throttled: usize,
     /// Median SM clock over the candidate's samples, MHz.
@@ -179,42 +168,22 @@ pub struct Timing {
     pub baseline_ms: Vec<f64>,
 }
 
-/// One input/output set on the candidate's device, verified on its first launch.
-struct Set {
-    bound: Bound,
-    /// Pristine inputs, as generated.
-    inputs: Vec<Vec<f32>>,
-    truth: Vec<Reference>,
-    /// The verified outputs of the first launch.
-    outputs: Vec<Vec<u32>>,
-    /// Current scale of each input on the device: (sign, power of two).
-    scale: Vec<(bool, i32)>,
-    /// The baseline's copies of the inputs and its outputs, on the reference device.
-    baseline_buffers: Vec<Buffer>,
-    baseline: Vec<Work>,
-}
-
-fn scale_value((negative, exp): (bool, i32)) -> f64 {
-    let v = 2f64.powi(exp);
-    if negative { -v } else { v }
-}
-
-fn scale_text(s: (bool, i32)) -> String {
-    format!("×{}", scale_value(s))
+fn scale_text(s: f32) -> String {
+    format!("×{s}")
 }
 
 struct Sampler<'c> {
     candidate: &'c Candidate,
+    seeds: Seeds,
     sizes: Sizes,
-    sets: Vec<Set>,
+    sets: Vec<Arena>,
+    truth: Truth,
+    /// The baseline's outputs, on the judge's device (it reads the current set's inputs).
+    baseline_outputs: Vec<Buffer>,
+    precision: Precision,
     tolerance: Tolerance,
-    rescale: bool,
     rng: ChaCha8Rng,
-    hash_key: u64,
-    /// Host hashes of expected contents, by (set, buffer index in check order, scale).
-    memo: HashMap<(usize, usize, u64), u64>,
     launches: usize,
-    inexact: usize,
     kernel_names: Vec<String>,
     kernels: Vec<(KernelRecord, Vec<f64>)>,
     max_clock: f64,
@@ -248,122 +217,45 @@ impl Sampler<'_> {
         }
     }
 
-    /// One verified, traced candidate launch.
+    /// One judged, traced candidate launch on fresh inputs.
     fn candidate_sample(&mut self, devices: &mut Devices) -> Result<Taken, Stop> {
         self.launches += 1;
         let launch = self.launches;
         let r = (launch - 1) % self.sets.len();
-        let mut prepare = Vec::new();
-        // Fresh inputs: each input rescaled to a new sign and power of two.
-        let inputs: Vec<Buffer> = self.sets[r].bound.of_role(Role::Input).map(|(_, b)| b).collect();
-        if self.rescale {
-            // New scales for every input, and a product unlike the last one: the expected output
-            // changes from one launch on a set to the next, so a stale answer is always wrong.
-            let old = self.sets[r].scale.clone();
-            let product = |s: &[(bool, i32)]| s.iter().map(|&x| scale_value(x)).product::<f64>();
-            let mut new = old.clone();
-            while new.iter().zip(&old).any(|(a, b)| a == b) || product(&new) == product(&old) {
-                for s in new.iter_mut() {
-                    *s = (self.rng.random_bool(0.5), self.rng.random_range(-1..=1));
-                }
-            }
-            for ((&buffer, n), o) in inputs.iter().zip(&new).zip(&old) {
-                let factor = scale_value(*n) / scale_value(*o);
-                prepare.push(Prep::Scale { buffer, factor: factor as f32 });
-            }
-            self.sets[r].scale = new;
-        }
+        let inputs = self.sets[r].of_role(Role::Input).count();
+        let outputs = self.sets[r].of_role(Role::Output).count();
+        // A fresh draw for every input, and as an extra a sign and power of two of its own.
+        let scales: Vec<f32> = (0..inputs)
+            .map(|_| {
+                let magnitude = [0.5f32, 1.0, 2.0][self.rng.random_range(0..3)];
+                if self.rng.random_bool(0.5) { -magnitude } else { magnitude }
+            })
+            .collect();
         let nan = launch.is_multiple_of(2);
-        let outputs: Vec<Buffer> = self.sets[r].bound.of_role(Role::Output).map(|(_, b)| b).collect();
-        let mut patterns = Vec::new();
-        for &buffer in &outputs {
-            if nan {
-                prepare.push(Prep::Fill { buffer, word: POISON_NAN });
-                patterns.push(None);
-            } else {
-                let seed = self.rng.random();
-                prepare.push(Prep::Pattern { buffer, seed });
-                patterns.push(Some(seed));
-            }
-        }
-        for g in &self.sets[r].bound.scratch {
-            prepare.push(Prep::Pattern { buffer: g.view, seed: self.rng.random() });
-        }
-        let scales = self.sets[r].scale.clone();
-        let what = if self.rescale {
-            format!(
-                ", inputs {}, {}",
-                scales.iter().map(|s| scale_text(*s)).collect::<Vec<_>>().join(" and "),
-                if nan { "NaN poison" } else { "random-bits poison" }
-            )
-        } else {
-            format!(", {}", if nan { "NaN poison" } else { "random-bits poison" })
-        };
+        let poison: Vec<PoisonWords> = (0..outputs)
+            .map(|_| if nan { PoisonWords::Word(POISON_NAN) } else { PoisonWords::Pattern(self.rng.random()) })
+            .collect();
+        let what = format!(
+            ", randn inputs {}, {}",
+            scales.iter().map(|&s| scale_text(s)).collect::<Vec<_>>().join(" and "),
+            if nan { "NaN poison" } else { "random-bits poison" }
+        );
         let at = self.at(launch, r, &what);
-        let check: Vec<Buffer> = outputs.iter().chain(&inputs).copied().collect();
-        let run =
-            TimedRun { prepare, work: self.sets[r].bound.work.clone(), check: check.clone(), hash_key: self.hash_key };
-        let sample = devices.candidate.time(&run).map_err(|e| launch_failure(e, at.clone()))?;
-        if sample.hashes.len() != check.len() {
-            return Err(Stop::Env(DeviceError::Environment(format!(
-                "the device hashed {} buffers, {} were asked for",
-                sample.hashes.len(),
-                check.len()
-            ))));
-        }
-        let input_scales: Vec<f64> = scales.iter().map(|s| scale_value(*s)).collect();
-        let output_scales = if self.rescale {
-            self.candidate.problem.output_scales(&input_scales).unwrap_or_else(|| vec![1.0; outputs.len()])
-        } else {
-            vec![1.0; outputs.len()]
+        let base = self.seeds.derive(&[&self.candidate.sha256, "timed launch", &launch.to_string()]);
+        let plan = Plan {
+            at: at.clone(),
+            draws: draws(self.candidate, &self.sizes, Distribution::Randn, base, &scales),
+            poison,
+            scratch_seed: self.rng.random(),
+            timed: true,
+            keep: false,
+            repeat: false,
         };
-        // Inputs first: a kernel that changed them is not judged on its outputs.
-        for (k, &buffer) in inputs.iter().enumerate() {
-            let expected = self.expected_hash(r, outputs.len() + k, input_scales[k]);
-            if sample.hashes[outputs.len() + k] != expected {
-                let after = devices.candidate.download_f32(buffer)?;
-                let want: Vec<f32> = self.sets[r].inputs[k].iter().map(|x| x * input_scales[k] as f32).collect();
-                let spec = self.sets[r].bound.of_role(Role::Input).nth(k).map(|(s, _)| s.clone()).expect("input");
-                return match inputs_unchanged::check(&spec, &want, &after) {
-                    Some(evidence) => Err(reject(Rejection::InputsModified { at, evidence })),
-                    // Same bits, different hashes: sadoku's device and host hashes disagree.
-                    None => Err(Stop::Env(DeviceError::Environment(format!(
-                        "the device's hash of input {} disagrees with the host's for the same contents",
-                        spec.name
-                    )))),
-                };
-            }
+        let judged = judge::judge(devices, &self.sets[r], &self.truth, &plan, self.candidate, &self.tolerance)?;
+        if let Some(r) = judged.inaccurate(&self.tolerance, &at) {
+            return Err(reject(r));
         }
-        for (k, &buffer) in outputs.iter().enumerate() {
-            let factor = output_scales[k];
-            let expected = self.expected_hash(r, k, factor);
-            if sample.hashes[k] == expected {
-                continue;
-            }
-            // Not the verified bits: check this launch in full.
-            let bits = devices.candidate.download_u32(buffer)?;
-            let spec = self.sets[r].bound.of_role(Role::Output).nth(k).map(|(s, _)| s.clone()).expect("output");
-            let poison = match patterns[k] {
-                None => Poison::Nan,
-                Some(seed) => Poison::Pattern((0..bits.len() as u64).map(|i| pattern_word(seed, i)).collect()),
-            };
-            let truth = &self.sets[r].truth[k];
-            let scaled = Reference {
-                values: truth.values.iter().map(|v| v * factor).collect(),
-                scale: truth.scale.iter().map(|v| v * factor.abs()).collect(),
-                terms: truth.terms,
-            };
-            let acceptable = accuracy::acceptable(&scaled, &self.tolerance);
-            if let Some(evidence) = unwritten::check(&spec, &bits, &poison, &acceptable) {
-                return Err(reject(Rejection::Unwritten { at, evidence }));
-            }
-            let got: Vec<f32> = bits.into_iter().map(f32::from_bits).collect();
-            let acc = accuracy::assess(&spec, &got, &scaled, &self.tolerance);
-            if let Some(evidence) = acc.failure(&self.tolerance) {
-                return Err(reject(Rejection::Inaccurate { at, class: acc.class, evidence }));
-            }
-            self.inexact += 1;
-        }
+        let sample = judged.sample.ok_or_else(|| Stop::Env(DeviceError::Environment("a timed launch without a sample".into())))?;
         if let crate::device::Trace::Unavailable { why } = &sample.trace {
             self.untraced.get_or_insert_with(|| why.clone());
         }
@@ -383,30 +275,17 @@ impl Sampler<'_> {
         Ok(Taken::of(&sample, span))
     }
 
-    /// The host hash of a set's `k`-th checked buffer (outputs, then inputs) scaled by `factor`,
-    /// computed once.
-    fn expected_hash(&mut self, r: usize, k: usize, factor: f64) -> u64 {
-        let key = (r, k, factor.to_bits());
-        if let Some(h) = self.memo.get(&key) {
-            return *h;
-        }
-        let set = &self.sets[r];
-        let h = match set.outputs.get(k) {
-            Some(words) => content_hash_scaled(words, factor as f32, self.hash_key),
-            None => {
-                let input = &set.inputs[k - set.outputs.len()];
-                content_hash_scaled(crate::device::as_words(input), factor as f32, self.hash_key)
-            }
-        };
-        self.memo.insert(key, h);
-        h
-    }
-
     fn baseline_sample(&mut self, devices: &mut Devices, index: usize) -> Result<Taken, Stop> {
         let r = index % self.sets.len();
-        let sample = devices.reference.time(&TimedRun::plain(&self.sets[r].baseline))?;
+        let work = self.baseline_work(r);
+        let sample = devices.reference.time(&TimedRun::plain(&work))?;
         // The baseline is trusted library work: its trace gives its span, nothing more.
         Ok(Taken::of(&sample, sample.trace.span_ms()))
+    }
+
+    /// Library work producing the outputs from set `r`'s inputs, on the judge's device.
+    fn baseline_work(&self, r: usize) -> Vec<Work> {
+        self.candidate.problem.baseline(&self.sizes, &self.sets[r].inputs(), &self.baseline_outputs, self.precision)
     }
 
     /// False when this sample ran at a throttled SM clock (it is then not kept).
@@ -447,185 +326,62 @@ pub(crate) fn measure(
     // Everything from here touches the GPU while it is being timed: nobody else may.
     let _gpu = devices.exclusive();
     let problem = candidate.problem;
-    let first = Bound::new(devices.candidate, candidate, prepared, sizes, guards)?;
+    let first = Arena::new(devices, candidate, prepared, sizes, guards)?;
     let set_bytes: usize = first.all().map(|g| g.whole.bytes).sum();
     let info = devices.candidate.info().clone();
     let count = set_count(set_bytes, info.l2_bytes, info.memory_bytes, options.max_sets);
-    let mut rng = ChaCha8Rng::seed_from_u64(seeds.derive(&[&candidate.sha256, "timing"]));
+    let truth = match Truth::new(devices, candidate, sizes, seeds.derive(&[&candidate.sha256, "hash key"])) {
+        Ok(t) => t,
+        Err(e) => {
+            first.release(devices);
+            return Err(Stop::Env(e));
+        }
+    };
+    let kernel_names = first
+        .work
+        .iter()
+        .filter_map(|w| if let Work::Launch(l) = w { Some(l.kernel.clone()) } else { None })
+        .collect();
     let mut sampler = Sampler {
         candidate,
+        seeds: *seeds,
         sizes: sizes.clone(),
-        sets: Vec::new(),
+        sets: vec![first],
+        truth,
+        baseline_outputs: Vec::new(),
+        precision,
         tolerance: *tolerance,
-        rescale: problem.output_scales(&vec![1.0; first.of_role(Role::Input).count()]).is_some(),
-        hash_key: rng.random(),
-        rng,
-        memo: HashMap::new(),
+        rng: ChaCha8Rng::seed_from_u64(seeds.derive(&[&candidate.sha256, "timing"])),
         launches: 0,
-        inexact: 0,
-        kernel_names: first
-            .work
-            .iter()
-            .filter_map(|w| if let Work::Launch(l) = w { Some(l.kernel.clone()) } else { None })
-            .collect(),
+        kernel_names,
         kernels: Vec::new(),
         max_clock: info.sm_clock_mhz.unwrap_or(0.0),
         throttle: options.throttle,
         throttled: 0,
         untraced: None,
     };
-    let mut pending = Some(first);
     let result = (|| {
-        for r in 0..count {
-            let bound = match pending.take() {
-                Some(b) => b,
-                None => Bound::new(devices.candidate, candidate, prepared, sizes, guards)?,
-            };
-            let mut baseline_buffers = Vec::new();
-            let verified = first_launch(
-                devices,
-                candidate,
-                seeds,
-                sizes,
-                precision,
-                tolerance,
-                &bound,
-                r,
-                count,
-                &mut baseline_buffers,
-            );
-            match verified {
-                Ok(v) => sampler.sets.push(Set {
-                    scale: vec![(false, 0); v.inputs.len()],
-                    bound,
-                    inputs: v.inputs,
-                    truth: v.truth,
-                    outputs: v.outputs,
-                    baseline_buffers,
-                    baseline: v.baseline,
-                }),
-                Err(stop) => {
-                    release(devices, (bound, baseline_buffers));
-                    return Err(stop);
-                }
-            }
+        for spec in problem.buffers(sizes).iter().filter(|b| b.role == Role::Output) {
+            let b = devices.reference.alloc(spec.bytes().max(4))?;
+            sampler.baseline_outputs.push(b);
         }
-        // The first launches of the sets were launches 1..=count.
-        sampler.launches = count;
+        while sampler.sets.len() < count {
+            let arena = Arena::new(devices, candidate, prepared, sizes, guards)?;
+            sampler.sets.push(arena);
+        }
         sample_rounds(devices, &mut sampler, options, observer)
     })();
-    if let Some(b) = pending {
-        b.release(devices.candidate);
-    }
-    // An out-of-bounds write during timing shows in a guard zone.
-    let mut guard_hit = None;
-    for set in &sampler.sets {
-        if guard_hit.is_none() {
-            if let Ok(Some(found)) = set.bound.check_guards(devices.candidate) {
-                guard_hit = Some(found);
-            }
-        }
-    }
     for set in std::mem::take(&mut sampler.sets) {
-        release(devices, (set.bound, set.baseline_buffers));
+        set.release(devices);
     }
+    for b in std::mem::take(&mut sampler.baseline_outputs) {
+        devices.reference.free(b);
+    }
+    sampler.truth.release(devices);
     let mut timing = result?;
-    if let Some(evidence) = guard_hit {
-        return Err(reject(Rejection::OutOfBounds { at: At::new(sizes, "timed launches"), evidence }));
-    }
     timing.baseline_name = problem.baseline_name(precision);
     timing.baseline_precision = precision;
     Ok(timing)
-}
-
-fn release(devices: &mut Devices, (bound, baseline): (Bound, Vec<Buffer>)) {
-    bound.release(devices.candidate);
-    for b in baseline {
-        devices.reference.free(b);
-    }
-}
-
-/// A set's contents, once its first launch is verified.
-struct Verified {
-    inputs: Vec<Vec<f32>>,
-    truth: Vec<Reference>,
-    outputs: Vec<Vec<u32>>,
-    baseline: Vec<Work>,
-}
-
-/// A new set: fresh inputs, its first launch checked in full against fp64, the baseline's copies
-/// (allocated into `baseline_buffers`, which the caller frees).
-#[allow(clippy::too_many_arguments)]
-fn first_launch(
-    devices: &mut Devices,
-    candidate: &Candidate,
-    seeds: &Seeds,
-    sizes: &Sizes,
-    precision: Precision,
-    tolerance: &Tolerance,
-    bound: &Bound,
-    r: usize,
-    count: usize,
-    baseline_buffers: &mut Vec<Buffer>,
-) -> Result<Verified, Stop> {
-    let problem = candidate.problem;
-    let at = At {
-        sizes: sizes.clone(),
-        trial: format!("timed launch {} (set {} of {count}, its first: randn inputs, NaN poison)", r + 1, r + 1),
-        timed_launch: Some(r + 1),
-    };
-    let seed = seeds.derive(&[&candidate.sha256, "timing set", &r.to_string()]);
-    let inputs = problem.generate(sizes, Distribution::Randn, seed);
-    let mut baseline_inputs = Vec::new();
-    for ((_, buf), data) in bound.of_role(Role::Input).zip(&inputs) {
-        devices.candidate.upload_f32(buf, data)?;
-        let b = devices.reference.alloc(buf.bytes)?;
-        baseline_buffers.push(b);
-        devices.reference.upload_f32(b, data)?;
-        baseline_inputs.push(b);
-    }
-    let mut baseline_outputs = Vec::new();
-    for (spec, buf) in bound.of_role(Role::Output) {
-        devices.candidate.fill_u32(buf, POISON_NAN)?;
-        let b = devices.reference.alloc(spec.bytes().max(4))?;
-        baseline_buffers.push(b);
-        baseline_outputs.push(b);
-    }
-    for (k, g) in bound.scratch.iter().enumerate() {
-        let seed = seeds.derive(&[&candidate.sha256, "timing scratch", &format!("{r} {k}")]);
-        if let Poison::Pattern(words) = Poison::pattern(g.view.bytes / 4, seed) {
-            devices.candidate.upload(g.view, crate::device::as_bytes(&words))?;
-        }
-    }
-    devices.candidate.run(&bound.work).map_err(|e| launch_failure(e, at.clone()))?;
-    if let Some(evidence) = bound.check_guards(devices.candidate)? {
-        return Err(reject(Rejection::OutOfBounds { at, evidence }));
-    }
-    let mut outputs = Vec::new();
-    for (spec, buf) in bound.of_role(Role::Output) {
-        let bits = devices.candidate.download_u32(buf)?;
-        // NaN poison: never a right answer, nothing to excuse.
-        if let Some(evidence) = unwritten::check(spec, &bits, &Poison::Nan, &|_, _| false) {
-            return Err(reject(Rejection::Unwritten { at, evidence }));
-        }
-        outputs.push(bits);
-    }
-    for ((spec, buf), pristine) in bound.of_role(Role::Input).zip(&inputs) {
-        let after = devices.candidate.download_f32(buf)?;
-        if let Some(evidence) = inputs_unchanged::check(spec, pristine, &after) {
-            return Err(reject(Rejection::InputsModified { at, evidence }));
-        }
-    }
-    let truth = problem.reference(devices.reference, sizes, &inputs)?;
-    for (((spec, _), bits), t) in bound.of_role(Role::Output).zip(&outputs).zip(&truth) {
-        let got: Vec<f32> = bits.iter().map(|w| f32::from_bits(*w)).collect();
-        let acc = accuracy::assess(spec, &got, t, tolerance);
-        if let Some(evidence) = acc.failure(tolerance) {
-            return Err(reject(Rejection::Inaccurate { at, class: acc.class, evidence }));
-        }
-    }
-    let baseline = problem.baseline(sizes, &baseline_inputs, &baseline_outputs, precision);
-    Ok(Verified { inputs, truth, outputs, baseline })
 }
 
 fn sample_rounds(
@@ -773,8 +529,6 @@ fn sample_rounds(
         rounds: round_records,
         sets: s.sets.len(),
         verified_launches: s.launches,
-        inexact_launches: s.inexact,
-        rescaled: s.rescale,
         throttled: s.throttled,
         sm_clock_mhz: Summary::of(&clocks).map(|s| s.median),
         wall_ms,
@@ -814,14 +568,5 @@ mod tests {
         assert!(n * (12 << 20) >= 120_000_000 && n <= 16, "{n}");
         // Never more than a quarter of memory, never fewer than one.
         assert_eq!(set_count(1 << 30, 60_000_000, 2 << 30, 16), 1);
-    }
-
-    #[test]
-    fn scaled_hashes_are_the_hashes_of_the_scaled_words() {
-        let words: Vec<u32> = [1.5f32, -3.25, 0.0, 1e-3].iter().map(|x| x.to_bits()).collect();
-        let scaled: Vec<u32> = words.iter().map(|&w| (f32::from_bits(w) * -4.0).to_bits()).collect();
-        assert_eq!(content_hash_scaled(&words, -4.0, 9), crate::device::content_hash(&scaled, 9));
-        // 0 × −4 = −0.0 hashes like the literal 0.0 a kernel writes above the diagonal.
-        assert_eq!(content_hash_scaled(&words, -4.0, 9), content_hash_scaled(&scaled, 1.0, 9));
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::compile::{CompileError, CompileRequest, CompiledModule};
-use crate::device::{Buffer, Device, DeviceError, DeviceInfo, ModuleHandle, Sample, TimedRun, Work};
+use crate::device::{Buffer, Device, DeviceError, DeviceInfo, ModuleHandle, Sample, SharedHandle, TimedRun, Work};
 
 /// Largest JSON header accepted: a header is a request, never data.
 const MAX_HEADER: u32 = 64 << 20;
@@ -34,6 +34,8 @@ pub enum Request {
     Load(CompiledModule),
     Run(Vec<Work>),
     Time(TimedRun),
+    /// Map an allocation of the judge's.
+    Import(SharedHandle),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -107,6 +109,7 @@ pub fn serve(device: &mut dyn Device, r: &mut dyn Read, w: &mut dyn Write) -> io
             Request::Load(m) => Response::Module(device.load(&m)),
             Request::Run(work) => Response::Done(refuse_library(&work).and_then(|()| device.run(&work))),
             Request::Time(run) => Response::Sample(refuse_library(&run.work).and_then(|()| device.time(&run))),
+            Request::Import(shared) => Response::Buffer(device.import(&shared)),
         };
         write_frame(w, &response, &data)?;
     }
@@ -342,6 +345,18 @@ impl Device for RemoteDevice {
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError> {
         let timeout = self.timeouts.launch * work.len().max(1) as u32;
         self.expect_done(Request::Run(work.to_vec()), &[], timeout, "a launch").map(drop)
+    }
+
+    /// A worker's own buffers never leave it: only the judge exports.
+    fn export(&mut self, _buffer: Buffer) -> Result<SharedHandle, DeviceError> {
+        Err(DeviceError::Environment("a candidate's worker exports nothing".into()))
+    }
+
+    fn import(&mut self, shared: &SharedHandle) -> Result<Buffer, DeviceError> {
+        match self.call(&Request::Import(shared.clone()), &[], self.timeouts.other, "mapping a buffer")? {
+            (Response::Buffer(r), _) => r,
+            (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to Import"))),
+        }
     }
 
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {

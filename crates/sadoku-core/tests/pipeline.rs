@@ -234,6 +234,8 @@ fn recycled_memory_keeps_stale_contents_but_poison_overwrites_them() {
     let whole = bytes + 2 * GUARD_BYTES;
     let view = |b: sadoku_core::device::Buffer| b.view(GUARD_BYTES, bytes);
     let mut dev = device();
+    // The judge allocates every buffer the candidate sees: its allocator is the one that recycles.
+    let mut judge = SimDevice::new();
     let seen = Rc::new(RefCell::new(Vec::<(usize, Vec<u32>)>::new()));
     let log = seen.clone();
     register_raw(&mut dev, "row_zero_stale", move |call| {
@@ -247,23 +249,23 @@ fn recycled_memory_keeps_stale_contents_but_poison_overwrites_them() {
     let bufs: Vec<_> = stale
         .iter()
         .map(|s| {
-            let b = dev.alloc(whole).unwrap();
-            dev.upload_f32(view(b), s).unwrap();
+            let b = judge.alloc(whole).unwrap();
+            judge.upload_f32(view(b), s).unwrap();
             b
         })
         .collect();
-    bufs.into_iter().for_each(|b| dev.free(b));
-    assert_eq!(dev.live_buffers(), 0);
+    bufs.into_iter().for_each(|b| judge.free(b));
+    assert_eq!(judge.live_buffers(), 0);
 
     // The hazard: new allocations of that size come back holding the old contents, not zeros.
-    let again: Vec<_> = (0..3).map(|_| dev.alloc(whole).unwrap()).collect();
-    let mut got: Vec<Vec<f32>> = again.iter().map(|b| dev.download_f32(view(*b)).unwrap()).collect();
+    let again: Vec<_> = (0..3).map(|_| judge.alloc(whole).unwrap()).collect();
+    let mut got: Vec<Vec<f32>> = again.iter().map(|b| judge.download_f32(view(*b)).unwrap()).collect();
     got.sort_by(|x, y| x[0].total_cmp(&y[0]));
     assert_eq!(got, stale);
-    again.into_iter().for_each(|b| dev.free(b));
+    again.into_iter().for_each(|b| judge.free(b));
 
     // A, B and C at N = 17 are those three recycled buffers; the kernel still gets caught.
-    let report = review(&mut dev, &candidate("row_zero_stale"), 3);
+    let report = review_on(&mut dev, &mut judge, &candidate("row_zero_stale"), 3, &options());
     let Rejection::Unwritten { at: where_, evidence } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert_eq!(where_, &at(17, T1));
     assert_eq!((evidence.count, evidence.first.as_slice()), (N * N - N, &[1, 0][..]));
@@ -274,12 +276,12 @@ fn recycled_memory_keeps_stale_contents_but_poison_overwrites_them() {
     assert_eq!(at_17.len(), 1);
     assert!(at_17[0].iter().all(|&w| w == POISON_NAN), "C held something other than the NaN poison at launch");
     // And the review used up all three stale buffers: none is left in the pool.
-    let after: Vec<_> = (0..3).map(|_| dev.alloc(whole).unwrap()).collect();
+    let after: Vec<_> = (0..3).map(|_| judge.alloc(whole).unwrap()).collect();
     for b in &after {
-        let contents = dev.download_f32(view(*b)).unwrap();
+        let contents = judge.download_f32(view(*b)).unwrap();
         assert!(!stale.contains(&contents), "a stale buffer was never handed to the review");
     }
-    after.into_iter().for_each(|b| dev.free(b));
+    after.into_iter().for_each(|b| judge.free(b));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -836,7 +838,7 @@ fn fault_during_timing_is_a_launch_rejection() {
     let report = review(&mut dev, &candidate("late_overrun"), 20);
     let Rejection::KernelFault { at: where_, message } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert_eq!(where_.timed_launch, Some(1), "the first launch after verification: {where_}");
-    assert!(where_.trial.starts_with("timed launch 1 (set 1 of 4, its first"), "{where_}");
+    assert!(where_.trial.starts_with("timed launch 1 (set 1 of 4, randn inputs"), "{where_}");
     assert!(message.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "{message}");
     assert_eq!(report.findings.trials.len(), 9, "verification had passed");
     assert_eq!(report.findings.timing, None);

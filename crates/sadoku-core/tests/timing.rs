@@ -16,8 +16,8 @@ use sadoku_core::report::CandidateReport;
 use sadoku_core::time::Call;
 use sadoku_core::verdict::{Rejection, Verdict};
 
-/// 3 trials at each of 3 sizes, then the first launch of each of the 4 timing sets.
-const BEFORE_SAMPLING: u32 = 9 + 4;
+/// 3 trials at each of 3 sizes: timed launch k is the kernel's call BEFORE_SAMPLING + k.
+const BEFORE_SAMPLING: u32 = 9;
 
 fn rejection(report: &CandidateReport) -> &Rejection {
     match &report.verdict {
@@ -35,9 +35,7 @@ fn honest_kernel_is_timed_on_verified_traced_launches() {
     assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
     let t = report.findings.timing.as_ref().expect("timed");
     assert_eq!(t.sets, 4);
-    assert!(t.rescaled, "trimm is linear in A and B: inputs are rescaled between launches");
-    assert!(t.verified_launches > 4 + 2 * 5, "every launch verified: {}", t.verified_launches);
-    assert_eq!(t.inexact_launches, 0, "a deterministic kernel reproduces its verified bits exactly");
+    assert!(t.verified_launches > 2 * 5, "every launch verified: {}", t.verified_launches);
     assert!(t.method.contains("CUPTI"), "{}", t.method);
     assert_eq!(t.kernels.len(), 1);
     assert_eq!((t.kernels[0].name.as_str(), t.kernels[0].stream), ("honest", SIM_STREAM));
@@ -69,55 +67,101 @@ fn kernel_that_stops_writing_after_warm_up_is_caught_at_its_first_bad_launch() {
     });
     let report = review(&mut dev, &candidate("lazy"), 2);
     let Rejection::Unwritten { at, evidence } = rejection(&report) else { panic!("{:?}", report.verdict) };
-    // Launches after verification are numbered from 1: call 21 is the first bad one, launch 12.
-    assert_eq!(at.timed_launch, Some(12), "{at}");
-    assert!(at.trial.starts_with("timed launch 12 (set 4 of 4, inputs ×"), "{at}");
+    // Launches after verification are numbered from 1: call 17 is the first bad one, launch 8.
+    assert_eq!(at.timed_launch, Some(8), "{at}");
+    assert!(at.trial.starts_with("timed launch 8 (set 4 of 4, randn inputs ×"), "{at}");
     assert_eq!(evidence.count, 40 * 40, "{evidence}");
 }
 
-/// HACKS.md #4: a cache keyed on the inputs' mantissas (so that it survives power-of-two
-/// rescaling it does not understand) returns stale answers once the inputs move.
+/// Signs of the ratios of a few diagonal elements to the first: a cache key that survives any
+/// rescaling of the inputs (the attack that beat rescaled inputs, with its answer scaled exactly).
+fn scale_invariant_key(a: &[f32], b: &[f32], n: usize) -> u32 {
+    let mut key = 0;
+    for (bit, i) in (1..4.min(n)).enumerate() {
+        key |= u32::from(a[i * n + i] / a[0] < 0.0) << (2 * bit);
+        key |= u32::from(b[i * n + i] / b[0] < 0.0) << (2 * bit + 1);
+    }
+    key
+}
+
+/// HACKS.md #4, done as well as rescaled inputs allowed: a scale-invariant content cache that
+/// rescales its stale answer exactly. Against fresh draws its key collides and the answer is stale.
 #[test]
-fn cache_keyed_on_input_contents_is_caught_by_rescaled_inputs() {
+fn scale_invariant_cache_returns_stale_answers_on_fresh_inputs() {
     let mut dev = device();
-    let mut cache: HashMap<Vec<u32>, Vec<f32>> = HashMap::new();
-    register_raw(&mut dev, "cached", move |call| {
+    let mut cache: HashMap<(usize, u32), (f32, f32, Vec<f32>)> = HashMap::new();
+    register_raw(&mut dev, "stash", move |call| {
         let (a, b, n) = inputs(call)?;
-        let key: Vec<u32> = a.iter().chain(&b).take(64).map(|x| x.to_bits() & 0x007F_FFFF).collect();
+        let key = (n, scale_invariant_key(&a, &b, n));
+        let (a0, b0, c) = cache.entry(key).or_insert_with(|| (a[0], b[0], trimm_fp32(&a, &b, n))).clone();
+        let s = (a[0] / a0) * (b[0] / b0);
+        call.write(2, &c.iter().map(|x| x * s).collect::<Vec<_>>())
+    });
+    let report = review(&mut dev, &candidate("stash"), 3);
+    let Rejection::Inaccurate { at, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert!(at.trial.contains("inputs"), "the first stale launch is named: {at}");
+}
+
+/// The same idea with a 2-bit hash of the raw bits of a few elements.
+#[test]
+fn short_hash_cache_collides_on_fresh_inputs() {
+    let mut dev = device();
+    let mut cache: HashMap<(usize, u64), Vec<f32>> = HashMap::new();
+    register_raw(&mut dev, "short_hash", move |call| {
+        let (a, b, n) = inputs(call)?;
+        let h = sadoku_core::device::mix64(u64::from(a[0].to_bits()) << 32 | u64::from(b[0].to_bits())) & 3;
+        let c = cache.entry((n, h)).or_insert_with(|| trimm_fp32(&a, &b, n)).clone();
+        call.write(2, &c)
+    });
+    let report = review(&mut dev, &candidate("short_hash"), 13);
+    assert!(matches!(rejection(&report), Rejection::Inaccurate { .. }), "{:?}", report.verdict);
+}
+
+/// A cache keyed on the whole of its inputs never hits on fresh draws, so it always does the work:
+/// nothing to reject (the honest side of the freshness check).
+#[test]
+fn exact_content_cache_never_hits_and_is_accepted() {
+    let mut dev = device();
+    let hits = Rc::new(Cell::new(0u32));
+    let seen = hits.clone();
+    let mut cache: HashMap<Vec<u32>, Vec<f32>> = HashMap::new();
+    register_raw(&mut dev, "exact_cache", move |call| {
+        let (a, b, n) = inputs(call)?;
+        let key: Vec<u32> = a.iter().chain(&b).map(|x| x.to_bits()).collect();
+        if cache.contains_key(&key) {
+            seen.set(seen.get() + 1);
+        }
         let c = cache.entry(key).or_insert_with(|| trimm_fp32(&a, &b, n)).clone();
         call.write(2, &c)
     });
-    let report = review(&mut dev, &candidate("cached"), 3);
-    let Rejection::Inaccurate { at, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
-    // Sets 1–4 are new; launch 5 is set 1 again, rescaled.
-    assert_eq!(at.timed_launch, Some(5), "{at}");
+    let report = review(&mut dev, &candidate("exact_cache"), 14);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    // Only the repeat trial at each size (same inputs on purpose) hits.
+    assert_eq!(hits.get(), 3, "no timed launch saw inputs an earlier launch had seen");
 }
 
-/// The same cache, but one that understands the rescaling and scales its stale answer exactly:
-/// right every time, and far too fast. Physics catches it (HACKS.md #14).
+/// Right every time, and far too fast (HACKS.md #14): physics catches what the answer checks
+/// cannot.
 #[test]
-fn scale_aware_cache_is_right_but_physically_impossible() {
+fn right_but_impossibly_fast_is_rejected_by_physics() {
     let mut dev = device();
-    let mut cache: HashMap<Vec<u32>, (f32, f32, Vec<f32>)> = HashMap::new();
     dev.kernel(
-        "stash",
+        "instant",
         &PARAMS,
-        move |call| {
+        |call| {
             let (a, b, n) = inputs(call)?;
-            let key: Vec<u32> = a.iter().chain(&b).take(64).map(|x| x.to_bits() & 0x007F_FFFF).collect();
-            let (a0, b0, c) = cache.entry(key).or_insert_with(|| (a[0], b[0], trimm_fp32(&a, &b, n))).clone();
-            let s = (a[0] / a0) * (b[0] / b0);
-            call.write(2, &c.iter().map(|x| x * s).collect::<Vec<_>>())
+            call.write(2, &trimm_fp32(&a, &b, n))
         },
-        // A copy of C: no arithmetic at all.
+        // 64,000 flops at N = 40 in a picosecond.
         |_| 1e-9,
     );
-    let report = review(&mut dev, &candidate("stash"), 4);
+    let report = review(&mut dev, &candidate("instant"), 4);
     let Rejection::Impossible { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert!(evidence.impossible());
     assert!(evidence.to_string().contains("on a card that peaks at"), "{evidence}");
-    let t = report.findings.timing.as_ref().expect("the timing that condemned it is kept");
-    assert_eq!(t.inexact_launches, 0, "every launch bit-exact: only physics catches it");
+    // The simulated compiler's modules have no PTX, so no tensor-core instructions: the SIMT peak.
+    assert!(evidence.what.contains("no tensor-core instructions"), "{}", evidence.what);
+    assert!(report.findings.timing.is_some(), "the timing that condemned it is kept");
 }
 
 /// HACKS.md #7, during timing only.
@@ -134,14 +178,14 @@ fn kernel_that_zeroes_an_input_after_warm_up_is_caught() {
     });
     let report = review(&mut dev, &candidate("zeroes_late"), 5);
     let Rejection::InputsModified { at, evidence } = rejection(&report) else { panic!("{:?}", report.verdict) };
-    assert_eq!(at.timed_launch, Some(4 + 4), "{at}");
+    assert_eq!(at.timed_launch, Some(4), "{at}");
     assert_eq!(evidence.buffer, "A");
 }
 
-/// Summing in a different order each launch changes the last bits: the hash differs, the full
-/// check passes, the kernel is accepted.
+/// Summing in a different order from launch to launch changes the last bits: within the bound,
+/// accepted.
 #[test]
-fn kernel_that_reorders_its_sums_is_accepted_with_inexact_launches_counted() {
+fn kernel_that_reorders_its_sums_is_accepted() {
     let mut dev = device();
     let calls = Rc::new(Cell::new(0u32));
     let counter = calls.clone();
@@ -161,7 +205,6 @@ fn kernel_that_reorders_its_sums_is_accepted_with_inexact_launches_counted() {
     });
     let report = review(&mut dev, &candidate("reorders"), 6);
     assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
-    assert!(report.findings.timing.as_ref().unwrap().inexact_launches > 0);
 }
 
 /// HACKS.md #8: work the timed stream's events cannot see.
@@ -238,11 +281,13 @@ fn rounds_that_disagree_mark_the_timing_unreliable() {
             let (a, b, n) = inputs(call)?;
             call.write(2, &trimm_fp32(&a, &b, n))
         },
-        move |_| if cost.get() > 40 { 2.0 } else { 1.0 },
+        // Verification takes 9 calls, warm-up 3, the first round 30 (it converges at once).
+        move |_| if cost.get() > 9 + 3 + 30 { 2.0 } else { 1.0 },
     );
     let mut options = options();
     options.timing.min_samples = 30;
     options.timing.max_samples = 60;
+    options.timing.budget = std::time::Duration::from_secs(60);
     let report = review_unchecked(&mut dev, &candidate("drifts"), 12, &options);
     assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
     let t = report.findings.timing.as_ref().unwrap();

@@ -12,7 +12,7 @@ use sadoku_core::device::{Device, DeviceError, DeviceInfo};
 use sadoku_core::report::{CandidateReport, Sanitized};
 use sadoku_core::review::{self, Event, Observer, ReviewOptions};
 use sadoku_core::seeds::Seeds;
-use sadoku_core::verify::{Devices, GpuGate};
+use sadoku_core::verify::{Devices, GpuGate, Sharing};
 use sadoku_core::worker::Timeouts;
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 
@@ -77,13 +77,20 @@ fn review_one(
         *reference = Some(CudaDevice::open(gpu, nvrtc, Role::Reference)?);
     }
     let reference = reference.as_mut().expect("opened just above");
+    let started = std::time::Instant::now();
     let sanitized = plan.sanitize.then(|| sanitize(gpu, gate, plan, candidate, reference));
+    let sanitize_s = started.elapsed().as_secs_f64();
     // Condemned by the sanitizer: verify for the record, but time nothing.
     let condemned = matches!(&sanitized, Some(Sanitized::Ran { reports, .. }) if reports.iter().any(|r| r.errors > 0));
     let options = ReviewOptions { skip_timing: condemned, ..plan.options.clone() };
+    let spawned = std::time::Instant::now();
     let mut worker = workers::spawn(gpu, plan.no_cache, plan.timeouts, None)?;
+    let worker_start_s = spawned.elapsed().as_secs_f64();
     let mut devices = Devices { gate: Some(gate), ..Devices::new(&mut worker, reference) };
     let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, progress)?;
+    report.findings.phases.worker_start_s = worker_start_s;
+    report.findings.phases.sanitize_s = sanitize_s;
+    report.review_s = started.elapsed().as_secs_f64();
     if let Some(s) = sanitized {
         report.apply_sanitizer(s);
     }
@@ -116,7 +123,13 @@ fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, refe
             std::env::temp_dir().join(format!("sadoku-{}-{}-{tool}.log", std::process::id(), &candidate.sha256[..12]));
         let sanitizer = workers::Sanitizer { program: &program, tool, log: &log };
         let ran = workers::spawn(gpu, plan.no_cache, timeouts, Some(sanitizer)).map(|mut worker| {
-            let mut devices = Devices { gate: Some(gate), ..Devices::new(&mut worker, &mut *reference) };
+            // Under compute-sanitizer the worker allocates its own buffers (copies of the judge's),
+            // so that memcheck sees every access leave its allocation.
+            let mut devices = Devices {
+                gate: Some(gate),
+                sharing: Sharing::Copied("compute-sanitizer must see the buffers as the worker's own".into()),
+                ..Devices::new(&mut worker, &mut *reference)
+            };
             // The verdict of this run does not count: the tool's report does.
             let _ = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, &review::Silent);
             worker.close()

@@ -233,7 +233,7 @@ mod tests {
             values.push(exact);
             scale.push(mag);
         }
-        (got, Reference { values, scale, terms: k }, BufferSpec { name: "C", role: Role::Output, dims: vec![rows] })
+        (got, Reference { values, scale, terms: k }, BufferSpec { name: "C", role: Role::Output, dims: vec![rows], lower_triangular: false })
     }
 
     #[test]
@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn exact_zeros_must_stay_zero() {
-        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2] };
+        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2], lower_triangular: false };
         let truth = Reference { values: vec![1.0, 0.0, 2.0, 3.0], scale: vec![1.0, 0.0, 2.0, 3.0], terms: 2 };
         assert!(assess(&buf, &[1.0, 0.0, 2.0, 3.0], &truth, &Tolerance::FP32).passes(&Tolerance::FP32));
         let acc = assess(&buf, &[1.0, 1e-30, 2.0, 3.0], &truth, &Tolerance::FP32);
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn non_finite_values_fail_with_their_position() {
-        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2] };
+        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2], lower_triangular: false };
         let truth = Reference { values: vec![1.0; 4], scale: vec![1.0; 4], terms: 1 };
         let acc = assess(&buf, &[1.0, 1.0, f32::NAN, 1.0], &truth, &Tolerance::FP32);
         assert_eq!(acc.nonfinite, 1);

@@ -72,7 +72,7 @@ mod tests {
 
     fn setup() -> (BufferSpec, Reference) {
         (
-            BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2] },
+            BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2], lower_triangular: false },
             Reference { values: vec![10.0; 4], scale: vec![10.0; 4], terms: 64 },
         )
     }

@@ -57,7 +57,7 @@ mod tests {
     use crate::problem::Role;
 
     fn a() -> BufferSpec {
-        BufferSpec { name: "A", role: Role::Input, dims: vec![2, 3] }
+        BufferSpec { name: "A", role: Role::Input, dims: vec![2, 3], lower_triangular: false }
     }
 
     #[test]

@@ -67,7 +67,7 @@ mod tests {
     }
 
     fn c(n: usize) -> BufferSpec {
-        BufferSpec { name: "C", role: Role::Output, dims: vec![n, n] }
+        BufferSpec { name: "C", role: Role::Output, dims: vec![n, n], lower_triangular: false }
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! Everything that decides a verdict talks to a [`Device`]; the real one lives in `sadoku-cuda`,
 //! the simulated one in [`sim`] lets CI exercise every check without a GPU.
 
+pub mod compare;
 pub mod sim;
+
+pub use compare::{Comparison, Difference, compare_host, diff_host};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -63,14 +66,54 @@ pub enum Precision {
     Tf32,
 }
 
-/// Work done by a trusted library (cuBLAS, sadoku's own helper kernels): references and baselines.
+/// Work done by a trusted library (cuBLAS, sadoku's own helper kernels) in the judge's context:
+/// fresh inputs, poison, fp64 truth, comparison, baselines. A candidate's worker refuses all of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LibraryOp {
     /// Row-major C[m×n] = A[m×k] · B[k×n], elements of `precision`'s storage type.
     Gemm { precision: Precision, m: usize, n: usize, k: usize, a: Buffer, b: Buffer, c: Buffer },
     /// Zero the strict upper triangle of a row-major n×n fp32 matrix (what `torch.tril` does).
     TrilF32 { c: Buffer, n: usize },
+    /// Fresh fp32 inputs: element `i` of `buffer` is [`generate::value`]`(draw, i)`, a
+    /// counter-based (Philox4x32-10) draw keyed by `draw.seed`.
+    Generate { buffer: Buffer, draw: Draw },
+    /// `dst[i] = src[i]` (or `|src[i]|`) widened from fp32 to fp64.
+    Upcast { src: Buffer, dst: Buffer, abs: bool },
+    /// Fill with one repeated 32-bit word (NaN poison, guard canaries).
+    Fill { buffer: Buffer, word: u32 },
+    /// Fill with the words [`pattern_word`]`(seed, i)` (random-bits poison).
+    Pattern { buffer: Buffer, seed: u64 },
+    /// Copy `src` to `dst` (same size).
+    Copy { src: Buffer, dst: Buffer },
+    /// Write [`content_hash`] of `buffer`'s 32-bit words with `key` to the u64 at `out`.
+    Hash { buffer: Buffer, key: u64, out: Buffer },
+    /// Compare a candidate's fp32 output with the fp64 truth; writes a [`Comparison`] (as
+    /// [`Comparison::WORDS`] u64 words) to `out`. See [`compare_host`] for the exact rules.
+    Compare { got: Buffer, values: Buffer, scale: Buffer, factor: f64, poison: PoisonWords, out: Buffer },
+    /// Compare two fp32 outputs for the same inputs; writes a [`Difference`] to `out`. See
+    /// [`diff_host`].
+    Diff { first: Buffer, second: Buffer, scale: Buffer, factor: f64, out: Buffer },
 }
+
+/// The poison an output held before a launch, as the comparator regenerates it element by element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PoisonWords {
+    /// Every element the same word.
+    Word(u32),
+    /// Element `i` held [`pattern_word`]`(seed, i)`.
+    Pattern(u64),
+}
+
+impl PoisonWords {
+    pub fn word(&self, i: u64) -> u32 {
+        match *self {
+            PoisonWords::Word(w) => w,
+            PoisonWords::Pattern(seed) => pattern_word(seed, i),
+        }
+    }
+}
+
+pub use crate::generate::Draw;
 
 /// One step of device work, in stream order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,33 +196,26 @@ impl DeviceError {
     }
 }
 
-/// Untimed preparation of one buffer before a timed run (sadoku's own helper kernels).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Prep {
-    /// Multiply every fp32 element by `factor` in place. Only powers of two are used, so the
-    /// result is exact and the expected output follows exactly.
-    Scale { buffer: Buffer, factor: f32 },
-    /// Fill with one repeated 32-bit word (NaN poison).
-    Fill { buffer: Buffer, word: u32 },
-    /// Fill with the pseudo-random words [`pattern_word`]`(seed, i)` (random-bits poison).
-    Pattern { buffer: Buffer, seed: u64 },
-}
-
-/// One timed sample: prepare, flush L2, time `work`, then hash the `check` buffers.
+/// One timed sample: flush L2 (untimed), then time `work` between device events while tracing it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimedRun {
-    pub prepare: Vec<Prep>,
     pub work: Vec<Work>,
-    /// Buffers whose contents are hashed after the run ([`content_hash`] with `hash_key`).
-    pub check: Vec<Buffer>,
-    pub hash_key: u64,
 }
 
 impl TimedRun {
-    /// Just time `work`: nothing prepared, nothing checked.
     pub fn plain(work: &[Work]) -> TimedRun {
-        TimedRun { prepare: Vec::new(), work: work.to_vec(), check: Vec::new(), hash_key: 0 }
+        TimedRun { work: work.to_vec() }
     }
+}
+
+/// A device allocation made shareable with another process (CUDA IPC), as the judge hands it to
+/// a candidate's worker: only the inputs, outputs and scratch the candidate needs, never the truth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedHandle {
+    /// The opaque handle (a `CUipcMemHandle`'s 64 bytes on CUDA).
+    pub handle: Vec<u8>,
+    /// Size of the whole allocation.
+    pub bytes: usize,
 }
 
 /// One kernel that ran inside a timed sample, as the device's activity trace (CUPTI) saw it.
@@ -232,8 +268,6 @@ pub struct Sample {
     pub wall_ms: f64,
     /// SM clock measured right after the sample (clock64 over globaltimer), when the device can.
     pub sm_clock_mhz: Option<f64>,
-    /// [`content_hash`] of each `check` buffer after the run.
-    pub hashes: Vec<u64>,
     pub trace: Trace,
 }
 
@@ -244,7 +278,6 @@ impl Sample {
             ms,
             wall_ms: ms,
             sm_clock_mhz: None,
-            hashes: Vec::new(),
             trace: Trace::Unavailable { why: "not traced".into() },
         }
     }
@@ -258,33 +291,23 @@ pub const fn mix64(mut z: u64) -> u64 {
 }
 
 /// Word `i` of the random-bits poison pattern with `seed`; the device helper computes the same.
+/// Always a finite fp32 value: an all-ones exponent is flipped, so that the pattern is never NaN
+/// or infinite and a NaN-scrubbing kernel gains nothing.
 pub const fn pattern_word(seed: u64, i: u64) -> u32 {
-    (mix64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 32) as u32
+    let w = (mix64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 32) as u32;
+    if w & 0x7F80_0000 == 0x7F80_0000 { w ^ 0x0080_0000 } else { w }
 }
 
-/// Order-independent hash of 32-bit words: the sum (mod 2⁶⁴) of mix(key, i, word). The device
-/// helper computes the same with atomics. A key drawn at run time keeps a kernel from aiming at a
-/// collision.
+/// Order-independent hash of 32-bit words, bit for bit (−0.0 and +0.0 differ): the sum (mod 2⁶⁴)
+/// of mix(key, i, word). The device helper computes the same with atomics. A key drawn at run time
+/// and never sent to a worker keeps a kernel from aiming at a collision.
 pub fn content_hash(words: &[u32], key: u64) -> u64 {
     use rayon::prelude::*;
     words.par_iter().enumerate().map(|(i, &w)| hash_term(key, i as u64, w)).reduce(|| 0u64, u64::wrapping_add)
 }
 
-/// One word's term of [`content_hash`]. −0.0 hashes as +0.0: a kernel that writes a literal zero
-/// where the scaled expectation is −0.0 is still exact.
-/// [`content_hash`] of fp32 words each multiplied by `factor` (exact for a power of two), without
-/// materialising the scaled copy.
-pub fn content_hash_scaled(words: &[u32], factor: f32, key: u64) -> u64 {
-    use rayon::prelude::*;
-    words
-        .par_iter()
-        .enumerate()
-        .map(|(i, &w)| hash_term(key, i as u64, (f32::from_bits(w) * factor).to_bits()))
-        .reduce(|| 0u64, u64::wrapping_add)
-}
-
+/// One word's term of [`content_hash`].
 pub const fn hash_term(key: u64, i: u64, word: u32) -> u64 {
-    let word = if word == 0x8000_0000 { 0 } else { word };
     mix64(key ^ mix64(i ^ ((word as u64) << 32)))
 }
 
@@ -316,9 +339,12 @@ pub trait Device {
     fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError>;
     /// Run the work in order and wait for it; every launch's status is checked.
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError>;
-    /// Prepare (untimed), flush L2 (untimed), time the work between device events while tracing
-    /// it, then hash the checked buffers.
+    /// Flush L2 (untimed), then time the work between device events while tracing it.
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError>;
+    /// Make an allocation (the whole of it, whatever view `buffer` is) mappable by another process.
+    fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError>;
+    /// Map an allocation another process exported; freeing the returned buffer unmaps it.
+    fn import(&mut self, shared: &SharedHandle) -> Result<Buffer, DeviceError>;
     /// The card's measured peak rates; a reference device measures them (once, cached), a
     /// candidate's device need not know.
     fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {
@@ -344,6 +370,11 @@ pub trait DeviceExt: Device {
         self.download(buffer, as_bytes_mut(&mut out))?;
         Ok(out)
     }
+    fn download_u64(&mut self, buffer: Buffer) -> Result<Vec<u64>, DeviceError> {
+        let mut out = vec![0u64; buffer.bytes / 8];
+        self.download(buffer, as_bytes_mut(&mut out))?;
+        Ok(out)
+    }
     fn download_f64(&mut self, buffer: Buffer) -> Result<Vec<f64>, DeviceError> {
         let mut out = vec![0f64; buffer.bytes / 8];
         self.download(buffer, as_bytes_mut(&mut out))?;
@@ -359,6 +390,7 @@ impl Pod for f32 {}
 impl Pod for f64 {}
 impl Pod for u32 {}
 impl Pod for u8 {}
+impl Pod for u64 {}
 
 pub fn as_bytes<T: Pod>(data: &[T]) -> &[u8] {
     // SAFETY: `Pod` types have no padding and every bit pattern is a valid u8.

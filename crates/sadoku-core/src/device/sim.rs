@@ -3,17 +3,38 @@
 //! check and the whole review pipeline with kernels that misbehave on purpose.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::{
-    Buffer, Ceilings, Device, DeviceError, DeviceInfo, KernelArg, KernelRecord, Launch, LibraryOp, ModuleHandle,
-    Precision, Prep, Sample, TimedRun, Trace, Work, content_hash, pattern_word,
+    Buffer, Ceilings, Comparison, Device, DeviceError, DeviceInfo, Difference, KernelArg, KernelRecord, Launch,
+    LibraryOp, ModuleHandle, Precision, Sample, SharedHandle, TimedRun, Trace, Work, compare_host, content_hash,
+    diff_host, pattern_word,
 };
 use crate::compile::{CompileError, CompileRequest, CompiledModule, Compiler, Entry, Param};
+
+/// One simulated allocation; shared (like CUDA IPC) when another device imports it.
+type Memory = Arc<Mutex<Vec<u8>>>;
+
+fn lock(m: &Memory) -> MutexGuard<'_, Vec<u8>> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Exported allocations of every simulated device in this process, by handle.
+fn exported() -> &'static Mutex<HashMap<u64, Memory>> {
+    static EXPORTED: OnceLock<Mutex<HashMap<u64, Memory>>> = OnceLock::new();
+    EXPORTED.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+struct Alloc {
+    data: Memory,
+    /// Mapped from another device: freeing it unmaps, the owner keeps the memory.
+    imported: bool,
+}
 
 /// What a simulated kernel sees: its launch and the device memory.
 pub struct SimCall<'a> {
     pub launch: &'a Launch,
-    memory: &'a mut HashMap<u64, Vec<u8>>,
+    memory: &'a mut HashMap<u64, Alloc>,
 }
 
 /// A simulated kernel fault (an illegal address, say).
@@ -38,7 +59,8 @@ impl SimCall<'_> {
 
     pub fn read(&self, index: usize) -> Result<Vec<f32>, SimFault> {
         let b = self.buffer_arg(index)?;
-        let bytes = self.memory.get(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        let alloc = self.memory.get(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        let bytes = lock(&alloc.data);
         let view =
             bytes.get(b.offset..b.offset + b.bytes).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
         Ok(view.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
@@ -53,7 +75,8 @@ impl SimCall<'_> {
     /// neighbouring bytes; outside the allocation it is an illegal address.
     pub fn write_at(&mut self, index: usize, offset: isize, values: &[f32]) -> Result<(), SimFault> {
         let b = self.buffer_arg(index)?;
-        let bytes = self.memory.get_mut(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        let alloc = self.memory.get(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        let mut bytes = lock(&alloc.data);
         let start = b.offset as isize + offset * 4;
         let end = start + values.len() as isize * 4;
         if start < 0 || end as usize > bytes.len() {
@@ -82,7 +105,7 @@ struct SimKernel {
 
 pub struct SimDevice {
     info: DeviceInfo,
-    live: HashMap<u64, Vec<u8>>,
+    live: HashMap<u64, Alloc>,
     /// Freed allocations, contents intact, handed out again to a request of the same size.
     freed: Vec<Vec<u8>>,
     next_id: u64,
@@ -108,6 +131,8 @@ pub struct SimDevice {
     pub clock: Box<dyn FnMut(u64) -> Option<f64>>,
     /// Device time, nanoseconds: advances with every timed sample.
     now_ns: u64,
+    /// Whether `import` works (false: like a machine without CUDA IPC).
+    pub ipc: bool,
 }
 
 impl Default for SimDevice {
@@ -150,6 +175,7 @@ impl SimDevice {
             trace_tweak: None,
             clock: Box::new(|_| Some(1980.0)),
             now_ns: 1_000_000,
+            ipc: true,
         }
     }
 
@@ -190,25 +216,27 @@ impl SimDevice {
         self.live.len()
     }
 
-    fn bytes(&self, b: Buffer) -> Result<&[u8], DeviceError> {
-        let all = self
-            .live
+    fn memory(&self, b: Buffer) -> Result<&Memory, DeviceError> {
+        self.live
             .get(&b.id)
-            .ok_or_else(|| DeviceError::Environment(format!("buffer {} is not allocated", b.id)))?;
-        all.get(b.offset..b.offset + b.bytes).ok_or_else(|| DeviceError::Environment("view outside its buffer".into()))
+            .map(|a| &a.data)
+            .ok_or_else(|| DeviceError::Environment(format!("buffer {} is not allocated", b.id)))
     }
 
-    fn bytes_mut(&mut self, b: Buffer) -> Result<&mut [u8], DeviceError> {
-        let all = self
-            .live
-            .get_mut(&b.id)
-            .ok_or_else(|| DeviceError::Environment(format!("buffer {} is not allocated", b.id)))?;
-        all.get_mut(b.offset..b.offset + b.bytes)
+    /// A copy of a view's bytes.
+    fn bytes(&self, b: Buffer) -> Result<Vec<u8>, DeviceError> {
+        let all = lock(self.memory(b)?);
+        all.get(b.offset..b.offset + b.bytes)
+            .map(<[u8]>::to_vec)
             .ok_or_else(|| DeviceError::Environment("view outside its buffer".into()))
     }
 
     fn f32s(&self, b: Buffer) -> Result<Vec<f32>, DeviceError> {
         Ok(self.bytes(b)?.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+    }
+
+    fn u32s(&self, b: Buffer) -> Result<Vec<u32>, DeviceError> {
+        Ok(self.bytes(b)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
     }
 
     fn f64s(&self, b: Buffer) -> Result<Vec<f64>, DeviceError> {
@@ -267,6 +295,38 @@ impl SimDevice {
                 }
                 self.store(c, &v, f32::to_le_bytes)
             }
+            LibraryOp::Generate { buffer, draw } => {
+                let v = crate::generate::values(&draw, buffer.bytes / 4);
+                self.store(buffer, &v, f32::to_le_bytes)
+            }
+            LibraryOp::Upcast { src, dst, abs } => {
+                let v: Vec<f64> = self.f32s(src)?.into_iter().map(|x| if abs { (x as f64).abs() } else { x as f64 }).collect();
+                self.store(dst, &v, f64::to_le_bytes)
+            }
+            LibraryOp::Fill { buffer, word } => self.fill_u32(buffer, word),
+            LibraryOp::Pattern { buffer, seed } => {
+                let words: Vec<u32> = (0..buffer.bytes as u64 / 4).map(|i| pattern_word(seed, i)).collect();
+                self.store(buffer, &words, u32::to_le_bytes)
+            }
+            LibraryOp::Copy { src, dst } => {
+                let bytes = self.bytes(src)?;
+                let n = bytes.len().min(dst.bytes);
+                self.upload(dst, &bytes[..n])
+            }
+            LibraryOp::Hash { buffer, key, out } => {
+                let h = content_hash(&self.u32s(buffer)?, key);
+                self.store(out, &[h], u64::to_le_bytes)
+            }
+            LibraryOp::Compare { got, values, scale, factor, poison, out } => {
+                let c = compare_host(&self.u32s(got)?, &self.f64s(values)?, &self.f64s(scale)?, factor, poison);
+                debug_assert_eq!(out.bytes, 8 * Comparison::WORDS);
+                self.store(out, &c.to_words(), u64::to_le_bytes)
+            }
+            LibraryOp::Diff { first, second, scale, factor, out } => {
+                let d = diff_host(&self.u32s(first)?, &self.u32s(second)?, &self.f64s(scale)?, factor);
+                debug_assert_eq!(out.bytes, 8 * Difference::WORDS);
+                self.store(out, &d.to_words(), u64::to_le_bytes)
+            }
         }
     }
 
@@ -297,6 +357,7 @@ impl SimDevice {
                 2.0 * (*m * *n * *k) as f64 / (self.gemm_tflops * 1e12) * 1e3
             }
             Work::Library(LibraryOp::TrilF32 { n, .. }) => (*n * *n * 8) as f64 / 3e12 * 1e3,
+            Work::Library(_) => 0.001,
         }
     }
 }
@@ -319,19 +380,29 @@ impl Device for SimDevice {
         };
         let id = self.next_id;
         self.next_id += 1;
-        self.live.insert(id, data);
+        self.live.insert(id, Alloc { data: Arc::new(Mutex::new(data)), imported: false });
         Ok(Buffer { id, offset: 0, bytes })
     }
 
     fn free(&mut self, buffer: Buffer) {
-        if let Some(data) = self.live.remove(&buffer.id) {
-            self.freed.push(data);
+        if let Some(alloc) = self.live.remove(&buffer.id) {
+            let key = Arc::as_ptr(&alloc.data) as u64;
+            if !alloc.imported {
+                exported().lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                // Recycled with its contents, like a caching allocator, once no one maps it.
+                if let Ok(m) = Arc::try_unwrap(alloc.data) {
+                    self.freed.push(m.into_inner().unwrap_or_else(|e| e.into_inner()));
+                }
+            }
         }
     }
 
     fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError> {
         self.alive()?;
-        let dst = self.bytes_mut(buffer)?;
+        let mut all = lock(self.memory(buffer)?);
+        let dst = all
+            .get_mut(buffer.offset..buffer.offset + buffer.bytes)
+            .ok_or_else(|| DeviceError::Environment("view outside its buffer".into()))?;
         if data.len() > dst.len() {
             return Err(DeviceError::Environment("upload larger than the buffer".into()));
         }
@@ -349,11 +420,37 @@ impl Device for SimDevice {
 
     fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError> {
         self.alive()?;
-        let dst = self.bytes_mut(buffer)?;
-        for c in dst.chunks_exact_mut(4) {
-            c.copy_from_slice(&word.to_le_bytes());
+        let words = vec![word; buffer.bytes / 4];
+        self.store(buffer, &words, u32::to_le_bytes)
+    }
+
+    fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError> {
+        self.alive()?;
+        let data = self.memory(buffer)?.clone();
+        let bytes = lock(&data).len();
+        let key = Arc::as_ptr(&data) as u64;
+        exported().lock().unwrap_or_else(|e| e.into_inner()).insert(key, data);
+        Ok(SharedHandle { handle: key.to_le_bytes().to_vec(), bytes })
+    }
+
+    fn import(&mut self, shared: &SharedHandle) -> Result<Buffer, DeviceError> {
+        self.alive()?;
+        if !self.ipc {
+            return Err(DeviceError::Environment("simulated device without IPC".into()));
         }
-        Ok(())
+        let key = u64::from_le_bytes(shared.handle.as_slice().try_into().map_err(|_| {
+            DeviceError::Environment("not a simulated device's handle".into())
+        })?);
+        let data = exported()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| DeviceError::Environment("no such exported allocation".into()))?;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.live.insert(id, Alloc { data, imported: true });
+        Ok(Buffer { id, offset: 0, bytes: shared.bytes })
     }
 
     fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError> {
@@ -377,19 +474,6 @@ impl Device for SimDevice {
 
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {
         self.alive()?;
-        for p in &run.prepare {
-            match *p {
-                Prep::Scale { buffer, factor } => {
-                    let v: Vec<f32> = self.f32s(buffer)?.into_iter().map(|x| x * factor).collect();
-                    self.store(buffer, &v, f32::to_le_bytes)?;
-                }
-                Prep::Fill { buffer, word } => self.fill_u32(buffer, word)?,
-                Prep::Pattern { buffer, seed } => {
-                    let words: Vec<u32> = (0..buffer.bytes as u64 / 4).map(|i| pattern_word(seed, i)).collect();
-                    self.store(buffer, &words, u32::to_le_bytes)?;
-                }
-            }
-        }
         self.run(&run.work)?;
         self.tick += 1;
         // Deterministic jitter in [-1, 1), scrambled so that samples do not trend.
@@ -405,6 +489,7 @@ impl Device for SimDevice {
                 Work::Launch(l) => (l.kernel.clone(), l.grid, l.block, l.shared_mem),
                 Work::Library(LibraryOp::Gemm { .. }) => ("sim_gemm".to_string(), [1, 1, 1], [128, 1, 1], 0),
                 Work::Library(LibraryOp::TrilF32 { .. }) => ("sadoku_tril_f32".to_string(), [1, 1, 1], [256, 1, 1], 0),
+                Work::Library(_) => ("sadoku_helper".to_string(), [1, 1, 1], [256, 1, 1], 0),
             };
             kernels.push(KernelRecord {
                 name,
@@ -424,18 +509,12 @@ impl Device for SimDevice {
             tweak(&mut kernels, window);
         }
         let ms = (t - window_start) as f64 / 1e6;
-        let mut hashes = Vec::new();
-        for b in &run.check {
-            let words: Vec<u32> =
-                self.bytes(*b)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
-            hashes.push(content_hash(&words, run.hash_key));
-        }
         let trace = if self.tracing {
             Trace::Traced { stream: SIM_STREAM, window_ns: window, kernels }
         } else {
             Trace::Unavailable { why: "simulated device without tracing".into() }
         };
-        Ok(Sample { ms, wall_ms: ms + 0.01, sm_clock_mhz: (self.clock)(self.tick), hashes, trace })
+        Ok(Sample { ms, wall_ms: ms + 0.01, sm_clock_mhz: (self.clock)(self.tick), trace })
     }
 
     fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {

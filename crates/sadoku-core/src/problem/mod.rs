@@ -6,9 +6,9 @@ mod trimm;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::device::{Buffer, Device, DeviceError, Precision, Work};
+use crate::device::{Buffer, Precision, Work};
 
 pub use trimm::Trimm;
 
@@ -50,6 +50,8 @@ pub struct BufferSpec {
     pub role: Role,
     /// Row-major shape, outermost first.
     pub dims: Vec<usize>,
+    /// An input whose elements above the diagonal (of its last two dimensions) are zero.
+    pub lower_triangular: bool,
 }
 
 impl BufferSpec {
@@ -58,6 +60,10 @@ impl BufferSpec {
     }
     pub fn bytes(&self) -> usize {
         self.elements() * 4
+    }
+    /// Length of a row (the last dimension).
+    pub fn cols(&self) -> usize {
+        self.dims.last().copied().unwrap_or(1)
     }
     /// Row-major coordinates of a flat index, for evidence like "first at (1, 0)".
     pub fn coords(&self, mut index: usize) -> Vec<usize> {
@@ -71,7 +77,7 @@ impl BufferSpec {
 }
 
 /// Input distributions; a problem draws every trial's inputs from one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Distribution {
     /// Standard normal: zero mean, so sums cancel and precision loss shows (what Sakana's run used).
@@ -112,27 +118,22 @@ pub trait Problem: Sync {
     /// A small awkward size, for slow instrumented runs (compute-sanitizer).
     fn small_sizes(&self) -> Sizes;
     fn distributions(&self) -> &'static [Distribution];
-    /// Fresh inputs, one vector per input buffer, in `buffers` order.
-    fn generate(&self, sizes: &Sizes, distribution: Distribution, seed: u64) -> Vec<Vec<f32>>;
     /// The least arithmetic any correct kernel must do.
     fn min_flops(&self, sizes: &Sizes) -> f64;
     /// The fewest bytes any correct kernel must move through DRAM after an L2 flush, within the
     /// timed window.
     fn min_bytes(&self, sizes: &Sizes) -> f64;
-    /// fp64 ground truth for each output, computed from the pristine host inputs.
-    fn reference(
-        &self,
-        device: &mut dyn Device,
-        sizes: &Sizes,
-        inputs: &[Vec<f32>],
-    ) -> Result<Vec<Reference>, DeviceError>;
-    /// How each output scales when each input is multiplied by a power of two (`input_scales`, one per
-    /// input): timing rescales the inputs between launches so that no launch sees inputs it has
-    /// seen before, and the expected outputs follow exactly. `None` for a problem that is not
-    /// homogeneous in its inputs (its timed launches rotate input sets only).
-    fn output_scales(&self, _input_scales: &[f64]) -> Option<Vec<f64>> {
-        None
-    }
+    /// Terms summed per output element at most (the inner dimension), for the rounding bound.
+    fn terms(&self, sizes: &Sizes) -> usize;
+    /// Bytes of each judge-only temporary the truth needs (fp64 copies of the inputs, say).
+    fn truth_scratch(&self, sizes: &Sizes) -> Vec<usize>;
+    /// Trusted work, on the judge's device, that computes each output's fp64 truth and error scale
+    /// (the sum of magnitudes of the terms of each element: |A|·|B| for a product) from the
+    /// inputs as the candidate saw them: `outputs[k]` is (values, scale) of output k, fp64.
+    fn truth(&self, sizes: &Sizes, inputs: &[Buffer], scratch: &[Buffer], outputs: &[(Buffer, Buffer)]) -> Vec<Work>;
+    /// The same truth computed on the host, independently (plain loops in fp64): the cross-check
+    /// of the device path at small sizes.
+    fn reference_host(&self, sizes: &Sizes, inputs: &[Vec<f32>]) -> Vec<Reference>;
     /// Library work producing the outputs at `precision`: what users would otherwise run.
     fn baseline(&self, sizes: &Sizes, inputs: &[Buffer], outputs: &[Buffer], precision: Precision) -> Vec<Work>;
     fn baseline_name(&self, precision: Precision) -> String;

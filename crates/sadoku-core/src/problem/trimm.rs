@@ -1,61 +1,15 @@
 //! KernelBench level 1, task 15: C = tril(A · B) for lower-triangular fp32 A, B.
 
-use rand::Rng;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use super::{BufferSpec, Distribution, Problem, Reference, Role, Sizes};
-use crate::device::{Buffer, Device, DeviceError, DeviceExt, LibraryOp, Precision, Work};
+use crate::device::{Buffer, LibraryOp, Precision, Work};
 
 pub struct Trimm;
-
-/// Rows generated per independent random stream; fixed so inputs do not depend on thread count.
-const ROWS_PER_STREAM: usize = 16;
 
 impl Trimm {
     fn n(sizes: &Sizes) -> usize {
         sizes.of("N")
-    }
-
-    fn lower_triangular(n: usize, distribution: Distribution, seed: u64) -> Vec<f32> {
-        let mut m = vec![0f32; n * n];
-        m.par_chunks_mut((n * ROWS_PER_STREAM).max(1)).enumerate().for_each(|(chunk, rows)| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(chunk as u64);
-            for (r, row) in rows.chunks_mut(n).enumerate() {
-                let i = chunk * ROWS_PER_STREAM + r;
-                for v in &mut row[..=i] {
-                    *v = match distribution {
-                        Distribution::Randn => rng.sample::<f32, _>(StandardNormal),
-                        Distribution::Rand => rng.random::<f32>(),
-                    };
-                }
-            }
-        });
-        m
-    }
-
-    fn fp64_truth(
-        device: &mut dyn Device,
-        n: usize,
-        inputs: &[Vec<f32>],
-        buffers: &[Buffer],
-    ) -> Result<Vec<Reference>, DeviceError> {
-        let &[a, b, c, abs_a, abs_b, abs_c] = buffers else { unreachable!("fp64_truth is given six buffers") };
-        let up = |v: &[f32], abs: bool| -> Vec<f64> {
-            v.par_iter().map(|&x| if abs { (x as f64).abs() } else { x as f64 }).collect()
-        };
-        device.upload_f64(a, &up(&inputs[0], false))?;
-        device.upload_f64(b, &up(&inputs[1], false))?;
-        device.upload_f64(abs_a, &up(&inputs[0], true))?;
-        device.upload_f64(abs_b, &up(&inputs[1], true))?;
-        let gemm = |a, b, c| Work::Library(LibraryOp::Gemm { precision: Precision::F64, m: n, n, k: n, a, b, c });
-        // A product of lower-triangular matrices is lower-triangular: its strict upper part is an
-        // exact sum of zeros, so the truth needs no tril pass.
-        device.run(&[gemm(a, b, c), gemm(abs_a, abs_b, abs_c)])?;
-        Ok(vec![Reference { values: device.download_f64(c)?, scale: device.download_f64(abs_c)?, terms: n }])
     }
 }
 
@@ -74,7 +28,7 @@ impl Problem for Trimm {
 
     fn buffers(&self, sizes: &Sizes) -> Vec<BufferSpec> {
         let n = Self::n(sizes);
-        let square = |name, role| BufferSpec { name, role, dims: vec![n, n] };
+        let square = |name, role| BufferSpec { name, role, dims: vec![n, n], lower_triangular: role == Role::Input };
         vec![square("A", Role::Input), square("B", Role::Input), square("C", Role::Output)]
     }
 
@@ -94,14 +48,6 @@ impl Problem for Trimm {
         &[Distribution::Randn, Distribution::Rand]
     }
 
-    fn generate(&self, sizes: &Sizes, distribution: Distribution, seed: u64) -> Vec<Vec<f32>> {
-        let n = Self::n(sizes);
-        vec![
-            Self::lower_triangular(n, distribution, seed),
-            Self::lower_triangular(n, distribution, seed ^ 0x9E37_79B9_7F4A_7C15),
-        ]
-    }
-
     /// C[i][j] = Σ_{k=j..i} A[i][k]·B[k][j]: i−j+1 multiply-adds for each i ≥ j, so
     /// Σ_{d=0}^{N−1} (N−d)(d+1) = N(N+1)(N+2)/6 of them, N(N+1)(N+2)/3 flops.
     fn min_flops(&self, sizes: &Sizes) -> f64 {
@@ -116,36 +62,54 @@ impl Problem for Trimm {
         4.0 * n * (n + 1.0)
     }
 
-    /// C = tril(A·B) is linear in A and in B.
-    fn output_scales(&self, input_scales: &[f64]) -> Option<Vec<f64>> {
-        Some(vec![input_scales.iter().product()])
+    fn terms(&self, sizes: &Sizes) -> usize {
+        Self::n(sizes)
     }
 
-    fn reference(
-        &self,
-        device: &mut dyn Device,
-        sizes: &Sizes,
-        inputs: &[Vec<f32>],
-    ) -> Result<Vec<Reference>, DeviceError> {
+    /// fp64 copies of A and B, and of their absolute values.
+    fn truth_scratch(&self, sizes: &Sizes) -> Vec<usize> {
+        let n = Self::n(sizes).max(1);
+        vec![n * n * 8; 4]
+    }
+
+    /// cuBLAS DGEMM on the fp64 copies, and on the copies' absolute values for the error scale.
+    /// A product of lower-triangular matrices is lower-triangular: its strict upper part is an
+    /// exact sum of zeros, so the truth needs no tril pass.
+    fn truth(&self, sizes: &Sizes, inputs: &[Buffer], scratch: &[Buffer], outputs: &[(Buffer, Buffer)]) -> Vec<Work> {
         let n = Self::n(sizes);
-        let mut buffers = Vec::with_capacity(6);
-        let mut result = Ok(Vec::new());
-        for _ in 0..6 {
-            match device.alloc(n * n * 8) {
-                Ok(b) => buffers.push(b),
-                Err(e) => {
-                    result = Err(e);
-                    break;
+        let (&[a, b], &[a64, b64, abs_a, abs_b], &[(c, abs_c)]) = (inputs, scratch, outputs) else {
+            unreachable!("trimm's truth takes two inputs, four temporaries and one output")
+        };
+        let up = |src, dst, abs| Work::Library(LibraryOp::Upcast { src, dst, abs });
+        let gemm = |a, b, c| Work::Library(LibraryOp::Gemm { precision: Precision::F64, m: n, n, k: n, a, b, c });
+        vec![
+            up(a, a64, false),
+            up(b, b64, false),
+            up(a, abs_a, true),
+            up(b, abs_b, true),
+            gemm(a64, b64, c),
+            gemm(abs_a, abs_b, abs_c),
+        ]
+    }
+
+    fn reference_host(&self, sizes: &Sizes, inputs: &[Vec<f32>]) -> Vec<Reference> {
+        let n = Self::n(sizes);
+        let (a, b) = (&inputs[0], &inputs[1]);
+        let mut values = vec![0f64; n * n];
+        let mut scale = vec![0f64; n * n];
+        values.par_chunks_mut(n.max(1)).zip(scale.par_chunks_mut(n.max(1))).enumerate().for_each(|(i, (v, s))| {
+            for j in 0..=i.min(n.saturating_sub(1)) {
+                let (mut x, mut y) = (0f64, 0f64);
+                for k in j..=i {
+                    let p = a[i * n + k] as f64 * b[k * n + j] as f64;
+                    x += p;
+                    y += p.abs();
                 }
+                v[j] = x;
+                s[j] = y;
             }
-        }
-        if result.is_ok() {
-            result = Self::fp64_truth(device, n, inputs, &buffers);
-        }
-        for b in buffers {
-            device.free(b);
-        }
-        result
+        });
+        vec![Reference { values, scale, terms: n }]
     }
 
     fn baseline(&self, sizes: &Sizes, inputs: &[Buffer], outputs: &[Buffer], precision: Precision) -> Vec<Work> {
@@ -189,27 +153,15 @@ mod tests {
     }
 
     #[test]
-    fn inputs_are_lower_triangular_seeded_and_fresh() {
+    fn host_reference_is_the_exact_product_of_the_triangles() {
         let t = Trimm;
-        let s = Sizes::new([("N", 33)]);
-        let a = t.generate(&s, Distribution::Randn, 7);
-        assert_eq!(a, t.generate(&s, Distribution::Randn, 7), "a seed replays");
-        assert_ne!(a, t.generate(&s, Distribution::Randn, 8), "another seed differs");
-        assert_ne!(a[0], a[1], "A and B differ");
-        for m in &a {
-            for i in 0..33 {
-                for j in 0..33 {
-                    let v = m[i * 33 + j];
-                    if j > i {
-                        assert_eq!(v, 0.0);
-                    } else {
-                        assert_ne!(v, 0.0);
-                    }
-                }
-            }
-        }
-        let u = t.generate(&s, Distribution::Rand, 7);
-        assert!(u[0].iter().all(|&v| (0.0..1.0).contains(&v)));
-        assert!(a[0].iter().any(|&v| v < 0.0), "randn has negative values");
+        let n = 3;
+        let a = vec![1.0, 0.0, 0.0, 2.0, -3.0, 0.0, 4.0, 5.0, 6.0];
+        let b = vec![-1.0, 0.0, 0.0, 0.5, 2.0, 0.0, 1.0, 1.0, 1.0];
+        let r = &t.reference_host(&Sizes::new([("N", n as i64)]), &[a, b])[0];
+        // Row 1: [2·−1 + −3·0.5, −3·2, 0]; row 2: [4·−1 + 5·0.5 + 6·1, 5·2 + 6·1, 6].
+        assert_eq!(r.values, vec![-1.0, 0.0, 0.0, -3.5, -6.0, 0.0, 4.5, 16.0, 6.0]);
+        assert_eq!(r.scale, vec![1.0, 0.0, 0.0, 3.5, 6.0, 0.0, 12.5, 16.0, 6.0]);
+        assert_eq!(r.terms, 3);
     }
 }

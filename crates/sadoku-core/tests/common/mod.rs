@@ -106,10 +106,20 @@ pub fn review_unchecked(
     master: u64,
     options: &ReviewOptions,
 ) -> CandidateReport {
-    let mut reference = SimDevice::new();
-    let report =
-        review_candidate(&mut Devices::new(dev, &mut reference), candidate, &Seeds { master }, options, &Silent)
-            .expect("the simulated environment does not fail");
+    review_on(dev, &mut SimDevice::new(), candidate, master, options)
+}
+
+/// Review with a given judge (reference) device; checks that the judge freed everything and ran
+/// no candidate kernel.
+pub fn review_on(
+    dev: &mut SimDevice,
+    reference: &mut SimDevice,
+    candidate: &Candidate,
+    master: u64,
+    options: &ReviewOptions,
+) -> CandidateReport {
+    let report = review_candidate(&mut Devices::new(dev, reference), candidate, &Seeds { master }, options, &Silent)
+        .expect("the simulated environment does not fail");
     assert_eq!(reference.live_buffers(), 0, "reference buffers leaked by the review of {}", candidate.name());
     assert!(reference.launches.is_empty(), "no candidate kernel ever runs on the reference device");
     report

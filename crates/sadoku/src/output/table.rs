@@ -108,13 +108,11 @@ pub fn render(report: &Report) -> String {
     for c in timed {
         let t = c.findings.timing.as_ref().expect("filtered");
         out.push_str(&format!(
-            "  {}: {} launches verified over {} input sets{}; {} differed in low bits but passed; {} samples kept, {} \
+            "  {}: {} launches verified, each on fresh inputs, over {} buffer sets; {} samples kept, {} \
              dropped (throttled), SM clock {}\n",
             c.name,
             t.verified_launches,
             t.sets,
-            if t.rescaled { ", inputs rescaled before each" } else { "" },
-            t.inexact_launches,
             t.candidate.samples,
             t.throttled,
             t.sm_clock_mhz.map_or("unknown".into(), |m| format!("{m:.0} MHz")),
@@ -146,6 +144,26 @@ pub fn render(report: &Report) -> String {
             out.push_str(&format!("  {} — {}:\n", c.name, c.reason.clone().unwrap_or_default()));
             for line in evidence.lines() {
                 out.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    let reviewed: Vec<&CandidateReport> = report.candidates.iter().filter(|c| c.review_s > 0.0).collect();
+    if !reviewed.is_empty() {
+        out.push_str("\nreview time:\n");
+        for c in reviewed {
+            let p = &c.findings.phases;
+            let mut parts = vec![
+                format!("worker {:.2}", p.worker_start_s),
+                format!("compile {:.2}", p.compile_s),
+                format!("verify {:.2}", p.verify_s),
+                format!("time {:.2}", p.time_s),
+            ];
+            if p.sanitize_s > 0.0 {
+                parts.push(format!("sanitize {:.2}", p.sanitize_s));
+            }
+            out.push_str(&format!("  {}: {:.2} s ({} s)\n", c.name, c.review_s, parts.join(", ")));
+            if let Some(why) = &c.findings.sharing {
+                out.push_str(&format!("    buffers copied through the worker's pipe: {why}\n"));
             }
         }
     }

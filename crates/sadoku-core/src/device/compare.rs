@@ -1,0 +1,282 @@
+//! The comparator: what the judge's GPU reduces a candidate's output to, so that only a summary
+//! crosses to the host. [`compare_host`] and [`diff_host`] define it exactly; the device helpers
+//! compute the same (counts, worst element and its index bit for bit; the two sums up to the order
+//! of fp64 additions), and the judge cross-checks the two at small sizes.
+
+use serde::{Deserialize, Serialize};
+
+use super::PoisonWords;
+
+/// No index: nothing of that kind was found.
+pub const NONE: u64 = u64::MAX;
+
+/// A candidate's output against the fp64 truth, reduced.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub elements: u64,
+    /// Σ (got − truth)² over the finite elements.
+    pub err2: f64,
+    /// Σ truth².
+    pub ref2: f64,
+    /// Elements whose error is over their bound (non-finite ones included).
+    pub over_bound: u64,
+    /// Elements that are NaN or infinite.
+    pub nonfinite: u64,
+    /// Elements still holding their poison word where that word is not itself an acceptable answer.
+    pub unwritten: u64,
+    pub first_unwritten: u64,
+    /// Largest error over bound (+∞ for a non-finite element or an error where the bound is 0),
+    /// and the lowest index that has it.
+    pub worst_ratio: f64,
+    pub worst_index: u64,
+    pub worst_got: u32,
+    pub worst_expected: f64,
+}
+
+impl Comparison {
+    /// u64 words the device writes.
+    pub const WORDS: usize = 16;
+
+    pub fn from_words(w: &[u64]) -> Comparison {
+        Comparison {
+            err2: f64::from_bits(w[0]),
+            ref2: f64::from_bits(w[1]),
+            over_bound: w[2],
+            nonfinite: w[3],
+            unwritten: w[4],
+            first_unwritten: w[5],
+            worst_ratio: f64::from_bits(w[6]),
+            worst_index: w[7],
+            worst_got: w[8] as u32,
+            worst_expected: f64::from_bits(w[9]),
+            elements: w[10],
+        }
+    }
+
+    pub fn to_words(&self) -> [u64; Self::WORDS] {
+        let mut w = [0u64; Self::WORDS];
+        w[0] = self.err2.to_bits();
+        w[1] = self.ref2.to_bits();
+        w[2] = self.over_bound;
+        w[3] = self.nonfinite;
+        w[4] = self.unwritten;
+        w[5] = self.first_unwritten;
+        w[6] = self.worst_ratio.to_bits();
+        w[7] = self.worst_index;
+        w[8] = self.worst_got as u64;
+        w[9] = self.worst_expected.to_bits();
+        w[10] = self.elements;
+        w
+    }
+
+    /// ‖got − truth‖₂ / ‖truth‖₂; NaN when any element is not finite.
+    pub fn normwise(&self) -> f64 {
+        if self.nonfinite > 0 {
+            f64::NAN
+        } else if self.ref2 > 0.0 {
+            (self.err2 / self.ref2).sqrt()
+        } else {
+            self.err2.sqrt()
+        }
+    }
+}
+
+/// Error over bound of one element, as sadoku's accuracy check defines it.
+pub fn ratio(got: f32, truth: f64, scale: f64, factor: f64) -> f64 {
+    if !got.is_finite() {
+        return f64::INFINITY;
+    }
+    let err = (got as f64 - truth).abs();
+    let bound = factor * scale;
+    if err == 0.0 {
+        0.0
+    } else if bound == 0.0 {
+        f64::INFINITY
+    } else {
+        err / bound
+    }
+}
+
+/// The comparator's definition: `got` (fp32 bits) against `values` with per-element bounds
+/// `factor × scale`, and the poison each element held before the launch.
+pub fn compare_host(got: &[u32], values: &[f64], scale: &[f64], factor: f64, poison: PoisonWords) -> Comparison {
+    let mut c = Comparison {
+        elements: got.len() as u64,
+        err2: 0.0,
+        ref2: 0.0,
+        over_bound: 0,
+        nonfinite: 0,
+        unwritten: 0,
+        first_unwritten: NONE,
+        worst_ratio: -1.0,
+        worst_index: NONE,
+        worst_got: 0,
+        worst_expected: 0.0,
+    };
+    for (i, ((&bits, &t), &s)) in got.iter().zip(values).zip(scale).enumerate() {
+        let g = f32::from_bits(bits);
+        let r = ratio(g, t, s, factor);
+        if bits == poison.word(i as u64) && r > 1.0 {
+            c.unwritten += 1;
+            if c.first_unwritten == NONE {
+                c.first_unwritten = i as u64;
+            }
+        }
+        if g.is_finite() {
+            let err = g as f64 - t;
+            c.err2 += err * err;
+        } else {
+            c.nonfinite += 1;
+        }
+        c.ref2 += t * t;
+        if r > 1.0 {
+            c.over_bound += 1;
+        }
+        if r > c.worst_ratio {
+            c.worst_ratio = r;
+            c.worst_index = i as u64;
+            c.worst_got = bits;
+            c.worst_expected = t;
+        }
+    }
+    c
+}
+
+/// Two outputs for the same inputs, reduced.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    pub bits_differ: u64,
+    /// Elements that differ by more than their rounding bound (or one NaN and one not).
+    pub moved: u64,
+    pub first_moved: u64,
+    pub first_value: u32,
+    pub second_value: u32,
+}
+
+impl Difference {
+    pub const WORDS: usize = 8;
+
+    pub fn from_words(w: &[u64]) -> Difference {
+        Difference {
+            bits_differ: w[0],
+            moved: w[1],
+            first_moved: w[2],
+            first_value: w[3] as u32,
+            second_value: w[4] as u32,
+        }
+    }
+
+    pub fn to_words(&self) -> [u64; Self::WORDS] {
+        let mut w = [0u64; Self::WORDS];
+        w[0] = self.bits_differ;
+        w[1] = self.moved;
+        w[2] = self.first_moved;
+        w[3] = self.first_value as u64;
+        w[4] = self.second_value as u64;
+        w
+    }
+}
+
+/// The determinism comparator's definition.
+pub fn diff_host(first: &[u32], second: &[u32], scale: &[f64], factor: f64) -> Difference {
+    let mut d = Difference { bits_differ: 0, moved: 0, first_moved: NONE, first_value: 0, second_value: 0 };
+    for (i, ((&a, &b), &s)) in first.iter().zip(second).zip(scale).enumerate() {
+        if a == b {
+            continue;
+        }
+        d.bits_differ += 1;
+        let (x, y) = (f32::from_bits(a), f32::from_bits(b));
+        let both_nan = x.is_nan() && y.is_nan();
+        let within = (x as f64 - y as f64).abs() <= factor * s;
+        if !both_nan && !within {
+            d.moved += 1;
+            if d.first_moved == NONE {
+                d.first_moved = i as u64;
+                d.first_value = a;
+                d.second_value = b;
+            }
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::accuracy::{self, Tolerance};
+    use crate::checks::{POISON_NAN, unwritten};
+    use crate::problem::{BufferSpec, Reference, Role};
+
+    /// The comparator must say what the host checks (accuracy, unwritten) say.
+    #[test]
+    fn agrees_with_the_host_checks_on_planted_errors_nans_and_poison() {
+        let n = 64usize;
+        let values: Vec<f64> = (0..n * n).map(|i| ((i * 7919) % 1000) as f64 / 100.0 - 5.0).collect();
+        let scale: Vec<f64> = values.iter().map(|v| v.abs() + 1.0).collect();
+        let truth = Reference { values: values.clone(), scale: scale.clone(), terms: 64 };
+        let tol = Tolerance::FP32;
+        let factor = tol.elementwise_factor(64);
+        let spec = BufferSpec { name: "C", role: Role::Output, dims: vec![n, n], lower_triangular: false };
+        let seed = 99;
+        let mut got: Vec<u32> = values.iter().map(|&v| (v as f32).to_bits()).collect();
+        got[100] = (values[100] as f32 + 0.5).to_bits(); // a planted error
+        got[200] = f32::NAN.to_bits(); // a NaN
+        got[300] = f32::INFINITY.to_bits();
+        for i in [400usize, 401, 402] {
+            got[i] = crate::device::pattern_word(seed, i as u64); // left holding poison
+        }
+        let c = compare_host(&got, &values, &scale, factor, PoisonWords::Pattern(seed));
+        let floats: Vec<f32> = got.iter().map(|&w| f32::from_bits(w)).collect();
+        let acc = accuracy::assess(&spec, &floats, &truth, &tol);
+        assert_eq!(c.over_bound as usize, acc.over_bound);
+        assert_eq!(c.nonfinite as usize, acc.nonfinite);
+        assert!(c.normwise().is_nan() && acc.normwise.is_nan());
+        let worst = acc.worst.unwrap();
+        assert_eq!(spec.coords(c.worst_index as usize), worst.at);
+        assert_eq!(c.worst_ratio, worst.ratio);
+        let poison = crate::checks::Poison::Pattern((0..(n * n) as u64).map(|i| crate::device::pattern_word(seed, i)).collect());
+        let u = unwritten::check(&spec, &got, &poison, &accuracy::acceptable(&truth, &tol)).unwrap();
+        assert_eq!((c.unwritten as usize, spec.coords(c.first_unwritten as usize)), (u.count, u.first));
+        assert_eq!(c.unwritten, 3);
+
+        // Finite errors only: the normwise error agrees to rounding.
+        let mut fine: Vec<u32> = values.iter().map(|&v| (v as f32).to_bits()).collect();
+        fine[5] = (values[5] as f32 * 1.001).to_bits();
+        let c = compare_host(&fine, &values, &scale, factor, PoisonWords::Word(POISON_NAN));
+        let floats: Vec<f32> = fine.iter().map(|&w| f32::from_bits(w)).collect();
+        let acc = accuracy::assess(&spec, &floats, &truth, &tol);
+        assert!((c.normwise() - acc.normwise).abs() <= 1e-12 * acc.normwise);
+        assert_eq!((c.over_bound, c.unwritten), (1, 0));
+        assert_eq!(Comparison::from_words(&c.to_words()), c);
+    }
+
+    #[test]
+    fn a_poison_word_that_is_a_right_answer_is_written() {
+        let values = vec![f32::from_bits(crate::device::pattern_word(1, 0)) as f64, 2.0];
+        let got = vec![crate::device::pattern_word(1, 0), 2f32.to_bits()];
+        let c = compare_host(&got, &values, &[1.0, 1.0], 1e-6, PoisonWords::Pattern(1));
+        assert_eq!((c.unwritten, c.over_bound), (0, 0));
+        let nan = compare_host(&[POISON_NAN, 0], &values, &[1.0, 1.0], 1e-6, PoisonWords::Word(POISON_NAN));
+        assert_eq!((nan.unwritten, nan.first_unwritten, nan.nonfinite), (1, 0, 1));
+    }
+
+    #[test]
+    fn diff_agrees_with_the_determinism_check() {
+        use crate::checks::determinism;
+        let spec = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2], lower_triangular: false };
+        let truth = Reference { values: vec![10.0; 4], scale: vec![10.0; 4], terms: 64 };
+        let tol = Tolerance::FP32;
+        let a = [10f32, 10.0, 10.0, 10.0];
+        let nudged = f32::from_bits(10f32.to_bits() + 1);
+        let b = [10f32, nudged, 10.0, 7.5];
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let d = diff_host(&bits(&a), &bits(&b), &truth.scale, tol.elementwise_factor(64));
+        let host = determinism::check(&spec, &a, &b, &truth, &tol).unwrap();
+        assert_eq!((d.moved as usize, d.bits_differ as usize), (host.moved, host.bits_differ));
+        assert_eq!(spec.coords(d.first_moved as usize), host.first);
+        assert_eq!((f32::from_bits(d.first_value), f32::from_bits(d.second_value)), (10.0, 7.5));
+        assert_eq!(Difference::from_words(&d.to_words()), d);
+        let same = diff_host(&bits(&a), &bits(&[10.0, nudged, 10.0, 10.0]), &truth.scale, tol.elementwise_factor(64));
+        assert_eq!((same.moved, same.bits_differ, same.first_moved), (0, 1, NONE));
+    }
+}

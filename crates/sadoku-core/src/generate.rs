@@ -1,0 +1,164 @@
+//! Fresh inputs, drawn on the device by sadoku's own generator: a counter-based RNG
+//! (Philox4x32-10, Salmon et al., SC'11), so that element `i` of every draw is a pure function of
+//! the draw's seed and `i`. The judge's GPU computes the same numbers as [`value`] does here (the
+//! simulated device uses this function directly; a GPU test compares the two), each launch gets a
+//! seed derived from the run's master seed, and a seed never reaches a candidate's process.
+
+use serde::{Deserialize, Serialize};
+
+use crate::problem::Distribution;
+
+/// One draw of one input.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Draw {
+    pub distribution: Distribution,
+    /// Philox key: drawn from the run's master seed for this launch and this input.
+    pub seed: u64,
+    /// Every value is multiplied by this: a sign and a power of two drawn per launch, so that
+    /// magnitudes move too (an extra; freshness comes from the seed).
+    pub scale: f32,
+    /// Row length of a matrix input, for `lower` (0: a flat vector).
+    pub cols: u64,
+    /// Lower-triangular: elements above the diagonal are exactly zero.
+    pub lower: bool,
+}
+
+const M0: u64 = 0xD251_1F53;
+const M1: u64 = 0xCD9E_8D57;
+const W0: u32 = 0x9E37_79B9;
+const W1: u32 = 0xBB67_AE85;
+
+/// Philox4x32 with 10 rounds (Random123's `philox4x32_10`).
+pub const fn philox4x32_10(mut c: [u32; 4], mut k: [u32; 2]) -> [u32; 4] {
+    let mut round = 0;
+    while round < 10 {
+        let p0 = M0 * c[0] as u64;
+        let p1 = M1 * c[2] as u64;
+        c = [(p1 >> 32) as u32 ^ c[1] ^ k[0], p1 as u32, (p0 >> 32) as u32 ^ c[3] ^ k[1], p0 as u32];
+        k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+        round += 1;
+    }
+    c
+}
+
+/// 2π, as the device helper spells it.
+const TWO_PI: f64 = 6.283_185_307_179_586;
+
+/// Element `i` of a draw. The device helper mirrors this line for line.
+pub fn value(draw: &Draw, i: u64) -> f32 {
+    if draw.lower && draw.cols > 0 && i % draw.cols > i / draw.cols {
+        return 0.0;
+    }
+    let [r0, r1, r2, r3] = philox4x32_10([i as u32, (i >> 32) as u32, 0, 0], [draw.seed as u32, (draw.seed >> 32) as u32]);
+    match draw.distribution {
+        Distribution::Randn => {
+            // Box–Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random bits each.
+            let u1 = (((((r0 as u64) << 32) | r1 as u64) >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
+            let u2 = ((((r2 as u64) << 32) | r3 as u64) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+            let z = (-2.0 * u1.ln()).sqrt() * (TWO_PI * u2).cos();
+            (z * draw.scale as f64) as f32
+        }
+        Distribution::Rand => {
+            // 24 random bits: exactly representable, in [0, 1).
+            let u = (r0 >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
+            u * draw.scale
+        }
+    }
+}
+
+/// A whole draw of `elements` values (the simulated device's generator, and tests').
+pub fn values(draw: &Draw, elements: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    (0..elements as u64).into_par_iter().map(|i| value(draw, i)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn philox_matches_random123s_known_answers() {
+        assert_eq!(philox4x32_10([0; 4], [0; 2]), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
+        assert_eq!(
+            philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
+            [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
+        );
+        assert_eq!(
+            philox4x32_10([0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344], [0xa409_3822, 0x299f_31d0]),
+            [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
+        );
+    }
+
+    fn draw(distribution: Distribution, seed: u64) -> Draw {
+        Draw { distribution, seed, scale: 1.0, cols: 0, lower: false }
+    }
+
+    fn moments(v: &[f32]) -> (f64, f64, f64, f64) {
+        let n = v.len() as f64;
+        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let m = |p: i32| v.iter().map(|&x| (x as f64 - mean).powi(p)).sum::<f64>() / n;
+        let var = m(2);
+        (mean, var, m(3) / var.powf(1.5), m(4) / (var * var))
+    }
+
+    #[test]
+    fn randn_has_the_moments_of_a_standard_normal() {
+        let n = 1 << 20;
+        let (mean, var, skew, kurt) = moments(&values(&draw(Distribution::Randn, 11), n));
+        // Standard errors at n = 2^20: mean 0.001, variance 0.0014, skewness 0.0024, kurtosis 0.0048.
+        assert!(mean.abs() < 0.005, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.007, "variance {var}");
+        assert!(skew.abs() < 0.012, "skewness {skew}");
+        assert!((kurt - 3.0).abs() < 0.025, "kurtosis {kurt}");
+    }
+
+    #[test]
+    fn rand_is_uniform_on_the_unit_interval() {
+        let v = values(&draw(Distribution::Rand, 12), 1 << 20);
+        assert!(v.iter().all(|&x| (0.0..1.0).contains(&x)));
+        let (mean, var, skew, _) = moments(&v);
+        assert!((mean - 0.5).abs() < 0.002, "mean {mean}");
+        assert!((var - 1.0 / 12.0).abs() < 0.001, "variance {var}");
+        assert!(skew.abs() < 0.01, "skewness {skew}");
+        // Deciles hold a tenth each.
+        let mut counts = [0usize; 10];
+        for x in &v {
+            counts[(x * 10.0) as usize] += 1;
+        }
+        for c in counts {
+            assert!((c as f64 / v.len() as f64 - 0.1).abs() < 0.002, "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn streams_replay_per_seed_and_differ_per_seed_and_element() {
+        let a = values(&draw(Distribution::Randn, 5), 4096);
+        assert_eq!(a, values(&draw(Distribution::Randn, 5), 4096), "a seed replays");
+        let b = values(&draw(Distribution::Randn, 6), 4096);
+        let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+        assert_eq!(same, 0, "another seed shares no element");
+        let mut sorted = a.clone();
+        sorted.sort_by(f32::total_cmp);
+        sorted.dedup();
+        assert_eq!(sorted.len(), a.len(), "no repeated values within a draw");
+        // Neighbouring seeds (launch k and k+1) are as unrelated as any two.
+        let c = values(&draw(Distribution::Randn, 5 ^ 1), 4096);
+        let corr = a.iter().zip(&c).map(|(x, y)| (*x as f64) * (*y as f64)).sum::<f64>() / 4096.0;
+        assert!(corr.abs() < 0.06, "correlation {corr}");
+    }
+
+    #[test]
+    fn structure_and_scale_apply() {
+        let d = Draw { distribution: Distribution::Randn, seed: 3, scale: -0.5, cols: 5, lower: true };
+        let plain = Draw { scale: 1.0, lower: false, ..d };
+        for i in 0..25u64 {
+            let (row, col) = (i / 5, i % 5);
+            if col > row {
+                assert_eq!(value(&d, i), 0.0);
+            } else {
+                assert_eq!(value(&d, i), value(&plain, i) * -0.5, "a power of two scales exactly");
+                assert_ne!(value(&d, i), 0.0);
+            }
+        }
+    }
+}

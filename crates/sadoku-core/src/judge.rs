@@ -1,0 +1,750 @@
+//! Judging one launch: the one shape that verification and timing share.
+//!
+//! 1. **Draw**: the judge's GPU fills every input with a fresh draw ([`crate::generate`]), seeded
+//!    for this launch alone, and hashes it; outputs and scratch are poisoned.
+//! 2. **Run**: the candidate's worker runs (or times) its launches on buffers it maps from the
+//!    judge (CUDA IPC): inputs, outputs, scratch, never anything else.
+//! 3. **Compare**: on the judge's GPU, in the judge's own context, the fp64 truth is computed from
+//!    the inputs, a comparator reduces the output against it ([`crate::device::compare`]), the
+//!    inputs are hashed again and the guard zones around every buffer are hashed. One small
+//!    summary comes back to the host; evidence is downloaded only when something failed.
+//!
+//! The truth never exists in the worker's process: it lives in judge-only allocations that are
+//! never exported. At small sizes the host recomputes the truth and the comparison independently
+//! and the two paths must agree, so that the comparator is itself under test on every review.
+//!
+//! Where buffers cannot be shared (no CUDA IPC on the machine, or a worker under
+//! compute-sanitizer, whose memcheck must see the candidate's allocations as its own), the worker
+//! holds copies and the contents cross the worker's pipe before and after each launch; the truth
+//! still stays with the judge.
+
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::candidate::{Candidate, ResolvedArg, ResolvedLaunch};
+use crate::checks::accuracy::{Accuracy, PrecisionClass, Tolerance, Worst};
+use crate::checks::determinism::Nondeterministic;
+use crate::checks::guards::{self, CANARY, GUARD_BYTES, Side};
+use crate::checks::inputs_unchanged;
+use crate::checks::signature::ParamKind;
+use crate::checks::unwritten::Unwritten;
+use crate::device::compare::NONE;
+use crate::device::{
+    Buffer, Comparison, Device, DeviceError, DeviceExt, Difference, Draw, KernelArg, Launch, LibraryOp, ModuleHandle,
+    PoisonWords, Sample, TimedRun, Work, compare_host, content_hash, diff_host,
+};
+use crate::problem::{BufferSpec, Reference, Role, Sizes};
+use crate::verdict::{At, Rejection};
+
+/// Largest output (elements) whose every judged launch is also checked on the host.
+pub const HOST_CHECK_ELEMENTS: usize = 1 << 20;
+
+/// A candidate compiled, loaded, and its arguments checked: ready to launch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub module: ModuleHandle,
+    /// How each argument of each launch is passed.
+    pub kinds: Vec<Vec<ParamKind>>,
+}
+
+/// Why judging stopped early.
+pub(crate) enum Stop {
+    Reject(Box<Rejection>),
+    Env(DeviceError),
+}
+
+pub(crate) fn reject(r: Rejection) -> Stop {
+    Stop::Reject(Box::new(r))
+}
+
+impl From<DeviceError> for Stop {
+    fn from(e: DeviceError) -> Stop {
+        Stop::Env(e)
+    }
+}
+
+fn env(message: String) -> Stop {
+    Stop::Env(DeviceError::Environment(message))
+}
+
+/// Map a failed candidate launch to a verdict; anything else ends the run.
+pub(crate) fn launch_failure(e: DeviceError, at: At) -> Stop {
+    let message = e.to_string();
+    match e {
+        DeviceError::LaunchRefused { .. } => reject(Rejection::LaunchRefused { at, message }),
+        DeviceError::KernelFault { .. } | DeviceError::ModuleLoad { .. } => {
+            reject(Rejection::KernelFault { at, message })
+        }
+        DeviceError::Timeout { .. } => reject(Rejection::Timeout { at, message }),
+        DeviceError::WorkerDied { .. } => reject(Rejection::WorkerDied { at, message }),
+        e => Stop::Env(e),
+    }
+}
+
+/// How the candidate's worker reaches the judge's buffers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sharing {
+    /// The worker maps the judge's allocations (CUDA IPC): nothing is copied.
+    Mapped,
+    /// The worker holds copies that cross its pipe before and after every launch (why).
+    Copied(String),
+}
+
+/// The GPU work of a review, split so that the answer never exists where the candidate runs: the
+/// candidate's launches go to `candidate` (a worker process of its own, in production), fresh
+/// inputs, the fp64 truth, the comparison and the library baseline to `reference`, the judge.
+pub struct Devices<'a> {
+    pub candidate: &'a mut dyn Device,
+    pub reference: &'a mut dyn Device,
+    /// Shared with the other reviews running on the same GPU, if any.
+    pub gate: Option<&'a GpuGate>,
+    /// Mapped unless mapping failed once (then copied for the rest of the review) or was not
+    /// wanted.
+    pub sharing: Sharing,
+}
+
+impl<'a> Devices<'a> {
+    pub fn new(candidate: &'a mut dyn Device, reference: &'a mut dyn Device) -> Devices<'a> {
+        Devices { candidate, reference, gate: None, sharing: Sharing::Mapped }
+    }
+
+    /// GPU work that may share the card with other reviews' verification (not with timing).
+    pub fn shared(&self) -> Option<RwLockReadGuard<'a, ()>> {
+        self.gate.map(|g| g.0.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// GPU work that needs the card to itself: timing.
+    pub fn exclusive(&self) -> Option<RwLockWriteGuard<'a, ()>> {
+        self.gate.map(|g| g.0.write().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// When several reviews share one GPU (`--jobs`): their verification may overlap, but a review
+/// being timed has the card to itself. Waiting writers hold off new readers, so timing is not
+/// starved.
+#[derive(Debug, Default)]
+pub struct GpuGate(RwLock<()>);
+
+/// A buffer as the candidate sees it, inside an allocation with a guard zone on each side. The
+/// judge owns the allocation; the worker maps it or holds a copy.
+pub(crate) struct Guarded {
+    pub name: String,
+    /// The whole allocation on the judge's device, guards included.
+    pub whole: Buffer,
+    /// What the kernel is given, on the judge's device.
+    pub view: Buffer,
+    /// The whole allocation as the worker sees it.
+    pub remote: Buffer,
+}
+
+impl Guarded {
+    fn guard(&self) -> usize {
+        self.view.offset - self.whole.offset
+    }
+
+    /// The kernel's view, on the worker's side.
+    pub fn remote_view(&self) -> Buffer {
+        self.remote.view(self.guard(), self.view.bytes)
+    }
+
+    fn zones(&self) -> [(Side, Buffer); 2] {
+        let g = self.guard();
+        [(Side::Before, self.whole.view(0, g)), (Side::After, self.whole.view(g + self.view.bytes, g))]
+    }
+}
+
+/// Allocate a guarded buffer on the judge and hand it to the worker.
+fn share(devices: &mut Devices, name: &str, bytes: usize, guard: usize) -> Result<Guarded, DeviceError> {
+    // Never a zero-byte view: its pointer would alias the guard.
+    let bytes = bytes.max(4).next_multiple_of(4);
+    let whole = devices.reference.alloc(bytes + 2 * guard)?;
+    let give = |devices: &mut Devices| -> Result<Buffer, DeviceError> {
+        if guard > 0 {
+            devices.reference.run(&[Work::Library(LibraryOp::Fill { buffer: whole, word: CANARY })])?;
+        }
+        if devices.sharing == Sharing::Mapped {
+            let mapped = devices.reference.export(whole).and_then(|h| devices.candidate.import(&h));
+            match mapped {
+                Ok(remote) => return Ok(remote),
+                // The worker is gone or hung: that is the candidate's doing, not a sharing problem.
+                Err(e) if e.is_candidates_fault() => return Err(e),
+                Err(e) => devices.sharing = Sharing::Copied(format!("the worker could not map the judge's buffers: {e}")),
+            }
+        }
+        devices.candidate.alloc(whole.bytes)
+    };
+    match give(devices) {
+        Ok(remote) => Ok(Guarded { name: name.to_string(), whole, view: whole.view(guard, bytes), remote }),
+        Err(e) => {
+            devices.reference.free(whole);
+            Err(e)
+        }
+    }
+}
+
+/// Device buffers for one size, shared with the worker, and the candidate's launches bound to
+/// them.
+pub(crate) struct Arena {
+    pub sizes: Sizes,
+    pub buffers: Vec<(BufferSpec, Guarded)>,
+    pub scratch: Vec<Guarded>,
+    /// The candidate's launches, addressing the worker's side of the buffers.
+    pub work: Vec<Work>,
+}
+
+impl Arena {
+    pub fn new(
+        devices: &mut Devices,
+        candidate: &Candidate,
+        prepared: &Prepared,
+        sizes: &Sizes,
+        guards: bool,
+    ) -> Result<Arena, Stop> {
+        let launches = candidate
+            .spec
+            .resolve(sizes)
+            .map_err(|(_, message)| reject(Rejection::LaunchConfig { sizes: sizes.clone(), message }))?;
+        let scratch_sizes = candidate
+            .spec
+            .scratch_bytes(sizes)
+            .map_err(|message| reject(Rejection::LaunchConfig { sizes: sizes.clone(), message }))?;
+        let mut arena = Arena { sizes: sizes.clone(), buffers: Vec::new(), scratch: Vec::new(), work: Vec::new() };
+        let guard = if guards { GUARD_BYTES } else { 0 };
+        let result = arena.allocate(devices, candidate, &scratch_sizes, guard).and_then(|()| {
+            let named: Vec<(String, Buffer)> = arena.all().map(|g| (g.name.clone(), g.remote_view())).collect();
+            bind_launches(launches, prepared, &named, sizes)
+        });
+        match result {
+            Ok(work) => {
+                arena.work = work;
+                Ok(arena)
+            }
+            Err(stop) => {
+                arena.release(devices);
+                Err(stop)
+            }
+        }
+    }
+
+    fn allocate(
+        &mut self,
+        devices: &mut Devices,
+        candidate: &Candidate,
+        scratch: &[(String, usize)],
+        guard: usize,
+    ) -> Result<(), Stop> {
+        for spec in candidate.problem.buffers(&self.sizes) {
+            let g = share(devices, spec.name, spec.bytes(), guard)?;
+            self.buffers.push((spec, g));
+        }
+        for (name, bytes) in scratch {
+            // A scratch buffer the device cannot hold is the candidate's demand, not a fault of ours.
+            let g = share(devices, name, *bytes, guard).map_err(|e| {
+                if e.is_candidates_fault() {
+                    return Stop::Env(e);
+                }
+                reject(Rejection::LaunchConfig {
+                    sizes: self.sizes.clone(),
+                    message: format!("scratch buffer `{name}` of {bytes} bytes cannot be allocated: {e}"),
+                })
+            })?;
+            self.scratch.push(g);
+        }
+        Ok(())
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Guarded> {
+        self.buffers.iter().map(|(_, g)| g).chain(&self.scratch)
+    }
+
+    pub fn of_role(&self, role: Role) -> impl Iterator<Item = (&BufferSpec, &Guarded)> {
+        self.buffers.iter().filter(move |(s, _)| s.role == role).map(|(s, g)| (s, g))
+    }
+
+    /// The judge's views of the inputs (for the baseline and the truth).
+    pub fn inputs(&self) -> Vec<Buffer> {
+        self.of_role(Role::Input).map(|(_, g)| g.view).collect()
+    }
+
+    pub fn release(self, devices: &mut Devices) {
+        for g in self.all() {
+            devices.candidate.free(g.remote);
+            devices.reference.free(g.whole);
+        }
+    }
+
+    /// Copied sharing: the judge's contents to the worker before a launch.
+    fn push(&self, devices: &mut Devices) -> Result<(), DeviceError> {
+        for g in self.all() {
+            let mut bytes = vec![0u8; g.whole.bytes];
+            devices.reference.download(g.whole, &mut bytes)?;
+            devices.candidate.upload(g.remote, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Copied sharing: the worker's contents back to the judge after a launch.
+    fn pull(&self, devices: &mut Devices) -> Result<(), DeviceError> {
+        for g in self.all() {
+            let mut bytes = vec![0u8; g.whole.bytes];
+            devices.candidate.download(g.remote, &mut bytes)?;
+            devices.reference.upload(g.whole, &bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// The launches with their arguments turned into device pointers and integers of the right width.
+fn bind_launches(
+    launches: Vec<ResolvedLaunch>,
+    prepared: &Prepared,
+    named: &[(String, Buffer)],
+    sizes: &Sizes,
+) -> Result<Vec<Work>, Stop> {
+    let mut work = Vec::new();
+    for (launch, kinds) in launches.into_iter().zip(&prepared.kinds) {
+        let mut args = Vec::with_capacity(kinds.len());
+        for (arg, kind) in launch.args.iter().zip(kinds) {
+            args.push(match (arg, kind) {
+                (ResolvedArg::Buffer(name), _) => {
+                    KernelArg::Buffer(named.iter().find(|(n, _)| n == name).map(|(_, b)| *b).ok_or_else(|| {
+                        reject(Rejection::Signature { message: format!("unknown buffer `{name}`") })
+                    })?)
+                }
+                (ResolvedArg::Int(v), ParamKind::I32) => KernelArg::I32(i32::try_from(*v).map_err(|_| {
+                    reject(Rejection::LaunchConfig {
+                        sizes: sizes.clone(),
+                        message: format!("argument value {v} does not fit the kernel's 32-bit parameter"),
+                    })
+                })?),
+                (ResolvedArg::Int(v), _) => KernelArg::I64(*v),
+            });
+        }
+        work.push(Work::Launch(Launch {
+            module: prepared.module,
+            kernel: launch.kernel,
+            grid: launch.grid,
+            block: launch.block,
+            shared_mem: launch.shared_mem,
+            args,
+        }));
+    }
+    Ok(work)
+}
+
+/// Judge-only memory for one size: the truth, its temporaries, kept outputs, result slots. Never
+/// exported, so never in the worker's address space. One per size, shared by every arena of it.
+pub(crate) struct Truth {
+    scratch: Vec<Buffer>,
+    /// (values, scale) per output, fp64.
+    outputs: Vec<(Buffer, Buffer)>,
+    /// A copy of each output of the last launch that asked to keep it (repeat trials).
+    kept: Vec<Buffer>,
+    results: Buffer,
+    terms: usize,
+    /// Key of the input and guard hashes: drawn at run time, never sent to the worker.
+    key: u64,
+    canary_hash: u64,
+}
+
+/// Result slots: per input a hash before and after, per guarded buffer two zone hashes, per output
+/// a comparison and a difference.
+#[derive(Clone, Copy)]
+struct Slots {
+    inputs: usize,
+    buffers: usize,
+    outputs: usize,
+}
+
+impl Slots {
+    fn before(&self, k: usize) -> usize {
+        k
+    }
+    fn after(&self, k: usize) -> usize {
+        self.inputs + k
+    }
+    fn zone(&self, buffer: usize, side: usize) -> usize {
+        2 * self.inputs + 2 * buffer + side
+    }
+    fn compare(&self, k: usize) -> usize {
+        2 * self.inputs + 2 * self.buffers + Comparison::WORDS * k
+    }
+    fn diff(&self, k: usize) -> usize {
+        self.compare(self.outputs) + Difference::WORDS * k
+    }
+    fn words(&self) -> usize {
+        self.diff(self.outputs)
+    }
+}
+
+impl Truth {
+    pub fn new(devices: &mut Devices, candidate: &Candidate, sizes: &Sizes, key: u64) -> Result<Truth, DeviceError> {
+        let problem = candidate.problem;
+        let buffers = problem.buffers(sizes);
+        let outputs: Vec<&BufferSpec> = buffers.iter().filter(|b| b.role == Role::Output).collect();
+        let mut t = Truth {
+            scratch: Vec::new(),
+            outputs: Vec::new(),
+            kept: Vec::new(),
+            results: Buffer { id: 0, offset: 0, bytes: 0 },
+            terms: problem.terms(sizes),
+            key,
+            canary_hash: content_hash(&vec![CANARY; GUARD_BYTES / 4], key),
+        };
+        let made = (|| {
+            for bytes in problem.truth_scratch(sizes) {
+                t.scratch.push(devices.reference.alloc(bytes.max(8))?);
+            }
+            for spec in &outputs {
+                let bytes = spec.elements().max(1) * 8;
+                t.outputs.push((devices.reference.alloc(bytes)?, devices.reference.alloc(bytes)?));
+                t.kept.push(devices.reference.alloc(spec.bytes().max(4).next_multiple_of(4))?);
+            }
+            // Enough slots for any arena of this size (scratch buffers included).
+            let slots = 2 * buffers.len() + 2 * 64 + (Comparison::WORDS + Difference::WORDS) * outputs.len();
+            t.results = devices.reference.alloc(slots * 8)?;
+            Ok(())
+        })();
+        match made {
+            Ok(()) => Ok(t),
+            Err(e) => {
+                t.release(devices);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn release(self, devices: &mut Devices) {
+        for b in self.scratch.iter().chain(&self.kept) {
+            devices.reference.free(*b);
+        }
+        for (v, s) in &self.outputs {
+            devices.reference.free(*v);
+            devices.reference.free(*s);
+        }
+        if self.results.bytes > 0 {
+            devices.reference.free(self.results);
+        }
+    }
+}
+
+/// One launch to judge.
+pub(crate) struct Plan {
+    pub at: At,
+    /// One per input.
+    pub draws: Vec<Draw>,
+    /// One per output.
+    pub poison: Vec<PoisonWords>,
+    pub scratch_seed: u64,
+    /// Timed (traced, L2 flushed) rather than simply run.
+    pub timed: bool,
+    /// Keep a copy of the outputs for a later repeat.
+    pub keep: bool,
+    /// The inputs are those of the kept launch: the outputs must match it up to rounding.
+    pub repeat: bool,
+}
+
+/// What a judged launch showed. Its accuracy is not yet held against the tolerance: see
+/// [`Judged::inaccurate`].
+pub(crate) struct Judged {
+    pub sample: Option<Sample>,
+    pub accuracy: Vec<Accuracy>,
+}
+
+impl Judged {
+    /// The first output whose accuracy fails `tolerance`, as a rejection.
+    pub fn inaccurate(&self, tolerance: &Tolerance, at: &At) -> Option<Rejection> {
+        self.accuracy.iter().find_map(|acc| {
+            acc.failure(tolerance).map(|evidence| Rejection::Inaccurate { at: at.clone(), class: acc.class, evidence })
+        })
+    }
+}
+
+/// Draw, poison, run, compare, check the guards.
+pub(crate) fn judge(
+    devices: &mut Devices,
+    arena: &Arena,
+    truth: &Truth,
+    plan: &Plan,
+    candidate: &Candidate,
+    tolerance: &Tolerance,
+) -> Result<Judged, Stop> {
+    let problem = candidate.problem;
+    let at = &plan.at;
+    let inputs: Vec<(&BufferSpec, &Guarded)> = arena.of_role(Role::Input).collect();
+    let outputs: Vec<(&BufferSpec, &Guarded)> = arena.of_role(Role::Output).collect();
+    let slots = Slots { inputs: inputs.len(), buffers: arena.all().count(), outputs: outputs.len() };
+    if slots.words() * 8 > truth.results.bytes {
+        return Err(env(format!("{} result slots needed, {} allocated", slots.words(), truth.results.bytes / 8)));
+    }
+    let slot = |i: usize| truth.results.view(8 * i, 8);
+    let hash_inputs = |after: bool| {
+        inputs.iter().enumerate().map(move |(k, (_, g))| {
+            let out = slot(if after { slots.after(k) } else { slots.before(k) });
+            Work::Library(LibraryOp::Hash { buffer: g.view, key: truth.key, out })
+        })
+    };
+
+    // 1. Draw, hash, poison: on the judge.
+    let mut before: Vec<Work> = Vec::new();
+    for ((_, g), draw) in inputs.iter().zip(&plan.draws) {
+        before.push(Work::Library(LibraryOp::Generate { buffer: g.view, draw: *draw }));
+    }
+    before.extend(hash_inputs(false));
+    for ((_, g), poison) in outputs.iter().zip(&plan.poison) {
+        before.push(Work::Library(match *poison {
+            PoisonWords::Word(word) => LibraryOp::Fill { buffer: g.view, word },
+            PoisonWords::Pattern(seed) => LibraryOp::Pattern { buffer: g.view, seed },
+        }));
+    }
+    for (k, g) in arena.scratch.iter().enumerate() {
+        let seed = crate::device::mix64(plan.scratch_seed ^ k as u64);
+        before.push(Work::Library(LibraryOp::Pattern { buffer: g.view, seed }));
+    }
+    devices.reference.run(&before)?;
+    if devices.sharing != Sharing::Mapped {
+        arena.push(devices)?;
+    }
+
+    // 2. Run: in the worker.
+    let sample = if plan.timed {
+        Some(devices.candidate.time(&TimedRun { work: arena.work.clone() }).map_err(|e| launch_failure(e, at.clone()))?)
+    } else {
+        devices.candidate.run(&arena.work).map_err(|e| launch_failure(e, at.clone()))?;
+        None
+    };
+    if devices.sharing != Sharing::Mapped {
+        arena.pull(devices)?;
+    }
+
+    // 3. Truth and comparison: on the judge, in its own context.
+    let factor = tolerance.elementwise_factor(truth.terms);
+    let mut after: Vec<Work> = hash_inputs(true).collect();
+    for (b, g) in arena.all().enumerate() {
+        if g.guard() > 0 {
+            for (side, (_, zone)) in g.zones().into_iter().enumerate() {
+                after.push(Work::Library(LibraryOp::Hash { buffer: zone, key: truth.key, out: slot(slots.zone(b, side)) }));
+            }
+        }
+    }
+    after.extend(problem.truth(&arena.sizes, &arena.inputs(), &truth.scratch, &truth.outputs));
+    for (k, ((_, g), &(values, scale))) in outputs.iter().zip(&truth.outputs).enumerate() {
+        let out = truth.results.view(8 * slots.compare(k), 8 * Comparison::WORDS);
+        after.push(Work::Library(LibraryOp::Compare { got: g.view, values, scale, factor, poison: plan.poison[k], out }));
+        if plan.repeat {
+            let out = truth.results.view(8 * slots.diff(k), 8 * Difference::WORDS);
+            after.push(Work::Library(LibraryOp::Diff { first: truth.kept[k], second: g.view, scale, factor, out }));
+        }
+    }
+    devices.reference.run(&after)?;
+    let words = devices.reference.download_u64(truth.results.view(0, 8 * slots.words()))?;
+
+    // 4. The checks, in order: guards, unwritten elements, inputs, determinism, accuracy.
+    for (b, g) in arena.all().enumerate() {
+        for (side, (which, zone)) in g.zones().into_iter().enumerate() {
+            if g.guard() == 0 || words[slots.zone(b, side)] == truth.canary_hash {
+                continue;
+            }
+            let mut bytes = vec![0u8; zone.bytes];
+            devices.reference.download(zone, &mut bytes)?;
+            return match guards::check(&g.name, which, &bytes) {
+                Some(evidence) => Err(reject(Rejection::OutOfBounds { at: at.clone(), evidence })),
+                None => Err(env(format!("the device's hash of a guard zone of {} disagrees with the host's", g.name))),
+            };
+        }
+    }
+    let comparisons: Vec<Comparison> =
+        (0..outputs.len()).map(|k| Comparison::from_words(&words[slots.compare(k)..])).collect();
+    let differences: Vec<Difference> = if plan.repeat {
+        (0..outputs.len()).map(|k| Difference::from_words(&words[slots.diff(k)..])).collect()
+    } else {
+        Vec::new()
+    };
+    let intact: Vec<bool> = (0..inputs.len()).map(|k| words[slots.before(k)] == words[slots.after(k)]).collect();
+    if outputs.iter().all(|(s, _)| s.elements() <= HOST_CHECK_ELEMENTS) {
+        cross_check(devices, arena, truth, plan, candidate, &comparisons, &differences, &intact, factor)?;
+    }
+    for ((spec, _), c) in outputs.iter().zip(&comparisons) {
+        if c.unwritten > 0 {
+            let evidence = Unwritten {
+                buffer: spec.name.to_string(),
+                count: c.unwritten as usize,
+                total: c.elements as usize,
+                first: spec.coords(c.first_unwritten as usize),
+            };
+            return Err(reject(Rejection::Unwritten { at: at.clone(), evidence }));
+        }
+    }
+    for (k, (spec, g)) in inputs.iter().enumerate() {
+        if !intact[k] {
+            return Err(inputs_modified(devices, truth, spec, g, &plan.draws[k], at));
+        }
+    }
+    {
+        for ((spec, _), d) in outputs.iter().zip(&differences) {
+            if d.moved > 0 {
+                let evidence = Nondeterministic {
+                    buffer: spec.name.to_string(),
+                    moved: d.moved as usize,
+                    bits_differ: d.bits_differ as usize,
+                    first: spec.coords(d.first_moved as usize),
+                    first_run: f32::from_bits(d.first_value),
+                    second_run: f32::from_bits(d.second_value),
+                };
+                return Err(reject(Rejection::Nondeterministic { at: at.clone(), evidence }));
+            }
+        }
+    }
+    let accuracy: Vec<Accuracy> = outputs.iter().zip(&comparisons).map(|((spec, _), c)| to_accuracy(spec, c)).collect();
+    if plan.keep {
+        let copies: Vec<Work> = outputs
+            .iter()
+            .zip(&truth.kept)
+            .map(|((_, g), &dst)| Work::Library(LibraryOp::Copy { src: g.view, dst }))
+            .collect();
+        devices.reference.run(&copies)?;
+    }
+    Ok(Judged { sample, accuracy })
+}
+
+/// The comparator's summary as the accuracy check reports it.
+pub(crate) fn to_accuracy(spec: &BufferSpec, c: &Comparison) -> Accuracy {
+    let normwise = c.normwise();
+    let class = if c.nonfinite > 0 { PrecisionClass::Wrong } else { PrecisionClass::of(normwise) };
+    let worst = (c.worst_index != NONE).then(|| {
+        let got = f32::from_bits(c.worst_got);
+        Worst {
+            at: spec.coords(c.worst_index as usize),
+            got,
+            expected: c.worst_expected,
+            abs_error: (got as f64 - c.worst_expected).abs(),
+            ratio: c.worst_ratio,
+        }
+    });
+    Accuracy {
+        buffer: spec.name.to_string(),
+        normwise,
+        class,
+        over_bound: c.over_bound as usize,
+        nonfinite: c.nonfinite as usize,
+        worst,
+    }
+}
+
+/// The inputs' hashes moved: find what changed, against a fresh copy of the same draw.
+fn inputs_modified(
+    devices: &mut Devices,
+    truth: &Truth,
+    spec: &BufferSpec,
+    g: &Guarded,
+    draw: &Draw,
+    at: &At,
+) -> Stop {
+    let found = (|| -> Result<Option<Rejection>, DeviceError> {
+        let after = devices.reference.download_f32(g.view)?;
+        // The first truth temporary is judge-only and at least as large as any input.
+        let Some(&temp) = truth.scratch.iter().find(|b| b.bytes >= g.view.bytes) else {
+            return Err(DeviceError::Environment("no judge-side room to redraw an input".into()));
+        };
+        let pristine = temp.view(0, g.view.bytes);
+        devices.reference.run(&[Work::Library(LibraryOp::Generate { buffer: pristine, draw: *draw })])?;
+        let pristine = devices.reference.download_f32(pristine)?;
+        Ok(inputs_unchanged::check(spec, &pristine, &after)
+            .map(|evidence| Rejection::InputsModified { at: at.clone(), evidence }))
+    })();
+    match found {
+        Ok(Some(r)) => reject(r),
+        Ok(None) => env(format!("the device's hash of input {} moved, but its contents did not", spec.name)),
+        Err(e) => Stop::Env(e),
+    }
+}
+
+/// At small sizes, recompute everything on the host and demand agreement: the fp64 truth by plain
+/// loops against cuBLAS's, and the comparison by [`compare_host`] against the device's. A
+/// disagreement is sadoku's fault, never the candidate's: it ends the run.
+fn cross_check(
+    devices: &mut Devices,
+    arena: &Arena,
+    truth: &Truth,
+    plan: &Plan,
+    candidate: &Candidate,
+    comparisons: &[Comparison],
+    differences: &[Difference],
+    intact: &[bool],
+    factor: f64,
+) -> Result<(), Stop> {
+    let inputs: Vec<Vec<f32>> =
+        arena.inputs().into_iter().map(|b| devices.reference.download_f32(b)).collect::<Result<_, _>>()?;
+    // The generator too: the device's draw must be the host's, to the last bit for uniform draws and
+    // within one unit in the last place for normal ones (the device's log and cos round
+    // differently from the host's now and then).
+    for (((spec, _), (draw, got)), &intact) in
+        arena.of_role(Role::Input).zip(plan.draws.iter().zip(&inputs)).zip(intact)
+    {
+        if !intact {
+            continue;
+        }
+        for (i, &x) in got.iter().enumerate() {
+            let want = crate::generate::value(draw, i as u64);
+            let ulps = (x.to_bits() as i64 - want.to_bits() as i64).abs();
+            if ulps > 1 || (ulps == 1 && draw.distribution == crate::problem::Distribution::Rand) {
+                return Err(env(format!(
+                    "the device's generator disagrees with the host's: input {} element {i} is {x:e}, expected {want:e}",
+                    spec.name
+                )));
+            }
+        }
+    }
+    let host = candidate.problem.reference_host(&arena.sizes, &inputs);
+    for (k, ((spec, g), &(values, scale))) in arena.of_role(Role::Output).zip(&truth.outputs).enumerate() {
+        let device = Reference {
+            values: devices.reference.download_f64(values)?[..spec.elements()].to_vec(),
+            scale: devices.reference.download_f64(scale)?[..spec.elements()].to_vec(),
+            terms: truth.terms,
+        };
+        let h = &host[k];
+        for i in 0..spec.elements() {
+            let slack = 1e-12 * h.scale[i] + f64::MIN_POSITIVE;
+            if (device.values[i] - h.values[i]).abs() > slack || (device.scale[i] - h.scale[i]).abs() > slack {
+                return Err(env(format!(
+                    "the device's fp64 truth disagrees with the host's at {} of {}: {:e} (scale {:e}) against {:e} (scale {:e})",
+                    crate::checks::coords_text(&spec.coords(i)),
+                    spec.name,
+                    device.values[i],
+                    device.scale[i],
+                    h.values[i],
+                    h.scale[i]
+                )));
+            }
+        }
+        let got = devices.reference.download_u32(g.view)?;
+        let c = compare_host(&got[..spec.elements()], &device.values, &device.scale, factor, plan.poison[k]);
+        let d = &comparisons[k];
+        let same_sums = |a: f64, b: f64| a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
+        let agree = c.over_bound == d.over_bound
+            && c.nonfinite == d.nonfinite
+            && c.unwritten == d.unwritten
+            && c.first_unwritten == d.first_unwritten
+            && c.worst_index == d.worst_index
+            && c.worst_ratio.to_bits() == d.worst_ratio.to_bits()
+            && c.worst_got == d.worst_got
+            && same_sums(c.err2, d.err2)
+            && same_sums(c.ref2, d.ref2);
+        if !agree {
+            return Err(env(format!(
+                "the device's comparator disagrees with the host's for {} at {}: {d:?} against {c:?}",
+                spec.name, arena.sizes
+            )));
+        }
+        if let Some(d) = differences.get(k) {
+            let kept = devices.reference.download_u32(truth.kept[k])?;
+            let h = diff_host(&kept[..spec.elements()], &got[..spec.elements()], &device.scale, factor);
+            if h != *d {
+                return Err(env(format!(
+                    "the device's difference of two runs disagrees with the host's for {} at {}: {d:?} against {h:?}",
+                    spec.name, arena.sizes
+                )));
+            }
+        }
+    }
+    Ok(())
+}
