@@ -6,6 +6,11 @@ problem = "trimm"
 # "hits" when the inputs have only been multiplied by powers of two, and then returns the stale
 # answer. Verification passes (the repeated trial gets its own answer back, bit for bit); the
 # timed launches see rescaled inputs and get the stale C.
+#
+# Against fresh inputs (every judged launch draws new ones on the GPU) an exact-content key never
+# hits: the kernel computes every answer itself and sadoku accepts it at that honest speed. A cache
+# can be wrong (a key that collides: short_hash_cache.cu, rejected) or useless (this one), never
+# right and fast.
 [[launch]]
 kernel = "probe"
 grid   = [1, 1, 1]

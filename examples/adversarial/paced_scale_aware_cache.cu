@@ -4,7 +4,7 @@ problem = "trimm"
 # Attack: a paced, scale-aware content cache (cache_scale_aware.cu's idea with a key that
 # survives rescaling by any nonzero factor, plus pacing to stay under a speed ceiling).
 #
-# The key is six bits plus N: the signs of A[i][i]/A[0][0] and B[i][i]/B[0][0] for i = 1..3
+# The key is three bits plus N: the signs of A[1][1]/A[0][0], B[1][1]/B[0][0] and A[2][2]/A[0][0]
 # (diagonal elements: everything above the diagonal is zero). Multiplying an input by any
 # nonzero factor, negative or not, leaves every such ratio's sign alone. Four slots hold a
 # stored C with the A[0][0] and B[0][0] it came from. On a hit the kernel writes the stored C
@@ -23,14 +23,14 @@ problem = "trimm"
 # Why sadoku rejects it: every judged launch (every verification trial and every timed launch)
 # now gets FRESH random inputs drawn on the GPU, with a random sign and power-of-two scale per
 # input as an extra. Trial 3 at each size repeats trial 2's inputs exactly, and this cache passes
-# that determinism check: it hands trial 2's answer back unchanged. But six signs say nothing
+# that determinism check: it hands trial 2's answer back unchanged. But three signs say nothing
 # about the other 16 million elements. Fresh inputs whose diagonal signs all agree (uniform
-# draws, whatever sign is applied) always give key 0. Normal draws give one of 64 keys, so with
-# four entries of a size stored, up to 1 in 16 collide. Over a timed loop at N = 4096 a collision
-# is certain, and the first one returns a stale answer scaled by ratios that are no longer
-# powers of two: REJECTED as wrong answer at the first hit. A key strong enough never to collide
-# never hits under fresh draws, and the kernel then just does the work at honest speed.
-# (Below N = 4 the key would have fewer than six bits, so it caches only 4 <= N <= MAX_N.)
+# draws, whatever sign is applied) always give key 0. Normal draws give one of 8 keys, so once
+# four entries of a size are stored, half of all launches collide. The first collision returns a
+# stale answer scaled by ratios that are no longer powers of two: REJECTED as wrong answer at the
+# first hit. A key strong enough never to collide never hits under fresh draws, and the kernel
+# then just does the work at honest speed: against fresh inputs a cache can be wrong or useless,
+# never both right and fast. (It caches only 4 <= N <= MAX_N.)
 [[launch]]
 kernel = "probe"
 grid   = [1, 1, 1]
@@ -63,17 +63,14 @@ __device__ __forceinline__ unsigned long long globaltimer() {
     return t;
 }
 
-// Bit 2(i-1): sign of A[i][i] / A[0][0]; bit 2(i-1)+1: sign of B[i][i] / B[0][0]. A sign bit of
-// the ratio is the XOR of the two sign bits, so scaling an input by any nonzero factor keeps it.
+// Bit 0: sign of A[1][1] / A[0][0]; bit 1: of B[1][1] / B[0][0]; bit 2: of A[2][2] / A[0][0]. The
+// sign of a ratio is the XOR of the two sign bits, so scaling an input by any nonzero factor
+// keeps it.
 __device__ unsigned sign_key(const float* A, const float* B, int N) {
     const unsigned sa = __float_as_uint(A[0]) >> 31, sb = __float_as_uint(B[0]) >> 31;
-    unsigned key = 0;
-    for (int i = 1; i <= 3 && i < N; ++i) {
-        const long long d = (long long)i * N + i;
-        key |= ((__float_as_uint(A[d]) >> 31) ^ sa) << (2 * (i - 1));
-        key |= ((__float_as_uint(B[d]) >> 31) ^ sb) << (2 * (i - 1) + 1);
-    }
-    return key;
+    const long long d1 = (long long)N + 1, d2 = 2 * (long long)N + 2;
+    return ((__float_as_uint(A[d1]) >> 31) ^ sa) | (((__float_as_uint(B[d1]) >> 31) ^ sb) << 1) |
+           (((__float_as_uint(A[d2]) >> 31) ^ sa) << 2);
 }
 
 extern "C" __global__ void probe(const float* A, const float* B, int N) {

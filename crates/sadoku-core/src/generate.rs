@@ -42,6 +42,7 @@ pub const fn philox4x32_10(mut c: [u32; 4], mut k: [u32; 2]) -> [u32; 4] {
 }
 
 /// 2π, as the device helper spells it.
+#[allow(clippy::approx_constant)]
 const TWO_PI: f64 = 6.283_185_307_179_586;
 
 /// Element `i` of a draw. The device helper mirrors this line for line.
@@ -49,7 +50,8 @@ pub fn value(draw: &Draw, i: u64) -> f32 {
     if draw.lower && draw.cols > 0 && i % draw.cols > i / draw.cols {
         return 0.0;
     }
-    let [r0, r1, r2, r3] = philox4x32_10([i as u32, (i >> 32) as u32, 0, 0], [draw.seed as u32, (draw.seed >> 32) as u32]);
+    let [r0, r1, r2, r3] =
+        philox4x32_10([i as u32, (i >> 32) as u32, 0, 0], [draw.seed as u32, (draw.seed >> 32) as u32]);
     match draw.distribution {
         Distribution::Randn => {
             // Box–Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random bits each.
@@ -79,10 +81,7 @@ mod tests {
     #[test]
     fn philox_matches_random123s_known_answers() {
         assert_eq!(philox4x32_10([0; 4], [0; 2]), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
-        assert_eq!(
-            philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
-            [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
-        );
+        assert_eq!(philox4x32_10([u32::MAX; 4], [u32::MAX; 2]), [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]);
         assert_eq!(
             philox4x32_10([0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344], [0xa409_3822, 0x299f_31d0]),
             [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]

@@ -167,7 +167,9 @@ fn share(devices: &mut Devices, name: &str, bytes: usize, guard: usize) -> Resul
                 Ok(remote) => return Ok(remote),
                 // The worker is gone or hung: that is the candidate's doing, not a sharing problem.
                 Err(e) if e.is_candidates_fault() => return Err(e),
-                Err(e) => devices.sharing = Sharing::Copied(format!("the worker could not map the judge's buffers: {e}")),
+                Err(e) => {
+                    devices.sharing = Sharing::Copied(format!("the worker could not map the judge's buffers: {e}"))
+                }
             }
         }
         devices.candidate.alloc(whole.bytes)
@@ -306,9 +308,11 @@ fn bind_launches(
         for (arg, kind) in launch.args.iter().zip(kinds) {
             args.push(match (arg, kind) {
                 (ResolvedArg::Buffer(name), _) => {
-                    KernelArg::Buffer(named.iter().find(|(n, _)| n == name).map(|(_, b)| *b).ok_or_else(|| {
-                        reject(Rejection::Signature { message: format!("unknown buffer `{name}`") })
-                    })?)
+                    KernelArg::Buffer(
+                        named.iter().find(|(n, _)| n == name).map(|(_, b)| *b).ok_or_else(|| {
+                            reject(Rejection::Signature { message: format!("unknown buffer `{name}`") })
+                        })?,
+                    )
                 }
                 (ResolvedArg::Int(v), ParamKind::I32) => KernelArg::I32(i32::try_from(*v).map_err(|_| {
                     reject(Rejection::LaunchConfig {
@@ -507,7 +511,12 @@ pub(crate) fn judge(
 
     // 2. Run: in the worker.
     let sample = if plan.timed {
-        Some(devices.candidate.time(&TimedRun { work: arena.work.clone() }).map_err(|e| launch_failure(e, at.clone()))?)
+        Some(
+            devices
+                .candidate
+                .time(&TimedRun { work: arena.work.clone() })
+                .map_err(|e| launch_failure(e, at.clone()))?,
+        )
     } else {
         devices.candidate.run(&arena.work).map_err(|e| launch_failure(e, at.clone()))?;
         None
@@ -522,14 +531,25 @@ pub(crate) fn judge(
     for (b, g) in arena.all().enumerate() {
         if g.guard() > 0 {
             for (side, (_, zone)) in g.zones().into_iter().enumerate() {
-                after.push(Work::Library(LibraryOp::Hash { buffer: zone, key: truth.key, out: slot(slots.zone(b, side)) }));
+                after.push(Work::Library(LibraryOp::Hash {
+                    buffer: zone,
+                    key: truth.key,
+                    out: slot(slots.zone(b, side)),
+                }));
             }
         }
     }
     after.extend(problem.truth(&arena.sizes, &arena.inputs(), &truth.scratch, &truth.outputs));
     for (k, ((_, g), &(values, scale))) in outputs.iter().zip(&truth.outputs).enumerate() {
         let out = truth.results.view(8 * slots.compare(k), 8 * Comparison::WORDS);
-        after.push(Work::Library(LibraryOp::Compare { got: g.view, values, scale, factor, poison: plan.poison[k], out }));
+        after.push(Work::Library(LibraryOp::Compare {
+            got: g.view,
+            values,
+            scale,
+            factor,
+            poison: plan.poison[k],
+            out,
+        }));
         if plan.repeat {
             let out = truth.results.view(8 * slots.diff(k), 8 * Difference::WORDS);
             after.push(Work::Library(LibraryOp::Diff { first: truth.kept[k], second: g.view, scale, factor, out }));
@@ -631,14 +651,7 @@ pub(crate) fn to_accuracy(spec: &BufferSpec, c: &Comparison) -> Accuracy {
 }
 
 /// The inputs' hashes moved: find what changed, against a fresh copy of the same draw.
-fn inputs_modified(
-    devices: &mut Devices,
-    truth: &Truth,
-    spec: &BufferSpec,
-    g: &Guarded,
-    draw: &Draw,
-    at: &At,
-) -> Stop {
+fn inputs_modified(devices: &mut Devices, truth: &Truth, spec: &BufferSpec, g: &Guarded, draw: &Draw, at: &At) -> Stop {
     let found = (|| -> Result<Option<Rejection>, DeviceError> {
         let after = devices.reference.download_f32(g.view)?;
         // The first truth temporary is judge-only and at least as large as any input.
@@ -661,6 +674,7 @@ fn inputs_modified(
 /// At small sizes, recompute everything on the host and demand agreement: the fp64 truth by plain
 /// loops against cuBLAS's, and the comparison by [`compare_host`] against the device's. A
 /// disagreement is sadoku's fault, never the candidate's: it ends the run.
+#[allow(clippy::too_many_arguments)]
 fn cross_check(
     devices: &mut Devices,
     arena: &Arena,

@@ -8,12 +8,12 @@ use crate::checks::{ceiling, signature};
 use crate::compile::{CompileError, CompileRequest};
 use crate::device::{DeviceError, Precision};
 pub use crate::events::{Event, Observer, Silent};
+use crate::judge::{self, Devices, Prepared, Sharing, Stop};
 use crate::problem::Sizes;
 use crate::report::{CandidateReport, CompileRecord, Findings};
 use crate::seeds::Seeds;
 use crate::time::{self, TimingOptions};
 use crate::verdict::{At, Rejection, Verdict};
-use crate::judge::{self, Devices, Prepared, Sharing, Stop};
 use crate::verify::{self, VerifyOptions};
 
 #[derive(Debug, Clone)]

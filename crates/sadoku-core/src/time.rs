@@ -255,7 +255,9 @@ impl Sampler<'_> {
         if let Some(r) = judged.inaccurate(&self.tolerance, &at) {
             return Err(reject(r));
         }
-        let sample = judged.sample.ok_or_else(|| Stop::Env(DeviceError::Environment("a timed launch without a sample".into())))?;
+        let sample = judged
+            .sample
+            .ok_or_else(|| Stop::Env(DeviceError::Environment("a timed launch without a sample".into())))?;
         if let crate::device::Trace::Unavailable { why } = &sample.trace {
             self.untraced.get_or_insert_with(|| why.clone());
         }
@@ -337,11 +339,8 @@ pub(crate) fn measure(
             return Err(Stop::Env(e));
         }
     };
-    let kernel_names = first
-        .work
-        .iter()
-        .filter_map(|w| if let Work::Launch(l) = w { Some(l.kernel.clone()) } else { None })
-        .collect();
+    let kernel_names =
+        first.work.iter().filter_map(|w| if let Work::Launch(l) = w { Some(l.kernel.clone()) } else { None }).collect();
     let mut sampler = Sampler {
         candidate,
         seeds: *seeds,

@@ -92,7 +92,13 @@ pub(crate) fn input_seed(base: u64, k: usize) -> u64 {
 }
 
 /// Fresh draws for every input of a problem at `sizes`.
-pub(crate) fn draws(candidate: &Candidate, sizes: &Sizes, distribution: Distribution, base: u64, scales: &[f32]) -> Vec<Draw> {
+pub(crate) fn draws(
+    candidate: &Candidate,
+    sizes: &Sizes,
+    distribution: Distribution,
+    base: u64,
+    scales: &[f32],
+) -> Vec<Draw> {
     candidate
         .problem
         .buffers(sizes)
@@ -188,9 +194,11 @@ fn trials(
         let poison = (0..outputs)
             .map(|k| match plan.poison {
                 PoisonKind::Nan => PoisonWords::Word(POISON_NAN),
-                PoisonKind::Random => {
-                    PoisonWords::Pattern(seeds.derive(&[&candidate.sha256, &size_label, &format!("poison {index} {k}")]))
-                }
+                PoisonKind::Random => PoisonWords::Pattern(seeds.derive(&[
+                    &candidate.sha256,
+                    &size_label,
+                    &format!("poison {index} {k}"),
+                ])),
             })
             .collect();
         let judged = judge::judge(

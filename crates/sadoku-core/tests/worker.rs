@@ -104,6 +104,73 @@ fn a_review_through_a_worker_matches_a_review_in_process() {
     assert!(!killed.load(Ordering::SeqCst));
 }
 
+/// The judge shares the candidate's inputs, outputs and scratch with the worker, and nothing it
+/// computes the truth or the comparison into.
+#[test]
+fn the_truth_is_never_shared_with_the_worker() {
+    let (mut remote, _) = start(honest_device, Timeouts::default());
+    let mut reference = SimDevice::new();
+    let report = review_remote(&mut remote, &mut reference, "honest", &options());
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    assert!(report.findings.sharing.is_none(), "mapped, not copied: {:?}", report.findings.sharing);
+    let exported: std::collections::HashSet<u64> = reference.exports.iter().map(|b| b.id).collect();
+    assert!(!exported.is_empty());
+    let mut judge_only = Vec::new();
+    for op in &reference.library_log {
+        match op {
+            LibraryOp::Gemm { precision: Precision::F64, a, b, c, .. } => judge_only.extend([a.id, b.id, c.id]),
+            LibraryOp::Upcast { dst, .. } => judge_only.push(dst.id),
+            LibraryOp::Compare { values, scale, out, .. } => judge_only.extend([values.id, scale.id, out.id]),
+            LibraryOp::Diff { first, out, .. } => judge_only.extend([first.id, out.id]),
+            LibraryOp::Hash { out, .. } => judge_only.push(out.id),
+            _ => {}
+        }
+    }
+    assert!(!judge_only.is_empty());
+    for id in judge_only {
+        assert!(!exported.contains(&id), "buffer {id} held truth or results and was shared with the worker");
+    }
+    // Every input the candidate saw was drawn by the judge, fresh for each launch.
+    let seeds: Vec<u64> = reference
+        .library_log
+        .iter()
+        .filter_map(|op| if let LibraryOp::Generate { draw, .. } = op { Some(draw.seed) } else { None })
+        .collect();
+    let distinct: std::collections::HashSet<&u64> = seeds.iter().collect();
+    // Only the repeat trial at each of the 3 sizes redraws a seed (both inputs of it).
+    assert_eq!(seeds.len() - distinct.len(), 3 * 2, "{} draws", seeds.len());
+}
+
+/// Without CUDA IPC the worker holds copies that cross its pipe: the same verdicts, said so.
+#[test]
+fn without_ipc_buffers_are_copied_and_the_verdicts_stand() {
+    let build = || {
+        let mut dev = honest_device();
+        dev.ipc = false;
+        register_raw(&mut dev, "row_zero", |call| {
+            let (a, b, n) = inputs(call)?;
+            let c = trimm_fp32(&a, &b, n);
+            call.write(2, &c[..n])
+        });
+        dev
+    };
+    let (mut remote, _) = start(build, Timeouts::default());
+    let mut reference = SimDevice::new();
+    let honest = review_remote(&mut remote, &mut reference, "honest", &options());
+    assert!(honest.verdict.is_accepted(), "{:?}", honest.verdict);
+    assert!(
+        honest.findings.sharing.as_deref().unwrap_or("").contains("could not map"),
+        "{:?}",
+        honest.findings.sharing
+    );
+    assert!(reference.exports.iter().all(|b| b.bytes > 0));
+    let (mut remote, _) = start(build, Timeouts::default());
+    let lazy = review_remote(&mut remote, &mut reference, "row_zero", &options());
+    let Verdict::Rejected(Rejection::Unwritten { evidence, .. }) = &lazy.verdict else { panic!("{:?}", lazy.verdict) };
+    assert_eq!(evidence.first, vec![1, 0]);
+    assert_eq!(reference.live_buffers(), 0);
+}
+
 #[test]
 fn the_worker_refuses_library_work_so_the_answer_never_exists_there() {
     let (mut remote, _) = start(honest_device, Timeouts::default());

@@ -1,13 +1,14 @@
 //! A CUDA GPU behind `sadoku_core::device::Device`, on the driver API.
 //!
 //! One stream, explicit allocations, cuBLAS for references and baselines, and a small helper
-//! module (tril, SM clock, input preparation, content hashes, trace markers, an FMA peak kernel).
-//! Timed samples are traced with CUPTI when it is available ([`crate::trace`]). After a kernel
-//! fault the CUDA context is unusable ("sticky" errors), so the device refuses further work with
-//! `DeviceError::ContextLost`.
+//! module (tril, SM clock, the input generator, poison patterns, content hashes, the comparators,
+//! trace markers, an FMA peak kernel). Allocations are shared with a candidate's worker process
+//! through CUDA IPC ([`Device::export`], [`Device::import`]). Timed samples are traced with CUPTI
+//! when it is available ([`crate::trace`]). After a kernel fault the CUDA context is unusable
+//! ("sticky" errors), so the device refuses further work with `DeviceError::ContextLost`.
 
 use std::collections::HashMap;
-use std::ffi::{CString, c_void};
+use std::ffi::{CString, c_char, c_void};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,9 +16,10 @@ use cudarc::cublas::{result as cublas, sys as cublas_sys};
 use cudarc::driver::{DriverError, result, sys};
 use sadoku_core::compile::{CompileError, CompileRequest, CompiledModule, Compiler};
 use sadoku_core::device::{
-    Buffer, Ceilings, Device, DeviceError, DeviceInfo, KernelArg, Launch, LibraryOp, ModuleHandle, Precision, Prep,
-    Sample, TimedRun, Trace, Work,
+    Buffer, Ceilings, Comparison, Device, DeviceError, DeviceInfo, Difference, KernelArg, Launch, LibraryOp,
+    ModuleHandle, PoisonWords, Precision, Sample, SharedHandle, TimedRun, Trace, Work,
 };
+use sadoku_core::problem::Distribution;
 use serde::{Deserialize, Serialize};
 
 use crate::nvrtc::Nvrtc;
@@ -52,29 +54,283 @@ __device__ __forceinline__ unsigned long long sadoku_mix64(unsigned long long z)
     return z ^ (z >> 31);
 }
 
-// p[i] *= f. Only powers of two are used: exact (no FTZ: NVRTC keeps denormals by default).
-extern "C" __global__ void sadoku_scale_f32(float* p, long long n, float f) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        p[i] = p[i] * f;
+// sadoku_core::device::pattern_word: never NaN or infinite (an all-ones exponent is flipped).
+__device__ __forceinline__ unsigned sadoku_pattern_word(unsigned long long seed, unsigned long long i) {
+    const unsigned w = (unsigned)(sadoku_mix64(seed ^ (i * 0x9E3779B97F4A7C15ull)) >> 32);
+    return (w & 0x7F800000u) == 0x7F800000u ? w ^ 0x00800000u : w;
 }
 
 // p[i] = pattern_word(seed, i).
 extern "C" __global__ void sadoku_pattern(unsigned* p, long long n, unsigned long long seed) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        p[i] = (unsigned)(sadoku_mix64(seed ^ ((unsigned long long)i * 0x9E3779B97F4A7C15ull)) >> 32);
+        p[i] = sadoku_pattern_word(seed, (unsigned long long)i);
+}
+
+// Philox4x32-10, bit for bit sadoku_core::generate::philox4x32_10.
+__device__ __forceinline__ uint4 sadoku_philox(uint4 c, unsigned k0, unsigned k1) {
+#pragma unroll
+    for (int round = 0; round < 10; ++round) {
+        const unsigned hi0 = __umulhi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
+        const unsigned hi1 = __umulhi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
+        c = make_uint4(hi1 ^ c.y ^ k0, lo1, hi0 ^ c.w ^ k1, lo0);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return c;
+}
+
+// p[i] = sadoku_core::generate::value(draw, i), line for line. dist: 0 randn, 1 rand. Every
+// floating-point operation is spelled with its rounding so that nothing is contracted into an
+// FMA the host does not do; log and cos are CUDA's (within 1 ulp of the host's).
+extern "C" __global__ void sadoku_generate(float* p, long long n, unsigned long long seed, int dist, float scale,
+                                           long long cols, int lower) {
+    const unsigned k0 = (unsigned)seed, k1 = (unsigned)(seed >> 32);
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        if (lower && cols > 0 && i % cols > i / cols) {
+            p[i] = 0.0f;
+            continue;
+        }
+        const unsigned long long u = (unsigned long long)i;
+        const uint4 r = sadoku_philox(make_uint4((unsigned)u, (unsigned)(u >> 32), 0u, 0u), k0, k1);
+        if (dist == 0) {
+            // Box-Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random bits each (exact conversions).
+            const double two_53 = 1.0 / 9007199254740992.0;
+            const double u1 = __dmul_rn((double)(((((unsigned long long)r.x << 32) | r.y) >> 11) + 1ull), two_53);
+            const double u2 = __dmul_rn((double)((((unsigned long long)r.z << 32) | r.w) >> 11), two_53);
+            const double z = __dmul_rn(__dsqrt_rn(__dmul_rn(-2.0, log(u1))), cos(__dmul_rn(6.283185307179586, u2)));
+            p[i] = __double2float_rn(__dmul_rn(z, (double)scale));
+        } else {
+            // 24 random bits: exactly representable, in [0, 1).
+            p[i] = __fmul_rn(__fmul_rn((float)(r.x >> 8), 1.0f / 16777216.0f), scale);
+        }
+    }
+}
+
+// dst[i] = src[i] (or |src[i]|) widened to fp64.
+extern "C" __global__ void sadoku_upcast(const float* src, double* dst, long long n, int abs) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        const double v = (double)src[i];
+        dst[i] = abs ? fabs(v) : v;
+    }
+}
+
+// The comparators: a fixed grid of blocks writes one partial summary each (8 words), then one
+// block folds the partials in a fixed order. Every reduction is a fixed tree, so a given n on a
+// given GPU always adds in the same order: the results are deterministic.
+#define SADOKU_THREADS 256
+#define SADOKU_NONE 0xFFFFFFFFFFFFFFFFull
+
+__device__ __forceinline__ double sadoku_inf() { return __longlong_as_double(0x7FF0000000000000ll); }
+__device__ __forceinline__ bool sadoku_finite(unsigned bits) { return (bits & 0x7F800000u) != 0x7F800000u; }
+__device__ __forceinline__ bool sadoku_nan(unsigned bits) { return (bits & 0x7FFFFFFFu) > 0x7F800000u; }
+
+// sadoku_core::device::compare::Comparison, less what the finishing block reads by index.
+struct SadokuCmp {
+    double err2, ref2, worst;
+    unsigned long long over, nonfinite, unwritten, first_unwritten, worst_index;
+};
+
+__device__ __forceinline__ SadokuCmp sadoku_cmp_empty() {
+    SadokuCmp c;
+    c.err2 = 0.0; c.ref2 = 0.0; c.worst = -1.0;
+    c.over = 0; c.nonfinite = 0; c.unwritten = 0; c.first_unwritten = SADOKU_NONE; c.worst_index = SADOKU_NONE;
+    return c;
+}
+
+// Fold b into a: sums, counts, the first index, and the largest ratio with the lowest index among ties.
+__device__ __forceinline__ void sadoku_cmp_merge(SadokuCmp& a, const SadokuCmp& b) {
+    a.err2 = __dadd_rn(a.err2, b.err2);
+    a.ref2 = __dadd_rn(a.ref2, b.ref2);
+    a.over += b.over;
+    a.nonfinite += b.nonfinite;
+    a.unwritten += b.unwritten;
+    a.first_unwritten = min(a.first_unwritten, b.first_unwritten);
+    if (b.worst > a.worst || (b.worst == a.worst && b.worst_index < a.worst_index)) {
+        a.worst = b.worst;
+        a.worst_index = b.worst_index;
+    }
+}
+
+// Tree reduction over a block of SADOKU_THREADS threads; every thread gets the block's summary.
+__device__ SadokuCmp sadoku_cmp_block(SadokuCmp c) {
+    __shared__ SadokuCmp s[SADOKU_THREADS];
+    s[threadIdx.x] = c;
+    __syncthreads();
+    for (unsigned k = SADOKU_THREADS / 2; k > 0; k >>= 1) {
+        if (threadIdx.x < k) sadoku_cmp_merge(s[threadIdx.x], s[threadIdx.x + k]);
+        __syncthreads();
+    }
+    return s[0];
+}
+
+// sadoku_core::device::compare::compare_host over this block's share of the elements (grid-stride,
+// each thread in increasing index order); the block's summary goes to part[8 * blockIdx.x ..].
+// poison_kind: 0 every element held the word `poison`, 1 element i held pattern_word(poison, i).
+extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare(
+    const unsigned* got, const double* values, const double* scale, long long n, double factor, int poison_kind,
+    unsigned long long poison, unsigned long long* part) {
+    SadokuCmp c = sadoku_cmp_empty();
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        const unsigned bits = got[i];
+        const double t = values[i];
+        double ratio;
+        if (sadoku_finite(bits)) {
+            // compare::ratio, one rounding per operation as on the host.
+            const double e = __dadd_rn((double)__uint_as_float(bits), -t);
+            const double err = fabs(e);
+            const double bound = __dmul_rn(factor, scale[i]);
+            ratio = err == 0.0 ? 0.0 : bound == 0.0 ? sadoku_inf() : __ddiv_rn(err, bound);
+            c.err2 = __dadd_rn(c.err2, __dmul_rn(e, e));
+        } else {
+            ratio = sadoku_inf();
+            c.nonfinite += 1;
+        }
+        const unsigned word = poison_kind == 0 ? (unsigned)poison : sadoku_pattern_word(poison, (unsigned long long)i);
+        if (bits == word && ratio > 1.0) {
+            c.unwritten += 1;
+            if (c.first_unwritten == SADOKU_NONE) c.first_unwritten = (unsigned long long)i;
+        }
+        c.ref2 = __dadd_rn(c.ref2, __dmul_rn(t, t));
+        if (ratio > 1.0) c.over += 1;
+        if (ratio > c.worst) {
+            c.worst = ratio;
+            c.worst_index = (unsigned long long)i;
+        }
+    }
+    c = sadoku_cmp_block(c);
+    if (threadIdx.x == 0) {
+        unsigned long long* w = part + 8 * (unsigned long long)blockIdx.x;
+        w[0] = (unsigned long long)__double_as_longlong(c.err2);
+        w[1] = (unsigned long long)__double_as_longlong(c.ref2);
+        w[2] = c.over;
+        w[3] = c.nonfinite;
+        w[4] = c.unwritten;
+        w[5] = c.first_unwritten;
+        w[6] = (unsigned long long)__double_as_longlong(c.worst);
+        w[7] = c.worst_index;
+    }
+}
+
+// One block: folds sadoku_compare's `blocks` partials in a fixed order and writes the 16 words of
+// Comparison::to_words to out.
+extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare_finish(
+    const unsigned* got, const double* values, long long n, const unsigned long long* part, int blocks,
+    unsigned long long* out) {
+    SadokuCmp c = sadoku_cmp_empty();
+    for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
+        const unsigned long long* w = part + 8 * (unsigned long long)b;
+        SadokuCmp p;
+        p.err2 = __longlong_as_double((long long)w[0]);
+        p.ref2 = __longlong_as_double((long long)w[1]);
+        p.over = w[2];
+        p.nonfinite = w[3];
+        p.unwritten = w[4];
+        p.first_unwritten = w[5];
+        p.worst = __longlong_as_double((long long)w[6]);
+        p.worst_index = w[7];
+        sadoku_cmp_merge(c, p);
+    }
+    c = sadoku_cmp_block(c);
+    if (threadIdx.x == 0) {
+        const bool any = c.worst_index != SADOKU_NONE;
+        out[0] = (unsigned long long)__double_as_longlong(c.err2);
+        out[1] = (unsigned long long)__double_as_longlong(c.ref2);
+        out[2] = c.over;
+        out[3] = c.nonfinite;
+        out[4] = c.unwritten;
+        out[5] = c.first_unwritten;
+        out[6] = (unsigned long long)__double_as_longlong(c.worst);
+        out[7] = c.worst_index;
+        out[8] = any ? (unsigned long long)got[c.worst_index] : 0ull;
+        out[9] = any ? (unsigned long long)__double_as_longlong(values[c.worst_index]) : 0ull;
+        out[10] = (unsigned long long)n;
+        for (int k = 11; k < 16; ++k) out[k] = 0ull;
+    }
+}
+
+// sadoku_core::device::compare::Difference, less what the finishing block reads by index.
+struct SadokuDiff {
+    unsigned long long differ, moved, first;
+};
+
+__device__ __forceinline__ void sadoku_diff_merge(SadokuDiff& a, const SadokuDiff& b) {
+    a.differ += b.differ;
+    a.moved += b.moved;
+    a.first = min(a.first, b.first);
+}
+
+__device__ SadokuDiff sadoku_diff_block(SadokuDiff d) {
+    __shared__ SadokuDiff s[SADOKU_THREADS];
+    s[threadIdx.x] = d;
+    __syncthreads();
+    for (unsigned k = SADOKU_THREADS / 2; k > 0; k >>= 1) {
+        if (threadIdx.x < k) sadoku_diff_merge(s[threadIdx.x], s[threadIdx.x + k]);
+        __syncthreads();
+    }
+    return s[0];
+}
+
+// sadoku_core::device::compare::diff_host over this block's share; the summary goes to part[8 * blockIdx.x ..].
+extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_diff(
+    const unsigned* first, const unsigned* second, const double* scale, long long n, double factor,
+    unsigned long long* part) {
+    SadokuDiff d;
+    d.differ = 0; d.moved = 0; d.first = SADOKU_NONE;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        const unsigned a = first[i], b = second[i];
+        if (a == b) continue;
+        d.differ += 1;
+        const bool both_nan = sadoku_nan(a) && sadoku_nan(b);
+        const double gap = fabs(__dadd_rn((double)__uint_as_float(a), -(double)__uint_as_float(b)));
+        const bool within = gap <= __dmul_rn(factor, scale[i]);
+        if (!both_nan && !within) {
+            d.moved += 1;
+            if (d.first == SADOKU_NONE) d.first = (unsigned long long)i;
+        }
+    }
+    d = sadoku_diff_block(d);
+    if (threadIdx.x == 0) {
+        unsigned long long* w = part + 8 * (unsigned long long)blockIdx.x;
+        w[0] = d.differ;
+        w[1] = d.moved;
+        w[2] = d.first;
+    }
+}
+
+// One block: folds sadoku_diff's partials and writes the 8 words of Difference::to_words to out.
+extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_diff_finish(
+    const unsigned* first, const unsigned* second, const unsigned long long* part, int blocks,
+    unsigned long long* out) {
+    SadokuDiff d;
+    d.differ = 0; d.moved = 0; d.first = SADOKU_NONE;
+    for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
+        SadokuDiff p;
+        p.differ = part[8 * (unsigned long long)b];
+        p.moved = part[8 * (unsigned long long)b + 1];
+        p.first = part[8 * (unsigned long long)b + 2];
+        sadoku_diff_merge(d, p);
+    }
+    d = sadoku_diff_block(d);
+    if (threadIdx.x == 0) {
+        const bool any = d.first != SADOKU_NONE;
+        out[0] = d.differ;
+        out[1] = d.moved;
+        out[2] = d.first;
+        out[3] = any ? (unsigned long long)first[d.first] : 0ull;
+        out[4] = any ? (unsigned long long)second[d.first] : 0ull;
+        for (int k = 5; k < 8; ++k) out[k] = 0ull;
+    }
 }
 
 // *out += sum over i of hash_term(key, i, p[i]) (mod 2^64): content_hash when *out starts at 0.
-// hash_term hashes -0.0 as +0.0.
+// Bit for bit: -0.0 and +0.0 hash differently (an input whose zero turned negative has changed).
 // Launched with a multiple of 32 threads per block.
 extern "C" __global__ void sadoku_hash(const unsigned* p, long long n, unsigned long long key, unsigned long long* out) {
     __shared__ unsigned long long warps[32];
     unsigned long long s = 0;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
     {
-        // -0.0 hashes as +0.0, as on the host: a literal zero where the rescaled expectation is -0.0 is exact.
-        const unsigned w = p[i] == 0x80000000u ? 0u : p[i];
-        s += sadoku_mix64(key ^ sadoku_mix64((unsigned long long)i ^ ((unsigned long long)w << 32)));
+        s += sadoku_mix64(key ^ sadoku_mix64((unsigned long long)i ^ ((unsigned long long)p[i] << 32)));
     }
     for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
     const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -119,8 +375,13 @@ const FMA_ITERS: i32 = 1 << 17;
 const CEILING_GEMM: usize = 8192;
 /// The copy behind the DRAM ceiling.
 const CEILING_COPY_BYTES: usize = 1 << 30;
-/// Threads per block of the element-wise helpers (a multiple of 32: sadoku_hash reduces warps).
+/// Threads per block of the element-wise helpers (a multiple of 32: sadoku_hash reduces warps; and
+/// exactly SADOKU_THREADS of the helper source: the comparators reduce over blocks of that size).
 const HELPER_THREADS: u32 = 256;
+/// Blocks per SM, at most, of an element-wise helper (see [`CudaDevice::spread`]).
+const HELPER_BLOCKS_PER_SM: u32 = 16;
+/// u64 words of one block's partial summary in the comparators' first pass.
+const PARTIAL_WORDS: usize = 8;
 /// How long the per-sample SM clock probe spins.
 const SAMPLE_CLOCK_SPIN_NS: u64 = 20_000;
 
@@ -136,6 +397,17 @@ fn env(what: &str) -> impl Fn(DriverError) -> DeviceError + '_ {
     move |e| DeviceError::Environment(format!("{what}: {}: {}", code(&e), message(&e)))
 }
 
+/// A CUDA IPC call failed: say so, and why sadoku needs it.
+fn ipc(what: &str) -> impl Fn(DriverError) -> DeviceError + '_ {
+    move |e| {
+        DeviceError::Environment(format!(
+            "CUDA IPC: {what} failed: {}: {}; sadoku shares inputs and outputs with its worker process through CUDA IPC",
+            code(&e),
+            message(&e)
+        ))
+    }
+}
+
 fn blas(what: &str) -> impl Fn(cublas::CublasError) -> DeviceError + '_ {
     move |e| DeviceError::Environment(format!("cuBLAS {what}: {e:?}"))
 }
@@ -143,6 +415,33 @@ fn blas(what: &str) -> impl Fn(cublas::CublasError) -> DeviceError + '_ {
 struct Loaded {
     module: sys::CUmodule,
     functions: HashMap<String, sys::CUfunction>,
+}
+
+/// One allocation a buffer id names.
+#[derive(Debug, Clone, Copy)]
+struct Allocation {
+    ptr: sys::CUdeviceptr,
+    /// Its size as asked for (what a view must stay inside, and what an export says).
+    bytes: usize,
+    /// Mapped from another process's export: unmapped with cuIpcCloseMemHandle, never freed here.
+    imported: bool,
+}
+
+impl Allocation {
+    /// Free or unmap it.
+    ///
+    /// # Safety
+    /// The allocation belongs to the current context and is released once; nothing still uses it.
+    unsafe fn release(&self) {
+        // SAFETY: as the caller promises.
+        unsafe {
+            if self.imported {
+                let _ = sys::cuIpcCloseMemHandle(self.ptr);
+            } else {
+                let _ = result::free_sync(self.ptr);
+            }
+        }
+    }
 }
 
 /// Everything that lives in the CUDA context, rebuilt after a reset.
@@ -155,12 +454,14 @@ struct State {
     flush: sys::CUdeviceptr,
     flush_words: usize,
     helpers: Loaded,
-    buffers: HashMap<u64, sys::CUdeviceptr>,
+    buffers: HashMap<u64, Allocation>,
     modules: HashMap<u64, Loaded>,
-    /// Results of the per-sample helpers: the SM clock probe's two words, then one hash per
-    /// checked buffer. Grown as needed.
+    /// The per-sample SM clock probe's two words.
     scratch: sys::CUdeviceptr,
-    scratch_bytes: usize,
+    /// The comparators' per-block partial summaries: [`PARTIAL_WORDS`] u64 words for each of the
+    /// most blocks [`CudaDevice::spread`] gives. One set serves every comparison: they run in
+    /// stream order.
+    partials: sys::CUdeviceptr,
     /// CUPTI's id of this context, to pick its records from the process's trace.
     trace_context: Option<u32>,
 }
@@ -310,8 +611,9 @@ impl CudaDevice {
             let flush_words = (2 * self.info.l2_bytes).max(1 << 20) / 4;
             let flush = result::malloc_sync(flush_words * 4).map_err(env("allocating the L2 flush buffer"))?;
             let helpers = load(&self.helper_image).map_err(env("loading sadoku's helper kernels"))?;
-            let scratch_bytes = 256;
-            let scratch = result::malloc_sync(scratch_bytes).map_err(env("allocating the helpers' result slots"))?;
+            let scratch = result::malloc_sync(16).map_err(env("allocating the SM clock probe's result slots"))?;
+            let partials = result::malloc_sync(self.max_spread() as usize * PARTIAL_WORDS * 8)
+                .map_err(env("allocating the comparators' partial results"))?;
             Ok(State {
                 stream,
                 cublas: handle,
@@ -323,7 +625,7 @@ impl CudaDevice {
                 buffers: HashMap::new(),
                 modules: HashMap::new(),
                 scratch,
-                scratch_bytes,
+                partials,
                 trace_context: trace::context_id(ctx),
             })
         }
@@ -333,11 +635,33 @@ impl CudaDevice {
         self.state.as_ref().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))
     }
 
-    /// The device address of a buffer, or of a view into one.
-    fn ptr(&self, b: Buffer) -> Result<sys::CUdeviceptr, DeviceError> {
-        self.state()?.buffers.get(&b.id).map(|base| base + b.offset as u64).ok_or_else(|| {
+    /// Give an allocation a new buffer id. The state is live: the caller just made the allocation in it.
+    fn register(&mut self, a: Allocation) -> Buffer {
+        let id = self.next_id;
+        self.next_id += 1;
+        if let Some(state) = self.state.as_mut() {
+            state.buffers.insert(id, a);
+        }
+        Buffer { id, offset: 0, bytes: a.bytes }
+    }
+
+    /// The allocation a buffer (or a view of it) belongs to.
+    fn allocation(&self, b: Buffer) -> Result<Allocation, DeviceError> {
+        self.state()?.buffers.get(&b.id).copied().ok_or_else(|| {
             DeviceError::Environment(format!("buffer {} is not allocated (lost in a context reset?)", b.id))
         })
+    }
+
+    /// The device address of a buffer, or of a view into one; the view must lie inside its allocation.
+    fn ptr(&self, b: Buffer) -> Result<sys::CUdeviceptr, DeviceError> {
+        let a = self.allocation(b)?;
+        if b.offset.checked_add(b.bytes).is_none_or(|end| end > a.bytes) {
+            return Err(DeviceError::Environment(format!(
+                "a view of buffer {} ({} bytes at offset {}) reaches outside its allocation of {} bytes",
+                b.id, b.bytes, b.offset, a.bytes
+            )));
+        }
+        Ok(a.ptr + b.offset as u64)
     }
 
     fn sync(&self) -> Result<(), DriverError> {
@@ -390,15 +714,19 @@ impl CudaDevice {
             .map_err(|e| refused(code(&e), message(&e)))
     }
 
+    /// Enqueue one piece of library work on the device's stream. A candidate's device refuses all
+    /// of it: fresh inputs, poison, truth and comparisons are the judge's alone.
     fn enqueue_library(&self, op: &LibraryOp) -> Result<(), DeviceError> {
         let state = self.state()?;
-        let Some(handle) = state.cublas else {
-            return Err(DeviceError::Environment(
-                "a candidate device runs candidate kernels only, never library work".into(),
-            ));
-        };
+        let refused =
+            || DeviceError::Environment("a candidate device runs candidate kernels only, never library work".into());
+        if self.role == Role::Candidate {
+            return Err(refused());
+        }
+        let stream = state.stream;
         match *op {
             LibraryOp::Gemm { precision, m, n, k, a, b, c } => {
+                let handle = state.cublas.ok_or_else(refused)?;
                 let (a, b, c) = (self.ptr(a)?, self.ptr(b)?, self.ptr(c)?);
                 let (m, n, k) = (m as i32, n as i32, k as i32);
                 let nn = cublas_sys::cublasOperation_t::CUBLAS_OP_N;
@@ -478,6 +806,106 @@ impl CudaDevice {
                 unsafe { result::launch_kernel(f, grid, (256, 1, 1), 0, state.stream, &mut params) }
                     .map_err(env("tril launch"))
             }
+            LibraryOp::Generate { buffer, draw } => {
+                let ptr = self.aligned_ptr(buffer, 4, "generating an input")?;
+                let dist = match draw.distribution {
+                    Distribution::Randn => 0u64,
+                    Distribution::Rand => 1,
+                };
+                let n = (buffer.bytes / 4) as u64;
+                if n == 0 {
+                    return Ok(());
+                }
+                let args = [ptr, n, draw.seed, dist, draw.scale.to_bits() as u64, draw.cols, draw.lower as u64];
+                self.launch_helper("sadoku_generate", self.spread(n), HELPER_THREADS, &args)
+            }
+            LibraryOp::Upcast { src, dst, abs } => {
+                let from = self.aligned_ptr(src, 4, "widening to fp64")?;
+                let to = self.aligned_ptr(dst, 8, "widening to fp64")?;
+                let n = (src.bytes / 4) as u64;
+                self.holds(dst, n, 8, "widening to fp64: the fp64 destination")?;
+                if n == 0 {
+                    return Ok(());
+                }
+                self.launch_helper("sadoku_upcast", self.spread(n), HELPER_THREADS, &[from, to, n, abs as u64])
+            }
+            LibraryOp::Fill { buffer, word } => {
+                let ptr = self.aligned_ptr(buffer, 4, "filling a buffer")?;
+                if buffer.bytes < 4 {
+                    return Ok(());
+                }
+                // SAFETY: `ptr` holds buffer.bytes bytes.
+                unsafe { sys::cuMemsetD32Async(ptr, word, buffer.bytes / 4, stream) }
+                    .result()
+                    .map_err(env("filling a buffer (memset)"))
+            }
+            LibraryOp::Pattern { buffer, seed } => {
+                let ptr = self.aligned_ptr(buffer, 4, "filling a buffer with a pattern")?;
+                let n = (buffer.bytes / 4) as u64;
+                if n == 0 {
+                    return Ok(());
+                }
+                self.launch_helper("sadoku_pattern", self.spread(n), HELPER_THREADS, &[ptr, n, seed])
+            }
+            LibraryOp::Copy { src, dst } => {
+                let (from, to) = (self.ptr(src)?, self.ptr(dst)?);
+                let bytes = src.bytes.min(dst.bytes);
+                if bytes == 0 {
+                    return Ok(());
+                }
+                // SAFETY: both hold at least `bytes` bytes.
+                unsafe { sys::cuMemcpyDtoDAsync_v2(to, from, bytes, stream) }.result().map_err(env("device copy"))
+            }
+            LibraryOp::Hash { buffer, key, out } => {
+                let ptr = self.aligned_ptr(buffer, 4, "hashing a buffer")?;
+                let slot = self.aligned_ptr(out, 8, "hashing a buffer: the result")?;
+                self.holds(out, 1, 8, "hashing a buffer: the result")?;
+                // SAFETY: `slot` holds a u64.
+                unsafe { sys::cuMemsetD8Async(slot, 0, 8, stream) }.result().map_err(env("clearing a hash slot"))?;
+                let n = (buffer.bytes / 4) as u64;
+                if n == 0 {
+                    return Ok(());
+                }
+                self.launch_helper("sadoku_hash", self.spread(n), HELPER_THREADS, &[ptr, n, key, slot])
+            }
+            LibraryOp::Compare { got, values, scale, factor, poison, out } => {
+                let what = "comparing an output with the truth";
+                let n = (got.bytes / 4) as u64;
+                let got = self.aligned_ptr(got, 4, what)?;
+                let (values_ptr, scale_ptr) = (self.aligned_ptr(values, 8, what)?, self.aligned_ptr(scale, 8, what)?);
+                let out_ptr = self.aligned_ptr(out, 8, what)?;
+                self.holds(values, n, 8, "comparing an output with the truth: the values")?;
+                self.holds(scale, n, 8, "comparing an output with the truth: the scales")?;
+                self.holds(out, Comparison::WORDS as u64, 8, "comparing an output with the truth: the result")?;
+                let (kind, word) = match poison {
+                    PoisonWords::Word(w) => (0u64, w as u64),
+                    PoisonWords::Pattern(seed) => (1, seed),
+                };
+                let blocks = self.spread(n);
+                let partials = state.partials;
+                let args = [got, values_ptr, scale_ptr, n, factor.to_bits(), kind, word, partials];
+                self.launch_helper("sadoku_compare", blocks, HELPER_THREADS, &args)?;
+                let args = [got, values_ptr, n, partials, blocks as u64, out_ptr];
+                self.launch_helper("sadoku_compare_finish", 1, HELPER_THREADS, &args)
+            }
+            LibraryOp::Diff { first, second, scale, factor, out } => {
+                let what = "comparing two outputs";
+                let n = (first.bytes / 4) as u64;
+                let (a, b) = (self.aligned_ptr(first, 4, what)?, self.aligned_ptr(second, 4, what)?);
+                let (scale_ptr, out_ptr) = (self.aligned_ptr(scale, 8, what)?, self.aligned_ptr(out, 8, what)?);
+                self.holds(second, n, 4, "comparing two outputs: the second")?;
+                self.holds(scale, n, 8, "comparing two outputs: the scales")?;
+                self.holds(out, Difference::WORDS as u64, 8, "comparing two outputs: the result")?;
+                let blocks = self.spread(n);
+                let partials = state.partials;
+                self.launch_helper(
+                    "sadoku_diff",
+                    blocks,
+                    HELPER_THREADS,
+                    &[a, b, scale_ptr, n, factor.to_bits(), partials],
+                )?;
+                self.launch_helper("sadoku_diff_finish", 1, HELPER_THREADS, &[a, b, partials, blocks as u64, out_ptr])
+            }
         }
     }
 
@@ -531,70 +959,36 @@ impl CudaDevice {
         })
     }
 
-    /// Blocks for an element-wise helper over `n` elements: enough to fill the GPU, no more.
-    fn spread(&self, n: u64) -> u32 {
-        n.div_ceil(HELPER_THREADS as u64).clamp(1, self.info.multiprocessors.max(1) as u64 * 16) as u32
+    /// The most blocks an element-wise helper is launched with: enough to fill the GPU.
+    fn max_spread(&self) -> u32 {
+        self.info.multiprocessors.max(1) * HELPER_BLOCKS_PER_SM
     }
 
-    /// A buffer's address, for a helper that reads or writes it as 32-bit words.
-    fn word_ptr(&self, b: Buffer, what: &str) -> Result<sys::CUdeviceptr, DeviceError> {
+    /// Blocks for an element-wise helper over `n` elements: enough to fill the GPU, no more. A
+    /// function of `n` (and the GPU) alone, so that the comparators always reduce in one order.
+    fn spread(&self, n: u64) -> u32 {
+        n.div_ceil(HELPER_THREADS as u64).clamp(1, self.max_spread() as u64) as u32
+    }
+
+    /// A buffer's address, for a helper that reads or writes it as elements of `align` bytes.
+    fn aligned_ptr(&self, b: Buffer, align: u64, what: &str) -> Result<sys::CUdeviceptr, DeviceError> {
         let ptr = self.ptr(b)?;
-        if ptr % 4 != 0 {
+        if ptr % align != 0 {
             return Err(DeviceError::Environment(format!(
-                "{what}: buffer {} at offset {} is not aligned to 4 bytes",
+                "{what}: buffer {} at offset {} is not aligned to {align} bytes",
                 b.id, b.offset
             )));
         }
         Ok(ptr)
     }
 
-    /// Make the helpers' result slots hold at least `bytes` bytes.
-    fn ensure_scratch(&mut self, bytes: usize) -> Result<(), DeviceError> {
-        let state = self.state.as_mut().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))?;
-        if state.scratch_bytes >= bytes {
-            return Ok(());
-        }
-        let size = bytes.next_power_of_two();
-        // SAFETY: the stream is idle between samples; the old slots are freed once and replaced.
-        unsafe {
-            let bigger = result::malloc_sync(size).map_err(env("allocating the helpers' result slots"))?;
-            let _ = result::free_sync(state.scratch);
-            state.scratch = bigger;
-        }
-        state.scratch_bytes = size;
-        Ok(())
-    }
-
-    /// Enqueue one untimed preparation step.
-    fn enqueue_prep(&self, p: &Prep) -> Result<(), DeviceError> {
-        match *p {
-            Prep::Scale { buffer, factor } => {
-                let ptr = self.word_ptr(buffer, "scaling an input")?;
-                let n = (buffer.bytes / 4) as u64;
-                if n > 0 {
-                    self.launch_helper(
-                        "sadoku_scale_f32",
-                        self.spread(n),
-                        HELPER_THREADS,
-                        &[ptr, n, factor.to_bits() as u64],
-                    )?;
-                }
-            }
-            Prep::Fill { buffer, word } => {
-                let ptr = self.word_ptr(buffer, "filling a buffer")?;
-                let stream = self.state()?.stream;
-                // SAFETY: `ptr` holds buffer.bytes bytes.
-                unsafe { sys::cuMemsetD32Async(ptr, word, buffer.bytes / 4, stream) }
-                    .result()
-                    .map_err(env("filling a buffer (memset)"))?;
-            }
-            Prep::Pattern { buffer, seed } => {
-                let ptr = self.word_ptr(buffer, "filling a buffer with a pattern")?;
-                let n = (buffer.bytes / 4) as u64;
-                if n > 0 {
-                    self.launch_helper("sadoku_pattern", self.spread(n), HELPER_THREADS, &[ptr, n, seed])?;
-                }
-            }
+    /// Check that a buffer holds `n` elements of `size` bytes.
+    fn holds(&self, b: Buffer, n: u64, size: u64, what: &str) -> Result<(), DeviceError> {
+        if (b.bytes as u64) < n * size {
+            return Err(DeviceError::Environment(format!(
+                "{what}: buffer {} holds {} bytes, not the {n} elements of {size} bytes needed",
+                b.id, b.bytes
+            )));
         }
         Ok(())
     }
@@ -835,16 +1229,13 @@ impl Device for CudaDevice {
                 message(&e)
             ))
         })?;
-        let id = self.next_id;
-        self.next_id += 1;
-        self.state.as_mut().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))?.buffers.insert(id, ptr);
-        Ok(Buffer { id, offset: 0, bytes })
+        Ok(self.register(Allocation { ptr, bytes, imported: false }))
     }
 
     fn free(&mut self, buffer: Buffer) {
-        if let Some(ptr) = self.state.as_mut().and_then(|s| s.buffers.remove(&buffer.id)) {
-            // SAFETY: `ptr` was allocated by malloc_sync in this context and is freed once.
-            let _ = unsafe { result::free_sync(ptr) };
+        if let Some(a) = self.state.as_mut().and_then(|s| s.buffers.remove(&buffer.id)) {
+            // SAFETY: the allocation was made (or mapped) in this context and is released once.
+            unsafe { a.release() };
         }
     }
 
@@ -900,31 +1291,25 @@ impl Device for CudaDevice {
     }
 
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {
-        // Result slots: the clock probe's two words, then one hash per checked buffer.
-        self.ensure_scratch(16 + 8 * run.check.len())?;
         // Whatever the trace holds from before this sample is not part of it.
         let context = self.state()?.trace_context;
         let tracing = trace::status().and_then(|()| trace::begin(context));
 
-        // 1. Prepare the inputs (untimed).
-        for p in &run.prepare {
-            self.enqueue_prep(p)?;
-        }
         let state = self.state()?;
         let (stream, start, stop, scratch, trace_context) =
             (state.stream, state.start, state.stop, state.scratch, state.trace_context);
-        // 2. Flush L2. SAFETY: handles of the live state; the flush buffer holds flush_words words.
+        // 1. Flush L2. SAFETY: handles of the live state; the flush buffer holds flush_words words.
         unsafe {
             // A persisting-L2 window would survive the flush.
             sys::cuCtxResetPersistingL2Cache().result().map_err(env("resetting persisting L2"))?;
             sys::cuMemsetD32Async(state.flush, 0, state.flush_words, stream).result().map_err(env("L2 flush"))?;
         }
-        // 3. The marker that opens the trace window; then wait, so that the wall clock below
+        // 2. The marker that opens the trace window; then wait, so that the wall clock below
         // covers the timed work alone.
         self.launch_helper(trace::MARKER, 1, 1, &[])?;
         self.sync().map_err(env("preparing a timed run"))?;
 
-        // 4. The timed work.
+        // 3. The timed work.
         let t0 = Instant::now();
         // SAFETY: handles of the live state.
         unsafe { result::event::record(start, stream) }.map_err(env("event record"))?;
@@ -936,6 +1321,7 @@ impl Device for CudaDevice {
         }
         // SAFETY: as above.
         unsafe { result::event::record(stop, stream) }.map_err(env("event record"))?;
+        // SAFETY: as above.
         if let Err(e) = unsafe { result::event::synchronize(stop) } {
             let kernel =
                 run.work.iter().find_map(|w| if let Work::Launch(l) = w { Some(l.kernel.clone()) } else { None });
@@ -948,39 +1334,65 @@ impl Device for CudaDevice {
         // SAFETY: both events have completed.
         let ms = unsafe { result::event::elapsed(start, stop) }.map_err(env("event elapsed"))? as f64;
 
-        // 5. The marker that closes the trace window.
+        // 4. The marker that closes the trace window.
         self.launch_helper(trace::MARKER, 1, 1, &[])?;
 
-        // 6. Hash the checked buffers into their zeroed slots.
-        if !run.check.is_empty() {
-            // SAFETY: the slots after the clock words hold one u64 per checked buffer.
-            unsafe { sys::cuMemsetD8Async(scratch + 16, 0, 8 * run.check.len(), stream) }
-                .result()
-                .map_err(env("clearing the hash slots"))?;
-        }
-        for (i, b) in run.check.iter().enumerate() {
-            let ptr = self.word_ptr(*b, "hashing an output")?;
-            let n = (b.bytes / 4) as u64;
-            if n > 0 {
-                let slot = scratch + 16 + 8 * i as u64;
-                self.launch_helper("sadoku_hash", self.spread(n), HELPER_THREADS, &[ptr, n, run.hash_key, slot])?;
-            }
-        }
-
-        // 7. The SM clock right after the sample.
+        // 5. The SM clock right after the sample.
         self.launch_helper("sadoku_sm_clock", 1, 32, &[scratch, SAMPLE_CLOCK_SPIN_NS])?;
 
-        // 8. Wait, read the results back, and collect the trace.
-        self.sync().map_err(env("sadoku's hash and clock helpers after a timed run"))?;
-        let mut words = vec![0u64; 2 + run.check.len()];
-        // SAFETY: the stream is idle and the slots hold 16 + 8 × check bytes.
-        unsafe { result::memcpy_dtoh_sync(&mut words, scratch) }.map_err(env("reading the hashes back"))?;
+        // 6. Wait, read the clock back, and collect the trace.
+        self.sync().map_err(env("sadoku's clock helper after a timed run"))?;
+        let mut words = [0u64; 2];
+        // SAFETY: the stream is idle and the slots hold 16 bytes.
+        unsafe { result::memcpy_dtoh_sync(&mut words, scratch) }.map_err(env("reading the SM clock back"))?;
         let sm_clock_mhz = (words[1] > 0).then(|| words[0] as f64 / words[1] as f64 * 1e3);
         let trace = match tracing {
             Ok(()) => trace::finish(trace_context),
             Err(why) => Trace::Unavailable { why },
         };
-        Ok(Sample { ms, wall_ms, sm_clock_mhz, hashes: words.split_off(2), trace })
+        Ok(Sample { ms, wall_ms, sm_clock_mhz, trace })
+    }
+
+    fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError> {
+        let a = self.allocation(buffer)?;
+        let mut handle = sys::CUipcMemHandle { reserved: [0; 64] };
+        // SAFETY: `a.ptr` is the base of a live allocation of this context; plain out-parameter.
+        unsafe { sys::cuIpcGetMemHandle(&mut handle, a.ptr) }.result().map_err(ipc("cuIpcGetMemHandle"))?;
+        Ok(SharedHandle { handle: handle.reserved.iter().map(|&c| c as u8).collect(), bytes: a.bytes })
+    }
+
+    fn import(&mut self, shared: &SharedHandle) -> Result<Buffer, DeviceError> {
+        self.state()?;
+        let mut handle = sys::CUipcMemHandle { reserved: [0; 64] };
+        if shared.handle.len() != handle.reserved.len() {
+            return Err(DeviceError::Environment(format!(
+                "CUDA IPC: a memory handle is {} bytes, not {}; sadoku shares inputs and outputs with its worker \
+                 process through CUDA IPC",
+                shared.handle.len(),
+                handle.reserved.len()
+            )));
+        }
+        for (r, &b) in handle.reserved.iter_mut().zip(&shared.handle) {
+            *r = b as c_char;
+        }
+        let mut ptr: sys::CUdeviceptr = 0;
+        let flags = sys::CUipcMem_flags::CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS as u32;
+        // SAFETY: plain out-parameter; the driver checks the handle.
+        unsafe { sys::cuIpcOpenMemHandle_v2(&mut ptr, handle, flags) }.result().map_err(ipc("cuIpcOpenMemHandle"))?;
+        let a = Allocation { ptr, bytes: shared.bytes, imported: true };
+        // The mapping covers the whole exported allocation; one smaller than it claims is refused.
+        let (mut base, mut size): (sys::CUdeviceptr, usize) = (0, 0);
+        // SAFETY: `ptr` was just mapped; plain out-parameters.
+        let range = unsafe { sys::cuMemGetAddressRange_v2(&mut base, &mut size, ptr) }.result();
+        if range.is_ok() && (base != ptr || size < shared.bytes) {
+            // SAFETY: mapped above, unmapped once, never used.
+            unsafe { a.release() };
+            return Err(DeviceError::Environment(format!(
+                "CUDA IPC: an imported allocation maps {size} bytes, not the {} its handle claims",
+                shared.bytes
+            )));
+        }
+        Ok(self.register(a))
     }
 
     fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {
@@ -1013,8 +1425,11 @@ impl Drop for CudaDevice {
             let _ = self.sync();
             // SAFETY: handles of the live state, each destroyed once; the context is released last.
             unsafe {
-                for b in state.buffers.values().chain([&state.flush, &state.scratch]) {
-                    let _ = result::free_sync(*b);
+                for a in state.buffers.values() {
+                    a.release();
+                }
+                for b in [state.flush, state.scratch, state.partials] {
+                    let _ = result::free_sync(b);
                 }
                 for m in state.modules.values().chain([&state.helpers]) {
                     let _ = result::module::unload(m.module);

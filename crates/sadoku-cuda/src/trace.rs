@@ -31,8 +31,19 @@ const MAX_RECORDS: usize = 1 << 20;
 pub const MARKER: &str = "sadoku_mark";
 /// sadoku's own kernels around the timed work; never reported. `sadoku_tril_f32` is not among
 /// them: it is part of the baseline's work.
-pub const TIMING_HELPERS: [&str; 6] =
-    ["sadoku_mark", "sadoku_hash", "sadoku_pattern", "sadoku_scale_f32", "sadoku_sm_clock", "sadoku_fma_peak"];
+pub const TIMING_HELPERS: [&str; 11] = [
+    "sadoku_mark",
+    "sadoku_hash",
+    "sadoku_pattern",
+    "sadoku_generate",
+    "sadoku_upcast",
+    "sadoku_compare",
+    "sadoku_compare_finish",
+    "sadoku_diff",
+    "sadoku_diff_finish",
+    "sadoku_sm_clock",
+    "sadoku_fma_peak",
+];
 
 /// One kernel record as CUPTI delivered it.
 #[derive(Debug, Clone, PartialEq)]

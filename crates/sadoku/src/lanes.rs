@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::{Device, DeviceError, DeviceInfo};
+use sadoku_core::events::{Event, Observer};
 use sadoku_core::report::{CandidateReport, Sanitized};
-use sadoku_core::review::{self, Event, Observer, ReviewOptions};
+use sadoku_core::review::{self, ReviewOptions};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::verify::{Devices, GpuGate, Sharing};
 use sadoku_core::worker::Timeouts;

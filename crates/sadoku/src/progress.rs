@@ -2,7 +2,7 @@
 //! not a terminal, apart from the verdict lines.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sadoku_core::review::{Event, Observer};
+use sadoku_core::events::{Event, Observer};
 use sadoku_core::verdict::Verdict;
 use std::io::IsTerminal;
 use std::sync::Mutex;

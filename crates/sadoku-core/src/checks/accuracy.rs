@@ -233,7 +233,11 @@ mod tests {
             values.push(exact);
             scale.push(mag);
         }
-        (got, Reference { values, scale, terms: k }, BufferSpec { name: "C", role: Role::Output, dims: vec![rows], lower_triangular: false })
+        (
+            got,
+            Reference { values, scale, terms: k },
+            BufferSpec { name: "C", role: Role::Output, dims: vec![rows], lower_triangular: false },
+        )
     }
 
     #[test]

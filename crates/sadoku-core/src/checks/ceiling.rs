@@ -111,13 +111,8 @@ pub fn assess(class: PrecisionClass, tensor: TensorUse, flops: f64, bytes: f64, 
     let seconds = ms * 1e-3;
     let (peak, what) = compute_ceiling(class, c, tensor);
     let tflops = flops / seconds / 1e12;
-    let compute = CeilingUse {
-        what,
-        achieved: tflops,
-        ceiling: peak,
-        unit: "TFLOP/s".into(),
-        percent: 100.0 * tflops / peak,
-    };
+    let compute =
+        CeilingUse { what, achieved: tflops, ceiling: peak, unit: "TFLOP/s".into(), percent: 100.0 * tflops / peak };
     let gbs = bytes / seconds / 1e9;
     let memory = CeilingUse {
         what: "DRAM bandwidth".into(),

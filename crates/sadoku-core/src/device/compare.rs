@@ -234,7 +234,8 @@ mod tests {
         let worst = acc.worst.unwrap();
         assert_eq!(spec.coords(c.worst_index as usize), worst.at);
         assert_eq!(c.worst_ratio, worst.ratio);
-        let poison = crate::checks::Poison::Pattern((0..(n * n) as u64).map(|i| crate::device::pattern_word(seed, i)).collect());
+        let poison =
+            crate::checks::Poison::Pattern((0..(n * n) as u64).map(|i| crate::device::pattern_word(seed, i)).collect());
         let u = unwritten::check(&spec, &got, &poison, &accuracy::acceptable(&truth, &tol)).unwrap();
         assert_eq!((c.unwritten as usize, spec.coords(c.first_unwritten as usize)), (u.count, u.first));
         assert_eq!(c.unwritten, 3);

@@ -274,12 +274,7 @@ pub struct Sample {
 impl Sample {
     /// A sample with nothing but an event time (simulations, tests).
     pub fn events_only(ms: f64) -> Sample {
-        Sample {
-            ms,
-            wall_ms: ms,
-            sm_clock_mhz: None,
-            trace: Trace::Unavailable { why: "not traced".into() },
-        }
+        Sample { ms, wall_ms: ms, sm_clock_mhz: None, trace: Trace::Unavailable { why: "not traced".into() } }
     }
 }
 

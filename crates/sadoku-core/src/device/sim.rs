@@ -133,6 +133,10 @@ pub struct SimDevice {
     now_ns: u64,
     /// Whether `import` works (false: like a machine without CUDA IPC).
     pub ipc: bool,
+    /// Every allocation exported to another device, and every piece of library work, in order:
+    /// what the judge shared and what it computed.
+    pub exports: Vec<Buffer>,
+    pub library_log: Vec<LibraryOp>,
 }
 
 impl Default for SimDevice {
@@ -176,6 +180,8 @@ impl SimDevice {
             clock: Box::new(|_| Some(1980.0)),
             now_ns: 1_000_000,
             ipc: true,
+            exports: Vec::new(),
+            library_log: Vec::new(),
         }
     }
 
@@ -254,6 +260,7 @@ impl SimDevice {
     }
 
     fn library(&mut self, op: &LibraryOp) -> Result<(), DeviceError> {
+        self.library_log.push(op.clone());
         match *op {
             LibraryOp::Gemm { precision: Precision::F64, m, n, k, a, b, c } => {
                 let (a, b) = (self.f64s(a)?, self.f64s(b)?);
@@ -300,7 +307,8 @@ impl SimDevice {
                 self.store(buffer, &v, f32::to_le_bytes)
             }
             LibraryOp::Upcast { src, dst, abs } => {
-                let v: Vec<f64> = self.f32s(src)?.into_iter().map(|x| if abs { (x as f64).abs() } else { x as f64 }).collect();
+                let v: Vec<f64> =
+                    self.f32s(src)?.into_iter().map(|x| if abs { (x as f64).abs() } else { x as f64 }).collect();
                 self.store(dst, &v, f64::to_le_bytes)
             }
             LibraryOp::Fill { buffer, word } => self.fill_u32(buffer, word),
@@ -430,6 +438,7 @@ impl Device for SimDevice {
         let bytes = lock(&data).len();
         let key = Arc::as_ptr(&data) as u64;
         exported().lock().unwrap_or_else(|e| e.into_inner()).insert(key, data);
+        self.exports.push(buffer);
         Ok(SharedHandle { handle: key.to_le_bytes().to_vec(), bytes })
     }
 
@@ -438,9 +447,13 @@ impl Device for SimDevice {
         if !self.ipc {
             return Err(DeviceError::Environment("simulated device without IPC".into()));
         }
-        let key = u64::from_le_bytes(shared.handle.as_slice().try_into().map_err(|_| {
-            DeviceError::Environment("not a simulated device's handle".into())
-        })?);
+        let key = u64::from_le_bytes(
+            shared
+                .handle
+                .as_slice()
+                .try_into()
+                .map_err(|_| DeviceError::Environment("not a simulated device's handle".into()))?,
+        );
         let data = exported()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
