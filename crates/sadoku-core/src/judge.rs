@@ -403,8 +403,13 @@ impl Truth {
                 t.outputs.push((devices.reference.alloc(bytes)?, devices.reference.alloc(bytes)?));
                 t.kept.push(devices.reference.alloc(spec.bytes().max(4).next_multiple_of(4))?);
             }
-            // Enough slots for any arena of this size (scratch buffers included).
-            let slots = 2 * buffers.len() + 2 * 64 + (Comparison::WORDS + Difference::WORDS) * outputs.len();
+            // Every arena of this candidate: its problem's buffers and its scratch buffers.
+            let slots = Slots {
+                inputs: buffers.len() - outputs.len(),
+                buffers: buffers.len() + candidate.spec.scratch.len(),
+                outputs: outputs.len(),
+            }
+            .words();
             t.results = devices.reference.alloc(slots * 8)?;
             Ok(())
         })();

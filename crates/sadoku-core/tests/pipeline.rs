@@ -1004,3 +1004,42 @@ fn sanitizer_errors_reject_an_accepted_candidate_and_add_to_a_rejected_one() {
     assert_eq!(rejected.reason.as_deref(), Some("output not written"), "the first failed check stays the verdict");
     assert!(matches!(rejected.findings.sanitizer, Some(Sanitized::Ran { .. })));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The device's helpers are checked against the host at small sizes on every review.
+
+fn review_with_judge(judge: &mut SimDevice, kernel: &str) -> Result<CandidateReport, sadoku_core::device::DeviceError> {
+    let mut dev = device();
+    register_raw(&mut dev, "row_zero_only", row_zero_only);
+    review_candidate(&mut Devices::new(&mut dev, judge), &candidate(kernel), &Seeds { master: 31 }, &options(), &Silent)
+}
+
+/// A comparator that stops counting bad elements would pass a wrong kernel: the host's own
+/// comparison disagrees, and the run ends with sadoku's fault, not a verdict.
+#[test]
+fn a_comparator_that_hides_errors_is_caught_by_the_host_cross_check() {
+    let mut judge = SimDevice::new();
+    judge.compare_tweak = Some(Box::new(|c| {
+        c.over_bound = 0;
+        c.unwritten = 0;
+        c.nonfinite = 0;
+    }));
+    let e = review_with_judge(&mut judge, "row_zero_only").expect_err("the disagreement ends the run");
+    assert!(e.to_string().contains("the device's comparator disagrees with the host's"), "{e}");
+    // The same judge without the fault rejects the kernel as it should.
+    let mut judge = SimDevice::new();
+    let report = review_with_judge(&mut judge, "row_zero_only").unwrap();
+    assert!(matches!(rejection(&report), Rejection::Unwritten { .. }), "{:?}", report.verdict);
+}
+
+#[test]
+fn a_generator_that_drifts_from_its_definition_is_caught() {
+    let mut judge = SimDevice::new();
+    judge.generate_tweak = Some(Box::new(|v| {
+        if v.len() > 3 {
+            v[3] = f32::from_bits(v[3].to_bits() ^ 0x10);
+        }
+    }));
+    let e = review_with_judge(&mut judge, "honest").expect_err("the disagreement ends the run");
+    assert!(e.to_string().contains("the device's generator disagrees with the host's"), "{e}");
+}

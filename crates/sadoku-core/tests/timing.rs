@@ -160,7 +160,8 @@ fn right_but_impossibly_fast_is_rejected_by_physics() {
     assert!(evidence.impossible());
     assert!(evidence.to_string().contains("on a card that peaks at"), "{evidence}");
     // The simulated compiler's modules have no PTX, so no tensor-core instructions: the SIMT peak.
-    assert!(evidence.what.contains("no tensor-core instructions"), "{}", evidence.what);
+    assert_eq!(evidence.what, "fp32 SIMT");
+    assert!(evidence.why.contains("no mma, wmma or wgmma"), "{}", evidence.why);
     assert!(report.findings.timing.is_some(), "the timing that condemned it is kept");
 }
 

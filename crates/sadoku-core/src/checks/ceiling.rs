@@ -13,8 +13,10 @@ pub const MARGIN: f64 = 1.10;
 /// What a rate is compared with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CeilingUse {
-    /// e.g. "fp32 (CUDA cores, or 3×TF32 on tensor cores)".
+    /// e.g. "fp32 SIMT" or "fp32-class (3×TF32)".
     pub what: String,
+    /// Why that ceiling: what the kernel's PTX can execute.
+    pub why: String,
     pub achieved: f64,
     pub ceiling: f64,
     /// "TFLOP/s" or "GB/s".
@@ -70,20 +72,26 @@ pub fn tensor_use(ptx: &str) -> TensorUse {
 /// fastest way any such kernel could compute. A kernel without tensor-core instructions is held to
 /// the CUDA cores' FMA rate whatever its class; an fp32-class result on tensor cores may come from
 /// a split-precision method (3×TF32: three tensor-core products per product).
-pub fn compute_ceiling(class: PrecisionClass, c: &Ceilings, tensor: TensorUse) -> (f64, String) {
-    let simt = (c.fp32_tflops, "fp32 SIMT (CUDA-core FMA)".to_string());
+pub fn compute_ceiling(class: PrecisionClass, c: &Ceilings, tensor: TensorUse) -> (f64, String, String) {
     if !tensor.any() {
-        return (c.fp32_tflops, "fp32 SIMT (CUDA-core FMA; no tensor-core instructions in its PTX)".to_string());
+        return (c.fp32_tflops, "fp32 SIMT".into(), "its PTX has no mma, wmma or wgmma instructions".into());
     }
-    let split = |peak: f64, what: &str| (peak / 3.0, format!("fp32-class ({what} ×3 on tensor cores)"));
-    let mut options = vec![simt];
+    let found = [(tensor.tf32, "TF32"), (tensor.half, "FP16/BF16"), (tensor.other, "other")]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let why = format!("its PTX has {found} tensor-core instructions");
+    let mut options: Vec<(f64, String)> = vec![(c.fp32_tflops, "fp32 SIMT".into())];
     match class {
         PrecisionClass::Fp32 => {
+            // A split-precision method: three tensor-core products per product.
             if tensor.tf32 || tensor.other {
-                options.push(split(c.tf32_tflops, "TF32"));
+                options.push((c.tf32_tflops / 3.0, "fp32-class (3×TF32)".into()));
             }
             if tensor.half || tensor.other {
-                options.push(split(c.bf16_tflops, "BF16"));
+                options.push((c.bf16_tflops / 3.0, "fp32-class (3×BF16)".into()));
             }
         }
         PrecisionClass::Tf32 => {
@@ -103,19 +111,27 @@ pub fn compute_ceiling(class: PrecisionClass, c: &Ceilings, tensor: TensorUse) -
             }
         }
     }
-    options.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).expect("the SIMT option is always there")
+    let (peak, what) = options.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).expect("the SIMT option is always there");
+    (peak, what, why)
 }
 
 /// Rates of a run that took `ms` for at least `flops` and `bytes`: the one nearest its ceiling.
 pub fn assess(class: PrecisionClass, tensor: TensorUse, flops: f64, bytes: f64, ms: f64, c: &Ceilings) -> CeilingUse {
     let seconds = ms * 1e-3;
-    let (peak, what) = compute_ceiling(class, c, tensor);
+    let (peak, what, why) = compute_ceiling(class, c, tensor);
     let tflops = flops / seconds / 1e12;
-    let compute =
-        CeilingUse { what, achieved: tflops, ceiling: peak, unit: "TFLOP/s".into(), percent: 100.0 * tflops / peak };
+    let compute = CeilingUse {
+        what,
+        why,
+        achieved: tflops,
+        ceiling: peak,
+        unit: "TFLOP/s".into(),
+        percent: 100.0 * tflops / peak,
+    };
     let gbs = bytes / seconds / 1e9;
     let memory = CeilingUse {
         what: "DRAM bandwidth".into(),
+        why: "the problem's fewest bytes, read after an L2 flush".into(),
         achieved: gbs,
         ceiling: c.dram_gbs,
         unit: "GB/s".into(),
@@ -134,11 +150,12 @@ impl std::fmt::Display for CeilingUse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} of {} on a card that peaks at {} (measured; {:.0}% of peak)",
+            "{} of {} on a card that peaks at {} (measured; {:.0}% of peak; that ceiling because {})",
             rate(self.achieved, &self.unit),
             self.what,
             rate(self.ceiling, &self.unit),
-            self.percent
+            self.percent,
+            self.why
         )
     }
 }
@@ -165,7 +182,8 @@ mod tests {
         let flops = n * (n + 1.0) * (n + 2.0) / 3.0;
         let got = assess(PrecisionClass::Fp32, TF32_MMA, flops, 4.0 * n * (n + 1.0), 0.0064, &H200);
         assert!(got.impossible());
-        assert!(got.to_string().starts_with("3.6 PFLOP/s of fp32-class (TF32 ×3"), "{got}");
+        assert!(got.to_string().starts_with("3.6 PFLOP/s of fp32-class (3×TF32)"), "{got}");
+        assert!(got.to_string().ends_with("because its PTX has TF32 tensor-core instructions)"), "{got}");
     }
 
     #[test]
@@ -187,9 +205,9 @@ mod tests {
         assert_eq!(compute_ceiling(PrecisionClass::Fp32, &slow_tensor, TF32_MMA).0, 60.0);
         // No tensor-core instructions: the SIMT peak, whatever the class.
         for class in [PrecisionClass::Fp32, PrecisionClass::Tf32, PrecisionClass::Bf16] {
-            let (peak, what) = compute_ceiling(class, &H200, TensorUse::default());
-            assert_eq!(peak, 60.0);
-            assert!(what.contains("no tensor-core instructions"), "{what}");
+            let (peak, what, why) = compute_ceiling(class, &H200, TensorUse::default());
+            assert_eq!((peak, what.as_str()), (60.0, "fp32 SIMT"));
+            assert_eq!(why, "its PTX has no mma, wmma or wgmma instructions");
         }
         let half = TensorUse { half: true, ..TensorUse::default() };
         assert_eq!(compute_ceiling(PrecisionClass::Bf16, &H200, half).0, 800.0);

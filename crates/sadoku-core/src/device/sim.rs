@@ -137,6 +137,10 @@ pub struct SimDevice {
     /// what the judge shared and what it computed.
     pub exports: Vec<Buffer>,
     pub library_log: Vec<LibraryOp>,
+    /// Corrupts what the comparator reports (a broken device helper, for the cross-check's tests).
+    pub compare_tweak: Option<Box<dyn FnMut(&mut Comparison) + Send>>,
+    /// Corrupts the generator's draws likewise.
+    pub generate_tweak: Option<Box<dyn FnMut(&mut Vec<f32>) + Send>>,
 }
 
 impl Default for SimDevice {
@@ -182,6 +186,8 @@ impl SimDevice {
             ipc: true,
             exports: Vec::new(),
             library_log: Vec::new(),
+            compare_tweak: None,
+            generate_tweak: None,
         }
     }
 
@@ -303,7 +309,10 @@ impl SimDevice {
                 self.store(c, &v, f32::to_le_bytes)
             }
             LibraryOp::Generate { buffer, draw } => {
-                let v = crate::generate::values(&draw, buffer.bytes / 4);
+                let mut v = crate::generate::values(&draw, buffer.bytes / 4);
+                if let Some(tweak) = self.generate_tweak.as_mut() {
+                    tweak(&mut v);
+                }
                 self.store(buffer, &v, f32::to_le_bytes)
             }
             LibraryOp::Upcast { src, dst, abs } => {
@@ -326,7 +335,10 @@ impl SimDevice {
                 self.store(out, &[h], u64::to_le_bytes)
             }
             LibraryOp::Compare { got, values, scale, factor, poison, out } => {
-                let c = compare_host(&self.u32s(got)?, &self.f64s(values)?, &self.f64s(scale)?, factor, poison);
+                let mut c = compare_host(&self.u32s(got)?, &self.f64s(values)?, &self.f64s(scale)?, factor, poison);
+                if let Some(tweak) = self.compare_tweak.as_mut() {
+                    tweak(&mut c);
+                }
                 debug_assert_eq!(out.bytes, 8 * Comparison::WORDS);
                 self.store(out, &c.to_words(), u64::to_le_bytes)
             }

@@ -118,6 +118,12 @@ pub fn render(report: &Report) -> String {
             t.sm_clock_mhz.map_or("unknown".into(), |m| format!("{m:.0} MHz")),
         ));
         out.push_str(&format!("    timed by: {}; host wall clock {} per sample\n", t.method, ms(t.wall_ms)));
+        if let Some(u) = &c.findings.ceiling {
+            out.push_str(&format!(
+                "    ceiling: {} at {:.1} {}, because {}; {:.0}% of it\n",
+                u.what, u.ceiling, u.unit, u.why, u.percent
+            ));
+        }
         for k in &t.kernels {
             out.push_str(&format!("    {k}\n"));
         }
