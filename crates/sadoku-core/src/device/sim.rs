@@ -91,6 +91,9 @@ impl SimCall<'_> {
 
 type KernelFn = Box<dyn FnMut(&mut SimCall) -> Result<(), SimFault>>;
 type CostFn = Box<dyn Fn(&Launch) -> f64>;
+/// Corrupts a comparator's summary or a generator's draw (a broken device helper).
+pub type CompareTweak = Box<dyn FnMut(&mut Comparison) + Send>;
+pub type GenerateTweak = Box<dyn FnMut(&mut Vec<f32>) + Send>;
 /// Rewrites a sample's trace (kernels, window): device work a real kernel could hide.
 pub type TraceTweak = Box<dyn FnMut(&mut Vec<KernelRecord>, (u64, u64))>;
 
@@ -138,9 +141,9 @@ pub struct SimDevice {
     pub exports: Vec<Buffer>,
     pub library_log: Vec<LibraryOp>,
     /// Corrupts what the comparator reports (a broken device helper, for the cross-check's tests).
-    pub compare_tweak: Option<Box<dyn FnMut(&mut Comparison) + Send>>,
+    pub compare_tweak: Option<CompareTweak>,
     /// Corrupts the generator's draws likewise.
-    pub generate_tweak: Option<Box<dyn FnMut(&mut Vec<f32>) + Send>>,
+    pub generate_tweak: Option<GenerateTweak>,
 }
 
 impl Default for SimDevice {
