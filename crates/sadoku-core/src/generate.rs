@@ -53,17 +53,17 @@ pub fn value(draw: &Draw, i: u64) -> f32 {
     let [r0, r1, r2, r3] =
         philox4x32_10([i as u32, (i >> 32) as u32, 0, 0], [draw.seed as u32, (draw.seed >> 32) as u32]);
     match draw.distribution {
-        Distribution::Randn => {
+        Distribution::Randn { mean, std } => {
             // Box–Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random bits each.
             let u1 = (((((r0 as u64) << 32) | r1 as u64) >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
             let u2 = ((((r2 as u64) << 32) | r3 as u64) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
             let z = (-2.0 * u1.ln()).sqrt() * (TWO_PI * u2).cos();
-            (z * draw.scale as f64) as f32
+            ((z * std + mean) * draw.scale as f64) as f32
         }
-        Distribution::Rand => {
+        Distribution::Uniform { lo, hi } => {
             // 24 random bits: exactly representable, in [0, 1).
-            let u = (r0 >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
-            u * draw.scale
+            let u = (r0 >> 8) as f64 * (1.0 / (1u32 << 24) as f64);
+            ((lo + (hi - lo) * u) * draw.scale as f64) as f32
         }
     }
 }
@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn randn_has_the_moments_of_a_standard_normal() {
         let n = 1 << 20;
-        let (mean, var, skew, kurt) = moments(&values(&draw(Distribution::Randn, 11), n));
+        let (mean, var, skew, kurt) = moments(&values(&draw(Distribution::STANDARD_NORMAL, 11), n));
         // Standard errors at n = 2^20: mean 0.001, variance 0.0014, skewness 0.0024, kurtosis 0.0048.
         assert!(mean.abs() < 0.005, "mean {mean}");
         assert!((var - 1.0).abs() < 0.007, "variance {var}");
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn rand_is_uniform_on_the_unit_interval() {
-        let v = values(&draw(Distribution::Rand, 12), 1 << 20);
+        let v = values(&draw(Distribution::UNIT_UNIFORM, 12), 1 << 20);
         assert!(v.iter().all(|&x| (0.0..1.0).contains(&x)));
         let (mean, var, skew, _) = moments(&v);
         assert!((mean - 0.5).abs() < 0.002, "mean {mean}");
@@ -131,9 +131,9 @@ mod tests {
 
     #[test]
     fn streams_replay_per_seed_and_differ_per_seed_and_element() {
-        let a = values(&draw(Distribution::Randn, 5), 4096);
-        assert_eq!(a, values(&draw(Distribution::Randn, 5), 4096), "a seed replays");
-        let b = values(&draw(Distribution::Randn, 6), 4096);
+        let a = values(&draw(Distribution::STANDARD_NORMAL, 5), 4096);
+        assert_eq!(a, values(&draw(Distribution::STANDARD_NORMAL, 5), 4096), "a seed replays");
+        let b = values(&draw(Distribution::STANDARD_NORMAL, 6), 4096);
         let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
         assert_eq!(same, 0, "another seed shares no element");
         let mut sorted = a.clone();
@@ -141,14 +141,27 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), a.len(), "no repeated values within a draw");
         // Neighbouring seeds (launch k and k+1) are as unrelated as any two.
-        let c = values(&draw(Distribution::Randn, 5 ^ 1), 4096);
+        let c = values(&draw(Distribution::STANDARD_NORMAL, 5 ^ 1), 4096);
         let corr = a.iter().zip(&c).map(|(x, y)| (*x as f64) * (*y as f64)).sum::<f64>() / 4096.0;
         assert!(corr.abs() < 0.06, "correlation {corr}");
     }
 
     #[test]
+    fn parameters_shift_and_stretch() {
+        let base = values(&draw(Distribution::STANDARD_NORMAL, 21), 1000);
+        let shifted = values(&draw(Distribution::Randn { mean: 3.0, std: 0.5 }, 21), 1000);
+        for (z, x) in base.iter().zip(&shifted) {
+            assert!((*x as f64 - (3.0 + 0.5 * *z as f64)).abs() < 1e-6, "{z} {x}");
+        }
+        let u = values(&draw(Distribution::Uniform { lo: -2.0, hi: 6.0 }, 22), 1 << 16);
+        assert!(u.iter().all(|&x| (-2.0..6.0).contains(&x)));
+        let mean = u.iter().map(|&x| x as f64).sum::<f64>() / u.len() as f64;
+        assert!((mean - 2.0).abs() < 0.05, "{mean}");
+    }
+
+    #[test]
     fn structure_and_scale_apply() {
-        let d = Draw { distribution: Distribution::Randn, seed: 3, scale: -0.5, cols: 5, lower: true };
+        let d = Draw { distribution: Distribution::STANDARD_NORMAL, seed: 3, scale: -0.5, cols: 5, lower: true };
         let plain = Draw { scale: 1.0, lower: false, ..d };
         for i in 0..25u64 {
             let (row, col) = (i / 5, i % 5);

@@ -20,19 +20,22 @@
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::candidate::{Candidate, ResolvedArg, ResolvedLaunch};
+use crate::candidate::{Candidate, ResolvedArg, ResolvedLaunch, Spec};
 use crate::checks::accuracy::{Accuracy, PrecisionClass, Tolerance, Worst};
 use crate::checks::determinism::Nondeterministic;
 use crate::checks::guards::{self, CANARY, GUARD_BYTES, Side};
 use crate::checks::inputs_unchanged;
+use crate::checks::signature;
 use crate::checks::signature::ParamKind;
 use crate::checks::unwritten::Unwritten;
+use crate::compile::CompileRequest;
 use crate::device::compare::NONE;
 use crate::device::{
     Buffer, Comparison, Device, DeviceError, DeviceExt, Difference, Draw, KernelArg, Launch, LibraryOp, ModuleHandle,
-    PoisonWords, Sample, TimedRun, Work, compare_host, content_hash, diff_host,
+    PoisonWords, Precision, Sample, TimedRun, Work, compare_host, content_hash, diff_host,
 };
-use crate::problem::{BufferSpec, Reference, Role, Sizes};
+use crate::problem::ReferenceKernel;
+use crate::problem::{BufferSpec, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
 use crate::verdict::{At, Rejection};
 
 /// Largest output (elements) whose every judged launch is also checked on the host.
@@ -338,6 +341,9 @@ fn bind_launches(
 /// Judge-only memory for one size: the truth, its temporaries, kept outputs, result slots. Never
 /// exported, so never in the worker's address space. One per size, shared by every arena of it.
 pub(crate) struct Truth {
+    sizes: Sizes,
+    /// The problem's reference kernel, compiled and loaded on the judge's device, when it has one.
+    reference: Option<Prepared>,
     scratch: Vec<Buffer>,
     /// (values, scale) per output, fp64.
     outputs: Vec<(Buffer, Buffer)>,
@@ -386,6 +392,8 @@ impl Truth {
         let buffers = problem.buffers(sizes);
         let outputs: Vec<&BufferSpec> = buffers.iter().filter(|b| b.role == Role::Output).collect();
         let mut t = Truth {
+            sizes: sizes.clone(),
+            reference: None,
             scratch: Vec::new(),
             outputs: Vec::new(),
             kept: Vec::new(),
@@ -395,8 +403,11 @@ impl Truth {
             canary_hash: content_hash(&vec![CANARY; GUARD_BYTES / 4], key),
         };
         let made = (|| {
-            for bytes in problem.truth_scratch(sizes) {
+            for bytes in truth_scratch(problem, sizes) {
                 t.scratch.push(devices.reference.alloc(bytes.max(8))?);
+            }
+            if let ReferenceSpec::Kernel(k) = &problem.reference {
+                t.reference = Some(load_reference(devices, problem.name, k)?);
             }
             for spec in &outputs {
                 let bytes = spec.elements().max(1) * 8;
@@ -423,6 +434,9 @@ impl Truth {
     }
 
     pub fn release(self, devices: &mut Devices) {
+        if let Some(r) = &self.reference {
+            devices.reference.unload(r.module);
+        }
         for b in self.scratch.iter().chain(&self.kept) {
             devices.reference.free(*b);
         }
@@ -544,7 +558,7 @@ pub(crate) fn judge(
             }
         }
     }
-    after.extend(problem.truth(&arena.sizes, &arena.inputs(), &truth.scratch, &truth.outputs));
+    after.extend(truth.work(problem, &arena.inputs())?);
     for (k, ((_, g), &(values, scale))) in outputs.iter().zip(&truth.outputs).enumerate() {
         let out = truth.results.view(8 * slots.compare(k), 8 * Comparison::WORDS);
         after.push(Work::Library(LibraryOp::Compare {
@@ -705,7 +719,7 @@ fn cross_check(
         for (i, &x) in got.iter().enumerate() {
             let want = crate::generate::value(draw, i as u64);
             let ulps = (x.to_bits() as i64 - want.to_bits() as i64).abs();
-            if ulps > 1 || (ulps == 1 && draw.distribution == crate::problem::Distribution::Rand) {
+            if ulps > 1 || (ulps == 1 && matches!(draw.distribution, crate::problem::Distribution::Uniform { .. })) {
                 return Err(env(format!(
                     "the device's generator disagrees with the host's: input {} element {i} is {x:e}, expected {want:e}",
                     spec.name
@@ -720,19 +734,21 @@ fn cross_check(
             scale: devices.reference.download_f64(scale)?[..spec.elements()].to_vec(),
             terms: truth.terms,
         };
-        let h = &host[k];
-        for i in 0..spec.elements() {
-            let slack = 1e-12 * h.scale[i] + f64::MIN_POSITIVE;
-            if (device.values[i] - h.values[i]).abs() > slack || (device.scale[i] - h.scale[i]).abs() > slack {
-                return Err(env(format!(
-                    "the device's fp64 truth disagrees with the host's at {} of {}: {:e} (scale {:e}) against {:e} (scale {:e})",
-                    crate::checks::coords_text(&spec.coords(i)),
-                    spec.name,
-                    device.values[i],
-                    device.scale[i],
-                    h.values[i],
-                    h.scale[i]
-                )));
+        // A built-in reference has a host twin; a problem's own fp64 kernel is trusted as written.
+        if let Some(h) = host.as_ref().map(|h| &h[k]) {
+            for i in 0..spec.elements() {
+                let slack = 1e-12 * h.scale[i] + f64::MIN_POSITIVE;
+                if (device.values[i] - h.values[i]).abs() > slack || (device.scale[i] - h.scale[i]).abs() > slack {
+                    return Err(env(format!(
+                        "the device's fp64 truth disagrees with the host's at {} of {}: {:e} (scale {:e}) against {:e} (scale {:e})",
+                        crate::checks::coords_text(&spec.coords(i)),
+                        spec.name,
+                        device.values[i],
+                        device.scale[i],
+                        h.values[i],
+                        h.scale[i]
+                    )));
+                }
             }
         }
         let got = devices.reference.download_u32(g.view)?;
@@ -766,4 +782,102 @@ fn cross_check(
         }
     }
     Ok(())
+}
+
+/// Bytes of each judge-only temporary the truth needs: fp64 copies of a GEMM's operands and of
+/// their absolute values, or |x| copies of each input for a reference kernel whose scale is the
+/// same kernel on absolute values.
+fn truth_scratch(problem: &Problem, sizes: &Sizes) -> Vec<usize> {
+    let buffers = problem.buffers(sizes);
+    let bytes_of = |name: &str| buffers.iter().find(|b| b.name == name).map_or(8, |b| b.elements().max(1));
+    match &problem.reference {
+        ReferenceSpec::Gemm(g) => {
+            let (a, b) = (bytes_of(g.a) * 8, bytes_of(g.b) * 8);
+            vec![a, b, a, b]
+        }
+        ReferenceSpec::Kernel(_) if problem.scale_rule() == ScaleRule::Abs => {
+            buffers.iter().filter(|b| b.role == Role::Input).map(|b| b.bytes().max(4)).collect()
+        }
+        ReferenceSpec::Kernel(_) => Vec::new(),
+    }
+}
+
+/// Compile a problem's reference kernel for the judge's device, check its launches' arguments
+/// against its PTX, and load it.
+fn load_reference(devices: &mut Devices, problem: &str, k: &ReferenceKernel) -> Result<Prepared, DeviceError> {
+    let env =
+        |m: String| DeviceError::Environment(format!("the reference kernel of problem `{problem}` ({}) {m}", k.file));
+    let request = CompileRequest {
+        name: k.file.clone(),
+        source: k.source.clone(),
+        arch: devices.reference.info().arch(),
+        options: Vec::new(),
+    };
+    let module = devices.reference.compile(&request).map_err(|e| env(format!("does not compile: {e}")))?;
+    let mut kinds = Vec::new();
+    for launch in &k.launches {
+        kinds.push(signature::check(launch, &module).map_err(|m| env(format!("does not match its launches: {m}")))?);
+    }
+    let handle = devices.reference.load(&module).map_err(|e| env(format!("does not load: {e}")))?;
+    Ok(Prepared { module: handle, kinds })
+}
+
+impl Truth {
+    /// The trusted work that writes each output's fp64 values and error scale from `inputs` (the
+    /// judge's views, in declaration order).
+    fn work(&self, problem: &Problem, inputs: &[Buffer]) -> Result<Vec<Work>, Stop> {
+        let sizes = &self.sizes;
+        let names: Vec<&'static str> =
+            problem.tensors.iter().filter(|t| t.role == Role::Input).map(|t| t.name).collect();
+        let input = |name: &str| names.iter().position(|n| *n == name).map(|i| inputs[i]);
+        let outputs: Vec<&'static str> =
+            problem.tensors.iter().filter(|t| t.role == Role::Output).map(|t| t.name).collect();
+        match &problem.reference {
+            ReferenceSpec::Gemm(g) => {
+                let (Some(a), Some(b)) = (input(g.a), input(g.b)) else {
+                    return Err(env(format!("the reference gemm of `{}` names no such input", problem.name)));
+                };
+                let &[a64, b64, abs_a, abs_b] = &self.scratch[..] else {
+                    return Err(env("the gemm reference's temporaries are missing".into()));
+                };
+                let out = outputs.iter().position(|n| *n == g.c).unwrap_or(0);
+                let (values, scale) = self.outputs[out];
+                let up = |src, dst, abs| Work::Library(LibraryOp::Upcast { src, dst, abs });
+                let mut work = vec![up(a, a64, false), up(b, b64, false), up(a, abs_a, true), up(b, abs_b, true)];
+                work.extend(g.work(sizes, Precision::F64, a64, b64, values, 8));
+                work.extend(g.work(sizes, Precision::F64, abs_a, abs_b, scale, 8));
+                Ok(work)
+            }
+            ReferenceSpec::Kernel(k) => {
+                let prepared =
+                    self.reference.as_ref().ok_or_else(|| env("the reference kernel is not loaded".into()))?;
+                let spec = Spec::of_launches(k.launches.clone());
+                let resolve = || {
+                    spec.resolve(sizes)
+                        .map_err(|(_, m)| env(format!("the reference kernel of `{}` at {sizes}: {m}", problem.name)))
+                };
+                let mut named: Vec<(String, Buffer)> =
+                    names.iter().zip(inputs).map(|(n, b)| (n.to_string(), *b)).collect();
+                for (n, (values, scale)) in outputs.iter().zip(&self.outputs) {
+                    named.push((n.to_string(), *values));
+                    named.push((format!("{n}_scale"), *scale));
+                }
+                let mut work = bind_launches(resolve()?, prepared, &named, sizes)?;
+                if problem.scale_rule() == ScaleRule::Abs {
+                    // The same kernel on |inputs|, into the scale buffers.
+                    let mut abs_named = Vec::new();
+                    for ((n, b), copy) in names.iter().zip(inputs).zip(&self.scratch) {
+                        let copy = copy.view(0, b.bytes);
+                        work.push(Work::Library(LibraryOp::Abs { src: *b, dst: copy }));
+                        abs_named.push((n.to_string(), copy));
+                    }
+                    for (n, (_, scale)) in outputs.iter().zip(&self.outputs) {
+                        abs_named.push((n.to_string(), *scale));
+                    }
+                    work.extend(bind_launches(resolve()?, prepared, &abs_named, sizes)?);
+                }
+                Ok(work)
+            }
+        }
+    }
 }

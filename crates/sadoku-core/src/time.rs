@@ -26,7 +26,7 @@ use crate::checks::trace::{self, HiddenWork};
 use crate::device::{Buffer, DeviceError, KernelRecord, PoisonWords, Precision, Sample, TimedRun, Work};
 use crate::events::{Event, Observer};
 use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, reject};
-use crate::problem::{Distribution, Role, Sizes};
+use crate::problem::{Role, Sizes};
 use crate::seeds::Seeds;
 use crate::stats::{Summary, speedup_interval};
 use crate::verdict::{At, Rejection};
@@ -236,7 +236,8 @@ impl Sampler<'_> {
             .map(|_| if nan { PoisonWords::Word(POISON_NAN) } else { PoisonWords::Pattern(self.rng.random()) })
             .collect();
         let what = format!(
-            ", randn inputs {}, {}",
+            ", {} inputs {}, {}",
+            crate::verify::distributions_text(&self.candidate.problem.input_distributions(0)),
             scales.iter().map(|&s| scale_text(s)).collect::<Vec<_>>().join(" and "),
             if nan { "NaN poison" } else { "random-bits poison" }
         );
@@ -244,7 +245,7 @@ impl Sampler<'_> {
         let base = self.seeds.derive(&[&self.candidate.sha256, "timed launch", &launch.to_string()]);
         let plan = Plan {
             at: at.clone(),
-            draws: draws(self.candidate, &self.sizes, Distribution::Randn, base, &scales),
+            draws: draws(self.candidate, &self.sizes, 0, base, &scales),
             poison,
             scratch_seed: self.rng.random(),
             timed: true,

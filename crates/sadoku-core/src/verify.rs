@@ -44,16 +44,17 @@ impl Default for VerifyOptions {
 }
 
 struct TrialPlan {
-    distribution: Distribution,
+    /// Which of each input's distributions: 0 the zero-mean one (also timing's), 1 the second.
+    kind: usize,
     poison: PoisonKind,
     /// Reuse the inputs of this earlier trial and require the same results.
     repeat_of: Option<usize>,
 }
 
 const TRIALS: [TrialPlan; 3] = [
-    TrialPlan { distribution: Distribution::Randn, poison: PoisonKind::Nan, repeat_of: None },
-    TrialPlan { distribution: Distribution::Rand, poison: PoisonKind::Random, repeat_of: None },
-    TrialPlan { distribution: Distribution::Rand, poison: PoisonKind::Random, repeat_of: Some(1) },
+    TrialPlan { kind: 0, poison: PoisonKind::Nan, repeat_of: None },
+    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: None },
+    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: Some(1) },
 ];
 
 /// What one trial showed.
@@ -86,19 +87,21 @@ impl Verification {
     }
 }
 
+/// "randn", or "randn and uniform(0, 4)" when the inputs' distributions differ.
+pub(crate) fn distributions_text(d: &[Distribution]) -> String {
+    let mut names: Vec<String> = d.iter().map(|x| x.to_string()).collect();
+    names.dedup();
+    names.join(" and ")
+}
+
 /// Input `k`'s seed within a launch whose inputs have seed `base`.
 pub(crate) fn input_seed(base: u64, k: usize) -> u64 {
     mix64(base ^ mix64(k as u64 + 1))
 }
 
 /// Fresh draws for every input of a problem at `sizes`.
-pub(crate) fn draws(
-    candidate: &Candidate,
-    sizes: &Sizes,
-    distribution: Distribution,
-    base: u64,
-    scales: &[f32],
-) -> Vec<Draw> {
+pub(crate) fn draws(candidate: &Candidate, sizes: &Sizes, kind: usize, base: u64, scales: &[f32]) -> Vec<Draw> {
+    let distributions = candidate.problem.input_distributions(kind);
     candidate
         .problem
         .buffers(sizes)
@@ -106,7 +109,7 @@ pub(crate) fn draws(
         .filter(|b| b.role == Role::Input)
         .enumerate()
         .map(|(k, spec)| Draw {
-            distribution,
+            distribution: distributions[k],
             seed: input_seed(base, k),
             scale: scales.get(k).copied().unwrap_or(1.0),
             cols: spec.cols() as u64,
@@ -184,7 +187,7 @@ fn trials(
         let trial = format!(
             "trial {} ({} inputs{}, {})",
             index + 1,
-            plan.distribution,
+            distributions_text(&candidate.problem.input_distributions(plan.kind)),
             plan.repeat_of.map_or(String::new(), |t| format!(" of trial {}", t + 1)),
             plan.poison
         );
@@ -207,7 +210,7 @@ fn trials(
             truth,
             &Plan {
                 at: At::new(sizes, trial.clone()),
-                draws: draws(candidate, sizes, plan.distribution, base, &[]),
+                draws: draws(candidate, sizes, plan.kind, base, &[]),
                 poison,
                 scratch_seed: seeds.derive(&[&candidate.sha256, &size_label, &format!("scratch {index}")]),
                 timed: false,

@@ -175,7 +175,16 @@ fn without_ipc_buffers_are_copied_and_the_verdicts_stand() {
 fn the_worker_refuses_library_work_so_the_answer_never_exists_there() {
     let (mut remote, _) = start(honest_device, Timeouts::default());
     let b = remote.alloc(64).unwrap();
-    let gemm = Work::Library(LibraryOp::Gemm { precision: Precision::F64, m: 2, n: 2, k: 2, a: b, b, c: b });
+    let gemm = Work::Library(LibraryOp::Gemm {
+        precision: Precision::F64,
+        m: 2,
+        n: 2,
+        k: 2,
+        a: b,
+        b,
+        c: b,
+        transpose_a: false,
+    });
     let err = remote.run(&[gemm]).unwrap_err();
     assert!(matches!(&err, DeviceError::Environment(m) if m.contains("candidate kernels only")), "{err:?}");
     let tril = Work::Library(LibraryOp::TrilF32 { c: b, n: 2 });

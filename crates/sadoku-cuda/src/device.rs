@@ -82,8 +82,8 @@ __device__ __forceinline__ uint4 sadoku_philox(uint4 c, unsigned k0, unsigned k1
 // p[i] = sadoku_core::generate::value(draw, i), line for line. dist: 0 randn, 1 rand. Every
 // floating-point operation is spelled with its rounding so that nothing is contracted into an
 // FMA the host does not do; log and cos are CUDA's (within 1 ulp of the host's).
-extern "C" __global__ void sadoku_generate(float* p, long long n, unsigned long long seed, int dist, float scale,
-                                           long long cols, int lower) {
+extern "C" __global__ void sadoku_generate(float* p, long long n, unsigned long long seed, int dist, double a, double b,
+                                           float scale, long long cols, int lower) {
     const unsigned k0 = (unsigned)seed, k1 = (unsigned)(seed >> 32);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         if (lower && cols > 0 && i % cols > i / cols) {
@@ -92,18 +92,28 @@ extern "C" __global__ void sadoku_generate(float* p, long long n, unsigned long 
         }
         const unsigned long long u = (unsigned long long)i;
         const uint4 r = sadoku_philox(make_uint4((unsigned)u, (unsigned)(u >> 32), 0u, 0u), k0, k1);
+        double v;
         if (dist == 0) {
-            // Box-Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random bits each (exact conversions).
+            // randn(a = mean, b = std). Box-Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random
+            // bits each (exact conversions).
             const double two_53 = 1.0 / 9007199254740992.0;
             const double u1 = __dmul_rn((double)(((((unsigned long long)r.x << 32) | r.y) >> 11) + 1ull), two_53);
             const double u2 = __dmul_rn((double)((((unsigned long long)r.z << 32) | r.w) >> 11), two_53);
             const double z = __dmul_rn(__dsqrt_rn(__dmul_rn(-2.0, log(u1))), cos(__dmul_rn(6.283185307179586, u2)));
-            p[i] = __double2float_rn(__dmul_rn(z, (double)scale));
+            v = __dadd_rn(__dmul_rn(z, b), a);
         } else {
-            // 24 random bits: exactly representable, in [0, 1).
-            p[i] = __fmul_rn(__fmul_rn((float)(r.x >> 8), 1.0f / 16777216.0f), scale);
+            // uniform(a = lo, b = hi) from 24 random bits: exactly representable, in [0, 1).
+            const double u01 = __dmul_rn((double)(r.x >> 8), 1.0 / 16777216.0);
+            v = __dadd_rn(a, __dmul_rn(__dadd_rn(b, -a), u01));
         }
+        p[i] = __double2float_rn(__dmul_rn(v, (double)scale));
     }
+}
+
+// dst[i] = |src[i]|, fp32.
+extern "C" __global__ void sadoku_abs_f32(const float* src, float* dst, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] = fabsf(src[i]);
 }
 
 // dst[i] = src[i] (or |src[i]|) widened to fp64.
@@ -725,19 +735,22 @@ impl CudaDevice {
         }
         let stream = state.stream;
         match *op {
-            LibraryOp::Gemm { precision, m, n, k, a, b, c } => {
+            LibraryOp::Gemm { precision, m, n, k, a, b, c, transpose_a } => {
                 let handle = state.cublas.ok_or_else(refused)?;
                 let (a, b, c) = (self.ptr(a)?, self.ptr(b)?, self.ptr(c)?);
                 let (m, n, k) = (m as i32, n as i32, k as i32);
                 let nn = cublas_sys::cublasOperation_t::CUBLAS_OP_N;
-                // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: swap the operands.
+                // Row-major C = op(A)·B is column-major Cᵀ = Bᵀ·op(A)ᵀ: swap the operands. A
+                // row-major A[m×k] is column-major Aᵀ (leading dimension k); a row-major A[k×m] to
+                // be transposed is column-major Aᵀ[m×k] read transposed (leading dimension m).
+                let (op_a, lda) = if transpose_a { (cublas_sys::cublasOperation_t::CUBLAS_OP_T, m) } else { (nn, k) };
                 // SAFETY: pointers are live allocations sized by the problem for m, n, k.
                 unsafe {
                     match precision {
                         Precision::F64 => cublas::dgemm(
                             handle,
                             nn,
-                            nn,
+                            op_a,
                             n,
                             m,
                             k,
@@ -745,7 +758,7 @@ impl CudaDevice {
                             b as *const f64,
                             n,
                             a as *const f64,
-                            k,
+                            lda,
                             &0.0,
                             c as *mut f64,
                             n,
@@ -753,7 +766,7 @@ impl CudaDevice {
                         Precision::F32 => cublas::sgemm(
                             handle,
                             nn,
-                            nn,
+                            op_a,
                             n,
                             m,
                             k,
@@ -761,7 +774,7 @@ impl CudaDevice {
                             b as *const f32,
                             n,
                             a as *const f32,
-                            k,
+                            lda,
                             &0.0,
                             c as *mut f32,
                             n,
@@ -772,7 +785,7 @@ impl CudaDevice {
                             cublas_sys::cublasGemmEx(
                                 handle,
                                 nn,
-                                nn,
+                                op_a,
                                 n,
                                 m,
                                 k,
@@ -782,7 +795,7 @@ impl CudaDevice {
                                 n,
                                 a as *const c_void,
                                 r32,
-                                k,
+                                lda,
                                 (&zero as *const f32).cast(),
                                 c as *mut c_void,
                                 r32,
@@ -808,16 +821,36 @@ impl CudaDevice {
             }
             LibraryOp::Generate { buffer, draw } => {
                 let ptr = self.aligned_ptr(buffer, 4, "generating an input")?;
-                let dist = match draw.distribution {
-                    Distribution::Randn => 0u64,
-                    Distribution::Rand => 1,
+                let (dist, a, b) = match draw.distribution {
+                    Distribution::Randn { mean, std } => (0u64, mean, std),
+                    Distribution::Uniform { lo, hi } => (1, lo, hi),
                 };
                 let n = (buffer.bytes / 4) as u64;
                 if n == 0 {
                     return Ok(());
                 }
-                let args = [ptr, n, draw.seed, dist, draw.scale.to_bits() as u64, draw.cols, draw.lower as u64];
+                let args = [
+                    ptr,
+                    n,
+                    draw.seed,
+                    dist,
+                    a.to_bits(),
+                    b.to_bits(),
+                    draw.scale.to_bits() as u64,
+                    draw.cols,
+                    draw.lower as u64,
+                ];
                 self.launch_helper("sadoku_generate", self.spread(n), HELPER_THREADS, &args)
+            }
+            LibraryOp::Abs { src, dst } => {
+                let from = self.aligned_ptr(src, 4, "taking absolute values")?;
+                let to = self.aligned_ptr(dst, 4, "taking absolute values")?;
+                let n = (src.bytes / 4) as u64;
+                self.holds(dst, n, 4, "taking absolute values: the destination")?;
+                if n == 0 {
+                    return Ok(());
+                }
+                self.launch_helper("sadoku_abs_f32", self.spread(n), HELPER_THREADS, &[from, to, n])
             }
             LibraryOp::Upcast { src, dst, abs } => {
                 let from = self.aligned_ptr(src, 4, "widening to fp64")?;
@@ -1272,6 +1305,14 @@ impl Device for CudaDevice {
         self.next_id += 1;
         self.state.as_mut().ok_or_else(|| DeviceError::ContextLost(self.lost.clone()))?.modules.insert(id, loaded);
         Ok(ModuleHandle(id))
+    }
+
+    fn unload(&mut self, module: ModuleHandle) {
+        if let Some(loaded) = self.state.as_mut().and_then(|s| s.modules.remove(&module.0)) {
+            // SAFETY: the module was loaded by this device and is unloaded once; no work of it is
+            // queued (the judge unloads a reference kernel after its last synchronised run).
+            let _ = unsafe { result::module::unload(loaded.module) };
+        }
     }
 
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError> {

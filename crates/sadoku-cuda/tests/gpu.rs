@@ -65,7 +65,17 @@ fn reference_gemms_match_the_cpu() {
     let (ba, bb, bc) = (d.alloc(m * k * 8).unwrap(), d.alloc(k * n * 8).unwrap(), d.alloc(m * n * 8).unwrap());
     d.upload_f64(ba, &a).unwrap();
     d.upload_f64(bb, &b).unwrap();
-    d.run(&[Work::Library(LibraryOp::Gemm { precision: Precision::F64, m, n, k, a: ba, b: bb, c: bc })]).unwrap();
+    d.run(&[Work::Library(LibraryOp::Gemm {
+        precision: Precision::F64,
+        m,
+        n,
+        k,
+        a: ba,
+        b: bb,
+        c: bc,
+        transpose_a: false,
+    })])
+    .unwrap();
     assert_eq!(d.download_f64(bc).unwrap(), want, "row-major C = A·B in fp64, exactly");
 
     let a32: Vec<f32> = a.iter().map(|&x| x as f32).collect();
@@ -73,9 +83,55 @@ fn reference_gemms_match_the_cpu() {
     let (fa, fb, fc) = (d.alloc(m * k * 4).unwrap(), d.alloc(k * n * 4).unwrap(), d.alloc(m * n * 4).unwrap());
     d.upload_f32(fa, &a32).unwrap();
     d.upload_f32(fb, &b32).unwrap();
-    d.run(&[Work::Library(LibraryOp::Gemm { precision: Precision::F32, m, n, k, a: fa, b: fb, c: fc })]).unwrap();
+    d.run(&[Work::Library(LibraryOp::Gemm {
+        precision: Precision::F32,
+        m,
+        n,
+        k,
+        a: fa,
+        b: fb,
+        c: fc,
+        transpose_a: false,
+    })])
+    .unwrap();
     let got: Vec<f64> = d.download_f32(fc).unwrap().iter().map(|&x| x as f64).collect();
     assert_eq!(got, want, "these small products are exact in fp32 too");
+
+    // op(A) = Aᵀ for an A stored k×m, in fp64 and fp32.
+    let at: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+    let bat = d.alloc(k * m * 8).unwrap();
+    d.upload_f64(bat, &at).unwrap();
+    d.run(&[Work::Library(LibraryOp::Gemm {
+        precision: Precision::F64,
+        m,
+        n,
+        k,
+        a: bat,
+        b: bb,
+        c: bc,
+        transpose_a: true,
+    })])
+    .unwrap();
+    assert_eq!(d.download_f64(bc).unwrap(), want, "C = (Aᵀ)ᵀ·B with A stored transposed");
+    let at32: Vec<f32> = at.iter().map(|&x| x as f32).collect();
+    let fat = d.alloc(k * m * 4).unwrap();
+    d.upload_f32(fat, &at32).unwrap();
+    d.run(&[Work::Library(LibraryOp::Gemm {
+        precision: Precision::F32,
+        m,
+        n,
+        k,
+        a: fat,
+        b: fb,
+        c: fc,
+        transpose_a: true,
+    })])
+    .unwrap();
+    let got: Vec<f64> = d.download_f32(fc).unwrap().iter().map(|&x| x as f64).collect();
+    assert_eq!(got, want, "the same in fp32");
+    // |x| in fp32.
+    library(&mut d, &[LibraryOp::Abs { src: fat, dst: fat }]);
+    assert!(d.download_f32(fat).unwrap().iter().zip(&at32).all(|(x, y)| *x == y.abs()));
 
     // tril zeroes the strict upper triangle of a square matrix.
     let sq = d.alloc(4 * 4 * 4).unwrap();
@@ -95,10 +151,10 @@ fn a_candidate_device_refuses_library_work() {
     let mut d = open(Role::Candidate);
     let b = d.alloc(256).unwrap();
     let (f, o) = (b.view(0, 64), b.view(128, 128));
-    let draw = Draw { distribution: Distribution::Randn, seed: 1, scale: 1.0, cols: 0, lower: false };
+    let draw = Draw { distribution: Distribution::STANDARD_NORMAL, seed: 1, scale: 1.0, cols: 0, lower: false };
     for op in [
         LibraryOp::TrilF32 { c: f, n: 4 },
-        LibraryOp::Gemm { precision: Precision::F32, m: 2, n: 2, k: 2, a: f, b: f, c: f },
+        LibraryOp::Gemm { precision: Precision::F32, m: 2, n: 2, k: 2, a: f, b: f, c: f, transpose_a: false },
         LibraryOp::Generate { buffer: f, draw },
         LibraryOp::Upcast { src: b.view(0, 32), dst: b.view(64, 64), abs: false },
         LibraryOp::Fill { buffer: f, word: 1 },
@@ -307,7 +363,12 @@ fn generate_matches_the_host_generator() {
     let mut d = open(Role::Reference);
     let n = (1 << 20) + 7;
     let buf = d.alloc(n * 4).unwrap();
-    for distribution in [Distribution::Randn, Distribution::Rand] {
+    for distribution in [
+        Distribution::STANDARD_NORMAL,
+        Distribution::UNIT_UNIFORM,
+        Distribution::Randn { mean: 1.5, std: 0.25 },
+        Distribution::Uniform { lo: -3.0, hi: 5.0 },
+    ] {
         for (cols, lower) in [(0, false), (1024, true), (1000, false)] {
             for seed in [7u64, 0xDEAD_BEEF_0123_4567] {
                 let draw = Draw { distribution, seed, scale: -0.5, cols, lower };
@@ -323,7 +384,7 @@ fn generate_matches_the_host_generator() {
                     // almost never shows.
                     let ulps = (g.to_bits() as i64 - w.to_bits() as i64).abs();
                     assert!(
-                        distribution == Distribution::Randn && ulps == 1,
+                        matches!(distribution, Distribution::Randn { .. }) && ulps == 1,
                         "{draw:?}: element {i} is {g:e} on the GPU, {w:e} on the host"
                     );
                     off += 1;

@@ -35,13 +35,7 @@ pub struct Candidate {
     /// Hex SHA-256 of the source: identifies the candidate across runs.
     pub sha256: String,
     pub spec: Spec,
-    pub problem: &'static dyn Problem,
-}
-
-impl std::fmt::Debug for dyn Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
+    pub problem: &'static Problem,
 }
 
 /// A problem with a candidate file, found before any GPU work. Displays as one line naming the

@@ -238,7 +238,7 @@ impl Spec {
 
     /// Check names against the problem, and evaluate every expression at every size the problem
     /// verifies, so that spec mistakes surface before any GPU work.
-    pub fn validate(&mut self, problem: &dyn Problem) -> Result<(), Located> {
+    pub fn validate(&mut self, problem: &Problem) -> Result<(), Located> {
         let symbols = problem.size_symbols();
         let buffers: Vec<&str> = problem.buffers(&problem.timed_sizes()).iter().map(|b| b.name).collect();
         let known = || {
@@ -308,6 +308,18 @@ impl Spec {
             }
         }
         Ok(())
+    }
+
+    /// A spec of launches alone (a problem's reference kernel).
+    pub fn of_launches(launches: Vec<LaunchSpec>) -> Spec {
+        Spec {
+            problem: String::new(),
+            problem_line: None,
+            options: Vec::new(),
+            arch_specific: false,
+            scratch: Vec::new(),
+            launches,
+        }
     }
 
     /// Every launch with its expressions evaluated at `sizes`, within the limits any GPU has.

@@ -70,8 +70,9 @@ pub enum Precision {
 /// fresh inputs, poison, fp64 truth, comparison, baselines. A candidate's worker refuses all of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LibraryOp {
-    /// Row-major C[m×n] = A[m×k] · B[k×n], elements of `precision`'s storage type.
-    Gemm { precision: Precision, m: usize, n: usize, k: usize, a: Buffer, b: Buffer, c: Buffer },
+    /// Row-major C[m×n] = op(A) · B[k×n], elements of `precision`'s storage type; op(A) is
+    /// A[m×k], or the transpose of A[k×m] when `transpose_a`.
+    Gemm { precision: Precision, m: usize, n: usize, k: usize, a: Buffer, b: Buffer, c: Buffer, transpose_a: bool },
     /// Zero the strict upper triangle of a row-major n×n fp32 matrix (what `torch.tril` does).
     TrilF32 { c: Buffer, n: usize },
     /// Fresh fp32 inputs: element `i` of `buffer` is [`generate::value`]`(draw, i)`, a
@@ -79,6 +80,8 @@ pub enum LibraryOp {
     Generate { buffer: Buffer, draw: Draw },
     /// `dst[i] = src[i]` (or `|src[i]|`) widened from fp32 to fp64.
     Upcast { src: Buffer, dst: Buffer, abs: bool },
+    /// `dst[i] = |src[i]|`, fp32.
+    Abs { src: Buffer, dst: Buffer },
     /// Fill with one repeated 32-bit word (NaN poison, guard canaries).
     Fill { buffer: Buffer, word: u32 },
     /// Fill with the words [`pattern_word`]`(seed, i)` (random-bits poison).
@@ -332,6 +335,8 @@ pub trait Device {
     /// Fill a buffer with one repeated 32-bit word.
     fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError>;
     fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError>;
+    /// Unload a module this device loaded (the judge's reference kernels, after each use).
+    fn unload(&mut self, _module: ModuleHandle) {}
     /// Run the work in order and wait for it; every launch's status is checked.
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError>;
     /// Flush L2 (untimed), then time the work between device events while tracing it.

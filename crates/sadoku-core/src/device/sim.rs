@@ -271,12 +271,13 @@ impl SimDevice {
     fn library(&mut self, op: &LibraryOp) -> Result<(), DeviceError> {
         self.library_log.push(op.clone());
         match *op {
-            LibraryOp::Gemm { precision: Precision::F64, m, n, k, a, b, c } => {
+            LibraryOp::Gemm { precision: Precision::F64, m, n, k, a, b, c, transpose_a } => {
                 let (a, b) = (self.f64s(a)?, self.f64s(b)?);
+                let at = |i: usize, p: usize| if transpose_a { a[p * m + i] } else { a[i * k + p] };
                 let mut out = vec![0f64; m * n];
                 for i in 0..m {
                     for p in 0..k {
-                        let x = a[i * k + p];
+                        let x = at(i, p);
                         for j in 0..n {
                             out[i * n + j] += x * b[p * n + j];
                         }
@@ -284,7 +285,7 @@ impl SimDevice {
                 }
                 self.store(c, &out, f64::to_le_bytes)
             }
-            LibraryOp::Gemm { precision, m, n, k, a, b, c } => {
+            LibraryOp::Gemm { precision, m, n, k, a, b, c, transpose_a } => {
                 let round = |x: f32| {
                     if precision == Precision::Tf32 {
                         f32::from_bits((x.to_bits() + (1 << 12)) & !((1 << 13) - 1))
@@ -293,11 +294,11 @@ impl SimDevice {
                     }
                 };
                 let (a, b) = (self.f32s(a)?, self.f32s(b)?);
+                let at = |i: usize, p: usize| if transpose_a { a[p * m + i] } else { a[i * k + p] };
                 let mut out = vec![0f32; m * n];
                 for i in 0..m {
                     for j in 0..n {
-                        out[i * n + j] =
-                            (0..k).fold(0f32, |acc, p| round(a[i * k + p]).mul_add(round(b[p * n + j]), acc));
+                        out[i * n + j] = (0..k).fold(0f32, |acc, p| round(at(i, p)).mul_add(round(b[p * n + j]), acc));
                     }
                 }
                 self.store(c, &out, f32::to_le_bytes)
@@ -322,6 +323,10 @@ impl SimDevice {
                 let v: Vec<f64> =
                     self.f32s(src)?.into_iter().map(|x| if abs { (x as f64).abs() } else { x as f64 }).collect();
                 self.store(dst, &v, f64::to_le_bytes)
+            }
+            LibraryOp::Abs { src, dst } => {
+                let v: Vec<f32> = self.f32s(src)?.into_iter().map(f32::abs).collect();
+                self.store(dst, &v, f32::to_le_bytes)
             }
             LibraryOp::Fill { buffer, word } => self.fill_u32(buffer, word),
             LibraryOp::Pattern { buffer, seed } => {
@@ -487,6 +492,10 @@ impl Device for SimDevice {
         self.next_id += 1;
         self.modules.insert(id, module.entries.iter().map(|e| e.name.clone()).collect());
         Ok(ModuleHandle(id))
+    }
+
+    fn unload(&mut self, module: ModuleHandle) {
+        self.modules.remove(&module.0);
     }
 
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError> {

@@ -1,16 +1,22 @@
-//! Problems: what a candidate must compute, how to make inputs, the fp64 ground truth, and the
-//! library baseline a speedup is measured against.
+//! Problems: what a candidate must compute, as data. A problem is a directory with a
+//! `problem.toml` (see `docs/PROBLEMS.md`): size symbols and cases, named tensors with shapes and
+//! input distributions, an fp64 reference (a built-in library operation or a trusted CUDA kernel),
+//! the error scale, flop and byte floors, and library baselines. sadoku's own library of problems
+//! (`problems/` in the source tree) is built into the binary; `--problems DIR` adds a user's.
 
-mod trimm;
+pub mod format;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::device::{Buffer, Precision, Work};
+use crate::candidate::{Expr, LaunchSpec};
+use crate::device::{Buffer, LibraryOp, Precision, Work};
 
-pub use trimm::Trimm;
+pub use format::ProblemError;
 
 /// Values of a problem's size symbols, e.g. {N: 4096}.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -26,6 +32,10 @@ impl Sizes {
     /// The value of a symbol the problem itself declared; absent only through a programming error.
     pub fn of(&self, symbol: &str) -> usize {
         self.get(symbol).map_or(0, |v| v.max(0) as usize)
+    }
+    /// Evaluate an expression over these sizes.
+    pub fn eval(&self, e: &Expr) -> Result<i64, String> {
+        e.eval(&|s| self.get(s)).map_err(|err| err.to_string())
     }
 }
 
@@ -43,7 +53,49 @@ pub enum Role {
     Output,
 }
 
-/// A named fp32 tensor the candidate reads or writes.
+/// Element types a tensor may declare. This build judges f32 tensors; the others are parsed so
+/// that a problem using them gets a clear error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    F32,
+    F16,
+    Bf16,
+    F64,
+    I32,
+    I64,
+    U8,
+    Bool,
+}
+
+impl Dtype {
+    pub const NAMES: &'static str = "f32, f16, bf16, f64, i32, i64, u8, bool";
+
+    pub fn parse(s: &str) -> Option<Dtype> {
+        Some(match s {
+            "f32" => Dtype::F32,
+            "f16" => Dtype::F16,
+            "bf16" => Dtype::Bf16,
+            "f64" => Dtype::F64,
+            "i32" => Dtype::I32,
+            "i64" => Dtype::I64,
+            "u8" => Dtype::U8,
+            "bool" => Dtype::Bool,
+            _ => return None,
+        })
+    }
+
+    pub fn bytes(self) -> usize {
+        match self {
+            Dtype::F64 | Dtype::I64 => 8,
+            Dtype::F32 | Dtype::I32 => 4,
+            Dtype::F16 | Dtype::Bf16 => 2,
+            Dtype::U8 | Dtype::Bool => 1,
+        }
+    }
+}
+
+/// A named tensor the candidate reads or writes, at given sizes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BufferSpec {
     pub name: &'static str,
@@ -76,22 +128,55 @@ impl BufferSpec {
     }
 }
 
-/// Input distributions; a problem draws every trial's inputs from one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How an input is drawn, per element.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Distribution {
-    /// Standard normal: zero mean, so sums cancel and precision loss shows (what Sakana's run used).
-    Randn,
-    /// Uniform on [0, 1): what today's KernelBench draws.
-    Rand,
+    /// Normal: zero mean by default, so sums cancel and precision loss shows.
+    Randn { mean: f64, std: f64 },
+    /// Uniform on [lo, hi): (0, 1) is what today's KernelBench draws.
+    Uniform { lo: f64, hi: f64 },
+}
+
+impl Distribution {
+    pub const STANDARD_NORMAL: Distribution = Distribution::Randn { mean: 0.0, std: 1.0 };
+    pub const UNIT_UNIFORM: Distribution = Distribution::Uniform { lo: 0.0, hi: 1.0 };
+
+    /// `randn(mean, std)`, `uniform(lo, hi)`, or `randn` / `rand` for the standard ones.
+    pub fn parse(text: &str) -> Result<Distribution, String> {
+        let t = text.trim();
+        match t {
+            "randn" => return Ok(Distribution::STANDARD_NORMAL),
+            "rand" => return Ok(Distribution::UNIT_UNIFORM),
+            _ => {}
+        }
+        let bad = || format!("distribution `{t}`: expected randn(mean, std), uniform(lo, hi), randn or rand");
+        let (name, rest) = t.split_once('(').ok_or_else(bad)?;
+        let args = rest.strip_suffix(')').ok_or_else(bad)?;
+        let nums: Vec<f64> =
+            args.split(',').map(|a| a.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+        let [a, b] = nums[..] else { return Err(bad()) };
+        if !(a.is_finite() && b.is_finite()) {
+            return Err(bad());
+        }
+        match name.trim() {
+            "randn" if b > 0.0 => Ok(Distribution::Randn { mean: a, std: b }),
+            "uniform" if b > a => Ok(Distribution::Uniform { lo: a, hi: b }),
+            "randn" => Err(format!("distribution `{t}`: std must be positive")),
+            "uniform" => Err(format!("distribution `{t}`: lo must be below hi")),
+            _ => Err(bad()),
+        }
+    }
 }
 
 impl fmt::Display for Distribution {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Distribution::Randn => "randn",
-            Distribution::Rand => "rand",
-        })
+        match *self {
+            d if d == Distribution::STANDARD_NORMAL => f.write_str("randn"),
+            d if d == Distribution::UNIT_UNIFORM => f.write_str("rand"),
+            Distribution::Randn { mean, std } => write!(f, "randn({mean}, {std})"),
+            Distribution::Uniform { lo, hi } => write!(f, "uniform({lo}, {hi})"),
+        }
     }
 }
 
@@ -106,50 +191,500 @@ pub struct Reference {
     pub terms: usize,
 }
 
-pub trait Problem: Sync {
-    fn name(&self) -> &'static str;
-    fn summary(&self) -> &'static str;
-    fn size_symbols(&self) -> &'static [&'static str];
-    fn buffers(&self, sizes: &Sizes) -> Vec<BufferSpec>;
-    /// The size speed is measured (and claimed) at.
-    fn timed_sizes(&self) -> Sizes;
-    /// Every size verified, the timed one first, then awkward ones that are not tile multiples.
-    fn check_sizes(&self) -> Vec<Sizes>;
+/// A relation the sizes must satisfy, e.g. `K % 8 == 0` or `N >= 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constraint {
+    text: String,
+    left: Expr,
+    op: &'static str,
+    right: Expr,
+}
+
+impl Constraint {
+    const OPS: [&'static str; 6] = ["==", "!=", ">=", "<=", ">", "<"];
+
+    fn parse<E>(text: &str, expr: &dyn Fn(&str) -> Result<Expr, E>) -> Result<Constraint, E>
+    where
+        E: From<String>,
+    {
+        for op in Self::OPS {
+            if let Some((l, r)) = text.split_once(op) {
+                return Ok(Constraint { text: text.trim().into(), left: expr(l)?, op, right: expr(r)? });
+            }
+        }
+        Err(E::from(format!("constraint `{text}`: expected a comparison (==, !=, >=, <=, >, <)")))
+    }
+
+    /// Ok when it holds at `sizes`; why not otherwise.
+    pub fn holds(&self, sizes: &Sizes) -> Result<(), String> {
+        let (l, r) = (sizes.eval(&self.left)?, sizes.eval(&self.right)?);
+        let ok = match self.op {
+            "==" => l == r,
+            "!=" => l != r,
+            ">=" => l >= r,
+            "<=" => l <= r,
+            ">" => l > r,
+            _ => l < r,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("constraint `{}` does not hold ({l} {} {r} is false)", self.text, self.op))
+        }
+    }
+}
+
+impl From<String> for ProblemError {
+    fn from(message: String) -> ProblemError {
+        ProblemError { origin: String::new(), line: None, message }
+    }
+}
+
+/// A declared tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    pub name: &'static str,
+    pub role: Role,
+    pub dtype: Dtype,
+    pub shape: Vec<Expr>,
+    pub lower: bool,
+    /// Inputs: the distribution of the first trial and of timing, then the second trial's.
+    pub distributions: Vec<Distribution>,
+    pub tolerance: Option<&'static str>,
+}
+
+/// A (batched) row-major matrix product, C[b] = op(A[b]) · B[b], op transposing A when asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gemm {
+    pub a: &'static str,
+    pub b: &'static str,
+    pub c: &'static str,
+    pub m: Expr,
+    pub n: Expr,
+    pub k: Expr,
+    pub batch: Expr,
+    pub transpose_a: bool,
+}
+
+/// How the error scale of each output element is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleRule {
+    /// The same reference on the absolute values of the inputs (Σ|a·b| for a sum of products).
+    Abs,
+    /// The reference kernel writes `<output>_scale` itself.
+    Kernel,
+}
+
+/// A trusted fp64 CUDA reference: candidate-style front matter whose launches name the inputs,
+/// the outputs (fp64 there) and, with `scale = "kernel"`, `<output>_scale`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceKernel {
+    pub file: String,
+    pub source: String,
+    pub launches: Vec<LaunchSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReferenceSpec {
+    /// cuBLAS DGEMM on fp64 copies of the inputs.
+    Gemm(Gemm),
+    Kernel(ReferenceKernel),
+}
+
+/// Work after a baseline's library call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Post {
+    Tril,
+}
+
+/// A library baseline, computed at the precision the review is for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Baseline {
+    pub gemm: Gemm,
+    pub post: Option<Post>,
+    /// What users would run, for the report.
+    pub like: Option<String>,
+}
+
+/// One problem, as its `problem.toml` declares it.
+#[derive(Debug)]
+pub struct Problem {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub family: &'static str,
+    pub kernelbench: Option<&'static str>,
+    /// Where it was defined: `library` or its directory.
+    pub origin: &'static str,
+    pub symbols: &'static [&'static str],
+    pub constraints: Vec<Constraint>,
+    pub check: Vec<Sizes>,
+    pub timed: Vec<Sizes>,
+    pub small: Sizes,
+    pub tensors: Vec<Tensor>,
+    pub reference: ReferenceSpec,
+    pub scale: ScaleRule,
+    pub terms: Expr,
+    pub flops: Expr,
+    pub bytes: Expr,
+    pub baselines: Vec<Baseline>,
+}
+
+impl Problem {
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn summary(&self) -> &'static str {
+        self.summary
+    }
+
+    pub fn size_symbols(&self) -> &'static [&'static str] {
+        self.symbols
+    }
+
+    /// Every tensor at `sizes`, in declaration order.
+    pub fn buffers(&self, sizes: &Sizes) -> Vec<BufferSpec> {
+        self.tensors
+            .iter()
+            .map(|t| BufferSpec {
+                name: t.name,
+                role: t.role,
+                dims: t.shape.iter().map(|e| sizes.eval(e).map_or(0, |v| v.max(0) as usize)).collect(),
+                lower_triangular: t.lower,
+            })
+            .collect()
+    }
+
+    /// The size speed is measured (and claimed) at: the first timed case.
+    pub fn timed_sizes(&self) -> Sizes {
+        self.timed[0].clone()
+    }
+
+    /// Every size verified: the timed cases first, then the check cases.
+    pub fn check_sizes(&self) -> Vec<Sizes> {
+        let mut all = self.timed.clone();
+        for c in &self.check {
+            if !all.contains(c) {
+                all.push(c.clone());
+            }
+        }
+        all
+    }
+
     /// A small awkward size, for slow instrumented runs (compute-sanitizer).
-    fn small_sizes(&self) -> Sizes;
-    fn distributions(&self) -> &'static [Distribution];
+    pub fn small_sizes(&self) -> Sizes {
+        self.small.clone()
+    }
+
+    /// The distribution of each input for trial kind `kind`: 0 the first trial's and timing's
+    /// (zero mean by default), 1 the second trial's.
+    pub fn input_distributions(&self, kind: usize) -> Vec<Distribution> {
+        self.tensors.iter().filter(|t| t.role == Role::Input).map(|t| t.distributions[kind.min(1)]).collect()
+    }
+
+    /// Sizes a user asked to time at (`--size`): every symbol known, every constraint holding,
+    /// every shape and floor computable.
+    pub fn validate_sizes(&self, sizes: &Sizes) -> Result<(), String> {
+        for s in self.symbols {
+            if sizes.get(s).is_none() {
+                return Err(format!("problem `{}` needs a value for size `{s}`", self.name));
+            }
+        }
+        for c in &self.constraints {
+            c.holds(sizes)?;
+        }
+        self.shapes_and_floors(sizes).map(drop)
+    }
+
+    fn shapes_and_floors(&self, sizes: &Sizes) -> Result<(i64, i64, i64), String> {
+        let mut footprint = 0i64;
+        for t in &self.tensors {
+            let mut n = 1i64;
+            for e in &t.shape {
+                let v = sizes.eval(e).map_err(|m| format!("tensor `{}` shape: {m}", t.name))?;
+                if v < 1 {
+                    return Err(format!(
+                        "tensor `{}`: dimension `{e}` = {v} at {sizes}; it must be at least 1",
+                        t.name
+                    ));
+                }
+                n = n.checked_mul(v).ok_or_else(|| format!("tensor `{}` is too large at {sizes}", t.name))?;
+            }
+            footprint = footprint.saturating_add(n.saturating_mul(t.dtype.bytes() as i64));
+        }
+        let flops = sizes.eval(&self.flops).map_err(|m| format!("flops floor: {m}"))?;
+        let bytes = sizes.eval(&self.bytes).map_err(|m| format!("bytes floor: {m}"))?;
+        Ok((flops, bytes, footprint))
+    }
+
+    /// The format's lint, beyond parsing: every case computable, floors plausible.
+    pub fn lint(&self) -> Result<(), String> {
+        for sizes in self.check_sizes().iter().chain([&self.small]) {
+            let (flops, bytes, footprint) = self.shapes_and_floors(sizes).map_err(|m| format!("at {sizes}: {m}"))?;
+            if flops < 0 || bytes < 0 {
+                return Err(format!("at {sizes}: negative floor (flops {flops}, bytes {bytes})"));
+            }
+            if bytes > footprint {
+                return Err(format!(
+                    "at {sizes}: the bytes floor ({bytes}) exceeds what the tensors hold ({footprint}); a floor must be a lower bound"
+                ));
+            }
+            let terms = sizes.eval(&self.terms).map_err(|m| format!("at {sizes}: reference terms: {m}"))?;
+            if terms < 1 {
+                return Err(format!("at {sizes}: reference terms = {terms}; at least 1"));
+            }
+        }
+        if let ReferenceSpec::Gemm(g) = &self.reference {
+            self.check_gemm(g, "reference gemm")?;
+        }
+        for b in &self.baselines {
+            self.check_gemm(&b.gemm, "baseline gemm")?;
+        }
+        Ok(())
+    }
+
+    /// A GEMM's operands hold exactly batch × m × k, batch × k × n and batch × m × n elements at
+    /// every case.
+    fn check_gemm(&self, g: &Gemm, what: &str) -> Result<(), String> {
+        for sizes in self.check_sizes().iter().chain([&self.small]) {
+            let (m, n, k, batch) = g.dims(sizes)?;
+            let elements =
+                |name: &str| self.buffers(sizes).into_iter().find(|b| b.name == name).map_or(0, |b| b.elements());
+            for (name, want) in [(g.a, batch * m * k), (g.b, batch * k * n), (g.c, batch * m * n)] {
+                if elements(name) != want {
+                    return Err(format!(
+                        "at {sizes}: {what}: `{name}` holds {} elements, the product needs {want}",
+                        elements(name)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The least arithmetic any correct kernel must do.
-    fn min_flops(&self, sizes: &Sizes) -> f64;
+    pub fn min_flops(&self, sizes: &Sizes) -> f64 {
+        sizes.eval(&self.flops).unwrap_or(0) as f64
+    }
+
     /// The fewest bytes any correct kernel must move through DRAM after an L2 flush, within the
     /// timed window.
-    fn min_bytes(&self, sizes: &Sizes) -> f64;
-    /// Terms summed per output element at most (the inner dimension), for the rounding bound.
-    fn terms(&self, sizes: &Sizes) -> usize;
-    /// Bytes of each judge-only temporary the truth needs (fp64 copies of the inputs, say).
-    fn truth_scratch(&self, sizes: &Sizes) -> Vec<usize>;
-    /// Trusted work, on the judge's device, that computes each output's fp64 truth and error scale
-    /// (the sum of magnitudes of the terms of each element: |A|·|B| for a product) from the
-    /// inputs as the candidate saw them: `outputs[k]` is (values, scale) of output k, fp64.
-    fn truth(&self, sizes: &Sizes, inputs: &[Buffer], scratch: &[Buffer], outputs: &[(Buffer, Buffer)]) -> Vec<Work>;
-    /// The same truth computed on the host, independently (plain loops in fp64): the cross-check
-    /// of the device path at small sizes.
-    fn reference_host(&self, sizes: &Sizes, inputs: &[Vec<f32>]) -> Vec<Reference>;
+    pub fn min_bytes(&self, sizes: &Sizes) -> f64 {
+        sizes.eval(&self.bytes).unwrap_or(0) as f64
+    }
+
+    /// Terms summed per output element at most, for the rounding bound.
+    pub fn terms(&self, sizes: &Sizes) -> usize {
+        sizes.eval(&self.terms).map_or(1, |v| v.max(1) as usize)
+    }
+
+    /// fp32 tensors as the host reads them, by name.
+    fn index_of(&self, name: &str, role: Role) -> usize {
+        self.tensors.iter().filter(|t| t.role == role).position(|t| t.name == name).unwrap_or(0)
+    }
+
+    /// The host's independent fp64 truth, where sadoku has one (built-in references): plain loops.
+    pub fn reference_host(&self, sizes: &Sizes, inputs: &[Vec<f32>]) -> Option<Vec<Reference>> {
+        let ReferenceSpec::Gemm(g) = &self.reference else { return None };
+        let (m, n, k, batch) = g.dims(sizes).ok()?;
+        let (a, b) = (&inputs[self.index_of(g.a, Role::Input)], &inputs[self.index_of(g.b, Role::Input)]);
+        let mut values = vec![0f64; batch * m * n];
+        let mut scale = vec![0f64; batch * m * n];
+        use rayon::prelude::*;
+        values.par_chunks_mut(n.max(1)).zip(scale.par_chunks_mut(n.max(1))).enumerate().for_each(|(row, (v, s))| {
+            let (p, i) = (row / m.max(1), row % m.max(1));
+            for j in 0..n {
+                let (mut x, mut y) = (0f64, 0f64);
+                for l in 0..k {
+                    let av = if g.transpose_a { a[p * k * m + l * m + i] } else { a[p * m * k + i * k + l] };
+                    let t = av as f64 * b[p * k * n + l * n + j] as f64;
+                    x += t;
+                    y += t.abs();
+                }
+                v[j] = x;
+                s[j] = y;
+            }
+        });
+        Some(vec![Reference { values, scale, terms: self.terms(sizes) }])
+    }
+
     /// Library work producing the outputs at `precision`: what users would otherwise run.
-    fn baseline(&self, sizes: &Sizes, inputs: &[Buffer], outputs: &[Buffer], precision: Precision) -> Vec<Work>;
-    fn baseline_name(&self, precision: Precision) -> String;
+    /// `inputs` and `outputs` in declaration order within their role.
+    pub fn baseline(&self, sizes: &Sizes, inputs: &[Buffer], outputs: &[Buffer], precision: Precision) -> Vec<Work> {
+        let Some(b) = self.baselines.first() else { return Vec::new() };
+        let mut work = b.gemm.work(
+            sizes,
+            precision,
+            inputs[self.index_of(b.gemm.a, Role::Input)],
+            inputs[self.index_of(b.gemm.b, Role::Input)],
+            outputs[self.index_of(b.gemm.c, Role::Output)],
+            4,
+        );
+        if b.post == Some(Post::Tril) {
+            let n = sizes.eval(&b.gemm.n).unwrap_or(0).max(0) as usize;
+            work.push(Work::Library(LibraryOp::TrilF32 { c: outputs[self.index_of(b.gemm.c, Role::Output)], n }));
+        }
+        work
+    }
+
+    pub fn scale_rule(&self) -> ScaleRule {
+        self.scale
+    }
+
+    pub fn has_baseline(&self) -> bool {
+        !self.baselines.is_empty()
+    }
+
+    pub fn baseline_name(&self, precision: Precision) -> String {
+        let Some(b) = self.baselines.first() else { return "none".into() };
+        let what = match precision {
+            Precision::Tf32 => "cuBLAS GEMM (TF32 tensor cores)",
+            _ => "cuBLAS SGEMM (TF32 off)",
+        };
+        let batched = if b.gemm.batch != Expr::constant(1) { ", batched" } else { "" };
+        let post = if b.post == Some(Post::Tril) { " + tril" } else { "" };
+        let like = b.like.as_deref().map_or(String::new(), |l| {
+            format!(", as {l}{}", if precision == Precision::Tf32 { " with TF32 on" } else { "" })
+        });
+        format!("{what}{batched}{post}{like}")
+    }
 }
 
-static TRIMM: Trimm = Trimm;
+impl Gemm {
+    /// (m, n, k, batch) at `sizes`.
+    pub fn dims(&self, sizes: &Sizes) -> Result<(usize, usize, usize, usize), String> {
+        let v = |e: &Expr| sizes.eval(e).map(|v| v.max(0) as usize);
+        Ok((v(&self.m)?, v(&self.n)?, v(&self.k)?, v(&self.batch)?))
+    }
+
+    /// The product as library calls, one per batch entry, on views of `a`, `b`, `c` whose elements
+    /// are `element` bytes.
+    pub fn work(
+        &self,
+        sizes: &Sizes,
+        precision: Precision,
+        a: Buffer,
+        b: Buffer,
+        c: Buffer,
+        element: usize,
+    ) -> Vec<Work> {
+        let Ok((m, n, k, batch)) = self.dims(sizes) else { return Vec::new() };
+        (0..batch)
+            .map(|p| {
+                Work::Library(LibraryOp::Gemm {
+                    precision,
+                    m,
+                    n,
+                    k,
+                    a: a.view(p * m * k * element, m * k * element),
+                    b: b.view(p * k * n * element, k * n * element),
+                    c: c.view(p * m * n * element, m * n * element),
+                    transpose_a: self.transpose_a,
+                })
+            })
+            .collect()
+    }
+}
+
+/// sadoku's library of problems, built into the binary.
+static LIBRARY: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../problems");
+
+/// Every problem known: the library's, then those added with [`add_dir`].
+fn registry() -> &'static Mutex<Vec<&'static Problem>> {
+    static REGISTRY: OnceLock<Mutex<Vec<&'static Problem>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut all = Vec::new();
+        for dir in LIBRARY.dirs() {
+            let Some(toml) = dir.get_file(dir.path().join("problem.toml")) else { continue };
+            let origin = format!("library:{}", dir.path().display());
+            let text = toml.contents_utf8().unwrap_or_default();
+            let read = |file: &str| {
+                dir.get_file(dir.path().join(file))
+                    .and_then(|f| f.contents_utf8())
+                    .map(str::to_string)
+                    .ok_or_else(|| "not in the library".to_string())
+            };
+            match format::parse(&origin, text, &read) {
+                Ok(p) => all.push(&*Box::leak(Box::new(p))),
+                // The library is tested in CI: a broken entry is a build defect, said loudly.
+                Err(e) => eprintln!("sadoku: library problem is invalid and skipped: {e}"),
+            }
+        }
+        all.sort_by_key(|p| p.name);
+        Mutex::new(all)
+    })
+}
+
+/// Load a problem directory (its `problem.toml`).
+pub fn load_dir(dir: &Path) -> Result<Problem, ProblemError> {
+    let toml_path = dir.join("problem.toml");
+    let origin = toml_path.display().to_string();
+    let text = std::fs::read_to_string(&toml_path).map_err(|e| ProblemError {
+        origin: origin.clone(),
+        line: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    let read = |file: &str| {
+        if file.contains("..") || Path::new(file).is_absolute() {
+            return Err("must be a file in the problem's directory".to_string());
+        }
+        std::fs::read_to_string(dir.join(file)).map_err(|e| e.to_string())
+    };
+    format::parse(&origin, &text, &read)
+}
+
+/// Add a directory of problems (one sub-directory each) or a single problem directory; a problem
+/// of the same name as a library one replaces it. Returns the names added.
+pub fn add_dir(dir: &Path) -> Result<Vec<&'static str>, ProblemError> {
+    let mut found = Vec::new();
+    if dir.join("problem.toml").is_file() {
+        found.push(load_dir(dir)?);
+    } else {
+        let entries = std::fs::read_dir(dir).map_err(|e| ProblemError {
+            origin: dir.display().to_string(),
+            line: None,
+            message: format!("cannot read the problems directory: {e}"),
+        })?;
+        let mut dirs: Vec<_> =
+            entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("problem.toml").is_file()).collect();
+        dirs.sort();
+        for d in dirs {
+            found.push(load_dir(&d)?);
+        }
+    }
+    let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+    let mut names = Vec::new();
+    for p in found {
+        let p: &'static Problem = Box::leak(Box::new(p));
+        reg.retain(|q| q.name != p.name);
+        reg.push(p);
+        names.push(p.name);
+    }
+    reg.sort_by_key(|p| p.name);
+    Ok(names)
+}
 
 /// Every problem sadoku knows.
-pub fn all() -> [&'static dyn Problem; 1] {
-    [&TRIMM]
+pub fn all() -> Vec<&'static Problem> {
+    registry().lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-pub fn find(name: &str) -> Option<&'static dyn Problem> {
-    all().into_iter().find(|p| p.name() == name)
+/// A problem by name, or by the directory a candidate names (`problem = "path/to/dir"`).
+pub fn find(name: &str) -> Option<&'static Problem> {
+    if let Some(p) = all().into_iter().find(|p| p.name == name) {
+        return Some(p);
+    }
+    let dir = Path::new(name);
+    if name.contains('/') && dir.join("problem.toml").is_file() {
+        let added = add_dir(dir).ok()?;
+        return added.first().and_then(|n| all().into_iter().find(|p| p.name == *n));
+    }
+    None
 }
 
 pub fn names() -> Vec<&'static str> {
-    all().iter().map(|p| p.name()).collect()
+    all().iter().map(|p| p.name).collect()
 }
+
+#[cfg(test)]
+mod tests;

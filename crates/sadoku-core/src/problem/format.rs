@@ -1,0 +1,434 @@
+//! `problem.toml`: a problem as data. Parsing and the lint (every symbol declared, constraints
+//! hold at every case, floors no larger than the footprint), with the file and line of each
+//! mistake. See `docs/PROBLEMS.md` for the format.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    Baseline, Constraint, Distribution, Dtype, Gemm, Post, Problem, ReferenceKernel, ReferenceSpec, Role, ScaleRule,
+    Sizes, Tensor,
+};
+use crate::candidate::{ArgSpec, Expr, Spec};
+
+/// A mistake in a problem definition: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ProblemError {
+    pub origin: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProblem {
+    name: Spanned<String>,
+    summary: String,
+    #[serde(default)]
+    family: String,
+    /// e.g. "level 1, task 15 (Matmul_for_lower_triangular_matrices)".
+    #[serde(default)]
+    kernelbench: Option<String>,
+    sizes: Spanned<RawSizes>,
+    #[serde(rename = "tensor")]
+    tensors: Vec<Spanned<RawTensor>>,
+    reference: Spanned<RawReference>,
+    floors: Spanned<RawFloors>,
+    #[serde(default, rename = "baseline")]
+    baselines: Vec<Spanned<RawBaseline>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSizes {
+    symbols: Vec<String>,
+    #[serde(default)]
+    constraints: Vec<Spanned<String>>,
+    check: Vec<Spanned<BTreeMap<String, i64>>>,
+    timed: Vec<Spanned<BTreeMap<String, i64>>>,
+    small: Spanned<BTreeMap<String, i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTensor {
+    name: String,
+    role: String,
+    dtype: String,
+    shape: Vec<RawExpr>,
+    #[serde(default)]
+    structure: Option<String>,
+    /// Inputs: the distribution of the first verification trial and of timed launches, then the
+    /// second trial's. Default: randn(0, 1), then uniform(0, 1).
+    #[serde(default)]
+    distributions: Vec<String>,
+    /// Outputs: the precision class they are judged in (default: the review's).
+    #[serde(default)]
+    tolerance: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReference {
+    /// "gemm": cuBLAS DGEMM on fp64 copies.
+    #[serde(default)]
+    builtin: Option<String>,
+    /// A trusted fp64 CUDA file in the problem's directory, with candidate-style front matter.
+    #[serde(default)]
+    kernel: Option<String>,
+    #[serde(default)]
+    gemm: Option<RawGemm>,
+    /// Terms summed per output element at most, for the rounding bound.
+    terms: RawExpr,
+    /// "abs": the same reference on the absolute values of the inputs; "kernel": the kernel writes
+    /// `<output>_scale` itself.
+    #[serde(default)]
+    scale: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawGemm {
+    a: String,
+    b: String,
+    c: String,
+    m: RawExpr,
+    n: RawExpr,
+    k: RawExpr,
+    #[serde(default)]
+    batch: Option<RawExpr>,
+    #[serde(default)]
+    transpose_a: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFloors {
+    flops: RawExpr,
+    bytes: RawExpr,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBaseline {
+    builtin: String,
+    #[serde(default)]
+    gemm: Option<RawGemm>,
+    /// Work after the library call: "tril".
+    #[serde(default)]
+    post: Option<String>,
+    /// What users would run, for the report: "torch.matmul(a, b).tril()".
+    #[serde(default)]
+    like: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawExpr {
+    Int(i64),
+    Text(String),
+}
+
+/// Byte offsets in the TOML text to lines.
+struct Lines<'a>(&'a str);
+
+impl Lines<'_> {
+    fn of(&self, span: Range<usize>) -> usize {
+        1 + self.0.as_bytes()[..span.start.min(self.0.len())].iter().filter(|&&b| b == b'\n').count()
+    }
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// Parse `problem.toml` (its text) and, for a kernel reference, `read` the file it names.
+pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, String>) -> Result<Problem, ProblemError> {
+    let lines = Lines(text);
+    let err = |line: Option<usize>, message: String| ProblemError {
+        origin: origin.to_string(),
+        line,
+        message: message.replace('\n', " "),
+    };
+    let raw: RawProblem =
+        toml::from_str(text).map_err(|e| err(e.span().map(|s| lines.of(s)), e.message().trim().into()))?;
+    let name_line = lines.of(raw.name.span());
+    let name = raw.name.into_inner();
+    if !is_identifier(&name) {
+        return Err(err(Some(name_line), format!("problem name `{name}` is not an identifier")));
+    }
+
+    // Sizes.
+    let sizes_line = lines.of(raw.sizes.span());
+    let rs = raw.sizes.into_inner();
+    for s in &rs.symbols {
+        if !is_identifier(s) {
+            return Err(err(Some(sizes_line), format!("size symbol `{s}` is not an identifier")));
+        }
+    }
+    let symbols: Vec<&'static str> = rs.symbols.iter().map(|s| leak(s.clone())).collect();
+    let expr_at = |raw: &RawExpr, line: usize, what: &str| -> Result<Expr, ProblemError> {
+        let e = match raw {
+            RawExpr::Int(v) => Expr::constant(*v),
+            RawExpr::Text(t) => Expr::parse(t).map_err(|e| err(Some(line), format!("{what}: {e}")))?,
+        };
+        if let Some(s) = e.symbols().into_iter().find(|s| !symbols.contains(&s.as_str())) {
+            return Err(err(
+                Some(line),
+                format!("{what}: unknown size symbol `{s}` in `{e}` (sizes: {})", symbols.join(", ")),
+            ));
+        }
+        Ok(e)
+    };
+    let mut constraints = Vec::new();
+    for c in &rs.constraints {
+        let line = lines.of(c.span());
+        constraints.push(Constraint::parse(c.get_ref(), &|t| expr_at(&RawExpr::Text(t.into()), line, "constraint"))?);
+    }
+    let case = |c: &Spanned<BTreeMap<String, i64>>, kind: &str| -> Result<Sizes, ProblemError> {
+        let line = lines.of(c.span());
+        let map = c.get_ref();
+        for s in &symbols {
+            if !map.contains_key(*s) {
+                return Err(err(Some(line), format!("{kind} case {}: no value for size `{s}`", show(map))));
+            }
+        }
+        if let Some(k) = map.keys().find(|k| !symbols.contains(&k.as_str())) {
+            return Err(err(Some(line), format!("{kind} case {}: `{k}` is not a size symbol", show(map))));
+        }
+        let sizes = Sizes(map.clone());
+        for c in &constraints {
+            c.holds(&sizes).map_err(|m| err(Some(line), format!("{kind} case {sizes}: {m}")))?;
+        }
+        Ok(sizes)
+    };
+    let timed: Vec<Sizes> = rs.timed.iter().map(|c| case(c, "timed")).collect::<Result<_, _>>()?;
+    let check: Vec<Sizes> = rs.check.iter().map(|c| case(c, "check")).collect::<Result<_, _>>()?;
+    let small = case(&rs.small, "small")?;
+    if timed.is_empty() {
+        return Err(err(Some(sizes_line), "no timed case: say which sizes speed is measured at".into()));
+    }
+
+    // Tensors.
+    let mut tensors = Vec::new();
+    for t in &raw.tensors {
+        let line = lines.of(t.span());
+        let r = t.get_ref();
+        let what = |m: String| err(Some(line), format!("tensor `{}`: {m}", r.name));
+        if !is_identifier(&r.name) || symbols.contains(&r.name.as_str()) {
+            return Err(what("the name must be an identifier unlike every size symbol".into()));
+        }
+        if tensors.iter().any(|x: &Tensor| x.name == r.name) {
+            return Err(what("declared twice".into()));
+        }
+        let role = match r.role.as_str() {
+            "input" => Role::Input,
+            "output" => Role::Output,
+            other => return Err(what(format!("role `{other}`: expected `input` or `output`"))),
+        };
+        let dtype =
+            Dtype::parse(&r.dtype).ok_or_else(|| what(format!("dtype `{}` unknown ({})", r.dtype, Dtype::NAMES)))?;
+        if dtype != Dtype::F32 {
+            return Err(what(format!(
+                "dtype `{}` is not supported by this build yet: every tensor is f32 for now",
+                r.dtype
+            )));
+        }
+        let shape = r
+            .shape
+            .iter()
+            .map(|e| expr_at(e, line, &format!("tensor `{}` shape", r.name)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if shape.is_empty() {
+            return Err(what("empty shape".into()));
+        }
+        let lower = match r.structure.as_deref() {
+            None => false,
+            Some("lower") if shape.len() >= 2 => true,
+            Some(other) => return Err(what(format!("structure `{other}`: expected `lower` (of a matrix)"))),
+        };
+        let distributions = if role == Role::Input {
+            let mut d: Vec<Distribution> =
+                r.distributions.iter().map(|s| Distribution::parse(s).map_err(&what)).collect::<Result<_, _>>()?;
+            if d.len() > 2 {
+                return Err(what(
+                    "at most two distributions: the first trial's and timing's, then the second's".into(),
+                ));
+            }
+            if d.is_empty() {
+                d.push(Distribution::STANDARD_NORMAL);
+            }
+            if d.len() == 1 {
+                d.push(Distribution::UNIT_UNIFORM);
+            }
+            d
+        } else {
+            if !r.distributions.is_empty() {
+                return Err(what("outputs are poisoned, never drawn: no distributions".into()));
+            }
+            Vec::new()
+        };
+        let tolerance = r.tolerance.as_deref().map(|t| match t {
+            "fp32" | "tf32" | "bf16" | "fp16" | "exact" => Ok(leak(t.to_string())),
+            other => Err(what(format!("tolerance `{other}`: expected fp32, tf32, fp16, bf16 or exact"))),
+        });
+        let tolerance = tolerance.transpose()?;
+        tensors.push(Tensor { name: leak(r.name.clone()), role, dtype, shape, lower, distributions, tolerance });
+    }
+    if !tensors.iter().any(|t| t.role == Role::Input) || !tensors.iter().any(|t| t.role == Role::Output) {
+        return Err(err(None, "a problem needs at least one input and one output tensor".into()));
+    }
+
+    // Reference.
+    let ref_line = lines.of(raw.reference.span());
+    let rr = raw.reference.into_inner();
+    let terms = expr_at(&rr.terms, ref_line, "reference terms")?;
+    let scale = match rr.scale.as_deref() {
+        None | Some("abs") => ScaleRule::Abs,
+        Some("kernel") => ScaleRule::Kernel,
+        Some(other) => {
+            return Err(err(Some(ref_line), format!("reference scale `{other}`: expected `abs` or `kernel`")));
+        }
+    };
+    let gemm = |g: &RawGemm, line: usize, what: &str| -> Result<Gemm, ProblemError> {
+        for n in [&g.a, &g.b, &g.c] {
+            if !tensors.iter().any(|t| t.name == n.as_str()) {
+                return Err(err(Some(line), format!("{what}: no tensor `{n}`")));
+            }
+        }
+        Ok(Gemm {
+            a: leak(g.a.clone()),
+            b: leak(g.b.clone()),
+            c: leak(g.c.clone()),
+            m: expr_at(&g.m, line, what)?,
+            n: expr_at(&g.n, line, what)?,
+            k: expr_at(&g.k, line, what)?,
+            batch: g.batch.as_ref().map(|b| expr_at(b, line, what)).transpose()?.unwrap_or(Expr::constant(1)),
+            transpose_a: g.transpose_a,
+        })
+    };
+    let reference = match (rr.builtin.as_deref(), &rr.kernel) {
+        (Some("gemm"), None) => {
+            let g =
+                rr.gemm.as_ref().ok_or_else(|| err(Some(ref_line), "builtin gemm needs [reference.gemm]".into()))?;
+            if scale != ScaleRule::Abs {
+                return Err(err(Some(ref_line), "builtin gemm's scale is always `abs`".into()));
+            }
+            ReferenceSpec::Gemm(gemm(g, ref_line, "reference gemm")?)
+        }
+        (None, Some(file)) => {
+            let source = read(file).map_err(|m| err(Some(ref_line), format!("reference kernel `{file}`: {m}")))?;
+            let spec = Spec::parse(&source).map_err(|(line, m)| ProblemError {
+                origin: format!("{origin} ({file})"),
+                line,
+                message: m,
+            })?;
+            let kernel = ReferenceKernel { file: file.clone(), source, launches: spec.launches };
+            kernel
+                .check_names(&tensors, &symbols, scale)
+                .map_err(|m| err(Some(ref_line), format!("reference kernel `{file}`: {m}")))?;
+            ReferenceSpec::Kernel(kernel)
+        }
+        (Some(other), None) => {
+            return Err(err(Some(ref_line), format!("builtin reference `{other}`: expected `gemm`")));
+        }
+        _ => return Err(err(Some(ref_line), "the reference is either `builtin` or `kernel`".into())),
+    };
+
+    // Floors.
+    let floors_line = lines.of(raw.floors.span());
+    let rf = raw.floors.into_inner();
+    let flops = expr_at(&rf.flops, floors_line, "flops floor")?;
+    let bytes = expr_at(&rf.bytes, floors_line, "bytes floor")?;
+
+    // Baselines.
+    let mut baselines = Vec::new();
+    for b in &raw.baselines {
+        let line = lines.of(b.span());
+        let rb = b.get_ref();
+        let post = match rb.post.as_deref() {
+            None => None,
+            Some("tril") => Some(Post::Tril),
+            Some(other) => return Err(err(Some(line), format!("baseline post `{other}`: expected `tril`"))),
+        };
+        match rb.builtin.as_str() {
+            "cublas.gemm" => {
+                let g = rb
+                    .gemm
+                    .as_ref()
+                    .ok_or_else(|| err(Some(line), "baseline cublas.gemm needs its [baseline.gemm]".into()))?;
+                baselines.push(Baseline { gemm: gemm(g, line, "baseline gemm")?, post, like: rb.like.clone() });
+            }
+            other => return Err(err(Some(line), format!("baseline `{other}`: expected `cublas.gemm`"))),
+        }
+    }
+
+    let problem = Problem {
+        name: leak(name),
+        summary: leak(raw.summary),
+        family: leak(raw.family),
+        kernelbench: raw.kernelbench.map(leak),
+        origin: leak(origin.to_string()),
+        symbols: Box::leak(symbols.into_boxed_slice()),
+        constraints,
+        check,
+        timed,
+        small,
+        tensors,
+        reference,
+        scale,
+        terms,
+        flops,
+        bytes,
+        baselines,
+    };
+    problem.lint().map_err(|m| err(None, m))?;
+    Ok(problem)
+}
+
+fn show(map: &BTreeMap<String, i64>) -> String {
+    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+pub(crate) fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl ReferenceKernel {
+    /// Every buffer argument names an input, an output, or (scale = "kernel") an output's
+    /// `<name>_scale`; everything else is a size expression.
+    fn check_names(&self, tensors: &[Tensor], symbols: &[&str], scale: ScaleRule) -> Result<(), String> {
+        let mut known: Vec<String> = tensors.iter().map(|t| t.name.to_string()).collect();
+        if scale == ScaleRule::Kernel {
+            known.extend(tensors.iter().filter(|t| t.role == Role::Output).map(|t| format!("{}_scale", t.name)));
+        }
+        for l in &self.launches {
+            for a in &l.args {
+                match a {
+                    ArgSpec::Buffer(n) if known.contains(n) || symbols.contains(&n.as_str()) => {}
+                    ArgSpec::Buffer(n) => {
+                        return Err(format!(
+                            "launch `{}`: unknown argument `{n}` (buffers: {}; sizes: {})",
+                            l.kernel,
+                            known.join(", "),
+                            symbols.join(", ")
+                        ));
+                    }
+                    ArgSpec::Int(e) => {
+                        if let Some(s) = e.symbols().into_iter().find(|s| !symbols.contains(&s.as_str())) {
+                            return Err(format!("launch `{}`: unknown size symbol `{s}`", l.kernel));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! The format and its lint: the library's problems load, and each kind of mistake is one line
+//! naming the file and line.
+
+use super::*;
+
+const GOOD: &str = r#"
+name = "axpy"
+summary = "y = 2·x + z"
+family = "elementwise"
+
+[sizes]
+symbols = ["N"]
+constraints = ["N >= 1"]
+timed = [{ N = 1048576 }]
+check = [{ N = 1 }, { N = 1000 }]
+small = { N = 17 }
+
+[[tensor]]
+name = "x"
+role = "input"
+dtype = "f32"
+shape = ["N"]
+distributions = ["randn(0, 2)", "uniform(-1, 1)"]
+
+[[tensor]]
+name = "z"
+role = "input"
+dtype = "f32"
+shape = ["N"]
+
+[[tensor]]
+name = "y"
+role = "output"
+dtype = "f32"
+shape = ["N"]
+
+[reference]
+kernel = "reference.cu"
+terms = 2
+scale = "abs"
+
+[floors]
+flops = "2 * N"
+bytes = "12 * N"
+"#;
+
+const REFERENCE: &str = r#"/* sadoku
+problem = "axpy"
+[[launch]]
+kernel = "axpy_fp64"
+grid = ["cdiv(N, 256)", 1, 1]
+block = [256, 1, 1]
+args = ["x", "z", "y", "N"]
+*/
+extern "C" __global__ void axpy_fp64(const float* x, const float* z, double* y, long long n) {}
+"#;
+
+fn parse(text: &str) -> Result<Problem, ProblemError> {
+    format::parse("p/problem.toml", text, &|f| {
+        if f == "reference.cu" { Ok(REFERENCE.into()) } else { Err("no such file".into()) }
+    })
+}
+
+fn error(text: &str) -> String {
+    parse(text).expect_err("the lint refuses it").to_string()
+}
+
+#[test]
+fn a_good_problem_parses_with_everything_it_declares() {
+    let p = parse(GOOD).unwrap();
+    assert_eq!(p.name(), "axpy");
+    assert_eq!(p.size_symbols(), &["N"]);
+    assert_eq!(p.check_sizes(), vec![Sizes::new([("N", 1048576)]), Sizes::new([("N", 1)]), Sizes::new([("N", 1000)])]);
+    let b = p.buffers(&Sizes::new([("N", 10)]));
+    assert_eq!(
+        b.iter().map(|b| (b.name, b.role, b.elements())).collect::<Vec<_>>(),
+        vec![("x", Role::Input, 10), ("z", Role::Input, 10), ("y", Role::Output, 10)]
+    );
+    assert_eq!(
+        p.input_distributions(0),
+        vec![Distribution::Randn { mean: 0.0, std: 2.0 }, Distribution::STANDARD_NORMAL]
+    );
+    assert_eq!(p.input_distributions(1), vec![Distribution::Uniform { lo: -1.0, hi: 1.0 }, Distribution::UNIT_UNIFORM]);
+    assert_eq!(p.min_flops(&Sizes::new([("N", 10)])), 20.0);
+    assert_eq!(p.terms(&Sizes::new([("N", 10)])), 2);
+    assert!(!p.has_baseline());
+    assert!(matches!(&p.reference, ReferenceSpec::Kernel(k) if k.launches.len() == 1));
+    assert!(p.reference_host(&Sizes::new([("N", 1)]), &[vec![1.0], vec![1.0]]).is_none());
+}
+
+#[test]
+fn the_library_has_trimm_as_data() {
+    let t = find("trimm").expect("trimm ships in the library");
+    assert_eq!(t.timed_sizes(), Sizes::new([("N", 4096)]));
+    assert_eq!(t.check_sizes().iter().map(|s| s.of("N")).collect::<Vec<_>>(), vec![4096, 1, 17, 1000, 4095]);
+    // The write-up's figure: 22.9 GFLOP at N = 4096, and brute force at small N.
+    assert!((t.min_flops(&t.timed_sizes()) / 1e9 - 22.92).abs() < 0.01);
+    for n in [1usize, 2, 3, 17] {
+        let mut flops = 0usize;
+        for i in 0..n {
+            for j in 0..=i {
+                flops += 2 * (i - j + 1);
+            }
+        }
+        assert_eq!(t.min_flops(&Sizes::new([("N", n as i64)])), flops as f64);
+    }
+    assert!(t.buffers(&t.timed_sizes()).iter().filter(|b| b.role == Role::Input).all(|b| b.lower_triangular));
+    assert_eq!(t.baseline_name(Precision::F32), "cuBLAS SGEMM (TF32 off) + tril, as torch.matmul(a, b).tril()");
+    // The host's independent truth is the exact product of the triangles.
+    let a = vec![1.0, 0.0, 0.0, 2.0, -3.0, 0.0, 4.0, 5.0, 6.0];
+    let b = vec![-1.0, 0.0, 0.0, 0.5, 2.0, 0.0, 1.0, 1.0, 1.0];
+    let r = &t.reference_host(&Sizes::new([("N", 3)]), &[a, b]).unwrap()[0];
+    assert_eq!(r.values, vec![-1.0, 0.0, 0.0, -3.5, -6.0, 0.0, 4.5, 16.0, 6.0]);
+    assert_eq!(r.scale, vec![1.0, 0.0, 0.0, 3.5, 6.0, 0.0, 12.5, 16.0, 6.0]);
+}
+
+#[test]
+fn every_library_problem_is_valid() {
+    // A broken library entry is skipped with a message at run time: here it fails the build.
+    for dir in LIBRARY.dirs() {
+        let toml = dir.get_file(dir.path().join("problem.toml")).expect("every library directory has a problem.toml");
+        let read = |f: &str| {
+            dir.get_file(dir.path().join(f))
+                .and_then(|x| x.contents_utf8())
+                .map(str::to_string)
+                .ok_or("missing".to_string())
+        };
+        let p = format::parse(&dir.path().display().to_string(), toml.contents_utf8().unwrap(), &read);
+        assert!(p.is_ok(), "{}", p.unwrap_err());
+    }
+}
+
+#[test]
+fn mistakes_are_one_line_naming_the_file_and_line() {
+    let cases: [(&str, &str, &str); 10] = [
+        (
+            "shape = [\"N\"]\ndistributions = [\"randn(0, 2)\", \"uniform(-1, 1)\"]",
+            "shape = [\"M\"]\ndistributions = [\"randn(0, 2)\", \"uniform(-1, 1)\"]",
+            "p/problem.toml:13: tensor `x` shape: unknown size symbol `M`",
+        ),
+        (
+            "check = [{ N = 1 }, { N = 1000 }]",
+            "check = [{ N = 0 }, { N = 1000 }]",
+            "p/problem.toml:10: check case N = 0: constraint `N >= 1` does not hold",
+        ),
+        ("bytes = \"12 * N\"", "bytes = \"13 * N\"", "the bytes floor (13631488) exceeds what the tensors hold (12582912)"),
+        (
+            "name = \"z\"\nrole = \"input\"\ndtype = \"f32\"",
+            "name = \"z\"\nrole = \"input\"\ndtype = \"bf16\"",
+            "dtype `bf16` is not supported by this build yet",
+        ),
+        (
+            "name = \"z\"\nrole = \"input\"\ndtype = \"f32\"",
+            "name = \"z\"\nrole = \"input\"\ndtype = \"f33\"",
+            "dtype `f33` unknown",
+        ),
+        ("\"randn(0, 2)\"", "\"randn(0, -2)\"", "distribution `randn(0, -2)`: std must be positive"),
+        ("kernel = \"reference.cu\"", "kernel = \"missing.cu\"", "reference kernel `missing.cu`: no such file"),
+        ("small = { N = 17 }", "small = { M = 17 }", "small case {M = 17}: no value for size `N`"),
+        ("role = \"output\"", "role = \"result\"", "role `result`: expected `input` or `output`"),
+        ("constraints = [\"N >= 1\"]", "constraints = [\"N\"]", "expected a comparison"),
+    ];
+    for (from, to, want) in cases {
+        assert!(GOOD.contains(from), "{from}");
+        let e = error(&GOOD.replacen(from, to, 1));
+        assert!(e.contains(want), "{from} → {to}: got `{e}`, want `{want}`");
+        assert!(!e.contains('\n'), "{e}");
+    }
+}
+
+#[test]
+fn a_reference_kernel_must_name_known_buffers() {
+    let text = GOOD.replace("kernel = \"reference.cu\"", "kernel = \"bad.cu\"");
+    let e = format::parse("p/problem.toml", &text, &|_| Ok(REFERENCE.replace("\"x\", \"z\"", "\"x\", \"w\"")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown argument `w`"), "{e}");
+}
+
+#[test]
+fn a_gemm_whose_operands_do_not_fit_is_refused() {
+    let t = include_str!("../../../../problems/trimm/problem.toml");
+    let e = format::parse("trimm", &t.replacen("k = \"N\"", "k = \"N + 1\"", 1), &|_| Err("none".into())).unwrap_err();
+    assert!(e.to_string().contains("reference gemm: `A` holds 16777216 elements, the product needs 16781312"), "{e}");
+}
+
+#[test]
+fn distributions_parse_and_print() {
+    assert_eq!(Distribution::parse("randn").unwrap(), Distribution::STANDARD_NORMAL);
+    assert_eq!(Distribution::parse(" uniform(-1, 3) ").unwrap(), Distribution::Uniform { lo: -1.0, hi: 3.0 });
+    assert_eq!(Distribution::parse("randn(1.5, 0.25)").unwrap().to_string(), "randn(1.5, 0.25)");
+    assert_eq!(Distribution::UNIT_UNIFORM.to_string(), "rand");
+    for bad in ["normal(0, 1)", "uniform(1, 1)", "randn(0)", "randn(nan, 1)", "uniform(0, 1"] {
+        assert!(Distribution::parse(bad).is_err(), "{bad}");
+    }
+}
