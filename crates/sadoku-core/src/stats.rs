@@ -65,6 +65,13 @@ fn median_in_place(v: &mut [f64]) -> f64 {
     }
 }
 
+/// 95 % percentile-bootstrap interval of the median of `samples`.
+pub fn median_interval(samples: &[f64], seed: u64) -> (f64, f64) {
+    // The interval of 1 / median against a constant baseline of 1, inverted (monotonic).
+    let (lo, hi) = speedup_interval(&[1.0], samples, seed);
+    (1.0 / hi, 1.0 / lo)
+}
+
 /// 95 % percentile-bootstrap interval of median(baseline) / median(candidate), resampling each
 /// series independently.
 pub fn speedup_interval(baseline: &[f64], candidate: &[f64], seed: u64) -> (f64, f64) {

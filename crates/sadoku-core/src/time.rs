@@ -103,8 +103,29 @@ impl std::fmt::Display for Call {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Round {
     pub samples: usize,
-    pub speedup: f64,
-    pub speedup_interval: (f64, f64),
+    /// Against the baseline, when the problem has one.
+    pub speedup: Option<f64>,
+    pub speedup_interval: Option<(f64, f64)>,
+    /// The candidate's median time and its 95 % bootstrap interval, ms.
+    pub median_ms: f64,
+    pub median_interval: (f64, f64),
+}
+
+impl Round {
+    /// What two rounds must agree on: the speedup's interval, or without a baseline the median's.
+    fn interval(&self) -> (f64, f64) {
+        self.speedup_interval.unwrap_or(self.median_interval)
+    }
+
+    fn describe(&self) -> String {
+        match (self.speedup, self.speedup_interval) {
+            (Some(s), Some((lo, hi))) => format!("speedup {s:.3}× [{lo:.3}, {hi:.3}]"),
+            _ => format!(
+                "median {:.4} ms [{:.4}, {:.4}]",
+                self.median_ms, self.median_interval.0, self.median_interval.1
+            ),
+        }
+    }
 }
 
 /// One of the candidate's kernels, over all its timed launches.
@@ -141,12 +162,13 @@ pub struct Timing {
     /// How the times were taken: the trace's kernel span, or events when the device cannot trace.
     pub method: String,
     pub candidate: Summary,
-    pub baseline: Summary,
+    /// None when the problem has no library baseline: then only time, rates and % of ceiling.
+    pub baseline: Option<Summary>,
     /// median(baseline) / median(candidate).
-    pub speedup: f64,
+    pub speedup: Option<f64>,
     /// 95 % bootstrap interval of the speedup.
-    pub speedup_interval: (f64, f64),
-    pub call: Call,
+    pub speedup_interval: Option<(f64, f64)>,
+    pub call: Option<Call>,
     /// False when the budget ran out before the noise target was met.
     pub converged: bool,
     /// False when the rounds disagree or the clocks contradict each other: see `unreliable`.
@@ -393,9 +415,12 @@ fn sample_rounds(
     // Warm-up: clocks ramp, caches of the driver fill. Verified like every other launch.
     let start = Instant::now();
     let mut warm = 0;
+    let with_baseline = s.candidate.problem.has_baseline();
     while warm < 3 || start.elapsed() < options.warmup {
         s.candidate_sample(devices)?;
-        s.baseline_sample(devices, warm)?;
+        if with_baseline {
+            s.baseline_sample(devices, warm)?;
+        }
         warm += 1;
     }
     let rounds = options.rounds.max(1);
@@ -411,18 +436,20 @@ fn sample_rounds(
         let quiet = loop {
             attempts += 1;
             let ct = s.candidate_sample(devices)?;
-            let bt = s.baseline_sample(devices, index)?;
-            index += 1;
             if s.keep(&ct) {
                 c[round].push(ct);
             }
-            if s.keep(&bt) {
-                b[round].push(bt);
+            if with_baseline {
+                let bt = s.baseline_sample(devices, index)?;
+                if s.keep(&bt) {
+                    b[round].push(bt);
+                }
             }
-            let n = c[round].len().min(b[round].len());
+            index += 1;
+            let n = if with_baseline { c[round].len().min(b[round].len()) } else { c[round].len() };
             let noise =
                 |t: &[Taken]| Summary::of(&times(t, spans(&c[round], &b[round]))).map_or(f64::INFINITY, |s| s.noise);
-            let (cn, bn) = (noise(&c[round]), noise(&b[round]));
+            let (cn, bn) = (noise(&c[round]), if with_baseline { noise(&b[round]) } else { 0.0 });
             let total: usize = c.iter().map(Vec::len).sum();
             observer.event(Event::Sample {
                 samples: total,
@@ -445,7 +472,7 @@ fn sample_rounds(
     }
     let all_c: Vec<Taken> = c.iter().flatten().copied().collect();
     let all_b: Vec<Taken> = b.iter().flatten().copied().collect();
-    if all_c.len() < 3 || all_b.len() < 3 {
+    if all_c.len() < 3 || (with_baseline && all_b.len() < 3) {
         return Err(Stop::Env(DeviceError::Environment(format!(
             "too few samples kept ({} candidate, {} baseline; {} dropped at a throttled SM clock)",
             all_c.len(),
@@ -455,33 +482,29 @@ fn sample_rounds(
     }
     let use_spans = spans(&all_c, &all_b);
     let (cms, bms) = (times(&all_c, use_spans), times(&all_b, use_spans));
-    let (cs, bs) = (Summary::of(&cms).expect("sampled"), Summary::of(&bms).expect("sampled"));
-    let interval = speedup_interval(&bms, &cms, s.rng.random());
+    let cs = Summary::of(&cms).expect("sampled");
+    let bs = Summary::of(&bms);
+    let interval = bs.as_ref().map(|_| speedup_interval(&bms, &cms, s.rng.random()));
     let mut round_records = Vec::new();
     for (rc, rb) in c.iter().zip(&b) {
         let (rcm, rbm) = (times(rc, use_spans), times(rb, use_spans));
-        if let (Some(x), Some(y)) = (Summary::of(&rcm), Summary::of(&rbm)) {
+        if let Some(x) = Summary::of(&rcm) {
+            let y = Summary::of(&rbm);
             round_records.push(Round {
                 samples: rcm.len(),
-                speedup: y.median / x.median,
-                speedup_interval: speedup_interval(&rbm, &rcm, s.rng.random()),
+                speedup: y.as_ref().map(|y| y.median / x.median),
+                speedup_interval: y.as_ref().map(|_| speedup_interval(&rbm, &rcm, s.rng.random())),
+                median_ms: x.median,
+                median_interval: crate::stats::median_interval(&rcm, s.rng.random()),
             });
         }
     }
     let mut unreliable = None;
     for (i, x) in round_records.iter().enumerate() {
         for y in &round_records[i + 1..] {
-            let overlap = x.speedup_interval.0 <= y.speedup_interval.1 && y.speedup_interval.0 <= x.speedup_interval.1;
-            if !overlap {
-                unreliable = Some(format!(
-                    "the rounds disagree: speedup {:.3}× [{:.3}, {:.3}] then {:.3}× [{:.3}, {:.3}]",
-                    x.speedup,
-                    x.speedup_interval.0,
-                    x.speedup_interval.1,
-                    y.speedup,
-                    y.speedup_interval.0,
-                    y.speedup_interval.1
-                ));
+            let (a, b) = (x.interval(), y.interval());
+            if !(a.0 <= b.1 && b.0 <= a.1) {
+                unreliable = Some(format!("the rounds disagree: {} then {}", x.describe(), y.describe()));
             }
         }
     }
@@ -518,9 +541,9 @@ fn sample_rounds(
         baseline_name: String::new(),
         baseline_precision: Precision::F32,
         method,
-        speedup: bs.median / cs.median,
+        speedup: bs.as_ref().map(|b| b.median / cs.median),
         speedup_interval: interval,
-        call: Call::of(interval),
+        call: interval.map(Call::of),
         candidate: cs,
         baseline: bs,
         converged,
@@ -538,7 +561,8 @@ fn sample_rounds(
     })
 }
 
-/// Whether both series were traced: then spans are compared, otherwise events.
+/// Whether both series (or the candidate's alone) were traced: then spans are compared, otherwise
+/// events.
 fn spans(c: &[Taken], b: &[Taken]) -> bool {
     !c.is_empty() && c.iter().chain(b).all(|t| t.span_ms.is_some())
 }

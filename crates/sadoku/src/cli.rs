@@ -12,6 +12,10 @@ use clap::{Args, Parser, Subcommand};
     after_help = "Exit status: 0 all candidates accepted, 1 some rejected, 2 usage or environment error."
 )]
 pub struct Cli {
+    /// Add the problems in DIR (a problem directory, or a directory of them) to the library;
+    /// also $SADOKU_PROBLEMS, a `:`-separated list.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub problems: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -23,10 +27,37 @@ pub enum Command {
     /// Validate front matter and compile with NVRTC for an architecture; needs no GPU.
     Check(CheckArgs),
     /// List the problems sadoku can judge.
-    Problems,
+    Problems(ProblemsArgs),
+    /// Work with a problem definition.
+    #[command(subcommand)]
+    Problem(ProblemCommand),
     /// Internal: serve one candidate's GPU work over stdin/stdout for a judging parent.
     #[command(hide = true)]
     Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProblemsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProblemCommand {
+    /// Lint problem directories (symbols, constraints at every case, floors) and compile each
+    /// reference kernel with NVRTC, checking its launches' arguments; needs no GPU.
+    Check(ProblemCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProblemCheckArgs {
+    /// Problem directories (each holding a problem.toml), or directories of them.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Target architecture for the reference kernels.
+    #[arg(long, default_value = "sm_90")]
+    pub arch: String,
 }
 
 #[derive(Debug, Args)]

@@ -32,19 +32,22 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use candidates::Loaded;
-use cli::{CheckArgs, Cli, Command, PrecisionArg, ReviewArgs, WorkerArgs};
+use cli::{
+    CheckArgs, Cli, Command, PrecisionArg, ProblemCheckArgs, ProblemCommand, ProblemsArgs, ReviewArgs, WorkerArgs,
+};
 use journal::Journal;
 
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SADOKU_COMMIT"), ")");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = add_problems(&cli.problems).and_then(|()| match cli.command {
         Command::Review(args) => review(args),
         Command::Check(args) => check(args),
-        Command::Problems => problems(),
+        Command::Problems(args) => problems(args),
+        Command::Problem(ProblemCommand::Check(args)) => problem_check(args),
         Command::Worker(args) => worker(args),
-    };
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -213,10 +216,13 @@ fn review_key(sha256: &str, options: &ReviewOptions, sanitize: bool) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// `--size` over the timed case of the candidates' problem: the named symbols replaced, the
+/// constraints holding, every shape computable.
 fn timed_sizes(given: &[(String, i64)], candidates: &[&Candidate]) -> Result<Option<Sizes>> {
     if given.is_empty() {
         return Ok(None);
     }
+    let mut timed: Option<(Sizes, &str)> = None;
     for c in candidates {
         for (k, _) in given {
             if !c.problem.size_symbols().contains(&k.as_str()) {
@@ -228,8 +234,21 @@ fn timed_sizes(given: &[(String, i64)], candidates: &[&Candidate]) -> Result<Opt
                 );
             }
         }
+        let mut sizes = c.problem.timed_sizes();
+        for (k, v) in given {
+            sizes.0.insert(k.clone(), *v);
+        }
+        c.problem.validate_sizes(&sizes).map_err(|m| anyhow!("--size: {m}"))?;
+        match &timed {
+            Some((t, name)) if *t != sizes => anyhow::bail!(
+                "--size applies to one problem at a time: {} is `{}`, another candidate is `{name}`; review them separately",
+                c.origin,
+                c.problem.name()
+            ),
+            _ => timed = Some((sizes, c.problem.name())),
+        }
     }
-    Ok(Some(Sizes::new(given.iter().map(|(k, v)| (k.as_str(), *v)))))
+    Ok(timed.map(|(s, _)| s))
 }
 
 #[derive(Serialize)]
@@ -358,10 +377,134 @@ fn worker(args: WorkerArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn problems() -> Result<u8> {
-    for p in problem::all() {
-        let t = p.timed_sizes();
-        println!("{:<8} {} (timed at {t}; minimum {:.1} GFLOP)", p.name(), p.summary(), p.min_flops(&t) / 1e9);
+/// `--problems DIR` and $SADOKU_PROBLEMS: user problems join the library.
+fn add_problems(dirs: &[std::path::PathBuf]) -> Result<()> {
+    let from_env = std::env::var_os("SADOKU_PROBLEMS").map(|v| std::env::split_paths(&v).collect::<Vec<_>>());
+    for dir in from_env.iter().flatten().chain(dirs) {
+        problem::add_dir(dir).map_err(|e| anyhow!("{e}"))?;
     }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ProblemRow {
+    name: &'static str,
+    family: &'static str,
+    dtypes: String,
+    timed: String,
+    /// The flop and byte floors at the timed size.
+    floors: String,
+    baseline: String,
+    kernelbench: Option<&'static str>,
+    summary: &'static str,
+    origin: &'static str,
+}
+
+fn problems(args: ProblemsArgs) -> Result<u8> {
+    let rows: Vec<ProblemRow> = problem::all()
+        .into_iter()
+        .map(|p| {
+            let mut dtypes: Vec<String> = p.tensors.iter().map(|t| format!("{:?}", t.dtype).to_lowercase()).collect();
+            dtypes.dedup();
+            ProblemRow {
+                name: p.name,
+                family: p.family,
+                dtypes: dtypes.join(", "),
+                timed: p.timed_sizes().to_string(),
+                floors: format!(
+                    "{:.1} GFLOP, {:.2} GB",
+                    p.min_flops(&p.timed_sizes()) / 1e9,
+                    p.min_bytes(&p.timed_sizes()) / 1e9
+                ),
+                baseline: if p.has_baseline() { p.baseline_name(Precision::F32) } else { "none (% of ceiling)".into() },
+                kernelbench: p.kernelbench,
+                summary: p.summary,
+                origin: p.origin,
+            }
+        })
+        .collect();
+    if args.json {
+        output::json::print(&rows)?;
+        return Ok(0);
+    }
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.set_header(["problem", "family", "dtypes", "timed at", "floors", "baseline", "KernelBench"]);
+    for r in &rows {
+        let baseline = r.baseline.split(", as ").next().unwrap_or(&r.baseline).to_string();
+        let task = r.kernelbench.map_or("–".to_string(), |k| k.split(" (").next().unwrap_or(k).to_string());
+        table.add_row([r.name, r.family, &r.dtypes, &r.timed, &r.floors, &baseline, &task]);
+    }
+    println!("{table}");
+    println!("{} problems; `sadoku problems --json` for their summaries and origins", rows.len());
     Ok(0)
+}
+
+/// Lint each problem directory and compile its reference kernel; exit 1 if any fails.
+fn problem_check(args: ProblemCheckArgs) -> Result<u8> {
+    if !args.arch.starts_with("sm_") {
+        anyhow::bail!("--arch {}: expected a real architecture such as sm_90", args.arch);
+    }
+    let mut dirs = Vec::new();
+    for d in &args.dirs {
+        if d.join("problem.toml").is_file() {
+            dirs.push(d.clone());
+        } else if d.is_dir() {
+            let mut sub: Vec<_> = std::fs::read_dir(d)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("problem.toml").is_file())
+                .collect();
+            sub.sort();
+            if sub.is_empty() {
+                anyhow::bail!("{}: no problem.toml in it or in its sub-directories", d.display());
+            }
+            dirs.extend(sub);
+        } else {
+            anyhow::bail!("{}: no such directory", d.display());
+        }
+    }
+    let nvrtc = nvrtc(false)?;
+    let mut failed = 0;
+    for dir in dirs {
+        match problem::load_dir(&dir) {
+            Err(e) => {
+                println!("FAILED {e}");
+                failed += 1;
+            }
+            Ok(p) => match &p.reference {
+                problem::ReferenceSpec::Kernel(k) => {
+                    let request = CompileRequest {
+                        name: k.file.clone(),
+                        source: k.source.clone(),
+                        arch: args.arch.clone(),
+                        options: vec![],
+                    };
+                    let outcome = match nvrtc.compile(&request) {
+                        Err(CompileError::Unavailable(m)) => return Err(anyhow!(m)),
+                        Err(CompileError::Rejected { log }) => {
+                            Err(format!("reference kernel does not compile:\n{log}"))
+                        }
+                        Ok(m) => k.launches.iter().try_for_each(|l| signature::check(l, &m).map(drop)),
+                    };
+                    match outcome {
+                        Ok(()) => println!(
+                            "ok     {} ({}; reference {} compiled for {})",
+                            dir.display(),
+                            p.name,
+                            k.file,
+                            args.arch
+                        ),
+                        Err(e) => {
+                            println!("FAILED {}: {e}", dir.display());
+                            failed += 1;
+                        }
+                    }
+                }
+                problem::ReferenceSpec::Gemm(_) => {
+                    println!("ok     {} ({}; built-in GEMM reference)", dir.display(), p.name)
+                }
+            },
+        }
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
 }

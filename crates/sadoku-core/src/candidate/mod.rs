@@ -72,7 +72,34 @@ impl Candidate {
                 e.utf8_error().valid_up_to()
             ))
         })?;
+        // A problem named by a path is found relative to the candidate's own directory.
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Candidate::from_source_in(origin, source, &base)
+    }
+
+    /// Validate a candidate given as text; a problem named by a relative path is looked up under
+    /// `base`.
+    pub fn from_source_in(origin: String, source: String, base: &Path) -> Result<Candidate, SpecError> {
+        let spec = Spec::parse(&source).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
+        if spec.problem.contains('/') && Path::new(&spec.problem).is_relative() {
+            let dir = base.join(&spec.problem);
+            if dir.join("problem.toml").is_file() {
+                let names =
+                    problem::add_dir(&dir).map_err(|e| SpecError::new(&origin, spec.problem_line, e.to_string()))?;
+                let name = names.first().copied().unwrap_or_default();
+                return Candidate::with_problem(origin, source, spec, name);
+            }
+        }
         Candidate::from_source(origin, source)
+    }
+
+    fn with_problem(origin: String, source: String, mut spec: Spec, name: &str) -> Result<Candidate, SpecError> {
+        let problem = problem::find(name).ok_or_else(|| {
+            SpecError::new(&origin, spec.problem_line, format!("problem directory `{}` did not load", spec.problem))
+        })?;
+        spec.validate(problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
+        let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
+        Ok(Candidate { origin, source, sha256, spec, problem })
     }
 
     /// Validate a candidate given as text.
@@ -80,8 +107,11 @@ impl Candidate {
         let origin = origin.into();
         let mut spec = Spec::parse(&source).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
         let problem = problem::find(&spec.problem).ok_or_else(|| {
-            let known = problem::names().join(", ");
-            SpecError::new(&origin, spec.problem_line, format!("unknown problem `{}` (known: {known})", spec.problem))
+            SpecError::new(
+                &origin,
+                spec.problem_line,
+                format!("unknown problem `{}` ({})", spec.problem, problem::suggest(&spec.problem)),
+            )
         })?;
         spec.validate(problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
         let sha256 = hex::encode(Sha256::digest(source.as_bytes()));

@@ -70,6 +70,21 @@ impl SimCall<'_> {
         self.write_at(index, 0, values)
     }
 
+    /// Write fp64 values (a simulated reference kernel's truth).
+    pub fn write_f64(&mut self, index: usize, values: &[f64]) -> Result<(), SimFault> {
+        let b = self.buffer_arg(index)?;
+        let alloc = self.memory.get(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        let mut bytes = lock(&alloc.data);
+        let end = b.offset + values.len() * 8;
+        if values.len() * 8 > b.bytes || end > bytes.len() {
+            return Err(SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()));
+        }
+        for (chunk, v) in bytes[b.offset..end].chunks_exact_mut(8).zip(values) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        Ok(())
+    }
+
     /// Write `values` starting at element `offset` (which may be negative) of an argument. Like a
     /// real GPU, writing outside the argument but inside its allocation silently corrupts the
     /// neighbouring bytes; outside the allocation it is an illegal address.

@@ -327,7 +327,7 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
                 line,
                 message: m,
             })?;
-            let kernel = ReferenceKernel { file: file.clone(), source, launches: spec.launches };
+            let mut kernel = ReferenceKernel { file: file.clone(), source, launches: spec.launches };
             kernel
                 .check_names(&tensors, &symbols, scale)
                 .map_err(|m| err(Some(ref_line), format!("reference kernel `{file}`: {m}")))?;
@@ -404,26 +404,30 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 impl ReferenceKernel {
     /// Every buffer argument names an input, an output, or (scale = "kernel") an output's
     /// `<name>_scale`; everything else is a size expression.
-    fn check_names(&self, tensors: &[Tensor], symbols: &[&str], scale: ScaleRule) -> Result<(), String> {
+    /// A size symbol named as an argument becomes its value.
+    fn check_names(&mut self, tensors: &[Tensor], symbols: &[&str], scale: ScaleRule) -> Result<(), String> {
         let mut known: Vec<String> = tensors.iter().map(|t| t.name.to_string()).collect();
         if scale == ScaleRule::Kernel {
             known.extend(tensors.iter().filter(|t| t.role == Role::Output).map(|t| format!("{}_scale", t.name)));
         }
-        for l in &self.launches {
-            for a in &l.args {
+        for l in &mut self.launches {
+            let kernel = l.kernel.clone();
+            for a in &mut l.args {
                 match a {
-                    ArgSpec::Buffer(n) if known.contains(n) || symbols.contains(&n.as_str()) => {}
+                    ArgSpec::Buffer(n) if known.contains(n) => {}
+                    ArgSpec::Buffer(n) if symbols.contains(&n.as_str()) => {
+                        *a = ArgSpec::Int(Expr::parse(n).map_err(|e| e.to_string())?);
+                    }
                     ArgSpec::Buffer(n) => {
                         return Err(format!(
-                            "launch `{}`: unknown argument `{n}` (buffers: {}; sizes: {})",
-                            l.kernel,
+                            "launch `{kernel}`: unknown argument `{n}` (buffers: {}; sizes: {})",
                             known.join(", "),
                             symbols.join(", ")
                         ));
                     }
                     ArgSpec::Int(e) => {
                         if let Some(s) = e.symbols().into_iter().find(|s| !symbols.contains(&s.as_str())) {
-                            return Err(format!("launch `{}`: unknown size symbol `{s}`", l.kernel));
+                            return Err(format!("launch `{kernel}`: unknown size symbol `{s}`"));
                         }
                     }
                 }

@@ -682,6 +682,18 @@ pub fn find(name: &str) -> Option<&'static Problem> {
     None
 }
 
+/// For an unknown name: the nearest known one, and where to see them all.
+pub fn suggest(name: &str) -> String {
+    let names = names();
+    let nearest =
+        names.iter().map(|n| (strsim::levenshtein(name, n), *n)).filter(|(d, n)| *d <= 2.max(n.len() / 3)).min();
+    let all = format!("`sadoku problems` lists all {}; `--problems DIR` adds your own", names.len());
+    match nearest {
+        Some((_, n)) => format!("did you mean `{n}`? {all}"),
+        None => all,
+    }
+}
+
 pub fn names() -> Vec<&'static str> {
     all().iter().map(|p| p.name).collect()
 }

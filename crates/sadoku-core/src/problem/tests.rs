@@ -143,7 +143,11 @@ fn mistakes_are_one_line_naming_the_file_and_line() {
             "check = [{ N = 0 }, { N = 1000 }]",
             "p/problem.toml:10: check case N = 0: constraint `N >= 1` does not hold",
         ),
-        ("bytes = \"12 * N\"", "bytes = \"13 * N\"", "the bytes floor (13631488) exceeds what the tensors hold (12582912)"),
+        (
+            "bytes = \"12 * N\"",
+            "bytes = \"13 * N\"",
+            "the bytes floor (13631488) exceeds what the tensors hold (12582912)",
+        ),
         (
             "name = \"z\"\nrole = \"input\"\ndtype = \"f32\"",
             "name = \"z\"\nrole = \"input\"\ndtype = \"bf16\"",

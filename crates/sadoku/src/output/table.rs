@@ -49,7 +49,9 @@ pub fn render(report: &Report) -> String {
     for c in &report.candidates {
         let timing = c.findings.timing.as_ref();
         let speed = timing.map_or("–".into(), |t| {
-            let (lo, hi) = t.speedup_interval;
+            let (Some(speedup), Some((lo, hi)), Some(call)) = (t.speedup, t.speedup_interval, t.call) else {
+                return "no baseline".to_string();
+            };
             let mut flags = Vec::new();
             if !t.converged {
                 flags.push("noisy");
@@ -58,7 +60,7 @@ pub fn render(report: &Report) -> String {
                 flags.push("unreliable");
             }
             let flags = if flags.is_empty() { String::new() } else { format!("\n({})", flags.join(", ")) };
-            format!("{:.2}× [{lo:.2}, {hi:.2}]\n{}{flags}", t.speedup, t.call)
+            format!("{speedup:.2}× [{lo:.2}, {hi:.2}]\n{call}{flags}")
         });
         let rate = match (c.findings.tflops, &c.findings.ceiling) {
             (Some(f), Some(u)) => format!("{f:.1} ({:.0}% of {})", u.percent, u.what),
@@ -71,9 +73,10 @@ pub fn render(report: &Report) -> String {
             Cell::new(error_cell(c)),
             Cell::new(timing.map_or("–".into(), |t| format!("{} ± {}", ms(t.candidate.median), ms(t.candidate.iqr()))))
                 .set_alignment(CellAlignment::Right),
-            Cell::new(
-                timing.map_or("–".into(), |t| format!("{}\n{}", ms(t.baseline.median), short(t.baseline_precision))),
-            )
+            Cell::new(timing.map_or("–".into(), |t| match &t.baseline {
+                Some(b) => format!("{}\n{}", ms(b.median), short(t.baseline_precision)),
+                None => "–".into(),
+            }))
             .set_alignment(CellAlignment::Right),
             Cell::new(speed).set_alignment(CellAlignment::Right),
             Cell::new(rate).set_alignment(CellAlignment::Right),
@@ -92,7 +95,8 @@ pub fn render(report: &Report) -> String {
     let mut baselines: Vec<(Precision, String)> = report
         .candidates
         .iter()
-        .filter_map(|c| c.findings.timing.as_ref().map(|t| (t.baseline_precision, t.baseline_name.clone())))
+        .filter_map(|c| c.findings.timing.as_ref().filter(|t| t.baseline.is_some()))
+        .map(|t| (t.baseline_precision, t.baseline_name.clone()))
         .collect();
     baselines.dedup();
     for (precision, name) in baselines {
@@ -130,11 +134,15 @@ pub fn render(report: &Report) -> String {
         let rounds: Vec<String> = t
             .rounds
             .iter()
-            .map(|r| {
-                format!(
-                    "{:.3}× [{:.3}, {:.3}] ({} samples)",
-                    r.speedup, r.speedup_interval.0, r.speedup_interval.1, r.samples
-                )
+            .map(|r| match (r.speedup, r.speedup_interval) {
+                (Some(s), Some((lo, hi))) => format!("{s:.3}× [{lo:.3}, {hi:.3}] ({} samples)", r.samples),
+                _ => format!(
+                    "{} [{}, {}] ({} samples)",
+                    ms(r.median_ms),
+                    ms(r.median_interval.0),
+                    ms(r.median_interval.1),
+                    r.samples
+                ),
             })
             .collect();
         out.push_str(&format!("    rounds: {}\n", rounds.join(", then ")));
