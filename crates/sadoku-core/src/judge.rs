@@ -471,6 +471,8 @@ pub(crate) struct Plan {
 pub(crate) struct Judged {
     pub sample: Option<Sample>,
     pub accuracy: Vec<Accuracy>,
+    /// Host wall time of step 3: the fp64 truth, the comparison and the hashes, ms.
+    pub truth_ms: f64,
 }
 
 impl Judged {
@@ -574,8 +576,10 @@ pub(crate) fn judge(
             after.push(Work::Library(LibraryOp::Diff { first: truth.kept[k], second: g.view, scale, factor, out }));
         }
     }
+    let truth_started = std::time::Instant::now();
     devices.reference.run(&after)?;
     let words = devices.reference.download_u64(truth.results.view(0, 8 * slots.words()))?;
+    let truth_ms = truth_started.elapsed().as_secs_f64() * 1e3;
 
     // 4. The checks, in order: guards, unwritten elements, inputs, determinism, accuracy.
     for (b, g) in arena.all().enumerate() {
@@ -642,7 +646,7 @@ pub(crate) fn judge(
             .collect();
         devices.reference.run(&copies)?;
     }
-    Ok(Judged { sample, accuracy })
+    Ok(Judged { sample, accuracy, truth_ms })
 }
 
 /// The comparator's summary as the accuracy check reports it.

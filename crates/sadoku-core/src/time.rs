@@ -185,6 +185,9 @@ pub struct Timing {
     pub sm_clock_mhz: Option<f64>,
     /// Median host wall time of a candidate sample (cross-check of the device clock), ms.
     pub wall_ms: f64,
+    /// Median host wall time of the judge's work after each timed launch: the fp64 truth for its
+    /// fresh inputs, the comparison and the hashes, ms.
+    pub truth_ms: f64,
     pub kernels: Vec<KernelTime>,
     pub candidate_ms: Vec<f64>,
     pub baseline_ms: Vec<f64>,
@@ -213,6 +216,8 @@ struct Sampler<'c> {
     throttled: usize,
     /// Why the candidate's device could not trace, if it could not.
     untraced: Option<String>,
+    /// The judge's time for each timed launch's truth and comparison, ms.
+    truth_ms: Vec<f64>,
 }
 
 /// One kept sample: event time, traced span, wall time.
@@ -278,6 +283,7 @@ impl Sampler<'_> {
         if let Some(r) = judged.inaccurate(&self.tolerance, &at) {
             return Err(reject(r));
         }
+        self.truth_ms.push(judged.truth_ms);
         let sample = judged
             .sample
             .ok_or_else(|| Stop::Env(DeviceError::Environment("a timed launch without a sample".into())))?;
@@ -381,6 +387,7 @@ pub(crate) fn measure(
         throttle: options.throttle,
         throttled: 0,
         untraced: None,
+        truth_ms: Vec::new(),
     };
     let result = (|| {
         for spec in problem.buffers(sizes).iter().filter(|b| b.role == Role::Output) {
@@ -555,6 +562,7 @@ fn sample_rounds(
         throttled: s.throttled,
         sm_clock_mhz: Summary::of(&clocks).map(|s| s.median),
         wall_ms,
+        truth_ms: Summary::of(&s.truth_ms).map_or(0.0, |t| t.median),
         kernels,
         candidate_ms: cms,
         baseline_ms: bms,

@@ -121,7 +121,12 @@ pub fn render(report: &Report) -> String {
             t.throttled,
             t.sm_clock_mhz.map_or("unknown".into(), |m| format!("{m:.0} MHz")),
         ));
-        out.push_str(&format!("    timed by: {}; host wall clock {} per sample\n", t.method, ms(t.wall_ms)));
+        out.push_str(&format!(
+            "    timed by: {}; host wall clock {} per sample; fp64 truth and comparison {} per launch\n",
+            t.method,
+            ms(t.wall_ms),
+            ms(t.truth_ms)
+        ));
         if let Some(u) = &c.findings.ceiling {
             out.push_str(&format!(
                 "    ceiling: {} at {:.1} {}, because {}; {:.0}% of it\n",
