@@ -38,8 +38,11 @@ use crate::problem::ReferenceKernel;
 use crate::problem::{BufferSpec, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
 use crate::verdict::{At, Rejection};
 
-/// Largest output (elements) whose every judged launch is also checked on the host.
+/// Largest output (elements) whose verification trials are also checked on the host.
 pub const HOST_CHECK_ELEMENTS: usize = 1 << 20;
+/// Most work (the problem's flop floor) a host cross-check may recompute: plain loops must stay
+/// cheap (trimm at N = 1000 is 0.67 GFLOP).
+pub const HOST_CHECK_FLOPS: f64 = 2e9;
 
 /// A candidate compiled, loaded, and its arguments checked: ready to launch.
 #[derive(Debug, Clone, PartialEq)]
@@ -603,7 +606,10 @@ pub(crate) fn judge(
         Vec::new()
     };
     let intact: Vec<bool> = (0..inputs.len()).map(|k| words[slots.before(k)] == words[slots.after(k)]).collect();
-    if outputs.iter().all(|(s, _)| s.elements() <= HOST_CHECK_ELEMENTS) {
+    let small = outputs.iter().chain(&inputs).all(|(s, _)| s.elements() <= HOST_CHECK_ELEMENTS)
+        && problem.min_flops(&arena.sizes) <= HOST_CHECK_FLOPS;
+    // Verification trials at small sizes; timed launches never wait for the host.
+    if small && !plan.timed {
         cross_check(devices, arena, truth, plan, candidate, &comparisons, &differences, &intact, factor)?;
     }
     for ((spec, _), c) in outputs.iter().zip(&comparisons) {

@@ -48,6 +48,29 @@ struct Case {
 
 /// Every example compiles (or fails to, when that is what it is for) exactly as expected.toml says.
 #[test]
+fn every_library_problem_checks_and_has_candidates() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = sadoku(cache.path()).args(["problem", "check", "problems"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for e in std::fs::read_dir(repo().join("problems")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(text.contains(&format!("ok     problems/{name} ({name};")), "{name}: {text}");
+        if name == "trimm" {
+            continue; // trimm's candidates are the seed, honest, fast and adversarial examples
+        }
+        let dir = repo().join("examples/problems").join(&name);
+        let files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|_| panic!("{name}: no candidates in examples/problems/{name}"))
+            .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(files.iter().any(|f| f == "honest.cu"), "{name}: no honest candidate");
+        assert!(files.iter().any(|f| f.starts_with("wrong")), "{name}: no wrong candidate");
+    }
+}
+
+/// Every example compiles (or fails to, when that is what it is for) exactly as expected.toml says.
+#[test]
 fn every_example_checks_as_expected() {
     let cache = tempfile::tempdir().unwrap();
     let expected: Expected =
@@ -55,8 +78,14 @@ fn every_example_checks_as_expected() {
     let mut listed: Vec<String> = expected.case.iter().map(|c| c.file.clone()).collect();
     listed.sort();
     let mut on_disk = Vec::new();
-    for dir in ["seed", "honest", "fast", "adversarial", "sanitizer", "invalid"] {
-        for e in std::fs::read_dir(repo().join("examples").join(dir)).unwrap() {
+    let mut dirs: Vec<String> =
+        ["seed", "honest", "fast", "adversarial", "sanitizer", "invalid"].iter().map(|d| d.to_string()).collect();
+    // One directory of candidates per library problem: an honest one and the wrong ones.
+    for e in std::fs::read_dir(repo().join("examples/problems")).unwrap() {
+        dirs.push(format!("problems/{}", e.unwrap().file_name().to_string_lossy()));
+    }
+    for dir in dirs {
+        for e in std::fs::read_dir(repo().join("examples").join(&dir)).unwrap() {
             on_disk.push(format!("{dir}/{}", e.unwrap().file_name().to_string_lossy()));
         }
     }
