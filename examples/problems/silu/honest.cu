@@ -1,0 +1,16 @@
+/* sadoku
+problem = "silu"
+
+# Honest: one thread per element, y = x / (1 + expf(-x)) in fp32.
+[[launch]]
+kernel = "silu_kernel"
+grid = ["cdiv(B * D, 256)", 1, 1]
+block = [256, 1, 1]
+args = ["x", "y", "B * D"]
+*/
+extern "C" __global__ void silu_kernel(const float* __restrict__ x, float* __restrict__ y, long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float v = x[i];
+    y[i] = v / (1.0f + expf(-v));
+}

@@ -1,0 +1,52 @@
+/* sadoku
+problem = "softmax"
+
+# Wrong: the honest kernel, except that the row sum only covers the first half of the row
+# (skipping part of the reduction). Every y is about twice the truth, far over its bound
+# (2γ_D + 32u)·y; at D = 1 the sum is empty and y is infinite: "wrong answer".
+[[launch]]
+kernel = "softmax_half_sum"
+grid = ["B", 1, 1]
+block = [256, 1, 1]
+args = ["x", "y", "D"]
+*/
+#define THREADS 256
+
+__device__ float block_max(float v, float* sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = THREADS / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] = fmaxf(sh[threadIdx.x], sh[threadIdx.x + s]);
+        __syncthreads();
+    }
+    float r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+__device__ float block_sum(float v, float* sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = THREADS / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    float r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS)
+softmax_half_sum(const float* __restrict__ x, float* __restrict__ y, int D) {
+    __shared__ float sh[THREADS];
+    const float* row = x + (size_t)blockIdx.x * D;
+    float* out = y + (size_t)blockIdx.x * D;
+    float m = -__int_as_float(0x7f800000);  // -inf
+    for (int j = threadIdx.x; j < D; j += THREADS) m = fmaxf(m, row[j]);
+    m = block_max(m, sh);
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < D / 2; j += THREADS) s += expf(row[j] - m);
+    s = block_sum(s, sh);
+    const float inv = 1.0f / s;
+    for (int j = threadIdx.x; j < D; j += THREADS) out[j] = expf(row[j] - m) * inv;
+}

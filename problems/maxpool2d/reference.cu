@@ -1,0 +1,31 @@
+/* sadoku
+problem = "maxpool2d"
+
+# The trusted truth: one thread per output (grid-stride, 64-bit indices), the maximum of the
+# window in fp64 (exact), and its magnitude as the error scale.
+[[launch]]
+kernel = "maxpool2d_fp64"
+grid   = ["min(cdiv(N * C * (H / 2) * (W / 2), 256), 1048576)", 1, 1]
+block  = [256, 1, 1]
+args   = ["x", "y", "y_scale", "N", "C", "H", "W"]
+*/
+extern "C" __global__ void maxpool2d_fp64(const float* __restrict__ x, double* __restrict__ y,
+                                          double* __restrict__ y_scale, long long N, long long C, long long H,
+                                          long long W) {
+    const long long Ho = H / 2, Wo = W / 2;
+    const long long total = N * C * Ho * Wo;
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        const long long j = i % Wo;
+        long long t = i / Wo;
+        const long long row = t % Ho;
+        const long long nc = t / Ho;  // n * C + c
+        const float* xp = x + nc * H * W + (2 * row) * W + 2 * j;
+        double m = (double)xp[0];
+        m = fmax(m, (double)xp[1]);
+        m = fmax(m, (double)xp[W]);
+        m = fmax(m, (double)xp[W + 1]);
+        y[i] = m;
+        y_scale[i] = fabs(m);
+    }
+}
