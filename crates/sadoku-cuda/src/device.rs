@@ -353,6 +353,20 @@ extern "C" __global__ void sadoku_hash(const unsigned* p, long long n, unsigned 
     }
 }
 
+// DRAM read bandwidth: every 16-byte word of `p` read once (4 independent loads in flight per
+// thread); the sum is written only when it is NaN, which the ceiling's fill never is.
+extern "C" __global__ void __launch_bounds__(512) sadoku_read_peak(const float4* __restrict__ p, long long n, float* out) {
+    float s = 0.0f;
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    for (; i + 3 * stride < n; i += 4 * stride) {
+        const float4 a = __ldcs(p + i), b = __ldcs(p + i + stride), c = __ldcs(p + i + 2 * stride), d = __ldcs(p + i + 3 * stride);
+        s += (a.x + b.y) + (c.z + d.w);
+    }
+    for (; i < n; i += stride) s += __ldcs(p + i).x;
+    if (s != s) out[threadIdx.x] = s;
+}
+
 // Brackets the timed work in the activity trace.
 extern "C" __global__ void sadoku_mark() {}
 
@@ -381,6 +395,8 @@ const FMA_CHAINS: u64 = 8;
 const FMA_BLOCKS_PER_SM: u32 = 8;
 const FMA_THREADS: u32 = 256;
 const FMA_ITERS: i32 = 1 << 17;
+/// Version of the ceilings cache: 2 adds the DRAM read sweep to the copy.
+const CEILINGS_VERSION: u32 = 2;
 /// The GEMMs behind the tensor-core ceilings: m = n = k.
 const CEILING_GEMM: usize = 8192;
 /// The copy behind the DRAM ceiling.
@@ -504,6 +520,9 @@ pub struct CudaDevice {
 /// The ceilings cache file: the figures, and what they are valid for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct CeilingsFile {
+    /// What was measured: files of another version are measured again.
+    #[serde(default)]
+    version: u32,
     device: String,
     driver: Option<String>,
     cuda_driver: String,
@@ -1156,8 +1175,17 @@ impl CudaDevice {
             // SAFETY: both buffers hold `bytes` bytes.
             unsafe { sys::cuMemcpyDtoDAsync_v2(to, from, bytes, stream) }.result().map_err(env("device copy"))
         })?;
-        let dram_gbs = 2.0 * bytes as f64 / (ms * 1e-3) / 1e9;
-        Ok(Ceilings { fp32_tflops, tf32_tflops, bf16_tflops, dram_gbs })
+        let copy_gbs = 2.0 * bytes as f64 / (ms * 1e-3) / 1e9;
+        // And a read-only sweep: a kernel that only reads (a reduction) can stream faster than a
+        // copy, whose writes share the bus. The ceiling is the faster of the two.
+        let src_ptr = from;
+        let words = (bytes / 16) as u64;
+        let blocks = self.info.multiprocessors.max(1) * 8;
+        let ms = self.best_ms("the DRAM read sweep", &|d| {
+            d.launch_helper("sadoku_read_peak", blocks, 512, &[src_ptr, words, to])
+        })?;
+        let read_gbs = bytes as f64 / (ms * 1e-3) / 1e9;
+        Ok(Ceilings { fp32_tflops, tf32_tflops, bf16_tflops, dram_gbs: copy_gbs.max(read_gbs) })
     }
 
     /// The GPU's UUID as nvidia-smi shows it ("GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx").
@@ -1180,7 +1208,8 @@ impl CudaDevice {
         let c = file.ceilings;
         let plausible =
             [c.fp32_tflops, c.tf32_tflops, c.bf16_tflops, c.dram_gbs].iter().all(|x| x.is_finite() && *x > 0.0);
-        (file.device == self.info.name
+        (file.version == CEILINGS_VERSION
+            && file.device == self.info.name
             && file.driver == self.info.driver
             && file.cuda_driver == self.info.cuda_driver
             && plausible)
@@ -1190,6 +1219,7 @@ impl CudaDevice {
     /// Best effort: a cache that cannot be written only costs a measurement next time.
     fn write_ceilings(&self, path: &Path, ceilings: Ceilings) {
         let file = CeilingsFile {
+            version: CEILINGS_VERSION,
             device: self.info.name.clone(),
             driver: self.info.driver.clone(),
             cuda_driver: self.info.cuda_driver.clone(),
