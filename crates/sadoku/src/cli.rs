@@ -58,6 +58,14 @@ pub struct ProblemCheckArgs {
     /// Target architecture for the reference kernels.
     #[arg(long, default_value = "sm_90")]
     pub arch: String,
+    /// Also prove each problem on the GPU: verify its solutions, found in SOLUTIONS/<problem>/
+    /// (`honest*.cu` and `correct*.cu` must be accepted, `wrong*.cu` rejected). The library's are in
+    /// examples/problems.
+    #[arg(long, value_name = "SOLUTIONS")]
+    pub prove: Option<PathBuf>,
+    /// The GPU to prove on.
+    #[arg(long, default_value_t = 0)]
+    pub gpu: usize,
 }
 
 #[derive(Debug, Args)]

@@ -465,6 +465,7 @@ fn problem_check(args: ProblemCheckArgs) -> Result<u8> {
     }
     let nvrtc = nvrtc(false)?;
     let mut failed = 0;
+    let mut proved: Vec<&'static str> = Vec::new();
     for dir in dirs {
         match problem::load_dir(&dir) {
             Err(e) => {
@@ -487,13 +488,16 @@ fn problem_check(args: ProblemCheckArgs) -> Result<u8> {
                         Ok(m) => k.launches.iter().try_for_each(|l| signature::check(l, &m).map(drop)),
                     };
                     match outcome {
-                        Ok(()) => println!(
-                            "ok     {} ({}; reference {} compiled for {})",
-                            dir.display(),
-                            p.name,
-                            k.file,
-                            args.arch
-                        ),
+                        Ok(()) => {
+                            println!(
+                                "ok     {} ({}; reference {} compiled for {})",
+                                dir.display(),
+                                p.name,
+                                k.file,
+                                args.arch
+                            );
+                            proved.push(p.name);
+                        }
                         Err(e) => {
                             println!("FAILED {}: {e}", dir.display());
                             failed += 1;
@@ -501,10 +505,83 @@ fn problem_check(args: ProblemCheckArgs) -> Result<u8> {
                     }
                 }
                 problem::ReferenceSpec::Gemm(_) => {
-                    println!("ok     {} ({}; built-in GEMM reference)", dir.display(), p.name)
+                    println!("ok     {} ({}; built-in GEMM reference)", dir.display(), p.name);
+                    proved.push(p.name);
                 }
             },
         }
     }
+    if let Some(solutions) = &args.prove {
+        // The definitions checked here are the ones proved: they join the registry.
+        for d in &args.dirs {
+            problem::add_dir(d).map_err(|e| anyhow!("{e}"))?;
+        }
+        failed += prove(&proved, solutions, args.gpu)?;
+    }
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// Verify (untimed) every solution of every problem named, on one GPU; count the verdicts that are
+/// not the ones the file names promise.
+fn prove(names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usize> {
+    let mut missing = 0;
+    let mut files = Vec::new();
+    for name in names {
+        let dir = solutions.join(name);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            println!("FAILED {name}: no solutions in {}", dir.display());
+            missing += 1;
+            continue;
+        };
+        let mut found: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "cu"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    let mut failed = missing;
+    let mut candidates = Vec::new();
+    for path in files {
+        match Candidate::load(&path) {
+            Ok(c) => candidates.push(c),
+            Err(e) => {
+                println!("FAILED {e}");
+                failed += 1;
+            }
+        }
+    }
+    let refs: Vec<&Candidate> = candidates.iter().collect();
+    let plan = lanes::Plan {
+        candidates: &refs,
+        seeds: Seeds::fresh(),
+        options: ReviewOptions { skip_timing: true, ..ReviewOptions::default() },
+        timeouts: Timeouts::default(),
+        sanitize: false,
+        no_cache: false,
+    };
+    let queue = Mutex::new((0..refs.len()).collect::<VecDeque<usize>>());
+    let stop = AtomicBool::new(false);
+    let progress = progress::Progress::new();
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| lanes::run(gpu, Arc::new(GpuGate::default()), &plan, &queue, &stop, &progress, tx));
+    });
+    progress.finish();
+    let mut outcomes: Vec<_> = rx.into_iter().collect();
+    outcomes.sort_by_key(|(i, _)| *i);
+    for (i, result) in outcomes {
+        let c = refs[i];
+        let report = result.map_err(|e| anyhow!("while proving with {}: {e}", c.origin))?;
+        let name = c.name();
+        let must_accept = name.starts_with("honest") || name.starts_with("correct");
+        let ok = report.verdict.is_accepted() == must_accept && (must_accept || name.starts_with("wrong"));
+        let what = match (&report.reason, &report.evidence) {
+            (Some(r), Some(e)) => format!("REJECTED ({r}): {e}"),
+            _ => "ACCEPTED".to_string(),
+        };
+        println!("{} {}: {what}", if ok { "proved" } else { "FAILED" }, c.origin);
+        failed += usize::from(!ok);
+    }
+    Ok(failed)
 }

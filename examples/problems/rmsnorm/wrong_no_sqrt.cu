@@ -1,0 +1,30 @@
+/* sadoku
+problem = "rmsnorm"
+
+# Wrong: divides by the mean of squares (plus eps) instead of its square root:
+# y = x / (Σx²/D + 1e-5). Near right for randn rows (mean x² ≈ 1, off by ~1 % at the timed size),
+# ten times too large for trial 2's (mean x² = 0.01): "wrong answer".
+[[launch]]
+kernel = "rmsnorm_no_sqrt"
+grid = ["B", 1, 1]
+block = [256, 1, 1]
+args = ["x", "y", "D"]
+*/
+#define THREADS 256
+
+extern "C" __global__ void __launch_bounds__(THREADS)
+rmsnorm_no_sqrt(const float* __restrict__ x, float* __restrict__ y, int D) {
+    __shared__ float sh[THREADS];
+    const float* row = x + (size_t)blockIdx.x * D;
+    float* out = y + (size_t)blockIdx.x * D;
+    float q = 0.0f;
+    for (int j = threadIdx.x; j < D; j += THREADS) q = fmaf(row[j], row[j], q);
+    sh[threadIdx.x] = q;
+    __syncthreads();
+    for (int s = THREADS / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    const float r = 1.0f / (sh[0] / (float)D + 1e-5f);
+    for (int j = threadIdx.x; j < D; j += THREADS) out[j] = row[j] * r;
+}
