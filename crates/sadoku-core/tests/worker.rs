@@ -184,6 +184,7 @@ fn the_worker_refuses_library_work_so_the_answer_never_exists_there() {
         b,
         c: b,
         transpose_a: false,
+        batch: 1,
     });
     let err = remote.run(&[gemm]).unwrap_err();
     assert!(matches!(&err, DeviceError::Environment(m) if m.contains("candidate kernels only")), "{err:?}");

@@ -754,7 +754,7 @@ impl CudaDevice {
         }
         let stream = state.stream;
         match *op {
-            LibraryOp::Gemm { precision, m, n, k, a, b, c, transpose_a } => {
+            LibraryOp::Gemm { precision, m, n, k, a, b, c, transpose_a, batch } => {
                 let handle = state.cublas.ok_or_else(refused)?;
                 let (a, b, c) = (self.ptr(a)?, self.ptr(b)?, self.ptr(c)?);
                 let (m, n, k) = (m as i32, n as i32, k as i32);
@@ -763,6 +763,84 @@ impl CudaDevice {
                 // row-major A[m×k] is column-major Aᵀ (leading dimension k); a row-major A[k×m] to
                 // be transposed is column-major Aᵀ[m×k] read transposed (leading dimension m).
                 let (op_a, lda) = if transpose_a { (cublas_sys::cublasOperation_t::CUBLAS_OP_T, m) } else { (nn, k) };
+                if batch > 1 {
+                    // One strided batched call, as torch.bmm makes: products one after another.
+                    let (sa, sb, sc) = (m as i64 * k as i64, k as i64 * n as i64, m as i64 * n as i64);
+                    let count = batch as i32;
+                    let (one, zero) = (1.0f32, 0.0f32);
+                    let r32 = cublas_sys::cudaDataType::CUDA_R_32F;
+                    // SAFETY: each view holds `batch` matrices of its operand's size (checked by ptr()).
+                    return unsafe {
+                        match precision {
+                            Precision::F64 => cublas::dgemm_strided_batched(
+                                handle,
+                                nn,
+                                op_a,
+                                n,
+                                m,
+                                k,
+                                &1.0,
+                                b as *const f64,
+                                n,
+                                sb,
+                                a as *const f64,
+                                lda,
+                                sa,
+                                &0.0,
+                                c as *mut f64,
+                                n,
+                                sc,
+                                count,
+                            ),
+                            Precision::F32 => cublas::sgemm_strided_batched(
+                                handle,
+                                nn,
+                                op_a,
+                                n,
+                                m,
+                                k,
+                                &1.0,
+                                b as *const f32,
+                                n,
+                                sb,
+                                a as *const f32,
+                                lda,
+                                sa,
+                                &0.0,
+                                c as *mut f32,
+                                n,
+                                sc,
+                                count,
+                            ),
+                            Precision::Tf32 => cublas::gemm_strided_batched_ex(
+                                handle,
+                                nn,
+                                op_a,
+                                n,
+                                m,
+                                k,
+                                (&one as *const f32).cast(),
+                                b as *const c_void,
+                                r32,
+                                n,
+                                sb,
+                                a as *const c_void,
+                                r32,
+                                lda,
+                                sa,
+                                (&zero as *const f32).cast(),
+                                c as *mut c_void,
+                                r32,
+                                n,
+                                sc,
+                                count,
+                                cublas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32,
+                                cublas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DFALT,
+                            ),
+                        }
+                    }
+                    .map_err(blas("strided batched GEMM"));
+                }
                 // SAFETY: pointers are live allocations sized by the problem for m, n, k.
                 unsafe {
                     match precision {

@@ -74,6 +74,7 @@ fn reference_gemms_match_the_cpu() {
         b: bb,
         c: bc,
         transpose_a: false,
+        batch: 1,
     })])
     .unwrap();
     assert_eq!(d.download_f64(bc).unwrap(), want, "row-major C = A·B in fp64, exactly");
@@ -92,6 +93,7 @@ fn reference_gemms_match_the_cpu() {
         b: fb,
         c: fc,
         transpose_a: false,
+        batch: 1,
     })])
     .unwrap();
     let got: Vec<f64> = d.download_f32(fc).unwrap().iter().map(|&x| x as f64).collect();
@@ -110,6 +112,7 @@ fn reference_gemms_match_the_cpu() {
         b: bb,
         c: bc,
         transpose_a: true,
+        batch: 1,
     })])
     .unwrap();
     assert_eq!(d.download_f64(bc).unwrap(), want, "C = (Aᵀ)ᵀ·B with A stored transposed");
@@ -125,10 +128,29 @@ fn reference_gemms_match_the_cpu() {
         b: fb,
         c: fc,
         transpose_a: true,
+        batch: 1,
     })])
     .unwrap();
     let got: Vec<f64> = d.download_f32(fc).unwrap().iter().map(|&x| x as f64).collect();
     assert_eq!(got, want, "the same in fp32");
+    // Two products in one strided batched call: the second batch entry is the first one again.
+    let (a2, b2, c2) =
+        (d.alloc(2 * m * k * 8).unwrap(), d.alloc(2 * k * n * 8).unwrap(), d.alloc(2 * m * n * 8).unwrap());
+    d.upload_f64(a2, &[a.clone(), a.clone()].concat()).unwrap();
+    d.upload_f64(b2, &[b.clone(), b.clone()].concat()).unwrap();
+    d.run(&[Work::Library(LibraryOp::Gemm {
+        precision: Precision::F64,
+        m,
+        n,
+        k,
+        a: a2,
+        b: b2,
+        c: c2,
+        transpose_a: false,
+        batch: 2,
+    })])
+    .unwrap();
+    assert_eq!(d.download_f64(c2).unwrap(), [want.clone(), want.clone()].concat(), "strided batched, exactly");
     // |x| in fp32.
     library(&mut d, &[LibraryOp::Abs { src: fat, dst: fat }]);
     assert!(d.download_f32(fat).unwrap().iter().zip(&at32).all(|(x, y)| *x == y.abs()));
@@ -154,7 +176,7 @@ fn a_candidate_device_refuses_library_work() {
     let draw = Draw { distribution: Distribution::STANDARD_NORMAL, seed: 1, scale: 1.0, cols: 0, lower: false };
     for op in [
         LibraryOp::TrilF32 { c: f, n: 4 },
-        LibraryOp::Gemm { precision: Precision::F32, m: 2, n: 2, k: 2, a: f, b: f, c: f, transpose_a: false },
+        LibraryOp::Gemm { precision: Precision::F32, m: 2, n: 2, k: 2, a: f, b: f, c: f, transpose_a: false, batch: 1 },
         LibraryOp::Generate { buffer: f, draw },
         LibraryOp::Upcast { src: b.view(0, 32), dst: b.view(64, 64), abs: false },
         LibraryOp::Fill { buffer: f, word: 1 },

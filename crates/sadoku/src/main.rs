@@ -529,8 +529,7 @@ fn prove(names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usiz
     for name in names {
         let dir = solutions.join(name);
         let Ok(entries) = std::fs::read_dir(&dir) else {
-            println!("FAILED {name}: no solutions in {}", dir.display());
-            missing += 1;
+            println!("skip   {name}: no solutions in {} (nothing to prove)", dir.display());
             continue;
         };
         let mut found: Vec<_> = entries
@@ -538,6 +537,10 @@ fn prove(names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usiz
             .filter(|p| p.extension().is_some_and(|x| x == "cu"))
             .collect();
         found.sort();
+        if found.is_empty() {
+            println!("FAILED {name}: no .cu solutions in {}", dir.display());
+            missing += 1;
+        }
         files.extend(found);
     }
     let mut failed = missing;

@@ -71,8 +71,19 @@ pub enum Precision {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LibraryOp {
     /// Row-major C[m×n] = op(A) · B[k×n], elements of `precision`'s storage type; op(A) is
-    /// A[m×k], or the transpose of A[k×m] when `transpose_a`.
-    Gemm { precision: Precision, m: usize, n: usize, k: usize, a: Buffer, b: Buffer, c: Buffer, transpose_a: bool },
+    /// A[m×k], or the transpose of A[k×m] when `transpose_a`. `batch` such products, each operand's
+    /// matrices one after another (strided batched; 1: one product).
+    Gemm {
+        precision: Precision,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Buffer,
+        b: Buffer,
+        c: Buffer,
+        transpose_a: bool,
+        batch: usize,
+    },
     /// Zero the strict upper triangle of a row-major n×n fp32 matrix (what `torch.tril` does).
     TrilF32 { c: Buffer, n: usize },
     /// Fresh fp32 inputs: element `i` of `buffer` is [`generate::value`]`(draw, i)`, a

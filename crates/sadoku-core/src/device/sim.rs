@@ -286,21 +286,25 @@ impl SimDevice {
     fn library(&mut self, op: &LibraryOp) -> Result<(), DeviceError> {
         self.library_log.push(op.clone());
         match *op {
-            LibraryOp::Gemm { precision: Precision::F64, m, n, k, a, b, c, transpose_a } => {
+            LibraryOp::Gemm { precision: Precision::F64, m, n, k, a, b, c, transpose_a, batch } => {
                 let (a, b) = (self.f64s(a)?, self.f64s(b)?);
-                let at = |i: usize, p: usize| if transpose_a { a[p * m + i] } else { a[i * k + p] };
-                let mut out = vec![0f64; m * n];
-                for i in 0..m {
-                    for p in 0..k {
-                        let x = at(i, p);
-                        for j in 0..n {
-                            out[i * n + j] += x * b[p * n + j];
+                let mut out = vec![0f64; batch * m * n];
+                for p in 0..batch {
+                    let (a, b) = (&a[p * m * k..], &b[p * k * n..]);
+                    let at = |i: usize, l: usize| if transpose_a { a[l * m + i] } else { a[i * k + l] };
+                    let c = &mut out[p * m * n..];
+                    for i in 0..m {
+                        for l in 0..k {
+                            let x = at(i, l);
+                            for j in 0..n {
+                                c[i * n + j] += x * b[l * n + j];
+                            }
                         }
                     }
                 }
                 self.store(c, &out, f64::to_le_bytes)
             }
-            LibraryOp::Gemm { precision, m, n, k, a, b, c, transpose_a } => {
+            LibraryOp::Gemm { precision, m, n, k, a, b, c, transpose_a, batch } => {
                 let round = |x: f32| {
                     if precision == Precision::Tf32 {
                         f32::from_bits((x.to_bits() + (1 << 12)) & !((1 << 13) - 1))
@@ -309,11 +313,15 @@ impl SimDevice {
                     }
                 };
                 let (a, b) = (self.f32s(a)?, self.f32s(b)?);
-                let at = |i: usize, p: usize| if transpose_a { a[p * m + i] } else { a[i * k + p] };
-                let mut out = vec![0f32; m * n];
-                for i in 0..m {
-                    for j in 0..n {
-                        out[i * n + j] = (0..k).fold(0f32, |acc, p| round(at(i, p)).mul_add(round(b[p * n + j]), acc));
+                let mut out = vec![0f32; batch * m * n];
+                for p in 0..batch {
+                    let (a, b) = (&a[p * m * k..], &b[p * k * n..]);
+                    let at = |i: usize, l: usize| if transpose_a { a[l * m + i] } else { a[i * k + l] };
+                    for i in 0..m {
+                        for j in 0..n {
+                            out[p * m * n + i * n + j] =
+                                (0..k).fold(0f32, |acc, l| round(at(i, l)).mul_add(round(b[l * n + j]), acc));
+                        }
                     }
                 }
                 self.store(c, &out, f32::to_le_bytes)
@@ -396,8 +404,8 @@ impl SimDevice {
     fn cost_ms(&mut self, work: &Work) -> f64 {
         match work {
             Work::Launch(l) => self.kernels.get(&l.kernel).map_or(0.0, |k| (k.cost_ms)(l)),
-            Work::Library(LibraryOp::Gemm { m, n, k, .. }) => {
-                2.0 * (*m * *n * *k) as f64 / (self.gemm_tflops * 1e12) * 1e3
+            Work::Library(LibraryOp::Gemm { m, n, k, batch, .. }) => {
+                2.0 * (*batch * *m * *n * *k) as f64 / (self.gemm_tflops * 1e12) * 1e3
             }
             Work::Library(LibraryOp::TrilF32 { n, .. }) => (*n * *n * 8) as f64 / 3e12 * 1e3,
             Work::Library(_) => 0.001,

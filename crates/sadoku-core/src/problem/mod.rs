@@ -541,7 +541,7 @@ impl Problem {
             Precision::Tf32 => "cuBLAS GEMM (TF32 tensor cores)",
             _ => "cuBLAS SGEMM (TF32 off)",
         };
-        let batched = if b.gemm.batch != Expr::constant(1) { ", batched" } else { "" };
+        let batched = if b.gemm.batch != Expr::constant(1) { ", strided batched" } else { "" };
         let post = if b.post == Some(Post::Tril) { " + tril" } else { "" };
         let like = b.like.as_deref().map_or(String::new(), |l| {
             format!(", as {l}{}", if precision == Precision::Tf32 { " with TF32 on" } else { "" })
@@ -557,8 +557,8 @@ impl Gemm {
         Ok((v(&self.m)?, v(&self.n)?, v(&self.k)?, v(&self.batch)?))
     }
 
-    /// The product as library calls, one per batch entry, on views of `a`, `b`, `c` whose elements
-    /// are `element` bytes.
+    /// The product as one (strided batched) library call on `a`, `b`, `c`, whose elements are
+    /// `element` bytes.
     pub fn work(
         &self,
         sizes: &Sizes,
@@ -569,20 +569,17 @@ impl Gemm {
         element: usize,
     ) -> Vec<Work> {
         let Ok((m, n, k, batch)) = self.dims(sizes) else { return Vec::new() };
-        (0..batch)
-            .map(|p| {
-                Work::Library(LibraryOp::Gemm {
-                    precision,
-                    m,
-                    n,
-                    k,
-                    a: a.view(p * m * k * element, m * k * element),
-                    b: b.view(p * k * n * element, k * n * element),
-                    c: c.view(p * m * n * element, m * n * element),
-                    transpose_a: self.transpose_a,
-                })
-            })
-            .collect()
+        vec![Work::Library(LibraryOp::Gemm {
+            precision,
+            m,
+            n,
+            k,
+            a: a.view(0, batch * m * k * element),
+            b: b.view(0, batch * k * n * element),
+            c: c.view(0, batch * m * n * element),
+            transpose_a: self.transpose_a,
+            batch,
+        })]
     }
 }
 
