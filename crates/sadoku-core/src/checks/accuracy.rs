@@ -147,22 +147,14 @@ pub fn assess(buffer: &BufferSpec, got: &[f32], truth: &Reference, tol: &Toleran
     let (mut over_bound, mut nonfinite) = (0, 0);
     let mut worst: Option<(usize, f64)> = None;
     for (i, (&g, (&t, &s))) in got.iter().zip(truth.values.iter().zip(&truth.scale)).enumerate() {
-        let g64 = g as f64;
-        let err = (g64 - t).abs();
-        let ratio = if !g.is_finite() {
-            nonfinite += 1;
-            f64::INFINITY
-        } else {
+        // The comparator's own definition of an element's error over its bound.
+        let ratio = crate::device::compare::ratio(g, t, s, factor);
+        if g.is_finite() {
+            let err = g as f64 - t;
             err2 += err * err;
-            let bound = factor * s;
-            if err == 0.0 {
-                0.0
-            } else if bound == 0.0 {
-                f64::INFINITY
-            } else {
-                err / bound
-            }
-        };
+        } else {
+            nonfinite += 1;
+        }
         ref2 += t * t;
         if ratio > 1.0 {
             over_bound += 1;
