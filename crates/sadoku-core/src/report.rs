@@ -31,6 +31,8 @@ pub struct CandidateReport {
     pub origin: String,
     pub sha256: String,
     pub problem: String,
+    /// SHA-256 of the problem's definition, as reviewed.
+    pub problem_sha256: String,
     pub timed_sizes: Sizes,
     /// The GPU it was reviewed on.
     pub gpu: Option<usize>,
@@ -97,6 +99,7 @@ impl CandidateReport {
             origin: candidate.origin.clone(),
             sha256: candidate.sha256.clone(),
             problem: candidate.problem.name().to_string(),
+            problem_sha256: candidate.problem.sha256.to_string(),
             timed_sizes: candidate.problem.timed_sizes(),
             gpu: None,
             verdict,
@@ -141,6 +144,7 @@ impl CandidateReport {
             origin: error.origin.clone(),
             sha256: hex::encode(Sha256::digest(source)),
             problem: String::new(),
+            problem_sha256: String::new(),
             timed_sizes: Sizes::default(),
             gpu: None,
             reason: Some(rejection.reason().to_string()),

@@ -105,7 +105,7 @@ fn review(args: ReviewArgs) -> Result<u8> {
     let keys: Vec<String> = loaded
         .iter()
         .map(|item| match item {
-            Loaded::Valid(c) => review_key(&c.sha256, &options, args.sanitize),
+            Loaded::Valid(c) => review_key(&format!("{} {}", c.sha256, c.problem.sha256), &options, args.sanitize),
             Loaded::Invalid(r) => review_key(&r.sha256, &options, args.sanitize),
         })
         .collect();
@@ -209,8 +209,9 @@ fn review(args: ReviewArgs) -> Result<u8> {
     }
 }
 
-/// What identifies a review for `--resume`: the source, and every option that changes the verdict
-/// or the numbers (the seed does not: a resumed run draws new inputs for what is left).
+/// What identifies a review for `--resume`: the source (and its problem's definition), and every
+/// option that changes the verdict or the numbers (the seed does not: a resumed run draws new
+/// inputs for what is left).
 fn review_key(sha256: &str, options: &ReviewOptions, sanitize: bool) -> String {
     let text = format!("{sha256}\n{options:?}\nsanitize={sanitize}\n{VERSION}");
     hex::encode(Sha256::digest(text.as_bytes()))

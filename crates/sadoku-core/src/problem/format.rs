@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use serde::Deserialize;
+use sha2::Digest as _;
 use toml::Spanned;
 
 use super::{
@@ -367,7 +368,14 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
         }
     }
 
+    let mut digest = sha2::Sha256::new();
+    sha2::Digest::update(&mut digest, text.as_bytes());
+    if let ReferenceSpec::Kernel(k) = &reference {
+        sha2::Digest::update(&mut digest, k.source.as_bytes());
+    }
+    let sha256 = leak(hex::encode(sha2::Digest::finalize(digest)));
     let problem = Problem {
+        sha256,
         name: leak(name),
         summary: leak(raw.summary),
         family: leak(raw.family),

@@ -315,6 +315,9 @@ pub struct Problem {
     pub kernelbench: Option<&'static str>,
     /// Where it was defined: `library` or its directory.
     pub origin: &'static str,
+    /// Hex SHA-256 of its definition (`problem.toml`, then the reference kernel's source): a
+    /// review depends on it as much as on the candidate.
+    pub sha256: &'static str,
     pub symbols: &'static [&'static str],
     pub constraints: Vec<Constraint>,
     pub check: Vec<Sizes>,
