@@ -61,11 +61,26 @@ pub struct Findings {
     pub ceiling: Option<CeilingUse>,
     /// What compute-sanitizer found (`--sanitize`), or why it did not run.
     pub sanitizer: Option<Sanitized>,
+    /// With several timed cases: each one's timing (the first is also `timing`, the headline).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<CaseTiming>,
+    /// The geometric mean of the cases' speedups, when there are several and a baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup_geomean: Option<f64>,
     /// Why the worker held copies of its buffers instead of mapping the judge's (no CUDA IPC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sharing: Option<String>,
     /// Where the review's time went.
     pub phases: Phases,
+}
+
+/// One timed case of a problem with several.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseTiming {
+    pub sizes: Sizes,
+    pub timing: Timing,
+    pub tflops: f64,
+    pub ceiling: Option<CeilingUse>,
 }
 
 /// Seconds spent in each phase of one candidate's review.

@@ -10,7 +10,7 @@ use crate::device::{DeviceError, Precision};
 pub use crate::events::{Event, Observer, Silent};
 use crate::judge::{self, Devices, Prepared, Sharing, Stop};
 use crate::problem::Sizes;
-use crate::report::{CandidateReport, CompileRecord, Findings};
+use crate::report::{CandidateReport, CaseTiming, CompileRecord, Findings};
 use crate::seeds::Seeds;
 use crate::time::{self, TimingOptions};
 use crate::verdict::{At, Rejection, Verdict};
@@ -56,6 +56,15 @@ impl ReviewOptions {
         self.timed_sizes.clone().unwrap_or_else(|| candidate.problem.timed_sizes())
     }
 
+    /// Every size timed: the override, or each of the problem's timed cases (the first is the
+    /// headline; several are summarised by the geometric mean of their speedups).
+    pub fn timed_cases(&self, candidate: &Candidate) -> Vec<Sizes> {
+        match &self.timed_sizes {
+            Some(s) => vec![s.clone()],
+            None => candidate.problem.timed.clone(),
+        }
+    }
+
     /// Verification options that always include the size that will be timed: nothing is timed
     /// that was not verified.
     fn verify_for(&self, candidate: &Candidate) -> VerifyOptions {
@@ -63,9 +72,10 @@ impl ReviewOptions {
         if v.sizes.is_empty() {
             v.sizes = candidate.problem.check_sizes();
         }
-        let timed = self.timed_sizes(candidate);
-        if !v.sizes.contains(&timed) {
-            v.sizes.insert(0, timed);
+        for timed in self.timed_cases(candidate).into_iter().rev() {
+            if !v.sizes.contains(&timed) {
+                v.sizes.insert(0, timed);
+            }
         }
         v
     }
@@ -158,39 +168,54 @@ fn review_inner(
         return Ok(Verdict::Accepted { class: verification.class() });
     }
     observer.event(Event::Stage { name: "timing" });
-    let sizes = options.timed_sizes(candidate);
     let time_started = Instant::now();
-    let measured = time::measure(
-        devices,
-        candidate,
-        &prepared,
-        seeds,
-        &sizes,
-        options.precision,
-        &options.verify.tolerance,
-        options.verify.guards,
-        &options.timing,
-        observer,
-    );
-    report.phases.time_s = time_started.elapsed().as_secs_f64();
-    let timing = match measured {
-        Ok(timing) => timing,
-        Err(Stop::Reject(r)) => return Ok(Verdict::Rejected(*r)),
-        Err(Stop::Env(e)) => return Err(e),
-    };
-    let (flops, bytes) = (candidate.problem.min_flops(&sizes), candidate.problem.min_bytes(&sizes));
-    report.tflops = Some(flops / (timing.candidate.median * 1e-3) / 1e12);
     let class = verification.class();
-    if let Some(ceilings) = devices.reference.ceilings()? {
-        // The fastest verified launch: one impossible launch is enough.
-        let fastest = ceiling::assess(class, tensor, flops, bytes, timing.candidate.min, &ceilings);
-        if fastest.impossible() {
-            report.timing = Some(timing);
-            return Ok(Verdict::Rejected(Rejection::Impossible { sizes, evidence: fastest }));
+    let ceilings = devices.reference.ceilings()?;
+    let cases = options.timed_cases(candidate);
+    for (i, sizes) in cases.iter().enumerate() {
+        let measured = time::measure(
+            devices,
+            candidate,
+            &prepared,
+            seeds,
+            sizes,
+            options.precision,
+            &options.verify.tolerance,
+            options.verify.guards,
+            &options.timing,
+            observer,
+        );
+        report.phases.time_s = time_started.elapsed().as_secs_f64();
+        let timing = match measured {
+            Ok(timing) => timing,
+            Err(Stop::Reject(r)) => return Ok(Verdict::Rejected(*r)),
+            Err(Stop::Env(e)) => return Err(e),
+        };
+        let (flops, bytes) = (candidate.problem.min_flops(sizes), candidate.problem.min_bytes(sizes));
+        let tflops = flops / (timing.candidate.median * 1e-3) / 1e12;
+        let mut ceiling_use = None;
+        if let Some(ceilings) = &ceilings {
+            // The fastest verified launch: one impossible launch is enough.
+            let fastest = ceiling::assess(class, tensor, flops, bytes, timing.candidate.min, ceilings);
+            if fastest.impossible() {
+                report.timing = Some(timing);
+                return Ok(Verdict::Rejected(Rejection::Impossible { sizes: sizes.clone(), evidence: fastest }));
+            }
+            ceiling_use = Some(ceiling::assess(class, tensor, flops, bytes, timing.candidate.median, ceilings));
         }
-        report.ceiling = Some(ceiling::assess(class, tensor, flops, bytes, timing.candidate.median, &ceilings));
+        if i == 0 {
+            report.tflops = Some(tflops);
+            report.ceiling = ceiling_use.clone();
+            report.timing = Some(timing.clone());
+        }
+        if cases.len() > 1 {
+            report.cases.push(CaseTiming { sizes: sizes.clone(), timing, tflops, ceiling: ceiling_use });
+        }
     }
-    report.timing = Some(timing);
+    let speedups: Option<Vec<f64>> = report.cases.iter().map(|c| c.timing.speedup).collect();
+    if let Some(s) = speedups.filter(|s| s.len() > 1) {
+        report.speedup_geomean = Some((s.iter().map(|x| x.ln()).sum::<f64>() / s.len() as f64).exp());
+    }
     if let Sharing::Copied(why) = &devices.sharing {
         report.sharing = Some(why.clone());
     }

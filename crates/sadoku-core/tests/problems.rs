@@ -22,7 +22,7 @@ family = "elementwise"
 [sizes]
 symbols = ["N"]
 constraints = ["N >= 1"]
-timed = [{ N = 4096 }]
+timed = [{ N = 4096 }, { N = 64 }]
 check = [{ N = 1 }, { N = 1000 }]
 small = { N = 17 }
 
@@ -116,6 +116,10 @@ fn device(kernel: &str, f: impl Fn(f32, f32) -> f32 + 'static) -> SimDevice {
 }
 
 fn review(dev: &mut SimDevice, kernel: &str) -> CandidateReport {
+    review_with(dev, kernel, Some(Sizes::new([("N", 1000)])))
+}
+
+fn review_with(dev: &mut SimDevice, kernel: &str, timed: Option<Sizes>) -> CandidateReport {
     let mut reference = judge();
     let options = ReviewOptions {
         verify: VerifyOptions {
@@ -123,7 +127,7 @@ fn review(dev: &mut SimDevice, kernel: &str) -> CandidateReport {
             ..Default::default()
         },
         timing: timing_options(),
-        timed_sizes: Some(Sizes::new([("N", 1000)])),
+        timed_sizes: timed,
         ..ReviewOptions::default()
     };
     let report = review_candidate(
@@ -179,4 +183,19 @@ fn the_reference_kernel_never_runs_where_the_candidate_does() {
     let mut dev = device("axpy", |a, b| 2.0 * a + b);
     let _ = review(&mut dev, "axpy");
     assert!(dev.launches.iter().all(|l| l.kernel == "axpy"), "only the candidate's kernel ran in its worker");
+}
+
+/// A problem with two timed cases: both are verified and timed, the first is the headline.
+#[test]
+fn every_timed_case_is_verified_and_timed() {
+    let mut dev = device("axpy", |a, b| 2.0 * a + b);
+    let report = review_with(&mut dev, "axpy", None);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let sizes: Vec<String> = report.findings.cases.iter().map(|c| c.sizes.to_string()).collect();
+    assert_eq!(sizes, vec!["N = 4096", "N = 64"]);
+    let verified: Vec<i64> = report.findings.trials.iter().map(|t| t.sizes.get("N").unwrap()).collect();
+    assert!(verified.contains(&4096) && verified.contains(&64), "{verified:?}");
+    assert_eq!(report.findings.timing.as_ref().unwrap(), &report.findings.cases[0].timing, "the first is the headline");
+    // No baseline: no speedups to average.
+    assert_eq!(report.findings.speedup_geomean, None);
 }

@@ -127,6 +127,19 @@ pub fn render(report: &Report) -> String {
             ms(t.wall_ms),
             ms(t.truth_ms)
         ));
+        if !c.findings.cases.is_empty() {
+            let parts: Vec<String> = c
+                .findings
+                .cases
+                .iter()
+                .map(|k| match (k.timing.speedup, k.timing.speedup_interval) {
+                    (Some(s), Some((lo, hi))) => format!("{}: {s:.2}× [{lo:.2}, {hi:.2}]", k.sizes),
+                    _ => format!("{}: {}", k.sizes, ms(k.timing.candidate.median)),
+                })
+                .collect();
+            let mean = c.findings.speedup_geomean.map_or(String::new(), |g| format!("; geometric mean {g:.2}×"));
+            out.push_str(&format!("    timed cases: {}{mean}\n", parts.join(", ")));
+        }
         if let Some(u) = &c.findings.ceiling {
             out.push_str(&format!(
                 "    ceiling: {} at {:.1} {}, because {}; {:.0}% of it\n",
