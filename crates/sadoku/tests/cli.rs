@@ -260,3 +260,46 @@ fn problems_lists_trimm_with_its_flop_floor() {
         .success()
         .stdout(predicate::str::contains("trimm").and(predicate::str::contains("22.9 GFLOP")));
 }
+
+/// A user's own problem: added with --problems (or named by a path from the candidate), listed,
+/// linted, and its candidates checked; a broken definition is one line naming its file and line.
+#[test]
+fn a_users_problem_directory_works_by_flag_and_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = dir.path().join("mine");
+    std::fs::create_dir(&problem).unwrap();
+    let relu = std::fs::read_to_string(repo().join("problems/relu/problem.toml")).unwrap();
+    write(&problem, "problem.toml", &relu.replace("name = \"relu\"", "name = \"my_relu\""));
+    let reference = std::fs::read_to_string(repo().join("problems/relu/reference.cu")).unwrap();
+    write(&problem, "reference.cu", &reference.replace("problem = \"relu\"", "problem = \"my_relu\""));
+    let honest = std::fs::read_to_string(repo().join("examples/problems/relu/honest.cu")).unwrap();
+    let by_name = write(dir.path(), "by_name.cu", &honest.replace("problem = \"relu\"", "problem = \"my_relu\""));
+    let by_path = write(dir.path(), "by_path.cu", &honest.replace("problem = \"relu\"", "problem = \"mine\""));
+
+    sadoku(dir.path())
+        .arg("--problems")
+        .arg(&problem)
+        .arg("problems")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("my_relu").and(predicate::str::contains("27 problems")));
+    sadoku(dir.path())
+        .args(["problem", "check"])
+        .arg(&problem)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok     "));
+    sadoku(dir.path()).arg("--problems").arg(&problem).arg("check").arg(&by_name).assert().success();
+    // Named by a directory relative to the candidate file, without --problems.
+    sadoku(dir.path()).arg("check").arg(&by_path).assert().success();
+    // Without --problems the name is unknown, and the message says how to add it.
+    sadoku(dir.path()).arg("check").arg(&by_name).assert().code(1).stdout(predicate::str::contains("--problems DIR"));
+
+    // A mistake in the definition: one line, the file and the line, exit 2 for a usage error.
+    write(&problem, "problem.toml", &relu.replace("dtype = \"f32\"", "dtype = \"f33\""));
+    let out = sadoku(dir.path()).arg("--problems").arg(&problem).arg("problems").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mine/problem.toml:") && err.contains("dtype `f33` unknown"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

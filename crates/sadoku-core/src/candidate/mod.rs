@@ -81,7 +81,8 @@ impl Candidate {
     /// `base`.
     pub fn from_source_in(origin: String, source: String, base: &Path) -> Result<Candidate, SpecError> {
         let spec = Spec::parse(&source).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
-        if spec.problem.contains('/') && Path::new(&spec.problem).is_relative() {
+        // Not a known problem's name: a problem directory, relative to the candidate's own.
+        if problem::find(&spec.problem).is_none() {
             let dir = base.join(&spec.problem);
             if dir.join("problem.toml").is_file() {
                 let names =

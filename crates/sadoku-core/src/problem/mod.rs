@@ -669,17 +669,9 @@ pub fn all() -> Vec<&'static Problem> {
     registry().lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// A problem by name, or by the directory a candidate names (`problem = "path/to/dir"`).
+/// A problem by name.
 pub fn find(name: &str) -> Option<&'static Problem> {
-    if let Some(p) = all().into_iter().find(|p| p.name == name) {
-        return Some(p);
-    }
-    let dir = Path::new(name);
-    if name.contains('/') && dir.join("problem.toml").is_file() {
-        let added = add_dir(dir).ok()?;
-        return added.first().and_then(|n| all().into_iter().find(|p| p.name == *n));
-    }
-    None
+    all().into_iter().find(|p| p.name == name)
 }
 
 /// For an unknown name: the nearest known one, and where to see them all.
