@@ -281,8 +281,7 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
                 "tolerance `{t}`: per-output tolerance classes are not supported by this build yet; outputs are judged in the review's precision (--precision)"
             )));
         }
-        let tolerance = None;
-        tensors.push(Tensor { name: leak(r.name.clone()), role, dtype, shape, lower, distributions, tolerance });
+        tensors.push(Tensor { name: leak(r.name.clone()), role, dtype, shape, lower, distributions });
     }
     if !tensors.iter().any(|t| t.role == Role::Input) || !tensors.iter().any(|t| t.role == Role::Output) {
         return Err(err(None, "a problem needs at least one input and one output tensor".into()));

@@ -250,7 +250,6 @@ pub struct Tensor {
     pub lower: bool,
     /// Inputs: the distribution of the first trial and of timing, then the second trial's.
     pub distributions: Vec<Distribution>,
-    pub tolerance: Option<&'static str>,
 }
 
 /// A (batched) row-major matrix product, C[b] = op(A[b]) · B[b], op transposing A when asked.
