@@ -80,6 +80,15 @@ pub struct WorkerArgs {
 pub struct ReviewArgs {
     /// Candidate .cu files or directories of them. None: review the seed case.
     pub candidates: Vec<PathBuf>,
+    /// Show every column of the table (error, baseline time, TFLOP/s), as wide as the terminal.
+    #[arg(long)]
+    pub wide: bool,
+    /// Also write the results as a Markdown table (for pull requests).
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+    /// Also write the results as CSV (for spreadsheets).
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
     /// Print one JSON document with everything instead of the table.
     #[arg(long)]
     pub json: bool,

@@ -193,10 +193,24 @@ fn review(args: ReviewArgs) -> Result<u8> {
         candidates: slots.into_iter().flatten().collect(),
         wall_s: started.elapsed().as_secs_f64(),
     };
+    if let Some(path) = &args.export_markdown {
+        std::fs::write(path, output::export::markdown(&report))
+            .map_err(|e| anyhow!("--export-markdown {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.export_csv {
+        output::export::csv(&report, path).map_err(|e| anyhow!("--export-csv {}: {e}", path.display()))?;
+    }
     if args.json {
         output::json::print(&report)?;
     } else {
-        print!("{}", output::table::render(&report));
+        use std::io::IsTerminal;
+        let tty = std::io::stdout().is_terminal();
+        let layout = output::table::Layout {
+            wide: args.wide,
+            terminal: if tty { comfy_table::Table::new().width() } else { None },
+            plain: !tty || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        };
+        print!("{}", output::table::render(&report, &layout));
         if skipped > 0 {
             println!(
                 "skipped: {skipped} candidate(s) judged in an earlier run ({skipped_rejected} rejected); see --out's file"

@@ -303,3 +303,49 @@ fn a_users_problem_directory_works_by_flag_and_by_path() {
     assert!(err.contains("mine/problem.toml:") && err.contains("dtype `f33` unknown"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// The default table fits in 100 columns (long names shortened in the middle), `--wide` shows
+/// every column, and the results export as Markdown and CSV; all without a GPU, from files that
+/// are rejected before any GPU work.
+#[test]
+fn the_table_fits_in_100_columns_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = write(
+        dir.path(),
+        "a_candidate_with_a_very_long_descriptive_file_name_from_an_agent_run_0042.cu",
+        "/* sadoku\nproblem = \"trimm\"\n[[launch]]\nkernel = \"k\"\ngrid = [\"N / 0\", 1, 1]\nblock = [1, 1, 1]\nargs = [\"A\", \"B\", \"C\", \"N\"]\n*/\n",
+    );
+    let (md, csv) = (dir.path().join("r.md"), dir.path().join("r.csv"));
+    let out = sadoku(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["review", "--export-markdown"])
+        .arg(&md)
+        .arg("--export-csv")
+        .arg(&csv)
+        .arg(&long)
+        .arg("examples/invalid/unknown_problem.cu")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let table: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(table.len() > 3, "{text}");
+    for line in &table {
+        assert!(line.chars().count() <= 100, "{} columns: {line}", line.chars().count());
+    }
+    assert!(text.contains("a_candidate…"), "the long name shortened in the middle: {text}");
+    assert!(!text.contains('\u{1b}'), "no colour codes when piped or under NO_COLOR");
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.starts_with("| candidate | problem | verdict | reason |"), "{md}");
+    assert!(md.contains("| unknown_problem.cu |  | REJECTED | invalid candidate file |"), "{md}");
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.lines().nth(1).unwrap().starts_with("a_candidate_with_a_very_long"),
+        "the full name in the export: {csv}"
+    );
+
+    let wide = sadoku(dir.path()).args(["review", "--wide"]).arg(&long).output().unwrap();
+    let wide = String::from_utf8_lossy(&wide.stdout);
+    assert!(wide.contains("error vs fp64") && wide.contains("TFLOP/s"), "{wide}");
+}

@@ -34,9 +34,89 @@ fn short(precision: Precision) -> &'static str {
     }
 }
 
-pub fn render(report: &Report) -> String {
+/// How the table is laid out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Layout {
+    /// Every column, as wide as the terminal allows (or unlimited when piped).
+    pub wide: bool,
+    /// The terminal's width, when it is known.
+    pub terminal: Option<u16>,
+    /// No colour (`NO_COLOR`, or not a terminal).
+    pub plain: bool,
+}
+
+/// The default table's widest: it must read in a 100-column terminal.
+const NARROW: u16 = 100;
+
+/// `name` in at most `max` characters, shortened in the middle: "very_lon…rnel.cu".
+pub fn shorten_middle(name: &str, max: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= max || max < 5 {
+        return name.to_string();
+    }
+    let keep = max - 1;
+    let (head, tail) = (keep / 2, keep - keep / 2);
+    format!("{}…{}", chars[..head].iter().collect::<String>(), chars[chars.len() - tail..].iter().collect::<String>())
+}
+
+fn verdict_short(c: &CandidateReport) -> Cell {
+    match &c.verdict {
+        Verdict::Accepted { class } => Cell::new(format!("ACCEPTED {class}")).fg(Color::Green),
+        Verdict::Rejected(r) => Cell::new(format!("REJECTED\n{}", r.reason())).fg(Color::Red),
+    }
+}
+
+/// Candidate, verdict, time, speedup and % of ceiling: what fits in 100 columns.
+fn narrow_table(report: &Report, layout: &Layout) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_width(layout.terminal.map_or(NARROW, |w| w.min(NARROW)));
+    if layout.plain {
+        t.force_no_tty();
+    }
+    t.set_header(["candidate", "verdict", "time (median)", "speedup [95% CI]", "% of ceiling"]);
+    for c in &report.candidates {
+        let timing = c.findings.timing.as_ref();
+        let speed = timing.map_or("–".into(), |t| match (t.speedup, t.speedup_interval, t.call) {
+            (Some(s), Some((lo, hi)), Some(call)) => {
+                let flag = if !t.reliable {
+                    " (unreliable)"
+                } else if !t.converged {
+                    " (noisy)"
+                } else {
+                    ""
+                };
+                format!("{s:.2}× [{lo:.2}, {hi:.2}]\n{call}{flag}")
+            }
+            _ => "no baseline".into(),
+        });
+        let ceiling = c.findings.ceiling.as_ref().map_or("–".into(), |u| format!("{:.0}% {}", u.percent, u.what));
+        t.add_row(vec![
+            Cell::new(shorten_middle(&c.name, 24)),
+            verdict_short(c),
+            Cell::new(timing.map_or("–".into(), |t| ms(t.candidate.median))).set_alignment(CellAlignment::Right),
+            Cell::new(speed).set_alignment(CellAlignment::Right),
+            Cell::new(ceiling),
+        ]);
+    }
+    t
+}
+
+pub fn render(report: &Report, layout: &Layout) -> String {
+    let t = if layout.wide { wide_table(report, layout) } else { narrow_table(report, layout) };
+    render_with(report, t, layout)
+}
+
+/// Every column: error, median ± IQR, baseline, speedup, TFLOP/s and % of peak.
+fn wide_table(report: &Report, layout: &Layout) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(w) = layout.terminal {
+        t.set_width(w);
+    }
+    if layout.plain {
+        t.force_no_tty();
+    }
     t.set_header([
         "candidate",
         "verdict",
@@ -82,14 +162,29 @@ pub fn render(report: &Report) -> String {
             Cell::new(rate).set_alignment(CellAlignment::Right),
         ]);
     }
+    t
+}
+
+fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
     let mut out = String::new();
     let problems: Vec<String> = {
-        let mut p: Vec<String> =
-            report.candidates.iter().map(|c| format!("{} at {}", c.problem, c.timed_sizes)).collect();
+        let mut p: Vec<String> = report
+            .candidates
+            .iter()
+            .filter(|c| !c.problem.is_empty())
+            .map(|c| format!("{} at {}", c.problem, c.timed_sizes))
+            .collect();
+        p.sort();
         p.dedup();
         p
     };
-    out.push_str(&format!("sadoku review: {}\n", problems.join("; ")));
+    if problems.is_empty() {
+        out.push_str("sadoku review\n");
+    } else if problems.len() > 3 {
+        out.push_str(&format!("sadoku review: {} problems\n", problems.len()));
+    } else {
+        out.push_str(&format!("sadoku review: {}\n", problems.join("; ")));
+    }
     out.push_str(&t.to_string());
     out.push('\n');
     let mut baselines: Vec<(Precision, String)> = report
@@ -121,6 +216,17 @@ pub fn render(report: &Report) -> String {
             t.throttled,
             t.sm_clock_mhz.map_or("unknown".into(), |m| format!("{m:.0} MHz")),
         ));
+        if !layout.wide {
+            let baseline = t
+                .baseline
+                .as_ref()
+                .map_or("none".into(), |b| format!("{} ({})", ms(b.median), short(t.baseline_precision)));
+            out.push_str(&format!(
+                "    error vs fp64 {}; {:.1} TFLOP/s; baseline {baseline}\n",
+                error_cell(c),
+                c.findings.tflops.unwrap_or(0.0)
+            ));
+        }
         out.push_str(&format!(
             "    timed by: {}; host wall clock {} per sample; fp64 truth and comparison {} per launch\n",
             t.method,
