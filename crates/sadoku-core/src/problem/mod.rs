@@ -495,16 +495,19 @@ impl Problem {
         use rayon::prelude::*;
         values.par_chunks_mut(n.max(1)).zip(scale.par_chunks_mut(n.max(1))).enumerate().for_each(|(row, (v, s))| {
             let (p, i) = (row / m.max(1), row % m.max(1));
-            for j in 0..n {
-                let (mut x, mut y) = (0f64, 0f64);
-                for l in 0..k {
-                    let av = if g.transpose_a { a[p * k * m + l * m + i] } else { a[p * m * k + i * k + l] };
-                    let t = av as f64 * b[p * k * n + l * n + j] as f64;
-                    x += t;
-                    y += t.abs();
+            // Row i of C as a sum of rows of B, in order of l: contiguous, and zeros of A (half of a
+            // triangular one) skipped.
+            for l in 0..k {
+                let av = if g.transpose_a { a[p * k * m + l * m + i] } else { a[p * m * k + i * k + l] } as f64;
+                if av == 0.0 {
+                    continue;
                 }
-                v[j] = x;
-                s[j] = y;
+                let b_row = &b[p * k * n + l * n..p * k * n + (l + 1) * n];
+                for ((x, y), &bv) in v.iter_mut().zip(s.iter_mut()).zip(b_row) {
+                    let t = av * bv as f64;
+                    *x += t;
+                    *y += t.abs();
+                }
             }
         });
         Some(vec![Reference { values, scale, terms: self.terms(sizes) }])
