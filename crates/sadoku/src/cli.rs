@@ -28,12 +28,23 @@ pub enum Command {
     Check(CheckArgs),
     /// List the problems sadoku can judge.
     Problems(ProblemsArgs),
+    /// Compare two recorded runs (`--out` JSON Lines or `--json` reports): speedups with intervals,
+    /// FASTER/SLOWER/SAME, verdicts that changed; exit 1 if an accepted candidate is now rejected.
+    Compare(CompareArgs),
     /// Work with a problem definition.
     #[command(subcommand)]
     Problem(ProblemCommand),
     /// Internal: serve one candidate's GPU work over stdin/stdout for a judging parent.
     #[command(hide = true)]
     Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The earlier run.
+    pub old: PathBuf,
+    /// The later run.
+    pub new: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod candidates;
 mod cli;
+mod compare;
 mod journal;
 mod lanes;
 mod output;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Review(args) => review(args),
         Command::Check(args) => check(args),
         Command::Problems(args) => problems(args),
+        Command::Compare(args) => compare::run(&args.old, &args.new),
         Command::Problem(ProblemCommand::Check(args)) => problem_check(args),
         Command::Worker(args) => worker(args),
     });

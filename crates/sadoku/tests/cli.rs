@@ -349,3 +349,46 @@ fn the_table_fits_in_100_columns_and_exports() {
     let wide = String::from_utf8_lossy(&wide.stdout);
     assert!(wide.contains("error vs fp64") && wide.contains("TFLOP/s"), "{wide}");
 }
+
+/// `compare` on two recorded runs: intervals decide, a changed verdict is flagged, and an accepted
+/// candidate now rejected fails the command (for CI gates).
+#[test]
+fn compare_gates_on_regressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |name: &str, verdict: &str, speedup: f64, lo: f64, hi: f64| {
+        format!(
+            r#"{{"name":"{name}","problem":"trimm","verdict":"{verdict}","reason":{},"timing":{{"speedup":{speedup},"speedup_interval":[{lo},{hi}],"candidate":{{"median":1.0}},"candidate_ms":[]}}}}"#,
+            if verdict == "ACCEPTED" { "null".to_string() } else { "\"wrong answer\"".to_string() }
+        )
+    };
+    let old = write(
+        dir.path(),
+        "old.jsonl",
+        &[record("a.cu", "ACCEPTED", 1.0, 0.98, 1.02), record("b.cu", "ACCEPTED", 2.0, 1.9, 2.1)].join("\n"),
+    );
+    let same = write(
+        dir.path(),
+        "same.jsonl",
+        &[record("a.cu", "ACCEPTED", 1.2, 1.15, 1.25), record("b.cu", "ACCEPTED", 2.05, 1.95, 2.15)].join("\n"),
+    );
+    sadoku(dir.path()).arg("compare").arg(&old).arg(&same).assert().success().stdout(
+        predicate::str::contains("1.000× [0.980, 1.020] → 1.200× [1.150, 1.250]  FASTER")
+            .and(predicate::str::contains("2.000× [1.900, 2.100] → 2.050× [1.950, 2.150]  SAME")),
+    );
+    let worse = write(
+        dir.path(),
+        "worse.jsonl",
+        &[record("a.cu", "REJECTED", 0.0, 0.0, 0.0), record("c.cu", "ACCEPTED", 1.0, 0.9, 1.1)].join("\n"),
+    );
+    sadoku(dir.path()).arg("compare").arg(&old).arg(&worse).assert().code(1).stdout(
+        predicate::str::contains("VERDICT CHANGED (now rejected)")
+            .and(predicate::str::contains("new in"))
+            .and(predicate::str::contains("only in"))
+            .and(predicate::str::contains("1 candidate(s) accepted in")),
+    );
+    // Not a run: one line, exit 2.
+    let junk = write(dir.path(), "junk.jsonl", "not json\n");
+    let out = sadoku(dir.path()).arg("compare").arg(&old).arg(&junk).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.jsonl:1: not a JSON record"));
+}
