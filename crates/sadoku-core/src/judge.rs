@@ -21,15 +21,12 @@
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::candidate::{Candidate, ResolvedArg, ResolvedLaunch, Spec};
-use crate::checks::accuracy::{Accuracy, PrecisionClass, Tolerance, Worst};
-use crate::checks::determinism::Nondeterministic;
+use crate::checks::accuracy::{self, Accuracy, Tolerance};
 use crate::checks::guards::{self, CANARY, GUARD_BYTES, Side};
-use crate::checks::inputs_unchanged;
 use crate::checks::signature;
 use crate::checks::signature::ParamKind;
-use crate::checks::unwritten::Unwritten;
+use crate::checks::{determinism, inputs_unchanged, unwritten};
 use crate::compile::CompileRequest;
-use crate::device::compare::NONE;
 use crate::device::{
     Buffer, Comparison, Device, DeviceError, DeviceExt, Difference, Draw, KernelArg, Launch, LibraryOp, ModuleHandle,
     PoisonWords, Precision, Sample, TimedRun, Work, compare_host, content_hash, diff_host,
@@ -613,13 +610,7 @@ pub(crate) fn judge(
         cross_check(devices, arena, truth, plan, candidate, &comparisons, &differences, &intact, factor)?;
     }
     for ((spec, _), c) in outputs.iter().zip(&comparisons) {
-        if c.unwritten > 0 {
-            let evidence = Unwritten {
-                buffer: spec.name.to_string(),
-                count: c.unwritten as usize,
-                total: c.elements as usize,
-                first: spec.coords(c.first_unwritten as usize),
-            };
+        if let Some(evidence) = unwritten::from_comparison(spec, c) {
             return Err(reject(Rejection::Unwritten { at: at.clone(), evidence }));
         }
     }
@@ -628,22 +619,13 @@ pub(crate) fn judge(
             return Err(inputs_modified(devices, truth, spec, g, &plan.draws[k], at));
         }
     }
-    {
-        for ((spec, _), d) in outputs.iter().zip(&differences) {
-            if d.moved > 0 {
-                let evidence = Nondeterministic {
-                    buffer: spec.name.to_string(),
-                    moved: d.moved as usize,
-                    bits_differ: d.bits_differ as usize,
-                    first: spec.coords(d.first_moved as usize),
-                    first_run: f32::from_bits(d.first_value),
-                    second_run: f32::from_bits(d.second_value),
-                };
-                return Err(reject(Rejection::Nondeterministic { at: at.clone(), evidence }));
-            }
+    for ((spec, _), d) in outputs.iter().zip(&differences) {
+        if let Some(evidence) = determinism::from_difference(spec, d) {
+            return Err(reject(Rejection::Nondeterministic { at: at.clone(), evidence }));
         }
     }
-    let accuracy: Vec<Accuracy> = outputs.iter().zip(&comparisons).map(|((spec, _), c)| to_accuracy(spec, c)).collect();
+    let accuracy: Vec<Accuracy> =
+        outputs.iter().zip(&comparisons).map(|((spec, _), c)| accuracy::from_comparison(spec, c)).collect();
     if plan.keep {
         let copies: Vec<Work> = outputs
             .iter()
@@ -653,30 +635,6 @@ pub(crate) fn judge(
         devices.reference.run(&copies)?;
     }
     Ok(Judged { sample, accuracy, truth_ms })
-}
-
-/// The comparator's summary as the accuracy check reports it.
-pub(crate) fn to_accuracy(spec: &BufferSpec, c: &Comparison) -> Accuracy {
-    let normwise = c.normwise();
-    let class = if c.nonfinite > 0 { PrecisionClass::Wrong } else { PrecisionClass::of(normwise) };
-    let worst = (c.worst_index != NONE).then(|| {
-        let got = f32::from_bits(c.worst_got);
-        Worst {
-            at: spec.coords(c.worst_index as usize),
-            got,
-            expected: c.worst_expected,
-            abs_error: (got as f64 - c.worst_expected).abs(),
-            ratio: c.worst_ratio,
-        }
-    });
-    Accuracy {
-        buffer: spec.name.to_string(),
-        normwise,
-        class,
-        over_bound: c.over_bound as usize,
-        nonfinite: c.nonfinite as usize,
-        worst,
-    }
 }
 
 /// The inputs' hashes moved: find what changed, against a fresh copy of the same draw.

@@ -11,7 +11,9 @@
 use serde::Serialize;
 
 use super::coords_text;
-use crate::problem::{BufferSpec, Reference};
+use crate::device::Comparison;
+use crate::device::compare::NONE;
+use crate::problem::BufferSpec;
 
 /// Unit roundoff of fp32 (round to nearest).
 pub const U_FP32: f64 = 1.0 / (1u64 << 24) as f64;
@@ -134,63 +136,35 @@ impl Accuracy {
     }
 }
 
-/// Whether element `i` holding `value` is within its bound of the truth: an answer the accuracy
-/// check accepts element by element.
-pub fn acceptable<'a>(truth: &'a Reference, tol: &Tolerance) -> impl Fn(usize, f32) -> bool + 'a {
-    let factor = tol.elementwise_factor(truth.terms);
-    move |i, value| value.is_finite() && (value as f64 - truth.values[i]).abs() <= factor * truth.scale[i]
-}
-
-pub fn assess(buffer: &BufferSpec, got: &[f32], truth: &Reference, tol: &Tolerance) -> Accuracy {
-    let factor = tol.elementwise_factor(truth.terms);
-    let (mut err2, mut ref2) = (0f64, 0f64);
-    let (mut over_bound, mut nonfinite) = (0, 0);
-    let mut worst: Option<(usize, f64)> = None;
-    for (i, (&g, (&t, &s))) in got.iter().zip(truth.values.iter().zip(&truth.scale)).enumerate() {
-        // The comparator's own definition of an element's error over its bound.
-        let ratio = crate::device::compare::ratio(g, t, s, factor);
-        if g.is_finite() {
-            let err = g as f64 - t;
-            err2 += err * err;
-        } else {
-            nonfinite += 1;
+/// The comparator's summary as the accuracy check reports it.
+pub fn from_comparison(buffer: &BufferSpec, c: &Comparison) -> Accuracy {
+    let normwise = c.normwise();
+    let class = if c.nonfinite > 0 { PrecisionClass::Wrong } else { PrecisionClass::of(normwise) };
+    let worst = (c.worst_index != NONE).then(|| {
+        let got = f32::from_bits(c.worst_got);
+        Worst {
+            at: buffer.coords(c.worst_index as usize),
+            got,
+            expected: c.worst_expected,
+            abs_error: (got as f64 - c.worst_expected).abs(),
+            ratio: c.worst_ratio,
         }
-        ref2 += t * t;
-        if ratio > 1.0 {
-            over_bound += 1;
-        }
-        if worst.is_none_or(|(_, r)| ratio > r) {
-            worst = Some((i, ratio));
-        }
-    }
-    let normwise = if nonfinite > 0 {
-        f64::NAN
-    } else if ref2 > 0.0 {
-        (err2 / ref2).sqrt()
-    } else {
-        err2.sqrt()
-    };
-    let class = if nonfinite > 0 { PrecisionClass::Wrong } else { PrecisionClass::of(normwise) };
+    });
     Accuracy {
         buffer: buffer.name.to_string(),
         normwise,
         class,
-        over_bound,
-        nonfinite,
-        worst: worst.map(|(i, ratio)| Worst {
-            at: buffer.coords(i),
-            got: got[i],
-            expected: truth.values[i],
-            abs_error: (got[i] as f64 - truth.values[i]).abs(),
-            ratio,
-        }),
+        over_bound: c.over_bound as usize,
+        nonfinite: c.nonfinite as usize,
+        worst,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::problem::Role;
+    use crate::device::{PoisonWords, compare_host};
+    use crate::problem::{Reference, Role};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use rand_distr::StandardNormal;
@@ -229,6 +203,16 @@ mod tests {
             got,
             Reference { values, scale, terms: k },
             BufferSpec { name: "C", role: Role::Output, dims: vec![rows], lower_triangular: false },
+        )
+    }
+
+    /// The check as the judge makes it: the comparator's definition, then its report.
+    fn assess(buffer: &BufferSpec, got: &[f32], truth: &Reference, tol: &Tolerance) -> Accuracy {
+        let bits: Vec<u32> = got.iter().map(|x| x.to_bits()).collect();
+        let factor = tol.elementwise_factor(truth.terms);
+        from_comparison(
+            buffer,
+            &compare_host(&bits, &truth.values, &truth.scale, factor, PoisonWords::Word(crate::checks::POISON_NAN)),
         )
     }
 

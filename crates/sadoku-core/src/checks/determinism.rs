@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use super::accuracy::Tolerance;
 use super::{coords_text, thousands};
-use crate::problem::{BufferSpec, Reference};
+use crate::device::Difference;
+use crate::problem::BufferSpec;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Nondeterministic {
@@ -33,63 +33,47 @@ impl std::fmt::Display for Nondeterministic {
     }
 }
 
-pub fn check(
-    buffer: &BufferSpec,
-    first: &[f32],
-    second: &[f32],
-    truth: &Reference,
-    tol: &Tolerance,
-) -> Option<Nondeterministic> {
-    let factor = tol.elementwise_factor(truth.terms);
-    let (mut moved, mut bits_differ, mut at) = (0, 0, None);
-    for (i, ((&a, &b), &s)) in first.iter().zip(second).zip(&truth.scale).enumerate() {
-        if a.to_bits() == b.to_bits() {
-            continue;
-        }
-        bits_differ += 1;
-        let both_nan = a.is_nan() && b.is_nan();
-        // NaN in one run only moves too: the comparison below is false for it.
-        let within = (a as f64 - b as f64).abs() <= factor * s;
-        if !both_nan && !within {
-            moved += 1;
-            at.get_or_insert(i);
-        }
-    }
-    at.map(|i| Nondeterministic {
+/// Elements of two runs on the same inputs that moved beyond their rounding bound, as the
+/// comparator's difference kernel found them.
+pub fn from_difference(buffer: &BufferSpec, d: &Difference) -> Option<Nondeterministic> {
+    (d.moved > 0).then(|| Nondeterministic {
         buffer: buffer.name.to_string(),
-        moved,
-        bits_differ,
-        first: buffer.coords(i),
-        first_run: first[i],
-        second_run: second[i],
+        moved: d.moved as usize,
+        bits_differ: d.bits_differ as usize,
+        first: buffer.coords(d.first_moved as usize),
+        first_run: f32::from_bits(d.first_value),
+        second_run: f32::from_bits(d.second_value),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::accuracy::Tolerance;
+    use crate::device::diff_host;
     use crate::problem::Role;
 
-    fn setup() -> (BufferSpec, Reference) {
-        (
-            BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2], lower_triangular: false },
-            Reference { values: vec![10.0; 4], scale: vec![10.0; 4], terms: 64 },
-        )
+    fn found(first: &[f32], second: &[f32]) -> Option<Nondeterministic> {
+        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2], lower_triangular: false };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let factor = Tolerance::FP32.elementwise_factor(64);
+        from_difference(&buf, &diff_host(&bits(first), &bits(second), &[10.0; 4], factor))
     }
 
     #[test]
     fn catches_a_race_that_loses_a_partial_sum() {
-        let (buf, truth) = setup();
-        let found = check(&buf, &[10.0; 4], &[10.0, 10.0, 10.0, 7.5], &truth, &Tolerance::FP32).unwrap();
+        let found = found(&[10.0; 4], &[10.0, 10.0, 10.0, 7.5]).unwrap();
         assert_eq!((found.moved, found.first.clone()), (1, vec![1, 1]));
         assert!(found.to_string().contains("first at (1, 1) (10 then 7.5)"));
     }
 
     #[test]
     fn lets_reordered_rounding_through() {
-        let (buf, truth) = setup();
         let nudged = f32::from_bits(10f32.to_bits() + 1);
-        assert_eq!(check(&buf, &[10.0; 4], &[10.0, nudged, 10.0, 10.0], &truth, &Tolerance::FP32), None);
-        assert_eq!(check(&buf, &[10.0; 4], &[10.0; 4], &truth, &Tolerance::FP32), None);
+        assert_eq!(found(&[10.0; 4], &[10.0, nudged, 10.0, 10.0]), None);
+        assert_eq!(found(&[10.0; 4], &[10.0; 4]), None);
+        // Two NaNs are the same failure twice (accuracy rejects them); a NaN and a number moved.
+        assert_eq!(found(&[f32::NAN; 4], &[f32::NAN; 4]), None);
+        assert_eq!(found(&[10.0; 4], &[10.0, f32::NAN, 10.0, 10.0]).map(|f| f.moved), Some(1));
     }
 }

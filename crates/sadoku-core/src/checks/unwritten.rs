@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use super::{Poison, coords_text, thousands};
+use super::{coords_text, thousands};
+use crate::device::Comparison;
 use crate::problem::BufferSpec;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,31 +29,15 @@ impl std::fmt::Display for Unwritten {
     }
 }
 
-/// Elements whose bits still equal the poison they were given before the launch.
-///
-/// A random-bits poison word is a right answer now and then: at N = 4096 one of 2³² words meets
-/// one of 2²⁴ elements in about 0.4 % of trials. `acceptable(i, value)` says whether element `i`
-/// would pass the accuracy check with `value`; such a coincidence is not counted, since whether or
-/// not the kernel wrote it, the element is right.
-pub fn check(
-    buffer: &BufferSpec,
-    output_bits: &[u32],
-    poison: &Poison,
-    acceptable: &dyn Fn(usize, f32) -> bool,
-) -> Option<Unwritten> {
-    let mut count = 0;
-    let mut first = None;
-    for (i, &w) in output_bits.iter().enumerate() {
-        if w == poison.word(i) && !acceptable(i, f32::from_bits(w)) {
-            count += 1;
-            first.get_or_insert(i);
-        }
-    }
-    first.map(|i| Unwritten {
+/// The elements the comparator found still holding their poison word (where that word is not
+/// itself an acceptable answer: a random-bits word is a right answer now and then, and then it is
+/// right whoever wrote it).
+pub fn from_comparison(buffer: &BufferSpec, c: &Comparison) -> Option<Unwritten> {
+    (c.unwritten > 0).then(|| Unwritten {
         buffer: buffer.name.to_string(),
-        count,
-        total: output_bits.len(),
-        first: buffer.coords(i),
+        count: c.unwritten as usize,
+        total: c.elements as usize,
+        first: buffer.coords(c.first_unwritten as usize),
     })
 }
 
@@ -60,14 +45,17 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::checks::POISON_NAN;
+    use crate::device::{PoisonWords, compare_host, pattern_word};
     use crate::problem::Role;
-
-    fn never(_: usize, _: f32) -> bool {
-        false
-    }
 
     fn c(n: usize) -> BufferSpec {
         BufferSpec { name: "C", role: Role::Output, dims: vec![n, n], lower_triangular: false }
+    }
+
+    /// The comparator's finding on `out` against a truth of `truth` everywhere.
+    fn found(spec: &BufferSpec, out: &[u32], truth: f64, poison: PoisonWords) -> Option<Unwritten> {
+        let n = out.len();
+        from_comparison(spec, &compare_host(out, &vec![truth; n], &vec![truth.abs(); n], 1e-6, poison))
     }
 
     #[test]
@@ -78,7 +66,7 @@ mod tests {
         for v in &mut out[..n] {
             *v = 1.5f32.to_bits();
         }
-        let u = check(&c(n), &out, &Poison::Nan, &never).expect("unwritten elements found");
+        let u = found(&c(n), &out, 1.5, PoisonWords::Word(POISON_NAN)).expect("unwritten elements found");
         assert_eq!(u.count, 16_773_120);
         assert_eq!(u.first, vec![1, 0]);
         assert_eq!(u.to_string(), "16,773,120 of 16,777,216 output elements of C never written; first at (1, 0)");
@@ -86,34 +74,31 @@ mod tests {
 
     #[test]
     fn random_poison_catches_a_kernel_that_skips_one_element() {
-        let poison = Poison::pattern(9, 42);
-        let mut out: Vec<u32> = (0..9).map(|i| (i as f32).to_bits()).collect();
-        out[5] = poison.word(5);
-        let u = check(&c(3), &out, &poison, &never).unwrap();
+        let mut out: Vec<u32> = (0..9).map(|_| 4f32.to_bits()).collect();
+        out[5] = pattern_word(42, 5);
+        let u = found(&c(3), &out, 4.0, PoisonWords::Pattern(42)).unwrap();
         assert_eq!((u.count, u.first.clone()), (1, vec![1, 2]));
     }
 
     #[test]
     fn a_poison_word_that_happens_to_be_right_is_not_unwritten() {
-        let poison = Poison::pattern(9, 42);
-        let mut out: Vec<u32> = (0..9).map(|i| (i as f32).to_bits()).collect();
-        out[5] = poison.word(5);
-        let truth = f32::from_bits(poison.word(5));
-        let right = move |i: usize, v: f32| i == 5 && v == truth;
-        assert_eq!(check(&c(3), &out, &poison, &right), None);
+        let word = pattern_word(42, 5);
+        let truth = f32::from_bits(word) as f64;
+        let out = vec![word; 9];
+        // Element 5 still holds its poison, and the poison is the right answer: written or not,
+        // it is right. The others hold another element's poison word: written (and wrong).
+        let u = found(&c(3), &out, truth, PoisonWords::Pattern(42));
+        assert_eq!(u, None, "{u:?}");
         // A NaN is never a right answer.
-        let mut nan = out.clone();
-        nan[5] = crate::checks::POISON_NAN;
-        assert!(check(&c(3), &nan, &Poison::Nan, &|_, v: f32| v.is_finite()).is_some());
+        assert!(found(&c(3), &[POISON_NAN; 9], f64::NAN, PoisonWords::Word(POISON_NAN)).is_some());
     }
 
     #[test]
     fn lets_a_complete_write_through() {
         let out: Vec<u32> = (0..16).map(|i| (i as f32).to_bits()).collect();
-        assert_eq!(check(&c(4), &out, &Poison::Nan, &never), None);
-        assert_eq!(check(&c(4), &out, &Poison::pattern(16, 7), &never), None);
+        assert_eq!(found(&c(4), &out, 0.0, PoisonWords::Word(POISON_NAN)), None);
+        assert_eq!(found(&c(4), &out, 0.0, PoisonWords::Pattern(7)), None);
         // A kernel producing NaN itself is not "unwritten" (accuracy rejects it instead).
-        let nan = vec![f32::NAN.to_bits(); 16];
-        assert_eq!(check(&c(4), &nan, &Poison::Nan, &never), None);
+        assert_eq!(found(&c(4), &[f32::NAN.to_bits(); 16], 0.0, PoisonWords::Word(POISON_NAN)), None);
     }
 }

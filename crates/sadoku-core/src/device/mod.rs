@@ -408,12 +408,6 @@ pub fn as_bytes<T: Pod>(data: &[T]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), std::mem::size_of_val(data)) }
 }
 
-/// fp32 values as their bit patterns.
-pub fn as_words(data: &[f32]) -> &[u32] {
-    // SAFETY: f32 and u32 have the same size and alignment, and every bit pattern is a valid u32.
-    unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), data.len()) }
-}
-
 pub fn as_bytes_mut<T: Pod>(data: &mut [T]) -> &mut [u8] {
     // SAFETY: as above, and every byte pattern is a valid f32/f64/u32/u8.
     unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr().cast(), std::mem::size_of_val(data)) }
