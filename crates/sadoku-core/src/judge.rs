@@ -29,10 +29,10 @@ use crate::checks::{determinism, inputs_unchanged, unwritten};
 use crate::compile::CompileRequest;
 use crate::device::{
     Buffer, Comparison, Device, DeviceError, DeviceExt, Difference, Draw, KernelArg, Launch, LibraryOp, ModuleHandle,
-    PoisonWords, Precision, Sample, TimedRun, Work, compare_host, content_hash, diff_host,
+    PoisonWords, Precision, Sample, TimedRun, Work, compare_host, content_hash, diff_host, mix64,
 };
 use crate::problem::ReferenceKernel;
-use crate::problem::{BufferSpec, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
+use crate::problem::{BufferSpec, Distribution, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
 use crate::verdict::{At, Rejection};
 
 /// Largest output (elements) whose verification trials are also checked on the host.
@@ -482,6 +482,37 @@ impl Judged {
             acc.failure(tolerance).map(|evidence| Rejection::Inaccurate { at: at.clone(), class: acc.class, evidence })
         })
     }
+}
+
+/// "randn", or "randn and uniform(0, 4)" when the inputs' distributions differ.
+pub(crate) fn distributions_text(d: &[Distribution]) -> String {
+    let mut names: Vec<String> = d.iter().map(|x| x.to_string()).collect();
+    names.dedup();
+    names.join(" and ")
+}
+
+/// Input `k`'s seed within a launch whose inputs have seed `base`.
+pub(crate) fn input_seed(base: u64, k: usize) -> u64 {
+    mix64(base ^ mix64(k as u64 + 1))
+}
+
+/// Fresh draws for every input of a problem at `sizes`.
+pub(crate) fn draws(candidate: &Candidate, sizes: &Sizes, kind: usize, base: u64, scales: &[f32]) -> Vec<Draw> {
+    let distributions = candidate.problem.input_distributions(kind);
+    candidate
+        .problem
+        .buffers(sizes)
+        .iter()
+        .filter(|b| b.role == Role::Input)
+        .enumerate()
+        .map(|(k, spec)| Draw {
+            distribution: distributions[k],
+            seed: input_seed(base, k),
+            scale: scales.get(k).copied().unwrap_or(1.0),
+            cols: spec.cols() as u64,
+            lower: spec.lower_triangular,
+        })
+        .collect()
 }
 
 /// Draw, poison, run, compare, check the guards.

@@ -7,7 +7,7 @@ use crate::checks::accuracy::Tolerance;
 use crate::checks::{ceiling, signature};
 use crate::compile::{CompileError, CompileRequest};
 use crate::device::{DeviceError, Precision};
-pub use crate::events::{Event, Observer, Silent};
+use crate::events::{Event, Observer};
 use crate::judge::{self, Devices, Prepared, Sharing, Stop};
 use crate::problem::Sizes;
 use crate::report::{CandidateReport, CaseTiming, CompileRecord, Findings};
@@ -104,6 +104,10 @@ pub fn review_candidate(
         }
         Err(e) => return Err(e),
     };
+    // Whatever the verdict, the record says when the worker held copies instead of mappings.
+    if let Sharing::Copied(why) = &devices.sharing {
+        findings.sharing = Some(why.clone());
+    }
     let mut report = CandidateReport::new(candidate, verdict, findings, started.elapsed().as_secs_f64());
     report.timed_sizes = options.timed_sizes(candidate);
     observer.event(Event::Verdict { name: &report.name, verdict: &report.verdict });
@@ -215,9 +219,6 @@ fn review_inner(
     let speedups: Option<Vec<f64>> = report.cases.iter().map(|c| c.timing.speedup).collect();
     if let Some(s) = speedups.filter(|s| s.len() > 1) {
         report.speedup_geomean = Some((s.iter().map(|x| x.ln()).sum::<f64>() / s.len() as f64).exp());
-    }
-    if let Sharing::Copied(why) = &devices.sharing {
-        report.sharing = Some(why.clone());
     }
     Ok(Verdict::Accepted { class })
 }

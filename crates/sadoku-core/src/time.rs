@@ -25,12 +25,11 @@ use crate::checks::accuracy::Tolerance;
 use crate::checks::trace::{self, HiddenWork};
 use crate::device::{Buffer, DeviceError, KernelRecord, PoisonWords, Precision, Sample, TimedRun, Work};
 use crate::events::{Event, Observer};
-use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, reject};
+use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, distributions_text, draws, reject};
 use crate::problem::{Role, Sizes};
 use crate::seeds::Seeds;
 use crate::stats::{Summary, speedup_interval};
 use crate::verdict::{At, Rejection};
-use crate::verify::draws;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimingOptions {
@@ -264,7 +263,7 @@ impl Sampler<'_> {
             .collect();
         let what = format!(
             ", {} inputs {}, {}",
-            crate::verify::distributions_text(&self.candidate.problem.input_distributions(0)),
+            distributions_text(&self.candidate.problem.input_distributions(0)),
             scales.iter().map(|&s| scale_text(s)).collect::<Vec<_>>().join(" and "),
             if nan { "NaN poison" } else { "random-bits poison" }
         );

@@ -18,14 +18,12 @@ use serde::Serialize;
 use crate::candidate::Candidate;
 use crate::checks::accuracy::{Accuracy, PrecisionClass, Tolerance};
 use crate::checks::{POISON_NAN, PoisonKind};
-use crate::device::{DeviceError, Draw, PoisonWords, mix64};
+use crate::device::{DeviceError, PoisonWords};
 use crate::events::{Event, Observer};
-use crate::judge::{self, Arena, Plan, Stop, Truth};
-use crate::problem::{Distribution, Role, Sizes};
+use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, distributions_text, draws};
+use crate::problem::{Role, Sizes};
 use crate::seeds::Seeds;
 use crate::verdict::{At, Rejection};
-
-pub use crate::judge::{Devices, GpuGate, Prepared, Sharing};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifyOptions {
@@ -85,37 +83,6 @@ impl Verification {
     pub fn class(&self) -> PrecisionClass {
         self.worst().map_or(PrecisionClass::Wrong, |a| a.class)
     }
-}
-
-/// "randn", or "randn and uniform(0, 4)" when the inputs' distributions differ.
-pub(crate) fn distributions_text(d: &[Distribution]) -> String {
-    let mut names: Vec<String> = d.iter().map(|x| x.to_string()).collect();
-    names.dedup();
-    names.join(" and ")
-}
-
-/// Input `k`'s seed within a launch whose inputs have seed `base`.
-pub(crate) fn input_seed(base: u64, k: usize) -> u64 {
-    mix64(base ^ mix64(k as u64 + 1))
-}
-
-/// Fresh draws for every input of a problem at `sizes`.
-pub(crate) fn draws(candidate: &Candidate, sizes: &Sizes, kind: usize, base: u64, scales: &[f32]) -> Vec<Draw> {
-    let distributions = candidate.problem.input_distributions(kind);
-    candidate
-        .problem
-        .buffers(sizes)
-        .iter()
-        .filter(|b| b.role == Role::Input)
-        .enumerate()
-        .map(|(k, spec)| Draw {
-            distribution: distributions[k],
-            seed: input_seed(base, k),
-            scale: scales.get(k).copied().unwrap_or(1.0),
-            cols: spec.cols() as u64,
-            lower: spec.lower_triangular,
-        })
-        .collect()
 }
 
 /// Run every trial at every size. `Err` only when the environment fails; a candidate's failure

@@ -16,11 +16,13 @@ use sadoku_core::checks::signature;
 use sadoku_core::compile::{CompileRequest, Compiler};
 use sadoku_core::device::sim::SimDevice;
 use sadoku_core::device::{Device, DeviceError, DeviceExt, KernelArg};
+use sadoku_core::events::{Event, Observer, Silent};
+use sadoku_core::judge::{Devices, Prepared};
 use sadoku_core::report::CandidateReport;
-use sadoku_core::review::{Event, Observer, ReviewOptions, Silent, review_candidate};
+use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::verdict::{At, Rejection, Verdict};
-use sadoku_core::verify::{self, Devices, Prepared};
+use sadoku_core::verify;
 
 const T1: &str = "trial 1 (randn inputs, NaN poison)";
 const T2: &str = "trial 2 (rand inputs, random-bits poison)";

@@ -7,12 +7,14 @@ mod common;
 use common::{PARAMS, inputs, timing_options};
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::sim::{SimCall, SimDevice, SimFault};
+use sadoku_core::events::Silent;
+use sadoku_core::judge::Devices;
 use sadoku_core::problem::{self, Sizes};
 use sadoku_core::report::CandidateReport;
-use sadoku_core::review::{ReviewOptions, Silent, review_candidate};
+use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::verdict::{Rejection, Verdict};
-use sadoku_core::verify::{Devices, VerifyOptions};
+use sadoku_core::verify::VerifyOptions;
 
 const PROBLEM: &str = r#"
 name = "sim_axpy"

@@ -13,11 +13,12 @@ use common::*;
 use sadoku_core::checks::accuracy::PrecisionClass;
 use sadoku_core::device::sim::SimDevice;
 use sadoku_core::device::{Buffer, Device, DeviceError, LibraryOp, Precision, TimedRun, Work};
+use sadoku_core::events::Silent;
+use sadoku_core::judge::Devices;
 use sadoku_core::report::CandidateReport;
-use sadoku_core::review::{ReviewOptions, Silent, review_candidate};
+use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::verdict::{Rejection, Verdict};
-use sadoku_core::verify::Devices;
 use sadoku_core::worker::{RemoteDevice, Timeouts, Worker, serve};
 
 /// A worker thread, as the judge sees a process: it can be "killed" and asked how it ended.

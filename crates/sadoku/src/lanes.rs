@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::{Device, DeviceError, DeviceInfo};
 use sadoku_core::events::{Event, Observer};
+use sadoku_core::judge::{Devices, GpuGate, Sharing};
 use sadoku_core::report::{CandidateReport, Sanitized};
 use sadoku_core::review::{self, ReviewOptions};
 use sadoku_core::seeds::Seeds;
-use sadoku_core::verify::{Devices, GpuGate, Sharing};
 use sadoku_core::worker::Timeouts;
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 
@@ -132,7 +132,8 @@ fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, refe
                 ..Devices::new(&mut worker, &mut *reference)
             };
             // The verdict of this run does not count: the tool's report does.
-            let _ = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, &review::Silent);
+            let _ =
+                review::review_candidate(&mut devices, candidate, &plan.seeds, &options, &sadoku_core::events::Silent);
             worker.close()
         });
         let text = std::fs::read_to_string(&log).unwrap_or_default();

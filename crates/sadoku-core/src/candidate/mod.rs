@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use expr::{Expr, ExprError};
-pub use spec::{ArgSpec, KeyLines, LaunchSpec, ResolvedArg, ResolvedLaunch, Spec};
+pub use spec::{ArgSpec, KeyLines, LaunchSpec, ResolvedArg, ResolvedLaunch, Spec, is_identifier};
 
 use crate::problem::{self, Problem};
 

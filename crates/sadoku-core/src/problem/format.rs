@@ -13,7 +13,7 @@ use super::{
     Baseline, Constraint, Distribution, Dtype, Gemm, Post, Problem, ReferenceKernel, ReferenceSpec, Role, ScaleRule,
     Sizes, Tensor,
 };
-use crate::candidate::{ArgSpec, Expr, Spec};
+use crate::candidate::{ArgSpec, Expr, Spec, is_identifier};
 
 /// A mistake in a problem definition: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -188,7 +188,10 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
     let mut constraints = Vec::new();
     for c in &rs.constraints {
         let line = lines.of(c.span());
-        constraints.push(Constraint::parse(c.get_ref(), &|t| expr_at(&RawExpr::Text(t.into()), line, "constraint"))?);
+        let parsed = Constraint::parse(c.get_ref(), &|t| expr_at(&RawExpr::Text(t.into()), line, "constraint"));
+        constraints.push(parsed.ok_or_else(|| {
+            err(Some(line), format!("constraint `{}`: expected a comparison (==, !=, >=, <=, >, <)", c.get_ref()))
+        })??);
     }
     let case = |c: &Spanned<BTreeMap<String, i64>>, kind: &str| -> Result<Sizes, ProblemError> {
         let line = lines.of(c.span());
@@ -404,12 +407,6 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
 fn show(map: &BTreeMap<String, i64>) -> String {
     let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} = {v}")).collect();
     format!("{{{}}}", parts.join(", "))
-}
-
-pub(crate) fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl ReferenceKernel {

@@ -203,16 +203,11 @@ pub struct Constraint {
 impl Constraint {
     const OPS: [&'static str; 6] = ["==", "!=", ">=", "<=", ">", "<"];
 
-    fn parse<E>(text: &str, expr: &dyn Fn(&str) -> Result<Expr, E>) -> Result<Constraint, E>
-    where
-        E: From<String>,
-    {
-        for op in Self::OPS {
-            if let Some((l, r)) = text.split_once(op) {
-                return Ok(Constraint { text: text.trim().into(), left: expr(l)?, op, right: expr(r)? });
-            }
-        }
-        Err(E::from(format!("constraint `{text}`: expected a comparison (==, !=, >=, <=, >, <)")))
+    /// `left op right`, each side an expression `expr` parses; `None` without a comparison.
+    fn parse<E>(text: &str, expr: &dyn Fn(&str) -> Result<Expr, E>) -> Option<Result<Constraint, E>> {
+        let op = Self::OPS.into_iter().find(|op| text.contains(op))?;
+        let (l, r) = text.split_once(op)?;
+        Some((|| Ok(Constraint { text: text.trim().into(), left: expr(l)?, op, right: expr(r)? }))())
     }
 
     /// Ok when it holds at `sizes`; why not otherwise.
@@ -231,12 +226,6 @@ impl Constraint {
         } else {
             Err(format!("constraint `{}` does not hold ({l} {} {r} is false)", self.text, self.op))
         }
-    }
-}
-
-impl From<String> for ProblemError {
-    fn from(message: String) -> ProblemError {
-        ProblemError { origin: String::new(), line: None, message }
     }
 }
 

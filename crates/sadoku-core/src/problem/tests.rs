@@ -167,7 +167,11 @@ fn mistakes_are_one_line_naming_the_file_and_line() {
         ("kernel = \"reference.cu\"", "kernel = \"missing.cu\"", "reference kernel `missing.cu`: no such file"),
         ("small = { N = 17 }", "small = { M = 17 }", "small case {M = 17}: no value for size `N`"),
         ("role = \"output\"", "role = \"result\"", "role `result`: expected `input` or `output`"),
-        ("constraints = [\"N >= 1\"]", "constraints = [\"N\"]", "expected a comparison"),
+        (
+            "constraints = [\"N >= 1\"]",
+            "constraints = [\"N\"]",
+            "p/problem.toml:8: constraint `N`: expected a comparison",
+        ),
     ];
     for (from, to, want) in cases {
         assert!(GOOD.contains(from), "{from}");

@@ -10,12 +10,13 @@ use std::time::Duration;
 use sadoku_core::candidate::Candidate;
 use sadoku_core::checks::accuracy::U_FP32;
 use sadoku_core::device::sim::{SimCall, SimDevice, SimFault};
+use sadoku_core::events::Silent;
+use sadoku_core::judge::Devices;
 use sadoku_core::problem::Sizes;
 use sadoku_core::report::CandidateReport;
-use sadoku_core::review::{ReviewOptions, Silent, review_candidate};
+use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::time::TimingOptions;
-use sadoku_core::verify::Devices;
 use sadoku_core::verify::VerifyOptions;
 
 /// PTX parameter types of `(const float* A, const float* B, float* C, int N)`.
