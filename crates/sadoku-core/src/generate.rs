@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::problem::Distribution;
+use crate::device::element;
+use crate::problem::{Distribution, Dtype};
 
 /// One draw of one input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -21,6 +22,9 @@ pub struct Draw {
     pub cols: u64,
     /// Lower-triangular: elements above the diagonal are exactly zero.
     pub lower: bool,
+    /// The element type written: a float draw is made in fp32 and rounded to it (to nearest,
+    /// ties to even); an integer draw is exact.
+    pub dtype: Dtype,
 }
 
 const M0: u64 = 0xD251_1F53;
@@ -45,7 +49,8 @@ pub const fn philox4x32_10(mut c: [u32; 4], mut k: [u32; 2]) -> [u32; 4] {
 #[allow(clippy::approx_constant)]
 const TWO_PI: f64 = 6.283_185_307_179_586;
 
-/// Element `i` of a draw. The device helper mirrors this line for line.
+/// Element `i` of a draw as fp32 (before rounding to the draw's dtype). The device helper mirrors
+/// this line for line.
 pub fn value(draw: &Draw, i: u64) -> f32 {
     if draw.lower && draw.cols > 0 && i % draw.cols > i / draw.cols {
         return 0.0;
@@ -65,10 +70,40 @@ pub fn value(draw: &Draw, i: u64) -> f32 {
             let u = (r0 >> 8) as f64 * (1.0 / (1u32 << 24) as f64);
             ((lo + (hi - lo) * u) * draw.scale as f64) as f32
         }
+        Distribution::Int { lo, hi } => (integer(lo, hi, r0, r1) as f64 * draw.scale as f64) as f32,
     }
 }
 
-/// A whole draw of `elements` values (the simulated device's generator, and tests').
+/// Uniform in [lo, hi) from 64 random bits (a modulo bias below 2⁻³² for any range sadoku draws).
+const fn integer(lo: i64, hi: i64, r0: u32, r1: u32) -> i64 {
+    let range = hi.wrapping_sub(lo) as u64;
+    lo.wrapping_add(((((r0 as u64) << 32) | r1 as u64) % range) as i64)
+}
+
+/// Element `i` of a draw, as the bits of its dtype: what the judge's generator writes.
+pub fn element(draw: &Draw, i: u64) -> u64 {
+    if draw.dtype.is_float() {
+        return element::from_f32(draw.dtype, value(draw, i));
+    }
+    if draw.lower && draw.cols > 0 && i % draw.cols > i / draw.cols {
+        return 0;
+    }
+    let Distribution::Int { lo, hi } = draw.distribution else {
+        // The format refuses a real-valued distribution for an integer tensor.
+        return element::from_f32(draw.dtype, value(draw, i));
+    };
+    let [r0, r1, _, _] =
+        philox4x32_10([i as u32, (i >> 32) as u32, 0, 0], [draw.seed as u32, (draw.seed >> 32) as u32]);
+    element::from_i64(draw.dtype, integer(lo, hi, r0, r1))
+}
+
+/// A whole draw of `elements` elements (the simulated device's generator, and tests').
+pub fn elements(draw: &Draw, elements: usize) -> Vec<u64> {
+    use rayon::prelude::*;
+    (0..elements as u64).into_par_iter().map(|i| element(draw, i)).collect()
+}
+
+/// A whole fp32 draw (tests).
 pub fn values(draw: &Draw, elements: usize) -> Vec<f32> {
     use rayon::prelude::*;
     (0..elements as u64).into_par_iter().map(|i| value(draw, i)).collect()
@@ -89,7 +124,7 @@ mod tests {
     }
 
     fn draw(distribution: Distribution, seed: u64) -> Draw {
-        Draw { distribution, seed, scale: 1.0, cols: 0, lower: false }
+        Draw { distribution, seed, scale: 1.0, cols: 0, lower: false, dtype: Dtype::F32 }
     }
 
     fn moments(v: &[f32]) -> (f64, f64, f64, f64) {
@@ -161,7 +196,14 @@ mod tests {
 
     #[test]
     fn structure_and_scale_apply() {
-        let d = Draw { distribution: Distribution::STANDARD_NORMAL, seed: 3, scale: -0.5, cols: 5, lower: true };
+        let d = Draw {
+            distribution: Distribution::STANDARD_NORMAL,
+            seed: 3,
+            scale: -0.5,
+            cols: 5,
+            lower: true,
+            dtype: Dtype::F32,
+        };
         let plain = Draw { scale: 1.0, lower: false, ..d };
         for i in 0..25u64 {
             let (row, col) = (i / 5, i % 5);
@@ -170,6 +212,39 @@ mod tests {
             } else {
                 assert_eq!(value(&d, i), value(&plain, i) * -0.5, "a power of two scales exactly");
                 assert_ne!(value(&d, i), 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn integers_are_uniform_in_their_range_and_dtypes_round_the_fp32_draw() {
+        let d = Draw { dtype: Dtype::I64, ..draw(Distribution::Int { lo: -3, hi: 5 }, 9) };
+        let e = elements(&d, 80_000);
+        let mut counts = [0usize; 8];
+        for &x in &e {
+            let v = x as i64;
+            assert!((-3..5).contains(&v), "{v}");
+            counts[(v + 3) as usize] += 1;
+        }
+        for c in counts {
+            assert!((c as f64 / 10_000.0 - 1.0).abs() < 0.05, "{counts:?}");
+        }
+        // The same draw into i32 holds the same integers.
+        let narrow = elements(&Draw { dtype: Dtype::I32, ..d }, 100);
+        assert!(narrow.iter().zip(&e).all(|(&a, &b)| a as u32 as i32 as i64 == b as i64));
+        // Integer-valued floats: ties on purpose, scaled like any float draw.
+        let f = Draw { dtype: Dtype::F32, scale: 2.0, ..d };
+        assert!((0..100).all(|i| value(&f, i) == 2.0 * e[i as usize] as i64 as f32));
+        // bf16 and f16: the fp32 draw rounded to nearest.
+        let n = draw(Distribution::STANDARD_NORMAL, 4);
+        for dtype in [Dtype::Bf16, Dtype::F16] {
+            let r = Draw { dtype, ..n };
+            for i in 0..1000 {
+                let (x, got) = (value(&n, i), element(&r, i));
+                assert_eq!(got, element::from_f32(dtype, x));
+                let back = element::value(dtype, got);
+                let u = if dtype == Dtype::Bf16 { 1.0 / 256.0 } else { 1.0 / 2048.0 };
+                assert!((back - x as f64).abs() <= u * (x as f64).abs().max(6.1e-5), "{x} {back}");
             }
         }
     }

@@ -21,7 +21,7 @@
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::candidate::{Candidate, ResolvedArg, ResolvedLaunch, Spec};
-use crate::checks::accuracy::{self, Accuracy, Tolerance};
+use crate::checks::accuracy::{self, Accuracy, ToleranceClass};
 use crate::checks::guards::{self, CANARY, GUARD_BYTES, Side};
 use crate::checks::signature;
 use crate::checks::signature::ParamKind;
@@ -29,10 +29,10 @@ use crate::checks::{determinism, inputs_unchanged, unwritten};
 use crate::compile::CompileRequest;
 use crate::device::{
     Buffer, Comparison, Device, DeviceError, DeviceExt, Difference, Draw, KernelArg, Launch, LibraryOp, ModuleHandle,
-    PoisonWords, Precision, Sample, TimedRun, Work, compare_host, content_hash, diff_host, mix64,
+    PoisonWords, Precision, Sample, TimedRun, Work, compare_host, content_hash, diff_host, element, mix64,
 };
 use crate::problem::ReferenceKernel;
-use crate::problem::{BufferSpec, Distribution, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
+use crate::problem::{BufferSpec, Distribution, Dtype, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
 use crate::verdict::{At, Rejection};
 
 /// Largest output (elements) whose verification trials are also checked on the host.
@@ -476,10 +476,10 @@ pub(crate) struct Judged {
 }
 
 impl Judged {
-    /// The first output whose accuracy fails `tolerance`, as a rejection.
-    pub fn inaccurate(&self, tolerance: &Tolerance, at: &At) -> Option<Rejection> {
+    /// The first output whose accuracy fails its tolerance, as a rejection.
+    pub fn inaccurate(&self, at: &At) -> Option<Rejection> {
         self.accuracy.iter().find_map(|acc| {
-            acc.failure(tolerance).map(|evidence| Rejection::Inaccurate { at: at.clone(), class: acc.class, evidence })
+            acc.failure().map(|evidence| Rejection::Inaccurate { at: at.clone(), class: acc.class, evidence })
         })
     }
 }
@@ -498,7 +498,7 @@ pub(crate) fn input_seed(base: u64, k: usize) -> u64 {
 
 /// Fresh draws for every input of a problem at `sizes`.
 pub(crate) fn draws(candidate: &Candidate, sizes: &Sizes, kind: usize, base: u64, scales: &[f32]) -> Vec<Draw> {
-    let distributions = candidate.problem.input_distributions(kind);
+    let distributions = candidate.problem.input_distributions(kind, sizes);
     candidate
         .problem
         .buffers(sizes)
@@ -511,6 +511,7 @@ pub(crate) fn draws(candidate: &Candidate, sizes: &Sizes, kind: usize, base: u64
             scale: scales.get(k).copied().unwrap_or(1.0),
             cols: spec.cols() as u64,
             lower: spec.lower_triangular,
+            dtype: spec.dtype,
         })
         .collect()
 }
@@ -522,7 +523,7 @@ pub(crate) fn judge(
     truth: &Truth,
     plan: &Plan,
     candidate: &Candidate,
-    tolerance: &Tolerance,
+    review: ToleranceClass,
 ) -> Result<Judged, Stop> {
     let problem = candidate.problem;
     let at = &plan.at;
@@ -546,15 +547,15 @@ pub(crate) fn judge(
         before.push(Work::Library(LibraryOp::Generate { buffer: g.view, draw: *draw }));
     }
     before.extend(hash_inputs(false));
-    for ((_, g), poison) in outputs.iter().zip(&plan.poison) {
+    for ((spec, g), poison) in outputs.iter().zip(&plan.poison) {
         before.push(Work::Library(match *poison {
             PoisonWords::Word(word) => LibraryOp::Fill { buffer: g.view, word },
-            PoisonWords::Pattern(seed) => LibraryOp::Pattern { buffer: g.view, seed },
+            PoisonWords::Pattern(seed) => LibraryOp::Pattern { buffer: g.view, seed, dtype: spec.dtype },
         }));
     }
     for (k, g) in arena.scratch.iter().enumerate() {
         let seed = crate::device::mix64(plan.scratch_seed ^ k as u64);
-        before.push(Work::Library(LibraryOp::Pattern { buffer: g.view, seed }));
+        before.push(Work::Library(LibraryOp::Pattern { buffer: g.view, seed, dtype: Dtype::F32 }));
     }
     devices.reference.run(&before)?;
     if devices.sharing != Sharing::Mapped {
@@ -578,7 +579,9 @@ pub(crate) fn judge(
     }
 
     // 3. Truth and comparison: on the judge, in its own context.
-    let factor = tolerance.elementwise_factor(truth.terms);
+    // Each output in its own class: declared, its dtype's, or the review's.
+    let classes = problem.output_tolerances(review);
+    let factors: Vec<f64> = classes.iter().map(|c| c.tolerance().elementwise_factor(truth.terms)).collect();
     let mut after: Vec<Work> = hash_inputs(true).collect();
     for (b, g) in arena.all().enumerate() {
         if g.guard() > 0 {
@@ -592,19 +595,24 @@ pub(crate) fn judge(
         }
     }
     after.extend(truth.work(problem, &arena.inputs())?);
-    for (k, ((_, g), &(values, scale))) in outputs.iter().zip(&truth.outputs).enumerate() {
+    for (k, ((spec, g), &(values, scale))) in outputs.iter().zip(&truth.outputs).enumerate() {
         let out = truth.results.view(8 * slots.compare(k), 8 * Comparison::WORDS);
+        // The shape's elements only: a 16-bit output's padding to a whole word is not judged.
+        let got = g.view.view(0, spec.bytes());
+        let factor = factors[k];
         after.push(Work::Library(LibraryOp::Compare {
-            got: g.view,
+            got,
             values,
             scale,
             factor,
             poison: plan.poison[k],
             out,
+            dtype: spec.dtype,
         }));
         if plan.repeat {
             let out = truth.results.view(8 * slots.diff(k), 8 * Difference::WORDS);
-            after.push(Work::Library(LibraryOp::Diff { first: truth.kept[k], second: g.view, scale, factor, out }));
+            let first = truth.kept[k].view(0, spec.bytes());
+            after.push(Work::Library(LibraryOp::Diff { first, second: got, scale, factor, out, dtype: spec.dtype }));
         }
     }
     let truth_started = std::time::Instant::now();
@@ -638,7 +646,7 @@ pub(crate) fn judge(
         && problem.min_flops(&arena.sizes) <= HOST_CHECK_FLOPS;
     // Verification trials at small sizes; timed launches never wait for the host.
     if small && !plan.timed {
-        cross_check(devices, arena, truth, plan, candidate, &comparisons, &differences, &intact, factor)?;
+        cross_check(devices, arena, truth, plan, candidate, &comparisons, &differences, &intact, &factors)?;
     }
     for ((spec, _), c) in outputs.iter().zip(&comparisons) {
         if let Some(evidence) = unwritten::from_comparison(spec, c) {
@@ -655,8 +663,12 @@ pub(crate) fn judge(
             return Err(reject(Rejection::Nondeterministic { at: at.clone(), evidence }));
         }
     }
-    let accuracy: Vec<Accuracy> =
-        outputs.iter().zip(&comparisons).map(|((spec, _), c)| accuracy::from_comparison(spec, c)).collect();
+    let accuracy: Vec<Accuracy> = outputs
+        .iter()
+        .zip(&comparisons)
+        .zip(&classes)
+        .map(|(((spec, _), c), &class)| accuracy::from_comparison(spec, c, class))
+        .collect();
     if plan.keep {
         let copies: Vec<Work> = outputs
             .iter()
@@ -671,14 +683,14 @@ pub(crate) fn judge(
 /// The inputs' hashes moved: find what changed, against a fresh copy of the same draw.
 fn inputs_modified(devices: &mut Devices, truth: &Truth, spec: &BufferSpec, g: &Guarded, draw: &Draw, at: &At) -> Stop {
     let found = (|| -> Result<Option<Rejection>, DeviceError> {
-        let after = devices.reference.download_f32(g.view)?;
+        let after = download_elements(devices.reference, g.view, spec.dtype)?;
         // The first truth temporary is judge-only and at least as large as any input.
         let Some(&temp) = truth.scratch.iter().find(|b| b.bytes >= g.view.bytes) else {
             return Err(DeviceError::Environment("no judge-side room to redraw an input".into()));
         };
         let pristine = temp.view(0, g.view.bytes);
         devices.reference.run(&[Work::Library(LibraryOp::Generate { buffer: pristine, draw: *draw })])?;
-        let pristine = devices.reference.download_f32(pristine)?;
+        let pristine = download_elements(devices.reference, pristine, spec.dtype)?;
         Ok(inputs_unchanged::check(spec, &pristine, &after)
             .map(|evidence| Rejection::InputsModified { at: at.clone(), evidence }))
     })();
@@ -702,31 +714,42 @@ fn cross_check(
     comparisons: &[Comparison],
     differences: &[Difference],
     intact: &[bool],
-    factor: f64,
+    factors: &[f64],
 ) -> Result<(), Stop> {
-    let inputs: Vec<Vec<f32>> =
-        arena.inputs().into_iter().map(|b| devices.reference.download_f32(b)).collect::<Result<_, _>>()?;
-    // The generator too: the device's draw must be the host's, to the last bit for uniform draws and
-    // within one unit in the last place for normal ones (the device's log and cos round
-    // differently from the host's now and then).
+    let mut inputs: Vec<Vec<u64>> = Vec::new();
+    for (spec, g) in arena.of_role(Role::Input) {
+        inputs.push(download_elements(devices.reference, g.view, spec.dtype)?);
+    }
+    // The generator too: the device's draw must be the host's, to the last bit for uniform and
+    // integer draws and within one unit in the last place for normal ones (the device's log and
+    // cos round differently from the host's now and then; rounding to a 16-bit type can carry
+    // that unit into its last place).
     for (((spec, _), (draw, got)), &intact) in
         arena.of_role(Role::Input).zip(plan.draws.iter().zip(&inputs)).zip(intact)
     {
         if !intact {
             continue;
         }
+        let exact = !matches!(draw.distribution, Distribution::Randn { .. });
         for (i, &x) in got.iter().enumerate() {
-            let want = crate::generate::value(draw, i as u64);
-            let ulps = (x.to_bits() as i64 - want.to_bits() as i64).abs();
-            if ulps > 1 || (ulps == 1 && matches!(draw.distribution, crate::problem::Distribution::Uniform { .. })) {
+            let want = crate::generate::element(draw, i as u64);
+            let ulps = (x as i64).wrapping_sub(want as i64).unsigned_abs();
+            if ulps > 1 || (ulps == 1 && exact) {
                 return Err(env(format!(
-                    "the device's generator disagrees with the host's: input {} element {i} is {x:e}, expected {want:e}",
-                    spec.name
+                    "the device's generator disagrees with the host's: input {} element {i} is {}, expected {}",
+                    spec.name,
+                    element::text(spec.dtype, x),
+                    element::text(spec.dtype, want)
                 )));
             }
         }
     }
-    let host = candidate.problem.reference_host(&arena.sizes, &inputs);
+    let values: Vec<Vec<f64>> = arena
+        .of_role(Role::Input)
+        .zip(&inputs)
+        .map(|((spec, _), e)| e[..spec.elements()].iter().map(|&x| element::value(spec.dtype, x)).collect())
+        .collect();
+    let host = candidate.problem.reference_host(&arena.sizes, &values);
     for (k, ((spec, g), &(values, scale))) in arena.of_role(Role::Output).zip(&truth.outputs).enumerate() {
         let device = Reference {
             values: devices.reference.download_f64(values)?[..spec.elements()].to_vec(),
@@ -750,8 +773,10 @@ fn cross_check(
                 }
             }
         }
-        let got = devices.reference.download_u32(g.view)?;
-        let c = compare_host(&got[..spec.elements()], &device.values, &device.scale, factor, plan.poison[k]);
+        let got = download_elements(devices.reference, g.view, spec.dtype)?;
+        let factor = factors[k];
+        let c =
+            compare_host(spec.dtype, &got[..spec.elements()], &device.values, &device.scale, factor, plan.poison[k]);
         let d = &comparisons[k];
         let same_sums = |a: f64, b: f64| a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
         let agree = c.over_bound == d.over_bound
@@ -770,8 +795,9 @@ fn cross_check(
             )));
         }
         if let Some(d) = differences.get(k) {
-            let kept = devices.reference.download_u32(truth.kept[k])?;
-            let h = diff_host(&kept[..spec.elements()], &got[..spec.elements()], &device.scale, factor);
+            let kept = download_elements(devices.reference, truth.kept[k], spec.dtype)?;
+            let n = spec.elements();
+            let h = diff_host(spec.dtype, &kept[..n], &got[..n], &device.scale, factor);
             if h != *d {
                 return Err(env(format!(
                     "the device's difference of two runs disagrees with the host's for {} at {}: {d:?} against {h:?}",
@@ -781,6 +807,13 @@ fn cross_check(
         }
     }
     Ok(())
+}
+
+/// A view's elements of `dtype`, as bits.
+fn download_elements(device: &mut dyn Device, b: Buffer, dtype: Dtype) -> Result<Vec<u64>, DeviceError> {
+    let mut bytes = vec![0u8; b.bytes];
+    device.download(b, &mut bytes)?;
+    Ok(element::read(dtype, &bytes))
 }
 
 /// Bytes of each judge-only temporary the truth needs: fp64 copies of a GEMM's operands and of
@@ -841,7 +874,8 @@ impl Truth {
                 };
                 let out = outputs.iter().position(|n| *n == g.c).unwrap_or(0);
                 let (values, scale) = self.outputs[out];
-                let up = |src, dst, abs| Work::Library(LibraryOp::Upcast { src, dst, abs });
+                let dtype = problem.gemm_dtype(g);
+                let up = |src, dst, abs| Work::Library(LibraryOp::Upcast { src, dst, abs, dtype });
                 let mut work = vec![up(a, a64, false), up(b, b64, false), up(a, abs_a, true), up(b, abs_b, true)];
                 work.extend(g.work(sizes, Precision::F64, a64, b64, values, 8));
                 work.extend(g.work(sizes, Precision::F64, abs_a, abs_b, scale, 8));
@@ -865,9 +899,10 @@ impl Truth {
                 if problem.scale_rule() == ScaleRule::Abs {
                     // The same kernel on |inputs|, into the scale buffers.
                     let mut abs_named = Vec::new();
-                    for ((n, b), copy) in names.iter().zip(inputs).zip(&self.scratch) {
+                    let dtypes = problem.tensors.iter().filter(|t| t.role == Role::Input).map(|t| t.dtype);
+                    for (((n, b), copy), dtype) in names.iter().zip(inputs).zip(&self.scratch).zip(dtypes) {
                         let copy = copy.view(0, b.bytes);
-                        work.push(Work::Library(LibraryOp::Abs { src: *b, dst: copy }));
+                        work.push(Work::Library(LibraryOp::Abs { src: *b, dst: copy, dtype }));
                         abs_named.push((n.to_string(), copy));
                     }
                     for (n, (_, scale)) in outputs.iter().zip(&self.outputs) {

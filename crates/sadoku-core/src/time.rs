@@ -20,13 +20,13 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::candidate::Candidate;
-use crate::checks::POISON_NAN;
 use crate::checks::accuracy::Tolerance;
+use crate::checks::poison_nan;
 use crate::checks::trace::{self, HiddenWork};
 use crate::device::{Buffer, DeviceError, KernelRecord, PoisonWords, Precision, Sample, TimedRun, Work};
 use crate::events::{Event, Observer};
 use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, distributions_text, draws, reject};
-use crate::problem::{Role, Sizes};
+use crate::problem::{Dtype, Role, Sizes};
 use crate::seeds::Seeds;
 use crate::stats::{Summary, speedup_interval};
 use crate::verdict::{At, Rejection};
@@ -249,7 +249,6 @@ impl Sampler<'_> {
         let launch = self.launches;
         let r = (launch - 1) % self.sets.len();
         let inputs = self.sets[r].of_role(Role::Input).count();
-        let outputs = self.sets[r].of_role(Role::Output).count();
         // A fresh draw for every input, and as an extra a sign and power of two of its own.
         let scales: Vec<f32> = (0..inputs)
             .map(|_| {
@@ -258,12 +257,14 @@ impl Sampler<'_> {
             })
             .collect();
         let nan = launch.is_multiple_of(2);
-        let poison: Vec<PoisonWords> = (0..outputs)
-            .map(|_| if nan { PoisonWords::Word(POISON_NAN) } else { PoisonWords::Pattern(self.rng.random()) })
+        let dtypes: Vec<Dtype> = self.sets[r].of_role(Role::Output).map(|(s, _)| s.dtype).collect();
+        let poison: Vec<PoisonWords> = dtypes
+            .iter()
+            .map(|&d| if nan { PoisonWords::Word(poison_nan(d)) } else { PoisonWords::Pattern(self.rng.random()) })
             .collect();
         let what = format!(
             ", {} inputs {}, {}",
-            distributions_text(&self.candidate.problem.input_distributions(0)),
+            distributions_text(&self.candidate.problem.input_distributions(0, &self.sizes)),
             scales.iter().map(|&s| scale_text(s)).collect::<Vec<_>>().join(" and "),
             if nan { "NaN poison" } else { "random-bits poison" }
         );
@@ -278,8 +279,8 @@ impl Sampler<'_> {
             keep: false,
             repeat: false,
         };
-        let judged = judge::judge(devices, &self.sets[r], &self.truth, &plan, self.candidate, &self.tolerance)?;
-        if let Some(r) = judged.inaccurate(&self.tolerance, &at) {
+        let judged = judge::judge(devices, &self.sets[r], &self.truth, &plan, self.candidate, self.tolerance.class)?;
+        if let Some(r) = judged.inaccurate(&at) {
             return Err(reject(r));
         }
         self.truth_ms.push(judged.truth_ms);
@@ -408,7 +409,7 @@ pub(crate) fn measure(
     sampler.truth.release(devices);
     let mut timing = result?;
     timing.baseline_name = problem.baseline_name(precision);
-    timing.baseline_precision = precision;
+    timing.baseline_precision = problem.baseline_precision(precision);
     Ok(timing)
 }
 

@@ -17,11 +17,11 @@ use serde::Serialize;
 
 use crate::candidate::Candidate;
 use crate::checks::accuracy::{Accuracy, PrecisionClass, Tolerance};
-use crate::checks::{POISON_NAN, PoisonKind};
+use crate::checks::{PoisonKind, poison_nan};
 use crate::device::{DeviceError, PoisonWords};
 use crate::events::{Event, Observer};
 use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, distributions_text, draws};
-use crate::problem::{Role, Sizes};
+use crate::problem::{Dtype, Role, Sizes};
 use crate::seeds::Seeds;
 use crate::verdict::{At, Rejection};
 
@@ -149,21 +149,21 @@ fn trials(
     records: &mut Vec<TrialRecord>,
 ) -> Result<(), Stop> {
     let size_label = sizes.to_string();
-    let outputs = arena.of_role(Role::Output).count();
+    let outputs: Vec<Dtype> = arena.of_role(Role::Output).map(|(s, _)| s.dtype).collect();
     for (index, plan) in TRIALS.iter().enumerate() {
         let trial = format!(
             "trial {} ({} inputs{}, {})",
             index + 1,
-            distributions_text(&candidate.problem.input_distributions(plan.kind)),
+            distributions_text(&candidate.problem.input_distributions(plan.kind, sizes)),
             plan.repeat_of.map_or(String::new(), |t| format!(" of trial {}", t + 1)),
             plan.poison
         );
         observer.event(Event::Trial { sizes, trial: &trial });
         let base =
             seeds.derive(&[&candidate.sha256, &size_label, &format!("inputs {}", plan.repeat_of.unwrap_or(index))]);
-        let poison = (0..outputs)
-            .map(|k| match plan.poison {
-                PoisonKind::Nan => PoisonWords::Word(POISON_NAN),
+        let poison = (outputs.iter().enumerate())
+            .map(|(k, &dtype)| match plan.poison {
+                PoisonKind::Nan => PoisonWords::Word(poison_nan(dtype)),
                 PoisonKind::Random => PoisonWords::Pattern(seeds.derive(&[
                     &candidate.sha256,
                     &size_label,
@@ -185,7 +185,7 @@ fn trials(
                 repeat: plan.repeat_of.is_some(),
             },
             candidate,
-            &options.tolerance,
+            options.tolerance.class,
         );
         let record = |accuracy: Vec<Accuracy>| TrialRecord {
             sizes: sizes.clone(),
@@ -196,7 +196,7 @@ fn trials(
         let at = At::new(sizes, trial.clone());
         match judged {
             Ok(j) => {
-                let failed = j.inaccurate(&options.tolerance, &at);
+                let failed = j.inaccurate(&at);
                 records.push(record(j.accuracy));
                 if let Some(r) = failed {
                     return Err(judge::reject(r));

@@ -19,7 +19,7 @@ use sadoku_core::device::{
     Buffer, Ceilings, Comparison, Device, DeviceError, DeviceInfo, Difference, KernelArg, Launch, LibraryOp,
     ModuleHandle, PoisonWords, Precision, Sample, SharedHandle, TimedRun, Trace, Work,
 };
-use sadoku_core::problem::Distribution;
+use sadoku_core::problem::{Distribution, Dtype};
 use serde::{Deserialize, Serialize};
 
 use crate::nvrtc::Nvrtc;
@@ -54,16 +54,94 @@ __device__ __forceinline__ unsigned long long sadoku_mix64(unsigned long long z)
     return z ^ (z >> 31);
 }
 
-// sadoku_core::device::pattern_word: never NaN or infinite (an all-ones exponent is flipped).
-__device__ __forceinline__ unsigned sadoku_pattern_word(unsigned long long seed, unsigned long long i) {
-    const unsigned w = (unsigned)(sadoku_mix64(seed ^ (i * 0x9E3779B97F4A7C15ull)) >> 32);
-    return (w & 0x7F800000u) == 0x7F800000u ? w ^ 0x00800000u : w;
+// Element types, as sadoku-cuda numbers them: 0 f32, 1 f16, 2 bf16, 3 i32, 4 i64.
+#define SADOKU_F32 0
+#define SADOKU_F16 1
+#define SADOKU_BF16 2
+#define SADOKU_I32 3
+#define SADOKU_I64 4
+
+// Element i of a buffer of type t, as bits.
+__device__ __forceinline__ unsigned long long sadoku_load(const void* p, long long i, int t) {
+    if (t == SADOKU_F16 || t == SADOKU_BF16) return ((const unsigned short*)p)[i];
+    if (t == SADOKU_I64) return ((const unsigned long long*)p)[i];
+    return ((const unsigned*)p)[i];
 }
 
-// p[i] = pattern_word(seed, i).
-extern "C" __global__ void sadoku_pattern(unsigned* p, long long n, unsigned long long seed) {
+__device__ __forceinline__ void sadoku_store(void* p, long long i, int t, unsigned long long bits) {
+    if (t == SADOKU_F16 || t == SADOKU_BF16) ((unsigned short*)p)[i] = (unsigned short)bits;
+    else if (t == SADOKU_I64) ((unsigned long long*)p)[i] = bits;
+    else ((unsigned*)p)[i] = (unsigned)bits;
+}
+
+// sadoku_core::device::element::value: exact for every type (i64 rounded to nearest above 2^53).
+__device__ __forceinline__ double sadoku_value(unsigned long long b, int t) {
+    if (t == SADOKU_F32) return (double)__uint_as_float((unsigned)b);
+    if (t == SADOKU_F16) {
+        float f;
+        const unsigned short h = (unsigned short)b;
+        asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+        return (double)f;
+    }
+    if (t == SADOKU_BF16) return (double)__uint_as_float((unsigned)b << 16);
+    if (t == SADOKU_I32) return (double)(int)(unsigned)b;
+    return (double)(long long)b;
+}
+
+__device__ __forceinline__ bool sadoku_finite_t(unsigned long long b, int t) {
+    if (t == SADOKU_F32) return (b & 0x7F800000ull) != 0x7F800000ull;
+    if (t == SADOKU_F16) return (b & 0x7C00ull) != 0x7C00ull;
+    if (t == SADOKU_BF16) return (b & 0x7F80ull) != 0x7F80ull;
+    return true;
+}
+
+__device__ __forceinline__ bool sadoku_nan_t(unsigned long long b, int t) {
+    if (t == SADOKU_F32) return (b & 0x7FFFFFFFull) > 0x7F800000ull;
+    if (t == SADOKU_F16) return (b & 0x7FFFull) > 0x7C00ull;
+    if (t == SADOKU_BF16) return (b & 0x7FFFull) > 0x7F80ull;
+    return false;
+}
+
+// sadoku_core::device::element::abs.
+__device__ __forceinline__ unsigned long long sadoku_abs_t(unsigned long long b, int t) {
+    if (t == SADOKU_F32) return b & 0x7FFFFFFFull;
+    if (t == SADOKU_F16 || t == SADOKU_BF16) return b & 0x7FFFull;
+    if (t == SADOKU_I32) { const int v = (int)(unsigned)b; return (unsigned)(v < 0 ? 0u - (unsigned)v : (unsigned)v); }
+    const long long v = (long long)b;
+    return v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+}
+
+// sadoku_core::device::element::from_f32 for the floating-point types (to nearest, ties to even).
+__device__ __forceinline__ unsigned long long sadoku_from_f32(float v, int t) {
+    if (t == SADOKU_F16) { unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v)); return h; }
+    if (t == SADOKU_BF16) { unsigned short h; asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(v)); return h; }
+    return __float_as_uint(v);
+}
+
+// sadoku_core::device::repeat_word: an element of a buffer filled with the 32-bit word w.
+__device__ __forceinline__ unsigned long long sadoku_repeat_word(unsigned long long w, int t) {
+    if (t == SADOKU_F16 || t == SADOKU_BF16) return w & 0xFFFFull;
+    if (t == SADOKU_I64) return (w << 32) | (w & 0xFFFFFFFFull);
+    return w & 0xFFFFFFFFull;
+}
+
+// sadoku_core::device::pattern_element: never NaN or infinite for floating-point types (an
+// all-ones exponent has its lowest bit flipped).
+__device__ __forceinline__ unsigned long long sadoku_pattern_element(unsigned long long seed, unsigned long long i, int t) {
+    const unsigned long long m = sadoku_mix64(seed ^ (i * 0x9E3779B97F4A7C15ull));
+    unsigned long long bits, exponent;
+    if (t == SADOKU_F32) { bits = m >> 32; exponent = 0x7F800000ull; }
+    else if (t == SADOKU_I32) { bits = m >> 32; exponent = 0; }
+    else if (t == SADOKU_F16) { bits = m >> 48; exponent = 0x7C00ull; }
+    else if (t == SADOKU_BF16) { bits = m >> 48; exponent = 0x7F80ull; }
+    else { bits = m; exponent = 0; }
+    return exponent != 0 && (bits & exponent) == exponent ? bits ^ (exponent & (0ull - exponent)) : bits;
+}
+
+// p[i] = pattern_element(seed, i, t).
+extern "C" __global__ void sadoku_pattern(void* p, long long n, unsigned long long seed, int t) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        p[i] = sadoku_pattern_word(seed, (unsigned long long)i);
+        sadoku_store(p, i, t, sadoku_pattern_element(seed, (unsigned long long)i, t));
 }
 
 // Philox4x32-10, bit for bit sadoku_core::generate::philox4x32_10.
@@ -79,21 +157,31 @@ __device__ __forceinline__ uint4 sadoku_philox(uint4 c, unsigned k0, unsigned k1
     return c;
 }
 
-// p[i] = sadoku_core::generate::value(draw, i), line for line. dist: 0 randn, 1 rand. Every
-// floating-point operation is spelled with its rounding so that nothing is contracted into an
-// FMA the host does not do; log and cos are CUDA's (within 1 ulp of the host's).
-extern "C" __global__ void sadoku_generate(float* p, long long n, unsigned long long seed, int dist, double a, double b,
-                                           float scale, long long cols, int lower) {
+// p[i] = sadoku_core::generate::element(draw, i), line for line. dist: 0 randn(a, b), 1
+// uniform(a, b), 2 int(lo, hi); t the element type. Every floating-point operation is spelled
+// with its rounding so that nothing is contracted into an FMA the host does not do; log and cos
+// are CUDA's (within 1 ulp of the host's).
+extern "C" __global__ void sadoku_generate(void* p, long long n, unsigned long long seed, int dist, double a, double b,
+                                           float scale, long long cols, int lower, int t, long long lo, long long hi) {
     const unsigned k0 = (unsigned)seed, k1 = (unsigned)(seed >> 32);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         if (lower && cols > 0 && i % cols > i / cols) {
-            p[i] = 0.0f;
+            sadoku_store(p, i, t, 0ull);
             continue;
         }
         const unsigned long long u = (unsigned long long)i;
         const uint4 r = sadoku_philox(make_uint4((unsigned)u, (unsigned)(u >> 32), 0u, 0u), k0, k1);
         double v;
-        if (dist == 0) {
+        if (dist == 2) {
+            // int(lo, hi): 64 random bits modulo the range.
+            const unsigned long long range = (unsigned long long)hi - (unsigned long long)lo;
+            const long long k = (long long)((unsigned long long)lo + ((((unsigned long long)r.x << 32) | r.y) % range));
+            if (t == SADOKU_I32 || t == SADOKU_I64) {
+                sadoku_store(p, i, t, t == SADOKU_I32 ? (unsigned long long)(unsigned)(int)k : (unsigned long long)k);
+                continue;
+            }
+            v = (double)k;
+        } else if (dist == 0) {
             // randn(a = mean, b = std). Box-Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random
             // bits each (exact conversions).
             const double two_53 = 1.0 / 9007199254740992.0;
@@ -106,21 +194,21 @@ extern "C" __global__ void sadoku_generate(float* p, long long n, unsigned long 
             const double u01 = __dmul_rn((double)(r.x >> 8), 1.0 / 16777216.0);
             v = __dadd_rn(a, __dmul_rn(__dadd_rn(b, -a), u01));
         }
-        p[i] = __double2float_rn(__dmul_rn(v, (double)scale));
+        sadoku_store(p, i, t, sadoku_from_f32(__double2float_rn(__dmul_rn(v, (double)scale)), t));
     }
 }
 
-// dst[i] = |src[i]|, fp32.
-extern "C" __global__ void sadoku_abs_f32(const float* src, float* dst, long long n) {
+// dst[i] = |src[i]|, elements of type t.
+extern "C" __global__ void sadoku_abs(const void* src, void* dst, long long n, int t) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        dst[i] = fabsf(src[i]);
+        sadoku_store(dst, i, t, sadoku_abs_t(sadoku_load(src, i, t), t));
 }
 
-// dst[i] = src[i] (or |src[i]|) widened to fp64.
-extern "C" __global__ void sadoku_upcast(const float* src, double* dst, long long n, int abs) {
+// dst[i] = src[i] (or |src[i]|) widened from type t to fp64.
+extern "C" __global__ void sadoku_upcast(const void* src, double* dst, long long n, int abs, int t) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        const double v = (double)src[i];
-        dst[i] = abs ? fabs(v) : v;
+        const unsigned long long b = sadoku_load(src, i, t);
+        dst[i] = sadoku_value(abs ? sadoku_abs_t(b, t) : b, t);
     }
 }
 
@@ -131,8 +219,6 @@ extern "C" __global__ void sadoku_upcast(const float* src, double* dst, long lon
 #define SADOKU_NONE 0xFFFFFFFFFFFFFFFFull
 
 __device__ __forceinline__ double sadoku_inf() { return __longlong_as_double(0x7FF0000000000000ll); }
-__device__ __forceinline__ bool sadoku_finite(unsigned bits) { return (bits & 0x7F800000u) != 0x7F800000u; }
-__device__ __forceinline__ bool sadoku_nan(unsigned bits) { return (bits & 0x7FFFFFFFu) > 0x7F800000u; }
 
 // sadoku_core::device::compare::Comparison, less what the finishing block reads by index.
 struct SadokuCmp {
@@ -175,18 +261,19 @@ __device__ SadokuCmp sadoku_cmp_block(SadokuCmp c) {
 
 // sadoku_core::device::compare::compare_host over this block's share of the elements (grid-stride,
 // each thread in increasing index order); the block's summary goes to part[8 * blockIdx.x ..].
-// poison_kind: 0 every element held the word `poison`, 1 element i held pattern_word(poison, i).
+// poison_kind: 0 the buffer was filled with the 32-bit word `poison`, 1 element i held
+// pattern_element(poison, i, ty). Elements of type ty.
 extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare(
-    const unsigned* got, const double* values, const double* scale, long long n, double factor, int poison_kind,
-    unsigned long long poison, unsigned long long* part) {
+    const void* got, const double* values, const double* scale, long long n, double factor, int poison_kind,
+    unsigned long long poison, unsigned long long* part, int ty) {
     SadokuCmp c = sadoku_cmp_empty();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        const unsigned bits = got[i];
+        const unsigned long long bits = sadoku_load(got, i, ty);
         const double t = values[i];
         double ratio;
-        if (sadoku_finite(bits)) {
+        if (sadoku_finite_t(bits, ty)) {
             // compare::ratio, one rounding per operation as on the host.
-            const double e = __dadd_rn((double)__uint_as_float(bits), -t);
+            const double e = __dadd_rn(sadoku_value(bits, ty), -t);
             const double err = fabs(e);
             const double bound = __dmul_rn(factor, scale[i]);
             ratio = err == 0.0 ? 0.0 : bound == 0.0 ? sadoku_inf() : __ddiv_rn(err, bound);
@@ -195,7 +282,8 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare(
             ratio = sadoku_inf();
             c.nonfinite += 1;
         }
-        const unsigned word = poison_kind == 0 ? (unsigned)poison : sadoku_pattern_word(poison, (unsigned long long)i);
+        const unsigned long long word = poison_kind == 0 ? sadoku_repeat_word(poison, ty)
+                                                         : sadoku_pattern_element(poison, (unsigned long long)i, ty);
         if (bits == word && ratio > 1.0) {
             c.unwritten += 1;
             if (c.first_unwritten == SADOKU_NONE) c.first_unwritten = (unsigned long long)i;
@@ -224,8 +312,8 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare(
 // One block: folds sadoku_compare's `blocks` partials in a fixed order and writes the 16 words of
 // Comparison::to_words to out.
 extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare_finish(
-    const unsigned* got, const double* values, long long n, const unsigned long long* part, int blocks,
-    unsigned long long* out) {
+    const void* got, const double* values, long long n, const unsigned long long* part, int blocks,
+    unsigned long long* out, int ty) {
     SadokuCmp c = sadoku_cmp_empty();
     for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
         const unsigned long long* w = part + 8 * (unsigned long long)b;
@@ -251,7 +339,7 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare_fini
         out[5] = c.first_unwritten;
         out[6] = (unsigned long long)__double_as_longlong(c.worst);
         out[7] = c.worst_index;
-        out[8] = any ? (unsigned long long)got[c.worst_index] : 0ull;
+        out[8] = any ? sadoku_load(got, (long long)c.worst_index, ty) : 0ull;
         out[9] = any ? (unsigned long long)__double_as_longlong(values[c.worst_index]) : 0ull;
         out[10] = (unsigned long long)n;
         for (int k = 11; k < 16; ++k) out[k] = 0ull;
@@ -282,16 +370,16 @@ __device__ SadokuDiff sadoku_diff_block(SadokuDiff d) {
 
 // sadoku_core::device::compare::diff_host over this block's share; the summary goes to part[8 * blockIdx.x ..].
 extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_diff(
-    const unsigned* first, const unsigned* second, const double* scale, long long n, double factor,
-    unsigned long long* part) {
+    const void* first, const void* second, const double* scale, long long n, double factor,
+    unsigned long long* part, int ty) {
     SadokuDiff d;
     d.differ = 0; d.moved = 0; d.first = SADOKU_NONE;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        const unsigned a = first[i], b = second[i];
+        const unsigned long long a = sadoku_load(first, i, ty), b = sadoku_load(second, i, ty);
         if (a == b) continue;
         d.differ += 1;
-        const bool both_nan = sadoku_nan(a) && sadoku_nan(b);
-        const double gap = fabs(__dadd_rn((double)__uint_as_float(a), -(double)__uint_as_float(b)));
+        const bool both_nan = sadoku_nan_t(a, ty) && sadoku_nan_t(b, ty);
+        const double gap = fabs(__dadd_rn(sadoku_value(a, ty), -sadoku_value(b, ty)));
         const bool within = gap <= __dmul_rn(factor, scale[i]);
         if (!both_nan && !within) {
             d.moved += 1;
@@ -309,8 +397,8 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_diff(
 
 // One block: folds sadoku_diff's partials and writes the 8 words of Difference::to_words to out.
 extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_diff_finish(
-    const unsigned* first, const unsigned* second, const unsigned long long* part, int blocks,
-    unsigned long long* out) {
+    const void* first, const void* second, const unsigned long long* part, int blocks,
+    unsigned long long* out, int ty) {
     SadokuDiff d;
     d.differ = 0; d.moved = 0; d.first = SADOKU_NONE;
     for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
@@ -326,8 +414,8 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_diff_finish(
         out[0] = d.differ;
         out[1] = d.moved;
         out[2] = d.first;
-        out[3] = any ? (unsigned long long)first[d.first] : 0ull;
-        out[4] = any ? (unsigned long long)second[d.first] : 0ull;
+        out[3] = any ? sadoku_load(first, (long long)d.first, ty) : 0ull;
+        out[4] = any ? sadoku_load(second, (long long)d.first, ty) : 0ull;
         for (int k = 5; k < 8; ++k) out[k] = 0ull;
     }
 }
@@ -387,6 +475,30 @@ extern "C" __global__ void __launch_bounds__(256, 8) sadoku_fma_peak(float* out,
     if (s < 0.0f) out[blockIdx.x * blockDim.x + threadIdx.x] = s;
 }
 "#;
+
+/// cublasGemmEx's storage and compute types: fp32 with TF32 tensor cores, or bf16 / fp16
+/// operands and result with fp32 accumulation (what torch.matmul does for them).
+fn ex_types(precision: Precision) -> (cublas_sys::cudaDataType, cublas_sys::cublasComputeType_t) {
+    use cublas_sys::cublasComputeType_t::{CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32};
+    use cublas_sys::cudaDataType::{CUDA_R_16BF, CUDA_R_16F, CUDA_R_32F};
+    match precision {
+        Precision::Bf16 => (CUDA_R_16BF, CUBLAS_COMPUTE_32F),
+        Precision::F16 => (CUDA_R_16F, CUBLAS_COMPUTE_32F),
+        _ => (CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32),
+    }
+}
+
+/// The helpers' number for an element type (`SADOKU_F32` ...).
+fn type_code(dtype: Dtype) -> Result<u64, DeviceError> {
+    match dtype {
+        Dtype::F32 => Ok(0),
+        Dtype::F16 => Ok(1),
+        Dtype::Bf16 => Ok(2),
+        Dtype::I32 => Ok(3),
+        Dtype::I64 => Ok(4),
+        other => Err(DeviceError::Environment(format!("sadoku's helpers do not handle {other} elements"))),
+    }
+}
 
 /// FMAs per thread per iteration of `sadoku_fma_peak`.
 const FMA_CHAINS: u64 = 8;
@@ -768,7 +880,6 @@ impl CudaDevice {
                     let (sa, sb, sc) = (m as i64 * k as i64, k as i64 * n as i64, m as i64 * n as i64);
                     let count = batch as i32;
                     let (one, zero) = (1.0f32, 0.0f32);
-                    let r32 = cublas_sys::cudaDataType::CUDA_R_32F;
                     // SAFETY: each view holds `batch` matrices of its operand's size (checked by ptr()).
                     return unsafe {
                         match precision {
@@ -812,31 +923,34 @@ impl CudaDevice {
                                 sc,
                                 count,
                             ),
-                            Precision::Tf32 => cublas::gemm_strided_batched_ex(
-                                handle,
-                                nn,
-                                op_a,
-                                n,
-                                m,
-                                k,
-                                (&one as *const f32).cast(),
-                                b as *const c_void,
-                                r32,
-                                n,
-                                sb,
-                                a as *const c_void,
-                                r32,
-                                lda,
-                                sa,
-                                (&zero as *const f32).cast(),
-                                c as *mut c_void,
-                                r32,
-                                n,
-                                sc,
-                                count,
-                                cublas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32,
-                                cublas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DFALT,
-                            ),
+                            Precision::Tf32 | Precision::Bf16 | Precision::F16 => {
+                                let (ty, compute) = ex_types(precision);
+                                cublas::gemm_strided_batched_ex(
+                                    handle,
+                                    nn,
+                                    op_a,
+                                    n,
+                                    m,
+                                    k,
+                                    (&one as *const f32).cast(),
+                                    b as *const c_void,
+                                    ty,
+                                    n,
+                                    sb,
+                                    a as *const c_void,
+                                    ty,
+                                    lda,
+                                    sa,
+                                    (&zero as *const f32).cast(),
+                                    c as *mut c_void,
+                                    ty,
+                                    n,
+                                    sc,
+                                    count,
+                                    compute,
+                                    cublas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DFALT,
+                                )
+                            }
                         }
                     }
                     .map_err(blas("strided batched GEMM"));
@@ -876,9 +990,9 @@ impl CudaDevice {
                             c as *mut f32,
                             n,
                         ),
-                        Precision::Tf32 => {
+                        Precision::Tf32 | Precision::Bf16 | Precision::F16 => {
                             let (one, zero) = (1.0f32, 0.0f32);
-                            let r32 = cublas_sys::cudaDataType::CUDA_R_32F;
+                            let (ty, compute) = ex_types(precision);
                             cublas_sys::cublasGemmEx(
                                 handle,
                                 nn,
@@ -888,16 +1002,16 @@ impl CudaDevice {
                                 k,
                                 (&one as *const f32).cast(),
                                 b as *const c_void,
-                                r32,
+                                ty,
                                 n,
                                 a as *const c_void,
-                                r32,
+                                ty,
                                 lda,
                                 (&zero as *const f32).cast(),
                                 c as *mut c_void,
-                                r32,
+                                ty,
                                 n,
-                                cublas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32,
+                                compute,
                                 cublas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DFALT,
                             )
                             .result()
@@ -917,12 +1031,14 @@ impl CudaDevice {
                     .map_err(env("tril launch"))
             }
             LibraryOp::Generate { buffer, draw } => {
-                let ptr = self.aligned_ptr(buffer, 4, "generating an input")?;
-                let (dist, a, b) = match draw.distribution {
-                    Distribution::Randn { mean, std } => (0u64, mean, std),
-                    Distribution::Uniform { lo, hi } => (1, lo, hi),
+                let size = draw.dtype.bytes();
+                let ptr = self.aligned_ptr(buffer, size as u64, "generating an input")?;
+                let (dist, a, b, lo, hi) = match draw.distribution {
+                    Distribution::Randn { mean, std } => (0u64, mean, std, 0, 1),
+                    Distribution::Uniform { lo, hi } => (1, lo, hi, 0, 1),
+                    Distribution::Int { lo, hi } => (2, 0.0, 0.0, lo, hi),
                 };
-                let n = (buffer.bytes / 4) as u64;
+                let n = (buffer.bytes / size) as u64;
                 if n == 0 {
                     return Ok(());
                 }
@@ -936,28 +1052,35 @@ impl CudaDevice {
                     draw.scale.to_bits() as u64,
                     draw.cols,
                     draw.lower as u64,
+                    type_code(draw.dtype)?,
+                    lo as u64,
+                    hi as u64,
                 ];
                 self.launch_helper("sadoku_generate", self.spread(n), HELPER_THREADS, &args)
             }
-            LibraryOp::Abs { src, dst } => {
-                let from = self.aligned_ptr(src, 4, "taking absolute values")?;
-                let to = self.aligned_ptr(dst, 4, "taking absolute values")?;
-                let n = (src.bytes / 4) as u64;
-                self.holds(dst, n, 4, "taking absolute values: the destination")?;
+            LibraryOp::Abs { src, dst, dtype } => {
+                let size = dtype.bytes() as u64;
+                let from = self.aligned_ptr(src, size, "taking absolute values")?;
+                let to = self.aligned_ptr(dst, size, "taking absolute values")?;
+                let n = src.bytes as u64 / size;
+                self.holds(dst, n, size, "taking absolute values: the destination")?;
                 if n == 0 {
                     return Ok(());
                 }
-                self.launch_helper("sadoku_abs_f32", self.spread(n), HELPER_THREADS, &[from, to, n])
+                let args = [from, to, n, type_code(dtype)?];
+                self.launch_helper("sadoku_abs", self.spread(n), HELPER_THREADS, &args)
             }
-            LibraryOp::Upcast { src, dst, abs } => {
-                let from = self.aligned_ptr(src, 4, "widening to fp64")?;
+            LibraryOp::Upcast { src, dst, abs, dtype } => {
+                let size = dtype.bytes() as u64;
+                let from = self.aligned_ptr(src, size, "widening to fp64")?;
                 let to = self.aligned_ptr(dst, 8, "widening to fp64")?;
-                let n = (src.bytes / 4) as u64;
+                let n = src.bytes as u64 / size;
                 self.holds(dst, n, 8, "widening to fp64: the fp64 destination")?;
                 if n == 0 {
                     return Ok(());
                 }
-                self.launch_helper("sadoku_upcast", self.spread(n), HELPER_THREADS, &[from, to, n, abs as u64])
+                let args = [from, to, n, abs as u64, type_code(dtype)?];
+                self.launch_helper("sadoku_upcast", self.spread(n), HELPER_THREADS, &args)
             }
             LibraryOp::Fill { buffer, word } => {
                 let ptr = self.aligned_ptr(buffer, 4, "filling a buffer")?;
@@ -969,13 +1092,15 @@ impl CudaDevice {
                     .result()
                     .map_err(env("filling a buffer (memset)"))
             }
-            LibraryOp::Pattern { buffer, seed } => {
-                let ptr = self.aligned_ptr(buffer, 4, "filling a buffer with a pattern")?;
-                let n = (buffer.bytes / 4) as u64;
+            LibraryOp::Pattern { buffer, seed, dtype } => {
+                let size = dtype.bytes() as u64;
+                let ptr = self.aligned_ptr(buffer, size, "filling a buffer with a pattern")?;
+                let n = buffer.bytes as u64 / size;
                 if n == 0 {
                     return Ok(());
                 }
-                self.launch_helper("sadoku_pattern", self.spread(n), HELPER_THREADS, &[ptr, n, seed])
+                let args = [ptr, n, seed, type_code(dtype)?];
+                self.launch_helper("sadoku_pattern", self.spread(n), HELPER_THREADS, &args)
             }
             LibraryOp::Copy { src, dst } => {
                 let (from, to) = (self.ptr(src)?, self.ptr(dst)?);
@@ -998,10 +1123,12 @@ impl CudaDevice {
                 }
                 self.launch_helper("sadoku_hash", self.spread(n), HELPER_THREADS, &[ptr, n, key, slot])
             }
-            LibraryOp::Compare { got, values, scale, factor, poison, out } => {
+            LibraryOp::Compare { got, values, scale, factor, poison, out, dtype } => {
                 let what = "comparing an output with the truth";
-                let n = (got.bytes / 4) as u64;
-                let got = self.aligned_ptr(got, 4, what)?;
+                let size = dtype.bytes() as u64;
+                let n = got.bytes as u64 / size;
+                let got = self.aligned_ptr(got, size, what)?;
+                let ty = type_code(dtype)?;
                 let (values_ptr, scale_ptr) = (self.aligned_ptr(values, 8, what)?, self.aligned_ptr(scale, 8, what)?);
                 let out_ptr = self.aligned_ptr(out, 8, what)?;
                 self.holds(values, n, 8, "comparing an output with the truth: the values")?;
@@ -1013,17 +1140,19 @@ impl CudaDevice {
                 };
                 let blocks = self.spread(n);
                 let partials = state.partials;
-                let args = [got, values_ptr, scale_ptr, n, factor.to_bits(), kind, word, partials];
+                let args = [got, values_ptr, scale_ptr, n, factor.to_bits(), kind, word, partials, ty];
                 self.launch_helper("sadoku_compare", blocks, HELPER_THREADS, &args)?;
-                let args = [got, values_ptr, n, partials, blocks as u64, out_ptr];
+                let args = [got, values_ptr, n, partials, blocks as u64, out_ptr, ty];
                 self.launch_helper("sadoku_compare_finish", 1, HELPER_THREADS, &args)
             }
-            LibraryOp::Diff { first, second, scale, factor, out } => {
+            LibraryOp::Diff { first, second, scale, factor, out, dtype } => {
                 let what = "comparing two outputs";
-                let n = (first.bytes / 4) as u64;
-                let (a, b) = (self.aligned_ptr(first, 4, what)?, self.aligned_ptr(second, 4, what)?);
+                let size = dtype.bytes() as u64;
+                let n = first.bytes as u64 / size;
+                let ty = type_code(dtype)?;
+                let (a, b) = (self.aligned_ptr(first, size, what)?, self.aligned_ptr(second, size, what)?);
                 let (scale_ptr, out_ptr) = (self.aligned_ptr(scale, 8, what)?, self.aligned_ptr(out, 8, what)?);
-                self.holds(second, n, 4, "comparing two outputs: the second")?;
+                self.holds(second, n, size, "comparing two outputs: the second")?;
                 self.holds(scale, n, 8, "comparing two outputs: the scales")?;
                 self.holds(out, Difference::WORDS as u64, 8, "comparing two outputs: the result")?;
                 let blocks = self.spread(n);
@@ -1032,9 +1161,10 @@ impl CudaDevice {
                     "sadoku_diff",
                     blocks,
                     HELPER_THREADS,
-                    &[a, b, scale_ptr, n, factor.to_bits(), partials],
+                    &[a, b, scale_ptr, n, factor.to_bits(), partials, ty],
                 )?;
-                self.launch_helper("sadoku_diff_finish", 1, HELPER_THREADS, &[a, b, partials, blocks as u64, out_ptr])
+                let args = [a, b, partials, blocks as u64, out_ptr, ty];
+                self.launch_helper("sadoku_diff_finish", 1, HELPER_THREADS, &args)
             }
         }
     }

@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use sadoku_core::compile::{CompileRequest, Compiler};
 use sadoku_core::device::compare::NONE;
+use sadoku_core::device::element;
 use sadoku_core::device::{
     Buffer, Comparison, Device, DeviceError, DeviceExt, Difference, Draw, KernelArg, Launch, LibraryOp, PoisonWords,
     Precision, SharedHandle, TimedRun, Trace, Work, as_bytes, compare_host, content_hash, diff_host, mix64,
     pattern_word,
 };
 use sadoku_core::generate;
-use sadoku_core::problem::Distribution;
+use sadoku_core::problem::{Distribution, Dtype};
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 
 fn open(role: Role) -> CudaDevice {
@@ -152,7 +153,7 @@ fn reference_gemms_match_the_cpu() {
     .unwrap();
     assert_eq!(d.download_f64(c2).unwrap(), [want.clone(), want.clone()].concat(), "strided batched, exactly");
     // |x| in fp32.
-    library(&mut d, &[LibraryOp::Abs { src: fat, dst: fat }]);
+    library(&mut d, &[LibraryOp::Abs { src: fat, dst: fat, dtype: Dtype::F32 }]);
     assert!(d.download_f32(fat).unwrap().iter().zip(&at32).all(|(x, y)| *x == y.abs()));
 
     // tril zeroes the strict upper triangle of a square matrix.
@@ -173,18 +174,33 @@ fn a_candidate_device_refuses_library_work() {
     let mut d = open(Role::Candidate);
     let b = d.alloc(256).unwrap();
     let (f, o) = (b.view(0, 64), b.view(128, 128));
-    let draw = Draw { distribution: Distribution::STANDARD_NORMAL, seed: 1, scale: 1.0, cols: 0, lower: false };
+    let draw = Draw {
+        distribution: Distribution::STANDARD_NORMAL,
+        seed: 1,
+        scale: 1.0,
+        cols: 0,
+        lower: false,
+        dtype: Dtype::F32,
+    };
     for op in [
         LibraryOp::TrilF32 { c: f, n: 4 },
         LibraryOp::Gemm { precision: Precision::F32, m: 2, n: 2, k: 2, a: f, b: f, c: f, transpose_a: false, batch: 1 },
         LibraryOp::Generate { buffer: f, draw },
-        LibraryOp::Upcast { src: b.view(0, 32), dst: b.view(64, 64), abs: false },
+        LibraryOp::Upcast { src: b.view(0, 32), dst: b.view(64, 64), abs: false, dtype: Dtype::F32 },
         LibraryOp::Fill { buffer: f, word: 1 },
-        LibraryOp::Pattern { buffer: f, seed: 1 },
+        LibraryOp::Pattern { buffer: f, seed: 1, dtype: Dtype::F32 },
         LibraryOp::Copy { src: f, dst: b.view(64, 64) },
         LibraryOp::Hash { buffer: f, key: 1, out: o.view(0, 8) },
-        LibraryOp::Compare { got: f, values: o, scale: o, factor: 1.0, poison: PoisonWords::Word(0), out: o },
-        LibraryOp::Diff { first: f, second: f, scale: o, factor: 1.0, out: o },
+        LibraryOp::Compare {
+            got: f,
+            values: o,
+            scale: o,
+            factor: 1.0,
+            poison: PoisonWords::Word(0),
+            out: o,
+            dtype: Dtype::F32,
+        },
+        LibraryOp::Diff { first: f, second: f, scale: o, factor: 1.0, out: o, dtype: Dtype::F32 },
     ] {
         let err = d.run(&[Work::Library(op.clone())]).unwrap_err();
         assert!(matches!(&err, DeviceError::Environment(m) if m.contains("candidate kernels only")), "{op:?}: {err:?}");
@@ -300,7 +316,7 @@ fn hash_pattern_fill_and_copy_match_the_host_functions_bit_for_bit() {
 
     // The random-bits pattern: pattern_word, never NaN or infinite.
     let seed = 0x1234_5678_9ABC_DEF0;
-    library(&mut d, &[LibraryOp::Pattern { buffer: buf, seed }]);
+    library(&mut d, &[LibraryOp::Pattern { buffer: buf, seed, dtype: Dtype::F32 }]);
     let want: Vec<u32> = (0..n as u64).map(|i| pattern_word(seed, i)).collect();
     assert_eq!(d.download_u32(buf).unwrap(), want, "device pattern == pattern_word");
     assert!(want.iter().all(|&w| f32::from_bits(w).is_finite()));
@@ -360,7 +376,7 @@ fn upcast_widens_exactly() {
     let (src, dst) = (d.alloc(n * 4).unwrap(), d.alloc(n * 8).unwrap());
     d.upload_f32(src, &x).unwrap();
     for abs in [false, true] {
-        library(&mut d, &[LibraryOp::Upcast { src, dst, abs }]);
+        library(&mut d, &[LibraryOp::Upcast { src, dst, abs, dtype: Dtype::F32 }]);
         let got = d.download_f64(dst).unwrap();
         for (i, (g, v)) in got.iter().zip(&x).enumerate() {
             let want = if abs { (*v as f64).abs() } else { *v as f64 };
@@ -372,8 +388,9 @@ fn upcast_widens_exactly() {
         }
     }
     // A destination too small is refused.
-    let err =
-        d.run(&[Work::Library(LibraryOp::Upcast { src, dst: dst.view(0, 8 * (n - 1)), abs: false })]).unwrap_err();
+    let err = d
+        .run(&[Work::Library(LibraryOp::Upcast { src, dst: dst.view(0, 8 * (n - 1)), abs: false, dtype: Dtype::F32 })])
+        .unwrap_err();
     assert!(matches!(err, DeviceError::Environment(_)), "{err:?}");
     d.free(src);
     d.free(dst);
@@ -393,7 +410,7 @@ fn generate_matches_the_host_generator() {
     ] {
         for (cols, lower) in [(0, false), (1024, true), (1000, false)] {
             for seed in [7u64, 0xDEAD_BEEF_0123_4567] {
-                let draw = Draw { distribution, seed, scale: -0.5, cols, lower };
+                let draw = Draw { distribution, seed, scale: -0.5, cols, lower, dtype: Dtype::F32 };
                 library(&mut d, &[LibraryOp::Generate { buffer: buf, draw }]);
                 let got = d.download_f32(buf).unwrap();
                 let want = generate::values(&draw, n);
@@ -461,31 +478,49 @@ fn assert_same_comparison(got: &Comparison, want: &Comparison, accurate: (f64, f
     }
 }
 
+fn w64(v: &[u32]) -> Vec<u64> {
+    v.iter().map(|&x| x as u64).collect()
+}
+
 /// Run Compare on the device (twice: the same bits each time) and check it against compare_host.
 fn check_compare(d: &mut CudaDevice, got: &[u32], values: &[f64], scale: &[f64], factor: f64, poison: PoisonWords) {
+    let got: Vec<u64> = got.iter().map(|&w| w as u64).collect();
+    check_compare_as(d, Dtype::F32, &got, values, scale, factor, poison)
+}
+
+/// check_compare for elements of any dtype (bits).
+fn check_compare_as(
+    d: &mut CudaDevice,
+    dtype: Dtype,
+    got: &[u64],
+    values: &[f64],
+    scale: &[f64],
+    factor: f64,
+    poison: PoisonWords,
+) {
     let n = got.len();
     let (g, v, s, out) = (
-        d.alloc(n * 4).unwrap(),
+        d.alloc(n * dtype.bytes()).unwrap(),
         d.alloc(n * 8).unwrap(),
         d.alloc(n * 8).unwrap(),
         d.alloc(Comparison::WORDS * 8).unwrap(),
     );
-    d.upload(g, as_bytes(got)).unwrap();
+    d.upload(g, &element::write(dtype, got)).unwrap();
     d.upload_f64(v, values).unwrap();
     d.upload_f64(s, scale).unwrap();
     library(d, &[LibraryOp::Fill { buffer: out, word: 0xA5A5_A5A5 }]);
-    let op = LibraryOp::Compare { got: g, values: v, scale: s, factor, poison, out };
+    let op = LibraryOp::Compare { got: g, values: v, scale: s, factor, poison, out, dtype };
     library(d, std::slice::from_ref(&op));
     let words = d.download_u64(out).unwrap();
     assert!(words[11..].iter().all(|&w| w == 0), "unused words are zero: {words:x?}");
     let c = Comparison::from_words(&words);
-    let want = compare_host(got, values, scale, factor, poison);
-    let err2 = accurate_sum(got.iter().zip(values).filter(|(g, _)| f32::from_bits(**g).is_finite()).map(|(g, t)| {
-        let e = f32::from_bits(*g) as f64 - t;
+    let want = compare_host(dtype, got, values, scale, factor, poison);
+    let err2 = accurate_sum(got.iter().zip(values).filter(|(g, _)| element::finite(dtype, **g)).map(|(g, t)| {
+        let e = element::value(dtype, *g) - t;
         e * e
     }));
     let ref2 = accurate_sum(values.iter().map(|t| t * t));
-    assert_same_comparison(&c, &want, (err2, ref2), &format!("n = {n}, {poison:?}"));
+    assert_same_comparison(&c, &want, (err2, ref2), &format!("{dtype}, n = {n}, {poison:?}"));
     library(d, &[op]);
     assert_eq!(d.download_u64(out).unwrap(), words, "n = {n}: the same sums, bit for bit, every time");
     for b in [g, v, s, out] {
@@ -495,23 +530,36 @@ fn check_compare(d: &mut CudaDevice, got: &[u32], values: &[f64], scale: &[f64],
 
 /// Run Diff on the device and check it against diff_host, exactly.
 fn check_diff(d: &mut CudaDevice, first: &[u32], second: &[u32], scale: &[f64], factor: f64) -> Difference {
+    let w = |v: &[u32]| v.iter().map(|&x| x as u64).collect::<Vec<u64>>();
+    check_diff_as(d, Dtype::F32, &w(first), &w(second), scale, factor)
+}
+
+/// check_diff for elements of any dtype (bits).
+fn check_diff_as(
+    d: &mut CudaDevice,
+    dtype: Dtype,
+    first: &[u64],
+    second: &[u64],
+    scale: &[f64],
+    factor: f64,
+) -> Difference {
     let n = first.len();
     let (a, b, s, out) = (
-        d.alloc(n * 4).unwrap(),
-        d.alloc(n * 4).unwrap(),
+        d.alloc(n * dtype.bytes()).unwrap(),
+        d.alloc(n * dtype.bytes()).unwrap(),
         d.alloc(n * 8).unwrap(),
         d.alloc(Difference::WORDS * 8).unwrap(),
     );
-    d.upload(a, as_bytes(first)).unwrap();
-    d.upload(b, as_bytes(second)).unwrap();
+    d.upload(a, &element::write(dtype, first)).unwrap();
+    d.upload(b, &element::write(dtype, second)).unwrap();
     d.upload_f64(s, scale).unwrap();
     library(d, &[LibraryOp::Fill { buffer: out, word: 0xA5A5_A5A5 }]);
-    library(d, &[LibraryOp::Diff { first: a, second: b, scale: s, factor, out }]);
+    library(d, &[LibraryOp::Diff { first: a, second: b, scale: s, factor, out, dtype }]);
     let words = d.download_u64(out).unwrap();
     assert!(words[5..].iter().all(|&w| w == 0), "unused words are zero: {words:x?}");
     let got = Difference::from_words(&words);
-    let want = diff_host(first, second, scale, factor);
-    assert_eq!(got, want, "n = {n}");
+    let want = diff_host(dtype, first, second, scale, factor);
+    assert_eq!(got, want, "{dtype}, n = {n}");
     for x in [a, b, s, out] {
         d.free(x);
     }
@@ -549,7 +597,7 @@ fn compare_and_diff_match_the_host_comparators() {
     values[500] = f32::from_bits(pattern_word(seed, 500)) as f64;
     scale[500] = values[500].abs() + 1.0;
     got[500] = pattern_word(seed, 500);
-    let host = compare_host(&got, &values, &scale, factor, PoisonWords::Pattern(seed));
+    let host = compare_host(Dtype::F32, &w64(&got), &values, &scale, factor, PoisonWords::Pattern(seed));
     assert_eq!((host.unwritten, host.first_unwritten, host.nonfinite, host.worst_index), (4, 400, 3, 200));
     check_compare(&mut d, &got, &values, &scale, factor, PoisonWords::Pattern(seed));
     check_compare(&mut d, &got, &values, &scale, factor, PoisonWords::Word(nan_poison));
@@ -563,7 +611,7 @@ fn compare_and_diff_match_the_host_comparators() {
     }
     (values[50], scale[50], got[50]) = (2.0, 0.0, 2f32.to_bits());
     got[60] = (values[60] as f32 * 1.000_001).to_bits();
-    let host = compare_host(&got, &values, &scale, factor, PoisonWords::Word(nan_poison));
+    let host = compare_host(Dtype::F32, &w64(&got), &values, &scale, factor, PoisonWords::Word(nan_poison));
     assert_eq!((host.worst_index, host.nonfinite, host.over_bound), (1000, 0, 3));
     check_compare(&mut d, &got, &values, &scale, factor, PoisonWords::Word(nan_poison));
     scale[70] = 0.0;
@@ -631,7 +679,7 @@ fn an_exported_allocation_maps_into_another_process() {
     let mut d = open(Role::Reference);
     let bytes = 4 * words_shared + 12;
     let buf = d.alloc(bytes).unwrap();
-    library(&mut d, &[LibraryOp::Pattern { buffer: buf.view(0, 4 * words_shared), seed }]);
+    library(&mut d, &[LibraryOp::Pattern { buffer: buf.view(0, 4 * words_shared), seed, dtype: Dtype::F32 }]);
     let shared = d.export(buf.view(4096, 64)).expect("export");
     assert_eq!(shared.handle.len(), 64, "a CUipcMemHandle");
     assert_eq!(shared.bytes, bytes, "the whole allocation, whatever the view");
@@ -688,7 +736,7 @@ fn a_timed_run_is_traced_inside_its_window() {
     ];
     for sample in 0..3 {
         // Fresh inputs before each sample (untimed, untraced).
-        d.run(&[Work::Library(LibraryOp::Pattern { buffer: x, seed: sample })]).unwrap();
+        d.run(&[Work::Library(LibraryOp::Pattern { buffer: x, seed: sample, dtype: Dtype::F32 })]).unwrap();
         let s = d.time(&TimedRun::plain(&work)).unwrap();
         assert!(s.ms > 0.0 && s.wall_ms >= s.ms, "events {} ms, wall {} ms", s.ms, s.wall_ms);
         let Trace::Traced { stream, window_ns, kernels } = &s.trace else {
@@ -827,4 +875,133 @@ fn ceilings_are_measured_once_and_cached_per_gpu() {
     assert_ne!(rewritten["driver"], "0.0.0");
     drop(d);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every judged dtype other than fp32 on the device: the generator (float draws rounded from the
+/// fp32 draw, integer draws exact), the poison pattern, |x| and widening, the comparators (NaN and
+/// random poison, planted errors, an exact bound), and cuBLAS's bf16 / fp16 GEMM against fp32
+/// accumulation of the same operands.
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs these with --ignored"]
+fn every_dtype_matches_the_host() {
+    use sadoku_core::checks::poison_nan;
+    use sadoku_core::device::pattern_element;
+    let mut d = open(Role::Reference);
+    let n = (1 << 18) + 3;
+    for dtype in [Dtype::F16, Dtype::Bf16, Dtype::I32, Dtype::I64] {
+        let buf = d.alloc(n * dtype.bytes()).unwrap();
+        let distributions: Vec<Distribution> = if dtype.is_float() {
+            vec![
+                Distribution::STANDARD_NORMAL,
+                Distribution::Uniform { lo: -3.0, hi: 5.0 },
+                Distribution::Int { lo: -4, hi: 4 },
+            ]
+        } else {
+            vec![Distribution::Int { lo: 0, hi: 1000 }, Distribution::Int { lo: -5, hi: 3 }]
+        };
+        for distribution in distributions {
+            let draw = Draw { distribution, seed: 99, scale: -2.0, cols: 0, lower: false, dtype };
+            library(&mut d, &[LibraryOp::Generate { buffer: buf, draw }]);
+            let mut bytes = vec![0u8; n * dtype.bytes()];
+            d.download(buf, &mut bytes).unwrap();
+            let got = element::read(dtype, &bytes);
+            let want = generate::elements(&draw, n);
+            let off = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+            let exact = !matches!(distribution, Distribution::Randn { .. });
+            assert!(
+                (exact && off == 0) || (!exact && off as f64 <= 1e-5 * n as f64),
+                "{dtype} {distribution}: {off} of {n} elements differ from the host's"
+            );
+            for (g, w) in got.iter().zip(&want) {
+                assert!((*g as i64 - *w as i64).abs() <= 1, "{dtype} {distribution}: {g:x} against {w:x}");
+            }
+            // |x| and widening, element for element.
+            let (abs, wide) = (d.alloc(n * dtype.bytes()).unwrap(), d.alloc(n * 8).unwrap());
+            library(&mut d, &[LibraryOp::Abs { src: buf, dst: abs, dtype }]);
+            library(&mut d, &[LibraryOp::Upcast { src: buf, dst: wide, abs: true, dtype }]);
+            d.download(abs, &mut bytes).unwrap();
+            let abs_got = element::read(dtype, &bytes);
+            let wide_got = d.download_f64(wide).unwrap();
+            for i in 0..n {
+                assert_eq!(abs_got[i], element::abs(dtype, got[i]), "{dtype}: |x| at {i}");
+                assert_eq!(wide_got[i], element::value(dtype, element::abs(dtype, got[i])), "{dtype}: widened at {i}");
+            }
+            d.free(abs);
+            d.free(wide);
+        }
+        library(&mut d, &[LibraryOp::Pattern { buffer: buf, seed: 5, dtype }]);
+        let mut bytes = vec![0u8; n * dtype.bytes()];
+        d.download(buf, &mut bytes).unwrap();
+        let got = element::read(dtype, &bytes);
+        assert!(got.iter().enumerate().all(|(i, &g)| g == pattern_element(5, i as u64, dtype)), "{dtype}: pattern");
+        d.free(buf);
+
+        // The comparators over this dtype: truth, planted errors, both poisons, NaN where it exists.
+        let values: Vec<f64> = (0..n).map(|i| ((i * 7919) % 2001) as f64 / 8.0 - 125.0).collect();
+        let round = |v: f64| {
+            if dtype.is_float() {
+                element::from_f32(dtype, v as f32)
+            } else {
+                element::from_i64(dtype, v.round() as i64)
+            }
+        };
+        let values: Vec<f64> = values.iter().map(|&v| element::value(dtype, round(v))).collect();
+        let (scale, factor) = if dtype.is_float() {
+            (values.iter().map(|v| v.abs() + 1.0).collect::<Vec<_>>(), 1e-2)
+        } else {
+            (vec![0.0; n], 0.0)
+        };
+        let mut got: Vec<u64> = values.iter().map(|&v| round(v)).collect();
+        got[100] = round(values[100] + 7.0);
+        got[n - 2] = round(values[n - 2] - 3.0);
+        let word = poison_nan(dtype);
+        got[300] = PoisonWords::Word(word).element(300, dtype);
+        for i in [400usize, n - 1] {
+            got[i] = pattern_element(77, i as u64, dtype);
+        }
+        for poison in [PoisonWords::Word(word), PoisonWords::Pattern(77)] {
+            check_compare_as(&mut d, dtype, &got, &values, &scale, factor, poison);
+        }
+        let mut second = got.clone();
+        second[1000] = round(values[1000] + 50.0);
+        second[5] = got[5] ^ 1;
+        let diff = check_diff_as(&mut d, dtype, &got, &second, &scale, factor);
+        assert_eq!(diff.bits_differ, 2, "{dtype}");
+    }
+
+    // bf16 and fp16 GEMMs: cuBLAS (fp32 accumulation) against the host's fp32 sums of the same
+    // operands, within fp32 rounding plus one rounding of the result.
+    let (m, nn, k) = (67usize, 45usize, 300usize);
+    for (precision, dtype) in [(Precision::Bf16, Dtype::Bf16), (Precision::F16, Dtype::F16)] {
+        let draw =
+            |seed| Draw { distribution: Distribution::STANDARD_NORMAL, seed, scale: 1.0, cols: 0, lower: false, dtype };
+        let (a, b, c) = (d.alloc(m * k * 2).unwrap(), d.alloc(k * nn * 2).unwrap(), d.alloc(m * nn * 2).unwrap());
+        library(
+            &mut d,
+            &[LibraryOp::Generate { buffer: a, draw: draw(1) }, LibraryOp::Generate { buffer: b, draw: draw(2) }],
+        );
+        library(&mut d, &[LibraryOp::Gemm { precision, m, n: nn, k, a, b, c, transpose_a: false, batch: 1 }]);
+        let (av, bv) = (generate::elements(&draw(1), m * k), generate::elements(&draw(2), k * nn));
+        let mut bytes = vec![0u8; m * nn * 2];
+        d.download(c, &mut bytes).unwrap();
+        let got = element::read(dtype, &bytes);
+        let u = if dtype == Dtype::Bf16 { 1.0 / 256.0 } else { 1.0 / 2048.0 };
+        for i in 0..m {
+            for j in 0..nn {
+                let (mut exact, mut mag) = (0.0f64, 0.0f64);
+                for l in 0..k {
+                    let t = element::value(dtype, av[i * k + l]) * element::value(dtype, bv[l * nn + j]);
+                    exact += t;
+                    mag += t.abs();
+                }
+                let g = element::value(dtype, got[i * nn + j]);
+                let bound = 2.0 * k as f64 * 6e-8 * mag + u * exact.abs() + 1e-6;
+                assert!((g - exact).abs() <= bound, "{precision:?} at ({i}, {j}): {g} against {exact}");
+            }
+        }
+        for x in [a, b, c] {
+            d.free(x);
+        }
+    }
+    show("f16, bf16, i32, i64: generator, pattern, |x|, widening, comparators; bf16 and fp16 GEMMs: as the host");
 }

@@ -8,11 +8,11 @@
 //!   kernel really computed in: fp32 stays near 1e-6 even at K = 8192, TF32 operands land near
 //!   4e-4 and bf16 near 3e-3. That is the precision class.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::coords_text;
-use crate::device::Comparison;
 use crate::device::compare::NONE;
+use crate::device::{Comparison, element};
 use crate::problem::BufferSpec;
 
 /// Unit roundoff of fp32 (round to nearest).
@@ -25,6 +25,8 @@ const CLASS_LIMITS: [(PrecisionClass, f64); 3] =
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrecisionClass {
+    /// Equal to the truth, element for element (an exact output: indices, integers).
+    Exact,
     /// fp32 arithmetic throughout (or a split-precision method as accurate).
     Fp32,
     /// Operands rounded to 10 mantissa bits: TF32 tensor cores, or fp16.
@@ -44,6 +46,7 @@ impl PrecisionClass {
 impl std::fmt::Display for PrecisionClass {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            PrecisionClass::Exact => "exact",
             PrecisionClass::Fp32 => "fp32",
             PrecisionClass::Tf32 => "tf32/fp16",
             PrecisionClass::Bf16 => "bf16",
@@ -52,30 +55,124 @@ impl std::fmt::Display for PrecisionClass {
     }
 }
 
+/// The precision an output is judged in: declared per output in a problem (`tolerance = "bf16"`),
+/// else its dtype's (f16, bf16, exact for integers), else the review's (`--precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToleranceClass {
+    /// Integers, indices: every element equal to the truth.
+    Exact,
+    /// fp32 arithmetic throughout.
+    Fp32,
+    /// fp32 accumulation, the result stored in fp16.
+    Fp16,
+    /// Operands rounded to TF32 (`--precision tf32`).
+    Tf32,
+    /// fp32 accumulation, the result stored in bf16.
+    Bf16,
+}
+
+impl ToleranceClass {
+    pub const NAMES: &'static str = "fp32, tf32, fp16, bf16, exact";
+
+    pub fn parse(s: &str) -> Option<ToleranceClass> {
+        Some(match s {
+            "fp32" => ToleranceClass::Fp32,
+            "tf32" => ToleranceClass::Tf32,
+            "fp16" => ToleranceClass::Fp16,
+            "bf16" => ToleranceClass::Bf16,
+            "exact" => ToleranceClass::Exact,
+            _ => return None,
+        })
+    }
+
+    pub fn tolerance(self) -> Tolerance {
+        match self {
+            ToleranceClass::Exact => Tolerance::EXACT,
+            ToleranceClass::Fp32 => Tolerance::FP32,
+            ToleranceClass::Fp16 => Tolerance::FP16,
+            ToleranceClass::Tf32 => Tolerance::TF32,
+            ToleranceClass::Bf16 => Tolerance::BF16,
+        }
+    }
+
+    /// The looser of two classes (each class's bound contains the ones before it), except that
+    /// exact stays exact: a review for TF32 loosens an fp32 output, never an index.
+    pub fn under(self, review: ToleranceClass) -> ToleranceClass {
+        if self == ToleranceClass::Exact { self } else { self.max(review) }
+    }
+}
+
+impl std::fmt::Display for ToleranceClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ToleranceClass::Exact => "exact",
+            ToleranceClass::Fp32 => "fp32",
+            ToleranceClass::Fp16 => "fp16",
+            ToleranceClass::Tf32 => "tf32",
+            ToleranceClass::Bf16 => "bf16",
+        })
+    }
+}
+
 /// How close is close enough.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Tolerance {
+    pub class: ToleranceClass,
     /// Largest accepted normwise relative error.
     pub normwise: f64,
-    /// Unit roundoff the elementwise bound is built from.
+    /// Unit roundoff of the arithmetic the elementwise bound is built from.
     pub unit_roundoff: f64,
+    /// Unit roundoff of the output's storage format, when it is coarser than the arithmetic
+    /// (fp16, bf16 results of fp32 accumulation): one more rounding of each element.
+    pub output_roundoff: f64,
 }
 
 impl Tolerance {
     /// Lets any honest fp32 kernel through, stops one that rounds operands to TF32.
-    pub const FP32: Tolerance = Tolerance { normwise: 1e-5, unit_roundoff: U_FP32 };
+    pub const FP32: Tolerance =
+        Tolerance { class: ToleranceClass::Fp32, normwise: 1e-5, unit_roundoff: U_FP32, output_roundoff: 0.0 };
 
     /// For `--precision tf32`: operands rounded to TF32's 10 mantissa bits (unit roundoff 2⁻¹¹)
     /// pass, bf16 does not.
-    pub const TF32: Tolerance = Tolerance { normwise: 2e-3, unit_roundoff: 1.0 / (1u64 << 11) as f64 };
+    pub const TF32: Tolerance = Tolerance {
+        class: ToleranceClass::Tf32,
+        normwise: 2e-3,
+        unit_roundoff: 1.0 / (1u64 << 11) as f64,
+        output_roundoff: 0.0,
+    };
 
-    /// The elementwise error bound factor for sums of `terms` products.
+    /// fp32 accumulation rounded once into fp16 (unit roundoff 2⁻¹¹): the rounding alone is a
+    /// normwise error near 3e-4; accumulating in fp16 instead is far above 2e-3 at any length
+    /// worth a kernel.
+    pub const FP16: Tolerance = Tolerance {
+        class: ToleranceClass::Fp16,
+        normwise: 2e-3,
+        unit_roundoff: U_FP32,
+        output_roundoff: 1.0 / (1u64 << 11) as f64,
+    };
+
+    /// fp32 accumulation rounded once into bf16 (unit roundoff 2⁻⁸): a normwise error near 2e-3;
+    /// accumulating in bf16 instead is near 0.1 at K = 4096.
+    pub const BF16: Tolerance = Tolerance {
+        class: ToleranceClass::Bf16,
+        normwise: 2e-2,
+        unit_roundoff: U_FP32,
+        output_roundoff: 1.0 / (1u64 << 8) as f64,
+    };
+
+    /// Every element equal to the truth.
+    pub const EXACT: Tolerance =
+        Tolerance { class: ToleranceClass::Exact, normwise: 0.0, unit_roundoff: 0.0, output_roundoff: 0.0 };
+
+    /// The elementwise error bound factor for sums of `terms` products: twice the classical
+    /// γ_K plus 32 units of the arithmetic, plus two of the output's storage format. 0 for exact.
     pub fn elementwise_factor(&self, terms: usize) -> f64 {
         let ku = terms as f64 * self.unit_roundoff;
         if ku >= 0.5 {
             return f64::INFINITY;
         }
-        2.0 * ku / (1.0 - ku) + 32.0 * self.unit_roundoff
+        2.0 * ku / (1.0 - ku) + 32.0 * self.unit_roundoff + 2.0 * self.output_roundoff
     }
 }
 
@@ -83,7 +180,7 @@ impl Tolerance {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Worst {
     pub at: Vec<usize>,
-    pub got: f32,
+    pub got: f64,
     pub expected: f64,
     pub abs_error: f64,
     /// Error over the element's bound: above 1 fails.
@@ -93,6 +190,8 @@ pub struct Worst {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Accuracy {
     pub buffer: String,
+    /// The class it is judged in.
+    pub tolerance: ToleranceClass,
     /// ‖got − truth‖₂ / ‖truth‖₂ (NaN when any value is not finite).
     pub normwise: f64,
     pub class: PrecisionClass,
@@ -104,18 +203,22 @@ pub struct Accuracy {
 }
 
 impl Accuracy {
-    pub fn passes(&self, tol: &Tolerance) -> bool {
-        self.nonfinite == 0 && self.over_bound == 0 && self.normwise <= tol.normwise
+    pub fn passes(&self) -> bool {
+        self.nonfinite == 0 && self.over_bound == 0 && self.normwise <= self.tolerance.tolerance().normwise
     }
 
     /// Why it fails, as one line of evidence; `None` when it passes.
-    pub fn failure(&self, tol: &Tolerance) -> Option<String> {
-        if self.passes(tol) {
+    pub fn failure(&self) -> Option<String> {
+        if self.passes() {
             return None;
         }
+        let tol = self.tolerance.tolerance();
         let worst = self.worst.as_ref().map_or(String::new(), |w| {
+            if self.tolerance == ToleranceClass::Exact {
+                return format!("; first at {}: got {}, expected {}", coords_text(&w.at), w.got, w.expected);
+            }
             format!(
-                "; worst at {}: got {}, expected {:.7e} (error {:.2e}, {:.1}× its bound)",
+                "; worst at {}: got {:e}, expected {:.7e} (error {:.2e}, {:.1}× its bound)",
                 coords_text(&w.at),
                 w.got,
                 w.expected,
@@ -130,28 +233,40 @@ impl Accuracy {
                 "normwise relative error {:.2e} exceeds {:.0e} (error looks like {} precision){worst}",
                 self.normwise, tol.normwise, self.class
             )
+        } else if self.tolerance == ToleranceClass::Exact {
+            format!("{} elements of {} differ from the exact answer{worst}", self.over_bound, self.buffer)
         } else {
-            format!("{} elements of {} outside the fp32 rounding bound{worst}", self.over_bound, self.buffer)
+            format!(
+                "{} elements of {} outside the {} rounding bound{worst}",
+                self.over_bound, self.buffer, self.tolerance
+            )
         })
     }
 }
 
-/// The comparator's summary as the accuracy check reports it.
-pub fn from_comparison(buffer: &BufferSpec, c: &Comparison) -> Accuracy {
+/// The comparator's summary as the accuracy check reports it, for an output judged in `tolerance`.
+pub fn from_comparison(buffer: &BufferSpec, c: &Comparison, tolerance: ToleranceClass) -> Accuracy {
     let normwise = c.normwise();
-    let class = if c.nonfinite > 0 { PrecisionClass::Wrong } else { PrecisionClass::of(normwise) };
+    let class = if c.nonfinite > 0 {
+        PrecisionClass::Wrong
+    } else if tolerance == ToleranceClass::Exact {
+        if c.over_bound == 0 { PrecisionClass::Exact } else { PrecisionClass::Wrong }
+    } else {
+        PrecisionClass::of(normwise)
+    };
     let worst = (c.worst_index != NONE).then(|| {
-        let got = f32::from_bits(c.worst_got);
+        let got = element::value(buffer.dtype, c.worst_got);
         Worst {
             at: buffer.coords(c.worst_index as usize),
             got,
             expected: c.worst_expected,
-            abs_error: (got as f64 - c.worst_expected).abs(),
+            abs_error: (got - c.worst_expected).abs(),
             ratio: c.worst_ratio,
         }
     });
     Accuracy {
         buffer: buffer.name.to_string(),
+        tolerance,
         normwise,
         class,
         over_bound: c.over_bound as usize,
@@ -164,7 +279,7 @@ pub fn from_comparison(buffer: &BufferSpec, c: &Comparison) -> Accuracy {
 mod tests {
     use super::*;
     use crate::device::{PoisonWords, compare_host};
-    use crate::problem::{Reference, Role};
+    use crate::problem::{Dtype, Reference, Role};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use rand_distr::StandardNormal;
@@ -202,17 +317,19 @@ mod tests {
         (
             got,
             Reference { values, scale, terms: k },
-            BufferSpec { name: "C", role: Role::Output, dims: vec![rows], lower_triangular: false },
+            BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![rows], lower_triangular: false },
         )
     }
 
     /// The check as the judge makes it: the comparator's definition, then its report.
     fn assess(buffer: &BufferSpec, got: &[f32], truth: &Reference, tol: &Tolerance) -> Accuracy {
-        let bits: Vec<u32> = got.iter().map(|x| x.to_bits()).collect();
+        let bits: Vec<u64> = got.iter().map(|x| x.to_bits() as u64).collect();
         let factor = tol.elementwise_factor(truth.terms);
+        let poison = PoisonWords::Word(crate::checks::POISON_NAN);
         from_comparison(
             buffer,
-            &compare_host(&bits, &truth.values, &truth.scale, factor, PoisonWords::Word(crate::checks::POISON_NAN)),
+            &compare_host(Dtype::F32, &bits, &truth.values, &truth.scale, factor, poison),
+            tol.class,
         )
     }
 
@@ -221,7 +338,7 @@ mod tests {
         for k in [1, 17, 4096, 8192] {
             let (got, truth, buf) = dots(300, k, 23);
             let acc = assess(&buf, &got, &truth, &Tolerance::FP32);
-            assert!(acc.passes(&Tolerance::FP32), "k = {k}: {:?}", acc.failure(&Tolerance::FP32));
+            assert!(acc.passes(), "k = {k}: {:?}", acc.failure());
             assert_eq!(acc.class, PrecisionClass::Fp32);
         }
     }
@@ -232,7 +349,7 @@ mod tests {
             let (got, truth, buf) = dots(300, k, 10);
             let acc = assess(&buf, &got, &truth, &Tolerance::FP32);
             assert_eq!(acc.class, PrecisionClass::Tf32, "k = {k}, normwise {}", acc.normwise);
-            let why = acc.failure(&Tolerance::FP32).expect("rejected");
+            let why = acc.failure().expect("rejected");
             assert!(why.contains("looks like tf32/fp16 precision"), "{why}");
         }
     }
@@ -252,26 +369,28 @@ mod tests {
         assert!(acc.normwise < Tolerance::FP32.normwise, "normwise alone would miss it");
         assert_eq!(acc.over_bound, 1);
         assert_eq!(acc.worst.as_ref().unwrap().at, vec![1234]);
-        assert!(acc.failure(&Tolerance::FP32).unwrap().contains("outside the fp32 rounding bound"));
+        assert!(acc.failure().unwrap().contains("outside the fp32 rounding bound"));
     }
 
     #[test]
     fn exact_zeros_must_stay_zero() {
-        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2], lower_triangular: false };
+        let buf =
+            BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![2, 2], lower_triangular: false };
         let truth = Reference { values: vec![1.0, 0.0, 2.0, 3.0], scale: vec![1.0, 0.0, 2.0, 3.0], terms: 2 };
-        assert!(assess(&buf, &[1.0, 0.0, 2.0, 3.0], &truth, &Tolerance::FP32).passes(&Tolerance::FP32));
+        assert!(assess(&buf, &[1.0, 0.0, 2.0, 3.0], &truth, &Tolerance::FP32).passes());
         let acc = assess(&buf, &[1.0, 1e-30, 2.0, 3.0], &truth, &Tolerance::FP32);
         assert_eq!((acc.over_bound, acc.worst.unwrap().at), (1, vec![0, 1]));
     }
 
     #[test]
     fn non_finite_values_fail_with_their_position() {
-        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2], lower_triangular: false };
+        let buf =
+            BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![2, 2], lower_triangular: false };
         let truth = Reference { values: vec![1.0; 4], scale: vec![1.0; 4], terms: 1 };
         let acc = assess(&buf, &[1.0, 1.0, f32::NAN, 1.0], &truth, &Tolerance::FP32);
         assert_eq!(acc.nonfinite, 1);
         assert_eq!(acc.class, PrecisionClass::Wrong);
-        let why = acc.failure(&Tolerance::FP32).unwrap();
+        let why = acc.failure().unwrap();
         assert!(why.starts_with("1 non-finite values in C; worst at (1, 0)"), "{why}");
     }
 }

@@ -102,7 +102,8 @@ pub fn compute_ceiling(class: PrecisionClass, c: &Ceilings, tensor: TensorUse) -
                 options.push((c.bf16_tflops, "FP16/BF16 tensor-core".into()));
             }
         }
-        PrecisionClass::Bf16 | PrecisionClass::Wrong => {
+        // Exact answers (indices, integers) may come from any unit: the most permissive.
+        PrecisionClass::Bf16 | PrecisionClass::Exact | PrecisionClass::Wrong => {
             if tensor.tf32 {
                 options.push((c.tf32_tflops, "TF32 tensor-core".into()));
             }

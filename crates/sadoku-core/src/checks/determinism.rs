@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{coords_text, thousands};
-use crate::device::Difference;
+use crate::device::{Difference, element};
 use crate::problem::BufferSpec;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -15,8 +15,8 @@ pub struct Nondeterministic {
     /// Elements whose bits differ at all (atomics legitimately reorder sums).
     pub bits_differ: usize,
     pub first: Vec<usize>,
-    pub first_run: f32,
-    pub second_run: f32,
+    pub first_run: f64,
+    pub second_run: f64,
 }
 
 impl std::fmt::Display for Nondeterministic {
@@ -41,8 +41,8 @@ pub fn from_difference(buffer: &BufferSpec, d: &Difference) -> Option<Nondetermi
         moved: d.moved as usize,
         bits_differ: d.bits_differ as usize,
         first: buffer.coords(d.first_moved as usize),
-        first_run: f32::from_bits(d.first_value),
-        second_run: f32::from_bits(d.second_value),
+        first_run: element::value(buffer.dtype, d.first_value),
+        second_run: element::value(buffer.dtype, d.second_value),
     })
 }
 
@@ -51,13 +51,14 @@ mod tests {
     use super::*;
     use crate::checks::accuracy::Tolerance;
     use crate::device::diff_host;
-    use crate::problem::Role;
+    use crate::problem::{Dtype, Role};
 
     fn found(first: &[f32], second: &[f32]) -> Option<Nondeterministic> {
-        let buf = BufferSpec { name: "C", role: Role::Output, dims: vec![2, 2], lower_triangular: false };
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let buf =
+            BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![2, 2], lower_triangular: false };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits() as u64).collect::<Vec<u64>>();
         let factor = Tolerance::FP32.elementwise_factor(64);
-        from_difference(&buf, &diff_host(&bits(first), &bits(second), &[10.0; 4], factor))
+        from_difference(&buf, &diff_host(Dtype::F32, &bits(first), &bits(second), &[10.0; 4], factor))
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::{coords_text, thousands};
+use crate::device::element;
 use crate::problem::BufferSpec;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -12,8 +13,8 @@ pub struct InputsModified {
     pub changed: usize,
     pub total: usize,
     pub first: Vec<usize>,
-    pub before: f32,
-    pub after: f32,
+    pub before: f64,
+    pub after: f64,
 }
 
 impl std::fmt::Display for InputsModified {
@@ -31,12 +32,14 @@ impl std::fmt::Display for InputsModified {
     }
 }
 
-/// Bitwise comparison of an input read back after the launch with the copy that was uploaded.
-pub fn check(buffer: &BufferSpec, pristine: &[f32], after: &[f32]) -> Option<InputsModified> {
+/// Bitwise comparison of an input's elements (bits of its dtype) read back after the launch with a
+/// fresh copy of the same draw. An element past the shape (the padding of a 16-bit buffer to a
+/// whole word) is named by its flat index.
+pub fn check(buffer: &BufferSpec, pristine: &[u64], after: &[u64]) -> Option<InputsModified> {
     let mut changed = 0;
     let mut first = None;
     for (i, (a, b)) in pristine.iter().zip(after).enumerate() {
-        if a.to_bits() != b.to_bits() {
+        if a != b {
             changed += 1;
             first.get_or_insert(i);
         }
@@ -44,41 +47,60 @@ pub fn check(buffer: &BufferSpec, pristine: &[f32], after: &[f32]) -> Option<Inp
     first.map(|i| InputsModified {
         buffer: buffer.name.to_string(),
         changed,
-        total: pristine.len(),
-        first: buffer.coords(i),
-        before: pristine[i],
-        after: after[i],
+        total: buffer.elements(),
+        first: if i < buffer.elements() { buffer.coords(i) } else { vec![i] },
+        before: element::value(buffer.dtype, pristine[i]),
+        after: element::value(buffer.dtype, after[i]),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::problem::Role;
+    use crate::problem::{Dtype, Role};
 
-    fn a() -> BufferSpec {
-        BufferSpec { name: "A", role: Role::Input, dims: vec![2, 3], lower_triangular: false }
+    fn a(dtype: Dtype) -> BufferSpec {
+        BufferSpec { name: "A", role: Role::Input, dtype, dims: vec![2, 3], lower_triangular: false }
+    }
+
+    fn bits(dtype: Dtype, v: &[f32]) -> Vec<u64> {
+        v.iter().map(|&x| element::from_f32(dtype, x)).collect()
     }
 
     #[test]
     fn catches_zeroed_input() {
-        let pristine = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let found = check(&a(), &pristine, &[0.0; 6]).unwrap();
+        let pristine = bits(Dtype::F32, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let found = check(&a(Dtype::F32), &pristine, &[0; 6]).unwrap();
         assert_eq!(found.changed, 6);
         assert_eq!(found.to_string(), "input A modified: 6 of 6 elements changed; first at (0, 0) (1 became 0)");
     }
 
     #[test]
-    fn catches_a_single_flipped_bit_and_signed_zero() {
-        let pristine = [1.0, 2.0, 3.0, 0.0, 5.0, 6.0];
-        let mut after = pristine;
-        after[3] = -0.0;
-        assert_eq!(check(&a(), &pristine, &after).unwrap().first, vec![1, 0]);
+    fn catches_a_single_flipped_bit_and_signed_zero_in_every_dtype() {
+        for dtype in [Dtype::F32, Dtype::F16, Dtype::Bf16] {
+            let pristine = bits(dtype, &[1.0, 2.0, 3.0, 0.0, 5.0, 6.0]);
+            let mut after = pristine.clone();
+            after[3] = element::from_f32(dtype, -0.0);
+            assert_eq!(check(&a(dtype), &pristine, &after).unwrap().first, vec![1, 0], "{dtype}");
+        }
+        for dtype in [Dtype::I32, Dtype::I64] {
+            let pristine: Vec<u64> = (0..6).map(|v| element::from_i64(dtype, v)).collect();
+            let mut after = pristine.clone();
+            after[5] ^= 1 << (dtype.bytes() * 8 - 1);
+            let found = check(&a(dtype), &pristine, &after).unwrap();
+            assert_eq!((found.first.clone(), found.before), (vec![1, 2], 5.0), "{dtype}");
+            assert!(found.after < 0.0, "{dtype}: the sign bit flipped");
+        }
+        // The padding element of an odd-sized 16-bit buffer counts too.
+        let pristine = bits(Dtype::Bf16, &[1.0; 7]);
+        let mut after = pristine.clone();
+        after[6] = 0;
+        assert_eq!(check(&a(Dtype::Bf16), &pristine, &after).unwrap().first, vec![6]);
     }
 
     #[test]
     fn lets_untouched_inputs_through() {
-        let pristine = [1.0, f32::NAN, 3.0, 4.0, 5.0, 6.0];
-        assert_eq!(check(&a(), &pristine, &pristine), None);
+        let pristine = bits(Dtype::F32, &[1.0, f32::NAN, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(check(&a(Dtype::F32), &pristine, &pristine), None);
     }
 }

@@ -17,6 +17,18 @@ use serde::Serialize;
 /// A quiet NaN with a payload no arithmetic produces (hardware NaNs are 0x7FFFFFFF or 0x7FC00000).
 pub const POISON_NAN: u32 = 0x7FCA_D0C0;
 
+/// The 32-bit word an output of `dtype` is filled with for "NaN poison": a quiet NaN with an
+/// unusual payload in each element for floating-point types (both 16-bit halves the same), a
+/// large value no index or label takes for integers.
+pub const fn poison_nan(dtype: crate::problem::Dtype) -> u32 {
+    use crate::problem::Dtype;
+    match dtype {
+        Dtype::F16 => 0x7E5D_7E5D,
+        Dtype::Bf16 => 0x7FCA_7FCA,
+        _ => POISON_NAN,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PoisonKind {

@@ -46,16 +46,43 @@ mod tests {
     use super::*;
     use crate::checks::POISON_NAN;
     use crate::device::{PoisonWords, compare_host, pattern_word};
-    use crate::problem::Role;
+    use crate::problem::{Dtype, Role};
 
     fn c(n: usize) -> BufferSpec {
-        BufferSpec { name: "C", role: Role::Output, dims: vec![n, n], lower_triangular: false }
+        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![n, n], lower_triangular: false }
     }
 
-    /// The comparator's finding on `out` against a truth of `truth` everywhere.
+    /// The comparator's finding on `out` (fp32 bits) against a truth of `truth` everywhere.
     fn found(spec: &BufferSpec, out: &[u32], truth: f64, poison: PoisonWords) -> Option<Unwritten> {
         let n = out.len();
-        from_comparison(spec, &compare_host(out, &vec![truth; n], &vec![truth.abs(); n], 1e-6, poison))
+        let bits: Vec<u64> = out.iter().map(|&w| w as u64).collect();
+        from_comparison(spec, &compare_host(spec.dtype, &bits, &vec![truth; n], &vec![truth.abs(); n], 1e-6, poison))
+    }
+
+    /// An index output (i64, exact) that a kernel wrote only half of: its NaN-poison word is a
+    /// value no index takes, and random bits are caught as well.
+    #[test]
+    fn catches_a_half_written_index_output() {
+        use crate::checks::poison_nan;
+        use crate::device::{element, pattern_element};
+        let spec =
+            BufferSpec { name: "idx", role: Role::Output, dtype: Dtype::I64, dims: vec![8], lower_triangular: false };
+        let truth: Vec<f64> = (0..8).map(|i| (i % 3) as f64).collect();
+        for poison in [PoisonWords::Word(poison_nan(Dtype::I64)), PoisonWords::Pattern(5)] {
+            let out: Vec<u64> =
+                (0..8u64)
+                    .map(|i| {
+                        if i < 4 {
+                            element::from_i64(Dtype::I64, (i % 3) as i64)
+                        } else {
+                            poison.element(i, Dtype::I64)
+                        }
+                    })
+                    .collect();
+            let u = from_comparison(&spec, &compare_host(Dtype::I64, &out, &truth, &[0.0; 8], 0.0, poison)).unwrap();
+            assert_eq!((u.count, u.first.clone()), (4, vec![4]), "{poison:?}");
+        }
+        assert_ne!(pattern_element(5, 4, Dtype::I64), pattern_element(5, 5, Dtype::I64));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::PoisonWords;
+use super::element;
+use crate::problem::Dtype;
 
 /// No index: nothing of that kind was found.
 pub const NONE: u64 = u64::MAX;
@@ -29,7 +31,8 @@ pub struct Comparison {
     /// and the lowest index that has it.
     pub worst_ratio: f64,
     pub worst_index: u64,
-    pub worst_got: u32,
+    /// The element's bits, in the output's dtype.
+    pub worst_got: u64,
     pub worst_expected: f64,
 }
 
@@ -47,7 +50,7 @@ impl Comparison {
             first_unwritten: w[5],
             worst_ratio: f64::from_bits(w[6]),
             worst_index: w[7],
-            worst_got: w[8] as u32,
+            worst_got: w[8],
             worst_expected: f64::from_bits(w[9]),
             elements: w[10],
         }
@@ -63,7 +66,7 @@ impl Comparison {
         w[5] = self.first_unwritten;
         w[6] = self.worst_ratio.to_bits();
         w[7] = self.worst_index;
-        w[8] = self.worst_got as u64;
+        w[8] = self.worst_got;
         w[9] = self.worst_expected.to_bits();
         w[10] = self.elements;
         w
@@ -81,12 +84,12 @@ impl Comparison {
     }
 }
 
-/// Error over bound of one element, as sadoku's accuracy check defines it.
-pub fn ratio(got: f32, truth: f64, scale: f64, factor: f64) -> f64 {
-    if !got.is_finite() {
+/// Error over bound of one element (its bits in `dtype`), as sadoku's accuracy check defines it.
+pub fn ratio(dtype: Dtype, got: u64, truth: f64, scale: f64, factor: f64) -> f64 {
+    if !element::finite(dtype, got) {
         return f64::INFINITY;
     }
-    let err = (got as f64 - truth).abs();
+    let err = (element::value(dtype, got) - truth).abs();
     let bound = factor * scale;
     if err == 0.0 {
         0.0
@@ -97,9 +100,16 @@ pub fn ratio(got: f32, truth: f64, scale: f64, factor: f64) -> f64 {
     }
 }
 
-/// The comparator's definition: `got` (fp32 bits) against `values` with per-element bounds
-/// `factor × scale`, and the poison each element held before the launch.
-pub fn compare_host(got: &[u32], values: &[f64], scale: &[f64], factor: f64, poison: PoisonWords) -> Comparison {
+/// The comparator's definition: `got` (elements of `dtype`, as bits) against `values` with
+/// per-element bounds `factor × scale`, and the poison each element held before the launch.
+pub fn compare_host(
+    dtype: Dtype,
+    got: &[u64],
+    values: &[f64],
+    scale: &[f64],
+    factor: f64,
+    poison: PoisonWords,
+) -> Comparison {
     let mut c = Comparison {
         elements: got.len() as u64,
         err2: 0.0,
@@ -114,16 +124,15 @@ pub fn compare_host(got: &[u32], values: &[f64], scale: &[f64], factor: f64, poi
         worst_expected: 0.0,
     };
     for (i, ((&bits, &t), &s)) in got.iter().zip(values).zip(scale).enumerate() {
-        let g = f32::from_bits(bits);
-        let r = ratio(g, t, s, factor);
-        if bits == poison.word(i as u64) && r > 1.0 {
+        let r = ratio(dtype, bits, t, s, factor);
+        if bits == poison.element(i as u64, dtype) && r > 1.0 {
             c.unwritten += 1;
             if c.first_unwritten == NONE {
                 c.first_unwritten = i as u64;
             }
         }
-        if g.is_finite() {
-            let err = g as f64 - t;
+        if element::finite(dtype, bits) {
+            let err = element::value(dtype, bits) - t;
             c.err2 += err * err;
         } else {
             c.nonfinite += 1;
@@ -149,21 +158,16 @@ pub struct Difference {
     /// Elements that differ by more than their rounding bound (or one NaN and one not).
     pub moved: u64,
     pub first_moved: u64,
-    pub first_value: u32,
-    pub second_value: u32,
+    /// The two runs' bits of the first element that moved, in the output's dtype.
+    pub first_value: u64,
+    pub second_value: u64,
 }
 
 impl Difference {
     pub const WORDS: usize = 8;
 
     pub fn from_words(w: &[u64]) -> Difference {
-        Difference {
-            bits_differ: w[0],
-            moved: w[1],
-            first_moved: w[2],
-            first_value: w[3] as u32,
-            second_value: w[4] as u32,
-        }
+        Difference { bits_differ: w[0], moved: w[1], first_moved: w[2], first_value: w[3], second_value: w[4] }
     }
 
     pub fn to_words(&self) -> [u64; Self::WORDS] {
@@ -171,23 +175,22 @@ impl Difference {
         w[0] = self.bits_differ;
         w[1] = self.moved;
         w[2] = self.first_moved;
-        w[3] = self.first_value as u64;
-        w[4] = self.second_value as u64;
+        w[3] = self.first_value;
+        w[4] = self.second_value;
         w
     }
 }
 
-/// The determinism comparator's definition.
-pub fn diff_host(first: &[u32], second: &[u32], scale: &[f64], factor: f64) -> Difference {
+/// The determinism comparator's definition, over elements of `dtype`.
+pub fn diff_host(dtype: Dtype, first: &[u64], second: &[u64], scale: &[f64], factor: f64) -> Difference {
     let mut d = Difference { bits_differ: 0, moved: 0, first_moved: NONE, first_value: 0, second_value: 0 };
     for (i, ((&a, &b), &s)) in first.iter().zip(second).zip(scale).enumerate() {
         if a == b {
             continue;
         }
         d.bits_differ += 1;
-        let (x, y) = (f32::from_bits(a), f32::from_bits(b));
-        let both_nan = x.is_nan() && y.is_nan();
-        let within = (x as f64 - y as f64).abs() <= factor * s;
+        let both_nan = element::is_nan(dtype, a) && element::is_nan(dtype, b);
+        let within = (element::value(dtype, a) - element::value(dtype, b)).abs() <= factor * s;
         if !both_nan && !within {
             d.moved += 1;
             if d.first_moved == NONE {
@@ -203,9 +206,13 @@ pub fn diff_host(first: &[u32], second: &[u32], scale: &[f64], factor: f64) -> D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::POISON_NAN;
     use crate::checks::accuracy::Tolerance;
-    use crate::device::pattern_word;
+    use crate::checks::{POISON_NAN, poison_nan};
+    use crate::device::{pattern_element, pattern_word};
+
+    fn f32_bits(v: &[f32]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits() as u64).collect()
+    }
 
     /// Planted errors, NaNs, infinities and poison: every count, index and sum as defined.
     #[test]
@@ -215,28 +222,28 @@ mod tests {
         let scale: Vec<f64> = values.iter().map(|v| v.abs() + 1.0).collect();
         let factor = Tolerance::FP32.elementwise_factor(64);
         let seed = 99;
-        let mut got: Vec<u32> = values.iter().map(|&v| (v as f32).to_bits()).collect();
-        got[100] = (values[100] as f32 + 0.5).to_bits(); // a planted error
-        got[200] = f32::NAN.to_bits();
-        got[300] = f32::INFINITY.to_bits();
+        let mut got: Vec<u64> = values.iter().map(|&v| (v as f32).to_bits() as u64).collect();
+        got[100] = (values[100] as f32 + 0.5).to_bits() as u64; // a planted error
+        got[200] = f32::NAN.to_bits() as u64;
+        got[300] = f32::INFINITY.to_bits() as u64;
         for i in [400usize, 401, 402] {
-            got[i] = pattern_word(seed, i as u64); // left holding poison
+            got[i] = pattern_word(seed, i as u64) as u64; // left holding poison
         }
-        let c = compare_host(&got, &values, &scale, factor, PoisonWords::Pattern(seed));
+        let c = compare_host(Dtype::F32, &got, &values, &scale, factor, PoisonWords::Pattern(seed));
         assert_eq!((c.elements, c.over_bound, c.nonfinite), (n as u64, 6, 2));
         assert_eq!((c.unwritten, c.first_unwritten), (3, 400));
         assert!(c.normwise().is_nan(), "a non-finite element makes the normwise error NaN");
         // The worst is +∞ (the NaN), at the lowest index that has it.
-        assert_eq!((c.worst_ratio, c.worst_index, c.worst_got), (f64::INFINITY, 200, f32::NAN.to_bits()));
+        assert_eq!((c.worst_ratio, c.worst_index, c.worst_got), (f64::INFINITY, 200, f32::NAN.to_bits() as u64));
         assert_eq!(c.worst_expected, values[200]);
         assert_eq!(Comparison::from_words(&c.to_words()), c);
 
         // Finite errors only: the normwise error is ‖got − truth‖ / ‖truth‖.
-        let mut fine: Vec<u32> = values.iter().map(|&v| (v as f32).to_bits()).collect();
-        fine[5] = (values[5] as f32 * 1.001).to_bits();
-        let c = compare_host(&fine, &values, &scale, factor, PoisonWords::Word(POISON_NAN));
+        let mut fine: Vec<u64> = values.iter().map(|&v| (v as f32).to_bits() as u64).collect();
+        fine[5] = (values[5] as f32 * 1.001).to_bits() as u64;
+        let c = compare_host(Dtype::F32, &fine, &values, &scale, factor, PoisonWords::Word(POISON_NAN));
         let (err2, ref2) = fine.iter().zip(&values).fold((0.0, 0.0), |(e, r), (&g, &t)| {
-            let d = f32::from_bits(g) as f64 - t;
+            let d = f32::from_bits(g as u32) as f64 - t;
             (e + d * d, r + t * t)
         });
         assert!((c.normwise() - (err2 / ref2).sqrt()).abs() <= 1e-12);
@@ -246,23 +253,75 @@ mod tests {
     #[test]
     fn a_poison_word_that_is_a_right_answer_is_written() {
         let values = vec![f32::from_bits(pattern_word(1, 0)) as f64, 2.0];
-        let got = vec![pattern_word(1, 0), 2f32.to_bits()];
-        let c = compare_host(&got, &values, &[1.0, 1.0], 1e-6, PoisonWords::Pattern(1));
+        let got = vec![pattern_word(1, 0) as u64, 2f32.to_bits() as u64];
+        let c = compare_host(Dtype::F32, &got, &values, &[1.0, 1.0], 1e-6, PoisonWords::Pattern(1));
         assert_eq!((c.unwritten, c.over_bound), (0, 0));
-        let nan = compare_host(&[POISON_NAN, 0], &values, &[1.0, 1.0], 1e-6, PoisonWords::Word(POISON_NAN));
+        let nan = compare_host(
+            Dtype::F32,
+            &[POISON_NAN as u64, 0],
+            &values,
+            &[1.0, 1.0],
+            1e-6,
+            PoisonWords::Word(POISON_NAN),
+        );
         assert_eq!((nan.unwritten, nan.first_unwritten, nan.nonfinite), (1, 0, 1));
+    }
+
+    /// Every judged dtype: its poison is seen as unwritten, NaN only where the type has one, and
+    /// an exact output (bound 0) fails on any difference.
+    #[test]
+    fn every_dtype_reads_its_own_elements_and_poison() {
+        for dtype in [Dtype::F32, Dtype::F16, Dtype::Bf16, Dtype::I32, Dtype::I64] {
+            let values = vec![1.0, -2.0, 3.0, 4.0];
+            let exact = dtype == Dtype::I32 || dtype == Dtype::I64;
+            let (scale, factor) =
+                if exact { (vec![0.0; 4], 0.0) } else { (vec![4.0; 4], Tolerance::BF16.elementwise_factor(4)) };
+            let mut got: Vec<u64> = values
+                .iter()
+                .map(|&v| if exact { element::from_i64(dtype, v as i64) } else { element::from_f32(dtype, v as f32) })
+                .collect();
+            let word = poison_nan(dtype);
+            got[2] = PoisonWords::Word(word).element(2, dtype);
+            got[3] = pattern_element(8, 3, dtype);
+            let c = compare_host(dtype, &got, &values, &scale, factor, PoisonWords::Word(word));
+            assert_eq!((c.unwritten, c.first_unwritten), (1, 2), "{dtype}");
+            assert_eq!(
+                c.nonfinite,
+                if exact { 0 } else { 1 },
+                "{dtype}: NaN poison is non-finite only in a float type"
+            );
+            assert_eq!(c.over_bound, 2, "{dtype}");
+            let p = compare_host(dtype, &got, &values, &scale, factor, PoisonWords::Pattern(8));
+            assert_eq!((p.unwritten, p.first_unwritten), (1, 3), "{dtype}");
+            assert!(element::finite(dtype, pattern_element(8, 3, dtype)), "{dtype}: random poison is finite");
+            // Off by one unit: over an exact bound always.
+            if exact {
+                let mut off = got.clone();
+                off[2] = element::from_i64(dtype, 3);
+                off[3] = element::from_i64(dtype, 5);
+                let c = compare_host(dtype, &off, &values, &scale, 0.0, PoisonWords::Word(word));
+                assert_eq!((c.over_bound, c.worst_index, c.worst_ratio), (1, 3, f64::INFINITY), "{dtype}");
+                assert_eq!(element::value(dtype, c.worst_got), 5.0);
+            }
+        }
     }
 
     #[test]
     fn differences_count_what_moved_beyond_rounding() {
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
         let nudged = f32::from_bits(10f32.to_bits() + 1);
         let factor = Tolerance::FP32.elementwise_factor(64);
-        let d = diff_host(&bits(&[10.0; 4]), &bits(&[10.0, nudged, 10.0, 7.5]), &[10.0; 4], factor);
+        let d = diff_host(Dtype::F32, &f32_bits(&[10.0; 4]), &f32_bits(&[10.0, nudged, 10.0, 7.5]), &[10.0; 4], factor);
         assert_eq!((d.moved, d.bits_differ, d.first_moved), (1, 2, 3));
-        assert_eq!((f32::from_bits(d.first_value), f32::from_bits(d.second_value)), (10.0, 7.5));
+        assert_eq!((f32::from_bits(d.first_value as u32), f32::from_bits(d.second_value as u32)), (10.0, 7.5));
         assert_eq!(Difference::from_words(&d.to_words()), d);
-        let same = diff_host(&bits(&[10.0; 4]), &bits(&[10.0, nudged, 10.0, 10.0]), &[10.0; 4], factor);
+        let same =
+            diff_host(Dtype::F32, &f32_bits(&[10.0; 4]), &f32_bits(&[10.0, nudged, 10.0, 10.0]), &[10.0; 4], factor);
         assert_eq!((same.moved, same.bits_differ, same.first_moved), (0, 1, NONE));
+        // bf16: a one-unit change of the last place is rounding at bf16's bound; integers move at 1.
+        let one = element::from_f32(Dtype::Bf16, 10.0);
+        let d = diff_host(Dtype::Bf16, &[one], &[one + 1], &[10.0], Tolerance::BF16.elementwise_factor(1));
+        assert_eq!((d.bits_differ, d.moved), (1, 0));
+        let d = diff_host(Dtype::I64, &[3], &[4], &[0.0], 0.0);
+        assert_eq!((d.moved, d.first_value, d.second_value), (1, 3, 4));
     }
 }

@@ -4,6 +4,7 @@
 //! the simulated one in [`sim`] lets CI exercise every check without a GPU.
 
 pub mod compare;
+pub mod element;
 pub mod sim;
 
 pub use compare::{Comparison, Difference, compare_host, diff_host};
@@ -64,6 +65,21 @@ pub enum Precision {
     F32,
     /// fp32 storage, TF32 tensor-core math.
     Tf32,
+    /// bf16 operands and result, fp32 accumulation.
+    Bf16,
+    /// fp16 operands and result, fp32 accumulation.
+    F16,
+}
+
+impl Precision {
+    /// Bytes of one element of the operands.
+    pub fn element_bytes(self) -> usize {
+        match self {
+            Precision::F64 => 8,
+            Precision::F32 | Precision::Tf32 => 4,
+            Precision::Bf16 | Precision::F16 => 2,
+        }
+    }
 }
 
 /// Work done by a trusted library (cuBLAS, sadoku's own helper kernels) in the judge's context:
@@ -86,48 +102,62 @@ pub enum LibraryOp {
     },
     /// Zero the strict upper triangle of a row-major n×n fp32 matrix (what `torch.tril` does).
     TrilF32 { c: Buffer, n: usize },
-    /// Fresh fp32 inputs: element `i` of `buffer` is [`generate::value`]`(draw, i)`, a
-    /// counter-based (Philox4x32-10) draw keyed by `draw.seed`.
+    /// Fresh inputs: element `i` of `buffer` is [`generate::element`]`(draw, i)`, a
+    /// counter-based (Philox4x32-10) draw keyed by `draw.seed`, in `draw.dtype`.
     Generate { buffer: Buffer, draw: Draw },
-    /// `dst[i] = src[i]` (or `|src[i]|`) widened from fp32 to fp64.
-    Upcast { src: Buffer, dst: Buffer, abs: bool },
-    /// `dst[i] = |src[i]|`, fp32.
-    Abs { src: Buffer, dst: Buffer },
+    /// `dst[i] = src[i]` (or `|src[i]|`) widened from `dtype` to fp64.
+    Upcast { src: Buffer, dst: Buffer, abs: bool, dtype: Dtype },
+    /// `dst[i] = |src[i]|` in `dtype` ([`element::abs`]).
+    Abs { src: Buffer, dst: Buffer, dtype: Dtype },
     /// Fill with one repeated 32-bit word (NaN poison, guard canaries).
     Fill { buffer: Buffer, word: u32 },
-    /// Fill with the words [`pattern_word`]`(seed, i)` (random-bits poison).
-    Pattern { buffer: Buffer, seed: u64 },
+    /// Fill with the elements [`pattern_element`]`(seed, i, dtype)` (random-bits poison).
+    Pattern { buffer: Buffer, seed: u64, dtype: Dtype },
     /// Copy `src` to `dst` (same size).
     Copy { src: Buffer, dst: Buffer },
     /// Write [`content_hash`] of `buffer`'s 32-bit words with `key` to the u64 at `out`.
     Hash { buffer: Buffer, key: u64, out: Buffer },
-    /// Compare a candidate's fp32 output with the fp64 truth; writes a [`Comparison`] (as
-    /// [`Comparison::WORDS`] u64 words) to `out`. See [`compare_host`] for the exact rules.
-    Compare { got: Buffer, values: Buffer, scale: Buffer, factor: f64, poison: PoisonWords, out: Buffer },
-    /// Compare two fp32 outputs for the same inputs; writes a [`Difference`] to `out`. See
-    /// [`diff_host`].
-    Diff { first: Buffer, second: Buffer, scale: Buffer, factor: f64, out: Buffer },
+    /// Compare a candidate's output (elements of `dtype`) with the fp64 truth; writes a
+    /// [`Comparison`] (as [`Comparison::WORDS`] u64 words) to `out`. See [`compare_host`] for the
+    /// exact rules.
+    Compare { got: Buffer, values: Buffer, scale: Buffer, factor: f64, poison: PoisonWords, out: Buffer, dtype: Dtype },
+    /// Compare two outputs (elements of `dtype`) for the same inputs; writes a [`Difference`] to
+    /// `out`. See [`diff_host`].
+    Diff { first: Buffer, second: Buffer, scale: Buffer, factor: f64, out: Buffer, dtype: Dtype },
 }
 
 /// The poison an output held before a launch, as the comparator regenerates it element by element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PoisonWords {
-    /// Every element the same word.
+    /// The buffer filled with one repeated 32-bit word: every element the same.
     Word(u32),
-    /// Element `i` held [`pattern_word`]`(seed, i)`.
+    /// Element `i` held [`pattern_element`]`(seed, i, dtype)`.
     Pattern(u64),
 }
 
 impl PoisonWords {
-    pub fn word(&self, i: u64) -> u32 {
+    /// Element `i`'s bits, for elements of `dtype`.
+    pub fn element(&self, i: u64, dtype: Dtype) -> u64 {
         match *self {
-            PoisonWords::Word(w) => w,
-            PoisonWords::Pattern(seed) => pattern_word(seed, i),
+            PoisonWords::Word(w) => repeat_word(w, dtype),
+            PoisonWords::Pattern(seed) => pattern_element(seed, i, dtype),
         }
     }
 }
 
+/// An element of a buffer filled with the 32-bit word `w` (a 16-bit element is its low half,
+/// which the poison words repeat in both halves).
+pub const fn repeat_word(w: u32, dtype: Dtype) -> u64 {
+    match dtype.bytes() {
+        8 => (w as u64) << 32 | w as u64,
+        4 => w as u64,
+        2 => (w & 0xFFFF) as u64,
+        _ => (w & 0xFF) as u64,
+    }
+}
+
 pub use crate::generate::Draw;
+use crate::problem::Dtype;
 
 /// One step of device work, in stream order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -303,8 +333,25 @@ pub const fn mix64(mut z: u64) -> u64 {
 /// Always a finite fp32 value: an all-ones exponent is flipped, so that the pattern is never NaN
 /// or infinite and a NaN-scrubbing kernel gains nothing.
 pub const fn pattern_word(seed: u64, i: u64) -> u32 {
-    let w = (mix64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 32) as u32;
-    if w & 0x7F80_0000 == 0x7F80_0000 { w ^ 0x0080_0000 } else { w }
+    pattern_element(seed, i, Dtype::F32) as u32
+}
+
+/// Element `i` of the random-bits poison pattern with `seed` for elements of `dtype`: the top
+/// bits of one mix, and for floating-point types never NaN or infinite (an all-ones exponent has
+/// its lowest bit flipped). The device helper computes the same.
+pub const fn pattern_element(seed: u64, i: u64, dtype: Dtype) -> u64 {
+    let m = mix64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let (bits, exponent): (u64, u64) = match dtype {
+        Dtype::F32 => (m >> 32, 0x7F80_0000),
+        Dtype::I32 => (m >> 32, 0),
+        Dtype::F16 => (m >> 48, 0x7C00),
+        Dtype::Bf16 => (m >> 48, 0x7F80),
+        Dtype::F64 => (m, 0x7FF0_0000_0000_0000),
+        Dtype::I64 => (m, 0),
+        Dtype::U8 | Dtype::Bool => (m >> 56, 0),
+    };
+    let lowest = exponent & exponent.wrapping_neg();
+    if exponent != 0 && bits & exponent == exponent { bits ^ lowest } else { bits }
 }
 
 /// Order-independent hash of 32-bit words, bit for bit (−0.0 and +0.0 differ): the sum (mod 2⁶⁴)

@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use super::{
     Buffer, Ceilings, Comparison, Device, DeviceError, DeviceInfo, Difference, KernelArg, KernelRecord, Launch,
     LibraryOp, ModuleHandle, Precision, Sample, SharedHandle, TimedRun, Trace, Work, compare_host, content_hash,
-    diff_host, pattern_word,
+    diff_host, element, pattern_element,
 };
 use crate::compile::{CompileError, CompileRequest, CompiledModule, Compiler, Entry, Param};
+use crate::problem::Dtype;
 
 /// One simulated allocation; shared (like CUDA IPC) when another device imports it.
 type Memory = Arc<Mutex<Vec<u8>>>;
@@ -108,7 +109,8 @@ type KernelFn = Box<dyn FnMut(&mut SimCall) -> Result<(), SimFault>>;
 type CostFn = Box<dyn Fn(&Launch) -> f64>;
 /// Corrupts a comparator's summary or a generator's draw (a broken device helper).
 pub type CompareTweak = Box<dyn FnMut(&mut Comparison) + Send>;
-pub type GenerateTweak = Box<dyn FnMut(&mut Vec<f32>) + Send>;
+/// Corrupts a draw: its elements' bits.
+pub type GenerateTweak = Box<dyn FnMut(&mut Vec<u64>) + Send>;
 /// Rewrites a sample's trace (kernels, window): device work a real kernel could hide.
 pub type TraceTweak = Box<dyn FnMut(&mut Vec<KernelRecord>, (u64, u64))>;
 
@@ -269,6 +271,11 @@ impl SimDevice {
         Ok(self.bytes(b)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
     }
 
+    /// A view's elements of `dtype`, as bits.
+    fn elements(&self, b: Buffer, dtype: Dtype) -> Result<Vec<u64>, DeviceError> {
+        Ok(element::read(dtype, &self.bytes(b)?))
+    }
+
     fn f64s(&self, b: Buffer) -> Result<Vec<f64>, DeviceError> {
         Ok(self.bytes(b)?.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
     }
@@ -305,6 +312,13 @@ impl SimDevice {
                 self.store(c, &out, f64::to_le_bytes)
             }
             LibraryOp::Gemm { precision, m, n, k, a, b, c, transpose_a, batch } => {
+                // fp32 accumulation (of TF32-rounded operands for Tf32), the result stored in the
+                // operands' type.
+                let dtype = match precision {
+                    Precision::Bf16 => Dtype::Bf16,
+                    Precision::F16 => Dtype::F16,
+                    _ => Dtype::F32,
+                };
                 let round = |x: f32| {
                     if precision == Precision::Tf32 {
                         f32::from_bits((x.to_bits() + (1 << 12)) & !((1 << 13) - 1))
@@ -312,19 +326,20 @@ impl SimDevice {
                         x
                     }
                 };
-                let (a, b) = (self.f32s(a)?, self.f32s(b)?);
-                let mut out = vec![0f32; batch * m * n];
+                let read = |v: Vec<u64>| v.into_iter().map(|e| element::value(dtype, e) as f32).collect::<Vec<f32>>();
+                let (a, b) = (read(self.elements(a, dtype)?), read(self.elements(b, dtype)?));
+                let mut out = vec![0u64; batch * m * n];
                 for p in 0..batch {
                     let (a, b) = (&a[p * m * k..], &b[p * k * n..]);
                     let at = |i: usize, l: usize| if transpose_a { a[l * m + i] } else { a[i * k + l] };
                     for i in 0..m {
                         for j in 0..n {
-                            out[p * m * n + i * n + j] =
-                                (0..k).fold(0f32, |acc, l| round(at(i, l)).mul_add(round(b[l * n + j]), acc));
+                            let acc = (0..k).fold(0f32, |acc, l| round(at(i, l)).mul_add(round(b[l * n + j]), acc));
+                            out[p * m * n + i * n + j] = element::from_f32(dtype, acc);
                         }
                     }
                 }
-                self.store(c, &out, f32::to_le_bytes)
+                self.upload(c, &element::write(dtype, &out))
             }
             LibraryOp::TrilF32 { c, n } => {
                 let mut v = self.f32s(c)?;
@@ -336,25 +351,29 @@ impl SimDevice {
                 self.store(c, &v, f32::to_le_bytes)
             }
             LibraryOp::Generate { buffer, draw } => {
-                let mut v = crate::generate::values(&draw, buffer.bytes / 4);
+                let mut v = crate::generate::elements(&draw, buffer.bytes / draw.dtype.bytes());
                 if let Some(tweak) = self.generate_tweak.as_mut() {
                     tweak(&mut v);
                 }
-                self.store(buffer, &v, f32::to_le_bytes)
+                self.upload(buffer, &element::write(draw.dtype, &v))
             }
-            LibraryOp::Upcast { src, dst, abs } => {
-                let v: Vec<f64> =
-                    self.f32s(src)?.into_iter().map(|x| if abs { (x as f64).abs() } else { x as f64 }).collect();
+            LibraryOp::Upcast { src, dst, abs, dtype } => {
+                let v: Vec<f64> = self
+                    .elements(src, dtype)?
+                    .into_iter()
+                    .map(|e| element::value(dtype, if abs { element::abs(dtype, e) } else { e }))
+                    .collect();
                 self.store(dst, &v, f64::to_le_bytes)
             }
-            LibraryOp::Abs { src, dst } => {
-                let v: Vec<f32> = self.f32s(src)?.into_iter().map(f32::abs).collect();
-                self.store(dst, &v, f32::to_le_bytes)
+            LibraryOp::Abs { src, dst, dtype } => {
+                let v: Vec<u64> = self.elements(src, dtype)?.into_iter().map(|e| element::abs(dtype, e)).collect();
+                self.upload(dst, &element::write(dtype, &v))
             }
             LibraryOp::Fill { buffer, word } => self.fill_u32(buffer, word),
-            LibraryOp::Pattern { buffer, seed } => {
-                let words: Vec<u32> = (0..buffer.bytes as u64 / 4).map(|i| pattern_word(seed, i)).collect();
-                self.store(buffer, &words, u32::to_le_bytes)
+            LibraryOp::Pattern { buffer, seed, dtype } => {
+                let n = (buffer.bytes / dtype.bytes()) as u64;
+                let e: Vec<u64> = (0..n).map(|i| pattern_element(seed, i, dtype)).collect();
+                self.upload(buffer, &element::write(dtype, &e))
             }
             LibraryOp::Copy { src, dst } => {
                 let bytes = self.bytes(src)?;
@@ -365,16 +384,25 @@ impl SimDevice {
                 let h = content_hash(&self.u32s(buffer)?, key);
                 self.store(out, &[h], u64::to_le_bytes)
             }
-            LibraryOp::Compare { got, values, scale, factor, poison, out } => {
-                let mut c = compare_host(&self.u32s(got)?, &self.f64s(values)?, &self.f64s(scale)?, factor, poison);
+            LibraryOp::Compare { got, values, scale, factor, poison, out, dtype } => {
+                let got = self.elements(got, dtype)?;
+                let (values, scale) = (self.f64s(values)?, self.f64s(scale)?);
+                let n = got.len();
+                let mut c = compare_host(dtype, &got, &values[..n], &scale[..n], factor, poison);
                 if let Some(tweak) = self.compare_tweak.as_mut() {
                     tweak(&mut c);
                 }
                 debug_assert_eq!(out.bytes, 8 * Comparison::WORDS);
                 self.store(out, &c.to_words(), u64::to_le_bytes)
             }
-            LibraryOp::Diff { first, second, scale, factor, out } => {
-                let d = diff_host(&self.u32s(first)?, &self.u32s(second)?, &self.f64s(scale)?, factor);
+            LibraryOp::Diff { first, second, scale, factor, out, dtype } => {
+                let d = diff_host(
+                    dtype,
+                    &self.elements(first, dtype)?,
+                    &self.elements(second, dtype)?,
+                    &self.f64s(scale)?,
+                    factor,
+                );
                 debug_assert_eq!(out.bytes, 8 * Difference::WORDS);
                 self.store(out, &d.to_words(), u64::to_le_bytes)
             }

@@ -10,10 +10,11 @@ use sha2::Digest as _;
 use toml::Spanned;
 
 use super::{
-    Baseline, Constraint, Distribution, Dtype, Gemm, Post, Problem, ReferenceKernel, ReferenceSpec, Role, ScaleRule,
-    Sizes, Tensor,
+    Baseline, Constraint, Distribution, DistributionSpec, Dtype, Gemm, Post, Problem, ReferenceKernel, ReferenceSpec,
+    Role, ScaleRule, Sizes, Tensor,
 };
 use crate::candidate::{ArgSpec, Expr, Spec, is_identifier};
+use crate::checks::accuracy::ToleranceClass;
 
 /// A mistake in a problem definition: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -236,11 +237,8 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
         };
         let dtype =
             Dtype::parse(&r.dtype).ok_or_else(|| what(format!("dtype `{}` unknown ({})", r.dtype, Dtype::NAMES)))?;
-        if dtype != Dtype::F32 {
-            return Err(what(format!(
-                "dtype `{}` is not supported by this build yet: every tensor is f32 for now",
-                r.dtype
-            )));
+        if !dtype.judged() {
+            return Err(what(format!("dtype `{}` is not supported by this build yet: {} are", r.dtype, Dtype::JUDGED)));
         }
         let shape = r
             .shape
@@ -256,18 +254,34 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
             Some(other) => return Err(what(format!("structure `{other}`: expected `lower` (of a matrix)"))),
         };
         let distributions = if role == Role::Input {
-            let mut d: Vec<Distribution> =
-                r.distributions.iter().map(|s| Distribution::parse(s).map_err(&what)).collect::<Result<_, _>>()?;
+            let expr =
+                |t: &str| expr_at(&RawExpr::Text(t.trim().into()), line, "distribution bound").map_err(|e| e.message);
+            let mut d: Vec<DistributionSpec> = r
+                .distributions
+                .iter()
+                .map(|s| DistributionSpec::parse(s, &expr).map_err(&what))
+                .collect::<Result<_, _>>()?;
             if d.len() > 2 {
                 return Err(what(
                     "at most two distributions: the first trial's and timing's, then the second's".into(),
                 ));
             }
             if d.is_empty() {
-                d.push(Distribution::STANDARD_NORMAL);
+                d.push(DistributionSpec::Fixed(Distribution::STANDARD_NORMAL));
             }
             if d.len() == 1 {
-                d.push(Distribution::UNIT_UNIFORM);
+                // An integer input keeps its one distribution; a float one gets rand second.
+                let second =
+                    if d[0].is_int() { d[0].clone() } else { DistributionSpec::Fixed(Distribution::UNIT_UNIFORM) };
+                d.push(second);
+            }
+            if !dtype.is_float() {
+                if let Some(bad) = d.iter().find(|d| !d.is_int()) {
+                    return Err(what(format!("distribution `{bad}` for an integer tensor: use int(lo, hi)")));
+                }
+                if r.distributions.is_empty() {
+                    return Err(what("an integer input needs its distribution, e.g. int(0, C)".into()));
+                }
             }
             d
         } else {
@@ -276,15 +290,22 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
             }
             Vec::new()
         };
-        // Per-output precision classes come with tensors of other dtypes; until then every output
-        // is judged in the class the review is for (`--precision`), and saying otherwise is refused
-        // rather than ignored.
-        if let Some(t) = &r.tolerance {
-            return Err(what(format!(
-                "tolerance `{t}`: per-output tolerance classes are not supported by this build yet; outputs are judged in the review's precision (--precision)"
-            )));
+        let tolerance = match &r.tolerance {
+            None => None,
+            Some(_) if role == Role::Input => return Err(what("inputs are drawn, never judged: no tolerance".into())),
+            Some(t) => {
+                let class = ToleranceClass::parse(t)
+                    .ok_or_else(|| what(format!("tolerance `{t}` unknown ({})", ToleranceClass::NAMES)))?;
+                if !dtype.is_float() && class != ToleranceClass::Exact {
+                    return Err(what(format!("tolerance `{t}` for an integer output: integers are exact")));
+                }
+                Some(class)
+            }
+        };
+        if lower && !dtype.is_float() {
+            return Err(what("structure `lower` is for floating-point matrices".into()));
         }
-        tensors.push(Tensor { name: leak(r.name.clone()), role, dtype, shape, lower, distributions });
+        tensors.push(Tensor { name: leak(r.name.clone()), role, dtype, shape, lower, distributions, tolerance });
     }
     if !tensors.iter().any(|t| t.role == Role::Input) || !tensors.iter().any(|t| t.role == Role::Output) {
         return Err(err(None, "a problem needs at least one input and one output tensor".into()));

@@ -14,6 +14,7 @@ use std::sync::{Mutex, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use crate::candidate::{Expr, LaunchSpec};
+use crate::checks::accuracy::ToleranceClass;
 use crate::device::{Buffer, LibraryOp, Precision, Work};
 
 pub use format::ProblemError;
@@ -53,9 +54,9 @@ pub enum Role {
     Output,
 }
 
-/// Element types a tensor may declare. This build judges f32 tensors; the others are parsed so
-/// that a problem using them gets a clear error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Element types a tensor may declare. f32, f16, bf16, i32 and i64 are judged; f64, u8 and bool
+/// are parsed so that a problem using them gets a clear error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
     F32,
@@ -85,13 +86,55 @@ impl Dtype {
         })
     }
 
-    pub fn bytes(self) -> usize {
+    /// The element types this build judges.
+    pub const JUDGED: &'static str = "f32, f16, bf16, i32 and i64";
+
+    pub fn judged(self) -> bool {
+        matches!(self, Dtype::F32 | Dtype::F16 | Dtype::Bf16 | Dtype::I32 | Dtype::I64)
+    }
+
+    pub const fn bytes(self) -> usize {
         match self {
             Dtype::F64 | Dtype::I64 => 8,
             Dtype::F32 | Dtype::I32 => 4,
             Dtype::F16 | Dtype::Bf16 => 2,
             Dtype::U8 | Dtype::Bool => 1,
         }
+    }
+
+    /// Floating point (rather than integer or boolean).
+    pub fn is_float(self) -> bool {
+        matches!(self, Dtype::F32 | Dtype::F16 | Dtype::Bf16 | Dtype::F64)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F16 => "f16",
+            Dtype::Bf16 => "bf16",
+            Dtype::F64 => "f64",
+            Dtype::I32 => "i32",
+            Dtype::I64 => "i64",
+            Dtype::U8 => "u8",
+            Dtype::Bool => "bool",
+        }
+    }
+
+    /// The tolerance class an output of this type is judged in unless it declares one: the
+    /// storage format's own for f16 and bf16, exact for integers, the review's for f32 (`None`).
+    pub fn default_tolerance(self) -> Option<ToleranceClass> {
+        match self {
+            Dtype::F16 => Some(ToleranceClass::Fp16),
+            Dtype::Bf16 => Some(ToleranceClass::Bf16),
+            Dtype::I32 | Dtype::I64 | Dtype::U8 | Dtype::Bool => Some(ToleranceClass::Exact),
+            Dtype::F32 | Dtype::F64 => None,
+        }
+    }
+}
+
+impl fmt::Display for Dtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -100,6 +143,7 @@ impl Dtype {
 pub struct BufferSpec {
     pub name: &'static str,
     pub role: Role,
+    pub dtype: Dtype,
     /// Row-major shape, outermost first.
     pub dims: Vec<usize>,
     /// An input whose elements above the diagonal (of its last two dimensions) are zero.
@@ -111,7 +155,7 @@ impl BufferSpec {
         self.dims.iter().product()
     }
     pub fn bytes(&self) -> usize {
-        self.elements() * 4
+        self.elements() * self.dtype.bytes()
     }
     /// Length of a row (the last dimension).
     pub fn cols(&self) -> usize {
@@ -136,6 +180,8 @@ pub enum Distribution {
     Randn { mean: f64, std: f64 },
     /// Uniform on [lo, hi): (0, 1) is what today's KernelBench draws.
     Uniform { lo: f64, hi: f64 },
+    /// Uniform integers in [lo, hi): class labels, indices, and integer-valued floats with ties.
+    Int { lo: i64, hi: i64 },
 }
 
 impl Distribution {
@@ -176,6 +222,62 @@ impl fmt::Display for Distribution {
             d if d == Distribution::UNIT_UNIFORM => f.write_str("rand"),
             Distribution::Randn { mean, std } => write!(f, "randn({mean}, {std})"),
             Distribution::Uniform { lo, hi } => write!(f, "uniform({lo}, {hi})"),
+            Distribution::Int { lo, hi } => write!(f, "int({lo}, {hi})"),
+        }
+    }
+}
+
+/// An input's distribution as a problem declares it: `int(lo, hi)`'s bounds may be size
+/// expressions (`int(0, C)`), resolved at each case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DistributionSpec {
+    Fixed(Distribution),
+    Int { lo: Expr, hi: Expr },
+}
+
+impl DistributionSpec {
+    /// `int(lo, hi)` with expressions over the sizes (`expr` parses one), or what
+    /// [`Distribution::parse`] reads.
+    pub fn parse(text: &str, expr: &dyn Fn(&str) -> Result<Expr, String>) -> Result<DistributionSpec, String> {
+        let t = text.trim();
+        let Some(args) = t.strip_prefix("int(").and_then(|r| r.strip_suffix(')')) else {
+            return Distribution::parse(t).map(DistributionSpec::Fixed);
+        };
+        // Split at the top-level comma: a bound may itself call max(a, b).
+        let mut depth = 0;
+        let split = args.char_indices().find(|&(_, c)| {
+            depth += (c == '(') as i32 - (c == ')') as i32;
+            c == ',' && depth == 0
+        });
+        let Some((at, _)) = split else { return Err(format!("distribution `{t}`: expected int(lo, hi)")) };
+        let (lo, hi) = (expr(&args[..at])?, expr(&args[at + 1..])?);
+        Ok(DistributionSpec::Int { lo, hi })
+    }
+
+    /// The distribution at `sizes`.
+    pub fn at(&self, sizes: &Sizes) -> Result<Distribution, String> {
+        match self {
+            DistributionSpec::Fixed(d) => Ok(*d),
+            DistributionSpec::Int { lo, hi } => {
+                let (l, h) = (sizes.eval(lo)?, sizes.eval(hi)?);
+                if h <= l {
+                    return Err(format!("distribution `{self}` is empty at {sizes} (int({l}, {h}))"));
+                }
+                Ok(Distribution::Int { lo: l, hi: h })
+            }
+        }
+    }
+
+    pub fn is_int(&self) -> bool {
+        matches!(self, DistributionSpec::Int { .. } | DistributionSpec::Fixed(Distribution::Int { .. }))
+    }
+}
+
+impl fmt::Display for DistributionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DistributionSpec::Fixed(d) => d.fmt(f),
+            DistributionSpec::Int { lo, hi } => write!(f, "int({lo}, {hi})"),
         }
     }
 }
@@ -238,7 +340,16 @@ pub struct Tensor {
     pub shape: Vec<Expr>,
     pub lower: bool,
     /// Inputs: the distribution of the first trial and of timing, then the second trial's.
-    pub distributions: Vec<Distribution>,
+    pub distributions: Vec<DistributionSpec>,
+    /// Outputs: the tolerance class declared, if any (see [`Tensor::tolerance`]).
+    pub tolerance: Option<ToleranceClass>,
+}
+
+impl Tensor {
+    /// The class this output is judged in: declared, else its dtype's default, else the review's.
+    pub fn tolerance(&self, review: ToleranceClass) -> ToleranceClass {
+        self.tolerance.or(self.dtype.default_tolerance()).unwrap_or(review)
+    }
 }
 
 /// A (batched) row-major matrix product, C[b] = op(A[b]) · B[b], op transposing A when asked.
@@ -340,6 +451,7 @@ impl Problem {
             .map(|t| BufferSpec {
                 name: t.name,
                 role: t.role,
+                dtype: t.dtype,
                 dims: t.shape.iter().map(|e| sizes.eval(e).map_or(0, |v| v.max(0) as usize)).collect(),
                 lower_triangular: t.lower,
             })
@@ -367,10 +479,20 @@ impl Problem {
         self.small.clone()
     }
 
-    /// The distribution of each input for trial kind `kind`: 0 the first trial's and timing's
-    /// (zero mean by default), 1 the second trial's.
-    pub fn input_distributions(&self, kind: usize) -> Vec<Distribution> {
-        self.tensors.iter().filter(|t| t.role == Role::Input).map(|t| t.distributions[kind.min(1)]).collect()
+    /// The distribution of each input for trial kind `kind` at `sizes`: 0 the first trial's and
+    /// timing's (zero mean by default), 1 the second trial's.
+    pub fn input_distributions(&self, kind: usize, sizes: &Sizes) -> Vec<Distribution> {
+        self.tensors
+            .iter()
+            .filter(|t| t.role == Role::Input)
+            // The lint evaluated every bound at every case; a user's --size is validated likewise.
+            .map(|t| t.distributions[kind.min(1)].at(sizes).unwrap_or(Distribution::Int { lo: 0, hi: 1 }))
+            .collect()
+    }
+
+    /// Each output's tolerance class in a review for `review`, in declaration order.
+    pub fn output_tolerances(&self, review: ToleranceClass) -> Vec<ToleranceClass> {
+        self.tensors.iter().filter(|t| t.role == Role::Output).map(|t| t.tolerance(review)).collect()
     }
 
     /// Sizes a user asked to time at (`--size`): every symbol known, every constraint holding,
@@ -384,7 +506,18 @@ impl Problem {
         for c in &self.constraints {
             c.holds(sizes)?;
         }
-        self.shapes_and_floors(sizes).map(drop)
+        self.shapes_and_floors(sizes).map(drop)?;
+        self.distributions_at(sizes)
+    }
+
+    /// Every input distribution is drawable at `sizes` (int bounds computable and not empty).
+    fn distributions_at(&self, sizes: &Sizes) -> Result<(), String> {
+        for t in &self.tensors {
+            for d in &t.distributions {
+                d.at(sizes).map_err(|m| format!("tensor `{}`: {m}", t.name))?;
+            }
+        }
+        Ok(())
     }
 
     fn shapes_and_floors(&self, sizes: &Sizes) -> Result<(i64, i64, i64), String> {
@@ -420,6 +553,7 @@ impl Problem {
                     "at {sizes}: the bytes floor ({bytes}) exceeds what the tensors hold ({footprint}); a floor must be a lower bound"
                 ));
             }
+            self.distributions_at(sizes).map_err(|m| format!("at {sizes}: {m}"))?;
             let terms = sizes.eval(&self.terms).map_err(|m| format!("at {sizes}: reference terms: {m}"))?;
             if terms < 1 {
                 return Err(format!("at {sizes}: reference terms = {terms}; at least 1"));
@@ -437,6 +571,13 @@ impl Problem {
     /// A GEMM's operands hold exactly batch × m × k, batch × k × n and batch × m × n elements at
     /// every case.
     fn check_gemm(&self, g: &Gemm, what: &str) -> Result<(), String> {
+        let dtype = self.gemm_dtype(g);
+        for name in [g.a, g.b, g.c] {
+            let t = self.tensors.iter().find(|t| t.name == name).map(|t| t.dtype);
+            if t != Some(dtype) || !matches!(dtype, Dtype::F32 | Dtype::F16 | Dtype::Bf16) {
+                return Err(format!("{what}: `{}`, `{}` and `{}` must all be f32, all f16 or all bf16", g.a, g.b, g.c));
+            }
+        }
         for sizes in self.check_sizes().iter().chain([&self.small]) {
             let (m, n, k, batch) = g.dims(sizes)?;
             let elements =
@@ -451,6 +592,11 @@ impl Problem {
             }
         }
         Ok(())
+    }
+
+    /// The element type of a GEMM's operands (its A's).
+    pub fn gemm_dtype(&self, g: &Gemm) -> Dtype {
+        self.tensors.iter().find(|t| t.name == g.a).map_or(Dtype::F32, |t| t.dtype)
     }
 
     /// The least arithmetic any correct kernel must do.
@@ -475,7 +621,8 @@ impl Problem {
     }
 
     /// The host's independent fp64 truth, where sadoku has one (built-in references): plain loops.
-    pub fn reference_host(&self, sizes: &Sizes, inputs: &[Vec<f32>]) -> Option<Vec<Reference>> {
+    /// `inputs` are the inputs' values, in declaration order.
+    pub fn reference_host(&self, sizes: &Sizes, inputs: &[Vec<f64>]) -> Option<Vec<Reference>> {
         let ReferenceSpec::Gemm(g) = &self.reference else { return None };
         let (m, n, k, batch) = g.dims(sizes).ok()?;
         let (a, b) = (&inputs[self.index_of(g.a, Role::Input)], &inputs[self.index_of(g.b, Role::Input)]);
@@ -487,13 +634,13 @@ impl Problem {
             // Row i of C as a sum of rows of B, in order of l: contiguous, and zeros of A (half of a
             // triangular one) skipped.
             for l in 0..k {
-                let av = if g.transpose_a { a[p * k * m + l * m + i] } else { a[p * m * k + i * k + l] } as f64;
+                let av = if g.transpose_a { a[p * k * m + l * m + i] } else { a[p * m * k + i * k + l] };
                 if av == 0.0 {
                     continue;
                 }
                 let b_row = &b[p * k * n + l * n..p * k * n + (l + 1) * n];
                 for ((x, y), &bv) in v.iter_mut().zip(s.iter_mut()).zip(b_row) {
-                    let t = av * bv as f64;
+                    let t = av * bv;
                     *x += t;
                     *y += t.abs();
                 }
@@ -502,17 +649,30 @@ impl Problem {
         Some(vec![Reference { values, scale, terms: self.terms(sizes) }])
     }
 
-    /// Library work producing the outputs at `precision`: what users would otherwise run.
-    /// `inputs` and `outputs` in declaration order within their role.
-    pub fn baseline(&self, sizes: &Sizes, inputs: &[Buffer], outputs: &[Buffer], precision: Precision) -> Vec<Work> {
+    /// The precision the baseline computes in for a review at `review`: a GEMM of bf16 or fp16
+    /// operands is always that (with fp32 accumulation, as torch.matmul does), an fp32 one the
+    /// review's (TF32 tensor cores only under `--precision tf32`).
+    pub fn baseline_precision(&self, review: Precision) -> Precision {
+        match self.baselines.first().map(|b| self.gemm_dtype(&b.gemm)) {
+            Some(Dtype::Bf16) => Precision::Bf16,
+            Some(Dtype::F16) => Precision::F16,
+            _ => review,
+        }
+    }
+
+    /// Library work producing the outputs for a review at `review` (see
+    /// [`Problem::baseline_precision`]): what users would otherwise run. `inputs` and `outputs`
+    /// in declaration order within their role.
+    pub fn baseline(&self, sizes: &Sizes, inputs: &[Buffer], outputs: &[Buffer], review: Precision) -> Vec<Work> {
         let Some(b) = self.baselines.first() else { return Vec::new() };
+        let precision = self.baseline_precision(review);
         let mut work = b.gemm.work(
             sizes,
             precision,
             inputs[self.index_of(b.gemm.a, Role::Input)],
             inputs[self.index_of(b.gemm.b, Role::Input)],
             outputs[self.index_of(b.gemm.c, Role::Output)],
-            4,
+            precision.element_bytes(),
         );
         if b.post == Some(Post::Tril) {
             let n = sizes.eval(&b.gemm.n).unwrap_or(0).max(0) as usize;
@@ -529,10 +689,13 @@ impl Problem {
         !self.baselines.is_empty()
     }
 
-    pub fn baseline_name(&self, precision: Precision) -> String {
+    pub fn baseline_name(&self, review: Precision) -> String {
         let Some(b) = self.baselines.first() else { return "none".into() };
+        let precision = self.baseline_precision(review);
         let what = match precision {
             Precision::Tf32 => "cuBLAS GEMM (TF32 tensor cores)",
+            Precision::Bf16 => "cuBLAS GEMM (bf16 operands and result, fp32 accumulation)",
+            Precision::F16 => "cuBLAS GEMM (fp16 operands and result, fp32 accumulation)",
             _ => "cuBLAS SGEMM (TF32 off)",
         };
         let batched = if b.gemm.batch != Expr::constant(1) { ", strided batched" } else { "" };

@@ -77,10 +77,13 @@ fn a_good_problem_parses_with_everything_it_declares() {
         vec![("x", Role::Input, 10), ("z", Role::Input, 10), ("y", Role::Output, 10)]
     );
     assert_eq!(
-        p.input_distributions(0),
+        p.input_distributions(0, &Sizes::new([("N", 10)])),
         vec![Distribution::Randn { mean: 0.0, std: 2.0 }, Distribution::STANDARD_NORMAL]
     );
-    assert_eq!(p.input_distributions(1), vec![Distribution::Uniform { lo: -1.0, hi: 1.0 }, Distribution::UNIT_UNIFORM]);
+    assert_eq!(
+        p.input_distributions(1, &Sizes::new([("N", 10)])),
+        vec![Distribution::Uniform { lo: -1.0, hi: 1.0 }, Distribution::UNIT_UNIFORM]
+    );
     assert_eq!(p.min_flops(&Sizes::new([("N", 10)])), 20.0);
     assert_eq!(p.terms(&Sizes::new([("N", 10)])), 2);
     assert!(!p.has_baseline());

@@ -31,6 +31,8 @@ fn short(precision: Precision) -> &'static str {
         Precision::F64 => "fp64",
         Precision::F32 => "fp32",
         Precision::Tf32 => "TF32",
+        Precision::Bf16 => "bf16",
+        Precision::F16 => "fp16",
     }
 }
 
