@@ -655,7 +655,7 @@ pub(crate) fn judge(
     }
     for (k, (spec, g)) in inputs.iter().enumerate() {
         if !intact[k] {
-            return Err(inputs_modified(devices, truth, spec, g, &plan.draws[k], at));
+            return Err(inputs_modified(devices, spec, g, &plan.draws[k], at));
         }
     }
     for ((spec, _), d) in outputs.iter().zip(&differences) {
@@ -681,16 +681,15 @@ pub(crate) fn judge(
 }
 
 /// The inputs' hashes moved: find what changed, against a fresh copy of the same draw.
-fn inputs_modified(devices: &mut Devices, truth: &Truth, spec: &BufferSpec, g: &Guarded, draw: &Draw, at: &At) -> Stop {
+fn inputs_modified(devices: &mut Devices, spec: &BufferSpec, g: &Guarded, draw: &Draw, at: &At) -> Stop {
     let found = (|| -> Result<Option<Rejection>, DeviceError> {
         let after = download_elements(devices.reference, g.view, spec.dtype)?;
-        // The first truth temporary is judge-only and at least as large as any input.
-        let Some(&temp) = truth.scratch.iter().find(|b| b.bytes >= g.view.bytes) else {
-            return Err(DeviceError::Environment("no judge-side room to redraw an input".into()));
-        };
-        let pristine = temp.view(0, g.view.bytes);
-        devices.reference.run(&[Work::Library(LibraryOp::Generate { buffer: pristine, draw: *draw })])?;
-        let pristine = download_elements(devices.reference, pristine, spec.dtype)?;
+        // A judge-only temporary: the same draw again, as it was before the launch.
+        let temp = devices.reference.alloc(g.view.bytes)?;
+        let redrawn = devices.reference.run(&[Work::Library(LibraryOp::Generate { buffer: temp, draw: *draw })]);
+        let pristine = redrawn.and_then(|()| download_elements(devices.reference, temp, spec.dtype));
+        devices.reference.free(temp);
+        let pristine = pristine?;
         Ok(inputs_unchanged::check(spec, &pristine, &after)
             .map(|evidence| Rejection::InputsModified { at: at.clone(), evidence }))
     })();

@@ -102,6 +102,14 @@ __device__ __forceinline__ bool sadoku_nan_t(unsigned long long b, int t) {
     return false;
 }
 
+// sadoku_core::device::element::underflow: half the smallest subnormal (0 for integers).
+__device__ __forceinline__ double sadoku_underflow(int t) {
+    if (t == SADOKU_F32) return 7.006492321624085e-46;   // 2^-150
+    if (t == SADOKU_F16) return 2.9802322387695312e-08;  // 2^-25
+    if (t == SADOKU_BF16) return 4.591774807899561e-41;  // 2^-134
+    return 0.0;
+}
+
 // sadoku_core::device::element::abs.
 __device__ __forceinline__ unsigned long long sadoku_abs_t(unsigned long long b, int t) {
     if (t == SADOKU_F32) return b & 0x7FFFFFFFull;
@@ -275,7 +283,7 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare(
             // compare::ratio, one rounding per operation as on the host.
             const double e = __dadd_rn(sadoku_value(bits, ty), -t);
             const double err = fabs(e);
-            const double bound = __dmul_rn(factor, scale[i]);
+            const double bound = __dadd_rn(__dmul_rn(factor, scale[i]), sadoku_underflow(ty));
             ratio = err == 0.0 ? 0.0 : bound == 0.0 ? sadoku_inf() : __ddiv_rn(err, bound);
             c.err2 = __dadd_rn(c.err2, __dmul_rn(e, e));
         } else {
@@ -380,7 +388,7 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_diff(
         d.differ += 1;
         const bool both_nan = sadoku_nan_t(a, ty) && sadoku_nan_t(b, ty);
         const double gap = fabs(__dadd_rn(sadoku_value(a, ty), -sadoku_value(b, ty)));
-        const bool within = gap <= __dmul_rn(factor, scale[i]);
+        const bool within = gap <= __dadd_rn(__dmul_rn(factor, scale[i]), 2.0 * sadoku_underflow(ty));
         if (!both_nan && !within) {
             d.moved += 1;
             if (d.first == SADOKU_NONE) d.first = (unsigned long long)i;

@@ -421,8 +421,12 @@ fn problems(args: ProblemsArgs) -> Result<u8> {
     let rows: Vec<ProblemRow> = problem::all()
         .into_iter()
         .map(|p| {
-            let mut dtypes: Vec<String> = p.tensors.iter().map(|t| format!("{:?}", t.dtype).to_lowercase()).collect();
-            dtypes.dedup();
+            let mut dtypes: Vec<&str> = Vec::new();
+            for t in &p.tensors {
+                if !dtypes.contains(&t.dtype.name()) {
+                    dtypes.push(t.dtype.name());
+                }
+            }
             ProblemRow {
                 name: p.name,
                 family: p.family,

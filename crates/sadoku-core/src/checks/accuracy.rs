@@ -228,13 +228,13 @@ impl Accuracy {
         });
         Some(if self.nonfinite > 0 {
             format!("{} non-finite values in {}{worst}", self.nonfinite, self.buffer)
+        } else if self.tolerance == ToleranceClass::Exact {
+            format!("{} elements of {} differ from the exact answer{worst}", self.over_bound, self.buffer)
         } else if self.normwise > tol.normwise {
             format!(
                 "normwise relative error {:.2e} exceeds {:.0e} (error looks like {} precision){worst}",
                 self.normwise, tol.normwise, self.class
             )
-        } else if self.tolerance == ToleranceClass::Exact {
-            format!("{} elements of {} differ from the exact answer{worst}", self.over_bound, self.buffer)
         } else {
             format!(
                 "{} elements of {} outside the {} rounding bound{worst}",
@@ -252,7 +252,14 @@ pub fn from_comparison(buffer: &BufferSpec, c: &Comparison, tolerance: Tolerance
     } else if tolerance == ToleranceClass::Exact {
         if c.over_bound == 0 { PrecisionClass::Exact } else { PrecisionClass::Wrong }
     } else {
-        PrecisionClass::of(normwise)
+        // A result stored in fp16 or bf16 is of that precision at best, however it was computed
+        // (its rounding alone sits near the class boundary).
+        let storage = match tolerance {
+            ToleranceClass::Bf16 => PrecisionClass::Bf16,
+            ToleranceClass::Fp16 => PrecisionClass::Tf32,
+            _ => PrecisionClass::Exact,
+        };
+        PrecisionClass::of(normwise).max(storage)
     };
     let worst = (c.worst_index != NONE).then(|| {
         let got = element::value(buffer.dtype, c.worst_got);

@@ -5,11 +5,12 @@ use serde::Serialize;
 
 use super::{coords_text, thousands};
 use crate::device::{Difference, element};
-use crate::problem::BufferSpec;
+use crate::problem::{BufferSpec, Dtype};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Nondeterministic {
     pub buffer: String,
+    pub dtype: Dtype,
     /// Elements whose two results differ by more than their rounding bound.
     pub moved: usize,
     /// Elements whose bits differ at all (atomics legitimately reorder sums).
@@ -27,8 +28,8 @@ impl std::fmt::Display for Nondeterministic {
             thousands(self.moved),
             self.buffer,
             coords_text(&self.first),
-            self.first_run,
-            self.second_run
+            element::show(self.dtype, self.first_run),
+            element::show(self.dtype, self.second_run)
         )
     }
 }
@@ -38,6 +39,7 @@ impl std::fmt::Display for Nondeterministic {
 pub fn from_difference(buffer: &BufferSpec, d: &Difference) -> Option<Nondeterministic> {
     (d.moved > 0).then(|| Nondeterministic {
         buffer: buffer.name.to_string(),
+        dtype: buffer.dtype,
         moved: d.moved as usize,
         bits_differ: d.bits_differ as usize,
         first: buffer.coords(d.first_moved as usize),
@@ -51,7 +53,7 @@ mod tests {
     use super::*;
     use crate::checks::accuracy::Tolerance;
     use crate::device::diff_host;
-    use crate::problem::{Dtype, Role};
+    use crate::problem::Role;
 
     fn found(first: &[f32], second: &[f32]) -> Option<Nondeterministic> {
         let buf =

@@ -5,11 +5,12 @@ use serde::Serialize;
 
 use super::{coords_text, thousands};
 use crate::device::element;
-use crate::problem::BufferSpec;
+use crate::problem::{BufferSpec, Dtype};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InputsModified {
     pub buffer: String,
+    pub dtype: Dtype,
     pub changed: usize,
     pub total: usize,
     pub first: Vec<usize>,
@@ -26,8 +27,8 @@ impl std::fmt::Display for InputsModified {
             thousands(self.changed),
             thousands(self.total),
             coords_text(&self.first),
-            self.before,
-            self.after
+            element::show(self.dtype, self.before),
+            element::show(self.dtype, self.after)
         )
     }
 }
@@ -46,6 +47,7 @@ pub fn check(buffer: &BufferSpec, pristine: &[u64], after: &[u64]) -> Option<Inp
     }
     first.map(|i| InputsModified {
         buffer: buffer.name.to_string(),
+        dtype: buffer.dtype,
         changed,
         total: buffer.elements(),
         first: if i < buffer.elements() { buffer.coords(i) } else { vec![i] },
@@ -57,7 +59,7 @@ pub fn check(buffer: &BufferSpec, pristine: &[u64], after: &[u64]) -> Option<Inp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::problem::{Dtype, Role};
+    use crate::problem::Role;
 
     fn a(dtype: Dtype) -> BufferSpec {
         BufferSpec { name: "A", role: Role::Input, dtype, dims: vec![2, 3], lower_triangular: false }

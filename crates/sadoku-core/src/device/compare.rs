@@ -84,13 +84,14 @@ impl Comparison {
     }
 }
 
-/// Error over bound of one element (its bits in `dtype`), as sadoku's accuracy check defines it.
+/// Error over bound of one element (its bits in `dtype`), as sadoku's accuracy check defines it:
+/// the bound is `factor × scale` plus the type's [`element::underflow`].
 pub fn ratio(dtype: Dtype, got: u64, truth: f64, scale: f64, factor: f64) -> f64 {
     if !element::finite(dtype, got) {
         return f64::INFINITY;
     }
     let err = (element::value(dtype, got) - truth).abs();
-    let bound = factor * scale;
+    let bound = factor * scale + element::underflow(dtype);
     if err == 0.0 {
         0.0
     } else if bound == 0.0 {
@@ -190,7 +191,8 @@ pub fn diff_host(dtype: Dtype, first: &[u64], second: &[u64], scale: &[f64], fac
         }
         d.bits_differ += 1;
         let both_nan = element::is_nan(dtype, a) && element::is_nan(dtype, b);
-        let within = (element::value(dtype, a) - element::value(dtype, b)).abs() <= factor * s;
+        let within =
+            (element::value(dtype, a) - element::value(dtype, b)).abs() <= factor * s + 2.0 * element::underflow(dtype);
         if !both_nan && !within {
             d.moved += 1;
             if d.first_moved == NONE {

@@ -18,6 +18,19 @@ pub fn value(dtype: Dtype, bits: u64) -> f64 {
     }
 }
 
+/// The largest error of rounding any real number into `dtype` in absolute terms, below the range
+/// where relative rounding applies: half its smallest subnormal (0 for integers). A result that
+/// underflows is off by this much whoever computes it, so every elementwise bound includes it.
+pub fn underflow(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::F32 => 2f64.powi(-150),
+        Dtype::F16 => 2f64.powi(-25),
+        Dtype::Bf16 => 2f64.powi(-134),
+        Dtype::F64 => 2f64.powi(-1075),
+        _ => 0.0,
+    }
+}
+
 /// Neither NaN nor infinite (integers always are).
 pub fn finite(dtype: Dtype, bits: u64) -> bool {
     !dtype.is_float() || value(dtype, bits).is_finite()
@@ -86,10 +99,21 @@ pub fn write(dtype: Dtype, elements: &[u64]) -> Vec<u8> {
     out
 }
 
-/// A value for evidence: "1.5", "NaN", "7" (integers as integers).
+/// An element for evidence: "1.5", "NaN", "7" (integers as integers).
 pub fn text(dtype: Dtype, bits: u64) -> String {
-    let v = value(dtype, bits);
-    if dtype.is_float() { format!("{v}") } else { format!("{}", v as i64) }
+    show(dtype, value(dtype, bits))
+}
+
+/// A value of `dtype` (exactly representable in it) as that type prints it: the shortest
+/// decimal that reads back to it, so that an fp32 0.1 shows as "0.1", not as its fp64 expansion.
+pub fn show(dtype: Dtype, v: f64) -> String {
+    match dtype {
+        Dtype::F32 => format!("{}", v as f32),
+        Dtype::F16 => format!("{}", f16::from_f64(v)),
+        Dtype::Bf16 => format!("{}", bf16::from_f64(v)),
+        Dtype::F64 => format!("{v}"),
+        _ => format!("{}", v as i64),
+    }
 }
 
 #[cfg(test)]
@@ -113,5 +137,7 @@ mod tests {
         let e = vec![1, 0xFFFF, 0x8000];
         assert_eq!(read(Dtype::F16, &write(Dtype::F16, &e)), e);
         assert_eq!(text(Dtype::I64, from_i64(Dtype::I64, 12)), "12");
+        assert_eq!(show(Dtype::F32, 0.1f32 as f64), "0.1");
+        assert_eq!(text(Dtype::Bf16, from_f32(Dtype::Bf16, 0.1)), "0.100097656");
     }
 }

@@ -71,6 +71,39 @@ impl SimCall<'_> {
         self.write_at(index, 0, values)
     }
 
+    /// An argument's elements of `dtype`, as bits.
+    pub fn read_elements(&self, index: usize, dtype: Dtype) -> Result<Vec<u64>, SimFault> {
+        let b = self.buffer_arg(index)?;
+        let alloc = self.memory.get(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        let bytes = lock(&alloc.data);
+        let view =
+            bytes.get(b.offset..b.offset + b.bytes).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        Ok(element::read(dtype, view))
+    }
+
+    /// Write elements of `dtype` (bits) starting at element `offset` (which may be negative) of an
+    /// argument; outside the argument but inside its allocation it corrupts the neighbours, as
+    /// [`SimCall::write_at`] does.
+    pub fn write_elements_at(
+        &mut self,
+        index: usize,
+        offset: isize,
+        dtype: Dtype,
+        elements: &[u64],
+    ) -> Result<(), SimFault> {
+        let b = self.buffer_arg(index)?;
+        let alloc = self.memory.get(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
+        let mut bytes = lock(&alloc.data);
+        let w = dtype.bytes() as isize;
+        let start = b.offset as isize + offset * w;
+        let end = start + elements.len() as isize * w;
+        if start < 0 || end as usize > bytes.len() {
+            return Err(SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()));
+        }
+        bytes[start as usize..end as usize].copy_from_slice(&element::write(dtype, elements));
+        Ok(())
+    }
+
     /// Write fp64 values (a simulated reference kernel's truth).
     pub fn write_f64(&mut self, index: usize, values: &[f64]) -> Result<(), SimFault> {
         let b = self.buffer_arg(index)?;

@@ -276,11 +276,11 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
                 d.push(second);
             }
             if !dtype.is_float() {
-                if let Some(bad) = d.iter().find(|d| !d.is_int()) {
-                    return Err(what(format!("distribution `{bad}` for an integer tensor: use int(lo, hi)")));
-                }
                 if r.distributions.is_empty() {
                     return Err(what("an integer input needs its distribution, e.g. int(0, C)".into()));
+                }
+                if let Some(bad) = d.iter().find(|d| !d.is_int()) {
+                    return Err(what(format!("distribution `{bad}` for an integer tensor: use int(lo, hi)")));
                 }
             }
             d

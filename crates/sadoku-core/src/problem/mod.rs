@@ -348,7 +348,7 @@ pub struct Tensor {
 impl Tensor {
     /// The class this output is judged in: declared, else its dtype's default, else the review's.
     pub fn tolerance(&self, review: ToleranceClass) -> ToleranceClass {
-        self.tolerance.or(self.dtype.default_tolerance()).unwrap_or(review)
+        self.tolerance.or(self.dtype.default_tolerance()).map_or(review, |c| c.under(review))
     }
 }
 

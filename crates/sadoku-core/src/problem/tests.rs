@@ -135,11 +135,33 @@ fn every_library_problem_is_valid() {
 
 #[test]
 fn mistakes_are_one_line_naming_the_file_and_line() {
-    let cases: [(&str, &str, &str); 11] = [
+    let cases: [(&str, &str, &str); 17] = [
+        ("role = \"output\"", "role = \"output\"\ntolerance = \"bf17\"", "tolerance `bf17` unknown"),
         (
-            "role = \"output\"",
-            "role = \"output\"\ntolerance = \"bf16\"",
-            "per-output tolerance classes are not supported by this build yet",
+            "name = \"z\"\nrole = \"input\"",
+            "name = \"z\"\nrole = \"input\"\ntolerance = \"bf16\"",
+            "tensor `z`: inputs are drawn, never judged: no tolerance",
+        ),
+        (
+            "name = \"z\"\nrole = \"input\"\ndtype = \"f32\"",
+            "name = \"z\"\nrole = \"input\"\ndtype = \"i64\"",
+            "tensor `z`: an integer input needs its distribution, e.g. int(0, C)",
+        ),
+        (
+            "name = \"x\"\nrole = \"input\"\ndtype = \"f32\"",
+            "name = \"x\"\nrole = \"input\"\ndtype = \"i32\"",
+            "tensor `x`: distribution `randn(0, 2)` for an integer tensor: use int(lo, hi)",
+        ),
+        (
+            "\"randn(0, 2)\", \"uniform(-1, 1)\"",
+            "\"int(0, N - 1)\"",
+            "at N = 1: tensor `x`: distribution `int(0, N - 1)` is empty at N = 1 (int(0, 0))",
+        ),
+        ("\"randn(0, 2)\", \"uniform(-1, 1)\"", "\"int(0, M)\"", "distribution bound: unknown size symbol `M`"),
+        (
+            "role = \"output\"\ndtype = \"f32\"",
+            "role = \"output\"\ndtype = \"i64\"\ntolerance = \"fp32\"",
+            "tolerance `fp32` for an integer output: integers are exact",
         ),
         (
             "shape = [\"N\"]\ndistributions = [\"randn(0, 2)\", \"uniform(-1, 1)\"]",
@@ -158,8 +180,8 @@ fn mistakes_are_one_line_naming_the_file_and_line() {
         ),
         (
             "name = \"z\"\nrole = \"input\"\ndtype = \"f32\"",
-            "name = \"z\"\nrole = \"input\"\ndtype = \"bf16\"",
-            "dtype `bf16` is not supported by this build yet",
+            "name = \"z\"\nrole = \"input\"\ndtype = \"f64\"",
+            "dtype `f64` is not supported by this build yet: f32, f16, bf16, i32 and i64 are",
         ),
         (
             "name = \"z\"\nrole = \"input\"\ndtype = \"f32\"",
@@ -182,6 +204,49 @@ fn mistakes_are_one_line_naming_the_file_and_line() {
         assert!(e.contains(want), "{from} → {to}: got `{e}`, want `{want}`");
         assert!(!e.contains('\n'), "{e}");
     }
+}
+
+/// Every judged dtype in one problem: sizes in bytes, integer draws with size bounds, and each
+/// output's tolerance class (declared, its dtype's, or the review's).
+#[test]
+fn dtypes_distributions_and_tolerances_parse() {
+    let text = GOOD
+        .replacen("dtype = \"f32\"", "dtype = \"bf16\"", 1)
+        .replacen(
+            "name = \"z\"\nrole = \"input\"\ndtype = \"f32\"\nshape = [\"N\"]",
+            "name = \"z\"\nrole = \"input\"\ndtype = \"i64\"\nshape = [\"N\"]\ndistributions = [\"int(0, N)\", \"int(-3, max(N, 5))\"]",
+            1,
+        )
+        .replacen("role = \"output\"\ndtype = \"f32\"", "role = \"output\"\ndtype = \"bf16\"", 1)
+        .replace(
+            "[reference]",
+            "[[tensor]]\nname = \"idx\"\nrole = \"output\"\ndtype = \"i32\"\nshape = [\"N\"]\n\n[[tensor]]\nname = \"w\"\nrole = \"output\"\ndtype = \"f32\"\nshape = [1]\ntolerance = \"fp16\"\n\n[reference]",
+        )
+        .replace("bytes = \"12 * N\"", "bytes = \"14 * N\"");
+    let reference = REFERENCE.replace("\"y\", \"N\"", "\"y\", \"idx\", \"w\", \"N\"");
+    let p = format::parse("p/problem.toml", &text, &|_| Ok(reference.clone())).unwrap();
+    let at = Sizes::new([("N", 10)]);
+    let b = p.buffers(&at);
+    assert_eq!(
+        b.iter().map(|b| (b.name, b.dtype, b.bytes())).collect::<Vec<_>>(),
+        vec![
+            ("x", Dtype::Bf16, 20),
+            ("z", Dtype::I64, 80),
+            ("y", Dtype::Bf16, 20),
+            ("idx", Dtype::I32, 40),
+            ("w", Dtype::F32, 4)
+        ]
+    );
+    assert_eq!(p.input_distributions(0, &at)[1], Distribution::Int { lo: 0, hi: 10 });
+    assert_eq!(p.input_distributions(1, &at)[1], Distribution::Int { lo: -3, hi: 10 });
+    assert_eq!(p.input_distributions(1, &Sizes::new([("N", 1)]))[1], Distribution::Int { lo: -3, hi: 5 });
+    use crate::checks::accuracy::ToleranceClass as T;
+    assert_eq!(p.output_tolerances(T::Fp32), vec![T::Bf16, T::Exact, T::Fp16]);
+    // A review for TF32 loosens what is looser than fp32 only where TF32 is looser; exact stays.
+    assert_eq!(p.output_tolerances(T::Tf32), vec![T::Bf16, T::Exact, T::Tf32]);
+    // A user's size with an empty integer range is refused like any bad size.
+    let e = p.validate_sizes(&Sizes::new([("N", 0)])).unwrap_err();
+    assert!(e.contains("N >= 1"), "{e}");
 }
 
 #[test]

@@ -1,0 +1,330 @@
+//! Every judged dtype end to end on the simulated device: a problem y = 3·x over f32, f16, bf16,
+//! i32 and i64 tensors (a trusted reference writing fp64, as the CUDA one would), an honest
+//! candidate accepted in its class (fp32, fp16 and bf16 by their storage, exact for integers), and
+//! each check catching its cheat in every dtype: an output written by half, a written input, a
+//! write past the end, a result that moves on the repeat, an inaccurate result, and one computed
+//! in too low a precision.
+
+use sadoku_core::candidate::Candidate;
+use sadoku_core::checks::accuracy::PrecisionClass;
+use sadoku_core::device::element;
+use sadoku_core::device::sim::{SimCall, SimDevice, SimFault};
+use sadoku_core::events::Silent;
+use sadoku_core::judge::Devices;
+use sadoku_core::problem::{self, Dtype, Sizes};
+use sadoku_core::report::CandidateReport;
+use sadoku_core::review::{ReviewOptions, review_candidate};
+use sadoku_core::seeds::Seeds;
+use sadoku_core::time::TimingOptions;
+use sadoku_core::verdict::{Rejection, Verdict};
+use sadoku_core::verify::VerifyOptions;
+
+const DTYPES: [Dtype; 5] = [Dtype::F32, Dtype::F16, Dtype::Bf16, Dtype::I32, Dtype::I64];
+
+fn name(dtype: Dtype) -> String {
+    format!("sim_triple_{dtype}")
+}
+
+/// y = 3·x, x and y of `dtype`: integers drawn from int(-1000, N + 1000), floats from randn.
+fn problem(dtype: Dtype) {
+    static ADDED: std::sync::Once = std::sync::Once::new();
+    ADDED.call_once(|| {
+        for dtype in DTYPES {
+            let size = dtype.bytes();
+            let distributions = if dtype.is_float() {
+                r#"["randn(0, 3)", "int(-4, 4)"]"#
+            } else {
+                r#"["int(-1000, N + 1000)", "int(0, 3)"]"#
+            };
+            let toml = format!(
+                r#"
+name = "{name}"
+summary = "y = 3·x in {dtype}, for the simulated device's tests"
+family = "elementwise"
+
+[sizes]
+symbols = ["N"]
+constraints = ["N >= 1"]
+timed = [{{ N = 64 }}]
+check = [{{ N = 1 }}, {{ N = 17 }}, {{ N = 1000 }}]
+small = {{ N = 17 }}
+
+[[tensor]]
+name = "x"
+role = "input"
+dtype = "{dtype}"
+shape = ["N"]
+distributions = {distributions}
+
+[[tensor]]
+name = "y"
+role = "output"
+dtype = "{dtype}"
+shape = ["N"]
+
+[reference]
+kernel = "reference.cu"
+terms = 1
+scale = "kernel"
+
+[floors]
+flops = "N"
+bytes = "{bytes} * N"
+"#,
+                name = name(dtype),
+                bytes = 2 * size
+            );
+            let reference = format!(
+                "/* sadoku\nproblem = \"{}\"\n[[launch]]\nkernel = \"triple_fp64\"\ngrid = [\"cdiv(N, 256)\", 1, 1]\nblock = [256, 1, 1]\nargs = [\"x\", \"y\", \"y_scale\", \"N\"]\n*/\nextern \"C\" __global__ void triple_fp64(const void* x, double* y, double* s, long long n) {{}}\n",
+                name(dtype)
+            );
+            let dir = tempfile::tempdir().unwrap().keep();
+            std::fs::write(dir.join("problem.toml"), toml).unwrap();
+            std::fs::write(dir.join("reference.cu"), reference).unwrap();
+            assert_eq!(problem::add_dir(&dir).unwrap(), vec![leak(name(dtype))]);
+        }
+    });
+    assert!(problem::find(&name(dtype)).is_some());
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn candidate(dtype: Dtype, kernel: &str) -> Candidate {
+    problem(dtype);
+    let source = format!(
+        "/* sadoku\nproblem = \"{}\"\n[[launch]]\nkernel = \"{kernel}\"\ngrid = [\"cdiv(N, 256)\", 1, 1]\nblock = [256, 1, 1]\nargs = [\"x\", \"y\", \"N\"]\n*/\nextern \"C\" __global__ void {kernel}(const void* x, void* y, int n) {{}}\n",
+        name(dtype)
+    );
+    Candidate::from_source(format!("{kernel}.cu"), source).unwrap()
+}
+
+/// The judge: its reference kernel writes 3·x and the scale 3·|x|, in fp64, from x's elements.
+fn judge(dtype: Dtype) -> SimDevice {
+    let mut d = SimDevice::new();
+    d.kernel(
+        "triple_fp64",
+        &["u64", "u64", "u64", "u64"],
+        move |call: &mut SimCall| {
+            let x: Vec<f64> = call.read_elements(0, dtype)?.into_iter().map(|e| element::value(dtype, e)).collect();
+            let n = call.int(3) as usize;
+            call.write_f64(1, &x[..n].iter().map(|v| 3.0 * v).collect::<Vec<_>>())?;
+            call.write_f64(2, &x[..n].iter().map(|v| 3.0 * v.abs()).collect::<Vec<_>>())
+        },
+        |_| 0.001,
+    );
+    d
+}
+
+/// 3·x in the candidate's arithmetic: fp32 rounded once to the storage type, or integers.
+fn triple(dtype: Dtype, x: u64) -> u64 {
+    if dtype.is_float() {
+        element::from_f32(dtype, 3.0 * element::value(dtype, x) as f32)
+    } else {
+        element::from_i64(dtype, 3 * element::value(dtype, x) as i64)
+    }
+}
+
+/// A candidate kernel: `f` maps (call number, x) to what it writes, starting at element `offset`.
+fn device(dtype: Dtype, kernel: &str, mut f: impl FnMut(u32, &[u64]) -> (isize, Vec<u64>) + 'static) -> SimDevice {
+    let mut d = SimDevice::new();
+    let mut calls = 0u32;
+    d.kernel(
+        kernel,
+        &["u64", "u64", "u32"],
+        move |call: &mut SimCall| -> Result<(), SimFault> {
+            calls += 1;
+            let n = call.int(2) as usize;
+            let x = call.read_elements(0, dtype)?;
+            let (offset, y) = f(calls, &x[..n]);
+            call.write_elements_at(1, offset, dtype, &y)
+        },
+        |_| 0.01,
+    );
+    d
+}
+
+fn review(dtype: Dtype, dev: &mut SimDevice, kernel: &str) -> CandidateReport {
+    let mut reference = judge(dtype);
+    let options = ReviewOptions {
+        verify: VerifyOptions {
+            sizes: [1, 17, 1000].iter().map(|&n| Sizes::new([("N", n)])).collect(),
+            ..Default::default()
+        },
+        timing: TimingOptions {
+            warmup: std::time::Duration::ZERO,
+            min_samples: 5,
+            max_samples: 20,
+            budget: std::time::Duration::from_millis(200),
+            ..TimingOptions::default()
+        },
+        timed_sizes: Some(Sizes::new([("N", 64)])),
+        ..ReviewOptions::default()
+    };
+    let report = review_candidate(
+        &mut Devices::new(dev, &mut reference),
+        &candidate(dtype, kernel),
+        &Seeds { master: 11 },
+        &options,
+        &Silent,
+    )
+    .expect("the simulated environment does not fail");
+    assert_eq!(reference.live_buffers(), 0, "the judge freed everything");
+    report
+}
+
+fn rejection(r: &CandidateReport) -> &Rejection {
+    match &r.verdict {
+        Verdict::Rejected(r) => r,
+        v => panic!("expected a rejection, got {v:?}"),
+    }
+}
+
+#[test]
+fn an_honest_kernel_is_accepted_in_its_dtypes_class() {
+    for dtype in DTYPES {
+        let mut dev = device(dtype, "triple", move |_, x| (0, x.iter().map(|&e| triple(dtype, e)).collect()));
+        let report = review(dtype, &mut dev, "triple");
+        assert!(report.verdict.is_accepted(), "{dtype}: {:?}", report.verdict);
+        let class = report.findings.error.as_ref().unwrap().class;
+        let want = match dtype {
+            Dtype::F32 => PrecisionClass::Fp32,
+            Dtype::F16 => PrecisionClass::Tf32,
+            Dtype::Bf16 => PrecisionClass::Bf16,
+            _ => PrecisionClass::Exact,
+        };
+        // Rounding 3·x once to the storage type is exact for some draws (small integers), and
+        // classes are upper bounds: never worse than the storage type's.
+        assert!(class <= want, "{dtype}: classed {class}, the storage allows {want}");
+        if !dtype.is_float() {
+            assert_eq!(class, PrecisionClass::Exact, "{dtype}");
+        }
+        assert!(report.findings.timing.is_some(), "{dtype}: accepted candidates are timed");
+    }
+}
+
+#[test]
+fn half_an_output_unwritten_is_caught_in_every_dtype() {
+    for dtype in DTYPES {
+        let mut dev = device(dtype, "half", move |_, x| {
+            let half = x.len().div_ceil(2);
+            (0, x[..half].iter().map(|&e| triple(dtype, e)).collect())
+        });
+        let report = review(dtype, &mut dev, "half");
+        let Rejection::Unwritten { evidence, .. } = rejection(&report) else { panic!("{dtype}: {:?}", report.verdict) };
+        // The timed size is verified first.
+        assert_eq!((evidence.count, evidence.total), (32, 64), "{dtype}: {evidence}");
+        assert_eq!(evidence.first, vec![32], "{dtype}");
+    }
+}
+
+#[test]
+fn a_written_input_is_caught_in_every_dtype() {
+    for dtype in DTYPES {
+        let mut dev = SimDevice::new();
+        dev.kernel(
+            "clobber",
+            &["u64", "u64", "u32"],
+            move |call: &mut SimCall| -> Result<(), SimFault> {
+                let n = call.int(2) as usize;
+                let x = call.read_elements(0, dtype)?;
+                call.write_elements_at(1, 0, dtype, &x[..n].iter().map(|&e| triple(dtype, e)).collect::<Vec<_>>())?;
+                // The last element of x flipped in its lowest bit (or its sign for a zero).
+                let last = x[n - 1] ^ 1;
+                call.write_elements_at(0, n as isize - 1, dtype, &[last])
+            },
+            |_| 0.01,
+        );
+        let report = review(dtype, &mut dev, "clobber");
+        let Rejection::InputsModified { evidence, .. } = rejection(&report) else {
+            panic!("{dtype}: {:?}", report.verdict)
+        };
+        assert_eq!((evidence.buffer.as_str(), evidence.changed, evidence.first.clone()), ("x", 1, vec![63]), "{dtype}");
+    }
+}
+
+#[test]
+fn a_write_past_the_end_is_caught_in_every_dtype() {
+    for dtype in DTYPES {
+        let mut dev = device(dtype, "overrun", move |_, x| {
+            let mut y: Vec<u64> = x.iter().map(|&e| triple(dtype, e)).collect();
+            // Four elements past the end: past any padding to a whole word, into the guard.
+            y.extend([0u64; 4]);
+            (0, y)
+        });
+        let report = review(dtype, &mut dev, "overrun");
+        assert!(matches!(rejection(&report), Rejection::OutOfBounds { .. }), "{dtype}: {:?}", report.verdict);
+    }
+}
+
+#[test]
+fn a_result_that_moves_on_the_repeat_is_caught_in_every_dtype() {
+    for dtype in DTYPES {
+        let mut dev = device(dtype, "flaky", move |call, x| {
+            let mut y: Vec<u64> = x.iter().map(|&e| triple(dtype, e)).collect();
+            if call % 3 == 0 {
+                let v = element::value(dtype, y[0]);
+                y[0] = if dtype.is_float() {
+                    element::from_f32(dtype, (v + 64.0) as f32)
+                } else {
+                    element::from_i64(dtype, v as i64 + 1)
+                };
+            }
+            (0, y)
+        });
+        let report = review(dtype, &mut dev, "flaky");
+        let Rejection::Nondeterministic { evidence, .. } = rejection(&report) else {
+            panic!("{dtype}: {:?}", report.verdict)
+        };
+        assert_eq!((evidence.moved, evidence.first.clone()), (1, vec![0]), "{dtype}");
+    }
+}
+
+#[test]
+fn an_inaccurate_result_is_caught_in_every_dtype() {
+    for dtype in DTYPES {
+        // One element off: by one unit for integers (exact), by a tenth for floats.
+        let mut dev = device(dtype, "off", move |_, x| {
+            let mut y: Vec<u64> = x.iter().map(|&e| triple(dtype, e)).collect();
+            let i = x.len() / 2;
+            let v = element::value(dtype, y[i]);
+            y[i] = if dtype.is_float() {
+                element::from_f32(dtype, (v * 1.1 + 0.5) as f32)
+            } else {
+                element::from_i64(dtype, v as i64 - 1)
+            };
+            (0, y)
+        });
+        let report = review(dtype, &mut dev, "off");
+        let Rejection::Inaccurate { evidence, .. } = rejection(&report) else {
+            panic!("{dtype}: {:?}", report.verdict)
+        };
+        if dtype.is_float() {
+            assert!(evidence.contains("rounding bound") || evidence.contains("exceeds"), "{dtype}: {evidence}");
+        } else {
+            assert!(evidence.contains("differ from the exact answer"), "{dtype}: {evidence}");
+        }
+    }
+}
+
+/// Storage in f16 or bf16 allows one rounding of the result, not arithmetic in the narrow type:
+/// a kernel that rounds x to bf16's 8 bits before an f16 or fp32 store is too coarse for them.
+#[test]
+fn too_low_a_precision_is_caught_for_each_storage_type() {
+    for dtype in [Dtype::F32, Dtype::F16] {
+        let mut dev = device(dtype, "coarse", move |_, x| {
+            let y = x
+                .iter()
+                .map(|&e| {
+                    let v =
+                        element::value(Dtype::Bf16, element::from_f32(Dtype::Bf16, element::value(dtype, e) as f32));
+                    element::from_f32(dtype, 3.0 * v as f32)
+                })
+                .collect();
+            (0, y)
+        });
+        let report = review(dtype, &mut dev, "coarse");
+        assert!(matches!(rejection(&report), Rejection::Inaccurate { .. }), "{dtype}: {:?}", report.verdict);
+    }
+}

@@ -1,0 +1,68 @@
+/* sadoku
+problem = "causal_attention_bf16"
+
+# Honest: one warp per query row (b, h, i), fp32 throughout. Lane l holds q_d and the running
+# output o_d for d = l, l + 32, .. (D <= 128); for each key j <= i in turn the warp sums the score
+# q·k_j (shuffles), scales it by rsqrtf(D), and folds it into an online softmax: a running max m,
+# a running sum l and the o_d, both rescaled by exp(m_old − m_new) when the max grows. o = o / l,
+# rounded once into bf16.
+[[launch]]
+kernel = "causal_attention_rows"
+grid = ["cdiv(B * H * S, 4)", 1, 1]
+block = [128, 1, 1]
+args = ["Q", "K", "V", "O", "B * H * S", "S", "D"]
+*/
+
+#include <cuda_bf16.h>
+
+#define WARPS 4
+#define PER_LANE 4  // D <= 128 = 4·32
+
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+causal_attention_rows(const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K,
+                      const __nv_bfloat16* __restrict__ V, __nv_bfloat16* __restrict__ O, int rows, int S, int D) {
+    const int lane = threadIdx.x % 32;
+    const long long row = (long long)blockIdx.x * WARPS + threadIdx.x / 32;  // ((b·H + h)·S + i)
+    if (row >= rows) return;  // a whole warp: no block-wide barrier below
+    const int i = (int)(row % S);
+    const __nv_bfloat16* k = K + (row - i) * D;  // key j of this head at k + j·D
+    const __nv_bfloat16* v = V + (row - i) * D;
+    const float scale = rsqrtf((float)D);
+
+    float q[PER_LANE], o[PER_LANE];
+#pragma unroll
+    for (int t = 0; t < PER_LANE; ++t) {
+        const int d = lane + 32 * t;
+        q[t] = d < D ? __bfloat162float(Q[row * D + d]) : 0.0f;
+        o[t] = 0.0f;
+    }
+    float m = -__int_as_float(0x7f800000), l = 0.0f;  // m = -inf: the first key's alpha is 0
+    for (int j = 0; j <= i; ++j) {
+        const __nv_bfloat16* kj = k + (size_t)j * D;
+        const __nv_bfloat16* vj = v + (size_t)j * D;
+        float s = 0.0f;
+#pragma unroll
+        for (int t = 0; t < PER_LANE; ++t) {
+            const int d = lane + 32 * t;
+            if (d < D) s = fmaf(q[t], __bfloat162float(kj[d]), s);
+        }
+#pragma unroll
+        for (int w = 16; w > 0; w >>= 1) s += __shfl_xor_sync(0xffffffffu, s, w);
+        s *= scale;
+        const float m_new = fmaxf(m, s);
+        const float alpha = expf(m - m_new), p = expf(s - m_new);
+        l = fmaf(l, alpha, p);
+#pragma unroll
+        for (int t = 0; t < PER_LANE; ++t) {
+            const int d = lane + 32 * t;
+            if (d < D) o[t] = fmaf(o[t], alpha, p * __bfloat162float(vj[d]));
+        }
+        m = m_new;
+    }
+    const float inv = 1.0f / l;
+#pragma unroll
+    for (int t = 0; t < PER_LANE; ++t) {
+        const int d = lane + 32 * t;
+        if (d < D) O[row * D + d] = __float2bfloat16(o[t] * inv);
+    }
+}
