@@ -267,7 +267,8 @@ impl Arena {
 
     /// The judge's views of the inputs (for the baseline and the truth).
     pub fn inputs(&self) -> Vec<Buffer> {
-        self.of_role(Role::Input).map(|(_, g)| g.view).collect()
+        // The shape's elements only: a 16-bit input's view is padded to a whole word.
+        self.of_role(Role::Input).map(|(spec, g)| g.view.view(0, spec.bytes().min(g.view.bytes))).collect()
     }
 
     pub fn release(self, devices: &mut Devices) {

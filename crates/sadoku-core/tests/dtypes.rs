@@ -328,3 +328,81 @@ fn too_low_a_precision_is_caught_for_each_storage_type() {
         assert!(matches!(rejection(&report), Rejection::Inaccurate { .. }), "{dtype}: {:?}", report.verdict);
     }
 }
+
+/// The library's bf16 GEMM at odd sizes (odd element counts: 16-bit buffers padded to whole
+/// words), against its cuBLAS-style baseline: fp32 accumulation rounded once to bf16 is accepted
+/// and timed against the bf16 baseline; accumulating in bf16 is not.
+#[test]
+fn a_bf16_gemm_is_judged_against_the_widened_truth_and_a_bf16_baseline() {
+    let source = |kernel: &str| {
+        format!(
+            "/* sadoku\nproblem = \"gemm_bf16\"\n[[launch]]\nkernel = \"{kernel}\"\ngrid = [\"cdiv(N, 16)\", \"cdiv(M, 16)\", 1]\nblock = [16, 16, 1]\nargs = [\"A\", \"B\", \"C\", \"M\", \"N\", \"K\"]\n*/\nextern \"C\" __global__ void {kernel}(const void* A, const void* B, void* C, int M, int N, int K) {{}}\n"
+        )
+    };
+    let bf16 = Dtype::Bf16;
+    let gemm = |accumulate_in_bf16: bool| {
+        move |call: &mut SimCall| -> Result<(), SimFault> {
+            let (m, n, k) = (call.int(3) as usize, call.int(4) as usize, call.int(5) as usize);
+            let value = |e: u64| element::value(bf16, e) as f32;
+            let a: Vec<f32> = call.read_elements(0, bf16)?.into_iter().map(value).collect();
+            let b: Vec<f32> = call.read_elements(1, bf16)?.into_iter().map(value).collect();
+            let mut c = vec![0u64; m * n];
+            for i in 0..m {
+                for j in 0..n {
+                    let mut acc = 0f32;
+                    for l in 0..k {
+                        acc = a[i * k + l].mul_add(b[l * n + j], acc);
+                        if accumulate_in_bf16 {
+                            acc = element::value(bf16, element::from_f32(bf16, acc)) as f32;
+                        }
+                    }
+                    c[i * n + j] = element::from_f32(bf16, acc);
+                }
+            }
+            call.write_elements_at(2, 0, bf16, &c)
+        }
+    };
+    let sizes = |m: i64, n: i64, k: i64| Sizes::new([("M", m), ("N", n), ("K", k)]);
+    let options = ReviewOptions {
+        verify: VerifyOptions { sizes: vec![sizes(1, 1, 1), sizes(3, 5, 7), sizes(17, 9, 301)], ..Default::default() },
+        timing: TimingOptions {
+            warmup: std::time::Duration::ZERO,
+            min_samples: 5,
+            max_samples: 20,
+            budget: std::time::Duration::from_millis(200),
+            ..TimingOptions::default()
+        },
+        timed_sizes: Some(sizes(3, 5, 7)),
+        ..ReviewOptions::default()
+    };
+    let mut run = |kernel: &str, accumulate_in_bf16: bool| {
+        let mut dev = SimDevice::new();
+        dev.kernel(kernel, &["u64", "u64", "u64", "u32", "u32", "u32"], gemm(accumulate_in_bf16), |_| 0.01);
+        let mut judge = SimDevice::new();
+        let candidate = Candidate::from_source(format!("{kernel}.cu"), source(kernel)).unwrap();
+        let report = review_candidate(
+            &mut Devices::new(&mut dev, &mut judge),
+            &candidate,
+            &Seeds { master: 3 },
+            &options,
+            &Silent,
+        )
+        .expect("the simulated environment does not fail");
+        assert_eq!(judge.live_buffers(), 0, "the judge freed everything");
+        (report, judge.library_log)
+    };
+    let (report, log) = run("gemm_bf16_fp32_acc", false);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    assert_eq!(report.findings.error.as_ref().unwrap().class, PrecisionClass::Bf16);
+    let timing = report.findings.timing.as_ref().expect("timed");
+    assert!(timing.baseline_name.contains("bf16 operands and result, fp32 accumulation"), "{}", timing.baseline_name);
+    assert!(timing.speedup.is_some());
+    assert!(
+        log.iter().any(|op| matches!(op, sadoku_core::device::LibraryOp::Gemm { precision, .. }
+            if *precision == sadoku_core::device::Precision::Bf16)),
+        "the baseline ran cuBLAS's bf16 GEMM"
+    );
+    let (report, _) = run("gemm_bf16_bf16_acc", true);
+    let Rejection::Inaccurate { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert!(evidence.contains("exceeds 2e-2") || evidence.contains("outside the bf16 rounding bound"), "{evidence}");
+}

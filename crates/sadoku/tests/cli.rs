@@ -276,13 +276,9 @@ fn a_users_problem_directory_works_by_flag_and_by_path() {
     let by_name = write(dir.path(), "by_name.cu", &honest.replace("problem = \"relu\"", "problem = \"my_relu\""));
     let by_path = write(dir.path(), "by_path.cu", &honest.replace("problem = \"relu\"", "problem = \"mine\""));
 
-    sadoku(dir.path())
-        .arg("--problems")
-        .arg(&problem)
-        .arg("problems")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("my_relu").and(predicate::str::contains(format!("{} problems", library_count() + 1))));
+    sadoku(dir.path()).arg("--problems").arg(&problem).arg("problems").assert().success().stdout(
+        predicate::str::contains("my_relu").and(predicate::str::contains(format!("{} problems", library_count() + 1))),
+    );
     sadoku(dir.path())
         .args(["problem", "check"])
         .arg(&problem)
