@@ -649,8 +649,8 @@ pub(crate) fn judge(
     if small && !plan.timed {
         cross_check(devices, arena, truth, plan, candidate, &comparisons, &differences, &intact, &factors)?;
     }
-    for ((spec, _), c) in outputs.iter().zip(&comparisons) {
-        if let Some(evidence) = unwritten::from_comparison(spec, c) {
+    for (((spec, _), c), &poison) in outputs.iter().zip(&comparisons).zip(&plan.poison) {
+        if let Some(evidence) = unwritten::from_comparison(spec, c, poison) {
             return Err(reject(Rejection::Unwritten { at: at.clone(), evidence }));
         }
     }

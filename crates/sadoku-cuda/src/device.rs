@@ -102,12 +102,9 @@ __device__ __forceinline__ bool sadoku_nan_t(unsigned long long b, int t) {
     return false;
 }
 
-// sadoku_core::device::element::underflow: half the smallest subnormal (0 for integers).
+// sadoku_core::device::element::underflow: half the smallest fp16 subnormal for f16, else 0.
 __device__ __forceinline__ double sadoku_underflow(int t) {
-    if (t == SADOKU_F32) return 7.006492321624085e-46;   // 2^-150
-    if (t == SADOKU_F16) return 2.9802322387695312e-08;  // 2^-25
-    if (t == SADOKU_BF16) return 4.591774807899561e-41;  // 2^-134
-    return 0.0;
+    return t == SADOKU_F16 ? 2.9802322387695312e-08 : 0.0;  // 2^-25
 }
 
 // sadoku_core::device::element::abs.

@@ -57,9 +57,13 @@ pub fn tensor_use(ptx: &str) -> TensorUse {
             continue;
         }
         let types: Vec<&str> = opcode.split('.').collect();
+        // wmma on fp16 operands names only the result and accumulator types (`.f32.f32`, `.f16.f32`):
+        // every other operand type is spelled out.
+        let explicit = ["tf32", "bf16", "f64", "s8", "u8", "s4", "u4", "b1", "e4m3", "e5m2"];
+        let wmma_f16 = opcode.starts_with("wmma.mma") && !types.iter().any(|t| explicit.contains(t));
         if types.contains(&"tf32") {
             t.tf32 = true;
-        } else if types.contains(&"f16") || types.contains(&"bf16") {
+        } else if types.contains(&"f16") || types.contains(&"bf16") || wmma_f16 {
             t.half = true;
         } else {
             t.other = true;
@@ -233,8 +237,13 @@ mod tests {
         assert_eq!(tensor_use(ptx), TF32_MMA);
         let w = "\twgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%f1}, %rd1, %rd2, p, 1, 1, 0, 0;";
         assert_eq!(tensor_use(w), TensorUse { half: true, ..TensorUse::default() });
+        // wmma on fp16 names only the result and accumulator types; other operand types are spelled.
         let wm = "\twmma.mma.sync.aligned.row.col.m16n16k16.f32.f32 {%f1}, {%r1}, {%r2}, {%f2};";
-        assert_eq!(tensor_use(wm), TensorUse { other: true, ..TensorUse::default() });
+        assert_eq!(tensor_use(wm), TensorUse { half: true, ..TensorUse::default() });
+        let wb = "\twmma.mma.sync.aligned.row.col.m16n16k16.f32.bf16.bf16.f32 {%f1}, {%r1}, {%r2}, {%f2};";
+        assert_eq!(tensor_use(wb), TensorUse { half: true, ..TensorUse::default() });
+        let wi = "\twmma.mma.sync.aligned.row.col.m16n16k16.s32.s8.s8.s32 {%r1}, {%r2}, {%r3}, {%r4};";
+        assert_eq!(tensor_use(wi), TensorUse { other: true, ..TensorUse::default() });
         let none = "\tfma.rn.f32 %f1, %f2, %f3, %f1;\n\t// mma.sync in a comment\n\tld.global.f32 %f4, [%rd1];";
         assert!(!tensor_use(none).any());
     }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{coords_text, thousands};
-use crate::device::Comparison;
+use crate::device::{Comparison, PoisonWords};
 use crate::problem::BufferSpec;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,8 +32,19 @@ impl std::fmt::Display for Unwritten {
 /// The elements the comparator found still holding their poison word (where that word is not
 /// itself an acceptable answer: a random-bits word is a right answer now and then, and then it is
 /// right whoever wrote it).
-pub fn from_comparison(buffer: &BufferSpec, c: &Comparison) -> Option<Unwritten> {
-    (c.unwritten > 0).then(|| Unwritten {
+///
+/// Random bits narrower than a word are not proof on their own: a wrong value written into a
+/// 16-bit element equals that element's random poison once in 2¹⁶ (the poison is uniform and
+/// independent of what is written), so among millions of wrong elements some "hold their
+/// poison" by chance. There the finding stands only when at least one wrong element in 64 holds
+/// its own poison, hundreds of times what chance gives; below that the output is simply wrong
+/// (still rejected, as inaccurate).
+pub fn from_comparison(buffer: &BufferSpec, c: &Comparison, poison: PoisonWords) -> Option<Unwritten> {
+    let narrow_random = matches!(poison, PoisonWords::Pattern(_)) && buffer.dtype.bytes() < 4;
+    if c.unwritten == 0 || (narrow_random && c.unwritten.saturating_mul(64) < c.over_bound) {
+        return None;
+    }
+    Some(Unwritten {
         buffer: buffer.name.to_string(),
         count: c.unwritten as usize,
         total: c.elements as usize,
@@ -45,7 +56,7 @@ pub fn from_comparison(buffer: &BufferSpec, c: &Comparison) -> Option<Unwritten>
 mod tests {
     use super::*;
     use crate::checks::POISON_NAN;
-    use crate::device::{PoisonWords, compare_host, pattern_word};
+    use crate::device::{compare_host, pattern_word};
     use crate::problem::{Dtype, Role};
 
     fn c(n: usize) -> BufferSpec {
@@ -56,7 +67,11 @@ mod tests {
     fn found(spec: &BufferSpec, out: &[u32], truth: f64, poison: PoisonWords) -> Option<Unwritten> {
         let n = out.len();
         let bits: Vec<u64> = out.iter().map(|&w| w as u64).collect();
-        from_comparison(spec, &compare_host(spec.dtype, &bits, &vec![truth; n], &vec![truth.abs(); n], 1e-6, poison))
+        from_comparison(
+            spec,
+            &compare_host(spec.dtype, &bits, &vec![truth; n], &vec![truth.abs(); n], 1e-6, poison),
+            poison,
+        )
     }
 
     /// An index output (i64, exact) that a kernel wrote only half of: its NaN-poison word is a
@@ -79,7 +94,8 @@ mod tests {
                         }
                     })
                     .collect();
-            let u = from_comparison(&spec, &compare_host(Dtype::I64, &out, &truth, &[0.0; 8], 0.0, poison)).unwrap();
+            let c = compare_host(Dtype::I64, &out, &truth, &[0.0; 8], 0.0, poison);
+            let u = from_comparison(&spec, &c, poison).unwrap();
             assert_eq!((u.count, u.first.clone()), (4, vec![4]), "{poison:?}");
         }
         assert_ne!(pattern_element(5, 4, Dtype::I64), pattern_element(5, 5, Dtype::I64));
@@ -127,5 +143,43 @@ mod tests {
         assert_eq!(found(&c(4), &out, 0.0, PoisonWords::Pattern(7)), None);
         // A kernel producing NaN itself is not "unwritten" (accuracy rejects it instead).
         assert_eq!(found(&c(4), &[f32::NAN.to_bits(); 16], 0.0, PoisonWords::Word(POISON_NAN)), None);
+    }
+
+    /// A wrong bf16 output over a million elements: some elements equal their 16-bit random
+    /// poison by chance, which is not "unwritten"; a half-written one is, by either poison.
+    #[test]
+    fn chance_collisions_with_narrow_random_poison_are_not_unwritten() {
+        use crate::device::{element, pattern_element};
+        let n = 1 << 20;
+        let spec =
+            BufferSpec { name: "y", role: Role::Output, dtype: Dtype::Bf16, dims: vec![n], lower_triangular: false };
+        let poison = PoisonWords::Pattern(9);
+        // Every element wrong (truth 1.0, written 0.25 .. 0.5), one in 4096 holding its poison.
+        let wrong: Vec<u64> = (0..n as u64)
+            .map(|i| {
+                if i % 4096 == 7 {
+                    pattern_element(9, i, Dtype::Bf16)
+                } else {
+                    element::from_f32(Dtype::Bf16, 0.25 + (i % 256) as f32 / 1024.0)
+                }
+            })
+            .collect();
+        let c = compare_host(Dtype::Bf16, &wrong, &vec![1.0; n], &vec![1.0; n], 1e-3, poison);
+        // 256 planted, and a few more by chance (about n / 2¹⁶).
+        assert!((256..300).contains(&c.unwritten) && c.over_bound == n as u64, "{c:?}");
+        assert_eq!(from_comparison(&spec, &c, poison), None);
+        // Half of it never written: found, under random bits and under the NaN word alike.
+        for p in [poison, PoisonWords::Word(crate::checks::poison_nan(Dtype::Bf16))] {
+            let half: Vec<u64> = (0..n as u64)
+                .map(|i| if i < n as u64 / 2 { element::from_f32(Dtype::Bf16, 1.0) } else { p.element(i, Dtype::Bf16) })
+                .collect();
+            let c = compare_host(Dtype::Bf16, &half, &vec![1.0; n], &vec![1.0; n], 1e-3, p);
+            // Less the few random poison values that happen to be right (near 1.0, within the bound).
+            let count = from_comparison(&spec, &c, p).map_or(0, |u| u.count);
+            assert!((n / 2 - 64..=n / 2).contains(&count), "{p:?}: {count}");
+        }
+        // A 32-bit output keeps every collision as evidence (chance is 2⁻³² there).
+        let c = Comparison { unwritten: 1, over_bound: 1_000_000, ..c };
+        assert!(from_comparison(&BufferSpec { dtype: Dtype::F32, ..spec }, &c, poison).is_some());
     }
 }

@@ -50,6 +50,18 @@ pub struct Layout {
 /// The default table's widest: it must read in a 100-column terminal.
 const NARROW: u16 = 100;
 
+/// A candidate as the table names it: its file name, prefixed with its problem when the run
+/// covers several (every problem's candidates are called honest.cu).
+fn label(report: &Report, c: &CandidateReport) -> String {
+    let mut problems = report.candidates.iter().map(|o| o.problem.as_str()).filter(|p| !p.is_empty());
+    let first = problems.next();
+    if c.problem.is_empty() || problems.all(|p| Some(p) == first) {
+        c.name.clone()
+    } else {
+        format!("{}/{}", c.problem, c.name)
+    }
+}
+
 /// `name` in at most `max` characters, shortened in the middle: "very_lon…rnel.cu".
 pub fn shorten_middle(name: &str, max: usize) -> String {
     let chars: Vec<char> = name.chars().collect();
@@ -94,7 +106,7 @@ fn narrow_table(report: &Report, layout: &Layout) -> Table {
         });
         let ceiling = c.findings.ceiling.as_ref().map_or("–".into(), |u| format!("{:.0}% {}", u.percent, u.what));
         t.add_row(vec![
-            Cell::new(shorten_middle(&c.name, 24)),
+            Cell::new(shorten_middle(&label(report, c), 24)),
             verdict_short(c),
             Cell::new(timing.map_or("–".into(), |t| ms(t.candidate.median))).set_alignment(CellAlignment::Right),
             Cell::new(speed).set_alignment(CellAlignment::Right),
@@ -150,7 +162,7 @@ fn wide_table(report: &Report, layout: &Layout) -> Table {
             _ => "–".into(),
         };
         t.add_row(vec![
-            Cell::new(&c.name),
+            Cell::new(label(report, c)),
             verdict_cell(c),
             Cell::new(error_cell(c)),
             Cell::new(timing.map_or("–".into(), |t| format!("{} ± {}", ms(t.candidate.median), ms(t.candidate.iqr()))))
@@ -211,7 +223,7 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
         out.push_str(&format!(
             "  {}: {} launches verified, each on fresh inputs, over {} buffer sets; {} samples kept, {} \
              dropped (throttled), SM clock {}\n",
-            c.name,
+            label(report, c),
             t.verified_launches,
             t.sets,
             t.candidate.samples,
@@ -281,7 +293,7 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
         out.push_str("\nevidence:\n");
         for c in rejected {
             let evidence = c.evidence.clone().unwrap_or_default();
-            out.push_str(&format!("  {} — {}:\n", c.name, c.reason.clone().unwrap_or_default()));
+            out.push_str(&format!("  {} — {}:\n", label(report, c), c.reason.clone().unwrap_or_default()));
             for line in evidence.lines() {
                 out.push_str(&format!("    {line}\n"));
             }
@@ -301,7 +313,7 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
             if p.sanitize_s > 0.0 {
                 parts.push(format!("sanitize {:.2}", p.sanitize_s));
             }
-            out.push_str(&format!("  {}: {:.2} s ({} s)\n", c.name, c.review_s, parts.join(", ")));
+            out.push_str(&format!("  {}: {:.2} s ({} s)\n", label(report, c), c.review_s, parts.join(", ")));
             if let Some(why) = &c.findings.sharing {
                 out.push_str(&format!("    buffers copied through the worker's pipe: {why}\n"));
             }
