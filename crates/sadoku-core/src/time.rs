@@ -190,6 +190,10 @@ pub struct Timing {
     pub kernels: Vec<KernelTime>,
     pub candidate_ms: Vec<f64>,
     pub baseline_ms: Vec<f64>,
+    /// The problem has a library baseline that this machine cannot run (its library is
+    /// missing), and why: then only time, rates and % of ceiling, like a problem without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_unavailable: Option<String>,
 }
 
 fn scale_text(s: f32) -> String {
@@ -198,6 +202,8 @@ fn scale_text(s: f32) -> String {
 
 struct Sampler<'c> {
     candidate: &'c Candidate,
+    /// Why the problem's baseline cannot run here, if it cannot.
+    baseline_missing: Option<String>,
     seeds: Seeds,
     sizes: Sizes,
     sets: Vec<Arena>,
@@ -388,11 +394,15 @@ pub(crate) fn measure(
         throttled: 0,
         untraced: None,
         truth_ms: Vec::new(),
+        baseline_missing: None,
     };
     let result = (|| {
         for spec in problem.buffers(sizes).iter().filter(|b| b.role == Role::Output) {
             let b = devices.reference.alloc(spec.bytes().max(4))?;
             sampler.baseline_outputs.push(b);
+        }
+        if problem.has_baseline() {
+            sampler.baseline_missing = devices.reference.unavailable(&sampler.baseline_work(0));
         }
         while sampler.sets.len() < count {
             let arena = Arena::new(devices, candidate, prepared, sizes, guards)?;
@@ -408,6 +418,7 @@ pub(crate) fn measure(
     }
     sampler.truth.release(devices);
     let mut timing = result?;
+    timing.baseline_unavailable = sampler.baseline_missing.take();
     timing.baseline_name = problem.baseline_name(precision);
     timing.baseline_precision = problem.baseline_precision(precision);
     Ok(timing)
@@ -422,7 +433,7 @@ fn sample_rounds(
     // Warm-up: clocks ramp, caches of the driver fill. Verified like every other launch.
     let start = Instant::now();
     let mut warm = 0;
-    let with_baseline = s.candidate.problem.has_baseline();
+    let with_baseline = s.candidate.problem.has_baseline() && s.baseline_missing.is_none();
     while warm < 3 || start.elapsed() < options.warmup {
         s.candidate_sample(devices)?;
         if with_baseline {
@@ -566,6 +577,7 @@ fn sample_rounds(
         kernels,
         candidate_ms: cms,
         baseline_ms: bms,
+        baseline_unavailable: None,
     })
 }
 

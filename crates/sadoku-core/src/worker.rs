@@ -193,6 +193,7 @@ impl RemoteDevice {
             cuda_driver: String::new(),
             nvrtc: None,
             cublas: None,
+            cudnn: None,
             sm_clock_mhz: None,
             ceilings: None,
         };

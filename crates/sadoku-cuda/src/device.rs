@@ -607,6 +607,8 @@ struct State {
     partials: sys::CUdeviceptr,
     /// CUPTI's id of this context, to pick its records from the process's trace.
     trace_context: Option<u32>,
+    /// cuDNN on this stream, made on a judge's first cuDNN baseline.
+    dnn: std::cell::RefCell<Option<crate::dnn::Dnn>>,
 }
 
 /// What a device is for: the judge's reference work, or one candidate's launches.
@@ -697,6 +699,7 @@ impl CudaDevice {
             cuda_driver: format!("{}.{}", driver_version / 1000, driver_version % 1000 / 10),
             nvrtc: Some(nvrtc.version()),
             cublas: None,
+            cudnn: None,
             sm_clock_mhz: None,
             ceilings: None,
         };
@@ -728,6 +731,10 @@ impl CudaDevice {
             // SAFETY: the handle was just created.
             unsafe { cublas_sys::cublasGetVersion_v2(handle, &mut version) }.result().map_err(blas("version"))?;
             device.info.cublas = Some(format!("{}.{}.{}", version / 10000, version % 10000 / 100, version % 100));
+            device.info.cudnn = Some(match libs::cudnn() {
+                Ok(()) => crate::dnn::version(),
+                Err(why) => format!("not found: no cuDNN baselines ({why})"),
+            });
         }
         Ok(device)
     }
@@ -773,6 +780,7 @@ impl CudaDevice {
                 scratch,
                 partials,
                 trace_context: trace::context_id(ctx),
+                dnn: std::cell::RefCell::new(None),
             })
         }
     }
@@ -1025,6 +1033,18 @@ impl CudaDevice {
                 }
                 .map_err(blas("GEMM"))
             }
+            LibraryOp::Conv2d { precision, x, w, y, shape } => {
+                let (x, w, y) = (self.ptr(x)?, self.ptr(w)?, self.ptr(y)?);
+                self.with_dnn(|d| d.conv2d(precision, shape, x, w, y))
+            }
+            LibraryOp::Pool2d { x, y, shape, max } => {
+                let (x, y) = (self.ptr(x)?, self.ptr(y)?);
+                self.with_dnn(|d| d.pool2d(shape, max, x, y))
+            }
+            LibraryOp::Softmax { x, y, rows, cols, log } => {
+                let (x, y) = (self.ptr(x)?, self.ptr(y)?);
+                self.with_dnn(|d| d.softmax(rows, cols, log, x, y))
+            }
             LibraryOp::TrilF32 { c, n } => {
                 let f = state.helpers.functions["sadoku_tril_f32"];
                 let mut ptr = self.ptr(c)?;
@@ -1206,6 +1226,17 @@ impl CudaDevice {
 
     /// Launch one of sadoku's helper kernels on the device's stream. Each argument is one 8-byte
     /// slot; 4-byte parameters (int, float) read its low half.
+    /// Run `f` with this device's cuDNN handle, made on first use.
+    fn with_dnn(&self, f: impl FnOnce(&mut crate::dnn::Dnn) -> Result<(), DeviceError>) -> Result<(), DeviceError> {
+        let state = self.state()?;
+        libs::cudnn().map_err(DeviceError::Environment)?;
+        let mut dnn = state.dnn.borrow_mut();
+        if dnn.is_none() {
+            *dnn = Some(crate::dnn::Dnn::new(state.stream)?);
+        }
+        f(dnn.as_mut().expect("made above"))
+    }
+
     fn launch_helper(&self, name: &str, grid: u32, block: u32, args: &[u64]) -> Result<(), DeviceError> {
         let state = self.state()?;
         let f = *state.helpers.functions.get(name).ok_or_else(|| {
@@ -1679,6 +1710,13 @@ impl Device for CudaDevice {
         Ok(self.register(a))
     }
 
+    fn unavailable(&mut self, work: &[Work]) -> Option<String> {
+        let cudnn = work.iter().any(|w| {
+            matches!(w, Work::Library(LibraryOp::Conv2d { .. } | LibraryOp::Pool2d { .. } | LibraryOp::Softmax { .. }))
+        });
+        if cudnn { libs::cudnn().err() } else { None }
+    }
+
     fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {
         if self.role == Role::Candidate {
             return Ok(None);
@@ -1707,6 +1745,8 @@ impl Drop for CudaDevice {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
             let _ = self.sync();
+            // cuDNN's handle and plans first, while the context lives.
+            drop(state.dnn.into_inner());
             // SAFETY: handles of the live state, each destroyed once; the context is released last.
             unsafe {
                 for a in state.buffers.values() {

@@ -6,6 +6,7 @@
 //! so every entry point here probes first and turns absence into an error that says what to do.
 
 pub mod device;
+pub mod dnn;
 pub mod libs;
 pub mod nvrtc;
 pub mod trace;

@@ -190,6 +190,59 @@ pub fn cupti() -> Result<(), String> {
         .clone()
 }
 
+/// cuDNN is loadable (from $CUDNN_PATH, a toolkit directory, or the loader's path). Optional: a
+/// judge without it still reviews, and says which baseline it could not run. cuDNN 9's
+/// `libcudnn.so` opens its sub-libraries (`libcudnn_cnn`, `libcudnn_ops`, ...) by name, so they
+/// are loaded first from the directory it was found in.
+pub fn cudnn() -> Result<(), String> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let mut searched = Vec::new();
+            let dirs = std::env::var_os("CUDNN_PATH")
+                .map(PathBuf::from)
+                .into_iter()
+                .flat_map(|r| [r.join("lib"), r.join("lib64"), r])
+                .chain(CudaRoot::candidates().into_iter().flat_map(|r| r.lib_dirs()));
+            for dir in dirs {
+                searched.push(dir.clone());
+                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                let mut subs: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libcudnn_") && n.contains(".so"))
+                    })
+                    .collect();
+                subs.sort();
+                let main = dir.join("libcudnn.so.9");
+                if main.is_file() {
+                    for s in &subs {
+                        load_forever(s);
+                    }
+                    load_forever(&main);
+                    break;
+                }
+            }
+            // SAFETY: only probes whether the library can be opened.
+            if !unsafe { cudarc::cudnn::sys::is_culib_present() } {
+                return Err(format!(
+                    "cuDNN not found (libcudnn.so.9): install it (NVIDIA's libcudnn9-cuda-13 package, or `pip install nvidia-cudnn-cu13`) and point CUDNN_PATH at it{}",
+                    searched_text(&searched)
+                ));
+            }
+            // SAFETY: the library is present; symbols are only looked up.
+            let lib = unsafe { cudarc::cudnn::sys::culib() };
+            for name in ["cudnnConvolutionForward", "cudnnPoolingForward", "cudnnSoftmaxForward", "cudnnGetVersion"] {
+                // SAFETY: as above.
+                if unsafe { lib.get::<*const ()>(name.as_bytes()) }.is_err() {
+                    return Err(format!("the cuDNN library found lacks `{name}` (cuDNN 9 is needed)"));
+                }
+            }
+            Ok(())
+        })
+        .clone()
+}
+
 pub fn driver() -> Result<(), LibraryError> {
     // SAFETY: only probes whether the library can be opened.
     if unsafe { cudarc::driver::sys::is_culib_present() } { Ok(()) } else { Err(LibraryError::NoDriver) }

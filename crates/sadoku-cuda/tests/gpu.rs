@@ -1005,3 +1005,105 @@ fn every_dtype_matches_the_host() {
     }
     show("f16, bf16, i32, i64: generator, pattern, |x|, widening, comparators; bf16 and fp16 GEMMs: as the host");
 }
+
+/// cuDNN's convolution (plain and depthwise), pooling (max and average) and softmax (and
+/// log-softmax) on the GPU give what the simulated device's plain loops give for the same inputs,
+/// within fp32 rounding: the baselines compute what the problems claim.
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs these with --ignored"]
+fn cudnn_baselines_compute_what_they_claim() {
+    use sadoku_core::device::sim::SimDevice;
+    use sadoku_core::device::{ConvShape, PoolShape};
+    if let Err(why) = sadoku_cuda::libs::cudnn() {
+        show(&format!("skipped: {why}"));
+        return;
+    }
+    let mut d = open(Role::Reference);
+    let mut sim = SimDevice::new();
+    let conv =
+        |groups: usize, k: usize| ConvShape { n: 2, c: 6, h: 17, w: 9, k, r: 3, s: 3, pad: 1, stride: 1, groups };
+    let pool = PoolShape { n: 2, c: 3, h: 17, w: 10, window: 2, stride: 2, pad: 0 };
+    let cases: Vec<(Vec<usize>, usize, Box<dyn Fn(&[Buffer], Buffer) -> LibraryOp>)> = vec![
+        (
+            vec![2 * 6 * 17 * 9, 4 * 6 * 9],
+            2 * 4 * 17 * 9,
+            Box::new(move |i, y| LibraryOp::Conv2d {
+                precision: Precision::F32,
+                x: i[0],
+                w: i[1],
+                y,
+                shape: conv(1, 4),
+            }),
+        ),
+        (
+            vec![2 * 6 * 17 * 9, 6 * 9],
+            2 * 6 * 17 * 9,
+            Box::new(move |i, y| LibraryOp::Conv2d {
+                precision: Precision::F32,
+                x: i[0],
+                w: i[1],
+                y,
+                shape: conv(6, 6),
+            }),
+        ),
+        (
+            vec![2 * 3 * 17 * 10],
+            2 * 3 * 8 * 5,
+            Box::new(move |i, y| LibraryOp::Pool2d { x: i[0], y, shape: pool, max: true }),
+        ),
+        (
+            vec![2 * 3 * 17 * 10],
+            2 * 3 * 8 * 5,
+            Box::new(move |i, y| LibraryOp::Pool2d { x: i[0], y, shape: pool, max: false }),
+        ),
+        (
+            vec![37 * 1000],
+            37 * 1000,
+            Box::new(|i, y| LibraryOp::Softmax { x: i[0], y, rows: 37, cols: 1000, log: false }),
+        ),
+        (
+            vec![37 * 1000],
+            37 * 1000,
+            Box::new(|i, y| LibraryOp::Softmax { x: i[0], y, rows: 37, cols: 1000, log: true }),
+        ),
+    ];
+    for (k, (inputs, out, op)) in cases.into_iter().enumerate() {
+        let data: Vec<Vec<f32>> = inputs
+            .iter()
+            .enumerate()
+            .map(|(j, &n)| {
+                let draw = Draw {
+                    distribution: Distribution::STANDARD_NORMAL,
+                    seed: (10 * k + j) as u64,
+                    scale: 1.0,
+                    cols: 0,
+                    lower: false,
+                    dtype: Dtype::F32,
+                };
+                generate::values(&draw, n)
+            })
+            .collect();
+        let mut results = Vec::new();
+        for dev in [&mut d as &mut dyn Device, &mut sim as &mut dyn Device] {
+            let bufs: Vec<Buffer> = data.iter().map(|v| dev.alloc(v.len() * 4).unwrap()).collect();
+            for (b, v) in bufs.iter().zip(&data) {
+                dev.upload(*b, as_bytes(v)).unwrap();
+            }
+            let y = dev.alloc(out * 4).unwrap();
+            dev.run(&[Work::Library(op(&bufs, y))]).unwrap();
+            results.push(dev.download_f32(y).unwrap());
+            for b in bufs.into_iter().chain([y]) {
+                dev.free(b);
+            }
+        }
+        let (gpu, host) = (&results[0], &results[1]);
+        let scale = host.iter().map(|v| v.abs()).fold(0f32, f32::max).max(1.0);
+        for (i, (g, h)) in gpu.iter().zip(host).enumerate() {
+            assert!((g - h).abs() <= 1e-5 * scale, "case {k}: element {i}: cuDNN {g}, plain loops {h}");
+        }
+    }
+    show(&format!(
+        "cuDNN {}: conv2d, depthwise conv2d, max and average pooling, softmax and log-softmax as the plain loops",
+        sadoku_cuda::dnn::version()
+    ));
+}

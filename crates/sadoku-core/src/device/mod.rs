@@ -100,6 +100,13 @@ pub enum LibraryOp {
         transpose_a: bool,
         batch: usize,
     },
+    /// cuDNN convolution forward on fp32 NCHW tensors, no bias: FMA math (TF32 off) at `F32`,
+    /// tensor-op math at `Tf32`.
+    Conv2d { precision: Precision, x: Buffer, w: Buffer, y: Buffer, shape: ConvShape },
+    /// cuDNN pooling forward on fp32 NCHW tensors: max, or average counting padding.
+    Pool2d { x: Buffer, y: Buffer, shape: PoolShape, max: bool },
+    /// cuDNN softmax (or log-softmax) forward over each row of an fp32 [rows, cols] matrix.
+    Softmax { x: Buffer, y: Buffer, rows: usize, cols: usize, log: bool },
     /// Zero the strict upper triangle of a row-major n×n fp32 matrix (what `torch.tril` does).
     TrilF32 { c: Buffer, n: usize },
     /// Fresh inputs: element `i` of `buffer` is [`generate::element`]`(draw, i)`, a
@@ -124,6 +131,49 @@ pub enum LibraryOp {
     /// Compare two outputs (elements of `dtype`) for the same inputs; writes a [`Difference`] to
     /// `out`. See [`diff_host`].
     Diff { first: Buffer, second: Buffer, scale: Buffer, factor: f64, out: Buffer, dtype: Dtype },
+}
+
+/// A convolution's geometry: input [n, c, h, w], filter [k, c / groups, r, s].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConvShape {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub r: usize,
+    pub s: usize,
+    pub pad: usize,
+    pub stride: usize,
+    pub groups: usize,
+}
+
+impl ConvShape {
+    /// The output's height and width.
+    pub fn output_hw(&self) -> (usize, usize) {
+        ((self.h + 2 * self.pad - self.r) / self.stride + 1, (self.w + 2 * self.pad - self.s) / self.stride + 1)
+    }
+}
+
+/// A pooling's geometry: input [n, c, h, w], square windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PoolShape {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub window: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl PoolShape {
+    pub fn output_hw(&self) -> (usize, usize) {
+        (
+            (self.h + 2 * self.pad - self.window) / self.stride + 1,
+            (self.w + 2 * self.pad - self.window) / self.stride + 1,
+        )
+    }
 }
 
 /// The poison an output held before a launch, as the comparator regenerates it element by element.
@@ -184,6 +234,9 @@ pub struct DeviceInfo {
     pub cuda_driver: String,
     pub nvrtc: Option<String>,
     pub cublas: Option<String>,
+    /// cuDNN's version, or why it is not there (a judge without it has no cuDNN baselines).
+    #[serde(default)]
+    pub cudnn: Option<String>,
     /// SM clock measured by a calibration kernel (clock64 cycles over globaltimer ns).
     pub sm_clock_mhz: Option<f64>,
     /// The card's measured peak rates, once known.
@@ -403,6 +456,11 @@ pub trait Device {
     fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError>;
     /// Map an allocation another process exported; freeing the returned buffer unmaps it.
     fn import(&mut self, shared: &SharedHandle) -> Result<Buffer, DeviceError>;
+    /// Why this device cannot run `work` (a library it needs is missing), if it cannot: a
+    /// baseline that cannot run is left out with the reason, the verdict stands.
+    fn unavailable(&mut self, _work: &[Work]) -> Option<String> {
+        None
+    }
     /// The card's measured peak rates; a reference device measures them (once, cached), a
     /// candidate's device need not know.
     fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {

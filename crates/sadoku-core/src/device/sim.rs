@@ -194,6 +194,8 @@ pub struct SimDevice {
     pub compare_tweak: Option<CompareTweak>,
     /// Corrupts the generator's draws likewise.
     pub generate_tweak: Option<GenerateTweak>,
+    /// Like a machine without cuDNN: its baselines are unavailable, for this reason.
+    pub no_cudnn: Option<String>,
 }
 
 impl Default for SimDevice {
@@ -217,6 +219,7 @@ impl SimDevice {
                 cuda_driver: "simulated".into(),
                 nvrtc: None,
                 cublas: None,
+                cudnn: None,
                 sm_clock_mhz: None,
                 ceilings: None,
             },
@@ -241,6 +244,7 @@ impl SimDevice {
             library_log: Vec::new(),
             compare_tweak: None,
             generate_tweak: None,
+            no_cudnn: None,
         }
     }
 
@@ -373,6 +377,72 @@ impl SimDevice {
                     }
                 }
                 self.upload(c, &element::write(dtype, &out))
+            }
+            LibraryOp::Conv2d { x, w, y, shape: g, .. } => {
+                let (x, w) = (self.f32s(x)?, self.f32s(w)?);
+                let (ho, wo) = g.output_hw();
+                let (cpg, kpg) = (g.c / g.groups, g.k / g.groups);
+                let mut out = vec![0f32; g.n * g.k * ho * wo];
+                for (i, o) in out.iter_mut().enumerate() {
+                    let (n, k, oh, ow) = (i / (g.k * ho * wo), i / (ho * wo) % g.k, i / wo % ho, i % wo);
+                    let group = k / kpg;
+                    let mut acc = 0f32;
+                    for cc in 0..cpg {
+                        let c = group * cpg + cc;
+                        for r in 0..g.r {
+                            for t in 0..g.s {
+                                let (ih, iw) = (
+                                    (oh * g.stride + r) as isize - g.pad as isize,
+                                    (ow * g.stride + t) as isize - g.pad as isize,
+                                );
+                                if ih < 0 || iw < 0 || ih as usize >= g.h || iw as usize >= g.w {
+                                    continue;
+                                }
+                                let xv = x[((n * g.c + c) * g.h + ih as usize) * g.w + iw as usize];
+                                acc = xv.mul_add(w[((k * cpg + cc) * g.r + r) * g.s + t], acc);
+                            }
+                        }
+                    }
+                    *o = acc;
+                }
+                self.store(y, &out, f32::to_le_bytes)
+            }
+            LibraryOp::Pool2d { x, y, shape: g, max } => {
+                let x = self.f32s(x)?;
+                let (ho, wo) = g.output_hw();
+                let mut out = vec![0f32; g.n * g.c * ho * wo];
+                for (i, o) in out.iter_mut().enumerate() {
+                    let (nc, oh, ow) = (i / (ho * wo), i / wo % ho, i % wo);
+                    let (mut best, mut sum) = (f32::NEG_INFINITY, 0f32);
+                    for r in 0..g.window {
+                        for t in 0..g.window {
+                            let (ih, iw) = (
+                                (oh * g.stride + r) as isize - g.pad as isize,
+                                (ow * g.stride + t) as isize - g.pad as isize,
+                            );
+                            if ih < 0 || iw < 0 || ih as usize >= g.h || iw as usize >= g.w {
+                                continue;
+                            }
+                            let v = x[(nc * g.h + ih as usize) * g.w + iw as usize];
+                            best = best.max(v);
+                            sum += v;
+                        }
+                    }
+                    *o = if max { best } else { sum / (g.window * g.window) as f32 };
+                }
+                self.store(y, &out, f32::to_le_bytes)
+            }
+            LibraryOp::Softmax { x, y, rows, cols, log } => {
+                let x = self.f32s(x)?;
+                let mut out = vec![0f32; rows * cols];
+                for (row, o) in x.chunks(cols.max(1)).zip(out.chunks_mut(cols.max(1))).take(rows) {
+                    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let sum: f32 = row.iter().map(|v| (v - m).exp()).sum();
+                    for (o, v) in o.iter_mut().zip(row) {
+                        *o = if log { v - m - sum.ln() } else { (v - m).exp() / sum };
+                    }
+                }
+                self.store(y, &out, f32::to_le_bytes)
             }
             LibraryOp::TrilF32 { c, n } => {
                 let mut v = self.f32s(c)?;
@@ -636,6 +706,13 @@ impl Device for SimDevice {
             Trace::Unavailable { why: "simulated device without tracing".into() }
         };
         Ok(Sample { ms, wall_ms: ms + 0.01, sm_clock_mhz: (self.clock)(self.tick), trace })
+    }
+
+    fn unavailable(&mut self, work: &[Work]) -> Option<String> {
+        let cudnn = work.iter().any(|w| {
+            matches!(w, Work::Library(LibraryOp::Conv2d { .. } | LibraryOp::Pool2d { .. } | LibraryOp::Softmax { .. }))
+        });
+        if cudnn { self.no_cudnn.clone() } else { None }
     }
 
     fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {

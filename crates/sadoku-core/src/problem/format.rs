@@ -10,8 +10,8 @@ use sha2::Digest as _;
 use toml::Spanned;
 
 use super::{
-    Baseline, Constraint, Distribution, DistributionSpec, Dtype, Gemm, Post, Problem, ReferenceKernel, ReferenceSpec,
-    Role, ScaleRule, Sizes, Tensor,
+    Baseline, BaselineOp, Constraint, Conv2d, Distribution, DistributionSpec, Dtype, Gemm, Pool2d, Post, Problem,
+    ReferenceKernel, ReferenceSpec, Role, ScaleRule, Sizes, Softmax, Tensor,
 };
 use crate::candidate::{ArgSpec, Expr, Spec, is_identifier};
 use crate::checks::accuracy::ToleranceClass;
@@ -120,12 +120,70 @@ struct RawBaseline {
     builtin: String,
     #[serde(default)]
     gemm: Option<RawGemm>,
+    #[serde(default)]
+    conv2d: Option<RawConv2d>,
+    #[serde(default)]
+    pool2d: Option<RawPool2d>,
+    #[serde(default)]
+    softmax: Option<RawSoftmax>,
     /// Work after the library call: "tril".
     #[serde(default)]
     post: Option<String>,
     /// What users would run, for the report: "torch.matmul(a, b).tril()".
     #[serde(default)]
     like: Option<String>,
+}
+
+/// `cudnn.conv2d`: NCHW input [n, c, h, w], filter [k, c / groups, r, s], output [n, k, ho, wo].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConv2d {
+    input: String,
+    filter: String,
+    output: String,
+    n: RawExpr,
+    c: RawExpr,
+    h: RawExpr,
+    w: RawExpr,
+    k: RawExpr,
+    r: RawExpr,
+    s: RawExpr,
+    #[serde(default)]
+    pad: Option<RawExpr>,
+    #[serde(default)]
+    stride: Option<RawExpr>,
+    #[serde(default)]
+    groups: Option<RawExpr>,
+}
+
+/// `cudnn.pool2d`: "max" or "avg" over windows of an NCHW input.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPool2d {
+    input: String,
+    output: String,
+    mode: String,
+    n: RawExpr,
+    c: RawExpr,
+    h: RawExpr,
+    w: RawExpr,
+    window: RawExpr,
+    #[serde(default)]
+    stride: Option<RawExpr>,
+    #[serde(default)]
+    pad: Option<RawExpr>,
+}
+
+/// `cudnn.softmax`: over each row of [rows, cols]; `log` for log-softmax.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSoftmax {
+    input: String,
+    output: String,
+    rows: RawExpr,
+    cols: RawExpr,
+    #[serde(default)]
+    log: bool,
 }
 
 #[derive(Deserialize, Clone)]
@@ -383,16 +441,91 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
             Some("tril") => Some(Post::Tril),
             Some(other) => return Err(err(Some(line), format!("baseline post `{other}`: expected `tril`"))),
         };
-        match rb.builtin.as_str() {
-            "cublas.gemm" => {
-                let g = rb
-                    .gemm
-                    .as_ref()
-                    .ok_or_else(|| err(Some(line), "baseline cublas.gemm needs its [baseline.gemm]".into()))?;
-                baselines.push(Baseline { gemm: gemm(g, line, "baseline gemm")?, post, like: rb.like.clone() });
+        let tensor = |name: &str| -> Result<&'static str, ProblemError> {
+            if tensors.iter().any(|t| t.name == name) {
+                Ok(leak(name.to_string()))
+            } else {
+                Err(err(Some(line), format!("baseline {}: no tensor `{name}`", rb.builtin)))
             }
-            other => return Err(err(Some(line), format!("baseline `{other}`: expected `cublas.gemm`"))),
+        };
+        let x = |e: &RawExpr| expr_at(e, line, &format!("baseline {}", rb.builtin));
+        let or = |e: &Option<RawExpr>, default: i64| e.as_ref().map_or(Ok(Expr::constant(default)), &x);
+        let needs = |what: &str| err(Some(line), format!("baseline {} needs its [baseline.{what}]", rb.builtin));
+        let given = [rb.gemm.is_some(), rb.conv2d.is_some(), rb.pool2d.is_some(), rb.softmax.is_some()];
+        if given.iter().filter(|&&g| g).count() > 1 {
+            return Err(err(
+                Some(line),
+                "a baseline is one library call: give one of gemm, conv2d, pool2d, softmax".into(),
+            ));
         }
+        if post.is_some() && rb.builtin != "cublas.gemm" {
+            return Err(err(Some(line), "`post` follows a cublas.gemm baseline only".into()));
+        }
+        let op = match rb.builtin.as_str() {
+            "cublas.gemm" => {
+                BaselineOp::Gemm(gemm(rb.gemm.as_ref().ok_or_else(|| needs("gemm"))?, line, "baseline gemm")?)
+            }
+            "cudnn.conv2d" => {
+                let c = rb.conv2d.as_ref().ok_or_else(|| needs("conv2d"))?;
+                BaselineOp::Conv2d(Conv2d {
+                    input: tensor(&c.input)?,
+                    filter: tensor(&c.filter)?,
+                    output: tensor(&c.output)?,
+                    dims: [
+                        x(&c.n)?,
+                        x(&c.c)?,
+                        x(&c.h)?,
+                        x(&c.w)?,
+                        x(&c.k)?,
+                        x(&c.r)?,
+                        x(&c.s)?,
+                        or(&c.pad, 0)?,
+                        or(&c.stride, 1)?,
+                        or(&c.groups, 1)?,
+                    ],
+                })
+            }
+            "cudnn.pool2d" => {
+                let p = rb.pool2d.as_ref().ok_or_else(|| needs("pool2d"))?;
+                let max = match p.mode.as_str() {
+                    "max" => true,
+                    "avg" => false,
+                    other => {
+                        return Err(err(
+                            Some(line),
+                            format!("baseline pool2d mode `{other}`: expected `max` or `avg`"),
+                        ));
+                    }
+                };
+                let window = x(&p.window)?;
+                let stride = p.stride.as_ref().map_or(Ok(window.clone()), &x)?;
+                BaselineOp::Pool2d(Pool2d {
+                    input: tensor(&p.input)?,
+                    output: tensor(&p.output)?,
+                    max,
+                    dims: [x(&p.n)?, x(&p.c)?, x(&p.h)?, x(&p.w)?, window, stride, or(&p.pad, 0)?],
+                })
+            }
+            "cudnn.softmax" => {
+                let m = rb.softmax.as_ref().ok_or_else(|| needs("softmax"))?;
+                BaselineOp::Softmax(Softmax {
+                    input: tensor(&m.input)?,
+                    output: tensor(&m.output)?,
+                    log: m.log,
+                    rows: x(&m.rows)?,
+                    cols: x(&m.cols)?,
+                })
+            }
+            other => {
+                return Err(err(
+                    Some(line),
+                    format!(
+                        "baseline `{other}`: expected `cublas.gemm`, `cudnn.conv2d`, `cudnn.pool2d` or `cudnn.softmax`"
+                    ),
+                ));
+            }
+        };
+        baselines.push(Baseline { op, post, like: rb.like.clone() });
     }
 
     let mut digest = sha2::Sha256::new();

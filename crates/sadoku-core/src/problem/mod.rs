@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::candidate::{Expr, LaunchSpec};
 use crate::checks::accuracy::ToleranceClass;
-use crate::device::{Buffer, LibraryOp, Precision, Work};
+use crate::device::{Buffer, ConvShape, LibraryOp, PoolShape, Precision, Work};
 
 pub use format::ProblemError;
 
@@ -399,10 +399,76 @@ pub enum Post {
 /// A library baseline, computed at the precision the review is for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Baseline {
-    pub gemm: Gemm,
+    pub op: BaselineOp,
     pub post: Option<Post>,
     /// What users would run, for the report.
     pub like: Option<String>,
+}
+
+/// The library call a baseline makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BaselineOp {
+    /// cuBLAS (strided batched) GEMM.
+    Gemm(Gemm),
+    /// cuDNN convolution forward, NCHW.
+    Conv2d(Conv2d),
+    /// cuDNN pooling forward, NCHW.
+    Pool2d(Pool2d),
+    /// cuDNN softmax forward over the last dimension.
+    Softmax(Softmax),
+}
+
+/// A 2-D convolution, NCHW input [n, c, h, w], filter [k, c / groups, r, s], output
+/// [n, k, ho, wo] with ho = (h + 2·pad − r) / stride + 1 (and wo likewise); no bias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv2d {
+    pub input: &'static str,
+    pub filter: &'static str,
+    pub output: &'static str,
+    /// n, c, h, w, k, r, s, pad, stride, groups.
+    pub dims: [Expr; 10],
+}
+
+/// 2-D max or average pooling (average counting padding, as torch's default), NCHW.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool2d {
+    pub input: &'static str,
+    pub output: &'static str,
+    pub max: bool,
+    /// n, c, h, w, window, stride, pad.
+    pub dims: [Expr; 7],
+}
+
+/// Softmax (or log-softmax) over each row of a [rows, cols] matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Softmax {
+    pub input: &'static str,
+    pub output: &'static str,
+    pub log: bool,
+    pub rows: Expr,
+    pub cols: Expr,
+}
+
+fn eval_all<const N: usize>(sizes: &Sizes, dims: &[Expr; N]) -> Result<[usize; N], String> {
+    let mut out = [0usize; N];
+    for (o, e) in out.iter_mut().zip(dims) {
+        *o = sizes.eval(e)?.max(0) as usize;
+    }
+    Ok(out)
+}
+
+impl Conv2d {
+    pub fn shape(&self, sizes: &Sizes) -> Result<ConvShape, String> {
+        let [n, c, h, w, k, r, s, pad, stride, groups] = eval_all(sizes, &self.dims)?;
+        Ok(ConvShape { n, c, h, w, k, r, s, pad, stride, groups })
+    }
+}
+
+impl Pool2d {
+    pub fn shape(&self, sizes: &Sizes) -> Result<PoolShape, String> {
+        let [n, c, h, w, window, stride, pad] = eval_all(sizes, &self.dims)?;
+        Ok(PoolShape { n, c, h, w, window, stride, pad })
+    }
 }
 
 /// One problem, as its `problem.toml` declares it.
@@ -563,7 +629,10 @@ impl Problem {
             self.check_gemm(g, "reference gemm")?;
         }
         for b in &self.baselines {
-            self.check_gemm(&b.gemm, "baseline gemm")?;
+            match &b.op {
+                BaselineOp::Gemm(g) => self.check_gemm(g, "baseline gemm")?,
+                op => self.check_cudnn(op)?,
+            }
         }
         Ok(())
     }
@@ -587,6 +656,63 @@ impl Problem {
                     return Err(format!(
                         "at {sizes}: {what}: `{name}` holds {} elements, the product needs {want}",
                         elements(name)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A cuDNN baseline's tensors are f32 and hold exactly what its geometry says at every case.
+    fn check_cudnn(&self, op: &BaselineOp) -> Result<(), String> {
+        for sizes in self.check_sizes().iter().chain([&self.small]) {
+            let want: Vec<(&str, usize)> = match op {
+                BaselineOp::Gemm(_) => return Ok(()),
+                BaselineOp::Conv2d(c) => {
+                    let s = c.shape(sizes)?;
+                    if s.groups == 0 || s.stride == 0 || s.c % s.groups != 0 || s.k % s.groups != 0 {
+                        return Err(format!(
+                            "at {sizes}: baseline conv2d: groups ({}) must divide c ({}) and k ({}), stride ({}) be at least 1",
+                            s.groups, s.c, s.k, s.stride
+                        ));
+                    }
+                    if s.h + 2 * s.pad < s.r || s.w + 2 * s.pad < s.s {
+                        return Err(format!("at {sizes}: baseline conv2d: the filter is larger than the padded input"));
+                    }
+                    let (ho, wo) = s.output_hw();
+                    vec![
+                        (c.input, s.n * s.c * s.h * s.w),
+                        (c.filter, s.k * (s.c / s.groups) * s.r * s.s),
+                        (c.output, s.n * s.k * ho * wo),
+                    ]
+                }
+                BaselineOp::Pool2d(p) => {
+                    let s = p.shape(sizes)?;
+                    if s.stride == 0 || s.window == 0 || s.h + 2 * s.pad < s.window || s.w + 2 * s.pad < s.window {
+                        return Err(format!(
+                            "at {sizes}: baseline pool2d: window larger than the padded input, or zero"
+                        ));
+                    }
+                    let (ho, wo) = s.output_hw();
+                    vec![(p.input, s.n * s.c * s.h * s.w), (p.output, s.n * s.c * ho * wo)]
+                }
+                BaselineOp::Softmax(m) => {
+                    let (r, c) = (sizes.eval(&m.rows)?.max(0) as usize, sizes.eval(&m.cols)?.max(0) as usize);
+                    vec![(m.input, r * c), (m.output, r * c)]
+                }
+            };
+            let buffers = self.buffers(sizes);
+            for (name, elements) in want {
+                let Some(b) = buffers.iter().find(|b| b.name == name) else {
+                    return Err(format!("baseline: no tensor `{name}`"));
+                };
+                if b.dtype != Dtype::F32 {
+                    return Err(format!("baseline: `{name}` is {}; cuDNN baselines take f32 tensors", b.dtype));
+                }
+                if b.elements() != elements {
+                    return Err(format!(
+                        "at {sizes}: baseline: `{name}` holds {} elements, the library call reads or writes {elements}",
+                        b.elements()
                     ));
                 }
             }
@@ -653,10 +779,16 @@ impl Problem {
     /// operands is always that (with fp32 accumulation, as torch.matmul does), an fp32 one the
     /// review's (TF32 tensor cores only under `--precision tf32`).
     pub fn baseline_precision(&self, review: Precision) -> Precision {
-        match self.baselines.first().map(|b| self.gemm_dtype(&b.gemm)) {
-            Some(Dtype::Bf16) => Precision::Bf16,
-            Some(Dtype::F16) => Precision::F16,
-            _ => review,
+        match self.baselines.first().map(|b| &b.op) {
+            Some(BaselineOp::Gemm(g)) => match self.gemm_dtype(g) {
+                Dtype::Bf16 => Precision::Bf16,
+                Dtype::F16 => Precision::F16,
+                _ => review,
+            },
+            // A convolution may use TF32 tensor cores when the review allows them.
+            Some(BaselineOp::Conv2d(_)) => review,
+            // Pooling and softmax have no tensor-core path: fp32 whatever the review.
+            _ => Precision::F32,
         }
     }
 
@@ -666,17 +798,46 @@ impl Problem {
     pub fn baseline(&self, sizes: &Sizes, inputs: &[Buffer], outputs: &[Buffer], review: Precision) -> Vec<Work> {
         let Some(b) = self.baselines.first() else { return Vec::new() };
         let precision = self.baseline_precision(review);
-        let mut work = b.gemm.work(
-            sizes,
-            precision,
-            inputs[self.index_of(b.gemm.a, Role::Input)],
-            inputs[self.index_of(b.gemm.b, Role::Input)],
-            outputs[self.index_of(b.gemm.c, Role::Output)],
-            precision.element_bytes(),
-        );
-        if b.post == Some(Post::Tril) {
-            let n = sizes.eval(&b.gemm.n).unwrap_or(0).max(0) as usize;
-            work.push(Work::Library(LibraryOp::TrilF32 { c: outputs[self.index_of(b.gemm.c, Role::Output)], n }));
+        let input = |name: &str| inputs[self.index_of(name, Role::Input)];
+        let output = |name: &str| outputs[self.index_of(name, Role::Output)];
+        // The lint evaluated every baseline's geometry at every case, and --size is validated.
+        let mut work = match &b.op {
+            BaselineOp::Gemm(g) => {
+                g.work(sizes, precision, input(g.a), input(g.b), output(g.c), precision.element_bytes())
+            }
+            BaselineOp::Conv2d(c) => c.shape(sizes).map_or_else(
+                |_| Vec::new(),
+                |shape| {
+                    vec![Work::Library(LibraryOp::Conv2d {
+                        precision,
+                        x: input(c.input),
+                        w: input(c.filter),
+                        y: output(c.output),
+                        shape,
+                    })]
+                },
+            ),
+            BaselineOp::Pool2d(p) => p.shape(sizes).map_or_else(
+                |_| Vec::new(),
+                |shape| {
+                    vec![Work::Library(LibraryOp::Pool2d { x: input(p.input), y: output(p.output), shape, max: p.max })]
+                },
+            ),
+            BaselineOp::Softmax(m) => {
+                let (rows, cols) =
+                    (sizes.eval(&m.rows).unwrap_or(0) as usize, sizes.eval(&m.cols).unwrap_or(0) as usize);
+                vec![Work::Library(LibraryOp::Softmax {
+                    x: input(m.input),
+                    y: output(m.output),
+                    rows,
+                    cols,
+                    log: m.log,
+                })]
+            }
+        };
+        if let (Some(Post::Tril), BaselineOp::Gemm(g)) = (b.post, &b.op) {
+            let n = sizes.eval(&g.n).unwrap_or(0).max(0) as usize;
+            work.push(Work::Library(LibraryOp::TrilF32 { c: output(g.c), n }));
         }
         work
     }
@@ -692,13 +853,31 @@ impl Problem {
     pub fn baseline_name(&self, review: Precision) -> String {
         let Some(b) = self.baselines.first() else { return "none".into() };
         let precision = self.baseline_precision(review);
-        let what = match precision {
-            Precision::Tf32 => "cuBLAS GEMM (TF32 tensor cores)",
-            Precision::Bf16 => "cuBLAS GEMM (bf16 operands and result, fp32 accumulation)",
-            Precision::F16 => "cuBLAS GEMM (fp16 operands and result, fp32 accumulation)",
-            _ => "cuBLAS SGEMM (TF32 off)",
+        let what = match (&b.op, precision) {
+            (BaselineOp::Gemm(_), Precision::Tf32) => "cuBLAS GEMM (TF32 tensor cores)".to_string(),
+            (BaselineOp::Gemm(_), Precision::Bf16) => {
+                "cuBLAS GEMM (bf16 operands and result, fp32 accumulation)".to_string()
+            }
+            (BaselineOp::Gemm(_), Precision::F16) => {
+                "cuBLAS GEMM (fp16 operands and result, fp32 accumulation)".to_string()
+            }
+            (BaselineOp::Gemm(_), _) => "cuBLAS SGEMM (TF32 off)".to_string(),
+            (BaselineOp::Conv2d(c), p) => format!(
+                "cuDNN convolution forward ({}{})",
+                if p == Precision::Tf32 { "TF32 tensor-op math" } else { "fp32, FMA math: TF32 off" },
+                if c.dims[9] != Expr::constant(1) { ", grouped" } else { "" }
+            ),
+            (BaselineOp::Pool2d(p), _) => {
+                format!("cuDNN {} pooling forward (fp32)", if p.max { "max" } else { "average" })
+            }
+            (BaselineOp::Softmax(m), _) => {
+                format!("cuDNN {}softmax forward (fp32, accurate, per row)", if m.log { "log-" } else { "" })
+            }
         };
-        let batched = if b.gemm.batch != Expr::constant(1) { ", strided batched" } else { "" };
+        let batched = match &b.op {
+            BaselineOp::Gemm(g) if g.batch != Expr::constant(1) => ", strided batched",
+            _ => "",
+        };
         let post = if b.post == Some(Post::Tril) { " + tril" } else { "" };
         let like = b.like.as_deref().map_or(String::new(), |l| {
             format!(", as {l}{}", if precision == Precision::Tf32 { " with TF32 on" } else { "" })

@@ -275,3 +275,24 @@ fn distributions_parse_and_print() {
         assert!(Distribution::parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_cudnn_baseline_must_fit_its_tensors() {
+    let t = include_str!("../../../../problems/conv2d_3x3/problem.toml");
+    let read = |f: &str| -> Result<String, String> {
+        if f == "reference.cu" {
+            Ok(include_str!("../../../../problems/conv2d_3x3/reference.cu").into())
+        } else {
+            Err("none".into())
+        }
+    };
+    let p = format::parse("conv", t, &read).unwrap();
+    assert!(p.baseline_name(Precision::F32).starts_with("cuDNN convolution forward (fp32, FMA math: TF32 off)"));
+    assert!(p.baseline_name(Precision::Tf32).starts_with("cuDNN convolution forward (TF32 tensor-op math)"));
+    let e = format::parse("conv", &t.replacen("r = 3, s = 3", "r = 5, s = 5", 1), &read).unwrap_err().to_string();
+    assert!(e.contains("baseline: `wt` holds") && e.contains("the library call reads or writes"), "{e}");
+    let e = format::parse("conv", &t.replacen("cudnn.conv2d", "cudnn.conv3d", 1), &read).unwrap_err().to_string();
+    assert!(e.contains("baseline `cudnn.conv3d`: expected"), "{e}");
+    let e = format::parse("conv", &t.replacen("filter = \"wt\"", "filter = \"w\"", 1), &read).unwrap_err().to_string();
+    assert!(e.contains("baseline cudnn.conv2d: no tensor `w`"), "{e}");
+}

@@ -102,6 +102,7 @@ fn narrow_table(report: &Report, layout: &Layout) -> Table {
                 };
                 format!("{s:.2}× [{lo:.2}, {hi:.2}]\n{call}{flag}")
             }
+            _ if t.baseline_unavailable.is_some() => "baseline\nunavailable".into(),
             _ => "no baseline".into(),
         });
         let ceiling = c.findings.ceiling.as_ref().map_or("–".into(), |u| format!("{:.0}% {}", u.percent, u.what));
@@ -144,7 +145,8 @@ fn wide_table(report: &Report, layout: &Layout) -> Table {
         let timing = c.findings.timing.as_ref();
         let speed = timing.map_or("–".into(), |t| {
             let (Some(speedup), Some((lo, hi)), Some(call)) = (t.speedup, t.speedup_interval, t.call) else {
-                return "no baseline".to_string();
+                return if t.baseline_unavailable.is_some() { "baseline unavailable" } else { "no baseline" }
+                    .to_string();
             };
             let mut flags = Vec::new();
             if !t.converged {
@@ -208,6 +210,16 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
         .map(|t| (t.baseline_precision, t.baseline_name.clone()))
         .collect();
     baselines.dedup();
+    let mut missing: Vec<(String, String)> = report
+        .candidates
+        .iter()
+        .filter_map(|c| c.findings.timing.as_ref())
+        .filter_map(|t| t.baseline_unavailable.clone().map(|why| (t.baseline_name.clone(), why)))
+        .collect();
+    missing.dedup();
+    for (name, why) in missing {
+        out.push_str(&format!("baseline unavailable: {name}: {why}\n"));
+    }
     for (precision, name) in baselines {
         out.push_str(&format!(
             "baseline ({}): {name}, timed interleaved with each candidate; L2 flushed before every sample\n",
@@ -345,6 +357,7 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
             ),
             ("NVRTC", e.nvrtc.clone().unwrap_or_else(|| "–".into())),
             ("cuBLAS", e.cublas.clone().unwrap_or_else(|| "–".into())),
+            ("cuDNN", e.cudnn.clone().unwrap_or_else(|| "–".into())),
             ("SM clock", e.sm_clock_mhz.map_or("–".into(), |m| format!("{m:.0} MHz (measured after the run)"))),
             (
                 "ceilings",
