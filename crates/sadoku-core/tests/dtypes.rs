@@ -375,7 +375,7 @@ fn a_bf16_gemm_is_judged_against_the_widened_truth_and_a_bf16_baseline() {
         timed_sizes: Some(sizes(3, 5, 7)),
         ..ReviewOptions::default()
     };
-    let mut run = |kernel: &str, accumulate_in_bf16: bool| {
+    let run = |kernel: &str, accumulate_in_bf16: bool| {
         let mut dev = SimDevice::new();
         dev.kernel(kernel, &["u64", "u64", "u64", "u32", "u32", "u32"], gemm(accumulate_in_bf16), |_| 0.01);
         let mut judge = SimDevice::new();

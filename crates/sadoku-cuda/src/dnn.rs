@@ -210,7 +210,7 @@ impl Dnn {
         y: sys::CUdeviceptr,
     ) -> Result<(), DeviceError> {
         let key = Key::Pool(g, max);
-        if !self.plans.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.plans.entry(key) {
             let (ho, wo) = g.output_hw();
             let (xd, yd) = (tensor(g.n, g.c, g.h, g.w)?, tensor(g.n, g.c, ho, wo)?);
             let mut pool = std::ptr::null_mut();
@@ -237,7 +237,7 @@ impl Dnn {
                     "setting a pooling descriptor",
                 )?;
             }
-            self.plans.insert(key, Plan::Pool { x: xd, pool, y: yd });
+            e.insert(Plan::Pool { x: xd, pool, y: yd });
         }
         let Some(&Plan::Pool { x: xd, pool, y: yd }) = self.plans.get(&key) else { unreachable!("made above") };
         let (one, zero) = (1.0f32, 0.0f32);
@@ -269,8 +269,8 @@ impl Dnn {
         y: sys::CUdeviceptr,
     ) -> Result<(), DeviceError> {
         let key = Key::Softmax(rows, cols);
-        if !self.plans.contains_key(&key) {
-            self.plans.insert(key, Plan::Softmax { x: tensor(rows, cols, 1, 1)? });
+        if let std::collections::hash_map::Entry::Vacant(e) = self.plans.entry(key) {
+            e.insert(Plan::Softmax { x: tensor(rows, cols, 1, 1)? });
         }
         let Some(&Plan::Softmax { x: d }) = self.plans.get(&key) else { unreachable!("made above") };
         let algo = if log {

@@ -1023,7 +1023,9 @@ fn cudnn_baselines_compute_what_they_claim() {
     let conv =
         |groups: usize, k: usize| ConvShape { n: 2, c: 6, h: 17, w: 9, k, r: 3, s: 3, pad: 1, stride: 1, groups };
     let pool = PoolShape { n: 2, c: 3, h: 17, w: 10, window: 2, stride: 2, pad: 0 };
-    let cases: Vec<(Vec<usize>, usize, Box<dyn Fn(&[Buffer], Buffer) -> LibraryOp>)> = vec![
+    // Input lengths, output length, and the operation on the inputs' and output's buffers.
+    type Case = (Vec<usize>, usize, Box<dyn Fn(&[Buffer], Buffer) -> LibraryOp>);
+    let cases: Vec<Case> = vec![
         (
             vec![2 * 6 * 17 * 9, 4 * 6 * 9],
             2 * 4 * 17 * 9,

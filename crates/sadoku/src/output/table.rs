@@ -107,7 +107,11 @@ fn narrow_table(report: &Report, layout: &Layout) -> Table {
         });
         let ceiling = c.findings.ceiling.as_ref().map_or("–".into(), |u| format!("{:.0}% {}", u.percent, u.what));
         t.add_row(vec![
-            Cell::new(shorten_middle(&label(report, c), 24)),
+            Cell::new(match label(report, c).split_once('/') {
+                // Several problems: the file, and its problem on the line below.
+                Some((problem, _)) => format!("{}\n{}", shorten_middle(&c.name, 22), shorten_middle(problem, 22)),
+                None => shorten_middle(&c.name, 22),
+            }),
             verdict_short(c),
             Cell::new(timing.map_or("–".into(), |t| ms(t.candidate.median))).set_alignment(CellAlignment::Right),
             Cell::new(speed).set_alignment(CellAlignment::Right),
