@@ -109,8 +109,8 @@ fn narrow_table(report: &Report, layout: &Layout) -> Table {
         t.add_row(vec![
             Cell::new(match label(report, c).split_once('/') {
                 // Several problems: the file, and its problem on the line below.
-                Some((problem, _)) => format!("{}\n{}", shorten_middle(&c.name, 22), shorten_middle(problem, 22)),
-                None => shorten_middle(&c.name, 22),
+                Some((problem, _)) => format!("{}\n{}", shorten_middle(&c.name, 24), shorten_middle(problem, 24)),
+                None => shorten_middle(&c.name, 24),
             }),
             verdict_short(c),
             Cell::new(timing.map_or("–".into(), |t| ms(t.candidate.median))).set_alignment(CellAlignment::Right),
