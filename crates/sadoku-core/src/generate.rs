@@ -52,6 +52,11 @@ const TWO_PI: f64 = 6.283_185_307_179_586;
 /// Element `i` of a draw as fp32 (before rounding to the draw's dtype). The device helper mirrors
 /// this line for line.
 pub fn value(draw: &Draw, i: u64) -> f32 {
+    value64(draw, i) as f32
+}
+
+/// Element `i` of a draw in fp64, before any rounding: what an f64 tensor holds.
+pub fn value64(draw: &Draw, i: u64) -> f64 {
     if draw.lower && draw.cols > 0 && i % draw.cols > i / draw.cols {
         return 0.0;
     }
@@ -63,14 +68,14 @@ pub fn value(draw: &Draw, i: u64) -> f32 {
             let u1 = (((((r0 as u64) << 32) | r1 as u64) >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
             let u2 = ((((r2 as u64) << 32) | r3 as u64) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
             let z = (-2.0 * u1.ln()).sqrt() * (TWO_PI * u2).cos();
-            ((z * std + mean) * draw.scale as f64) as f32
+            (z * std + mean) * draw.scale as f64
         }
         Distribution::Uniform { lo, hi } => {
             // 24 random bits: exactly representable, in [0, 1).
             let u = (r0 >> 8) as f64 * (1.0 / (1u32 << 24) as f64);
-            ((lo + (hi - lo) * u) * draw.scale as f64) as f32
+            (lo + (hi - lo) * u) * draw.scale as f64
         }
-        Distribution::Int { lo, hi } => (integer(lo, hi, r0, r1) as f64 * draw.scale as f64) as f32,
+        Distribution::Int { lo, hi } => integer(lo, hi, r0, r1) as f64 * draw.scale as f64,
     }
 }
 
@@ -82,6 +87,9 @@ const fn integer(lo: i64, hi: i64, r0: u32, r1: u32) -> i64 {
 
 /// Element `i` of a draw, as the bits of its dtype: what the judge's generator writes.
 pub fn element(draw: &Draw, i: u64) -> u64 {
+    if draw.dtype == Dtype::F64 {
+        return value64(draw, i).to_bits();
+    }
     if draw.dtype.is_float() {
         return element::from_f32(draw.dtype, value(draw, i));
     }

@@ -1,5 +1,5 @@
 //! Every judged dtype end to end on the simulated device: a problem y = 3·x over f32, f16, bf16,
-//! i32 and i64 tensors (a trusted reference writing fp64, as the CUDA one would), an honest
+//! f64, i32 and i64 tensors (a trusted reference writing fp64, as the CUDA one would), an honest
 //! candidate accepted in its class (fp32, fp16 and bf16 by their storage, exact for integers), and
 //! each check catching its cheat in every dtype: an output written by half, a written input, a
 //! write past the end, a result that moves on the repeat, an inaccurate result, and one computed
@@ -19,7 +19,7 @@ use sadoku_core::time::TimingOptions;
 use sadoku_core::verdict::{Rejection, Verdict};
 use sadoku_core::verify::VerifyOptions;
 
-const DTYPES: [Dtype; 5] = [Dtype::F32, Dtype::F16, Dtype::Bf16, Dtype::I32, Dtype::I64];
+const DTYPES: [Dtype; 6] = [Dtype::F32, Dtype::F16, Dtype::Bf16, Dtype::F64, Dtype::I32, Dtype::I64];
 
 fn name(dtype: Dtype) -> String {
     format!("sim_triple_{dtype}")
@@ -117,9 +117,12 @@ fn judge(dtype: Dtype) -> SimDevice {
     d
 }
 
-/// 3·x in the candidate's arithmetic: fp32 rounded once to the storage type, or integers.
+/// 3·x in the candidate's arithmetic: fp32 rounded once to the storage type (fp64 for f64), or
+/// integers.
 fn triple(dtype: Dtype, x: u64) -> u64 {
-    if dtype.is_float() {
+    if dtype == Dtype::F64 {
+        (3.0 * element::value(dtype, x)).to_bits()
+    } else if dtype.is_float() {
         element::from_f32(dtype, 3.0 * element::value(dtype, x) as f32)
     } else {
         element::from_i64(dtype, 3 * element::value(dtype, x) as i64)
@@ -189,7 +192,7 @@ fn an_honest_kernel_is_accepted_in_its_dtypes_class() {
         assert!(report.verdict.is_accepted(), "{dtype}: {:?}", report.verdict);
         let class = report.findings.error.as_ref().unwrap().class;
         let want = match dtype {
-            Dtype::F32 => PrecisionClass::Fp32,
+            Dtype::F32 | Dtype::F64 => PrecisionClass::Fp32,
             Dtype::F16 => PrecisionClass::Tf32,
             Dtype::Bf16 => PrecisionClass::Bf16,
             _ => PrecisionClass::Exact,
@@ -312,7 +315,7 @@ fn an_inaccurate_result_is_caught_in_every_dtype() {
 /// a kernel that rounds x to bf16's 8 bits before an f16 or fp32 store is too coarse for them.
 #[test]
 fn too_low_a_precision_is_caught_for_each_storage_type() {
-    for dtype in [Dtype::F32, Dtype::F16] {
+    for dtype in [Dtype::F32, Dtype::F16, Dtype::F64] {
         let mut dev = device(dtype, "coarse", move |_, x| {
             let y = x
                 .iter()

@@ -54,23 +54,25 @@ __device__ __forceinline__ unsigned long long sadoku_mix64(unsigned long long z)
     return z ^ (z >> 31);
 }
 
-// Element types, as sadoku-cuda numbers them: 0 f32, 1 f16, 2 bf16, 3 i32, 4 i64.
+// Element types, as sadoku-cuda numbers them: 0 f32, 1 f16, 2 bf16, 3 i32, 4 i64, 5 f64.
 #define SADOKU_F32 0
 #define SADOKU_F16 1
 #define SADOKU_BF16 2
 #define SADOKU_I32 3
 #define SADOKU_I64 4
+#define SADOKU_F64 5
+#define SADOKU_WIDE(t) ((t) == SADOKU_I64 || (t) == SADOKU_F64)
 
 // Element i of a buffer of type t, as bits.
 __device__ __forceinline__ unsigned long long sadoku_load(const void* p, long long i, int t) {
     if (t == SADOKU_F16 || t == SADOKU_BF16) return ((const unsigned short*)p)[i];
-    if (t == SADOKU_I64) return ((const unsigned long long*)p)[i];
+    if (SADOKU_WIDE(t)) return ((const unsigned long long*)p)[i];
     return ((const unsigned*)p)[i];
 }
 
 __device__ __forceinline__ void sadoku_store(void* p, long long i, int t, unsigned long long bits) {
     if (t == SADOKU_F16 || t == SADOKU_BF16) ((unsigned short*)p)[i] = (unsigned short)bits;
-    else if (t == SADOKU_I64) ((unsigned long long*)p)[i] = bits;
+    else if (SADOKU_WIDE(t)) ((unsigned long long*)p)[i] = bits;
     else ((unsigned*)p)[i] = (unsigned)bits;
 }
 
@@ -85,6 +87,7 @@ __device__ __forceinline__ double sadoku_value(unsigned long long b, int t) {
     }
     if (t == SADOKU_BF16) return (double)__uint_as_float((unsigned)b << 16);
     if (t == SADOKU_I32) return (double)(int)(unsigned)b;
+    if (t == SADOKU_F64) return __longlong_as_double((long long)b);
     return (double)(long long)b;
 }
 
@@ -92,6 +95,7 @@ __device__ __forceinline__ bool sadoku_finite_t(unsigned long long b, int t) {
     if (t == SADOKU_F32) return (b & 0x7F800000ull) != 0x7F800000ull;
     if (t == SADOKU_F16) return (b & 0x7C00ull) != 0x7C00ull;
     if (t == SADOKU_BF16) return (b & 0x7F80ull) != 0x7F80ull;
+    if (t == SADOKU_F64) return (b & 0x7FF0000000000000ull) != 0x7FF0000000000000ull;
     return true;
 }
 
@@ -99,6 +103,7 @@ __device__ __forceinline__ bool sadoku_nan_t(unsigned long long b, int t) {
     if (t == SADOKU_F32) return (b & 0x7FFFFFFFull) > 0x7F800000ull;
     if (t == SADOKU_F16) return (b & 0x7FFFull) > 0x7C00ull;
     if (t == SADOKU_BF16) return (b & 0x7FFFull) > 0x7F80ull;
+    if (t == SADOKU_F64) return (b & 0x7FFFFFFFFFFFFFFFull) > 0x7FF0000000000000ull;
     return false;
 }
 
@@ -111,6 +116,7 @@ __device__ __forceinline__ double sadoku_underflow(int t) {
 __device__ __forceinline__ unsigned long long sadoku_abs_t(unsigned long long b, int t) {
     if (t == SADOKU_F32) return b & 0x7FFFFFFFull;
     if (t == SADOKU_F16 || t == SADOKU_BF16) return b & 0x7FFFull;
+    if (t == SADOKU_F64) return b & 0x7FFFFFFFFFFFFFFFull;
     if (t == SADOKU_I32) { const int v = (int)(unsigned)b; return (unsigned)(v < 0 ? 0u - (unsigned)v : (unsigned)v); }
     const long long v = (long long)b;
     return v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
@@ -126,7 +132,7 @@ __device__ __forceinline__ unsigned long long sadoku_from_f32(float v, int t) {
 // sadoku_core::device::repeat_word: an element of a buffer filled with the 32-bit word w.
 __device__ __forceinline__ unsigned long long sadoku_repeat_word(unsigned long long w, int t) {
     if (t == SADOKU_F16 || t == SADOKU_BF16) return w & 0xFFFFull;
-    if (t == SADOKU_I64) return (w << 32) | (w & 0xFFFFFFFFull);
+    if (SADOKU_WIDE(t)) return (w << 32) | (w & 0xFFFFFFFFull);
     return w & 0xFFFFFFFFull;
 }
 
@@ -139,6 +145,7 @@ __device__ __forceinline__ unsigned long long sadoku_pattern_element(unsigned lo
     else if (t == SADOKU_I32) { bits = m >> 32; exponent = 0; }
     else if (t == SADOKU_F16) { bits = m >> 48; exponent = 0x7C00ull; }
     else if (t == SADOKU_BF16) { bits = m >> 48; exponent = 0x7F80ull; }
+    else if (t == SADOKU_F64) { bits = m; exponent = 0x7FF0000000000000ull; }
     else { bits = m; exponent = 0; }
     return exponent != 0 && (bits & exponent) == exponent ? bits ^ (exponent & (0ull - exponent)) : bits;
 }
@@ -199,7 +206,9 @@ extern "C" __global__ void sadoku_generate(void* p, long long n, unsigned long l
             const double u01 = __dmul_rn((double)(r.x >> 8), 1.0 / 16777216.0);
             v = __dadd_rn(a, __dmul_rn(__dadd_rn(b, -a), u01));
         }
-        sadoku_store(p, i, t, sadoku_from_f32(__double2float_rn(__dmul_rn(v, (double)scale)), t));
+        const double scaled = __dmul_rn(v, (double)scale);
+        sadoku_store(p, i, t, t == SADOKU_F64 ? (unsigned long long)__double_as_longlong(scaled)
+                                              : sadoku_from_f32(__double2float_rn(scaled), t));
     }
 }
 
@@ -501,6 +510,7 @@ fn type_code(dtype: Dtype) -> Result<u64, DeviceError> {
         Dtype::Bf16 => Ok(2),
         Dtype::I32 => Ok(3),
         Dtype::I64 => Ok(4),
+        Dtype::F64 => Ok(5),
         other => Err(DeviceError::Environment(format!("sadoku's helpers do not handle {other} elements"))),
     }
 }

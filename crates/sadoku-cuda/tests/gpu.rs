@@ -888,7 +888,7 @@ fn every_dtype_matches_the_host() {
     use sadoku_core::device::pattern_element;
     let mut d = open(Role::Reference);
     let n = (1 << 18) + 3;
-    for dtype in [Dtype::F16, Dtype::Bf16, Dtype::I32, Dtype::I64] {
+    for dtype in [Dtype::F16, Dtype::Bf16, Dtype::F64, Dtype::I32, Dtype::I64] {
         let buf = d.alloc(n * dtype.bytes()).unwrap();
         let distributions: Vec<Distribution> = if dtype.is_float() {
             vec![
@@ -1003,7 +1003,7 @@ fn every_dtype_matches_the_host() {
             d.free(x);
         }
     }
-    show("f16, bf16, i32, i64: generator, pattern, |x|, widening, comparators; bf16 and fp16 GEMMs: as the host");
+    show("f16, bf16, f64, i32, i64: generator, pattern, |x|, widening, comparators; bf16 and fp16 GEMMs: as the host");
 }
 
 /// cuDNN's convolution (plain and depthwise), pooling (max and average) and softmax (and

@@ -25,6 +25,8 @@ pub const fn poison_nan(dtype: crate::problem::Dtype) -> u32 {
     match dtype {
         Dtype::F16 => 0x7E5D_7E5D,
         Dtype::Bf16 => 0x7FCA_7FCA,
+        // Repeated into 64 bits, a quiet fp64 NaN (and an fp32 one).
+        Dtype::F64 => 0x7FF8_D0C0,
         _ => POISON_NAN,
     }
 }

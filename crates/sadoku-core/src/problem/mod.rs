@@ -54,7 +54,7 @@ pub enum Role {
     Output,
 }
 
-/// Element types a tensor may declare. f32, f16, bf16, i32 and i64 are judged; f64, u8 and bool
+/// Element types a tensor may declare. f32, f16, bf16, f64, i32 and i64 are judged; u8 and bool
 /// are parsed so that a problem using them gets a clear error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -87,10 +87,10 @@ impl Dtype {
     }
 
     /// The element types this build judges.
-    pub const JUDGED: &'static str = "f32, f16, bf16, i32 and i64";
+    pub const JUDGED: &'static str = "f32, f16, bf16, f64, i32 and i64";
 
     pub fn judged(self) -> bool {
-        matches!(self, Dtype::F32 | Dtype::F16 | Dtype::Bf16 | Dtype::I32 | Dtype::I64)
+        !matches!(self, Dtype::U8 | Dtype::Bool)
     }
 
     pub const fn bytes(self) -> usize {
@@ -121,7 +121,8 @@ impl Dtype {
     }
 
     /// The tolerance class an output of this type is judged in unless it declares one: the
-    /// storage format's own for f16 and bf16, exact for integers, the review's for f32 (`None`).
+    /// storage format's own for f16 and bf16, exact for integers, the review's for f32 and f64
+    /// (`None`: an fp64 result is held to the review's bound, which its rounding is far inside).
     pub fn default_tolerance(self) -> Option<ToleranceClass> {
         match self {
             Dtype::F16 => Some(ToleranceClass::Fp16),
