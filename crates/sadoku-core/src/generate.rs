@@ -105,6 +105,21 @@ pub fn element(draw: &Draw, i: u64) -> u64 {
     element::from_i64(draw.dtype, integer(lo, hi, r0, r1))
 }
 
+/// Whether `got` (bits of the draw's dtype) is the element `want` as a device computes it: bit
+/// for bit for uniform and integer draws, within what the device's `log` and `cos` may differ
+/// from the host's for normal ones: one unit in the last place of a 16- or 32-bit element, and
+/// for fp64, whose draw no rounding to a narrower type absorbs, 16 units of fp64 relative to the
+/// draw's magnitude before its mean is added.
+pub fn same_draw(draw: &Draw, got: u64, want: u64) -> bool {
+    let Distribution::Randn { mean, .. } = draw.distribution else { return got == want };
+    if draw.dtype == Dtype::F64 {
+        let (g, w) = (f64::from_bits(got), f64::from_bits(want));
+        let magnitude = w.abs() + (mean * draw.scale as f64).abs();
+        return g == w || (g - w).abs() <= 16.0 * f64::EPSILON / 2.0 * magnitude;
+    }
+    (got as i64).wrapping_sub(want as i64).unsigned_abs() <= 1
+}
+
 /// A whole draw of `elements` elements (the simulated device's generator, and tests').
 pub fn elements(draw: &Draw, elements: usize) -> Vec<u64> {
     use rayon::prelude::*;
@@ -255,5 +270,19 @@ mod tests {
                 assert!((back - x as f64).abs() <= u * (x as f64).abs().max(6.1e-5), "{x} {back}");
             }
         }
+    }
+
+    #[test]
+    fn the_device_may_differ_from_the_host_only_as_its_libm_does() {
+        let n = Draw { dtype: Dtype::F64, ..draw(Distribution::STANDARD_NORMAL, 1) };
+        let w = element(&n, 7);
+        let x = f64::from_bits(w);
+        assert!(same_draw(&n, w, w) && same_draw(&n, w + 3, w), "a few units of fp64 are libm's");
+        assert!(!same_draw(&n, (x * (1.0 + 1e-12)).to_bits(), w), "1e-12 relative is not");
+        let u = Draw { dtype: Dtype::F64, ..draw(Distribution::UNIT_UNIFORM, 1) };
+        assert!(!same_draw(&u, element(&u, 7) + 1, element(&u, 7)), "uniform draws are exact");
+        let f = draw(Distribution::STANDARD_NORMAL, 1);
+        let e = element(&f, 3);
+        assert!(same_draw(&f, e + 1, e) && !same_draw(&f, e + 2, e), "one fp32 unit, no more");
     }
 }
