@@ -192,7 +192,8 @@ fn an_honest_kernel_is_accepted_in_its_dtypes_class() {
         assert!(report.verdict.is_accepted(), "{dtype}: {:?}", report.verdict);
         let class = report.findings.error.as_ref().unwrap().class;
         let want = match dtype {
-            Dtype::F32 | Dtype::F64 => PrecisionClass::Fp32,
+            Dtype::F32 => PrecisionClass::Fp32,
+            Dtype::F64 => PrecisionClass::Fp64,
             Dtype::F16 => PrecisionClass::Tf32,
             Dtype::Bf16 => PrecisionClass::Bf16,
             _ => PrecisionClass::Exact,
@@ -408,4 +409,18 @@ fn a_bf16_gemm_is_judged_against_the_widened_truth_and_a_bf16_baseline() {
     let (report, _) = run("gemm_bf16_bf16_acc", true);
     let Rejection::Inaccurate { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert!(evidence.contains("exceeds 2e-2") || evidence.contains("outside the bf16 rounding bound"), "{evidence}");
+}
+
+/// An f64 output is judged in fp64: computing it in fp32 (one rounding of x and of the product
+/// to fp32, a relative error near 6e-8) is far outside the fp64 bound.
+#[test]
+fn an_f64_result_computed_in_fp32_is_rejected() {
+    let f64 = Dtype::F64;
+    let mut dev = device(f64, "in_fp32", move |_, x| {
+        (0, x.iter().map(|&e| ((3.0 * element::value(f64, e) as f32) as f64).to_bits()).collect())
+    });
+    let report = review(f64, &mut dev, "in_fp32");
+    let Rejection::Inaccurate { evidence, class, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert_eq!(*class, PrecisionClass::Fp32, "{evidence}");
+    assert!(evidence.contains("exceeds 1e-12") || evidence.contains("outside the fp64 rounding bound"), "{evidence}");
 }

@@ -13,20 +13,26 @@ use serde::{Deserialize, Serialize};
 use super::coords_text;
 use crate::device::compare::NONE;
 use crate::device::{Comparison, element};
-use crate::problem::BufferSpec;
+use crate::problem::{BufferSpec, Dtype};
 
 /// Unit roundoff of fp32 (round to nearest).
 pub const U_FP32: f64 = 1.0 / (1u64 << 24) as f64;
 
 /// Largest normwise error of each precision class, on zero-mean inputs.
-const CLASS_LIMITS: [(PrecisionClass, f64); 3] =
-    [(PrecisionClass::Fp32, 1e-5), (PrecisionClass::Tf32, 2e-3), (PrecisionClass::Bf16, 2e-2)];
+const CLASS_LIMITS: [(PrecisionClass, f64); 4] = [
+    (PrecisionClass::Fp64, 1e-12),
+    (PrecisionClass::Fp32, 1e-5),
+    (PrecisionClass::Tf32, 2e-3),
+    (PrecisionClass::Bf16, 2e-2),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrecisionClass {
     /// Equal to the truth, element for element (an exact output: indices, integers).
     Exact,
+    /// fp64 arithmetic (an f64 output).
+    Fp64,
     /// fp32 arithmetic throughout (or a split-precision method as accurate).
     Fp32,
     /// Operands rounded to 10 mantissa bits: TF32 tensor cores, or fp16.
@@ -47,6 +53,7 @@ impl std::fmt::Display for PrecisionClass {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             PrecisionClass::Exact => "exact",
+            PrecisionClass::Fp64 => "fp64",
             PrecisionClass::Fp32 => "fp32",
             PrecisionClass::Tf32 => "tf32/fp16",
             PrecisionClass::Bf16 => "bf16",
@@ -62,6 +69,8 @@ impl std::fmt::Display for PrecisionClass {
 pub enum ToleranceClass {
     /// Integers, indices: every element equal to the truth.
     Exact,
+    /// fp64 arithmetic throughout (the default for f64 outputs).
+    Fp64,
     /// fp32 arithmetic throughout.
     Fp32,
     /// fp32 accumulation, the result stored in fp16.
@@ -73,10 +82,11 @@ pub enum ToleranceClass {
 }
 
 impl ToleranceClass {
-    pub const NAMES: &'static str = "fp32, tf32, fp16, bf16, exact";
+    pub const NAMES: &'static str = "fp64, fp32, tf32, fp16, bf16, exact";
 
     pub fn parse(s: &str) -> Option<ToleranceClass> {
         Some(match s {
+            "fp64" => ToleranceClass::Fp64,
             "fp32" => ToleranceClass::Fp32,
             "tf32" => ToleranceClass::Tf32,
             "fp16" => ToleranceClass::Fp16,
@@ -89,6 +99,7 @@ impl ToleranceClass {
     pub fn tolerance(self) -> Tolerance {
         match self {
             ToleranceClass::Exact => Tolerance::EXACT,
+            ToleranceClass::Fp64 => Tolerance::FP64,
             ToleranceClass::Fp32 => Tolerance::FP32,
             ToleranceClass::Fp16 => Tolerance::FP16,
             ToleranceClass::Tf32 => Tolerance::TF32,
@@ -96,10 +107,11 @@ impl ToleranceClass {
         }
     }
 
-    /// The looser of two classes (each class's bound contains the ones before it), except that
-    /// exact stays exact: a review for TF32 loosens an fp32 output, never an index.
+    /// This class in a review for `review`: a review looser than fp32 (`--precision tf32`)
+    /// loosens a floating-point class to its own where that is looser (each class's bound contains
+    /// the ones before it); exact stays exact, and an fp32 review loosens nothing.
     pub fn under(self, review: ToleranceClass) -> ToleranceClass {
-        if self == ToleranceClass::Exact { self } else { self.max(review) }
+        if self == ToleranceClass::Exact || review <= ToleranceClass::Fp32 { self } else { self.max(review) }
     }
 }
 
@@ -107,6 +119,7 @@ impl std::fmt::Display for ToleranceClass {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             ToleranceClass::Exact => "exact",
+            ToleranceClass::Fp64 => "fp64",
             ToleranceClass::Fp32 => "fp32",
             ToleranceClass::Fp16 => "fp16",
             ToleranceClass::Tf32 => "tf32",
@@ -159,6 +172,14 @@ impl Tolerance {
         normwise: 2e-2,
         unit_roundoff: U_FP32,
         output_roundoff: 1.0 / (1u64 << 8) as f64,
+    };
+
+    /// fp64 arithmetic: an f64 result accumulated in fp32 (normwise near 1e-7) is far outside.
+    pub const FP64: Tolerance = Tolerance {
+        class: ToleranceClass::Fp64,
+        normwise: 1e-12,
+        unit_roundoff: 1.0 / (1u64 << 53) as f64,
+        output_roundoff: 0.0,
     };
 
     /// Every element equal to the truth.
@@ -252,12 +273,13 @@ pub fn from_comparison(buffer: &BufferSpec, c: &Comparison, tolerance: Tolerance
     } else if tolerance == ToleranceClass::Exact {
         if c.over_bound == 0 { PrecisionClass::Exact } else { PrecisionClass::Wrong }
     } else {
-        // A result stored in fp16 or bf16 is of that precision at best, however it was computed
-        // (its rounding alone sits near the class boundary).
-        let storage = match tolerance {
-            ToleranceClass::Bf16 => PrecisionClass::Bf16,
-            ToleranceClass::Fp16 => PrecisionClass::Tf32,
-            _ => PrecisionClass::Exact,
+        // A result is of its storage's precision at best, however it was computed (an exact fp32
+        // result is fp32; the rounding of a bf16 one alone sits near the class boundary).
+        let storage = match buffer.dtype {
+            Dtype::Bf16 => PrecisionClass::Bf16,
+            Dtype::F16 => PrecisionClass::Tf32,
+            Dtype::F64 => PrecisionClass::Fp64,
+            _ => PrecisionClass::Fp32,
         };
         PrecisionClass::of(normwise).max(storage)
     };
@@ -286,7 +308,7 @@ pub fn from_comparison(buffer: &BufferSpec, c: &Comparison, tolerance: Tolerance
 mod tests {
     use super::*;
     use crate::device::{PoisonWords, compare_host};
-    use crate::problem::{Dtype, Reference, Role};
+    use crate::problem::{Reference, Role};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use rand_distr::StandardNormal;

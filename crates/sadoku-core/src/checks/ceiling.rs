@@ -89,7 +89,8 @@ pub fn compute_ceiling(class: PrecisionClass, c: &Ceilings, tensor: TensorUse) -
     let why = format!("its PTX has {found} tensor-core instructions");
     let mut options: Vec<(f64, String)> = vec![(c.fp32_tflops, "fp32 SIMT".into())];
     match class {
-        PrecisionClass::Fp32 => {
+        // fp64 tensor cores (DMMA) are "other" instructions: the split-precision options cover them.
+        PrecisionClass::Fp32 | PrecisionClass::Fp64 => {
             // A split-precision method: three tensor-core products per product.
             if tensor.tf32 || tensor.other {
                 options.push((c.tf32_tflops / 3.0, "fp32-class (3×TF32)".into()));

@@ -121,14 +121,15 @@ impl Dtype {
     }
 
     /// The tolerance class an output of this type is judged in unless it declares one: the
-    /// storage format's own for f16 and bf16, exact for integers, the review's for f32 and f64
-    /// (`None`: an fp64 result is held to the review's bound, which its rounding is far inside).
+    /// storage format's own for f16, bf16 and f64, exact for integers, the review's for f32
+    /// (`None`).
     pub fn default_tolerance(self) -> Option<ToleranceClass> {
         match self {
             Dtype::F16 => Some(ToleranceClass::Fp16),
             Dtype::Bf16 => Some(ToleranceClass::Bf16),
+            Dtype::F64 => Some(ToleranceClass::Fp64),
             Dtype::I32 | Dtype::I64 | Dtype::U8 | Dtype::Bool => Some(ToleranceClass::Exact),
-            Dtype::F32 | Dtype::F64 => None,
+            Dtype::F32 => None,
         }
     }
 }

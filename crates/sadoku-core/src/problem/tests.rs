@@ -242,7 +242,7 @@ fn dtypes_distributions_and_tolerances_parse() {
     assert_eq!(p.input_distributions(1, &Sizes::new([("N", 1)]))[1], Distribution::Int { lo: -3, hi: 5 });
     use crate::checks::accuracy::ToleranceClass as T;
     assert_eq!(p.output_tolerances(T::Fp32), vec![T::Bf16, T::Exact, T::Fp16]);
-    // A review for TF32 loosens what is looser than fp32 only where TF32 is looser; exact stays.
+    // A review for TF32 loosens a float class only where TF32 is looser; exact stays.
     assert_eq!(p.output_tolerances(T::Tf32), vec![T::Bf16, T::Exact, T::Tf32]);
     // A user's size with an empty integer range is refused like any bad size.
     let e = p.validate_sizes(&Sizes::new([("N", 0)])).unwrap_err();
