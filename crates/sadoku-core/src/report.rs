@@ -57,6 +57,10 @@ pub struct Findings {
     pub timing: Option<Timing>,
     /// The problem's minimum flops over the candidate's median time.
     pub tflops: Option<f64>,
+    /// The problem's flop and byte floors at the headline timed size: with the median time, where
+    /// the candidate sits on the card's roofline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floors: Option<Floors>,
     /// The median time's rate against the card's measured ceiling for its precision class.
     pub ceiling: Option<CeilingUse>,
     /// What compute-sanitizer found (`--sanitize`), or why it did not run.
@@ -72,6 +76,13 @@ pub struct Findings {
     pub sharing: Option<String>,
     /// Where the review's time went.
     pub phases: Phases,
+}
+
+/// The least work any correct kernel does at a size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Floors {
+    pub flops: f64,
+    pub bytes: f64,
 }
 
 /// One timed case of a problem with several.

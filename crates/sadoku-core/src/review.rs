@@ -209,6 +209,7 @@ fn review_inner(
         }
         if i == 0 {
             report.tflops = Some(tflops);
+            report.floors = Some(crate::report::Floors { flops, bytes });
             report.ceiling = ceiling_use.clone();
             report.timing = Some(timing.clone());
         }

@@ -180,6 +180,10 @@ pub struct Timing {
     pub verified_launches: usize,
     /// Samples dropped because the SM clock was throttled.
     pub throttled: usize,
+    /// The candidate's dropped samples, ms (the same clock as `candidate_ms`): shown, marked, in
+    /// the report's distributions, never counted.
+    #[serde(default)]
+    pub throttled_ms: Vec<f64>,
     /// Median SM clock over the candidate's samples, MHz.
     pub sm_clock_mhz: Option<f64>,
     /// Median host wall time of a candidate sample (cross-check of the device clock), ms.
@@ -219,6 +223,8 @@ struct Sampler<'c> {
     max_clock: f64,
     throttle: f64,
     throttled: usize,
+    /// The candidate's samples dropped at a throttled clock, ms.
+    throttled_ms: Vec<f64>,
     /// Why the candidate's device could not trace, if it could not.
     untraced: Option<String>,
     /// The judge's time for each timed launch's truth and comparison, ms.
@@ -392,6 +398,7 @@ pub(crate) fn measure(
         max_clock: info.sm_clock_mhz.unwrap_or(0.0),
         throttle: options.throttle,
         throttled: 0,
+        throttled_ms: Vec::new(),
         untraced: None,
         truth_ms: Vec::new(),
         baseline_missing: None,
@@ -456,6 +463,8 @@ fn sample_rounds(
             let ct = s.candidate_sample(devices)?;
             if s.keep(&ct) {
                 c[round].push(ct);
+            } else {
+                s.throttled_ms.push(ct.span_ms.unwrap_or(ct.event_ms));
             }
             if with_baseline {
                 let bt = s.baseline_sample(devices, index)?;
@@ -571,6 +580,7 @@ fn sample_rounds(
         sets: s.sets.len(),
         verified_launches: s.launches,
         throttled: s.throttled,
+        throttled_ms: std::mem::take(&mut s.throttled_ms),
         sm_clock_mhz: Summary::of(&clocks).map(|s| s.median),
         wall_ms,
         truth_ms: Summary::of(&s.truth_ms).map_or(0.0, |t| t.median),

@@ -266,6 +266,9 @@ fn throttled_samples_are_dropped() {
     let t = report.findings.timing.as_ref().unwrap();
     assert!(t.throttled > 0, "{t:?}");
     assert_eq!(t.sm_clock_mhz, Some(1980.0), "only unthrottled samples kept");
+    // The candidate's dropped samples are kept aside for the report, never counted.
+    assert!(!t.throttled_ms.is_empty() && t.throttled_ms.len() <= t.throttled, "{t:?}");
+    assert_eq!(t.candidate.samples, t.candidate_ms.len());
 }
 
 /// A kernel that gets slower half-way through: the two rounds disagree.
