@@ -31,6 +31,11 @@ pub enum Command {
     /// Compare two recorded runs (`--out` JSON Lines or `--json` reports): speedups with intervals,
     /// FASTER/SLOWER/SAME, verdicts that changed; exit 1 if an accepted candidate is now rejected.
     Compare(CompareArgs),
+    /// Write one self-contained HTML report of recorded runs (`--out` JSON Lines or `--json`
+    /// reports, gzip-compressed or not): summary table, forest plot of speedups, timing
+    /// distributions, roofline, size sweeps, rejections with their evidence, environment, replay
+    /// command. Needs no GPU.
+    Report(ReportArgs),
     /// Work with a problem definition.
     #[command(subcommand)]
     Problem(ProblemCommand),
@@ -45,6 +50,22 @@ pub struct CompareArgs {
     pub old: PathBuf,
     /// The later run.
     pub new: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Each FILE gets its own section, in the order given (its plots' ids are forest, distributions, \
+roofline and sweep for the first file, with -2, -3, ... appended for the others). The page has no \
+network access: inline CSS and SVG, and one small script that sorts the summary tables (readable \
+without it)."
+)]
+pub struct ReportArgs {
+    /// Recorded runs: `sadoku review --out` JSON Lines or `--json` output, optionally `.gz`.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write the page here (default: stdout).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +121,9 @@ pub struct ReviewArgs {
     /// Also write the results as CSV (for spreadsheets).
     #[arg(long, value_name = "FILE")]
     pub export_csv: Option<PathBuf>,
+    /// Also write the results as a self-contained HTML report with plots (as `sadoku report`).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Print one JSON document with everything instead of the table.
     #[arg(long)]
     pub json: bool,

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::Result;
 use serde_json::Value;
 
 /// What a recorded review says, as far as comparing goes.
@@ -21,31 +21,14 @@ pub struct Recorded {
     pub median: Option<(f64, (f64, f64))>,
 }
 
-/// Read a run: JSON Lines of candidate records, or one JSON report with `candidates`.
+/// Read a run (JSON Lines of candidate records, or one JSON report; gzip-compressed or not), keyed
+/// by candidate name and problem.
 pub fn load(path: &Path) -> Result<BTreeMap<(String, String), Recorded>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let records: Vec<Value> = match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(o)) if o.contains_key("candidates") => o["candidates"].as_array().cloned().unwrap_or_default(),
-        _ => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| anyhow!("{}:{}: not a JSON record: {e}", path.display(), i + 1))
-            })
-            .collect::<Result<_>>()?,
-    };
     let mut out = BTreeMap::new();
-    for r in records {
+    for r in crate::report::load(path)?.candidates {
         let name = r["name"].as_str().unwrap_or_default().to_string();
         let problem = r["problem"].as_str().unwrap_or_default().to_string();
         out.insert((name, problem), recorded(&r));
-    }
-    if out.is_empty() {
-        return Err(anyhow!(
-            "{}: no candidate records in it (expected sadoku's --out or --json output)",
-            path.display()
-        ));
     }
     Ok(out)
 }

@@ -7,6 +7,7 @@ mod journal;
 mod lanes;
 mod output;
 mod progress;
+mod report;
 mod workers;
 
 use std::collections::VecDeque;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Problems(args) => problems(args),
         Command::Compare(args) => compare::run(&args.old, &args.new),
+        Command::Report(args) => report::run(&args.files, args.output.as_deref()),
         Command::Problem(ProblemCommand::Check(args)) => problem_check(args),
         Command::Worker(args) => worker(args),
     });
@@ -201,6 +203,10 @@ fn review(args: ReviewArgs) -> Result<u8> {
     }
     if let Some(path) = &args.export_csv {
         output::export::csv(&report, path).map_err(|e| anyhow!("--export-csv {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        let run = report::from_report("this run", serde_json::to_value(&report)?)?;
+        report::write(&output::html::render(&[run]), Some(path)).map_err(|e| anyhow!("--html: {e}"))?;
     }
     if args.json {
         output::json::print(&report)?;

@@ -1,0 +1,166 @@
+//! Recorded runs, as `report` and `compare` read them, and the `sadoku report` command.
+//!
+//! A recorded run is either `sadoku review --json` output (one JSON object with `sadoku`, `seed`,
+//! `environment`, `candidates`, `wall_s`) or an `--out` JSON Lines file (one candidate record a
+//! line), either of them optionally gzip-compressed. Records are read as `serde_json::Value`: runs
+//! recorded by older versions lack fields, and what is missing is reported as not recorded.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+use serde_json::Value;
+
+/// One recorded run.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    /// Where it came from, as the report names it.
+    pub source: String,
+    /// The sadoku version that made it (`--json` output only).
+    pub sadoku: Option<String>,
+    /// The master seed (`--json` output only).
+    pub seed: Option<String>,
+    /// The GPUs used (`--json` output only; older reports hold one object, not a list).
+    pub environment: Vec<Value>,
+    /// Whether the file said anything about the environment (JSON Lines do not).
+    pub has_environment: bool,
+    pub wall_s: Option<f64>,
+    /// The candidate records, each a JSON object with at least a `name`.
+    pub candidates: Vec<Value>,
+}
+
+/// Read a recorded run; every error names the file and fits on one line.
+pub fn load(path: &Path) -> Result<Run> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| anyhow!("{shown}: not a readable gzip file: {e}"))?;
+        out
+    } else {
+        bytes
+    };
+    let text =
+        String::from_utf8(bytes).map_err(|_| anyhow!("{shown}: not UTF-8 text (expected JSON or JSON Lines)"))?;
+    parse(&shown.to_string(), &text)
+}
+
+/// A run from its text: one JSON report, or JSON Lines of candidate records.
+pub fn parse(source: &str, text: &str) -> Result<Run> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value @ Value::Object(_)) if value.get("candidates").is_some() => from_report(source, value),
+        _ => {
+            let mut candidates = Vec::new();
+            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                let record: Value =
+                    serde_json::from_str(line).map_err(|e| anyhow!("{source}:{}: not a JSON record: {e}", i + 1))?;
+                check_record(&record).map_err(|m| anyhow!("{source}:{}: {m}", i + 1))?;
+                candidates.push(record);
+            }
+            if candidates.is_empty() {
+                return Err(anyhow!("{source}: no candidate records in it (expected sadoku's --out or --json output)"));
+            }
+            Ok(Run { source: source.into(), candidates, ..Run::default() })
+        }
+    }
+}
+
+/// A run from a `--json` report (parsed, or made by this process).
+pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
+    let candidates = match value.get_mut("candidates").map(Value::take) {
+        Some(Value::Array(list)) => list,
+        _ => return Err(anyhow!("{source}: `candidates` is not a list (expected sadoku's --json output)")),
+    };
+    for (i, record) in candidates.iter().enumerate() {
+        check_record(record).map_err(|m| anyhow!("{source}: candidate {}: {m}", i + 1))?;
+    }
+    let (environment, has_environment) = match value.get_mut("environment").map(Value::take) {
+        Some(Value::Array(list)) => (list, true),
+        Some(Value::Null) | None => (Vec::new(), false),
+        // Reports before multi-GPU review held one device.
+        Some(one) => (vec![one], true),
+    };
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    Ok(Run {
+        source: source.into(),
+        sadoku: value.get("sadoku").and_then(text),
+        seed: value.get("seed").and_then(text),
+        environment,
+        has_environment,
+        wall_s: value.get("wall_s").and_then(Value::as_f64),
+        candidates,
+    })
+}
+
+fn check_record(record: &Value) -> Result<(), String> {
+    match record {
+        Value::Object(o) if o.get("name").is_some_and(Value::is_string) => Ok(()),
+        Value::Object(_) => Err("a JSON object with no candidate `name` (not a sadoku record)".into()),
+        _ => Err("not a JSON object (expected one candidate record)".into()),
+    }
+}
+
+/// `sadoku report FILE... [-o OUT]`: one HTML page for the runs, on OUT or stdout.
+pub fn run(files: &[PathBuf], out: Option<&Path>) -> Result<u8> {
+    let runs = files.iter().map(|f| load(f)).collect::<Result<Vec<_>>>()?;
+    let html = crate::output::html::render(&runs);
+    write(&html, out)?;
+    if let Some(path) = out {
+        let n: usize = runs.iter().map(|r| r.candidates.len()).sum();
+        eprintln!("sadoku: wrote {} ({n} candidate(s) from {} run(s))", path.display(), runs.len());
+    }
+    Ok(0)
+}
+
+/// The page on OUT, or stdout without one.
+pub fn write(html: &str, out: Option<&Path>) -> Result<()> {
+    match out {
+        Some(path) => std::fs::write(path, html).map_err(|e| anyhow!("{}: cannot write: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            match std::io::stdout().write_all(html.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_and_reports_both_load() {
+        let lines = parse("a.jsonl", "{\"name\":\"a.cu\"}\n\n{\"name\":\"b.cu\"}\n").unwrap();
+        assert_eq!(lines.candidates.len(), 2);
+        assert!(!lines.has_environment && lines.seed.is_none());
+        let report = parse(
+            "r.json",
+            r#"{"sadoku":"0.1","seed":"7","environment":{"name":"GPU"},"candidates":[{"name":"a.cu"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(report.seed.as_deref(), Some("7"));
+        assert_eq!(report.environment.len(), 1, "one device object is a list of one");
+    }
+
+    #[test]
+    fn malformed_runs_are_one_line_errors_naming_the_file() {
+        for (text, want) in [
+            ("not json\n", "x.jsonl:1: not a JSON record"),
+            ("{\"name\":\"a.cu\"}\n[1]\n", "x.jsonl:2: not a JSON object"),
+            ("{\"verdict\":\"ACCEPTED\"}\n", "x.jsonl:1: a JSON object with no candidate `name`"),
+            ("\n\n", "x.jsonl: no candidate records"),
+            ("{\"candidates\":3}", "x.jsonl: `candidates` is not a list"),
+        ] {
+            let e = format!("{:#}", parse("x.jsonl", text).unwrap_err());
+            assert!(e.starts_with(want) && !e.contains('\n'), "{text:?}: {e}");
+        }
+    }
+}
