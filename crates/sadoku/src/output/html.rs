@@ -359,12 +359,12 @@ fn distributions(out: &mut String, cs: &[Value], suffix: &str) {
         out,
         "<p class=\"note legend\">Each timed candidate's samples in the order they were taken; a baseline sample \
          was taken next to each candidate sample (interleaved). \
-         <span>{} candidate</span><span>{} baseline</span><span>{} dropped: SM clock throttled</span>\
+         <span>{} candidate</span><span>{} baseline</span><span>{} dropped: SM clock throttled (drawn after the kept samples)</span>\
          <span>{} round boundary</span></p>",
         swatch("<circle cx=\"7\" cy=\"7\" r=\"4\" fill=\"#1f77b4\"/>"),
         swatch("<circle cx=\"7\" cy=\"7\" r=\"4\" fill=\"#e67e22\"/>"),
         swatch("<path d=\"M3 3L11 11M11 3L3 11\" stroke=\"#c81e1e\" stroke-width=\"2\"/>"),
-        swatch("<path d=\"M7 1V13\" stroke=\"#787878\"/>"),
+        swatch("<path d=\"M7 0V14\" stroke=\"#783ca0\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/>"),
     );
     let _ = writeln!(out, "<div id=\"{id}\" class=\"grid\">");
     let mut unrecorded_throttle = Vec::new();
@@ -541,14 +541,16 @@ fn sweep(out: &mut String, cs: &[Value], suffix: &str) {
         for c in list {
             let mut points = Vec::new();
             for case in cases(c) {
-                let size: f64 = varying
+                let values: Vec<f64> = varying
                     .iter()
                     .filter_map(|k| case.get("sizes").and_then(|s| s.get(k.as_str())).and_then(Value::as_f64))
-                    .product();
+                    .collect();
+                let size: f64 = values.iter().product();
+                let sizes = values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("·");
                 match num(&case, &["timing", "speedup"]) {
                     Some(s) if size > 0.0 && s > 0.0 => {
                         let interval = pair(&case, &["timing", "speedup_interval"]).unwrap_or((s, s));
-                        points.push(SweepPoint { size, speedup: s, interval });
+                        points.push(SweepPoint { size, sizes, speedup: s, interval });
                     }
                     _ => untimed += 1,
                 }

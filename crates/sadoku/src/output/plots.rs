@@ -13,6 +13,7 @@ pub const ORANGE: RGBColor = RGBColor(230, 126, 34);
 pub const RED: RGBColor = RGBColor(200, 30, 30);
 pub const GREEN: RGBColor = RGBColor(30, 140, 60);
 pub const GREY: RGBColor = RGBColor(120, 120, 120);
+pub const PURPLE: RGBColor = RGBColor(120, 60, 160);
 
 const FONT: &str = "sans-serif";
 
@@ -88,7 +89,7 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
 
 /// Width of a label area for labels of `chars` characters at plotters' text size 13.
 fn label_width(chars: usize) -> u32 {
-    (chars as u32 * 6 + 16).clamp(40, 420)
+    (chars as u32 * 7 + 16).clamp(40, 460)
 }
 
 /// A label shortened in the middle to what a plot can hold.
@@ -111,7 +112,7 @@ pub fn forest(rows: &[ForestRow]) -> Result<String> {
     let labels: Vec<String> = rows.iter().map(|r| fit(&r.label, 56)).collect();
     let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(10);
     let (lo, hi) = log_range(rows.iter().flat_map(|r| [r.interval.0, r.interval.1, r.speedup]), &[1.0], 1.25);
-    let height = 90 + 20 * n.max(1) as u32;
+    let height = 100 + 22 * n.max(1) as u32;
     svg((960, height), |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(12)
@@ -126,8 +127,8 @@ pub fn forest(rows: &[ForestRow]) -> Result<String> {
             .y_label_formatter(&label_of)
             .x_label_formatter(&|x| format!("{}×", trim_number(*x)))
             .x_desc("speedup over the baseline (log scale; 95 % interval)")
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .disable_y_mesh()
             .light_line_style(RGBColor(240, 240, 240))
             .draw()
@@ -199,7 +200,7 @@ pub fn distribution(s: &Samples) -> Result<String> {
     svg((440, 230), |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(8)
-            .caption(fit(s.label, 60), (FONT, 14))
+            .caption(fit(s.label, 60), (FONT, 15))
             .x_label_area_size(34)
             .y_label_area_size(58)
             .build_cartesian_2d(-1.0..xmax + 1.0, lo..hi)
@@ -212,16 +213,17 @@ pub fn distribution(s: &Samples) -> Result<String> {
             .y_labels(6)
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| format_ms(*y, hi - lo))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 12))
-            .light_line_style(RGBColor(242, 242, 242))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 13))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .light_line_style(RGBColor(245, 245, 245))
             .draw()
             .map_err(err)?;
         let mut at = 0usize;
         for r in s.rounds.iter().take(s.rounds.len().saturating_sub(1)) {
             at += r;
             let x = at as f64 - 0.5;
-            chart.draw_series(LineSeries::new([(x, lo), (x, hi)], GREY.stroke_width(1))).map_err(err)?;
+            chart.draw_series(DashedLineSeries::new([(x, lo), (x, hi)], 5, 3, PURPLE.stroke_width(2))).map_err(err)?;
         }
         let dots = |v: &[f64], colour: RGBColor| -> Vec<Circle<(f64, f64), u32>> {
             v.iter().enumerate().map(|(i, &y)| Circle::new((i as f64, y), 2, colour.filled())).collect()
@@ -279,8 +281,8 @@ pub fn roofline(dram_gbs: Option<f64>, roofs: &[Roof], points: &[RooflinePoint])
             .y_desc("TFLOP/s (log scale)")
             .x_label_formatter(&|x| trim_number(*x))
             .y_label_formatter(&|y| trim_number(*y))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .light_line_style(RGBColor(240, 240, 240))
             .draw()
             .map_err(err)?;
@@ -311,7 +313,7 @@ pub fn roofline(dram_gbs: Option<f64>, roofs: &[Roof], points: &[RooflinePoint])
             .legend(|(x, y)| Circle::new((x + 9, y), 4, ORANGE.filled()));
         chart
             .draw_series(points.iter().map(|p| {
-                Text::new(p.number.to_string(), (p.intensity, p.tflops), (FONT, 11).into_font().color(&BLACK))
+                Text::new(p.number.to_string(), (p.intensity, p.tflops), (FONT, 12).into_font().color(&BLACK))
             }))
             .map_err(err)?;
         chart
@@ -319,7 +321,7 @@ pub fn roofline(dram_gbs: Option<f64>, roofs: &[Roof], points: &[RooflinePoint])
             .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.9))
             .border_style(GREY)
-            .label_font((FONT, 13))
+            .label_font((FONT, 15))
             .draw()
             .map_err(err)?;
         Ok(())
@@ -332,7 +334,10 @@ fn sweep_ticks(sizes: &[f64], lo: f64, hi: f64) -> Vec<f64> {
 }
 
 pub struct SweepPoint {
+    /// The product of the varying sizes, the x coordinate.
     pub size: f64,
+    /// The sizes themselves, for the tick: "4096·4096·4096".
+    pub sizes: String,
     pub speedup: f64,
     pub interval: (f64, f64),
 }
@@ -364,10 +369,12 @@ pub fn sweep(axis: &str, lines: &[SweepLine]) -> Result<String> {
             .configure_mesh()
             .x_desc(format!("{axis} (log scale)"))
             .y_desc("speedup (×, log scale; 95 % interval)")
-            .x_label_formatter(&|x| format_size(*x))
+            .x_label_formatter(&|x| {
+                all().find(|p| (p.size - x).abs() <= p.size * 1e-9).map_or_else(|| format_size(*x), |p| p.sizes.clone())
+            })
             .y_label_formatter(&|y| format!("{}×", trim_number(*y)))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .light_line_style(RGBColor(240, 240, 240))
             .draw()
             .map_err(err)?;
@@ -395,7 +402,7 @@ pub fn sweep(axis: &str, lines: &[SweepLine]) -> Result<String> {
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.9))
             .border_style(GREY)
-            .label_font((FONT, 13))
+            .label_font((FONT, 15))
             .draw()
             .map_err(err)?;
         Ok(())
