@@ -31,10 +31,14 @@ pub enum Command {
     /// Compare two recorded runs (`--out` JSON Lines or `--json` reports): speedups with intervals,
     /// FASTER/SLOWER/SAME, verdicts that changed; exit 1 if an accepted candidate is now rejected.
     Compare(CompareArgs),
-    /// Write one self-contained HTML report of recorded runs (`--out` JSON Lines or `--json`
-    /// reports, gzip-compressed or not): summary table, forest plot of speedups, timing
-    /// distributions, roofline, size sweeps, rejections with their evidence, environment, replay
-    /// command. Needs no GPU.
+    /// Write one self-contained HTML page with plots from recorded runs; needs no GPU.
+    ///
+    /// The runs are `sadoku review --out` JSON Lines or `--json` reports, gzip-compressed or not.
+    /// The page has a sortable summary table, a forest plot of speedups with their intervals, the
+    /// timing samples against the interleaved baseline's, a roofline of the card's measured
+    /// ceilings, speedup against size for size sweeps, every rejection with its evidence, the
+    /// environment and the replay command. What a record from an older sadoku lacks is marked
+    /// "not recorded".
     Report(ReportArgs),
     /// Work with a problem definition.
     #[command(subcommand)]

@@ -285,7 +285,9 @@ fn forest(out: &mut String, cs: &[Value], suffix: &str) {
             without += 1;
             continue;
         };
-        let interval = pair(c, &["timing", "speedup_interval"]).unwrap_or((speedup, speedup));
+        let interval = pair(c, &["timing", "speedup_interval"])
+            .filter(|(lo, hi)| *lo > 0.0 && lo <= hi && hi.is_finite())
+            .unwrap_or((speedup, speedup));
         let problem = text(c, &["problem"]).unwrap_or("").to_string();
         let baseline = short_baseline(text(c, &["timing", "baseline_name"]).unwrap_or("")).to_string();
         let call = text(c, &["timing", "call"]).map(str::to_string);
@@ -549,7 +551,9 @@ fn sweep(out: &mut String, cs: &[Value], suffix: &str) {
                 let sizes = values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("·");
                 match num(&case, &["timing", "speedup"]) {
                     Some(s) if size > 0.0 && s > 0.0 => {
-                        let interval = pair(&case, &["timing", "speedup_interval"]).unwrap_or((s, s));
+                        let interval = pair(&case, &["timing", "speedup_interval"])
+                            .filter(|(lo, hi)| *lo > 0.0 && lo <= hi && hi.is_finite())
+                            .unwrap_or((s, s));
                         points.push(SweepPoint { size, sizes, speedup: s, interval });
                     }
                     _ => untimed += 1,
@@ -756,6 +760,64 @@ mod tests {
         assert!(html.contains(NOT_RECORDED));
         assert!(html.contains("No roofline"));
         assert!(html.contains("id=\"forest\"") && html.contains("id=\"distributions\""));
+    }
+
+    /// Every field of a full record replaced, one at a time, by a value of another type (or
+    /// removed): the page is still made.
+    #[test]
+    fn odd_values_in_any_field_make_a_page_not_a_panic() {
+        let full: Value = serde_json::from_str(
+            r#"{"name":"a.cu","origin":"x/a.cu","problem":"gemm","verdict":"ACCEPTED","reason":null,"evidence":null,
+            "error":{"class":"fp32"},"tflops":2.0,"floors":{"flops":1e9,"bytes":1e6},
+            "ceiling":{"what":"fp32 SIMT","unit":"TFLOP/s","achieved":2.0,"percent":3.0},
+            "timing":{"baseline_name":"b","candidate":{"median":0.5},"speedup":1.2,"speedup_interval":[1.1,1.3],
+              "call":"FASTER","candidate_ms":[0.5,0.51],"baseline_ms":[0.6,0.61],"throttled":1,"throttled_ms":[0.7],
+              "rounds":[{"samples":1},{"samples":1}]},
+            "cases":[{"sizes":{"N":1},"timing":{"speedup":1.0,"speedup_interval":[0.9,1.1]}},
+                     {"sizes":{"N":2},"timing":{"speedup":2.0,"speedup_interval":[0.0,-1.0]}}]}"#,
+        )
+        .unwrap();
+        let odd = [
+            Value::Null,
+            Value::from("x"),
+            Value::from(-1.0),
+            Value::from(0),
+            serde_json::json!([]),
+            serde_json::json!({}),
+        ];
+        let mut paths: Vec<Vec<String>> = Vec::new();
+        for (k, v) in full.as_object().unwrap() {
+            paths.push(vec![k.clone()]);
+            for k2 in v.as_object().into_iter().flat_map(|o| o.keys()) {
+                paths.push(vec![k.clone(), k2.clone()]);
+            }
+        }
+        for path in paths {
+            for value in odd.iter().map(Some).chain([None]) {
+                let mut record = full.clone();
+                let mut slot = &mut record;
+                for k in &path[..path.len() - 1] {
+                    slot = slot.get_mut(k).unwrap();
+                }
+                let last = path.last().unwrap();
+                match value {
+                    Some(v) => slot[last] = v.clone(),
+                    None => drop(slot.as_object_mut().unwrap().remove(last)),
+                }
+                if record.get("name").is_none_or(|n| !n.is_string()) {
+                    continue; // not a record: the loader refuses it
+                }
+                let run = Run {
+                    source: "x".into(),
+                    has_environment: true,
+                    environment: vec![serde_json::json!({"ceilings":{"fp32_tflops":60.0,"dram_gbs":4000.0}})],
+                    candidates: vec![record, full.clone()],
+                    ..Run::default()
+                };
+                let html = render(&[run]);
+                assert!(html.ends_with("</html>\n"), "{path:?} = {value:?}");
+            }
+        }
     }
 
     #[test]
