@@ -36,16 +36,18 @@ fn render(chromium: &Path, page: &Path, extra: &[&str]) -> (String, String) {
 }
 
 /// Recorded runs of earlier issues, and the plots each report must have.
-const RUNS: [(&str, &[&str]); 5] = [
+const RUNS: [(&str, &[&str]); 6] = [
     // The seed case (issue 1's job), with its environment: roofline and distributions.
     ("results/2026-11-30-h200-dtypes/run7-seed.json", &["forest", "distributions", "roofline"]),
     // Every example: seed, adversarial, fast kernels, all 33 problems (issues 2-10).
     ("results/2026-11-30-h200-dtypes/run7-batch.json.gz", &["forest", "distributions", "roofline", "sweep"]),
     // The same run as JSON Lines: no environment, so no roofline.
     ("results/2026-11-30-h200-dtypes/run7-batch.jsonl.gz", &["forest", "distributions"]),
-    // Issue 3's adversarial batch and issue 4's fast kernels, in the formats of their day.
+    // Issue 3's adversarial batch and issue 4's examples, in the formats of their day.
     ("results/2026-11-28-h200-issue3/batch.json", &["forest", "distributions"]),
     ("results/2026-11-28-h200-issue4/run1-batch.json", &["forest", "distributions"]),
+    // Issue 5's fast kernels (register blocking, 3×TF32) at N = 4096.
+    ("results/2026-11-28-h200-issue5/run2/fp32-N4096.json", &["forest", "distributions"]),
 ];
 
 #[test]
