@@ -194,6 +194,7 @@ impl RemoteDevice {
             nvrtc: None,
             cublas: None,
             cudnn: None,
+            sandbox: None,
             sm_clock_mhz: None,
             ceilings: None,
         };

@@ -110,6 +110,15 @@ pub struct WorkerArgs {
     pub gpu: usize,
     #[arg(long)]
     pub no_cache: bool,
+    /// How the worker confines itself.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub sandbox: crate::sandbox::Mode,
+    /// The worker's private temporary directory (the judge makes and removes it).
+    #[arg(long)]
+    pub temp: Option<PathBuf>,
+    /// CPU seconds the worker may use.
+    #[arg(long, default_value_t = 3600)]
+    pub cpu_s: u64,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +183,11 @@ pub struct ReviewArgs {
     /// synccheck) at a small size; its findings reject a candidate the answer checks accepted.
     #[arg(long)]
     pub sanitize: bool,
+    /// Confine every worker (Landlock, seccomp, rlimits, a cleared environment): `auto` engages
+    /// what the machine allows and says what, `require` refuses to review without Landlock and
+    /// seccomp, `off` runs workers unconfined.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub sandbox: crate::sandbox::Mode,
     /// The precision to review for: fp32 (TF32-class answers are wrong) or tf32 (TF32-class
     /// answers pass, and every speedup is against cuBLAS with TF32 tensor cores).
     #[arg(long, value_enum, default_value_t = PrecisionArg::Fp32)]

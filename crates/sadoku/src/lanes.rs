@@ -28,6 +28,7 @@ pub struct Plan<'a> {
     pub timeouts: Timeouts,
     pub sanitize: bool,
     pub no_cache: bool,
+    pub sandbox: crate::sandbox::Mode,
 }
 
 /// One lane's outcome for one candidate (by index into `Plan::candidates`).
@@ -85,7 +86,7 @@ fn review_one(
     let condemned = matches!(&sanitized, Some(Sanitized::Ran { reports, .. }) if reports.iter().any(|r| r.errors > 0));
     let options = ReviewOptions { skip_timing: condemned, ..plan.options.clone() };
     let spawned = std::time::Instant::now();
-    let mut worker = workers::spawn(gpu, plan.no_cache, plan.timeouts, None)?;
+    let mut worker = workers::spawn(gpu, plan.no_cache, plan.timeouts, None, plan.sandbox)?;
     let worker_start_s = spawned.elapsed().as_secs_f64();
     let mut devices = Devices { gate: Some(gate), ..Devices::new(&mut worker, reference) };
     let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, progress)?;
@@ -123,19 +124,26 @@ fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, refe
         let log =
             std::env::temp_dir().join(format!("sadoku-{}-{}-{tool}.log", std::process::id(), &candidate.sha256[..12]));
         let sanitizer = workers::Sanitizer { program: &program, tool, log: &log };
-        let ran = workers::spawn(gpu, plan.no_cache, timeouts, Some(sanitizer)).map(|mut worker| {
-            // Under compute-sanitizer the worker allocates its own buffers (copies of the judge's),
-            // so that memcheck sees every access leave its allocation.
-            let mut devices = Devices {
-                gate: Some(gate),
-                sharing: Sharing::Copied("compute-sanitizer must see the buffers as the worker's own".into()),
-                ..Devices::new(&mut worker, &mut *reference)
-            };
-            // The verdict of this run does not count: the tool's report does.
-            let _ =
-                review::review_candidate(&mut devices, candidate, &plan.seeds, &options, &sadoku_core::events::Silent);
-            worker.close()
-        });
+        let ran = workers::spawn(gpu, plan.no_cache, timeouts, Some(sanitizer), crate::sandbox::Mode::Off).map(
+            |mut worker| {
+                // Under compute-sanitizer the worker allocates its own buffers (copies of the judge's),
+                // so that memcheck sees every access leave its allocation.
+                let mut devices = Devices {
+                    gate: Some(gate),
+                    sharing: Sharing::Copied("compute-sanitizer must see the buffers as the worker's own".into()),
+                    ..Devices::new(&mut worker, &mut *reference)
+                };
+                // The verdict of this run does not count: the tool's report does.
+                let _ = review::review_candidate(
+                    &mut devices,
+                    candidate,
+                    &plan.seeds,
+                    &options,
+                    &sadoku_core::events::Silent,
+                );
+                worker.close()
+            },
+        );
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let _ = std::fs::remove_file(&log);
         reports.push(match (ran, parse(tool, &text)) {

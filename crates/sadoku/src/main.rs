@@ -8,6 +8,7 @@ mod lanes;
 mod output;
 mod progress;
 mod report;
+mod sandbox;
 mod workers;
 
 use std::collections::VecDeque;
@@ -143,6 +144,7 @@ fn review(args: ReviewArgs) -> Result<u8> {
         timeouts,
         sanitize: args.sanitize,
         no_cache: args.no_cache,
+        sandbox: args.sandbox,
     };
     let queue = Mutex::new((0..candidates.len()).collect::<VecDeque<usize>>());
     let stop = AtomicBool::new(false);
@@ -190,6 +192,17 @@ fn review(args: ReviewArgs) -> Result<u8> {
     let not_reviewed = slots.iter().filter(|s| s.is_none()).count() - skipped;
     let failure = failure.map(|e| anyhow!("{e}; {not_reviewed} candidate(s) not reviewed"));
     environment.sort_by_key(|e| e.ordinal);
+    for e in &mut environment {
+        e.sandbox = Some(match args.sandbox {
+            sandbox::Mode::Off => "off (--sandbox off): workers run unconfined".into(),
+            mode => format!(
+                "{} ({}){}",
+                sandbox::probe(),
+                if mode == sandbox::Mode::Require { "required" } else { "what engaged" },
+                if args.sanitize { "; workers under compute-sanitizer run unconfined" } else { "" }
+            ),
+        });
+    }
     let report = Report {
         sadoku: VERSION.into(),
         seed: seeds.master.to_string(),
@@ -286,58 +299,74 @@ struct CheckResult {
     log: String,
 }
 
+/// One candidate of `sadoku check`: front matter already read, compiled, arguments checked.
+fn check_one(nvrtc: &Nvrtc, arch: &str, file: &str, loaded: &Result<Candidate, String>) -> Result<CheckResult> {
+    let mut r = CheckResult {
+        file: file.to_string(),
+        ok: false,
+        arch: arch.to_string(),
+        kernels: vec![],
+        compile_ms: None,
+        cache_hit: false,
+        error: None,
+        log: String::new(),
+    };
+    let c = match loaded {
+        Err(e) => {
+            r.error = Some(e.clone());
+            return Ok(r);
+        }
+        Ok(c) => c,
+    };
+    r.kernels = c.spec.launches.iter().map(|l| l.kernel.clone()).collect();
+    let arch = if c.spec.arch_specific && !arch.ends_with('a') { format!("{arch}a") } else { arch.to_string() };
+    r.arch = arch.clone();
+    let request = CompileRequest { name: c.name(), source: c.source.clone(), arch, options: c.spec.options.clone() };
+    match nvrtc.compile(&request) {
+        Err(CompileError::Unavailable(m)) => return Err(anyhow!(m)),
+        Err(CompileError::Rejected { log }) => {
+            r.error = Some(format!("{file}: does not compile"));
+            r.log = log;
+        }
+        Ok(m) => {
+            r.compile_ms = Some(m.compile_ms);
+            r.cache_hit = m.cache_hit;
+            r.log = m.log.clone();
+            r.error =
+                c.spec.launches.iter().find_map(|l| signature::check(l, &m).err()).map(|e| format!("{file}: {e}"));
+            r.ok = r.error.is_none();
+        }
+    }
+    Ok(r)
+}
+
 fn check(args: CheckArgs) -> Result<u8> {
     if !args.arch.starts_with("sm_") {
         anyhow::bail!("--arch {}: expected a real architecture such as sm_90 or sm_90a", args.arch);
     }
     let nvrtc = nvrtc(args.no_cache)?;
-    let mut results = Vec::new();
-    for path in candidates::expand(&args.candidates)? {
-        let file = path.display().to_string();
-        let mut r = CheckResult {
-            file: file.clone(),
-            ok: false,
-            arch: args.arch.clone(),
-            kernels: vec![],
-            compile_ms: None,
-            cache_hit: false,
-            error: None,
-            log: String::new(),
-        };
-        match Candidate::load(&path) {
-            Err(e) => r.error = Some(e.to_string()),
-            Ok(c) => {
-                r.kernels = c.spec.launches.iter().map(|l| l.kernel.clone()).collect();
-                let arch = if c.spec.arch_specific && !args.arch.ends_with('a') {
-                    format!("{}a", args.arch)
-                } else {
-                    args.arch.clone()
-                };
-                r.arch = arch.clone();
-                let request =
-                    CompileRequest { name: c.name(), source: c.source.clone(), arch, options: c.spec.options.clone() };
-                match nvrtc.compile(&request) {
-                    Err(CompileError::Unavailable(m)) => return Err(anyhow!(m)),
-                    Err(CompileError::Rejected { log }) => {
-                        r.error = Some(format!("{file}: does not compile"));
-                        r.log = log;
-                    }
-                    Ok(m) => {
-                        r.compile_ms = Some(m.compile_ms);
-                        r.cache_hit = m.cache_hit;
-                        r.log = m.log.clone();
-                        r.error = c
-                            .spec
-                            .launches
-                            .iter()
-                            .find_map(|l| signature::check(l, &m).err())
-                            .map(|e| format!("{file}: {e}"));
-                        r.ok = r.error.is_none();
-                    }
-                }
-            }
-        }
-        results.push(r);
+    // Read every file here; compile on a thread of its own that Landlock confines to the toolkit's
+    // headers and the module cache, so that an include of anything else fails inside NVRTC.
+    let loaded: Vec<(String, Result<Candidate, String>)> = candidates::expand(&args.candidates)?
+        .into_iter()
+        .map(|path| (path.display().to_string(), Candidate::load(&path).map_err(|e| e.to_string())))
+        .collect();
+    let includes = sadoku_cuda::libs::CudaRoot::find().map(|r| r.include_dirs()).unwrap_or_default();
+    let cache = if args.no_cache { None } else { Nvrtc::default_cache_dir() };
+    let (results, confined) = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let confined = sandbox::confine_thread(&includes, cache.as_deref());
+                let results: Result<Vec<CheckResult>> =
+                    loaded.iter().map(|(file, c)| check_one(&nvrtc, &args.arch, file, c)).collect();
+                (results, confined)
+            })
+            .join()
+            .map_err(|_| anyhow!("the compile thread panicked"))
+    })?;
+    let results = results?;
+    if let Err(why) = &confined {
+        eprintln!("sadoku: note: compiled without Landlock ({why}): includes were not confined");
     }
     if args.json {
         output::json::print(&results)?;
@@ -395,6 +424,15 @@ fn gpus(args: &ReviewArgs) -> Result<Vec<usize>> {
 fn worker(args: WorkerArgs) -> Result<u8> {
     let protocol = workers::take_stdout()?;
     let mut device = CudaDevice::open(args.gpu, nvrtc(args.no_cache)?, Role::Candidate).map_err(|e| anyhow!("{e}"))?;
+    // Confined once the CUDA context and NVRTC are loaded, before anything of the candidate's.
+    if args.sandbox != sandbox::Mode::Off {
+        let includes = sadoku_cuda::libs::CudaRoot::find().map(|r| r.include_dirs()).unwrap_or_default();
+        let cache = if args.no_cache { None } else { Nvrtc::default_cache_dir() };
+        let engaged = sandbox::confine(&sandbox::Policy::worker(includes, cache, args.temp.clone()), args.cpu_s);
+        if args.sandbox == sandbox::Mode::Require && !engaged.complete() {
+            return Err(anyhow!("--sandbox require: the sandbox could not engage: {}", engaged.describe()));
+        }
+    }
     let mut out = std::io::BufWriter::new(protocol);
     serve(&mut device, &mut std::io::stdin().lock(), &mut out)?;
     Ok(0)
@@ -589,6 +627,7 @@ fn prove(names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usiz
         timeouts: Timeouts::default(),
         sanitize: false,
         no_cache: false,
+        sandbox: sandbox::Mode::Auto,
     };
     let queue = Mutex::new((0..refs.len()).collect::<VecDeque<usize>>());
     let stop = AtomicBool::new(false);

@@ -20,6 +20,8 @@ const STDERR_TAIL: usize = 4096;
 struct ProcessWorker {
     child: Child,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    /// The worker's private temporary directory, removed with it.
+    _temp: Option<tempfile::TempDir>,
 }
 
 fn signal_name(sig: i32) -> &'static str {
@@ -77,12 +79,29 @@ pub fn find_sanitizer() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Start a worker on GPU `gpu` (under compute-sanitizer when asked) and connect to it.
+/// Variables a worker keeps from the judge's environment: where CUDA and sadoku's cache are, and
+/// which GPUs it may see. Everything else (tokens, proxies, LD_PRELOAD, ...) is cleared.
+const KEPT_ENV: [&str; 9] = [
+    "LD_LIBRARY_PATH",
+    "CUDA_HOME",
+    "CUDA_PATH",
+    "CUDA_VISIBLE_DEVICES",
+    "SADOKU_CACHE_DIR",
+    "SADOKU_NO_CUPTI",
+    "XDG_CACHE_HOME",
+    "HOME",
+    "PATH",
+];
+
+/// Start a worker on GPU `gpu` (under compute-sanitizer when asked) and connect to it. It starts
+/// with a cleared environment and a private temporary directory, and confines itself as
+/// `sandbox` says (see `sandbox.rs`).
 pub fn spawn(
     gpu: usize,
     no_cache: bool,
     timeouts: Timeouts,
     sanitizer: Option<Sanitizer>,
+    sandbox: crate::sandbox::Mode,
 ) -> Result<RemoteDevice, DeviceError> {
     let exe =
         std::env::current_exe().map_err(|e| DeviceError::Environment(format!("cannot find sadoku itself: {e}")))?;
@@ -97,6 +116,26 @@ pub fn spawn(
     cmd.args(["worker", "--gpu", &gpu.to_string()]);
     if no_cache {
         cmd.arg("--no-cache");
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("sadoku-worker-")
+        .tempdir()
+        .map_err(|e| DeviceError::Environment(format!("cannot make a worker's temporary directory: {e}")))?;
+    let mode = match sandbox {
+        crate::sandbox::Mode::Auto => "auto",
+        crate::sandbox::Mode::Require => "require",
+        crate::sandbox::Mode::Off => "off",
+    };
+    cmd.args(["--sandbox", mode]).arg("--temp").arg(temp.path());
+    // Not under compute-sanitizer, which passes its own variables to the program it wraps.
+    if sanitizer.is_none() {
+        cmd.env_clear();
+        for (k, v) in std::env::vars_os() {
+            if k.to_str().is_some_and(|k| KEPT_ENV.contains(&k) || k.starts_with("NVIDIA_")) {
+                cmd.env(k, v);
+            }
+        }
+        cmd.env("TMPDIR", temp.path());
     }
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -123,7 +162,7 @@ pub fn spawn(
             }
         }
     });
-    let worker = ProcessWorker { child, stderr: tail };
+    let worker = ProcessWorker { child, stderr: tail, _temp: Some(temp) };
     RemoteDevice::connect(Box::new(stdout), Box::new(stdin), Box::new(worker), timeouts).map_err(|e| match e {
         DeviceError::WorkerDied { status, stderr } => {
             DeviceError::Environment(format!("the worker process could not start ({status}): {stderr}"))

@@ -237,6 +237,9 @@ pub struct DeviceInfo {
     /// cuDNN's version, or why it is not there (a judge without it has no cuDNN baselines).
     #[serde(default)]
     pub cudnn: Option<String>,
+    /// How candidates' workers were confined on this machine (set by the review, not the device).
+    #[serde(default)]
+    pub sandbox: Option<String>,
     /// SM clock measured by a calibration kernel (clock64 cycles over globaltimer ns).
     pub sm_clock_mhz: Option<f64>,
     /// The card's measured peak rates, once known.

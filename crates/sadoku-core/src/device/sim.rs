@@ -220,6 +220,7 @@ impl SimDevice {
                 nvrtc: None,
                 cublas: None,
                 cudnn: None,
+                sandbox: None,
                 sm_clock_mhz: None,
                 ceilings: None,
             },

@@ -1,0 +1,218 @@
+//! The worker's confinement: what a candidate's process may read, write and do.
+//!
+//! A worker confines itself once its CUDA context exists (the driver's libraries and device nodes
+//! are open by then) and before it serves the judge, that is before it compiles or runs anything
+//! of the candidate's:
+//! - **Files** (Landlock): read-only the CUDA toolkit's headers (NVRTC's includes), the module
+//!   cache, `/sys` and the worker's own `/proc` entries; read-write the NVIDIA device nodes and
+//!   one private temporary directory; nothing else. An `#include "/etc/passwd"`, of `../` or of a
+//!   device file then fails to open inside NVRTC, whatever macro built the path, and the compile
+//!   log cannot echo what it never read. The judge alone writes the module cache.
+//! - **System calls** (seccomp, every thread): no sockets but Unix ones, no `ptrace` or
+//!   `process_vm_*`, no signals to other processes, no new processes or programs.
+//! - **Resources** (rlimits): no core files, bounded file sizes and CPU time. The address space
+//!   is left alone: the CUDA driver maps far more than it uses.
+//! - The worker starts with a cleared environment (see `workers::spawn`).
+//!
+//! Where the kernel lacks Landlock or seccomp, what engaged is said in the environment block, and
+//! `--sandbox require` refuses to review.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    ABI, Access, AccessFs, LandlockStatus, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, path_beneath_rules,
+};
+use seccompiler::{
+    SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition as Cond, SeccompFilter, SeccompRule,
+};
+use serde::{Deserialize, Serialize};
+
+/// How much confinement a review insists on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Confine what the machine allows and say what engaged.
+    Auto,
+    /// Refuse to review unless Landlock and seccomp both engage.
+    Require,
+    /// No confinement (debugging; the report says so).
+    Off,
+}
+
+/// What a worker's confinement engaged, as it reports it to the judge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Engaged {
+    /// "Landlock ABI 7", or why not.
+    pub landlock: Result<String, String>,
+    pub seccomp: Result<(), String>,
+    pub rlimits: Result<(), String>,
+}
+
+impl Engaged {
+    pub fn complete(&self) -> bool {
+        self.landlock.is_ok() && self.seccomp.is_ok() && self.rlimits.is_ok()
+    }
+
+    /// One line for the environment block: "Landlock ABI 7, seccomp, rlimits" or what failed.
+    pub fn describe(&self) -> String {
+        let mut on = Vec::new();
+        let mut off = Vec::new();
+        match &self.landlock {
+            Ok(abi) => on.push(abi.clone()),
+            Err(why) => off.push(format!("no Landlock: {why}")),
+        }
+        match &self.seccomp {
+            Ok(()) => on.push("seccomp".to_string()),
+            Err(why) => off.push(format!("no seccomp: {why}")),
+        }
+        match &self.rlimits {
+            Ok(()) => on.push("rlimits".to_string()),
+            Err(why) => off.push(format!("no rlimits: {why}")),
+        }
+        let uid = unsafe { libc::geteuid() };
+        on.push(format!("uid {uid}"));
+        if off.is_empty() { on.join(", ") } else { format!("{} ({})", on.join(", "), off.join("; ")) }
+    }
+}
+
+/// Where the worker may read and write.
+pub struct Policy {
+    /// Read-only directories and files.
+    pub read: Vec<PathBuf>,
+    /// Read-write directories and files (device nodes, the private temporary directory).
+    pub write: Vec<PathBuf>,
+}
+
+impl Policy {
+    /// NVRTC's include directories, the module cache (read-only), /sys, this process's own /proc
+    /// entries and the NVIDIA driver's; read-write the NVIDIA device nodes and `temp`.
+    pub fn worker(includes: Vec<PathBuf>, cache: Option<PathBuf>, temp: Option<PathBuf>) -> Policy {
+        let mut read = includes;
+        read.extend(cache);
+        read.push(PathBuf::from("/sys"));
+        read.push(PathBuf::from(format!("/proc/{}", std::process::id())));
+        read.push(PathBuf::from("/proc/driver/nvidia"));
+        let mut write: Vec<PathBuf> = std::fs::read_dir("/dev")
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("nvidia")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        write.push(PathBuf::from("/dev/null"));
+        write.extend(temp);
+        Policy { read, write }
+    }
+}
+
+/// Landlock: `policy`'s paths and nothing else, for this thread and whatever it starts.
+fn landlock(policy: &Policy) -> Result<String, String> {
+    let abi = ABI::V5;
+    let status = Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))
+        .and_then(|r| r.create())
+        .and_then(|r| r.add_rules(path_beneath_rules(&policy.read, AccessFs::from_read(abi))))
+        .and_then(|r| r.add_rules(path_beneath_rules(&policy.write, AccessFs::from_all(abi))))
+        .and_then(|r| r.restrict_self())
+        .map_err(|e| e.to_string())?;
+    let kernel = match status.landlock {
+        LandlockStatus::Available { effective_abi, kernel_abi } => {
+            kernel_abi.map_or_else(|| format!("{}", effective_abi as i32), |k| k.to_string())
+        }
+        LandlockStatus::NotEnabled => return Err("Landlock is not enabled in this kernel".into()),
+        LandlockStatus::NotImplemented => return Err("Landlock is not built into this kernel".into()),
+    };
+    match status.ruleset {
+        RulesetStatus::FullyEnforced => Ok(format!("Landlock ABI {kernel}")),
+        RulesetStatus::PartiallyEnforced => {
+            Ok(format!("Landlock ABI {kernel} (partly: an older ABI lacks some rights)"))
+        }
+        RulesetStatus::NotEnforced => Err(format!("Landlock ABI {kernel} did not enforce the rules")),
+    }
+}
+
+/// seccomp, on every thread of the process (the CUDA driver's too).
+fn seccomp() -> Result<(), String> {
+    let pid = std::process::id() as u64;
+    let rule = |conds: Vec<Cond>| SeccompRule::new(conds).map_err(|e| e.to_string());
+    let cond = |arg: u8, op: Op, value: u64| Cond::new(arg, Len::Qword, op, value).map_err(|e| e.to_string());
+    let dword = |arg: u8, op: Op, value: u64| Cond::new(arg, Len::Dword, op, value).map_err(|e| e.to_string());
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    // Refused outright (an empty rule list matches every call).
+    for call in [
+        libc::SYS_ptrace,
+        libc::SYS_process_vm_readv,
+        libc::SYS_process_vm_writev,
+        libc::SYS_fork,
+        libc::SYS_vfork,
+        libc::SYS_execve,
+        libc::SYS_execveat,
+        // glibc falls back to clone(2) for threads when clone3 is refused.
+        libc::SYS_clone3,
+    ] {
+        rules.insert(call, vec![]);
+    }
+    // Sockets other than Unix ones.
+    rules.insert(libc::SYS_socket, vec![rule(vec![dword(0, Op::Ne, libc::AF_UNIX as u64)?])?]);
+    // clone(2) that makes a process rather than a thread.
+    rules.insert(libc::SYS_clone, vec![rule(vec![cond(0, Op::MaskedEq(libc::CLONE_THREAD as u64), 0)?])?]);
+    // Signals to any process but this one (kill(0, …) would reach the judge's process group).
+    rules.insert(libc::SYS_kill, vec![rule(vec![dword(0, Op::Ne, pid)?])?]);
+    rules.insert(libc::SYS_tgkill, vec![rule(vec![dword(0, Op::Ne, pid)?])?]);
+    let arch = std::env::consts::ARCH.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
+        .map_err(|e| e.to_string())?;
+    let program: seccompiler::BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+    seccompiler::apply_filter_all_threads(&program).map_err(|e| e.to_string())
+}
+
+/// rlimits: no core files, files of at most 1 GiB, and `cpu_s` seconds of CPU time.
+fn rlimits(cpu_s: u64) -> Result<(), String> {
+    let set = |what: libc::__rlimit_resource_t, name: &str, value: u64| {
+        let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+        // SAFETY: a plain system call on this process.
+        if unsafe { libc::setrlimit(what, &limit) } == 0 {
+            Ok(())
+        } else {
+            Err(format!("{name}: {}", std::io::Error::last_os_error()))
+        }
+    };
+    set(libc::RLIMIT_CORE, "RLIMIT_CORE", 0)?;
+    set(libc::RLIMIT_FSIZE, "RLIMIT_FSIZE", 1 << 30)?;
+    set(libc::RLIMIT_CPU, "RLIMIT_CPU", cpu_s)
+}
+
+/// Confine this process as `policy` says, as far as the machine allows.
+pub fn confine(policy: &Policy, cpu_s: u64) -> Engaged {
+    let rlimits = rlimits(cpu_s);
+    let landlock = landlock(policy);
+    let seccomp = seccomp();
+    Engaged { landlock, seccomp, rlimits }
+}
+
+/// Landlock on the calling thread only (Landlock confines threads; seccomp is left to workers):
+/// for `sadoku check`, whose NVRTC compiles run on a thread of their own that may read the
+/// toolkit's headers and write the module cache, and nothing else.
+pub fn confine_thread(includes: &[PathBuf], cache: Option<&Path>) -> Result<String, String> {
+    // A rule needs the directory to exist: make the cache's before confining.
+    if let Some(c) = cache {
+        let _ = std::fs::create_dir_all(c);
+    }
+    let mut write: Vec<PathBuf> = cache.map(Path::to_path_buf).into_iter().collect();
+    write.push(PathBuf::from("/dev/null"));
+    landlock(&Policy { read: includes.to_vec(), write })
+}
+
+/// What this machine's kernel offers, without confining anything: for the environment block.
+pub fn probe() -> String {
+    // landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION): the kernel's ABI.
+    // SAFETY: a query that creates nothing.
+    let abi =
+        unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<libc::c_void>(), 0usize, 1u32) };
+    let landlock = if abi > 0 { format!("Landlock ABI {abi}") } else { "no Landlock".to_string() };
+    // The "Seccomp" line appears when the kernel has seccomp.
+    let seccomp = std::fs::read_to_string("/proc/self/status")
+        .map(|s| if s.lines().any(|l| l.starts_with("Seccomp:")) { "seccomp" } else { "no seccomp" })
+        .unwrap_or("seccomp unknown");
+    format!("{landlock}, {seccomp}, rlimits")
+}
