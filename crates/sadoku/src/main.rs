@@ -366,7 +366,7 @@ fn check(args: CheckArgs) -> Result<u8> {
     })?;
     let results = results?;
     if let Err(why) = &confined {
-        eprintln!("sadoku: note: compiled without Landlock ({why}): includes were not confined");
+        eprintln!("sadoku: note: compiled without the sandbox ({why}): includes and system calls were not confined");
     }
     if args.json {
         output::json::print(&results)?;

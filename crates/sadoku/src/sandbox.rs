@@ -133,6 +133,11 @@ fn landlock(policy: &Policy) -> Result<String, String> {
 
 /// seccomp, on every thread of the process (the CUDA driver's too).
 fn seccomp() -> Result<(), String> {
+    seccompiler::apply_filter_all_threads(&filter()?).map_err(|e| e.to_string())
+}
+
+/// The system calls a confined process is refused (EPERM): see the module's documentation.
+fn filter() -> Result<seccompiler::BpfProgram, String> {
     let pid = std::process::id() as u64;
     let rule = |conds: Vec<Cond>| SeccompRule::new(conds).map_err(|e| e.to_string());
     let cond = |arg: u8, op: Op, value: u64| Cond::new(arg, Len::Qword, op, value).map_err(|e| e.to_string());
@@ -162,8 +167,7 @@ fn seccomp() -> Result<(), String> {
     let arch = std::env::consts::ARCH.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
     let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
         .map_err(|e| e.to_string())?;
-    let program: seccompiler::BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
-    seccompiler::apply_filter_all_threads(&program).map_err(|e| e.to_string())
+    filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
 }
 
 /// rlimits: no core files, files of at most 1 GiB, and `cpu_s` seconds of CPU time.
@@ -190,10 +194,16 @@ pub fn confine(policy: &Policy, cpu_s: u64) -> Engaged {
     Engaged { landlock, seccomp, rlimits }
 }
 
-/// Landlock on the calling thread only (Landlock confines threads; seccomp is left to workers):
-/// for `sadoku check`, whose NVRTC compiles run on a thread of their own that may read the
-/// toolkit's headers and write the module cache, and nothing else.
+/// Landlock and seccomp on the calling thread only (both confine threads): for `sadoku check`,
+/// whose NVRTC compiles run on a thread of their own that may read the toolkit's headers and
+/// write the module cache, and do none of what a worker may not. Returns what engaged.
 pub fn confine_thread(includes: &[PathBuf], cache: Option<&Path>) -> Result<String, String> {
+    let landlock = landlock_thread(includes, cache)?;
+    filter().and_then(|f| seccompiler::apply_filter(&f).map_err(|e| e.to_string()))?;
+    Ok(format!("{landlock}, seccomp"))
+}
+
+fn landlock_thread(includes: &[PathBuf], cache: Option<&Path>) -> Result<String, String> {
     // A rule needs the directory to exist: make the cache's before confining.
     if let Some(c) = cache {
         let _ = std::fs::create_dir_all(c);
@@ -215,4 +225,78 @@ pub fn probe() -> String {
         .map(|s| if s.lines().any(|l| l.starts_with("Seccomp:")) { "seccomp" } else { "no seccomp" })
         .unwrap_or("seccomp unknown");
     format!("{landlock}, {seccomp}, rlimits")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel offers Landlock and seccomp filters (else these tests say so and stop).
+    fn offered() -> bool {
+        let p = probe();
+        let ok = p.starts_with("Landlock ABI") && p.contains(", seccomp,");
+        if !ok {
+            eprintln!("skipped: this kernel offers {p}");
+        }
+        ok
+    }
+
+    /// A confined thread reads the headers it is given and nothing else, opens no network socket
+    /// and starts no process; the rest of the process is not confined.
+    #[test]
+    fn a_confined_thread_reads_only_its_headers_and_reaches_nothing() {
+        if !offered() {
+            return;
+        }
+        let headers = tempfile::tempdir().unwrap();
+        std::fs::write(headers.path().join("ok.h"), "#define OK 1\n").unwrap();
+        let secret_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret_file.path(), "a token\n").unwrap();
+        let (h, s) = (headers.path().to_path_buf(), secret_file.path().to_path_buf());
+        let seen = std::thread::spawn(move || {
+            let engaged = confine_thread(std::slice::from_ref(&h), None).unwrap();
+            let header = std::fs::read_to_string(h.join("ok.h")).is_ok();
+            let secret = std::fs::read_to_string(&s).map_err(|e| e.kind());
+            // SAFETY: plain system calls; a refused fork returns -1 and makes no process.
+            let (inet, unix, fork) = unsafe {
+                let inet = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+                let inet_errno = std::io::Error::last_os_error().raw_os_error();
+                let unix = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+                if unix >= 0 {
+                    libc::close(unix);
+                }
+                let pid = libc::fork();
+                if pid == 0 {
+                    libc::_exit(0);
+                }
+                ((inet, inet_errno), unix, pid)
+            };
+            (engaged, header, secret, inet, unix, fork)
+        })
+        .join()
+        .unwrap();
+        let (engaged, header, secret, inet, unix, fork) = seen;
+        assert!(engaged.starts_with("Landlock ABI") && engaged.ends_with("seccomp"), "{engaged}");
+        assert!(header, "the headers are readable");
+        assert_eq!(secret, Err(std::io::ErrorKind::PermissionDenied), "another file is not");
+        assert_eq!(inet, (-1, Some(libc::EPERM)), "no network socket");
+        assert!(unix >= 0, "a Unix socket is allowed");
+        assert_eq!(fork, -1, "no new process");
+        // The test's own thread was never confined.
+        assert_eq!(std::fs::read_to_string(secret_file.path()).unwrap(), "a token\n");
+    }
+
+    #[test]
+    fn what_engaged_is_said_in_one_line() {
+        let all = Engaged { landlock: Ok("Landlock ABI 7".into()), seccomp: Ok(()), rlimits: Ok(()) };
+        assert!(all.complete());
+        assert!(all.describe().starts_with("Landlock ABI 7, seccomp, rlimits, uid "), "{}", all.describe());
+        let partial = Engaged { landlock: Err("Landlock is not built into this kernel".into()), ..all };
+        assert!(!partial.complete());
+        assert!(
+            partial.describe().contains("(no Landlock: Landlock is not built into this kernel)"),
+            "{}",
+            partial.describe()
+        );
+    }
 }
