@@ -208,6 +208,13 @@ pub struct CheckArgs {
     /// Do not read or write the compiled-module cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Seconds a candidate's compile may take before it is reported as timed out (a compile-time
+    /// bomb).
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = parse_positive)]
+    pub compile_timeout: f64,
+    /// Compile in this process, without a deadline (what each candidate's compile process runs).
+    #[arg(long, hide = true)]
+    pub in_process: bool,
 }
 
 fn parse_size(s: &str) -> Result<(String, i64), String> {

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = add_problems(&cli.problems).and_then(|()| match cli.command {
         Command::Review(args) => review(args),
-        Command::Check(args) => check(args),
+        Command::Check(args) => check(args, &cli.problems),
         Command::Problems(args) => problems(args),
         Command::Compare(args) => compare::run(&args.old, &args.new),
         Command::Report(args) => report::run(&args.files, args.output.as_deref()),
@@ -287,7 +287,7 @@ fn timed_sizes(given: &[(String, i64)], candidates: &[&Candidate]) -> Result<Opt
     Ok(timed.map(|(s, _)| s))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, serde::Deserialize)]
 struct CheckResult {
     file: String,
     ok: bool,
@@ -297,6 +297,102 @@ struct CheckResult {
     cache_hit: bool,
     error: Option<String>,
     log: String,
+}
+
+/// `sadoku check` of `files` in this process: every file read here, each compiled on a thread of
+/// its own that Landlock and seccomp confine to the toolkit's headers and the module cache, so
+/// that an include of anything else fails inside NVRTC.
+fn check_here(args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<CheckResult>> {
+    let nvrtc = nvrtc(args.no_cache)?;
+    let includes = sadoku_cuda::libs::CudaRoot::find().map(|r| r.include_dirs()).unwrap_or_default();
+    let cache = if args.no_cache { None } else { Nvrtc::default_cache_dir() };
+    let mut results = Vec::new();
+    for path in files {
+        let file = path.display().to_string();
+        let loaded = Candidate::load(path).map_err(|e| e.to_string());
+        let (r, engaged) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let engaged = sandbox::confine_thread(&includes, cache.as_deref());
+                    (check_one(&nvrtc, &args.arch, &file, &loaded), engaged)
+                })
+                .join()
+                .map_err(|_| anyhow!("the compile thread panicked"))
+        })?;
+        if let Err(why) = engaged {
+            eprintln!("sadoku: note: {file} compiled without the sandbox ({why})");
+        }
+        results.push(r?);
+    }
+    Ok(results)
+}
+
+/// `sadoku check` of one file in a child process (this binary, `--in-process`), killed when it
+/// outlives `--compile-timeout`.
+fn check_in_child(args: &CheckArgs, problems: &[std::path::PathBuf], path: &std::path::Path) -> Result<CheckResult> {
+    let file = path.display().to_string();
+    let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find sadoku itself: {e}"))?;
+    let mut cmd = std::process::Command::new(exe);
+    for dir in problems {
+        cmd.arg("--problems").arg(dir);
+    }
+    cmd.args(["check", "--in-process", "--json", "--arch", &args.arch]);
+    if args.no_cache {
+        cmd.arg("--no-cache");
+    }
+    let mut child = cmd
+        .arg(path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow!("cannot start a compile process: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs_f64(args.compile_timeout);
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut out);
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut err);
+        (out, err)
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let (out, err) = reader.join().map_err(|_| anyhow!("the compile process's reader panicked"))?;
+    let failed = |error: String| CheckResult {
+        file: file.clone(),
+        ok: false,
+        arch: args.arch.clone(),
+        kernels: vec![],
+        compile_ms: None,
+        cache_hit: false,
+        error: Some(error),
+        log: String::new(),
+    };
+    let Some(status) = status else {
+        return Ok(failed(format!(
+            "{file}: does not compile: NVRTC did not finish within {} s (--compile-timeout)",
+            args.compile_timeout
+        )));
+    };
+    let err = String::from_utf8_lossy(&err);
+    for line in err.lines().filter(|l| l.contains("note:")) {
+        eprintln!("{line}");
+    }
+    match serde_json::from_slice::<Vec<CheckResult>>(&out) {
+        Ok(mut rs) if rs.len() == 1 => Ok(rs.remove(0)),
+        // An environment error (no NVRTC) is the child's one-line error: the run's too.
+        _ if status.code() == Some(2) => Err(anyhow!("{}", err.trim().trim_start_matches("sadoku: error: "))),
+        _ => Ok(failed(format!("{file}: does not compile: the compiler process ended ({status}): {}", err.trim()))),
+    }
 }
 
 /// One candidate of `sadoku check`: front matter already read, compiled, arguments checked.
@@ -340,34 +436,22 @@ fn check_one(nvrtc: &Nvrtc, arch: &str, file: &str, loaded: &Result<Candidate, S
     Ok(r)
 }
 
-fn check(args: CheckArgs) -> Result<u8> {
+fn check(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
     if !args.arch.starts_with("sm_") {
         anyhow::bail!("--arch {}: expected a real architecture such as sm_90 or sm_90a", args.arch);
     }
-    let nvrtc = nvrtc(args.no_cache)?;
-    // Read every file here; compile on a thread of its own that Landlock confines to the toolkit's
-    // headers and the module cache, so that an include of anything else fails inside NVRTC.
-    let loaded: Vec<(String, Result<Candidate, String>)> = candidates::expand(&args.candidates)?
-        .into_iter()
-        .map(|path| (path.display().to_string(), Candidate::load(&path).map_err(|e| e.to_string())))
-        .collect();
-    let includes = sadoku_cuda::libs::CudaRoot::find().map(|r| r.include_dirs()).unwrap_or_default();
-    let cache = if args.no_cache { None } else { Nvrtc::default_cache_dir() };
-    let (results, confined) = std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                let confined = sandbox::confine_thread(&includes, cache.as_deref());
-                let results: Result<Vec<CheckResult>> =
-                    loaded.iter().map(|(file, c)| check_one(&nvrtc, &args.arch, file, c)).collect();
-                (results, confined)
-            })
-            .join()
-            .map_err(|_| anyhow!("the compile thread panicked"))
-    })?;
-    let results = results?;
-    if let Err(why) = &confined {
-        eprintln!("sadoku: note: compiled without the sandbox ({why}): includes and system calls were not confined");
-    }
+    let files = candidates::expand(&args.candidates)?;
+    let results = if args.in_process {
+        check_here(&args, &files)?
+    } else {
+        // Each candidate in a process of its own, killed at its deadline: a compile-time bomb
+        // (NVRTC compiles one program at a time) costs its own verdict and no other.
+        let mut results = Vec::new();
+        for path in &files {
+            results.push(check_in_child(&args, problems, path)?);
+        }
+        results
+    };
     if args.json {
         output::json::print(&results)?;
     } else {

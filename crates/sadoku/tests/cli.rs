@@ -409,3 +409,26 @@ fn landlock() -> bool {
     // SAFETY: a query that creates nothing.
     unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<libc::c_void>(), 0usize, 1u32) > 0 }
 }
+
+/// A compile-time bomb (a macro doubled 24 times: NVRTC works for minutes on 16 M tokens) fails
+/// `check` at its deadline, in a process of its own, and costs no other candidate its verdict.
+#[test]
+fn a_compile_time_bomb_is_stopped_at_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bomb = String::from(
+        "/* sadoku\nproblem = \"trimm\"\n[[launch]]\nkernel = \"k\"\ngrid = [1, 1, 1]\nblock = [1, 1, 1]\nargs = [\"A\", \"B\", \"C\", \"N\"]\n*/\n#define X0 v +\n",
+    );
+    for i in 1..=24 {
+        bomb.push_str(&format!("#define X{i} X{} X{}\n", i - 1, i - 1));
+    }
+    bomb.push_str("extern \"C\" __global__ void k(const float* A, const float* B, float* C, int N) { float v = 1.0f; C[0] = X24 0.0f; }\n");
+    let bomb = write(dir.path(), "bomb.cu", &bomb);
+    let good = write(dir.path(), "good.cu", GOOD);
+    let started = std::time::Instant::now();
+    let out = sadoku(dir.path()).args(["check", "--compile-timeout", "2"]).arg(&bomb).arg(&good).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("bomb.cu: does not compile: NVRTC did not finish within 2 s (--compile-timeout)"), "{text}");
+    assert!(text.contains("ok     ") && text.contains("good.cu"), "the next candidate is checked as ever: {text}");
+    assert!(started.elapsed().as_secs() < 30, "the deadline held: {:?}", started.elapsed());
+}
