@@ -507,11 +507,14 @@ fn gpus(args: &ReviewArgs) -> Result<Vec<usize>> {
 /// The worker side of a review: one candidate's GPU work, served to the parent over stdin/stdout.
 fn worker(args: WorkerArgs) -> Result<u8> {
     let protocol = workers::take_stdout()?;
-    let mut device = CudaDevice::open(args.gpu, nvrtc(args.no_cache)?, Role::Candidate).map_err(|e| anyhow!("{e}"))?;
+    // A worker that Landlock cannot keep from writing the module cache does not use it: a module
+    // it planted would be loaded by the next review of the same source.
+    let no_cache = args.no_cache || (args.sandbox != sandbox::Mode::Off && !sandbox::landlock_offered());
+    let mut device = CudaDevice::open(args.gpu, nvrtc(no_cache)?, Role::Candidate).map_err(|e| anyhow!("{e}"))?;
     // Confined once the CUDA context and NVRTC are loaded, before anything of the candidate's.
     if args.sandbox != sandbox::Mode::Off {
         let includes = sadoku_cuda::libs::CudaRoot::find().map(|r| r.include_dirs()).unwrap_or_default();
-        let cache = if args.no_cache { None } else { Nvrtc::default_cache_dir() };
+        let cache = if no_cache { None } else { Nvrtc::default_cache_dir() };
         let engaged = sandbox::confine(&sandbox::Policy::worker(includes, cache, args.temp.clone()), args.cpu_s);
         if args.sandbox == sandbox::Mode::Require && !engaged.complete() {
             return Err(anyhow!("--sandbox require: the sandbox could not engage: {}", engaged.describe()));

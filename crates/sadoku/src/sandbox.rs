@@ -213,12 +213,22 @@ fn landlock_thread(includes: &[PathBuf], cache: Option<&Path>) -> Result<String,
     landlock(&Policy { read: includes.to_vec(), write })
 }
 
-/// What this machine's kernel offers, without confining anything: for the environment block.
-pub fn probe() -> String {
-    // landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION): the kernel's ABI.
+/// The kernel's Landlock ABI (landlock_create_ruleset's version query), 0 without Landlock.
+fn landlock_abi() -> i64 {
     // SAFETY: a query that creates nothing.
     let abi =
         unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<libc::c_void>(), 0usize, 1u32) };
+    abi.max(0)
+}
+
+/// Whether the kernel offers Landlock at all.
+pub fn landlock_offered() -> bool {
+    landlock_abi() > 0
+}
+
+/// What this machine's kernel offers, without confining anything: for the environment block.
+pub fn probe() -> String {
+    let abi = landlock_abi();
     let landlock = if abi > 0 { format!("Landlock ABI {abi}") } else { "no Landlock".to_string() };
     // The "Seccomp" line appears when the kernel has seccomp.
     let seccomp = std::fs::read_to_string("/proc/self/status")
@@ -284,6 +294,12 @@ mod tests {
         assert_eq!(fork, -1, "no new process");
         // The test's own thread was never confined.
         assert_eq!(std::fs::read_to_string(secret_file.path()).unwrap(), "a token\n");
+    }
+
+    /// The environment block and the worker's cache decision read the same query.
+    #[test]
+    fn the_probe_and_the_workers_decision_agree() {
+        assert_eq!(landlock_offered(), probe().starts_with("Landlock ABI"), "{}", probe());
     }
 
     #[test]
