@@ -212,6 +212,10 @@ pub struct CheckArgs {
     /// bomb).
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = parse_positive)]
     pub compile_timeout: f64,
+    /// GiB of address space a candidate's compile process may use (a memory bomb runs NVRTC out
+    /// of memory instead of the machine).
+    #[arg(long, default_value_t = 4.0, value_name = "GIB", value_parser = parse_positive)]
+    pub compile_memory: f64,
     /// Compile in this process, without a deadline (what each candidate's compile process runs).
     #[arg(long, hide = true)]
     pub in_process: bool,

@@ -337,6 +337,7 @@ fn check_in_child(args: &CheckArgs, problems: &[std::path::PathBuf], path: &std:
         cmd.arg("--problems").arg(dir);
     }
     cmd.args(["check", "--in-process", "--json", "--arch", &args.arch]);
+    cmd.arg("--compile-memory").arg(args.compile_memory.to_string());
     if args.no_cache {
         cmd.arg("--no-cache");
     }
@@ -388,7 +389,17 @@ fn check_in_child(args: &CheckArgs, problems: &[std::path::PathBuf], path: &std:
         eprintln!("{line}");
     }
     match serde_json::from_slice::<Vec<CheckResult>>(&out) {
-        Ok(mut rs) if rs.len() == 1 => Ok(rs.remove(0)),
+        Ok(mut rs) if rs.len() == 1 => {
+            let mut r = rs.remove(0);
+            // Say which limit held.
+            if !r.ok && r.log.contains("catastrophic error: out of memory") {
+                r.error = Some(format!(
+                    "{file}: does not compile: NVRTC ran out of memory within {} GiB (--compile-memory)",
+                    args.compile_memory
+                ));
+            }
+            Ok(r)
+        }
         // An environment error (no NVRTC) is the child's one-line error: the run's too.
         _ if status.code() == Some(2) => Err(anyhow!("{}", err.trim().trim_start_matches("sadoku: error: "))),
         _ => Ok(failed(format!("{file}: does not compile: the compiler process ended ({status}): {}", err.trim()))),
@@ -442,6 +453,13 @@ fn check(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
     }
     let files = candidates::expand(&args.candidates)?;
     let results = if args.in_process {
+        // A compile process holds NVRTC and nothing of CUDA's: its address space can be bounded.
+        let bytes = (args.compile_memory * (1u64 << 30) as f64) as u64;
+        let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+        // SAFETY: a plain system call on this process.
+        if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
+            eprintln!("sadoku: note: no memory limit for compiles: {}", std::io::Error::last_os_error());
+        }
         check_here(&args, &files)?
     } else {
         // Each candidate in a process of its own, killed at its deadline: a compile-time bomb

@@ -432,3 +432,31 @@ fn a_compile_time_bomb_is_stopped_at_its_deadline() {
     assert!(text.contains("ok     ") && text.contains("good.cu"), "the next candidate is checked as ever: {text}");
     assert!(started.elapsed().as_secs() < 30, "the deadline held: {:?}", started.elapsed());
 }
+
+/// A memory bomb (a 4 KiB string doubled 20 times: gigabytes of preprocessed text) runs NVRTC out
+/// of memory within the compile process's bound instead of the machine, and the verdict says so.
+#[test]
+fn a_memory_bomb_hits_the_compile_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bomb = String::from(
+        "/* sadoku\nproblem = \"trimm\"\n[[launch]]\nkernel = \"k\"\ngrid = [1, 1, 1]\nblock = [1, 1, 1]\nargs = [\"A\", \"B\", \"C\", \"N\"]\n*/\n",
+    );
+    bomb.push_str(&format!("#define X0 \"{}\"\n", "a".repeat(4096)));
+    for i in 1..=20 {
+        bomb.push_str(&format!("#define X{i} X{} X{}\n", i - 1, i - 1));
+    }
+    bomb.push_str("extern \"C\" __global__ void k(const float* A, const float* B, float* C, int N) { const char* s = X20; if (N < 0) C[0] = s[0]; }\n");
+    let bomb = write(dir.path(), "membomb.cu", &bomb);
+    let out = sadoku(dir.path())
+        .args(["check", "--compile-memory", "1", "--compile-timeout", "120"])
+        .arg(&bomb)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", text.chars().take(400).collect::<String>());
+    assert!(
+        text.contains("membomb.cu: does not compile: NVRTC ran out of memory within 1 GiB (--compile-memory)"),
+        "{}",
+        text.chars().take(400).collect::<String>()
+    );
+}
