@@ -684,11 +684,11 @@ pub(crate) fn judge(
 /// The inputs' hashes moved: find what changed, against a fresh copy of the same draw.
 fn inputs_modified(devices: &mut Devices, spec: &BufferSpec, g: &Guarded, draw: &Draw, at: &At) -> Stop {
     let found = (|| -> Result<Option<Rejection>, DeviceError> {
-        let after = download_elements(devices.reference, g.view, spec.dtype)?;
+        let after = devices.reference.download_elements(g.view, spec.dtype)?;
         // A judge-only temporary: the same draw again, as it was before the launch.
         let temp = devices.reference.alloc(g.view.bytes)?;
         let redrawn = devices.reference.run(&[Work::Library(LibraryOp::Generate { buffer: temp, draw: *draw })]);
-        let pristine = redrawn.and_then(|()| download_elements(devices.reference, temp, spec.dtype));
+        let pristine = redrawn.and_then(|()| devices.reference.download_elements(temp, spec.dtype));
         devices.reference.free(temp);
         let pristine = pristine?;
         Ok(inputs_unchanged::check(spec, &pristine, &after)
@@ -718,7 +718,7 @@ fn cross_check(
 ) -> Result<(), Stop> {
     let mut inputs: Vec<Vec<u64>> = Vec::new();
     for (spec, g) in arena.of_role(Role::Input) {
-        inputs.push(download_elements(devices.reference, g.view, spec.dtype)?);
+        inputs.push(devices.reference.download_elements(g.view, spec.dtype)?);
     }
     // The generator too: the device's draw must be the host's, to the last bit for uniform and
     // integer draws and within one unit in the last place for normal ones (the device's log and
@@ -771,7 +771,7 @@ fn cross_check(
                 }
             }
         }
-        let got = download_elements(devices.reference, g.view, spec.dtype)?;
+        let got = devices.reference.download_elements(g.view, spec.dtype)?;
         let factor = factors[k];
         let c =
             compare_host(spec.dtype, &got[..spec.elements()], &device.values, &device.scale, factor, plan.poison[k]);
@@ -793,7 +793,7 @@ fn cross_check(
             )));
         }
         if let Some(d) = differences.get(k) {
-            let kept = download_elements(devices.reference, truth.kept[k], spec.dtype)?;
+            let kept = devices.reference.download_elements(truth.kept[k], spec.dtype)?;
             let n = spec.elements();
             let h = diff_host(spec.dtype, &kept[..n], &got[..n], &device.scale, factor);
             if h != *d {
@@ -805,13 +805,6 @@ fn cross_check(
         }
     }
     Ok(())
-}
-
-/// A view's elements of `dtype`, as bits.
-fn download_elements(device: &mut dyn Device, b: Buffer, dtype: Dtype) -> Result<Vec<u64>, DeviceError> {
-    let mut bytes = vec![0u8; b.bytes];
-    device.download(b, &mut bytes)?;
-    Ok(element::read(dtype, &bytes))
 }
 
 /// Bytes of each judge-only temporary the truth needs: fp64 copies of a GEMM's operands and of

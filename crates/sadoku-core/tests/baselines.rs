@@ -2,6 +2,9 @@
 //! cuDNN's pooling (a speedup with its interval), and on a machine without cuDNN the review still
 //! gives its verdict, with time and % of ceiling and the reason the baseline is missing.
 
+mod common;
+
+use common::timing_options;
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::LibraryOp;
 use sadoku_core::device::sim::{SimCall, SimDevice, SimFault};
@@ -11,7 +14,6 @@ use sadoku_core::problem::Sizes;
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
-use sadoku_core::time::TimingOptions;
 use sadoku_core::verify::VerifyOptions;
 
 const CANDIDATE: &str = r#"/* sadoku
@@ -69,13 +71,7 @@ fn review(judge: &mut SimDevice) -> CandidateReport {
     let sizes = |n: i64, c: i64, h: i64, w: i64| Sizes::new([("N", n), ("C", c), ("H", h), ("W", w)]);
     let options = ReviewOptions {
         verify: VerifyOptions { sizes: vec![sizes(1, 1, 2, 2), sizes(2, 3, 17, 9)], ..Default::default() },
-        timing: TimingOptions {
-            warmup: std::time::Duration::ZERO,
-            min_samples: 5,
-            max_samples: 20,
-            budget: std::time::Duration::from_millis(200),
-            ..TimingOptions::default()
-        },
+        timing: timing_options(),
         timed_sizes: Some(sizes(2, 3, 16, 16)),
         ..ReviewOptions::default()
     };

@@ -5,6 +5,9 @@
 //! write past the end, a result that moves on the repeat, an inaccurate result, and one computed
 //! in too low a precision.
 
+mod common;
+
+use common::timing_options;
 use sadoku_core::candidate::Candidate;
 use sadoku_core::checks::accuracy::PrecisionClass;
 use sadoku_core::device::element;
@@ -15,7 +18,6 @@ use sadoku_core::problem::{self, Dtype, Sizes};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
-use sadoku_core::time::TimingOptions;
 use sadoku_core::verdict::{Rejection, Verdict};
 use sadoku_core::verify::VerifyOptions;
 
@@ -155,13 +157,7 @@ fn review(dtype: Dtype, dev: &mut SimDevice, kernel: &str) -> CandidateReport {
             sizes: [1, 17, 1000].iter().map(|&n| Sizes::new([("N", n)])).collect(),
             ..Default::default()
         },
-        timing: TimingOptions {
-            warmup: std::time::Duration::ZERO,
-            min_samples: 5,
-            max_samples: 20,
-            budget: std::time::Duration::from_millis(200),
-            ..TimingOptions::default()
-        },
+        timing: timing_options(),
         timed_sizes: Some(Sizes::new([("N", 64)])),
         ..ReviewOptions::default()
     };
@@ -369,13 +365,7 @@ fn a_bf16_gemm_is_judged_against_the_widened_truth_and_a_bf16_baseline() {
     let sizes = |m: i64, n: i64, k: i64| Sizes::new([("M", m), ("N", n), ("K", k)]);
     let options = ReviewOptions {
         verify: VerifyOptions { sizes: vec![sizes(1, 1, 1), sizes(3, 5, 7), sizes(17, 9, 301)], ..Default::default() },
-        timing: TimingOptions {
-            warmup: std::time::Duration::ZERO,
-            min_samples: 5,
-            max_samples: 20,
-            budget: std::time::Duration::from_millis(200),
-            ..TimingOptions::default()
-        },
+        timing: timing_options(),
         timed_sizes: Some(sizes(3, 5, 7)),
         ..ReviewOptions::default()
     };

@@ -902,9 +902,7 @@ fn every_dtype_matches_the_host() {
         for distribution in distributions {
             let draw = Draw { distribution, seed: 99, scale: -2.0, cols: 0, lower: false, dtype };
             library(&mut d, &[LibraryOp::Generate { buffer: buf, draw }]);
-            let mut bytes = vec![0u8; n * dtype.bytes()];
-            d.download(buf, &mut bytes).unwrap();
-            let got = element::read(dtype, &bytes);
+            let got = d.download_elements(buf, dtype).unwrap();
             let want = generate::elements(&draw, n);
             let off = got.iter().zip(&want).filter(|(g, w)| g != w).count();
             let exact = !matches!(distribution, Distribution::Randn { .. });
@@ -924,8 +922,7 @@ fn every_dtype_matches_the_host() {
             let (abs, wide) = (d.alloc(n * dtype.bytes()).unwrap(), d.alloc(n * 8).unwrap());
             library(&mut d, &[LibraryOp::Abs { src: buf, dst: abs, dtype }]);
             library(&mut d, &[LibraryOp::Upcast { src: buf, dst: wide, abs: true, dtype }]);
-            d.download(abs, &mut bytes).unwrap();
-            let abs_got = element::read(dtype, &bytes);
+            let abs_got = d.download_elements(abs, dtype).unwrap();
             let wide_got = d.download_f64(wide).unwrap();
             for i in 0..n {
                 assert_eq!(abs_got[i], element::abs(dtype, got[i]), "{dtype}: |x| at {i}");
@@ -935,9 +932,7 @@ fn every_dtype_matches_the_host() {
             d.free(wide);
         }
         library(&mut d, &[LibraryOp::Pattern { buffer: buf, seed: 5, dtype }]);
-        let mut bytes = vec![0u8; n * dtype.bytes()];
-        d.download(buf, &mut bytes).unwrap();
-        let got = element::read(dtype, &bytes);
+        let got = d.download_elements(buf, dtype).unwrap();
         assert!(got.iter().enumerate().all(|(i, &g)| g == pattern_element(5, i as u64, dtype)), "{dtype}: pattern");
         d.free(buf);
 
@@ -987,9 +982,7 @@ fn every_dtype_matches_the_host() {
         );
         library(&mut d, &[LibraryOp::Gemm { precision, m, n: nn, k, a, b, c, transpose_a: false, batch: 1 }]);
         let (av, bv) = (generate::elements(&draw(1), m * k), generate::elements(&draw(2), k * nn));
-        let mut bytes = vec![0u8; m * nn * 2];
-        d.download(c, &mut bytes).unwrap();
-        let got = element::read(dtype, &bytes);
+        let got = d.download_elements(c, dtype).unwrap();
         let u = if dtype == Dtype::Bf16 { 1.0 / 256.0 } else { 1.0 / 2048.0 };
         for i in 0..m {
             for j in 0..nn {

@@ -69,6 +69,7 @@ impl Engaged {
             Ok(()) => on.push("rlimits".to_string()),
             Err(why) => off.push(format!("no rlimits: {why}")),
         }
+        // SAFETY: geteuid cannot fail and touches no memory.
         let uid = unsafe { libc::geteuid() };
         on.push(format!("uid {uid}"));
         if off.is_empty() { on.join(", ") } else { format!("{} ({})", on.join(", "), off.join("; ")) }

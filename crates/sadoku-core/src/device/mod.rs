@@ -494,6 +494,12 @@ pub trait DeviceExt: Device {
         self.download(buffer, as_bytes_mut(&mut out))?;
         Ok(out)
     }
+    /// A view's elements of `dtype`, as bits.
+    fn download_elements(&mut self, buffer: Buffer, dtype: Dtype) -> Result<Vec<u64>, DeviceError> {
+        let mut bytes = vec![0u8; buffer.bytes];
+        self.download(buffer, &mut bytes)?;
+        Ok(element::read(dtype, &bytes))
+    }
     fn download_f64(&mut self, buffer: Buffer) -> Result<Vec<f64>, DeviceError> {
         let mut out = vec![0f64; buffer.bytes / 8];
         self.download(buffer, as_bytes_mut(&mut out))?;

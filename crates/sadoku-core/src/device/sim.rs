@@ -138,6 +138,15 @@ impl SimCall<'_> {
     }
 }
 
+/// Where window element (r, t) of output (oh, ow) falls in an h×w plane padded by `pad` (row-major
+/// offset), or `None` in the padding: what cuDNN's convolution and pooling read.
+#[allow(clippy::too_many_arguments)]
+fn window_at(oh: usize, ow: usize, r: usize, t: usize, stride: usize, pad: usize, h: usize, w: usize) -> Option<usize> {
+    let ih = (oh * stride + r).checked_sub(pad).filter(|&i| i < h)?;
+    let iw = (ow * stride + t).checked_sub(pad).filter(|&i| i < w)?;
+    Some(ih * w + iw)
+}
+
 type KernelFn = Box<dyn FnMut(&mut SimCall) -> Result<(), SimFault>>;
 type CostFn = Box<dyn Fn(&Launch) -> f64>;
 /// Corrupts a comparator's summary or a generator's draw (a broken device helper).
@@ -392,14 +401,8 @@ impl SimDevice {
                         let c = group * cpg + cc;
                         for r in 0..g.r {
                             for t in 0..g.s {
-                                let (ih, iw) = (
-                                    (oh * g.stride + r) as isize - g.pad as isize,
-                                    (ow * g.stride + t) as isize - g.pad as isize,
-                                );
-                                if ih < 0 || iw < 0 || ih as usize >= g.h || iw as usize >= g.w {
-                                    continue;
-                                }
-                                let xv = x[((n * g.c + c) * g.h + ih as usize) * g.w + iw as usize];
+                                let Some(at) = window_at(oh, ow, r, t, g.stride, g.pad, g.h, g.w) else { continue };
+                                let xv = x[(n * g.c + c) * g.h * g.w + at];
                                 acc = xv.mul_add(w[((k * cpg + cc) * g.r + r) * g.s + t], acc);
                             }
                         }
@@ -417,14 +420,8 @@ impl SimDevice {
                     let (mut best, mut sum) = (f32::NEG_INFINITY, 0f32);
                     for r in 0..g.window {
                         for t in 0..g.window {
-                            let (ih, iw) = (
-                                (oh * g.stride + r) as isize - g.pad as isize,
-                                (ow * g.stride + t) as isize - g.pad as isize,
-                            );
-                            if ih < 0 || iw < 0 || ih as usize >= g.h || iw as usize >= g.w {
-                                continue;
-                            }
-                            let v = x[(nc * g.h + ih as usize) * g.w + iw as usize];
+                            let Some(at) = window_at(oh, ow, r, t, g.stride, g.pad, g.h, g.w) else { continue };
+                            let v = x[nc * g.h * g.w + at];
                             best = best.max(v);
                             sum += v;
                         }
