@@ -94,6 +94,52 @@ pub trait Compiler {
     fn compile(&self, request: &CompileRequest) -> Result<CompiledModule, CompileError>;
 }
 
+/// Compiled modules on disk, sealed (see [`crate::cache`]): only a judge writes them, and an
+/// entry that another writer planted or changed is ignored.
+#[derive(Debug, Clone)]
+pub struct ModuleCache {
+    store: crate::cache::Sealed,
+    /// The compiler's identity, part of every key.
+    identity: String,
+}
+
+impl ModuleCache {
+    pub fn new(store: crate::cache::Sealed, compiler_identity: String) -> ModuleCache {
+        ModuleCache { store, identity: compiler_identity }
+    }
+
+    fn name(&self, request: &CompileRequest) -> String {
+        format!("{}.module", request.cache_key(&self.identity))
+    }
+
+    /// The module compiled from `request` before, if its entry's seal holds.
+    pub fn get(&self, request: &CompileRequest) -> Option<CompiledModule> {
+        let name = self.name(request);
+        match self.store.get(&name) {
+            crate::cache::Lookup::Hit(bytes) => {
+                let mut m: CompiledModule = serde_json::from_slice(&bytes).ok()?;
+                // The seal covers the key, which covers the arch; this only keeps the record exact.
+                (m.arch == request.arch).then_some(())?;
+                m.cache_hit = true;
+                m.compile_ms = 0.0;
+                Some(m)
+            }
+            crate::cache::Lookup::Miss => None,
+            crate::cache::Lookup::Broken(why) => {
+                eprintln!("sadoku: warning: a cached module was ignored and will be rebuilt: {why}");
+                None
+            }
+        }
+    }
+
+    /// Keep `module`, compiled from `request`, for later reviews.
+    pub fn put(&self, request: &CompileRequest, module: &CompiledModule) {
+        if let Ok(bytes) = serde_json::to_vec(module) {
+            self.store.put(&self.name(request), &bytes);
+        }
+    }
+}
+
 /// Read every `.entry` signature out of PTX text.
 pub fn ptx_entries(ptx: &str) -> Vec<Entry> {
     let mut entries = Vec::new();

@@ -5,6 +5,7 @@
 //! driven by [`review`]. What sadoku guarantees is the list of files in [`checks`].
 //! The GPU sits behind [`device::Device`]; [`device::sim`] simulates one for tests.
 
+pub mod cache;
 pub mod candidate;
 pub mod checks;
 pub mod compile;

@@ -74,6 +74,10 @@ pub struct Findings {
     /// Why the worker held copies of its buffers instead of mapping the judge's (no CUDA IPC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sharing: Option<String>,
+    /// How the candidate's worker was confined, as it said itself: "Landlock ABI 7, seccomp,
+    /// rlimits, uid 65534"; "partial: ..." or "off: ..." when less than the whole sandbox held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
     /// Where the review's time went.
     pub phases: Phases,
 }
@@ -111,6 +115,14 @@ pub struct Phases {
 pub enum Sanitized {
     Ran { sizes: Sizes, reports: Vec<SanitizerReport> },
     NotRun { why: String },
+}
+
+impl Findings {
+    /// What held of the sandbox, when the candidate ran with less than all of it (said with the
+    /// verdict).
+    pub fn weak_sandbox(&self) -> Option<&str> {
+        self.sandbox.as_deref().filter(|s| s.starts_with("partial") || s.starts_with("off"))
+    }
 }
 
 impl CandidateReport {

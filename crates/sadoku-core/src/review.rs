@@ -108,6 +108,8 @@ pub fn review_candidate(
     if let Sharing::Copied(why) = &devices.sharing {
         findings.sharing = Some(why.clone());
     }
+    // And how the candidate's worker was confined, as it said itself.
+    findings.sandbox = devices.candidate.info().sandbox.clone();
     let mut report = CandidateReport::new(candidate, verdict, findings, started.elapsed().as_secs_f64());
     report.timed_sizes = options.timed_sizes(candidate);
     observer.event(Event::Verdict { name: &report.name, verdict: &report.verdict });

@@ -161,6 +161,9 @@ pub struct RemoteDevice {
     deadline: Instant,
     /// Set once the worker is gone; every later call answers with it.
     dead: Option<DeviceError>,
+    /// The judge's module cache: the worker has none (it may neither read nor write one), so the
+    /// judge looks a module up before asking the worker to compile, and keeps what it compiled.
+    modules: Option<crate::compile::ModuleCache>,
 }
 
 impl RemoteDevice {
@@ -206,12 +209,18 @@ impl RemoteDevice {
             timeouts,
             deadline: Instant::now() + timeouts.candidate,
             dead: None,
+            modules: None,
         };
         match device.call(&Request::Info, &[], timeouts.other, "starting the worker")? {
             (Response::Info(info), _) => device.info = info,
             (other, _) => return Err(DeviceError::Environment(format!("worker answered {other:?} to Info"))),
         }
         Ok(device)
+    }
+
+    /// Keep the modules this worker compiles in the judge's `cache`, and serve them from it.
+    pub fn cache_modules(&mut self, cache: crate::compile::ModuleCache) {
+        self.modules = Some(cache);
     }
 
     /// One round trip, within `timeout` and the candidate's deadline.
@@ -297,9 +306,17 @@ impl Device for RemoteDevice {
     }
 
     fn compile(&mut self, request: &CompileRequest) -> Result<CompiledModule, CompileError> {
+        if let Some(m) = self.modules.as_ref().and_then(|c| c.get(request)) {
+            return Ok(m);
+        }
         let timeout = self.timeouts.compile;
         match self.call(&Request::Compile(request.clone()), &[], timeout, "compilation") {
-            Ok((Response::Compiled(r), _)) => r,
+            Ok((Response::Compiled(r), _)) => {
+                if let (Ok(m), Some(c)) = (&r, &self.modules) {
+                    c.put(request, m);
+                }
+                r
+            }
             Ok((other, _)) => Err(CompileError::Unavailable(format!("worker answered {other:?} to Compile"))),
             // A compiler that hangs or crashes on the candidate's source: the candidate's doing.
             Err(e @ (DeviceError::Timeout { .. } | DeviceError::WorkerDied { .. })) => {

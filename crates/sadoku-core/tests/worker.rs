@@ -295,3 +295,38 @@ fn views_and_payloads_cross_the_pipe_intact() {
     assert_eq!(all[4096 + 8192..], data[4096 + 8192..]);
     remote.free(b);
 }
+
+/// The judge keeps the modules its workers compile (a worker has no cache it could plant one in)
+/// and serves a later review of the same source from it, without asking that worker to compile.
+#[test]
+fn the_judge_keeps_its_workers_modules() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = || {
+        let store = sadoku_core::cache::Sealed::open(&dir.path().join("modules")).unwrap();
+        sadoku_core::compile::ModuleCache::new(store, "simulated compiler".into())
+    };
+    let (mut first, _) = start(honest_device, Timeouts::default());
+    first.cache_modules(cache());
+    let mut reference = SimDevice::new();
+    let report = review_remote(&mut first, &mut reference, "honest", &options());
+    assert_eq!(report.verdict, Verdict::Accepted { class: PrecisionClass::Fp32 });
+    assert!(!report.findings.compile.as_ref().unwrap().cache_hit);
+
+    // A worker whose compiler would outlive its deadline: only the judge's cache can serve it.
+    let slow = || {
+        let mut dev = honest_device();
+        dev.compile_delay = Duration::from_secs(30);
+        dev
+    };
+    let timeouts = Timeouts { compile: Duration::from_millis(300), ..Timeouts::default() };
+    let (mut second, _) = start(slow, timeouts);
+    second.cache_modules(cache());
+    let report = review_remote(&mut second, &mut reference, "honest", &options());
+    assert_eq!(report.verdict, Verdict::Accepted { class: PrecisionClass::Fp32 });
+    assert!(report.findings.compile.as_ref().unwrap().cache_hit, "served by the judge");
+
+    // Without the judge's cache the same worker times out: the test above proves the cache served it.
+    let (mut third, _) = start(slow, timeouts);
+    let report = review_remote(&mut third, &mut reference, "honest", &options());
+    assert!(!report.verdict.is_accepted(), "{:?}", report.verdict);
+}

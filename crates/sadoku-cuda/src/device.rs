@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{CString, c_char, c_void};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cudarc::cublas::{result as cublas, sys as cublas_sys};
@@ -1229,6 +1229,16 @@ impl CudaDevice {
         Ok(mhz)
     }
 
+    /// Say how this device's process is confined (a worker's sandbox), in its [`DeviceInfo`].
+    pub fn set_sandbox(&mut self, description: String) {
+        self.info.sandbox = Some(description);
+    }
+
+    /// This device's compiler's module cache (a judge's), to keep what its workers compile.
+    pub fn module_cache(&self) -> Option<sadoku_core::compile::ModuleCache> {
+        self.nvrtc.module_cache().cloned()
+    }
+
     /// Where [`Device::ceilings`] keeps its measurements (default: `ceilings` under
     /// [`crate::nvrtc::cache_root`]); `None` measures every time.
     pub fn set_ceilings_cache_dir(&mut self, dir: Option<PathBuf>) {
@@ -1453,13 +1463,31 @@ impl CudaDevice {
     }
 
     /// The cache file for this GPU's ceilings, when there is a cache directory and a UUID.
-    fn ceilings_file(&self) -> Option<PathBuf> {
-        Some(self.ceilings_dir.as_ref()?.join(format!("{}.json", self.uuid()?)))
+    /// The sealed store of measured ceilings and this GPU's entry in it.
+    fn ceilings_store(&self) -> Option<(sadoku_core::cache::Sealed, String)> {
+        let dir = self.ceilings_dir.as_ref()?;
+        let name = format!("{}.json", self.uuid()?);
+        match sadoku_core::cache::Sealed::open(dir) {
+            Ok(store) => Some((store, name)),
+            Err(why) => {
+                eprintln!("sadoku: note: measured ceilings are not cached: {why}");
+                None
+            }
+        }
     }
 
-    /// Cached ceilings, if they were measured on this GPU model under this driver.
-    fn read_ceilings(&self, path: &Path) -> Option<Ceilings> {
-        let file: CeilingsFile = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    /// Cached ceilings, if a judge measured them on this GPU model under this driver and the
+    /// entry's seal holds (a doctored ceiling would let impossible speeds pass).
+    fn read_ceilings(&self, store: &sadoku_core::cache::Sealed, name: &str) -> Option<Ceilings> {
+        let bytes = match store.get(name) {
+            sadoku_core::cache::Lookup::Hit(bytes) => bytes,
+            sadoku_core::cache::Lookup::Miss => return None,
+            sadoku_core::cache::Lookup::Broken(why) => {
+                eprintln!("sadoku: warning: cached ceilings were ignored and will be measured again: {why}");
+                return None;
+            }
+        };
+        let file: CeilingsFile = serde_json::from_slice(&bytes).ok()?;
         let c = file.ceilings;
         let plausible =
             [c.fp32_tflops, c.tf32_tflops, c.bf16_tflops, c.dram_gbs].iter().all(|x| x.is_finite() && *x > 0.0);
@@ -1472,7 +1500,7 @@ impl CudaDevice {
     }
 
     /// Best effort: a cache that cannot be written only costs a measurement next time.
-    fn write_ceilings(&self, path: &Path, ceilings: Ceilings) {
+    fn write_ceilings(&self, store: &sadoku_core::cache::Sealed, name: &str, ceilings: Ceilings) {
         let file = CeilingsFile {
             version: CEILINGS_VERSION,
             device: self.info.name.clone(),
@@ -1480,13 +1508,8 @@ impl CudaDevice {
             cuda_driver: self.info.cuda_driver.clone(),
             ceilings,
         };
-        let (Some(dir), Ok(text)) = (path.parent(), serde_json::to_string_pretty(&file)) else { return };
-        if std::fs::create_dir_all(dir).is_err() {
-            return;
-        }
-        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        if std::fs::write(&tmp, text + "\n").is_err() || std::fs::rename(&tmp, path).is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if let Ok(text) = serde_json::to_string_pretty(&file) {
+            store.put(name, (text + "\n").as_bytes());
         }
     }
 
@@ -1736,13 +1759,13 @@ impl Device for CudaDevice {
             return Ok(Some(c));
         }
         self.state()?;
-        let file = self.ceilings_file();
-        let c = match file.as_deref().and_then(|f| self.read_ceilings(f)) {
+        let store = self.ceilings_store();
+        let c = match store.as_ref().and_then(|(s, name)| self.read_ceilings(s, name)) {
             Some(c) => c,
             None => {
                 let c = self.measure_ceilings()?;
-                if let Some(f) = &file {
-                    self.write_ceilings(f, c);
+                if let Some((s, name)) = &store {
+                    self.write_ceilings(s, name, c);
                 }
                 c
             }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use cudarc::nvrtc::{result, sys};
-use sadoku_core::compile::{CompileError, CompileRequest, CompiledModule, Compiler, ptx_entries};
+use sadoku_core::cache::Sealed;
+use sadoku_core::compile::{CompileError, CompileRequest, CompiledModule, Compiler, ModuleCache, ptx_entries};
 
 use crate::libs::{self, CudaRoot, LibraryError};
 
@@ -21,17 +22,41 @@ pub fn cache_root() -> Option<PathBuf> {
 pub struct Nvrtc {
     root: Option<CudaRoot>,
     version: (i32, i32),
-    cache: Option<PathBuf>,
+    cache: Option<ModuleCache>,
+    /// Address space a compile may add to the process (see [`Nvrtc::bound_memory`]).
+    memory_bound: Option<u64>,
 }
 
 impl Nvrtc {
-    /// Load NVRTC and find the toolkit headers. `cache`: where compiled modules are kept (none: no cache).
+    /// Load NVRTC and find the toolkit headers. `cache`: where compiled modules are kept, sealed
+    /// (none: no cache; a cache that cannot be opened is said once and not used).
     pub fn new(cache: Option<PathBuf>) -> Result<Nvrtc, LibraryError> {
         libs::nvrtc()?;
         let (mut major, mut minor) = (0, 0);
         // SAFETY: plain out-parameters.
         unsafe { sys::nvrtcVersion(&mut major, &mut minor) };
-        Ok(Nvrtc { root: CudaRoot::find(), version: (major, minor), cache })
+        let mut nvrtc = Nvrtc { root: CudaRoot::find(), version: (major, minor), cache: None, memory_bound: None };
+        nvrtc.cache = cache.and_then(|dir| match Sealed::open(&dir) {
+            Ok(store) => Some(ModuleCache::new(store, nvrtc.identity())),
+            Err(why) => {
+                eprintln!("sadoku: note: compiled modules are not cached: {why}");
+                None
+            }
+        });
+        Ok(nvrtc)
+    }
+
+    /// Let each compile add at most `bytes` of address space to this process (RLIMIT_AS's soft
+    /// limit, raised back when the compile ends): a compile-time memory bomb then runs NVRTC out
+    /// of memory instead of the machine. For a worker, whose own address space grows with every
+    /// device allocation and so cannot be bounded as a whole.
+    pub fn bound_memory(&mut self, bytes: Option<u64>) {
+        self.memory_bound = bytes;
+    }
+
+    /// The module cache, for a judge that keeps the modules its workers compile.
+    pub fn module_cache(&self) -> Option<&ModuleCache> {
+        self.cache.as_ref()
     }
 
     pub fn version(&self) -> String {
@@ -51,38 +76,41 @@ impl Nvrtc {
         opts.extend(request.options.iter().cloned());
         opts
     }
+}
 
-    fn cached(&self, key: &str) -> Option<CompiledModule> {
-        let dir = self.cache.as_ref()?;
-        let image = std::fs::read(dir.join(format!("{key}.cubin"))).ok()?;
-        let ptx = std::fs::read_to_string(dir.join(format!("{key}.ptx"))).ok()?;
-        let log = std::fs::read_to_string(dir.join(format!("{key}.log"))).ok()?;
-        Some(CompiledModule {
-            arch: String::new(),
-            entries: ptx_entries(&ptx),
-            image,
-            ptx,
-            log,
-            cache_hit: true,
-            compile_ms: 0.0,
-        })
-    }
+/// RLIMIT_AS's soft limit at this process's present size plus a margin, until dropped.
+struct AddressSpaceBound {
+    previous: libc::rlimit,
+}
 
-    /// Best effort: a cache that cannot be written only costs time.
-    fn store(&self, key: &str, m: &CompiledModule) {
-        let Some(dir) = &self.cache else { return };
-        if std::fs::create_dir_all(dir).is_err() {
-            return;
-        }
-        // The log last: its presence marks a complete entry. Each file lands by rename.
-        for (ext, bytes) in [("cubin", &m.image[..]), ("ptx", m.ptx.as_bytes()), ("log", m.log.as_bytes())] {
-            let tmp = dir.join(format!("{key}.{ext}.{}.tmp", std::process::id()));
-            if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, dir.join(format!("{key}.{ext}"))).is_err()
-            {
-                let _ = std::fs::remove_file(&tmp);
-                return;
+impl AddressSpaceBound {
+    fn new(extra: u64) -> Option<AddressSpaceBound> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmSize:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        let mut previous = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: plain system calls on this process with valid pointers.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_AS, &mut previous) != 0 {
+                return None;
             }
+            let bound =
+                libc::rlimit { rlim_cur: (kib * 1024 + extra).min(previous.rlim_max), rlim_max: previous.rlim_max };
+            (libc::setrlimit(libc::RLIMIT_AS, &bound) == 0).then_some(AddressSpaceBound { previous })
         }
+    }
+}
+
+impl Drop for AddressSpaceBound {
+    fn drop(&mut self) {
+        // SAFETY: as above; the soft limit goes back to what it was (never above the hard limit).
+        unsafe { libc::setrlimit(libc::RLIMIT_AS, &self.previous) };
     }
 }
 
@@ -111,9 +139,7 @@ impl Compiler for Nvrtc {
     }
 
     fn compile(&self, request: &CompileRequest) -> Result<CompiledModule, CompileError> {
-        let key = request.cache_key(&self.identity());
-        if let Some(mut m) = self.cached(&key) {
-            m.arch = request.arch.clone();
+        if let Some(m) = self.cache.as_ref().and_then(|c| c.get(request)) {
             return Ok(m);
         }
         let started = Instant::now();
@@ -121,14 +147,23 @@ impl Compiler for Nvrtc {
             .map_err(|_| CompileError::Rejected { log: "the source contains a NUL byte".into() })?;
         let name = CString::new(request.name.replace('\0', "")).unwrap_or_default();
         let prog = Program(result::create_program(&src, Some(&name)).map_err(|e| unavailable("create a program", e))?);
+        let bound = self.memory_bound.and_then(AddressSpaceBound::new);
         // SAFETY: `prog` is live for this scope.
         let compiled = unsafe { result::compile_program(prog.0, &self.options(request)) };
+        drop(bound);
         // SAFETY: as above.
         let log = c_text(unsafe { result::get_program_log(prog.0) }.map_err(|e| unavailable("read its log", e))?);
         if let Err(e) = compiled {
             return match e.0 {
                 sys::nvrtcResult::NVRTC_ERROR_COMPILATION | sys::nvrtcResult::NVRTC_ERROR_INVALID_OPTION => {
-                    Err(CompileError::Rejected { log: if log.trim().is_empty() { format!("{e:?}") } else { log } })
+                    let mut log = if log.trim().is_empty() { format!("{e:?}") } else { log };
+                    if let Some(bytes) = self.memory_bound.filter(|_| log.contains("out of memory")) {
+                        log.push_str(&format!(
+                            "\nNVRTC ran out of memory within the {:.1} GiB a compile may take (--compile-memory)",
+                            bytes as f64 / (1u64 << 30) as f64
+                        ));
+                    }
+                    Err(CompileError::Rejected { log })
                 }
                 _ => Err(unavailable("compile", e)),
             };
@@ -153,7 +188,9 @@ impl Compiler for Nvrtc {
             cache_hit: false,
             compile_ms: started.elapsed().as_secs_f64() * 1e3,
         };
-        self.store(&key, &module);
+        if let Some(c) = &self.cache {
+            c.put(request, &module);
+        }
         Ok(module)
     }
 }

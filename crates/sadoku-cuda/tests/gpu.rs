@@ -814,8 +814,9 @@ fn tracing_can_be_disabled() {
 #[test]
 #[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs these with --ignored"]
 fn ceilings_are_measured_once_and_cached_per_gpu() {
-    let dir = std::env::temp_dir().join(format!("sadoku-ceilings-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let root = std::env::temp_dir().join(format!("sadoku-ceilings-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("ceilings");
 
     let mut c = open(Role::Candidate);
     assert_eq!(c.ceilings().unwrap(), None, "a candidate's device does not measure");
@@ -846,35 +847,36 @@ fn ceilings_are_measured_once_and_cached_per_gpu() {
     let file = files[0].clone();
     let name = file.file_name().unwrap().to_str().unwrap().to_string();
     assert!(name.starts_with("GPU-") && name.ends_with(".json"), "{name}");
-    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    // A seal line, then the figures.
+    let sealed = std::fs::read_to_string(&file).unwrap();
+    let (seal, text) = sealed.split_once('\n').unwrap();
+    assert!(seal.starts_with("sadoku-sealed 1 "), "{seal}");
+    let mut json: serde_json::Value = serde_json::from_str(text).unwrap();
     assert_eq!(json["device"], d.info().name.as_str());
     assert_eq!(json["cuda_driver"], d.info().cuda_driver.as_str());
     show(&format!("cache file {}: {json}", file.display()));
     drop(d);
 
-    // A fresh device reads the file: doctored figures come back as they are, at once.
-    json["ceilings"]["fp32_tflops"] = 12345.0.into();
-    std::fs::write(&file, json.to_string()).unwrap();
+    // A fresh device reads the entry: served at once.
     let mut d = open(Role::Reference);
     d.set_ceilings_cache_dir(Some(dir.clone()));
     let started = Instant::now();
-    let cached = d.ceilings().unwrap().unwrap();
-    assert_eq!(cached.fp32_tflops, 12345.0, "served from the cache file");
-    assert_eq!(cached.dram_gbs, first.dram_gbs);
+    assert_eq!(d.ceilings().unwrap(), Some(first), "served from the cache");
     assert!(started.elapsed().as_millis() < 200, "no measurement: {:?}", started.elapsed());
     drop(d);
 
-    // Another driver's figures are measured again (and the file rewritten).
-    json["driver"] = "0.0.0".into();
-    std::fs::write(&file, json.to_string()).unwrap();
+    // Doctored figures under the old seal (a worker or another user planting a ceiling that would
+    // let impossible speeds pass) are not trusted: measured again, and the entry rewritten.
+    json["ceilings"]["fp32_tflops"] = 12345.0.into();
+    std::fs::write(&file, format!("{seal}\n{json}")).unwrap();
     let mut d = open(Role::Reference);
     d.set_ceilings_cache_dir(Some(dir.clone()));
     let again = d.ceilings().unwrap().unwrap();
     assert!(again.fp32_tflops < 1000.0, "re-measured: {again:?}");
-    let rewritten: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    assert_ne!(rewritten["driver"], "0.0.0");
+    let rewritten = std::fs::read_to_string(&file).unwrap();
+    assert!(!rewritten.contains("12345"), "{rewritten}");
     drop(d);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// Every judged dtype other than fp32 on the device: the generator (float draws rounded from the

@@ -43,9 +43,36 @@ pub enum Command {
     /// Work with a problem definition.
     #[command(subcommand)]
     Problem(ProblemCommand),
+    /// Show what a candidate's sandbox engages on this machine, and try from inside it what it must
+    /// refuse; needs no GPU.
+    ///
+    /// A process confined as a worker is (Landlock, seccomp, rlimits, dropping root) tries to read
+    /// the judge's files, write its caches and results, open a network socket, signal or trace the
+    /// judge, start a process and regain root, and does what a review needs (read the CUDA
+    /// headers, write its temporary directory). Exit 0 when every attempt ended as it must, 1 when
+    /// one did not, 2 when the test could not run.
+    Sandbox(SandboxArgs),
     /// Internal: serve one candidate's GPU work over stdin/stdout for a judging parent.
     #[command(hide = true)]
     Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Print the attempts as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// A file the sandbox must keep the candidate from reading (default: the judge's cache secret,
+    /// made if missing, and /etc/passwd).
+    #[arg(long, value_name = "FILE")]
+    pub secret: Vec<PathBuf>,
+    /// Internal: the confined side.
+    #[arg(long, hide = true)]
+    pub child: bool,
+    #[arg(long, hide = true)]
+    pub temp: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    pub writable: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -108,8 +135,9 @@ pub struct ProblemCheckArgs {
 pub struct WorkerArgs {
     #[arg(long, default_value_t = 0)]
     pub gpu: usize,
-    #[arg(long)]
-    pub no_cache: bool,
+    /// Address space a compile may add, GiB.
+    #[arg(long, default_value_t = 4.0, value_parser = parse_positive)]
+    pub compile_memory: f64,
     /// How the worker confines itself.
     #[arg(long, value_enum, default_value = "auto")]
     pub sandbox: crate::sandbox::Mode,
@@ -173,6 +201,10 @@ pub struct ReviewArgs {
     /// Seconds NVRTC may take for one candidate.
     #[arg(long, default_value_t = 60.0, value_parser = parse_positive)]
     pub compile_timeout: f64,
+    /// Memory NVRTC may take for one candidate's compile, GiB (a compile-time memory bomb runs
+    /// NVRTC out of memory, not the machine).
+    #[arg(long, default_value_t = 4.0, value_name = "GIB", value_parser = parse_positive)]
+    pub compile_memory: f64,
     /// Seconds one run of a candidate's launches may take before its worker is killed.
     #[arg(long, default_value_t = 10.0, value_parser = parse_positive)]
     pub launch_timeout: f64,

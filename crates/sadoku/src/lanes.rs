@@ -29,6 +29,8 @@ pub struct Plan<'a> {
     pub sanitize: bool,
     pub no_cache: bool,
     pub sandbox: crate::sandbox::Mode,
+    /// GiB of memory a worker's compile may take.
+    pub compile_memory: f64,
 }
 
 /// One lane's outcome for one candidate (by index into `Plan::candidates`).
@@ -86,8 +88,12 @@ fn review_one(
     let condemned = matches!(&sanitized, Some(Sanitized::Ran { reports, .. }) if reports.iter().any(|r| r.errors > 0));
     let options = ReviewOptions { skip_timing: condemned, ..plan.options.clone() };
     let spawned = std::time::Instant::now();
-    let mut worker = workers::spawn(gpu, plan.no_cache, plan.timeouts, None, plan.sandbox)?;
+    let mut worker = workers::spawn(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)?;
     let worker_start_s = spawned.elapsed().as_secs_f64();
+    // The judge keeps the worker's modules: a worker has no cache it could plant one in.
+    if let Some(cache) = reference.module_cache() {
+        worker.cache_modules(cache);
+    }
     let mut devices = Devices { gate: Some(gate), ..Devices::new(&mut worker, reference) };
     let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, progress)?;
     report.findings.phases.worker_start_s = worker_start_s;
@@ -124,7 +130,7 @@ fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, refe
         let log =
             std::env::temp_dir().join(format!("sadoku-{}-{}-{tool}.log", std::process::id(), &candidate.sha256[..12]));
         let sanitizer = workers::Sanitizer { program: &program, tool, log: &log };
-        let ran = workers::spawn(gpu, plan.no_cache, timeouts, Some(sanitizer), crate::sandbox::Mode::Off).map(
+        let ran = workers::spawn(gpu, timeouts, Some(sanitizer), crate::sandbox::Mode::Off, plan.compile_memory).map(
             |mut worker| {
                 // Under compute-sanitizer the worker allocates its own buffers (copies of the judge's),
                 // so that memcheck sees every access leave its allocation.

@@ -9,6 +9,7 @@ mod output;
 mod progress;
 mod report;
 mod sandbox;
+mod sandbox_check;
 mod workers;
 
 use std::collections::VecDeque;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::run(&args.old, &args.new),
         Command::Report(args) => report::run(&args.files, args.output.as_deref()),
         Command::Problem(ProblemCommand::Check(args)) => problem_check(args),
+        Command::Sandbox(args) => sandbox_check::run(args),
         Command::Worker(args) => worker(args),
     });
     match result {
@@ -145,6 +147,7 @@ fn review(args: ReviewArgs) -> Result<u8> {
         sanitize: args.sanitize,
         no_cache: args.no_cache,
         sandbox: args.sandbox,
+        compile_memory: args.compile_memory,
     };
     let queue = Mutex::new((0..candidates.len()).collect::<VecDeque<usize>>());
     let stop = AtomicBool::new(false);
@@ -297,15 +300,19 @@ struct CheckResult {
     cache_hit: bool,
     error: Option<String>,
     log: String,
+    /// The compiled module, from a compile process to the `check` that started it (which keeps
+    /// it in the module cache); never printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    module: Option<sadoku_core::compile::CompiledModule>,
 }
 
-/// `sadoku check` of `files` in this process: every file read here, each compiled on a thread of
-/// its own that Landlock and seccomp confine to the toolkit's headers and the module cache, so
-/// that an include of anything else fails inside NVRTC.
+/// `sadoku check` of `files` in this process (a compile process of the `check` below): every file
+/// read here, each compiled on a thread of its own that Landlock and seccomp confine to the
+/// toolkit's headers, so that an include of anything else fails inside NVRTC. No module cache:
+/// the process that started this one keeps it.
 fn check_here(args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<CheckResult>> {
-    let nvrtc = nvrtc(args.no_cache)?;
+    let nvrtc = nvrtc(true)?;
     let includes = sadoku_cuda::libs::CudaRoot::find().map(|r| r.include_dirs()).unwrap_or_default();
-    let cache = if args.no_cache { None } else { Nvrtc::default_cache_dir() };
     let mut results = Vec::new();
     for path in files {
         let file = path.display().to_string();
@@ -313,8 +320,9 @@ fn check_here(args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<Chec
         let (r, engaged) = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    let engaged = sandbox::confine_thread(&includes, cache.as_deref());
-                    (check_one(&nvrtc, &args.arch, &file, &loaded), engaged)
+                    let engaged = sandbox::confine_thread(&includes);
+                    let compiled = loaded.as_ref().ok().map(|c| nvrtc.compile(&check_request(c, &args.arch)));
+                    (check_result(&file, &args.arch, &loaded, compiled), engaged)
                 })
                 .join()
                 .map_err(|_| anyhow!("the compile thread panicked"))
@@ -322,15 +330,29 @@ fn check_here(args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<Chec
         if let Err(why) = engaged {
             eprintln!("sadoku: note: {file} compiled without the sandbox ({why})");
         }
-        results.push(r?);
+        let mut r = r?;
+        // Only for the parent to keep, in its cache: a module is never printed.
+        r.module = if args.no_cache { None } else { r.module.take().filter(|_| r.ok) };
+        results.push(r);
     }
     Ok(results)
 }
 
-/// `sadoku check` of one file in a child process (this binary, `--in-process`), killed when it
-/// outlives `--compile-timeout`.
-fn check_in_child(args: &CheckArgs, problems: &[std::path::PathBuf], path: &std::path::Path) -> Result<CheckResult> {
+/// `sadoku check` of one file: from the module cache when a judge compiled the same request
+/// before, else in a compile process of its own (this binary, `--in-process`), killed when it
+/// outlives `--compile-timeout`, whose module this process then keeps.
+fn check_in_child(
+    args: &CheckArgs,
+    problems: &[std::path::PathBuf],
+    cache: Option<&sadoku_core::compile::ModuleCache>,
+    path: &std::path::Path,
+) -> Result<CheckResult> {
     let file = path.display().to_string();
+    let loaded = Candidate::load(path).map_err(|e| e.to_string());
+    let request = loaded.as_ref().ok().map(|c| check_request(c, &args.arch));
+    if let Some(m) = cache.zip(request.as_ref()).and_then(|(cache, r)| cache.get(r)) {
+        return check_result(&file, &args.arch, &loaded, Some(Ok(m)));
+    }
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find sadoku itself: {e}"))?;
     let mut cmd = std::process::Command::new(exe);
     for dir in problems {
@@ -338,7 +360,7 @@ fn check_in_child(args: &CheckArgs, problems: &[std::path::PathBuf], path: &std:
     }
     cmd.args(["check", "--in-process", "--json", "--arch", &args.arch]);
     cmd.arg("--compile-memory").arg(args.compile_memory.to_string());
-    if args.no_cache {
+    if cache.is_none() {
         cmd.arg("--no-cache");
     }
     let mut child = cmd
@@ -377,6 +399,7 @@ fn check_in_child(args: &CheckArgs, problems: &[std::path::PathBuf], path: &std:
         cache_hit: false,
         error: Some(error),
         log: String::new(),
+        module: None,
     };
     let Some(status) = status else {
         return Ok(failed(format!(
@@ -398,6 +421,9 @@ fn check_in_child(args: &CheckArgs, problems: &[std::path::PathBuf], path: &std:
                     args.compile_memory
                 ));
             }
+            if let (Some(cache), Some(request), Some(m)) = (cache, &request, r.module.take()) {
+                cache.put(request, &m);
+            }
             Ok(r)
         }
         // An environment error (no NVRTC) is the child's one-line error: the run's too.
@@ -406,8 +432,20 @@ fn check_in_child(args: &CheckArgs, problems: &[std::path::PathBuf], path: &std:
     }
 }
 
-/// One candidate of `sadoku check`: front matter already read, compiled, arguments checked.
-fn check_one(nvrtc: &Nvrtc, arch: &str, file: &str, loaded: &Result<Candidate, String>) -> Result<CheckResult> {
+/// What `sadoku check` compiles for a candidate.
+fn check_request(c: &Candidate, arch: &str) -> CompileRequest {
+    let arch = if c.spec.arch_specific && !arch.ends_with('a') { format!("{arch}a") } else { arch.to_string() };
+    CompileRequest { name: c.name(), source: c.source.clone(), arch, options: c.spec.options.clone() }
+}
+
+/// One candidate of `sadoku check`: front matter read, compiled (`None` when the front matter
+/// was not valid), arguments checked.
+fn check_result(
+    file: &str,
+    arch: &str,
+    loaded: &Result<Candidate, String>,
+    compiled: Option<Result<sadoku_core::compile::CompiledModule, CompileError>>,
+) -> Result<CheckResult> {
     let mut r = CheckResult {
         file: file.to_string(),
         ok: false,
@@ -417,19 +455,19 @@ fn check_one(nvrtc: &Nvrtc, arch: &str, file: &str, loaded: &Result<Candidate, S
         cache_hit: false,
         error: None,
         log: String::new(),
+        module: None,
     };
-    let c = match loaded {
-        Err(e) => {
+    let (c, compiled) = match (loaded, compiled) {
+        (Err(e), _) => {
             r.error = Some(e.clone());
             return Ok(r);
         }
-        Ok(c) => c,
+        (Ok(c), Some(compiled)) => (c, compiled),
+        (Ok(_), None) => unreachable!("a valid candidate is compiled"),
     };
     r.kernels = c.spec.launches.iter().map(|l| l.kernel.clone()).collect();
-    let arch = if c.spec.arch_specific && !arch.ends_with('a') { format!("{arch}a") } else { arch.to_string() };
-    r.arch = arch.clone();
-    let request = CompileRequest { name: c.name(), source: c.source.clone(), arch, options: c.spec.options.clone() };
-    match nvrtc.compile(&request) {
+    r.arch = check_request(c, arch).arch;
+    match compiled {
         Err(CompileError::Unavailable(m)) => return Err(anyhow!(m)),
         Err(CompileError::Rejected { log }) => {
             r.error = Some(format!("{file}: does not compile"));
@@ -442,6 +480,7 @@ fn check_one(nvrtc: &Nvrtc, arch: &str, file: &str, loaded: &Result<Candidate, S
             r.error =
                 c.spec.launches.iter().find_map(|l| signature::check(l, &m).err()).map(|e| format!("{file}: {e}"));
             r.ok = r.error.is_none();
+            r.module = Some(m);
         }
     }
     Ok(r)
@@ -452,7 +491,7 @@ fn check(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
         anyhow::bail!("--arch {}: expected a real architecture such as sm_90 or sm_90a", args.arch);
     }
     let files = candidates::expand(&args.candidates)?;
-    let results = if args.in_process {
+    let mut results = if args.in_process {
         // A compile process holds NVRTC and nothing of CUDA's: its address space can be bounded.
         let bytes = (args.compile_memory * (1u64 << 30) as f64) as u64;
         let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
@@ -463,13 +502,20 @@ fn check(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
         check_here(&args, &files)?
     } else {
         // Each candidate in a process of its own, killed at its deadline: a compile-time bomb
-        // (NVRTC compiles one program at a time) costs its own verdict and no other.
+        // (NVRTC compiles one program at a time) costs its own verdict and no other. This
+        // process keeps the module cache; compile processes never touch it.
+        let nvrtc = nvrtc(args.no_cache)?;
         let mut results = Vec::new();
         for path in &files {
-            results.push(check_in_child(&args, problems, path)?);
+            results.push(check_in_child(&args, problems, nvrtc.module_cache(), path)?);
         }
         results
     };
+    if !args.in_process {
+        for r in &mut results {
+            r.module = None;
+        }
+    }
     if args.json {
         output::json::print(&results)?;
     } else {
@@ -525,19 +571,25 @@ fn gpus(args: &ReviewArgs) -> Result<Vec<usize>> {
 /// The worker side of a review: one candidate's GPU work, served to the parent over stdin/stdout.
 fn worker(args: WorkerArgs) -> Result<u8> {
     let protocol = workers::take_stdout()?;
-    // A worker that Landlock cannot keep from writing the module cache does not use it: a module
-    // it planted would be loaded by the next review of the same source.
-    let no_cache = args.no_cache || (args.sandbox != sandbox::Mode::Off && !sandbox::landlock_offered());
-    let mut device = CudaDevice::open(args.gpu, nvrtc(no_cache)?, Role::Candidate).map_err(|e| anyhow!("{e}"))?;
+    sandbox::die_with_parent();
+    // No module cache: a worker could plant a module in one for the next review to load. The
+    // judge keeps the modules its workers compile.
+    let mut nvrtc = nvrtc(true)?;
+    nvrtc.bound_memory(Some((args.compile_memory * (1u64 << 30) as f64) as u64));
+    let mut device = CudaDevice::open(args.gpu, nvrtc, Role::Candidate).map_err(|e| anyhow!("{e}"))?;
     // Confined once the CUDA context and NVRTC are loaded, before anything of the candidate's.
-    if args.sandbox != sandbox::Mode::Off {
+    let confinement = if args.sandbox == sandbox::Mode::Off {
+        "off: --sandbox off, unconfined".to_string()
+    } else {
         let includes = sadoku_cuda::libs::CudaRoot::find().map(|r| r.include_dirs()).unwrap_or_default();
-        let cache = if no_cache { None } else { Nvrtc::default_cache_dir() };
-        let engaged = sandbox::confine(&sandbox::Policy::worker(includes, cache, args.temp.clone()), args.cpu_s);
+        let engaged = sandbox::confine(&sandbox::Policy::worker(includes, args.temp.clone()), args.cpu_s);
         if args.sandbox == sandbox::Mode::Require && !engaged.complete() {
             return Err(anyhow!("--sandbox require: the sandbox could not engage: {}", engaged.describe()));
         }
-    }
+        if engaged.complete() { engaged.describe() } else { format!("partial: {}", engaged.describe()) }
+    };
+    // The judge reads what engaged from the worker's Info, and says it in the verdict.
+    device.set_sandbox(confinement);
     let mut out = std::io::BufWriter::new(protocol);
     serve(&mut device, &mut std::io::stdin().lock(), &mut out)?;
     Ok(0)
@@ -733,6 +785,7 @@ fn prove(names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usiz
         sanitize: false,
         no_cache: false,
         sandbox: sandbox::Mode::Auto,
+        compile_memory: 4.0,
     };
     let queue = Mutex::new((0..refs.len()).collect::<VecDeque<usize>>());
     let stop = AtomicBool::new(false);

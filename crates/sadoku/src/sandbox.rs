@@ -10,9 +10,17 @@
 //!   log cannot echo what it never read. The judge alone writes the module cache.
 //! - **System calls** (seccomp, every thread): no sockets but Unix ones, no `ptrace` or
 //!   `process_vm_*`, no signals to other processes, no new processes or programs.
-//! - **Resources** (rlimits): no core files, bounded file sizes and CPU time. The address space
-//!   is left alone: the CUDA driver maps far more than it uses.
-//! - The worker starts with a cleared environment (see `workers::spawn`).
+//! - **User**: a worker started as root drops to `nobody` (uid and gid 65534, no supplementary
+//!   groups) once its device is open, where the host allows it; its temporary directory is
+//!   handed to that user. The judge's files (results, caches and their secret) are then out of
+//!   reach even where Landlock is not.
+//! - **Resources** (rlimits): no core files, bounded file sizes, CPU time and number of
+//!   processes. The address space is bounded around each compile (see `Nvrtc::bound_memory`),
+//!   not for the whole worker: every device allocation maps as much host address space as it
+//!   holds (1 GiB more per GiB, measured on an H200), so a whole-process bound would be a bound
+//!   on the problem's size, not on the host memory a candidate can take.
+//! - The worker dies with the judge (`PR_SET_PDEATHSIG`), starts with a cleared environment (see
+//!   `workers::spawn`) and cannot start processes that could outlive it.
 //!
 //! Where the kernel lacks Landlock or seccomp, what engaged is said in the environment block, and
 //! `--sandbox require` refuses to review.
@@ -46,9 +54,17 @@ pub struct Engaged {
     pub landlock: Result<String, String>,
     pub seccomp: Result<(), String>,
     pub rlimits: Result<(), String>,
+    /// The user the worker runs as: "uid 65534" after dropping root, "uid 1000" when not root;
+    /// why not when it stayed root.
+    pub user: Result<String, String>,
 }
 
+/// The unprivileged user a root-started worker becomes.
+pub const NOBODY: u32 = 65534;
+
 impl Engaged {
+    /// Landlock, seccomp and rlimits engaged (running as root where it cannot be dropped is said,
+    /// not refused: the other three hold without it).
     pub fn complete(&self) -> bool {
         self.landlock.is_ok() && self.seccomp.is_ok() && self.rlimits.is_ok()
     }
@@ -69,9 +85,13 @@ impl Engaged {
             Ok(()) => on.push("rlimits".to_string()),
             Err(why) => off.push(format!("no rlimits: {why}")),
         }
-        // SAFETY: geteuid cannot fail and touches no memory.
-        let uid = unsafe { libc::geteuid() };
-        on.push(format!("uid {uid}"));
+        match &self.user {
+            Ok(uid) => on.push(uid.clone()),
+            Err(why) => {
+                on.push("uid 0".into());
+                off.push(format!("root not dropped: {why}"));
+            }
+        }
         if off.is_empty() { on.join(", ") } else { format!("{} ({})", on.join(", "), off.join("; ")) }
     }
 }
@@ -85,11 +105,10 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// NVRTC's include directories, the module cache (read-only), /sys, this process's own /proc
-    /// entries and the NVIDIA driver's; read-write the NVIDIA device nodes and `temp`.
-    pub fn worker(includes: Vec<PathBuf>, cache: Option<PathBuf>, temp: Option<PathBuf>) -> Policy {
+    /// NVRTC's include directories, /sys, this process's own /proc entries and the NVIDIA
+    /// driver's; read-write the NVIDIA device nodes and `temp`. No cache: the judge keeps those.
+    pub fn worker(includes: Vec<PathBuf>, temp: Option<PathBuf>) -> Policy {
         let mut read = includes;
-        read.extend(cache);
         read.push(PathBuf::from("/sys"));
         read.push(PathBuf::from(format!("/proc/{}", std::process::id())));
         read.push(PathBuf::from("/proc/driver/nvidia"));
@@ -171,7 +190,8 @@ fn filter() -> Result<seccompiler::BpfProgram, String> {
     filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
 }
 
-/// rlimits: no core files, files of at most 1 GiB, and `cpu_s` seconds of CPU time.
+/// rlimits: no core files, files of at most 1 GiB, `cpu_s` seconds of CPU time, and at most
+/// [`MAX_TASKS`] processes and threads of the worker's user.
 fn rlimits(cpu_s: u64) -> Result<(), String> {
     let set = |what: libc::__rlimit_resource_t, name: &str, value: u64| {
         let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
@@ -184,34 +204,78 @@ fn rlimits(cpu_s: u64) -> Result<(), String> {
     };
     set(libc::RLIMIT_CORE, "RLIMIT_CORE", 0)?;
     set(libc::RLIMIT_FSIZE, "RLIMIT_FSIZE", 1 << 30)?;
-    set(libc::RLIMIT_CPU, "RLIMIT_CPU", cpu_s)
+    set(libc::RLIMIT_CPU, "RLIMIT_CPU", cpu_s)?;
+    set(libc::RLIMIT_NPROC, "RLIMIT_NPROC", MAX_TASKS)
+}
+
+/// Processes and threads a worker's user may have (the CUDA driver starts a few dozen threads per
+/// worker; new processes are refused outright by seccomp).
+const MAX_TASKS: u64 = 4096;
+
+/// Die when the judge dies.
+pub fn die_with_parent() {
+    // SAFETY: plain prctl on this process.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+}
+
+/// Run as [`NOBODY`] when started as root: no supplementary groups, then gid, then uid, each for
+/// real, effective and saved ids so that nothing can be regained.
+fn drop_root() -> Result<String, String> {
+    // SAFETY: plain credential system calls on this process; each result is checked.
+    unsafe {
+        if libc::geteuid() != 0 {
+            return Ok(format!("uid {}", libc::geteuid()));
+        }
+        let parent = libc::getppid();
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(format!("setgroups: {}", std::io::Error::last_os_error()));
+        }
+        if libc::setresgid(NOBODY, NOBODY, NOBODY) != 0 {
+            return Err(format!("setresgid: {}", std::io::Error::last_os_error()));
+        }
+        if libc::setresuid(NOBODY, NOBODY, NOBODY) != 0 {
+            return Err(format!("setresuid: {}", std::io::Error::last_os_error()));
+        }
+        // A change of credentials clears the parent-death signal: set it again, and make sure the
+        // judge did not die in between.
+        die_with_parent();
+        if libc::getppid() != parent {
+            libc::_exit(1);
+        }
+        if libc::setuid(0) == 0 {
+            return Err("root could be regained after dropping it".into());
+        }
+        Ok(format!("uid {NOBODY}"))
+    }
 }
 
 /// Confine this process as `policy` says, as far as the machine allows.
 pub fn confine(policy: &Policy, cpu_s: u64) -> Engaged {
+    let user = drop_root();
     let rlimits = rlimits(cpu_s);
     let landlock = landlock(policy);
     let seccomp = seccomp();
-    Engaged { landlock, seccomp, rlimits }
+    Engaged { landlock, seccomp, rlimits, user }
+}
+
+/// What the judge does for a worker it is about to start: when the judge is root, the worker will
+/// drop to [`NOBODY`], so its private temporary directory becomes that user's.
+pub fn prepare_temp(temp: &Path) -> std::io::Result<()> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(temp, Some(NOBODY), Some(NOBODY))?;
+    }
+    Ok(())
 }
 
 /// Landlock and seccomp on the calling thread only (both confine threads): for `sadoku check`,
-/// whose NVRTC compiles run on a thread of their own that may read the toolkit's headers and
-/// write the module cache, and do none of what a worker may not. Returns what engaged.
-pub fn confine_thread(includes: &[PathBuf], cache: Option<&Path>) -> Result<String, String> {
-    let landlock = landlock_thread(includes, cache)?;
+/// whose NVRTC compiles run on a thread of their own that may read the toolkit's headers and do
+/// none of what a worker may not (the process that started it keeps the module cache). Returns
+/// what engaged.
+pub fn confine_thread(includes: &[PathBuf]) -> Result<String, String> {
+    let landlock = landlock(&Policy { read: includes.to_vec(), write: vec![PathBuf::from("/dev/null")] })?;
     filter().and_then(|f| seccompiler::apply_filter(&f).map_err(|e| e.to_string()))?;
     Ok(format!("{landlock}, seccomp"))
-}
-
-fn landlock_thread(includes: &[PathBuf], cache: Option<&Path>) -> Result<String, String> {
-    // A rule needs the directory to exist: make the cache's before confining.
-    if let Some(c) = cache {
-        let _ = std::fs::create_dir_all(c);
-    }
-    let mut write: Vec<PathBuf> = cache.map(Path::to_path_buf).into_iter().collect();
-    write.push(PathBuf::from("/dev/null"));
-    landlock(&Policy { read: includes.to_vec(), write })
 }
 
 /// The kernel's Landlock ABI (landlock_create_ruleset's version query), 0 without Landlock.
@@ -220,11 +284,6 @@ fn landlock_abi() -> i64 {
     let abi =
         unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<libc::c_void>(), 0usize, 1u32) };
     abi.max(0)
-}
-
-/// Whether the kernel offers Landlock at all.
-pub fn landlock_offered() -> bool {
-    landlock_abi() > 0
 }
 
 /// What this machine's kernel offers, without confining anything: for the environment block.
@@ -265,7 +324,7 @@ mod tests {
         std::fs::write(secret_file.path(), "a token\n").unwrap();
         let (h, s) = (headers.path().to_path_buf(), secret_file.path().to_path_buf());
         let seen = std::thread::spawn(move || {
-            let engaged = confine_thread(std::slice::from_ref(&h), None).unwrap();
+            let engaged = confine_thread(std::slice::from_ref(&h)).unwrap();
             let header = std::fs::read_to_string(h.join("ok.h")).is_ok();
             let secret = std::fs::read_to_string(&s).map_err(|e| e.kind());
             // SAFETY: plain system calls; a refused fork returns -1 and makes no process.
@@ -297,17 +356,22 @@ mod tests {
         assert_eq!(std::fs::read_to_string(secret_file.path()).unwrap(), "a token\n");
     }
 
-    /// The environment block and the worker's cache decision read the same query.
-    #[test]
-    fn the_probe_and_the_workers_decision_agree() {
-        assert_eq!(landlock_offered(), probe().starts_with("Landlock ABI"), "{}", probe());
-    }
-
     #[test]
     fn what_engaged_is_said_in_one_line() {
-        let all = Engaged { landlock: Ok("Landlock ABI 7".into()), seccomp: Ok(()), rlimits: Ok(()) };
+        let all = Engaged {
+            landlock: Ok("Landlock ABI 7".into()),
+            seccomp: Ok(()),
+            rlimits: Ok(()),
+            user: Ok("uid 65534".into()),
+        };
         assert!(all.complete());
-        assert!(all.describe().starts_with("Landlock ABI 7, seccomp, rlimits, uid "), "{}", all.describe());
+        assert_eq!(all.describe(), "Landlock ABI 7, seccomp, rlimits, uid 65534");
+        let root = Engaged { user: Err("setresuid: Operation not permitted".into()), ..all.clone() };
+        assert!(root.complete(), "staying root is said, not refused");
+        assert_eq!(
+            root.describe(),
+            "Landlock ABI 7, seccomp, rlimits, uid 0 (root not dropped: setresuid: Operation not permitted)"
+        );
         let partial = Engaged { landlock: Err("Landlock is not built into this kernel".into()), ..all };
         assert!(!partial.complete());
         assert!(

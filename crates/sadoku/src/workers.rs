@@ -93,15 +93,26 @@ const KEPT_ENV: [&str; 9] = [
     "PATH",
 ];
 
+/// A worker's environment: [`KEPT_ENV`] and `NVIDIA_*` from the judge's, and `TMPDIR` = `temp`.
+pub fn clear_env(cmd: &mut Command, temp: &std::path::Path) {
+    cmd.env_clear();
+    for (k, v) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| KEPT_ENV.contains(&k) || k.starts_with("NVIDIA_")) {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env("TMPDIR", temp);
+}
+
 /// Start a worker on GPU `gpu` (under compute-sanitizer when asked) and connect to it. It starts
 /// with a cleared environment and a private temporary directory, and confines itself as
 /// `sandbox` says (see `sandbox.rs`).
 pub fn spawn(
     gpu: usize,
-    no_cache: bool,
     timeouts: Timeouts,
     sanitizer: Option<Sanitizer>,
     sandbox: crate::sandbox::Mode,
+    compile_memory_gib: f64,
 ) -> Result<RemoteDevice, DeviceError> {
     let exe =
         std::env::current_exe().map_err(|e| DeviceError::Environment(format!("cannot find sadoku itself: {e}")))?;
@@ -113,14 +124,17 @@ pub fn spawn(
         }
         None => Command::new(&exe),
     };
-    cmd.args(["worker", "--gpu", &gpu.to_string()]);
-    if no_cache {
-        cmd.arg("--no-cache");
-    }
+    // A worker keeps no module cache: the judge does (see `RemoteDevice::cache_modules`).
+    cmd.args(["worker", "--gpu", &gpu.to_string(), "--compile-memory", &compile_memory_gib.to_string()]);
     let temp = tempfile::Builder::new()
         .prefix("sadoku-worker-")
         .tempdir()
         .map_err(|e| DeviceError::Environment(format!("cannot make a worker's temporary directory: {e}")))?;
+    // A root judge's worker drops to an unprivileged user, whose directory this becomes.
+    if sandbox != crate::sandbox::Mode::Off {
+        crate::sandbox::prepare_temp(temp.path())
+            .map_err(|e| DeviceError::Environment(format!("cannot hand the worker its temporary directory: {e}")))?;
+    }
     let mode = match sandbox {
         crate::sandbox::Mode::Auto => "auto",
         crate::sandbox::Mode::Require => "require",
@@ -129,13 +143,7 @@ pub fn spawn(
     cmd.args(["--sandbox", mode]).arg("--temp").arg(temp.path());
     // Not under compute-sanitizer, which passes its own variables to the program it wraps.
     if sanitizer.is_none() {
-        cmd.env_clear();
-        for (k, v) in std::env::vars_os() {
-            if k.to_str().is_some_and(|k| KEPT_ENV.contains(&k) || k.starts_with("NVIDIA_")) {
-                cmd.env(k, v);
-            }
-        }
-        cmd.env("TMPDIR", temp.path());
+        clear_env(&mut cmd, temp.path());
     }
     let mut child = cmd
         .stdin(Stdio::piped())

@@ -410,43 +410,31 @@ fn landlock() -> bool {
     unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<libc::c_void>(), 0usize, 1u32) > 0 }
 }
 
-/// A compile-time bomb (a macro doubled 24 times: NVRTC works for minutes on 16 M tokens) fails
+/// A compile-time bomb (`examples/bombs/compile_time.cu`: a macro doubled 24 times, 16 M tokens) fails
 /// `check` at its deadline, in a process of its own, and costs no other candidate its verdict.
 #[test]
 fn a_compile_time_bomb_is_stopped_at_its_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let mut bomb = String::from(
-        "/* sadoku\nproblem = \"trimm\"\n[[launch]]\nkernel = \"k\"\ngrid = [1, 1, 1]\nblock = [1, 1, 1]\nargs = [\"A\", \"B\", \"C\", \"N\"]\n*/\n#define X0 v +\n",
-    );
-    for i in 1..=24 {
-        bomb.push_str(&format!("#define X{i} X{} X{}\n", i - 1, i - 1));
-    }
-    bomb.push_str("extern \"C\" __global__ void k(const float* A, const float* B, float* C, int N) { float v = 1.0f; C[0] = X24 0.0f; }\n");
-    let bomb = write(dir.path(), "bomb.cu", &bomb);
+    let bomb = repo().join("examples/bombs/compile_time.cu");
     let good = write(dir.path(), "good.cu", GOOD);
     let started = std::time::Instant::now();
     let out = sadoku(dir.path()).args(["check", "--compile-timeout", "2"]).arg(&bomb).arg(&good).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("bomb.cu: does not compile: NVRTC did not finish within 2 s (--compile-timeout)"), "{text}");
+    assert!(
+        text.contains("compile_time.cu: does not compile: NVRTC did not finish within 2 s (--compile-timeout)"),
+        "{text}"
+    );
     assert!(text.contains("ok     ") && text.contains("good.cu"), "the next candidate is checked as ever: {text}");
     assert!(started.elapsed().as_secs() < 30, "the deadline held: {:?}", started.elapsed());
 }
 
-/// A memory bomb (a 4 KiB string doubled 20 times: gigabytes of preprocessed text) runs NVRTC out
+/// A memory bomb (`examples/bombs/compile_memory.cu`: a 4 KiB string doubled 20 times) runs NVRTC out
 /// of memory within the compile process's bound instead of the machine, and the verdict says so.
 #[test]
 fn a_memory_bomb_hits_the_compile_memory_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let mut bomb = String::from(
-        "/* sadoku\nproblem = \"trimm\"\n[[launch]]\nkernel = \"k\"\ngrid = [1, 1, 1]\nblock = [1, 1, 1]\nargs = [\"A\", \"B\", \"C\", \"N\"]\n*/\n",
-    );
-    bomb.push_str(&format!("#define X0 \"{}\"\n", "a".repeat(4096)));
-    for i in 1..=20 {
-        bomb.push_str(&format!("#define X{i} X{} X{}\n", i - 1, i - 1));
-    }
-    bomb.push_str("extern \"C\" __global__ void k(const float* A, const float* B, float* C, int N) { const char* s = X20; if (N < 0) C[0] = s[0]; }\n");
-    let bomb = write(dir.path(), "membomb.cu", &bomb);
+    let bomb = repo().join("examples/bombs/compile_memory.cu");
     let out = sadoku(dir.path())
         .args(["check", "--compile-memory", "1", "--compile-timeout", "120"])
         .arg(&bomb)
@@ -455,8 +443,78 @@ fn a_memory_bomb_hits_the_compile_memory_limit() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{}", text.chars().take(400).collect::<String>());
     assert!(
-        text.contains("membomb.cu: does not compile: NVRTC ran out of memory within 1 GiB (--compile-memory)"),
+        text.contains("compile_memory.cu: does not compile: NVRTC ran out of memory within 1 GiB (--compile-memory)"),
         "{}",
         text.chars().take(400).collect::<String>()
     );
+}
+
+/// A module planted in the cache (here: the entry of a good kernel rewritten to hold another
+/// module, as a candidate outside Landlock could) is not trusted: it is compiled again, with a
+/// warning, and the rebuilt entry is trusted again.
+#[test]
+fn check_does_not_trust_a_planted_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "good.cu", GOOD);
+    sadoku(dir.path()).arg("check").arg(&f).assert().success();
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir.path().join("modules"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "module"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let sealed = std::fs::read(&entries[0]).unwrap();
+    let header = sealed.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut module: Value = serde_json::from_slice(&sealed[header..]).unwrap();
+    module["ptx"] = Value::String(module["ptx"].as_str().unwrap().replace(".entry k", ".entry k_planted"));
+    let mut planted = sealed[..header].to_vec();
+    planted.extend(serde_json::to_vec(&module).unwrap());
+    std::fs::write(&entries[0], planted).unwrap();
+    sadoku(dir.path())
+        .arg("check")
+        .arg(&f)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cached").not())
+        .stderr(predicate::str::contains("a cached module was ignored").and(predicate::str::contains("seal")));
+    sadoku(dir.path()).arg("check").arg(&f).assert().success().stdout(predicate::str::contains("cached"));
+}
+
+/// `sadoku sandbox` confines a process as a worker is confined and tries, from inside, what it
+/// must refuse and what a review needs: every attempt ends as it must where the kernel offers
+/// Landlock and seccomp (here and in CI), and a root judge's worker runs as nobody.
+#[test]
+fn the_sandbox_refuses_what_it_must_and_allows_what_a_review_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sadoku(dir.path()).args(["sandbox", "--json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    if !v["complete"].as_bool().unwrap() {
+        eprintln!("skipped: this kernel offers only {}", v["sandbox"]);
+        return;
+    }
+    let attempts = v["attempts"].as_array().unwrap();
+    for a in attempts {
+        assert!(a["ok"].as_bool().unwrap(), "{a}");
+    }
+    assert_eq!(out.status.code(), Some(0));
+    let whats: Vec<&str> = attempts.iter().map(|a| a["what"].as_str().unwrap()).collect();
+    for needed in [
+        "secret.key",
+        "/etc/passwd",
+        "network socket",
+        "signal the judge",
+        "ptrace",
+        "fork",
+        "/bin/sh",
+        "results file",
+        "plant a cache entry",
+        "cuda_runtime.h",
+        "temporary directory",
+    ] {
+        assert!(whats.iter().any(|w| w.contains(needed)), "no attempt at {needed}: {whats:?}");
+    }
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(v["sandbox"].as_str().unwrap().ends_with("uid 65534"), "{}", v["sandbox"]);
+    }
 }

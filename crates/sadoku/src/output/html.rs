@@ -676,12 +676,30 @@ fn environment(out: &mut String, run: &Run) {
             ("cuDNN", s(&["cudnn"])),
             ("SM clock", clock),
             ("ceilings", ceilings),
+            ("sandbox", s(&["sandbox"])),
         ];
         out.push_str("<dl class=\"env\">\n");
         for (k, v) in rows {
             let _ = writeln!(out, "<dt>{k}</dt><dd>{}</dd>", esc(&v));
         }
         out.push_str("</dl>\n");
+    }
+    // Candidates whose worker held less than the whole sandbox: their verdicts stand, weaker confined.
+    let weak: Vec<(String, String)> = run
+        .candidates
+        .iter()
+        .filter_map(|c| {
+            let s = c.get("sandbox")?.as_str()?;
+            (s.starts_with("partial") || s.starts_with("off"))
+                .then(|| (text(c, &["name"]).unwrap_or(NOT_RECORDED).to_string(), s.to_string()))
+        })
+        .collect();
+    if !weak.is_empty() {
+        out.push_str("<p>Reviewed with less than the whole sandbox (the verdicts stand; the confinement was weaker):</p>\n<ul>\n");
+        for (name, how) in weak {
+            let _ = writeln!(out, "<li><code>{}</code>: {}</li>", esc(&name), esc(&how));
+        }
+        out.push_str("</ul>\n");
     }
     out.push_str("<dl class=\"env\">\n");
     let _ = writeln!(out, "<dt>sadoku</dt><dd>{}</dd>", esc(run.sadoku.as_deref().unwrap_or(NOT_RECORDED)));

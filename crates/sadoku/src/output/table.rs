@@ -315,6 +315,14 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
             }
         }
     }
+    let weak: Vec<&CandidateReport> =
+        report.candidates.iter().filter(|c| c.findings.weak_sandbox().is_some()).collect();
+    if !weak.is_empty() {
+        out.push_str("\nsandbox (less than all of it held; the verdicts stand, the confinement was weaker):\n");
+        for c in weak {
+            out.push_str(&format!("  {}: {}\n", label(report, c), c.findings.weak_sandbox().unwrap_or_default()));
+        }
+    }
     let reviewed: Vec<&CandidateReport> = report.candidates.iter().filter(|c| c.review_s > 0.0).collect();
     if !reviewed.is_empty() {
         out.push_str("\nreview time:\n");
