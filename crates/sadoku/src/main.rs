@@ -195,12 +195,21 @@ fn review(args: ReviewArgs) -> Result<u8> {
     let not_reviewed = slots.iter().filter(|s| s.is_none()).count() - skipped;
     let failure = failure.map(|e| anyhow!("{e}; {not_reviewed} candidate(s) not reviewed"));
     environment.sort_by_key(|e| e.ordinal);
+    // What the workers said engaged (the machine's offer when no worker ran).
+    let mut engaged: Vec<String> = Vec::new();
+    for c in slots.iter().flatten() {
+        if let Some(s) = &c.findings.sandbox {
+            if !engaged.contains(s) {
+                engaged.push(s.clone());
+            }
+        }
+    }
+    let engaged = if engaged.is_empty() { sandbox::probe() } else { engaged.join("; ") };
     for e in &mut environment {
         e.sandbox = Some(match args.sandbox {
             sandbox::Mode::Off => "off (--sandbox off): workers run unconfined".into(),
             mode => format!(
-                "{} ({}){}",
-                sandbox::probe(),
+                "{engaged} ({}){}",
                 if mode == sandbox::Mode::Require { "required" } else { "what engaged" },
                 if args.sanitize { "; workers under compute-sanitizer run unconfined" } else { "" }
             ),
