@@ -52,13 +52,41 @@ pub enum Command {
     /// headers, write its temporary directory). Exit 0 when every attempt ended as it must, 1 when
     /// one did not, 2 when the test could not run.
     Sandbox(SandboxArgs),
+    /// Internal: confine this process as a Python worker, then run the interpreter.
+    #[command(hide = true)]
+    Pyworker(PyWorkerArgs),
     /// Internal: serve one candidate's GPU work over stdin/stdout for a judging parent.
     #[command(hide = true)]
     Worker(WorkerArgs),
 }
 
 #[derive(Debug, Args)]
+pub struct PyWorkerArgs {
+    #[arg(long, value_enum, default_value = "require")]
+    pub sandbox: crate::sandbox::Mode,
+    /// The worker's private temporary directory (the judge makes and removes it).
+    #[arg(long)]
+    pub temp: PathBuf,
+    /// Files and directories it may read besides the interpreter's and the system's.
+    #[arg(long)]
+    pub read: Vec<PathBuf>,
+    /// CPU seconds it may use.
+    #[arg(long, default_value_t = 3600)]
+    pub cpu_s: u64,
+    /// The interpreter and its arguments.
+    #[arg(last = true, required = true)]
+    pub program: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
 pub struct SandboxArgs {
+    /// Also run these Python files (attacks) in a Python worker's confinement, one worker each,
+    /// and check that what they attempt is refused or contained.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub python_attack: Vec<PathBuf>,
+    /// The interpreter for --python-attack.
+    #[arg(long, default_value = "python3")]
+    pub python: PathBuf,
     /// Print the attempts as JSON.
     #[arg(long)]
     pub json: bool,

@@ -7,6 +7,7 @@ mod journal;
 mod lanes;
 mod output;
 mod progress;
+mod pyworker;
 mod report;
 mod sandbox;
 mod sandbox_check;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(&args.files, args.output.as_deref()),
         Command::Problem(ProblemCommand::Check(args)) => problem_check(args),
         Command::Sandbox(args) => sandbox_check::run(args),
+        Command::Pyworker(args) => pyworker::run(args),
         Command::Worker(args) => worker(args),
     });
     match result {

@@ -126,7 +126,7 @@ impl Policy {
 }
 
 /// Landlock: `policy`'s paths and nothing else, for this thread and whatever it starts.
-fn landlock(policy: &Policy) -> Result<String, String> {
+pub fn landlock(policy: &Policy) -> Result<String, String> {
     let abi = ABI::V5;
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
@@ -153,36 +153,61 @@ fn landlock(policy: &Policy) -> Result<String, String> {
 
 /// seccomp, on every thread of the process (the CUDA driver's too).
 fn seccomp() -> Result<(), String> {
-    seccompiler::apply_filter_all_threads(&filter()?).map_err(|e| e.to_string())
+    seccompiler::apply_filter_all_threads(&filter(Children::Refused)?).map_err(|e| e.to_string())
+}
+
+/// Whether a confined process may start processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Children {
+    /// No fork, no exec: a native worker, or a Python worker once its candidate is loaded.
+    Refused,
+    /// Fork and exec allowed, within the process's own process group, which it cannot leave (no
+    /// setsid, no setpgid) and which the judge kills whole: a Python worker while it loads its
+    /// candidate (building a torch extension runs compilers). Signals reach only that group.
+    InGroup,
 }
 
 /// The system calls a confined process is refused (EPERM): see the module's documentation.
-fn filter() -> Result<seccompiler::BpfProgram, String> {
+pub fn filter(children: Children) -> Result<seccompiler::BpfProgram, String> {
     let pid = std::process::id() as u64;
     let rule = |conds: Vec<Cond>| SeccompRule::new(conds).map_err(|e| e.to_string());
     let cond = |arg: u8, op: Op, value: u64| Cond::new(arg, Len::Qword, op, value).map_err(|e| e.to_string());
     let dword = |arg: u8, op: Op, value: u64| Cond::new(arg, Len::Dword, op, value).map_err(|e| e.to_string());
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     // Refused outright (an empty rule list matches every call).
-    for call in [
+    let mut refused = vec![
         libc::SYS_ptrace,
         libc::SYS_process_vm_readv,
         libc::SYS_process_vm_writev,
-        libc::SYS_fork,
-        libc::SYS_vfork,
-        libc::SYS_execve,
-        libc::SYS_execveat,
+        libc::SYS_setsid,
+        libc::SYS_setpgid,
+    ];
+    if children == Children::Refused {
         // glibc falls back to clone(2) for threads when clone3 is refused.
-        libc::SYS_clone3,
-    ] {
+        refused.extend([libc::SYS_fork, libc::SYS_vfork, libc::SYS_execve, libc::SYS_execveat, libc::SYS_clone3]);
+    }
+    for call in refused {
         rules.insert(call, vec![]);
     }
     // Sockets other than Unix ones.
     rules.insert(libc::SYS_socket, vec![rule(vec![dword(0, Op::Ne, libc::AF_UNIX as u64)?])?]);
-    // clone(2) that makes a process rather than a thread.
-    rules.insert(libc::SYS_clone, vec![rule(vec![cond(0, Op::MaskedEq(libc::CLONE_THREAD as u64), 0)?])?]);
-    // Signals to any process but this one (kill(0, …) would reach the judge's process group).
-    rules.insert(libc::SYS_kill, vec![rule(vec![dword(0, Op::Ne, pid)?])?]);
+    match children {
+        Children::Refused => {
+            // clone(2) that makes a process rather than a thread.
+            rules.insert(libc::SYS_clone, vec![rule(vec![cond(0, Op::MaskedEq(libc::CLONE_THREAD as u64), 0)?])?]);
+            // Signals to any process but this one (kill(0, …) would reach the judge's process group).
+            rules.insert(libc::SYS_kill, vec![rule(vec![dword(0, Op::Ne, pid)?])?]);
+        }
+        Children::InGroup => {
+            // Signals to this process, its own group (0) or that group by number (-pid), which it
+            // leads and cannot leave; nothing else.
+            let group = (pid as u32).wrapping_neg() as u64;
+            rules.insert(
+                libc::SYS_kill,
+                vec![rule(vec![dword(0, Op::Ne, pid)?, dword(0, Op::Ne, 0)?, dword(0, Op::Ne, group)?])?],
+            );
+        }
+    }
     rules.insert(libc::SYS_tgkill, vec![rule(vec![dword(0, Op::Ne, pid)?])?]);
     let arch = std::env::consts::ARCH.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
     let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
@@ -192,7 +217,7 @@ fn filter() -> Result<seccompiler::BpfProgram, String> {
 
 /// rlimits: no core files, files of at most 1 GiB, `cpu_s` seconds of CPU time, and at most
 /// [`MAX_TASKS`] processes and threads of the worker's user.
-fn rlimits(cpu_s: u64) -> Result<(), String> {
+pub fn rlimits(cpu_s: u64) -> Result<(), String> {
     let set = |what: libc::__rlimit_resource_t, name: &str, value: u64| {
         let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
         // SAFETY: a plain system call on this process.
@@ -220,7 +245,7 @@ pub fn die_with_parent() {
 
 /// Run as [`NOBODY`] when started as root: no supplementary groups, then gid, then uid, each for
 /// real, effective and saved ids so that nothing can be regained.
-fn drop_root() -> Result<String, String> {
+pub fn drop_root() -> Result<String, String> {
     // SAFETY: plain credential system calls on this process; each result is checked.
     unsafe {
         if libc::geteuid() != 0 {
@@ -274,7 +299,7 @@ pub fn prepare_temp(temp: &Path) -> std::io::Result<()> {
 /// what engaged.
 pub fn confine_thread(includes: &[PathBuf]) -> Result<String, String> {
     let landlock = landlock(&Policy { read: includes.to_vec(), write: vec![PathBuf::from("/dev/null")] })?;
-    filter().and_then(|f| seccompiler::apply_filter(&f).map_err(|e| e.to_string()))?;
+    filter(Children::Refused).and_then(|f| seccompiler::apply_filter(&f).map_err(|e| e.to_string()))?;
     Ok(format!("{landlock}, seccomp"))
 }
 

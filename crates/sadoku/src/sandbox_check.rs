@@ -95,25 +95,164 @@ pub fn run(args: SandboxArgs) -> Result<u8> {
     for p in planted {
         let _ = std::fs::remove_file(p);
     }
-    let all_ok = attempts.iter().all(|a| a.ok);
+    let mut python = Vec::new();
+    for file in &args.python_attack {
+        python.push(python_attack(&args.python, file, &root, &results_file)?);
+    }
+    let all_ok = attempts.iter().all(|a| a.ok) && python.iter().all(|p| p.attempts.iter().all(|a| a.ok));
     if args.json {
         crate::output::json::print(&serde_json::json!({
             "sandbox": confined.engaged,
             "complete": confined.complete,
             "attempts": attempts,
+            "python": python,
             "ok": all_ok,
         }))?;
     } else {
         println!("sandbox: {}", confined.engaged);
-        for a in &attempts {
-            let mark = if a.ok { "ok  " } else { "FAIL" };
-            let want = if a.must_allow { "must be allowed" } else { "must be refused" };
-            println!("  {mark} {} ({want}): {}", a.what, a.outcome);
+        print_attempts(&attempts);
+        for p in &python {
+            println!("{} in a Python worker ({}):", p.file, p.sandbox);
+            print_attempts(&p.attempts);
         }
-        let failed = attempts.iter().filter(|a| !a.ok).count();
-        println!("{} of {} attempts ended as they must", attempts.len() - failed, attempts.len());
     }
     Ok(if all_ok { 0 } else { 1 })
+}
+
+fn print_attempts(attempts: &[Attempt]) {
+    for a in attempts {
+        let mark = if a.ok { "ok  " } else { "FAIL" };
+        let want = if a.must_allow { "must be allowed" } else { "must be refused or contained" };
+        println!("  {mark} {} ({want}): {}", a.what, a.outcome);
+    }
+    let failed = attempts.iter().filter(|a| !a.ok).count();
+    println!("  {} of {} attempts ended as they must", attempts.len() - failed, attempts.len());
+}
+
+/// One Python attack file's run in a Python worker.
+#[derive(Debug, Serialize)]
+struct PythonAttack {
+    file: String,
+    sandbox: String,
+    attempts: Vec<Attempt>,
+}
+
+/// The live (not zombie) processes of the process group `leader` leads.
+fn group_members(leader: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command's closing parenthesis: state, ppid, pgrp.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let mut fields = rest.split(' ');
+        let state = fields.next()?;
+        let pgrp: u32 = fields.nth(1)?.parse().ok()?;
+        (pgrp == leader && state != "Z" && state != "X").then_some(pid)
+    })
+    .collect()
+}
+
+/// Run `file` in a Python worker's confinement (as the PyTorch bridge runs candidates) with the
+/// paths an attacker would look for, then check what it did: each attempt it reports must be
+/// refused, or, for processes it may start while loading, contained (killed with its group); the
+/// judge's results file and caches must be as they were.
+fn python_attack(
+    python: &std::path::Path,
+    file: &std::path::Path,
+    root: &std::path::Path,
+    results_file: &std::path::Path,
+) -> Result<PythonAttack> {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("attack.py").to_string();
+    let temp = tempfile::Builder::new().prefix("sadoku-pyworker-").tempdir()?;
+    let script = temp.path().join(&name);
+    std::fs::copy(file, &script).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    std::fs::write(temp.path().join("sadoku_confine.py"), include_str!("../../../python/sadoku_confine.py"))?;
+    let results_before = std::fs::read(results_file)?;
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    let args: Vec<std::ffi::OsString> = vec![
+        "-E".into(),
+        "-s".into(),
+        script.into_os_string(),
+        "--results".into(),
+        results_file.into(),
+        "--cache".into(),
+        root.into(),
+        "--home".into(),
+        home.into(),
+    ];
+    let mut cmd = crate::pyworker::command(python, temp.path(), &[], sandbox::Mode::Require, &args)?;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow!("cannot start a Python worker: {e}"))?;
+    let leader = child.id();
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let (mut out, mut err) = (String::new(), String::new());
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+        (out, err)
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait()?.is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // What the worker left running, then the judge ends its group, as after every review.
+    let left = group_members(leader);
+    crate::pyworker::kill_group(leader);
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let after = group_members(leader);
+    let (out, err) = reader.join().map_err(|_| anyhow!("reader panicked"))?;
+    let sandbox = std::fs::read_to_string(temp.path().join("sandbox.txt")).unwrap_or_else(|_| "not reported".into());
+    let mut attempts = Vec::new();
+    let contained = after.is_empty();
+    for line in out.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let tried = v["tried"].as_str().unwrap_or("?").to_string();
+        let outcome = v["outcome"].as_str().unwrap_or("?").to_string();
+        // Starting processes while loading is allowed; they die with the worker's group.
+        let may_start = tried.starts_with("fork a child") || tried.starts_with("double-fork");
+        let ok = outcome.starts_with("refused") || (may_start && contained);
+        let outcome = if may_start && outcome == "succeeded" {
+            format!("started; {}", if contained { "killed with the worker's group" } else { "STILL RUNNING" })
+        } else {
+            outcome
+        };
+        attempts.push(Attempt { what: tried, must_allow: false, outcome, ok });
+    }
+    if attempts.is_empty() {
+        attempts.push(Attempt {
+            what: "run at all".into(),
+            must_allow: true,
+            outcome: format!("no attempt reported: {}", err.trim()),
+            ok: false,
+        });
+    }
+    let results_after = std::fs::read(results_file)?;
+    let planted: Vec<PathBuf> = [root.join("modules/planted.module"), root.join("ceilings/planted.json")]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
+    attempts.push(Attempt {
+        what: "after it ended: the results file and caches as they were, nothing of its group left running".into(),
+        must_allow: false,
+        outcome: format!(
+            "results {}; {}; {} process(es) of its group alive at its end, {} after the judge killed the group",
+            if results_after == results_before { "unchanged" } else { "CHANGED" },
+            if planted.is_empty() { "no cache entry planted".to_string() } else { format!("PLANTED {planted:?}") },
+            left.len().saturating_sub(1),
+            after.len()
+        ),
+        ok: results_after == results_before && planted.is_empty() && contained,
+    });
+    for p in planted {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(PythonAttack { file: file.display().to_string(), sandbox, attempts })
 }
 
 /// The confined side: confine as a worker does (no CUDA context: nothing here needs the GPU),

@@ -518,3 +518,45 @@ fn the_sandbox_refuses_what_it_must_and_allows_what_a_review_needs() {
         assert!(v["sandbox"].as_str().unwrap().ends_with("uid 65534"), "{}", v["sandbox"]);
     }
 }
+
+/// What a Python candidate could do to its judge (`examples/sandbox-python/`: read `~/.ssh`, open
+/// a socket, kill the judge, append to the results, overwrite a cache entry, fork and leave a
+/// child running, plant a library for later workers, fork or exec once loaded), each in a Python
+/// worker's confinement as the PyTorch bridge runs candidates: each attempt refused or contained,
+/// nothing changed, nothing left running.
+#[test]
+fn python_attacks_are_refused_or_contained() {
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() || !landlock() {
+        eprintln!("skipped: no /usr/bin/python3 or no Landlock");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let attacks: Vec<PathBuf> = std::fs::read_dir(repo().join("examples/sandbox-python"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .collect();
+    assert!(attacks.len() >= 8, "{attacks:?}");
+    let out = sadoku(dir.path())
+        .args(["sandbox", "--json", "--python"])
+        .arg(python)
+        .arg("--python-attack")
+        .args(&attacks)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let runs = v["python"].as_array().unwrap();
+    assert_eq!(runs.len(), attacks.len());
+    for run in runs {
+        assert!(run["sandbox"].as_str().unwrap().starts_with("Landlock ABI"), "{run}");
+        let attempts = run["attempts"].as_array().unwrap();
+        assert!(attempts.len() >= 3, "each attack reports its attempts: {run}");
+        for a in attempts {
+            assert!(a["ok"].as_bool().unwrap(), "{}: {a}", run["file"]);
+        }
+    }
+    let text = out.stdout.iter().map(|&b| b as char).collect::<String>();
+    assert!(text.contains("killed with the worker's group"), "the forked child was contained, not absent");
+    assert_eq!(out.status.code(), Some(0));
+}

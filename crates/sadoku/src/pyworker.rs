@@ -1,0 +1,166 @@
+//! A Python worker's confinement. Python candidates (the PyTorch bridge) are arbitrary host code,
+//! so their interpreter never runs outside the sandbox: `sadoku pyworker` confines itself, then
+//! becomes the interpreter (exec, same process):
+//! - it leads a process group of its own, which it and its children cannot leave (no `setsid`,
+//!   no `setpgid`) and which the judge kills whole when the worker ends: nothing it started
+//!   outlives it; it dies with the judge;
+//! - rlimits, and root dropped to `nobody`, as for a native worker;
+//! - Landlock: read (and run) only the interpreter's own directories, the system's libraries and
+//!   programs (`/usr`, `/lib*`: compilers for torch extensions), the CUDA toolkit and driver
+//!   files, and the files it is given; write only its private temporary directory and the NVIDIA
+//!   device nodes. Not the home directory, not the results, not sadoku's caches;
+//! - seccomp, in two steps: while the candidate is loaded (building a torch extension runs
+//!   nvcc and a C++ compiler), processes are allowed within the group; no network sockets,
+//!   ptrace, `process_vm_*`, or signals outside the group. Once loaded, the bridge installs the
+//!   stricter filter a native worker has (no fork, no exec), written for it to
+//!   `seccomp.bpf` in the temporary directory; filters stack, so nothing is loosened.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+
+use crate::cli::PyWorkerArgs;
+use crate::sandbox::{self, Children, Mode, Policy};
+
+/// What the interpreter reads to start: its prefixes and the directories on its path, asked of it
+/// before anything of a candidate's is loaded.
+fn interpreter_dirs(python: &Path) -> Result<Vec<PathBuf>> {
+    let script = "import json, os, sys\n\
+        dirs = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,\n\
+                os.path.dirname(os.path.realpath(sys.executable))] + sys.path\n\
+        print(json.dumps([os.path.realpath(d) for d in dirs if d and os.path.exists(d)]))";
+    let out = std::process::Command::new(python)
+        .args(["-c", script])
+        .output()
+        .map_err(|e| anyhow!("cannot run the Python interpreter {}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(anyhow!(
+            "the Python interpreter {} failed ({}): {}",
+            python.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let dirs: Vec<PathBuf> =
+        serde_json::from_slice(&out.stdout).map_err(|e| anyhow!("unreadable answer from {}: {e}", python.display()))?;
+    let mut all = vec![python.to_path_buf()];
+    all.extend(dirs);
+    Ok(all)
+}
+
+/// Everything a Python worker may read besides its own files.
+fn system_read() -> Vec<PathBuf> {
+    let mut read: Vec<PathBuf> =
+        ["/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d"]
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .collect();
+    read.extend(["/dev/urandom", "/dev/zero"].iter().map(PathBuf::from));
+    if let Some(root) = sadoku_cuda::libs::CudaRoot::find() {
+        read.push(root.root.clone());
+    }
+    // Where the judge found CUDA's libraries (the driver's own are under /usr or /lib).
+    for var in ["LD_LIBRARY_PATH"] {
+        if let Some(v) = std::env::var_os(var) {
+            read.extend(std::env::split_paths(&v).filter(|p| p.is_absolute() && p.exists()));
+        }
+    }
+    read
+}
+
+/// The worker's side: confine, then become `program`.
+pub fn run(args: PyWorkerArgs) -> Result<u8> {
+    sandbox::die_with_parent();
+    // SAFETY: a plain system call on this process: it leads a new process group.
+    if unsafe { libc::setpgid(0, 0) } != 0 {
+        return Err(anyhow!("cannot lead a process group: {}", std::io::Error::last_os_error()));
+    }
+    let (python, rest) = args.program.split_first().ok_or_else(|| anyhow!("pyworker: no program to run after `--`"))?;
+    let python = PathBuf::from(python);
+    let engaged = if args.sandbox == Mode::Off {
+        "off: --sandbox off, unconfined".to_string()
+    } else {
+        let mut read = interpreter_dirs(&python)?;
+        read.extend(system_read());
+        read.extend(args.read.iter().cloned());
+        read.push(PathBuf::from(format!("/proc/{}", std::process::id())));
+        read.push(PathBuf::from("/proc/driver/nvidia"));
+        read.push(PathBuf::from("/sys"));
+        read.retain(|p| p.exists());
+        let mut policy = Policy::worker(Vec::new(), Some(args.temp.clone()));
+        policy.read.extend(read);
+        // The stricter filter, for the bridge to install once its candidate is loaded. Written
+        // before anything is dropped; the worker can read it, not change what the judge does.
+        let strict = sandbox::filter(Children::Refused).map_err(|e| anyhow!("seccomp: {e}"))?;
+        let bytes: Vec<u8> = strict
+            .iter()
+            .flat_map(|f| {
+                let mut b = Vec::with_capacity(8);
+                b.extend(f.code.to_le_bytes());
+                b.push(f.jt);
+                b.push(f.jf);
+                b.extend(f.k.to_le_bytes());
+                b
+            })
+            .collect();
+        std::fs::write(args.temp.join("seccomp.bpf"), bytes)?;
+        let rlimits = sandbox::rlimits(args.cpu_s);
+        let user = sandbox::drop_root();
+        let landlock = sandbox::landlock(&policy);
+        let seccomp =
+            sandbox::filter(Children::InGroup).and_then(|f| seccompiler::apply_filter(&f).map_err(|e| e.to_string()));
+        let e = sandbox::Engaged { landlock, seccomp, rlimits, user };
+        if args.sandbox == Mode::Require && !e.complete() {
+            return Err(anyhow!("--sandbox require: the sandbox could not engage: {}", e.describe()));
+        }
+        if e.complete() { e.describe() } else { format!("partial: {}", e.describe()) }
+    };
+    // For the judge (and the bridge, which says it in its Info).
+    let _ = std::fs::write(args.temp.join("sandbox.txt"), &engaged);
+    let err = std::process::Command::new(&python).args(rest).env("SADOKU_SANDBOX", engaged).exec();
+    Err(anyhow!("cannot run {}: {err}", python.display()))
+}
+
+/// The judge's side: the command that starts a confined Python worker running `args` with
+/// `python`, with a cleared environment pointed at `temp`. The worker leads its process group:
+/// kill it with [`kill_group`].
+pub fn command(
+    python: &Path,
+    temp: &Path,
+    read: &[PathBuf],
+    mode: Mode,
+    args: &[OsString],
+) -> Result<std::process::Command> {
+    let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find sadoku itself: {e}"))?;
+    sandbox::prepare_temp(temp)?;
+    let mut cmd = std::process::Command::new(exe);
+    let mode = match mode {
+        Mode::Auto => "auto",
+        Mode::Require => "require",
+        Mode::Off => "off",
+    };
+    cmd.args(["pyworker", "--sandbox", mode, "--temp"]).arg(temp);
+    for r in read {
+        cmd.arg("--read").arg(r);
+    }
+    cmd.arg("--").arg(python).args(args);
+    crate::workers::clear_env(&mut cmd, temp);
+    // Python and the libraries it loads keep their caches in the worker's own directory.
+    for var in ["HOME", "TORCH_EXTENSIONS_DIR", "TRITON_CACHE_DIR", "CUDA_CACHE_PATH", "XDG_CACHE_HOME"] {
+        cmd.env(var, temp);
+    }
+    cmd.env("PYTHONNOUSERSITE", "1").env("PYTHONDONTWRITEBYTECODE", "1");
+    if let Some(p) = std::env::var_os("SADOKU_PYTHONPATH") {
+        cmd.env("PYTHONPATH", p);
+    }
+    Ok(cmd)
+}
+
+/// Kill a worker's whole process group: the worker and everything it started.
+pub fn kill_group(leader: u32) {
+    // SAFETY: a signal to a process group the judge made.
+    unsafe { libc::kill(-(leader as i32), libc::SIGKILL) };
+}
