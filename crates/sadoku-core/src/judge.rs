@@ -79,6 +79,7 @@ pub(crate) fn launch_failure(e: DeviceError, at: At) -> Stop {
         }
         DeviceError::Timeout { .. } => reject(Rejection::Timeout { at, message }),
         DeviceError::WorkerDied { .. } => reject(Rejection::WorkerDied { at, message }),
+        DeviceError::Refused { reason, evidence, .. } => reject(Rejection::Refused { at, reason, evidence }),
         e => Stop::Env(e),
     }
 }

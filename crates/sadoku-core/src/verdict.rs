@@ -94,6 +94,13 @@ pub enum Rejection {
         #[serde(rename = "details")]
         evidence: HiddenWork,
     },
+    /// A Python worker's check refused what the call did (see `DeviceError::Refused`).
+    Refused {
+        at: At,
+        reason: String,
+        #[serde(rename = "details")]
+        evidence: String,
+    },
     /// Faster than the card can compute or move data.
     Impossible {
         sizes: Sizes,
@@ -123,6 +130,17 @@ impl Rejection {
             Rejection::Sanitizer { .. } => "sanitizer findings",
             Rejection::HiddenWork { .. } => "hidden device work",
             Rejection::Impossible { .. } => "physically impossible",
+            Rejection::Refused { reason, .. } => match reason.as_str() {
+                "output not written" => "output not written",
+                "threads left running after the call" => "threads left running",
+                "the timer was tampered with" => "timer tampered with",
+                "the result aliases an input" => "returned an input",
+                "the result is not a plain tensor" => "not a plain tensor",
+                "the result is not a materialised tensor" => "not a materialised tensor",
+                "wrong number of outputs" | "the result has the wrong shape or dtype" => "wrong result form",
+                "the result is on the wrong device" => "result on the wrong device",
+                _ => "call refused",
+            },
         }
     }
 
@@ -147,6 +165,7 @@ impl Rejection {
             Rejection::Nondeterministic { at, evidence } => format!("{evidence} (at {at})"),
             Rejection::HiddenWork { at, evidence } => format!("{evidence} (at {at})"),
             Rejection::Impossible { sizes, evidence } => format!("{evidence} (at {sizes}, fastest timed launch)"),
+            Rejection::Refused { at, reason, evidence } => format!("{reason}: {evidence} (at {at})"),
             Rejection::Sanitizer { findings } => {
                 findings.iter().filter(|f| f.errors > 0).map(|f| f.to_string()).collect::<Vec<_>>().join("; ")
             }

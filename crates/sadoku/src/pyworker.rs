@@ -94,18 +94,17 @@ pub fn run(args: PyWorkerArgs) -> Result<u8> {
         policy.read.extend(read);
         // The stricter filter, for the bridge to install once its candidate is loaded. Written
         // before anything is dropped; the worker can read it, not change what the judge does.
-        let strict = sandbox::filter(Children::Refused).map_err(|e| anyhow!("seccomp: {e}"))?;
-        let bytes: Vec<u8> = strict
-            .iter()
-            .flat_map(|f| {
-                let mut b = Vec::with_capacity(8);
-                b.extend(f.code.to_le_bytes());
-                b.push(f.jt);
-                b.push(f.jf);
-                b.extend(f.k.to_le_bytes());
-                b
-            })
-            .collect();
+        // Each program: its instruction count (u32, little-endian), then its 8-byte instructions.
+        let mut bytes = Vec::new();
+        for program in sandbox::filters(Children::Refused).map_err(|e| anyhow!("seccomp: {e}"))? {
+            bytes.extend((program.len() as u32).to_le_bytes());
+            for f in &program {
+                bytes.extend(f.code.to_le_bytes());
+                bytes.push(f.jt);
+                bytes.push(f.jf);
+                bytes.extend(f.k.to_le_bytes());
+            }
+        }
         std::fs::write(args.temp.join("seccomp.bpf"), bytes)?;
         let rlimits = sandbox::rlimits(args.cpu_s);
         let user = sandbox::drop_root();

@@ -153,7 +153,25 @@ pub fn landlock(policy: &Policy) -> Result<String, String> {
 
 /// seccomp, on every thread of the process (the CUDA driver's too).
 fn seccomp() -> Result<(), String> {
-    seccompiler::apply_filter_all_threads(&filter(Children::Refused)?).map_err(|e| e.to_string())
+    for f in filters(Children::Refused)? {
+        seccompiler::apply_filter_all_threads(&f).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The filters a confined process installs, in order: [`filter`], and, when it may start no
+/// process, one that answers `clone3` with ENOSYS, so that glibc creates threads with `clone(2)`,
+/// whose flags the first filter can read (an EPERM would fail every new thread: OpenMP's, say).
+pub fn filters(children: Children) -> Result<Vec<seccompiler::BpfProgram>, String> {
+    let mut all = vec![filter(children)?];
+    if children == Children::Refused {
+        let arch = std::env::consts::ARCH.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+        let rules: BTreeMap<i64, Vec<SeccompRule>> = [(libc::SYS_clone3, vec![])].into_iter().collect();
+        let f = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::ENOSYS as u32), arch)
+            .map_err(|e| e.to_string())?;
+        all.push(f.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?);
+    }
+    Ok(all)
 }
 
 /// Whether a confined process may start processes.
@@ -183,8 +201,8 @@ pub fn filter(children: Children) -> Result<seccompiler::BpfProgram, String> {
         libc::SYS_setpgid,
     ];
     if children == Children::Refused {
-        // glibc falls back to clone(2) for threads when clone3 is refused.
-        refused.extend([libc::SYS_fork, libc::SYS_vfork, libc::SYS_execve, libc::SYS_execveat, libc::SYS_clone3]);
+        // clone3 is answered ENOSYS by a second filter (see `filters`): glibc then uses clone(2).
+        refused.extend([libc::SYS_fork, libc::SYS_vfork, libc::SYS_execve, libc::SYS_execveat]);
     }
     for call in refused {
         rules.insert(call, vec![]);
@@ -299,7 +317,9 @@ pub fn prepare_temp(temp: &Path) -> std::io::Result<()> {
 /// what engaged.
 pub fn confine_thread(includes: &[PathBuf]) -> Result<String, String> {
     let landlock = landlock(&Policy { read: includes.to_vec(), write: vec![PathBuf::from("/dev/null")] })?;
-    filter(Children::Refused).and_then(|f| seccompiler::apply_filter(&f).map_err(|e| e.to_string()))?;
+    for f in filters(Children::Refused)? {
+        seccompiler::apply_filter(&f).map_err(|e| e.to_string())?;
+    }
     Ok(format!("{landlock}, seccomp"))
 }
 

@@ -277,6 +277,10 @@ pub enum DeviceError {
     /// The device context is gone after an earlier fault; this process can do no more GPU work.
     #[error("the GPU context was lost after an earlier kernel fault ({0})")]
     ContextLost(String),
+    /// A Python worker refused what a call did (returned an input or a lazy tensor, left threads
+    /// running, replaced a timer, left its output unwritten): the candidate's doing, with evidence.
+    #[error("`{kernel}` refused: {reason}: {evidence}")]
+    Refused { kernel: String, reason: String, evidence: String },
     /// Anything else: out of memory, a library failure, a driver problem. Not the candidate's fault.
     #[error("{0}")]
     Environment(String),
@@ -292,6 +296,7 @@ impl DeviceError {
                 | DeviceError::ModuleLoad { .. }
                 | DeviceError::Timeout { .. }
                 | DeviceError::WorkerDied { .. }
+                | DeviceError::Refused { .. }
         )
     }
 }
