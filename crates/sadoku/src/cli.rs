@@ -73,6 +73,9 @@ pub struct PyWorkerArgs {
     /// CPU seconds it may use.
     #[arg(long, default_value_t = 3600)]
     pub cpu_s: u64,
+    /// Diagnosis: leave out one part of the confinement (landlock, seccomp, user).
+    #[arg(long, hide = true)]
+    pub without: Vec<String>,
     /// The interpreter and its arguments.
     #[arg(last = true, required = true)]
     pub program: Vec<std::ffi::OsString>,

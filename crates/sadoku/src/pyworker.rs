@@ -1,6 +1,7 @@
 //! A Python worker's confinement. Python candidates (the PyTorch bridge) are arbitrary host code,
-//! so their interpreter never runs outside the sandbox: `sadoku pyworker` confines itself, then
-//! becomes the interpreter (exec, same process):
+//! so none of it runs outside the sandbox: `sadoku pyworker` prepares the confinement and becomes
+//! the interpreter (exec, same process), which applies it to itself once its CUDA context exists
+//! and before it loads the candidate (see [`run`]):
 //! - it leads a process group of its own, which it and its children cannot leave (no `setsid`,
 //!   no `setpgid`) and which the judge kills whole when the worker ends: nothing it started
 //!   outlives it; it dies with the judge;
@@ -63,15 +64,31 @@ fn system_read() -> Vec<PathBuf> {
         read.push(root.root.clone());
     }
     // Where the judge found CUDA's libraries (the driver's own are under /usr or /lib).
-    for var in ["LD_LIBRARY_PATH"] {
-        if let Some(v) = std::env::var_os(var) {
-            read.extend(std::env::split_paths(&v).filter(|p| p.is_absolute() && p.exists()));
+    if let Some(v) = std::env::var_os("LD_LIBRARY_PATH") {
+        read.extend(std::env::split_paths(&v).filter(|p| p.is_absolute() && p.exists()));
+    }
+    // The programs on PATH, whole prefixes (`/opt/gcc` for `/opt/gcc/bin`: a compiler needs its
+    // libexec and headers): building a torch extension runs the C++ compiler, nvcc and ninja.
+    // Never anything under the judging user's home (credentials live there: ~/.cargo, ~/.ssh).
+    let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.parent().is_some());
+    if let Some(v) = std::env::var_os("PATH") {
+        let outside_home = |p: &PathBuf| home.as_ref().is_none_or(|h| !p.starts_with(h));
+        for dir in std::env::split_paths(&v).filter(|p| p.is_absolute() && p.exists()).filter(outside_home) {
+            let prefix = if dir.ends_with("bin") { dir.parent().map(Path::to_path_buf) } else { None };
+            read.push(prefix.filter(|p| p.parent().is_some()).unwrap_or(dir));
         }
     }
     read
 }
 
-/// The worker's side: confine, then become `program`.
+/// The worker's side: lead a process group, die with the judge, write down the confinement the
+/// interpreter applies to itself (`confine.json` and the seccomp programs, in its temporary
+/// directory), then become `program`.
+///
+/// The interpreter confines itself (`python/sadoku_confine.py`) once PyTorch has made its CUDA
+/// context and before any candidate code runs, as a native worker does: the CUDA driver does not
+/// initialise inside the confinement (measured on an H200: with Landlock alone, seccomp alone or
+/// as `nobody` alone, `cuInit` fails with error 304), and it keeps working once initialised.
 pub fn run(args: PyWorkerArgs) -> Result<u8> {
     sandbox::die_with_parent();
     // SAFETY: a plain system call on this process: it leads a new process group.
@@ -80,8 +97,10 @@ pub fn run(args: PyWorkerArgs) -> Result<u8> {
     }
     let (python, rest) = args.program.split_first().ok_or_else(|| anyhow!("pyworker: no program to run after `--`"))?;
     let python = PathBuf::from(python);
-    let engaged = if args.sandbox == Mode::Off {
-        "off: --sandbox off, unconfined".to_string()
+    let mut cmd = std::process::Command::new(&python);
+    cmd.args(rest);
+    if args.sandbox == Mode::Off {
+        cmd.env("SADOKU_SANDBOX", "off: --sandbox off, unconfined").env_remove("SADOKU_CONFINE");
     } else {
         let mut read = interpreter_dirs(&python)?;
         read.extend(system_read());
@@ -92,34 +111,47 @@ pub fn run(args: PyWorkerArgs) -> Result<u8> {
         read.retain(|p| p.exists());
         let mut policy = Policy::worker(Vec::new(), Some(args.temp.clone()));
         policy.read.extend(read);
-        // The stricter filter, for the bridge to install once its candidate is loaded. Written
-        // before anything is dropped; the worker can read it, not change what the judge does.
-        // Each program: its instruction count (u32, little-endian), then its 8-byte instructions.
-        let mut bytes = Vec::new();
-        for program in sandbox::filters(Children::Refused).map_err(|e| anyhow!("seccomp: {e}"))? {
-            bytes.extend((program.len() as u32).to_le_bytes());
-            for f in &program {
-                bytes.extend(f.code.to_le_bytes());
-                bytes.push(f.jt);
-                bytes.push(f.jf);
-                bytes.extend(f.k.to_le_bytes());
+        let programs = |children| -> Result<Vec<u8>> {
+            // Each program: its instruction count (u32, little-endian), then its instructions.
+            let mut bytes = Vec::new();
+            for program in sandbox::filters(children).map_err(|e| anyhow!("seccomp: {e}"))? {
+                bytes.extend((program.len() as u32).to_le_bytes());
+                for f in &program {
+                    bytes.extend(f.code.to_le_bytes());
+                    bytes.push(f.jt);
+                    bytes.push(f.jf);
+                    bytes.extend(f.k.to_le_bytes());
+                }
             }
-        }
-        std::fs::write(args.temp.join("seccomp.bpf"), bytes)?;
-        let rlimits = sandbox::rlimits(args.cpu_s);
-        let user = sandbox::drop_root();
-        let landlock = sandbox::landlock(&policy);
-        let seccomp =
-            sandbox::filter(Children::InGroup).and_then(|f| seccompiler::apply_filter(&f).map_err(|e| e.to_string()));
-        let e = sandbox::Engaged { landlock, seccomp, rlimits, user };
-        if args.sandbox == Mode::Require && !e.complete() {
-            return Err(anyhow!("--sandbox require: the sandbox could not engage: {}", e.describe()));
-        }
-        if e.complete() { e.describe() } else { format!("partial: {}", e.describe()) }
-    };
-    // For the judge (and the bridge, which says it in its Info).
-    let _ = std::fs::write(args.temp.join("sandbox.txt"), &engaged);
-    let err = std::process::Command::new(&python).args(rest).env("SADOKU_SANDBOX", engaged).exec();
+            Ok(bytes)
+        };
+        std::fs::write(args.temp.join("seccomp-load.bpf"), programs(Children::InGroup)?)?;
+        std::fs::write(args.temp.join("seccomp.bpf"), programs(Children::Refused)?)?;
+        let (handled, read_access, write_access) = sandbox::landlock_masks();
+        let rules: Vec<(String, u64)> = policy
+            .read
+            .iter()
+            .map(|p| (p.display().to_string(), read_access))
+            .chain(policy.write.iter().map(|p| (p.display().to_string(), write_access)))
+            .collect();
+        let without = |part: &str| args.without.iter().any(|w| w == part);
+        let plan = serde_json::json!({
+            "require": args.sandbox == Mode::Require,
+            "landlock": if without("landlock") { serde_json::Value::Null } else {
+                serde_json::json!({ "handled": handled, "rules": rules })
+            },
+            "seccomp": if without("seccomp") { serde_json::Value::Null } else {
+                serde_json::Value::String(args.temp.join("seccomp-load.bpf").display().to_string())
+            },
+            "rlimits": { "cpu_s": args.cpu_s, "file_bytes": 1u64 << 30, "tasks": sandbox::MAX_TASKS },
+            "drop_to": if without("user") { serde_json::Value::Null } else { sandbox::NOBODY.into() },
+            "judge": std::os::unix::process::parent_id(),
+        });
+        let path = args.temp.join("confine.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&plan)?)?;
+        cmd.env("SADOKU_CONFINE", path);
+    }
+    let err = cmd.exec();
     Err(anyhow!("cannot run {}: {err}", python.display()))
 }
 

@@ -125,6 +125,13 @@ impl Policy {
     }
 }
 
+/// Landlock's access masks, as the kernel's bits: what is handled (everything, so anything not
+/// granted is refused), what reading grants (read, list, execute) and what writing grants.
+pub fn landlock_masks() -> (u64, u64, u64) {
+    let abi = ABI::V5;
+    (AccessFs::from_all(abi).bits(), AccessFs::from_read(abi).bits(), AccessFs::from_all(abi).bits())
+}
+
 /// Landlock: `policy`'s paths and nothing else, for this thread and whatever it starts.
 pub fn landlock(policy: &Policy) -> Result<String, String> {
     let abi = ABI::V5;
@@ -253,7 +260,7 @@ pub fn rlimits(cpu_s: u64) -> Result<(), String> {
 
 /// Processes and threads a worker's user may have (the CUDA driver starts a few dozen threads per
 /// worker; new processes are refused outright by seccomp).
-const MAX_TASKS: u64 = 4096;
+pub const MAX_TASKS: u64 = 4096;
 
 /// Die when the judge dies.
 pub fn die_with_parent() {

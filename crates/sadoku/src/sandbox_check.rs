@@ -170,9 +170,18 @@ fn python_attack(
     std::fs::write(temp.path().join("sadoku_confine.py"), include_str!("../../../python/sadoku_confine.py"))?;
     let results_before = std::fs::read(results_file)?;
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    // As the bridge does: confine (what pyworker wrote down), then run the candidate's code.
+    let launcher = format!(
+        "import os, runpy, sys\nsys.path.insert(0, {dir:?})\nimport sadoku_confine\n\
+         sadoku_confine.confine_from(os.environ['SADOKU_CONFINE'])\n\
+         sys.argv = sys.argv[1:]\nrunpy.run_path(sys.argv[0], run_name='__main__')\n",
+        dir = temp.path().display().to_string()
+    );
     let args: Vec<std::ffi::OsString> = vec![
         "-E".into(),
         "-s".into(),
+        "-c".into(),
+        launcher.into(),
         script.into_os_string(),
         "--results".into(),
         results_file.into(),

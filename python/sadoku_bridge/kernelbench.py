@@ -1,0 +1,418 @@
+"""KernelBench-format problem files: load, describe, build, draw inputs, compute the fp64 truth.
+
+A problem file is a Python module that defines ``class Model(nn.Module)``, module-level size
+constants, ``get_inputs()`` (the forward arguments) and ``get_init_inputs()`` (the constructor
+arguments). It is executed as a fresh module each time it is loaded.
+
+The description produced by :func:`describe` is plain JSON data: it is what the Rust side reads to
+know the problem's tensors, and what :func:`fresh_inputs` draws new inputs from.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+import math
+import re
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+DTYPES: dict[str, torch.dtype] = {
+    "f32": torch.float32,
+    "f16": torch.float16,
+    "bf16": torch.bfloat16,
+    "f64": torch.float64,
+    "i32": torch.int32,
+    "i64": torch.int64,
+    "bool": torch.bool,
+    "u8": torch.uint8,
+}
+DTYPE_NAMES: dict[torch.dtype, str] = {dtype: name for name, dtype in DTYPES.items()}
+
+# Statistics of an input are taken over at most this many evenly spaced elements.
+STATS_SAMPLE = 1 << 22
+# Fewer sampled elements than this cannot tell a standard normal from anything else.
+MIN_NORMAL_SAMPLE = 100
+
+_module_ids = itertools.count()
+
+
+class ProblemError(Exception):
+    """A problem file that cannot be used; the message is one line that says why."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A loaded problem file."""
+
+    path: Path
+    name: str
+    module: types.ModuleType
+    Model: type[nn.Module]
+    get_inputs: Callable[[], Sequence[Any]]
+    get_init_inputs: Callable[[], Sequence[Any]]
+
+    @property
+    def constants(self) -> dict[str, int | float]:
+        """Module-level numeric constants (the problem's sizes), in definition order."""
+        return {
+            key: value
+            for key, value in vars(self.module).items()
+            if not key.startswith("_")
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+        }
+
+
+def one_line(text: str) -> str:
+    """Collapse a message to one line, so every error the bridge reports fits on one line."""
+    return " ".join(str(text).split())
+
+
+def exec_file(path: str | Path, prefix: str, error: type[Exception]) -> types.ModuleType:
+    """Execute a Python file as a new module named ``prefix_<stem>_<n>`` and return the module.
+
+    The module is in ``sys.modules`` only while its top level runs (some libraries, such as
+    dataclasses, look their defining module up there), so loading a file twice gives two
+    independent modules and nothing of either lingers in ``sys.modules``.
+    Raises ``error`` with a one-line message for a missing file, bad encoding, a syntax error or
+    an exception at the module's top level.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: no such file")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise error(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    stem = re.sub(r"\W", "_", path.stem)
+    name = f"{prefix}_{stem}_{next(_module_ids)}"
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except Exception as exc:
+        line = _error_line(exc, str(path))
+        raise error(f"{path}{line}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def _error_line(exc: BaseException, filename: str) -> str:
+    """':<line>' of the innermost traceback frame inside ``filename``, or ''."""
+    line = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = f":{tb.tb_lineno}"
+        tb = tb.tb_next
+    return line
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Load a KernelBench problem file; raise :class:`ProblemError` if it is not one."""
+    path = Path(path)
+    module = exec_file(path, "sadoku_problem", ProblemError)
+    model = getattr(module, "Model", None)
+    if not (isinstance(model, type) and issubclass(model, nn.Module)):
+        raise ProblemError(f"{path}: defines no `class Model(nn.Module)`")
+    for function in ("get_inputs", "get_init_inputs"):
+        if not callable(getattr(module, function, None)):
+            raise ProblemError(f"{path}: defines no `{function}()` function")
+    return Problem(
+        path=path,
+        name=path.stem,
+        module=module,
+        Model=model,
+        get_inputs=module.get_inputs,
+        get_init_inputs=module.get_init_inputs,
+    )
+
+
+def build_model(
+    problem: Problem,
+    init_inputs: Sequence[Any],
+    seed: int,
+    dtype: torch.dtype | None = None,
+    device: str | torch.device = "cpu",
+) -> nn.Module:
+    """Construct ``Model(*init_inputs)`` after ``torch.manual_seed(seed)``.
+
+    ``dtype`` casts floating-point parameters and buffers only (``nn.Module.to`` leaves integer
+    buffers such as BatchNorm's ``num_batches_tracked`` alone). The model stays in training mode,
+    as in KernelBench, so BatchNorm normalises with the batch's statistics.
+    """
+    torch.manual_seed(seed)
+    try:
+        model = problem.Model(*init_inputs)
+    except Exception as exc:
+        raise ProblemError(f"{problem.path}: Model(*get_init_inputs()) raised {type(exc).__name__}: {exc}") from exc
+    model = model.to(device)
+    if dtype is not None:
+        model = model.to(dtype)
+    return model
+
+
+def as_outputs(result: Any) -> list[torch.Tensor]:
+    """A forward's result as a list: one tensor, or the tensors of a tuple or list."""
+    items = list(result) if isinstance(result, (tuple, list)) else [result]
+    for index, item in enumerate(items):
+        if not isinstance(item, torch.Tensor):
+            raise TypeError(f"output {index} is a {type(item).__name__}, not a tensor")
+    return items
+
+
+def truth(model: nn.Module, inputs: Sequence[Any]) -> list[torch.Tensor]:
+    """The float64 ground truth: a float64 copy of ``model`` on float64 copies of the inputs.
+
+    Integer and boolean inputs, parameters and buffers keep their dtypes. The model itself is
+    left untouched (a BatchNorm in training mode updates the copy's running statistics, not its).
+    """
+    reference = copy.deepcopy(model).double()
+    args = [x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
+    with torch.no_grad():
+        return as_outputs(reference(*args))
+
+
+def forward_input_names(model_class: type[nn.Module], count: int) -> list[str]:
+    """Names of the first ``count`` forward arguments, from ``Model.forward``'s signature.
+
+    Falls back to ``x0, x1, ...`` when the signature cannot be read, takes ``*args``, or has
+    fewer positional parameters than there are inputs.
+    """
+    fallback = [f"x{i}" for i in range(count)]
+    try:
+        parameters = list(inspect.signature(model_class.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return fallback
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = []
+    for parameter in parameters:
+        if parameter.kind not in positional:
+            break
+        names.append(parameter.name)
+    return names[:count] if len(names) >= count else fallback
+
+
+def dtype_name(dtype: torch.dtype, where: str = "") -> str:
+    """The description's name for a dtype (``f32``, ``i64`` ...)."""
+    try:
+        return DTYPE_NAMES[dtype]
+    except KeyError:
+        raise ProblemError(f"{where}: dtype {dtype} is not supported (use one of {', '.join(DTYPES)})") from None
+
+
+def detect_structure(tensor: torch.Tensor) -> str:
+    """``lower``, ``upper``, ``diagonal``, ``symmetric`` or ``dense``, over the last two dims.
+
+    Decided on the first matrix of a batch and confirmed on the whole tensor. A structure found
+    here is kept by :func:`fresh_inputs` (KernelBench's triangular matmul problems feed triangular
+    matrices, and kernels that skip the zero triangle are right only for them).
+    """
+    if tensor.dim() < 2 or min(tensor.shape[-2:]) < 2 or tensor.numel() == 0 or tensor.dtype == torch.bool:
+        return "dense"
+
+    def classify(m: torch.Tensor) -> str:
+        lower, upper = torch.equal(m, m.tril()), torch.equal(m, m.triu())
+        if lower and upper:
+            return "diagonal" if m.shape[-1] == m.shape[-2] and bool(m.diagonal(dim1=-2, dim2=-1).any()) else "dense"
+        if lower:
+            return "lower"
+        if upper:
+            return "upper"
+        if m.shape[-1] == m.shape[-2] and torch.equal(m, m.mT):
+            return "symmetric"
+        return "dense"
+
+    first = classify(tensor[(0,) * (tensor.dim() - 2)])
+    return first if first == "dense" or classify(tensor) == first else "dense"
+
+
+def _stats_sample(tensor: torch.Tensor, structure: str) -> torch.Tensor:
+    """The float64 values statistics are taken over: evenly spaced elements, or for a structured
+    matrix, the free elements of its first matrix (the zero triangle would bias the mean and std)."""
+    if structure == "dense":
+        flat = tensor.reshape(-1)
+        return flat[:: max(1, flat.numel() // STATS_SAMPLE)].double()
+    m = tensor[(0,) * (tensor.dim() - 2)].double()
+    rows, cols = m.shape
+    if structure == "diagonal":
+        return m.diagonal()
+    keep = torch.ones(rows, cols, dtype=torch.bool).triu() if structure == "upper" else torch.ones(rows, cols, dtype=torch.bool).tril()
+    return m[keep]
+
+
+def infer_distribution(tensor: torch.Tensor, structure: str = "dense") -> dict[str, Any]:
+    """Guess the distribution a problem file drew ``tensor`` from.
+
+    - integer and bool dtypes: ``{"kind": "int", "lo": min, "hi": max + 1}`` (half-open);
+    - floats all in [0, 1): ``{"kind": "uniform", "lo": 0, "hi": 1}`` (``torch.rand``);
+    - floats whose sampled mean is within 4/sqrt(n) of 0 and std within 4/sqrt(n) of 1, with
+      n >= 100 samples: ``{"kind": "normal", "mean": 0, "std": 1}`` (``torch.randn``);
+    - anything else: ``{"kind": "empirical", "min", "max", "mean", "std"}``, drawn again as a
+      uniform over [min, max].
+    """
+    if not tensor.is_floating_point():
+        if tensor.numel() == 0:
+            return {"kind": "int", "lo": 0, "hi": 1}
+        return {"kind": "int", "lo": int(tensor.min()), "hi": int(tensor.max()) + 1}
+    if tensor.numel() == 0:
+        return {"kind": "uniform", "lo": 0, "hi": 1}
+    lo, hi = float(tensor.min()), float(tensor.max())
+    if lo >= 0.0 and hi < 1.0:
+        return {"kind": "uniform", "lo": 0, "hi": 1}
+    sample = _stats_sample(tensor, structure)
+    n = sample.numel()
+    mean = float(sample.mean())
+    std = float(sample.std(correction=0))
+    if n >= MIN_NORMAL_SAMPLE:
+        tolerance = 4.0 / math.sqrt(n)
+        if abs(mean) <= tolerance and abs(std - 1.0) <= tolerance:
+            return {"kind": "normal", "mean": 0, "std": 1}
+    return {"kind": "empirical", "min": lo, "max": hi, "mean": mean, "std": std}
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-serialisable rendering of an init input or scalar."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return {"tensor": {"dtype": str(value.dtype).removeprefix("torch."), "shape": list(value.shape)}}
+    if isinstance(value, torch.dtype):
+        return str(value).removeprefix("torch.")
+    return repr(value)
+
+
+def _tensor_entries(named: Sequence[tuple[str, torch.Tensor]], where: str) -> list[dict[str, Any]]:
+    return [{"name": n, "dtype": dtype_name(t.dtype, f"{where} {n}"), "shape": list(t.shape)} for n, t in named]
+
+
+def describe(problem: Problem, seed: int) -> dict[str, Any]:
+    """Describe a problem's inputs, parameters, buffers and outputs as JSON data.
+
+    Seeds torch, calls ``get_init_inputs()`` then ``get_inputs()``, builds the model on the CPU and
+    runs it once in the original dtypes (so the outputs' dtypes are the ones the problem really
+    produces). Tensor inputs get a ``structure`` (see :func:`detect_structure`) and a
+    ``distribution`` (see :func:`infer_distribution`); each input and scalar carries its
+    ``index`` among the forward arguments.
+    """
+    where = str(problem.path)
+    torch.manual_seed(seed)
+    try:
+        init_inputs = list(problem.get_init_inputs())
+        inputs = list(problem.get_inputs())
+    except Exception as exc:
+        raise ProblemError(f"{where}: get_init_inputs()/get_inputs() raised {type(exc).__name__}: {exc}") from exc
+    inputs = [x.cpu() if isinstance(x, torch.Tensor) else x for x in inputs]
+    model = build_model(problem, init_inputs, seed)
+    names = forward_input_names(problem.Model, len(inputs))
+
+    tensors, scalars = [], []
+    for index, (name, value) in enumerate(zip(names, inputs)):
+        if isinstance(value, torch.Tensor):
+            structure = detect_structure(value)
+            tensors.append({
+                "name": name,
+                "index": index,
+                "dtype": dtype_name(value.dtype, f"{where}: input {name}"),
+                "shape": list(value.shape),
+                "structure": structure,
+                "distribution": infer_distribution(value, structure),
+            })
+        else:
+            scalars.append({"name": name, "index": index, "value": _jsonable(value)})
+
+    try:
+        with torch.no_grad():
+            outputs = as_outputs(model(*inputs))
+    except Exception as exc:
+        raise ProblemError(f"{where}: Model.forward raised {type(exc).__name__}: {exc}") from exc
+
+    return {
+        "problem": problem.name,
+        "seed": seed,
+        "constants": problem.constants,
+        "inputs": tensors,
+        "scalars": scalars,
+        "init_inputs": [_jsonable(v) for v in init_inputs],
+        "parameters": _tensor_entries(list(model.named_parameters()), f"{where}: parameter"),
+        "buffers": _tensor_entries(list(model.named_buffers()), f"{where}: buffer"),
+        "outputs": [
+            {"name": f"out{i}", "dtype": dtype_name(t.dtype, f"{where}: output {i}"), "shape": list(t.shape)}
+            for i, t in enumerate(outputs)
+        ],
+    }
+
+
+def _draw(entry: dict[str, Any], generator: torch.Generator, zero_mean: bool, device: torch.device) -> torch.Tensor:
+    dtype = DTYPES[entry["dtype"]]
+    shape = tuple(entry["shape"])
+    dist = entry["distribution"]
+    if dtype.is_floating_point:
+        work = torch.float64 if dtype == torch.float64 else torch.float32
+        kind = "normal" if zero_mean else dist["kind"]
+        if kind == "normal":
+            mean, std = (0.0, 1.0) if zero_mean else (dist["mean"], dist["std"])
+            x = torch.randn(shape, generator=generator, dtype=work, device=device) * std + mean
+        elif kind in ("uniform", "empirical"):
+            lo, hi = (dist["lo"], dist["hi"]) if kind == "uniform" else (dist["min"], dist["max"])
+            x = torch.rand(shape, generator=generator, dtype=work, device=device) * (hi - lo) + lo
+        else:
+            raise ProblemError(f"input {entry['name']}: distribution {dist['kind']!r} does not fit a float input")
+    else:
+        if dist["kind"] != "int":
+            raise ProblemError(f"input {entry['name']}: distribution {dist['kind']!r} does not fit an integer input")
+        x = torch.randint(dist["lo"], dist["hi"], shape, generator=generator, dtype=torch.int64, device=device)
+    structure = entry.get("structure", "dense")
+    if structure == "lower":
+        x = x.tril()
+    elif structure == "upper":
+        x = x.triu()
+    elif structure == "diagonal":
+        x = x.tril().triu()
+    elif structure == "symmetric":
+        x = x.tril() + x.tril(-1).mT
+    return x.to(dtype).contiguous()
+
+
+def fresh_inputs(
+    description: dict[str, Any],
+    seed: int,
+    zero_mean: bool = False,
+    device: str | torch.device = "cpu",
+) -> list[Any]:
+    """New forward arguments with the described shapes, dtypes and structures.
+
+    Tensors are drawn on ``device`` from the file's own distribution, or, with ``zero_mean``, float
+    inputs from a standard normal (integer and bool inputs are unchanged: they are usually indices,
+    classes or masks). The zero-mean draw exposes KernelBench problems that zeros or a
+    positive-only shortcut pass under ``torch.rand`` inputs. Scalars are passed through.
+    """
+    device = torch.device(device)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    count = len(description["inputs"]) + len(description["scalars"])
+    args: list[Any] = [None] * count
+    for entry in description["inputs"]:
+        args[entry["index"]] = _draw(entry, generator, zero_mean, device)
+    for entry in description["scalars"]:
+        args[entry["index"]] = entry["value"]
+    return args

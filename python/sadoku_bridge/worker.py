@@ -1,0 +1,468 @@
+"""A Python candidate's worker: the judge's worker protocol, served with PyTorch.
+
+The judge (sadoku, in Rust) treats this process exactly as a native candidate's worker: it maps
+(or uploads) the inputs it drew, poisons the outputs, asks for a "launch" and compares what comes
+back with the fp64 truth it holds elsewhere. Here a launch is a call of the candidate: a
+KernelBench ``ModelNew`` (or an archive kernel's ``forward``) on tensors that view the judge's
+buffers, the result copied into the output buffers after checks that only this side can make:
+
+- the result is a plain, materialised tensor that does not alias an input
+  (:func:`checks.plain_result`);
+- no thread the call started is left running (:class:`checks.ThreadWatch`);
+- no timer or tensor method the bridge relies on was replaced (:data:`checks.AT_IMPORT`, taken
+  when this module is imported, before any candidate code);
+- every free block of PyTorch's caching allocator holds a fresh poison word before the call, and
+  an output that still holds it was not written (the write-up's ``empty_like`` case).
+
+``sadoku pyworker`` starts the interpreter; once PyTorch has made its CUDA context, and before
+any candidate code runs, the worker confines itself as pyworker wrote down (``sadoku_confine``:
+rlimits, no root, Landlock, seccomp); once the candidate is loaded (a torch extension may need
+compilers), it stacks the filter that refuses new processes and programs.
+
+Frames, both ways: a little-endian u32 length and a JSON header, then a little-endian u64 length
+and raw payload bytes. Requests and responses are the Rust enums' serde JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import hashlib
+import io
+import json
+import os
+import random
+import struct
+import sys
+import time
+import traceback
+from typing import Any, BinaryIO
+
+# The bridge's references to its timers, taken before any candidate code can replace them.
+_perf_counter_ns = time.perf_counter_ns
+
+import torch  # noqa: E402
+
+from . import candidates, checks, kernelbench  # noqa: E402
+
+_Event = torch.cuda.Event
+_synchronize = torch.cuda.synchronize
+OPTION = "--sadoku-torch="
+TRACE_WHY = "the Python bridge times with CUDA events after a device-wide synchronisation; no activity trace yet"
+
+
+class DeviceFailure(Exception):
+    """A request failed; ``error`` is the Rust ``DeviceError`` as serde JSON."""
+
+    def __init__(self, error: Any):
+        super().__init__(str(error))
+        self.error = error
+
+
+def environment(message: str) -> DeviceFailure:
+    return DeviceFailure({"Environment": message})
+
+
+def read_frame(stream: BinaryIO) -> tuple[Any, bytes] | None:
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    (n,) = struct.unpack("<I", head)
+    header = json.loads(stream.read(n))
+    (m,) = struct.unpack("<Q", stream.read(8))
+    payload = stream.read(m) if m else b""
+    return header, payload
+
+
+def write_frame(stream: BinaryIO, header: Any, payload: bytes = b"") -> None:
+    data = json.dumps(header).encode()
+    stream.write(struct.pack("<I", len(data)) + data + struct.pack("<Q", len(payload)))
+    if payload:
+        stream.write(payload)
+    stream.flush()
+
+
+class _DeviceBytes:
+    """Device memory seen as bytes, for ``torch.as_tensor`` (no copy)."""
+
+    def __init__(self, address: int, nbytes: int):
+        self.__cuda_array_interface__ = {
+            "shape": (nbytes,),
+            "typestr": "|u1",
+            "data": (address, False),
+            "version": 3,
+        }
+
+
+class _IpcHandle(ctypes.Structure):
+    _fields_ = [("reserved", ctypes.c_char * 64)]
+
+
+class Worker:
+    """The state of one worker: its buffers and its one candidate."""
+
+    def __init__(self, device: str):
+        self.device = torch.device(device)
+        self.buffers: dict[int, torch.Tensor] = {}
+        self.imported: dict[int, int] = {}
+        self.next_id = 1
+        self.spec: dict[str, Any] | None = None
+        self.call: Any = None
+        self.flush: torch.Tensor | None = None
+        self._libcuda: Any = None
+
+    # --- buffers -------------------------------------------------------------------------
+    def _new(self, tensor: torch.Tensor) -> dict[str, int]:
+        buffer_id = self.next_id
+        self.next_id += 1
+        self.buffers[buffer_id] = tensor
+        return {"id": buffer_id, "offset": 0, "bytes": tensor.numel()}
+
+    def view(self, buffer: dict[str, int]) -> torch.Tensor:
+        base = self.buffers.get(buffer["id"])
+        if base is None:
+            raise environment(f"no buffer {buffer['id']} in this worker")
+        start, size = buffer["offset"], buffer["bytes"]
+        if start + size > base.numel():
+            raise environment(f"buffer {buffer['id']}: view {start}+{size} beyond its {base.numel()} bytes")
+        return base[start : start + size]
+
+    def typed(self, buffer: dict[str, int], dtype: torch.dtype, shape: list[int]) -> torch.Tensor:
+        count = 1
+        for n in shape:
+            count *= n
+        size = count * torch.empty((), dtype=dtype).element_size()
+        raw = self.view(buffer)
+        if raw.numel() < size:
+            raise environment(f"buffer {buffer['id']} holds {raw.numel()} bytes, not the {size} of {shape} {dtype}")
+        return raw[:size].view(dtype).view(shape)
+
+    def alloc(self, size: int) -> dict[str, int]:
+        return self._new(torch.empty(max(size, 1), dtype=torch.uint8, device=self.device)[:size])
+
+    def free(self, buffer: dict[str, int]) -> None:
+        self.buffers.pop(buffer["id"], None)
+        pointer = self.imported.pop(buffer["id"], None)
+        if pointer is not None and self._libcuda is not None:
+            _synchronize()
+            self._libcuda.cuIpcCloseMemHandle(ctypes.c_uint64(pointer))
+
+    def upload(self, buffer: dict[str, int], payload: bytes) -> None:
+        target = self.view(buffer)
+        if len(payload) != target.numel():
+            raise environment(f"upload of {len(payload)} bytes into a view of {target.numel()}")
+        if payload:
+            target.copy_(torch.frombuffer(bytearray(payload), dtype=torch.uint8))
+
+    def download(self, buffer: dict[str, int]) -> bytes:
+        host = self.view(buffer).cpu().contiguous()
+        return ctypes.string_at(host.data_ptr(), host.numel()) if host.numel() else b""
+
+    def fill(self, buffer: dict[str, int], word: int) -> None:
+        target = self.view(buffer)
+        pattern = struct.pack("<I", word & 0xFFFFFFFF)
+        whole = target.numel() // 4 * 4
+        if whole:
+            target[:whole].view(torch.int32).fill_(struct.unpack("<i", pattern)[0])
+        for i in range(whole, target.numel()):
+            target[i] = pattern[i - whole]
+
+    def import_(self, shared: dict[str, Any]) -> dict[str, int]:
+        if self.device.type != "cuda":
+            raise environment("CUDA IPC needs a CUDA device; this worker runs on the CPU")
+        if self._libcuda is None:
+            self._libcuda = ctypes.CDLL("libcuda.so.1")
+        torch.cuda.current_stream(self.device)  # the primary context is current from here on
+        handle = _IpcHandle()
+        ctypes.memmove(ctypes.addressof(handle), bytes(shared["handle"]), 64)
+        pointer = ctypes.c_uint64()
+        status = self._libcuda.cuIpcOpenMemHandle_v2(ctypes.byref(pointer), handle, ctypes.c_uint(1))
+        if status != 0:
+            raise environment(f"cuIpcOpenMemHandle failed with CUDA error {status}")
+        tensor = torch.as_tensor(_DeviceBytes(pointer.value, shared["bytes"]), device=self.device)
+        buffer = self._new(tensor)
+        self.imported[buffer["id"]] = pointer.value
+        return buffer
+
+    # --- the candidate -------------------------------------------------------------------
+    def compile(self, request: dict[str, Any]) -> dict[str, Any]:
+        started = _perf_counter_ns()
+        spec = next((json.loads(o[len(OPTION) :]) for o in request["options"] if o.startswith(OPTION)), None)
+        if spec is None:
+            return {"Err": {"Unavailable": f"a Python worker needs the candidate's {OPTION}... option"}}
+        log = io.StringIO()
+        workdir = os.environ.get("TMPDIR") or "/tmp"
+        suffix = ".cu" if spec["kind"] == "archive" else ".py"
+        name = hashlib.sha256(request["source"].encode()).hexdigest()[:16]
+        path = os.path.join(workdir, f"candidate_{name}{suffix}")
+        with open(path, "w") as f:
+            f.write(request["source"])
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                problem = kernelbench.load_problem(spec["problem"])
+                if spec["kind"] == "archive":
+                    loaded: Any = candidates.load_archive_kernel(path, os.path.join(workdir, "extensions"))
+                else:
+                    loaded = candidates.load_modelnew(path)
+                self.call = candidates.build_candidate(
+                    spec["kind"], loaded, problem, spec["init_inputs"], spec["seed"], None, device=self.device
+                )
+                # One call now, while compilers may still run: an extension built on first use
+                # (load_inline in forward, a Triton JIT) is built here, not under the filter
+                # that refuses programs.
+                self._warm_up(spec)
+        except Exception as exc:
+            evidence = getattr(exc, "evidence", "")
+            text = log.getvalue() + "".join(traceback.format_exception_only(type(exc), exc)) + evidence
+            return {"Err": {"Rejected": {"log": text.strip()}}}
+        self.spec = spec
+        # Loaded: from now on the candidate starts no process and runs no program.
+        bpf = os.path.join(workdir, "seccomp.bpf")
+        if os.path.exists(bpf):
+            import sadoku_confine
+
+            sadoku_confine.install(bpf)
+        params = [{"ty": "u64", "bytes": 8} for _ in spec["args"]]
+        return {
+            "Ok": {
+                "arch": request["arch"],
+                "image": [],
+                "ptx": "",
+                "log": log.getvalue(),
+                "entries": [{"name": "forward", "params": params}],
+                "cache_hit": False,
+                "compile_ms": (_perf_counter_ns() - started) / 1e6,
+            }
+        }
+
+    def _warm_up(self, spec: dict[str, Any]) -> None:
+        generator = torch.Generator(device="cpu").manual_seed(spec["seed"])
+        inputs = []
+        for arg in spec["args"]:
+            if arg["role"] != "input":
+                continue
+            dtype = kernelbench.DTYPES[arg["dtype"]]
+            if dtype.is_floating_point:
+                t = torch.rand(arg["shape"], generator=generator).to(dtype)
+            else:
+                t = torch.randint(0, 2, arg["shape"], generator=generator).to(dtype)
+            inputs.append(t.to(self.device))
+        with torch.no_grad():
+            self.call(*inputs)
+        if self.device.type == "cuda":
+            _synchronize()
+
+    def _reserve(self, outputs: list[torch.Tensor]) -> None:
+        """Leave free blocks of each output's size in the caching allocator, to be poisoned: a
+        candidate's ``empty_like`` is then handed one of them, not fresh driver memory."""
+        if self.device.type != "cuda":
+            return
+        blocks = [torch.empty(o.numel() * o.element_size(), dtype=torch.uint8, device=self.device) for o in outputs for _ in range(2)]
+        del blocks
+
+    def _bind(self, launch: dict[str, Any]):
+        if self.spec is None or self.call is None:
+            raise environment("no candidate is loaded")
+        if launch["kernel"] != "forward":
+            raise environment(f"a Python candidate has no kernel `{launch['kernel']}`, only `forward`")
+        args = launch["args"]
+        if len(args) != len(self.spec["args"]):
+            raise environment(f"`forward` takes {len(self.spec['args'])} tensors, the launch passes {len(args)}")
+        inputs, params, outputs = [], {}, []
+        for arg, spec in zip(args, self.spec["args"]):
+            if "Buffer" not in arg:
+                raise environment(f"argument `{spec['name']}` is not a buffer")
+            t = self.typed(arg["Buffer"], kernelbench.DTYPES[spec["dtype"]], spec["shape"])
+            if spec["role"] == "input":
+                inputs.append(t)
+            elif spec["role"] == "parameter":
+                params[spec["name"]] = t
+            else:
+                outputs.append(t)
+        return inputs, params, outputs
+
+    def _run(self, launch: dict[str, Any], timed: bool) -> tuple[float, float]:
+        inputs, params, outputs = self._bind(launch)
+        if params:
+            if isinstance(self.call, candidates.ArchiveForward):
+                self.call = candidates.ArchiveForward(self.call.forward, tuple(params), tuple(params.values()))
+            else:
+                candidates.copy_reference_state(self.call, params)
+        # A fresh poison word: a NaN in each 16-bit half (f16) and in the whole (f32).
+        half = 0x7E00 | random.getrandbits(9)
+        word = (half << 16) | half
+        self._reserve(outputs)
+        checks.poison_free_cached_blocks(word, self.device)
+        if timed and self.flush is not None:
+            self.flush.zero_()
+        cuda = self.device.type == "cuda"
+        if cuda:
+            _synchronize()
+            start, stop = _Event(enable_timing=True), _Event(enable_timing=True)
+        watch = checks.ThreadWatch()
+        wall = _perf_counter_ns()
+        with torch.no_grad():
+            if cuda:
+                start.record()
+            result = self.call(*inputs)
+            if cuda:
+                # Work on any stream the call used ends before the stop event.
+                _synchronize()
+                stop.record()
+                stop.synchronize()
+        wall_ms = (_perf_counter_ns() - wall) / 1e6
+        ms = start.elapsed_time(stop) if cuda else wall_ms
+        try:
+            watch.left_running()
+            checks.AT_IMPORT.check()
+            expected = [checks.OutputSpec(tuple(o.shape), o.dtype, o.device) for o in outputs]
+            checks.plain_result(result, inputs + list(params.values()), expected)
+            items = list(result) if isinstance(result, (tuple, list)) else [result]
+            for i, (item, out) in enumerate(zip(items, outputs)):
+                n = checks.unwritten(item, word)
+                if n and (item.element_size() >= 4 or n * 64 >= item.numel()):
+                    raise checks.Refusal(
+                        "output not written",
+                        f"{n} of {item.numel()} elements of output {i} still hold the poison "
+                        f"({word:#010x}) written into the allocator's free memory before the call",
+                    )
+                out.copy_(item)
+        except checks.Refusal as r:
+            raise DeviceFailure({"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}})
+        if cuda:
+            _synchronize()
+        return ms, wall_ms
+
+    def run(self, works: list[dict[str, Any]], timed: bool) -> tuple[float, float]:
+        total, wall = 0.0, 0.0
+        for work in works:
+            if "Launch" not in work:
+                raise environment("a candidate worker runs candidate calls only, never library work")
+            ms, w = self._run(work["Launch"], timed)
+            total, wall = total + ms, wall + w
+        return total, wall
+
+    # --- the device ----------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        sandbox = os.environ.get("SADOKU_SANDBOX")
+        if self.device.type != "cuda":
+            return {
+                "name": f"CPU (PyTorch {torch.__version__})",
+                "ordinal": 0,
+                "compute_capability": [0, 0],
+                "multiprocessors": os.cpu_count() or 1,
+                "l2_bytes": 0,
+                "memory_bytes": 0,
+                "max_shared_per_block_optin": 0,
+                "driver": None,
+                "cuda_driver": "none",
+                "nvrtc": None,
+                "cublas": None,
+                "cudnn": None,
+                "sandbox": sandbox,
+                "sm_clock_mhz": None,
+                "ceilings": None,
+            }
+        index = self.device.index if self.device.index is not None else torch.cuda.current_device()
+        p = torch.cuda.get_device_properties(index)
+        l2 = int(getattr(p, "L2_cache_size", 0))
+        if l2 and self.flush is None:
+            self.flush = torch.empty(2 * l2, dtype=torch.uint8, device=self.device)
+        return {
+            "name": p.name,
+            "ordinal": index,
+            "compute_capability": [p.major, p.minor],
+            "multiprocessors": p.multi_processor_count,
+            "l2_bytes": l2,
+            "memory_bytes": p.total_memory,
+            "max_shared_per_block_optin": int(getattr(p, "shared_memory_per_block_optin", 0)),
+            "driver": None,
+            "cuda_driver": str(torch.version.cuda),
+            "nvrtc": None,
+            "cublas": None,
+            "cudnn": str(torch.backends.cudnn.version()),
+            "sandbox": sandbox,
+            "sm_clock_mhz": None,
+            "ceilings": None,
+        }
+
+
+def serve(worker: Worker, requests: BinaryIO, responses: BinaryIO) -> None:
+    """Answer requests until the judge hangs up."""
+    while (frame := read_frame(requests)) is not None:
+        header, payload = frame
+        kind, body = (header, None) if isinstance(header, str) else next(iter(header.items()))
+        data = b""
+        try:
+            if kind == "Info":
+                response: Any = {"Info": worker.info()}
+            elif kind == "Compile":
+                response = {"Compiled": worker.compile(body)}
+            elif kind == "Alloc":
+                response = {"Buffer": {"Ok": worker.alloc(body)}}
+            elif kind == "Import":
+                response = {"Buffer": {"Ok": worker.import_(body)}}
+            elif kind == "Free":
+                worker.free(body)
+                response = {"Done": {"Ok": None}}
+            elif kind == "Upload":
+                worker.upload(body, payload)
+                response = {"Done": {"Ok": None}}
+            elif kind == "Download":
+                data = worker.download(body)
+                response = {"Done": {"Ok": None}}
+            elif kind == "Fill":
+                worker.fill(body[0], body[1])
+                response = {"Done": {"Ok": None}}
+            elif kind == "Load":
+                response = {"Module": {"Ok": 1}}
+            elif kind == "Run":
+                worker.run(body, timed=False)
+                response = {"Done": {"Ok": None}}
+            elif kind == "Time":
+                ms, wall = worker.run(body["work"], timed=True)
+                sample = {"ms": ms, "wall_ms": wall, "sm_clock_mhz": None, "trace": {"Unavailable": {"why": TRACE_WHY}}}
+                response = {"Sample": {"Ok": sample}}
+            else:
+                raise environment(f"a Python worker does not serve {kind}")
+        except DeviceFailure as f:
+            if kind == "Compile":
+                response = {"Compiled": {"Err": {"Unavailable": str(f)}}}
+            else:
+                variant = {"Alloc": "Buffer", "Import": "Buffer", "Load": "Module", "Time": "Sample"}.get(kind, "Done")
+                response = {variant: {"Err": f.error}}
+            data = b""
+        except Exception as exc:  # a fault in the candidate's call or in torch: said, not hidden
+            message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            error = {"KernelFault": {"kernel": "forward", "code": type(exc).__name__, "message": message}}
+            response = {"Sample" if kind == "Time" else "Done": {"Err": error}}
+            data = b""
+        write_frame(responses, response, data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        # The CUDA context first: the driver does not initialise inside the confinement.
+        torch.zeros(1, device=device)
+        _synchronize()
+    plan = os.environ.get("SADOKU_CONFINE")
+    if plan:
+        import sadoku_confine
+
+        sadoku_confine.confine_from(plan)
+    # The protocol keeps the real stdout; everything else that writes there goes to stderr.
+    protocol = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    worker = Worker(args.device)
+    serve(worker, sys.stdin.buffer, protocol)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""Problem files: loading, description, fresh inputs, the float64 truth."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import torch
+
+from sadoku_bridge import kernelbench as kb
+
+from .support import INVALID, problem_path
+
+
+class LoadProblemTest(unittest.TestCase):
+    def test_loads_a_problem(self) -> None:
+        problem = kb.load_problem(problem_path("trimm"))
+        self.assertEqual(problem.name, "trimm")
+        self.assertEqual(problem.constants, {"N": 256})
+        self.assertTrue(issubclass(problem.Model, torch.nn.Module))
+        self.assertEqual(problem.get_init_inputs(), [])
+
+    def test_each_load_is_a_fresh_module_outside_sys_modules(self) -> None:
+        first = kb.load_problem(problem_path("leaky_relu"))
+        second = kb.load_problem(problem_path("leaky_relu"))
+        self.assertIsNot(first.module, second.module)
+        self.assertIsNot(first.Model, second.Model)
+        self.assertNotIn(first.module.__name__, sys.modules)
+        self.assertNotIn(second.module.__name__, sys.modules)
+
+    def assert_refused(self, path: Path, *fragments: str) -> None:
+        with self.assertRaises(kb.ProblemError) as caught:
+            kb.load_problem(path)
+        message = str(caught.exception)
+        self.assertNotIn("\n", message)
+        for fragment in fragments:
+            self.assertIn(fragment, message)
+
+    def test_missing_file(self) -> None:
+        self.assert_refused(INVALID / "absent.py", "absent.py", "no such file")
+
+    def test_syntax_error(self) -> None:
+        self.assert_refused(INVALID / "broken_syntax.py", "broken_syntax.py:6", "syntax error")
+
+    def test_missing_get_inputs(self) -> None:
+        self.assert_refused(INVALID / "no_get_inputs.py", "get_inputs")
+
+    def test_model_that_is_no_module(self) -> None:
+        self.assert_refused(INVALID / "no_model.py", "class Model(nn.Module)")
+
+    def test_error_at_import_names_the_line(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "raises.py"
+            path.write_text("import torch\n\nx = 1 / 0\n", encoding="utf-8")
+            self.assert_refused(path, "raises.py:3", "ZeroDivisionError")
+
+
+class DescribeTest(unittest.TestCase):
+    def test_trimm(self) -> None:
+        description = kb.describe(kb.load_problem(problem_path("trimm")), seed=7)
+        json.dumps(description)
+        self.assertEqual([i["name"] for i in description["inputs"]], ["A", "B"])
+        for entry in description["inputs"]:
+            self.assertEqual(entry["dtype"], "f32")
+            self.assertEqual(entry["shape"], [256, 256])
+            self.assertEqual(entry["structure"], "lower")
+            self.assertEqual(entry["distribution"], {"kind": "uniform", "lo": 0, "hi": 1})
+        self.assertEqual(description["outputs"], [{"name": "out0", "dtype": "f32", "shape": [256, 256]}])
+        self.assertEqual(description["parameters"], [])
+        self.assertEqual(description["constants"], {"N": 256})
+
+    def test_layer_parameters_and_buffers(self) -> None:
+        description = kb.describe(kb.load_problem(problem_path("conv2d_bn")), seed=1)
+        json.dumps(description)
+        self.assertEqual(description["init_inputs"], [3, 8, 3])
+        self.assertEqual(
+            description["parameters"],
+            [
+                {"name": "conv.weight", "dtype": "f32", "shape": [8, 3, 3, 3]},
+                {"name": "conv.bias", "dtype": "f32", "shape": [8]},
+                {"name": "bn.weight", "dtype": "f32", "shape": [8]},
+                {"name": "bn.bias", "dtype": "f32", "shape": [8]},
+            ],
+        )
+        self.assertEqual(
+            description["buffers"],
+            [
+                {"name": "bn.running_mean", "dtype": "f32", "shape": [8]},
+                {"name": "bn.running_var", "dtype": "f32", "shape": [8]},
+                {"name": "bn.num_batches_tracked", "dtype": "i64", "shape": []},
+            ],
+        )
+        self.assertEqual(description["outputs"][0]["shape"], [4, 8, 20, 24])
+
+    def test_linear_outputs_and_empirical_distribution(self) -> None:
+        description = kb.describe(kb.load_problem(problem_path("linear")), seed=3)
+        self.assertEqual(description["parameters"][0], {"name": "fc.weight", "dtype": "f32", "shape": [120, 200]})
+        self.assertEqual(description["outputs"], [{"name": "out0", "dtype": "f32", "shape": [32, 120]}])
+        dist = description["inputs"][0]["distribution"]
+        self.assertEqual(dist["kind"], "empirical")
+        self.assertAlmostEqual(dist["mean"], 3.0, delta=0.1)
+        self.assertAlmostEqual(dist["std"], 2.0, delta=0.1)
+
+    def test_normal_inputs_and_scalars(self) -> None:
+        description = kb.describe(kb.load_problem(problem_path("sum_dim")), seed=3)
+        self.assertEqual(description["inputs"][0]["distribution"], {"kind": "normal", "mean": 0, "std": 1})
+        self.assertEqual(description["outputs"][0]["shape"], [8, 1, 48])
+        threshold = kb.describe(kb.load_problem(problem_path("threshold")), seed=3)
+        self.assertEqual([i["name"] for i in threshold["inputs"]], ["x"])
+        self.assertEqual(threshold["scalars"], [{"name": "level", "index": 1, "value": 1.0}])
+
+    def test_original_dtypes_are_reported(self) -> None:
+        source = (
+            "import torch\nimport torch.nn as nn\n"
+            "class Model(nn.Module):\n"
+            "    def forward(self, x, idx):\n"
+            "        return x.half() * 2, idx.argmax()\n"
+            "def get_inputs():\n"
+            "    return [torch.rand(4, 5, dtype=torch.bfloat16), torch.randint(3, 9, (50,), dtype=torch.int32)]\n"
+            "def get_init_inputs():\n"
+            "    return []\n"
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "mixed.py"
+            path.write_text(source, encoding="utf-8")
+            description = kb.describe(kb.load_problem(path), seed=0)
+        self.assertEqual([i["dtype"] for i in description["inputs"]], ["bf16", "i32"])
+        self.assertEqual(description["inputs"][1]["distribution"]["kind"], "int")
+        self.assertGreaterEqual(description["inputs"][1]["distribution"]["lo"], 3)
+        self.assertLessEqual(description["inputs"][1]["distribution"]["hi"], 9)
+        self.assertEqual([o["dtype"] for o in description["outputs"]], ["f16", "i64"])
+        self.assertEqual(description["outputs"][1]["shape"], [])
+
+    def test_names_fall_back_without_a_readable_signature(self) -> None:
+        class Varargs(torch.nn.Module):
+            def forward(self, *xs):
+                return xs[0]
+
+        self.assertEqual(kb.forward_input_names(Varargs, 2), ["x0", "x1"])
+
+
+class DistributionTest(unittest.TestCase):
+    def setUp(self) -> None:
+        torch.manual_seed(0)
+
+    def test_kinds(self) -> None:
+        self.assertEqual(kb.infer_distribution(torch.rand(1000)), {"kind": "uniform", "lo": 0, "hi": 1})
+        self.assertEqual(kb.infer_distribution(torch.randn(1000)), {"kind": "normal", "mean": 0, "std": 1})
+        self.assertEqual(kb.infer_distribution(torch.randint(2, 7, (1000,))), {"kind": "int", "lo": 2, "hi": 7})
+        self.assertEqual(kb.infer_distribution(torch.rand(100) > 0.5), {"kind": "int", "lo": 0, "hi": 2})
+        empirical = kb.infer_distribution(torch.randn(1000) * 0.1 + 5)
+        self.assertEqual(empirical["kind"], "empirical")
+        self.assertAlmostEqual(empirical["mean"], 5.0, delta=0.05)
+
+    def test_too_few_samples_are_not_called_normal(self) -> None:
+        self.assertEqual(kb.infer_distribution(torch.tensor([-0.5, 0.5, 1.0]))["kind"], "empirical")
+
+    def test_structures(self) -> None:
+        m = torch.randn(3, 6, 6)
+        self.assertEqual(kb.detect_structure(m.tril()), "lower")
+        self.assertEqual(kb.detect_structure(m.triu()), "upper")
+        self.assertEqual(kb.detect_structure(m + m.mT), "symmetric")
+        self.assertEqual(kb.detect_structure(torch.diag(torch.arange(1.0, 5.0))), "diagonal")
+        self.assertEqual(kb.detect_structure(m), "dense")
+        broken = m.tril()
+        broken[2, 0, 5] = 1.0
+        self.assertEqual(kb.detect_structure(broken), "dense")
+
+    def test_triangular_normal_is_normal(self) -> None:
+        m = torch.randn(64, 64).tril()
+        self.assertEqual(kb.infer_distribution(m, "lower"), {"kind": "normal", "mean": 0, "std": 1})
+
+
+class FreshInputsTest(unittest.TestCase):
+    def test_shapes_dtypes_structure_and_scalars(self) -> None:
+        description = kb.describe(kb.load_problem(problem_path("trimm")), seed=0)
+        A, B = kb.fresh_inputs(description, seed=5)
+        for x in (A, B):
+            self.assertEqual(x.shape, (256, 256))
+            self.assertEqual(x.dtype, torch.float32)
+            self.assertTrue(torch.equal(x, x.tril()))
+            self.assertGreaterEqual(float(x.min()), 0.0)
+            self.assertLess(float(x.max()), 1.0)
+        self.assertFalse(torch.equal(A, B))
+        x, level = kb.fresh_inputs(kb.describe(kb.load_problem(problem_path("threshold")), seed=0), seed=5)
+        self.assertEqual(level, 1.0)
+        self.assertEqual(x.shape, (64, 1000))
+
+    def test_same_seed_same_inputs(self) -> None:
+        description = kb.describe(kb.load_problem(problem_path("sum_dim")), seed=0)
+        first, = kb.fresh_inputs(description, seed=11)
+        again, = kb.fresh_inputs(description, seed=11)
+        other, = kb.fresh_inputs(description, seed=12)
+        self.assertTrue(torch.equal(first, again))
+        self.assertFalse(torch.equal(first, other))
+
+    def test_zero_mean(self) -> None:
+        description = kb.describe(kb.load_problem(problem_path("trimm")), seed=0)
+        A, _ = kb.fresh_inputs(description, seed=5, zero_mean=True)
+        free = A[torch.ones(256, 256, dtype=torch.bool).tril()]
+        self.assertTrue(torch.equal(A, A.tril()))
+        self.assertLess(float(free.min()), 0.0)
+        self.assertAlmostEqual(float(free.mean()), 0.0, delta=0.05)
+        self.assertAlmostEqual(float(free.std()), 1.0, delta=0.05)
+
+    def test_integers_keep_their_range_under_zero_mean(self) -> None:
+        description = {
+            "inputs": [
+                {"name": "idx", "index": 0, "dtype": "i64", "shape": [1000], "distribution": {"kind": "int", "lo": 3, "hi": 6}},
+                {"name": "mask", "index": 2, "dtype": "bool", "shape": [10], "distribution": {"kind": "int", "lo": 0, "hi": 2}},
+                {"name": "w", "index": 3, "dtype": "bf16", "shape": [5000],
+                 "distribution": {"kind": "empirical", "min": 2.0, "max": 4.0, "mean": 3.0, "std": 0.5}},
+            ],
+            "scalars": [{"name": "eps", "index": 1, "value": 1e-5}],
+        }
+        idx, eps, mask, w = kb.fresh_inputs(description, seed=1, zero_mean=True)
+        self.assertEqual((int(idx.min()), int(idx.max())), (3, 5))
+        self.assertEqual(eps, 1e-5)
+        self.assertEqual(mask.dtype, torch.bool)
+        self.assertEqual(w.dtype, torch.bfloat16)
+        self.assertLess(float(w.min()), 0.0)
+        idx, eps, mask, w = kb.fresh_inputs(description, seed=1)
+        self.assertGreaterEqual(float(w.min()), 2.0)
+        self.assertLessEqual(float(w.max()), 4.0)
+
+
+class TruthTest(unittest.TestCase):
+    def test_elementwise(self) -> None:
+        problem = kb.load_problem(problem_path("leaky_relu"))
+        model = kb.build_model(problem, [0.05], seed=0)
+        x = torch.randn(16, 4096)
+        out, = kb.truth(model, [x])
+        self.assertEqual(out.dtype, torch.float64)
+        for value, got in zip(x.flatten()[:200].tolist(), out.flatten()[:200].tolist()):
+            self.assertEqual(got, value if value >= 0 else 0.05 * value)
+
+    def test_reduction(self) -> None:
+        problem = kb.load_problem(problem_path("sum_dim"))
+        model = kb.build_model(problem, [1], seed=0)
+        x = torch.randn(8, 300, 48)
+        out, = kb.truth(model, [x])
+        self.assertEqual(out.shape, (8, 1, 48))
+        for b, c in [(0, 0), (3, 17), (7, 47)]:
+            expected = math.fsum(x[b, :, c].double().tolist())
+            self.assertAlmostEqual(float(out[b, 0, c]), expected, delta=1e-12)
+
+    def test_linear_in_float64(self) -> None:
+        problem = kb.load_problem(problem_path("linear"))
+        model = kb.build_model(problem, [200, 120], seed=4)
+        x = torch.randn(32, 200) * 2 + 3
+        out, = kb.truth(model, [x])
+        W, b = model.fc.weight.detach().double(), model.fc.bias.detach().double()
+        for i, j in [(0, 0), (5, 77), (31, 119)]:
+            expected = math.fsum(float(x[i, k]) * float(W[j, k]) for k in range(200)) + float(b[j])
+            self.assertAlmostEqual(float(out[i, j]), expected, delta=1e-10)
+        self.assertEqual(model.fc.weight.dtype, torch.float32, "truth() must not touch the model")
+
+    def test_tuple_outputs(self) -> None:
+        class Pair(torch.nn.Module):
+            def forward(self, x):
+                return x * 2, x.sum()
+
+        outs = kb.truth(Pair(), [torch.ones(3)])
+        self.assertEqual([o.dtype for o in outs], [torch.float64, torch.float64])
+        self.assertEqual(float(outs[1]), 3.0)
+
+    def test_build_model_is_seeded_and_cast(self) -> None:
+        problem = kb.load_problem(problem_path("conv2d_bn"))
+        a = kb.build_model(problem, [3, 8, 3], seed=9)
+        b = kb.build_model(problem, [3, 8, 3], seed=9, dtype=torch.float16)
+        self.assertEqual(b.conv.weight.dtype, torch.float16)
+        self.assertEqual(b.bn.num_batches_tracked.dtype, torch.int64)
+        self.assertTrue(torch.equal(a.conv.weight.half(), b.conv.weight))
+
+
+if __name__ == "__main__":
+    unittest.main()
