@@ -52,12 +52,44 @@ pub enum Command {
     /// headers, write its temporary directory). Exit 0 when every attempt ended as it must, 1 when
     /// one did not, 2 when the test could not run.
     Sandbox(SandboxArgs),
+    /// KernelBench problem files from your own checkout (the PyTorch bridge, under way).
+    #[command(subcommand)]
+    Kernelbench(KernelbenchCommand),
     /// Internal: confine this process as a Python worker, then run the interpreter.
     #[command(hide = true)]
     Pyworker(PyWorkerArgs),
     /// Internal: serve one candidate's GPU work over stdin/stdout for a judging parent.
     #[command(hide = true)]
     Worker(WorkerArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KernelbenchCommand {
+    /// Show what a KernelBench problem file defines: inputs (shape, dtype, structure, the
+    /// distribution its get_inputs() draws from), scalars, constructor arguments, parameters,
+    /// buffers and outputs. The file runs in a Python worker's confinement; needs an interpreter
+    /// with PyTorch (--python, SADOKU_PYTHON, else python3), no GPU. Exit 1 when a file is not a
+    /// valid problem, 2 when there is no PyTorch.
+    Describe(KernelbenchDescribeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KernelbenchDescribeArgs {
+    /// KernelBench-format problem files (class Model, get_inputs, get_init_inputs).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print the descriptions as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The Python interpreter (default: $SADOKU_PYTHON, else python3 on PATH).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Seed for get_init_inputs() and get_inputs().
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How the worker is confined (a problem file is code too).
+    #[arg(long, value_enum, default_value = "require")]
+    pub sandbox: crate::sandbox::Mode,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod candidates;
 mod cli;
 mod compare;
 mod journal;
+mod kernelbench;
 mod lanes;
 mod output;
 mod progress;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(&args.files, args.output.as_deref()),
         Command::Problem(ProblemCommand::Check(args)) => problem_check(args),
         Command::Sandbox(args) => sandbox_check::run(args),
+        Command::Kernelbench(cli::KernelbenchCommand::Describe(args)) => kernelbench::describe_command(args),
         Command::Pyworker(args) => pyworker::run(args),
         Command::Worker(args) => worker(args),
     });

@@ -156,7 +156,8 @@ pub fn run(args: PyWorkerArgs) -> Result<u8> {
 }
 
 /// The judge's side: the command that starts a confined Python worker running `args` with
-/// `python`, with a cleared environment pointed at `temp`. The worker leads its process group:
+/// `python`, with a cleared environment pointed at `temp`, the directories of `read` on its
+/// Python path. The worker leads its process group:
 /// kill it with [`kill_group`].
 pub fn command(
     python: &Path,
@@ -184,8 +185,14 @@ pub fn command(
         cmd.env(var, temp);
     }
     cmd.env("PYTHONNOUSERSITE", "1").env("PYTHONDONTWRITEBYTECODE", "1");
+    // The bridge's own sources first, then where the user keeps PyTorch if not in the interpreter's
+    // own site-packages (SADOKU_PYTHONPATH).
+    let mut path: Vec<PathBuf> = read.iter().filter(|p| p.is_dir()).cloned().collect();
     if let Some(p) = std::env::var_os("SADOKU_PYTHONPATH") {
-        cmd.env("PYTHONPATH", p);
+        path.extend(std::env::split_paths(&p));
+    }
+    if !path.is_empty() {
+        cmd.env("PYTHONPATH", std::env::join_paths(path)?);
     }
     Ok(cmd)
 }

@@ -433,3 +433,67 @@ fn the_bridges_python_tests_pass() {
     assert!(count >= 60, "{ran}");
     eprintln!("{ran}: {}", text.lines().last().unwrap_or_default());
 }
+
+/// `sadoku kernelbench describe`: a user's KernelBench file, run in a Python worker's
+/// confinement, as data; a file that is no problem is exit 1 with one line; no PyTorch is exit 2
+/// with what to do.
+#[test]
+fn kernelbench_describe_reads_a_users_problem_file() {
+    let Some(py) = torch() else { return };
+    let sadoku = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sadoku"));
+        c.current_dir(repo()).env("SADOKU_PYTHONPATH", std::env::join_paths(&py.path).unwrap());
+        c
+    };
+    let out = sadoku()
+        .args(["kernelbench", "describe", "--json", "--sandbox", "auto", "--python"])
+        .arg(&py.confined_exe)
+        .args(["python/tests/problems/linear.py", "python/tests/problems/trimm.py"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let linear = &v[0];
+    assert_eq!(linear["inputs"][0]["shape"], serde_json::json!([32, 200]));
+    let params: Vec<&str> =
+        linear["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(params, ["fc.weight", "fc.bias"]);
+    assert_eq!(linear["outputs"][0]["shape"], serde_json::json!([32, 120]));
+    assert_eq!(linear["init_inputs"], serde_json::json!([200, 120]));
+    assert_eq!(v[1]["inputs"][0]["structure"], "lower", "trimm's inputs are lower triangular");
+    if Path::new("/usr/bin/python3").exists() && py.confined_exe == Path::new("/usr/bin/python3") {
+        assert!(linear["sandbox"].as_str().unwrap().starts_with("Landlock") || !landlock(), "{}", linear["sandbox"]);
+    }
+
+    let out = sadoku()
+        .args(["kernelbench", "describe", "--sandbox", "auto", "--python"])
+        .arg(&py.confined_exe)
+        .arg("python/tests/invalid/no_model.py")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("python/tests/invalid/no_model.py: defines no `class Model(nn.Module)`"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_sadoku"))
+        .current_dir(repo())
+        .env_remove("SADOKU_PYTHONPATH")
+        .args(["kernelbench", "describe", "--sandbox", "off", "--python", "/usr/bin/python3"])
+        .arg("python/tests/problems/linear.py")
+        .output()
+        .unwrap();
+    if Path::new("/usr/bin/python3").exists() && !String::from_utf8_lossy(&out.stdout).contains("linear") {
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no PyTorch for /usr/bin/python3") && err.contains("native candidates need none"),
+            "{err}"
+        );
+    }
+}
+
+/// The kernel offers Landlock.
+fn landlock() -> bool {
+    // SAFETY: a query that creates nothing.
+    unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<libc::c_void>(), 0usize, 1u32) > 0 }
+}

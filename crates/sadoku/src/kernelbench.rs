@@ -1,0 +1,206 @@
+//! KernelBench problem files (the PyTorch bridge): read from the user's own checkout, run only in
+//! a Python worker's confinement. The bridge's Python sources are part of this binary and are
+//! written out for each worker, so an installed `sadoku` needs nothing but an interpreter with
+//! PyTorch (`--python`, SADOKU_PYTHON, else `python3`; SADOKU_PYTHONPATH adds to its path).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use include_dir::{Dir, include_dir};
+use serde_json::Value;
+
+use crate::cli::KernelbenchDescribeArgs;
+use crate::sandbox::Mode;
+
+static BRIDGE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../python/sadoku_bridge");
+const CONFINE: &str = include_str!("../../../python/sadoku_confine.py");
+
+/// The bridge's sources, written out where a worker (as `nobody`) can read them.
+pub struct Bridge {
+    dir: tempfile::TempDir,
+}
+
+impl Bridge {
+    pub fn write() -> Result<Bridge> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new().prefix("sadoku-bridge-").tempdir()?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+        let package = dir.path().join("sadoku_bridge");
+        std::fs::create_dir(&package)?;
+        std::fs::set_permissions(&package, std::fs::Permissions::from_mode(0o755))?;
+        for file in BRIDGE.files().filter(|f| f.path().extension().is_some_and(|e| e == "py")) {
+            std::fs::write(package.join(file.path()), file.contents())?;
+        }
+        std::fs::write(dir.path().join("sadoku_confine.py"), CONFINE)?;
+        Ok(Bridge { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The interpreter to run Python workers with, as an absolute path.
+pub fn python(flag: Option<&Path>) -> PathBuf {
+    let named = flag
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("SADOKU_PYTHON").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    if named.components().count() > 1 {
+        return named;
+    }
+    std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join(&named)).find(|c| c.is_file()))
+        .unwrap_or(named)
+}
+
+/// Run `python -m module args` in a Python worker's confinement; its stdout, or a one-line error.
+fn run_confined(
+    python: &Path,
+    bridge: &Bridge,
+    mode: Mode,
+    module: &str,
+    args: &[&Path],
+    extra: &[String],
+) -> Result<String> {
+    let temp = tempfile::Builder::new().prefix("sadoku-pyworker-").tempdir()?;
+    let mut argv: Vec<std::ffi::OsString> = vec!["-s".into(), "-m".into(), module.into()];
+    // The user's files, copied where the worker (perhaps `nobody`) may read them.
+    for (i, file) in args.iter().enumerate() {
+        let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| format!("file{i}"));
+        let copy = temp.path().join(&name);
+        std::fs::copy(file, &copy).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        argv.push(copy.into_os_string());
+    }
+    argv.extend(extra.iter().map(Into::into));
+    // Errors name the user's files, not the copies.
+    let copies: Vec<(String, String)> = args
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| format!("file{i}"));
+            (temp.path().join(name).display().to_string(), f.display().to_string())
+        })
+        .collect();
+    let mut cmd = crate::pyworker::command(python, temp.path(), &[bridge.path().to_path_buf()], mode, &argv)?;
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow!("cannot start a Python worker: {e}"))?;
+    let leader = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let started = Instant::now();
+    let output = rx.recv_timeout(Duration::from_secs(300));
+    crate::pyworker::kill_group(leader);
+    let output = output
+        .map_err(|_| anyhow!("the Python worker did not finish within 300 s"))?
+        .map_err(|e| anyhow!("the Python worker: {e}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    if stderr.contains("No module named 'torch'") {
+        return Err(anyhow!(
+            "no PyTorch for {}: install it (pip install torch) or name an interpreter that has it with --python or \
+             SADOKU_PYTHON (SADOKU_PYTHONPATH adds to its path); native candidates need none",
+            python.display()
+        ));
+    }
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let why = if last.is_empty() {
+        format!("it ended ({}) after {:.1} s", output.status, started.elapsed().as_secs_f64())
+    } else {
+        last.to_string()
+    };
+    let why = copies.iter().fold(why, |w, (copy, original)| w.replace(copy.as_str(), original));
+    Err(anyhow!("{}", why.trim_start_matches("sadoku: error: ")))
+}
+
+/// A KernelBench problem file as data: its inputs (shape, dtype, structure, distribution),
+/// scalars, constructor arguments, parameters, buffers and outputs.
+pub fn describe(file: &Path, python: &Path, bridge: &Bridge, mode: Mode, seed: u64) -> Result<Value> {
+    if !file.is_file() {
+        return Err(anyhow!("{}: no such file", file.display()));
+    }
+    let out =
+        run_confined(python, bridge, mode, "sadoku_bridge.describe", &[file], &["--seed".into(), seed.to_string()])?;
+    let mut v: Value = serde_json::from_str(out.trim()).map_err(|e| anyhow!("unreadable description: {e}"))?;
+    v["file"] = Value::String(file.display().to_string());
+    Ok(v)
+}
+
+pub fn describe_command(args: KernelbenchDescribeArgs) -> Result<u8> {
+    let python = python(args.python.as_deref());
+    let bridge = Bridge::write()?;
+    let mut all = Vec::new();
+    let mut failed = 0;
+    for file in &args.files {
+        match describe(file, &python, &bridge, args.sandbox, args.seed) {
+            Ok(v) => all.push(v),
+            Err(e) if e.to_string().starts_with("no PyTorch") => return Err(e),
+            Err(e) => {
+                failed += 1;
+                eprintln!("sadoku: {e}");
+                all.push(serde_json::json!({ "file": file.display().to_string(), "error": e.to_string() }));
+            }
+        }
+    }
+    if args.json {
+        crate::output::json::print(&all)?;
+    } else {
+        for v in all.iter().filter(|v| v.get("error").is_none()) {
+            print_description(v);
+        }
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+fn print_description(v: &Value) {
+    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    let shape = |v: &Value| {
+        let dims: Vec<String> = v.as_array().map(|a| a.iter().map(|d| d.to_string()).collect()).unwrap_or_default();
+        format!("[{}]", dims.join(", "))
+    };
+    println!("{} ({}; confined: {})", text(&v["problem"]), text(&v["file"]), text(&v["sandbox"]));
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.set_header(["role", "name", "dtype", "shape", "drawn as"]);
+    for t in v["inputs"].as_array().into_iter().flatten() {
+        let structure = text(&t["structure"]);
+        let mut drawn = distribution(&t["distribution"]);
+        if structure != "dense" {
+            drawn = format!("{structure}, {drawn}");
+        }
+        table.add_row(["input".to_string(), text(&t["name"]), text(&t["dtype"]), shape(&t["shape"]), drawn]);
+    }
+    for s in v["scalars"].as_array().into_iter().flatten() {
+        table.add_row(["scalar".into(), text(&s["name"]), String::new(), String::new(), s["value"].to_string()]);
+    }
+    for (role, key) in [("parameter", "parameters"), ("buffer", "buffers"), ("output", "outputs")] {
+        for t in v[key].as_array().into_iter().flatten() {
+            table.add_row([role.to_string(), text(&t["name"]), text(&t["dtype"]), shape(&t["shape"]), String::new()]);
+        }
+    }
+    println!("{table}");
+    println!("  constructed with get_init_inputs() = {}", v["init_inputs"]);
+}
+
+/// A distribution as the problem format writes one: uniform(0, 1), randn(0, 1), int(0, 8), or
+/// the range and moments of what get_inputs() drew.
+fn distribution(d: &Value) -> String {
+    let n = |k: &str| d[k].as_f64().map(|x| format!("{}", (x * 1e4).round() / 1e4)).unwrap_or_else(|| "?".into());
+    match d["kind"].as_str() {
+        Some("uniform") => format!("uniform({}, {})", n("lo"), n("hi")),
+        Some("normal") => format!("randn({}, {})", n("mean"), n("std")),
+        Some("int") => format!("int({}, {})", n("lo"), n("hi")),
+        Some("empirical") => {
+            format!("like get_inputs(): {} to {}, mean {}, std {}", n("min"), n("max"), n("mean"), n("std"))
+        }
+        _ => d.to_string(),
+    }
+}
