@@ -201,13 +201,17 @@ class Worker:
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 problem = kernelbench.load_problem(spec["problem"])
-                if spec["kind"] == "archive":
+                if spec["kind"] in ("reference", "truth"):
+                    loaded = None
+                    self.call = self._reference(problem, spec)
+                elif spec["kind"] == "archive":
                     loaded: Any = candidates.load_archive_kernel(path, os.path.join(workdir, "extensions"))
                 else:
                     loaded = candidates.load_modelnew(path)
-                self.call = candidates.build_candidate(
-                    spec["kind"], loaded, problem, spec["init_inputs"], spec["seed"], None, device=self.device
-                )
+                if loaded is not None:
+                    self.call = candidates.build_candidate(
+                        spec["kind"], loaded, problem, spec["init_inputs"], spec["seed"], None, device=self.device
+                    )
                 # One call now, while compilers may still run: an extension built on first use
                 # (load_inline in forward, a Triton JIT) is built here, not under the filter
                 # that refuses programs.
@@ -235,6 +239,32 @@ class Worker:
                 "compile_ms": (_perf_counter_ns() - started) / 1e6,
             }
         }
+
+    def _reference(self, problem: kernelbench.Problem, spec: dict[str, Any]) -> Any:
+        """The problem's own Model, as a call like a candidate's: ``reference`` in its dtypes
+        (eager PyTorch, the baseline; TF32 off unless ``tf32``), or ``truth`` in float64 (the
+        inputs widened, the parameters copied in as float64)."""
+        tf32 = bool(spec.get("tf32", False))
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        if spec["kind"] == "reference":
+            return kernelbench.build_model(problem, spec["init_inputs"], spec["seed"], device=self.device)
+        model = kernelbench.build_model(problem, spec["init_inputs"], spec["seed"], dtype=torch.float64, device=self.device)
+
+        class Truth(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, *inputs: Any) -> Any:
+                widened = [x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
+                return self.model(*widened)
+
+        truth = Truth()
+        # Parameters arrive under the Model's names; the wrapper's are prefixed.
+        truth.named_parameters = model.named_parameters  # type: ignore[method-assign]
+        truth.named_buffers = model.named_buffers  # type: ignore[method-assign]
+        return truth
 
     def _warm_up(self, spec: dict[str, Any]) -> None:
         generator = torch.Generator(device="cpu").manual_seed(spec["seed"])
