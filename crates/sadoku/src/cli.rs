@@ -71,6 +71,21 @@ pub enum KernelbenchCommand {
     /// with PyTorch (--python, SADOKU_PYTHON, else python3), no GPU. Exit 1 when a file is not a
     /// valid problem, 2 when there is no PyTorch.
     Describe(KernelbenchDescribeArgs),
+    /// Match a directory of candidates (ModelNew .py, archive .cu) to a directory of problems by
+    /// file name: the candidate's name begins with the problem's, or both give the problem's
+    /// number (level_1_problem_19_sample_0_kernel.py). Exit 1 when any candidate is unmatched.
+    Match(KernelbenchMatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KernelbenchMatchArgs {
+    /// A directory of KernelBench problem files (your checkout's KernelBench/level1, say).
+    pub problems: PathBuf,
+    /// A directory of candidates.
+    pub candidates: PathBuf,
+    /// Print the matches as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -204,3 +204,161 @@ fn distribution(d: &Value) -> String {
         _ => d.to_string(),
     }
 }
+
+/// How a candidate file was matched to a problem file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Matched {
+    pub candidate: PathBuf,
+    pub problem: Option<PathBuf>,
+    /// "name" (the candidate's file name starts with the problem's), "number" (the problem's
+    /// number: `level_1_problem_19_sample_0_kernel.py`, `19_relu_fast.cu`), or why none.
+    pub how: String,
+}
+
+/// A problem file's number: the digits before the first `_` (`19_ReLU.py`: 19).
+fn number(stem: &str) -> Option<u32> {
+    let digits: String = stem.chars().take_while(char::is_ascii_digit).collect();
+    (!digits.is_empty() && stem[digits.len()..].starts_with('_')).then(|| digits.parse().ok()).flatten()
+}
+
+/// The problem number a candidate's file name gives: after `problem_` or `problem`
+/// (KernelBench's runs, the archive's `Task_ID`), else its own leading number.
+fn candidate_number(stem: &str) -> Option<u32> {
+    let lower = stem.to_ascii_lowercase();
+    if let Some(at) = lower.find("problem") {
+        let rest = lower[at + "problem".len()..].trim_start_matches(['_', '-']);
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if !digits.is_empty() {
+            return digits.parse().ok();
+        }
+    }
+    number(stem)
+}
+
+/// Match each candidate (`.py` ModelNew files, `.cu` archive kernels) to one problem (`.py`) by
+/// file name: the candidate's name begins with the problem's (case and trailing `_` aside), else
+/// both name the same problem number. Several problems with that number, or none: unmatched, said.
+pub fn match_files(problems: &[PathBuf], candidates: &[PathBuf]) -> Vec<Matched> {
+    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let norm = |s: &str| s.to_ascii_lowercase().trim_end_matches('_').to_string();
+    candidates
+        .iter()
+        .map(|c| {
+            let cs = norm(&stem(c));
+            let by_name: Vec<&PathBuf> = problems.iter().filter(|p| cs.starts_with(&norm(&stem(p)))).collect();
+            // The longest name wins (`1_Square` against `11_Square...`: the prefix must be whole).
+            let by_name = by_name.into_iter().max_by_key(|p| stem(p).len());
+            if let Some(p) = by_name {
+                return Matched { candidate: c.clone(), problem: Some(p.clone()), how: "name".into() };
+            }
+            let Some(n) = candidate_number(&stem(c)) else {
+                return Matched {
+                    candidate: c.clone(),
+                    problem: None,
+                    how: "no problem name or number in its file name".into(),
+                };
+            };
+            let same: Vec<&PathBuf> = problems.iter().filter(|p| number(&stem(p)) == Some(n)).collect();
+            match same.as_slice() {
+                [p] => Matched { candidate: c.clone(), problem: Some((*p).clone()), how: "number".into() },
+                [] => Matched { candidate: c.clone(), problem: None, how: format!("no problem numbered {n}") },
+                several => Matched {
+                    candidate: c.clone(),
+                    problem: None,
+                    how: format!(
+                        "{} problems numbered {n}: {}",
+                        several.len(),
+                        several.iter().map(|p| stem(p)).collect::<Vec<_>>().join(", ")
+                    ),
+                },
+            }
+        })
+        .collect()
+}
+
+fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e)))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+pub fn match_command(args: crate::cli::KernelbenchMatchArgs) -> Result<u8> {
+    let problems = files_in(&args.problems, &["py"])?;
+    if problems.is_empty() {
+        return Err(anyhow!("{}: no problem files (.py)", args.problems.display()));
+    }
+    let candidates = files_in(&args.candidates, &["py", "cu"])?;
+    let matched = match_files(&problems, &candidates);
+    if args.json {
+        crate::output::json::print(&matched)?;
+    } else {
+        let mut table = comfy_table::Table::new();
+        table.load_preset(comfy_table::presets::NOTHING);
+        table.set_header(["candidate", "problem", "matched by"]);
+        for m in &matched {
+            let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            table.add_row([
+                name(&m.candidate),
+                m.problem.as_deref().map(name).unwrap_or_else(|| "–".into()),
+                m.how.clone(),
+            ]);
+        }
+        println!("{table}");
+        let unmatched = matched.iter().filter(|m| m.problem.is_none()).count();
+        println!("{} candidate(s), {} matched, {unmatched} unmatched", matched.len(), matched.len() - unmatched);
+    }
+    Ok(if matched.iter().all(|m| m.problem.is_some()) { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(names: &[&str]) -> Vec<PathBuf> {
+        names.iter().map(|n| PathBuf::from(format!("/kb/{n}"))).collect()
+    }
+
+    #[test]
+    fn candidates_match_problems_by_name_then_by_number() {
+        let problems =
+            paths(&["1_Square_matrix_multiplication_.py", "11_4D_tensor_matrix_multiplication.py", "19_ReLU.py"]);
+        let candidates = paths(&[
+            "19_ReLU.py",
+            "19_relu_fast.cu",
+            "1_Square_matrix_multiplication_block_size_optimized.cu",
+            "11_4D_tensor_matrix_multiplication_tiled.py",
+            "level_1_problem_19_sample_0_kernel.py",
+            "level_1_problem_11_sample_3_kernel.py",
+            "level_1_problem_7_sample_0_kernel.py",
+            "fast_kernel.py",
+        ]);
+        let m = match_files(&problems, &candidates);
+        let got: Vec<(String, String)> = m
+            .iter()
+            .map(|m| {
+                let p = m.problem.as_ref().map(|p| p.file_name().unwrap().to_string_lossy().to_string());
+                (p.unwrap_or_default(), m.how.clone())
+            })
+            .collect();
+        assert_eq!(got[0], ("19_ReLU.py".into(), "name".into()));
+        assert_eq!(got[1], ("19_ReLU.py".into(), "name".into()), "case aside");
+        assert_eq!(got[2], ("1_Square_matrix_multiplication_.py".into(), "name".into()), "not 11_...");
+        assert_eq!(got[3], ("11_4D_tensor_matrix_multiplication.py".into(), "name".into()));
+        assert_eq!(got[4], ("19_ReLU.py".into(), "number".into()));
+        assert_eq!(got[5], ("11_4D_tensor_matrix_multiplication.py".into(), "number".into()));
+        assert_eq!(got[6], (String::new(), "no problem numbered 7".into()));
+        assert_eq!(got[7], (String::new(), "no problem name or number in its file name".into()));
+    }
+
+    #[test]
+    fn two_problems_with_one_number_are_said_not_guessed() {
+        let problems = paths(&["3_Batched_matmul.py", "3_Other.py"]);
+        let m = match_files(&problems, &paths(&["level_1_problem_3_sample_0_kernel.py"]));
+        assert_eq!(m[0].problem, None);
+        assert!(m[0].how.starts_with("2 problems numbered 3"), "{}", m[0].how);
+    }
+}

@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         Command::Problem(ProblemCommand::Check(args)) => problem_check(args),
         Command::Sandbox(args) => sandbox_check::run(args),
         Command::Kernelbench(cli::KernelbenchCommand::Describe(args)) => kernelbench::describe_command(args),
+        Command::Kernelbench(cli::KernelbenchCommand::Match(args)) => kernelbench::match_command(args),
         Command::Pyworker(args) => pyworker::run(args),
         Command::Worker(args) => worker(args),
     });

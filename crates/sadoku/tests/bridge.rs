@@ -529,8 +529,7 @@ fn the_problems_model_serves_as_truth_and_as_baseline() {
     let y: Vec<f64> = bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
     for r in 0..32 {
         for c in 0..120 {
-            let want: f64 =
-                (0..200).map(|k| x[r * 200 + k] as f64 * w[c * 200 + k] as f64).sum::<f64>() + b[c] as f64;
+            let want: f64 = (0..200).map(|k| x[r * 200 + k] as f64 * w[c * 200 + k] as f64).sum::<f64>() + b[c] as f64;
             let got = y[r * 120 + c];
             assert!((got - want).abs() <= 1e-12 * (1.0 + want.abs()), "[{r}, {c}]: {got} against {want} (fp64)");
         }

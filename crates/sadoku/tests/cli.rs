@@ -560,3 +560,36 @@ fn python_attacks_are_refused_or_contained() {
     assert!(text.contains("killed with the worker's group"), "the forked child was contained, not absent");
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `sadoku kernelbench match`: the bridge's own test candidates each find their problem by name;
+/// a candidate that names no problem is said, and the exit status says so.
+#[test]
+fn kernelbench_match_pairs_candidates_with_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sadoku(dir.path())
+        .args(["kernelbench", "match", "--json", "python/tests/problems", "python/tests/candidates"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pairs: Vec<(String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let name = |p: &Value| Path::new(p.as_str().unwrap()).file_name().unwrap().to_string_lossy().to_string();
+            (name(&m["candidate"]), name(&m["problem"]))
+        })
+        .collect();
+    assert!(pairs.contains(&("trimm_one_row_modelnew.py".into(), "trimm.py".into())), "{pairs:?}");
+    assert!(pairs.contains(&("trimm_archive_one_row.cu".into(), "trimm.py".into())), "{pairs:?}");
+    assert!(pairs.contains(&("linear_honest.py".into(), "linear.py".into())), "{pairs:?}");
+    let cands = tempfile::tempdir().unwrap();
+    write(cands.path(), "level_1_problem_99_sample_0_kernel.py", "class ModelNew: pass\n");
+    sadoku(dir.path())
+        .args(["kernelbench", "match", "python/tests/problems"])
+        .arg(cands.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("no problem numbered 99"));
+}
