@@ -147,8 +147,20 @@ def _drop_root(uid: int, judge: int) -> str:
     raise OSError("root could be regained after dropping it")
 
 
-def _rlimits(limits: dict) -> None:
+def _vm_size() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmSize in /proc/self/status")
+
+
+def _rlimits(limits: dict, device_bytes: int) -> None:
+    # Address space: what the process maps now (its CUDA context among it), room for every device
+    # allocation (each maps as much host address space as it holds), and `host_bytes` more.
+    address_space = _vm_size() + device_bytes + limits.get("host_bytes", 16 << 30)
     for what, value in [
+        (resource.RLIMIT_AS, address_space),
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_FSIZE, limits["file_bytes"]),
         (resource.RLIMIT_CPU, limits["cpu_s"]),
@@ -157,8 +169,9 @@ def _rlimits(limits: dict) -> None:
         resource.setrlimit(what, (value, value))
 
 
-def confine_from(path: str) -> str:
-    """Apply the confinement `sadoku pyworker` wrote to `path`; return what engaged."""
+def confine_from(path: str, device_bytes: int = 0) -> str:
+    """Apply the confinement `sadoku pyworker` wrote to `path`; return what engaged.
+    `device_bytes`: the GPU's memory, which device allocations map into the address space."""
     with open(path) as f:
         plan = json.load(f)
     on, off = [], []
@@ -171,7 +184,7 @@ def confine_from(path: str) -> str:
             off.append(f"no {name}: {exc}")
 
     user = None
-    step("rlimits", lambda: _rlimits(plan["rlimits"]) or "rlimits")
+    step("rlimits", lambda: _rlimits(plan["rlimits"], device_bytes) or "rlimits")
     if plan.get("drop_to") is not None:
         try:
             user = _drop_root(plan["drop_to"], plan["judge"])

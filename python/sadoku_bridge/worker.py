@@ -484,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     if plan:
         import sadoku_confine
 
-        sadoku_confine.confine_from(plan)
+        memory = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
+        sadoku_confine.confine_from(plan, memory)
     # The protocol keeps the real stdout; everything else that writes there goes to stderr.
     protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

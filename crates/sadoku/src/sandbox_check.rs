@@ -170,7 +170,8 @@ fn python_attack(
     std::fs::write(temp.path().join("sadoku_confine.py"), include_str!("../../../python/sadoku_confine.py"))?;
     let results_before = std::fs::read(results_file)?;
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
-    // As the bridge does: confine (what pyworker wrote down), then run the candidate's code.
+    // As the bridge does: confine (what pyworker wrote down; no GPU here, so no room for device
+    // memory), then run the candidate's code.
     let launcher = format!(
         "import os, runpy, sys\nsys.path.insert(0, {dir:?})\nimport sadoku_confine\n\
          sadoku_confine.confine_from(os.environ['SADOKU_CONFINE'])\n\

@@ -551,7 +551,7 @@ fn python_attacks_are_refused_or_contained() {
     for run in runs {
         assert!(run["sandbox"].as_str().unwrap().starts_with("Landlock ABI"), "{run}");
         let attempts = run["attempts"].as_array().unwrap();
-        assert!(attempts.len() >= 3, "each attack reports its attempts: {run}");
+        assert!(attempts.len() >= 2, "each attack reports its attempts: {run}");
         for a in attempts {
             assert!(a["ok"].as_bool().unwrap(), "{}: {a}", run["file"]);
         }
