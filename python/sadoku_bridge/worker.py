@@ -376,6 +376,8 @@ class Worker:
     # --- the device ----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         sandbox = os.environ.get("SADOKU_SANDBOX")
+        cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        built = f"PyTorch {torch.__version__} (CUDA {torch.version.cuda}, cuDNN {cudnn})"
         if self.device.type != "cuda":
             return {
                 "name": f"CPU (PyTorch {torch.__version__})",
@@ -390,6 +392,7 @@ class Worker:
                 "nvrtc": None,
                 "cublas": None,
                 "cudnn": None,
+                "torch": built,
                 "sandbox": sandbox,
                 "sm_clock_mhz": None,
                 "ceilings": None,
@@ -411,7 +414,8 @@ class Worker:
             "cuda_driver": str(torch.version.cuda),
             "nvrtc": None,
             "cublas": None,
-            "cudnn": str(torch.backends.cudnn.version()),
+            "cudnn": str(cudnn),
+            "torch": built,
             "sandbox": sandbox,
             "sm_clock_mhz": None,
             "ceilings": None,

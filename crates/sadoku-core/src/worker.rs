@@ -197,6 +197,7 @@ impl RemoteDevice {
             nvrtc: None,
             cublas: None,
             cudnn: None,
+            torch: None,
             sandbox: None,
             sm_clock_mhz: None,
             ceilings: None,

@@ -710,6 +710,7 @@ impl CudaDevice {
             nvrtc: Some(nvrtc.version()),
             cublas: None,
             cudnn: None,
+            torch: None,
             sandbox: None,
             sm_clock_mhz: None,
             ceilings: None,

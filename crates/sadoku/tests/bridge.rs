@@ -202,6 +202,9 @@ fn an_honest_modelnew_runs_on_the_judges_buffers() {
     if py.device == "cpu" {
         assert!(device.info().name.starts_with("CPU (PyTorch"), "{}", device.info().name);
     }
+    // Which PyTorch (and CUDA, cuDNN) ran it, for the environment block.
+    let torch = device.info().torch.clone().unwrap_or_default();
+    assert!(torch.starts_with("PyTorch 2.") && torch.contains("CUDA") && torch.contains("cuDNN"), "{torch}");
     let module =
         compile(&mut device, "leaky_relu_honest.py", torch_option("leaky_relu.py", "[0.05]", LEAKY_ARGS)).unwrap();
     let x = signed_inputs(16 * 4096);

@@ -237,6 +237,9 @@ pub struct DeviceInfo {
     /// cuDNN's version, or why it is not there (a judge without it has no cuDNN baselines).
     #[serde(default)]
     pub cudnn: Option<String>,
+    /// PyTorch, for a Python worker: its version and the CUDA and cuDNN it was built with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub torch: Option<String>,
     /// How candidates' workers were confined on this machine (set by the review, not the device).
     #[serde(default)]
     pub sandbox: Option<String>,

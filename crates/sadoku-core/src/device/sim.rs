@@ -229,6 +229,7 @@ impl SimDevice {
                 nvrtc: None,
                 cublas: None,
                 cudnn: None,
+                torch: None,
                 sandbox: None,
                 sm_clock_mhz: None,
                 ceilings: None,

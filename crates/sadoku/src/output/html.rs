@@ -674,6 +674,7 @@ fn environment(out: &mut String, run: &Run) {
             ("NVRTC", s(&["nvrtc"])),
             ("cuBLAS", s(&["cublas"])),
             ("cuDNN", s(&["cudnn"])),
+            ("PyTorch", s(&["torch"])),
             ("SM clock", clock),
             ("ceilings", ceilings),
             ("sandbox", s(&["sandbox"])),

@@ -370,6 +370,7 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
             ("NVRTC", e.nvrtc.clone().unwrap_or_else(|| "–".into())),
             ("cuBLAS", e.cublas.clone().unwrap_or_else(|| "–".into())),
             ("cuDNN", e.cudnn.clone().unwrap_or_else(|| "–".into())),
+            ("PyTorch", e.torch.clone().unwrap_or_else(|| "–".into())),
             ("sandbox", e.sandbox.clone().unwrap_or_else(|| "–".into())),
             ("SM clock", e.sm_clock_mhz.map_or("–".into(), |m| format!("{m:.0} MHz (measured after the run)"))),
             (
