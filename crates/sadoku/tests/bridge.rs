@@ -556,3 +556,29 @@ fn the_problems_model_serves_as_truth_and_as_baseline() {
     device.download(out, &mut bytes).unwrap();
     assert_eq!(f32_values(&bytes)[1], if x[1] >= 0.0 { x[1] } else { x[1] * 0.05 });
 }
+
+/// The reward hacks only a Python candidate can try, each refused by the worker with its reason:
+/// a background thread that finishes the output after the call, a timer patched to run slow, a
+/// tensor subclass that computes only when read.
+#[test]
+fn python_only_hacks_are_refused_with_their_reason() {
+    let Some(py) = torch() else { return };
+    for (file, reason, evidence) in [
+        ("leaky_relu_thread.py", "threads left running after the call", "finish-later"),
+        ("leaky_relu_timer.py", "the timer was tampered with", "elapsed_time"),
+        ("leaky_relu_lazy.py", "the result is not a plain tensor", "Deferred"),
+    ] {
+        let mut device = start(&py, false).unwrap();
+        let module = compile(&mut device, file, torch_option("leaky_relu.py", "[0.05]", LEAKY_ARGS)).unwrap();
+        let x = signed_inputs(16 * 4096);
+        let input = buffer_with(&mut device, &x);
+        let out = device.alloc(x.len() * 4).unwrap();
+        match device.run(&launch(module, &[input, out])) {
+            Err(DeviceError::Refused { reason: r, evidence: e, .. }) => {
+                assert_eq!(r, reason, "{file}: {e}");
+                assert!(e.contains(evidence), "{file}: {e}");
+            }
+            other => panic!("{file} was not refused: {other:?}"),
+        }
+    }
+}
