@@ -4,7 +4,7 @@
 //! PyTorch (`--python`, SADOKU_PYTHON, else `python3`; SADOKU_PYTHONPATH adds to its path).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use include_dir::{Dir, include_dir};
@@ -66,43 +66,26 @@ fn run_confined(
 ) -> Result<String> {
     let temp = tempfile::Builder::new().prefix("sadoku-pyworker-").tempdir()?;
     let mut argv: Vec<std::ffi::OsString> = vec!["-s".into(), "-m".into(), module.into()];
-    // The user's files, copied where the worker (perhaps `nobody`) may read them.
+    // The user's files, copied where the worker (perhaps `nobody`) may read them; errors name
+    // the user's files, not the copies.
+    let mut copies = Vec::new();
     for (i, file) in args.iter().enumerate() {
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| format!("file{i}"));
         let copy = temp.path().join(&name);
         std::fs::copy(file, &copy).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        copies.push((copy.display().to_string(), file.display().to_string()));
         argv.push(copy.into_os_string());
     }
     argv.extend(extra.iter().map(Into::into));
-    // Errors name the user's files, not the copies.
-    let copies: Vec<(String, String)> = args
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| format!("file{i}"));
-            (temp.path().join(name).display().to_string(), f.display().to_string())
-        })
-        .collect();
-    let mut cmd = crate::pyworker::command(python, temp.path(), &[bridge.path().to_path_buf()], mode, &argv)?;
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| anyhow!("cannot start a Python worker: {e}"))?;
-    let leader = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let started = Instant::now();
-    let output = rx.recv_timeout(Duration::from_secs(300));
-    crate::pyworker::kill_group(leader);
-    let output = output
-        .map_err(|_| anyhow!("the Python worker did not finish within 300 s"))?
-        .map_err(|e| anyhow!("the Python worker: {e}"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.success() {
-        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    let cmd = crate::pyworker::command(python, temp.path(), &[bridge.path().to_path_buf()], mode, &argv)?;
+    let deadline = Duration::from_secs(300);
+    let ran = crate::pyworker::run_to_end(cmd, deadline)?;
+    let Some(status) = ran.status else {
+        return Err(anyhow!("the Python worker did not finish within {} s", deadline.as_secs()));
+    };
+    let stderr = ran.stderr;
+    if status.success() {
+        return Ok(ran.stdout);
     }
     if stderr.contains("No module named 'torch'") {
         return Err(anyhow!(
@@ -112,11 +95,7 @@ fn run_confined(
         ));
     }
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    let why = if last.is_empty() {
-        format!("it ended ({}) after {:.1} s", output.status, started.elapsed().as_secs_f64())
-    } else {
-        last.to_string()
-    };
+    let why = if last.is_empty() { format!("it ended ({status})") } else { last.to_string() };
     let why = copies.iter().fold(why, |w, (copy, original)| w.replace(copy.as_str(), original));
     Err(anyhow!("{}", why.trim_start_matches("sadoku: error: ")))
 }

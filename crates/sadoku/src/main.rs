@@ -320,6 +320,11 @@ struct CheckResult {
     module: Option<sadoku_core::compile::CompiledModule>,
 }
 
+/// `gib` GiB in bytes.
+fn gib(gib: f64) -> u64 {
+    (gib * (1u64 << 30) as f64) as u64
+}
+
 /// `sadoku check` of `files` in this process (a compile process of the `check` below): every file
 /// read here, each compiled on a thread of its own that Landlock and seccomp confine to the
 /// toolkit's headers, so that an include of anything else fails inside NVRTC. No module cache:
@@ -506,8 +511,10 @@ fn check(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
     }
     let files = candidates::expand(&args.candidates)?;
     let mut results = if args.in_process {
-        // A compile process holds NVRTC and nothing of CUDA's: its address space can be bounded.
-        let bytes = (args.compile_memory * (1u64 << 30) as f64) as u64;
+        // A compile process holds NVRTC and nothing of CUDA's: its whole address space can be
+        // bounded (a worker's cannot, see `Nvrtc::bound_memory`; and this process's compile
+        // thread may not read /proc, which that per-compile bound needs).
+        let bytes = gib(args.compile_memory);
         let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
         // SAFETY: a plain system call on this process.
         if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
@@ -589,7 +596,7 @@ fn worker(args: WorkerArgs) -> Result<u8> {
     // No module cache: a worker could plant a module in one for the next review to load. The
     // judge keeps the modules its workers compile.
     let mut nvrtc = nvrtc(true)?;
-    nvrtc.bound_memory(Some((args.compile_memory * (1u64 << 30) as f64) as u64));
+    nvrtc.bound_memory(Some(gib(args.compile_memory)));
     let mut device = CudaDevice::open(args.gpu, nvrtc, Role::Candidate).map_err(|e| anyhow!("{e}"))?;
     // Confined once the CUDA context and NVRTC are loaded, before anything of the candidate's.
     let confinement = if args.sandbox == sandbox::Mode::Off {

@@ -198,7 +198,72 @@ pub fn command(
 }
 
 /// Kill a worker's whole process group: the worker and everything it started.
-pub fn kill_group(leader: u32) {
+fn kill_group(leader: u32) {
     // SAFETY: a signal to a process group the judge made.
     unsafe { libc::kill(-(leader as i32), libc::SIGKILL) };
+}
+
+/// A Python worker run to its end (or its deadline), its process group then killed.
+pub struct Ran {
+    /// How it ended; `None` when it was still running at the deadline.
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Processes of its group still alive when it ended (children it left behind).
+    pub left_running: usize,
+    /// Processes of its group alive after the judge killed the group: none, unless one escaped.
+    pub alive_after_kill: usize,
+}
+
+/// Start `cmd` (from [`command`]), wait at most `deadline`, then kill its whole process group.
+pub fn run_to_end(mut cmd: std::process::Command, deadline: std::time::Duration) -> Result<Ran> {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow!("cannot start a Python worker: {e}"))?;
+    let leader = child.id();
+    // One reader per pipe: a worker that fills one while the other is read cannot block.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let until = std::time::Instant::now() + deadline;
+    let mut status = None;
+    while std::time::Instant::now() < until {
+        if let Some(s) = child.try_wait()? {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let left_running = group_members(leader).len();
+    kill_group(leader);
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let alive_after_kill = group_members(leader).len();
+    let text = |h: std::thread::JoinHandle<String>| h.join().unwrap_or_default();
+    Ok(Ran { status, stdout: text(stdout), stderr: text(stderr), left_running, alive_after_kill })
+}
+
+/// The live (not zombie) processes of the process group `leader` leads.
+fn group_members(leader: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command's closing parenthesis: state, ppid, pgrp.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let mut fields = rest.split(' ');
+        let state = fields.next()?;
+        let pgrp: u32 = fields.nth(1)?.parse().ok()?;
+        (pgrp == leader && state != "Z" && state != "X").then_some(pid)
+    })
+    .collect()
 }

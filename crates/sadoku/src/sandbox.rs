@@ -133,7 +133,7 @@ pub fn landlock_masks() -> (u64, u64, u64) {
 }
 
 /// Landlock: `policy`'s paths and nothing else, for this thread and whatever it starts.
-pub fn landlock(policy: &Policy) -> Result<String, String> {
+fn landlock(policy: &Policy) -> Result<String, String> {
     let abi = ABI::V5;
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
@@ -193,7 +193,7 @@ pub enum Children {
 }
 
 /// The system calls a confined process is refused (EPERM): see the module's documentation.
-pub fn filter(children: Children) -> Result<seccompiler::BpfProgram, String> {
+fn filter(children: Children) -> Result<seccompiler::BpfProgram, String> {
     let pid = std::process::id() as u64;
     let rule = |conds: Vec<Cond>| SeccompRule::new(conds).map_err(|e| e.to_string());
     let cond = |arg: u8, op: Op, value: u64| Cond::new(arg, Len::Qword, op, value).map_err(|e| e.to_string());
@@ -242,7 +242,7 @@ pub fn filter(children: Children) -> Result<seccompiler::BpfProgram, String> {
 
 /// rlimits: no core files, files of at most 1 GiB, `cpu_s` seconds of CPU time, and at most
 /// [`MAX_TASKS`] processes and threads of the worker's user.
-pub fn rlimits(cpu_s: u64) -> Result<(), String> {
+fn rlimits(cpu_s: u64) -> Result<(), String> {
     let set = |what: libc::__rlimit_resource_t, name: &str, value: u64| {
         let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
         // SAFETY: a plain system call on this process.
@@ -270,7 +270,7 @@ pub fn die_with_parent() {
 
 /// Run as [`NOBODY`] when started as root: no supplementary groups, then gid, then uid, each for
 /// real, effective and saved ids so that nothing can be regained.
-pub fn drop_root() -> Result<String, String> {
+fn drop_root() -> Result<String, String> {
     // SAFETY: plain credential system calls on this process; each result is checked.
     unsafe {
         if libc::geteuid() != 0 {

@@ -137,22 +137,6 @@ struct PythonAttack {
     attempts: Vec<Attempt>,
 }
 
-/// The live (not zombie) processes of the process group `leader` leads.
-fn group_members(leader: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // After the command's closing parenthesis: state, ppid, pgrp.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let mut fields = rest.split(' ');
-        let state = fields.next()?;
-        let pgrp: u32 = fields.nth(1)?.parse().ok()?;
-        (pgrp == leader && state != "Z" && state != "X").then_some(pid)
-    })
-    .collect()
-}
-
 /// Run `file` in a Python worker's confinement (as the PyTorch bridge runs candidates) with the
 /// paths an attacker would look for, then check what it did: each attempt it reports must be
 /// refused, or, for processes it may start while loading, contained (killed with its group); the
@@ -167,19 +151,15 @@ fn python_attack(
     let temp = tempfile::Builder::new().prefix("sadoku-pyworker-").tempdir()?;
     let script = temp.path().join(&name);
     std::fs::copy(file, &script).map_err(|e| anyhow!("{}: {e}", file.display()))?;
-    std::fs::write(temp.path().join("sadoku_confine.py"), include_str!("../../../python/sadoku_confine.py"))?;
+    let bridge = crate::kernelbench::Bridge::write()?;
     let results_before = std::fs::read(results_file)?;
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
     // As the bridge does: confine (what pyworker wrote down; no GPU here, so no room for device
     // memory), then run the candidate's code.
-    let launcher = format!(
-        "import os, runpy, sys\nsys.path.insert(0, {dir:?})\nimport sadoku_confine\n\
+    let launcher = "import os, runpy, sys\nimport sadoku_confine\n\
          sadoku_confine.confine_from(os.environ['SADOKU_CONFINE'])\n\
-         sys.argv = sys.argv[1:]\nrunpy.run_path(sys.argv[0], run_name='__main__')\n",
-        dir = temp.path().display().to_string()
-    );
+         sys.argv = sys.argv[1:]\nrunpy.run_path(sys.argv[0], run_name='__main__')\n";
     let args: Vec<std::ffi::OsString> = vec![
-        "-E".into(),
         "-s".into(),
         "-c".into(),
         launcher.into(),
@@ -191,35 +171,13 @@ fn python_attack(
         "--home".into(),
         home.into(),
     ];
-    let mut cmd = crate::pyworker::command(python, temp.path(), &[], sandbox::Mode::Require, &args)?;
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| anyhow!("cannot start a Python worker: {e}"))?;
-    let leader = child.id();
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let (mut out, mut err) = (String::new(), String::new());
-        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
-        (out, err)
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while child.try_wait()?.is_none() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    // What the worker left running, then the judge ends its group, as after every review.
-    let left = group_members(leader);
-    crate::pyworker::kill_group(leader);
-    let _ = child.wait();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let after = group_members(leader);
-    let (out, err) = reader.join().map_err(|_| anyhow!("reader panicked"))?;
+    let read = [bridge.path().to_path_buf()];
+    let cmd = crate::pyworker::command(python, temp.path(), &read, sandbox::Mode::Require, &args)?;
+    let ran = crate::pyworker::run_to_end(cmd, std::time::Duration::from_secs(60))?;
+    let (out, err) = (ran.stdout, ran.stderr);
     let sandbox = std::fs::read_to_string(temp.path().join("sandbox.txt")).unwrap_or_else(|_| "not reported".into());
     let mut attempts = Vec::new();
-    let contained = after.is_empty();
+    let contained = ran.alive_after_kill == 0;
     for line in out.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
         let tried = v["tried"].as_str().unwrap_or("?").to_string();
@@ -254,8 +212,8 @@ fn python_attack(
             "results {}; {}; {} process(es) of its group alive at its end, {} after the judge killed the group",
             if results_after == results_before { "unchanged" } else { "CHANGED" },
             if planted.is_empty() { "no cache entry planted".to_string() } else { format!("PLANTED {planted:?}") },
-            left.len().saturating_sub(1),
-            after.len()
+            ran.left_running,
+            ran.alive_after_kill
         ),
         ok: results_after == results_before && planted.is_empty() && contained,
     });
