@@ -45,8 +45,11 @@ def _install_one(program: bytes) -> None:
         raise OSError(f"no seccomp system call number for {platform.machine()}")
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
+    libc = _libc()
+    # A process without CAP_SYS_ADMIN may install a filter only with no_new_privs set (Landlock
+    # sets it too, but Landlock may be missing).
+    if libc.prctl(38, 1, 0, 0, 0):  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
     result = libc.syscall(
         ctypes.c_long(number),
         ctypes.c_long(_SECCOMP_SET_MODE_FILTER),
@@ -174,17 +177,18 @@ def confine_from(path: str, device_bytes: int = 0) -> str:
     `device_bytes`: the GPU's memory, which device allocations map into the address space."""
     with open(path) as f:
         plan = json.load(f)
-    on, off = [], []
+    parts = ("Landlock", "seccomp", "rlimits")
+    engaged: dict[str, str] = {}
+    off: list[str] = []
 
-    def step(name, apply):
+    def step(part: str, apply) -> None:
         try:
-            result = apply()
-            on.append(result or name)
+            engaged[part] = apply() or part
         except Exception as exc:  # said in the description, refused under "require"
-            off.append(f"no {name}: {exc}")
+            off.append(f"no {part}: {exc}")
 
+    step("rlimits", lambda: _rlimits(plan["rlimits"], device_bytes))
     user = None
-    step("rlimits", lambda: _rlimits(plan["rlimits"], device_bytes) or "rlimits")
     if plan.get("drop_to") is not None:
         try:
             user = _drop_root(plan["drop_to"], plan["judge"])
@@ -192,18 +196,16 @@ def confine_from(path: str, device_bytes: int = 0) -> str:
             off.append(f"root not dropped: {exc}")
     else:
         off.append("root not dropped: left out")
-    if plan.get("landlock") is not None:
-        step("Landlock", lambda: _landlock(plan["landlock"]["handled"], plan["landlock"]["rules"]))
-    else:
-        off.append("no Landlock: left out")
-    if plan.get("seccomp") is not None:
-        step("seccomp", lambda: install(plan["seccomp"]) or "seccomp")
-    else:
-        off.append("no seccomp: left out")
-    order = [x for x in on if x.startswith("Landlock")] + [x for x in on if x == "seccomp"] + [x for x in on if x == "rlimits"]
-    order.append(user or f"uid {os.geteuid()}")
-    text = ", ".join(order)
-    complete = not any(o.startswith(("no Landlock", "no seccomp", "no rlimits")) for o in off)
+    for part, key, apply in [
+        ("Landlock", "landlock", lambda: _landlock(plan["landlock"]["handled"], plan["landlock"]["rules"])),
+        ("seccomp", "seccomp", lambda: install(plan["seccomp"])),
+    ]:
+        if plan.get(key) is not None:
+            step(part, apply)
+        else:
+            off.append(f"no {part}: left out")
+    text = ", ".join([engaged[p] for p in parts if p in engaged] + [user or f"uid {os.geteuid()}"])
+    complete = all(p in engaged for p in parts)
     if off:
         text += f" ({'; '.join(off)})"
     if not complete:

@@ -593,3 +593,35 @@ fn kernelbench_match_pairs_candidates_with_problems() {
         .code(1)
         .stdout(predicate::str::contains("no problem numbered 99"));
 }
+
+/// A Python worker on a kernel without Landlock (left out here with the hidden diagnosis switch)
+/// still installs seccomp and says the sandbox was partial; its sockets are still refused.
+#[test]
+fn a_python_worker_without_landlock_keeps_seccomp_and_says_partial() {
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        eprintln!("skipped: no /usr/bin/python3");
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::copy(repo().join("python/sadoku_confine.py"), temp.path().join("sadoku_confine.py")).unwrap();
+    let code = format!(
+        "import os, socket, sys\nsys.path.insert(0, {dir:?})\nimport sadoku_confine\n\
+         print(sadoku_confine.confine_from(os.environ['SADOKU_CONFINE']))\n\
+         try:\n    socket.socket(socket.AF_INET)\n    print('socket opened')\nexcept PermissionError:\n    print('socket refused')\n",
+        dir = temp.path().display().to_string()
+    );
+    let out = sadoku(temp.path())
+        .args(["pyworker", "--sandbox", "auto", "--without", "landlock", "--temp"])
+        .arg(temp.path())
+        .arg("--")
+        .arg(python)
+        .args(["-c", &code])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("partial: seccomp, rlimits, uid "), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("(no Landlock: left out)"), "{text}");
+    assert!(text.contains("socket refused"), "{text}");
+}
