@@ -147,7 +147,13 @@ impl Compiler for Nvrtc {
             .map_err(|_| CompileError::Rejected { log: "the source contains a NUL byte".into() })?;
         let name = CString::new(request.name.replace('\0', "")).unwrap_or_default();
         let prog = Program(result::create_program(&src, Some(&name)).map_err(|e| unavailable("create a program", e))?);
-        let bound = self.memory_bound.and_then(AddressSpaceBound::new);
+        let bound = self.memory_bound.and_then(|bytes| {
+            let bound = AddressSpaceBound::new(bytes);
+            if bound.is_none() {
+                eprintln!("sadoku: note: no memory limit for this compile (RLIMIT_AS could not be set)");
+            }
+            bound
+        });
         // SAFETY: `prog` is live for this scope.
         let compiled = unsafe { result::compile_program(prog.0, &self.options(request)) };
         drop(bound);
