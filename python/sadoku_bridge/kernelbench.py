@@ -302,7 +302,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def _tensor_entries(named: Sequence[tuple[str, torch.Tensor]], where: str) -> list[dict[str, Any]]:
-    return [{"name": n, "dtype": dtype_name(t.dtype, f"{where} {n}"), "shape": list(t.shape)} for n, t in named]
+    """Name, dtype and shape of each parameter or buffer, and for a floating-point one the range
+    of its initial values (``init``: min, max), from which the judge draws fresh ones."""
+    entries = []
+    for n, t in named:
+        entry: dict[str, Any] = {"name": n, "dtype": dtype_name(t.dtype, f"{where} {n}"), "shape": list(t.shape)}
+        if t.is_floating_point() and t.numel():
+            values = t.detach().double()
+            entry["init"] = {"min": float(values.min()), "max": float(values.max())}
+        entries.append(entry)
+    return entries
 
 
 def describe(problem: Problem, seed: int) -> dict[str, Any]:

@@ -107,6 +107,11 @@ class Worker:
         self.buffers: dict[int, torch.Tensor] = {}
         self.imported: dict[int, int] = {}
         self.next_id = 1
+        # Loaded calls by module handle: a candidate worker holds one; the judge's reference
+        # worker holds the problem's Model twice (float64 truth, eager baseline).
+        self.modules: dict[int, tuple[dict[str, Any], Any]] = {}
+        self.compiled: dict[int, tuple[dict[str, Any], Any]] = {}
+        self.next_module = 1
         self.spec: dict[str, Any] | None = None
         self.call: Any = None
         self.flush: torch.Tensor | None = None
@@ -198,9 +203,18 @@ class Worker:
         path = os.path.join(workdir, f"candidate_{name}{suffix}")
         with open(path, "w") as f:
             f.write(request["source"])
+        problem_path = spec["problem"]
+        if spec.get("problem_source") is not None:
+            # The problem file travels in the request: the worker reads nothing of the judge's.
+            digest = hashlib.sha256(spec["problem_source"].encode()).hexdigest()[:16]
+            stem = os.path.splitext(os.path.basename(spec["problem"]))[0]
+            os.makedirs(os.path.join(workdir, digest), exist_ok=True)
+            problem_path = os.path.join(workdir, digest, f"{stem}.py")
+            with open(problem_path, "w") as f:
+                f.write(spec["problem_source"])
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                problem = kernelbench.load_problem(spec["problem"])
+                problem = kernelbench.load_problem(problem_path)
                 if spec["kind"] in ("reference", "truth"):
                     loaded = None
                     self.call = self._reference(problem, spec)
@@ -220,10 +234,14 @@ class Worker:
             evidence = getattr(exc, "evidence", "")
             text = log.getvalue() + "".join(traceback.format_exception_only(type(exc), exc)) + evidence
             return {"Err": {"Rejected": {"log": text.strip()}}}
+        token = self.next_module
+        self.next_module += 1
+        self.compiled[token] = (spec, self.call)
         self.spec = spec
-        # Loaded: from now on the candidate starts no process and runs no program.
+        # Loaded: from now on the candidate starts no process and runs no program. (The judge's
+        # own reference worker, which loads the Model twice, keeps to the first filter.)
         bpf = os.path.join(workdir, "seccomp.bpf")
-        if os.path.exists(bpf):
+        if os.path.exists(bpf) and spec["kind"] not in ("reference", "truth"):
             import sadoku_confine
 
             sadoku_confine.install(bpf)
@@ -231,7 +249,7 @@ class Worker:
         return {
             "Ok": {
                 "arch": request["arch"],
-                "image": [],
+                "image": list(struct.pack("<Q", token)),
                 "ptx": "",
                 "log": log.getvalue(),
                 "entries": [{"name": "forward", "params": params}],
@@ -266,6 +284,32 @@ class Worker:
         truth.named_buffers = model.named_buffers  # type: ignore[method-assign]
         return truth
 
+    def load(self, module: dict[str, Any]) -> int:
+        image = bytes(module.get("image") or [])
+        if len(image) != 8:
+            raise environment("not a module this worker compiled")
+        (token,) = struct.unpack("<Q", image)
+        if token not in self.compiled:
+            raise environment(f"no compiled module {token} in this worker")
+        self.modules[token] = self.compiled[token]
+        return token
+
+    @staticmethod
+    def _arguments(spec: dict[str, Any], tensors: list[torch.Tensor]) -> list[Any]:
+        """The forward's positional arguments: the input tensors at their places among the
+        problem's scalars (``spec["scalars"]``: index and value), else in order."""
+        scalars = spec.get("scalars") or []
+        if not scalars:
+            return list(tensors)
+        indexed = [a for a in spec["args"] if a["role"] == "input"]
+        places = [a.get("index", i) for i, a in enumerate(indexed)]
+        out: list[Any] = [None] * (len(tensors) + len(scalars))
+        for place, t in zip(places, tensors):
+            out[place] = t
+        for s in scalars:
+            out[s["index"]] = s["value"]
+        return out
+
     def _warm_up(self, spec: dict[str, Any]) -> None:
         generator = torch.Generator(device="cpu").manual_seed(spec["seed"])
         inputs = []
@@ -279,7 +323,7 @@ class Worker:
                 t = torch.randint(0, 2, arg["shape"], generator=generator).to(dtype)
             inputs.append(t.to(self.device))
         with torch.no_grad():
-            self.call(*inputs)
+            self.call(*self._arguments(spec, inputs))
         if self.device.type == "cuda":
             _synchronize()
 
@@ -292,38 +336,45 @@ class Worker:
         del blocks
 
     def _bind(self, launch: dict[str, Any]):
-        if self.spec is None or self.call is None:
+        loaded = self.modules.get(launch.get("module"))
+        if loaded is None:
             raise environment("no candidate is loaded")
+        spec, call = loaded
         if launch["kernel"] != "forward":
             raise environment(f"a Python candidate has no kernel `{launch['kernel']}`, only `forward`")
         args = launch["args"]
-        if len(args) != len(self.spec["args"]):
-            raise environment(f"`forward` takes {len(self.spec['args'])} tensors, the launch passes {len(args)}")
-        inputs, params, outputs = [], {}, []
-        for arg, spec in zip(args, self.spec["args"]):
+        if len(args) != len(spec["args"]):
+            raise environment(f"`forward` takes {len(spec['args'])} tensors, the launch passes {len(args)}")
+        inputs, params, outputs, scales = [], {}, [], []
+        for arg, a in zip(args, spec["args"]):
             if "Buffer" not in arg:
-                raise environment(f"argument `{spec['name']}` is not a buffer")
-            t = self.typed(arg["Buffer"], kernelbench.DTYPES[spec["dtype"]], spec["shape"])
-            if spec["role"] == "input":
+                raise environment(f"argument `{a['name']}` is not a buffer")
+            t = self.typed(arg["Buffer"], kernelbench.DTYPES[a["dtype"]], a["shape"])
+            if a["role"] == "input":
                 inputs.append(t)
-            elif spec["role"] == "parameter":
-                params[spec["name"]] = t
+            elif a["role"] == "parameter":
+                params[a["name"]] = t
+            elif a["role"] == "scale":
+                scales.append(t)
             else:
                 outputs.append(t)
-        return inputs, params, outputs
+        return spec, call, inputs, params, outputs, scales
 
     def _run(self, launch: dict[str, Any], timed: bool) -> tuple[float, float]:
-        inputs, params, outputs = self._bind(launch)
+        spec, call, inputs, params, outputs, scales = self._bind(launch)
+        trusted = spec["kind"] in ("reference", "truth")
         if params:
-            if isinstance(self.call, candidates.ArchiveForward):
-                self.call = candidates.ArchiveForward(self.call.forward, tuple(params), tuple(params.values()))
+            if isinstance(call, candidates.ArchiveForward):
+                call = candidates.ArchiveForward(call.forward, tuple(params), tuple(params.values()))
+                self.modules[launch["module"]] = (spec, call)
             else:
-                candidates.copy_reference_state(self.call, params)
+                candidates.copy_reference_state(call, params)
         # A fresh poison word: a NaN in each 16-bit half (f16) and in the whole (f32).
         half = 0x7E00 | random.getrandbits(9)
         word = (half << 16) | half
-        self._reserve(outputs)
-        checks.poison_free_cached_blocks(word, self.device)
+        if not trusted:
+            self._reserve(outputs)
+            checks.poison_free_cached_blocks(word, self.device)
         if timed and self.flush is not None:
             self.flush.zero_()
         cuda = self.device.type == "cuda"
@@ -331,11 +382,12 @@ class Worker:
             _synchronize()
             start, stop = _Event(enable_timing=True), _Event(enable_timing=True)
         watch = checks.ThreadWatch()
+        arguments = self._arguments(spec, inputs)
         wall = _perf_counter_ns()
         with torch.no_grad():
             if cuda:
                 start.record()
-            result = self.call(*inputs)
+            result = call(*arguments)
             if cuda:
                 # Work on any stream the call used ends before the stop event.
                 _synchronize()
@@ -343,6 +395,9 @@ class Worker:
                 stop.synchronize()
         wall_ms = (_perf_counter_ns() - wall) / 1e6
         ms = start.elapsed_time(stop) if cuda else wall_ms
+        if spec["kind"] == "truth":
+            self._write_truth(result, outputs, scales)
+            return ms, wall_ms
         try:
             watch.left_running()
             checks.AT_IMPORT.check()
@@ -350,7 +405,7 @@ class Worker:
             checks.plain_result(result, inputs + list(params.values()), expected)
             items = list(result) if isinstance(result, (tuple, list)) else [result]
             for i, (item, out) in enumerate(zip(items, outputs)):
-                n = checks.unwritten(item, word)
+                n = 0 if trusted else checks.unwritten(item, word)
                 if n and (item.element_size() >= 4 or n * 64 >= item.numel()):
                     raise checks.Refusal(
                         "output not written",
@@ -363,6 +418,26 @@ class Worker:
         if cuda:
             _synchronize()
         return ms, wall_ms
+
+    @staticmethod
+    def _write_truth(result: Any, values: list[torch.Tensor], scales: list[torch.Tensor]) -> None:
+        """The float64 truth into the judge's value buffers, and each element's error scale:
+        |t_i| plus the mean of |t| over the output's finite elements, so that an element near
+        zero is judged against the output's typical magnitude, not against zero."""
+        items = kernelbench.as_outputs(result)
+        if len(items) != len(values):
+            raise environment(f"the problem's Model returned {len(items)} outputs, the judge expects {len(values)}")
+        for item, value, scale in zip(items, values, scales):
+            if tuple(item.shape) != tuple(value.shape):
+                raise environment(f"the Model's output has shape {list(item.shape)}, the judge's {list(value.shape)}")
+            t = item.detach().to(torch.float64)
+            value.copy_(t)
+            magnitude = t.abs()
+            finite = magnitude[torch.isfinite(magnitude)]
+            typical = finite.mean() if finite.numel() else torch.zeros((), dtype=torch.float64, device=t.device)
+            scale.copy_(torch.where(torch.isfinite(magnitude), magnitude + typical, magnitude))
+        if values and values[0].is_cuda:
+            _synchronize()
 
     def run(self, works: list[dict[str, Any]], timed: bool) -> tuple[float, float]:
         total, wall = 0.0, 0.0
@@ -450,7 +525,7 @@ def serve(worker: Worker, requests: BinaryIO, responses: BinaryIO) -> None:
                 worker.fill(body[0], body[1])
                 response = {"Done": {"Ok": None}}
             elif kind == "Load":
-                response = {"Module": {"Ok": 1}}
+                response = {"Module": {"Ok": worker.load(body)}}
             elif kind == "Run":
                 worker.run(body, timed=False)
                 response = {"Done": {"Ok": None}}

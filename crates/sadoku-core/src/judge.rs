@@ -32,6 +32,8 @@ use crate::device::{
     PoisonWords, Precision, Sample, TimedRun, Work, compare_host, content_hash, diff_host, element, mix64,
 };
 use crate::problem::ReferenceKernel;
+use crate::model::Access;
+use crate::problem::torch::ModelKind;
 use crate::problem::{BufferSpec, Distribution, Dtype, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
 use crate::verdict::{At, Rejection};
 
@@ -104,11 +106,13 @@ pub struct Devices<'a> {
     /// Mapped unless mapping failed once (then copied for the rest of the review) or was not
     /// wanted.
     pub sharing: Sharing,
+    /// For a KernelBench problem: the process serving its own Model (truth and baseline).
+    pub model: Option<&'a mut crate::model::ModelWorker>,
 }
 
 impl<'a> Devices<'a> {
     pub fn new(candidate: &'a mut dyn Device, reference: &'a mut dyn Device) -> Devices<'a> {
-        Devices { candidate, reference, gate: None, sharing: Sharing::Mapped }
+        Devices { candidate, reference, gate: None, sharing: Sharing::Mapped, model: None }
     }
 
     /// GPU work that may share the card with other reviews' verification (not with timing).
@@ -436,6 +440,10 @@ impl Truth {
     }
 
     pub fn release(self, devices: &mut Devices) {
+        // The Model's process lets go of the judge's buffers before the judge frees them.
+        if let Some(m) = devices.model.as_deref_mut() {
+            m.forget();
+        }
         if let Some(r) = &self.reference {
             devices.reference.unload(r.module);
         }
@@ -596,6 +604,7 @@ pub(crate) fn judge(
             }
         }
     }
+    truth.torch(devices, problem, &arena.inputs())?;
     after.extend(truth.work(problem, &arena.inputs())?);
     for (k, ((spec, g), &(values, scale))) in outputs.iter().zip(&truth.outputs).enumerate() {
         let out = truth.results.view(8 * slots.compare(k), 8 * Comparison::WORDS);
@@ -822,7 +831,7 @@ fn truth_scratch(problem: &Problem, sizes: &Sizes) -> Vec<usize> {
         ReferenceSpec::Kernel(_) if problem.scale_rule() == ScaleRule::Abs => {
             buffers.iter().filter(|b| b.role == Role::Input).map(|b| b.bytes().max(4)).collect()
         }
-        ReferenceSpec::Kernel(_) => Vec::new(),
+        ReferenceSpec::Kernel(_) | ReferenceSpec::Torch(_) => Vec::new(),
     }
 }
 
@@ -904,6 +913,33 @@ impl Truth {
                 }
                 Ok(work)
             }
+            // Not device work of the judge's: see `Truth::torch`.
+            ReferenceSpec::Torch(_) => Ok(Vec::new()),
         }
+    }
+
+    /// A KernelBench problem's truth: its Model in float64, in the Model's own process, writes
+    /// each output's values and error scale into the judge's buffers.
+    fn torch(&self, devices: &mut Devices, problem: &'static Problem, inputs: &[Buffer]) -> Result<(), Stop> {
+        if problem.torch().is_none() {
+            return Ok(());
+        }
+        let Some(model) = devices.model.as_deref_mut() else {
+            return Err(env(format!(
+                "problem `{}` is a KernelBench file: its truth needs a Python process with PyTorch, and none was started",
+                problem.name
+            )));
+        };
+        let mut args: Vec<(Buffer, Access)> = inputs.iter().map(|&b| (b, Access::Read)).collect();
+        let buffers = problem.buffers(&self.sizes);
+        let outputs = buffers.iter().filter(|b| b.role == Role::Output);
+        for (spec, (values, _)) in outputs.clone().zip(&self.outputs) {
+            args.push((values.view(0, spec.elements() * 8), Access::Write));
+        }
+        for (spec, (_, scale)) in outputs.zip(&self.outputs) {
+            args.push((scale.view(0, spec.elements() * 8), Access::Write));
+        }
+        model.call(&mut *devices.reference, problem, &self.sizes, ModelKind::Truth, false, &args, false)?;
+        Ok(())
     }
 }

@@ -13,6 +13,7 @@ pub mod device;
 pub mod events;
 pub mod generate;
 pub mod judge;
+pub mod model;
 pub mod problem;
 pub mod report;
 pub mod review;

@@ -26,6 +26,8 @@ use crate::checks::trace::{self, HiddenWork};
 use crate::device::{Buffer, DeviceError, KernelRecord, PoisonWords, Precision, Sample, TimedRun, Work};
 use crate::events::{Event, Observer};
 use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, distributions_text, draws, reject};
+use crate::model::Access;
+use crate::problem::torch::ModelKind;
 use crate::problem::{Dtype, Role, Sizes};
 use crate::seeds::Seeds;
 use crate::stats::{Summary, speedup_interval};
@@ -320,6 +322,20 @@ impl Sampler<'_> {
 
     fn baseline_sample(&mut self, devices: &mut Devices, index: usize) -> Result<Taken, Stop> {
         let r = index % self.sets.len();
+        let problem = self.candidate.problem;
+        if problem.torch().is_some() {
+            // Eager PyTorch: the problem's own Model in its own process, on this set's inputs.
+            let Some(model) = devices.model.as_deref_mut() else {
+                return Err(Stop::Env(DeviceError::Environment("no process for the problem's Model".into())));
+            };
+            let mut args: Vec<(Buffer, Access)> = self.sets[r].inputs().into_iter().map(|b| (b, Access::Read)).collect();
+            args.extend(self.baseline_outputs.iter().map(|&b| (b, Access::Write)));
+            let tf32 = self.precision == Precision::Tf32;
+            let sample = model
+                .call(&mut *devices.reference, problem, &self.sizes, ModelKind::Eager, tf32, &args, true)?
+                .ok_or_else(|| Stop::Env(DeviceError::Environment("a timed call without a sample".into())))?;
+            return Ok(Taken::of(&sample, sample.trace.span_ms()));
+        }
         let work = self.baseline_work(r);
         let sample = devices.reference.time(&TimedRun::plain(&work))?;
         // The baseline is trusted library work: its trace gives its span, nothing more.
@@ -408,7 +424,11 @@ pub(crate) fn measure(
             let b = devices.reference.alloc(spec.bytes().max(4))?;
             sampler.baseline_outputs.push(b);
         }
-        if problem.has_baseline() {
+        if problem.torch().is_some() {
+            if devices.model.is_none() {
+                sampler.baseline_missing = Some("no Python process with PyTorch for the problem's Model".into());
+            }
+        } else if problem.has_baseline() {
             sampler.baseline_missing = devices.reference.unavailable(&sampler.baseline_work(0));
         }
         while sampler.sets.len() < count {
@@ -417,6 +437,10 @@ pub(crate) fn measure(
         }
         sample_rounds(devices, &mut sampler, options, observer)
     })();
+    // The Model's process lets go of the judge's buffers before the judge frees them.
+    if let Some(m) = devices.model.as_deref_mut() {
+        m.forget();
+    }
     for set in std::mem::take(&mut sampler.sets) {
         set.release(devices);
     }

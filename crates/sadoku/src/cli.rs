@@ -75,6 +75,24 @@ pub enum KernelbenchCommand {
     /// file name: the candidate's name begins with the problem's, or both give the problem's
     /// number (level_1_problem_19_sample_0_kernel.py). Exit 1 when any candidate is unmatched.
     Match(KernelbenchMatchArgs),
+    /// Review candidates for KernelBench problems: each candidate (ModelNew .py, archive .cu, or
+    /// a sadoku .cu whose front matter names the problem file's stem) is matched to a problem
+    /// file by name, judged against the problem's own Model in float64 and timed against it in
+    /// eager PyTorch. Prints a row per candidate, then per problem and the fractions of problems
+    /// with an accepted candidate, and with one at least 1× and 2× as fast as eager PyTorch.
+    Review(KernelbenchReviewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KernelbenchReviewArgs {
+    /// A directory of KernelBench problem files (your checkout's KernelBench/level1, say), or one.
+    #[arg(long, value_name = "DIR")]
+    pub problems: PathBuf,
+    /// The Python interpreter with PyTorch (default: $SADOKU_PYTHON, else python3 on PATH).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    #[command(flatten)]
+    pub review: ReviewArgs,
 }
 
 #[derive(Debug, Args)]

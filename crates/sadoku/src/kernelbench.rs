@@ -10,7 +10,13 @@ use anyhow::{Result, anyhow};
 use include_dir::{Dir, include_dir};
 use serde_json::Value;
 
-use crate::cli::KernelbenchDescribeArgs;
+use sadoku_core::candidate::{Candidate, SpecError};
+use sadoku_core::problem::Problem;
+use sadoku_core::problem::torch::ModelKind;
+use sadoku_core::report::{CandidateReport, Report};
+
+use crate::candidates::Loaded;
+use crate::cli::{KernelbenchDescribeArgs, KernelbenchReviewArgs};
 use crate::sandbox::Mode;
 
 static BRIDGE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../python/sadoku_bridge");
@@ -291,6 +297,158 @@ pub fn match_command(args: crate::cli::KernelbenchMatchArgs) -> Result<u8> {
         println!("{} candidate(s), {} matched, {unmatched} unmatched", matched.len(), matched.len() - unmatched);
     }
     Ok(if matched.iter().all(|m| m.problem.is_some()) { 0 } else { 1 })
+}
+
+/// A KernelBench file's problem, registered under its file's stem, or why it cannot be judged.
+fn load_problem(file: &Path, python: &Path, bridge: &Bridge, mode: Mode) -> Result<&'static Problem> {
+    let source = std::fs::read_to_string(file).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let description = describe(file, python, bridge, mode, 0)?;
+    let problem = sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
+        .map_err(|m| anyhow!("{m}"))?;
+    Ok(sadoku_core::problem::add(problem))
+}
+
+/// A candidate file for `problem`: a sadoku `.cu` (front matter), an archive `.cu`, or a
+/// `ModelNew` `.py`.
+fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Result<Candidate, SpecError> {
+    let origin = file.display().to_string();
+    let source = std::fs::read_to_string(file)
+        .map_err(|e| SpecError { origin: origin.clone(), line: None, message: format!("cannot read: {e}") })?;
+    let is_cu = file.extension().is_some_and(|e| e == "cu");
+    if is_cu && source.trim_start().starts_with("/* sadoku") {
+        return Candidate::load(file);
+    }
+    let kind = if is_cu { ModelKind::Archive } else { ModelKind::ModelNew };
+    Candidate::python(origin, source, problem, kind)
+}
+
+fn invalid(file: &Path, problem: &str, message: String) -> Loaded {
+    let error = SpecError { origin: file.display().to_string(), line: None, message };
+    let mut r = CandidateReport::invalid(&error, &std::fs::read(file).unwrap_or_default());
+    r.problem = problem.to_string();
+    Loaded::Invalid(Box::new(r))
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default()
+}
+
+/// `sadoku kernelbench review --problems DIR CANDIDATES...`.
+pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
+    let started = std::time::Instant::now();
+    let python = python(args.python.as_deref());
+    let problems = if args.problems.is_dir() {
+        files_in(&args.problems, &["py"])?
+    } else if args.problems.is_file() {
+        vec![args.problems.clone()]
+    } else {
+        return Err(anyhow!("{}: no such directory or file", args.problems.display()));
+    };
+    if problems.is_empty() {
+        return Err(anyhow!("{}: no problem files (.py)", args.problems.display()));
+    }
+    let mut files = Vec::new();
+    for c in &args.review.candidates {
+        if c.is_dir() {
+            files.extend(files_in(c, &["py", "cu"])?);
+        } else if c.is_file() {
+            files.push(c.clone());
+        } else {
+            return Err(anyhow!("{}: no such file or directory", c.display()));
+        }
+    }
+    if files.is_empty() {
+        return Err(anyhow!("no candidates: name ModelNew .py files, archive or sadoku .cu files, or directories of them"));
+    }
+    let matched = match_files(&problems, &files);
+    let bridge = Bridge::write()?;
+    let progress = crate::progress::Progress::new();
+    // Each problem with a candidate, described once (confined: a problem file is code too).
+    let mut loaded_problems: Vec<(PathBuf, std::result::Result<&'static Problem, String>)> = Vec::new();
+    for m in &matched {
+        let Some(p) = &m.problem else { continue };
+        if loaded_problems.iter().any(|(q, _)| q == p) {
+            continue;
+        }
+        progress.line(&format!("  describing {}", p.display()));
+        let r = load_problem(p, &python, &bridge, args.review.sandbox);
+        if let Err(e) = &r {
+            if e.to_string().starts_with("no PyTorch") {
+                return Err(anyhow!("{e}"));
+            }
+            progress.line(&format!("sadoku: {e}"));
+        }
+        loaded_problems.push((p.clone(), r.map_err(|e| e.to_string())));
+    }
+    progress.finish();
+    let loaded: Vec<Loaded> = matched
+        .iter()
+        .map(|m| {
+            let Some(p) = &m.problem else {
+                return invalid(&m.candidate, "", format!("matches no problem file in {} ({})", args.problems.display(), m.how));
+            };
+            match loaded_problems.iter().find(|(q, _)| q == p).map(|(_, r)| r) {
+                Some(Ok(problem)) => match load_candidate(&m.candidate, problem) {
+                    Ok(c) => Loaded::Valid(c),
+                    Err(e) => {
+                        let mut r = CandidateReport::invalid(&e, &std::fs::read(&m.candidate).unwrap_or_default());
+                        r.problem = problem.name.to_string();
+                        Loaded::Invalid(Box::new(r))
+                    }
+                },
+                Some(Err(e)) => invalid(&m.candidate, &stem(p), format!("its problem cannot be judged: {e}")),
+                None => invalid(&m.candidate, &stem(p), "its problem was not loaded".into()),
+            }
+        })
+        .collect();
+    let plan = crate::lanes::PythonPlan { python, bridge: bridge.path().to_path_buf(), device: "cuda".into() };
+    let names: Vec<String> = problems.iter().map(|p| stem(p)).collect();
+    let summary = |report: &Report| summary_text(&names, report);
+    crate::review_loaded(&args.review, started, loaded, Some(plan), &summary)
+}
+
+/// Per problem, its best accepted candidate against eager PyTorch; then the fractions of all the
+/// problems given (with a candidate or not) that have an accepted candidate, and one at least 1×
+/// and 2× as fast as eager PyTorch.
+pub fn summary_text(problems: &[String], report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let (mut accepted, mut faster, mut twice) = (0usize, 0usize, 0usize);
+    let _ = writeln!(out, "\nper problem (best accepted candidate, speedup over eager PyTorch):");
+    for name in problems {
+        let mine: Vec<&CandidateReport> = report.candidates.iter().filter(|c| &c.problem == name).collect();
+        let best = mine
+            .iter()
+            .filter(|c| c.verdict.is_accepted())
+            .map(|c| (c, c.findings.timing.as_ref().and_then(|t| t.speedup)))
+            .max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)));
+        let line = match best {
+            None if mine.is_empty() => "no candidate".to_string(),
+            None => format!("none accepted of {}", mine.len()),
+            Some((c, speedup)) => {
+                accepted += 1;
+                let s = speedup.unwrap_or(0.0);
+                faster += usize::from(s >= 1.0);
+                twice += usize::from(s >= 2.0);
+                match speedup {
+                    Some(s) => format!("{} at {s:.2}×", c.name),
+                    None => format!("{} (not timed against eager PyTorch)", c.name),
+                }
+            }
+        };
+        let _ = writeln!(out, "  {name:<32} {line}");
+    }
+    let n = problems.len().max(1);
+    let pct = |k: usize| 100.0 * k as f64 / n as f64;
+    let _ = writeln!(
+        out,
+        "{} problem(s): {accepted} with an accepted candidate ({:.0}%), {faster} at least 1× eager PyTorch ({:.0}%), {twice} at least 2× ({:.0}%)",
+        problems.len(),
+        pct(accepted),
+        pct(faster),
+        pct(twice)
+    );
+    out
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use sadoku_core::candidate::Candidate;
 use sadoku_core::device::{Device, DeviceError, DeviceInfo};
 use sadoku_core::events::{Event, Observer};
 use sadoku_core::judge::{Devices, GpuGate, Sharing};
+use sadoku_core::model::ModelWorker;
 use sadoku_core::report::{CandidateReport, Sanitized};
 use sadoku_core::review::{self, ReviewOptions};
 use sadoku_core::seeds::Seeds;
@@ -31,6 +32,16 @@ pub struct Plan<'a> {
     pub sandbox: crate::sandbox::Mode,
     /// GiB of memory a worker's compile may take.
     pub compile_memory: f64,
+    /// Python workers, for Python candidates and KernelBench problems: the interpreter, the
+    /// bridge's sources, the device they use (`cuda`, or `cpu` for tests).
+    pub python: Option<PythonPlan>,
+}
+
+/// How Python workers are started.
+pub struct PythonPlan {
+    pub python: std::path::PathBuf,
+    pub bridge: std::path::PathBuf,
+    pub device: String,
 }
 
 /// One lane's outcome for one candidate (by index into `Plan::candidates`).
@@ -48,11 +59,12 @@ pub fn run(
     results: Sender<Outcome>,
 ) -> Option<DeviceInfo> {
     let mut reference: Option<CudaDevice> = None;
+    let mut model: Option<ModelWorker> = None;
     while !stop.load(Ordering::SeqCst) {
         let Some(index) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
         let candidate = plan.candidates[index];
         progress.event(Event::Candidate { index, total: plan.candidates.len(), name: &candidate.name() });
-        let result = review_one(gpu, &gate, plan, candidate, &mut reference, progress);
+        let result = review_one(gpu, &gate, plan, candidate, &mut reference, &mut model, progress);
         if result.is_err() {
             stop.store(true, Ordering::SeqCst);
         }
@@ -64,6 +76,10 @@ pub fn run(
     let _ = device.measure_sm_clock();
     let mut info = device.info().clone();
     info.ceilings = device.ceilings().ok().flatten();
+    // Which PyTorch (and its CUDA and cuDNN) computed the truth and the baseline.
+    if let Some(m) = &model {
+        info.torch = m.info().torch.clone();
+    }
     Some(info)
 }
 
@@ -73,6 +89,7 @@ fn review_one(
     plan: &Plan,
     candidate: &Candidate,
     reference: &mut Option<CudaDevice>,
+    model: &mut Option<ModelWorker>,
     progress: &Progress,
 ) -> Result<CandidateReport, DeviceError> {
     if reference.is_none() {
@@ -87,14 +104,35 @@ fn review_one(
     // Condemned by the sanitizer: verify for the record, but time nothing.
     let condemned = matches!(&sanitized, Some(Sanitized::Ran { reports, .. }) if reports.iter().any(|r| r.errors > 0));
     let options = ReviewOptions { skip_timing: condemned, ..plan.options.clone() };
-    let spawned = std::time::Instant::now();
-    let mut worker = workers::spawn(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)?;
-    let worker_start_s = spawned.elapsed().as_secs_f64();
-    // The judge keeps the worker's modules: a worker has no cache it could plant one in.
-    if let Some(cache) = reference.module_cache() {
-        worker.cache_modules(cache);
+    let python = || {
+        plan.python.as_ref().ok_or_else(|| {
+            DeviceError::Environment(format!("{} needs a Python worker, and none was set up", candidate.origin))
+        })
+    };
+    // A KernelBench problem's Model: one process per lane, kept from candidate to candidate.
+    if candidate.problem.torch().is_some() && model.is_none() {
+        let py = python()?;
+        let timeouts = Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(300)), ..plan.timeouts };
+        let device = workers::spawn_python(gpu, timeouts, &py.python, &py.bridge, plan.sandbox, &py.device)?;
+        *model = Some(ModelWorker::new(Box::new(device)));
     }
-    let mut devices = Devices { gate: Some(gate), ..Devices::new(&mut worker, reference) };
+    let spawned = std::time::Instant::now();
+    let mut worker = if candidate.is_python() {
+        let py = python()?;
+        // Loading may build a torch extension (nvcc and a C++ compiler): minutes, not seconds.
+        let timeouts = Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(600)), ..plan.timeouts };
+        workers::spawn_python(gpu, timeouts, &py.python, &py.bridge, plan.sandbox, &py.device)?
+    } else {
+        let mut w = workers::spawn(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)?;
+        // The judge keeps the worker's modules: a worker has no cache it could plant one in. (A
+        // Python worker's "module" is its loaded candidate: never cached.)
+        if let Some(cache) = reference.module_cache() {
+            w.cache_modules(cache);
+        }
+        w
+    };
+    let worker_start_s = spawned.elapsed().as_secs_f64();
+    let mut devices = Devices { gate: Some(gate), model: model.as_mut(), ..Devices::new(&mut worker, reference) };
     let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, progress)?;
     report.findings.phases.worker_start_s = worker_start_s;
     report.findings.phases.sanitize_s = sanitize_s;
@@ -111,6 +149,11 @@ fn review_one(
 fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, reference: &mut CudaDevice) -> Sanitized {
     use sadoku_core::checks::sanitizer::{SanitizerReport, TOOLS, parse};
     use sadoku_core::verify::VerifyOptions;
+    if candidate.is_python() || candidate.problem.torch().is_some() {
+        return Sanitized::NotRun {
+            why: "compute-sanitizer is not run on Python candidates or KernelBench problems yet".into(),
+        };
+    }
     let Some(program) = workers::find_sanitizer() else {
         return Sanitized::NotRun {
             why: "compute-sanitizer not found (looked in PATH, $CUDA_HOME/bin and /usr/local/cuda/bin)".into(),

@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => sandbox_check::run(args),
         Command::Kernelbench(cli::KernelbenchCommand::Describe(args)) => kernelbench::describe_command(args),
         Command::Kernelbench(cli::KernelbenchCommand::Match(args)) => kernelbench::match_command(args),
+        Command::Kernelbench(cli::KernelbenchCommand::Review(args)) => kernelbench::review_command(args),
         Command::Pyworker(args) => pyworker::run(args),
         Command::Worker(args) => worker(args),
     });
@@ -77,6 +78,18 @@ fn review(args: ReviewArgs) -> Result<u8> {
     let started = Instant::now();
     let paths = candidates::expand(&args.candidates)?;
     let loaded = candidates::load_all(&paths);
+    review_loaded(&args, started, loaded, None, &|_| String::new())
+}
+
+/// Review `loaded` as `args` say: lanes over the GPUs, verdicts to `--out` as they come, then the
+/// table (with `summary`'s lines after it) or JSON. Python workers as `python` says, if any.
+pub(crate) fn review_loaded(
+    args: &ReviewArgs,
+    started: Instant,
+    loaded: Vec<Loaded>,
+    python: Option<lanes::PythonPlan>,
+    summary: &dyn Fn(&Report) -> String,
+) -> Result<u8> {
     let valid: Vec<&Candidate> =
         loaded.iter().filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None }).collect();
     let timed_sizes = timed_sizes(&args.size, &valid)?;
@@ -153,6 +166,7 @@ fn review(args: ReviewArgs) -> Result<u8> {
         no_cache: args.no_cache,
         sandbox: args.sandbox,
         compile_memory: args.compile_memory,
+        python,
     };
     let queue = Mutex::new((0..candidates.len()).collect::<VecDeque<usize>>());
     let stop = AtomicBool::new(false);
@@ -249,6 +263,7 @@ fn review(args: ReviewArgs) -> Result<u8> {
             plain: !tty || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         };
         print!("{}", output::table::render(&report, &layout));
+        print!("{}", summary(&report));
         if skipped > 0 {
             println!(
                 "skipped: {skipped} candidate(s) judged in an earlier run ({skipped_rejected} rejected); see --out's file"
@@ -751,6 +766,11 @@ fn problem_check(args: ProblemCheckArgs) -> Result<u8> {
                     println!("ok     {} ({}; built-in GEMM reference)", dir.display(), p.name);
                     proved.push(p.name);
                 }
+                // A problem.toml never makes one: KernelBench files come through `sadoku kernelbench`.
+                problem::ReferenceSpec::Torch(_) => {
+                    println!("FAILED {}: a PyTorch reference in a problem.toml", dir.display());
+                    failed += 1;
+                }
             },
         }
     }
@@ -807,6 +827,7 @@ fn prove(names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usiz
         no_cache: false,
         sandbox: sandbox::Mode::Auto,
         compile_memory: 4.0,
+        python: None,
     };
     let queue = Mutex::new((0..refs.len()).collect::<VecDeque<usize>>());
     let stop = AtomicBool::new(false);

@@ -198,7 +198,7 @@ pub fn command(
 }
 
 /// Kill a worker's whole process group: the worker and everything it started.
-fn kill_group(leader: u32) {
+pub fn kill_group(leader: u32) {
     // SAFETY: a signal to a process group the judge made.
     unsafe { libc::kill(-(leader as i32), libc::SIGKILL) };
 }

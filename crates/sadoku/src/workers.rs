@@ -22,6 +22,17 @@ struct ProcessWorker {
     stderr: Arc<Mutex<VecDeque<u8>>>,
     /// The worker's private temporary directory, removed with it.
     _temp: Option<tempfile::TempDir>,
+    /// It leads a process group of its own (a Python worker): killed whole.
+    group: bool,
+}
+
+impl Drop for ProcessWorker {
+    fn drop(&mut self) {
+        // Nothing a Python worker started outlives it.
+        if self.group {
+            crate::pyworker::kill_group(self.child.id());
+        }
+    }
 }
 
 fn signal_name(sig: i32) -> &'static str {
@@ -39,6 +50,9 @@ fn signal_name(sig: i32) -> &'static str {
 
 impl Worker for ProcessWorker {
     fn kill(&mut self) {
+        if self.group {
+            crate::pyworker::kill_group(self.child.id());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -145,12 +159,59 @@ pub fn spawn(
     if sanitizer.is_none() {
         clear_env(&mut cmd, temp.path());
     }
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| DeviceError::Environment(format!("cannot start a worker process: {e}")))?;
+    connect(child, Some(temp), false, timeouts)
+}
+
+/// Start a Python worker (`python/sadoku_bridge/worker.py`) on GPU `gpu`, confined by `sadoku
+/// pyworker` as `sandbox` says, and connect to it: the worker of a Python candidate, or the
+/// process of a KernelBench problem's own Model.
+pub fn spawn_python(
+    gpu: usize,
+    timeouts: Timeouts,
+    python: &Path,
+    bridge: &Path,
+    sandbox: crate::sandbox::Mode,
+    device: &str,
+) -> Result<RemoteDevice, DeviceError> {
+    let env = |m: String| DeviceError::Environment(m);
+    let temp = tempfile::Builder::new()
+        .prefix("sadoku-pyworker-")
+        .tempdir()
+        .map_err(|e| env(format!("cannot make a worker's temporary directory: {e}")))?;
+    let device = if device == "cuda" { format!("cuda:{gpu}") } else { device.to_string() };
+    let args: Vec<std::ffi::OsString> =
+        ["-s", "-m", "sadoku_bridge.worker", "--device", &device].iter().map(Into::into).collect();
+    let mut cmd = crate::pyworker::command(python, temp.path(), &[bridge.to_path_buf()], sandbox, &args)
+        .map_err(|e| env(e.to_string()))?;
+    let child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| env(format!("cannot start a Python worker: {e}")))?;
+    connect(child, Some(temp), true, timeouts).map_err(|e| match e {
+        DeviceError::Environment(m) if m.contains("No module named 'torch'") => env(format!(
+            "no PyTorch for {}: install it (pip install torch) or name an interpreter that has it with --python or \
+             SADOKU_PYTHON (SADOKU_PYTHONPATH adds to its path); native candidates need none",
+            python.display()
+        )),
+        other => other,
+    })
+}
+
+/// Connect to a started worker, keeping the tail of its stderr as evidence.
+fn connect(
+    mut child: Child,
+    temp: Option<tempfile::TempDir>,
+    group: bool,
+    timeouts: Timeouts,
+) -> Result<RemoteDevice, DeviceError> {
     let (Some(stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         return Err(DeviceError::Environment("worker started without its pipes".into()));
@@ -170,7 +231,7 @@ pub fn spawn(
             }
         }
     });
-    let worker = ProcessWorker { child, stderr: tail, _temp: Some(temp) };
+    let worker = ProcessWorker { child, stderr: tail, _temp: temp, group };
     RemoteDevice::connect(Box::new(stdout), Box::new(stdin), Box::new(worker), timeouts).map_err(|e| match e {
         DeviceError::WorkerDied { status, stderr } => {
             DeviceError::Environment(format!("the worker process could not start ({status}): {stderr}"))

@@ -129,3 +129,45 @@ impl Candidate {
 pub fn display_name(origin: &str) -> String {
     PathBuf::from(origin).file_name().map_or_else(|| origin.to_string(), |s| s.to_string_lossy().into_owned())
 }
+
+impl Candidate {
+    /// A Python candidate for a KernelBench problem: a `ModelNew` file or an archive kernel,
+    /// called once per launch on every tensor of the problem (`forward`), in a Python worker.
+    pub fn python(
+        origin: impl Into<String>,
+        source: String,
+        problem: &'static Problem,
+        kind: problem::torch::ModelKind,
+    ) -> Result<Candidate, SpecError> {
+        let origin = origin.into();
+        let torch = problem.torch().ok_or_else(|| {
+            SpecError::new(&origin, None, format!("problem `{}` is not a KernelBench file", problem.name))
+        })?;
+        let one = || [Expr::constant(1), Expr::constant(1), Expr::constant(1)];
+        let launch = LaunchSpec {
+            kernel: "forward".into(),
+            grid: one(),
+            block: one(),
+            shared_mem: Expr::constant(0),
+            args: problem.tensors.iter().map(|t| ArgSpec::Buffer(t.name.to_string())).collect(),
+            line: 0,
+            key_lines: KeyLines { grid: 0, block: 0, shared_mem: 0 },
+        };
+        let mut spec = Spec {
+            problem: problem.name.to_string(),
+            problem_line: None,
+            options: vec![torch.option(problem, &problem.timed_sizes(), kind, false)],
+            arch_specific: false,
+            scratch: Vec::new(),
+            launches: vec![launch],
+        };
+        spec.validate(problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
+        let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
+        Ok(Candidate { origin, source, sha256, spec, problem })
+    }
+
+    /// A Python candidate (a `ModelNew` file or an archive kernel), judged in a Python worker.
+    pub fn is_python(&self) -> bool {
+        self.spec.options.iter().any(|o| o.starts_with(problem::torch::OPTION))
+    }
+}

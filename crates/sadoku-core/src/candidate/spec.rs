@@ -163,6 +163,9 @@ impl Spec {
                     ),
                 ));
             }
+            if o.starts_with("--sadoku") {
+                return Err((Some(lines.of(opt.span())), format!("option `{o}` not allowed: sadoku's own options are not a candidate's")));
+            }
         }
         let mut scratch = Vec::new();
         for (name, value) in raw.scratch {

@@ -5,6 +5,7 @@
 //! (`problems/` in the source tree) is built into the binary; `--problems DIR` adds a user's.
 
 pub mod format;
+pub mod torch;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -390,6 +391,9 @@ pub enum ReferenceSpec {
     /// cuBLAS DGEMM on fp64 copies of the inputs.
     Gemm(Gemm),
     Kernel(ReferenceKernel),
+    /// A KernelBench file's own `Model`, in a Python process of its own: its float64 truth, and
+    /// eagerly in its own dtypes the baseline.
+    Torch(Box<torch::TorchReference>),
 }
 
 /// Work after a baseline's library call.
@@ -781,6 +785,10 @@ impl Problem {
     /// operands is always that (with fp32 accumulation, as torch.matmul does), an fp32 one the
     /// review's (TF32 tensor cores only under `--precision tf32`).
     pub fn baseline_precision(&self, review: Precision) -> Precision {
+        if self.torch().is_some() {
+            // The Model in its own dtypes; TF32 only when the review is for it.
+            return review;
+        }
         match self.baselines.first().map(|b| &b.op) {
             Some(BaselineOp::Gemm(g)) => match self.gemm_dtype(g) {
                 Dtype::Bf16 => Precision::Bf16,
@@ -849,10 +857,22 @@ impl Problem {
     }
 
     pub fn has_baseline(&self) -> bool {
-        !self.baselines.is_empty()
+        !self.baselines.is_empty() || self.torch().is_some()
+    }
+
+    /// The PyTorch reference, for a KernelBench problem file.
+    pub fn torch(&self) -> Option<&torch::TorchReference> {
+        match &self.reference {
+            ReferenceSpec::Torch(t) => Some(t),
+            _ => None,
+        }
     }
 
     pub fn baseline_name(&self, review: Precision) -> String {
+        if self.torch().is_some() {
+            let tf32 = if review == Precision::Tf32 { "TF32 on for matmul and cuDNN" } else { "TF32 off for matmul and cuDNN" };
+            return format!("eager PyTorch, the problem's own Model ({tf32})");
+        }
         let Some(b) = self.baselines.first() else { return "none".into() };
         let precision = self.baseline_precision(review);
         let what = match (&b.op, precision) {
@@ -997,6 +1017,16 @@ pub fn add_dir(dir: &Path) -> Result<Vec<&'static str>, ProblemError> {
     }
     reg.sort_by_key(|p| p.name);
     Ok(names)
+}
+
+/// Add a problem built elsewhere (a KernelBench file's); one of the same name is replaced.
+pub fn add(problem: Problem) -> &'static Problem {
+    let p: &'static Problem = Box::leak(Box::new(problem));
+    let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+    reg.retain(|q| q.name != p.name);
+    reg.push(p);
+    reg.sort_by_key(|p| p.name);
+    p
 }
 
 /// Every problem sadoku knows.

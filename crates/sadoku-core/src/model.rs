@@ -1,0 +1,185 @@
+//! The problem's own `Model`, for a KernelBench problem file (`ReferenceSpec::Torch`): a Python
+//! process, trusted as the problem is and apart from the candidate's, that computes the float64
+//! truth into the judge's buffers and runs the eager baseline on the judge's inputs.
+//!
+//! It speaks the worker protocol (`python/sadoku_bridge/worker.py`, kinds `truth` and
+//! `reference`), so here it is a [`Device`]. The judge's buffers reach it mapped over CUDA IPC, or
+//! as copies that cross its pipe before and after each call where mapping is not possible (a
+//! worker on the CPU, in CI).
+
+use std::collections::HashMap;
+
+use crate::compile::{CompileError, CompileRequest};
+use crate::device::{Buffer, Device, DeviceError, DeviceInfo, KernelArg, Launch, ModuleHandle, Sample, TimedRun, Work};
+use crate::judge::Sharing;
+use crate::problem::torch::ModelKind;
+use crate::problem::{Problem, Sizes};
+
+/// Whether a call reads a judge buffer or writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A Python process serving one problem's Model.
+pub struct ModelWorker {
+    device: Box<dyn Device>,
+    /// The problem it was loaded for, and its loaded calls by kind and TF32 setting.
+    problem: Option<&'static str>,
+    modules: Vec<((ModelKind, bool), ModuleHandle)>,
+    /// Judge allocation → the whole allocation as mapped here.
+    mapped: HashMap<u64, Buffer>,
+    /// Judge view (allocation, offset, bytes) → its copy here.
+    copies: HashMap<(u64, usize, usize), Buffer>,
+    sharing: Sharing,
+}
+
+impl ModelWorker {
+    pub fn new(device: Box<dyn Device>) -> ModelWorker {
+        ModelWorker {
+            device,
+            problem: None,
+            modules: Vec::new(),
+            mapped: HashMap::new(),
+            copies: HashMap::new(),
+            sharing: Sharing::Mapped,
+        }
+    }
+
+    /// The process as it describes itself: which PyTorch, CUDA and cuDNN computed the truth and
+    /// the baseline.
+    pub fn info(&self) -> &DeviceInfo {
+        self.device.info()
+    }
+
+    /// How it reaches the judge's buffers.
+    pub fn sharing(&self) -> &Sharing {
+        &self.sharing
+    }
+
+    fn module(&mut self, problem: &'static Problem, sizes: &Sizes, kind: ModelKind, tf32: bool) -> Result<ModuleHandle, DeviceError> {
+        let Some(torch) = problem.torch() else {
+            return Err(DeviceError::Environment(format!("problem `{}` has no PyTorch Model", problem.name)));
+        };
+        if self.problem != Some(problem.name) {
+            // Another problem: nothing loaded so far applies.
+            self.modules.clear();
+            self.problem = Some(problem.name);
+        }
+        if let Some((_, h)) = self.modules.iter().find(|(k, _)| *k == (kind, tf32)) {
+            return Ok(*h);
+        }
+        let what = match kind {
+            ModelKind::Truth => "float64 truth",
+            _ => "eager baseline",
+        };
+        let env = |m: String| DeviceError::Environment(format!("the Model of `{}` ({what}): {m}", torch.file));
+        let request = CompileRequest {
+            name: format!("{} ({what})", problem.name),
+            source: torch.source.clone(),
+            arch: self.device.info().arch(),
+            options: vec![torch.option(problem, sizes, kind, tf32)],
+        };
+        let module = self.device.compile(&request).map_err(|e| match e {
+            CompileError::Rejected { log } => env(format!("does not load: {log}")),
+            CompileError::Unavailable(m) => env(m),
+        })?;
+        let handle = self.device.load(&module).map_err(|e| env(e.to_string()))?;
+        self.modules.push(((kind, tf32), handle));
+        Ok(handle)
+    }
+
+    /// This process's view of a judge buffer.
+    fn remote(&mut self, reference: &mut dyn Device, judge: Buffer) -> Result<Buffer, DeviceError> {
+        if self.sharing == Sharing::Mapped {
+            if let Some(whole) = self.mapped.get(&judge.id) {
+                return Ok(whole.view(judge.offset, judge.bytes));
+            }
+            match reference.export(judge).and_then(|h| self.device.import(&h)) {
+                Ok(whole) => {
+                    self.mapped.insert(judge.id, whole);
+                    return Ok(whole.view(judge.offset, judge.bytes));
+                }
+                Err(e) => self.sharing = Sharing::Copied(format!("the Model's process could not map the judge's buffers: {e}")),
+            }
+        }
+        let key = (judge.id, judge.offset, judge.bytes);
+        if let Some(b) = self.copies.get(&key) {
+            return Ok(*b);
+        }
+        let b = self.device.alloc(judge.bytes)?;
+        self.copies.insert(key, b);
+        Ok(b)
+    }
+
+    /// Call the Model as `kind` on judge buffers `args` (in the order of the problem's tensors,
+    /// then, for the truth, each output's scale); timed when asked. Any failure is the
+    /// problem's or sadoku's, never the candidate's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        &mut self,
+        reference: &mut dyn Device,
+        problem: &'static Problem,
+        sizes: &Sizes,
+        kind: ModelKind,
+        tf32: bool,
+        args: &[(Buffer, Access)],
+        timed: bool,
+    ) -> Result<Option<Sample>, DeviceError> {
+        let env = |e: DeviceError| match e {
+            DeviceError::Environment(m) => DeviceError::Environment(m),
+            other => DeviceError::Environment(format!("the Model of problem `{}` failed: {other}", problem.name)),
+        };
+        let module = self.module(problem, sizes, kind, tf32)?;
+        let mut remote = Vec::with_capacity(args.len());
+        for &(b, _) in args {
+            remote.push(self.remote(reference, b).map_err(env)?);
+        }
+        let copied = self.sharing != Sharing::Mapped;
+        if copied {
+            for (&(judge, access), &r) in args.iter().zip(&remote) {
+                if access == Access::Read {
+                    let mut bytes = vec![0u8; judge.bytes];
+                    reference.download(judge, &mut bytes)?;
+                    self.device.upload(r, &bytes).map_err(env)?;
+                }
+            }
+        }
+        let launch = Launch {
+            module,
+            kernel: "forward".into(),
+            grid: [1, 1, 1],
+            block: [1, 1, 1],
+            shared_mem: 0,
+            args: remote.iter().map(|&b| KernelArg::Buffer(b)).collect(),
+        };
+        let work = [Work::Launch(launch)];
+        let sample = if timed {
+            Some(self.device.time(&TimedRun::plain(&work)).map_err(env)?)
+        } else {
+            self.device.run(&work).map_err(env)?;
+            None
+        };
+        if copied {
+            for (&(judge, access), &r) in args.iter().zip(&remote) {
+                if access == Access::Write {
+                    let mut bytes = vec![0u8; judge.bytes];
+                    self.device.download(r, &mut bytes).map_err(env)?;
+                    reference.upload(judge, &bytes)?;
+                }
+            }
+        }
+        Ok(sample)
+    }
+
+    /// Let go of every judge buffer: before the judge frees them (a mapping must close first).
+    pub fn forget(&mut self) {
+        for (_, b) in self.mapped.drain() {
+            self.device.free(b);
+        }
+        for (_, b) in self.copies.drain() {
+            self.device.free(b);
+        }
+    }
+}

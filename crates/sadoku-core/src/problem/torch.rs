@@ -1,0 +1,320 @@
+//! A KernelBench problem file as a [`Problem`]: its reference is the file's own `Model`, run in a
+//! Python process of its own (see `crate::model`), never in sadoku's or the candidate's.
+//!
+//! Built from the file's description (`python -m sadoku_bridge.describe`, run confined):
+//!
+//! - **Sizes.** The file's module-level integer constants are the size symbols (a native
+//!   candidate's grid says `cdiv(BATCH * DIM, 256)`), at the one size the file defines.
+//! - **Tensors.** The forward's tensor arguments, then the Model's floating-point parameters and
+//!   buffers (dots in their names become `_`: `fc.weight` is `fc_weight`), all inputs the judge
+//!   draws fresh for every launch; then the outputs `out0`, `out1`, ...
+//! - **Distributions.** An input is drawn as the file draws it in the first trial and in timing,
+//!   and from a standard normal in the second trial, so that a problem that zeros or a
+//!   positive-only shortcut pass under `torch.rand` is exposed. A parameter is drawn uniformly over
+//!   the range of its initial values, widened to half and one and a half times a constant one
+//!   (BatchNorm's weight of 1) and to ±0.1 around a zero one, in both trials.
+//! - **Structure.** Lower-triangular inputs stay lower-triangular; other structures are refused.
+//! - **Error scale.** Per element, |t_i| plus the mean of |t| over the output, written by the
+//!   truth process (the Σ|terms| rule holds for multilinear operations only); the terms are the
+//!   largest dimension of any input, a bound on the length of any one reduction over them.
+//! - **Floors.** No arithmetic floor (the Model is opaque); the bytes floor is the outputs', which
+//!   every correct kernel must write.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sha2::Digest as _;
+
+use super::{Distribution, DistributionSpec, Dtype, Problem, ReferenceSpec, Role, ScaleRule, Sizes, Tensor};
+use crate::candidate::{Expr, is_identifier};
+
+/// A problem whose truth and baseline are its own PyTorch `Model`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorchReference {
+    /// The file as the user named it.
+    pub file: String,
+    /// Its text: sent to each worker, which reads nothing of the judge's.
+    pub source: String,
+    /// `get_init_inputs()` as the description gave it (JSON).
+    pub init_inputs: Value,
+    /// Non-tensor forward arguments: `{"index", "value"}`.
+    pub scalars: Value,
+    /// The seed the Model is built with (its parameters are then the judge's).
+    pub seed: u64,
+    /// Per tensor of the problem, in declaration order: how the Model knows it.
+    pub bindings: Vec<Binding>,
+}
+
+/// What a problem tensor is to the Model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// The Model's own name: `x`, `fc.weight`, `out0`.
+    pub model_name: String,
+    pub kind: BindingKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingKind {
+    /// A forward argument, at this position among all of them.
+    Input { index: usize },
+    /// A parameter or buffer, copied into the Model by name before each call.
+    Parameter,
+    Output,
+}
+
+/// What a Python worker is to do with the problem's Model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// float64, writing each output's values and error scale: the truth.
+    Truth,
+    /// In its own dtypes, eager: the baseline.
+    Eager,
+    /// A KernelBench `ModelNew` file, the candidate.
+    ModelNew,
+    /// An archive kernel (`.cu` with `PYBIND11_MODULE` exporting `forward`), the candidate.
+    Archive,
+}
+
+impl ModelKind {
+    fn name(self) -> &'static str {
+        match self {
+            ModelKind::Truth => "truth",
+            ModelKind::Eager => "reference",
+            ModelKind::ModelNew => "modelnew",
+            ModelKind::Archive => "archive",
+        }
+    }
+}
+
+/// The option a Python worker's `Compile` carries: what to load and the tensors its `forward`
+/// takes, in the order of the launch's arguments (see `python/sadoku_bridge/worker.py`).
+pub const OPTION: &str = "--sadoku-torch=";
+
+impl TorchReference {
+    /// The worker's option for `kind` at `sizes` (`tf32`: the eager baseline may use TF32).
+    pub fn option(&self, problem: &Problem, sizes: &Sizes, kind: ModelKind, tf32: bool) -> String {
+        let mut args = Vec::new();
+        let mut scales = Vec::new();
+        for (spec, b) in problem.buffers(sizes).iter().zip(&self.bindings) {
+            let (role, dtype) = match b.kind {
+                BindingKind::Input { .. } => ("input", spec.dtype.name()),
+                BindingKind::Parameter => ("parameter", spec.dtype.name()),
+                BindingKind::Output if kind == ModelKind::Truth => ("output", "f64"),
+                BindingKind::Output => ("output", spec.dtype.name()),
+            };
+            let mut arg = serde_json::json!({"name": b.model_name, "dtype": dtype, "shape": spec.dims, "role": role});
+            if let BindingKind::Input { index } = b.kind {
+                arg["index"] = index.into();
+            }
+            args.push(arg);
+            if kind == ModelKind::Truth && b.kind == BindingKind::Output {
+                scales.push(serde_json::json!({"name": format!("{}_scale", b.model_name), "dtype": "f64", "shape": spec.dims, "role": "scale"}));
+            }
+        }
+        args.extend(scales);
+        let spec = serde_json::json!({
+            "kind": kind.name(),
+            "problem": self.file,
+            "problem_source": self.source,
+            "init_inputs": self.init_inputs,
+            "scalars": self.scalars,
+            "seed": self.seed,
+            "tf32": tf32,
+            "args": args,
+        });
+        format!("{OPTION}{spec}")
+    }
+}
+
+/// The sadoku name of a Model tensor: its dots made underscores.
+pub fn tensor_name(model_name: &str) -> String {
+    model_name.replace('.', "_")
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn distribution(d: &Value, what: &str) -> Result<Distribution, String> {
+    let f = |k: &str| d[k].as_f64().ok_or_else(|| format!("{what}: distribution without `{k}`"));
+    match d["kind"].as_str() {
+        Some("uniform") => Ok(Distribution::Uniform { lo: f("lo")?, hi: f("hi")? }),
+        Some("normal") => Ok(Distribution::Randn { mean: f("mean")?, std: f("std")? }),
+        Some("int") => Ok(Distribution::Int { lo: f("lo")? as i64, hi: (f("hi")? as i64).max(f("lo")? as i64 + 1) }),
+        // What get_inputs() drew, again as a uniform over its range.
+        Some("empirical") => {
+            let (lo, hi) = (f("min")?, f("max")?);
+            Ok(if hi > lo { Distribution::Uniform { lo, hi } } else { widened(lo) })
+        }
+        other => Err(format!("{what}: unknown distribution {other:?}")),
+    }
+}
+
+/// Fresh values around a constant: half to one and a half times it, ±0.1 around zero.
+fn widened(c: f64) -> Distribution {
+    if c == 0.0 {
+        Distribution::Uniform { lo: -0.1, hi: 0.1 }
+    } else {
+        let (a, b) = (0.5 * c, 1.5 * c);
+        Distribution::Uniform { lo: a.min(b), hi: a.max(b) }
+    }
+}
+
+/// The problem a KernelBench file describes (`description`: the JSON of
+/// `sadoku_bridge.describe`), named after its file's stem.
+pub fn from_description(file: &str, source: String, description: &Value) -> Result<Problem, String> {
+    let stem = std::path::Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .ok_or_else(|| format!("{file}: no file name"))?;
+    let mut sizes = BTreeMap::new();
+    if let Some(constants) = description["constants"].as_object() {
+        for (name, v) in constants {
+            if let (true, Some(n)) = (is_identifier(name), v.as_i64()) {
+                sizes.insert(name.clone(), n);
+            }
+        }
+    }
+    let symbols: Vec<&'static str> = sizes.keys().map(|k| leak(k.clone())).collect();
+    let sizes = Sizes(sizes);
+    let shape = |v: &Value, what: &str| -> Result<Vec<Expr>, String> {
+        let dims = v.as_array().ok_or_else(|| format!("{what}: no shape"))?;
+        let dims: Vec<Expr> = dims
+            .iter()
+            .map(|d| d.as_i64().filter(|&n| n >= 1).map(Expr::constant))
+            .collect::<Option<_>>()
+            .ok_or_else(|| format!("{what}: a dimension is not a positive integer ({v})"))?;
+        // A 0-dimensional tensor holds one element.
+        Ok(if dims.is_empty() { vec![Expr::constant(1)] } else { dims })
+    };
+    let dtype = |v: &Value, what: &str| -> Result<Dtype, String> {
+        let name = v.as_str().unwrap_or_default();
+        let d = Dtype::parse(name).ok_or_else(|| format!("{what}: dtype `{name}` is not one sadoku knows"))?;
+        if !d.judged() {
+            return Err(format!("{what}: {d} tensors are not judged by this build (only {})", Dtype::JUDGED));
+        }
+        Ok(d)
+    };
+    let mut tensors = Vec::new();
+    let mut bindings = Vec::new();
+    let mut terms = 1i64;
+    let mut names = std::collections::HashSet::new();
+    let mut add = |t: Tensor, b: Binding, tensors: &mut Vec<Tensor>, bindings: &mut Vec<Binding>| {
+        if !names.insert(t.name) {
+            return Err(format!("{file}: two tensors are both called `{}` once dots are underscores", t.name));
+        }
+        tensors.push(t);
+        bindings.push(b);
+        Ok(())
+    };
+    for input in description["inputs"].as_array().into_iter().flatten() {
+        let name = input["name"].as_str().unwrap_or("input");
+        let what = format!("{file}: input `{name}`");
+        let structure = input["structure"].as_str().unwrap_or("dense");
+        if !matches!(structure, "dense" | "lower") {
+            return Err(format!(
+                "{what} is {structure}; sadoku draws dense and lower-triangular inputs only, so this problem cannot be judged yet"
+            ));
+        }
+        let dt = dtype(&input["dtype"], &what)?;
+        let own = distribution(&input["distribution"], &what)?;
+        // Integer inputs are indices, classes, masks: their range is the problem's, in both trials.
+        let second = if dt.is_float() { Distribution::STANDARD_NORMAL } else { own };
+        let shape = shape(&input["shape"], &what)?;
+        for d in &shape {
+            terms = terms.max(sizes.eval(d).unwrap_or(1));
+        }
+        let t = Tensor {
+            name: leak(tensor_name(name)),
+            role: Role::Input,
+            dtype: dt,
+            shape,
+            lower: structure == "lower",
+            distributions: vec![DistributionSpec::Fixed(own), DistributionSpec::Fixed(second)],
+            tolerance: None,
+        };
+        let index = input["index"].as_u64().unwrap_or(0) as usize;
+        add(t, Binding { model_name: name.into(), kind: BindingKind::Input { index } }, &mut tensors, &mut bindings)?;
+    }
+    for key in ["parameters", "buffers"] {
+        for p in description[key].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap_or("parameter");
+            let what = format!("{file}: {} `{name}`", &key[..key.len() - 1]);
+            let dt = dtype(&p["dtype"], &what);
+            // Integer buffers (BatchNorm's num_batches_tracked) are bookkeeping, not data.
+            let Ok(dt) = dt.and_then(|d| if d.is_float() { Ok(d) } else { Err(String::new()) }) else {
+                if key == "buffers" {
+                    continue;
+                }
+                return Err(format!("{what}: only floating-point parameters are judged"));
+            };
+            let (lo, hi) = (p["init"]["min"].as_f64().unwrap_or(-0.1), p["init"]["max"].as_f64().unwrap_or(0.1));
+            let d = if hi > lo { Distribution::Uniform { lo, hi } } else { widened(lo) };
+            let t = Tensor {
+                name: leak(tensor_name(name)),
+                role: Role::Input,
+                dtype: dt,
+                shape: shape(&p["shape"], &what)?,
+                lower: false,
+                distributions: vec![DistributionSpec::Fixed(d), DistributionSpec::Fixed(d)],
+                tolerance: None,
+            };
+            add(t, Binding { model_name: name.into(), kind: BindingKind::Parameter }, &mut tensors, &mut bindings)?;
+        }
+    }
+    let mut out_bytes = 0i64;
+    for o in description["outputs"].as_array().into_iter().flatten() {
+        let name = o["name"].as_str().unwrap_or("out");
+        let what = format!("{file}: output `{name}`");
+        let dt = dtype(&o["dtype"], &what)?;
+        let shape = shape(&o["shape"], &what)?;
+        let elements: i64 = shape.iter().map(|d| sizes.eval(d).unwrap_or(1)).product();
+        out_bytes += elements * dt.bytes() as i64;
+        let t = Tensor {
+            name: leak(tensor_name(name)),
+            role: Role::Output,
+            dtype: dt,
+            shape,
+            lower: false,
+            distributions: Vec::new(),
+            tolerance: None,
+        };
+        add(t, Binding { model_name: name.into(), kind: BindingKind::Output }, &mut tensors, &mut bindings)?;
+    }
+    if !tensors.iter().any(|t| t.role == Role::Output) {
+        return Err(format!("{file}: the Model returns no tensor"));
+    }
+    if !tensors.iter().any(|t| t.role == Role::Input) {
+        return Err(format!("{file}: the Model takes no tensor"));
+    }
+    let sha256 = hex::encode(sha2::Sha256::digest(source.as_bytes()));
+    let summary = format!("KernelBench problem file {file}");
+    let reference = TorchReference {
+        file: file.to_string(),
+        source,
+        init_inputs: description["init_inputs"].clone(),
+        scalars: description["scalars"].clone(),
+        seed: description["seed"].as_u64().unwrap_or(0),
+        bindings,
+    };
+    Ok(Problem {
+        name: leak(stem),
+        summary: leak(summary),
+        family: "kernelbench",
+        kernelbench: Some(leak(file.to_string())),
+        origin: leak(file.to_string()),
+        sha256: leak(sha256),
+        symbols: Box::leak(symbols.into_boxed_slice()),
+        constraints: Vec::new(),
+        check: Vec::new(),
+        timed: vec![sizes.clone()],
+        small: sizes,
+        tensors,
+        reference: ReferenceSpec::Torch(Box::new(reference)),
+        scale: ScaleRule::Kernel,
+        terms: Expr::constant(terms),
+        flops: Expr::constant(0),
+        bytes: Expr::constant(out_bytes),
+        baselines: Vec::new(),
+    })
+}

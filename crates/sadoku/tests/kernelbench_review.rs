@@ -1,0 +1,209 @@
+//! A KernelBench problem file reviewed end to end through sadoku's own judge, without a GPU: the
+//! judge is the simulated device (fresh inputs, poisoned outputs, guards, comparison against the
+//! truth, statistics), the candidate a Python worker on the CPU, and the truth and the eager
+//! baseline the problem's own Model in a Python process of its own (`ModelWorker`). The judge's
+//! buffers cross their pipes as copies (there is no CUDA IPC on the CPU).
+//!
+//! Needs PyTorch, as `bridge.rs` does: `scripts/test.sh` installs it into `.ci/torch-root`;
+//! without it these tests skip, unless SADOKU_REQUIRE_TORCH is set (CI).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sadoku_core::candidate::Candidate;
+use sadoku_core::device::sim::SimDevice;
+use sadoku_core::events::Silent;
+use sadoku_core::judge::Devices;
+use sadoku_core::model::ModelWorker;
+use sadoku_core::problem::torch::{ModelKind, from_description};
+use sadoku_core::problem::{self, Problem, Role};
+use sadoku_core::report::CandidateReport;
+use sadoku_core::review::{ReviewOptions, review_candidate};
+use sadoku_core::seeds::Seeds;
+use sadoku_core::time::TimingOptions;
+use sadoku_core::verdict::{Rejection, Verdict};
+use sadoku_core::worker::{RemoteDevice, Timeouts};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// PyTorch's directory, or why these tests skip.
+fn torch_path() -> Option<Vec<PathBuf>> {
+    let path = std::env::var_os("SADOKU_TORCH_PATH").map(PathBuf::from).or_else(|| {
+        let p = repo().join(".ci/torch-root");
+        p.join("torch").exists().then_some(p)
+    });
+    match path {
+        Some(p) => Some(vec![p, repo().join("python")]),
+        None => {
+            assert!(std::env::var_os("SADOKU_REQUIRE_TORCH").is_none(), "SADOKU_REQUIRE_TORCH is set but no PyTorch");
+            eprintln!("skipped: no PyTorch (scripts/test.sh installs it into .ci/torch-root)");
+            None
+        }
+    }
+}
+
+/// A Python worker on the CPU, speaking the judge's protocol.
+fn worker(path: &[PathBuf]) -> RemoteDevice {
+    let mut child = Command::new("python3")
+        .args(["-s", "-m", "sadoku_bridge.worker", "--device", "cpu"])
+        .env("PYTHONPATH", std::env::join_paths(path).unwrap())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    struct Child(std::process::Child);
+    impl sadoku_core::worker::Worker for Child {
+        fn kill(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+        fn status(&mut self) -> String {
+            self.0.wait().map(|s| s.to_string()).unwrap_or_default()
+        }
+        fn stderr_tail(&mut self) -> String {
+            String::new()
+        }
+    }
+    let timeouts = Timeouts { other: std::time::Duration::from_secs(120), ..Timeouts::default() };
+    RemoteDevice::connect(Box::new(stdout), Box::new(stdin), Box::new(Child(child)), timeouts).unwrap()
+}
+
+/// The problem a test file describes, as `sadoku kernelbench` builds it.
+fn kb_problem(path: &[PathBuf], file: &str) -> &'static Problem {
+    let file = repo().join("python/tests/problems").join(file);
+    let out = Command::new("python3")
+        .args(["-s", "-m", "sadoku_bridge.describe"])
+        .arg(&file)
+        .env("PYTHONPATH", std::env::join_paths(path).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let description: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let source = std::fs::read_to_string(&file).unwrap();
+    problem::add(from_description(&file.display().to_string(), source, &description).unwrap())
+}
+
+fn options() -> ReviewOptions {
+    ReviewOptions {
+        timing: TimingOptions {
+            warmup: std::time::Duration::from_millis(10),
+            min_samples: 3,
+            max_samples: 6,
+            budget: std::time::Duration::from_millis(300),
+            ..TimingOptions::default()
+        },
+        ..ReviewOptions::default()
+    }
+}
+
+/// Review candidate `file` (`python/tests/candidates`) for `problem`.
+fn review(path: &[PathBuf], problem: &'static Problem, file: &str, kind: ModelKind) -> CandidateReport {
+    let file = repo().join("python/tests/candidates").join(file);
+    let source = std::fs::read_to_string(&file).unwrap();
+    let candidate = Candidate::python(file.display().to_string(), source, problem, kind).unwrap();
+    let mut judge = SimDevice::new();
+    let mut candidate_worker = worker(path);
+    let mut model = ModelWorker::new(Box::new(worker(path)));
+    let mut devices = Devices { model: Some(&mut model), ..Devices::new(&mut candidate_worker, &mut judge) };
+    review_candidate(&mut devices, &candidate, &Seeds { master: 11 }, &options(), &Silent).unwrap()
+}
+
+fn rejection(r: &CandidateReport) -> &Rejection {
+    match &r.verdict {
+        Verdict::Rejected(x) => x,
+        v => panic!("{} was {v:?}, expected a rejection", r.name),
+    }
+}
+
+#[test]
+fn a_kernelbench_file_becomes_a_problem_with_its_parameters_as_inputs() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "conv2d_bn.py");
+    assert_eq!(p.name, "conv2d_bn");
+    let names: Vec<(&str, Role)> = p.tensors.iter().map(|t| (t.name, t.role)).collect();
+    assert_eq!(
+        names,
+        vec![
+            ("x", Role::Input),
+            ("conv_weight", Role::Input),
+            ("conv_bias", Role::Input),
+            ("bn_weight", Role::Input),
+            ("bn_bias", Role::Input),
+            ("bn_running_mean", Role::Input),
+            ("bn_running_var", Role::Input),
+            ("out0", Role::Output),
+        ],
+        "num_batches_tracked is bookkeeping, not data"
+    );
+    // The file's constants are the size symbols a native candidate's grid uses.
+    assert!(p.symbols.contains(&"batch") && p.symbols.contains(&"height"));
+    assert_eq!(p.timed_sizes().get("batch"), Some(4));
+    // BatchNorm's running variance is drawn around its initial values: positive.
+    let var = p.tensors.iter().find(|t| t.name == "bn_running_var").unwrap();
+    let d = var.distributions[1].at(&p.timed_sizes()).unwrap();
+    assert!(matches!(d, problem::Distribution::Uniform { lo, .. } if lo > 0.0), "{d}");
+    // The input: the file's own distribution first, a standard normal second.
+    let x = &p.tensors[0];
+    assert_eq!(x.distributions[0].at(&p.timed_sizes()).unwrap(), problem::Distribution::UNIT_UNIFORM);
+    assert_eq!(x.distributions[1].at(&p.timed_sizes()).unwrap(), problem::Distribution::STANDARD_NORMAL);
+    assert!(p.has_baseline());
+    assert!(p.baseline_name(sadoku_core::device::Precision::F32).contains("TF32 off"));
+    let trimm = kb_problem(&path, "trimm.py");
+    assert!(trimm.tensors[0].lower && trimm.tensors[1].lower, "lower-triangular inputs stay lower-triangular");
+}
+
+#[test]
+fn an_honest_modelnew_is_accepted_against_the_models_truth_and_timed_against_eager() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "leaky_relu.py");
+    let r = review(&path, p, "leaky_relu_honest.py", ModelKind::ModelNew);
+    assert!(r.verdict.is_accepted(), "{:?} {:?}", r.verdict, r.evidence);
+    let timing = r.findings.timing.as_ref().unwrap();
+    assert!(timing.speedup.is_some(), "timed against the eager Model: {timing:?}");
+    assert!(timing.baseline_name.starts_with("eager PyTorch"), "{}", timing.baseline_name);
+    // Both trials ran, the second on zero-mean inputs.
+    assert!(r.findings.trials.len() >= 2);
+}
+
+#[test]
+fn a_layer_whose_weights_come_from_the_judge_is_accepted() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "linear.py");
+    let r = review(&path, p, "linear_honest.py", ModelKind::ModelNew);
+    assert!(r.verdict.is_accepted(), "{:?} {:?}", r.verdict, r.evidence);
+}
+
+#[test]
+fn zeros_that_pass_the_files_inputs_are_rejected_on_zero_mean_inputs() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "threshold.py");
+    let honest = review(&path, p, "threshold_honest.py", ModelKind::ModelNew);
+    assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
+    // Zeros pass under the file's torch.rand inputs; the zero-mean trial exposes them.
+    let zeros = review(&path, p, "threshold_zeros.py", ModelKind::ModelNew);
+    assert!(matches!(rejection(&zeros), Rejection::Inaccurate { .. }), "{:?}", zeros.verdict);
+    assert!(zeros.evidence.as_deref().unwrap_or("").contains("randn"), "{:?}", zeros.evidence);
+}
+
+#[test]
+fn python_cheats_are_rejected_through_the_judge() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "leaky_relu.py");
+    // Replays the answer it stored for the input's address: fresh inputs at the same address.
+    let cache = review(&path, p, "leaky_relu_cache.py", ModelKind::ModelNew);
+    assert!(matches!(rejection(&cache), Rejection::Inaccurate { .. }), "{:?}", cache.verdict);
+    for (file, reason) in [
+        ("leaky_relu_returns_input.py", "aliases"),
+        ("leaky_relu_thread.py", "thread"),
+        ("leaky_relu_lazy.py", "not a plain tensor"),
+    ] {
+        let r = review(&path, p, file, ModelKind::ModelNew);
+        let text = format!("{:?} {:?} {:?}", rejection(&r), r.reason, r.evidence);
+        assert!(text.to_lowercase().contains(reason), "{file}: {text}");
+    }
+}
