@@ -349,6 +349,9 @@ def describe(problem: Problem, seed: int) -> dict[str, Any]:
         else:
             scalars.append({"name": name, "index": index, "value": _jsonable(value)})
 
+    # Before the forward: a BatchNorm in training mode updates its running statistics.
+    parameters = _tensor_entries(list(model.named_parameters()), f"{where}: parameter")
+    buffers = _tensor_entries(list(model.named_buffers()), f"{where}: buffer")
     try:
         with torch.no_grad():
             outputs = as_outputs(model(*inputs))
@@ -362,8 +365,8 @@ def describe(problem: Problem, seed: int) -> dict[str, Any]:
         "inputs": tensors,
         "scalars": scalars,
         "init_inputs": [_jsonable(v) for v in init_inputs],
-        "parameters": _tensor_entries(list(model.named_parameters()), f"{where}: parameter"),
-        "buffers": _tensor_entries(list(model.named_buffers()), f"{where}: buffer"),
+        "parameters": parameters,
+        "buffers": buffers,
         "outputs": [
             {"name": f"out{i}", "dtype": dtype_name(t.dtype, f"{where}: output {i}"), "shape": list(t.shape)}
             for i, t in enumerate(outputs)

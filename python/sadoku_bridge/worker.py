@@ -398,6 +398,13 @@ class Worker:
         if spec["kind"] == "truth":
             self._write_truth(result, outputs, scales)
             return ms, wall_ms
+        if trusted:
+            # The eager baseline: the problem's own Model (a reshape may return a view of an input).
+            for item, out in zip(kernelbench.as_outputs(result), outputs):
+                out.copy_(item)
+            if cuda:
+                _synchronize()
+            return ms, wall_ms
         try:
             watch.left_running()
             checks.AT_IMPORT.check()
@@ -405,7 +412,7 @@ class Worker:
             checks.plain_result(result, inputs + list(params.values()), expected)
             items = list(result) if isinstance(result, (tuple, list)) else [result]
             for i, (item, out) in enumerate(zip(items, outputs)):
-                n = 0 if trusted else checks.unwritten(item, word)
+                n = checks.unwritten(item, word)
                 if n and (item.element_size() >= 4 or n * 64 >= item.numel()):
                     raise checks.Refusal(
                         "output not written",

@@ -77,8 +77,14 @@ class DescribeTest(unittest.TestCase):
         description = kb.describe(kb.load_problem(problem_path("conv2d_bn")), seed=1)
         json.dumps(description)
         self.assertEqual(description["init_inputs"], [3, 8, 3])
+        bare = lambda entries: [{k: v for k, v in e.items() if k != "init"} for e in entries]  # noqa: E731
+        # The range of each initial value, from which the judge draws fresh ones; taken before
+        # the forward, which updates BatchNorm's running statistics in training mode.
+        self.assertEqual(description["parameters"][2]["init"], {"min": 1.0, "max": 1.0})
+        self.assertEqual(description["buffers"][1]["init"], {"min": 1.0, "max": 1.0})
+        self.assertNotIn("init", description["buffers"][2], "an integer buffer has no range")
         self.assertEqual(
-            description["parameters"],
+            bare(description["parameters"]),
             [
                 {"name": "conv.weight", "dtype": "f32", "shape": [8, 3, 3, 3]},
                 {"name": "conv.bias", "dtype": "f32", "shape": [8]},
@@ -87,7 +93,7 @@ class DescribeTest(unittest.TestCase):
             ],
         )
         self.assertEqual(
-            description["buffers"],
+            bare(description["buffers"]),
             [
                 {"name": "bn.running_mean", "dtype": "f32", "shape": [8]},
                 {"name": "bn.running_var", "dtype": "f32", "shape": [8]},
@@ -98,7 +104,11 @@ class DescribeTest(unittest.TestCase):
 
     def test_linear_outputs_and_empirical_distribution(self) -> None:
         description = kb.describe(kb.load_problem(problem_path("linear")), seed=3)
-        self.assertEqual(description["parameters"][0], {"name": "fc.weight", "dtype": "f32", "shape": [120, 200]})
+        weight = dict(description["parameters"][0])
+        init = weight.pop("init")
+        self.assertEqual(weight, {"name": "fc.weight", "dtype": "f32", "shape": [120, 200]})
+        # nn.Linear's initialisation: uniform within 1/sqrt(in_features).
+        self.assertTrue(-(200**-0.5) <= init["min"] < init["max"] <= 200**-0.5, init)
         self.assertEqual(description["outputs"], [{"name": "out0", "dtype": "f32", "shape": [32, 120]}])
         dist = description["inputs"][0]["distribution"]
         self.assertEqual(dist["kind"], "empirical")

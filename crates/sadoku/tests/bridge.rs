@@ -510,7 +510,8 @@ fn the_problems_model_serves_as_truth_and_as_baseline() {
     let args = r#"[{"name": "x", "dtype": "f32", "shape": [32, 200], "role": "input"},
         {"name": "fc.weight", "dtype": "f32", "shape": [120, 200], "role": "parameter"},
         {"name": "fc.bias", "dtype": "f32", "shape": [120], "role": "parameter"},
-        {"name": "out", "dtype": "f64", "shape": [32, 120], "role": "output"}]"#;
+        {"name": "out", "dtype": "f64", "shape": [32, 120], "role": "output"},
+        {"name": "out_scale", "dtype": "f64", "shape": [32, 120], "role": "scale"}]"#;
     let x: Vec<f32> = (0..32 * 200).map(|i| ((i * 31 % 97) as f32 - 48.0) / 50.0).collect();
     let w: Vec<f32> = (0..120 * 200).map(|i| ((i * 17 % 89) as f32 - 44.0) / 400.0).collect();
     let b: Vec<f32> = (0..120).map(|i| i as f32 / 100.0).collect();
@@ -526,10 +527,19 @@ fn the_problems_model_serves_as_truth_and_as_baseline() {
     let module = device.load(&compiled).unwrap();
     let bufs = [buffer_with(&mut device, &x), buffer_with(&mut device, &w), buffer_with(&mut device, &b)];
     let out = device.alloc(32 * 120 * 8).unwrap();
-    device.run(&launch(module, &[bufs[0], bufs[1], bufs[2], out])).unwrap();
-    let mut bytes = vec![0u8; 32 * 120 * 8];
-    device.download(out, &mut bytes).unwrap();
-    let y: Vec<f64> = bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let scale = device.alloc(32 * 120 * 8).unwrap();
+    device.run(&launch(module, &[bufs[0], bufs[1], bufs[2], out, scale])).unwrap();
+    let f64s = |device: &mut RemoteDevice, b: Buffer| {
+        let mut bytes = vec![0u8; 32 * 120 * 8];
+        device.download(b, &mut bytes).unwrap();
+        bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect::<Vec<f64>>()
+    };
+    let y = f64s(&mut device, out);
+    // Each element's error scale: its magnitude plus the output's mean magnitude.
+    let mean = y.iter().map(|v| v.abs()).sum::<f64>() / y.len() as f64;
+    for (s, v) in f64s(&mut device, scale).iter().zip(&y) {
+        assert!((s - (v.abs() + mean)).abs() <= 1e-12 * s, "{s} against |{v}| + {mean}");
+    }
     for r in 0..32 {
         for c in 0..120 {
             let want: f64 = (0..200).map(|k| x[r * 200 + k] as f64 * w[c * 200 + k] as f64).sum::<f64>() + b[c] as f64;

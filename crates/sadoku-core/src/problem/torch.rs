@@ -318,3 +318,79 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
         baselines: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn description() -> Value {
+        serde_json::json!({
+            "problem": "layer", "seed": 3,
+            "constants": {"BATCH": 8, "IN": 16, "OUT": 4, "scale": 0.5, "bad name": 2},
+            "inputs": [{"name": "x", "index": 0, "dtype": "f32", "shape": [8, 16], "structure": "dense",
+                        "distribution": {"kind": "empirical", "min": -2.0, "max": 3.0, "mean": 0.4, "std": 1.1}}],
+            "scalars": [{"name": "alpha", "index": 1, "value": 0.5}],
+            "init_inputs": [16, 4],
+            "parameters": [{"name": "fc.weight", "dtype": "f32", "shape": [4, 16], "init": {"min": -0.25, "max": 0.25}},
+                           {"name": "norm.weight", "dtype": "f32", "shape": [4], "init": {"min": 1.0, "max": 1.0}}],
+            "buffers": [{"name": "norm.steps", "dtype": "i64", "shape": []}],
+            "outputs": [{"name": "out0", "dtype": "f32", "shape": [8, 4]}]
+        })
+    }
+
+    #[test]
+    fn constants_become_sizes_and_parameters_inputs_drawn_near_their_initial_values() {
+        let p = from_description("kb/12_layer.py", "source".into(), &description()).unwrap();
+        assert_eq!(p.name, "12_layer");
+        assert_eq!(p.symbols, &["BATCH", "IN", "OUT"], "integer constants with identifier names");
+        let names: Vec<&str> = p.tensors.iter().map(|t| t.name).collect();
+        assert_eq!(names, ["x", "fc_weight", "norm_weight", "out0"]);
+        let at = p.timed_sizes();
+        let d = |i: usize, k: usize| p.tensors[i].distributions[k].at(&at).unwrap();
+        assert_eq!(d(0, 0), Distribution::Uniform { lo: -2.0, hi: 3.0 }, "the file's own range");
+        assert_eq!(d(0, 1), Distribution::STANDARD_NORMAL, "then zero-mean");
+        assert_eq!(d(1, 1), Distribution::Uniform { lo: -0.25, hi: 0.25 });
+        assert_eq!(d(2, 0), Distribution::Uniform { lo: 0.5, hi: 1.5 }, "a constant 1 is widened, not kept");
+        assert_eq!(p.terms(&at), 16, "the largest input dimension");
+        assert_eq!(p.min_bytes(&at), 8.0 * 4.0 * 4.0, "the outputs' bytes");
+        assert!(p.lint().is_ok(), "{:?}", p.lint());
+        let t = p.torch().unwrap();
+        assert_eq!(t.bindings[1].model_name, "fc.weight");
+        assert_eq!(t.bindings[0].kind, BindingKind::Input { index: 0 });
+        // What the truth worker is told: float64 outputs, then a scale for each.
+        let option = t.option(&p, &at, ModelKind::Truth, false);
+        let spec: Value = serde_json::from_str(option.strip_prefix(OPTION).unwrap()).unwrap();
+        let roles: Vec<(&str, &str)> =
+            spec["args"].as_array().unwrap().iter().map(|a| (a["role"].as_str().unwrap(), a["dtype"].as_str().unwrap())).collect();
+        assert_eq!(roles, [("input", "f32"), ("parameter", "f32"), ("parameter", "f32"), ("output", "f64"), ("scale", "f64")]);
+        assert_eq!(spec["kind"], "truth");
+        assert_eq!(spec["problem_source"], "source");
+        let eager: Value = serde_json::from_str(t.option(&p, &at, ModelKind::Eager, true).strip_prefix(OPTION).unwrap()).unwrap();
+        assert_eq!((eager["kind"].as_str(), eager["tf32"].as_bool()), (Some("reference"), Some(true)));
+    }
+
+    #[test]
+    fn what_cannot_be_judged_is_said() {
+        let mut d = description();
+        d["inputs"][0]["structure"] = "upper".into();
+        let e = from_description("p.py", String::new(), &d).unwrap_err();
+        assert!(e.contains("upper") && e.contains("lower-triangular"), "{e}");
+
+        let mut d = description();
+        d["outputs"] = serde_json::json!([]);
+        assert!(from_description("p.py", String::new(), &d).unwrap_err().contains("returns no tensor"));
+
+        let mut d = description();
+        d["outputs"][0]["dtype"] = "bool".into();
+        assert!(from_description("p.py", String::new(), &d).unwrap_err().contains("not judged"));
+
+        let mut d = description();
+        d["parameters"][1]["name"] = "fc_weight".into();
+        let e = from_description("p.py", String::new(), &d).unwrap_err();
+        assert!(e.contains("two tensors") && e.contains("fc_weight"), "{e}");
+
+        let mut d = description();
+        d["inputs"][0]["shape"] = serde_json::json!([8, 0]);
+        assert!(from_description("p.py", String::new(), &d).unwrap_err().contains("not a positive integer"));
+    }
+}
