@@ -171,12 +171,20 @@ fn seccomp() -> Result<(), String> {
 /// whose flags the first filter can read (an EPERM would fail every new thread: OpenMP's, say).
 pub fn filters(children: Children) -> Result<Vec<seccompiler::BpfProgram>, String> {
     let mut all = vec![filter(children)?];
-    if children == Children::Refused {
+    let answer = |call: i64, errno: i32| -> Result<seccompiler::BpfProgram, String> {
         let arch = std::env::consts::ARCH.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
-        let rules: BTreeMap<i64, Vec<SeccompRule>> = [(libc::SYS_clone3, vec![])].into_iter().collect();
-        let f = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::ENOSYS as u32), arch)
+        let rules: BTreeMap<i64, Vec<SeccompRule>> = [(call, vec![])].into_iter().collect();
+        let f = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno as u32), arch)
             .map_err(|e| e.to_string())?;
-        all.push(f.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?);
+        f.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
+    };
+    match children {
+        Children::Refused => all.push(answer(libc::SYS_clone3, libc::ENOSYS)?),
+        // setpgid does nothing and reports success: a build tool that gives each job a group of
+        // its own (ninja does, through posix_spawn) keeps working, and every process stays in the
+        // worker's group, which the judge kills whole. (Once loaded, the filter of `Refused`,
+        // installed later, answers EPERM: the newest filter's answer wins.)
+        Children::InGroup => all.push(answer(libc::SYS_setpgid, 0)?),
     }
     Ok(all)
 }
@@ -200,16 +208,11 @@ fn filter(children: Children) -> Result<seccompiler::BpfProgram, String> {
     let dword = |arg: u8, op: Op, value: u64| Cond::new(arg, Len::Dword, op, value).map_err(|e| e.to_string());
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     // Refused outright (an empty rule list matches every call).
-    let mut refused = vec![
-        libc::SYS_ptrace,
-        libc::SYS_process_vm_readv,
-        libc::SYS_process_vm_writev,
-        libc::SYS_setsid,
-        libc::SYS_setpgid,
-    ];
+    let mut refused = vec![libc::SYS_ptrace, libc::SYS_process_vm_readv, libc::SYS_process_vm_writev, libc::SYS_setsid];
     if children == Children::Refused {
         // clone3 is answered ENOSYS by a second filter (see `filters`): glibc then uses clone(2).
-        refused.extend([libc::SYS_fork, libc::SYS_vfork, libc::SYS_execve, libc::SYS_execveat]);
+        // setpgid: while loading, a second filter answers it with a success that does nothing.
+        refused.extend([libc::SYS_fork, libc::SYS_vfork, libc::SYS_execve, libc::SYS_execveat, libc::SYS_setpgid]);
     }
     for call in refused {
         rules.insert(call, vec![]);

@@ -184,13 +184,15 @@ fn python_attack(
         let outcome = v["outcome"].as_str().unwrap_or("?").to_string();
         // Starting processes while loading is allowed; they die with the worker's group.
         let may_start = tried.starts_with("fork a child") || tried.starts_with("double-fork");
-        let ok = outcome.starts_with("refused") || (may_start && contained);
+        // What loading a candidate needs (building an extension) must work.
+        let needed = tried.starts_with("needed:");
+        let ok = if needed { outcome == "succeeded" } else { outcome.starts_with("refused") || (may_start && contained) };
         let outcome = if may_start && outcome == "succeeded" {
             format!("started; {}", if contained { "killed with the worker's group" } else { "STILL RUNNING" })
         } else {
             outcome
         };
-        attempts.push(Attempt { what: tried, must_allow: false, outcome, ok });
+        attempts.push(Attempt { what: tried.trim_start_matches("needed: ").into(), must_allow: needed, outcome, ok });
     }
     if attempts.is_empty() {
         attempts.push(Attempt {
