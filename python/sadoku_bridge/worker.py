@@ -219,7 +219,9 @@ class Worker:
                     loaded = None
                     self.call = self._reference(problem, spec)
                 elif spec["kind"] == "archive":
-                    loaded: Any = candidates.load_archive_kernel(path, os.path.join(workdir, "extensions"))
+                    loaded: Any = candidates.load_archive_kernel(
+                        path, os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.join(workdir, "extensions")
+                    )
                 else:
                     loaded = candidates.load_modelnew(path)
                 if loaded is not None:

@@ -132,6 +132,14 @@ impl<'a> Devices<'a> {
 #[derive(Debug, Default)]
 pub struct GpuGate(RwLock<()>);
 
+impl GpuGate {
+    /// Work that may overlap other reviews' verification but never a timing: verification,
+    /// compiles (a torch extension's build keeps every core busy), starting workers.
+    pub fn shared(&self) -> RwLockReadGuard<'_, ()> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// A buffer as the candidate sees it, inside an allocation with a guard zone on each side. The
 /// judge owns the allocation; the worker maps it or holds a copy.
 pub(crate) struct Guarded {

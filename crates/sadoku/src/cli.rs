@@ -135,6 +135,9 @@ pub struct PyWorkerArgs {
     /// Files and directories it may read besides the interpreter's and the system's.
     #[arg(long)]
     pub read: Vec<PathBuf>,
+    /// Directories it may write besides its temporary one: its own source's build cache.
+    #[arg(long)]
+    pub write: Vec<PathBuf>,
     /// CPU seconds it may use.
     #[arg(long, default_value_t = 3600)]
     pub cpu_s: u64,

@@ -110,10 +110,12 @@ fn review_one(
         })
     };
     // A KernelBench problem's Model: one process per lane, kept from candidate to candidate.
+    // Starting a Python process (importing PyTorch) is host work: never during another's timing.
+    let starting = gate.shared();
     if candidate.problem.torch().is_some() && model.is_none() {
         let py = python()?;
         let timeouts = Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(300)), ..plan.timeouts };
-        let device = workers::spawn_python(gpu, timeouts, &py.python, &py.bridge, plan.sandbox, &py.device)?;
+        let device = workers::spawn_python(gpu, timeouts, &py.python, &py.bridge, plan.sandbox, &py.device, None)?;
         *model = Some(ModelWorker::new(Box::new(device)));
     }
     let spawned = std::time::Instant::now();
@@ -121,7 +123,15 @@ fn review_one(
         let py = python()?;
         // Loading may build a torch extension (nvcc and a C++ compiler): minutes, not seconds.
         let timeouts = Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(600)), ..plan.timeouts };
-        workers::spawn_python(gpu, timeouts, &py.python, &py.bridge, plan.sandbox, &py.device)?
+        // Its extensions are built once per source (`--no-cache`: every time, in its own directory).
+        let cache = if plan.no_cache {
+            None
+        } else {
+            Some(crate::pyworker::extension_cache(&py.python, &candidate.source).map_err(|e| {
+                DeviceError::Environment(format!("the extension cache: {e} (--no-cache builds without it)"))
+            })?)
+        };
+        workers::spawn_python(gpu, timeouts, &py.python, &py.bridge, plan.sandbox, &py.device, cache.as_deref())?
     } else {
         let mut w = workers::spawn(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)?;
         // The judge keeps the worker's modules: a worker has no cache it could plant one in. (A
@@ -132,6 +142,7 @@ fn review_one(
         w
     };
     let worker_start_s = spawned.elapsed().as_secs_f64();
+    drop(starting);
     let mut devices = Devices { gate: Some(gate), model: model.as_mut(), ..Devices::new(&mut worker, reference) };
     let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, progress)?;
     report.findings.phases.worker_start_s = worker_start_s;

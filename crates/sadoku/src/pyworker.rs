@@ -111,6 +111,7 @@ pub fn run(args: PyWorkerArgs) -> Result<u8> {
         read.retain(|p| p.exists());
         let mut policy = Policy::worker(Vec::new(), Some(args.temp.clone()));
         policy.read.extend(read);
+        policy.write.extend(args.write.iter().cloned());
         let programs = |children| -> Result<Vec<u8>> {
             // Each program: its instruction count (u32, little-endian), then its instructions.
             let mut bytes = Vec::new();
@@ -166,6 +167,19 @@ pub fn command(
     mode: Mode,
     args: &[OsString],
 ) -> Result<std::process::Command> {
+    command_writing(python, temp, read, None, mode, args)
+}
+
+/// [`command`], the worker also writing `extensions`: where torch builds its extensions (the
+/// judge's cache for one candidate source, see [`extension_cache`]).
+pub fn command_writing(
+    python: &Path,
+    temp: &Path,
+    read: &[PathBuf],
+    extensions: Option<&Path>,
+    mode: Mode,
+    args: &[OsString],
+) -> Result<std::process::Command> {
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find sadoku itself: {e}"))?;
     sandbox::prepare_temp(temp)?;
     let mut cmd = std::process::Command::new(exe);
@@ -178,11 +192,17 @@ pub fn command(
     for r in read {
         cmd.arg("--read").arg(r);
     }
+    if let Some(e) = extensions {
+        cmd.arg("--write").arg(e);
+    }
     cmd.arg("--").arg(python).args(args);
     crate::workers::clear_env(&mut cmd, temp);
     // Python and the libraries it loads keep their caches in the worker's own directory.
     for var in ["HOME", "TORCH_EXTENSIONS_DIR", "TRITON_CACHE_DIR", "CUDA_CACHE_PATH", "XDG_CACHE_HOME"] {
         cmd.env(var, temp);
+    }
+    if let Some(e) = extensions {
+        cmd.env("TORCH_EXTENSIONS_DIR", e);
     }
     cmd.env("PYTHONNOUSERSITE", "1").env("PYTHONDONTWRITEBYTECODE", "1");
     // The bridge's own sources first, then where the user keeps PyTorch if not in the interpreter's
@@ -195,6 +215,32 @@ pub fn command(
         cmd.env("PYTHONPATH", std::env::join_paths(path)?);
     }
     Ok(cmd)
+}
+
+/// The directory where torch builds the extensions of one candidate source, kept from review to
+/// review: a re-review of the same source loads what it built instead of building again (a minute
+/// of nvcc and a C++ compiler). One directory per source and interpreter, and a worker may write
+/// only its own (Landlock), so a candidate can plant nothing in another's; the parent is the
+/// judge's, traversable but not listable, under the system's temporary directory (a worker that
+/// runs as `nobody` cannot reach the judging user's home).
+pub fn extension_cache(python: &Path, source: &str) -> Result<PathBuf> {
+    use sha2::Digest as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let root = std::env::temp_dir().join(format!("sadoku-extensions-{uid}"));
+    std::fs::create_dir_all(&root)?;
+    let meta = std::fs::symlink_metadata(&root)?;
+    if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != uid {
+        return Err(anyhow!("{}: not a directory of this user's; remove it", root.display()));
+    }
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711))?;
+    let key = sha2::Sha256::new().chain_update(python.as_os_str().as_encoded_bytes()).chain_update(b"\0").chain_update(source).finalize();
+    let dir = root.join(&hex::encode(key)[..32]);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    sandbox::prepare_temp(&dir)?;
+    Ok(dir)
 }
 
 /// Kill a worker's whole process group: the worker and everything it started.
@@ -266,4 +312,24 @@ fn group_members(leader: u32) -> Vec<u32> {
         (pgrp == leader && state != "Z" && state != "X").then_some(pid)
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn each_source_builds_in_a_directory_of_its_own_under_a_parent_no_one_can_list() {
+        let python = Path::new("/usr/bin/python3");
+        let a = extension_cache(python, "source a").unwrap();
+        assert_eq!(a, extension_cache(python, "source a").unwrap(), "the same source: the same cache");
+        let b = extension_cache(python, "source b").unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a, extension_cache(Path::new("/opt/other/python3"), "source a").unwrap(), "per interpreter");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(a.parent().unwrap()), 0o711, "traversable, not listable");
+        assert_eq!(mode(&a), 0o700);
+    }
 }

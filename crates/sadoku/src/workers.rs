@@ -178,6 +178,7 @@ pub fn spawn_python(
     bridge: &Path,
     sandbox: crate::sandbox::Mode,
     device: &str,
+    extensions: Option<&Path>,
 ) -> Result<RemoteDevice, DeviceError> {
     let env = |m: String| DeviceError::Environment(m);
     let temp = tempfile::Builder::new()
@@ -187,7 +188,7 @@ pub fn spawn_python(
     let device = if device == "cuda" { format!("cuda:{gpu}") } else { device.to_string() };
     let args: Vec<std::ffi::OsString> =
         ["-s", "-m", "sadoku_bridge.worker", "--device", &device].iter().map(Into::into).collect();
-    let mut cmd = crate::pyworker::command(python, temp.path(), &[bridge.to_path_buf()], sandbox, &args)
+    let mut cmd = crate::pyworker::command_writing(python, temp.path(), &[bridge.to_path_buf()], extensions, sandbox, &args)
         .map_err(|e| env(e.to_string()))?;
     let child = cmd
         .stdin(Stdio::piped())
