@@ -130,12 +130,17 @@ fn secret(path: &Path) -> Result<[u8; 32], String> {
     }
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    // Written whole under a name of its own, then linked into place: another judge (or lane)
+    // opening the store at the same moment never reads a secret half written.
+    let temp = path.with_extension(format!("{}.{:016x}", std::process::id(), rand::random::<u64>()));
     let made = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(hex::encode(key).as_bytes()));
+        .open(&temp)
+        .and_then(|mut f| f.write_all(hex::encode(key).as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::hard_link(&temp, path));
+    let _ = std::fs::remove_file(&temp);
     match made {
         Ok(()) => Ok(key),
         // Another judge made it first: use theirs.
@@ -191,6 +196,20 @@ mod tests {
         // The judge's own write is trusted again.
         store.put("gpu-a.json", br#"{"fp32_tflops": 60}"#);
         assert_eq!(store.get("gpu-a.json"), Lookup::Hit(br#"{"fp32_tflops": 60}"#.to_vec()));
+    }
+
+    #[test]
+    fn judges_opening_a_new_store_at_once_share_one_whole_secret() {
+        for _ in 0..20 {
+            let root = tempfile::tempdir().unwrap();
+            let path = root.path().join(SECRET_FILE);
+            let keys: Vec<Result<[u8; 32], String>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8).map(|_| s.spawn(|| secret(&path))).collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let first = keys[0].clone().unwrap();
+            assert!(keys.iter().all(|k| k.as_ref() == Ok(&first)), "{keys:?}");
+        }
     }
 
     #[test]

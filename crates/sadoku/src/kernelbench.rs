@@ -402,9 +402,69 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
         })
         .collect();
     let plan = crate::lanes::PythonPlan { python, bridge: bridge.path().to_path_buf(), device: "cuda".into() };
+    if !args.review.no_cache {
+        let python: Vec<&Candidate> =
+            loaded.iter().filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None }).filter(|c| c.is_python()).collect();
+        prebuild(&python, &plan, args.review.gpu, args.review.sandbox);
+    }
     let names: Vec<String> = problems.iter().map(|p| stem(p)).collect();
     let summary = |report: &Report| summary_text(&names, report);
     crate::review_loaded(&args.review, started, loaded, Some(plan), &summary)
+}
+
+/// Build every Python candidate's extensions into its cache before the reviews start, several at
+/// once: a build keeps the host busy for a minute, and no build may overlap a timing (see
+/// `GpuGate`), so built during the reviews they would hold each other up. Each build runs in a
+/// confined worker of its own, as the review's will; a failure is left for the review to report.
+fn prebuild(candidates: &[&Candidate], plan: &crate::lanes::PythonPlan, gpu: usize, sandbox: Mode) {
+    use sadoku_core::device::Device as _;
+    if candidates.is_empty() {
+        return;
+    }
+    let progress = crate::progress::Progress::new();
+    let queue = std::sync::Mutex::new(candidates.iter().copied().collect::<std::collections::VecDeque<_>>());
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get() / 2).clamp(1, 8).min(candidates.len());
+    progress.line(&format!("  building the extensions of {} Python candidate(s), {threads} at once", candidates.len()));
+    let timeouts = sadoku_core::worker::Timeouts {
+        compile: Duration::from_secs(600),
+        other: Duration::from_secs(120),
+        ..Default::default()
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while let Some(c) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                    let started = std::time::Instant::now();
+                    let built = (|| -> Result<bool> {
+                        let cache = crate::pyworker::extension_cache(&plan.python, &c.source)?;
+                        let mut worker = crate::workers::spawn_python(
+                            gpu,
+                            timeouts,
+                            &plan.python,
+                            &plan.bridge,
+                            sandbox,
+                            &plan.device,
+                            Some(&cache),
+                        )?;
+                        let request = sadoku_core::compile::CompileRequest {
+                            name: c.name(),
+                            source: c.source.clone(),
+                            arch: worker.info().arch(),
+                            options: c.spec.options.clone(),
+                        };
+                        Ok(worker.compile(&request).is_ok())
+                    })();
+                    let what = match built {
+                        Ok(true) => "built".to_string(),
+                        Ok(false) => "does not build (the review says why)".to_string(),
+                        Err(e) => format!("not built: {e}"),
+                    };
+                    progress.line(&format!("  {} {what} ({:.1} s)", c.name(), started.elapsed().as_secs_f64()));
+                }
+            });
+        }
+    });
+    progress.finish();
 }
 
 /// Per problem, its best accepted candidate against eager PyTorch; then the fractions of all the
