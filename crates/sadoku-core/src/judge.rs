@@ -31,8 +31,8 @@ use crate::device::{
     Buffer, Comparison, Device, DeviceError, DeviceExt, Difference, Draw, KernelArg, Launch, LibraryOp, ModuleHandle,
     PoisonWords, Precision, Sample, TimedRun, Work, compare_host, content_hash, diff_host, element, mix64,
 };
-use crate::problem::ReferenceKernel;
 use crate::model::Access;
+use crate::problem::ReferenceKernel;
 use crate::problem::torch::ModelKind;
 use crate::problem::{BufferSpec, Distribution, Dtype, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
 use crate::verdict::{At, Rejection};

@@ -58,7 +58,13 @@ impl ModelWorker {
         &self.sharing
     }
 
-    fn module(&mut self, problem: &'static Problem, sizes: &Sizes, kind: ModelKind, tf32: bool) -> Result<ModuleHandle, DeviceError> {
+    fn module(
+        &mut self,
+        problem: &'static Problem,
+        sizes: &Sizes,
+        kind: ModelKind,
+        tf32: bool,
+    ) -> Result<ModuleHandle, DeviceError> {
         let Some(torch) = problem.torch() else {
             return Err(DeviceError::Environment(format!("problem `{}` has no PyTorch Model", problem.name)));
         };
@@ -101,7 +107,10 @@ impl ModelWorker {
                     self.mapped.insert(judge.id, whole);
                     return Ok(whole.view(judge.offset, judge.bytes));
                 }
-                Err(e) => self.sharing = Sharing::Copied(format!("the Model's process could not map the judge's buffers: {e}")),
+                Err(e) => {
+                    self.sharing =
+                        Sharing::Copied(format!("the Model's process could not map the judge's buffers: {e}"))
+                }
             }
         }
         let key = (judge.id, judge.offset, judge.bytes);

@@ -328,7 +328,8 @@ impl Sampler<'_> {
             let Some(model) = devices.model.as_deref_mut() else {
                 return Err(Stop::Env(DeviceError::Environment("no process for the problem's Model".into())));
             };
-            let mut args: Vec<(Buffer, Access)> = self.sets[r].inputs().into_iter().map(|b| (b, Access::Read)).collect();
+            let mut args: Vec<(Buffer, Access)> =
+                self.sets[r].inputs().into_iter().map(|b| (b, Access::Read)).collect();
             args.extend(self.baseline_outputs.iter().map(|&b| (b, Access::Write)));
             let tf32 = self.precision == Precision::Tf32;
             let sample = model

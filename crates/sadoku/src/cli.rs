@@ -80,7 +80,7 @@ pub enum KernelbenchCommand {
     /// file by name, judged against the problem's own Model in float64 and timed against it in
     /// eager PyTorch. Prints a row per candidate, then per problem and the fractions of problems
     /// with an accepted candidate, and with one at least 1× and 2× as fast as eager PyTorch.
-    Review(KernelbenchReviewArgs),
+    Review(Box<KernelbenchReviewArgs>),
 }
 
 #[derive(Debug, Args)]

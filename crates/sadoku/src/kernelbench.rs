@@ -312,8 +312,11 @@ fn load_problem(file: &Path, python: &Path, bridge: &Bridge, mode: Mode) -> Resu
 /// `ModelNew` `.py`.
 fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Result<Candidate, SpecError> {
     let origin = file.display().to_string();
-    let source = std::fs::read_to_string(file)
-        .map_err(|e| SpecError { origin: origin.clone(), line: None, message: format!("cannot read: {e}") })?;
+    let source = std::fs::read_to_string(file).map_err(|e| SpecError {
+        origin: origin.clone(),
+        line: None,
+        message: format!("cannot read: {e}"),
+    })?;
     let is_cu = file.extension().is_some_and(|e| e == "cu");
     if is_cu && source.trim_start().starts_with("/* sadoku") {
         return Candidate::load(file);
@@ -358,7 +361,9 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
         }
     }
     if files.is_empty() {
-        return Err(anyhow!("no candidates: name ModelNew .py files, archive or sadoku .cu files, or directories of them"));
+        return Err(anyhow!(
+            "no candidates: name ModelNew .py files, archive or sadoku .cu files, or directories of them"
+        ));
     }
     let matched = match_files(&problems, &files);
     let bridge = Bridge::write()?;
@@ -385,7 +390,11 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
         .iter()
         .map(|m| {
             let Some(p) = &m.problem else {
-                return invalid(&m.candidate, "", format!("matches no problem file in {} ({})", args.problems.display(), m.how));
+                return invalid(
+                    &m.candidate,
+                    "",
+                    format!("matches no problem file in {} ({})", args.problems.display(), m.how),
+                );
             };
             match loaded_problems.iter().find(|(q, _)| q == p).map(|(_, r)| r) {
                 Some(Ok(problem)) => match load_candidate(&m.candidate, problem) {
@@ -403,8 +412,11 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
         .collect();
     let plan = crate::lanes::PythonPlan { python, bridge: bridge.path().to_path_buf(), device: "cuda".into() };
     if !args.review.no_cache {
-        let python: Vec<&Candidate> =
-            loaded.iter().filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None }).filter(|c| c.is_python()).collect();
+        let python: Vec<&Candidate> = loaded
+            .iter()
+            .filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None })
+            .filter(|c| c.is_python())
+            .collect();
         prebuild(&python, &plan, args.review.gpu, args.review.sandbox);
     }
     let names: Vec<String> = problems.iter().map(|p| stem(p)).collect();

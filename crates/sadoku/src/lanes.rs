@@ -114,7 +114,8 @@ fn review_one(
     let starting = gate.shared();
     if candidate.problem.torch().is_some() && model.is_none() {
         let py = python()?;
-        let timeouts = Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(300)), ..plan.timeouts };
+        let timeouts =
+            Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(300)), ..plan.timeouts };
         let device = workers::spawn_python(gpu, timeouts, &py.python, &py.bridge, plan.sandbox, &py.device, None)?;
         *model = Some(ModelWorker::new(Box::new(device)));
     }
@@ -122,7 +123,8 @@ fn review_one(
     let mut worker = if candidate.is_python() {
         let py = python()?;
         // Loading may build a torch extension (nvcc and a C++ compiler): minutes, not seconds.
-        let timeouts = Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(600)), ..plan.timeouts };
+        let timeouts =
+            Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(600)), ..plan.timeouts };
         // Its extensions are built once per source (`--no-cache`: every time, in its own directory).
         let cache = if plan.no_cache {
             None

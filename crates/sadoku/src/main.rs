@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => sandbox_check::run(args),
         Command::Kernelbench(cli::KernelbenchCommand::Describe(args)) => kernelbench::describe_command(args),
         Command::Kernelbench(cli::KernelbenchCommand::Match(args)) => kernelbench::match_command(args),
-        Command::Kernelbench(cli::KernelbenchCommand::Review(args)) => kernelbench::review_command(args),
+        Command::Kernelbench(cli::KernelbenchCommand::Review(args)) => kernelbench::review_command(*args),
         Command::Pyworker(args) => pyworker::run(args),
         Command::Worker(args) => worker(args),
     });
@@ -155,7 +155,7 @@ pub(crate) fn review_loaded(
             Loaded::Valid(c) => todo.push((index, c)),
         }
     }
-    let gpus = if todo.is_empty() { Vec::new() } else { gpus(&args)? };
+    let gpus = if todo.is_empty() { Vec::new() } else { gpus(args)? };
     let candidates: Vec<&Candidate> = todo.iter().map(|(_, c)| *c).collect();
     let plan = lanes::Plan {
         candidates: &candidates,

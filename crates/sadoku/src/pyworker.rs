@@ -235,7 +235,11 @@ pub fn extension_cache(python: &Path, source: &str) -> Result<PathBuf> {
         return Err(anyhow!("{}: not a directory of this user's; remove it", root.display()));
     }
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711))?;
-    let key = sha2::Sha256::new().chain_update(python.as_os_str().as_encoded_bytes()).chain_update(b"\0").chain_update(source).finalize();
+    let key = sha2::Sha256::new()
+        .chain_update(python.as_os_str().as_encoded_bytes())
+        .chain_update(b"\0")
+        .chain_update(source)
+        .finalize();
     let dir = root.join(&hex::encode(key)[..32]);
     std::fs::create_dir_all(&dir)?;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;

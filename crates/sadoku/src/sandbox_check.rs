@@ -186,7 +186,8 @@ fn python_attack(
         let may_start = tried.starts_with("fork a child") || tried.starts_with("double-fork");
         // What loading a candidate needs (building an extension) must work.
         let needed = tried.starts_with("needed:");
-        let ok = if needed { outcome == "succeeded" } else { outcome.starts_with("refused") || (may_start && contained) };
+        let ok =
+            if needed { outcome == "succeeded" } else { outcome.starts_with("refused") || (may_start && contained) };
         let outcome = if may_start && outcome == "succeeded" {
             format!("started; {}", if contained { "killed with the worker's group" } else { "STILL RUNNING" })
         } else {

@@ -188,8 +188,9 @@ pub fn spawn_python(
     let device = if device == "cuda" { format!("cuda:{gpu}") } else { device.to_string() };
     let args: Vec<std::ffi::OsString> =
         ["-s", "-m", "sadoku_bridge.worker", "--device", &device].iter().map(Into::into).collect();
-    let mut cmd = crate::pyworker::command_writing(python, temp.path(), &[bridge.to_path_buf()], extensions, sandbox, &args)
-        .map_err(|e| env(e.to_string()))?;
+    let mut cmd =
+        crate::pyworker::command_writing(python, temp.path(), &[bridge.to_path_buf()], extensions, sandbox, &args)
+            .map_err(|e| env(e.to_string()))?;
     let child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -164,7 +164,10 @@ impl Spec {
                 ));
             }
             if o.starts_with("--sadoku") {
-                return Err((Some(lines.of(opt.span())), format!("option `{o}` not allowed: sadoku's own options are not a candidate's")));
+                return Err((
+                    Some(lines.of(opt.span())),
+                    format!("option `{o}` not allowed: sadoku's own options are not a candidate's"),
+                ));
             }
         }
         let mut scratch = Vec::new();

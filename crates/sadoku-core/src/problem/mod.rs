@@ -870,7 +870,11 @@ impl Problem {
 
     pub fn baseline_name(&self, review: Precision) -> String {
         if self.torch().is_some() {
-            let tf32 = if review == Precision::Tf32 { "TF32 on for matmul and cuDNN" } else { "TF32 off for matmul and cuDNN" };
+            let tf32 = if review == Precision::Tf32 {
+                "TF32 on for matmul and cuDNN"
+            } else {
+                "TF32 off for matmul and cuDNN"
+            };
             return format!("eager PyTorch, the problem's own Model ({tf32})");
         }
         let Some(b) = self.baselines.first() else { return "none".into() };

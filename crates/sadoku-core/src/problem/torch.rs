@@ -56,7 +56,9 @@ pub struct Binding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindingKind {
     /// A forward argument, at this position among all of them.
-    Input { index: usize },
+    Input {
+        index: usize,
+    },
     /// A parameter or buffer, copied into the Model by name before each call.
     Parameter,
     Output,
@@ -360,12 +362,20 @@ mod tests {
         // What the truth worker is told: float64 outputs, then a scale for each.
         let option = t.option(&p, &at, ModelKind::Truth, false);
         let spec: Value = serde_json::from_str(option.strip_prefix(OPTION).unwrap()).unwrap();
-        let roles: Vec<(&str, &str)> =
-            spec["args"].as_array().unwrap().iter().map(|a| (a["role"].as_str().unwrap(), a["dtype"].as_str().unwrap())).collect();
-        assert_eq!(roles, [("input", "f32"), ("parameter", "f32"), ("parameter", "f32"), ("output", "f64"), ("scale", "f64")]);
+        let roles: Vec<(&str, &str)> = spec["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["role"].as_str().unwrap(), a["dtype"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            roles,
+            [("input", "f32"), ("parameter", "f32"), ("parameter", "f32"), ("output", "f64"), ("scale", "f64")]
+        );
         assert_eq!(spec["kind"], "truth");
         assert_eq!(spec["problem_source"], "source");
-        let eager: Value = serde_json::from_str(t.option(&p, &at, ModelKind::Eager, true).strip_prefix(OPTION).unwrap()).unwrap();
+        let eager: Value =
+            serde_json::from_str(t.option(&p, &at, ModelKind::Eager, true).strip_prefix(OPTION).unwrap()).unwrap();
         assert_eq!((eager["kind"].as_str(), eager["tf32"].as_bool()), (Some("reference"), Some(true)));
     }
 
