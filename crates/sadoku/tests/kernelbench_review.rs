@@ -207,3 +207,16 @@ fn python_cheats_are_rejected_through_the_judge() {
         assert!(text.to_lowercase().contains(reason), "{file}: {text}");
     }
 }
+
+#[test]
+fn a_loss_returned_from_its_expected_value_is_rejected_and_the_honest_loss_accepted() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "mse_loss.py");
+    // A 0-dimensional output: one element to the judge, shape () to the Model.
+    let out = p.tensors.iter().find(|t| t.role == Role::Output).unwrap();
+    assert_eq!(p.buffers(&p.timed_sizes()).iter().find(|b| b.name == out.name).unwrap().elements(), 1);
+    let honest = review(&path, p, "mse_loss_honest.py", ModelKind::ModelNew);
+    assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
+    let analytic = review(&path, p, "mse_loss_analytic.py", ModelKind::ModelNew);
+    assert!(matches!(rejection(&analytic), Rejection::Inaccurate { .. }), "{:?}", analytic.verdict);
+}

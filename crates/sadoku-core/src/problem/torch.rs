@@ -51,6 +51,9 @@ pub struct Binding {
     /// The Model's own name: `x`, `fc.weight`, `out0`.
     pub model_name: String,
     pub kind: BindingKind,
+    /// The Model's own shape: `[]` for a 0-dimensional tensor (a loss), which the problem holds
+    /// as one element.
+    pub dims: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,13 +107,13 @@ impl TorchReference {
                 BindingKind::Output if kind == ModelKind::Truth => ("output", "f64"),
                 BindingKind::Output => ("output", spec.dtype.name()),
             };
-            let mut arg = serde_json::json!({"name": b.model_name, "dtype": dtype, "shape": spec.dims, "role": role});
+            let mut arg = serde_json::json!({"name": b.model_name, "dtype": dtype, "shape": b.dims, "role": role});
             if let BindingKind::Input { index } = b.kind {
                 arg["index"] = index.into();
             }
             args.push(arg);
             if kind == ModelKind::Truth && b.kind == BindingKind::Output {
-                scales.push(serde_json::json!({"name": format!("{}_scale", b.model_name), "dtype": "f64", "shape": spec.dims, "role": "scale"}));
+                scales.push(serde_json::json!({"name": format!("{}_scale", b.model_name), "dtype": "f64", "shape": b.dims, "role": "scale"}));
             }
         }
         args.extend(scales);
@@ -189,6 +192,9 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
         // A 0-dimensional tensor holds one element.
         Ok(if dims.is_empty() { vec![Expr::constant(1)] } else { dims })
     };
+    let dims = |v: &Value| -> Vec<usize> {
+        v.as_array().map(|a| a.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect()).unwrap_or_default()
+    };
     let dtype = |v: &Value, what: &str| -> Result<Dtype, String> {
         let name = v.as_str().unwrap_or_default();
         let d = Dtype::parse(name).ok_or_else(|| format!("{what}: dtype `{name}` is not one sadoku knows"))?;
@@ -236,7 +242,8 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
             tolerance: None,
         };
         let index = input["index"].as_u64().unwrap_or(0) as usize;
-        add(t, Binding { model_name: name.into(), kind: BindingKind::Input { index } }, &mut tensors, &mut bindings)?;
+        let b = Binding { model_name: name.into(), kind: BindingKind::Input { index }, dims: dims(&input["shape"]) };
+        add(t, b, &mut tensors, &mut bindings)?;
     }
     for key in ["parameters", "buffers"] {
         for p in description[key].as_array().into_iter().flatten() {
@@ -261,7 +268,8 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
                 distributions: vec![DistributionSpec::Fixed(d), DistributionSpec::Fixed(d)],
                 tolerance: None,
             };
-            add(t, Binding { model_name: name.into(), kind: BindingKind::Parameter }, &mut tensors, &mut bindings)?;
+            let b = Binding { model_name: name.into(), kind: BindingKind::Parameter, dims: dims(&p["shape"]) };
+            add(t, b, &mut tensors, &mut bindings)?;
         }
     }
     let mut out_bytes = 0i64;
@@ -281,7 +289,8 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
             distributions: Vec::new(),
             tolerance: None,
         };
-        add(t, Binding { model_name: name.into(), kind: BindingKind::Output }, &mut tensors, &mut bindings)?;
+        let b = Binding { model_name: name.into(), kind: BindingKind::Output, dims: dims(&o["shape"]) };
+        add(t, b, &mut tensors, &mut bindings)?;
     }
     if !tensors.iter().any(|t| t.role == Role::Output) {
         return Err(format!("{file}: the Model returns no tensor"));
