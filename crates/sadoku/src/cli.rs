@@ -86,7 +86,7 @@ pub enum KernelbenchCommand {
 #[derive(Debug, Args)]
 pub struct KernelbenchReviewArgs {
     /// A directory of KernelBench problem files (your checkout's KernelBench/level1, say), or one.
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_name = "PROBLEMS", id = "kernelbench_problems")]
     pub problems: PathBuf,
     /// The Python interpreter with PyTorch (default: $SADOKU_PYTHON, else python3 on PATH).
     #[arg(long)]
@@ -98,6 +98,7 @@ pub struct KernelbenchReviewArgs {
 #[derive(Debug, Args)]
 pub struct KernelbenchMatchArgs {
     /// A directory of KernelBench problem files (your checkout's KernelBench/level1, say).
+    #[arg(value_name = "PROBLEMS", id = "kernelbench_problems")]
     pub problems: PathBuf,
     /// A directory of candidates.
     pub candidates: PathBuf,
@@ -250,7 +251,8 @@ pub struct WorkerArgs {
 
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
-    /// Candidate .cu files or directories of them. None: review the seed case.
+    /// Candidate files or directories of them: for `review`, .cu files (none: the seed case); for
+    /// `kernelbench review`, ModelNew .py files and archive or sadoku .cu files.
     pub candidates: Vec<PathBuf>,
     /// Show every column of the table (error, baseline time, TFLOP/s), as wide as the terminal.
     #[arg(long)]

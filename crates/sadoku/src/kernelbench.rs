@@ -378,7 +378,9 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
         progress.line(&format!("  describing {}", p.display()));
         let r = load_problem(p, &python, &bridge, args.review.sandbox);
         if let Err(e) = &r {
-            if e.to_string().starts_with("no PyTorch") {
+            // No interpreter, or no PyTorch in it: no problem can be judged; said once.
+            let text = e.to_string();
+            if text.starts_with("no PyTorch") || text.starts_with("cannot run the Python interpreter") {
                 return Err(anyhow!("{e}"));
             }
             progress.line(&format!("sadoku: {e}"));
@@ -420,7 +422,10 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
         prebuild(&python, &plan, args.review.gpu, args.review.sandbox);
     }
     let names: Vec<String> = problems.iter().map(|p| stem(p)).collect();
-    let summary = |report: &Report| summary_text(&names, report);
+    let summary = |report: &Report| {
+        let s = summarise(&names, report);
+        (summary_text(&s), serde_json::to_value(&s).unwrap_or_default())
+    };
     crate::review_loaded(&args.review, started, loaded, Some(plan), &summary)
 }
 
@@ -479,46 +484,97 @@ fn prebuild(candidates: &[&Candidate], plan: &crate::lanes::PythonPlan, gpu: usi
     progress.finish();
 }
 
-/// Per problem, its best accepted candidate against eager PyTorch; then the fractions of all the
-/// problems given (with a candidate or not) that have an accepted candidate, and one at least 1×
-/// and 2× as fast as eager PyTorch.
-pub fn summary_text(problems: &[String], report: &Report) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let (mut accepted, mut faster, mut twice) = (0usize, 0usize, 0usize);
-    let _ = writeln!(out, "\nper problem (best accepted candidate, speedup over eager PyTorch):");
+/// The figures of a KernelBench run: per problem, its best accepted candidate against eager
+/// PyTorch; over all the problems given (with a candidate or not), how many have an accepted
+/// candidate, and one at least 1× and 2× as fast as eager PyTorch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub problems: usize,
+    pub accepted: usize,
+    pub faster: usize,
+    pub twice: usize,
+    pub per_problem: Vec<ProblemLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProblemLine {
+    pub problem: String,
+    pub candidates: usize,
+    /// The accepted candidate with the highest speedup (or accepted untimed), if any.
+    pub best: Option<String>,
+    pub speedup: Option<f64>,
+}
+
+pub fn summarise(problems: &[String], report: &Report) -> Summary {
+    let rows: Vec<Row> = report
+        .candidates
+        .iter()
+        .map(|c| Row {
+            name: c.name.clone(),
+            problem: c.problem.clone(),
+            accepted: c.verdict.is_accepted(),
+            speedup: c.findings.timing.as_ref().and_then(|t| t.speedup),
+        })
+        .collect();
+    summarise_rows(problems, &rows)
+}
+
+/// What the summary needs of one candidate's verdict.
+pub struct Row {
+    pub name: String,
+    pub problem: String,
+    pub accepted: bool,
+    pub speedup: Option<f64>,
+}
+
+fn summarise_rows(problems: &[String], rows: &[Row]) -> Summary {
+    let mut s = Summary { problems: problems.len(), accepted: 0, faster: 0, twice: 0, per_problem: Vec::new() };
     for name in problems {
-        let mine: Vec<&CandidateReport> = report.candidates.iter().filter(|c| &c.problem == name).collect();
+        let mine: Vec<&Row> = rows.iter().filter(|c| &c.problem == name).collect();
         let best = mine
             .iter()
-            .filter(|c| c.verdict.is_accepted())
-            .map(|c| (c, c.findings.timing.as_ref().and_then(|t| t.speedup)))
+            .filter(|c| c.accepted)
+            .map(|c| (c, c.speedup))
             .max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)));
-        let line = match best {
-            None if mine.is_empty() => "no candidate".to_string(),
-            None => format!("none accepted of {}", mine.len()),
-            Some((c, speedup)) => {
-                accepted += 1;
-                let s = speedup.unwrap_or(0.0);
-                faster += usize::from(s >= 1.0);
-                twice += usize::from(s >= 2.0);
-                match speedup {
-                    Some(s) => format!("{} at {s:.2}×", c.name),
-                    None => format!("{} (not timed against eager PyTorch)", c.name),
-                }
-            }
-        };
-        let _ = writeln!(out, "  {name:<32} {line}");
+        if let Some((_, speedup)) = best {
+            s.accepted += 1;
+            s.faster += usize::from(speedup.is_some_and(|x| x >= 1.0));
+            s.twice += usize::from(speedup.is_some_and(|x| x >= 2.0));
+        }
+        s.per_problem.push(ProblemLine {
+            problem: name.clone(),
+            candidates: mine.len(),
+            best: best.map(|(c, _)| c.name.clone()),
+            speedup: best.and_then(|(_, x)| x),
+        });
     }
-    let n = problems.len().max(1);
-    let pct = |k: usize| 100.0 * k as f64 / n as f64;
+    s
+}
+
+pub fn summary_text(s: &Summary) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "\nper problem (best accepted candidate, speedup over eager PyTorch):");
+    for p in &s.per_problem {
+        let line = match (&p.best, p.speedup) {
+            (None, _) if p.candidates == 0 => "no candidate".to_string(),
+            (None, _) => format!("none accepted of {}", p.candidates),
+            (Some(c), Some(x)) => format!("{c} at {x:.2}×"),
+            (Some(c), None) => format!("{c} (not timed against eager PyTorch)"),
+        };
+        let _ = writeln!(out, "  {:<32} {line}", p.problem);
+    }
+    let pct = |k: usize| 100.0 * k as f64 / s.problems.max(1) as f64;
     let _ = writeln!(
         out,
-        "{} problem(s): {accepted} with an accepted candidate ({:.0}%), {faster} at least 1× eager PyTorch ({:.0}%), {twice} at least 2× ({:.0}%)",
-        problems.len(),
-        pct(accepted),
-        pct(faster),
-        pct(twice)
+        "{} problem(s): {} with an accepted candidate ({:.0}%), {} at least 1× eager PyTorch ({:.0}%), {} at least 2× ({:.0}%)",
+        s.problems,
+        s.accepted,
+        pct(s.accepted),
+        s.faster,
+        pct(s.faster),
+        s.twice,
+        pct(s.twice)
     );
     out
 }
@@ -561,6 +617,36 @@ mod tests {
         assert_eq!(got[5], ("11_4D_tensor_matrix_multiplication.py".into(), "number".into()));
         assert_eq!(got[6], (String::new(), "no problem numbered 7".into()));
         assert_eq!(got[7], (String::new(), "no problem name or number in its file name".into()));
+    }
+
+    #[test]
+    fn the_summary_counts_every_problem_given_and_the_best_accepted_candidate_of_each() {
+        let row = |name: &str, problem: &str, accepted: bool, speedup: Option<f64>| Row {
+            name: name.into(),
+            problem: problem.into(),
+            accepted,
+            speedup,
+        };
+        let problems: Vec<String> = ["a", "b", "c", "d", "e"].iter().map(|s| s.to_string()).collect();
+        let rows = [
+            row("a_fast.cu", "a", true, Some(2.5)),
+            row("a_slow.py", "a", true, Some(0.5)),
+            // A rejected candidate's speed counts for nothing, however high.
+            row("b_cheat.py", "b", false, Some(150.0)),
+            row("b_ok.py", "b", true, Some(1.2)),
+            row("c_cheat.py", "c", false, None),
+            row("d_untimed.py", "d", true, None),
+        ];
+        let s = summarise_rows(&problems, &rows);
+        assert_eq!((s.problems, s.accepted, s.faster, s.twice), (5, 3, 2, 1));
+        assert_eq!(s.per_problem[0].best.as_deref(), Some("a_fast.cu"));
+        assert_eq!(s.per_problem[1].best.as_deref(), Some("b_ok.py"));
+        assert_eq!(s.per_problem[2].best, None);
+        let text = summary_text(&s);
+        assert!(text.contains("none accepted of 1"), "{text}");
+        assert!(text.contains("d_untimed.py (not timed against eager PyTorch)"), "{text}");
+        assert!(text.contains("e                                no candidate"), "{text}");
+        assert!(text.contains("5 problem(s): 3 with an accepted candidate (60%), 2 at least 1× eager PyTorch (40%), 1 at least 2× (20%)"), "{text}");
     }
 
     #[test]

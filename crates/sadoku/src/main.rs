@@ -78,17 +78,18 @@ fn review(args: ReviewArgs) -> Result<u8> {
     let started = Instant::now();
     let paths = candidates::expand(&args.candidates)?;
     let loaded = candidates::load_all(&paths);
-    review_loaded(&args, started, loaded, None, &|_| String::new())
+    review_loaded(&args, started, loaded, None, &|_| (String::new(), serde_json::Value::Null))
 }
 
 /// Review `loaded` as `args` say: lanes over the GPUs, verdicts to `--out` as they come, then the
-/// table (with `summary`'s lines after it) or JSON. Python workers as `python` says, if any.
+/// table (with `summary`'s lines after it) or JSON (with its value as `summary`, unless null).
+/// Python workers as `python` says, if any.
 pub(crate) fn review_loaded(
     args: &ReviewArgs,
     started: Instant,
     loaded: Vec<Loaded>,
     python: Option<lanes::PythonPlan>,
-    summary: &dyn Fn(&Report) -> String,
+    summary: &dyn Fn(&Report) -> (String, serde_json::Value),
 ) -> Result<u8> {
     let valid: Vec<&Candidate> =
         loaded.iter().filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None }).collect();
@@ -252,7 +253,12 @@ pub(crate) fn review_loaded(
         let run = report::from_report("this run", serde_json::to_value(&report)?)?;
         report::write(&output::html::render(&[run]), Some(path)).map_err(|e| anyhow!("--html: {e}"))?;
     }
-    if args.json {
+    let (summary_lines, summary_value) = summary(&report);
+    if args.json && !summary_value.is_null() {
+        let mut v = serde_json::to_value(&report)?;
+        v["summary"] = summary_value;
+        output::json::print(&v)?;
+    } else if args.json {
         output::json::print(&report)?;
     } else {
         use std::io::IsTerminal;
@@ -263,7 +269,7 @@ pub(crate) fn review_loaded(
             plain: !tty || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         };
         print!("{}", output::table::render(&report, &layout));
-        print!("{}", summary(&report));
+        print!("{summary_lines}");
         if skipped > 0 {
             println!(
                 "skipped: {skipped} candidate(s) judged in an earlier run ({skipped_rejected} rejected); see --out's file"

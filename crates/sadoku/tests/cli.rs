@@ -625,3 +625,34 @@ fn a_python_worker_without_landlock_keeps_seccomp_and_says_partial() {
     assert!(text.contains("(no Landlock: left out)"), "{text}");
     assert!(text.contains("socket refused"), "{text}");
 }
+
+/// `sadoku kernelbench review` says what is missing in one line, before any GPU work: an
+/// interpreter that does not exist, a problems directory that does not, no candidates.
+#[test]
+fn kernelbench_review_says_what_is_missing_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_line = |args: &[&str], says: &str| {
+        let out = sadoku(dir.path()).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let last = err.lines().last().unwrap_or_default();
+        assert!(last.starts_with("sadoku: error: ") && last.contains(says), "{args:?}: {err}");
+    };
+    one_line(
+        &[
+            "kernelbench",
+            "review",
+            "--python",
+            "/no/such/python3",
+            "python/tests/problems",
+            "python/tests/candidates/leaky_relu_honest.py",
+        ],
+        "cannot run the Python interpreter /no/such/python3",
+    );
+    one_line(
+        &["kernelbench", "review", "no/such/dir", "python/tests/candidates"],
+        "no/such/dir: no such directory or file",
+    );
+    let empty = tempfile::tempdir().unwrap();
+    one_line(&["kernelbench", "review", "python/tests/problems", empty.path().to_str().unwrap()], "no candidates");
+}
