@@ -592,3 +592,42 @@ fn python_only_hacks_are_refused_with_their_reason() {
         }
     }
 }
+
+/// `sadoku kernelbench review` up to the GPU: problem files described confined, candidates matched
+/// and loaded; a candidate whose problem cannot be judged, or that matches no problem, is a
+/// rejection in the table, with why, and needs no GPU (the run still exits 1: not all accepted).
+#[test]
+fn kernelbench_review_rejects_what_cannot_be_judged_before_any_gpu_work() {
+    let Some(py) = torch() else { return };
+    let problems = tempfile::tempdir().unwrap();
+    std::fs::copy(repo().join("python/tests/invalid/no_model.py"), problems.path().join("broken.py")).unwrap();
+    let candidates = tempfile::tempdir().unwrap();
+    std::fs::write(candidates.path().join("broken_fast.py"), "class ModelNew: pass\n").unwrap();
+    std::fs::write(candidates.path().join("unrelated.py"), "class ModelNew: pass\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sadoku"))
+        .current_dir(repo())
+        .env("SADOKU_PYTHONPATH", std::env::join_paths(&py.path).unwrap())
+        .args(["kernelbench", "review", "--json", "--sandbox", "auto", "--python"])
+        .arg(&py.confined_exe)
+        .arg(problems.path())
+        .arg(candidates.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdict = |name: &str| {
+        let c = v["candidates"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone();
+        (c["verdict"].as_str().unwrap().to_string(), c["evidence"].as_str().unwrap_or_default().to_string())
+    };
+    let (broken, why) = verdict("broken_fast.py");
+    assert_eq!(broken, "REJECTED");
+    assert!(why.contains("its problem cannot be judged") && why.contains("defines no `class Model"), "{why}");
+    let (unrelated, why) = verdict("unrelated.py");
+    assert_eq!(unrelated, "REJECTED");
+    assert!(why.contains("matches no problem file"), "{why}");
+    // The summary counts the problem given, with none accepted.
+    assert_eq!(v["summary"]["problems"], 1);
+    assert_eq!(v["summary"]["accepted"], 0);
+    assert_eq!(v["summary"]["per_problem"][0]["candidates"], 1);
+}
