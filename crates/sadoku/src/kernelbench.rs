@@ -422,8 +422,16 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
         prebuild(&python, &plan, args.review.gpu, args.review.sandbox);
     }
     let names: Vec<String> = problems.iter().map(|p| stem(p)).collect();
+    // With --resume, what an earlier run judged counts too: this run's candidates it skipped.
+    let origins: Vec<String> = matched.iter().map(|m| m.candidate.display().to_string()).collect();
+    let earlier = match (&args.review.out, args.review.resume) {
+        (Some(path), true) => earlier_rows(path, &origins),
+        _ => Vec::new(),
+    };
     let summary = |report: &Report| {
-        let s = summarise(&names, report);
+        let mut rows = rows_of(report);
+        rows.extend(earlier.iter().filter(|e| !rows_of(report).iter().any(|r| r.origin == e.origin)).cloned());
+        let s = summarise_rows(&names, &rows);
         (summary_text(&s), serde_json::to_value(&s).unwrap_or_default())
     };
     crate::review_loaded(&args.review, started, loaded, Some(plan), &summary)
@@ -505,22 +513,45 @@ pub struct ProblemLine {
     pub speedup: Option<f64>,
 }
 
-pub fn summarise(problems: &[String], report: &Report) -> Summary {
-    let rows: Vec<Row> = report
+fn rows_of(report: &Report) -> Vec<Row> {
+    report
         .candidates
         .iter()
         .map(|c| Row {
+            origin: c.origin.clone(),
             name: c.name.clone(),
             problem: c.problem.clone(),
             accepted: c.verdict.is_accepted(),
             speedup: c.findings.timing.as_ref().and_then(|t| t.speedup),
         })
-        .collect();
-    summarise_rows(problems, &rows)
+        .collect()
+}
+
+/// The verdicts an `--out` file holds for `origins`, the last of each.
+fn earlier_rows(path: &Path, origins: &[String]) -> Vec<Row> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut rows: Vec<Row> = Vec::new();
+    for v in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+        let origin = v["origin"].as_str().unwrap_or_default().to_string();
+        if !origins.contains(&origin) {
+            continue;
+        }
+        rows.retain(|r| r.origin != origin);
+        rows.push(Row {
+            origin,
+            name: v["name"].as_str().unwrap_or_default().into(),
+            problem: v["problem"].as_str().unwrap_or_default().into(),
+            accepted: v["verdict"] == "ACCEPTED",
+            speedup: v["timing"]["speedup"].as_f64(),
+        });
+    }
+    rows
 }
 
 /// What the summary needs of one candidate's verdict.
+#[derive(Debug, Clone)]
 pub struct Row {
+    pub origin: String,
     pub name: String,
     pub problem: String,
     pub accepted: bool,
@@ -622,6 +653,7 @@ mod tests {
     #[test]
     fn the_summary_counts_every_problem_given_and_the_best_accepted_candidate_of_each() {
         let row = |name: &str, problem: &str, accepted: bool, speedup: Option<f64>| Row {
+            origin: format!("/c/{name}"),
             name: name.into(),
             problem: problem.into(),
             accepted,
@@ -647,6 +679,26 @@ mod tests {
         assert!(text.contains("d_untimed.py (not timed against eager PyTorch)"), "{text}");
         assert!(text.contains("e                                no candidate"), "{text}");
         assert!(text.contains("5 problem(s): 3 with an accepted candidate (60%), 2 at least 1× eager PyTorch (40%), 1 at least 2× (20%)"), "{text}");
+    }
+
+    #[test]
+    fn a_resumed_run_counts_what_the_earlier_run_judged() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.jsonl");
+        let line = |origin: &str, verdict: &str, speedup: f64| {
+            serde_json::json!({"origin": origin, "name": "x", "problem": "p", "verdict": verdict,
+                               "timing": {"speedup": speedup}})
+            .to_string()
+        };
+        let text =
+            [line("/c/a.py", "REJECTED", 0.0), line("/c/a.py", "ACCEPTED", 2.5), line("/c/gone.py", "ACCEPTED", 9.0)]
+                .join("\n");
+        std::fs::write(&out, text + "\n{torn").unwrap();
+        let rows = earlier_rows(&out, &["/c/a.py".to_string()]);
+        assert_eq!(rows.len(), 1, "only this run's candidates, the last record of each");
+        assert!(rows[0].accepted && rows[0].speedup == Some(2.5));
+        let s = summarise_rows(&["p".to_string()], &rows);
+        assert_eq!((s.accepted, s.twice), (1, 1));
     }
 
     #[test]
