@@ -48,13 +48,6 @@ from . import candidates, checks, kernelbench  # noqa: E402
 
 _Event = torch.cuda.Event
 _synchronize = torch.cuda.synchronize
-try:
-    # The activity trace of a timed call (kineto, CUPTI), taken before any candidate code runs.
-    from torch.autograd import DeviceType as _DeviceType
-    from torch.profiler import ProfilerActivity as _Activity
-    from torch.profiler import profile as _profile
-except Exception:  # pragma: no cover - a PyTorch without its profiler
-    _profile = None
 OPTION = "--sadoku-torch="
 TRACE_WHY = "the Python bridge times with CUDA events after a device-wide synchronisation; no activity trace yet"
 
@@ -123,7 +116,6 @@ class Worker:
         self.call: Any = None
         self.flush: torch.Tensor | None = None
         self._libcuda: Any = None
-        self.trace: dict[str, Any] = {"Unavailable": {"why": TRACE_WHY}}
 
     # --- buffers -------------------------------------------------------------------------
     def _new(self, tensor: torch.Tensor) -> dict[str, int]:
@@ -393,9 +385,6 @@ class Worker:
             start, stop = _Event(enable_timing=True), _Event(enable_timing=True)
         watch = checks.ThreadWatch()
         arguments = self._arguments(spec, inputs)
-        profiler, self.trace = None, {"Unavailable": {"why": TRACE_WHY}}
-        if timed and cuda:
-            profiler, self.trace = self._start_trace()
         wall = _perf_counter_ns()
         with torch.no_grad():
             if cuda:
@@ -407,8 +396,6 @@ class Worker:
                 stop.record()
                 stop.synchronize()
         wall_ms = (_perf_counter_ns() - wall) / 1e6
-        if profiler is not None:
-            self.trace = self._end_trace(profiler)
         ms = start.elapsed_time(stop) if cuda else wall_ms
         if spec["kind"] == "truth":
             self._write_truth(result, outputs, scales)
@@ -442,42 +429,6 @@ class Worker:
         return ms, wall_ms
 
     @staticmethod
-    def _start_trace() -> tuple[Any, dict[str, Any]]:
-        """PyTorch's profiler around one timed call (kineto's CUPTI activity trace), or why not."""
-        if os.environ.get("SADOKU_NO_CUPTI"):
-            return None, {"Unavailable": {"why": "SADOKU_NO_CUPTI is set"}}
-        if _profile is None:
-            return None, {"Unavailable": {"why": "this PyTorch has no profiler"}}
-        try:
-            profiler = _profile(activities=[_Activity.CPU, _Activity.CUDA])
-            profiler.__enter__()
-            return profiler, {"Unavailable": {"why": "the profiler did not finish"}}
-        except Exception as exc:
-            return None, {"Unavailable": {"why": f"PyTorch's profiler did not start: {type(exc).__name__}: {exc}"}}
-
-    @staticmethod
-    def _end_trace(profiler: Any) -> dict[str, Any]:
-        """Every kernel, copy and fill the call caused on the GPU, on any stream: their span is
-        the call's time."""
-        try:
-            profiler.__exit__(None, None, None)
-            kernels = []
-            for e in profiler.events():
-                if e.device_type != _DeviceType.CUDA:
-                    continue
-                start, end = int(e.time_range.start * 1000), int(e.time_range.end * 1000)
-                kernels.append({
-                    "name": e.name, "grid": [0, 0, 0], "block": [0, 0, 0], "registers": 0, "shared_bytes": 0,
-                    "start_ns": start, "end_ns": max(start, end),
-                    "stream": int(getattr(e, "device_resource_id", 0) or 0) & 0xFFFFFFFF,
-                })
-        except Exception as exc:
-            return {"Unavailable": {"why": f"PyTorch's profiler failed: {type(exc).__name__}: {exc}"}}
-        if not kernels:
-            return {"Unavailable": {"why": "PyTorch's profiler saw no device work in the call"}}
-        return {"Call": {"kernels": kernels}}
-
-    @staticmethod
     def _write_truth(result: Any, values: list[torch.Tensor], scales: list[torch.Tensor]) -> None:
         """The float64 truth into the judge's value buffers, and each element's error scale:
         |t_i| plus the mean of |t| over the output's finite elements, so that an element near
@@ -499,7 +450,6 @@ class Worker:
 
     def run(self, works: list[dict[str, Any]], timed: bool) -> tuple[float, float]:
         total, wall = 0.0, 0.0
-        self.trace = {"Unavailable": {"why": TRACE_WHY}}
         for work in works:
             if "Launch" not in work:
                 raise environment("a candidate worker runs candidate calls only, never library work")
@@ -590,7 +540,7 @@ def serve(worker: Worker, requests: BinaryIO, responses: BinaryIO) -> None:
                 response = {"Done": {"Ok": None}}
             elif kind == "Time":
                 ms, wall = worker.run(body["work"], timed=True)
-                sample = {"ms": ms, "wall_ms": wall, "sm_clock_mhz": None, "trace": worker.trace}
+                sample = {"ms": ms, "wall_ms": wall, "sm_clock_mhz": None, "trace": {"Unavailable": {"why": TRACE_WHY}}}
                 response = {"Sample": {"Ok": sample}}
             else:
                 raise environment(f"a Python worker does not serve {kind}")

@@ -355,16 +355,12 @@ pub enum Trace {
     /// No tracing on this device (CUPTI missing, or another profiler holds it): events and the
     /// host wall clock only.
     Unavailable { why: String },
-    /// Every kernel and copy a Python call caused, on any stream, as PyTorch's profiler (kineto,
-    /// CUPTI) saw it: a Python worker synchronises the whole device before its stop event, so
-    /// every stream is timed, and a candidate's kernels have names of its own.
-    Call { kernels: Vec<KernelRecord> },
 }
 
 impl Trace {
     /// First kernel's start to last kernel's end, milliseconds; `None` untraced or empty.
     pub fn span_ms(&self) -> Option<f64> {
-        let (Trace::Traced { kernels, .. } | Trace::Call { kernels }) = self else { return None };
+        let Trace::Traced { kernels, .. } = self else { return None };
         let start = kernels.iter().map(|k| k.start_ns).min()?;
         let end = kernels.iter().map(|k| k.end_ns).max()?;
         Some(end.saturating_sub(start) as f64 / 1e6)
