@@ -249,11 +249,15 @@ pub(crate) fn review_loaded(
     if let Some(path) = &args.export_csv {
         output::export::csv(&report, path).map_err(|e| anyhow!("--export-csv {}: {e}", path.display()))?;
     }
+    let (summary_lines, summary_value) = summary(&report);
     if let Some(path) = &args.html {
-        let run = report::from_report("this run", serde_json::to_value(&report)?)?;
+        let mut value = serde_json::to_value(&report)?;
+        if !summary_value.is_null() {
+            value["summary"] = summary_value.clone();
+        }
+        let run = report::from_report("this run", value)?;
         report::write(&output::html::render(&[run]), Some(path)).map_err(|e| anyhow!("--html: {e}"))?;
     }
-    let (summary_lines, summary_value) = summary(&report);
     if args.json && !summary_value.is_null() {
         let mut v = serde_json::to_value(&report)?;
         v["summary"] = summary_value;

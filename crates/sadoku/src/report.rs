@@ -27,6 +27,9 @@ pub struct Run {
     pub wall_s: Option<f64>,
     /// The candidate records, each a JSON object with at least a `name`.
     pub candidates: Vec<Value>,
+    /// A KernelBench run's summary (`sadoku kernelbench review --json`): per problem, the best
+    /// accepted candidate, and the fractions.
+    pub suite: Option<Value>,
 }
 
 /// Read a recorded run; every error names the file and fits on one line.
@@ -94,6 +97,7 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         environment,
         has_environment,
         wall_s: value.get("wall_s").and_then(Value::as_f64),
+        suite: value.get("summary").filter(|v| v.is_object()).cloned(),
         candidates,
     })
 }

@@ -190,6 +190,9 @@ fn section(out: &mut String, run: &Run, number: usize, suffix: &str) {
         run.wall_s.map_or(NOT_RECORDED.to_string(), |w| format!("{w:.1} s")),
     );
     summary(out, cs);
+    if let Some(suite) = &run.suite {
+        kernelbench(out, suite);
+    }
     forest(out, cs, suffix);
     distributions(out, cs, suffix);
     roofline(out, run, suffix);
@@ -198,6 +201,45 @@ fn section(out: &mut String, run: &Run, number: usize, suffix: &str) {
     environment(out, run);
     replay(out, run);
     out.push_str("</section>\n");
+}
+
+/// A KernelBench run's figures: each problem's best accepted candidate against eager PyTorch, and
+/// the fractions of all the problems given.
+fn kernelbench(out: &mut String, suite: &Value) {
+    let n = |k: &str| suite.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let problems = n("problems");
+    let pct = |k: u64| if problems == 0 { 0.0 } else { 100.0 * k as f64 / problems as f64 };
+    out.push_str("<h3>KernelBench problems</h3>\n");
+    let _ = writeln!(
+        out,
+        "<p>{problems} problem(s): {} with an accepted candidate ({:.0} %), {} at least 1× eager PyTorch ({:.0} %), \
+         {} at least 2× ({:.0} %). Every problem given counts, with a candidate or not; a rejected candidate's \
+         speed counts for nothing.</p>",
+        n("accepted"),
+        pct(n("accepted")),
+        n("faster"),
+        pct(n("faster")),
+        n("twice"),
+        pct(n("twice"))
+    );
+    out.push_str("<table class=\"sortable\">\n<thead><tr><th>problem</th><th data-num>candidates</th><th>best accepted</th><th data-num>speedup over eager PyTorch</th></tr></thead>\n<tbody>\n");
+    for p in suite.get("per_problem").and_then(Value::as_array).into_iter().flatten() {
+        let speedup = p.get("speedup").and_then(Value::as_f64);
+        out.push_str("<tr>");
+        td(out, "", None, None, &esc(p.get("problem").and_then(Value::as_str).unwrap_or(NOT_RECORDED)));
+        let count = p.get("candidates").and_then(Value::as_u64).unwrap_or(0);
+        td(out, "n", Some(count as f64), None, &count.to_string());
+        let best = p.get("best").and_then(Value::as_str);
+        td(out, "", None, None, &esc(best.unwrap_or(if count == 0 { "no candidate" } else { "none accepted" })));
+        let shown = match (best, speedup) {
+            (_, Some(x)) => format!("{x:.2}×"),
+            (Some(_), None) => "not timed".to_string(),
+            (None, None) => "–".to_string(),
+        };
+        td(out, "n", speedup, None, &shown);
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table>\n");
 }
 
 /// A table cell; `sort` is its numeric key for the sorting script.
@@ -770,6 +812,24 @@ mod tests {
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;.cu"));
         assert_eq!(html.matches("<script>").count(), 1, "only the page's own script");
+    }
+
+    #[test]
+    fn a_kernelbench_runs_figures_are_on_the_page_escaped() {
+        let report = serde_json::json!({
+            "candidates": [{"name": "a_fast.cu", "problem": "a", "verdict": "ACCEPTED"}],
+            "summary": {"problems": 2, "accepted": 1, "faster": 1, "twice": 0, "per_problem": [
+                {"problem": "a", "candidates": 1, "best": "a_fast.cu", "speedup": 1.5},
+                {"problem": "<b>b</b>", "candidates": 0, "best": null, "speedup": null}]}
+        });
+        let html = render(&[crate::report::from_report("kb.json", report).unwrap()]);
+        assert!(html.contains("<h3>KernelBench problems</h3>"), "{html}");
+        assert!(html.contains("2 problem(s): 1 with an accepted candidate (50 %)"), "{html}");
+        assert!(html.contains("1.50×") && html.contains("no candidate"), "{html}");
+        assert!(html.contains("&lt;b&gt;b&lt;/b&gt;") && !html.contains("<b>b</b>"));
+        // A plain review has no such section.
+        let plain = serde_json::json!({"candidates": [{"name": "a.cu", "verdict": "ACCEPTED"}]});
+        assert!(!render(&[crate::report::from_report("r.json", plain).unwrap()]).contains("KernelBench problems"));
     }
 
     #[test]
