@@ -112,8 +112,6 @@ class Worker:
         self.modules: dict[int, tuple[dict[str, Any], Any]] = {}
         self.compiled: dict[int, tuple[dict[str, Any], Any]] = {}
         self.next_module = 1
-        self.spec: dict[str, Any] | None = None
-        self.call: Any = None
         self.flush: torch.Tensor | None = None
         self._libcuda: Any = None
 
@@ -217,7 +215,7 @@ class Worker:
                 problem = kernelbench.load_problem(problem_path)
                 if spec["kind"] in ("reference", "truth"):
                     loaded = None
-                    self.call = self._reference(problem, spec)
+                    call = self._reference(problem, spec)
                 elif spec["kind"] == "archive":
                     loaded: Any = candidates.load_archive_kernel(
                         path, os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.join(workdir, "extensions")
@@ -225,21 +223,20 @@ class Worker:
                 else:
                     loaded = candidates.load_modelnew(path)
                 if loaded is not None:
-                    self.call = candidates.build_candidate(
+                    call = candidates.build_candidate(
                         spec["kind"], loaded, problem, spec["init_inputs"], spec["seed"], None, device=self.device
                     )
                 # One call now, while compilers may still run: an extension built on first use
                 # (load_inline in forward, a Triton JIT) is built here, not under the filter
                 # that refuses programs.
-                self._warm_up(spec)
+                self._warm_up(spec, call)
         except Exception as exc:
             evidence = getattr(exc, "evidence", "")
             text = log.getvalue() + "".join(traceback.format_exception_only(type(exc), exc)) + evidence
             return {"Err": {"Rejected": {"log": text.strip()}}}
         token = self.next_module
         self.next_module += 1
-        self.compiled[token] = (spec, self.call)
-        self.spec = spec
+        self.compiled[token] = (spec, call)
         # Loaded: from now on the candidate starts no process and runs no program. (The judge's
         # own reference worker, which loads the Model twice, keeps to the first filter.)
         bpf = os.path.join(workdir, "seccomp.bpf")
@@ -312,7 +309,7 @@ class Worker:
             out[s["index"]] = s["value"]
         return out
 
-    def _warm_up(self, spec: dict[str, Any]) -> None:
+    def _warm_up(self, spec: dict[str, Any], call: Any) -> None:
         generator = torch.Generator(device="cpu").manual_seed(spec["seed"])
         inputs = []
         for arg in spec["args"]:
@@ -325,7 +322,7 @@ class Worker:
                 t = torch.randint(0, 2, arg["shape"], generator=generator).to(dtype)
             inputs.append(t.to(self.device))
         with torch.no_grad():
-            self.call(*self._arguments(spec, inputs))
+            call(*self._arguments(spec, inputs))
         if self.device.type == "cuda":
             _synchronize()
 

@@ -117,7 +117,7 @@ impl<'a> Devices<'a> {
 
     /// GPU work that may share the card with other reviews' verification (not with timing).
     pub fn shared(&self) -> Option<RwLockReadGuard<'a, ()>> {
-        self.gate.map(|g| g.0.read().unwrap_or_else(|e| e.into_inner()))
+        self.gate.map(GpuGate::shared)
     }
 
     /// GPU work that needs the card to itself: timing.
@@ -612,8 +612,9 @@ pub(crate) fn judge(
             }
         }
     }
-    truth.torch(devices, problem, &arena.inputs())?;
-    after.extend(truth.work(problem, &arena.inputs())?);
+    let judge_inputs = arena.inputs();
+    truth.torch(devices, problem, &judge_inputs)?;
+    after.extend(truth.work(problem, &judge_inputs)?);
     for (k, ((spec, g), &(values, scale))) in outputs.iter().zip(&truth.outputs).enumerate() {
         let out = truth.results.view(8 * slots.compare(k), 8 * Comparison::WORDS);
         // The shape's elements only: a 16-bit output's padding to a whole word is not judged.

@@ -53,11 +53,6 @@ impl ModelWorker {
         self.device.info()
     }
 
-    /// How it reaches the judge's buffers.
-    pub fn sharing(&self) -> &Sharing {
-        &self.sharing
-    }
-
     fn module(
         &mut self,
         problem: &'static Problem,

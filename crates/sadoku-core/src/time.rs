@@ -438,17 +438,15 @@ pub(crate) fn measure(
         }
         sample_rounds(devices, &mut sampler, options, observer)
     })();
-    // The Model's process lets go of the judge's buffers before the judge frees them.
-    if let Some(m) = devices.model.as_deref_mut() {
-        m.forget();
-    }
+    // The truth first: its release has the Model's process let go of every judge buffer it
+    // mapped (the sets' and the baseline's too) before the judge frees them.
+    sampler.truth.release(devices);
     for set in std::mem::take(&mut sampler.sets) {
         set.release(devices);
     }
     for b in std::mem::take(&mut sampler.baseline_outputs) {
         devices.reference.free(b);
     }
-    sampler.truth.release(devices);
     let mut timing = result?;
     timing.baseline_unavailable = sampler.baseline_missing.take();
     timing.baseline_name = problem.baseline_name(precision);

@@ -325,9 +325,9 @@ fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Result
     Candidate::python(origin, source, problem, kind)
 }
 
-fn invalid(file: &Path, problem: &str, message: String) -> Loaded {
-    let error = SpecError { origin: file.display().to_string(), line: None, message };
-    let mut r = CandidateReport::invalid(&error, &std::fs::read(file).unwrap_or_default());
+/// A candidate file judged before any GPU work, for `problem`: why it cannot be reviewed.
+fn invalid(file: &Path, problem: &str, error: &SpecError) -> Loaded {
+    let mut r = CandidateReport::invalid(error, &std::fs::read(file).unwrap_or_default());
     r.problem = problem.to_string();
     Loaded::Invalid(Box::new(r))
 }
@@ -336,7 +336,7 @@ fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default()
 }
 
-/// `sadoku kernelbench review --problems DIR CANDIDATES...`.
+/// `sadoku kernelbench review PROBLEMS CANDIDATES...`.
 pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
     let started = std::time::Instant::now();
     let python = python(args.python.as_deref());
@@ -391,36 +391,22 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
     let loaded: Vec<Loaded> = matched
         .iter()
         .map(|m| {
+            let said = |message: String| SpecError { origin: m.candidate.display().to_string(), line: None, message };
             let Some(p) = &m.problem else {
-                return invalid(
-                    &m.candidate,
-                    "",
-                    format!("matches no problem file in {} ({})", args.problems.display(), m.how),
-                );
+                let why = format!("matches no problem file in {} ({})", args.problems.display(), m.how);
+                return invalid(&m.candidate, "", &said(why));
             };
             match loaded_problems.iter().find(|(q, _)| q == p).map(|(_, r)| r) {
                 Some(Ok(problem)) => match load_candidate(&m.candidate, problem) {
                     Ok(c) => Loaded::Valid(c),
-                    Err(e) => {
-                        let mut r = CandidateReport::invalid(&e, &std::fs::read(&m.candidate).unwrap_or_default());
-                        r.problem = problem.name.to_string();
-                        Loaded::Invalid(Box::new(r))
-                    }
+                    Err(e) => invalid(&m.candidate, problem.name, &e),
                 },
-                Some(Err(e)) => invalid(&m.candidate, &stem(p), format!("its problem cannot be judged: {e}")),
-                None => invalid(&m.candidate, &stem(p), "its problem was not loaded".into()),
+                Some(Err(e)) => invalid(&m.candidate, &stem(p), &said(format!("its problem cannot be judged: {e}"))),
+                None => invalid(&m.candidate, &stem(p), &said("its problem was not loaded".into())),
             }
         })
         .collect();
     let plan = crate::lanes::PythonPlan { python, bridge: bridge.path().to_path_buf(), device: "cuda".into() };
-    if !args.review.no_cache {
-        let python: Vec<&Candidate> = loaded
-            .iter()
-            .filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None })
-            .filter(|c| c.is_python())
-            .collect();
-        prebuild(&python, &plan, args.review.gpu, args.review.sandbox);
-    }
     let names: Vec<String> = problems.iter().map(|p| stem(p)).collect();
     // With --resume, what an earlier run judged counts too: this run's candidates it skipped.
     let origins: Vec<String> = matched.iter().map(|m| m.candidate.display().to_string()).collect();
@@ -430,66 +416,12 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
     };
     let summary = |report: &Report| {
         let mut rows = rows_of(report);
-        rows.extend(earlier.iter().filter(|e| !rows_of(report).iter().any(|r| r.origin == e.origin)).cloned());
+        let judged_now: Vec<String> = rows.iter().map(|r| r.origin.clone()).collect();
+        rows.extend(earlier.iter().filter(|e| !judged_now.contains(&e.origin)).cloned());
         let s = summarise_rows(&names, &rows);
         (summary_text(&s), serde_json::to_value(&s).unwrap_or_default())
     };
     crate::review_loaded(&args.review, started, loaded, Some(plan), &summary)
-}
-
-/// Build every Python candidate's extensions into its cache before the reviews start, several at
-/// once: a build keeps the host busy for a minute, and no build may overlap a timing (see
-/// `GpuGate`), so built during the reviews they would hold each other up. Each build runs in a
-/// confined worker of its own, as the review's will; a failure is left for the review to report.
-fn prebuild(candidates: &[&Candidate], plan: &crate::lanes::PythonPlan, gpu: usize, sandbox: Mode) {
-    use sadoku_core::device::Device as _;
-    if candidates.is_empty() {
-        return;
-    }
-    let progress = crate::progress::Progress::new();
-    let queue = std::sync::Mutex::new(candidates.iter().copied().collect::<std::collections::VecDeque<_>>());
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get() / 2).clamp(1, 8).min(candidates.len());
-    progress.line(&format!("  building the extensions of {} Python candidate(s), {threads} at once", candidates.len()));
-    let timeouts = sadoku_core::worker::Timeouts {
-        compile: Duration::from_secs(600),
-        other: Duration::from_secs(120),
-        ..Default::default()
-    };
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                while let Some(c) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
-                    let started = std::time::Instant::now();
-                    let built = (|| -> Result<bool> {
-                        let cache = crate::pyworker::extension_cache(&plan.python, &c.source)?;
-                        let mut worker = crate::workers::spawn_python(
-                            gpu,
-                            timeouts,
-                            &plan.python,
-                            &plan.bridge,
-                            sandbox,
-                            &plan.device,
-                            Some(&cache),
-                        )?;
-                        let request = sadoku_core::compile::CompileRequest {
-                            name: c.name(),
-                            source: c.source.clone(),
-                            arch: worker.info().arch(),
-                            options: c.spec.options.clone(),
-                        };
-                        Ok(worker.compile(&request).is_ok())
-                    })();
-                    let what = match built {
-                        Ok(true) => "built".to_string(),
-                        Ok(false) => "does not build (the review says why)".to_string(),
-                        Err(e) => format!("not built: {e}"),
-                    };
-                    progress.line(&format!("  {} {what} ({:.1} s)", c.name(), started.elapsed().as_secs_f64()));
-                }
-            });
-        }
-    });
-    progress.finish();
 }
 
 /// The figures of a KernelBench run: per problem, its best accepted candidate against eager

@@ -44,6 +44,93 @@ pub struct PythonPlan {
     pub device: String,
 }
 
+impl PythonPlan {
+    /// Loading may build a torch extension (nvcc and a C++ compiler): minutes, not seconds.
+    const LOAD: std::time::Duration = std::time::Duration::from_secs(600);
+
+    fn spawn(
+        &self,
+        gpu: usize,
+        base: Timeouts,
+        sandbox: crate::sandbox::Mode,
+        extensions: Option<&std::path::Path>,
+    ) -> Result<sadoku_core::worker::RemoteDevice, DeviceError> {
+        let timeouts = Timeouts { compile: base.compile.max(Self::LOAD), ..base };
+        workers::spawn_python(gpu, timeouts, &self.python, &self.bridge, sandbox, &self.device, extensions)
+    }
+
+    /// The process of a KernelBench problem's own Model.
+    pub fn spawn_model(
+        &self,
+        gpu: usize,
+        base: Timeouts,
+        sandbox: crate::sandbox::Mode,
+    ) -> Result<ModelWorker, DeviceError> {
+        Ok(ModelWorker::new(Box::new(self.spawn(gpu, base, sandbox, None)?)))
+    }
+
+    /// A Python candidate's worker; its extensions built once per source into the judge's cache
+    /// (`cache` false: every time, in the worker's own directory).
+    pub fn spawn_candidate(
+        &self,
+        gpu: usize,
+        base: Timeouts,
+        sandbox: crate::sandbox::Mode,
+        source: &str,
+        cache: bool,
+    ) -> Result<sadoku_core::worker::RemoteDevice, DeviceError> {
+        let dir = if cache {
+            Some(crate::pyworker::extension_cache(&self.python, source).map_err(|e| {
+                DeviceError::Environment(format!("the extension cache: {e} (--no-cache builds without it)"))
+            })?)
+        } else {
+            None
+        };
+        self.spawn(gpu, base, sandbox, dir.as_deref())
+    }
+
+    /// Build every Python candidate's extensions into its cache before the reviews start, several at
+    /// once: a build keeps the host busy for a minute, and no build may overlap a timing (see
+    /// `GpuGate`), so built during the reviews they would hold each other up. Only the candidates
+    /// about to be reviewed (not those `--resume` skips). Each build runs in a
+    /// confined worker of its own, as the review's will; a failure is left for the review to report.
+    pub fn prebuild(&self, candidates: &[&Candidate], gpu: usize, sandbox: crate::sandbox::Mode, progress: &Progress) {
+        use sadoku_core::device::Device as _;
+        if candidates.is_empty() {
+            return;
+        }
+        let queue = std::sync::Mutex::new(candidates.iter().copied().collect::<std::collections::VecDeque<_>>());
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get() / 2).clamp(1, 8).min(candidates.len());
+        progress
+            .line(&format!("  building the extensions of {} Python candidate(s), {threads} at once", candidates.len()));
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while let Some(c) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                        let started = std::time::Instant::now();
+                        let built = (|| -> Result<bool, DeviceError> {
+                            let mut worker = self.spawn_candidate(gpu, Default::default(), sandbox, &c.source, true)?;
+                            let request = sadoku_core::compile::CompileRequest {
+                                name: c.name(),
+                                source: c.source.clone(),
+                                arch: worker.info().arch(),
+                                options: c.spec.options.clone(),
+                            };
+                            Ok(worker.compile(&request).is_ok())
+                        })();
+                        let what = match built {
+                            Ok(true) => "built".to_string(),
+                            Ok(false) => "does not build (the review says why)".to_string(),
+                            Err(e) => format!("not built: {e}"),
+                        };
+                        progress.line(&format!("  {} {what} ({:.1} s)", c.name(), started.elapsed().as_secs_f64()));
+                    }
+                });
+            }
+        });
+    }
+}
+
 /// One lane's outcome for one candidate (by index into `Plan::candidates`).
 pub type Outcome = (usize, Result<CandidateReport, DeviceError>);
 
@@ -113,27 +200,11 @@ fn review_one(
     // Starting a Python process (importing PyTorch) is host work: never during another's timing.
     let starting = gate.shared();
     if candidate.problem.torch().is_some() && model.is_none() {
-        let py = python()?;
-        let timeouts =
-            Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(300)), ..plan.timeouts };
-        let device = workers::spawn_python(gpu, timeouts, &py.python, &py.bridge, plan.sandbox, &py.device, None)?;
-        *model = Some(ModelWorker::new(Box::new(device)));
+        *model = Some(python()?.spawn_model(gpu, plan.timeouts, plan.sandbox)?);
     }
     let spawned = std::time::Instant::now();
     let mut worker = if candidate.is_python() {
-        let py = python()?;
-        // Loading may build a torch extension (nvcc and a C++ compiler): minutes, not seconds.
-        let timeouts =
-            Timeouts { compile: plan.timeouts.compile.max(std::time::Duration::from_secs(600)), ..plan.timeouts };
-        // Its extensions are built once per source (`--no-cache`: every time, in its own directory).
-        let cache = if plan.no_cache {
-            None
-        } else {
-            Some(crate::pyworker::extension_cache(&py.python, &candidate.source).map_err(|e| {
-                DeviceError::Environment(format!("the extension cache: {e} (--no-cache builds without it)"))
-            })?)
-        };
-        workers::spawn_python(gpu, timeouts, &py.python, &py.bridge, plan.sandbox, &py.device, cache.as_deref())?
+        python()?.spawn_candidate(gpu, plan.timeouts, plan.sandbox, &candidate.source, !plan.no_cache)?
     } else {
         let mut w = workers::spawn(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)?;
         // The judge keeps the worker's modules: a worker has no cache it could plant one in. (A

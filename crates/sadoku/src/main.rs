@@ -158,6 +158,11 @@ pub(crate) fn review_loaded(
     }
     let gpus = if todo.is_empty() { Vec::new() } else { gpus(args)? };
     let candidates: Vec<&Candidate> = todo.iter().map(|(_, c)| *c).collect();
+    // Python candidates' extensions, built before any review is timed.
+    if let (Some(py), Some(&gpu), false) = (&python, gpus.first(), args.no_cache) {
+        let python_ones: Vec<&Candidate> = candidates.iter().copied().filter(|c| c.is_python()).collect();
+        py.prebuild(&python_ones, gpu, args.sandbox, &progress);
+    }
     let plan = lanes::Plan {
         candidates: &candidates,
         seeds,
