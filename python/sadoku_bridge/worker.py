@@ -44,12 +44,11 @@ _perf_counter_ns = time.perf_counter_ns
 
 import torch  # noqa: E402
 
-from . import candidates, checks, kernelbench  # noqa: E402
+from . import candidates, checks, kernelbench, tracing  # noqa: E402
 
 _Event = torch.cuda.Event
 _synchronize = torch.cuda.synchronize
 OPTION = "--sadoku-torch="
-TRACE_WHY = "the Python bridge times with CUDA events after a device-wide synchronisation; no activity trace yet"
 
 
 class DeviceFailure(Exception):
@@ -102,8 +101,11 @@ class _IpcHandle(ctypes.Structure):
 class Worker:
     """The state of one worker: its buffers and its one candidate."""
 
-    def __init__(self, device: str):
+    def __init__(self, device: str, tracer: tracing.Tracer | None = None):
         self.device = torch.device(device)
+        # The process's CUPTI tracer, started before the CUDA context (see :func:`main`).
+        self.tracer = tracer or tracing.Tracer(why="the worker was started without a tracer")
+        self.traces: list[dict[str, Any]] = []
         self.buffers: dict[int, torch.Tensor] = {}
         self.imported: dict[int, int] = {}
         self.next_id = 1
@@ -382,6 +384,16 @@ class Worker:
             start, stop = _Event(enable_timing=True), _Event(enable_timing=True)
         watch = checks.ThreadWatch()
         arguments = self._arguments(spec, inputs)
+        tracer = self.tracer if timed and self.tracer.active else None
+        trace = self.tracer.untraced()
+        opened = 0
+        if tracer is not None:
+            # The device is idle: drop what came before (the poison, the L2 flush).
+            why = tracer.begin()
+            if why is not None:
+                tracer, trace = None, {"Unavailable": {"why": why}}
+            else:
+                opened = tracer.now()
         wall = _perf_counter_ns()
         with torch.no_grad():
             if cuda:
@@ -393,6 +405,11 @@ class Worker:
                 stop.record()
                 stop.synchronize()
         wall_ms = (_perf_counter_ns() - wall) / 1e6
+        if tracer is not None:
+            # Every kernel, copy and memset since `begin`: the judge checks they lie between
+            # the two readings of CUPTI's clock, and times the call by their span.
+            trace = tracer.finish(opened, tracer.now())
+        self.traces.append(trace)
         ms = start.elapsed_time(stop) if cuda else wall_ms
         if spec["kind"] == "truth":
             self._write_truth(result, outputs, scales)
@@ -447,12 +464,25 @@ class Worker:
 
     def run(self, works: list[dict[str, Any]], timed: bool) -> tuple[float, float]:
         total, wall = 0.0, 0.0
+        self.traces = []
         for work in works:
             if "Launch" not in work:
                 raise environment("a candidate worker runs candidate calls only, never library work")
             ms, w = self._run(work["Launch"], timed)
             total, wall = total + ms, wall + w
         return total, wall
+
+    def trace(self) -> dict[str, Any]:
+        """The trace of the last :meth:`run`: its calls' records together, in the window from the
+        first call's opening to the last one's close; untraced if any call was."""
+        if not self.traces:
+            return self.tracer.untraced()
+        for t in self.traces:
+            if "Call" not in t:
+                return t
+        calls = [t["Call"] for t in self.traces]
+        kernels = [k for c in calls for k in c["kernels"]]
+        return {"Call": {"window_ns": [calls[0]["window_ns"][0], calls[-1]["window_ns"][1]], "kernels": kernels}}
 
     # --- the device ----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -537,7 +567,7 @@ def serve(worker: Worker, requests: BinaryIO, responses: BinaryIO) -> None:
                 response = {"Done": {"Ok": None}}
             elif kind == "Time":
                 ms, wall = worker.run(body["work"], timed=True)
-                sample = {"ms": ms, "wall_ms": wall, "sm_clock_mhz": None, "trace": {"Unavailable": {"why": TRACE_WHY}}}
+                sample = {"ms": ms, "wall_ms": wall, "sm_clock_mhz": None, "trace": worker.trace()}
                 response = {"Sample": {"Ok": sample}}
             else:
                 raise environment(f"a Python worker does not serve {kind}")
@@ -561,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    # The tracer before the CUDA context (CUPTI's activity records start with it), and before
+    # the confinement (it loads a library from next to sadoku).
+    tracer = tracing.Tracer.start(device.type == "cuda")
     if device.type == "cuda":
         # The CUDA context first: the driver does not initialise inside the confinement.
         torch.zeros(1, device=device)
@@ -575,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    worker = Worker(args.device)
+    worker = Worker(args.device, tracer)
     serve(worker, sys.stdin.buffer, protocol)
     return 0
 

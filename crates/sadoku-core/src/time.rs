@@ -229,6 +229,8 @@ struct Sampler<'c> {
     throttled_ms: Vec<f64>,
     /// Why the candidate's device could not trace, if it could not.
     untraced: Option<String>,
+    /// The candidate's samples were traced as Python calls (`Trace::Call`).
+    call_traced: bool,
     /// The judge's time for each timed launch's truth and comparison, ms.
     truth_ms: Vec<f64>,
 }
@@ -304,6 +306,7 @@ impl Sampler<'_> {
         if let crate::device::Trace::Unavailable { why } = &sample.trace {
             self.untraced.get_or_insert_with(|| why.clone());
         }
+        self.call_traced |= matches!(sample.trace, crate::device::Trace::Call { .. });
         let names: Vec<&str> = self.kernel_names.iter().map(String::as_str).collect();
         let traced = trace::check(&sample.trace, &names)
             .map_err(|evidence: HiddenWork| reject(Rejection::HiddenWork { at, evidence }))?;
@@ -417,6 +420,7 @@ pub(crate) fn measure(
         throttled: 0,
         throttled_ms: Vec::new(),
         untraced: None,
+        call_traced: false,
         truth_ms: Vec::new(),
         baseline_missing: None,
     };
@@ -567,8 +571,22 @@ fn sample_rounds(
             "the device's events report {event_median:.4} ms but only {wall_ms:.4} ms passed on the host"
         ));
     }
+    // The device work's span cannot exceed the events around it.
+    if use_spans {
+        let span_median =
+            Summary::of(&all_c.iter().filter_map(|t| t.span_ms).collect::<Vec<_>>()).map_or(0.0, |e| e.median);
+        if span_median > event_median * 1.05 + 0.05 {
+            unreliable.get_or_insert(format!(
+                "the trace's span is {span_median:.4} ms but the events around it only {event_median:.4} ms"
+            ));
+        }
+    }
     let clocks: Vec<f64> = all_c.iter().filter_map(|t| t.clock).collect();
-    let method = if use_spans {
+    let method = if use_spans && s.call_traced {
+        "span of every kernel, copy and memset the call caused, on any stream, in the worker's own activity \
+         trace (CUPTI)"
+            .to_string()
+    } else if use_spans {
         "span of the candidate's kernels in the device's activity trace (CUPTI)".to_string()
     } else {
         let why = s.untraced.clone().unwrap_or_else(|| "the baseline's device could not trace".into());

@@ -6,14 +6,19 @@
 //! serialise kernels) into buffers that CUPTI hands back on a flush. A timed sample discards what
 //! came before it ([`begin`]), then flushes and reads what it saw ([`finish`]).
 //!
+//! A Python worker's process has a tracer too (through the `sadoku-trace` library, see
+//! [`init_for_calls`]): it also records copies and memsets, and a timed call's trace is every
+//! record between two readings of CUPTI's clock ([`now`], [`finish_call`]).
+//!
 //! Tracing is best effort: no CUPTI, another CUPTI client (ncu, compute-sanitizer, nsys) or
 //! `SADOKU_NO_CUPTI` only make it unavailable, with the reason; nothing here panics or stops a
 //! review.
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::ffi::{CStr, c_char};
+use std::path::Path;
 use std::ptr::addr_of;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -65,6 +70,8 @@ static TRACER: OnceLock<Result<(), String>> = OnceLock::new();
 static RECORDS: Mutex<Vec<RawKernel>> = Mutex::new(Vec::new());
 /// Records lost since the last [`begin`]: over [`MAX_RECORDS`], or no buffer to put them in.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Copies and memsets are recorded too (a Python worker's tracer).
+static COPIES: AtomicBool = AtomicBool::new(false);
 
 fn records() -> MutexGuard<'static, Vec<RawKernel>> {
     RECORDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -73,12 +80,27 @@ fn records() -> MutexGuard<'static, Vec<RawKernel>> {
 /// Set up the process's tracer, once; later calls return the first outcome. Call it before the
 /// CUDA context is created.
 pub fn init() -> Result<(), String> {
+    init_with(None, false)
+}
+
+/// The tracer of a Python worker's process, once: kernels, copies and memsets. `library` is the
+/// CUPTI library PyTorch already loaded into the process, if it did: it is used rather than a
+/// second copy from the toolkit. Call it before the CUDA context is created.
+pub fn init_for_calls(library: Option<&Path>) -> Result<(), String> {
+    init_with(library, true)
+}
+
+fn init_with(library: Option<&Path>, copies: bool) -> Result<(), String> {
     TRACER
         .get_or_init(|| {
             if std::env::var_os("SADOKU_NO_CUPTI").is_some_and(|v| !v.is_empty() && v != "0") {
                 return Err("disabled by SADOKU_NO_CUPTI".into());
             }
-            crate::libs::cupti()?;
+            // CUPTI without a driver crashes as it loads (seen with CUDA 13.0's): no driver, no
+            // tracer.
+            crate::libs::driver().map_err(|_| "no NVIDIA driver (libcuda) to trace".to_string())?;
+            crate::libs::cupti_at(library)?;
+            COPIES.store(copies, Ordering::Relaxed);
             // cudarc panics on a missing symbol (all were looked up by the probe, but a panic must
             // never end a review over an optional feature).
             std::panic::catch_unwind(start).unwrap_or_else(|_| Err("CUPTI setup panicked".into()))
@@ -112,8 +134,46 @@ fn start() -> Result<(), String> {
         sys::cuptiActivityEnable(sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL)
             .result()
             .map_err(|e| format!("enabling CUPTI kernel activity failed: {}", text(e.0)))?;
+        if COPIES.load(Ordering::Relaxed) {
+            for (kind, what) in [
+                (sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMCPY, "copy"),
+                (sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMSET, "memset"),
+            ] {
+                sys::cuptiActivityEnable(kind)
+                    .result()
+                    .map_err(|e| format!("enabling CUPTI {what} activity failed: {}", text(e.0)))?;
+            }
+        }
     }
     Ok(())
+}
+
+/// CUPTI's clock now, nanoseconds: the time base of its records.
+pub fn now() -> Result<u64, String> {
+    status()?;
+    let mut t = 0u64;
+    // SAFETY: a plain out-parameter (the symbol was checked by the probe).
+    unsafe { sys::cuptiGetTimestamp(&mut t) }
+        .result()
+        .map_err(|e| format!("cuptiGetTimestamp failed: {}", text(e.0)))?;
+    Ok(t)
+}
+
+/// A copy's direction, as CUPTI's `CUpti_ActivityMemcpyKind` numbers it.
+fn copy_kind(kind: u8) -> &'static str {
+    match kind {
+        1 => "HtoD",
+        2 => "DtoH",
+        3 => "HtoA",
+        4 => "AtoH",
+        5 => "AtoA",
+        6 => "AtoD",
+        7 => "DtoA",
+        8 => "DtoD",
+        9 => "HtoH",
+        10 => "PtoP",
+        _ => "unknown",
+    }
 }
 
 /// "CUPTI_ERROR_…: message", never panicking.
@@ -175,6 +235,41 @@ unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
     unsafe {
         while sys::cuptiActivityGetNextRecord(buffer, valid, &mut record) == sys::CUptiResult::CUPTI_SUCCESS {
             let kind = (record as *const u32).read_unaligned();
+            // Copies and memsets (a Python worker's tracer only): Memcpy6 and Memset4 share the
+            // prefix read here (bytes, start, end, contextId, streamId) with their earlier versions.
+            if kind == sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMCPY as u32 {
+                let m = record as *const sys::CUpti_ActivityMemcpy6;
+                let what = copy_kind(addr_of!((*m).copyKind).read_unaligned());
+                let bytes = addr_of!((*m).bytes).read_unaligned();
+                found.push(RawKernel {
+                    name: format!("[memcpy {what}, {bytes} B]"),
+                    grid: [0; 3],
+                    block: [0; 3],
+                    registers: 0,
+                    shared_bytes: 0,
+                    start: addr_of!((*m).start).read_unaligned(),
+                    end: addr_of!((*m).end).read_unaligned(),
+                    stream: addr_of!((*m).streamId).read_unaligned(),
+                    context: addr_of!((*m).contextId).read_unaligned(),
+                });
+                continue;
+            }
+            if kind == sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMSET as u32 {
+                let m = record as *const sys::CUpti_ActivityMemset4;
+                let bytes = addr_of!((*m).bytes).read_unaligned();
+                found.push(RawKernel {
+                    name: format!("[memset, {bytes} B]"),
+                    grid: [0; 3],
+                    block: [0; 3],
+                    registers: 0,
+                    shared_bytes: 0,
+                    start: addr_of!((*m).start).read_unaligned(),
+                    end: addr_of!((*m).end).read_unaligned(),
+                    stream: addr_of!((*m).streamId).read_unaligned(),
+                    context: addr_of!((*m).contextId).read_unaligned(),
+                });
+                continue;
+            }
             if kind != sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL as u32 {
                 continue;
             }
@@ -267,6 +362,59 @@ pub fn finish(context: Option<u32>) -> Trace {
         }
     }
     trace
+}
+
+/// End of a Python call's sample, after its stop event completed: every record since [`begin`]
+/// (all contexts: the process has one), with the window `(open, close)` read from [`now`] just
+/// before the call and just after its stop event.
+pub fn finish_call(window: (u64, u64)) -> Trace {
+    let mut trace = Trace::Unavailable { why: String::new() };
+    // As in [`finish`]: a flush right after the synchronize may come back with records whose
+    // timestamps are not yet filled in; wait a little and flush again.
+    for attempt in 0..4 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(1 << attempt));
+        }
+        if let Err(why) = status().and_then(|()| flush()) {
+            return Trace::Unavailable { why };
+        }
+        let dropped = DROPPED.load(Ordering::Relaxed);
+        trace = assemble_call(&records(), window, dropped);
+        if matches!(trace, Trace::Call { .. }) || dropped > 0 {
+            break;
+        }
+    }
+    trace
+}
+
+/// A Python call's trace from the records collected since [`begin`]. Whether every record lies
+/// inside the window is the judge's check (`checks::trace`), not this one's.
+pub fn assemble_call(records: &[RawKernel], window: (u64, u64), dropped: u64) -> Trace {
+    let unavailable = |why: String| Trace::Unavailable { why };
+    if dropped > 0 {
+        return unavailable(format!("CUPTI lost {dropped} record(s) of this call"));
+    }
+    if window.0 == 0 || window.1 < window.0 {
+        return unavailable(format!("no window for the call (CUPTI's clock read {} then {})", window.0, window.1));
+    }
+    if let Some(r) = records.iter().find(|r| r.start == 0 || r.end < r.start) {
+        return unavailable(format!("CUPTI delivered an incomplete record of `{}`", r.name));
+    }
+    let mut kernels: Vec<KernelRecord> = records
+        .iter()
+        .map(|r| KernelRecord {
+            name: r.name.clone(),
+            grid: r.grid,
+            block: r.block,
+            registers: r.registers,
+            shared_bytes: r.shared_bytes,
+            start_ns: r.start,
+            end_ns: r.end,
+            stream: r.stream,
+        })
+        .collect();
+    kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
+    Trace::Call { window_ns: window, kernels }
 }
 
 /// The sample's trace from the records collected since [`begin`]: the window between the last two
@@ -365,5 +513,35 @@ mod tests {
         let mut torn = both.clone();
         torn.push(rec("k", 0, 0, 7, 1));
         assert!(matches!(assemble(&torn, Some(1), 0), Trace::Unavailable { why } if why.contains("incomplete")));
+    }
+
+    #[test]
+    fn a_calls_trace_is_every_record_of_every_stream_in_order() {
+        let records = vec![
+            rec("own_kernel", 300, 400, 9, 1),
+            rec("[memcpy HtoD, 64 B]", 100, 150, 7, 1),
+            rec("[memset, 4096 B]", 200, 250, 7, 1),
+        ];
+        let Trace::Call { window_ns, kernels } = assemble_call(&records, (50, 500), 0) else { panic!() };
+        assert_eq!(window_ns, (50, 500));
+        let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["[memcpy HtoD, 64 B]", "[memset, 4096 B]", "own_kernel"]);
+        assert_eq!(kernels[2].stream, 9);
+        // Nothing is left out here, not even what lies outside the window: the judge decides.
+        let late = vec![rec("late", 600, 700, 7, 1)];
+        assert!(matches!(assemble_call(&late, (50, 500), 0), Trace::Call { kernels, .. } if kernels.len() == 1));
+        assert!(matches!(assemble_call(&[], (50, 500), 0), Trace::Call { kernels, .. } if kernels.is_empty()));
+    }
+
+    #[test]
+    fn a_call_with_lost_or_torn_records_or_no_window_is_untraced() {
+        let ok = vec![rec("k", 100, 200, 7, 1)];
+        assert!(matches!(assemble_call(&ok, (50, 500), 2), Trace::Unavailable { why } if why.contains("lost 2")));
+        assert!(matches!(assemble_call(&ok, (0, 500), 0), Trace::Unavailable { why } if why.contains("no window")));
+        assert!(matches!(assemble_call(&ok, (600, 500), 0), Trace::Unavailable { why } if why.contains("no window")));
+        let torn = vec![rec("k", 100, 0, 7, 1)];
+        assert!(matches!(assemble_call(&torn, (50, 500), 0), Trace::Unavailable { why } if why.contains("incomplete")));
+        assert_eq!(copy_kind(8), "DtoD");
+        assert_eq!(copy_kind(42), "unknown");
     }
 }

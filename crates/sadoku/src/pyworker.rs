@@ -205,6 +205,10 @@ pub fn command_writing(
         cmd.env("TORCH_EXTENSIONS_DIR", e);
     }
     cmd.env("PYTHONNOUSERSITE", "1").env("PYTHONDONTWRITEBYTECODE", "1");
+    // The CUPTI tracer the worker loads before its CUDA context (`sadoku_bridge.tracing`).
+    if let Some(lib) = trace_library() {
+        cmd.env("SADOKU_TRACE_LIB", lib);
+    }
     // The bridge's own sources first, then where the user keeps PyTorch if not in the interpreter's
     // own site-packages (SADOKU_PYTHONPATH).
     let mut path: Vec<PathBuf> = read.iter().filter(|p| p.is_dir()).cloned().collect();
@@ -215,6 +219,20 @@ pub fn command_writing(
         cmd.env("PYTHONPATH", std::env::join_paths(path)?);
     }
     Ok(cmd)
+}
+
+/// sadoku's tracer library for Python workers: $SADOKU_TRACE_LIB, else `libsadoku_trace.so`
+/// next to sadoku (where `cargo build --release` puts both). `None`: the workers say they could
+/// not trace, and their calls are timed by events.
+pub fn trace_library() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("SADOKU_TRACE_LIB").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let beside = exe.with_file_name("libsadoku_trace.so");
+    // Test binaries live one directory down (`target/debug/deps`).
+    let above = exe.parent()?.parent().map(|d| d.join("libsadoku_trace.so"));
+    [Some(beside), above].into_iter().flatten().find(|p| p.is_file())
 }
 
 /// The directory where torch builds the extensions of one candidate source, kept from review to

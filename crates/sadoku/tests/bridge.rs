@@ -219,10 +219,19 @@ fn an_honest_modelnew_runs_on_the_judges_buffers() {
         let want = if a >= 0.0 { a } else { a * 0.05 };
         assert_eq!(b.to_bits(), want.to_bits(), "element {i}: {a} gave {b}, not {want}");
     }
-    // Timed: a sample with the call's time and a plain statement that nothing was traced.
+    // Timed: a sample with the call's time; on the CPU a plain statement that nothing was traced,
+    // on a GPU every kernel of the call inside its window.
     let sample = device.time(&TimedRun::plain(&launch(module, &[input, out]))).unwrap();
     assert!(sample.ms > 0.0 && sample.wall_ms >= sample.ms * 0.5, "{sample:?}");
-    assert!(matches!(sample.trace, Trace::Unavailable { .. }));
+    if py.device == "cpu" {
+        assert_eq!(sample.trace, Trace::Unavailable { why: "the worker runs on the CPU".into() });
+    } else {
+        let Trace::Call { window_ns: (open, close), kernels } = &sample.trace else { panic!("{:?}", sample.trace) };
+        assert!(
+            !kernels.is_empty() && kernels.iter().all(|k| *open <= k.start_ns && k.end_ns <= *close),
+            "{kernels:?}"
+        );
+    }
 }
 
 #[test]

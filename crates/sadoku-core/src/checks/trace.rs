@@ -10,6 +10,9 @@ use crate::device::{KernelRecord, Trace};
 
 /// Slack for the window check: the markers' own timestamps are only this precise.
 const WINDOW_SLACK_NS: u64 = 2_000;
+/// Slack for a Python call's window, read from CUPTI's clock on the host: records' device
+/// timestamps are converted to that clock, to within a few microseconds.
+const CALL_SLACK_NS: u64 = 20_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -63,6 +66,9 @@ pub struct Traced {
 /// Check a sample's trace against the launches that were asked for, in order. `Ok(None)` when the
 /// device could not trace.
 pub fn check(trace: &Trace, expected: &[&str]) -> Result<Option<Traced>, HiddenWork> {
+    if let Trace::Call { window_ns, kernels } = trace {
+        return check_call(*window_ns, kernels);
+    }
     let Trace::Traced { stream, window_ns: (open, close), kernels } = trace else {
         return Ok(None);
     };
@@ -92,6 +98,34 @@ pub fn check(trace: &Trace, expected: &[&str]) -> Result<Option<Traced>, HiddenW
         });
     }
     Ok(Some(Traced { span_ms: trace.span_ms().unwrap_or(0.0), kernels: ordered }))
+}
+
+/// A Python call: every stream is the call's (the worker synchronises the whole device before
+/// its stop event), its kernels have names of its own, and nothing it caused lies outside the
+/// window read just before the call and just after the stop event: work that starts after it was
+/// launched by something still running once the call returned. `Ok(None)` when the call caused
+/// no device work at all (a sample without a span; the events time it).
+fn check_call(window: (u64, u64), kernels: &[KernelRecord]) -> Result<Option<Traced>, HiddenWork> {
+    let (open, close) = window;
+    for k in kernels {
+        let before = open.saturating_sub(k.start_ns);
+        let after = k.end_ns.saturating_sub(close);
+        if before > CALL_SLACK_NS || after > CALL_SLACK_NS {
+            return Err(HiddenWork::OutsideWindow {
+                kernel: k.name.clone(),
+                before_us: before as f64 / 1e3,
+                after_us: after as f64 / 1e3,
+            });
+        }
+    }
+    if kernels.is_empty() {
+        return Ok(None);
+    }
+    let mut ordered = kernels.to_vec();
+    ordered.sort_by_key(|k| (k.start_ns, k.end_ns));
+    let start = ordered.iter().map(|k| k.start_ns).min().unwrap_or(0);
+    let end = ordered.iter().map(|k| k.end_ns).max().unwrap_or(0);
+    Ok(Some(Traced { span_ms: end.saturating_sub(start) as f64 / 1e6, kernels: ordered }))
 }
 
 #[cfg(test)]
@@ -144,6 +178,41 @@ mod tests {
         assert!(matches!(check(&t, &["a"]), Err(HiddenWork::Unexpected { .. })));
         let t = traced(vec![]);
         assert!(check(&t, &["a"]).unwrap_err().to_string().contains("but 0 traced"));
+    }
+
+    fn call(kernels: Vec<KernelRecord>) -> Trace {
+        Trace::Call { window_ns: (1_000_000, 2_000_000), kernels }
+    }
+
+    #[test]
+    fn a_python_calls_span_covers_every_kernel_and_copy_on_every_stream() {
+        // An honest call: a library kernel on one stream, its own on another, a copy back.
+        let t = call(vec![
+            k("own_kernel", 1_150_000, 1_190_000, 13),
+            k("cublas_gemm", 1_110_000, 1_140_000, 7),
+            k("[memcpy DtoD, 4096 B]", 1_195_000, 1_196_000, 7),
+        ]);
+        let got = check(&t, &["forward"]).unwrap().unwrap();
+        assert!((got.span_ms - 0.086).abs() < 1e-12, "{}", got.span_ms);
+        let names: Vec<&str> = got.kernels.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["cublas_gemm", "own_kernel", "[memcpy DtoD, 4096 B]"]);
+        // A call that caused no device work has no span: its events time it.
+        assert_eq!(check(&call(vec![]), &["forward"]), Ok(None));
+    }
+
+    #[test]
+    fn work_a_python_call_left_behind_is_hidden_work() {
+        // A kernel a leftover thread launched after the call returned.
+        let t = call(vec![k("own_kernel", 1_150_000, 1_190_000, 7), k("late", 2_100_000, 2_300_000, 7)]);
+        let e = check(&t, &["forward"]).unwrap_err();
+        assert!(e.to_string().contains("`late` ran outside the timing window"), "{e}");
+        assert!(e.to_string().contains("still running 300.0 µs after it"), "{e}");
+        // Work that started before the call's window (launched ahead, finished within it).
+        let t = call(vec![k("early", 900_000, 1_100_000, 7)]);
+        assert!(check(&t, &["forward"]).unwrap_err().to_string().contains("100.0 µs before it"));
+        // Within the clock's slack is the call's own.
+        let t = call(vec![k("own_kernel", 995_000, 2_010_000, 7)]);
+        assert!(check(&t, &["forward"]).unwrap().is_some());
     }
 
     #[test]

@@ -355,12 +355,18 @@ pub enum Trace {
     /// No tracing on this device (CUPTI missing, or another profiler holds it): events and the
     /// host wall clock only.
     Unavailable { why: String },
+    /// Every kernel, copy and memset a Python call caused, on any stream, from the process's own
+    /// CUPTI tracer. A Python worker synchronises the whole device before its stop event, so
+    /// every stream belongs to the call; `window_ns` is CUPTI's clock read just before the call
+    /// and just after its stop event completed, and nothing of the call may lie outside it.
+    /// Copies and memsets are records named `[memcpy DtoD, N B]`, `[memset, N B]`.
+    Call { window_ns: (u64, u64), kernels: Vec<KernelRecord> },
 }
 
 impl Trace {
     /// First kernel's start to last kernel's end, milliseconds; `None` untraced or empty.
     pub fn span_ms(&self) -> Option<f64> {
-        let Trace::Traced { kernels, .. } = self else { return None };
+        let (Trace::Traced { kernels, .. } | Trace::Call { kernels, .. }) = self else { return None };
         let start = kernels.iter().map(|k| k.start_ns).min()?;
         let end = kernels.iter().map(|k| k.end_ns).max()?;
         Some(end.saturating_sub(start) as f64 / 1e6)

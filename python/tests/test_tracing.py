@@ -1,0 +1,150 @@
+"""The traced path of a timed call, with a stand-in for sadoku's CUPTI tracer (a GPU run uses
+the real one: results/), and the reasons a worker gives when it cannot trace."""
+
+from __future__ import annotations
+
+import json
+import os
+import unittest
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import torch
+
+from sadoku_bridge import tracing, worker
+
+from .support import candidate_path, problem_path
+
+REPO = Path(__file__).resolve().parents[2]
+ARGS = [
+    {"name": "x", "dtype": "f32", "shape": [16, 64], "role": "input"},
+    {"name": "out", "dtype": "f32", "shape": [16, 64], "role": "output"},
+]
+
+
+class FakeTracer(tracing.Tracer):
+    """Logs what the worker asks of it, in order, into a log the candidate's call shares."""
+
+    def __init__(self, log: list[str], begin_fails: bool = False):
+        super().__init__(library=object())
+        self.log = log
+        self.begin_fails = begin_fails
+        self.clock = 100
+
+    def begin(self) -> str | None:
+        self.log.append("begin")
+        return "CUPTI could not flush" if self.begin_fails else None
+
+    def now(self) -> int:
+        self.log.append("now")
+        self.clock += 1000
+        return self.clock
+
+    def finish(self, opened: int, closed: int) -> dict[str, Any]:
+        self.log.append("finish")
+        kernel = {"name": "leaky", "grid": [1, 1, 1], "block": [32, 1, 1], "registers": 8, "shared_bytes": 0,
+                  "start_ns": opened + 10, "end_ns": closed - 10, "stream": 7}
+        return {"Call": {"window_ns": [opened, closed], "kernels": [kernel]}}
+
+
+def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker, list[dict[str, Any]]]:
+    """A CPU worker with the honest leaky ReLU loaded, its call logging into `log`, and a launch."""
+    w = worker.Worker("cpu", tracer)
+    spec = {"kind": "modelnew", "problem": str(problem_path("leaky_relu")), "init_inputs": [0.05], "seed": 7,
+            "args": ARGS}
+    request = {"name": "leaky_relu_honest.py", "source": candidate_path("leaky_relu_honest.py").read_text(),
+               "arch": "sm_90", "options": [worker.OPTION + json.dumps(spec)]}
+    compiled = w.compile(request)
+    assert "Ok" in compiled, compiled
+    module = w.load(compiled["Ok"])
+    spec_, call = w.modules[module]
+
+    def logged(*args: Any) -> Any:
+        log.append("call")
+        return call(*args)
+
+    w.modules[module] = (spec_, logged)
+    x = w.alloc(16 * 64 * 4)
+    w.upload(x, torch.randn(16 * 64).numpy().tobytes())
+    out = w.alloc(16 * 64 * 4)
+    launch = {"Launch": {"module": module, "kernel": "forward", "grid": [1, 1, 1], "block": [1, 1, 1],
+                         "shared_mem": 0, "args": [{"Buffer": x}, {"Buffer": out}]}}
+    return w, [launch]
+
+
+class TracedCall(unittest.TestCase):
+    def test_the_call_lies_between_two_readings_of_the_clock_after_begin(self) -> None:
+        log: list[str] = []
+        w, work = loaded_worker(FakeTracer(log), log)
+        w.run(work, timed=True)
+        self.assertEqual(log, ["begin", "now", "call", "now", "finish"])
+        trace = w.trace()
+        self.assertEqual(trace["Call"]["window_ns"], [1100, 2100])
+        self.assertEqual(trace["Call"]["kernels"][0]["name"], "leaky")
+
+    def test_untimed_calls_are_not_traced(self) -> None:
+        log: list[str] = []
+        w, work = loaded_worker(FakeTracer(log), log)
+        w.run(work, timed=False)
+        self.assertEqual(log, ["call"])
+
+    def test_a_failed_begin_leaves_the_call_untraced_with_the_reason(self) -> None:
+        log: list[str] = []
+        w, work = loaded_worker(FakeTracer(log, begin_fails=True), log)
+        w.run(work, timed=True)
+        self.assertEqual(log, ["begin", "call"])
+        self.assertEqual(w.trace(), {"Unavailable": {"why": "CUPTI could not flush"}})
+
+    def test_several_calls_in_one_sample_share_one_window(self) -> None:
+        log: list[str] = []
+        w, work = loaded_worker(FakeTracer(log), log)
+        w.run(work + work, timed=True)
+        trace = w.trace()["Call"]
+        self.assertEqual(trace["window_ns"], [1100, 4100])
+        self.assertEqual(len(trace["kernels"]), 2)
+
+    def test_an_untraced_worker_says_why(self) -> None:
+        log: list[str] = []
+        w, work = loaded_worker(tracing.Tracer(why="the worker runs on the CPU"), log)
+        w.run(work, timed=True)
+        self.assertEqual(log, ["call"])
+        self.assertEqual(w.trace(), {"Unavailable": {"why": "the worker runs on the CPU"}})
+
+
+class StartingTheTracer(unittest.TestCase):
+    def test_reasons_without_a_gpu_a_library_or_with_tracing_off(self) -> None:
+        self.assertEqual(tracing.Tracer.start(cuda=False).why, "the worker runs on the CPU")
+        with mock.patch.dict(os.environ, {"SADOKU_NO_CUPTI": "1"}):
+            self.assertEqual(tracing.Tracer.start(cuda=True).why, "disabled by SADOKU_NO_CUPTI")
+        env = {k: v for k, v in os.environ.items() if k not in ("SADOKU_NO_CUPTI", "SADOKU_TRACE_LIB")}
+        with mock.patch.dict(os.environ, env, clear=True):
+            self.assertIn("libsadoku_trace.so was not found", tracing.Tracer.start(cuda=True).why)
+        with mock.patch.dict(os.environ, {**env, "SADOKU_TRACE_LIB": "/nonexistent/libsadoku_trace.so"}, clear=True):
+            t = tracing.Tracer.start(cuda=True)
+            self.assertFalse(t.active)
+            self.assertIn("cannot load the tracer library /nonexistent/libsadoku_trace.so", t.why)
+
+    def test_the_built_library_starts_or_says_why(self) -> None:
+        built = [p for p in (REPO / "target/release/libsadoku_trace.so", REPO / "target/debug/libsadoku_trace.so")
+                 if p.is_file()]
+        if not built:
+            self.skipTest("libsadoku_trace.so is not built (cargo build)")
+        env = {k: v for k, v in os.environ.items() if k != "SADOKU_NO_CUPTI"}
+        with mock.patch.dict(os.environ, {**env, "SADOKU_TRACE_LIB": str(built[0])}, clear=True):
+            t = tracing.Tracer.start(cuda=True)
+        if torch.cuda.is_available():
+            self.assertTrue(t.active, t.why)
+        else:
+            # No driver here: the library loads, and CUPTI's refusal comes back as a sentence.
+            self.assertFalse(t.active)
+            self.assertTrue(t.why.startswith("sadoku's tracer did not start: "), t.why)
+            self.assertEqual(t.untraced(), {"Unavailable": {"why": t.why}})
+
+    def test_the_cupti_libraries_already_loaded_are_found_by_path(self) -> None:
+        for path in tracing.loaded_cupti():
+            self.assertTrue(os.path.isabs(path) and "libcupti.so" in path, path)
+
+
+if __name__ == "__main__":
+    unittest.main()
