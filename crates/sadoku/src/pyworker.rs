@@ -205,10 +205,6 @@ pub fn command_writing(
         cmd.env("TORCH_EXTENSIONS_DIR", e);
     }
     cmd.env("PYTHONNOUSERSITE", "1").env("PYTHONDONTWRITEBYTECODE", "1");
-    // The CUPTI tracer the worker loads before its CUDA context (`sadoku_bridge.tracing`).
-    if let Some(lib) = trace_library() {
-        cmd.env("SADOKU_TRACE_LIB", lib);
-    }
     // The bridge's own sources first, then where the user keeps PyTorch if not in the interpreter's
     // own site-packages (SADOKU_PYTHONPATH).
     let mut path: Vec<PathBuf> = read.iter().filter(|p| p.is_dir()).cloned().collect();
