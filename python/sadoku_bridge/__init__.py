@@ -11,11 +11,6 @@ Importing the package takes :data:`.checks.AT_IMPORT`, the timer identities to c
 after candidate code has run, so import it before loading any candidate.
 """
 
-# A traced worker's CUPTI comes before PyTorch (see tracing.py): first, before any import of torch.
-from . import tracing as _tracing
-
-_tracing.start_early()
-
 from .checks import AT_IMPORT, OutputSpec, Refusal, ThreadWatch, TimerGuard
 from .candidates import CandidateError, build_candidate, load_archive_kernel, load_modelnew, reference_state
 from .kernelbench import Problem, ProblemError, build_model, describe, fresh_inputs, load_problem, truth

@@ -2,12 +2,11 @@
 stream, from sadoku's own CUPTI tracer (``libsadoku_trace.so``, built with sadoku, named by the
 judge in ``SADOKU_TRACE_LIB``).
 
-CUPTI traces the process it is loaded in, so the worker starts the tracer itself: when the package
-is imported (:func:`start_early`, for a worker the judge started with ``SADOKU_TRACE=cuda``), before
-PyTorch is. CUPTI is then loaded as sadoku finds it, and PyTorch, which links a CUPTI of its own
-by soname, is given the same copy; had PyTorch loaded first, the tracer would load a second copy
-beside it (from the toolkit), which it refuses. :meth:`Tracer.confirm_single` checks, once
-PyTorch is imported, that the process holds one CUPTI. A timed call is then::
+CUPTI traces the process it is loaded in, so the worker starts the tracer itself, once PyTorch is
+imported and before it creates its CUDA context (and before the worker confines itself). PyTorch
+links a CUPTI of its own (its wheel's): the tracer calls that very file, found in
+``/proc/self/maps``, rather than loading a second copy from the toolkit beside it (two would
+compete for the driver's callbacks). A timed call is then::
 
     tracer.begin()              # the device idle: what came before is delivered and dropped
     open = tracer.now()         # CUPTI's clock
@@ -97,14 +96,6 @@ class Tracer:
             return cls(why=f"sadoku's tracer did not start: {why}")
         return tracer
 
-    def confirm_single(self) -> None:
-        """Once PyTorch is imported: stop tracing (with the reason) if the process now holds more
-        than one CUPTI library, which would compete for the driver's callbacks."""
-        held = _distinct(loaded_cupti())
-        if self.active and len(held) > 1:
-            self._lib = None
-            self.why = f"this process holds {len(held)} CUPTI libraries ({', '.join(held)}); tracing is off"
-
     def _text(self, pointer: int | None) -> str | None:
         if not pointer:
             return None
@@ -131,14 +122,3 @@ class Tracer:
     def untraced(self) -> dict[str, Any]:
         return {"Unavailable": {"why": self.why or "not traced"}}
 
-
-#: The tracer :func:`start_early` started, if the package was imported in a traced worker.
-EARLY: Tracer | None = None
-
-
-def start_early() -> None:
-    """Start the tracer now, before PyTorch is imported, in a worker the judge started with
-    ``SADOKU_TRACE=cuda``; elsewhere (tests, the describe and build workers) do nothing."""
-    global EARLY
-    if EARLY is None and os.environ.get("SADOKU_TRACE") == "cuda":
-        EARLY = Tracer.start(cuda=True)

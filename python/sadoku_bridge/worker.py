@@ -46,9 +46,6 @@ import torch  # noqa: E402
 
 from . import candidates, checks, kernelbench, tracing  # noqa: E402
 
-if tracing.EARLY is not None:
-    tracing.EARLY.confirm_single()
-
 _Event = torch.cuda.Event
 _synchronize = torch.cuda.synchronize
 OPTION = "--sadoku-torch="
@@ -595,9 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     # The tracer before the CUDA context (CUPTI's activity records start with it), and before
-    # the confinement (it loads a library from next to sadoku): started when the package was
-    # imported, before PyTorch, in a worker the judge traces.
-    tracer = tracing.EARLY if tracing.EARLY is not None else tracing.Tracer.start(device.type == "cuda")
+    # the confinement (it loads a library from next to sadoku).
+    tracer = tracing.Tracer.start(device.type == "cuda")
     if device.type == "cuda":
         # The CUDA context first: the driver does not initialise inside the confinement.
         torch.zeros(1, device=device)

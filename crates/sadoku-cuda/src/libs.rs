@@ -169,25 +169,10 @@ const CUPTI_SYMBOLS: [&str; 9] = [
 /// CUPTI (the activity tracer) is loadable and has every entry point sadoku uses. Optional: its
 /// absence only turns tracing off, so the error is a reason to show, not a failure.
 pub fn cupti() -> Result<(), String> {
-    cupti_at(None)
-}
-
-/// [`cupti`], loading `library` (a path) instead of searching the toolkit: in a Python worker,
-/// the CUPTI that PyTorch already loaded, so that the process holds one copy. The first call's
-/// answer stands.
-pub fn cupti_at(library: Option<&Path>) -> Result<(), String> {
     static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
     PROBE
         .get_or_init(|| {
-            let searched = match library {
-                Some(path) => {
-                    if !load_forever(path) {
-                        return Err(format!("cannot load CUPTI from {}", path.display()));
-                    }
-                    vec![path.to_path_buf()]
-                }
-                None => preload("libcupti"),
-            };
+            let searched = preload("libcupti");
             // SAFETY: only probes whether the library can be opened.
             if !unsafe { cudarc::cupti::sys::is_culib_present() } {
                 return Err(format!("CUPTI not found (libcupti.so){}", searched_text(&searched)));
@@ -201,44 +186,9 @@ pub fn cupti_at(library: Option<&Path>) -> Result<(), String> {
                     return Err(format!("the CUPTI library found lacks `{name}` (too old?)"));
                 }
             }
-            // The library cudarc resolved by name must be the one asked for: two CUPTIs in one
-            // process would each believe they own the driver's callbacks.
-            if let Some(asked) = library {
-                // SAFETY: as above; the symbol is only looked up.
-                let symbol = unsafe { lib.get::<*const ()>(b"cuptiSubscribe") }
-                    .map(|s| *s as *const libc::c_void)
-                    .map_err(|e| format!("cuptiSubscribe: {e}"))?;
-                let used = file_of(symbol);
-                let same = |p: &Path| std::fs::canonicalize(p).ok();
-                if used.as_deref().and_then(same) != same(asked) {
-                    return Err(format!(
-                        "CUPTI resolved to {} rather than {}, which this process already holds: two copies would \
-                         compete for the driver's callbacks",
-                        used.map_or_else(|| "an unknown file".into(), |p| p.display().to_string()),
-                        asked.display()
-                    ));
-                }
-            }
             Ok(())
         })
         .clone()
-}
-
-/// The file a loaded symbol lives in.
-fn file_of(symbol: *const libc::c_void) -> Option<PathBuf> {
-    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
-    // SAFETY: dladdr only reads the loader's tables; `info` is a valid out-parameter.
-    if unsafe { libc::dladdr(symbol, info.as_mut_ptr()) } == 0 {
-        return None;
-    }
-    // SAFETY: dladdr succeeded, so `info` is initialised; dli_fname is NUL-terminated or null.
-    let info = unsafe { info.assume_init() };
-    if info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: as above.
-    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
-    Some(PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes())))
 }
 
 /// cuDNN is loadable (from $CUDNN_PATH, a toolkit directory, or the loader's path). Optional: a

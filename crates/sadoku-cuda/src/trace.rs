@@ -15,7 +15,7 @@
 //! review.
 
 use std::alloc::{Layout, alloc, dealloc};
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, c_char, c_void};
 use std::path::Path;
 use std::ptr::addr_of;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -99,13 +99,78 @@ fn init_with(library: Option<&Path>, copies: bool) -> Result<(), String> {
             // CUPTI without a driver crashes as it loads (seen with CUDA 13.0's): no driver, no
             // tracer.
             crate::libs::driver().map_err(|_| "no NVIDIA driver (libcuda) to trace".to_string())?;
-            crate::libs::cupti_at(library)?;
+            let api = match library {
+                Some(path) => Api::open(path)?,
+                None => {
+                    crate::libs::cupti()?;
+                    // SAFETY: the probe found the library, so culib() does not panic.
+                    Api::from(unsafe { cudarc::cupti::sys::culib() })?
+                }
+            };
+            let _ = API.set(api);
             COPIES.store(copies, Ordering::Relaxed);
-            // cudarc panics on a missing symbol (all were looked up by the probe, but a panic must
-            // never end a review over an optional feature).
+            // A panic must never end a review over an optional feature.
             std::panic::catch_unwind(start).unwrap_or_else(|_| Err("CUPTI setup panicked".into()))
         })
         .clone()
+}
+
+/// The CUPTI entry points the tracer calls, from one library: cudarc's (found as sadoku finds
+/// CUDA's libraries) in sadoku's workers, or, in a Python worker, the very file PyTorch already
+/// loaded (a second copy beside it would compete for the driver's callbacks). Results are read as
+/// plain numbers (`CUptiResult` values), never as Rust enums.
+struct Api {
+    subscribe: unsafe extern "C" fn(*mut sys::CUpti_SubscriberHandle, sys::CUpti_CallbackFunc, *mut c_void) -> u32,
+    register:
+        unsafe extern "C" fn(sys::CUpti_BuffersCallbackRequestFunc, sys::CUpti_BuffersCallbackCompleteFunc) -> u32,
+    enable: unsafe extern "C" fn(u32) -> u32,
+    flush_all: unsafe extern "C" fn(u32) -> u32,
+    next_record: unsafe extern "C" fn(*mut u8, usize, *mut *mut sys::CUpti_Activity) -> u32,
+    result_string: unsafe extern "C" fn(u32, *mut *const c_char) -> u32,
+    timestamp: unsafe extern "C" fn(*mut u64) -> u32,
+    context_id: unsafe extern "C" fn(CUcontext, *mut u32) -> u32,
+}
+
+static API: OnceLock<Api> = OnceLock::new();
+
+fn api() -> Result<&'static Api, String> {
+    API.get().ok_or_else(|| "the CUPTI tracer was never set up".to_string())
+}
+
+impl Api {
+    fn open(path: &Path) -> Result<Api, String> {
+        // SAFETY: loading CUPTI runs only its initialisers; the library stays loaded for good.
+        let lib = unsafe { libloading::Library::new(path) }
+            .map_err(|e| format!("cannot load CUPTI from {}: {e}", path.display()))?;
+        Api::from(Box::leak(Box::new(lib)))
+    }
+
+    fn from(lib: &'static libloading::Library) -> Result<Api, String> {
+        fn get<T: Copy>(lib: &'static libloading::Library, name: &str) -> Result<T, String> {
+            // SAFETY: each symbol is read with the signature CUPTI's header gives it; the library
+            // is never unloaded.
+            unsafe { lib.get::<T>(name.as_bytes()) }
+                .map(|s| *s)
+                .map_err(|_| format!("the CUPTI library found lacks `{name}` (too old?)"))
+        }
+        Ok(Api {
+            subscribe: get(lib, "cuptiSubscribe")?,
+            register: get(lib, "cuptiActivityRegisterCallbacks")?,
+            enable: get(lib, "cuptiActivityEnable")?,
+            flush_all: get(lib, "cuptiActivityFlushAll")?,
+            next_record: get(lib, "cuptiActivityGetNextRecord")?,
+            result_string: get(lib, "cuptiGetResultString")?,
+            timestamp: get(lib, "cuptiGetTimestamp")?,
+            context_id: get(lib, "cuptiGetContextId")?,
+        })
+    }
+}
+
+const SUCCESS: u32 = sys::CUptiResult::CUPTI_SUCCESS as u32;
+
+/// `Ok` on CUPTI_SUCCESS, else "`what` failed: CUPTI's words".
+fn checked(api: &Api, code: u32, what: &str) -> Result<(), String> {
+    if code == SUCCESS { Ok(()) } else { Err(format!("{what} failed: {}", text(api, code))) }
 }
 
 /// Whether this process traces, and if not, why.
@@ -114,34 +179,28 @@ pub fn status() -> Result<(), String> {
 }
 
 fn start() -> Result<(), String> {
+    let api = api()?;
     // SAFETY: plain CUPTI calls with valid out-parameters; the callbacks match CUPTI's signatures.
     unsafe {
         let mut subscriber: sys::CUpti_SubscriberHandle = std::ptr::null_mut();
-        sys::cuptiSubscribe(&mut subscriber, None, std::ptr::null_mut()).result().map_err(|e| {
-            if e.0 == sys::CUptiResult::CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED {
-                format!(
-                    "another CUPTI client (a profiler or sanitizer such as ncu, nsys or compute-sanitizer) is \
-                     attached: {}",
-                    text(e.0)
-                )
-            } else {
-                format!("cuptiSubscribe failed: {}", text(e.0))
-            }
-        })?;
-        sys::cuptiActivityRegisterCallbacks(Some(buffer_requested), Some(buffer_completed))
-            .result()
-            .map_err(|e| format!("cuptiActivityRegisterCallbacks failed: {}", text(e.0)))?;
-        sys::cuptiActivityEnable(sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL)
-            .result()
-            .map_err(|e| format!("enabling CUPTI kernel activity failed: {}", text(e.0)))?;
+        let code = (api.subscribe)(&mut subscriber, None, std::ptr::null_mut());
+        if code == sys::CUptiResult::CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED as u32 {
+            return Err(format!(
+                "another CUPTI client (a profiler or sanitizer such as ncu, nsys or compute-sanitizer) is attached: {}",
+                text(api, code)
+            ));
+        }
+        checked(api, code, "cuptiSubscribe")?;
+        let code = (api.register)(Some(buffer_requested), Some(buffer_completed));
+        checked(api, code, "cuptiActivityRegisterCallbacks")?;
+        let code = (api.enable)(sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL as u32);
+        checked(api, code, "enabling CUPTI kernel activity")?;
         if COPIES.load(Ordering::Relaxed) {
             for (kind, what) in [
-                (sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMCPY, "copy"),
-                (sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMSET, "memset"),
+                (sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMCPY, "enabling CUPTI copy activity"),
+                (sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMSET, "enabling CUPTI memset activity"),
             ] {
-                sys::cuptiActivityEnable(kind)
-                    .result()
-                    .map_err(|e| format!("enabling CUPTI {what} activity failed: {}", text(e.0)))?;
+                checked(api, (api.enable)(kind as u32), what)?;
             }
         }
     }
@@ -151,11 +210,10 @@ fn start() -> Result<(), String> {
 /// CUPTI's clock now, nanoseconds: the time base of its records.
 pub fn now() -> Result<u64, String> {
     status()?;
+    let api = api()?;
     let mut t = 0u64;
-    // SAFETY: a plain out-parameter (the symbol was checked by the probe).
-    unsafe { sys::cuptiGetTimestamp(&mut t) }
-        .result()
-        .map_err(|e| format!("cuptiGetTimestamp failed: {}", text(e.0)))?;
+    // SAFETY: a plain out-parameter.
+    checked(api, unsafe { (api.timestamp)(&mut t) }, "cuptiGetTimestamp")?;
     Ok(t)
 }
 
@@ -177,18 +235,15 @@ fn copy_kind(kind: u8) -> &'static str {
 }
 
 /// "CUPTI_ERROR_…: message", never panicking.
-fn text(r: sys::CUptiResult) -> String {
+fn text(api: &Api, code: u32) -> String {
     let mut s: *const c_char = std::ptr::null();
-    // SAFETY: out-parameter; CUPTI returns a static string.
-    let described = unsafe { sys::cuptiGetResultString(r, &mut s) } == sys::CUptiResult::CUPTI_SUCCESS;
-    let name = format!("{r:?}");
+    // SAFETY: out-parameter; CUPTI returns a static string (or an error for an unknown code).
+    let described = unsafe { (api.result_string)(code, &mut s) } == SUCCESS;
     if !described || s.is_null() {
-        return name;
+        return format!("CUPTI error {code}");
     }
     // SAFETY: a NUL-terminated static string from CUPTI.
-    let msg = unsafe { CStr::from_ptr(s) }.to_string_lossy();
-    // Some versions describe an error by its name alone.
-    if msg == name { name } else { format!("{name} ({msg})") }
+    unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned()
 }
 
 fn layout() -> Layout {
@@ -232,8 +287,9 @@ unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
     // (Kernel11) only append fields, and every field read here lies in the prefix shared with
     // Kernel9 as well. Fields are read one by one (never an enum-typed field, whose value might be
     // unknown to these bindings).
+    let Ok(api) = api() else { return };
     unsafe {
-        while sys::cuptiActivityGetNextRecord(buffer, valid, &mut record) == sys::CUptiResult::CUPTI_SUCCESS {
+        while (api.next_record)(buffer, valid, &mut record) == SUCCESS {
             let kind = (record as *const u32).read_unaligned();
             // Copies and memsets (a Python worker's tracer only): Memcpy6 and Memset4 share the
             // prefix read here (bytes, start, end, contextId, streamId) with their earlier versions.
@@ -309,11 +365,11 @@ unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
 }
 
 fn flush() -> Result<(), String> {
+    let api = api()?;
     // SAFETY: a plain CUPTI call; completed buffers come back through `buffer_completed` before
     // it returns.
-    unsafe { sys::cuptiActivityFlushAll(sys::CUpti_ActivityFlag::CUPTI_ACTIVITY_FLAG_FLUSH_FORCED as u32) }
-        .result()
-        .map_err(|e| format!("cuptiActivityFlushAll failed: {}", text(e.0)))
+    let code = unsafe { (api.flush_all)(sys::CUpti_ActivityFlag::CUPTI_ACTIVITY_FLAG_FLUSH_FORCED as u32) };
+    checked(api, code, "cuptiActivityFlushAll")
 }
 
 /// CUPTI's id for a context (what its records carry as `contextId`).
@@ -322,10 +378,11 @@ fn flush() -> Result<(), String> {
 /// `ctx` is a live CUDA context.
 pub unsafe fn context_id(ctx: CUcontext) -> Option<u32> {
     status().ok()?;
+    let api = api().ok()?;
     let mut id = 0u32;
-    // SAFETY: `ctx` is a live context; plain out-parameter (the symbol was checked by the probe).
-    let r = unsafe { sys::cuptiGetContextId(ctx, &mut id) };
-    (r == sys::CUptiResult::CUPTI_SUCCESS).then_some(id)
+    // SAFETY: `ctx` is a live context; plain out-parameter.
+    let r = unsafe { (api.context_id)(ctx, &mut id) } == SUCCESS;
+    r.then_some(id)
 }
 
 /// Start of a sample: deliver and discard every record so far of the context with CUPTI id

@@ -191,13 +191,9 @@ pub fn spawn_python(
     let mut cmd =
         crate::pyworker::command_writing(python, temp.path(), &[bridge.to_path_buf()], extensions, sandbox, &args)
             .map_err(|e| env(e.to_string()))?;
-    // A worker on a GPU traces its timed calls with sadoku's CUPTI tracer, which it starts before
-    // it imports PyTorch (`sadoku_bridge.tracing`).
-    if device.starts_with("cuda") {
-        cmd.env("SADOKU_TRACE", "cuda");
-        if let Some(lib) = crate::pyworker::trace_library() {
-            cmd.env("SADOKU_TRACE_LIB", lib);
-        }
+    // A worker on a GPU traces its timed calls with sadoku's CUPTI tracer (`sadoku_bridge.tracing`).
+    if let Some(lib) = crate::pyworker::trace_library().filter(|_| device.starts_with("cuda")) {
+        cmd.env("SADOKU_TRACE_LIB", lib);
     }
     let child = cmd
         .stdin(Stdio::piped())
