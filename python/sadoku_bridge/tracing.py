@@ -9,13 +9,17 @@ links a CUPTI of its own (its wheel's): the tracer calls that very file, found i
 compete for the driver's callbacks). A timed call is then::
 
     tracer.begin()              # the device idle: what came before is delivered and dropped
+    resets = tracer.resets()
     open = tracer.now()         # CUPTI's clock
     start.record(); call(); synchronize(); stop.record(); stop.synchronize()
     close = tracer.now()
-    trace = tracer.finish(open, close)
+    trace = tracer.finish(open, close)   # refused if tracer.resets() moved: the call dropped records
 
 and the judge checks that every record lies inside ``(open, close)`` and times the call by the
-span of its records. Tracing is best effort, as for native workers: without the library, CUPTI or
+span of its records. The call runs in this process and could reach the tracer: the worker refuses
+a call that dropped the records or replaced the tracer's methods (:data:`checks.TIMER_ATTRIBUTES`),
+and the judge times by events a review whose traces cover much less than its events (see
+``docs/BRIDGE.md``). Tracing is best effort, as for native workers: without the library, CUPTI or
 a GPU, :attr:`Tracer.why` says why, and the call is timed by its events.
 """
 
@@ -83,6 +87,8 @@ class Tracer:
         lib.sadoku_trace_begin.argtypes = []
         lib.sadoku_trace_now.restype = ctypes.c_uint64
         lib.sadoku_trace_now.argtypes = []
+        lib.sadoku_trace_resets.restype = ctypes.c_uint64
+        lib.sadoku_trace_resets.argtypes = []
         lib.sadoku_trace_finish.restype = ctypes.c_void_p
         lib.sadoku_trace_finish.argtypes = [ctypes.c_uint64, ctypes.c_uint64]
         lib.sadoku_trace_free.restype = None
@@ -110,6 +116,11 @@ class Tracer:
 
     def now(self) -> int:
         return int(self._lib.sadoku_trace_now())
+
+    def resets(self) -> int:
+        """How many times the records were dropped, ever: unchanged across a call unless the call
+        itself dropped them (to hide a kernel from its trace)."""
+        return int(self._lib.sadoku_trace_resets())
 
     def finish(self, opened: int, closed: int) -> dict[str, Any]:
         """The call's trace, as the judge's ``Trace`` JSON."""

@@ -386,13 +386,14 @@ class Worker:
         arguments = self._arguments(spec, inputs)
         tracer = self.tracer if timed and self.tracer.active else None
         trace = self.tracer.untraced()
-        opened = 0
+        opened, resets = 0, 0
         if tracer is not None:
             # The device is idle: drop what came before (the poison, the L2 flush).
             why = tracer.begin()
             if why is not None:
                 tracer, trace = None, {"Unavailable": {"why": why}}
             else:
+                resets = tracer.resets()
                 opened = tracer.now()
         wall = _perf_counter_ns()
         with torch.no_grad():
@@ -409,6 +410,11 @@ class Worker:
             # Every kernel, copy and memset since `begin`: the judge checks they lie between
             # the two readings of CUPTI's clock, and times the call by their span.
             trace = tracer.finish(opened, tracer.now())
+            dropped = tracer.resets() - resets
+            if dropped and not trusted:
+                raise DeviceFailure({"Refused": {"kernel": "forward", "reason": "the trace was tampered with",
+                                                 "evidence": f"the call dropped the tracer's records {dropped} time(s) "
+                                                             "(sadoku_trace_begin), which would hide its kernels"}})
         self.traces.append(trace)
         ms = start.elapsed_time(stop) if cuda else wall_ms
         if spec["kind"] == "truth":

@@ -31,9 +31,14 @@ class FakeTracer(tracing.Tracer):
         self.log = log
         self.begin_fails = begin_fails
         self.clock = 100
+        self.reset_count = 0
+
+    def resets(self) -> int:
+        return self.reset_count
 
     def begin(self) -> str | None:
         self.log.append("begin")
+        self.reset_count += 1
         return "CUPTI could not flush" if self.begin_fails else None
 
     def now(self) -> int:
@@ -82,6 +87,46 @@ class TracedCall(unittest.TestCase):
         trace = w.trace()
         self.assertEqual(trace["Call"]["window_ns"], [1100, 2100])
         self.assertEqual(trace["Call"]["kernels"][0]["name"], "leaky")
+
+    def test_a_call_that_drops_the_tracers_records_is_refused(self) -> None:
+        # The call resets the tracer itself (sadoku_trace_begin through ctypes), so that a kernel
+        # it launched before would be missing from its trace.
+        log: list[str] = []
+        tracer = FakeTracer(log)
+        w, work = loaded_worker(tracer, log)
+        spec, call = w.modules[work[0]["Launch"]["module"]]
+
+        def dropping(*args: Any) -> Any:
+            out = call(*args)
+            tracer.begin()
+            return out
+
+        w.modules[work[0]["Launch"]["module"]] = (spec, dropping)
+        with self.assertRaises(worker.DeviceFailure) as caught:
+            w.run(work, timed=True)
+        refused = caught.exception.error["Refused"]
+        self.assertEqual(refused["reason"], "the trace was tampered with")
+        self.assertIn("dropped the tracer's records 1 time(s)", refused["evidence"])
+
+    def test_a_call_that_replaces_the_tracer_is_refused(self) -> None:
+        log: list[str] = []
+        w, work = loaded_worker(FakeTracer(log), log)
+        spec, call = w.modules[work[0]["Launch"]["module"]]
+        original = tracing.Tracer.finish
+
+        def patching(*args: Any) -> Any:
+            tracing.Tracer.finish = lambda self, opened, closed: {"Call": {"window_ns": [opened, closed], "kernels": []}}
+            return call(*args)
+
+        w.modules[work[0]["Launch"]["module"]] = (spec, patching)
+        try:
+            with self.assertRaises(worker.DeviceFailure) as caught:
+                w.run(work, timed=True)
+        finally:
+            tracing.Tracer.finish = original
+        refused = caught.exception.error["Refused"]
+        self.assertEqual(refused["reason"], "the timer was tampered with")
+        self.assertIn("sadoku_bridge.tracing.Tracer.finish", refused["evidence"])
 
     def test_untimed_calls_are_not_traced(self) -> None:
         log: list[str] = []

@@ -243,6 +243,58 @@ fn extra_kernel_nobody_launched_is_rejected_as_hidden_work() {
     assert!(matches!(evidence, HiddenWork::Unexpected { .. }), "{evidence}");
 }
 
+/// A Python call's trace (`Trace::Call`): every kernel it caused counts, on any stream, and its
+/// time is their span.
+#[test]
+fn a_python_calls_kernels_on_any_stream_are_its_own_and_timed_by_their_span() {
+    let mut dev = device();
+    dev.calls = true;
+    // Its kernel on a stream of its own (a second stream): still the call's, and timed.
+    dev.trace_tweak = Some(Box::new(|kernels, _| kernels.iter_mut().for_each(|k| k.stream = 13)));
+    let report = review(&mut dev, &candidate("honest"), 21);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(t.method.contains("every kernel, copy and memset the call caused, on any stream"), "{}", t.method);
+    assert_eq!((t.kernels[0].name.as_str(), t.kernels[0].stream), ("honest", 13));
+    assert!((t.candidate.median - KERNEL_MS).abs() < 0.01, "{:?}", t.candidate);
+}
+
+/// Work that outlives a Python call's window (a thread that launches after the call returned).
+#[test]
+fn work_after_a_python_calls_window_is_rejected_as_hidden_work() {
+    let mut dev = device();
+    dev.calls = true;
+    dev.trace_tweak = Some(Box::new(|kernels, (_, close)| {
+        let mut late = kernels[0].clone();
+        late.name = "late".into();
+        (late.start_ns, late.end_ns) = (close + 100_000, close + 400_000);
+        kernels.push(late);
+    }));
+    let report = review(&mut dev, &candidate("honest"), 22);
+    let Rejection::HiddenWork { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
+    assert!(evidence.to_string().contains("`late` ran outside the timing window"), "{evidence}");
+}
+
+/// A Python call that switches CUPTI's recording off around its kernel: its trace covers almost
+/// nothing of what its events measured, so the review is timed by events, and says why.
+#[test]
+fn a_python_call_whose_trace_misses_its_work_is_timed_by_events() {
+    let mut dev = device();
+    dev.calls = true;
+    dev.trace_tweak = Some(Box::new(|kernels, _| {
+        for k in kernels.iter_mut().filter(|k| k.name == "honest") {
+            k.end_ns = k.start_ns + 1_000;
+        }
+    }));
+    let report = review(&mut dev, &candidate("honest"), 23);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(t.method.starts_with("CUDA events"), "{}", t.method);
+    assert!(t.method.contains("events uncovered"), "{}", t.method);
+    // The events saw the whole kernel.
+    assert!((t.candidate.median - KERNEL_MS).abs() < 0.01, "{:?}", t.candidate);
+}
+
 /// Without a trace the review still runs, on events and the wall clock, and says so.
 #[test]
 fn without_tracing_timing_falls_back_to_events_and_says_why() {

@@ -14,6 +14,7 @@
 
 use std::ffi::{CStr, CString, c_char};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sadoku_core::device::Trace;
 use sadoku_cuda::trace;
@@ -51,10 +52,22 @@ pub unsafe extern "C" fn sadoku_trace_start(cupti: *const c_char) -> *mut c_char
     guarded(move || trace::init_for_calls(library.as_deref().map(Path::new)))
 }
 
+/// How many times [`sadoku_trace_begin`] ran (see [`sadoku_trace_resets`]).
+static RESETS: AtomicU64 = AtomicU64::new(0);
+
 /// Deliver and drop every record so far. Null on success, else why not.
 #[unsafe(no_mangle)]
 pub extern "C" fn sadoku_trace_begin() -> *mut c_char {
+    RESETS.fetch_add(1, Ordering::SeqCst);
     guarded(|| trace::begin(None))
+}
+
+/// How many times the records were dropped, ever: the worker reads it after its own `begin` and
+/// again after the call, so that a call that dropped its own records (calling `begin` itself, to
+/// hide a kernel) is caught.
+#[unsafe(no_mangle)]
+pub extern "C" fn sadoku_trace_resets() -> u64 {
+    RESETS.load(Ordering::SeqCst)
 }
 
 /// CUPTI's clock, nanoseconds; 0 when it cannot be read.
@@ -104,8 +117,10 @@ mod tests {
     fn without_a_tracer_every_call_says_why_and_nothing_panics() {
         // No tracer was started in this process: begin says so, the clock reads 0, and a finish
         // is an untraced sample in the judge's own format.
+        let before = sadoku_trace_resets();
         let why = take(sadoku_trace_begin()).expect("begin fails without a tracer");
         assert!(why.contains("never set up"), "{why}");
+        assert_eq!(sadoku_trace_resets(), before + 1, "every begin is counted, even a failed one");
         assert_eq!(sadoku_trace_now(), 0);
         let json = take(sadoku_trace_finish(1, 2)).unwrap();
         let trace: Trace = serde_json::from_str(&json).unwrap();

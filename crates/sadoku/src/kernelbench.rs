@@ -426,7 +426,9 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
 
 /// The figures of a KernelBench run: per problem, its best accepted candidate against eager
 /// PyTorch; over all the problems given (with a candidate or not), how many have an accepted
-/// candidate, and one at least 1× and 2× as fast as eager PyTorch.
+/// candidate, and one at least 1× and 2× as fast as eager PyTorch. "At least" is said of the
+/// speedup's 95 % interval, not of its median: a candidate that ties with eager PyTorch within
+/// the noise (1.00× in 0.99–1.01) is not counted faster.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Summary {
     pub problems: usize,
@@ -443,6 +445,8 @@ pub struct ProblemLine {
     /// The accepted candidate with the highest speedup (or accepted untimed), if any.
     pub best: Option<String>,
     pub speedup: Option<f64>,
+    /// The speedup's 95 % bootstrap interval.
+    pub interval: Option<(f64, f64)>,
 }
 
 fn rows_of(report: &Report) -> Vec<Row> {
@@ -455,6 +459,7 @@ fn rows_of(report: &Report) -> Vec<Row> {
             problem: c.problem.clone(),
             accepted: c.verdict.is_accepted(),
             speedup: c.findings.timing.as_ref().and_then(|t| t.speedup),
+            interval: c.findings.timing.as_ref().and_then(|t| t.speedup_interval),
         })
         .collect()
 }
@@ -475,6 +480,7 @@ fn earlier_rows(path: &Path, origins: &[String]) -> Vec<Row> {
             problem: v["problem"].as_str().unwrap_or_default().into(),
             accepted: v["verdict"] == "ACCEPTED",
             speedup: v["timing"]["speedup"].as_f64(),
+            interval: v["timing"]["speedup_interval"][0].as_f64().zip(v["timing"]["speedup_interval"][1].as_f64()),
         });
     }
     rows
@@ -488,6 +494,7 @@ pub struct Row {
     pub problem: String,
     pub accepted: bool,
     pub speedup: Option<f64>,
+    pub interval: Option<(f64, f64)>,
 }
 
 fn summarise_rows(problems: &[String], rows: &[Row]) -> Summary {
@@ -498,17 +505,22 @@ fn summarise_rows(problems: &[String], rows: &[Row]) -> Summary {
             .iter()
             .filter(|c| c.accepted)
             .map(|c| (c, c.speedup))
-            .max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)));
-        if let Some((_, speedup)) = best {
+            .max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))
+            .map(|(c, _)| c);
+        if let Some(c) = best {
             s.accepted += 1;
-            s.faster += usize::from(speedup.is_some_and(|x| x >= 1.0));
-            s.twice += usize::from(speedup.is_some_and(|x| x >= 2.0));
+            // The lower end of the interval, so that noise is not counted as speed. (The fastest
+            // by median is also the one judged here: one candidate per problem, as KernelBench.)
+            let low = c.interval.map(|(lo, _)| lo);
+            s.faster += usize::from(low.is_some_and(|x| x >= 1.0));
+            s.twice += usize::from(low.is_some_and(|x| x >= 2.0));
         }
         s.per_problem.push(ProblemLine {
             problem: name.clone(),
             candidates: mine.len(),
-            best: best.map(|(c, _)| c.name.clone()),
-            speedup: best.and_then(|(_, x)| x),
+            best: best.map(|c| c.name.clone()),
+            speedup: best.and_then(|c| c.speedup),
+            interval: best.and_then(|c| c.interval),
         });
     }
     s
@@ -522,7 +534,10 @@ pub fn summary_text(s: &Summary) -> String {
         let line = match (&p.best, p.speedup) {
             (None, _) if p.candidates == 0 => "no candidate".to_string(),
             (None, _) => format!("none accepted of {}", p.candidates),
-            (Some(c), Some(x)) => format!("{c} at {x:.2}×"),
+            (Some(c), Some(x)) => match p.interval {
+                Some((lo, hi)) => format!("{c} at {x:.2}× ({lo:.2}–{hi:.2})"),
+                None => format!("{c} at {x:.2}×"),
+            },
             (Some(c), None) => format!("{c} (not timed against eager PyTorch)"),
         };
         let _ = writeln!(out, "  {:<32} {line}", p.problem);
@@ -530,7 +545,8 @@ pub fn summary_text(s: &Summary) -> String {
     let pct = |k: usize| 100.0 * k as f64 / s.problems.max(1) as f64;
     let _ = writeln!(
         out,
-        "{} problem(s): {} with an accepted candidate ({:.0}%), {} at least 1× eager PyTorch ({:.0}%), {} at least 2× ({:.0}%)",
+        "{} problem(s): {} with an accepted candidate ({:.0}%), {} at least 1× eager PyTorch ({:.0}%), {} at least 2× ({:.0}%), \
+         by the speedup's 95% interval",
         s.problems,
         s.accepted,
         pct(s.accepted),
@@ -590,8 +606,9 @@ mod tests {
             problem: problem.into(),
             accepted,
             speedup,
+            interval: speedup.map(|x| (x * 0.95, x * 1.05)),
         };
-        let problems: Vec<String> = ["a", "b", "c", "d", "e"].iter().map(|s| s.to_string()).collect();
+        let problems: Vec<String> = ["a", "b", "c", "d", "e", "f"].iter().map(|s| s.to_string()).collect();
         let rows = [
             row("a_fast.cu", "a", true, Some(2.5)),
             row("a_slow.py", "a", true, Some(0.5)),
@@ -600,9 +617,12 @@ mod tests {
             row("b_ok.py", "b", true, Some(1.2)),
             row("c_cheat.py", "c", false, None),
             row("d_untimed.py", "d", true, None),
+            // A tie within the noise is not faster, though its median is above 1.
+            Row { interval: Some((0.99, 1.02)), ..row("f_tie.cu", "f", true, Some(1.004)) },
         ];
         let s = summarise_rows(&problems, &rows);
-        assert_eq!((s.problems, s.accepted, s.faster, s.twice), (5, 3, 2, 1));
+        assert_eq!((s.problems, s.accepted, s.faster, s.twice), (6, 4, 2, 1));
+        assert_eq!(s.per_problem[5].interval, Some((0.99, 1.02)));
         assert_eq!(s.per_problem[0].best.as_deref(), Some("a_fast.cu"));
         assert_eq!(s.per_problem[1].best.as_deref(), Some("b_ok.py"));
         assert_eq!(s.per_problem[2].best, None);
@@ -610,7 +630,14 @@ mod tests {
         assert!(text.contains("none accepted of 1"), "{text}");
         assert!(text.contains("d_untimed.py (not timed against eager PyTorch)"), "{text}");
         assert!(text.contains("e                                no candidate"), "{text}");
-        assert!(text.contains("5 problem(s): 3 with an accepted candidate (60%), 2 at least 1× eager PyTorch (40%), 1 at least 2× (20%)"), "{text}");
+        assert!(text.contains("f_tie.cu at 1.00× (0.99–1.02)"), "{text}");
+        assert!(
+            text.contains(
+                "6 problem(s): 4 with an accepted candidate (67%), 2 at least 1× eager PyTorch (33%), 1 at least 2× (17%), \
+                 by the speedup's 95% interval"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -619,7 +646,7 @@ mod tests {
         let out = dir.path().join("out.jsonl");
         let line = |origin: &str, verdict: &str, speedup: f64| {
             serde_json::json!({"origin": origin, "name": "x", "problem": "p", "verdict": verdict,
-                               "timing": {"speedup": speedup}})
+                               "timing": {"speedup": speedup, "speedup_interval": [speedup * 0.9, speedup * 1.1]}})
             .to_string()
         };
         let text =
@@ -629,6 +656,7 @@ mod tests {
         let rows = earlier_rows(&out, &["/c/a.py".to_string()]);
         assert_eq!(rows.len(), 1, "only this run's candidates, the last record of each");
         assert!(rows[0].accepted && rows[0].speedup == Some(2.5));
+        assert_eq!(rows[0].interval, Some((2.5 * 0.9, 2.5 * 1.1)));
         let s = summarise_rows(&["p".to_string()], &rows);
         assert_eq!((s.accepted, s.twice), (1, 1));
     }

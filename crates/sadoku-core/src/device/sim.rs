@@ -188,6 +188,9 @@ pub struct SimDevice {
     pub ceilings: Option<Ceilings>,
     /// Whether timed samples are traced (like CUPTI) or only timed with events.
     pub tracing: bool,
+    /// Traced as a Python worker traces its calls (`Trace::Call`: every stream, a clock window)
+    /// rather than between marker kernels.
+    pub calls: bool,
     pub trace_tweak: Option<TraceTweak>,
     /// SM clock of sample number `tick`, MHz.
     pub clock: Box<dyn FnMut(u64) -> Option<f64>>,
@@ -247,6 +250,7 @@ impl SimDevice {
             lost: None,
             ceilings: Some(Ceilings { fp32_tflops: 60.0, tf32_tflops: 400.0, bf16_tflops: 800.0, dram_gbs: 4000.0 }),
             tracing: true,
+            calls: false,
             trace_tweak: None,
             clock: Box::new(|_| Some(1980.0)),
             now_ns: 1_000_000,
@@ -699,7 +703,9 @@ impl Device for SimDevice {
             tweak(&mut kernels, window);
         }
         let ms = (t - window_start) as f64 / 1e6;
-        let trace = if self.tracing {
+        let trace = if self.tracing && self.calls {
+            Trace::Call { window_ns: window, kernels }
+        } else if self.tracing {
             Trace::Traced { stream: SIM_STREAM, window_ns: window, kernels }
         } else {
             Trace::Unavailable { why: "simulated device without tracing".into() }

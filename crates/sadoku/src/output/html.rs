@@ -214,7 +214,7 @@ fn kernelbench(out: &mut String, suite: &Value) {
         out,
         "<p>{problems} problem(s): {} with an accepted candidate ({:.0} %), {} at least 1× eager PyTorch ({:.0} %), \
          {} at least 2× ({:.0} %). Every problem given counts, with a candidate or not; a rejected candidate's \
-         speed counts for nothing.</p>",
+         speed counts for nothing; \"at least\" is said of the speedup's 95 % interval, not of its median.</p>",
         n("accepted"),
         pct(n("accepted")),
         n("faster"),
@@ -231,8 +231,13 @@ fn kernelbench(out: &mut String, suite: &Value) {
         td(out, "n", Some(count as f64), None, &count.to_string());
         let best = p.get("best").and_then(Value::as_str);
         td(out, "", None, None, &esc(best.unwrap_or(if count == 0 { "no candidate" } else { "none accepted" })));
+        let interval =
+            p.get("interval").and_then(Value::as_array).and_then(|a| Some((a.first()?.as_f64()?, a.get(1)?.as_f64()?)));
         let shown = match (best, speedup) {
-            (_, Some(x)) => format!("{x:.2}×"),
+            (_, Some(x)) => match interval {
+                Some((lo, hi)) => format!("{x:.2}× ({lo:.2}–{hi:.2})"),
+                None => format!("{x:.2}×"),
+            },
             (Some(_), None) => "not timed".to_string(),
             (None, None) => "–".to_string(),
         };
@@ -819,13 +824,13 @@ mod tests {
         let report = serde_json::json!({
             "candidates": [{"name": "a_fast.cu", "problem": "a", "verdict": "ACCEPTED"}],
             "summary": {"problems": 2, "accepted": 1, "faster": 1, "twice": 0, "per_problem": [
-                {"problem": "a", "candidates": 1, "best": "a_fast.cu", "speedup": 1.5},
+                {"problem": "a", "candidates": 1, "best": "a_fast.cu", "speedup": 1.5, "interval": [1.4, 1.6]},
                 {"problem": "<b>b</b>", "candidates": 0, "best": null, "speedup": null}]}
         });
         let html = render(&[crate::report::from_report("kb.json", report).unwrap()]);
         assert!(html.contains("<h3>KernelBench problems</h3>"), "{html}");
         assert!(html.contains("2 problem(s): 1 with an accepted candidate (50 %)"), "{html}");
-        assert!(html.contains("1.50×") && html.contains("no candidate"), "{html}");
+        assert!(html.contains("1.50× (1.40–1.60)") && html.contains("no candidate"), "{html}");
         assert!(html.contains("&lt;b&gt;b&lt;/b&gt;") && !html.contains("<b>b</b>"));
         // A plain review has no such section.
         let plain = serde_json::json!({"candidates": [{"name": "a.cu", "verdict": "ACCEPTED"}]});
