@@ -44,11 +44,13 @@ _perf_counter_ns = time.perf_counter_ns
 
 import torch  # noqa: E402
 
-from . import candidates, checks, kernelbench, tracing  # noqa: E402
+from . import candidates, checks, expressions, kernelbench, tracing  # noqa: E402
 
 _Event = torch.cuda.Event
 _synchronize = torch.cuda.synchronize
 OPTION = "--sadoku-torch="
+#: What the judge loads into the Model's process: the problem's own, never a candidate's.
+TRUSTED = ("reference", "truth", "expression")
 
 
 class DeviceFailure(Exception):
@@ -214,20 +216,7 @@ class Worker:
                 f.write(spec["problem_source"])
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                problem = kernelbench.load_problem(problem_path)
-                if spec["kind"] in ("reference", "truth"):
-                    loaded = None
-                    call = self._reference(problem, spec)
-                elif spec["kind"] == "archive":
-                    loaded: Any = candidates.load_archive_kernel(
-                        path, os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.join(workdir, "extensions")
-                    )
-                else:
-                    loaded = candidates.load_modelnew(path)
-                if loaded is not None:
-                    call = candidates.build_candidate(
-                        spec["kind"], loaded, problem, spec["init_inputs"], spec["seed"], None, device=self.device
-                    )
+                call = self._loaded_call(spec, request["source"], path, problem_path, workdir)
                 # One call now, while compilers may still run: an extension built on first use
                 # (load_inline in forward, a Triton JIT) is built here, not under the filter
                 # that refuses programs.
@@ -242,7 +231,7 @@ class Worker:
         # Loaded: from now on the candidate starts no process and runs no program. (The judge's
         # own reference worker, which loads the Model twice, keeps to the first filter.)
         bpf = os.path.join(workdir, "seccomp.bpf")
-        if os.path.exists(bpf) and spec["kind"] not in ("reference", "truth"):
+        if os.path.exists(bpf) and spec["kind"] not in TRUSTED:
             import sadoku_confine
 
             sadoku_confine.install(bpf)
@@ -258,6 +247,24 @@ class Worker:
                 "compile_ms": (_perf_counter_ns() - started) / 1e6,
             }
         }
+
+    def _loaded_call(self, spec: dict[str, Any], source: str, path: str, problem_path: str, workdir: str) -> Any:
+        """What a compile request loads, as a call on the forward's arguments."""
+        if spec["kind"] == "expression":
+            # A library problem's PyTorch baseline: no problem file.
+            return expressions.Expression(source, spec)
+        problem = kernelbench.load_problem(problem_path)
+        if spec["kind"] in ("reference", "truth"):
+            return self._reference(problem, spec)
+        if spec["kind"] == "archive":
+            loaded: Any = candidates.load_archive_kernel(
+                path, os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.join(workdir, "extensions")
+            )
+        else:
+            loaded = candidates.load_modelnew(path)
+        return candidates.build_candidate(
+            spec["kind"], loaded, problem, spec["init_inputs"], spec["seed"], None, device=self.device
+        )
 
     def _reference(self, problem: kernelbench.Problem, spec: dict[str, Any]) -> Any:
         """The problem's own Model, as a call like a candidate's: ``reference`` in its dtypes
@@ -363,7 +370,7 @@ class Worker:
 
     def _run(self, launch: dict[str, Any], timed: bool) -> tuple[float, float]:
         spec, call, inputs, params, outputs, scales = self._bind(launch)
-        trusted = spec["kind"] in ("reference", "truth")
+        trusted = spec["kind"] in TRUSTED
         if params:
             if isinstance(call, candidates.ArchiveForward):
                 call = candidates.ArchiveForward(call.forward, tuple(params), tuple(params.values()))

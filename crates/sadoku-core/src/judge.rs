@@ -865,6 +865,49 @@ fn load_reference(devices: &mut Devices, problem: &str, k: &ReferenceKernel) -> 
 }
 
 impl Truth {
+    /// `got` (one buffer per output, in order) against the truth the last judged launch left in
+    /// this size's value buffers, each output in its class for a review in `review`; `poison`, the
+    /// word `got` was filled with before it was written. For a baseline that is checked, not
+    /// trusted (a PyTorch baseline expression).
+    pub(crate) fn check(
+        &self,
+        devices: &mut Devices,
+        problem: &Problem,
+        got: &[Buffer],
+        poison: &[PoisonWords],
+        review: ToleranceClass,
+    ) -> Result<Vec<Accuracy>, DeviceError> {
+        let specs: Vec<BufferSpec> =
+            problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Output).collect();
+        let classes = problem.output_tolerances(review);
+        let out = devices.reference.alloc(8 * Comparison::WORDS * specs.len().max(1))?;
+        let work: Vec<Work> = specs
+            .iter()
+            .enumerate()
+            .map(|(k, spec)| {
+                Work::Library(LibraryOp::Compare {
+                    got: got[k].view(0, spec.bytes()),
+                    values: self.outputs[k].0,
+                    scale: self.outputs[k].1,
+                    factor: classes[k].tolerance().elementwise_factor(self.terms),
+                    poison: poison[k],
+                    out: out.view(8 * Comparison::WORDS * k, 8 * Comparison::WORDS),
+                    dtype: spec.dtype,
+                })
+            })
+            .collect();
+        let words = devices.reference.run(&work).and_then(|()| devices.reference.download_u64(out));
+        devices.reference.free(out);
+        let words = words?;
+        Ok(specs
+            .iter()
+            .enumerate()
+            .map(|(k, spec)| {
+                accuracy::from_comparison(spec, &Comparison::from_words(&words[k * Comparison::WORDS..]), classes[k])
+            })
+            .collect())
+    }
+
     /// The trusted work that writes each output's fp64 values and error scale from `inputs` (the
     /// judge's views, in declaration order).
     fn work(&self, problem: &Problem, inputs: &[Buffer]) -> Result<Vec<Work>, Stop> {

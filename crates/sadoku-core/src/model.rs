@@ -25,8 +25,8 @@ pub enum Access {
 /// A Python process serving one problem's Model.
 pub struct ModelWorker {
     device: Box<dyn Device>,
-    /// The problem it was loaded for, and its loaded calls by kind and TF32 setting.
-    problem: Option<&'static str>,
+    /// The problem and sizes it was loaded for, and its loaded calls by kind and TF32 setting.
+    problem: Option<(&'static str, String)>,
     modules: Vec<((ModelKind, bool), ModuleHandle)>,
     /// Judge allocation → the whole allocation as mapped here.
     mapped: HashMap<u64, Buffer>,
@@ -60,13 +60,11 @@ impl ModelWorker {
         kind: ModelKind,
         tf32: bool,
     ) -> Result<ModuleHandle, DeviceError> {
-        let Some(torch) = problem.torch() else {
-            return Err(DeviceError::Environment(format!("problem `{}` has no PyTorch Model", problem.name)));
-        };
-        if self.problem != Some(problem.name) {
-            // Another problem: nothing loaded so far applies.
+        let key = (problem.name, sizes.to_string());
+        if self.problem.as_ref() != Some(&key) {
+            // Another problem or size: nothing loaded so far applies.
             self.modules.clear();
-            self.problem = Some(problem.name);
+            self.problem = Some(key);
         }
         if let Some((_, h)) = self.modules.iter().find(|(k, _)| *k == (kind, tf32)) {
             return Ok(*h);
@@ -75,13 +73,26 @@ impl ModelWorker {
             ModelKind::Truth => "float64 truth",
             _ => "eager baseline",
         };
-        let env = |m: String| DeviceError::Environment(format!("the Model of `{}` ({what}): {m}", torch.file));
-        let request = CompileRequest {
-            name: format!("{} ({what})", problem.name),
-            source: torch.source.clone(),
-            arch: self.device.info().arch(),
-            options: vec![torch.option(problem, sizes, kind, tf32)],
+        let (request, label) = if let Some(torch) = problem.torch() {
+            let request = CompileRequest {
+                name: format!("{} ({what})", problem.name),
+                source: torch.source.clone(),
+                arch: self.device.info().arch(),
+                options: vec![torch.option(problem, sizes, kind, tf32)],
+            };
+            (request, format!("the Model of `{}` ({what})", torch.file))
+        } else if let (Some(expression), ModelKind::Eager) = (problem.torch_baseline(), kind) {
+            let request = CompileRequest {
+                name: format!("{} (PyTorch baseline)", problem.name),
+                source: expression.to_string(),
+                arch: self.device.info().arch(),
+                options: vec![crate::problem::torch::expression_option(problem, sizes, expression, tf32)],
+            };
+            (request, format!("the PyTorch baseline of `{}` ({expression})", problem.name))
+        } else {
+            return Err(DeviceError::Environment(format!("problem `{}` has no PyTorch Model", problem.name)));
         };
+        let env = |m: String| DeviceError::Environment(format!("{label}: {m}"));
         let module = self.device.compile(&request).map_err(|e| match e {
             CompileError::Rejected { log } => env(format!("does not load: {log}")),
             CompileError::Unavailable(m) => env(m),

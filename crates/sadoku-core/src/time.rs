@@ -326,8 +326,9 @@ impl Sampler<'_> {
     fn baseline_sample(&mut self, devices: &mut Devices, index: usize) -> Result<Taken, Stop> {
         let r = index % self.sets.len();
         let problem = self.candidate.problem;
-        if problem.torch().is_some() {
-            // Eager PyTorch: the problem's own Model in its own process, on this set's inputs.
+        if problem.baseline_in_python() {
+            // Eager PyTorch: the problem's own Model (or its PyTorch baseline expression) in its
+            // own process, on this set's inputs.
             let Some(model) = devices.model.as_deref_mut() else {
                 return Err(Stop::Env(DeviceError::Environment("no process for the problem's Model".into())));
             };
@@ -344,6 +345,43 @@ impl Sampler<'_> {
         let sample = devices.reference.time(&TimedRun::plain(&work))?;
         // The baseline is trusted library work: its trace gives its span, nothing more.
         Ok(Taken::of(&sample, sample.trace.span_ms()))
+    }
+
+    /// Run the PyTorch baseline expression once on the inputs of the last verified launch and
+    /// compare what it wrote with that launch's truth. A baseline that fails, or disagrees, is
+    /// not timed: `baseline_missing` says why (the problem's fault, not the candidate's).
+    fn check_torch_baseline(&mut self, devices: &mut Devices) -> Result<(), Stop> {
+        let problem = self.candidate.problem;
+        let Some(expression) = problem.torch_baseline() else { return Ok(()) };
+        let Some(model) = devices.model.as_deref_mut() else { return Ok(()) };
+        let r = (self.launches.max(1) - 1) % self.sets.len();
+        let specs: Vec<_> = problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Output).collect();
+        let poison: Vec<PoisonWords> = specs.iter().map(|s| PoisonWords::Word(poison_nan(s.dtype))).collect();
+        let fills: Vec<Work> = specs
+            .iter()
+            .zip(&self.baseline_outputs)
+            .zip(&poison)
+            .map(|((spec, b), p)| {
+                let PoisonWords::Word(word) = *p else { unreachable!("a word") };
+                Work::Library(crate::device::LibraryOp::Fill { buffer: b.view(0, spec.bytes().div_ceil(4) * 4), word })
+            })
+            .collect();
+        devices.reference.run(&fills)?;
+        let mut args: Vec<(Buffer, Access)> = self.sets[r].inputs().into_iter().map(|b| (b, Access::Read)).collect();
+        args.extend(self.baseline_outputs.iter().map(|&b| (b, Access::Write)));
+        let tf32 = self.precision == Precision::Tf32;
+        if let Err(e) = model.call(&mut *devices.reference, problem, &self.sizes, ModelKind::Eager, tf32, &args, false)
+        {
+            self.baseline_missing = Some(format!("the PyTorch baseline `{expression}` failed: {e}"));
+            return Ok(());
+        }
+        let accuracy = self.truth.check(devices, problem, &self.baseline_outputs, &poison, self.tolerance.class)?;
+        if let Some(why) = accuracy.iter().find_map(|a| a.failure().map(|f| format!("{}: {f}", a.buffer))) {
+            self.baseline_missing = Some(format!(
+                "the PyTorch baseline `{expression}` disagrees with the truth ({why}); fix the problem's [[baseline]]"
+            ));
+        }
+        Ok(())
     }
 
     /// Library work producing the outputs from set `r`'s inputs, on the judge's device.
@@ -426,12 +464,21 @@ pub(crate) fn measure(
     };
     let result = (|| {
         for spec in problem.buffers(sizes).iter().filter(|b| b.role == Role::Output) {
-            let b = devices.reference.alloc(spec.bytes().max(4))?;
+            // Whole words: a 16-bit output of odd length is still filled with 32-bit poison.
+            let b = devices.reference.alloc(spec.bytes().div_ceil(4).max(1) * 4)?;
             sampler.baseline_outputs.push(b);
         }
         if problem.torch().is_some() {
             if devices.model.is_none() {
                 sampler.baseline_missing = Some("no Python process with PyTorch for the problem's Model".into());
+            }
+        } else if problem.torch_baseline().is_some() {
+            if devices.model.is_none() {
+                sampler.baseline_missing = Some(
+                    "the baseline is eager PyTorch, and no Python with PyTorch was at hand: SADOKU_PYTHON names one \
+                     (else python3 on PATH)"
+                        .into(),
+                );
             }
         } else if problem.has_baseline() {
             sampler.baseline_missing = devices.reference.unavailable(&sampler.baseline_work(0));
@@ -467,6 +514,13 @@ fn sample_rounds(
     // Warm-up: clocks ramp, caches of the driver fill. Verified like every other launch.
     let start = Instant::now();
     let mut warm = 0;
+    if s.candidate.problem.torch_baseline().is_some() && s.baseline_missing.is_none() {
+        // A baseline expression is the problem author's, not a library's: once, on the inputs
+        // of a verified launch, its outputs must match the truth before it is timed.
+        s.candidate_sample(devices)?;
+        warm += 1;
+        s.check_torch_baseline(devices)?;
+    }
     let with_baseline = s.candidate.problem.has_baseline() && s.baseline_missing.is_none();
     while warm < 3 || start.elapsed() < options.warmup {
         s.candidate_sample(devices)?;

@@ -201,6 +201,19 @@ fn review_one(
     let starting = gate.shared();
     if candidate.problem.torch().is_some() && model.is_none() {
         *model = Some(python()?.spawn_model(gpu, plan.timeouts, plan.sandbox)?);
+    } else if candidate.problem.torch_baseline().is_some() && model.is_none() {
+        // A library problem whose baseline is eager PyTorch: timed against it when a Python with
+        // PyTorch is at hand; without one the verdict stands, and the timing says what is missing.
+        if let Some(p) = plan.python.as_ref() {
+            match p.spawn_model(gpu, plan.timeouts, plan.sandbox) {
+                Ok(m) => *model = Some(m),
+                Err(e) => progress.line(&format!(
+                    "sadoku: no process for `{}`'s PyTorch baseline ({}): {e}",
+                    candidate.problem.name,
+                    p.python.display()
+                )),
+            }
+        }
     }
     let spawned = std::time::Instant::now();
     let mut worker = if candidate.is_python() {

@@ -78,7 +78,16 @@ fn review(args: ReviewArgs) -> Result<u8> {
     let started = Instant::now();
     let paths = candidates::expand(&args.candidates)?;
     let loaded = candidates::load_all(&paths);
-    review_loaded(&args, started, loaded, None, &|_| (String::new(), serde_json::Value::Null))
+    // A library problem whose baseline is eager PyTorch: its process runs the bridge, with the
+    // interpreter $SADOKU_PYTHON names (else python3).
+    let torch = loaded.iter().any(|l| matches!(l, Loaded::Valid(c) if c.problem.torch_baseline().is_some()));
+    let bridge = if torch { Some(kernelbench::Bridge::write()?) } else { None };
+    let python = bridge.as_ref().map(|b| lanes::PythonPlan {
+        python: kernelbench::python(None),
+        bridge: b.path().to_path_buf(),
+        device: "cuda".into(),
+    });
+    review_loaded(&args, started, loaded, python, &|_| (String::new(), serde_json::Value::Null))
 }
 
 /// Review `loaded` as `args` say: lanes over the GPUs, verdicts to `--out` as they come, then the

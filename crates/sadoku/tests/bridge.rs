@@ -640,3 +640,48 @@ fn kernelbench_review_rejects_what_cannot_be_judged_before_any_gpu_work() {
     assert_eq!(v["summary"]["accepted"], 0);
     assert_eq!(v["summary"]["per_problem"][0]["candidates"], 1);
 }
+
+/// Every library problem's PyTorch baseline expression loads and runs in a worker, on random
+/// inputs at the problem's small size, giving outputs of the problem's shapes (the worker warms
+/// each call up once as it loads it). Whether its values match the truth is checked on a GPU, in
+/// every review, before it is timed (`time.rs`).
+#[test]
+fn every_library_torch_baseline_runs_and_gives_the_problems_outputs() {
+    let Some(py) = torch() else { return };
+    let mut device = start(&py, false).unwrap();
+    let mut seen = 0;
+    for p in sadoku_core::problem::all() {
+        let Some(expression) = p.torch_baseline() else { continue };
+        let option = sadoku_core::problem::torch::expression_option(p, &p.small, expression, false);
+        let request = CompileRequest {
+            name: format!("{} (PyTorch baseline)", p.name),
+            source: expression.to_string(),
+            arch: "sm_90".into(),
+            options: vec![option],
+        };
+        match device.compile(&request) {
+            Ok(m) => assert_eq!(m.entries[0].name, "forward", "{}", p.name),
+            Err(e) => panic!("{}: `{expression}` does not run: {e}", p.name),
+        }
+        seen += 1;
+    }
+    assert!(seen >= 18, "{seen} problems with a PyTorch baseline");
+    // A wrong one is said, with Python's words.
+    let p = sadoku_core::problem::find("layernorm").unwrap();
+    for (expression, says) in [
+        ("F.layer_norm(x, (D,), weight, bias, 1e-5) + y", "NameError"),
+        ("torch.sum(x)", "output `y` has shape [], the problem's [3, 17]"),
+        ("(x, x)", "gives 2 output(s), the problem has 1"),
+    ] {
+        let request = CompileRequest {
+            name: "bad".into(),
+            source: expression.into(),
+            arch: "sm_90".into(),
+            options: vec![sadoku_core::problem::torch::expression_option(p, &p.small, expression, false)],
+        };
+        match device.compile(&request) {
+            Err(CompileError::Rejected { log }) => assert!(log.contains(says), "{expression}: {log}"),
+            other => panic!("{expression}: {other:?}"),
+        }
+    }
+}

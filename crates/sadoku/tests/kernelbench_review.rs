@@ -220,3 +220,112 @@ fn a_loss_returned_from_its_expected_value_is_rejected_and_the_honest_loss_accep
     let analytic = review(&path, p, "mse_loss_analytic.py", ModelKind::ModelNew);
     assert!(matches!(rejection(&analytic), Rejection::Inaccurate { .. }), "{:?}", analytic.verdict);
 }
+
+// --- A library problem whose baseline is eager PyTorch -----------------------------------------
+
+const RELU_CANDIDATE: &str = r#"/* sadoku
+problem = "PROBLEM"
+[[launch]]
+kernel = "relu_fast"
+grid = ["cdiv(B * D, 256)", 1, 1]
+block = [256, 1, 1]
+args = ["x", "y", "B", "D"]
+*/
+extern "C" __global__ void relu_fast(const float* x, float* y, int B, int D) {}
+"#;
+
+/// The library's relu problem, or a copy of it named `name` whose baseline is `expression`.
+fn relu_problem(name: &str, expression: &str) -> &'static Problem {
+    if name == "relu" {
+        return problem::find("relu").unwrap();
+    }
+    let dir = repo().join("problems/relu");
+    let text = std::fs::read_to_string(dir.join("problem.toml"))
+        .unwrap()
+        .replacen("name = \"relu\"", &format!("name = \"{name}\""), 1)
+        .replacen("expression = \"torch.relu(x)\"", &format!("expression = \"{expression}\""), 1);
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .map_err(|e| e.to_string())
+            .map(|s| s.replace("problem = \"relu\"", &format!("problem = \"{name}\"")))
+    };
+    problem::add(problem::format::parse(name, &text, &read).unwrap())
+}
+
+/// A native relu candidate, twice as fast as the simulated library, reviewed on the simulated
+/// judge with the PyTorch baseline in a CPU Python process (`model`: whether there is one).
+fn review_relu(path: &[PathBuf], problem: &'static Problem, model: bool) -> CandidateReport {
+    use sadoku_core::device::sim::{SimCall, SimFault};
+    use sadoku_core::problem::Sizes;
+    let mut judge = SimDevice::new();
+    judge.kernel(
+        "relu_fp64",
+        &["u64", "u64", "u64", "u64"],
+        |call: &mut SimCall| {
+            let x = call.read(0)?;
+            call.write_f64(1, &x.iter().map(|&v| f64::from(v.max(0.0))).collect::<Vec<_>>())?;
+            call.write_f64(2, &x.iter().map(|&v| f64::from(v.abs())).collect::<Vec<_>>())
+        },
+        |_| 0.001,
+    );
+    let mut dev = SimDevice::new();
+    dev.kernel(
+        "relu_fast",
+        &["u64", "u64", "u32", "u32"],
+        |call: &mut SimCall| -> Result<(), SimFault> {
+            let x = call.read(0)?;
+            call.write(1, &x.iter().map(|v| v.max(0.0)).collect::<Vec<_>>())
+        },
+        |_| 0.0005,
+    );
+    let source = RELU_CANDIDATE.replace("PROBLEM", problem.name);
+    let candidate = Candidate::from_source("relu_fast.cu", source).unwrap();
+    let sizes = |b: i64, d: i64| Sizes::new([("B", b), ("D", d)]);
+    let options = ReviewOptions {
+        verify: sadoku_core::verify::VerifyOptions { sizes: vec![sizes(1, 1), sizes(3, 17)], ..Default::default() },
+        timed_sizes: Some(sizes(4, 256)),
+        ..options()
+    };
+    let mut worker = ModelWorker::new(Box::new(self::worker(path)));
+    let mut devices = Devices { model: model.then_some(&mut worker), ..Devices::new(&mut dev, &mut judge) };
+    let report = review_candidate(&mut devices, &candidate, &Seeds { master: 5 }, &options, &Silent).unwrap();
+    assert_eq!(judge.live_buffers(), 0, "the judge freed everything");
+    report
+}
+
+#[test]
+fn a_library_problem_is_timed_against_its_pytorch_baseline_once_it_matches_the_truth() {
+    let Some(path) = torch_path() else { return };
+    let r = review_relu(&path, relu_problem("relu", ""), true);
+    assert!(r.verdict.is_accepted(), "{:?} {:?}", r.verdict, r.evidence);
+    let t = r.findings.timing.as_ref().unwrap();
+    assert_eq!(t.baseline_name, "eager PyTorch: torch.relu(x)");
+    assert_eq!(t.baseline_unavailable, None);
+    assert!(t.speedup.is_some() && t.baseline.is_some(), "{t:?}");
+}
+
+#[test]
+fn a_pytorch_baseline_that_disagrees_with_the_truth_is_not_timed_and_says_why() {
+    let Some(path) = torch_path() else { return };
+    // Twice relu: the problem author's mistake, which would make every speedup wrong.
+    let r = review_relu(&path, relu_problem("relu_doubled_baseline", "torch.relu(x) * 2"), true);
+    assert!(r.verdict.is_accepted(), "the candidate's verdict stands: {:?}", r.verdict);
+    let t = r.findings.timing.as_ref().unwrap();
+    assert_eq!((t.speedup, t.baseline.is_some()), (None, false));
+    let why = t.baseline_unavailable.as_deref().unwrap_or_default();
+    assert!(why.starts_with("the PyTorch baseline `torch.relu(x) * 2` disagrees with the truth (y:"), "{why}");
+    // One that does not run at all is said too.
+    let r = review_relu(&path, relu_problem("relu_broken_baseline", "torch.relu(q)"), true);
+    let why = r.findings.timing.as_ref().unwrap().baseline_unavailable.clone().unwrap_or_default();
+    assert!(why.starts_with("the PyTorch baseline `torch.relu(q)` failed:") && why.contains("NameError"), "{why}");
+}
+
+#[test]
+fn without_python_a_pytorch_baseline_is_missing_and_the_verdict_stands() {
+    let Some(path) = torch_path() else { return };
+    let r = review_relu(&path, relu_problem("relu", ""), false);
+    assert!(r.verdict.is_accepted(), "{:?}", r.verdict);
+    let t = r.findings.timing.as_ref().unwrap();
+    assert_eq!(t.speedup, None);
+    assert!(t.baseline_unavailable.as_deref().unwrap_or_default().contains("no Python with PyTorch"), "{t:?}");
+}

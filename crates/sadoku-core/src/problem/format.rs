@@ -126,6 +126,10 @@ struct RawBaseline {
     pool2d: Option<RawPool2d>,
     #[serde(default)]
     softmax: Option<RawSoftmax>,
+    /// `torch`: a Python expression over the problem's inputs (by name), its size symbols (as
+    /// integers), `torch`, `F` (torch.nn.functional) and `math`, giving the outputs in order.
+    #[serde(default)]
+    expression: Option<String>,
     /// Work after the library call: "tril".
     #[serde(default)]
     post: Option<String>,
@@ -451,11 +455,17 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
         let x = |e: &RawExpr| expr_at(e, line, &format!("baseline {}", rb.builtin));
         let or = |e: &Option<RawExpr>, default: i64| e.as_ref().map_or(Ok(Expr::constant(default)), &x);
         let needs = |what: &str| err(Some(line), format!("baseline {} needs its [baseline.{what}]", rb.builtin));
-        let given = [rb.gemm.is_some(), rb.conv2d.is_some(), rb.pool2d.is_some(), rb.softmax.is_some()];
+        let given = [
+            rb.gemm.is_some(),
+            rb.conv2d.is_some(),
+            rb.pool2d.is_some(),
+            rb.softmax.is_some(),
+            rb.expression.is_some(),
+        ];
         if given.iter().filter(|&&g| g).count() > 1 {
             return Err(err(
                 Some(line),
-                "a baseline is one library call: give one of gemm, conv2d, pool2d, softmax".into(),
+                "a baseline is one library call: give one of gemm, conv2d, pool2d, softmax, expression".into(),
             ));
         }
         if post.is_some() && rb.builtin != "cublas.gemm" {
@@ -516,15 +526,38 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
                     cols: x(&m.cols)?,
                 })
             }
+            "torch" => {
+                let expression = rb.expression.as_deref().map(str::trim).unwrap_or_default();
+                if expression.is_empty() {
+                    return Err(err(
+                        Some(line),
+                        "baseline torch needs its `expression` (e.g. \"F.layer_norm(x, (D,), weight, bias, 1e-5)\")"
+                            .into(),
+                    ));
+                }
+                if rb.like.is_some() {
+                    return Err(err(Some(line), "a torch baseline is what users run: it takes no `like`".into()));
+                }
+                BaselineOp::Torch(super::TorchBaseline { expression: leak(expression.to_string()) })
+            }
             other => {
                 return Err(err(
                     Some(line),
                     format!(
-                        "baseline `{other}`: expected `cublas.gemm`, `cudnn.conv2d`, `cudnn.pool2d` or `cudnn.softmax`"
+                        "baseline `{other}`: expected `cublas.gemm`, `cudnn.conv2d`, `cudnn.pool2d`, `cudnn.softmax` \
+                         or `torch`"
                     ),
                 ));
             }
         };
+        if rb.expression.is_some() && !matches!(op, BaselineOp::Torch(_)) {
+            return Err(err(Some(line), format!("baseline {}: `expression` is for torch baselines", rb.builtin)));
+        }
+        if matches!(op, BaselineOp::Torch(_))
+            && baselines.iter().any(|b: &Baseline| !matches!(b.op, BaselineOp::Torch(_)))
+        {
+            return Err(err(Some(line), "a torch baseline comes first, or alone".into()));
+        }
         baselines.push(Baseline { op, post, like: rb.like.clone() });
     }
 

@@ -422,6 +422,17 @@ pub enum BaselineOp {
     Pool2d(Pool2d),
     /// cuDNN softmax forward over the last dimension.
     Softmax(Softmax),
+    /// Eager PyTorch, for a problem no single library call does (norms, scans, losses): an
+    /// expression the Model's Python process evaluates on the judge's buffers. It is checked
+    /// once against the truth in every timed review before it is timed.
+    Torch(TorchBaseline),
+}
+
+/// A PyTorch expression over the problem's inputs (by name) and size symbols, giving its
+/// outputs: `F.layer_norm(x, (D,), weight, bias, 1e-5)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorchBaseline {
+    pub expression: &'static str,
 }
 
 /// A 2-D convolution, NCHW input [n, c, h, w], filter [k, c / groups, r, s], output
@@ -673,7 +684,7 @@ impl Problem {
     fn check_cudnn(&self, op: &BaselineOp) -> Result<(), String> {
         for sizes in self.check_sizes().iter().chain([&self.small]) {
             let want: Vec<(&str, usize)> = match op {
-                BaselineOp::Gemm(_) => return Ok(()),
+                BaselineOp::Gemm(_) | BaselineOp::Torch(_) => return Ok(()),
                 BaselineOp::Conv2d(c) => {
                     let s = c.shape(sizes)?;
                     if s.groups == 0 || s.stride == 0 || s.c % s.groups != 0 || s.k % s.groups != 0 {
@@ -785,7 +796,7 @@ impl Problem {
     /// operands is always that (with fp32 accumulation, as torch.matmul does), an fp32 one the
     /// review's (TF32 tensor cores only under `--precision tf32`).
     pub fn baseline_precision(&self, review: Precision) -> Precision {
-        if self.torch().is_some() {
+        if self.torch().is_some() || self.torch_baseline().is_some() {
             // The Model in its own dtypes; TF32 only when the review is for it.
             return review;
         }
@@ -844,6 +855,8 @@ impl Problem {
                     log: m.log,
                 })]
             }
+            // Not library work on the judge: the Model's process runs it (`time.rs`).
+            BaselineOp::Torch(_) => Vec::new(),
         };
         if let (Some(Post::Tril), BaselineOp::Gemm(g)) = (b.post, &b.op) {
             let n = sizes.eval(&g.n).unwrap_or(0).max(0) as usize;
@@ -858,6 +871,20 @@ impl Problem {
 
     pub fn has_baseline(&self) -> bool {
         !self.baselines.is_empty() || self.torch().is_some()
+    }
+
+    /// A PyTorch baseline expression (`[[baseline]] builtin = "torch"`), if the first baseline is one.
+    pub fn torch_baseline(&self) -> Option<&'static str> {
+        match self.baselines.first().map(|b| &b.op) {
+            Some(BaselineOp::Torch(t)) => Some(t.expression),
+            _ => None,
+        }
+    }
+
+    /// Whether the baseline runs in the Model's Python process: a KernelBench file's own Model,
+    /// or a PyTorch baseline expression.
+    pub fn baseline_in_python(&self) -> bool {
+        self.torch().is_some() || self.torch_baseline().is_some()
     }
 
     /// The PyTorch reference, for a KernelBench problem file.
@@ -898,6 +925,9 @@ impl Problem {
             }
             (BaselineOp::Softmax(m), _) => {
                 format!("cuDNN {}softmax forward (fp32, accurate, per row)", if m.log { "log-" } else { "" })
+            }
+            (BaselineOp::Torch(t), p) => {
+                format!("eager PyTorch: {}{}", t.expression, if p == Precision::Tf32 { " (TF32 on)" } else { "" })
             }
         };
         let batched = match &b.op {

@@ -296,3 +296,59 @@ fn a_cudnn_baseline_must_fit_its_tensors() {
     let e = format::parse("conv", &t.replacen("filter = \"wt\"", "filter = \"w\"", 1), &read).unwrap_err().to_string();
     assert!(e.contains("baseline cudnn.conv2d: no tensor `w`"), "{e}");
 }
+
+#[test]
+fn a_torch_baseline_is_an_expression_run_in_python_and_nothing_else() {
+    let with = |baseline: &str| format!("{GOOD}\n[[baseline]]\n{baseline}\n");
+    let p = parse(&with("builtin = \"torch\"\nexpression = \"2 * x + z\"")).unwrap();
+    assert_eq!(p.torch_baseline(), Some("2 * x + z"));
+    assert!(p.has_baseline() && p.baseline_in_python() && p.torch().is_none());
+    assert_eq!(p.baseline_name(Precision::F32), "eager PyTorch: 2 * x + z");
+    assert_eq!(p.baseline_name(Precision::Tf32), "eager PyTorch: 2 * x + z (TF32 on)");
+    // Not library work on the judge's device: the Model's process runs it.
+    let sizes = p.timed_sizes();
+    assert!(p.baseline(&sizes, &[], &[], Precision::F32).is_empty());
+    // Its worker option names the inputs, then the outputs, and the sizes.
+    let option = torch::expression_option(&p, &sizes, "2 * x + z", false);
+    let spec: serde_json::Value = serde_json::from_str(option.strip_prefix(torch::OPTION).unwrap()).unwrap();
+    assert_eq!(spec["kind"], "expression");
+    assert_eq!(spec["sizes"]["N"], 1048576);
+    let args: Vec<(&str, &str)> = spec["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(args, [("x", "input"), ("z", "input"), ("y", "output")]);
+
+    let e = error(&with("builtin = \"torch\""));
+    assert!(e.contains("baseline torch needs its `expression`"), "{e}");
+    let e = error(&with("builtin = \"torch\"\nexpression = \"  \""));
+    assert!(e.contains("needs its `expression`"), "{e}");
+    let e = error(&with("builtin = \"torch\"\nexpression = \"x\"\nlike = \"torch.add\""));
+    assert!(e.contains("takes no `like`"), "{e}");
+    let e = error(&with("builtin = \"cudnn.softmax\"\nexpression = \"x\""));
+    assert!(
+        e.contains("give one of gemm, conv2d, pool2d, softmax, expression")
+            || e.contains("needs its [baseline.softmax]"),
+        "{e}"
+    );
+    let e = error(&with(
+        "builtin = \"torch\"\nexpression = \"x\"\n[baseline.softmax]\ninput = \"x\"\noutput = \"y\"\nrows = 1\ncols = \"N\"",
+    ));
+    assert!(e.contains("a baseline is one library call"), "{e}");
+}
+
+#[test]
+fn the_library_problems_without_a_library_call_have_a_torch_baseline() {
+    for p in all() {
+        if p.torch().is_some() {
+            continue;
+        }
+        assert!(p.has_baseline(), "{} has no baseline", p.name);
+    }
+    // Each expression runs on the CPU in `crates/sadoku/tests/bridge.rs`, and against the truth
+    // on a GPU in every review.
+    assert_eq!(find("layernorm").unwrap().torch_baseline(), Some("F.layer_norm(x, (D,), weight, bias, 1e-5)"));
+    assert!(find("softmax").unwrap().torch_baseline().is_none(), "cuDNN's softmax stays");
+}

@@ -131,6 +131,30 @@ impl TorchReference {
     }
 }
 
+/// The worker option that loads a PyTorch baseline expression (`[[baseline]] builtin = "torch"`)
+/// of a library problem: its inputs then its outputs, by name, at `sizes`, and the size symbols'
+/// values, which the expression may use.
+pub fn expression_option(problem: &Problem, sizes: &Sizes, expression: &str, tf32: bool) -> String {
+    let buffers = problem.buffers(sizes);
+    let mut args = Vec::new();
+    for role in [crate::problem::Role::Input, crate::problem::Role::Output] {
+        for b in buffers.iter().filter(|b| b.role == role) {
+            let role = if role == crate::problem::Role::Input { "input" } else { "output" };
+            args.push(serde_json::json!({"name": b.name, "dtype": b.dtype.name(), "shape": b.dims, "role": role}));
+        }
+    }
+    let spec = serde_json::json!({
+        "kind": "expression",
+        "problem": problem.name,
+        "expression": expression,
+        "sizes": sizes.0,
+        "seed": 0,
+        "tf32": tf32,
+        "args": args,
+    });
+    format!("{OPTION}{spec}")
+}
+
 /// The sadoku name of a Model tensor: its dots made underscores.
 pub fn tensor_name(model_name: &str) -> String {
     model_name.replace('.', "_")
