@@ -66,6 +66,27 @@ pub struct RawKernel {
     pub context: u32,
 }
 
+impl RawKernel {
+    /// As the judge sees it.
+    fn record(&self) -> KernelRecord {
+        KernelRecord {
+            name: self.name.clone(),
+            grid: self.grid,
+            block: self.block,
+            registers: self.registers,
+            shared_bytes: self.shared_bytes,
+            start_ns: self.start,
+            end_ns: self.end,
+            stream: self.stream,
+        }
+    }
+
+    /// A copy or memset: no launch configuration.
+    fn transfer(name: String, (start, end): (u64, u64), stream: u32, context: u32) -> RawKernel {
+        RawKernel { name, grid: [0; 3], block: [0; 3], registers: 0, shared_bytes: 0, start, end, stream, context }
+    }
+}
+
 static TRACER: OnceLock<Result<(), String>> = OnceLock::new();
 static RECORDS: Mutex<Vec<RawKernel>> = Mutex::new(Vec::new());
 /// Records lost since the last [`begin`]: over [`MAX_RECORDS`], or no buffer to put them in.
@@ -297,33 +318,23 @@ unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
                 let m = record as *const sys::CUpti_ActivityMemcpy6;
                 let what = copy_kind(addr_of!((*m).copyKind).read_unaligned());
                 let bytes = addr_of!((*m).bytes).read_unaligned();
-                found.push(RawKernel {
-                    name: format!("[memcpy {what}, {bytes} B]"),
-                    grid: [0; 3],
-                    block: [0; 3],
-                    registers: 0,
-                    shared_bytes: 0,
-                    start: addr_of!((*m).start).read_unaligned(),
-                    end: addr_of!((*m).end).read_unaligned(),
-                    stream: addr_of!((*m).streamId).read_unaligned(),
-                    context: addr_of!((*m).contextId).read_unaligned(),
-                });
+                found.push(RawKernel::transfer(
+                    format!("[memcpy {what}, {bytes} B]"),
+                    (addr_of!((*m).start).read_unaligned(), addr_of!((*m).end).read_unaligned()),
+                    addr_of!((*m).streamId).read_unaligned(),
+                    addr_of!((*m).contextId).read_unaligned(),
+                ));
                 continue;
             }
             if kind == sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMSET as u32 {
                 let m = record as *const sys::CUpti_ActivityMemset4;
                 let bytes = addr_of!((*m).bytes).read_unaligned();
-                found.push(RawKernel {
-                    name: format!("[memset, {bytes} B]"),
-                    grid: [0; 3],
-                    block: [0; 3],
-                    registers: 0,
-                    shared_bytes: 0,
-                    start: addr_of!((*m).start).read_unaligned(),
-                    end: addr_of!((*m).end).read_unaligned(),
-                    stream: addr_of!((*m).streamId).read_unaligned(),
-                    context: addr_of!((*m).contextId).read_unaligned(),
-                });
+                found.push(RawKernel::transfer(
+                    format!("[memset, {bytes} B]"),
+                    (addr_of!((*m).start).read_unaligned(), addr_of!((*m).end).read_unaligned()),
+                    addr_of!((*m).streamId).read_unaligned(),
+                    addr_of!((*m).contextId).read_unaligned(),
+                ));
                 continue;
             }
             if kind != sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL as u32 {
@@ -457,19 +468,7 @@ pub fn assemble_call(records: &[RawKernel], window: (u64, u64), dropped: u64) ->
     if let Some(r) = records.iter().find(|r| r.start == 0 || r.end < r.start) {
         return unavailable(format!("CUPTI delivered an incomplete record of `{}`", r.name));
     }
-    let mut kernels: Vec<KernelRecord> = records
-        .iter()
-        .map(|r| KernelRecord {
-            name: r.name.clone(),
-            grid: r.grid,
-            block: r.block,
-            registers: r.registers,
-            shared_bytes: r.shared_bytes,
-            start_ns: r.start,
-            end_ns: r.end,
-            stream: r.stream,
-        })
-        .collect();
+    let mut kernels: Vec<KernelRecord> = records.iter().map(|r| r.record()).collect();
     kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
     Trace::Call { window_ns: window, kernels }
 }
@@ -496,20 +495,8 @@ pub fn assemble(records: &[RawKernel], context: Option<u32>, dropped: u64) -> Tr
             before.end, after.start
         ));
     }
-    let mut kernels: Vec<KernelRecord> = ours
-        .iter()
-        .filter(|r| !TIMING_HELPERS.contains(&r.name.as_str()))
-        .map(|r| KernelRecord {
-            name: r.name.clone(),
-            grid: r.grid,
-            block: r.block,
-            registers: r.registers,
-            shared_bytes: r.shared_bytes,
-            start_ns: r.start,
-            end_ns: r.end,
-            stream: r.stream,
-        })
-        .collect();
+    let mut kernels: Vec<KernelRecord> =
+        ours.iter().filter(|r| !TIMING_HELPERS.contains(&r.name.as_str())).map(|r| r.record()).collect();
     if let Some(k) = kernels.iter().find(|k| k.start_ns == 0 || k.end_ns < k.start_ns) {
         return unavailable(format!("CUPTI delivered an incomplete record of `{}`", k.name));
     }
