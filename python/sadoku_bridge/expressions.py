@@ -39,8 +39,9 @@ class Expression:
             if not isinstance(item, torch.Tensor):
                 raise ValueError(f"`{self.source}`: output `{name}` is a {type(item).__name__}, not a tensor")
             if tuple(item.shape) != shape:
-                # A loss's 0-dimensional result is the problem's one-element output.
-                if item.numel() != math.prod(shape):
+                # A loss's 0-dimensional result is the problem's one-element output; nothing else
+                # is reshaped.
+                if item.dim() != 0 or math.prod(shape) != 1:
                     raise ValueError(
                         f"`{self.source}`: output `{name}` has shape {list(item.shape)}, the problem's {list(shape)}"
                     )

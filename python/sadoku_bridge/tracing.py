@@ -32,28 +32,31 @@ from typing import Any
 
 
 def loaded_cupti() -> list[str]:
-    """The CUPTI libraries already mapped into this process (PyTorch links one), by path."""
+    """The CUPTI libraries already mapped into this process (PyTorch links one), as distinct
+    files (their real paths)."""
     found: list[str] = []
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             for line in maps:
                 parts = line.split(None, 5)
-                if len(parts) == 6:
-                    path = parts[5].strip()
-                    if os.path.basename(path).startswith("libcupti.so") and path not in found:
+                if len(parts) == 6 and os.path.basename(parts[5].strip()).startswith("libcupti.so"):
+                    path = os.path.realpath(parts[5].strip())
+                    if path not in found:
                         found.append(path)
     except OSError:
         pass
     return found
 
 
-def _distinct(paths: list[str]) -> list[str]:
-    real: list[str] = []
-    for p in paths:
-        r = os.path.realpath(p)
-        if r not in real:
-            real.append(r)
-    return real
+#: The library's entry points: name, result type, argument types.
+_ENTRY_POINTS = (
+    ("sadoku_trace_start", ctypes.c_void_p, [ctypes.c_char_p]),
+    ("sadoku_trace_begin", ctypes.c_void_p, []),
+    ("sadoku_trace_now", ctypes.c_uint64, []),
+    ("sadoku_trace_resets", ctypes.c_uint64, []),
+    ("sadoku_trace_finish", ctypes.c_void_p, [ctypes.c_uint64, ctypes.c_uint64]),
+    ("sadoku_trace_free", None, [ctypes.c_void_p]),
+)
 
 
 class Tracer:
@@ -81,19 +84,10 @@ class Tracer:
             lib = ctypes.CDLL(path)
         except OSError as exc:
             return cls(why=f"cannot load the tracer library {path}: {exc}")
-        lib.sadoku_trace_start.restype = ctypes.c_void_p
-        lib.sadoku_trace_start.argtypes = [ctypes.c_char_p]
-        lib.sadoku_trace_begin.restype = ctypes.c_void_p
-        lib.sadoku_trace_begin.argtypes = []
-        lib.sadoku_trace_now.restype = ctypes.c_uint64
-        lib.sadoku_trace_now.argtypes = []
-        lib.sadoku_trace_resets.restype = ctypes.c_uint64
-        lib.sadoku_trace_resets.argtypes = []
-        lib.sadoku_trace_finish.restype = ctypes.c_void_p
-        lib.sadoku_trace_finish.argtypes = [ctypes.c_uint64, ctypes.c_uint64]
-        lib.sadoku_trace_free.restype = None
-        lib.sadoku_trace_free.argtypes = [ctypes.c_void_p]
-        cupti = _distinct(loaded_cupti())
+        for name, result, arguments in _ENTRY_POINTS:
+            function = getattr(lib, name)
+            function.restype, function.argtypes = result, arguments
+        cupti = loaded_cupti()
         if len(cupti) > 1:
             return cls(why=f"this process already holds {len(cupti)} CUPTI libraries ({', '.join(cupti)})")
         tracer = cls(lib)

@@ -325,19 +325,11 @@ impl Sampler<'_> {
 
     fn baseline_sample(&mut self, devices: &mut Devices, index: usize) -> Result<Taken, Stop> {
         let r = index % self.sets.len();
-        let problem = self.candidate.problem;
-        if problem.baseline_in_python() {
+        if self.candidate.problem.baseline_in_python() {
             // Eager PyTorch: the problem's own Model (or its PyTorch baseline expression) in its
             // own process, on this set's inputs.
-            let Some(model) = devices.model.as_deref_mut() else {
-                return Err(Stop::Env(DeviceError::Environment("no process for the problem's Model".into())));
-            };
-            let mut args: Vec<(Buffer, Access)> =
-                self.sets[r].inputs().into_iter().map(|b| (b, Access::Read)).collect();
-            args.extend(self.baseline_outputs.iter().map(|&b| (b, Access::Write)));
-            let tf32 = self.precision == Precision::Tf32;
-            let sample = model
-                .call(&mut *devices.reference, problem, &self.sizes, ModelKind::Eager, tf32, &args, true)?
+            let sample = self
+                .python_baseline(devices, r, true)?
                 .ok_or_else(|| Stop::Env(DeviceError::Environment("a timed call without a sample".into())))?;
             return Ok(Taken::of(&sample, sample.trace.span_ms()));
         }
@@ -347,34 +339,43 @@ impl Sampler<'_> {
         Ok(Taken::of(&sample, sample.trace.span_ms()))
     }
 
+    /// The baseline in the Model's Python process on set `r`'s inputs, into the baseline's
+    /// outputs; timed when asked.
+    fn python_baseline(&self, devices: &mut Devices, r: usize, timed: bool) -> Result<Option<Sample>, DeviceError> {
+        let Some(model) = devices.model.as_deref_mut() else {
+            return Err(DeviceError::Environment("no process for the problem's Model".into()));
+        };
+        let mut args: Vec<(Buffer, Access)> = self.sets[r].inputs().into_iter().map(|b| (b, Access::Read)).collect();
+        args.extend(self.baseline_outputs.iter().map(|&b| (b, Access::Write)));
+        let tf32 = self.precision == Precision::Tf32;
+        let problem = self.candidate.problem;
+        model.call(&mut *devices.reference, problem, &self.sizes, ModelKind::Eager, tf32, &args, timed)
+    }
+
     /// Run the PyTorch baseline expression once on the inputs of the last verified launch and
     /// compare what it wrote with that launch's truth. A baseline that fails, or disagrees, is
     /// not timed: `baseline_missing` says why (the problem's fault, not the candidate's).
     fn check_torch_baseline(&mut self, devices: &mut Devices) -> Result<(), Stop> {
         let problem = self.candidate.problem;
         let Some(expression) = problem.torch_baseline() else { return Ok(()) };
-        let Some(model) = devices.model.as_deref_mut() else { return Ok(()) };
         let r = (self.launches.max(1) - 1) % self.sets.len();
+        // Poisoned first, so that an output the expression leaves unwritten is seen.
         let specs: Vec<_> = problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Output).collect();
-        let poison: Vec<PoisonWords> = specs.iter().map(|s| PoisonWords::Word(poison_nan(s.dtype))).collect();
+        let words: Vec<u32> = specs.iter().map(|s| poison_nan(s.dtype)).collect();
         let fills: Vec<Work> = specs
             .iter()
             .zip(&self.baseline_outputs)
-            .zip(&poison)
-            .map(|((spec, b), p)| {
-                let PoisonWords::Word(word) = *p else { unreachable!("a word") };
+            .zip(&words)
+            .map(|((spec, b), &word)| {
                 Work::Library(crate::device::LibraryOp::Fill { buffer: b.view(0, spec.bytes().div_ceil(4) * 4), word })
             })
             .collect();
         devices.reference.run(&fills)?;
-        let mut args: Vec<(Buffer, Access)> = self.sets[r].inputs().into_iter().map(|b| (b, Access::Read)).collect();
-        args.extend(self.baseline_outputs.iter().map(|&b| (b, Access::Write)));
-        let tf32 = self.precision == Precision::Tf32;
-        if let Err(e) = model.call(&mut *devices.reference, problem, &self.sizes, ModelKind::Eager, tf32, &args, false)
-        {
+        if let Err(e) = self.python_baseline(devices, r, false) {
             self.baseline_missing = Some(format!("the PyTorch baseline `{expression}` failed: {e}"));
             return Ok(());
         }
+        let poison: Vec<PoisonWords> = words.into_iter().map(PoisonWords::Word).collect();
         let accuracy = self.truth.check(devices, problem, &self.baseline_outputs, &poison, self.tolerance.class)?;
         if let Some(why) = accuracy.iter().find_map(|a| a.failure().map(|f| format!("{}: {f}", a.buffer))) {
             self.baseline_missing = Some(format!(
@@ -468,17 +469,15 @@ pub(crate) fn measure(
             let b = devices.reference.alloc(spec.bytes().div_ceil(4).max(1) * 4)?;
             sampler.baseline_outputs.push(b);
         }
-        if problem.torch().is_some() {
+        if problem.baseline_in_python() {
             if devices.model.is_none() {
-                sampler.baseline_missing = Some("no Python process with PyTorch for the problem's Model".into());
-            }
-        } else if problem.torch_baseline().is_some() {
-            if devices.model.is_none() {
-                sampler.baseline_missing = Some(
+                sampler.baseline_missing = Some(if problem.torch().is_some() {
+                    "no Python process with PyTorch for the problem's Model".into()
+                } else {
                     "the baseline is eager PyTorch, and no Python with PyTorch was at hand: SADOKU_PYTHON names one \
                      (else python3 on PATH)"
-                        .into(),
-                );
+                        .into()
+                });
             }
         } else if problem.has_baseline() {
             sampler.baseline_missing = devices.reference.unavailable(&sampler.baseline_work(0));
@@ -691,8 +690,6 @@ fn sample_rounds(
     })
 }
 
-/// Whether both series (or the candidate's alone) were traced: then spans are compared, otherwise
-/// events.
 /// A Python call runs in the process that traces it, so it could switch CUPTI's recording off
 /// around part of its work: its trace would then cover less of the call than its events did.
 /// Some of that is the call's own host time before its first device work (PyTorch's dispatch), as
@@ -717,6 +714,8 @@ fn uncovered(c: &[Taken], b: &[Taken]) -> Option<String> {
 const UNCOVERED_MS: f64 = 0.05;
 const UNCOVERED_FRACTION: f64 = 0.25;
 
+/// Whether both series (or the candidate's alone) were traced: then spans are compared, otherwise
+/// events.
 fn spans(c: &[Taken], b: &[Taken]) -> bool {
     !c.is_empty() && c.iter().chain(b).all(|t| t.span_ms.is_some())
 }

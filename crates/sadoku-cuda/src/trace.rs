@@ -18,7 +18,7 @@ use std::alloc::{Layout, alloc, dealloc};
 use std::ffi::{CStr, c_char, c_void};
 use std::path::Path;
 use std::ptr::addr_of;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -91,8 +91,6 @@ static TRACER: OnceLock<Result<(), String>> = OnceLock::new();
 static RECORDS: Mutex<Vec<RawKernel>> = Mutex::new(Vec::new());
 /// Records lost since the last [`begin`]: over [`MAX_RECORDS`], or no buffer to put them in.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
-/// Copies and memsets are recorded too (a Python worker's tracer).
-static COPIES: AtomicBool = AtomicBool::new(false);
 
 fn records() -> MutexGuard<'static, Vec<RawKernel>> {
     RECORDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -129,9 +127,8 @@ fn init_with(library: Option<&Path>, copies: bool) -> Result<(), String> {
                 }
             };
             let _ = API.set(api);
-            COPIES.store(copies, Ordering::Relaxed);
             // A panic must never end a review over an optional feature.
-            std::panic::catch_unwind(start).unwrap_or_else(|_| Err("CUPTI setup panicked".into()))
+            std::panic::catch_unwind(|| start(copies)).unwrap_or_else(|_| Err("CUPTI setup panicked".into()))
         })
         .clone()
 }
@@ -199,7 +196,8 @@ pub fn status() -> Result<(), String> {
     TRACER.get().cloned().unwrap_or_else(|| Err("the CUPTI tracer was never set up".into()))
 }
 
-fn start() -> Result<(), String> {
+/// Subscribe and enable kernel records, and with `copies` copy and memset records too.
+fn start(copies: bool) -> Result<(), String> {
     let api = api()?;
     // SAFETY: plain CUPTI calls with valid out-parameters; the callbacks match CUPTI's signatures.
     unsafe {
@@ -216,7 +214,7 @@ fn start() -> Result<(), String> {
         checked(api, code, "cuptiActivityRegisterCallbacks")?;
         let code = (api.enable)(sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL as u32);
         checked(api, code, "enabling CUPTI kernel activity")?;
-        if COPIES.load(Ordering::Relaxed) {
+        if copies {
             for (kind, what) in [
                 (sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMCPY, "enabling CUPTI copy activity"),
                 (sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMSET, "enabling CUPTI memset activity"),
@@ -413,32 +411,21 @@ pub fn begin(context: Option<u32>) -> Result<(), String> {
 /// End of a sample, after its final synchronize: what the tracer saw since [`begin`], from the
 /// context with CUPTI id `context` (all contexts when unknown).
 pub fn finish(context: Option<u32>) -> Trace {
-    let mut trace = Trace::Unavailable { why: String::new() };
-    // Kernel timestamps reach CUPTI asynchronously: if a flush right after the synchronize comes
-    // back without the markers or with incomplete records, wait a little and flush again.
-    for attempt in 0..4 {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(1 << attempt));
-        }
-        if let Err(why) = flush() {
-            return Trace::Unavailable { why };
-        }
-        let dropped = DROPPED.load(Ordering::Relaxed);
-        trace = assemble(&records(), context, dropped);
-        if matches!(trace, Trace::Traced { .. }) || dropped > 0 {
-            break;
-        }
-    }
-    trace
+    collected(|records, dropped| assemble(records, context, dropped))
 }
 
 /// End of a Python call's sample, after its stop event completed: every record since [`begin`]
 /// (all contexts: the process has one), with the window `(open, close)` read from [`now`] just
 /// before the call and just after its stop event.
 pub fn finish_call(window: (u64, u64)) -> Trace {
+    collected(|records, dropped| assemble_call(records, window, dropped))
+}
+
+/// Flush and `assemble` what was collected. Kernel timestamps reach CUPTI asynchronously: if a
+/// flush right after the synchronize comes back without a trace (no markers yet, or incomplete
+/// records), wait a little and flush again.
+fn collected(assemble: impl Fn(&[RawKernel], u64) -> Trace) -> Trace {
     let mut trace = Trace::Unavailable { why: String::new() };
-    // As in [`finish`]: a flush right after the synchronize may come back with records whose
-    // timestamps are not yet filled in; wait a little and flush again.
     for attempt in 0..4 {
         if attempt > 0 {
             std::thread::sleep(Duration::from_millis(1 << attempt));
@@ -447,8 +434,8 @@ pub fn finish_call(window: (u64, u64)) -> Trace {
             return Trace::Unavailable { why };
         }
         let dropped = DROPPED.load(Ordering::Relaxed);
-        trace = assemble_call(&records(), window, dropped);
-        if matches!(trace, Trace::Call { .. }) || dropped > 0 {
+        trace = assemble(&records(), dropped);
+        if !matches!(trace, Trace::Unavailable { .. }) || dropped > 0 {
             break;
         }
     }

@@ -199,19 +199,15 @@ fn review_one(
     // A KernelBench problem's Model: one process per lane, kept from candidate to candidate.
     // Starting a Python process (importing PyTorch) is host work: never during another's timing.
     let starting = gate.shared();
-    if candidate.problem.torch().is_some() && model.is_none() {
-        *model = Some(python()?.spawn_model(gpu, plan.timeouts, plan.sandbox)?);
-    } else if candidate.problem.torch_baseline().is_some() && model.is_none() {
-        // A library problem whose baseline is eager PyTorch: timed against it when a Python with
-        // PyTorch is at hand; without one the verdict stands, and the timing says what is missing.
-        if let Some(p) = plan.python.as_ref() {
-            match p.spawn_model(gpu, plan.timeouts, plan.sandbox) {
-                Ok(m) => *model = Some(m),
-                Err(e) => progress.line(&format!(
-                    "sadoku: no process for `{}`'s PyTorch baseline ({}): {e}",
-                    candidate.problem.name,
-                    p.python.display()
-                )),
+    if candidate.problem.baseline_in_python() && model.is_none() {
+        match python().and_then(|p| p.spawn_model(gpu, plan.timeouts, plan.sandbox)) {
+            Ok(m) => *model = Some(m),
+            // A KernelBench problem's truth is its Model: no review without it.
+            Err(e) if candidate.problem.torch().is_some() => return Err(e),
+            // A library problem's PyTorch baseline: the verdict stands without it, and the
+            // timing says what is missing.
+            Err(e) => {
+                progress.line(&format!("sadoku: no process for `{}`'s PyTorch baseline: {e}", candidate.problem.name))
             }
         }
     }

@@ -224,11 +224,8 @@ pub fn trace_library() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("SADOKU_TRACE_LIB").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    let exe = std::env::current_exe().ok()?;
-    let beside = exe.with_file_name("libsadoku_trace.so");
-    // Test binaries live one directory down (`target/debug/deps`).
-    let above = exe.parent()?.parent().map(|d| d.join("libsadoku_trace.so"));
-    [Some(beside), above].into_iter().flatten().find(|p| p.is_file())
+    let beside = std::env::current_exe().ok()?.with_file_name("libsadoku_trace.so");
+    beside.is_file().then_some(beside)
 }
 
 /// The directory where torch builds the extensions of one candidate source, kept from review to

@@ -796,8 +796,8 @@ impl Problem {
     /// operands is always that (with fp32 accumulation, as torch.matmul does), an fp32 one the
     /// review's (TF32 tensor cores only under `--precision tf32`).
     pub fn baseline_precision(&self, review: Precision) -> Precision {
-        if self.torch().is_some() || self.torch_baseline().is_some() {
-            // The Model in its own dtypes; TF32 only when the review is for it.
+        if self.baseline_in_python() {
+            // Eager PyTorch in the problem's own dtypes; TF32 only when the review is for it.
             return review;
         }
         match self.baselines.first().map(|b| &b.op) {
