@@ -88,6 +88,29 @@ class TracedCall(unittest.TestCase):
         self.assertEqual(trace["Call"]["window_ns"], [1100, 2100])
         self.assertEqual(trace["Call"]["kernels"][0]["name"], "leaky")
 
+    def test_the_l2_flush_and_the_settling_work_come_after_begin_and_before_the_window(self) -> None:
+        # The first device work after CUPTI's flush (in `begin`) waits for CUPTI; the worker's own
+        # work takes that wait, outside the call's window.
+        log: list[str] = []
+
+        class Flush:
+            def zero_(self) -> None:
+                log.append("l2 flush")
+
+        w, work = loaded_worker(FakeTracer(log), log)
+        w.flush = Flush()  # type: ignore[assignment]
+        w.run(work, timed=True)
+        self.assertEqual(log, ["begin", "l2 flush", "now", "call", "now", "finish"])
+        log.clear()
+        w.flush = None
+        w._settle = Flush()  # type: ignore[assignment]
+        w.run(work, timed=True)
+        self.assertEqual(log, ["begin", "l2 flush", "now", "call", "now", "finish"])
+        # Untimed: neither the tracer nor the flush.
+        log.clear()
+        w.run(work, timed=False)
+        self.assertEqual(log, ["call"])
+
     def test_a_call_that_drops_the_tracers_records_is_refused(self) -> None:
         # The call resets the tracer itself (sadoku_trace_begin through ctypes), so that a kernel
         # it launched before would be missing from its trace.

@@ -194,6 +194,15 @@ pub struct Timing {
     /// fresh inputs, the comparison and the hashes, ms.
     pub truth_ms: f64,
     pub kernels: Vec<KernelTime>,
+    /// The baseline's kernels, copies and memsets as traced (eager PyTorch's, a library's), each
+    /// with its median; empty when untraced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_kernels: Vec<KernelTime>,
+    /// Median time the device was busy with the baseline's traced work (the union of its
+    /// records), against the span that times it: what is left is the device idle between them,
+    /// waiting on the host (eager PyTorch's dispatch between its operations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_busy_ms: Option<f64>,
     pub candidate_ms: Vec<f64>,
     pub baseline_ms: Vec<f64>,
     /// The problem has a library baseline that this machine cannot run (its library is
@@ -222,6 +231,9 @@ struct Sampler<'c> {
     launches: usize,
     kernel_names: Vec<String>,
     kernels: Vec<(KernelRecord, Vec<f64>)>,
+    /// The baseline's traced records, by place in its call, and its busy time per sample.
+    baseline_kernels: Vec<(KernelRecord, Vec<f64>)>,
+    baseline_busy_ms: Vec<f64>,
     max_clock: f64,
     throttle: f64,
     throttled: usize,
@@ -312,15 +324,22 @@ impl Sampler<'_> {
             .map_err(|evidence: HiddenWork| reject(Rejection::HiddenWork { at, evidence }))?;
         let span = traced.as_ref().map(|t| t.span_ms);
         if let Some(t) = traced {
-            for (i, k) in t.kernels.into_iter().enumerate() {
-                let ms = (k.end_ns - k.start_ns) as f64 / 1e6;
-                match self.kernels.get_mut(i) {
-                    Some((_, times)) => times.push(ms),
-                    None => self.kernels.push((k, vec![ms])),
-                }
-            }
+            tally(&mut self.kernels, t.kernels);
         }
         Ok(Taken::of(&sample, span))
+    }
+
+    /// Keep what the baseline's sample traced: its records, and how long the device was busy.
+    fn baseline_taken(&mut self, sample: &Sample) -> Taken {
+        if let crate::device::Trace::Traced { kernels, .. } | crate::device::Trace::Call { kernels, .. } = &sample.trace {
+            if !kernels.is_empty() {
+                let mut ordered = kernels.clone();
+                ordered.sort_by_key(|k| (k.start_ns, k.end_ns));
+                self.baseline_busy_ms.push(busy_ms(&ordered));
+                tally(&mut self.baseline_kernels, ordered);
+            }
+        }
+        Taken::of(sample, sample.trace.span_ms())
     }
 
     fn baseline_sample(&mut self, devices: &mut Devices, index: usize) -> Result<Taken, Stop> {
@@ -331,12 +350,12 @@ impl Sampler<'_> {
             let sample = self
                 .python_baseline(devices, r, true)?
                 .ok_or_else(|| Stop::Env(DeviceError::Environment("a timed call without a sample".into())))?;
-            return Ok(Taken::of(&sample, sample.trace.span_ms()));
+            return Ok(self.baseline_taken(&sample));
         }
         let work = self.baseline_work(r);
         let sample = devices.reference.time(&TimedRun::plain(&work))?;
         // The baseline is trusted library work: its trace gives its span, nothing more.
-        Ok(Taken::of(&sample, sample.trace.span_ms()))
+        Ok(self.baseline_taken(&sample))
     }
 
     /// The baseline in the Model's Python process on set `r`'s inputs, into the baseline's
@@ -454,6 +473,8 @@ pub(crate) fn measure(
         launches: 0,
         kernel_names,
         kernels: Vec::new(),
+        baseline_kernels: Vec::new(),
+        baseline_busy_ms: Vec::new(),
         max_clock: info.sm_clock_mhz.unwrap_or(0.0),
         throttle: options.throttle,
         throttled: 0,
@@ -650,19 +671,11 @@ fn sample_rounds(
         let why = s.untraced.clone().unwrap_or_else(|| "the baseline's device could not trace".into());
         format!("CUDA events around the work and the host wall clock; no activity trace ({why})")
     };
-    let kernels = s
-        .kernels
-        .iter()
-        .map(|(k, times)| KernelTime {
-            name: k.name.clone(),
-            grid: k.grid,
-            block: k.block,
-            registers: k.registers,
-            shared_bytes: k.shared_bytes,
-            stream: k.stream,
-            median_ms: Summary::of(times).map_or(0.0, |s| s.median),
-        })
-        .collect();
+    let kernels = kernel_times(&s.kernels);
+    let (baseline_kernels, baseline_busy_ms) = match bs {
+        Some(_) => (kernel_times(&s.baseline_kernels), Summary::of(&s.baseline_busy_ms).map(|b| b.median)),
+        None => (Vec::new(), None),
+    };
     Ok(Timing {
         baseline_name: String::new(),
         baseline_precision: Precision::F32,
@@ -684,10 +697,59 @@ fn sample_rounds(
         wall_ms,
         truth_ms: Summary::of(&s.truth_ms).map_or(0.0, |t| t.median),
         kernels,
+        baseline_kernels,
+        baseline_busy_ms,
         candidate_ms: cms,
         baseline_ms: bms,
         baseline_unavailable: None,
     })
+}
+
+/// Add one sample's records, in order, to the times of the records at their places.
+fn tally(into: &mut Vec<(KernelRecord, Vec<f64>)>, records: Vec<KernelRecord>) {
+    for (i, k) in records.into_iter().enumerate() {
+        let ms = k.end_ns.saturating_sub(k.start_ns) as f64 / 1e6;
+        match into.get_mut(i) {
+            Some((_, times)) => times.push(ms),
+            None => into.push((k, vec![ms])),
+        }
+    }
+}
+
+fn kernel_times(records: &[(KernelRecord, Vec<f64>)]) -> Vec<KernelTime> {
+    records
+        .iter()
+        .map(|(k, times)| KernelTime {
+            name: k.name.clone(),
+            grid: k.grid,
+            block: k.block,
+            registers: k.registers,
+            shared_bytes: k.shared_bytes,
+            stream: k.stream,
+            median_ms: Summary::of(times).map_or(0.0, |s| s.median),
+        })
+        .collect()
+}
+
+/// How long the device was busy with `records` (sorted by start): the length of the union of
+/// their intervals, milliseconds.
+fn busy_ms(records: &[KernelRecord]) -> f64 {
+    let mut busy = 0u64;
+    let mut current: Option<(u64, u64)> = None;
+    for k in records {
+        current = match current {
+            Some((a, b)) if k.start_ns <= b => Some((a, b.max(k.end_ns))),
+            Some((a, b)) => {
+                busy += b - a;
+                Some((k.start_ns, k.end_ns.max(k.start_ns)))
+            }
+            None => Some((k.start_ns, k.end_ns.max(k.start_ns))),
+        };
+    }
+    if let Some((a, b)) = current {
+        busy += b - a;
+    }
+    busy as f64 / 1e6
 }
 
 /// A Python call runs in the process that traces it, so it could switch CUPTI's recording off

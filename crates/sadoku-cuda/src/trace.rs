@@ -442,8 +442,12 @@ fn collected(assemble: impl Fn(&[RawKernel], u64) -> Trace) -> Trace {
     trace
 }
 
-/// A Python call's trace from the records collected since [`begin`]. Whether every record lies
-/// inside the window is the judge's check (`checks::trace`), not this one's.
+/// A Python call's trace from the records collected since [`begin`], but for those that ended
+/// before the call opened: the worker's own work between `begin` and the call (its L2 flush, which
+/// also lets CUPTI take up its buffers again before the call, not during it), finished before the
+/// worker synchronised the device and read the clock. Whether every other record lies inside the
+/// window is the judge's check (`checks::trace`), not this one's: a record that starts before the
+/// window and ends in it is kept.
 pub fn assemble_call(records: &[RawKernel], window: (u64, u64), dropped: u64) -> Trace {
     let unavailable = |why: String| Trace::Unavailable { why };
     if dropped > 0 {
@@ -455,7 +459,7 @@ pub fn assemble_call(records: &[RawKernel], window: (u64, u64), dropped: u64) ->
     if let Some(r) = records.iter().find(|r| r.start == 0 || r.end < r.start) {
         return unavailable(format!("CUPTI delivered an incomplete record of `{}`", r.name));
     }
-    let mut kernels: Vec<KernelRecord> = records.iter().map(|r| r.record()).collect();
+    let mut kernels: Vec<KernelRecord> = records.iter().filter(|r| r.end > window.0).map(|r| r.record()).collect();
     kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
     Trace::Call { window_ns: window, kernels }
 }
@@ -558,9 +562,14 @@ mod tests {
         let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["[memcpy HtoD, 64 B]", "[memset, 4096 B]", "own_kernel"]);
         assert_eq!(kernels[2].stream, 9);
-        // Nothing is left out here, not even what lies outside the window: the judge decides.
+        // What lies outside the window is kept, the judge decides; only what ended before the
+        // call opened (the worker's L2 flush) is left out.
         let late = vec![rec("late", 600, 700, 7, 1)];
         assert!(matches!(assemble_call(&late, (50, 500), 0), Trace::Call { kernels, .. } if kernels.len() == 1));
+        let around = vec![rec("[memset, 4096 B]", 10, 40, 7, 1), rec("straddles", 40, 60, 7, 1), rec("k", 70, 90, 7, 1)];
+        let Trace::Call { kernels, .. } = assemble_call(&around, (50, 500), 0) else { panic!() };
+        let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["straddles", "k"]);
         assert!(matches!(assemble_call(&[], (50, 500), 0), Trace::Call { kernels, .. } if kernels.is_empty()));
     }
 

@@ -5,9 +5,13 @@
 //! tracer before PyTorch creates its CUDA context. Then, around every timed call:
 //!
 //! 1. `sadoku_trace_begin()` once the device is idle: what came before is delivered and dropped;
-//! 2. `sadoku_trace_now()` just before the start event, and again once the stop event completed;
-//! 3. `sadoku_trace_finish(open, close)`: every kernel, copy and memset since, on any stream, as
-//!    the JSON of `sadoku_core::device::Trace` (`Call`, or `Unavailable` with the reason).
+//! 2. some device work of the worker's own, waited for (its L2 flush): the first work after
+//!    `begin` waits for CUPTI to take up its buffers again, 0.2-0.5 ms on an H200, which must
+//!    not fall inside the call (eager PyTorch's two-kernel l2norm took 0.62 ms instead of 0.30);
+//! 3. `sadoku_trace_now()` just before the start event, and again once the stop event completed;
+//! 4. `sadoku_trace_finish(open, close)`: every kernel, copy and memset since that did not end
+//!    before `open`, on any stream, as the JSON of `sadoku_core::device::Trace` (`Call`, or
+//!    `Unavailable` with the reason).
 //!
 //! Strings returned are the library's, freed with `sadoku_trace_free`. Nothing here panics across
 //! the boundary: every failure is a string.

@@ -285,6 +285,16 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
         for k in &t.kernels {
             out.push_str(&format!("    {k}\n"));
         }
+        if let (Some(busy), Some(b)) = (t.baseline_busy_ms, &t.baseline) {
+            out.push_str(&format!(
+                "    baseline's traced work: busy {} of its {} median; the rest is the device idle between its records\n",
+                ms(busy),
+                ms(b.median)
+            ));
+        }
+        for k in &t.baseline_kernels {
+            out.push_str(&format!("      baseline: {k}\n"));
+        }
         let rounds: Vec<String> = t
             .rounds
             .iter()
