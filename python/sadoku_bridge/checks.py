@@ -229,7 +229,6 @@ TIMER_ATTRIBUTES: tuple[str, ...] = (
     "torch.Tensor.view",
     # The worker's CUPTI tracer (a Python call's time is the span of what it recorded).
     "sadoku_bridge.tracing.Tracer.begin",
-    "sadoku_bridge.tracing.Tracer.now",
     "sadoku_bridge.tracing.Tracer.finish",
     "sadoku_bridge.tracing.Tracer.resets",
 )

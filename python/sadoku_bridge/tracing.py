@@ -10,13 +10,16 @@ compete for the driver's callbacks). A timed call is then::
 
     tracer.begin()              # the device idle: what came before is delivered and dropped
     resets = tracer.resets()
-    open = tracer.now()         # CUPTI's clock
+    l2_flush(); mark(value); synchronize()          # value: fresh for each call
     start.record(); call(); synchronize(); stop.record(); stop.synchronize()
-    close = tracer.now()
-    trace = tracer.finish(open, close)   # refused if tracer.resets() moved: the call dropped records
+    mark(value); synchronize()
+    trace = tracer.finish(value)   # refused if tracer.resets() moved: the call dropped records
 
-and the judge checks that every record lies inside ``(open, close)`` and times the call by the
-span of its records. The call runs in this process and could reach the tracer: the worker refuses
+``mark`` is a 4-byte memset of ``value``: the two are the window's ends, on the device's own clock
+(the end of the first, the start of the last), and the judge checks that every record lies inside
+it and times the call by the span of its records. The worker's own work before the call (the L2
+flush, the first marker) takes the wait CUPTI imposes on the first device work after ``begin``;
+inside the call, that wait idled the device between eager PyTorch's kernels. The call runs in this process and could reach the tracer: the worker refuses
 a call that dropped the records or replaced the tracer's methods (:data:`checks.TIMER_ATTRIBUTES`),
 and the judge times by events a review whose traces cover much less than its events (see
 ``docs/BRIDGE.md``). Tracing is best effort, as for native workers: without the library, CUPTI or
@@ -52,9 +55,8 @@ def loaded_cupti() -> list[str]:
 _ENTRY_POINTS = (
     ("sadoku_trace_start", ctypes.c_void_p, [ctypes.c_char_p]),
     ("sadoku_trace_begin", ctypes.c_void_p, []),
-    ("sadoku_trace_now", ctypes.c_uint64, []),
     ("sadoku_trace_resets", ctypes.c_uint64, []),
-    ("sadoku_trace_finish", ctypes.c_void_p, [ctypes.c_uint64, ctypes.c_uint64]),
+    ("sadoku_trace_finish", ctypes.c_void_p, [ctypes.c_uint32]),
     ("sadoku_trace_free", None, [ctypes.c_void_p]),
 )
 
@@ -108,17 +110,15 @@ class Tracer:
         """Drop every record so far (the device must be idle); the reason if that failed."""
         return self._text(self._lib.sadoku_trace_begin())
 
-    def now(self) -> int:
-        return int(self._lib.sadoku_trace_now())
-
     def resets(self) -> int:
         """How many times the records were dropped, ever: unchanged across a call unless the call
         itself dropped them (to hide a kernel from its trace)."""
         return int(self._lib.sadoku_trace_resets())
 
-    def finish(self, opened: int, closed: int) -> dict[str, Any]:
-        """The call's trace, as the judge's ``Trace`` JSON."""
-        text = self._text(self._lib.sadoku_trace_finish(opened, closed))
+    def finish(self, marker: int) -> dict[str, Any]:
+        """The call's trace between the two 4-byte memsets of ``marker``, as the judge's ``Trace``
+        JSON."""
+        text = self._text(self._lib.sadoku_trace_finish(marker))
         try:
             return json.loads(text or "")
         except ValueError:

@@ -117,8 +117,8 @@ class Worker:
         self.compiled: dict[int, tuple[dict[str, Any], Any]] = {}
         self.next_module = 1
         self.flush: torch.Tensor | None = None
-        # One word of device work after the tracer's `begin` when there is no L2 flush to do.
-        self._settle = torch.empty(1, dtype=torch.int32, device=self.device)
+        # The word the trace's marker memsets write (see :meth:`_mark`).
+        self._marker_word = torch.empty(1, dtype=torch.int32, device=self.device)
         self._libcuda: Any = None
 
     # --- buffers -------------------------------------------------------------------------
@@ -337,6 +337,21 @@ class Worker:
         if self.device.type == "cuda":
             _synchronize()
 
+    def _mark(self, value: int) -> None:
+        """A 4-byte memset of ``value`` on the current stream (``cuMemsetD32Async``): one end of a
+        traced call's window, found by its value in the trace (``sadoku_cuda::trace``). Nothing on
+        the CPU."""
+        if self.device.type != "cuda":
+            return
+        if self._libcuda is None:
+            self._libcuda = ctypes.CDLL("libcuda.so.1")
+        stream = torch.cuda.current_stream(self.device).cuda_stream
+        status = self._libcuda.cuMemsetD32Async(
+            ctypes.c_uint64(self._marker_word.data_ptr()), ctypes.c_uint32(value), ctypes.c_size_t(1), ctypes.c_void_p(stream)
+        )
+        if status != 0:
+            raise environment(f"cuMemsetD32Async (the trace's marker) failed with CUDA error {status}")
+
     def _reserve(self, outputs: list[torch.Tensor]) -> None:
         """Leave free blocks of each output's size in the caching allocator, to be poisoned: a
         candidate's ``empty_like`` is then handed one of them, not fresh driver memory."""
@@ -392,7 +407,7 @@ class Worker:
         arguments = self._arguments(spec, inputs)
         tracer = self.tracer if timed and self.tracer.active else None
         trace = self.tracer.untraced()
-        opened, resets = 0, 0
+        marker, resets = 0, 0
         if tracer is not None:
             # The device is idle: drop what came before (the poison).
             why = tracer.begin()
@@ -400,19 +415,18 @@ class Worker:
                 tracer, trace = None, {"Unavailable": {"why": why}}
             else:
                 resets = tracer.resets()
-        # The L2 flush comes after `begin`, and is waited for: the first device work after CUPTI's
-        # flush waits for CUPTI to take up its buffers again (0.2-0.5 ms on an H200, measured),
-        # which would otherwise land inside the call and idle the device between its kernels.
-        # Its record ends before the call opens, and the tracer leaves it out.
         if timed and self.flush is not None:
             self.flush.zero_()
-        elif tracer is not None:
-            self._settle.zero_()
+        if tracer is not None:
+            # The window opens at the end of this memset, once the L2 flush is done. The first
+            # device work after CUPTI's flush (in `begin`) waits for CUPTI to take up its buffers
+            # again (0.2-0.5 ms on an H200, measured): here, not inside the call, where it left the
+            # device idle between eager PyTorch's kernels.
+            marker = random.getrandbits(32) | 1
+            self._mark(marker)
         if cuda:
             _synchronize()
             start, stop = _Event(enable_timing=True), _Event(enable_timing=True)
-        if tracer is not None:
-            opened = tracer.now()
         wall = _perf_counter_ns()
         with torch.no_grad():
             if cuda:
@@ -425,9 +439,13 @@ class Worker:
                 stop.synchronize()
         wall_ms = (_perf_counter_ns() - wall) / 1e6
         if tracer is not None:
-            # Every kernel, copy and memset since `begin`: the judge checks they lie between
-            # the two readings of CUPTI's clock, and times the call by their span.
-            trace = tracer.finish(opened, tracer.now())
+            # The window closes at the start of the same memset, after everything the call did.
+            self._mark(marker)
+            if cuda:
+                _synchronize()
+            # Every kernel, copy and memset of the call: the judge checks they lie between the
+            # markers, and times the call by their span.
+            trace = tracer.finish(marker)
             dropped = tracer.resets() - resets
             if dropped and not trusted:
                 raise DeviceFailure({"Refused": {"kernel": "forward", "reason": "the trace was tampered with",

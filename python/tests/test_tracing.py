@@ -30,8 +30,9 @@ class FakeTracer(tracing.Tracer):
         super().__init__(library=object())
         self.log = log
         self.begin_fails = begin_fails
-        self.clock = 100
+        self.clock = 1000
         self.reset_count = 0
+        self.markers: list[int] = []
 
     def resets(self) -> int:
         return self.reset_count
@@ -41,13 +42,12 @@ class FakeTracer(tracing.Tracer):
         self.reset_count += 1
         return "CUPTI could not flush" if self.begin_fails else None
 
-    def now(self) -> int:
-        self.log.append("now")
-        self.clock += 1000
-        return self.clock
-
-    def finish(self, opened: int, closed: int) -> dict[str, Any]:
+    def finish(self, marker: int) -> dict[str, Any]:
         self.log.append("finish")
+        self.markers.append(marker)
+        opened = self.clock + 100
+        closed = opened + 1000
+        self.clock = closed
         kernel = {"name": "leaky", "grid": [1, 1, 1], "block": [32, 1, 1], "registers": 8, "shared_bytes": 0,
                   "start_ns": opened + 10, "end_ns": closed - 10, "stream": 7}
         return {"Call": {"window_ns": [opened, closed], "kernels": [kernel]}}
@@ -56,6 +56,9 @@ class FakeTracer(tracing.Tracer):
 def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker, list[dict[str, Any]]]:
     """A CPU worker with the honest leaky ReLU loaded, its call logging into `log`, and a launch."""
     w = worker.Worker("cpu", tracer)
+    marks: list[int] = []
+    w._mark = lambda value: (log.append("mark"), marks.append(value))  # type: ignore[method-assign]
+    w.marks = marks  # type: ignore[attr-defined]
     spec = {"kind": "modelnew", "problem": str(problem_path("leaky_relu")), "init_inputs": [0.05], "seed": 7,
             "args": ARGS}
     request = {"name": "leaky_relu_honest.py", "source": candidate_path("leaky_relu_honest.py").read_text(),
@@ -79,18 +82,26 @@ def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker
 
 
 class TracedCall(unittest.TestCase):
-    def test_the_call_lies_between_two_readings_of_the_clock_after_begin(self) -> None:
+    def test_the_call_lies_between_two_marker_memsets_of_one_fresh_value_after_begin(self) -> None:
         log: list[str] = []
-        w, work = loaded_worker(FakeTracer(log), log)
+        tracer = FakeTracer(log)
+        w, work = loaded_worker(tracer, log)
         w.run(work, timed=True)
-        self.assertEqual(log, ["begin", "now", "call", "now", "finish"])
+        self.assertEqual(log, ["begin", "mark", "call", "mark", "finish"])
+        first, second = w.marks  # type: ignore[attr-defined]
+        self.assertEqual(first, second)
+        self.assertEqual(tracer.markers, [first])
+        w.run(work, timed=True)
+        self.assertNotEqual(w.marks[2], first, "a fresh value for every call")  # type: ignore[attr-defined]
+        w.marks.clear()  # type: ignore[attr-defined]
+        w.run(work, timed=True)
         trace = w.trace()
-        self.assertEqual(trace["Call"]["window_ns"], [1100, 2100])
+        self.assertEqual(trace["Call"]["window_ns"], [3300, 4300])
         self.assertEqual(trace["Call"]["kernels"][0]["name"], "leaky")
 
-    def test_the_l2_flush_and_the_settling_work_come_after_begin_and_before_the_window(self) -> None:
+    def test_the_l2_flush_and_the_opening_marker_come_after_begin(self) -> None:
         # The first device work after CUPTI's flush (in `begin`) waits for CUPTI; the worker's own
-        # work takes that wait, outside the call's window.
+        # work takes that wait, before the call's window opens.
         log: list[str] = []
 
         class Flush:
@@ -100,12 +111,7 @@ class TracedCall(unittest.TestCase):
         w, work = loaded_worker(FakeTracer(log), log)
         w.flush = Flush()  # type: ignore[assignment]
         w.run(work, timed=True)
-        self.assertEqual(log, ["begin", "l2 flush", "now", "call", "now", "finish"])
-        log.clear()
-        w.flush = None
-        w._settle = Flush()  # type: ignore[assignment]
-        w.run(work, timed=True)
-        self.assertEqual(log, ["begin", "l2 flush", "now", "call", "now", "finish"])
+        self.assertEqual(log, ["begin", "l2 flush", "mark", "call", "mark", "finish"])
         # Untimed: neither the tracer nor the flush.
         log.clear()
         w.run(work, timed=False)
@@ -138,7 +144,7 @@ class TracedCall(unittest.TestCase):
         original = tracing.Tracer.finish
 
         def patching(*args: Any) -> Any:
-            tracing.Tracer.finish = lambda self, opened, closed: {"Call": {"window_ns": [opened, closed], "kernels": []}}
+            tracing.Tracer.finish = lambda self, marker: {"Call": {"window_ns": [1, 2], "kernels": []}}
             return call(*args)
 
         w.modules[work[0]["Launch"]["module"]] = (spec, patching)
@@ -169,7 +175,7 @@ class TracedCall(unittest.TestCase):
         w, work = loaded_worker(FakeTracer(log), log)
         w.run(work + work, timed=True)
         trace = w.trace()["Call"]
-        self.assertEqual(trace["window_ns"], [1100, 4100])
+        self.assertEqual(trace["window_ns"], [1100, 3200])
         self.assertEqual(len(trace["kernels"]), 2)
 
     def test_an_untraced_worker_says_why(self) -> None:

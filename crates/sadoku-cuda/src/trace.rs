@@ -8,7 +8,7 @@
 //!
 //! A Python worker's process has a tracer too (through the `sadoku-trace` library, see
 //! [`init_for_calls`]): it also records copies and memsets, and a timed call's trace is every
-//! record between two readings of CUPTI's clock ([`now`], [`finish_call`]).
+//! record between two marker memsets the worker issues around it ([`finish_call`]).
 //!
 //! Tracing is best effort: no CUPTI, another CUPTI client (ncu, compute-sanitizer, nsys) or
 //! `SADOKU_NO_CUPTI` only make it unavailable, with the reason; nothing here panics or stops a
@@ -64,6 +64,8 @@ pub struct RawKernel {
     pub end: u64,
     pub stream: u32,
     pub context: u32,
+    /// A memset's 32-bit value (the Python worker's markers are memsets of a value of its own).
+    pub memset_value: Option<u32>,
 }
 
 impl RawKernel {
@@ -83,7 +85,18 @@ impl RawKernel {
 
     /// A copy or memset: no launch configuration.
     fn transfer(name: String, (start, end): (u64, u64), stream: u32, context: u32) -> RawKernel {
-        RawKernel { name, grid: [0; 3], block: [0; 3], registers: 0, shared_bytes: 0, start, end, stream, context }
+        RawKernel {
+            name,
+            grid: [0; 3],
+            block: [0; 3],
+            registers: 0,
+            shared_bytes: 0,
+            start,
+            end,
+            stream,
+            context,
+            memset_value: None,
+        }
     }
 }
 
@@ -145,7 +158,6 @@ struct Api {
     flush_all: unsafe extern "C" fn(u32) -> u32,
     next_record: unsafe extern "C" fn(*mut u8, usize, *mut *mut sys::CUpti_Activity) -> u32,
     result_string: unsafe extern "C" fn(u32, *mut *const c_char) -> u32,
-    timestamp: unsafe extern "C" fn(*mut u64) -> u32,
     context_id: unsafe extern "C" fn(CUcontext, *mut u32) -> u32,
 }
 
@@ -178,7 +190,6 @@ impl Api {
             flush_all: get(lib, "cuptiActivityFlushAll")?,
             next_record: get(lib, "cuptiActivityGetNextRecord")?,
             result_string: get(lib, "cuptiGetResultString")?,
-            timestamp: get(lib, "cuptiGetTimestamp")?,
             context_id: get(lib, "cuptiGetContextId")?,
         })
     }
@@ -224,16 +235,6 @@ fn start(copies: bool) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// CUPTI's clock now, nanoseconds: the time base of its records.
-pub fn now() -> Result<u64, String> {
-    status()?;
-    let api = api()?;
-    let mut t = 0u64;
-    // SAFETY: a plain out-parameter.
-    checked(api, unsafe { (api.timestamp)(&mut t) }, "cuptiGetTimestamp")?;
-    Ok(t)
 }
 
 /// A copy's direction, as CUPTI's `CUpti_ActivityMemcpyKind` numbers it.
@@ -327,12 +328,14 @@ unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
             if kind == sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_MEMSET as u32 {
                 let m = record as *const sys::CUpti_ActivityMemset4;
                 let bytes = addr_of!((*m).bytes).read_unaligned();
-                found.push(RawKernel::transfer(
+                let mut memset = RawKernel::transfer(
                     format!("[memset, {bytes} B]"),
                     (addr_of!((*m).start).read_unaligned(), addr_of!((*m).end).read_unaligned()),
                     addr_of!((*m).streamId).read_unaligned(),
                     addr_of!((*m).contextId).read_unaligned(),
-                ));
+                );
+                memset.memset_value = Some(addr_of!((*m).value).read_unaligned());
+                found.push(memset);
                 continue;
             }
             if kind != sys::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL as u32 {
@@ -361,6 +364,7 @@ unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
                 end: addr_of!((*k).end).read_unaligned(),
                 stream: addr_of!((*k).streamId).read_unaligned(),
                 context: addr_of!((*k).contextId).read_unaligned(),
+                memset_value: None,
             });
         }
     }
@@ -414,11 +418,11 @@ pub fn finish(context: Option<u32>) -> Trace {
     collected(|records, dropped| assemble(records, context, dropped))
 }
 
-/// End of a Python call's sample, after its stop event completed: every record since [`begin`]
-/// (all contexts: the process has one), with the window `(open, close)` read from [`now`] just
-/// before the call and just after its stop event.
-pub fn finish_call(window: (u64, u64)) -> Trace {
-    collected(|records, dropped| assemble_call(records, window, dropped))
+/// End of a Python call's sample, after the worker's closing marker completed: every record since
+/// [`begin`] (all contexts: the process has one), the call's window read from the two marker
+/// memsets of value `marker` (see [`assemble_call`]).
+pub fn finish_call(marker: u32) -> Trace {
+    collected(|records, dropped| assemble_call(records, marker, dropped))
 }
 
 /// Flush and `assemble` what was collected. Kernel timestamps reach CUPTI asynchronously: if a
@@ -442,26 +446,48 @@ fn collected(assemble: impl Fn(&[RawKernel], u64) -> Trace) -> Trace {
     trace
 }
 
-/// A Python call's trace from the records collected since [`begin`], but for those that ended
-/// before the call opened: the worker's own work between `begin` and the call (its L2 flush, which
-/// also lets CUPTI take up its buffers again before the call, not during it), finished before the
-/// worker synchronised the device and read the clock. Whether every other record lies inside the
-/// window is the judge's check (`checks::trace`), not this one's: a record that starts before the
-/// window and ends in it is kept.
-pub fn assemble_call(records: &[RawKernel], window: (u64, u64), dropped: u64) -> Trace {
+/// A 4-byte memset of the worker's marker value.
+fn is_marker(r: &RawKernel, marker: u32) -> bool {
+    r.memset_value == Some(marker) && r.name == "[memset, 4 B]"
+}
+
+/// A Python call's trace from the records collected since [`begin`]. The worker issues a 4-byte
+/// memset of a value of its own (`marker`, fresh for each call) and waits for it, once before the
+/// call and once after the call's stop event completed: the window runs from the end of the first
+/// such memset to the start of the last, on the device's own clock (as the native path's marker
+/// kernels; CUPTI's host clock strayed from the records by 36 µs on an H200). What ended before
+/// the opening marker ended is the worker's own work before the call (its L2 flush) and is left
+/// out, and so are the two markers; everything else is kept, and whether it lies inside the window
+/// is the judge's check (`checks::trace`). A call that issues a memset of the same value itself
+/// moves neither marker (the first and last are the worker's), and its own is timed like its other
+/// work.
+pub fn assemble_call(records: &[RawKernel], marker: u32, dropped: u64) -> Trace {
     let unavailable = |why: String| Trace::Unavailable { why };
     if dropped > 0 {
         return unavailable(format!("CUPTI lost {dropped} record(s) of this call"));
     }
-    if window.0 == 0 || window.1 < window.0 {
-        return unavailable(format!("no window for the call (CUPTI's clock read {} then {})", window.0, window.1));
-    }
     if let Some(r) = records.iter().find(|r| r.start == 0 || r.end < r.start) {
         return unavailable(format!("CUPTI delivered an incomplete record of `{}`", r.name));
     }
-    let mut kernels: Vec<KernelRecord> = records.iter().filter(|r| r.end > window.0).map(|r| r.record()).collect();
+    let mut markers: Vec<(usize, &RawKernel)> = records.iter().enumerate().filter(|(_, r)| is_marker(r, marker)).collect();
+    markers.sort_by_key(|(_, r)| (r.start, r.end));
+    let (Some(&(first, open)), Some(&(last, close))) = (markers.first(), markers.last()) else {
+        return unavailable("the trace lacks the call's marker memsets (CUPTI delivered 0 of 2)".into());
+    };
+    if first == last {
+        return unavailable("the trace lacks one of the call's marker memsets (CUPTI delivered 1 of 2)".into());
+    }
+    if open.end > close.start {
+        return unavailable(format!("the call's marker memsets overlap ({} to {} ns)", open.end, close.start));
+    }
+    let mut kernels: Vec<KernelRecord> = records
+        .iter()
+        .enumerate()
+        .filter(|&(i, r)| i != first && i != last && r.end > open.end)
+        .map(|(_, r)| r.record())
+        .collect();
     kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
-    Trace::Call { window_ns: window, kernels }
+    Trace::Call { window_ns: (open.end, close.start), kernels }
 }
 
 /// The sample's trace from the records collected since [`begin`]: the window between the last two
@@ -510,7 +536,14 @@ mod tests {
             end,
             stream,
             context,
+            memset_value: None,
         }
+    }
+
+    fn mark(start: u64, end: u64, value: u32) -> RawKernel {
+        let mut m = RawKernel::transfer("[memset, 4 B]".into(), (start, end), 7, 1);
+        m.memset_value = Some(value);
+        m
     }
 
     #[test]
@@ -551,36 +584,62 @@ mod tests {
     }
 
     #[test]
-    fn a_calls_trace_is_every_record_of_every_stream_in_order() {
+    fn a_calls_trace_is_every_record_of_every_stream_in_order_between_the_markers() {
         let records = vec![
             rec("own_kernel", 300, 400, 9, 1),
+            mark(450, 460, 0xABCD),
             rec("[memcpy HtoD, 64 B]", 100, 150, 7, 1),
+            mark(40, 50, 0xABCD),
             rec("[memset, 4096 B]", 200, 250, 7, 1),
         ];
-        let Trace::Call { window_ns, kernels } = assemble_call(&records, (50, 500), 0) else { panic!() };
-        assert_eq!(window_ns, (50, 500));
+        let Trace::Call { window_ns, kernels } = assemble_call(&records, 0xABCD, 0) else { panic!() };
+        assert_eq!(window_ns, (50, 450), "from the opening marker's end to the closing one's start");
         let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["[memcpy HtoD, 64 B]", "[memset, 4096 B]", "own_kernel"]);
         assert_eq!(kernels[2].stream, 9);
-        // What lies outside the window is kept, the judge decides; only what ended before the
-        // call opened (the worker's L2 flush) is left out.
-        let late = vec![rec("late", 600, 700, 7, 1)];
-        assert!(matches!(assemble_call(&late, (50, 500), 0), Trace::Call { kernels, .. } if kernels.len() == 1));
-        let around = vec![rec("[memset, 4096 B]", 10, 40, 7, 1), rec("straddles", 40, 60, 7, 1), rec("k", 70, 90, 7, 1)];
-        let Trace::Call { kernels, .. } = assemble_call(&around, (50, 500), 0) else { panic!() };
-        let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
-        assert_eq!(names, ["straddles", "k"]);
-        assert!(matches!(assemble_call(&[], (50, 500), 0), Trace::Call { kernels, .. } if kernels.is_empty()));
+        let Trace::Call { kernels, .. } = assemble_call(&[mark(40, 50, 1), mark(450, 460, 1)], 1, 0) else { panic!() };
+        assert!(kernels.is_empty());
     }
 
     #[test]
-    fn a_call_with_lost_or_torn_records_or_no_window_is_untraced() {
-        let ok = vec![rec("k", 100, 200, 7, 1)];
-        assert!(matches!(assemble_call(&ok, (50, 500), 2), Trace::Unavailable { why } if why.contains("lost 2")));
-        assert!(matches!(assemble_call(&ok, (0, 500), 0), Trace::Unavailable { why } if why.contains("no window")));
-        assert!(matches!(assemble_call(&ok, (600, 500), 0), Trace::Unavailable { why } if why.contains("no window")));
-        let torn = vec![rec("k", 100, 0, 7, 1)];
-        assert!(matches!(assemble_call(&torn, (50, 500), 0), Trace::Unavailable { why } if why.contains("incomplete")));
+    fn what_ended_before_the_call_is_left_out_and_the_rest_is_for_the_judge() {
+        let records = vec![
+            rec("[memset, 125829120 B]", 5, 30, 7, 1), // the worker's L2 flush
+            mark(35, 50, 9),
+            rec("straddles", 45, 60, 7, 1),
+            mark(450, 460, 9),
+            rec("late", 600, 700, 8, 1),
+        ];
+        let Trace::Call { window_ns, kernels } = assemble_call(&records, 9, 0) else { panic!() };
+        assert_eq!(window_ns, (50, 450));
+        let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["straddles", "late"]);
+    }
+
+    #[test]
+    fn a_call_that_issues_the_marker_itself_moves_neither_end_of_the_window() {
+        // The call learnt the value and issues it in the middle: timed like its other work.
+        let records = vec![mark(40, 50, 3), rec("k", 100, 200, 7, 1), mark(210, 220, 3), mark(450, 460, 3)];
+        let Trace::Call { window_ns, kernels } = assemble_call(&records, 3, 0) else { panic!() };
+        assert_eq!(window_ns, (50, 450));
+        assert_eq!(kernels.len(), 2);
+        // Another value, or another size, is no marker.
+        let mut other = mark(40, 50, 4);
+        other.name = "[memset, 8 B]".into();
+        let records = vec![mark(40, 50, 4), other, rec("k", 100, 200, 7, 1), mark(450, 460, 5)];
+        assert!(matches!(assemble_call(&records, 4, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
+    }
+
+    #[test]
+    fn a_call_with_lost_or_torn_records_or_no_markers_is_untraced() {
+        let ok = vec![mark(40, 50, 1), rec("k", 100, 200, 7, 1), mark(450, 460, 1)];
+        assert!(matches!(assemble_call(&ok, 1, 2), Trace::Unavailable { why } if why.contains("lost 2")));
+        assert!(matches!(assemble_call(&ok, 2, 0), Trace::Unavailable { why } if why.contains("0 of 2")));
+        assert!(matches!(assemble_call(&ok[..2], 1, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
+        let overlapping = vec![mark(40, 500, 1), mark(450, 460, 1)];
+        assert!(matches!(assemble_call(&overlapping, 1, 0), Trace::Unavailable { why } if why.contains("overlap")));
+        let torn = vec![mark(40, 50, 1), rec("k", 100, 0, 7, 1), mark(450, 460, 1)];
+        assert!(matches!(assemble_call(&torn, 1, 0), Trace::Unavailable { why } if why.contains("incomplete")));
         assert_eq!(copy_kind(8), "DtoD");
         assert_eq!(copy_kind(42), "unknown");
     }

@@ -5,13 +5,15 @@
 //! tracer before PyTorch creates its CUDA context. Then, around every timed call:
 //!
 //! 1. `sadoku_trace_begin()` once the device is idle: what came before is delivered and dropped;
-//! 2. some device work of the worker's own, waited for (its L2 flush): the first work after
-//!    `begin` waits for CUPTI to take up its buffers again, 0.2-0.5 ms on an H200, which must
-//!    not fall inside the call (eager PyTorch's two-kernel l2norm took 0.62 ms instead of 0.30);
-//! 3. `sadoku_trace_now()` just before the start event, and again once the stop event completed;
-//! 4. `sadoku_trace_finish(open, close)`: every kernel, copy and memset since that did not end
-//!    before `open`, on any stream, as the JSON of `sadoku_core::device::Trace` (`Call`, or
-//!    `Unavailable` with the reason).
+//! 2. the worker's own device work, waited for: its L2 flush, then a 4-byte memset of a fresh
+//!    value (the opening marker). The first work after `begin` waits for CUPTI to take up its
+//!    buffers again, 0.2-0.5 ms on an H200, which must not fall inside the call (eager PyTorch's
+//!    two-kernel l2norm spanned 0.62 ms for 0.30 ms of kernels);
+//! 3. the call, a synchronisation of the whole device, the stop event; then the same memset again
+//!    (the closing marker), waited for;
+//! 4. `sadoku_trace_finish(marker)`: every kernel, copy and memset between the markers, on any
+//!    stream, and anything after them, as the JSON of `sadoku_core::device::Trace` (`Call`, or
+//!    `Unavailable` with the reason); see `sadoku_cuda::trace::assemble_call`.
 //!
 //! Strings returned are the library's, freed with `sadoku_trace_free`. Nothing here panics across
 //! the boundary: every failure is a string.
@@ -74,16 +76,10 @@ pub extern "C" fn sadoku_trace_resets() -> u64 {
     RESETS.load(Ordering::SeqCst)
 }
 
-/// CUPTI's clock, nanoseconds; 0 when it cannot be read.
+/// The JSON of the call's `Trace`, between the worker's two memsets of value `marker`.
 #[unsafe(no_mangle)]
-pub extern "C" fn sadoku_trace_now() -> u64 {
-    std::panic::catch_unwind(|| trace::now().unwrap_or(0)).unwrap_or(0)
-}
-
-/// The JSON of the call's `Trace` between the clock readings `open` and `close`.
-#[unsafe(no_mangle)]
-pub extern "C" fn sadoku_trace_finish(open: u64, close: u64) -> *mut c_char {
-    let trace = std::panic::catch_unwind(|| trace::finish_call((open, close)))
+pub extern "C" fn sadoku_trace_finish(marker: u32) -> *mut c_char {
+    let trace = std::panic::catch_unwind(|| trace::finish_call(marker))
         .unwrap_or_else(|_| Trace::Unavailable { why: "sadoku's tracer panicked".into() });
     owned(serde_json::to_string(&trace).unwrap_or_else(|e| {
         format!(r#"{{"Unavailable":{{"why":"the trace could not be written: {}"}}}}"#, e.to_string().replace('"', "'"))
@@ -119,14 +115,13 @@ mod tests {
 
     #[test]
     fn without_a_tracer_every_call_says_why_and_nothing_panics() {
-        // No tracer was started in this process: begin says so, the clock reads 0, and a finish
-        // is an untraced sample in the judge's own format.
+        // No tracer was started in this process: begin says so, and a finish is an untraced
+        // sample in the judge's own format.
         let before = sadoku_trace_resets();
         let why = take(sadoku_trace_begin()).expect("begin fails without a tracer");
         assert!(why.contains("never set up"), "{why}");
         assert_eq!(sadoku_trace_resets(), before + 1, "every begin is counted, even a failed one");
-        assert_eq!(sadoku_trace_now(), 0);
-        let json = take(sadoku_trace_finish(1, 2)).unwrap();
+        let json = take(sadoku_trace_finish(1)).unwrap();
         let trace: Trace = serde_json::from_str(&json).unwrap();
         assert!(matches!(trace, Trace::Unavailable { why } if why.contains("never set up")), "{json}");
 

@@ -357,8 +357,9 @@ pub enum Trace {
     Unavailable { why: String },
     /// Every kernel, copy and memset a Python call caused, on any stream, from the process's own
     /// CUPTI tracer. A Python worker synchronises the whole device before its stop event, so
-    /// every stream belongs to the call; `window_ns` is CUPTI's clock read just before the call
-    /// and just after its stop event completed, and nothing of the call may lie outside it.
+    /// every stream belongs to the call; `window_ns` runs from the end of the worker's marker
+    /// memset before the call to the start of its marker after the stop event completed (device
+    /// timestamps), and nothing of the call may lie outside it.
     /// Copies and memsets are records named `[memcpy DtoD, N B]`, `[memset, N B]`.
     Call { window_ns: (u64, u64), kernels: Vec<KernelRecord> },
 }
