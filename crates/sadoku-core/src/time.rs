@@ -794,6 +794,35 @@ mod tests {
         Taken { event_ms, span_ms: Some(span_ms), wall_ms: event_ms, clock: None }
     }
 
+    fn record(name: &str, start_ns: u64, end_ns: u64) -> KernelRecord {
+        KernelRecord {
+            name: name.into(),
+            grid: [1, 1, 1],
+            block: [32, 1, 1],
+            registers: 8,
+            shared_bytes: 0,
+            start_ns,
+            end_ns,
+            stream: 7,
+        }
+    }
+
+    #[test]
+    fn a_baselines_busy_time_is_the_union_of_its_records_and_its_kernels_are_kept_by_place() {
+        // Eager l2norm as the H200 traced it while CUPTI took up its buffers inside the call: a
+        // norm, 0.33 ms idle, a division; and a copy overlapping a kernel on another stream.
+        let records = vec![record("norm", 0, 84_000), record("div", 414_000, 622_000), record("copy", 500_000, 700_000)];
+        assert!((busy_ms(&records) - (0.084 + 0.286)).abs() < 1e-12, "{}", busy_ms(&records));
+        assert_eq!(busy_ms(&[]), 0.0);
+        let mut places = Vec::new();
+        tally(&mut places, records[..2].to_vec());
+        tally(&mut places, vec![record("norm", 0, 86_000), record("div", 90_000, 300_000)]);
+        let times = kernel_times(&places);
+        assert_eq!(times.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["norm", "div"]);
+        assert!((times[0].median_ms - 0.085).abs() < 1e-12);
+        assert!((times[1].median_ms - 0.209).abs() < 1e-12);
+    }
+
     #[test]
     fn a_call_whose_trace_covers_much_less_than_its_events_is_timed_by_events() {
         // Eager PyTorch: 0.07 ms of host dispatch before its kernel (measured on the H200).

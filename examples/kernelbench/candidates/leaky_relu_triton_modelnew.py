@@ -3,7 +3,8 @@
 Expected verdict: ACCEPTED, fp32, about the baseline's speed (memory-bound). Triton compiles the
 kernel on its first call: the worker makes that call while it loads the candidate, before the
 filter that refuses new processes (Triton runs ptxas), and every later call has the same shapes
-and dtypes, so nothing is compiled again. Not yet run on a GPU.
+and dtypes, so nothing is compiled again. On an H200 (Triton 3.6.0): ACCEPTED, 0.96× eager
+PyTorch (results/2026-11-30-h200-kernelbench/, runs 11-13).
 """
 
 import torch
