@@ -96,6 +96,27 @@ class _DeviceBytes:
         }
 
 
+def _compiled(model: torch.nn.Module, mode: str) -> torch.nn.Module:
+    """``model`` under ``torch.compile`` in ``mode`` (``default``: no mode), shapes static. It
+    compiles on its first call, the worker's warm-up while it loads. Inductor compiles in this
+    process (no pool of compile processes), into the worker's private temporary directory. The
+    parameters stay the Model's own, under its names, to be copied in before each call."""
+    import torch._inductor.config as inductor_config
+
+    inductor_config.compile_threads = 1
+    compiled = torch.compile(model, mode=None if mode == "default" else mode, dynamic=False)
+    compiled.named_parameters = model.named_parameters  # type: ignore[method-assign]
+    compiled.named_buffers = model.named_buffers  # type: ignore[method-assign]
+    return compiled
+
+
+def _frames_compiled() -> int:
+    """How many frames torch.compile (Dynamo) has compiled in this process so far."""
+    from torch._dynamo.utils import counters
+
+    return sum(counters["frames"].values())
+
+
 class _IpcHandle(ctypes.Structure):
     _fields_ = [("reserved", ctypes.c_char * 64)]
 
@@ -223,6 +244,11 @@ class Worker:
                 # (load_inline in forward, a Triton JIT) is built here, not under the filter
                 # that refuses programs.
                 self._warm_up(spec, call)
+                if spec.get("compile") is not None:
+                    # CUDA graphs (reduce-overhead, max-autotune) record on a later call than
+                    # the one that compiles: those calls too before any timing.
+                    self._warm_up(spec, call)
+                    self._warm_up(spec, call)
         except Exception as exc:
             evidence = getattr(exc, "evidence", "")
             text = log.getvalue() + "".join(traceback.format_exception_only(type(exc), exc)) + evidence
@@ -276,7 +302,8 @@ class Worker:
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
         if spec["kind"] == "reference":
-            return kernelbench.build_model(problem, spec["init_inputs"], spec["seed"], device=self.device)
+            model = kernelbench.build_model(problem, spec["init_inputs"], spec["seed"], device=self.device)
+            return model if spec.get("compile") is None else _compiled(model, spec["compile"])
         model = kernelbench.build_model(problem, spec["init_inputs"], spec["seed"], dtype=torch.float64, device=self.device)
 
         class Truth(torch.nn.Module):
@@ -427,6 +454,7 @@ class Worker:
         if cuda:
             _synchronize()
             start, stop = _Event(enable_timing=True), _Event(enable_timing=True)
+        compiled_before = _frames_compiled() if spec.get("compile") is not None else None
         wall = _perf_counter_ns()
         with torch.no_grad():
             if cuda:
@@ -451,6 +479,11 @@ class Worker:
                 raise DeviceFailure({"Refused": {"kernel": "forward", "reason": "the trace was tampered with",
                                                  "evidence": f"the call dropped the tracer's records {dropped} time(s) "
                                                              "(sadoku_trace_begin), which would hide its kernels"}})
+        if compiled_before is not None and _frames_compiled() != compiled_before:
+            raise environment(
+                f"torch.compile ({spec['compile']}) compiled the Model again during a call, after its "
+                "warm-up (a guard failed): that call's time would include compiling"
+            )
         self.traces.append(trace)
         ms = start.elapsed_time(stop) if cuda else wall_ms
         if spec["kind"] == "truth":

@@ -69,9 +69,10 @@ impl ModelWorker {
         if let Some((_, h)) = self.modules.iter().find(|(k, _)| *k == (kind, tf32)) {
             return Ok(*h);
         }
-        let what = match kind {
-            ModelKind::Truth => "float64 truth",
-            _ => "eager baseline",
+        let what = match (kind, problem.torch().and_then(|t| t.compile.as_deref())) {
+            (ModelKind::Truth, _) => "float64 truth".to_string(),
+            (_, Some(mode)) => format!("torch.compile ({mode}) baseline"),
+            _ => "eager baseline".to_string(),
         };
         let (request, label) = if let Some(torch) = problem.torch() {
             let request = CompileRequest {

@@ -78,8 +78,9 @@ pub enum KernelbenchCommand {
     /// Review candidates for KernelBench problems: each candidate (ModelNew .py, archive .cu, or
     /// a sadoku .cu whose front matter names the problem file's stem) is matched to a problem
     /// file by name, judged against the problem's own Model in float64 and timed against it in
-    /// eager PyTorch. Prints a row per candidate, then per problem and the fractions of problems
-    /// with an accepted candidate, and with one at least 1× and 2× as fast as eager PyTorch.
+    /// eager PyTorch (or under torch.compile). Prints a row per candidate, then per problem and
+    /// the fractions of problems with an accepted candidate, and with one at least 1× and 2× as
+    /// fast as the baseline.
     Review(Box<KernelbenchReviewArgs>),
 }
 
@@ -91,6 +92,14 @@ pub struct KernelbenchReviewArgs {
     /// The Python interpreter with PyTorch (default: $SADOKU_PYTHON, else python3 on PATH).
     #[arg(long)]
     pub python: Option<PathBuf>,
+    /// Time against the Model under torch.compile in MODE (--torch-compile=max-autotune; modes
+    /// default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs; alone: default)
+    /// instead of eager PyTorch.
+    /// It compiles while its process loads it, before any timing; a timed call that compiles
+    /// again is refused. The truth stays the Model in float64, eager.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "default",
+          value_parser = clap::builder::PossibleValuesParser::new(sadoku_core::problem::torch::COMPILE_MODES))]
+    pub torch_compile: Option<String>,
     #[command(flatten)]
     pub review: ReviewArgs,
 }

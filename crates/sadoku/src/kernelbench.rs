@@ -299,13 +299,32 @@ pub fn match_command(args: crate::cli::KernelbenchMatchArgs) -> Result<u8> {
     Ok(if matched.iter().all(|m| m.problem.is_some()) { 0 } else { 1 })
 }
 
-/// A KernelBench file's problem, registered under its file's stem, or why it cannot be judged.
-fn load_problem(file: &Path, python: &Path, bridge: &Bridge, mode: Mode) -> Result<&'static Problem> {
+/// A KernelBench file's problem, registered under its file's stem, or why it cannot be judged;
+/// timed against its Model under `torch.compile` in `compile`'s mode when given.
+fn load_problem(
+    file: &Path,
+    python: &Path,
+    bridge: &Bridge,
+    mode: Mode,
+    compile: Option<&str>,
+) -> Result<&'static Problem> {
     let source = std::fs::read_to_string(file).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let description = describe(file, python, bridge, mode, 0)?;
-    let problem = sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
-        .map_err(|m| anyhow!("{m}"))?;
+    let mut problem =
+        sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
+            .map_err(|m| anyhow!("{m}"))?;
+    if let Some(c) = compile {
+        problem = sadoku_core::problem::torch::with_compile(problem, c).map_err(|m| anyhow!("{m}"))?;
+    }
     Ok(sadoku_core::problem::add(problem))
+}
+
+/// What the summary calls the baseline.
+fn baseline_label(compile: Option<&str>) -> String {
+    match compile {
+        Some(mode) => format!("torch.compile ({mode})"),
+        None => "eager PyTorch".to_string(),
+    }
 }
 
 /// A candidate file for `problem`: a sadoku `.cu` (front matter), an archive `.cu`, or a
@@ -376,7 +395,7 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
             continue;
         }
         progress.line(&format!("  describing {}", p.display()));
-        let r = load_problem(p, &python, &bridge, args.review.sandbox);
+        let r = load_problem(p, &python, &bridge, args.review.sandbox, args.torch_compile.as_deref());
         if let Err(e) = &r {
             // No interpreter, or no PyTorch in it: no problem can be judged; said once.
             let text = e.to_string();
@@ -418,7 +437,7 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
         let mut rows = rows_of(report);
         let judged_now: Vec<String> = rows.iter().map(|r| r.origin.clone()).collect();
         rows.extend(earlier.iter().filter(|e| !judged_now.contains(&e.origin)).cloned());
-        let s = summarise_rows(&names, &rows);
+        let s = summarise_rows(&names, &rows, &baseline_label(args.torch_compile.as_deref()));
         (summary_text(&s), serde_json::to_value(&s).unwrap_or_default())
     };
     crate::review_loaded(&args.review, started, loaded, Some(plan), &summary)
@@ -431,6 +450,8 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
 /// the noise (1.00× in 0.99–1.01) is not counted faster.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Summary {
+    /// What the speedups are over: `eager PyTorch`, or `torch.compile (MODE)`.
+    pub baseline: String,
     pub problems: usize,
     pub accepted: usize,
     pub faster: usize,
@@ -497,8 +518,15 @@ pub struct Row {
     pub interval: Option<(f64, f64)>,
 }
 
-fn summarise_rows(problems: &[String], rows: &[Row]) -> Summary {
-    let mut s = Summary { problems: problems.len(), accepted: 0, faster: 0, twice: 0, per_problem: Vec::new() };
+fn summarise_rows(problems: &[String], rows: &[Row], baseline: &str) -> Summary {
+    let mut s = Summary {
+        baseline: baseline.to_string(),
+        problems: problems.len(),
+        accepted: 0,
+        faster: 0,
+        twice: 0,
+        per_problem: Vec::new(),
+    };
     for name in problems {
         let mine: Vec<&Row> = rows.iter().filter(|c| &c.problem == name).collect();
         let best = mine
@@ -529,7 +557,7 @@ fn summarise_rows(problems: &[String], rows: &[Row]) -> Summary {
 pub fn summary_text(s: &Summary) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "\nper problem (best accepted candidate, speedup over eager PyTorch):");
+    let _ = writeln!(out, "\nper problem (best accepted candidate, speedup over {}):", s.baseline);
     for p in &s.per_problem {
         let line = match (&p.best, p.speedup) {
             (None, _) if p.candidates == 0 => "no candidate".to_string(),
@@ -538,19 +566,20 @@ pub fn summary_text(s: &Summary) -> String {
                 Some((lo, hi)) => format!("{c} at {x:.2}× ({lo:.2}–{hi:.2})"),
                 None => format!("{c} at {x:.2}×"),
             },
-            (Some(c), None) => format!("{c} (not timed against eager PyTorch)"),
+            (Some(c), None) => format!("{c} (not timed against {})", s.baseline),
         };
         let _ = writeln!(out, "  {:<32} {line}", p.problem);
     }
     let pct = |k: usize| 100.0 * k as f64 / s.problems.max(1) as f64;
     let _ = writeln!(
         out,
-        "{} problem(s): {} with an accepted candidate ({:.0}%), {} at least 1× eager PyTorch ({:.0}%), {} at least 2× ({:.0}%), \
+        "{} problem(s): {} with an accepted candidate ({:.0}%), {} at least 1× {} ({:.0}%), {} at least 2× ({:.0}%), \
          by the speedup's 95% interval",
         s.problems,
         s.accepted,
         pct(s.accepted),
         s.faster,
+        s.baseline,
         pct(s.faster),
         s.twice,
         pct(s.twice)
@@ -620,7 +649,7 @@ mod tests {
             // A tie within the noise is not faster, though its median is above 1.
             Row { interval: Some((0.99, 1.02)), ..row("f_tie.cu", "f", true, Some(1.004)) },
         ];
-        let s = summarise_rows(&problems, &rows);
+        let s = summarise_rows(&problems, &rows, "eager PyTorch");
         assert_eq!((s.problems, s.accepted, s.faster, s.twice), (6, 4, 2, 1));
         assert_eq!(s.per_problem[5].interval, Some((0.99, 1.02)));
         assert_eq!(s.per_problem[0].best.as_deref(), Some("a_fast.cu"));
@@ -657,8 +686,14 @@ mod tests {
         assert_eq!(rows.len(), 1, "only this run's candidates, the last record of each");
         assert!(rows[0].accepted && rows[0].speedup == Some(2.5));
         assert_eq!(rows[0].interval, Some((2.5 * 0.9, 2.5 * 1.1)));
-        let s = summarise_rows(&["p".to_string()], &rows);
+        let s = summarise_rows(&["p".to_string()], &rows, "eager PyTorch");
         assert_eq!((s.accepted, s.twice), (1, 1));
+        // Under --torch-compile the figures name their baseline.
+        let s = summarise_rows(&["p".to_string()], &rows, &baseline_label(Some("max-autotune")));
+        let text = summary_text(&s);
+        assert!(text.contains("speedup over torch.compile (max-autotune)"), "{text}");
+        assert!(text.contains("1 at least 1× torch.compile (max-autotune) (100%)"), "{text}");
+        assert_eq!(serde_json::to_value(&s).unwrap()["baseline"], "torch.compile (max-autotune)");
     }
 
     #[test]

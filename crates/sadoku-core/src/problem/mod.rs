@@ -896,13 +896,18 @@ impl Problem {
     }
 
     pub fn baseline_name(&self, review: Precision) -> String {
-        if self.torch().is_some() {
+        if let Some(t) = self.torch() {
             let tf32 = if review == Precision::Tf32 {
                 "TF32 on for matmul and cuDNN"
             } else {
                 "TF32 off for matmul and cuDNN"
             };
-            return format!("eager PyTorch, the problem's own Model ({tf32})");
+            return match &t.compile {
+                Some(mode) => format!(
+                    "torch.compile (mode {mode}), the problem's own Model ({tf32}; compiled before timing)"
+                ),
+                None => format!("eager PyTorch, the problem's own Model ({tf32})"),
+            };
         }
         let Some(b) = self.baselines.first() else { return "none".into() };
         let precision = self.baseline_precision(review);

@@ -43,7 +43,13 @@ pub struct TorchReference {
     pub seed: u64,
     /// Per tensor of the problem, in declaration order: how the Model knows it.
     pub bindings: Vec<Binding>,
+    /// The baseline is the Model under `torch.compile` in this mode (`default`, `max-autotune`,
+    /// ...), compiled while its process loads it; `None`: eager PyTorch.
+    pub compile: Option<String>,
 }
+
+/// The modes `torch.compile` takes.
+pub const COMPILE_MODES: [&str; 4] = ["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"];
 
 /// What a problem tensor is to the Model.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,7 +123,7 @@ impl TorchReference {
             }
         }
         args.extend(scales);
-        let spec = serde_json::json!({
+        let mut spec = serde_json::json!({
             "kind": kind.name(),
             "problem": self.file,
             "problem_source": self.source,
@@ -127,8 +133,27 @@ impl TorchReference {
             "tf32": tf32,
             "args": args,
         });
+        if let (ModelKind::Eager, Some(mode)) = (kind, &self.compile) {
+            spec["compile"] = mode.as_str().into();
+        }
         format!("{OPTION}{spec}")
     }
+}
+
+/// `problem` (from a KernelBench file) timed against its Model under `torch.compile` in `mode`
+/// instead of eager PyTorch. Its identity changes with the mode, so that `--resume` does not take
+/// a verdict timed against the other baseline for this one.
+pub fn with_compile(mut problem: Problem, mode: &str) -> Result<Problem, String> {
+    if !COMPILE_MODES.contains(&mode) {
+        return Err(format!("torch.compile has no mode `{mode}` (modes: {})", COMPILE_MODES.join(", ")));
+    }
+    let ReferenceSpec::Torch(t) = &mut problem.reference else {
+        return Err(format!("problem `{}` is not a KernelBench file: it has no Model to compile", problem.name));
+    };
+    t.compile = Some(mode.to_string());
+    let sha = hex::encode(sha2::Sha256::digest(format!("{}\ntorch.compile mode={mode}", problem.sha256).as_bytes()));
+    problem.sha256 = leak(sha);
+    Ok(problem)
 }
 
 /// The worker option that loads a PyTorch baseline expression (`[[baseline]] builtin = "torch"`)
@@ -331,6 +356,7 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
         scalars: description["scalars"].clone(),
         seed: description["seed"].as_u64().unwrap_or(0),
         bindings,
+        compile: None,
     };
     Ok(Problem {
         name: leak(stem),
@@ -410,6 +436,20 @@ mod tests {
         let eager: Value =
             serde_json::from_str(t.option(&p, &at, ModelKind::Eager, true).strip_prefix(OPTION).unwrap()).unwrap();
         assert_eq!((eager["kind"].as_str(), eager["tf32"].as_bool()), (Some("reference"), Some(true)));
+        assert!(eager.get("compile").is_none(), "eager unless asked");
+        assert!(p.baseline_name(crate::problem::Precision::F32).starts_with("eager PyTorch"));
+        // Under torch.compile: the baseline's option says the mode, the truth's does not.
+        let compiled =
+            with_compile(from_description("kb/12_layer.py", "source".into(), &description()).unwrap(), "max-autotune")
+                .unwrap();
+        assert_ne!(compiled.sha256, p.sha256, "another baseline, another review for --resume");
+        let unknown = with_compile(from_description("kb/12_layer.py", "source".into(), &description()).unwrap(), "fast");
+        assert!(unknown.unwrap_err().contains("no mode `fast`"));
+        let t = compiled.torch().unwrap();
+        let spec = |kind| -> Value { serde_json::from_str(t.option(&compiled, &at, kind, false).strip_prefix(OPTION).unwrap()).unwrap() };
+        assert_eq!(spec(ModelKind::Eager)["compile"], "max-autotune");
+        assert!(spec(ModelKind::Truth).get("compile").is_none(), "the truth is never compiled");
+        assert!(compiled.baseline_name(crate::problem::Precision::F32).starts_with("torch.compile (mode max-autotune)"));
     }
 
     #[test]

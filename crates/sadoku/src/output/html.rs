@@ -209,10 +209,11 @@ fn kernelbench(out: &mut String, suite: &Value) {
     let n = |k: &str| suite.get(k).and_then(Value::as_u64).unwrap_or(0);
     let problems = n("problems");
     let pct = |k: u64| if problems == 0 { 0.0 } else { 100.0 * k as f64 / problems as f64 };
+    let baseline = esc(suite.get("baseline").and_then(Value::as_str).unwrap_or("eager PyTorch"));
     out.push_str("<h3>KernelBench problems</h3>\n");
     let _ = writeln!(
         out,
-        "<p>{problems} problem(s): {} with an accepted candidate ({:.0} %), {} at least 1× eager PyTorch ({:.0} %), \
+        "<p>{problems} problem(s): {} with an accepted candidate ({:.0} %), {} at least 1× {baseline} ({:.0} %), \
          {} at least 2× ({:.0} %). Every problem given counts, with a candidate or not; a rejected candidate's \
          speed counts for nothing; \"at least\" is said of the speedup's 95 % interval, not of its median.</p>",
         n("accepted"),
@@ -222,7 +223,10 @@ fn kernelbench(out: &mut String, suite: &Value) {
         n("twice"),
         pct(n("twice"))
     );
-    out.push_str("<table class=\"sortable\">\n<thead><tr><th>problem</th><th data-num>candidates</th><th>best accepted</th><th data-num>speedup over eager PyTorch</th></tr></thead>\n<tbody>\n");
+    let _ = writeln!(
+        out,
+        "<table class=\"sortable\">\n<thead><tr><th>problem</th><th data-num>candidates</th><th>best accepted</th><th data-num>speedup over {baseline}</th></tr></thead>\n<tbody>"
+    );
     for p in suite.get("per_problem").and_then(Value::as_array).into_iter().flatten() {
         let speedup = p.get("speedup").and_then(Value::as_f64);
         out.push_str("<tr>");
