@@ -251,7 +251,9 @@ class Worker:
                     self._warm_up(spec, call)
         except Exception as exc:
             evidence = getattr(exc, "evidence", "")
-            text = log.getvalue() + "".join(traceback.format_exception_only(type(exc), exc)) + evidence
+            # Where it was raised, in the last frames, then what.
+            frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)[-4:]))
+            text = log.getvalue() + frames + "".join(traceback.format_exception_only(type(exc), exc)) + evidence
             return {"Err": {"Rejected": {"log": text.strip()}}}
         token = self.next_module
         self.next_module += 1
@@ -661,6 +663,18 @@ def serve(worker: Worker, requests: BinaryIO, responses: BinaryIO) -> None:
         write_frame(responses, response, data)
 
 
+def _name_the_user() -> None:
+    """A confined worker runs as a user the system may not list (uid 65534 had no passwd entry
+    on the H200), where ``getpass.getuser()`` raises, as PyTorch 2.11's Inductor calls it: name the
+    user by its uid, as newer PyTorch does when it cannot."""
+    import getpass
+
+    try:
+        getpass.getuser()
+    except (KeyError, OSError):
+        os.environ["LOGNAME"] = f"uid_{os.getuid()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
@@ -679,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
 
         memory = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
         sadoku_confine.confine_from(plan, memory)
+    _name_the_user()
     # The protocol keeps the real stdout; everything else that writes there goes to stderr.
     protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
