@@ -174,9 +174,9 @@ class Worker:
     def free(self, buffer: dict[str, int]) -> None:
         self.buffers.pop(buffer["id"], None)
         pointer = self.imported.pop(buffer["id"], None)
-        if pointer is not None and self._libcuda is not None:
+        if pointer is not None:
             _synchronize()
-            self._libcuda.cuIpcCloseMemHandle(ctypes.c_uint64(pointer))
+            self._driver().cuIpcCloseMemHandle(ctypes.c_uint64(pointer))
 
     def upload(self, buffer: dict[str, int], payload: bytes) -> None:
         target = self.view(buffer)
@@ -201,13 +201,11 @@ class Worker:
     def import_(self, shared: dict[str, Any]) -> dict[str, int]:
         if self.device.type != "cuda":
             raise environment("CUDA IPC needs a CUDA device; this worker runs on the CPU")
-        if self._libcuda is None:
-            self._libcuda = ctypes.CDLL("libcuda.so.1")
         torch.cuda.current_stream(self.device)  # the primary context is current from here on
         handle = _IpcHandle()
         ctypes.memmove(ctypes.addressof(handle), bytes(shared["handle"]), 64)
         pointer = ctypes.c_uint64()
-        status = self._libcuda.cuIpcOpenMemHandle_v2(ctypes.byref(pointer), handle, ctypes.c_uint(1))
+        status = self._driver().cuIpcOpenMemHandle_v2(ctypes.byref(pointer), handle, ctypes.c_uint(1))
         if status != 0:
             raise environment(f"cuIpcOpenMemHandle failed with CUDA error {status}")
         tensor = torch.as_tensor(_DeviceBytes(pointer.value, shared["bytes"]), device=self.device)
@@ -243,11 +241,9 @@ class Worker:
                 # One call now, while compilers may still run: an extension built on first use
                 # (load_inline in forward, a Triton JIT) is built here, not under the filter
                 # that refuses programs.
-                self._warm_up(spec, call)
-                if spec.get("compile") is not None:
-                    # CUDA graphs (reduce-overhead, max-autotune) record on a later call than
-                    # the one that compiles: those calls too before any timing.
-                    self._warm_up(spec, call)
+                # Under torch.compile, three: CUDA graphs (reduce-overhead, max-autotune) record on
+                # a later call than the one that compiles.
+                for _ in range(1 if spec.get("compile") is None else 3):
                     self._warm_up(spec, call)
         except Exception as exc:
             evidence = getattr(exc, "evidence", "")
@@ -366,16 +362,20 @@ class Worker:
         if self.device.type == "cuda":
             _synchronize()
 
+    def _driver(self) -> Any:
+        """The CUDA driver library (already loaded by PyTorch), for what PyTorch does not expose."""
+        if self._libcuda is None:
+            self._libcuda = ctypes.CDLL("libcuda.so.1")
+        return self._libcuda
+
     def _mark(self, value: int) -> None:
         """A 4-byte memset of ``value`` on the current stream (``cuMemsetD32Async``): one end of a
         traced call's window, found by its value in the trace (``sadoku_cuda::trace``). Nothing on
         the CPU."""
         if self.device.type != "cuda":
             return
-        if self._libcuda is None:
-            self._libcuda = ctypes.CDLL("libcuda.so.1")
         stream = torch.cuda.current_stream(self.device).cuda_stream
-        status = self._libcuda.cuMemsetD32Async(
+        status = self._driver().cuMemsetD32Async(
             ctypes.c_uint64(self._marker_word.data_ptr()), ctypes.c_uint32(value), ctypes.c_size_t(1), ctypes.c_void_p(stream)
         )
         if status != 0:

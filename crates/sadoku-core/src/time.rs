@@ -795,16 +795,7 @@ mod tests {
     }
 
     fn record(name: &str, start_ns: u64, end_ns: u64) -> KernelRecord {
-        KernelRecord {
-            name: name.into(),
-            grid: [1, 1, 1],
-            block: [32, 1, 1],
-            registers: 8,
-            shared_bytes: 0,
-            start_ns,
-            end_ns,
-            stream: 7,
-        }
+        KernelRecord::at(name, start_ns, end_ns, 7)
     }
 
     #[test]

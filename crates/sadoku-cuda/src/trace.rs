@@ -64,8 +64,9 @@ pub struct RawKernel {
     pub end: u64,
     pub stream: u32,
     pub context: u32,
-    /// A memset's 32-bit value (the Python worker's markers are memsets of a value of its own).
-    pub memset_value: Option<u32>,
+    /// A memset's 32-bit value and its bytes (the Python worker's markers are 4-byte memsets of a
+    /// value of its own).
+    pub memset: Option<(u32, u64)>,
 }
 
 impl RawKernel {
@@ -95,7 +96,7 @@ impl RawKernel {
             end,
             stream,
             context,
-            memset_value: None,
+            memset: None,
         }
     }
 }
@@ -334,7 +335,7 @@ unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
                     addr_of!((*m).streamId).read_unaligned(),
                     addr_of!((*m).contextId).read_unaligned(),
                 );
-                memset.memset_value = Some(addr_of!((*m).value).read_unaligned());
+                memset.memset = Some((addr_of!((*m).value).read_unaligned(), bytes));
                 found.push(memset);
                 continue;
             }
@@ -364,7 +365,7 @@ unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
                 end: addr_of!((*k).end).read_unaligned(),
                 stream: addr_of!((*k).streamId).read_unaligned(),
                 context: addr_of!((*k).contextId).read_unaligned(),
-                memset_value: None,
+                memset: None,
             });
         }
     }
@@ -448,7 +449,7 @@ fn collected(assemble: impl Fn(&[RawKernel], u64) -> Trace) -> Trace {
 
 /// A 4-byte memset of the worker's marker value.
 fn is_marker(r: &RawKernel, marker: u32) -> bool {
-    r.memset_value == Some(marker) && r.name == "[memset, 4 B]"
+    r.memset == Some((marker, 4))
 }
 
 /// A Python call's trace from the records collected since [`begin`]. The worker issues a 4-byte
@@ -536,13 +537,13 @@ mod tests {
             end,
             stream,
             context,
-            memset_value: None,
+            memset: None,
         }
     }
 
     fn mark(start: u64, end: u64, value: u32) -> RawKernel {
         let mut m = RawKernel::transfer("[memset, 4 B]".into(), (start, end), 7, 1);
-        m.memset_value = Some(value);
+        m.memset = Some((value, 4));
         m
     }
 
@@ -625,7 +626,7 @@ mod tests {
         assert_eq!(kernels.len(), 2);
         // Another value, or another size, is no marker.
         let mut other = mark(40, 50, 4);
-        other.name = "[memset, 8 B]".into();
+        other.memset = Some((4, 8));
         let records = vec![mark(40, 50, 4), other, rec("k", 100, 200, 7, 1), mark(450, 460, 5)];
         assert!(matches!(assemble_call(&records, 4, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
     }

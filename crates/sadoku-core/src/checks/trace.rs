@@ -132,16 +132,7 @@ mod tests {
     use super::*;
 
     fn k(name: &str, start: u64, end: u64, stream: u32) -> KernelRecord {
-        KernelRecord {
-            name: name.into(),
-            grid: [1, 1, 1],
-            block: [32, 1, 1],
-            registers: 32,
-            shared_bytes: 0,
-            start_ns: start,
-            end_ns: end,
-            stream,
-        }
+        KernelRecord::at(name, start, end, stream)
     }
 
     fn traced(kernels: Vec<KernelRecord>) -> Trace {

@@ -341,6 +341,24 @@ pub struct KernelRecord {
     pub stream: u32,
 }
 
+#[cfg(test)]
+impl KernelRecord {
+    /// A record of `name` from `start_ns` to `end_ns` on `stream`, with a plain launch
+    /// configuration (unit tests).
+    pub(crate) fn at(name: &str, start_ns: u64, end_ns: u64, stream: u32) -> KernelRecord {
+        KernelRecord {
+            name: name.into(),
+            grid: [1, 1, 1],
+            block: [32, 1, 1],
+            registers: 32,
+            shared_bytes: 0,
+            start_ns,
+            end_ns,
+            stream,
+        }
+    }
+}
+
 /// What the device's activity trace saw during one timed sample: every kernel but sadoku's own
 /// helpers, on any stream of the process, between two marker kernels that bracket the timing events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
