@@ -20,15 +20,16 @@ fi
 
 # The PyTorch bridge's Python side is tested on the CPU with PyTorch from PyPI. PyPI's Linux wheel
 # is the CUDA build and does not import without the NVIDIA libraries it links, so those come too
-# (about 2.4 GB to download, once, into .ci/torch-root; no GPU is used). SADOKU_NO_TORCH=1 skips it.
+# (about 2.4 GB to download, once, into .ci/torch-root; no GPU is used), and NumPy, which the
+# bridge's tests use to hand bytes to PyTorch. SADOKU_NO_TORCH=1 skips it.
 if [ -z "${SADOKU_NO_TORCH:-}" ]; then
     torch_root=.ci/torch-root
-    if [ ! -f "$torch_root/.complete" ]; then
+    if [ ! -f "$torch_root/.complete" ] || [ ! -d "$torch_root/numpy" ]; then
         echo "installing PyTorch (CPU use) from PyPI into $torch_root" >&2
         rm -rf "$torch_root"
         python3 -m pip install --quiet --disable-pip-version-check --no-deps --no-compile --target "$torch_root" \
             torch==2.15.0 filelock==4.3.1 typing-extensions==4.16.0 sympy==1.14.0 mpmath==1.3.0 networkx==3.6.1 \
-            jinja2==3.1.6 markupsafe==3.0.4 fsspec==2026.9.0 \
+            jinja2==3.1.6 markupsafe==3.0.4 fsspec==2026.9.0 numpy==2.3.5 \
             nvidia-cublas==13.4.1.3 nvidia-cuda-runtime==13.2.86 nvidia-cufft==12.2.0.57 nvidia-cufile==1.17.1.22 \
             nvidia-cuda-cupti==13.2.86 nvidia-cusparse==12.7.10.12 nvidia-nvjitlink==13.5.37 \
             nvidia-cuda-nvrtc==13.2.86 nvidia-cudnn-cu13==9.26.0.51 nvidia-cusparselt-cu13==0.8.1 \
