@@ -60,22 +60,87 @@ pub fn value64(draw: &Draw, i: u64) -> f64 {
     if draw.lower && draw.cols > 0 && i % draw.cols > i / draw.cols {
         return 0.0;
     }
+    if let Distribution::ZeroRows { p } = draw.distribution
+        && zero_row(draw.seed, i / draw.cols.max(1), zero_row_threshold(p))
+    {
+        return 0.0;
+    }
     let [r0, r1, r2, r3] =
         philox4x32_10([i as u32, (i >> 32) as u32, 0, 0], [draw.seed as u32, (draw.seed >> 32) as u32]);
+    let normal = |mean: f64, std: f64| {
+        // Box–Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random bits each.
+        let u1 = (((((r0 as u64) << 32) | r1 as u64) >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
+        let u2 = ((((r2 as u64) << 32) | r3 as u64) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+        let z = (-2.0 * u1.ln()).sqrt() * (TWO_PI * u2).cos();
+        z * std + mean
+    };
+    // 24 random bits: exactly representable, in [0, 1).
+    let u24 = |r: u32| (r >> 8) as f64 * (1.0 / (1u32 << 24) as f64);
+    let v = match draw.distribution {
+        Distribution::Randn { mean, std } => normal(mean, std),
+        Distribution::ZeroRows { .. } => normal(0.0, 1.0),
+        Distribution::Uniform { lo, hi } => lo + (hi - lo) * u24(r0),
+        Distribution::Int { lo, hi } => integer(lo, hi, r0, r1) as f64,
+        Distribution::Ties { k } => integer(0, k, r0, r1) as f64 + ties_offset(k),
+        Distribution::Sorted { lo, hi } => {
+            // (c + u) / n grows with c and u, and every rounding below is monotone.
+            let n = draw.cols.max(1);
+            let t = ((i % n) as f64 + u24(r0)) / n as f64;
+            lo + (hi - lo) * t
+        }
+        Distribution::Exp2 { .. } | Distribution::Subnormal => {
+            let (lo, hi) = exp2_range(draw);
+            let e = lo + (r1 as u64 % (hi - lo + 1) as u64) as i64;
+            let m = (1.0 + u24(r2)) * pow2(e);
+            if r0 >> 31 == 1 { -m } else { m }
+        }
+    };
+    v * draw.scale as f64
+}
+
+/// `ties(k)`'s offset: its values are j − (k − 1)/2, j in [0, k).
+pub fn ties_offset(k: i64) -> f64 {
+    -((k - 1) as f64) / 2.0
+}
+
+/// `zero_rows(p)`: a row is zero when its hash is below this (out of 2^32).
+pub fn zero_row_threshold(p: f64) -> u64 {
+    (p * 4_294_967_296.0).floor() as u64
+}
+
+/// Whether row `row` of a `zero_rows` draw with seed `seed` is zero: Philox on the row's own
+/// counter (third word 1, unlike any element's).
+pub fn zero_row(seed: u64, row: u64, threshold: u64) -> bool {
+    let [h, ..] = philox4x32_10([row as u32, (row >> 32) as u32, 1, 0], [seed as u32, (seed >> 32) as u32]);
+    (h as u64) < threshold
+}
+
+/// Exact 2^e for -1074 <= e <= 1023, by its bits (subnormal below 2^-1022).
+pub fn pow2(e: i64) -> f64 {
+    if e >= -1022 { f64::from_bits(((e + 1023) as u64) << 52) } else { f64::from_bits(1u64 << (e + 1074)) }
+}
+
+/// The largest binary exponent of a finite value of `dtype` (its largest finite value is just
+/// under 2^(max + 1)).
+pub fn max_exponent(dtype: Dtype) -> i64 {
+    match dtype {
+        Dtype::F16 => 15,
+        Dtype::F64 => 1023,
+        _ => 127,
+    }
+}
+
+/// The exponents an `exp2` or `subnormal` draw spans: its own, or from the type's smallest
+/// subnormal to just above its smallest normal.
+pub fn exp2_range(draw: &Draw) -> (i64, i64) {
     match draw.distribution {
-        Distribution::Randn { mean, std } => {
-            // Box–Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random bits each.
-            let u1 = (((((r0 as u64) << 32) | r1 as u64) >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
-            let u2 = ((((r2 as u64) << 32) | r3 as u64) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-            let z = (-2.0 * u1.ln()).sqrt() * (TWO_PI * u2).cos();
-            (z * std + mean) * draw.scale as f64
-        }
-        Distribution::Uniform { lo, hi } => {
-            // 24 random bits: exactly representable, in [0, 1).
-            let u = (r0 >> 8) as f64 * (1.0 / (1u32 << 24) as f64);
-            (lo + (hi - lo) * u) * draw.scale as f64
-        }
-        Distribution::Int { lo, hi } => integer(lo, hi, r0, r1) as f64 * draw.scale as f64,
+        Distribution::Exp2 { lo, hi } => (lo, hi),
+        _ => match draw.dtype {
+            Dtype::F16 => (-24, -13),
+            Dtype::Bf16 => (-133, -125),
+            Dtype::F64 => (-1074, -1021),
+            _ => (-149, -125),
+        },
     }
 }
 
@@ -111,7 +176,11 @@ pub fn element(draw: &Draw, i: u64) -> u64 {
 /// for fp64, whose draw no rounding to a narrower type absorbs, 16 units of fp64 relative to the
 /// draw's magnitude before its mean is added.
 pub fn same_draw(draw: &Draw, got: u64, want: u64) -> bool {
-    let Distribution::Randn { mean, .. } = draw.distribution else { return got == want };
+    let mean = match draw.distribution {
+        Distribution::Randn { mean, .. } => mean,
+        Distribution::ZeroRows { .. } => 0.0,
+        _ => return got == want,
+    };
     if draw.dtype == Dtype::F64 {
         let (g, w) = (f64::from_bits(got), f64::from_bits(want));
         let magnitude = w.abs() + (mean * draw.scale as f64).abs();
