@@ -354,4 +354,118 @@ mod tests {
         let e = element(&f, 3);
         assert!(same_draw(&f, e + 1, e) && !same_draw(&f, e + 2, e), "one fp32 unit, no more");
     }
+
+    fn rows(d: &Draw, rows: usize) -> Vec<Vec<f64>> {
+        let cols = d.cols as usize;
+        let e = elements(d, rows * cols);
+        e.chunks(cols).map(|r| r.iter().map(|&x| element::value(d.dtype, x)).collect()).collect()
+    }
+
+    const FLOATS: [Dtype; 4] = [Dtype::F32, Dtype::F16, Dtype::Bf16, Dtype::F64];
+
+    #[test]
+    fn ties_draw_k_values_never_zero_for_even_k() {
+        for dtype in FLOATS {
+            let d = Draw { dtype, cols: 64, ..draw(Distribution::Ties { k: 4 }, 31) };
+            let mut seen: Vec<f64> = rows(&d, 64).concat();
+            seen.sort_by(f64::total_cmp);
+            seen.dedup();
+            assert_eq!(seen, [-1.5, -0.5, 0.5, 1.5], "{dtype}");
+        }
+        let odd = elements(&draw(Distribution::Ties { k: 3 }, 2), 1000);
+        let mut v: Vec<f32> = odd.iter().map(|&x| f32::from_bits(x as u32)).collect();
+        v.sort_by(f32::total_cmp);
+        v.dedup();
+        assert_eq!(v, [-1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn zero_rows_are_whole_rows_chosen_by_row_and_seed() {
+        for dtype in FLOATS {
+            let d = Draw { dtype, cols: 33, ..draw(Distribution::ZeroRows { p: 0.25 }, 41) };
+            let r = rows(&d, 400);
+            let zero = r.iter().filter(|row| row.iter().all(|&x| x == 0.0 && x.is_sign_positive())).count();
+            assert!((60..140).contains(&zero), "{dtype}: {zero} of 400 rows zero");
+            // Every other row is a normal draw: no zeros in it at all.
+            assert!(r.iter().all(|row| row.iter().all(|&x| x == 0.0) || row.iter().all(|&x| x != 0.0)), "{dtype}");
+            // The same element of a row that is not zero is the standard normal draw.
+            let n = Draw { distribution: Distribution::STANDARD_NORMAL, ..d };
+            let i = r.iter().position(|row| row[0] != 0.0).unwrap() as u64 * 33 + 5;
+            assert_eq!(element(&d, i), element(&n, i));
+        }
+        let other = Draw { seed: 42, cols: 33, ..draw(Distribution::ZeroRows { p: 0.25 }, 41) };
+        let d = Draw { cols: 33, ..draw(Distribution::ZeroRows { p: 0.25 }, 41) };
+        let pattern = |d: &Draw| rows(d, 400).iter().map(|r| r[0] == 0.0).collect::<Vec<_>>();
+        assert_ne!(pattern(&d), pattern(&other), "another seed zeroes other rows");
+        let all = Draw { distribution: Distribution::ZeroRows { p: 1.0 }, ..d };
+        assert!(rows(&all, 5).concat().iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn sorted_rows_are_monotone_in_every_type() {
+        for dtype in FLOATS {
+            for (lo, hi) in [(-3.0, 5.0), (2.0, -2.0), (100.0, 100.5)] {
+                let d = Draw { dtype, cols: 1000, ..draw(Distribution::Sorted { lo, hi }, 7) };
+                for row in rows(&d, 3) {
+                    let ok = row.windows(2).all(|w| if hi > lo { w[0] <= w[1] } else { w[0] >= w[1] });
+                    assert!(ok, "{dtype} sorted({lo}, {hi})");
+                    let (a, b) = (lo.min(hi), lo.max(hi));
+                    assert!(row.iter().all(|&x| a - 0.01 * b.abs() <= x && x <= b + 0.01 * b.abs()), "{dtype}");
+                    assert!(row.first() != row.last());
+                }
+            }
+        }
+        // A row of one holds one draw; rows of any length restart at lo.
+        let d = Draw { cols: 10, ..draw(Distribution::Sorted { lo: 0.0, hi: 1.0 }, 8) };
+        let r = rows(&d, 2);
+        assert!(r[1][0] < r[0][9], "each row starts again at lo");
+    }
+
+    #[test]
+    fn exp2_spans_its_exponents_with_both_signs() {
+        let d = Draw { cols: 1, ..draw(Distribution::Exp2 { lo: -40, hi: 40 }, 9) };
+        let v = values(&d, 20_000);
+        let mut exponents: Vec<i32> = v.iter().map(|x| x.abs().log2().floor() as i32).collect();
+        assert!(exponents.iter().all(|e| (-40..=40).contains(e)));
+        exponents.sort();
+        exponents.dedup();
+        assert_eq!(exponents.len(), 81, "every exponent drawn");
+        let negative = v.iter().filter(|x| **x < 0.0).count();
+        assert!((9_000..11_000).contains(&negative), "{negative}");
+        // Near the top of a type: finite still.
+        for (dtype, hi) in [(Dtype::F32, 126), (Dtype::Bf16, 126), (Dtype::F16, 14), (Dtype::F64, 1022)] {
+            let d = Draw { dtype, ..draw(Distribution::Exp2 { lo: hi - 2, hi }, 10) };
+            let e = elements(&d, 10_000);
+            assert!(e.iter().all(|&x| element::value(dtype, x).is_finite()), "{dtype}");
+            assert!(Distribution::Exp2 { lo: 0, hi: hi + 1 }.unfit_for(dtype).is_some(), "{dtype}");
+            assert_eq!(Distribution::Exp2 { lo: 0, hi }.unfit_for(dtype), None, "{dtype}");
+        }
+    }
+
+    #[test]
+    fn subnormal_draws_are_subnormal_or_the_smallest_normals_of_their_type() {
+        let f32_min = f32::MIN_POSITIVE as f64;
+        let types = [(Dtype::F32, f32_min), (Dtype::F16, 6.103515625e-5), (Dtype::Bf16, f32_min), (Dtype::F64, f64::MIN_POSITIVE)];
+        for (dtype, min_normal) in types {
+            let d = Draw { dtype, ..draw(Distribution::Subnormal, 12) };
+            let v: Vec<f64> = elements(&d, 10_000).iter().map(|&x| element::value(dtype, x)).collect();
+            let sub = v.iter().filter(|x| x.abs() < min_normal && **x != 0.0).count();
+            assert!(v.iter().all(|x| x.abs() <= 4.0 * min_normal), "{dtype}");
+            assert!(sub > 5_000, "{dtype}: {sub} subnormals of 10000");
+            assert!(v.iter().filter(|x| **x == 0.0).count() < 500, "{dtype}: a few round to zero, no more");
+        }
+    }
+
+    #[test]
+    fn a_timed_launch_at_two_sizes_draws_unrelated_values() {
+        use crate::seeds::Seeds;
+        let s = Seeds { master: 3 };
+        let seed = |sizes: &str, k: usize| s.launch("cand", "softmax", "def", "timed launch", sizes, k);
+        let small = values(&draw(Distribution::STANDARD_NORMAL, seed("N = 17", 4)), 17);
+        let large = values(&draw(Distribution::STANDARD_NORMAL, seed("N = 40", 4)), 40);
+        assert!(small.iter().zip(&large).all(|(a, b)| a != b), "launch 4 at N = 17 is no prefix of it at N = 40");
+        assert_ne!(seed("N = 17", 4), seed("N = 17", 5), "launches differ");
+        assert_ne!(seed("N = 17", 4), s.launch("cand", "softmax", "def", "trial", "N = 17", 4), "cases differ");
+        assert_ne!(seed("N = 17", 4), s.launch("cand", "log_softmax", "def", "timed launch", "N = 17", 4));
+    }
 }
