@@ -223,7 +223,7 @@ fn trials(
         );
         if size_plan.drawn {
             // Neither the size nor a distribution bound that may name it shows before the verdict.
-            let hidden = format!("trial {} at a size drawn at run time", index + 1);
+            let hidden = format!("trial {}", index + 1);
             observer.event(Event::Trial { sizes: &Sizes::default(), trial: &hidden });
         } else {
             observer.event(Event::Trial { sizes, trial: &trial });
