@@ -1850,4 +1850,19 @@ mod tests {
         assert_eq!(super::parse_driver_banner(closed).as_deref(), Some("550.54.15"));
         assert_eq!(super::parse_driver_banner("garbage"), None);
     }
+
+    /// The helper kernels (the generator among them) compile with NVRTC, where it can be loaded:
+    /// no GPU is needed to find a mistake in their source.
+    #[test]
+    fn the_helpers_compile_with_nvrtc() {
+        use sadoku_core::compile::{CompileRequest, Compiler};
+        let Ok(nvrtc) = crate::nvrtc::Nvrtc::new(None) else { return };
+        let request = CompileRequest {
+            name: "sadoku_helpers.cu".into(),
+            source: super::HELPERS.into(),
+            arch: "sm_90".into(),
+            options: vec![],
+        };
+        nvrtc.compile(&request).unwrap_or_else(|e| panic!("{e}"));
+    }
 }
