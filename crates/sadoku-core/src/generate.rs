@@ -60,22 +60,87 @@ pub fn value64(draw: &Draw, i: u64) -> f64 {
     if draw.lower && draw.cols > 0 && i % draw.cols > i / draw.cols {
         return 0.0;
     }
+    if let Distribution::ZeroRows { p } = draw.distribution
+        && zero_row(draw.seed, i / draw.cols.max(1), zero_row_threshold(p))
+    {
+        return 0.0;
+    }
     let [r0, r1, r2, r3] =
         philox4x32_10([i as u32, (i >> 32) as u32, 0, 0], [draw.seed as u32, (draw.seed >> 32) as u32]);
+    let normal = |mean: f64, std: f64| {
+        // Box–Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random bits each.
+        let u1 = (((((r0 as u64) << 32) | r1 as u64) >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
+        let u2 = ((((r2 as u64) << 32) | r3 as u64) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+        let z = (-2.0 * u1.ln()).sqrt() * (TWO_PI * u2).cos();
+        z * std + mean
+    };
+    // 24 random bits: exactly representable, in [0, 1).
+    let u24 = |r: u32| (r >> 8) as f64 * (1.0 / (1u32 << 24) as f64);
+    let v = match draw.distribution {
+        Distribution::Randn { mean, std } => normal(mean, std),
+        Distribution::ZeroRows { .. } => normal(0.0, 1.0),
+        Distribution::Uniform { lo, hi } => lo + (hi - lo) * u24(r0),
+        Distribution::Int { lo, hi } => integer(lo, hi, r0, r1) as f64,
+        Distribution::Ties { k } => integer(0, k, r0, r1) as f64 + ties_offset(k),
+        Distribution::Sorted { lo, hi } => {
+            // (c + u) / n grows with c and u, and every rounding below is monotone.
+            let n = draw.cols.max(1);
+            let t = ((i % n) as f64 + u24(r0)) / n as f64;
+            lo + (hi - lo) * t
+        }
+        Distribution::Exp2 { .. } | Distribution::Subnormal => {
+            let (lo, hi) = exp2_range(draw);
+            let e = lo + (r1 as u64 % (hi - lo + 1) as u64) as i64;
+            let m = (1.0 + u24(r2)) * pow2(e);
+            if r0 >> 31 == 1 { -m } else { m }
+        }
+    };
+    v * draw.scale as f64
+}
+
+/// `ties(k)`'s offset: its values are j − (k − 1)/2, j in [0, k).
+pub fn ties_offset(k: i64) -> f64 {
+    -((k - 1) as f64) / 2.0
+}
+
+/// `zero_rows(p)`: a row is zero when its hash is below this (out of 2^32).
+pub fn zero_row_threshold(p: f64) -> u64 {
+    (p * 4_294_967_296.0).floor() as u64
+}
+
+/// Whether row `row` of a `zero_rows` draw with seed `seed` is zero: Philox on the row's own
+/// counter (third word 1, unlike any element's).
+pub fn zero_row(seed: u64, row: u64, threshold: u64) -> bool {
+    let [h, ..] = philox4x32_10([row as u32, (row >> 32) as u32, 1, 0], [seed as u32, (seed >> 32) as u32]);
+    (h as u64) < threshold
+}
+
+/// Exact 2^e for -1074 <= e <= 1023, by its bits (subnormal below 2^-1022).
+pub fn pow2(e: i64) -> f64 {
+    if e >= -1022 { f64::from_bits(((e + 1023) as u64) << 52) } else { f64::from_bits(1u64 << (e + 1074)) }
+}
+
+/// The largest binary exponent of a finite value of `dtype` (its largest finite value is just
+/// under 2^(max + 1)).
+pub fn max_exponent(dtype: Dtype) -> i64 {
+    match dtype {
+        Dtype::F16 => 15,
+        Dtype::F64 => 1023,
+        _ => 127,
+    }
+}
+
+/// The exponents an `exp2` or `subnormal` draw spans: its own, or from the type's smallest
+/// subnormal to just above its smallest normal.
+pub fn exp2_range(draw: &Draw) -> (i64, i64) {
     match draw.distribution {
-        Distribution::Randn { mean, std } => {
-            // Box–Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random bits each.
-            let u1 = (((((r0 as u64) << 32) | r1 as u64) >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
-            let u2 = ((((r2 as u64) << 32) | r3 as u64) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-            let z = (-2.0 * u1.ln()).sqrt() * (TWO_PI * u2).cos();
-            (z * std + mean) * draw.scale as f64
-        }
-        Distribution::Uniform { lo, hi } => {
-            // 24 random bits: exactly representable, in [0, 1).
-            let u = (r0 >> 8) as f64 * (1.0 / (1u32 << 24) as f64);
-            (lo + (hi - lo) * u) * draw.scale as f64
-        }
-        Distribution::Int { lo, hi } => integer(lo, hi, r0, r1) as f64 * draw.scale as f64,
+        Distribution::Exp2 { lo, hi } => (lo, hi),
+        _ => match draw.dtype {
+            Dtype::F16 => (-24, -13),
+            Dtype::Bf16 => (-133, -125),
+            Dtype::F64 => (-1074, -1021),
+            _ => (-149, -125),
+        },
     }
 }
 
@@ -111,7 +176,11 @@ pub fn element(draw: &Draw, i: u64) -> u64 {
 /// for fp64, whose draw no rounding to a narrower type absorbs, 16 units of fp64 relative to the
 /// draw's magnitude before its mean is added.
 pub fn same_draw(draw: &Draw, got: u64, want: u64) -> bool {
-    let Distribution::Randn { mean, .. } = draw.distribution else { return got == want };
+    let mean = match draw.distribution {
+        Distribution::Randn { mean, .. } => mean,
+        Distribution::ZeroRows { .. } => 0.0,
+        _ => return got == want,
+    };
     if draw.dtype == Dtype::F64 {
         let (g, w) = (f64::from_bits(got), f64::from_bits(want));
         let magnitude = w.abs() + (mean * draw.scale as f64).abs();
@@ -284,5 +353,119 @@ mod tests {
         let f = draw(Distribution::STANDARD_NORMAL, 1);
         let e = element(&f, 3);
         assert!(same_draw(&f, e + 1, e) && !same_draw(&f, e + 2, e), "one fp32 unit, no more");
+    }
+
+    fn rows(d: &Draw, rows: usize) -> Vec<Vec<f64>> {
+        let cols = d.cols as usize;
+        let e = elements(d, rows * cols);
+        e.chunks(cols).map(|r| r.iter().map(|&x| element::value(d.dtype, x)).collect()).collect()
+    }
+
+    const FLOATS: [Dtype; 4] = [Dtype::F32, Dtype::F16, Dtype::Bf16, Dtype::F64];
+
+    #[test]
+    fn ties_draw_k_values_never_zero_for_even_k() {
+        for dtype in FLOATS {
+            let d = Draw { dtype, cols: 64, ..draw(Distribution::Ties { k: 4 }, 31) };
+            let mut seen: Vec<f64> = rows(&d, 64).concat();
+            seen.sort_by(f64::total_cmp);
+            seen.dedup();
+            assert_eq!(seen, [-1.5, -0.5, 0.5, 1.5], "{dtype}");
+        }
+        let odd = elements(&draw(Distribution::Ties { k: 3 }, 2), 1000);
+        let mut v: Vec<f32> = odd.iter().map(|&x| f32::from_bits(x as u32)).collect();
+        v.sort_by(f32::total_cmp);
+        v.dedup();
+        assert_eq!(v, [-1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn zero_rows_are_whole_rows_chosen_by_row_and_seed() {
+        for dtype in FLOATS {
+            let d = Draw { dtype, cols: 33, ..draw(Distribution::ZeroRows { p: 0.25 }, 41) };
+            let r = rows(&d, 400);
+            let zero = r.iter().filter(|row| row.iter().all(|&x| x == 0.0 && x.is_sign_positive())).count();
+            assert!((60..140).contains(&zero), "{dtype}: {zero} of 400 rows zero");
+            // Every other row is a normal draw: no zeros in it at all.
+            assert!(r.iter().all(|row| row.iter().all(|&x| x == 0.0) || row.iter().all(|&x| x != 0.0)), "{dtype}");
+            // The same element of a row that is not zero is the standard normal draw.
+            let n = Draw { distribution: Distribution::STANDARD_NORMAL, ..d };
+            let i = r.iter().position(|row| row[0] != 0.0).unwrap() as u64 * 33 + 5;
+            assert_eq!(element(&d, i), element(&n, i));
+        }
+        let other = Draw { seed: 42, cols: 33, ..draw(Distribution::ZeroRows { p: 0.25 }, 41) };
+        let d = Draw { cols: 33, ..draw(Distribution::ZeroRows { p: 0.25 }, 41) };
+        let pattern = |d: &Draw| rows(d, 400).iter().map(|r| r[0] == 0.0).collect::<Vec<_>>();
+        assert_ne!(pattern(&d), pattern(&other), "another seed zeroes other rows");
+        let all = Draw { distribution: Distribution::ZeroRows { p: 1.0 }, ..d };
+        assert!(rows(&all, 5).concat().iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn sorted_rows_are_monotone_in_every_type() {
+        for dtype in FLOATS {
+            for (lo, hi) in [(-3.0, 5.0), (2.0, -2.0), (100.0, 100.5)] {
+                let d = Draw { dtype, cols: 1000, ..draw(Distribution::Sorted { lo, hi }, 7) };
+                for row in rows(&d, 3) {
+                    let ok = row.windows(2).all(|w| if hi > lo { w[0] <= w[1] } else { w[0] >= w[1] });
+                    assert!(ok, "{dtype} sorted({lo}, {hi})");
+                    let (a, b) = (lo.min(hi), lo.max(hi));
+                    assert!(row.iter().all(|&x| a - 0.01 * b.abs() <= x && x <= b + 0.01 * b.abs()), "{dtype}");
+                    assert!(row.first() != row.last());
+                }
+            }
+        }
+        // A row of one holds one draw; rows of any length restart at lo.
+        let d = Draw { cols: 10, ..draw(Distribution::Sorted { lo: 0.0, hi: 1.0 }, 8) };
+        let r = rows(&d, 2);
+        assert!(r[1][0] < r[0][9], "each row starts again at lo");
+    }
+
+    #[test]
+    fn exp2_spans_its_exponents_with_both_signs() {
+        let d = Draw { cols: 1, ..draw(Distribution::Exp2 { lo: -40, hi: 40 }, 9) };
+        let v = values(&d, 20_000);
+        let mut exponents: Vec<i32> = v.iter().map(|x| x.abs().log2().floor() as i32).collect();
+        assert!(exponents.iter().all(|e| (-40..=40).contains(e)));
+        exponents.sort();
+        exponents.dedup();
+        assert_eq!(exponents.len(), 81, "every exponent drawn");
+        let negative = v.iter().filter(|x| **x < 0.0).count();
+        assert!((9_000..11_000).contains(&negative), "{negative}");
+        // Near the top of a type: finite still.
+        for (dtype, hi) in [(Dtype::F32, 126), (Dtype::Bf16, 126), (Dtype::F16, 14), (Dtype::F64, 1022)] {
+            let d = Draw { dtype, ..draw(Distribution::Exp2 { lo: hi - 2, hi }, 10) };
+            let e = elements(&d, 10_000);
+            assert!(e.iter().all(|&x| element::value(dtype, x).is_finite()), "{dtype}");
+            assert!(Distribution::Exp2 { lo: 0, hi: hi + 1 }.unfit_for(dtype).is_some(), "{dtype}");
+            assert_eq!(Distribution::Exp2 { lo: 0, hi }.unfit_for(dtype), None, "{dtype}");
+        }
+    }
+
+    #[test]
+    fn subnormal_draws_are_subnormal_or_the_smallest_normals_of_their_type() {
+        let f32_min = f32::MIN_POSITIVE as f64;
+        let types = [(Dtype::F32, f32_min), (Dtype::F16, 6.103515625e-5), (Dtype::Bf16, f32_min), (Dtype::F64, f64::MIN_POSITIVE)];
+        for (dtype, min_normal) in types {
+            let d = Draw { dtype, ..draw(Distribution::Subnormal, 12) };
+            let v: Vec<f64> = elements(&d, 10_000).iter().map(|&x| element::value(dtype, x)).collect();
+            let sub = v.iter().filter(|x| x.abs() < min_normal && **x != 0.0).count();
+            assert!(v.iter().all(|x| x.abs() <= 4.0 * min_normal), "{dtype}");
+            assert!(sub > 5_000, "{dtype}: {sub} subnormals of 10000");
+            assert!(v.iter().filter(|x| **x == 0.0).count() < 500, "{dtype}: a few round to zero, no more");
+        }
+    }
+
+    #[test]
+    fn a_timed_launch_at_two_sizes_draws_unrelated_values() {
+        use crate::seeds::Seeds;
+        let s = Seeds { master: 3 };
+        let seed = |sizes: &str, k: usize| s.launch("cand", "softmax", "def", "timed launch", sizes, k);
+        let small = values(&draw(Distribution::STANDARD_NORMAL, seed("N = 17", 4)), 17);
+        let large = values(&draw(Distribution::STANDARD_NORMAL, seed("N = 40", 4)), 40);
+        assert!(small.iter().zip(&large).all(|(a, b)| a != b), "launch 4 at N = 17 is no prefix of it at N = 40");
+        assert_ne!(seed("N = 17", 4), seed("N = 17", 5), "launches differ");
+        assert_ne!(seed("N = 17", 4), s.launch("cand", "softmax", "def", "trial", "N = 17", 4), "cases differ");
+        assert_ne!(seed("N = 17", 4), s.launch("cand", "log_softmax", "def", "timed launch", "N = 17", 4));
     }
 }

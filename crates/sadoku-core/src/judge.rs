@@ -36,6 +36,7 @@ use crate::problem::ReferenceKernel;
 use crate::problem::torch::ModelKind;
 use crate::problem::{BufferSpec, Distribution, Dtype, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
 use crate::verdict::{At, Rejection};
+use crate::seeds::Seeds;
 
 /// Largest output (elements) whose verification trials are also checked on the host.
 pub const HOST_CHECK_ELEMENTS: usize = 1 << 20;
@@ -509,6 +510,13 @@ pub(crate) fn distributions_text(d: &[Distribution]) -> String {
     names.join(" and ")
 }
 
+/// The seed of one launch's inputs: the run's seed, the candidate, the problem (its name and
+/// definition), the case (`trial`, `stress`, `timed launch`), the sizes and the launch's index
+/// within its case, so that no two launches of a run share a stream or a prefix of one.
+pub(crate) fn launch_seed(seeds: &Seeds, candidate: &Candidate, case: &str, sizes: &Sizes, index: usize) -> u64 {
+    seeds.launch(&candidate.sha256, candidate.problem.name, candidate.problem.sha256, case, &sizes.to_string(), index)
+}
+
 /// Input `k`'s seed within a launch whose inputs have seed `base`.
 pub(crate) fn input_seed(base: u64, k: usize) -> u64 {
     mix64(base ^ mix64(k as u64 + 1))
@@ -516,7 +524,18 @@ pub(crate) fn input_seed(base: u64, k: usize) -> u64 {
 
 /// Fresh draws for every input of a problem at `sizes`.
 pub(crate) fn draws(candidate: &Candidate, sizes: &Sizes, kind: usize, base: u64, scales: &[f32]) -> Vec<Draw> {
-    let distributions = candidate.problem.input_distributions(kind, sizes);
+    draws_of(candidate, sizes, &candidate.problem.input_distributions(kind, sizes), base, scales)
+}
+
+/// Fresh draws for every input of a problem at `sizes`, from the given distributions (one per
+/// input, in declaration order).
+pub(crate) fn draws_of(
+    candidate: &Candidate,
+    sizes: &Sizes,
+    distributions: &[Distribution],
+    base: u64,
+    scales: &[f32],
+) -> Vec<Draw> {
     candidate
         .problem
         .buffers(sizes)

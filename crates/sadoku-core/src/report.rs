@@ -78,6 +78,12 @@ pub struct Findings {
     /// rlimits, uid 65534"; "partial: ..." or "off: ..." when less than the whole sandbox held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<String>,
+    /// The size drawn at run time and verified besides the published ones (`--seed` replays it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drawn_sizes: Option<crate::problem::Sizes>,
+    /// Why no size could be drawn at run time, when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drawn_note: Option<String>,
     /// Where the review's time went.
     pub phases: Phases,
 }

@@ -168,6 +168,11 @@ fn review_inner(
     report.phases.verify_s = verify_started.elapsed().as_secs_f64();
     let verification = verification?;
     report.trials = verification.trials.clone();
+    match &verification.drawn {
+        Some(Ok(sizes)) => report.drawn_sizes = Some(sizes.clone()),
+        Some(Err(why)) => report.drawn_note = Some(why.clone()),
+        None => {}
+    }
     report.error = verification.worst().cloned();
     if let Some(r) = verification.rejection {
         return Ok(Verdict::Rejected(r));

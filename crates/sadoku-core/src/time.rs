@@ -297,7 +297,7 @@ impl Sampler<'_> {
             if nan { "NaN poison" } else { "random-bits poison" }
         );
         let at = self.at(launch, r, &what);
-        let base = self.seeds.derive(&[&self.candidate.sha256, "timed launch", &launch.to_string()]);
+        let base = judge::launch_seed(&self.seeds, self.candidate, "timed launch", &self.sizes, launch);
         let plan = Plan {
             at: at.clone(),
             draws: draws(self.candidate, &self.sizes, 0, base, &scales),

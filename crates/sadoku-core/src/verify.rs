@@ -9,9 +9,22 @@
 //! | 1     | randn (zero mean)        | NaN                | accuracy, precision class     |
 //! | 2     | rand (KernelBench today) | random finite bits | accuracy                      |
 //! | 3     | trial 2's again          | other random bits  | must agree with trial 2       |
+//! | 4     | a stress profile         | random finite bits | accuracy                      |
 //!
 //! and after every launch: every output element written, every input bit unchanged, every guard
 //! zone intact.
+//!
+//! Trial 4 draws the inputs with structure (`problem.toml`'s `stress`, by default its family's:
+//! offset logits, ties, zero rows, huge and subnormal magnitudes); which of the problem's
+//! profiles each size gets is drawn from the run's seed, and the trial's label names it.
+//!
+//! The sizes are the published ones (the timed cases, then the check cases) and one more drawn
+//! at run time from the run's seed ([`crate::problem::drawn`]): a kernel right only at the sizes
+//! anyone can read in `problem.toml` is caught there. Progress shows that size only as "a size
+//! drawn at run time"; the report records it after the verdict, and `--seed` replays it.
+//!
+//! Every launch's inputs have a seed of their own, from the run's seed, the candidate, the
+//! problem, the case, the sizes and the trial ([`crate::judge::launch_seed`]).
 
 use serde::Serialize;
 
@@ -20,7 +33,7 @@ use crate::checks::accuracy::{Accuracy, PrecisionClass, Tolerance};
 use crate::checks::{PoisonKind, poison_nan};
 use crate::device::{DeviceError, PoisonWords};
 use crate::events::{Event, Observer};
-use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, distributions_text, draws};
+use crate::judge::{self, Arena, Devices, Plan, Prepared, Stop, Truth, distributions_text, draws_of};
 use crate::problem::{Dtype, Role, Sizes};
 use crate::seeds::Seeds;
 use crate::verdict::{At, Rejection};
@@ -33,16 +46,22 @@ pub struct VerifyOptions {
     /// Guard zones around every buffer. Off under compute-sanitizer, whose memcheck must see an
     /// out-of-bounds access leave the allocation.
     pub guards: bool,
+    /// Also verify at a size drawn at run time (within the range of `sizes`, or of the problem's
+    /// own cases when `sizes` is empty).
+    pub drawn_size: bool,
+    /// Run a stress trial (trial 4) at every size, when the problem has stress profiles.
+    pub stress: bool,
 }
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions { sizes: Vec::new(), tolerance: Tolerance::FP32, guards: true }
+        VerifyOptions { sizes: Vec::new(), tolerance: Tolerance::FP32, guards: true, drawn_size: true, stress: true }
     }
 }
 
 struct TrialPlan {
-    /// Which of each input's distributions: 0 the zero-mean one (also timing's), 1 the second.
+    /// Which of each input's distributions: 0 the zero-mean one (also timing's), 1 the second,
+    /// [`STRESS_KIND`] a stress profile.
     kind: usize,
     poison: PoisonKind,
     /// Reuse the inputs of this earlier trial and require the same results.
@@ -55,6 +74,12 @@ const TRIALS: [TrialPlan; 3] = [
     TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: Some(1) },
 ];
 
+/// `TrialPlan::kind` of the stress trial: the inputs of one of the problem's stress profiles.
+const STRESS_KIND: usize = 2;
+
+/// Trial 4, after the others at every size where the problem has stress profiles.
+const STRESS: TrialPlan = TrialPlan { kind: STRESS_KIND, poison: PoisonKind::Random, repeat_of: None };
+
 /// What one trial showed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrialRecord {
@@ -63,12 +88,17 @@ pub struct TrialRecord {
     /// Seed of the inputs, so that a single trial can be replayed.
     pub input_seed: String,
     pub accuracy: Vec<Accuracy>,
+    /// At the size drawn at run time (not one `problem.toml` lists).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub drawn: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Verification {
     pub trials: Vec<TrialRecord>,
     pub rejection: Option<Rejection>,
+    /// The size drawn at run time, or why none could be.
+    pub drawn: Option<Result<Sizes, String>>,
 }
 
 impl Verification {
@@ -95,11 +125,23 @@ pub fn verify(
     options: &VerifyOptions,
     observer: &dyn Observer,
 ) -> Result<Verification, DeviceError> {
-    let sizes_list = if options.sizes.is_empty() { candidate.problem.check_sizes() } else { options.sizes.clone() };
+    let problem = candidate.problem;
+    let sizes_list = if options.sizes.is_empty() { problem.check_sizes() } else { options.sizes.clone() };
     let mut out = Verification::default();
-    for sizes in &sizes_list {
+    // A KernelBench file's Model fixes its own shapes: no size is drawn for it.
+    let mut all: Vec<(Sizes, bool)> = sizes_list.iter().map(|s| (s.clone(), false)).collect();
+    if options.drawn_size && problem.torch().is_none() {
+        let seed = seeds.derive(&[problem.name, problem.sha256, "drawn size"]);
+        let drawn = crate::problem::drawn::draw_sizes(problem, &sizes_list, seed);
+        if let Ok(s) = &drawn {
+            all.push((s.clone(), true));
+        }
+        out.drawn = Some(drawn);
+    }
+    for (sizes, drawn) in &all {
         let _gpu = devices.shared();
-        match verify_size(devices, candidate, prepared, sizes, seeds, options, observer, &mut out.trials) {
+        let plan = SizePlan { sizes, drawn: *drawn };
+        match verify_size(devices, candidate, prepared, &plan, seeds, options, observer, &mut out.trials) {
             Ok(()) => {}
             Err(Stop::Reject(r)) => {
                 out.rejection = Some(*r);
@@ -111,17 +153,24 @@ pub fn verify(
     Ok(out)
 }
 
+/// One size to verify at, and whether it was drawn at run time.
+struct SizePlan<'a> {
+    sizes: &'a Sizes,
+    drawn: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn verify_size(
     devices: &mut Devices,
     candidate: &Candidate,
     prepared: &Prepared,
-    sizes: &Sizes,
+    plan: &SizePlan,
     seeds: &Seeds,
     options: &VerifyOptions,
     observer: &dyn Observer,
     records: &mut Vec<TrialRecord>,
 ) -> Result<(), Stop> {
+    let sizes = plan.sizes;
     let arena = Arena::new(devices, candidate, prepared, sizes, options.guards)?;
     let truth = match Truth::new(devices, candidate, sizes, seeds.derive(&[&candidate.sha256, "hash key"])) {
         Ok(t) => t,
@@ -130,7 +179,7 @@ fn verify_size(
             return Err(Stop::Env(e));
         }
     };
-    let result = trials(devices, candidate, &arena, &truth, sizes, seeds, options, observer, records);
+    let result = trials(devices, candidate, &arena, &truth, plan, seeds, options, observer, records);
     truth.release(devices);
     arena.release(devices);
     result
@@ -142,25 +191,45 @@ fn trials(
     candidate: &Candidate,
     arena: &Arena,
     truth: &Truth,
-    sizes: &Sizes,
+    size_plan: &SizePlan,
     seeds: &Seeds,
     options: &VerifyOptions,
     observer: &dyn Observer,
     records: &mut Vec<TrialRecord>,
 ) -> Result<(), Stop> {
+    let sizes = size_plan.sizes;
+    let problem = candidate.problem;
     let size_label = sizes.to_string();
     let outputs: Vec<Dtype> = arena.of_role(Role::Output).map(|(s, _)| s.dtype).collect();
-    for (index, plan) in TRIALS.iter().enumerate() {
+    let profiles = problem.stress_profiles();
+    let stress = (options.stress && profiles > 0).then(|| {
+        let pick = seeds.derive(&[problem.name, problem.sha256, &size_label, "stress profile"]);
+        (pick % profiles as u64) as usize
+    });
+    let plans = TRIALS.iter().chain(stress.is_some().then_some(&STRESS));
+    for (index, plan) in plans.enumerate() {
+        let (distributions, stress_label) = match (plan.kind, stress) {
+            (STRESS_KIND, Some(profile)) => {
+                (problem.stress_distributions(profile, sizes), format!("stress profile {}: ", profile + 1))
+            }
+            _ => (problem.input_distributions(plan.kind, sizes), String::new()),
+        };
         let trial = format!(
-            "trial {} ({} inputs{}, {})",
+            "trial {} ({stress_label}{} inputs{}, {})",
             index + 1,
-            distributions_text(&candidate.problem.input_distributions(plan.kind, sizes)),
+            distributions_text(&distributions),
             plan.repeat_of.map_or(String::new(), |t| format!(" of trial {}", t + 1)),
             plan.poison
         );
-        observer.event(Event::Trial { sizes, trial: &trial });
-        let base =
-            seeds.derive(&[&candidate.sha256, &size_label, &format!("inputs {}", plan.repeat_of.unwrap_or(index))]);
+        if size_plan.drawn {
+            // Neither the size nor a distribution bound that may name it shows before the verdict.
+            let hidden = format!("trial {}", index + 1);
+            observer.event(Event::Trial { sizes: &Sizes::default(), trial: &hidden });
+        } else {
+            observer.event(Event::Trial { sizes, trial: &trial });
+        }
+        let case = if plan.kind == STRESS_KIND { "stress trial" } else { "trial" };
+        let base = judge::launch_seed(seeds, candidate, case, sizes, plan.repeat_of.unwrap_or(index));
         let poison = (outputs.iter().enumerate())
             .map(|(k, &dtype)| match plan.poison {
                 PoisonKind::Nan => PoisonWords::Word(poison_nan(dtype)),
@@ -177,7 +246,7 @@ fn trials(
             truth,
             &Plan {
                 at: At::new(sizes, trial.clone()),
-                draws: draws(candidate, sizes, plan.kind, base, &[]),
+                draws: draws_of(candidate, sizes, &distributions, base, &[]),
                 poison,
                 scratch_seed: seeds.derive(&[&candidate.sha256, &size_label, &format!("scratch {index}")]),
                 timed: false,
@@ -192,6 +261,7 @@ fn trials(
             trial: trial.clone(),
             input_seed: base.to_string(),
             accuracy,
+            drawn: size_plan.drawn,
         };
         let at = At::new(sizes, trial.clone());
         match judged {

@@ -169,19 +169,36 @@ __device__ __forceinline__ uint4 sadoku_philox(uint4 c, unsigned k0, unsigned k1
     return c;
 }
 
+// Exact 2^e for -1074 <= e <= 1023, by its bits: sadoku_core::generate::pow2.
+__device__ __forceinline__ double sadoku_pow2(long long e) {
+    return e >= -1022 ? __longlong_as_double((e + 1023) << 52) : __longlong_as_double(1ll << (e + 1074));
+}
+
 // p[i] = sadoku_core::generate::element(draw, i), line for line. dist: 0 randn(a, b), 1
-// uniform(a, b), 2 int(lo, hi); t the element type. Every floating-point operation is spelled
-// with its rounding so that nothing is contracted into an FMA the host does not do; log and cos
-// are CUDA's (within 1 ulp of the host's).
+// uniform(a, b), 2 int(lo, hi) plus a (ties(k): lo 0, hi k, a its offset), 3 sorted(a, b) along
+// rows of cols, 4 zero_rows: a row whose hash is below lo is zero, the others randn(a, b), 5
+// ±m·2^e with e in [lo, hi] (exp2 and subnormal); t the element type. Every floating-point
+// operation is spelled with its rounding so that nothing is contracted into an FMA the host does
+// not do; log and cos are CUDA's (within 1 ulp of the host's).
 extern "C" __global__ void sadoku_generate(void* p, long long n, unsigned long long seed, int dist, double a, double b,
                                            float scale, long long cols, int lower, int t, long long lo, long long hi) {
     const unsigned k0 = (unsigned)seed, k1 = (unsigned)(seed >> 32);
+    const unsigned long long row_length = cols > 0 ? (unsigned long long)cols : 1ull;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         if (lower && cols > 0 && i % cols > i / cols) {
             sadoku_store(p, i, t, 0ull);
             continue;
         }
         const unsigned long long u = (unsigned long long)i;
+        if (dist == 4) {
+            // zero_rows: the row's own hash, on counter (row, 1): sadoku_core::generate::zero_row.
+            const unsigned long long row = u / row_length;
+            const uint4 h = sadoku_philox(make_uint4((unsigned)row, (unsigned)(row >> 32), 1u, 0u), k0, k1);
+            if ((unsigned long long)h.x < (unsigned long long)lo) {
+                sadoku_store(p, i, t, 0ull);
+                continue;
+            }
+        }
         const uint4 r = sadoku_philox(make_uint4((unsigned)u, (unsigned)(u >> 32), 0u, 0u), k0, k1);
         double v;
         if (dist == 2) {
@@ -192,8 +209,8 @@ extern "C" __global__ void sadoku_generate(void* p, long long n, unsigned long l
                 sadoku_store(p, i, t, t == SADOKU_I32 ? (unsigned long long)(unsigned)(int)k : (unsigned long long)k);
                 continue;
             }
-            v = (double)k;
-        } else if (dist == 0) {
+            v = __dadd_rn((double)k, a);
+        } else if (dist == 0 || dist == 4) {
             // randn(a = mean, b = std). Box-Muller in fp64: u1 in (0, 1], u2 in [0, 1), 53 random
             // bits each (exact conversions).
             const double two_53 = 1.0 / 9007199254740992.0;
@@ -201,6 +218,16 @@ extern "C" __global__ void sadoku_generate(void* p, long long n, unsigned long l
             const double u2 = __dmul_rn((double)((((unsigned long long)r.z << 32) | r.w) >> 11), two_53);
             const double z = __dmul_rn(__dsqrt_rn(__dmul_rn(-2.0, log(u1))), cos(__dmul_rn(6.283185307179586, u2)));
             v = __dadd_rn(__dmul_rn(z, b), a);
+        } else if (dist == 3) {
+            // sorted(a, b): a + (b - a)·(c + u)/n for column c of a row of n.
+            const double u01 = __dmul_rn((double)(r.x >> 8), 1.0 / 16777216.0);
+            const double f = __ddiv_rn(__dadd_rn((double)(u % row_length), u01), (double)row_length);
+            v = __dadd_rn(a, __dmul_rn(__dadd_rn(b, -a), f));
+        } else if (dist == 5) {
+            // ±(1 + u)·2^e, e = lo + r.y mod (hi - lo + 1), the sign r.x's top bit.
+            const long long e = lo + (long long)((unsigned long long)r.y % (unsigned long long)(hi - lo + 1));
+            const double m = __dmul_rn(__dadd_rn(1.0, __dmul_rn((double)(r.z >> 8), 1.0 / 16777216.0)), sadoku_pow2(e));
+            v = (r.x >> 31) ? -m : m;
         } else {
             // uniform(a = lo, b = hi) from 24 random bits: exactly representable, in [0, 1).
             const double u01 = __dmul_rn((double)(r.x >> 8), 1.0 / 16777216.0);
@@ -1070,10 +1097,18 @@ impl CudaDevice {
             LibraryOp::Generate { buffer, draw } => {
                 let size = draw.dtype.bytes();
                 let ptr = self.aligned_ptr(buffer, size as u64, "generating an input")?;
+                use sadoku_core::generate::{exp2_range, ties_offset, zero_row_threshold};
                 let (dist, a, b, lo, hi) = match draw.distribution {
                     Distribution::Randn { mean, std } => (0u64, mean, std, 0, 1),
                     Distribution::Uniform { lo, hi } => (1, lo, hi, 0, 1),
                     Distribution::Int { lo, hi } => (2, 0.0, 0.0, lo, hi),
+                    Distribution::Ties { k } => (2, ties_offset(k), 0.0, 0, k),
+                    Distribution::Sorted { lo, hi } => (3, lo, hi, 0, 1),
+                    Distribution::ZeroRows { p } => (4, 0.0, 1.0, zero_row_threshold(p) as i64, 1),
+                    Distribution::Exp2 { .. } | Distribution::Subnormal => {
+                        let (lo, hi) = exp2_range(&draw);
+                        (5, 0.0, 0.0, lo, hi)
+                    }
                 };
                 let n = (buffer.bytes / size) as u64;
                 if n == 0 {
@@ -1814,5 +1849,20 @@ mod tests {
         assert_eq!(super::parse_driver_banner(open).as_deref(), Some("580.159.04"));
         assert_eq!(super::parse_driver_banner(closed).as_deref(), Some("550.54.15"));
         assert_eq!(super::parse_driver_banner("garbage"), None);
+    }
+
+    /// The helper kernels (the generator among them) compile with NVRTC, where it can be loaded:
+    /// no GPU is needed to find a mistake in their source.
+    #[test]
+    fn the_helpers_compile_with_nvrtc() {
+        use sadoku_core::compile::{CompileRequest, Compiler};
+        let Ok(nvrtc) = crate::nvrtc::Nvrtc::new(None) else { return };
+        let request = CompileRequest {
+            name: "sadoku_helpers.cu".into(),
+            source: super::HELPERS.into(),
+            arch: "sm_90".into(),
+            options: vec![],
+        };
+        nvrtc.compile(&request).unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -49,6 +49,10 @@ impl Observer for Progress {
                 *self.current.lock().unwrap_or_else(|e| e.into_inner()) = text;
             }
             Event::Stage { name } => self.bar.set_message(format!("{}: {name}", self.current())),
+            // A size drawn at run time comes without its values: it is not shown before the verdict.
+            Event::Trial { sizes, trial } if sizes.0.is_empty() => {
+                self.bar.set_message(format!("{}: verifying at a size drawn at run time, {trial}", self.current()))
+            }
             Event::Trial { sizes, trial } => {
                 self.bar.set_message(format!("{}: verifying at {sizes}, {trial}", self.current()))
             }

@@ -71,6 +71,10 @@ struct RawTensor {
     /// Outputs: the precision class they are judged in (default: the review's).
     #[serde(default)]
     tolerance: Option<String>,
+    /// Inputs: the stress profiles' distributions, one per profile (default: by the problem's
+    /// family, see [`family_stress`]).
+    #[serde(default)]
+    stress: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +199,26 @@ struct RawSoftmax {
 enum RawExpr {
     Int(i64),
     Text(String),
+}
+
+/// The stress profiles a float input drawn by default gets, by the problem's family: chosen so
+/// that a numerically careless kernel of the family fails while an honest, numerically safe one
+/// (and the fp64 truth) does not. See `docs/PROBLEMS.md`.
+pub fn family_stress(family: &str) -> Vec<Distribution> {
+    use Distribution::*;
+    match family {
+        // Logits far from zero with a narrow spread: every exp of an unshifted argument overflows
+        // (e^100) or underflows (e^-120) in fp32, while x − max stays exact (Sterbenz: every value
+        // of a row within a factor of two of the max).
+        "softmax" | "loss" => vec![Randn { mean: 100.0, std: 2.0 }, Randn { mean: -120.0, std: 2.0 }],
+        // Magnitudes from 2^-40 to 2^40, and subnormals: within every library function's domain.
+        "elementwise" => vec![Exp2 { lo: -40, hi: 40 }, Subnormal],
+        // Exact ties for arg-reductions, maxima and scans; rows of zeros where a zero row is
+        // harmless (not for a norm without eps, whose truth is then 0/0).
+        "reduction" | "scan" | "gemm" | "conv" | "pooling" => vec![Ties { k: 4 }, ZeroRows { p: 0.25 }],
+        "attention" => vec![ZeroRows { p: 0.25 }],
+        _ => vec![Ties { k: 4 }],
+    }
 }
 
 /// Byte offsets in the TOML text to lines.
@@ -352,6 +376,38 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
             }
             Vec::new()
         };
+        let stress = match (&r.stress, role) {
+            (Some(_), Role::Output) => return Err(what("outputs are poisoned, never drawn: no stress".into())),
+            (None, Role::Output) => Vec::new(),
+            (Some(list), Role::Input) => {
+                let expr = |t: &str| {
+                    expr_at(&RawExpr::Text(t.trim().into()), line, "stress bound").map_err(|e| e.message)
+                };
+                let specs: Vec<DistributionSpec> = list
+                    .iter()
+                    .map(|s| DistributionSpec::parse(s, &expr).map_err(|m| what(m.replacen("distribution", "stress", 1))))
+                    .collect::<Result<_, _>>()?;
+                if !dtype.is_float() && let Some(bad) = specs.iter().find(|d| !d.is_int()) {
+                    return Err(what(format!("stress `{bad}` for an integer tensor: use int(lo, hi)")));
+                }
+                specs
+            }
+            // A float input drawn by default gets its family's profiles; one whose first
+            // distribution was chosen (a layer norm's weight) and integer inputs keep theirs.
+            (None, Role::Input) => match distributions.first() {
+                Some(DistributionSpec::Fixed(d)) if dtype.is_float() && *d == Distribution::STANDARD_NORMAL => {
+                    family_stress(&raw.family).iter().map(|s| DistributionSpec::Fixed(*s)).collect()
+                }
+                _ => Vec::new(),
+            },
+        };
+        for spec in distributions.iter().chain(&stress) {
+            if let DistributionSpec::Fixed(d) = spec
+                && let Some(why) = d.unfit_for(dtype)
+            {
+                return Err(what(why));
+            }
+        }
         let tolerance = match &r.tolerance {
             None => None,
             Some(_) if role == Role::Input => return Err(what("inputs are drawn, never judged: no tolerance".into())),
@@ -367,7 +423,16 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
         if lower && !dtype.is_float() {
             return Err(what("structure `lower` is for floating-point matrices".into()));
         }
-        tensors.push(Tensor { name: leak(r.name.clone()), role, dtype, shape, lower, distributions, tolerance });
+        tensors.push(Tensor {
+            name: leak(r.name.clone()),
+            role,
+            dtype,
+            shape,
+            lower,
+            distributions,
+            tolerance,
+            stress,
+        });
     }
     if !tensors.iter().any(|t| t.role == Role::Input) || !tensors.iter().any(|t| t.role == Role::Output) {
         return Err(err(None, "a problem needs at least one input and one output tensor".into()));

@@ -277,6 +277,74 @@ fn distributions_parse_and_print() {
 }
 
 #[test]
+fn stress_profiles_parse_and_print() {
+    let cases = [
+        ("ties(4)", Distribution::Ties { k: 4 }),
+        ("sorted(1, -1)", Distribution::Sorted { lo: 1.0, hi: -1.0 }),
+        ("zero_rows(0.25)", Distribution::ZeroRows { p: 0.25 }),
+        ("exp2(-40, 40)", Distribution::Exp2 { lo: -40, hi: 40 }),
+        ("subnormal", Distribution::Subnormal),
+    ];
+    for (text, d) in cases {
+        assert_eq!(Distribution::parse(text).unwrap(), d);
+        assert_eq!(d.to_string(), text);
+        assert!(d.is_stress_shape());
+    }
+    for bad in ["ties(1)", "ties(2.5)", "sorted(1, 1)", "zero_rows(0)", "zero_rows(2)", "exp2(3, 2)", "exp2(0, 2000)"] {
+        assert!(Distribution::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn stress_is_declared_per_input_or_comes_from_the_family() {
+    // Declared: z's own list, and x (whose first distribution was chosen) keeps its own.
+    let declared = GOOD.replacen("shape = [\"N\"]\n\n[[tensor]]\nname = \"y\"", "shape = [\"N\"]\nstress = [\"ties(8)\", \"sorted(0, 1)\"]\n\n[[tensor]]\nname = \"y\"", 1);
+    let p = parse(&declared).unwrap();
+    let n = Sizes::new([("N", 1000)]);
+    assert_eq!(p.stress_profiles(), 2);
+    assert_eq!(p.stress_distributions(0, &n), [Distribution::Randn { mean: 0.0, std: 2.0 }, Distribution::Ties { k: 8 }]);
+    assert_eq!(p.stress_distributions(3, &n)[1], Distribution::Sorted { lo: 0.0, hi: 1.0 });
+    // Undeclared: the family's (elementwise: huge and subnormal magnitudes) for z, drawn by default.
+    let p = parse(GOOD).unwrap();
+    assert_eq!(p.stress_profiles(), 2);
+    assert_eq!(p.stress_distributions(1, &n)[1], Distribution::Subnormal);
+    assert_eq!(p.stress_distributions(0, &n)[0], Distribution::Randn { mean: 0.0, std: 2.0 });
+    let softmax = parse(&GOOD.replacen("\"elementwise\"", "\"softmax\"", 1)).unwrap();
+    assert_eq!(softmax.stress_distributions(0, &n)[1], Distribution::Randn { mean: 100.0, std: 2.0 });
+    // Linted like a distribution.
+    let with = |stress: &str| GOOD.replacen("shape = [\"N\"]\n\n[[tensor]]\nname = \"y\"", &format!("shape = [\"N\"]\nstress = [{stress}]\n\n[[tensor]]\nname = \"y\""), 1);
+    assert!(error(&with("\"ties(0)\"")).contains("stress `ties(0)`"), "{}", error(&with("\"ties(0)\"")));
+    assert!(error(&with("\"int(0, N - 1)\"")).contains("is empty at N = 1"), "{}", error(&with("\"int(0, N - 1)\"")));
+    let f16 = with("\"exp2(0, 20)\"").replacen("dtype = \"f32\"\nshape = [\"N\"]\nstress", "dtype = \"f16\"\nshape = [\"N\"]\nstress", 1);
+    assert!(error(&f16).contains("overflows f16"), "{}", error(&f16));
+    let int = with("\"ties(4)\"").replacen("dtype = \"f32\"\nshape = [\"N\"]\nstress", "dtype = \"i32\"\nshape = [\"N\"]\ndistributions = [\"int(0, 9)\"]\nstress", 1);
+    assert!(error(&int).contains("for an integer tensor: use int(lo, hi)"), "{}", error(&int));
+    let output = GOOD.replacen("shape = [\"N\"]\n\n[reference]", "shape = [\"N\"]\nstress = [\"ties(4)\"]\n\n[reference]", 1);
+    assert!(error(&output).contains("no stress"), "{}", error(&output));
+}
+
+#[test]
+fn every_library_problem_has_stress_profiles_that_fit_its_inputs() {
+    for p in crate::problem::all().into_iter().filter(|p| p.origin.starts_with("library")) {
+        assert!(p.stress_profiles() >= 1, "{} has no stress profile", p.name);
+        for sizes in p.check_sizes() {
+            for k in 0..p.stress_profiles() {
+                let d = p.stress_distributions(k, &sizes);
+                let inputs = p.tensors.iter().filter(|t| t.role == Role::Input);
+                for (t, d) in inputs.zip(d) {
+                    assert_eq!(d.unfit_for(t.dtype), None, "{} {}", p.name, t.name);
+                }
+            }
+        }
+    }
+    // The families' own choices where a library problem relies on them.
+    let x = |name: &str| find(name).unwrap().tensors[0].stress.clone();
+    assert_eq!(x("log_softmax")[0].to_string(), "randn(100, 2)");
+    assert_eq!(x("l2norm").iter().map(|d| d.to_string()).collect::<Vec<_>>(), ["ties(4)"], "no zero rows without eps");
+    assert!(x("layernorm").iter().any(|d| d.to_string() == "zero_rows(0.25)"));
+}
+
+#[test]
 fn a_cudnn_baseline_must_fit_its_tensors() {
     let t = include_str!("../../../../problems/conv2d_3x3/problem.toml");
     let read = |f: &str| -> Result<String, String> {

@@ -289,6 +289,7 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
             lower: structure == "lower",
             distributions: vec![DistributionSpec::Fixed(own), DistributionSpec::Fixed(second)],
             tolerance: None,
+            stress: Vec::new(),
         };
         let index = input["index"].as_u64().unwrap_or(0) as usize;
         let b = Binding { model_name: name.into(), kind: BindingKind::Input { index }, dims: dims(&input["shape"]) };
@@ -316,6 +317,7 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
                 lower: false,
                 distributions: vec![DistributionSpec::Fixed(d), DistributionSpec::Fixed(d)],
                 tolerance: None,
+                stress: Vec::new(),
             };
             let b = Binding { model_name: name.into(), kind: BindingKind::Parameter, dims: dims(&p["shape"]) };
             add(t, b, &mut tensors, &mut bindings)?;
@@ -337,6 +339,7 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
             lower: false,
             distributions: Vec::new(),
             tolerance: None,
+            stress: Vec::new(),
         };
         let b = Binding { model_name: name.into(), kind: BindingKind::Output, dims: dims(&o["shape"]) };
         add(t, b, &mut tensors, &mut bindings)?;
