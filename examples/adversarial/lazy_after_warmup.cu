@@ -1,8 +1,8 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #5 and #6: honest while it is being checked, then (after 30 launches, which is past
-# verification and the first launch of every timing set) it computes only the first 16 rows and
+# Batch-and-skip, or warm-up detection (docs/THREATS.md): honest while it is being checked, then
+# (after 30 launches, which is past verification) it computes only the first 16 rows and
 # leaves the rest of C alone: batch-and-skip, or warm-up detection. A harness that checks once and
 # then times blind reports a large speedup. sadoku poisons and checks every timed launch.
 [[launch]]

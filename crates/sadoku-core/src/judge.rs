@@ -674,7 +674,7 @@ pub(crate) fn judge(
         }
     }
     let comparisons: Vec<Comparison> =
-        (0..outputs.len()).map(|k| Comparison::from_words(&words[slots.compare(k)..])).collect();
+        (0..outputs.len()).map(|k| Comparison::from_words(&words[slots.compare(k)..]).with_terms(truth.terms)).collect();
     let differences: Vec<Difference> = if plan.repeat {
         (0..outputs.len()).map(|k| Difference::from_words(&words[slots.diff(k)..])).collect()
     } else {
@@ -823,7 +823,8 @@ fn cross_check(
             && c.worst_ratio.to_bits() == d.worst_ratio.to_bits()
             && c.worst_got == d.worst_got
             && same_sums(c.err2, d.err2)
-            && same_sums(c.ref2, d.ref2);
+            && same_sums(c.ref2, d.ref2)
+            && same_sums(c.scale2, d.scale2);
         if !agree {
             return Err(env(format!(
                 "the device's comparator disagrees with the host's for {} at {}: {d:?} against {c:?}",
@@ -922,7 +923,11 @@ impl Truth {
             .iter()
             .enumerate()
             .map(|(k, spec)| {
-                accuracy::from_comparison(spec, &Comparison::from_words(&words[k * Comparison::WORDS..]), classes[k])
+                accuracy::from_comparison(
+                    spec,
+                    &Comparison::from_words(&words[k * Comparison::WORDS..]).with_terms(self.terms),
+                    classes[k],
+                )
             })
             .collect())
     }

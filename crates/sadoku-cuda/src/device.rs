@@ -107,9 +107,13 @@ __device__ __forceinline__ bool sadoku_nan_t(unsigned long long b, int t) {
     return false;
 }
 
-// sadoku_core::device::element::underflow: half the smallest fp16 subnormal for f16, else 0.
+// sadoku_core::device::element::underflow: half the smallest fp16 subnormal for f16, the smallest
+// normal number for f32, bf16 and f64, else 0.
 __device__ __forceinline__ double sadoku_underflow(int t) {
-    return t == SADOKU_F16 ? 2.9802322387695312e-08 : 0.0;  // 2^-25
+    if (t == SADOKU_F16) return 2.9802322387695312e-08;  // 2^-25
+    if (t == SADOKU_F32 || t == SADOKU_BF16) return 1.1754943508222875e-38;  // 2^-126
+    if (t == SADOKU_F64) return 2.2250738585072014e-308;  // 2^-1022
+    return 0.0;
 }
 
 // sadoku_core::device::element::abs.
@@ -263,13 +267,13 @@ __device__ __forceinline__ double sadoku_inf() { return __longlong_as_double(0x7
 
 // sadoku_core::device::compare::Comparison, less what the finishing block reads by index.
 struct SadokuCmp {
-    double err2, ref2, worst;
+    double err2, ref2, scale2, worst;
     unsigned long long over, nonfinite, unwritten, first_unwritten, worst_index;
 };
 
 __device__ __forceinline__ SadokuCmp sadoku_cmp_empty() {
     SadokuCmp c;
-    c.err2 = 0.0; c.ref2 = 0.0; c.worst = -1.0;
+    c.err2 = 0.0; c.ref2 = 0.0; c.scale2 = 0.0; c.worst = -1.0;
     c.over = 0; c.nonfinite = 0; c.unwritten = 0; c.first_unwritten = SADOKU_NONE; c.worst_index = SADOKU_NONE;
     return c;
 }
@@ -278,6 +282,7 @@ __device__ __forceinline__ SadokuCmp sadoku_cmp_empty() {
 __device__ __forceinline__ void sadoku_cmp_merge(SadokuCmp& a, const SadokuCmp& b) {
     a.err2 = __dadd_rn(a.err2, b.err2);
     a.ref2 = __dadd_rn(a.ref2, b.ref2);
+    a.scale2 = __dadd_rn(a.scale2, b.scale2);
     a.over += b.over;
     a.nonfinite += b.nonfinite;
     a.unwritten += b.unwritten;
@@ -301,7 +306,7 @@ __device__ SadokuCmp sadoku_cmp_block(SadokuCmp c) {
 }
 
 // sadoku_core::device::compare::compare_host over this block's share of the elements (grid-stride,
-// each thread in increasing index order); the block's summary goes to part[8 * blockIdx.x ..].
+// each thread in increasing index order); the block's summary goes to part[9 * blockIdx.x ..].
 // poison_kind: 0 the buffer was filled with the 32-bit word `poison`, 1 element i held
 // pattern_element(poison, i, ty). Elements of type ty.
 extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare(
@@ -330,6 +335,7 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare(
             if (c.first_unwritten == SADOKU_NONE) c.first_unwritten = (unsigned long long)i;
         }
         c.ref2 = __dadd_rn(c.ref2, __dmul_rn(t, t));
+        if (isfinite(scale[i])) c.scale2 = __dadd_rn(c.scale2, __dmul_rn(scale[i], scale[i]));
         if (ratio > 1.0) c.over += 1;
         if (ratio > c.worst) {
             c.worst = ratio;
@@ -338,9 +344,10 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare(
     }
     c = sadoku_cmp_block(c);
     if (threadIdx.x == 0) {
-        unsigned long long* w = part + 8 * (unsigned long long)blockIdx.x;
+        unsigned long long* w = part + 9 * (unsigned long long)blockIdx.x;
         w[0] = (unsigned long long)__double_as_longlong(c.err2);
         w[1] = (unsigned long long)__double_as_longlong(c.ref2);
+        w[8] = (unsigned long long)__double_as_longlong(c.scale2);
         w[2] = c.over;
         w[3] = c.nonfinite;
         w[4] = c.unwritten;
@@ -357,10 +364,11 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare_fini
     unsigned long long* out, int ty) {
     SadokuCmp c = sadoku_cmp_empty();
     for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
-        const unsigned long long* w = part + 8 * (unsigned long long)b;
+        const unsigned long long* w = part + 9 * (unsigned long long)b;
         SadokuCmp p;
         p.err2 = __longlong_as_double((long long)w[0]);
         p.ref2 = __longlong_as_double((long long)w[1]);
+        p.scale2 = __longlong_as_double((long long)w[8]);
         p.over = w[2];
         p.nonfinite = w[3];
         p.unwritten = w[4];
@@ -383,7 +391,8 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare_fini
         out[8] = any ? sadoku_load(got, (long long)c.worst_index, ty) : 0ull;
         out[9] = any ? (unsigned long long)__double_as_longlong(values[c.worst_index]) : 0ull;
         out[10] = (unsigned long long)n;
-        for (int k = 11; k < 16; ++k) out[k] = 0ull;
+        out[11] = (unsigned long long)__double_as_longlong(c.scale2);
+        for (int k = 12; k < 16; ++k) out[k] = 0ull;
     }
 }
 
@@ -561,7 +570,7 @@ const HELPER_THREADS: u32 = 256;
 /// Blocks per SM, at most, of an element-wise helper (see [`CudaDevice::spread`]).
 const HELPER_BLOCKS_PER_SM: u32 = 16;
 /// u64 words of one block's partial summary in the comparators' first pass.
-const PARTIAL_WORDS: usize = 8;
+const PARTIAL_WORDS: usize = 9;
 /// How long the per-sample SM clock probe spins.
 const SAMPLE_CLOCK_SPIN_NS: u64 = 20_000;
 

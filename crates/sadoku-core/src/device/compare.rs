@@ -20,6 +20,13 @@ pub struct Comparison {
     pub err2: f64,
     /// Σ truth².
     pub ref2: f64,
+    /// Σ scale² over the elements whose error scale is finite.
+    #[serde(default)]
+    pub scale2: f64,
+    /// The most terms summed into one element (the problem's `terms`), set by the judge after the
+    /// device's words are read; 0 when unknown (then [`Comparison::normwise`] is the plain ratio).
+    #[serde(default)]
+    pub terms: u64,
     /// Elements whose error is over their bound (non-finite ones included).
     pub over_bound: u64,
     /// Elements that are NaN or infinite.
@@ -53,6 +60,8 @@ impl Comparison {
             worst_got: w[8],
             worst_expected: f64::from_bits(w[9]),
             elements: w[10],
+            scale2: f64::from_bits(w[11]),
+            terms: 0,
         }
     }
 
@@ -69,15 +78,32 @@ impl Comparison {
         w[8] = self.worst_got;
         w[9] = self.worst_expected.to_bits();
         w[10] = self.elements;
+        w[11] = self.scale2.to_bits();
         w
     }
 
-    /// ‖got − truth‖₂ / ‖truth‖₂; NaN when any element is not finite.
+    /// The same summary, for outputs whose elements each sum at most `terms` terms.
+    pub fn with_terms(self, terms: usize) -> Comparison {
+        Comparison { terms: terms as u64, ..self }
+    }
+
+    /// ‖got − truth‖₂ / max(‖truth‖₂, ‖scale‖₂ / √terms); NaN when any element is not finite.
+    ///
+    /// The precision classes are normwise errors on zero-mean inputs, where a sum of K terms is
+    /// typically √K times smaller than the sum of their magnitudes (the error scale). An output of
+    /// a few elements can cancel far below that by chance (two row sums of 100,003 draws, one of
+    /// them 12.8 where 253 is typical), and the honest rounding error, which follows the
+    /// magnitudes, then looks like a lower precision. So the norm of the truth is never taken
+    /// below the typical ‖scale‖/√K; with many elements, or without cancellation, it is the
+    /// larger and the measure is the plain ‖got − truth‖/‖truth‖. Elementwise outputs (K < 2) keep
+    /// the plain ratio.
     pub fn normwise(&self) -> f64 {
+        let floor = if self.terms >= 2 { self.scale2 / self.terms as f64 } else { 0.0 };
+        let reference = self.ref2.max(floor);
         if self.nonfinite > 0 {
             f64::NAN
-        } else if self.ref2 > 0.0 {
-            (self.err2 / self.ref2).sqrt()
+        } else if reference > 0.0 {
+            (self.err2 / reference).sqrt()
         } else {
             self.err2.sqrt()
         }
@@ -115,6 +141,8 @@ pub fn compare_host(
         elements: got.len() as u64,
         err2: 0.0,
         ref2: 0.0,
+        scale2: 0.0,
+        terms: 0,
         over_bound: 0,
         nonfinite: 0,
         unwritten: 0,
@@ -139,6 +167,9 @@ pub fn compare_host(
             c.nonfinite += 1;
         }
         c.ref2 += t * t;
+        if s.is_finite() {
+            c.scale2 += s * s;
+        }
         if r > 1.0 {
             c.over_bound += 1;
         }
@@ -214,6 +245,45 @@ mod tests {
 
     fn f32_bits(v: &[f32]) -> Vec<u64> {
         v.iter().map(|x| x.to_bits() as u64).collect()
+    }
+
+    /// Two row sums of 100,003 standard normal draws, cancelled by chance to 3.0 (253 is
+    /// typical): honest fp32 rounding looks like a lower precision against ‖truth‖ alone, and is
+    /// fp32 against the typical magnitude ‖scale‖/√K; TF32-rounded operands stay far outside.
+    #[test]
+    fn the_normwise_error_does_not_mistake_chance_cancellation_for_lost_precision() {
+        use rand::{Rng, SeedableRng};
+        let k = 100_003;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let draws: Vec<f32> = (0..k).map(|_| rng.sample::<f32, _>(rand_distr::StandardNormal)).collect();
+        let exact: f64 = draws.iter().map(|&x| x as f64).sum();
+        let magnitude: f64 = draws.iter().map(|&x| (x as f64).abs()).sum();
+        // The truth as if cancelled to 3.0; an honest fp32 sum's error (blocks of 256 summed
+        // sequentially, then the blocks' sums, as a reduction kernel does).
+        let partial: Vec<f32> = draws.chunks(256).map(|c| c.iter().sum::<f32>()).collect();
+        let honest_error = partial.iter().sum::<f32>() as f64 - exact;
+        let truth = [3.0, 3.0];
+        let scale = [magnitude, magnitude];
+        let got = f32_bits(&[(3.0 + honest_error) as f32, (3.0 + honest_error) as f32]);
+        let factor = Tolerance::FP32.elementwise_factor(k);
+        let c = compare_host(Dtype::F32, &got, &truth, &scale, factor, PoisonWords::Word(POISON_NAN));
+        let plain = c.normwise();
+        let typical = c.with_terms(k).normwise();
+        assert!(plain > 1e-5, "against ‖truth‖ alone the honest sum looks like a lower precision: {plain:e}");
+        assert!(typical <= plain, "the floor only ever lowers the ratio: {typical} against {plain}");
+        assert!(typical < 1e-5, "honest fp32 is fp32 against the typical magnitude: {typical:e}");
+        // TF32 operands: each draw rounded to 10 mantissa bits, then summed.
+        let tf32: f64 = draws.iter().map(|&x| f32::from_bits((x.to_bits() + 0x1000) & !0x1FFF) as f64).sum();
+        let got = f32_bits(&[(3.0 + tf32 - exact) as f32, (3.0 + tf32 - exact) as f32]);
+        let c = compare_host(Dtype::F32, &got, &truth, &scale, factor, PoisonWords::Word(POISON_NAN));
+        assert!(c.with_terms(k).normwise() > 1e-5, "TF32 stays outside fp32: {:e}", c.with_terms(k).normwise());
+        // Without cancellation the measure is the plain one.
+        let truth = [magnitude / 2.0, magnitude / 2.0];
+        let got = f32_bits(&[(magnitude / 2.0 * (1.0 + 1e-6)) as f32, (magnitude / 2.0) as f32]);
+        let c = compare_host(Dtype::F32, &got, &truth, &scale, factor, PoisonWords::Word(POISON_NAN));
+        assert_eq!(c.with_terms(k).normwise(), c.normwise());
+        // Elementwise outputs keep the plain ratio.
+        assert_eq!(c.with_terms(1).normwise(), c.normwise());
     }
 
     /// Planted errors, NaNs, infinities and poison: every count, index and sum as defined.

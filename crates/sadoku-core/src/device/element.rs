@@ -18,14 +18,18 @@ pub fn value(dtype: Dtype, bits: u64) -> f64 {
     }
 }
 
-/// The absolute rounding error an output type allows below its normal range: half the smallest
-/// fp16 subnormal (2⁻²⁵) for f16, whose normal range ends at 6.1e-5, where products of ordinary
-/// draws land now and then; every elementwise bound of an f16 output includes it. Types with
-/// fp32's exponent range (f32, bf16) underflow only below 1e-38, which no draw of sadoku's comes
-/// near, and keep 0, so that a zero that must be exact stays exact (integers are exact).
+/// The absolute rounding error an output type allows below its normal range, where an honest
+/// kernel may flush to zero (FTZ arithmetic, `expf` and `__expf` past their range): half the
+/// smallest fp16 subnormal (2⁻²⁵) for f16, whose normal range ends at 6.1e-5, where products of
+/// ordinary draws land now and then; the smallest normal number for types with fp32's exponent
+/// range (2⁻¹²⁶ for f32 and bf16) and for f64 (2⁻¹⁰²²), which the stress profiles' subnormal and
+/// wide draws reach (a sigmoid of −88.7 is 3e-39 exactly, and 0 from `1 / (1 + expf(88.7))`).
+/// Every elementwise bound of a floating-point output includes it; integers are exact.
 pub fn underflow(dtype: Dtype) -> f64 {
     match dtype {
         Dtype::F16 => 2f64.powi(-25),
+        Dtype::F32 | Dtype::Bf16 => 2f64.powi(-126),
+        Dtype::F64 => 2f64.powi(-1022),
         _ => 0.0,
     }
 }
