@@ -65,6 +65,14 @@ def environment(message: str) -> DeviceFailure:
     return DeviceFailure({"Environment": message})
 
 
+def candidate_fault(exc: BaseException) -> DeviceFailure:
+    """An exception raised by a candidate's call, as the candidate's fault (``KernelFault``),
+    whatever its type: a candidate that raises this module's own :class:`DeviceFailure`, with an
+    ``Environment`` error or any other, is still the one that failed."""
+    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return DeviceFailure({"KernelFault": {"kernel": "forward", "code": type(exc).__name__, "message": message}})
+
+
 def read_frame(stream: BinaryIO) -> tuple[Any, bytes] | None:
     head = stream.read(4)
     if len(head) < 4:
@@ -461,12 +469,19 @@ class Worker:
         with torch.no_grad():
             if cuda:
                 start.record()
-            result = call(*arguments)
-            if cuda:
-                # Work on any stream the call used ends before the stop event.
-                _synchronize()
-                stop.record()
-                stop.synchronize()
+            try:
+                result = call(*arguments)
+                if cuda:
+                    # Work on any stream the call used ends before the stop event.
+                    _synchronize()
+                    stop.record()
+                    stop.synchronize()
+            except Exception as exc:
+                if trusted:
+                    raise
+                # Whatever the candidate's call raised, of whatever type (this module's own
+                # DeviceFailure included), is the candidate's: it never speaks for the environment.
+                raise candidate_fault(exc) from None
         wall_ms = (_perf_counter_ns() - wall) / 1e6
         if tracer is not None:
             # The window closes at the start of the same memset, after everything the call did.

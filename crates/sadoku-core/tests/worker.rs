@@ -330,3 +330,130 @@ fn the_judge_keeps_its_workers_modules() {
     let report = review_remote(&mut third, &mut reference, "honest", &options());
     assert!(!report.verdict.is_accepted(), "{:?}", report.verdict);
 }
+
+/// A worker whose device answers its `lie_at`-th launch request (0: its first timed one) with an
+/// environment failure, as a Python candidate raising the worker's own failure type does (class 9).
+struct Liar {
+    inner: SimDevice,
+    launches: usize,
+    lie_at: usize,
+}
+
+impl Liar {
+    fn lie(&mut self, timed: bool) -> Result<(), DeviceError> {
+        self.launches += 1;
+        if self.launches == self.lie_at || (timed && self.lie_at == 0) {
+            return Err(DeviceError::Environment("CUDA driver failure (the candidate says so)".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Device for Liar {
+    fn info(&self) -> &sadoku_core::device::DeviceInfo {
+        self.inner.info()
+    }
+    fn compile(
+        &mut self,
+        request: &sadoku_core::compile::CompileRequest,
+    ) -> Result<sadoku_core::compile::CompiledModule, sadoku_core::compile::CompileError> {
+        self.inner.compile(request)
+    }
+    fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
+        self.inner.alloc(bytes)
+    }
+    fn free(&mut self, buffer: Buffer) {
+        self.inner.free(buffer)
+    }
+    fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError> {
+        self.inner.upload(buffer, data)
+    }
+    fn download(&mut self, buffer: Buffer, out: &mut [u8]) -> Result<(), DeviceError> {
+        self.inner.download(buffer, out)
+    }
+    fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError> {
+        self.inner.fill_u32(buffer, word)
+    }
+    fn load(
+        &mut self,
+        module: &sadoku_core::compile::CompiledModule,
+    ) -> Result<sadoku_core::device::ModuleHandle, DeviceError> {
+        self.inner.load(module)
+    }
+    fn run(&mut self, work: &[Work]) -> Result<(), DeviceError> {
+        self.lie(false)?;
+        self.inner.run(work)
+    }
+    fn time(&mut self, run: &TimedRun) -> Result<sadoku_core::device::Sample, DeviceError> {
+        self.lie(true)?;
+        self.inner.time(run)
+    }
+    fn export(&mut self, buffer: Buffer) -> Result<sadoku_core::device::SharedHandle, DeviceError> {
+        self.inner.export(buffer)
+    }
+    fn import(&mut self, shared: &sadoku_core::device::SharedHandle) -> Result<Buffer, DeviceError> {
+        self.inner.import(shared)
+    }
+}
+
+/// Start a worker thread serving any device; the judge's side, marked as a candidate's worker.
+fn start_untrusted<D: Device + 'static>(build: impl FnOnce() -> D + Send + 'static) -> RemoteDevice {
+    let (from_judge, to_worker) = pipe().unwrap();
+    let (from_worker, to_judge) = pipe().unwrap();
+    let ended = Arc::new(Mutex::new(String::new()));
+    let end = ended.clone();
+    let handle = std::thread::spawn(move || {
+        let (mut r, mut w) = (from_judge, to_judge);
+        let mut dev = build();
+        *end.lock().unwrap() = match serve(&mut dev, &mut r, &mut w) {
+            Ok(()) => "exit status 0".into(),
+            Err(e) => format!("exit status 1 ({e})"),
+        };
+    });
+    let worker = ThreadWorker { killed: Arc::new(AtomicBool::new(false)), handle: Some(handle), ended };
+    let mut remote =
+        RemoteDevice::connect(Box::new(from_worker), Box::new(to_worker), Box::new(worker), Timeouts::default())
+            .unwrap();
+    remote.mark_untrusted();
+    remote
+}
+
+/// Class 9: a candidate's worker that reports an environment failure in the middle of a review
+/// (during verification, and during timing) speaks for itself only: that candidate is REJECTED
+/// with the worker's words as the evidence, the review does not stop, and the next candidate,
+/// reviewed against the same judge's device, is judged as usual.
+#[test]
+fn a_candidates_worker_cannot_claim_to_be_the_environment() {
+    let mut reference = SimDevice::new();
+    // A verification launch, and the first timed one.
+    for lie_at in [2, 0] {
+        let mut liar = start_untrusted(move || Liar { inner: honest_device(), launches: 0, lie_at });
+        assert!(liar.is_untrusted());
+        let mut devices = Devices::new(&mut liar, &mut reference);
+        let report = review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 7 }, &options(), &Silent)
+            .expect("a candidate's worker is never the environment");
+        let Verdict::Rejected(Rejection::Refused { reason, evidence, .. }) = &report.verdict else {
+            panic!("launch {lie_at}: {:?}", report.verdict)
+        };
+        assert_eq!(reason, sadoku_core::worker::REPORTED);
+        assert!(evidence.contains("CUDA driver failure (the candidate says so)"), "{evidence}");
+        assert_eq!(reference.live_buffers(), 0);
+    }
+    // The next candidate, in a worker of its own, is judged.
+    let mut honest = start_untrusted(honest_device);
+    let mut devices = Devices::new(&mut honest, &mut reference);
+    let report =
+        review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 7 }, &options(), &Silent).unwrap();
+    assert_eq!(report.verdict, Verdict::Accepted { class: PrecisionClass::Fp32 });
+    // A trusted worker's (the Model's process's) environment failure stays one.
+    let (mut trusted, _) = start(honest_device, Timeouts::default());
+    let b = trusted.alloc(64).unwrap();
+    let tril = Work::Library(LibraryOp::TrilF32 { c: b, n: 2 });
+    assert!(matches!(trusted.run(&[tril.clone()]), Err(DeviceError::Environment(_))));
+    // ... and the same answer from a candidate's worker is the candidate's.
+    let mut untrusted = start_untrusted(honest_device);
+    let b = untrusted.alloc(64).unwrap();
+    let tril = Work::Library(LibraryOp::TrilF32 { c: b, n: 2 });
+    let err = untrusted.run(&[tril]).unwrap_err();
+    assert!(err.is_candidates_fault(), "{err:?}");
+}

@@ -24,6 +24,18 @@ struct ProcessWorker {
     _temp: Option<tempfile::TempDir>,
     /// It leads a process group of its own (a Python worker): killed whole.
     group: bool,
+    /// May be stopped between requests: not under compute-sanitizer, whose front end would be
+    /// stopped instead of the worker it watches.
+    stoppable: bool,
+}
+
+impl ProcessWorker {
+    /// Send `sig` to the worker: its whole process group when it leads one.
+    fn signal(&self, sig: i32) {
+        let pid = self.child.id() as i32;
+        // SAFETY: a signal to a process (group) the judge started and has not yet reaped.
+        unsafe { libc::kill(if self.group { -pid } else { pid }, sig) };
+    }
 }
 
 impl Drop for ProcessWorker {
@@ -50,6 +62,7 @@ fn signal_name(sig: i32) -> &'static str {
 
 impl Worker for ProcessWorker {
     fn kill(&mut self) {
+        // SIGKILL ends stopped processes as well as running ones.
         if self.group {
             crate::pyworker::kill_group(self.child.id());
         }
@@ -65,6 +78,18 @@ impl Worker for ProcessWorker {
                 _ => s.to_string(),
             },
             Err(e) => format!("status unknown: {e}"),
+        }
+    }
+
+    fn suspend(&mut self) {
+        if self.stoppable {
+            self.signal(libc::SIGSTOP);
+        }
+    }
+
+    fn resume(&mut self) {
+        if self.stoppable {
+            self.signal(libc::SIGCONT);
         }
     }
 
@@ -165,7 +190,11 @@ pub fn spawn(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| DeviceError::Environment(format!("cannot start a worker process: {e}")))?;
-    connect(child, Some(temp), false, timeouts)
+    let stoppable = sanitizer.is_none();
+    let mut device = connect(child, Some(temp), false, stoppable, timeouts)?;
+    // A native worker only ever serves a candidate.
+    device.mark_untrusted();
+    Ok(device)
 }
 
 /// Start a Python worker (`python/sadoku_bridge/worker.py`) on GPU `gpu`, confined by `sadoku
@@ -201,7 +230,7 @@ pub fn spawn_python(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| env(format!("cannot start a Python worker: {e}")))?;
-    connect(child, Some(temp), true, timeouts).map_err(|e| match e {
+    connect(child, Some(temp), true, true, timeouts).map_err(|e| match e {
         DeviceError::Environment(m) if m.contains("No module named 'torch'") => env(format!(
             "no PyTorch for {}: install it (pip install torch) or name an interpreter that has it with --python or \
              SADOKU_PYTHON (SADOKU_PYTHONPATH adds to its path); native candidates need none",
@@ -216,6 +245,7 @@ fn connect(
     mut child: Child,
     temp: Option<tempfile::TempDir>,
     group: bool,
+    stoppable: bool,
     timeouts: Timeouts,
 ) -> Result<RemoteDevice, DeviceError> {
     let (Some(stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -237,7 +267,7 @@ fn connect(
             }
         }
     });
-    let worker = ProcessWorker { child, stderr: tail, _temp: temp, group };
+    let worker = ProcessWorker { child, stderr: tail, _temp: temp, group, stoppable };
     RemoteDevice::connect(Box::new(stdout), Box::new(stdin), Box::new(worker), timeouts).map_err(|e| match e {
         DeviceError::WorkerDied { status, stderr } => {
             DeviceError::Environment(format!("the worker process could not start ({status}): {stderr}"))
