@@ -290,3 +290,56 @@ pub fn take_stdout() -> std::io::Result<std::fs::File> {
         Ok(std::fs::File::from_raw_fd(protocol))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+
+    /// A process group whose leader and its child each count, into a file of their own, every
+    /// 10 ms: as a Python worker's threads or the processes it started would act between requests.
+    fn counting(dir: &Path) -> ProcessWorker {
+        let script = "(while :; do i=$((i+1)); echo $i > child; sleep 0.01; done) & \
+                      while :; do j=$((j+1)); echo $j > leader; sleep 0.01; done";
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        ProcessWorker { child, stderr: Arc::default(), _temp: None, group: true, stoppable: true }
+    }
+
+    fn count(dir: &Path, which: &str) -> u64 {
+        std::fs::read_to_string(dir.join(which)).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Between the judge's requests a candidate's process group does nothing: neither the worker
+    /// nor anything it started advances while suspended; it goes on once resumed; a suspended
+    /// group is still killed at once.
+    #[test]
+    fn a_suspended_worker_group_does_not_advance_and_still_dies() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = counting(dir.path());
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(count(dir.path(), "leader") > 0 && count(dir.path(), "child") > 0, "it runs");
+        w.suspend();
+        // A write in flight when the signal came may still land.
+        std::thread::sleep(Duration::from_millis(50));
+        let (leader, child) = (count(dir.path(), "leader"), count(dir.path(), "child"));
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(count(dir.path(), "leader"), leader, "the leader ran while stopped");
+        assert_eq!(count(dir.path(), "child"), child, "a process it started ran while stopped");
+        w.resume();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(count(dir.path(), "leader") > leader && count(dir.path(), "child") > child, "it runs again");
+        w.suspend();
+        let started = std::time::Instant::now();
+        w.kill();
+        assert!(started.elapsed() < Duration::from_secs(2), "a stopped group is killed without waiting");
+        assert_eq!(w.status(), "killed by signal 9 (SIGKILL)");
+    }
+}
