@@ -329,6 +329,16 @@ impl RemoteDevice {
         }
     }
 
+    /// [`RemoteDevice::call`], and the judge's clock from sending the request to holding the
+    /// reply, ms.
+    fn timed_call(&mut self, request: &Request, timeout: Duration, what: &str) -> Result<(Response, f64), DeviceError> {
+        // Resumed before the clock starts: waking a stopped process is not the candidate's time.
+        self.resume();
+        let started = Instant::now();
+        let (answer, _) = self.call(request, &[], timeout, what)?;
+        Ok((answer, started.elapsed().as_secs_f64() * 1e3))
+    }
+
     /// Hang up and wait for the worker to exit by itself (a sanitizer writes its summary then);
     /// returns how it ended.
     pub fn close(mut self) -> String {
@@ -455,11 +465,15 @@ impl Device for RemoteDevice {
         }
     }
 
+    /// The worker's sample, with the judge's own clock around the request (`judge_ms`): what a
+    /// worker says about its time is its testimony; the round trip is the judge's measurement.
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {
         let timeout = self.timeouts.launch * run.work.len().max(1) as u32;
-        match self.call(&Request::Time(run.clone()), &[], timeout, "a timed launch")? {
-            (Response::Sample(r), _) => r.map_err(|e| self.reported("a timed launch", e)),
-            (other, _) => Err(self.unexpected("Time", &other)),
+        let (answer, judge_ms) = self.timed_call(&Request::Time(run.clone()), timeout, "a timed launch")?;
+        match answer {
+            Response::Sample(Ok(sample)) => Ok(Sample { judge_ms: Some(judge_ms), ..sample }),
+            Response::Sample(Err(e)) => Err(self.reported("a timed launch", e)),
+            other => Err(self.unexpected("Time", &other)),
         }
     }
 }
