@@ -441,6 +441,7 @@ class Worker:
         if cuda:
             _synchronize()
         watch = checks.ThreadWatch()
+        tripwires = None if trusted else checks.Tripwires()
         arguments = self._arguments(spec, inputs)
         tracer = self.tracer if timed and self.tracer.active else None
         trace = self.tracer.untraced()
@@ -516,6 +517,8 @@ class Worker:
         try:
             watch.left_running()
             checks.AT_IMPORT.check()
+            if tripwires is not None:
+                tripwires.check()
             expected = [checks.OutputSpec(tuple(o.shape), o.dtype, o.device) for o in outputs]
             checks.plain_result(result, inputs + list(params.values()), expected)
             items = list(result) if isinstance(result, (tuple, list)) else [result]

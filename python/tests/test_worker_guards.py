@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import io
 import json
+import sys
 import unittest
 from typing import Any
 
@@ -78,6 +79,51 @@ class TheCandidateNeverSpeaksForTheEnvironment(unittest.TestCase):
         self.assertIn("Ok", answer["Sample"], answer)
         got = torch.frombuffer(bytearray(w.download(out)), dtype=torch.float32)
         torch.testing.assert_close(got, torch.nn.functional.leaky_relu(x, 0.05))
+
+
+def _clean_up() -> None:
+    """Undo what a tripwire candidate left in this (the test's) process."""
+    import signal
+
+    sys.settrace(None)
+    sys.setprofile(None)
+    signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+    signal.signal(signal.SIGUSR2, signal.SIG_DFL)
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    for mode in reversed(_get_current_dispatch_mode_stack()):
+        mode.__exit__(None, None, None)
+    torch.nn.modules.module._global_forward_hooks.clear()
+
+
+class Tripwires(unittest.TestCase):
+    CASES = {
+        "leaky_relu_leaves_trace.py": "a trace hook",
+        "leaky_relu_leaves_itimer.py": "an interval timer (ITIMER_VIRTUAL",
+        "leaky_relu_leaves_signal_handler.py": "a handler for signal SIGUSR2",
+        "leaky_relu_leaves_dispatch_mode.py": "dispatch mode _Watch",
+        "leaky_relu_leaves_global_hook.py": "global module hooks: _global_forward_hooks",
+    }
+
+    def test_a_call_that_leaves_a_hook_behind_is_refused(self) -> None:
+        for file, evidence in self.CASES.items():
+            with self.subTest(candidate=file):
+                try:
+                    w, launch, _, _ = loaded(file)
+                    _clean_up()  # what the warm-up left
+                    with self.assertRaises(worker.DeviceFailure) as caught:
+                        w.run([launch], timed=True)
+                finally:
+                    _clean_up()
+                refused = caught.exception.error["Refused"]
+                self.assertEqual(refused["reason"], "the call left a hook behind")
+                self.assertIn(evidence, refused["evidence"])
+
+    def test_honest_calls_pass_the_tripwires(self) -> None:
+        for file in ("leaky_relu_honest.py",):
+            w, launch, _, _ = loaded(file)
+            w.run([launch], timed=True)
+            w.run([launch], timed=False)
 
 
 if __name__ == "__main__":
