@@ -10,6 +10,7 @@ lazy or aliased results (rows 7 and 25), threads that finish the work after the 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -358,3 +359,91 @@ def unwritten(output: torch.Tensor, word: int) -> int:
     if size == 1:
         return int((output.view(torch.uint8) == (word & 0xFF)).sum())
     return int((output.view(views[size]) == _signed(pattern, 8 * size)).sum())
+
+
+# --- tripwires: cheap, never the defence ----------------------------------------------------
+# A call that leaves something of its own running in the worker (a profile or trace hook, an
+# interval timer, a signal handler, a dispatch or function mode, a global module hook) could act
+# after it returned: on the worker's clock, its result copy or its checks. The judge's defence is
+# its own (its clock around the request, the process stopped between requests, the truth from
+# its own inputs); these only catch the plainest attempts early, with evidence.
+
+_ITIMERS = tuple(
+    (name, getattr(signal, name)) for name in ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF") if hasattr(signal, name)
+)
+_GLOBAL_HOOKS = (
+    "_global_forward_hooks",
+    "_global_forward_pre_hooks",
+    "_global_backward_hooks",
+    "_global_backward_pre_hooks",
+    "_global_module_registration_hooks",
+    "_global_parameter_registration_hooks",
+    "_global_buffer_registration_hooks",
+)
+
+
+def _signal_handlers() -> dict[int, Any]:
+    handlers = {}
+    for s in signal.valid_signals():
+        try:
+            handlers[int(s)] = signal.getsignal(s)
+        except (ValueError, OSError):
+            continue
+    return handlers
+
+
+def _modes() -> list[str]:
+    """Active TorchDispatchModes and TorchFunctionModes, by type name."""
+    found: list[str] = []
+    try:
+        from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+        found += [f"dispatch mode {type(m).__name__}" for m in _get_current_dispatch_mode_stack()]
+    except (ImportError, AttributeError):
+        pass
+    try:
+        from torch.overrides import _get_current_function_mode_stack
+
+        found += [f"function mode {type(m).__name__}" for m in _get_current_function_mode_stack()]
+    except (ImportError, AttributeError):
+        pass
+    return found
+
+
+def _global_hooks() -> list[str]:
+    module = torch.nn.modules.module
+    return [f"{name} ({len(getattr(module, name))})" for name in _GLOBAL_HOOKS if getattr(module, name, None)]
+
+
+class Tripwires:
+    """What the worker's state was before a call; :meth:`check` refuses a call that left a
+    trace or profile hook set, an interval timer armed, a signal handler changed, a dispatch or
+    function mode active, or a global module hook registered."""
+
+    def __init__(self) -> None:
+        self.handlers = _signal_handlers()
+        self.modes = _modes()
+        self.hooks = _global_hooks()
+
+    def check(self) -> None:
+        left = []
+        if sys.gettrace() is not None:
+            left.append(f"a trace hook ({_describe_object(sys.gettrace())})")
+        if sys.getprofile() is not None:
+            left.append(f"a profile hook ({_describe_object(sys.getprofile())})")
+        for name, which in _ITIMERS:
+            delay, interval = signal.getitimer(which)
+            if delay or interval:
+                left.append(f"an interval timer ({name}: {delay:g} s, every {interval:g} s)")
+        after = _signal_handlers()
+        for s, handler in after.items():
+            if s in self.handlers and handler is not self.handlers[s] and handler != self.handlers[s]:
+                left.append(f"a handler for signal {signal.Signals(s).name} ({_describe_object(handler)})")
+        modes = _modes()
+        if len(modes) > len(self.modes) or modes[: len(self.modes)] != self.modes:
+            left += [m for m in modes if m not in self.modes] or modes
+        hooks = _global_hooks()
+        if hooks != self.hooks:
+            left.append("global module hooks: " + ", ".join(hooks))
+        if left:
+            raise Refusal("the call left a hook behind", "after the call the worker found " + "; ".join(left))

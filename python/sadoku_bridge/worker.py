@@ -65,6 +65,14 @@ def environment(message: str) -> DeviceFailure:
     return DeviceFailure({"Environment": message})
 
 
+def candidate_fault(exc: BaseException) -> DeviceFailure:
+    """An exception raised by a candidate's call, as the candidate's fault (``KernelFault``),
+    whatever its type: a candidate that raises this module's own :class:`DeviceFailure`, with an
+    ``Environment`` error or any other, is still the one that failed."""
+    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return DeviceFailure({"KernelFault": {"kernel": "forward", "code": type(exc).__name__, "message": message}})
+
+
 def read_frame(stream: BinaryIO) -> tuple[Any, bytes] | None:
     head = stream.read(4)
     if len(head) < 4:
@@ -426,13 +434,18 @@ class Worker:
         # A fresh poison word: a NaN in each 16-bit half (f16) and in the whole (f32).
         half = 0x7E00 | random.getrandbits(9)
         word = (half << 16) | half
-        if not trusted:
+        # A timed baseline does the candidate's bookkeeping too (poison before, the unwritten scan
+        # after), unused: the judge's clock around each request then charges both sides alike,
+        # and only a difference beyond that is held against the candidate (see time.rs).
+        mirror = trusted and timed and spec["kind"] != "truth"
+        if not trusted or mirror:
             self._reserve(outputs)
             checks.poison_free_cached_blocks(word, self.device)
         cuda = self.device.type == "cuda"
         if cuda:
             _synchronize()
         watch = checks.ThreadWatch()
+        tripwires = None if trusted else checks.Tripwires()
         arguments = self._arguments(spec, inputs)
         tracer = self.tracer if timed and self.tracer.active else None
         trace = self.tracer.untraced()
@@ -461,12 +474,19 @@ class Worker:
         with torch.no_grad():
             if cuda:
                 start.record()
-            result = call(*arguments)
-            if cuda:
-                # Work on any stream the call used ends before the stop event.
-                _synchronize()
-                stop.record()
-                stop.synchronize()
+            try:
+                result = call(*arguments)
+                if cuda:
+                    # Work on any stream the call used ends before the stop event.
+                    _synchronize()
+                    stop.record()
+                    stop.synchronize()
+            except Exception as exc:
+                if trusted:
+                    raise
+                # Whatever the candidate's call raised, of whatever type (this module's own
+                # DeviceFailure included), is the candidate's: it never speaks for the environment.
+                raise candidate_fault(exc) from None
         wall_ms = (_perf_counter_ns() - wall) / 1e6
         if tracer is not None:
             # The window closes at the start of the same memset, after everything the call did.
@@ -494,6 +514,8 @@ class Worker:
         if trusted:
             # The eager baseline: the problem's own Model (a reshape may return a view of an input).
             for item, out in zip(kernelbench.as_outputs(result), outputs):
+                if mirror and isinstance(item, torch.Tensor):
+                    checks.unwritten(item, word)
                 out.copy_(item)
             if cuda:
                 _synchronize()
@@ -501,6 +523,8 @@ class Worker:
         try:
             watch.left_running()
             checks.AT_IMPORT.check()
+            if tripwires is not None:
+                tripwires.check()
             expected = [checks.OutputSpec(tuple(o.shape), o.dtype, o.device) for o in outputs]
             checks.plain_result(result, inputs + list(params.values()), expected)
             items = list(result) if isinstance(result, (tuple, list)) else [result]

@@ -1,11 +1,13 @@
 //! Judging one launch: the one shape that verification and timing share.
 //!
 //! 1. **Draw**: the judge's GPU fills every input with a fresh draw ([`crate::generate`]), seeded
-//!    for this launch alone, and hashes it; outputs and scratch are poisoned.
+//!    for this launch alone, into judge-only memory, copies it into the buffer the candidate
+//!    maps and hashes that; outputs and scratch are poisoned.
 //! 2. **Run**: the candidate's worker runs (or times) its launches on buffers it maps from the
 //!    judge (CUDA IPC): inputs, outputs, scratch, never anything else.
 //! 3. **Compare**: on the judge's GPU, in the judge's own context, the fp64 truth is computed from
-//!    the inputs, a comparator reduces the output against it ([`crate::device::compare`]), the
+//!    the judge's own copy of the inputs (never from memory the candidate could have written
+//!    during its call and put back since), a comparator reduces the output against it ([`crate::device::compare`]), the
 //!    inputs are hashed again and the guard zones around every buffer are hashed. One small
 //!    summary comes back to the host; evidence is downloaded only when something failed.
 //!
@@ -364,6 +366,11 @@ pub(crate) struct Truth {
     outputs: Vec<(Buffer, Buffer)>,
     /// A copy of each output of the last launch that asked to keep it (repeat trials).
     kept: Vec<Buffer>,
+    /// Each input as the judge drew it, sized as the candidate's view of it: the draw lands here
+    /// and is copied into the shared view, and the truth is computed from here, never from
+    /// memory the candidate could write (it could change an input during its call and restore it
+    /// afterwards).
+    pristine: Vec<Buffer>,
     results: Buffer,
     terms: usize,
     /// Key of the input and guard hashes: drawn at run time, never sent to the worker.
@@ -412,6 +419,7 @@ impl Truth {
             scratch: Vec::new(),
             outputs: Vec::new(),
             kept: Vec::new(),
+            pristine: Vec::new(),
             results: Buffer { id: 0, offset: 0, bytes: 0 },
             terms: problem.terms(sizes),
             key,
@@ -423,6 +431,10 @@ impl Truth {
             }
             if let ReferenceSpec::Kernel(k) = &problem.reference {
                 t.reference = Some(load_reference(devices, problem.name, k)?);
+            }
+            for spec in buffers.iter().filter(|b| b.role == Role::Input) {
+                // The size of the candidate's view (see `share`), so that one copies into the other.
+                t.pristine.push(devices.reference.alloc(spec.bytes().max(4).next_multiple_of(4))?);
             }
             for spec in &outputs {
                 let bytes = spec.elements().max(1) * 8;
@@ -456,7 +468,7 @@ impl Truth {
         if let Some(r) = &self.reference {
             devices.reference.unload(r.module);
         }
-        for b in self.scratch.iter().chain(&self.kept) {
+        for b in self.scratch.iter().chain(&self.kept).chain(&self.pristine) {
             devices.reference.free(*b);
         }
         for (v, s) in &self.outputs {
@@ -578,10 +590,14 @@ pub(crate) fn judge(
         })
     };
 
-    // 1. Draw, hash, poison: on the judge.
+    // 1. Draw (into judge-only memory, then a copy for the candidate), hash, poison: on the judge.
+    if truth.pristine.len() != inputs.len() {
+        return Err(env(format!("{} judge-only inputs allocated, {} needed", truth.pristine.len(), inputs.len())));
+    }
     let mut before: Vec<Work> = Vec::new();
-    for ((_, g), draw) in inputs.iter().zip(&plan.draws) {
-        before.push(Work::Library(LibraryOp::Generate { buffer: g.view, draw: *draw }));
+    for (((_, g), draw), &pristine) in inputs.iter().zip(&plan.draws).zip(&truth.pristine) {
+        before.push(Work::Library(LibraryOp::Generate { buffer: pristine, draw: *draw }));
+        before.push(Work::Library(LibraryOp::Copy { src: pristine, dst: g.view }));
     }
     before.extend(hash_inputs(false));
     for ((spec, g), poison) in outputs.iter().zip(&plan.poison) {
@@ -631,7 +647,8 @@ pub(crate) fn judge(
             }
         }
     }
-    let judge_inputs = arena.inputs();
+    // The truth from the judge's own copy of the inputs, never from the shared buffers.
+    let judge_inputs = truth.inputs(problem);
     truth.torch(devices, problem, &judge_inputs)?;
     after.extend(truth.work(problem, &judge_inputs)?);
     for (k, ((spec, g), &(values, scale))) in outputs.iter().zip(&truth.outputs).enumerate() {
@@ -754,9 +771,10 @@ fn cross_check(
     intact: &[bool],
     factors: &[f64],
 ) -> Result<(), Stop> {
+    // The judge's own copy of the inputs, from which the device computed the truth.
     let mut inputs: Vec<Vec<u64>> = Vec::new();
-    for (spec, g) in arena.of_role(Role::Input) {
-        inputs.push(devices.reference.download_elements(g.view, spec.dtype)?);
+    for ((spec, _), &pristine) in arena.of_role(Role::Input).zip(&truth.pristine) {
+        inputs.push(devices.reference.download_elements(pristine, spec.dtype)?);
     }
     // The generator too: the device's draw must be the host's, to the last bit for uniform and
     // integer draws and within one unit in the last place for normal ones (the device's log and
@@ -930,6 +948,13 @@ impl Truth {
                 )
             })
             .collect())
+    }
+
+    /// The judge-only copies of the inputs of the last judged launch, each the shape's elements
+    /// only (in declaration order): what the truth is computed from.
+    pub(crate) fn inputs(&self, problem: &Problem) -> Vec<Buffer> {
+        let specs = problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Input);
+        specs.zip(&self.pristine).map(|(spec, b)| b.view(0, spec.bytes().min(b.bytes))).collect()
     }
 
     /// The trusted work that writes each output's fp64 values and error scale from `inputs` (the

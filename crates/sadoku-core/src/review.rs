@@ -94,8 +94,9 @@ pub fn review_candidate(
     let mut findings = Findings::default();
     let verdict = match review_inner(devices, candidate, seeds, options, observer, &mut findings) {
         Ok(v) => v,
-        // The worker hung or died outside a launch (while copying, say): still the candidate's doing.
-        Err(e @ (DeviceError::Timeout { .. } | DeviceError::WorkerDied { .. })) => {
+        // The worker hung, died or reported a failure outside a launch (while copying, say):
+        // still the candidate's doing.
+        Err(e) if e.is_candidates_fault() => {
             let at = At::new(&options.timed_sizes(candidate), "between launches");
             match judge::launch_failure(e, at) {
                 Stop::Reject(r) => Verdict::Rejected(*r),

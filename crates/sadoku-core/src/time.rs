@@ -190,6 +190,14 @@ pub struct Timing {
     pub sm_clock_mhz: Option<f64>,
     /// Median host wall time of a candidate sample (cross-check of the device clock), ms.
     pub wall_ms: f64,
+    /// Median round trip of a timed request to the candidate's worker process, on the judge's
+    /// own clock (from sending the request to holding the reply), ms; `None` in the judge's
+    /// process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_round_trip_ms: Option<f64>,
+    /// The same for the baseline, where it runs in a process of its own (the Model's), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_round_trip_ms: Option<f64>,
     /// Median host wall time of the judge's work after each timed launch: the fp64 truth for its
     /// fresh inputs, the comparison and the hashes, ms.
     pub truth_ms: f64,
@@ -254,11 +262,19 @@ struct Taken {
     span_ms: Option<f64>,
     wall_ms: f64,
     clock: Option<f64>,
+    /// The judge's clock around the request, for a device in another process.
+    judge_ms: Option<f64>,
 }
 
 impl Taken {
     fn of(sample: &Sample, span_ms: Option<f64>) -> Taken {
-        Taken { event_ms: sample.ms, span_ms, wall_ms: sample.wall_ms, clock: sample.sm_clock_mhz }
+        Taken {
+            event_ms: sample.ms,
+            span_ms,
+            wall_ms: sample.wall_ms,
+            clock: sample.sm_clock_mhz,
+            judge_ms: sample.judge_ms,
+        }
     }
 }
 
@@ -614,13 +630,20 @@ fn sample_rounds(
         use_spans = false;
         s.untraced = Some(why.clone());
     }
-    let (cms, bms) = (times(&all_c, use_spans), times(&all_b, use_spans));
+    // A Python call's figures all come from the candidate's own process: held against the
+    // judge's clock around each request, against the baseline's in its own process.
+    let dispute = if s.call_traced { disputed(&all_c, &all_b, use_spans) } else { None };
+    let candidate_times = |t: &[Taken]| match &dispute {
+        Some(d) => judge_times(t, d.baseline_overhead_ms),
+        None => times(t, use_spans),
+    };
+    let (cms, bms) = (candidate_times(&all_c), times(&all_b, use_spans));
     let cs = Summary::of(&cms).expect("sampled");
     let bs = Summary::of(&bms);
     let interval = bs.as_ref().map(|_| speedup_interval(&bms, &cms, s.rng.random()));
     let mut round_records = Vec::new();
     for (rc, rb) in c.iter().zip(&b) {
-        let (rcm, rbm) = (times(rc, use_spans), times(rb, use_spans));
+        let (rcm, rbm) = (candidate_times(rc), times(rb, use_spans));
         if let Some(x) = Summary::of(&rcm) {
             let y = Summary::of(&rbm);
             round_records.push(Round {
@@ -661,7 +684,13 @@ fn sample_rounds(
         }
     }
     let clocks: Vec<f64> = all_c.iter().filter_map(|t| t.clock).collect();
-    let method = if use_spans && s.call_traced {
+    let method = if let Some(d) = &dispute {
+        format!(
+            "the judge's clock around each request, less the baseline's median round trip beyond its own time \
+             ({:.4} ms), because the worker's claim ({:.4} ms) disagrees with the judge's clock ({:.4} ms)",
+            d.baseline_overhead_ms, d.claimed_ms, d.judged_ms
+        )
+    } else if use_spans && s.call_traced {
         "span of every kernel, copy and memset the call caused, on any stream, in the worker's own activity \
          trace (CUPTI)"
             .to_string()
@@ -695,6 +724,8 @@ fn sample_rounds(
         throttled_ms: std::mem::take(&mut s.throttled_ms),
         sm_clock_mhz: Summary::of(&clocks).map(|s| s.median),
         wall_ms,
+        judge_round_trip_ms: median_judge_ms(&all_c),
+        baseline_round_trip_ms: median_judge_ms(&all_b),
         truth_ms: Summary::of(&s.truth_ms).map_or(0.0, |t| t.median),
         kernels,
         baseline_kernels,
@@ -776,6 +807,53 @@ fn uncovered(c: &[Taken], b: &[Taken]) -> Option<String> {
 const UNCOVERED_MS: f64 = 0.05;
 const UNCOVERED_FRACTION: f64 = 0.25;
 
+/// The judge's clock against a worker's claim (see [`disputed`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Dispute {
+    /// The baseline's median round trip beyond its own claimed time, ms.
+    baseline_overhead_ms: f64,
+    /// The candidate's median claimed time, ms.
+    claimed_ms: f64,
+    /// The candidate's median on the judge's clock, less the baseline's overhead, ms.
+    judged_ms: f64,
+}
+
+/// A Python candidate's time, its trace and its events are all taken inside its own process, by
+/// code it can reach: its claim is testimony. The judge's own clock around each timed request
+/// (`judge_ms`, from sending it to holding the reply) is evidence, and so is the same clock
+/// around the baseline's requests to its own process (the Model's), which pay the same pipe,
+/// the same marshalling and the same synchronisation. Each side's overhead is its median
+/// judge-clock-minus-claim. When the candidate's exceeds the baseline's by more than 0.05 ms or a
+/// quarter of the candidate's claimed median, whichever is more (the shape of [`uncovered`]),
+/// the claim is disputed: each of the candidate's samples is then its judge-clock time less the
+/// baseline's median overhead (never anything measured through the candidate's process, which
+/// can answer as slowly as it likes). Where either side has no judge's clock (the baseline runs
+/// in the judge's own process) nothing is subtracted and nothing is disputed.
+fn disputed(c: &[Taken], b: &[Taken], use_spans: bool) -> Option<Dispute> {
+    let overhead = |t: &[Taken]| {
+        let gaps: Option<Vec<f64>> =
+            t.iter().zip(times(t, use_spans)).map(|(t, claimed)| t.judge_ms.map(|j| j - claimed)).collect();
+        Summary::of(&gaps?).map(|s| s.median)
+    };
+    let claimed_ms = Summary::of(&times(c, use_spans))?.median;
+    let (oc, ob) = (overhead(c)?, overhead(b)?);
+    if oc <= ob + UNCOVERED_MS.max(UNCOVERED_FRACTION * claimed_ms) {
+        return None;
+    }
+    let judged_ms = Summary::of(&judge_times(c, ob))?.median;
+    Some(Dispute { baseline_overhead_ms: ob, claimed_ms, judged_ms })
+}
+
+/// Each sample on the judge's clock, less `overhead_ms` (never below zero).
+fn judge_times(t: &[Taken], overhead_ms: f64) -> Vec<f64> {
+    t.iter().map(|t| (t.judge_ms.unwrap_or(t.event_ms) - overhead_ms).max(0.0)).collect()
+}
+
+/// The median of the judge's clock over samples that have it.
+fn median_judge_ms(t: &[Taken]) -> Option<f64> {
+    Summary::of(&t.iter().filter_map(|t| t.judge_ms).collect::<Vec<_>>()).map(|s| s.median)
+}
+
 /// Whether both series (or the candidate's alone) were traced: then spans are compared, otherwise
 /// events.
 fn spans(c: &[Taken], b: &[Taken]) -> bool {
@@ -791,7 +869,28 @@ mod tests {
     use super::*;
 
     fn taken(event_ms: f64, span_ms: f64) -> Taken {
-        Taken { event_ms, span_ms: Some(span_ms), wall_ms: event_ms, clock: None }
+        Taken { event_ms, span_ms: Some(span_ms), wall_ms: event_ms, clock: None, judge_ms: None }
+    }
+
+    fn judged(span_ms: f64, judge_ms: f64) -> Taken {
+        Taken { judge_ms: Some(judge_ms), ..taken(span_ms, span_ms) }
+    }
+
+    /// An honest call's claim stands (its round trip is the baseline's, or a little more); a
+    /// claim ten times below the judge's clock is disputed, and the candidate is then timed by
+    /// the judge's clock less the baseline's overhead alone.
+    #[test]
+    fn a_claim_far_below_the_judges_clock_is_disputed() {
+        let baseline = vec![judged(2.0, 2.3); 5];
+        assert_eq!(disputed(&vec![judged(1.0, 1.32); 5], &baseline, true), None);
+        // Memory-bound and short: 0.04 ms more bookkeeping than the baseline's, within 0.05 ms.
+        assert_eq!(disputed(&vec![judged(0.02, 0.36); 5], &baseline, true), None);
+        let d = disputed(&vec![judged(0.7, 7.3); 5], &baseline, true).expect("disputed");
+        assert!((d.baseline_overhead_ms - 0.3).abs() < 1e-9, "{d:?}");
+        assert!((d.claimed_ms - 0.7).abs() < 1e-9 && (d.judged_ms - 7.0).abs() < 1e-9, "{d:?}");
+        // Nothing to calibrate against: nothing disputed.
+        assert_eq!(disputed(&vec![judged(0.7, 7.3); 5], &vec![taken(2.0, 2.0); 5], true), None);
+        assert_eq!(disputed(&vec![taken(0.7, 0.7); 5], &baseline, true), None);
     }
 
     fn record(name: &str, start_ns: u64, end_ns: u64) -> KernelRecord {

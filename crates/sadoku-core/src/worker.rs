@@ -124,7 +124,16 @@ pub trait Worker: Send {
     fn status(&mut self) -> String;
     /// The end of what it wrote to stderr, for the evidence.
     fn stderr_tail(&mut self) -> String;
+    /// Stop it, and everything it started, until [`Worker::resume`] (SIGSTOP to its process
+    /// group): a candidate's process runs only while the judge waits on it. No-op by default.
+    fn suspend(&mut self) {}
+    /// Let it run again (SIGCONT to its process group). No-op by default.
+    fn resume(&mut self) {}
 }
+
+/// Why an untrusted worker's own report of a failure is the candidate's (see
+/// [`RemoteDevice::mark_untrusted`]).
+pub const REPORTED: &str = "the candidate's worker reported a failure";
 
 /// How long the judge waits for a worker.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,6 +173,11 @@ pub struct RemoteDevice {
     /// The judge's module cache: the worker has none (it may neither read nor write one), so the
     /// judge looks a module up before asking the worker to compile, and keeps what it compiled.
     modules: Option<crate::compile::ModuleCache>,
+    /// A candidate's worker (native or Python): whatever it reports is the accused's testimony,
+    /// never the environment's (see [`RemoteDevice::mark_untrusted`]).
+    untrusted: bool,
+    /// Suspended between requests (an untrusted worker, once connected).
+    stopped: bool,
 }
 
 impl RemoteDevice {
@@ -211,12 +225,58 @@ impl RemoteDevice {
             deadline: Instant::now() + timeouts.candidate,
             dead: None,
             modules: None,
+            untrusted: false,
+            stopped: false,
         };
         match device.call(&Request::Info, &[], timeouts.other, "starting the worker")? {
             (Response::Info(info), _) => device.info = info,
             (other, _) => return Err(DeviceError::Environment(format!("worker answered {other:?} to Info"))),
         }
         Ok(device)
+    }
+
+    /// This worker serves a candidate (its process runs the candidate's code, or its kernels): any
+    /// failure it reports, of whatever type, is the candidate's, with its words as the evidence
+    /// ([`REPORTED`]); only what the judge observes itself (a worker that will not start, a pipe
+    /// that breaks, a deadline) keeps its own meaning. A candidate can thus never stop the review
+    /// by claiming to be the environment. Its process is also stopped between requests (SIGSTOP
+    /// to its group, SIGCONT before the next): nothing of the candidate's (threads, timers, signal
+    /// handlers, finalisers) runs while the judge compares its output or times the baseline.
+    pub fn mark_untrusted(&mut self) {
+        self.untrusted = true;
+        self.suspend();
+    }
+
+    /// Whether this is a candidate's worker.
+    pub fn is_untrusted(&self) -> bool {
+        self.untrusted
+    }
+
+    fn suspend(&mut self) {
+        if self.untrusted && !self.stopped && self.dead.is_none() {
+            self.worker.suspend();
+            self.stopped = true;
+        }
+    }
+
+    fn resume(&mut self) {
+        if self.stopped {
+            self.worker.resume();
+            self.stopped = false;
+        }
+    }
+
+    /// A failure the worker reported for `what`: an untrusted worker's is the candidate's.
+    fn reported(&self, what: &str, e: DeviceError) -> DeviceError {
+        if !self.untrusted || e.is_candidates_fault() {
+            return e;
+        }
+        DeviceError::Refused { kernel: "the worker".into(), reason: REPORTED.into(), evidence: format!("{what}: {e}") }
+    }
+
+    /// An answer of the wrong kind to `what`.
+    fn unexpected(&self, what: &str, answer: &Response) -> DeviceError {
+        self.reported(what, DeviceError::Environment(format!("worker answered {answer:?} to {what}")))
     }
 
     /// Keep the modules this worker compiles in the judge's `cache`, and serve them from it.
@@ -241,13 +301,19 @@ impl RemoteDevice {
             Some(_) => (timeout, false),
             None => (Duration::ZERO, true),
         };
+        self.resume();
         if write_frame(&mut self.writer, request, payload).is_err() {
             return Err(self.died());
         }
-        match self.frames.recv_timeout(wait) {
-            Ok(Ok(Some((header, data)))) => serde_json::from_slice(&header)
-                .map(|r| (r, data))
-                .map_err(|e| DeviceError::Environment(format!("unreadable answer from the worker: {e}"))),
+        let received = self.frames.recv_timeout(wait);
+        if matches!(received, Ok(Ok(Some(_)))) {
+            // From its reply until the judge's next request, the candidate's process is stopped.
+            self.suspend();
+        }
+        match received {
+            Ok(Ok(Some((header, data)))) => serde_json::from_slice(&header).map(|r| (r, data)).map_err(|e| {
+                self.reported(what, DeviceError::Environment(format!("unreadable answer from the worker: {e}")))
+            }),
             Ok(Ok(None) | Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(self.died()),
             Err(RecvTimeoutError::Timeout) => {
                 self.worker.kill();
@@ -263,9 +329,21 @@ impl RemoteDevice {
         }
     }
 
+    /// [`RemoteDevice::call`], and the judge's clock from sending the request to holding the
+    /// reply, ms.
+    fn timed_call(&mut self, request: &Request, timeout: Duration, what: &str) -> Result<(Response, f64), DeviceError> {
+        // Resumed before the clock starts: waking a stopped process is not the candidate's time.
+        self.resume();
+        let started = Instant::now();
+        let (answer, _) = self.call(request, &[], timeout, what)?;
+        Ok((answer, started.elapsed().as_secs_f64() * 1e3))
+    }
+
     /// Hang up and wait for the worker to exit by itself (a sanitizer writes its summary then);
     /// returns how it ended.
     pub fn close(mut self) -> String {
+        // A stopped worker runs again, to read the end of its input and exit.
+        self.resume();
         // Dropping our end of its input pipe ends the worker's request loop.
         self.writer = Box::new(io::sink());
         let status = self.worker.status();
@@ -287,8 +365,8 @@ impl RemoteDevice {
         what: &str,
     ) -> Result<Vec<u8>, DeviceError> {
         match self.call(&request, payload, timeout, what)? {
-            (Response::Done(r), data) => r.map(|()| data),
-            (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to {what}"))),
+            (Response::Done(r), data) => r.map(|()| data).map_err(|e| self.reported(what, e)),
+            (other, _) => Err(self.unexpected(what, &other)),
         }
     }
 }
@@ -296,6 +374,9 @@ impl RemoteDevice {
 impl Drop for RemoteDevice {
     fn drop(&mut self) {
         if self.dead.is_none() {
+            // SIGKILL ends a stopped process too; SIGCONT first all the same, so that nothing of
+            // the group is left stopped if a kill misses a member.
+            self.resume();
             self.worker.kill();
         }
     }
@@ -312,25 +393,30 @@ impl Device for RemoteDevice {
         }
         let timeout = self.timeouts.compile;
         match self.call(&Request::Compile(request.clone()), &[], timeout, "compilation") {
+            // An untrusted worker that says its compiler is unavailable speaks for itself only.
+            Ok((Response::Compiled(Err(CompileError::Unavailable(m))), _)) if self.untrusted => {
+                Err(CompileError::Rejected { log: format!("{REPORTED}: compilation: {m}") })
+            }
             Ok((Response::Compiled(r), _)) => {
                 if let (Ok(m), Some(c)) = (&r, &self.modules) {
                     c.put(request, m);
                 }
                 r
             }
+            Ok((other, _)) if self.untrusted => {
+                Err(CompileError::Rejected { log: self.unexpected("Compile", &other).to_string() })
+            }
             Ok((other, _)) => Err(CompileError::Unavailable(format!("worker answered {other:?} to Compile"))),
             // A compiler that hangs or crashes on the candidate's source: the candidate's doing.
-            Err(e @ (DeviceError::Timeout { .. } | DeviceError::WorkerDied { .. })) => {
-                Err(CompileError::Rejected { log: e.to_string() })
-            }
+            Err(e) if e.is_candidates_fault() => Err(CompileError::Rejected { log: e.to_string() }),
             Err(e) => Err(CompileError::Unavailable(e.to_string())),
         }
     }
 
     fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
         match self.call(&Request::Alloc(bytes), &[], self.timeouts.other, "an allocation")? {
-            (Response::Buffer(r), _) => r,
-            (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to Alloc"))),
+            (Response::Buffer(r), _) => r.map_err(|e| self.reported("an allocation", e)),
+            (other, _) => Err(self.unexpected("Alloc", &other)),
         }
     }
 
@@ -357,8 +443,8 @@ impl Device for RemoteDevice {
 
     fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError> {
         match self.call(&Request::Load(module.clone()), &[], self.timeouts.other, "loading the module")? {
-            (Response::Module(r), _) => r,
-            (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to Load"))),
+            (Response::Module(r), _) => r.map_err(|e| self.reported("loading the module", e)),
+            (other, _) => Err(self.unexpected("Load", &other)),
         }
     }
 
@@ -379,11 +465,15 @@ impl Device for RemoteDevice {
         }
     }
 
+    /// The worker's sample, with the judge's own clock around the request (`judge_ms`): what a
+    /// worker says about its time is its testimony; the round trip is the judge's measurement.
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {
         let timeout = self.timeouts.launch * run.work.len().max(1) as u32;
-        match self.call(&Request::Time(run.clone()), &[], timeout, "a timed launch")? {
-            (Response::Sample(r), _) => r,
-            (other, _) => Err(DeviceError::Environment(format!("worker answered {other:?} to Time"))),
+        let (answer, judge_ms) = self.timed_call(&Request::Time(run.clone()), timeout, "a timed launch")?;
+        match answer {
+            Response::Sample(Ok(sample)) => Ok(Sample { judge_ms: Some(judge_ms), ..sample }),
+            Response::Sample(Err(e)) => Err(self.reported("a timed launch", e)),
+            other => Err(self.unexpected("Time", &other)),
         }
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::pipe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ struct ThreadWorker {
     killed: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
     ended: Arc<Mutex<String>>,
+    /// Set while the judge holds it suspended.
+    stopped: Arc<AtomicBool>,
 }
 
 impl Worker for ThreadWorker {
@@ -42,6 +44,14 @@ impl Worker for ThreadWorker {
 
     fn stderr_tail(&mut self) -> String {
         "last words".into()
+    }
+
+    fn suspend(&mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    fn resume(&mut self) {
+        self.stopped.store(false, Ordering::SeqCst);
     }
 }
 
@@ -65,7 +75,7 @@ fn start(build: impl FnOnce() -> SimDevice + Send + 'static, timeouts: Timeouts)
             Err(_) => "killed by signal 6 (SIGABRT)".into(),
         };
     });
-    let worker = ThreadWorker { killed: killed.clone(), handle: Some(handle), ended };
+    let worker = ThreadWorker { killed: killed.clone(), handle: Some(handle), ended, stopped: Arc::default() };
     let remote = RemoteDevice::connect(Box::new(from_worker), Box::new(to_worker), Box::new(worker), timeouts).unwrap();
     (remote, killed)
 }
@@ -329,4 +339,177 @@ fn the_judge_keeps_its_workers_modules() {
     let (mut third, _) = start(slow, timeouts);
     let report = review_remote(&mut third, &mut reference, "honest", &options());
     assert!(!report.verdict.is_accepted(), "{:?}", report.verdict);
+}
+
+/// A worker whose device answers its `lie_at`-th launch request (0: its first timed one) with an
+/// environment failure, as a Python candidate raising the worker's own failure type does (class 9).
+struct Liar {
+    inner: SimDevice,
+    launches: usize,
+    lie_at: usize,
+    /// The judge's view of whether this worker is suspended, and how many launches it was asked
+    /// for while suspended (none, if the judge resumes it before every request).
+    stopped: Arc<AtomicBool>,
+    while_stopped: Arc<AtomicUsize>,
+}
+
+impl Liar {
+    fn new(lie_at: usize, stopped: Arc<AtomicBool>, while_stopped: Arc<AtomicUsize>) -> Liar {
+        Liar { inner: honest_device(), launches: 0, lie_at, stopped, while_stopped }
+    }
+
+    fn lie(&mut self, timed: bool) -> Result<(), DeviceError> {
+        if self.stopped.load(Ordering::SeqCst) {
+            self.while_stopped.fetch_add(1, Ordering::SeqCst);
+        }
+        self.launches += 1;
+        if self.launches == self.lie_at || (timed && self.lie_at == 0) {
+            return Err(DeviceError::Environment("CUDA driver failure (the candidate says so)".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Device for Liar {
+    fn info(&self) -> &sadoku_core::device::DeviceInfo {
+        self.inner.info()
+    }
+    fn compile(
+        &mut self,
+        request: &sadoku_core::compile::CompileRequest,
+    ) -> Result<sadoku_core::compile::CompiledModule, sadoku_core::compile::CompileError> {
+        self.inner.compile(request)
+    }
+    fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
+        self.inner.alloc(bytes)
+    }
+    fn free(&mut self, buffer: Buffer) {
+        self.inner.free(buffer)
+    }
+    fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError> {
+        self.inner.upload(buffer, data)
+    }
+    fn download(&mut self, buffer: Buffer, out: &mut [u8]) -> Result<(), DeviceError> {
+        self.inner.download(buffer, out)
+    }
+    fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError> {
+        self.inner.fill_u32(buffer, word)
+    }
+    fn load(
+        &mut self,
+        module: &sadoku_core::compile::CompiledModule,
+    ) -> Result<sadoku_core::device::ModuleHandle, DeviceError> {
+        self.inner.load(module)
+    }
+    fn run(&mut self, work: &[Work]) -> Result<(), DeviceError> {
+        self.lie(false)?;
+        self.inner.run(work)
+    }
+    fn time(&mut self, run: &TimedRun) -> Result<sadoku_core::device::Sample, DeviceError> {
+        self.lie(true)?;
+        self.inner.time(run)
+    }
+    fn export(&mut self, buffer: Buffer) -> Result<sadoku_core::device::SharedHandle, DeviceError> {
+        self.inner.export(buffer)
+    }
+    fn import(&mut self, shared: &sadoku_core::device::SharedHandle) -> Result<Buffer, DeviceError> {
+        self.inner.import(shared)
+    }
+}
+
+/// Start a worker thread serving a `Liar` that lies at `lie_at`; the judge's side, marked as a
+/// candidate's worker, with whether it is suspended and how many launches reached it suspended.
+fn start_untrusted_watched(lie_at: usize) -> (RemoteDevice, Arc<AtomicBool>, Arc<AtomicUsize>) {
+    let stopped: Arc<AtomicBool> = Arc::default();
+    let while_stopped: Arc<AtomicUsize> = Arc::default();
+    let (stop, seen) = (stopped.clone(), while_stopped.clone());
+    let (from_judge, to_worker) = pipe().unwrap();
+    let (from_worker, to_judge) = pipe().unwrap();
+    let ended = Arc::new(Mutex::new(String::new()));
+    let end = ended.clone();
+    let handle = std::thread::spawn(move || {
+        let (mut r, mut w) = (from_judge, to_judge);
+        let mut dev = Liar::new(lie_at, stop, seen);
+        *end.lock().unwrap() = match serve(&mut dev, &mut r, &mut w) {
+            Ok(()) => "exit status 0".into(),
+            Err(e) => format!("exit status 1 ({e})"),
+        };
+    });
+    let worker = ThreadWorker {
+        killed: Arc::new(AtomicBool::new(false)),
+        handle: Some(handle),
+        ended,
+        stopped: stopped.clone(),
+    };
+    let mut remote =
+        RemoteDevice::connect(Box::new(from_worker), Box::new(to_worker), Box::new(worker), Timeouts::default())
+            .unwrap();
+    remote.mark_untrusted();
+    (remote, stopped, while_stopped)
+}
+
+fn start_untrusted(lie_at: usize) -> RemoteDevice {
+    start_untrusted_watched(lie_at).0
+}
+
+/// Class 9: a candidate's worker that reports an environment failure in the middle of a review
+/// (during verification, and during timing) speaks for itself only: that candidate is REJECTED
+/// with the worker's words as the evidence, the review does not stop, and the next candidate,
+/// reviewed against the same judge's device, is judged as usual.
+#[test]
+fn a_candidates_worker_cannot_claim_to_be_the_environment() {
+    let mut reference = SimDevice::new();
+    // A verification launch, and the first timed one.
+    for lie_at in [2, 0] {
+        let mut liar = start_untrusted(lie_at);
+        assert!(liar.is_untrusted());
+        let mut devices = Devices::new(&mut liar, &mut reference);
+        let report = review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 7 }, &options(), &Silent)
+            .expect("a candidate's worker is never the environment");
+        let Verdict::Rejected(Rejection::Refused { reason, evidence, .. }) = &report.verdict else {
+            panic!("launch {lie_at}: {:?}", report.verdict)
+        };
+        assert_eq!(reason, sadoku_core::worker::REPORTED);
+        assert!(evidence.contains("CUDA driver failure (the candidate says so)"), "{evidence}");
+        assert_eq!(reference.live_buffers(), 0);
+    }
+    // The next candidate, in a worker of its own, is judged.
+    let mut honest = start_untrusted(usize::MAX);
+    let mut devices = Devices::new(&mut honest, &mut reference);
+    let report =
+        review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 7 }, &options(), &Silent).unwrap();
+    assert_eq!(report.verdict, Verdict::Accepted { class: PrecisionClass::Fp32 });
+    // A trusted worker's (the Model's process's) environment failure stays one.
+    let (mut trusted, _) = start(honest_device, Timeouts::default());
+    let b = trusted.alloc(64).unwrap();
+    let tril = Work::Library(LibraryOp::TrilF32 { c: b, n: 2 });
+    assert!(matches!(trusted.run(&[tril.clone()]), Err(DeviceError::Environment(_))));
+    // ... and the same answer from a candidate's worker is the candidate's.
+    let mut untrusted = start_untrusted(usize::MAX);
+    let b = untrusted.alloc(64).unwrap();
+    let tril = Work::Library(LibraryOp::TrilF32 { c: b, n: 2 });
+    let err = untrusted.run(&[tril]).unwrap_err();
+    assert!(err.is_candidates_fault(), "{err:?}");
+}
+
+/// Class 10: a candidate's worker runs only while the judge waits on it. It is suspended from
+/// the moment it connects, resumed before each request and suspended again at each reply, so
+/// no request (no launch, timed or not) reaches it suspended, and it is left suspended while the
+/// judge compares; closing it resumes it, so that it can read the end of its input and exit.
+#[test]
+fn a_candidates_worker_runs_only_while_the_judge_waits_on_it() {
+    let (mut remote, stopped, while_stopped) = start_untrusted_watched(usize::MAX);
+    assert!(stopped.load(Ordering::SeqCst), "suspended once connected");
+    let mut reference = SimDevice::new();
+    let mut devices = Devices::new(&mut remote, &mut reference);
+    let report =
+        review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 7 }, &options(), &Silent).unwrap();
+    assert_eq!(report.verdict, Verdict::Accepted { class: PrecisionClass::Fp32 });
+    assert_eq!(while_stopped.load(Ordering::SeqCst), 0, "a launch reached a suspended worker");
+    assert!(stopped.load(Ordering::SeqCst), "suspended after its last reply");
+    assert_eq!(remote.close(), "exit status 0", "a suspended worker is resumed to exit");
+    assert!(!stopped.load(Ordering::SeqCst));
+    // A trusted worker (the Model's process) is never suspended.
+    let (trusted, _) = start(honest_device, Timeouts::default());
+    assert!(!trusted.is_untrusted());
 }

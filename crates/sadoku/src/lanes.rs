@@ -86,7 +86,11 @@ impl PythonPlan {
         } else {
             None
         };
-        self.spawn(gpu, base, sandbox, dir.as_deref())
+        let mut device = self.spawn(gpu, base, sandbox, dir.as_deref())?;
+        // Whatever a candidate's worker reports is the candidate's; it runs only while the judge
+        // waits on it.
+        device.mark_untrusted();
+        Ok(device)
     }
 
     /// Build every Python candidate's extensions into its cache before the reviews start, several at

@@ -24,6 +24,18 @@ struct ProcessWorker {
     _temp: Option<tempfile::TempDir>,
     /// It leads a process group of its own (a Python worker): killed whole.
     group: bool,
+    /// May be stopped between requests: not under compute-sanitizer, whose front end would be
+    /// stopped instead of the worker it watches.
+    stoppable: bool,
+}
+
+impl ProcessWorker {
+    /// Send `sig` to the worker: its whole process group when it leads one.
+    fn signal(&self, sig: i32) {
+        let pid = self.child.id() as i32;
+        // SAFETY: a signal to a process (group) the judge started and has not yet reaped.
+        unsafe { libc::kill(if self.group { -pid } else { pid }, sig) };
+    }
 }
 
 impl Drop for ProcessWorker {
@@ -50,6 +62,7 @@ fn signal_name(sig: i32) -> &'static str {
 
 impl Worker for ProcessWorker {
     fn kill(&mut self) {
+        // SIGKILL ends stopped processes as well as running ones.
         if self.group {
             crate::pyworker::kill_group(self.child.id());
         }
@@ -65,6 +78,18 @@ impl Worker for ProcessWorker {
                 _ => s.to_string(),
             },
             Err(e) => format!("status unknown: {e}"),
+        }
+    }
+
+    fn suspend(&mut self) {
+        if self.stoppable {
+            self.signal(libc::SIGSTOP);
+        }
+    }
+
+    fn resume(&mut self) {
+        if self.stoppable {
+            self.signal(libc::SIGCONT);
         }
     }
 
@@ -165,7 +190,11 @@ pub fn spawn(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| DeviceError::Environment(format!("cannot start a worker process: {e}")))?;
-    connect(child, Some(temp), false, timeouts)
+    let stoppable = sanitizer.is_none();
+    let mut device = connect(child, Some(temp), false, stoppable, timeouts)?;
+    // A native worker only ever serves a candidate.
+    device.mark_untrusted();
+    Ok(device)
 }
 
 /// Start a Python worker (`python/sadoku_bridge/worker.py`) on GPU `gpu`, confined by `sadoku
@@ -201,7 +230,7 @@ pub fn spawn_python(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| env(format!("cannot start a Python worker: {e}")))?;
-    connect(child, Some(temp), true, timeouts).map_err(|e| match e {
+    connect(child, Some(temp), true, true, timeouts).map_err(|e| match e {
         DeviceError::Environment(m) if m.contains("No module named 'torch'") => env(format!(
             "no PyTorch for {}: install it (pip install torch) or name an interpreter that has it with --python or \
              SADOKU_PYTHON (SADOKU_PYTHONPATH adds to its path); native candidates need none",
@@ -216,6 +245,7 @@ fn connect(
     mut child: Child,
     temp: Option<tempfile::TempDir>,
     group: bool,
+    stoppable: bool,
     timeouts: Timeouts,
 ) -> Result<RemoteDevice, DeviceError> {
     let (Some(stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -237,7 +267,7 @@ fn connect(
             }
         }
     });
-    let worker = ProcessWorker { child, stderr: tail, _temp: temp, group };
+    let worker = ProcessWorker { child, stderr: tail, _temp: temp, group, stoppable };
     RemoteDevice::connect(Box::new(stdout), Box::new(stdin), Box::new(worker), timeouts).map_err(|e| match e {
         DeviceError::WorkerDied { status, stderr } => {
             DeviceError::Environment(format!("the worker process could not start ({status}): {stderr}"))
@@ -258,5 +288,58 @@ pub fn take_stdout() -> std::io::Result<std::fs::File> {
             return Err(std::io::Error::last_os_error());
         }
         Ok(std::fs::File::from_raw_fd(protocol))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+
+    /// A process group whose leader and its child each count, into a file of their own, every
+    /// 10 ms: as a Python worker's threads or the processes it started would act between requests.
+    fn counting(dir: &Path) -> ProcessWorker {
+        let script = "(while :; do i=$((i+1)); echo $i > child; sleep 0.01; done) & \
+                      while :; do j=$((j+1)); echo $j > leader; sleep 0.01; done";
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        ProcessWorker { child, stderr: Arc::default(), _temp: None, group: true, stoppable: true }
+    }
+
+    fn count(dir: &Path, which: &str) -> u64 {
+        std::fs::read_to_string(dir.join(which)).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Between the judge's requests a candidate's process group does nothing: neither the worker
+    /// nor anything it started advances while suspended; it goes on once resumed; a suspended
+    /// group is still killed at once.
+    #[test]
+    fn a_suspended_worker_group_does_not_advance_and_still_dies() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = counting(dir.path());
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(count(dir.path(), "leader") > 0 && count(dir.path(), "child") > 0, "it runs");
+        w.suspend();
+        // A write in flight when the signal came may still land.
+        std::thread::sleep(Duration::from_millis(50));
+        let (leader, child) = (count(dir.path(), "leader"), count(dir.path(), "child"));
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(count(dir.path(), "leader"), leader, "the leader ran while stopped");
+        assert_eq!(count(dir.path(), "child"), child, "a process it started ran while stopped");
+        w.resume();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(count(dir.path(), "leader") > leader && count(dir.path(), "child") > child, "it runs again");
+        w.suspend();
+        let started = std::time::Instant::now();
+        w.kill();
+        assert!(started.elapsed() < Duration::from_secs(2), "a stopped group is killed without waiting");
+        assert_eq!(w.status(), "killed by signal 9 (SIGKILL)");
     }
 }

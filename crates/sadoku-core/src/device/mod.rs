@@ -402,12 +402,23 @@ pub struct Sample {
     /// SM clock measured right after the sample (clock64 over globaltimer), when the device can.
     pub sm_clock_mhz: Option<f64>,
     pub trace: Trace,
+    /// For a device in another process: the judge's own clock around the whole request, from
+    /// sending it to holding the reply, ms. Set by the judge's side of the pipe (any value the
+    /// worker sends is overwritten); `None` for a device in the judge's own process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_ms: Option<f64>,
 }
 
 impl Sample {
     /// A sample with nothing but an event time (simulations, tests).
     pub fn events_only(ms: f64) -> Sample {
-        Sample { ms, wall_ms: ms, sm_clock_mhz: None, trace: Trace::Unavailable { why: "not traced".into() } }
+        Sample {
+            ms,
+            wall_ms: ms,
+            sm_clock_mhz: None,
+            trace: Trace::Unavailable { why: "not traced".into() },
+            judge_ms: None,
+        }
     }
 }
 

@@ -263,6 +263,13 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
             ms(t.wall_ms),
             ms(t.truth_ms)
         ));
+        if let Some(trip) = t.judge_round_trip_ms {
+            let baseline = t.baseline_round_trip_ms.map_or("no process of its own".into(), ms);
+            out.push_str(&format!(
+                "    judge's clock per timed request: candidate's worker {}, baseline {baseline}\n",
+                ms(trip)
+            ));
+        }
         if !c.findings.cases.is_empty() {
             let parts: Vec<String> = c
                 .findings

@@ -1,0 +1,130 @@
+"""The worker's own request loop against candidates that act on the worker rather than compute:
+a candidate never speaks for the environment (any failure in its call is its own), and the
+worker's cheap tripwires (hooks, timers, signal handlers, dispatch modes left behind by a call).
+On the CPU, through :func:`worker.serve` with in-memory pipes."""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import json
+import sys
+import unittest
+from typing import Any
+
+import torch
+
+from sadoku_bridge import tracing, worker
+
+from .support import RestoreTimers, candidate_path, problem_path
+
+ARGS = [
+    {"name": "x", "dtype": "f32", "shape": [16, 4096], "role": "input", "index": 0},
+    {"name": "out0", "dtype": "f32", "shape": [16, 4096], "role": "output"},
+]
+
+
+def loaded(candidate: str) -> tuple[worker.Worker, dict[str, Any], dict[str, int], torch.Tensor]:
+    """A CPU worker with a leaky ReLU candidate loaded, a launch on fresh buffers, its output
+    buffer, and the input it holds."""
+    w = worker.Worker("cpu", tracing.Tracer(why="the worker runs on the CPU"))
+    spec = {"kind": "modelnew", "problem": str(problem_path("leaky_relu")), "init_inputs": [0.05], "seed": 3,
+            "args": ARGS}
+    request = {"name": candidate, "source": candidate_path(candidate).read_text(), "arch": "sm_90",
+               "options": [worker.OPTION + json.dumps(spec)]}
+    compiled = w.compile(request)
+    assert "Ok" in compiled, compiled
+    module = w.load(compiled["Ok"])
+    x = torch.randn(16 * 4096)
+    xb = w.alloc(x.numel() * 4)
+    w.upload(xb, ctypes.string_at(x.data_ptr(), x.numel() * 4))
+    out = w.alloc(x.numel() * 4)
+    launch = {"Launch": {"module": module, "kernel": "forward", "grid": [1, 1, 1], "block": [1, 1, 1],
+                         "shared_mem": 0, "args": [{"Buffer": xb}, {"Buffer": out}]}}
+    return w, launch, out, x
+
+
+def served(w: worker.Worker, *requests: Any) -> list[Any]:
+    """The worker's answers to ``requests``, through its request loop."""
+    into = io.BytesIO()
+    for r in requests:
+        worker.write_frame(into, r)
+    into.seek(0)
+    out = io.BytesIO()
+    worker.serve(w, into, out)
+    out.seek(0)
+    answers = []
+    while (frame := worker.read_frame(out)) is not None:
+        answers.append(frame[0])
+    return answers
+
+
+class TheCandidateNeverSpeaksForTheEnvironment(unittest.TestCase):
+    def test_the_workers_own_failure_type_raised_in_a_call_is_the_candidates_fault(self) -> None:
+        w, launch, _, _ = loaded("leaky_relu_claims_environment.py")
+        with self.assertRaises(worker.DeviceFailure) as caught:
+            w.run([launch], timed=False)
+        self.assertNotIn("Environment", caught.exception.error)
+        fault = caught.exception.error["KernelFault"]
+        self.assertEqual(fault["code"], "DeviceFailure")
+        self.assertIn("fell off the bus", fault["message"])
+        # And through the request loop, for a run and a timed run.
+        run, time = served(w, {"Run": [launch]}, {"Time": {"work": [launch]}})
+        self.assertIn("KernelFault", run["Done"]["Err"])
+        self.assertIn("KernelFault", time["Sample"]["Err"])
+
+    def test_an_honest_candidate_is_served(self) -> None:
+        w, launch, out, x = loaded("leaky_relu_honest.py")
+        (answer,) = served(w, {"Time": {"work": [launch]}})
+        self.assertIn("Ok", answer["Sample"], answer)
+        got = torch.frombuffer(bytearray(w.download(out)), dtype=torch.float32)
+        torch.testing.assert_close(got, torch.nn.functional.leaky_relu(x, 0.05))
+
+
+def _clean_up() -> None:
+    """Undo what a tripwire candidate left in this (the test's) process."""
+    import signal
+
+    sys.settrace(None)
+    sys.setprofile(None)
+    signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+    signal.signal(signal.SIGUSR2, signal.SIG_DFL)
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    for mode in reversed(_get_current_dispatch_mode_stack()):
+        mode.__exit__(None, None, None)
+    torch.nn.modules.module._global_forward_hooks.clear()
+
+
+class Tripwires(unittest.TestCase):
+    CASES = {
+        "leaky_relu_leaves_trace.py": "a trace hook",
+        "leaky_relu_leaves_itimer.py": "an interval timer (ITIMER_VIRTUAL",
+        "leaky_relu_leaves_signal_handler.py": "a handler for signal SIGUSR2",
+        "leaky_relu_leaves_dispatch_mode.py": "dispatch mode _Watch",
+        "leaky_relu_leaves_global_hook.py": "global module hooks: _global_forward_hooks",
+    }
+
+    def test_a_call_that_leaves_a_hook_behind_is_refused(self) -> None:
+        for file, evidence in self.CASES.items():
+            with self.subTest(candidate=file):
+                try:
+                    w, launch, _, _ = loaded(file)
+                    _clean_up()  # what the warm-up left
+                    with self.assertRaises(worker.DeviceFailure) as caught:
+                        w.run([launch], timed=True)
+                finally:
+                    _clean_up()
+                refused = caught.exception.error["Refused"]
+                self.assertEqual(refused["reason"], "the call left a hook behind")
+                self.assertIn(evidence, refused["evidence"])
+
+    def test_honest_calls_pass_the_tripwires(self) -> None:
+        for file in ("leaky_relu_honest.py",):
+            w, launch, _, _ = loaded(file)
+            w.run([launch], timed=True)
+            w.run([launch], timed=False)
+
+
+if __name__ == "__main__":
+    unittest.main()
