@@ -168,11 +168,12 @@ impl Guarded {
     }
 }
 
-/// Allocate a guarded buffer on the judge and hand it to the worker.
+/// Allocate a guarded buffer on the judge and hand it to the worker: whole 2 MiB blocks of its
+/// own ([`Device::alloc_shared`]), so that the worker's mapping reaches nothing of the judge's.
 fn share(devices: &mut Devices, name: &str, bytes: usize, guard: usize) -> Result<Guarded, DeviceError> {
     // Never a zero-byte view: its pointer would alias the guard.
     let bytes = bytes.max(4).next_multiple_of(4);
-    let whole = devices.reference.alloc(bytes + 2 * guard)?;
+    let whole = devices.reference.alloc_shared(bytes + 2 * guard)?;
     let give = |devices: &mut Devices| -> Result<Buffer, DeviceError> {
         if guard > 0 {
             devices.reference.run(&[Work::Library(LibraryOp::Fill { buffer: whole, word: CANARY })])?;
@@ -182,7 +183,8 @@ fn share(devices: &mut Devices, name: &str, bytes: usize, guard: usize) -> Resul
             match mapped {
                 Ok(remote) => return Ok(remote),
                 // The worker is gone or hung: that is the candidate's doing, not a sharing problem.
-                Err(e) if e.is_candidates_fault() => return Err(e),
+                // Judge-only memory asked to leave is a bug to report, never a reason to copy.
+                Err(e) if e.is_candidates_fault() || matches!(e, DeviceError::NotShareable(_)) => return Err(e),
                 Err(e) => {
                     devices.sharing = Sharing::Copied(format!("the worker could not map the judge's buffers: {e}"))
                 }
@@ -425,7 +427,13 @@ impl Truth {
             }
             for spec in &outputs {
                 let bytes = spec.elements().max(1) * 8;
-                t.outputs.push((devices.reference.alloc(bytes)?, devices.reference.alloc(bytes)?));
+                // A KernelBench Model's process writes the truth into these: shareable, so whole
+                // blocks of their own; judge-only (never exported) otherwise.
+                let mut alloc = |bytes| match problem.torch() {
+                    Some(_) => devices.reference.alloc_shared(bytes),
+                    None => devices.reference.alloc(bytes),
+                };
+                t.outputs.push((alloc(bytes)?, alloc(bytes)?));
                 t.kept.push(devices.reference.alloc(spec.bytes().max(4).next_multiple_of(4))?);
             }
             // Every arena of this candidate: its problem's buffers and its scratch buffers.

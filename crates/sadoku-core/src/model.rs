@@ -114,6 +114,8 @@ impl ModelWorker {
                     self.mapped.insert(judge.id, whole);
                     return Ok(whole.view(judge.offset, judge.bytes));
                 }
+                // Judge-only memory asked to leave: a bug to report, never a reason to copy.
+                Err(e @ DeviceError::NotShareable(_)) => return Err(e),
                 Err(e) => {
                     self.sharing =
                         Sharing::Copied(format!("the Model's process could not map the judge's buffers: {e}"))
@@ -197,5 +199,27 @@ impl ModelWorker {
         for (_, b) in self.copies.drain() {
             self.device.free(b);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::sim::SimDevice;
+
+    #[test]
+    fn the_models_process_maps_shareable_memory_and_never_judge_only_memory() {
+        let mut judge = SimDevice::new();
+        let mut model = ModelWorker::new(Box::new(SimDevice::new()));
+        let input = judge.alloc_shared(4096).unwrap();
+        let mapped = model.remote(&mut judge, input.view(64, 128)).unwrap();
+        assert_eq!((mapped.offset, mapped.bytes), (64, 128));
+        // Judge-only memory asked of the Model: refused outright, not quietly copied instead.
+        let truth = judge.alloc(4096).unwrap();
+        assert_eq!(model.remote(&mut judge, truth), Err(DeviceError::NotShareable(truth.id)));
+        assert_eq!(model.sharing, Sharing::Mapped, "no fallback to copies");
+        model.forget();
+        judge.free(input);
+        judge.free(truth);
     }
 }

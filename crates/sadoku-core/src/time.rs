@@ -487,7 +487,13 @@ pub(crate) fn measure(
     let result = (|| {
         for spec in problem.buffers(sizes).iter().filter(|b| b.role == Role::Output) {
             // Whole words: a 16-bit output of odd length is still filled with 32-bit poison.
-            let b = devices.reference.alloc(spec.bytes().div_ceil(4).max(1) * 4)?;
+            let bytes = spec.bytes().div_ceil(4).max(1) * 4;
+            // A Python baseline writes them from its own process: shareable there, judge-only else.
+            let b = if problem.baseline_in_python() {
+                devices.reference.alloc_shared(bytes)?
+            } else {
+                devices.reference.alloc(bytes)?
+            };
             sampler.baseline_outputs.push(b);
         }
         if problem.baseline_in_python() {
