@@ -567,10 +567,14 @@ pub(crate) fn judge(
         })
     };
 
-    // 1. Draw, hash, poison: on the judge.
+    // 1. Draw, hash, poison: on the judge (a KernelBench file's forward arguments: by its own
+    // get_inputs(), in the Model's process).
     let mut before: Vec<Work> = Vec::new();
-    for ((_, g), draw) in inputs.iter().zip(&plan.draws) {
-        before.push(Work::Library(LibraryOp::Generate { buffer: g.view, draw: *draw }));
+    let by_file = draw_torch_inputs(devices, problem, &arena.sizes, &arena.inputs(), &plan.draws)?;
+    for (((_, g), draw), by_file) in inputs.iter().zip(&plan.draws).zip(by_file) {
+        if !by_file {
+            before.push(Work::Library(LibraryOp::Generate { buffer: g.view, draw: *draw }));
+        }
     }
     before.extend(hash_inputs(false));
     for ((spec, g), poison) in outputs.iter().zip(&plan.poison) {
@@ -683,7 +687,7 @@ pub(crate) fn judge(
     }
     for (k, (spec, g)) in inputs.iter().enumerate() {
         if !intact[k] {
-            return Err(inputs_modified(devices, spec, g, &plan.draws[k], at));
+            return Err(inputs_modified(devices, problem, arena, spec, g, plan, k));
         }
     }
     for ((spec, _), d) in outputs.iter().zip(&differences) {
@@ -708,23 +712,90 @@ pub(crate) fn judge(
     Ok(Judged { sample, accuracy, truth_ms })
 }
 
+/// Per input of `problem`, whether the file's own `get_inputs()` draws it (a KernelBench file's
+/// forward arguments) rather than the judge's generator.
+fn drawn_by_file(problem: &Problem) -> Vec<bool> {
+    match problem.torch() {
+        Some(t) => t.drawn_by_file(),
+        None => vec![false; problem.tensors.iter().filter(|t| t.role == Role::Input).count()],
+    }
+}
+
+/// A KernelBench file's forward arguments for one launch, drawn by its own `get_inputs()` in the
+/// Model's process under the seed of the launch's first such input (a fresh one per launch, the
+/// same for a repeat), into `targets` (every input's buffer, in order; only those the file draws
+/// are written, and they must be shareable). Says which inputs it drew: none for other problems.
+fn draw_torch_inputs(
+    devices: &mut Devices,
+    problem: &'static Problem,
+    sizes: &Sizes,
+    targets: &[Buffer],
+    draws: &[Draw],
+) -> Result<Vec<bool>, Stop> {
+    let by_file = drawn_by_file(problem);
+    let Some(first) = by_file.iter().position(|&b| b) else { return Ok(by_file) };
+    let Some(model) = devices.model.as_deref_mut() else {
+        return Err(env(format!(
+            "problem `{}` is a KernelBench file: its inputs are drawn by its get_inputs(), which needs a Python \
+             process with PyTorch, and none was started",
+            problem.name
+        )));
+    };
+    let mine: Vec<Buffer> = targets.iter().zip(&by_file).filter(|(_, b)| **b).map(|(t, _)| *t).collect();
+    model.draw_inputs(&mut *devices.reference, problem, sizes, draws[first].seed, &mine)?;
+    Ok(by_file)
+}
+
 /// The inputs' hashes moved: find what changed, against a fresh copy of the same draw.
-fn inputs_modified(devices: &mut Devices, spec: &BufferSpec, g: &Guarded, draw: &Draw, at: &At) -> Stop {
-    let found = (|| -> Result<Option<Rejection>, DeviceError> {
+fn inputs_modified(
+    devices: &mut Devices,
+    problem: &'static Problem,
+    arena: &Arena,
+    spec: &BufferSpec,
+    g: &Guarded,
+    plan: &Plan,
+    k: usize,
+) -> Stop {
+    let at = &plan.at;
+    let found = (|| -> Result<Option<Rejection>, Stop> {
         let after = devices.reference.download_elements(g.view, spec.dtype)?;
-        // A judge-only temporary: the same draw again, as it was before the launch.
-        let temp = devices.reference.alloc(g.view.bytes)?;
-        let redrawn = devices.reference.run(&[Work::Library(LibraryOp::Generate { buffer: temp, draw: *draw })]);
-        let pristine = redrawn.and_then(|()| devices.reference.download_elements(temp, spec.dtype));
-        devices.reference.free(temp);
-        let pristine = pristine?;
+        let pristine = if drawn_by_file(problem)[k] {
+            // The file's get_inputs() again under the same seed, into copies shared with the
+            // Model's process alone.
+            let mut temps = Vec::new();
+            for b in arena.inputs() {
+                match devices.reference.alloc_shared(b.bytes) {
+                    Ok(t) => temps.push(t),
+                    Err(e) => {
+                        temps.into_iter().for_each(|t| devices.reference.free(t));
+                        return Err(e.into());
+                    }
+                }
+            }
+            let redrawn = draw_torch_inputs(devices, problem, &arena.sizes, &temps, &plan.draws)
+                .and_then(|_| Ok(devices.reference.download_elements(temps[k], spec.dtype)?));
+            // The Model's process lets go of the copies before the judge frees them.
+            if let Some(m) = devices.model.as_deref_mut() {
+                m.forget();
+            }
+            temps.into_iter().for_each(|t| devices.reference.free(t));
+            redrawn?
+        } else {
+            // A judge-only temporary: the same draw again, as it was before the launch.
+            let temp = devices.reference.alloc(g.view.bytes)?;
+            let draw = plan.draws[k];
+            let redrawn = devices.reference.run(&[Work::Library(LibraryOp::Generate { buffer: temp, draw })]);
+            let pristine = redrawn.and_then(|()| devices.reference.download_elements(temp, spec.dtype));
+            devices.reference.free(temp);
+            pristine?
+        };
         Ok(inputs_unchanged::check(spec, &pristine, &after)
             .map(|evidence| Rejection::InputsModified { at: at.clone(), evidence }))
     })();
     match found {
         Ok(Some(r)) => reject(r),
         Ok(None) => env(format!("the device's hash of input {} moved, but its contents did not", spec.name)),
-        Err(e) => Stop::Env(e),
+        Err(stop) => stop,
     }
 }
 
@@ -751,10 +822,12 @@ fn cross_check(
     // integer draws and within one unit in the last place for normal ones (the device's log and
     // cos round differently from the host's now and then; rounding to a 16-bit type can carry
     // that unit into its last place).
-    for (((spec, _), (draw, got)), &intact) in
-        arena.of_role(Role::Input).zip(plan.draws.iter().zip(&inputs)).zip(intact)
+    // A KernelBench file's forward arguments are its get_inputs()'s: no host twin of those.
+    let by_file = drawn_by_file(candidate.problem);
+    for ((((spec, _), (draw, got)), &intact), by_file) in
+        arena.of_role(Role::Input).zip(plan.draws.iter().zip(&inputs)).zip(intact).zip(by_file)
     {
-        if !intact {
+        if !intact || by_file {
             continue;
         }
         for (i, &x) in got.iter().enumerate() {

@@ -71,6 +71,7 @@ impl ModelWorker {
         }
         let what = match (kind, problem.torch().and_then(|t| t.compile.as_deref())) {
             (ModelKind::Truth, _) => "float64 truth".to_string(),
+            (ModelKind::Inputs, _) => "get_inputs()".to_string(),
             (_, Some(mode)) => format!("torch.compile ({mode}) baseline"),
             _ => "eager baseline".to_string(),
         };
@@ -189,6 +190,41 @@ impl ModelWorker {
             }
         }
         Ok(sample)
+    }
+
+    /// The file's own `get_inputs()` under `seed` (`torch.manual_seed`), written into `targets`:
+    /// the judge's buffers of the forward's tensor arguments, in order. A tensor of another shape
+    /// or dtype than the problem's is the file's fault: an environment error naming it.
+    pub fn draw_inputs(
+        &mut self,
+        reference: &mut dyn Device,
+        problem: &'static Problem,
+        sizes: &Sizes,
+        seed: u64,
+        targets: &[Buffer],
+    ) -> Result<(), DeviceError> {
+        let env = |e: DeviceError| match e {
+            DeviceError::Environment(m) => DeviceError::Environment(m),
+            other => DeviceError::Environment(format!("get_inputs() of problem `{}` failed: {other}", problem.name)),
+        };
+        let module = self.module(problem, sizes, ModelKind::Inputs, false)?;
+        let mut args = Vec::with_capacity(targets.len() + 1);
+        for &b in targets {
+            args.push(KernelArg::Buffer(self.remote(reference, b).map_err(env)?));
+        }
+        // The seed travels as the launch's last argument (its 64 bits, as an i64).
+        args.push(KernelArg::I64(seed as i64));
+        let launch = Launch { module, kernel: "forward".into(), grid: [1; 3], block: [1; 3], shared_mem: 0, args };
+        self.device.run(&[Work::Launch(launch.clone())]).map_err(env)?;
+        if self.sharing != Sharing::Mapped {
+            for (&judge, arg) in targets.iter().zip(&launch.args) {
+                let KernelArg::Buffer(r) = *arg else { continue };
+                let mut bytes = vec![0u8; judge.bytes];
+                self.device.download(r, &mut bytes).map_err(env)?;
+                reference.upload(judge, &bytes)?;
+            }
+        }
+        Ok(())
     }
 
     /// Let go of every judge buffer: before the judge frees them (a mapping must close first).
