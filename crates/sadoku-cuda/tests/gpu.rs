@@ -800,7 +800,8 @@ fn a_candidates_mapping_reaches_nothing_of_the_judges() {
     let recycled = d.alloc(2 << 20).unwrap();
     fill(&mut d, recycled, MARKER);
     d.free(recycled);
-    for (i, asked) in [17 * 17 * 4 + 2 * 4096, 4, 1000, 17 * 17 * 8, 2 << 20, (2 << 20) + 4, 3 << 20].iter().enumerate() {
+    let asked = [17 * 17 * 4 + 2 * 4096, 4, 1000, 17 * 17 * 8, 2 << 20, (2 << 20) + 4, 3 << 20];
+    for (i, asked) in asked.iter().enumerate() {
         for bytes in [17 * 17 * 8, 8 * 64, 4096, 100_000 + 8 * i] {
             let b = d.alloc(bytes).unwrap();
             fill(&mut d, b, MARKER);

@@ -205,7 +205,8 @@ fn a_files_inputs_keep_their_domain_in_every_trial_and_timed_launch() {
         assert!(r.findings.trials.len() >= 3, "{file}: {:?}", r.findings.trials);
         for t in &r.findings.trials {
             for a in &t.accuracy {
-                assert!(a.normwise.is_finite() && a.nonfinite == 0, "{file}, {}: {} against a NaN truth", t.trial, a.buffer);
+                let finite = a.normwise.is_finite() && a.nonfinite == 0;
+                assert!(finite, "{file}, {}: {} against a NaN truth", t.trial, a.buffer);
             }
         }
         let timing = r.findings.timing.as_ref().unwrap();

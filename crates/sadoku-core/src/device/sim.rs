@@ -807,7 +807,8 @@ mod tests {
     fn shareable_memory_is_whole_fresh_blocks_with_nothing_of_the_judges() {
         let mut judge = SimDevice::new();
         // Judge-only memory with a pattern, freed: `alloc` recycles it with its contents.
-        let secret: Vec<u32> = (0..SHARE_BLOCK as u32 / 4).map(|i| 0x7FC0_0000 ^ i.wrapping_mul(2_654_435_761)).collect();
+        let secret: Vec<u32> =
+            (0..SHARE_BLOCK as u32 / 4).map(|i| 0x7FC0_0000 ^ i.wrapping_mul(2_654_435_761)).collect();
         let truth = judge.alloc(SHARE_BLOCK).unwrap();
         judge.upload(truth, crate::device::as_bytes(&secret)).unwrap();
         judge.free(truth);
