@@ -374,6 +374,37 @@ def describe(problem: Problem, seed: int) -> dict[str, Any]:
     }
 
 
+def draw_inputs(problem: Problem, seed: int) -> list[Any]:
+    """The file's own ``get_inputs()`` under ``seed``: the forward arguments of one judged launch.
+
+    ``torch.manual_seed(seed)`` seeds torch's generators (CPU and CUDA), and Python's ``random``
+    and NumPy's global generator are seeded too where the file uses them (their states restored
+    afterwards), so that the same seed draws the same inputs again (a repeat trial) and another
+    seed fresh ones, always in the domain the file declares: rows it normalises still sum to one,
+    its ±1 targets stay ±1.
+    """
+    import random
+
+    state = random.getstate()
+    numpy = sys.modules.get("numpy")
+    try:
+        numpy_state = numpy.random.get_state() if numpy is not None else None
+    except Exception:  # a NumPy that PyTorch could not use
+        numpy, numpy_state = None, None
+    torch.manual_seed(seed)
+    random.seed(seed)
+    if numpy is not None:
+        numpy.random.seed(seed & 0xFFFFFFFF)
+    try:
+        return list(problem.get_inputs())
+    except Exception as exc:
+        raise ProblemError(f"{problem.path}: get_inputs() raised {type(exc).__name__}: {exc}") from exc
+    finally:
+        random.setstate(state)
+        if numpy is not None:
+            numpy.random.set_state(numpy_state)
+
+
 def _draw(entry: dict[str, Any], generator: torch.Generator, zero_mean: bool, device: torch.device) -> torch.Tensor:
     dtype = DTYPES[entry["dtype"]]
     shape = tuple(entry["shape"])

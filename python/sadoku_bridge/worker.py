@@ -50,7 +50,7 @@ _Event = torch.cuda.Event
 _synchronize = torch.cuda.synchronize
 OPTION = "--sadoku-torch="
 #: What the judge loads into the Model's process: the problem's own, never a candidate's.
-TRUSTED = ("reference", "truth", "expression")
+TRUSTED = ("reference", "truth", "expression", "inputs")
 
 
 class DeviceFailure(Exception):
@@ -251,7 +251,9 @@ class Worker:
                 # that refuses programs.
                 # Under torch.compile, three: CUDA graphs (reduce-overhead, max-autotune) record on
                 # a later call than the one that compiles.
-                for _ in range(1 if spec.get("compile") is None else 3):
+                # get_inputs() draws inputs: nothing to warm up.
+                warm_ups = 0 if spec["kind"] == "inputs" else 1 if spec.get("compile") is None else 3
+                for _ in range(warm_ups):
                     self._warm_up(spec, call)
         except Exception as exc:
             evidence = getattr(exc, "evidence", "")
@@ -288,6 +290,8 @@ class Worker:
             # A library problem's PyTorch baseline: no problem file.
             return expressions.Expression(source, spec)
         problem = kernelbench.load_problem(problem_path)
+        if spec["kind"] == "inputs":
+            return problem
         if spec["kind"] in ("reference", "truth"):
             return self._reference(problem, spec)
         if spec["kind"] == "archive":
@@ -422,7 +426,41 @@ class Worker:
                 outputs.append(t)
         return spec, call, inputs, params, outputs, scales
 
+    def _inputs(self, launch: dict[str, Any], spec: dict[str, Any], problem: kernelbench.Problem) -> None:
+        """The file's own ``get_inputs()`` under the launch's seed (its last argument) into the
+        judge's input buffers (the others), each of which must get a tensor of the problem's shape
+        and dtype: else the file is at fault, an environment error that names it."""
+        args = launch["args"]
+        entries = [a for a in spec["args"] if a["role"] == "input"]
+        if len(args) != len(entries) + 1 or "I64" not in args[-1]:
+            raise environment(f"get_inputs() takes {len(entries)} buffers and a seed, the launch passes {args}")
+        try:
+            drawn = kernelbench.draw_inputs(problem, args[-1]["I64"] & 0xFFFFFFFFFFFFFFFF)
+        except kernelbench.ProblemError as exc:
+            raise environment(str(exc)) from exc
+        for position, (arg, a) in enumerate(zip(args, entries)):
+            if "Buffer" not in arg:
+                raise environment(f"argument `{a['name']}` is not a buffer")
+            dtype = kernelbench.DTYPES[a["dtype"]]
+            target = self.typed(arg["Buffer"], dtype, a["shape"])
+            index = a.get("index", position)
+            item = drawn[index] if index < len(drawn) else None
+            if not isinstance(item, torch.Tensor) or tuple(item.shape) != tuple(a["shape"]) or item.dtype != dtype:
+                got = f"{list(item.shape)} {item.dtype}" if isinstance(item, torch.Tensor) else type(item).__name__
+                raise environment(
+                    f"{problem.path}: get_inputs() returned {got} for `{a['name']}` (argument {index}), not the "
+                    f"{list(a['shape'])} {dtype} it returned when the problem was described: every call must "
+                    "return the same shapes and dtypes"
+                )
+            target.copy_(item)
+        if self.device.type == "cuda":
+            _synchronize()
+
     def _run(self, launch: dict[str, Any], timed: bool) -> tuple[float, float]:
+        loaded = self.modules.get(launch.get("module"))
+        if loaded is not None and loaded[0]["kind"] == "inputs":
+            self._inputs(launch, *loaded)
+            return 0.0, 0.0
         spec, call, inputs, params, outputs, scales = self._bind(launch)
         trusted = spec["kind"] in TRUSTED
         if params:

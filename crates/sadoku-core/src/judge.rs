@@ -171,11 +171,12 @@ impl Guarded {
     }
 }
 
-/// Allocate a guarded buffer on the judge and hand it to the worker.
+/// Allocate a guarded buffer on the judge and hand it to the worker: whole 2 MiB blocks of its
+/// own ([`Device::alloc_shared`]), so that the worker's mapping reaches nothing of the judge's.
 fn share(devices: &mut Devices, name: &str, bytes: usize, guard: usize) -> Result<Guarded, DeviceError> {
     // Never a zero-byte view: its pointer would alias the guard.
     let bytes = bytes.max(4).next_multiple_of(4);
-    let whole = devices.reference.alloc(bytes + 2 * guard)?;
+    let whole = devices.reference.alloc_shared(bytes + 2 * guard)?;
     let give = |devices: &mut Devices| -> Result<Buffer, DeviceError> {
         if guard > 0 {
             devices.reference.run(&[Work::Library(LibraryOp::Fill { buffer: whole, word: CANARY })])?;
@@ -185,7 +186,8 @@ fn share(devices: &mut Devices, name: &str, bytes: usize, guard: usize) -> Resul
             match mapped {
                 Ok(remote) => return Ok(remote),
                 // The worker is gone or hung: that is the candidate's doing, not a sharing problem.
-                Err(e) if e.is_candidates_fault() => return Err(e),
+                // Judge-only memory asked to leave is a bug to report, never a reason to copy.
+                Err(e) if e.is_candidates_fault() || matches!(e, DeviceError::NotShareable(_)) => return Err(e),
                 Err(e) => {
                     devices.sharing = Sharing::Copied(format!("the worker could not map the judge's buffers: {e}"))
                 }
@@ -434,11 +436,24 @@ impl Truth {
             }
             for spec in buffers.iter().filter(|b| b.role == Role::Input) {
                 // The size of the candidate's view (see `share`), so that one copies into the other.
-                t.pristine.push(devices.reference.alloc(spec.bytes().max(4).next_multiple_of(4))?);
+                // A KernelBench file's get_inputs() writes it from the Model's process (shared with
+                // that process alone, never with the candidate's).
+                let bytes = spec.bytes().max(4).next_multiple_of(4);
+                t.pristine.push(if problem.torch().is_some() {
+                    devices.reference.alloc_shared(bytes)?
+                } else {
+                    devices.reference.alloc(bytes)?
+                });
             }
             for spec in &outputs {
                 let bytes = spec.elements().max(1) * 8;
-                t.outputs.push((devices.reference.alloc(bytes)?, devices.reference.alloc(bytes)?));
+                // A KernelBench Model's process writes the truth into these: shareable, so whole
+                // blocks of their own; judge-only (never exported) otherwise.
+                let mut alloc = |bytes| match problem.torch() {
+                    Some(_) => devices.reference.alloc_shared(bytes),
+                    None => devices.reference.alloc(bytes),
+                };
+                t.outputs.push((alloc(bytes)?, alloc(bytes)?));
                 t.kept.push(devices.reference.alloc(spec.bytes().max(4).next_multiple_of(4))?);
             }
             // Every arena of this candidate: its problem's buffers and its scratch buffers.
@@ -590,13 +605,18 @@ pub(crate) fn judge(
         })
     };
 
-    // 1. Draw (into judge-only memory, then a copy for the candidate), hash, poison: on the judge.
+    // 1. Draw into judge-only memory (a KernelBench file's forward arguments by its own
+    // get_inputs(), in the Model's process), copy into the candidate's view, hash, poison: on the
+    // judge.
     if truth.pristine.len() != inputs.len() {
         return Err(env(format!("{} judge-only inputs allocated, {} needed", truth.pristine.len(), inputs.len())));
     }
     let mut before: Vec<Work> = Vec::new();
-    for (((_, g), draw), &pristine) in inputs.iter().zip(&plan.draws).zip(&truth.pristine) {
-        before.push(Work::Library(LibraryOp::Generate { buffer: pristine, draw: *draw }));
+    let by_file = draw_torch_inputs(devices, problem, &arena.sizes, &truth.inputs(problem), &plan.draws)?;
+    for ((((_, g), draw), &pristine), by_file) in inputs.iter().zip(&plan.draws).zip(&truth.pristine).zip(by_file) {
+        if !by_file {
+            before.push(Work::Library(LibraryOp::Generate { buffer: pristine, draw: *draw }));
+        }
         before.push(Work::Library(LibraryOp::Copy { src: pristine, dst: g.view }));
     }
     before.extend(hash_inputs(false));
@@ -711,7 +731,7 @@ pub(crate) fn judge(
     }
     for (k, (spec, g)) in inputs.iter().enumerate() {
         if !intact[k] {
-            return Err(inputs_modified(devices, spec, g, &plan.draws[k], at));
+            return Err(inputs_modified(devices, truth, spec, g, at, k));
         }
     }
     for ((spec, _), d) in outputs.iter().zip(&differences) {
@@ -736,16 +756,46 @@ pub(crate) fn judge(
     Ok(Judged { sample, accuracy, truth_ms })
 }
 
-/// The inputs' hashes moved: find what changed, against a fresh copy of the same draw.
-fn inputs_modified(devices: &mut Devices, spec: &BufferSpec, g: &Guarded, draw: &Draw, at: &At) -> Stop {
+/// Per input of `problem`, whether the file's own `get_inputs()` draws it (a KernelBench file's
+/// forward arguments) rather than the judge's generator.
+fn drawn_by_file(problem: &Problem) -> Vec<bool> {
+    match problem.torch() {
+        Some(t) => t.drawn_by_file(),
+        None => vec![false; problem.tensors.iter().filter(|t| t.role == Role::Input).count()],
+    }
+}
+
+/// A KernelBench file's forward arguments for one launch, drawn by its own `get_inputs()` in the
+/// Model's process under the seed of the launch's first such input (a fresh one per launch, the
+/// same for a repeat), into `targets` (every input's buffer, in order; only those the file draws
+/// are written, and they must be shareable). Says which inputs it drew: none for other problems.
+fn draw_torch_inputs(
+    devices: &mut Devices,
+    problem: &'static Problem,
+    sizes: &Sizes,
+    targets: &[Buffer],
+    draws: &[Draw],
+) -> Result<Vec<bool>, Stop> {
+    let by_file = drawn_by_file(problem);
+    let Some(first) = by_file.iter().position(|&b| b) else { return Ok(by_file) };
+    let Some(model) = devices.model.as_deref_mut() else {
+        return Err(env(format!(
+            "problem `{}` is a KernelBench file: its inputs are drawn by its get_inputs(), which needs a Python \
+             process with PyTorch, and none was started",
+            problem.name
+        )));
+    };
+    let mine: Vec<Buffer> = targets.iter().zip(&by_file).filter(|(_, b)| **b).map(|(t, _)| *t).collect();
+    model.draw_inputs(&mut *devices.reference, problem, sizes, draws[first].seed, &mine)?;
+    Ok(by_file)
+}
+
+/// The inputs' hashes moved: find what changed, against the judge's own copy of the draw (which
+/// the candidate's process never maps).
+fn inputs_modified(devices: &mut Devices, truth: &Truth, spec: &BufferSpec, g: &Guarded, at: &At, k: usize) -> Stop {
     let found = (|| -> Result<Option<Rejection>, DeviceError> {
         let after = devices.reference.download_elements(g.view, spec.dtype)?;
-        // A judge-only temporary: the same draw again, as it was before the launch.
-        let temp = devices.reference.alloc(g.view.bytes)?;
-        let redrawn = devices.reference.run(&[Work::Library(LibraryOp::Generate { buffer: temp, draw: *draw })]);
-        let pristine = redrawn.and_then(|()| devices.reference.download_elements(temp, spec.dtype));
-        devices.reference.free(temp);
-        let pristine = pristine?;
+        let pristine = devices.reference.download_elements(truth.pristine[k], spec.dtype)?;
         Ok(inputs_unchanged::check(spec, &pristine, &after)
             .map(|evidence| Rejection::InputsModified { at: at.clone(), evidence }))
     })();
@@ -780,10 +830,12 @@ fn cross_check(
     // integer draws and within one unit in the last place for normal ones (the device's log and
     // cos round differently from the host's now and then; rounding to a 16-bit type can carry
     // that unit into its last place).
-    for (((spec, _), (draw, got)), &intact) in
-        arena.of_role(Role::Input).zip(plan.draws.iter().zip(&inputs)).zip(intact)
+    // A KernelBench file's forward arguments are its get_inputs()'s: no host twin of those.
+    let by_file = drawn_by_file(candidate.problem);
+    for ((((spec, _), (draw, got)), &intact), by_file) in
+        arena.of_role(Role::Input).zip(plan.draws.iter().zip(&inputs)).zip(intact).zip(by_file)
     {
-        if !intact {
+        if !intact || by_file {
             continue;
         }
         for (i, &x) in got.iter().enumerate() {

@@ -71,6 +71,7 @@ impl ModelWorker {
         }
         let what = match (kind, problem.torch().and_then(|t| t.compile.as_deref())) {
             (ModelKind::Truth, _) => "float64 truth".to_string(),
+            (ModelKind::Inputs, _) => "get_inputs()".to_string(),
             (_, Some(mode)) => format!("torch.compile ({mode}) baseline"),
             _ => "eager baseline".to_string(),
         };
@@ -114,6 +115,8 @@ impl ModelWorker {
                     self.mapped.insert(judge.id, whole);
                     return Ok(whole.view(judge.offset, judge.bytes));
                 }
+                // Judge-only memory asked to leave: a bug to report, never a reason to copy.
+                Err(e @ DeviceError::NotShareable(_)) => return Err(e),
                 Err(e) => {
                     self.sharing =
                         Sharing::Copied(format!("the Model's process could not map the judge's buffers: {e}"))
@@ -189,6 +192,41 @@ impl ModelWorker {
         Ok(sample)
     }
 
+    /// The file's own `get_inputs()` under `seed` (`torch.manual_seed`), written into `targets`:
+    /// the judge's buffers of the forward's tensor arguments, in order. A tensor of another shape
+    /// or dtype than the problem's is the file's fault: an environment error naming it.
+    pub fn draw_inputs(
+        &mut self,
+        reference: &mut dyn Device,
+        problem: &'static Problem,
+        sizes: &Sizes,
+        seed: u64,
+        targets: &[Buffer],
+    ) -> Result<(), DeviceError> {
+        let env = |e: DeviceError| match e {
+            DeviceError::Environment(m) => DeviceError::Environment(m),
+            other => DeviceError::Environment(format!("get_inputs() of problem `{}` failed: {other}", problem.name)),
+        };
+        let module = self.module(problem, sizes, ModelKind::Inputs, false)?;
+        let mut args = Vec::with_capacity(targets.len() + 1);
+        for &b in targets {
+            args.push(KernelArg::Buffer(self.remote(reference, b).map_err(env)?));
+        }
+        // The seed travels as the launch's last argument (its 64 bits, as an i64).
+        args.push(KernelArg::I64(seed as i64));
+        let launch = Launch { module, kernel: "forward".into(), grid: [1; 3], block: [1; 3], shared_mem: 0, args };
+        self.device.run(&[Work::Launch(launch.clone())]).map_err(env)?;
+        if self.sharing != Sharing::Mapped {
+            for (&judge, arg) in targets.iter().zip(&launch.args) {
+                let KernelArg::Buffer(r) = *arg else { continue };
+                let mut bytes = vec![0u8; judge.bytes];
+                self.device.download(r, &mut bytes).map_err(env)?;
+                reference.upload(judge, &bytes)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Let go of every judge buffer: before the judge frees them (a mapping must close first).
     pub fn forget(&mut self) {
         for (_, b) in self.mapped.drain() {
@@ -197,5 +235,27 @@ impl ModelWorker {
         for (_, b) in self.copies.drain() {
             self.device.free(b);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::sim::SimDevice;
+
+    #[test]
+    fn the_models_process_maps_shareable_memory_and_never_judge_only_memory() {
+        let mut judge = SimDevice::new();
+        let mut model = ModelWorker::new(Box::new(SimDevice::new()));
+        let input = judge.alloc_shared(4096).unwrap();
+        let mapped = model.remote(&mut judge, input.view(64, 128)).unwrap();
+        assert_eq!((mapped.offset, mapped.bytes), (64, 128));
+        // Judge-only memory asked of the Model: refused outright, not quietly copied instead.
+        let truth = judge.alloc(4096).unwrap();
+        assert_eq!(model.remote(&mut judge, truth), Err(DeviceError::NotShareable(truth.id)));
+        assert_eq!(model.sharing, Sharing::Mapped, "no fallback to copies");
+        model.forget();
+        judge.free(input);
+        judge.free(truth);
     }
 }

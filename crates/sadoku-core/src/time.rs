@@ -293,11 +293,16 @@ impl Sampler<'_> {
         let launch = self.launches;
         let r = (launch - 1) % self.sets.len();
         let inputs = self.sets[r].of_role(Role::Input).count();
-        // A fresh draw for every input, and as an extra a sign and power of two of its own.
+        // A fresh draw for every input, and as an extra a sign and power of two of its own; never
+        // for a KernelBench file, whose inputs keep the domain it declares (rows that sum to one,
+        // ±1 targets, a positive variance): fresh draws of its own get_inputs(), parameters
+        // within their initial range.
+        let keep_domain = self.candidate.problem.torch().is_some();
         let scales: Vec<f32> = (0..inputs)
             .map(|_| {
                 let magnitude = [0.5f32, 1.0, 2.0][self.rng.random_range(0..3)];
-                if self.rng.random_bool(0.5) { -magnitude } else { magnitude }
+                let signed = if self.rng.random_bool(0.5) { -magnitude } else { magnitude };
+                if keep_domain { 1.0 } else { signed }
             })
             .collect();
         let nan = launch.is_multiple_of(2);
@@ -503,7 +508,13 @@ pub(crate) fn measure(
     let result = (|| {
         for spec in problem.buffers(sizes).iter().filter(|b| b.role == Role::Output) {
             // Whole words: a 16-bit output of odd length is still filled with 32-bit poison.
-            let b = devices.reference.alloc(spec.bytes().div_ceil(4).max(1) * 4)?;
+            let bytes = spec.bytes().div_ceil(4).max(1) * 4;
+            // A Python baseline writes them from its own process: shareable there, judge-only else.
+            let b = if problem.baseline_in_python() {
+                devices.reference.alloc_shared(bytes)?
+            } else {
+                devices.reference.alloc(bytes)?
+            };
             sampler.baseline_outputs.push(b);
         }
         if problem.baseline_in_python() {

@@ -420,6 +420,11 @@ impl Device for RemoteDevice {
         }
     }
 
+    /// A worker exports nothing ([`RemoteDevice::export`]): its memory is plain memory.
+    fn alloc_shared(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
+        self.alloc(bytes)
+    }
+
     fn free(&mut self, buffer: Buffer) {
         if self.dead.is_none() {
             let _ = self.expect_done(Request::Free(buffer), &[], self.timeouts.other, "a free");

@@ -65,6 +65,9 @@ impl Device for Wrapped {
     fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
         self.inner.alloc(bytes)
     }
+    fn alloc_shared(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
+        self.inner.alloc_shared(bytes)
+    }
     fn free(&mut self, buffer: Buffer) {
         self.inner.free(buffer)
     }

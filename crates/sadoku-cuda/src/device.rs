@@ -17,7 +17,7 @@ use cudarc::driver::{DriverError, result, sys};
 use sadoku_core::compile::{CompileError, CompileRequest, CompiledModule, Compiler};
 use sadoku_core::device::{
     Buffer, Ceilings, Comparison, Device, DeviceError, DeviceInfo, Difference, KernelArg, Launch, LibraryOp,
-    ModuleHandle, PoisonWords, Precision, Sample, SharedHandle, TimedRun, Trace, Work,
+    ModuleHandle, PoisonWords, Precision, SHARE_BLOCK, Sample, SharedHandle, TimedRun, Trace, Work,
 };
 use sadoku_core::problem::{Distribution, Dtype};
 use serde::{Deserialize, Serialize};
@@ -614,6 +614,8 @@ struct Allocation {
     bytes: usize,
     /// Mapped from another process's export: unmapped with cuIpcCloseMemHandle, never freed here.
     imported: bool,
+    /// Made by `alloc_shared`: whole 2 MiB blocks of its own, the only kind `export` hands out.
+    shareable: bool,
 }
 
 impl Allocation {
@@ -1615,7 +1617,51 @@ impl Device for CudaDevice {
                 message(&e)
             ))
         })?;
-        Ok(self.register(Allocation { ptr, bytes, imported: false }))
+        Ok(self.register(Allocation { ptr, bytes, imported: false, shareable: false }))
+    }
+
+    /// Whole 2 MiB blocks ([`SHARE_BLOCK`]) of legacy-IPC memory, base on a block boundary.
+    ///
+    /// Why not VMM (`cuMemCreate`/`cuMemMap`, exported exactly at the granularity): its handles are
+    /// file descriptors that would have to cross into each worker's sandbox over a socket, and
+    /// the Python workers open `CUipcMemHandle`s; legacy IPC keeps the one handle format every
+    /// worker already opens. Legacy IPC maps the 2 MiB block(s) behind an allocation, so an
+    /// allocation that is itself whole, aligned blocks maps nothing but itself. `cuMemAlloc` of
+    /// a multiple of 2 MiB returns a block-aligned base on every driver seen; this checks it
+    /// (and that the allocation spans exactly those blocks) and refuses to go on otherwise,
+    /// rather than hand out a block a neighbour shares. The blocks are zeroed: the driver
+    /// recycles freed memory with its contents, which could be an earlier truth of the judge's.
+    fn alloc_shared(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
+        self.state()?;
+        let whole = bytes.max(1).next_multiple_of(SHARE_BLOCK);
+        // SAFETY: plain allocation in the current context.
+        let ptr = unsafe { result::malloc_sync(whole) }.map_err(|e| {
+            DeviceError::Environment(format!(
+                "allocating {} MiB on the GPU: {}: {}",
+                whole >> 20,
+                code(&e),
+                message(&e)
+            ))
+        })?;
+        let (mut base, mut size): (sys::CUdeviceptr, usize) = (0, 0);
+        // SAFETY: `ptr` was just allocated; plain out-parameters.
+        let range = unsafe { sys::cuMemGetAddressRange_v2(&mut base, &mut size, ptr) }.result();
+        let whole_blocks = ptr % SHARE_BLOCK as u64 == 0 && range.is_ok() && base == ptr && size == whole;
+        // SAFETY: `ptr` holds `whole` bytes; the null stream orders it before any later work.
+        let zeroed = whole_blocks
+            && unsafe { sys::cuMemsetD8_v2(ptr, 0, whole) }.result().is_ok()
+            // SAFETY: plain synchronisation of the current context: cleared before anyone maps it.
+            && unsafe { sys::cuCtxSynchronize() }.result().is_ok();
+        if !zeroed {
+            // SAFETY: allocated above, freed once, never used.
+            unsafe { Allocation { ptr, bytes, imported: false, shareable: false }.release() };
+            return Err(DeviceError::Environment(format!(
+                "the CUDA driver placed a shareable allocation of {whole} bytes at {ptr:#x} (allocation {base:#x}, \
+                 {size} bytes), not on whole 2 MiB blocks of its own, or could not clear it: sadoku cannot share \
+                 buffers with a worker without sharing the judge's memory; use another driver or --sandbox off"
+            )));
+        }
+        Ok(self.register(Allocation { ptr, bytes, imported: false, shareable: true }))
     }
 
     fn free(&mut self, buffer: Buffer) {
@@ -1749,6 +1795,9 @@ impl Device for CudaDevice {
 
     fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError> {
         let a = self.allocation(buffer)?;
+        if !a.shareable {
+            return Err(DeviceError::NotShareable(buffer.id));
+        }
         let mut handle = sys::CUipcMemHandle { reserved: [0; 64] };
         // SAFETY: `a.ptr` is the base of a live allocation of this context; plain out-parameter.
         unsafe { sys::cuIpcGetMemHandle(&mut handle, a.ptr) }.result().map_err(ipc("cuIpcGetMemHandle"))?;
@@ -1773,7 +1822,7 @@ impl Device for CudaDevice {
         let flags = sys::CUipcMem_flags::CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS as u32;
         // SAFETY: plain out-parameter; the driver checks the handle.
         unsafe { sys::cuIpcOpenMemHandle_v2(&mut ptr, handle, flags) }.result().map_err(ipc("cuIpcOpenMemHandle"))?;
-        let a = Allocation { ptr, bytes: shared.bytes, imported: true };
+        let a = Allocation { ptr, bytes: shared.bytes, imported: true, shareable: false };
         // The mapping covers the whole exported allocation; one smaller than it claims is refused.
         let (mut base, mut size): (sys::CUdeviceptr, usize) = (0, 0);
         // SAFETY: `ptr` was just mapped; plain out-parameters.

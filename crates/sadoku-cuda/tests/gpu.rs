@@ -678,7 +678,10 @@ fn an_exported_allocation_maps_into_another_process() {
 
     let mut d = open(Role::Reference);
     let bytes = 4 * words_shared + 12;
-    let buf = d.alloc(bytes).unwrap();
+    let judge_only = d.alloc(bytes).unwrap();
+    assert_eq!(d.export(judge_only), Err(DeviceError::NotShareable(judge_only.id)), "judge-only memory stays");
+    d.free(judge_only);
+    let buf = d.alloc_shared(bytes).unwrap();
     library(&mut d, &[LibraryOp::Pattern { buffer: buf.view(0, 4 * words_shared), seed, dtype: Dtype::F32 }]);
     let shared = d.export(buf.view(4096, 64)).expect("export");
     assert_eq!(shared.handle.len(), 64, "a CUipcMemHandle");
@@ -700,6 +703,137 @@ fn an_exported_allocation_maps_into_another_process() {
     assert!(out.status.success() && text.contains("1 passed"), "the worker's side: {text}");
     assert_eq!(d.download_u32(buf.view(bytes - 12, 12)).unwrap(), vec![0xC0FF_EE00; 3], "the worker's words");
     d.free(buf);
+}
+
+/// A candidate's kernels that look around the buffers they are given: `scan` reads every word of
+/// the 2 MiB blocks that hold its buffer (counting the judge's marker words, and non-zero words
+/// outside the buffer's own bytes), `peek` reads one word at an offset from its buffer.
+const SCAN: &str = r#"
+extern "C" __global__ void sadoku_test_scan(const unsigned int* buf, long long bytes, int marker, unsigned long long* out) {
+    const unsigned long long block = 2ull << 20;
+    unsigned long long base = (unsigned long long)buf, end = base + (unsigned long long)bytes;
+    unsigned long long lo = base & ~(block - 1), hi = (end + block - 1) & ~(block - 1);
+    const unsigned int* p = (const unsigned int*)lo;
+    unsigned long long n = (hi - lo) / 4, found = 0, foreign = 0;
+    for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+         i += (unsigned long long)gridDim.x * blockDim.x) {
+        unsigned int w = p[i];
+        unsigned long long at = lo + 4 * i;
+        if (w == (unsigned int)marker) found++;
+        if ((at < base || at >= end) && w != 0u) foreign++;
+    }
+    if (found) atomicAdd(&out[0], found);
+    if (foreign) atomicAdd(&out[1], foreign);
+    if (blockIdx.x == 0 && threadIdx.x == 0) { out[2] = n; out[3] = base - lo; }
+}
+extern "C" __global__ void sadoku_test_peek(const unsigned int* buf, long long offset, unsigned long long* out) {
+    out[0] = *(const volatile unsigned int*)((const char*)buf + offset);
+}
+"#;
+
+/// The judge's marker: every word of its judge-only memory in the test below.
+const MARKER: u32 = 0x5AD0_7E11;
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs these with --ignored"]
+fn a_candidates_mapping_reaches_nothing_of_the_judges() {
+    const NAME: &str = "a_candidates_mapping_reaches_nothing_of_the_judges";
+    // The candidate's side, in a process of its own: every handle mapped, every block scanned.
+    if let Some(list) = std::env::var_os("SADOKU_TEST_IPC_HANDLES") {
+        let mut d = open(Role::Candidate);
+        let arch = d.info().arch();
+        let m = d.compile(&CompileRequest { name: "scan.cu".into(), source: SCAN.into(), arch, options: vec![] });
+        let h = d.load(&m.expect("compiles")).unwrap();
+        let out = d.alloc(64).unwrap();
+        let mut mapped = Vec::new();
+        for item in list.to_str().unwrap().split(',') {
+            let (handle, bytes) = item.split_once(':').unwrap();
+            let bytes: usize = bytes.parse().unwrap();
+            let b = d.import(&SharedHandle { handle: unhex(handle), bytes }).expect("import");
+            mapped.push((b, bytes));
+        }
+        let launch = |kernel: &str, args: Vec<KernelArg>| {
+            Work::Launch(Launch {
+                module: h,
+                kernel: kernel.into(),
+                grid: [264, 1, 1],
+                block: [256, 1, 1],
+                shared_mem: 0,
+                args,
+            })
+        };
+        for &(b, bytes) in &mapped {
+            d.upload(out, &[0u8; 64]).unwrap();
+            let args = vec![KernelArg::Buffer(b), KernelArg::I64(bytes as i64), KernelArg::I32(MARKER as i32)];
+            d.run(&[launch("sadoku_test_scan", [args, vec![KernelArg::Buffer(out)]].concat())]).expect("the scan");
+            let w = d.download_u64(out).unwrap();
+            show(&format!("mapped {bytes} bytes: scanned {} words, base {} bytes into its block", w[2], w[3]));
+            assert_eq!(w[3], 0, "the mapping of {bytes} bytes starts on a 2 MiB block boundary");
+            assert_eq!(w[2] as usize * 4, bytes.next_multiple_of(2 << 20), "the blocks of {bytes} bytes");
+            assert_eq!(w[0], 0, "the judge's marker found in the blocks of a buffer of {bytes} bytes");
+            assert_eq!(w[1], 0, "non-zero words beside a buffer of {bytes} bytes");
+        }
+        // One word past the last mapping: a fault, or (another mapping of this process there)
+        // anything but the judge's.
+        let &(b, bytes) = mapped.last().unwrap();
+        let past = bytes.next_multiple_of(2 << 20) as i64;
+        let peek = vec![KernelArg::Buffer(b), KernelArg::I64(past), KernelArg::Buffer(out)];
+        match d.run(&[launch("sadoku_test_peek", peek)]) {
+            Err(DeviceError::KernelFault { code, .. }) => show(&format!("past the mapping: {code}")),
+            Ok(()) => {
+                let w = d.download_u64(out).unwrap()[0];
+                show(&format!("past the mapping: read {w:#x}"));
+                assert_ne!(w, MARKER as u64, "the judge's marker past the mapping");
+            }
+            Err(e) => panic!("past the mapping: {e:?}"),
+        }
+        return;
+    }
+
+    // The judge: small judge-only buffers (truth, kept outputs, slots) full of the marker, the
+    // shared ones among them, as a review allocates them.
+    let mut d = open(Role::Reference);
+    let mut judge_only = Vec::new();
+    let mut shared = Vec::new();
+    let fill = |d: &mut CudaDevice, b: Buffer, word: u32| library(d, &[LibraryOp::Fill { buffer: b, word }]);
+    // Judge-only memory of 2 MiB, freed: the driver hands it back with its contents.
+    let recycled = d.alloc(2 << 20).unwrap();
+    fill(&mut d, recycled, MARKER);
+    d.free(recycled);
+    let asked = [17 * 17 * 4 + 2 * 4096, 4, 1000, 17 * 17 * 8, 2 << 20, (2 << 20) + 4, 3 << 20];
+    for (i, asked) in asked.iter().enumerate() {
+        for bytes in [17 * 17 * 8, 8 * 64, 4096, 100_000 + 8 * i] {
+            let b = d.alloc(bytes).unwrap();
+            fill(&mut d, b, MARKER);
+            judge_only.push(b);
+        }
+        let b = d.alloc_shared(*asked).unwrap();
+        assert_eq!(b.bytes, *asked);
+        fill(&mut d, b.view(0, asked / 4 * 4), 0x3F80_0000);
+        shared.push(b);
+    }
+    let list: Vec<String> = shared
+        .iter()
+        .map(|&b| {
+            let h = d.export(b).expect("export");
+            assert_eq!(h.bytes, b.bytes);
+            format!("{}:{}", hex(&h.handle), h.bytes)
+        })
+        .collect();
+    for &b in &judge_only {
+        assert_eq!(d.export(b), Err(DeviceError::NotShareable(b.id)));
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", NAME, "--nocapture"])
+        .env("SADOKU_TEST_IPC_HANDLES", list.join(","))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    show(&text);
+    assert!(out.status.success() && text.contains("1 passed"), "the candidate's side: {text}");
+    for b in judge_only.into_iter().chain(shared) {
+        d.free(b);
+    }
 }
 
 const TRACED: &str = r#"

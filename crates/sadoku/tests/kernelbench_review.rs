@@ -147,10 +147,11 @@ fn a_kernelbench_file_becomes_a_problem_with_its_parameters_as_inputs() {
     let var = p.tensors.iter().find(|t| t.name == "bn_running_var").unwrap();
     let d = var.distributions[1].at(&p.timed_sizes()).unwrap();
     assert!(matches!(d, problem::Distribution::Uniform { lo, .. } if lo > 0.0), "{d}");
-    // The input: the file's own distribution first, a standard normal second.
+    // The input: the file's own get_inputs() draws it in every trial, as its range says.
     let x = &p.tensors[0];
     assert_eq!(x.distributions[0].at(&p.timed_sizes()).unwrap(), problem::Distribution::UNIT_UNIFORM);
-    assert_eq!(x.distributions[1].at(&p.timed_sizes()).unwrap(), problem::Distribution::STANDARD_NORMAL);
+    assert_eq!(x.distributions[1].at(&p.timed_sizes()).unwrap(), problem::Distribution::UNIT_UNIFORM);
+    assert_eq!(p.torch().unwrap().drawn_by_file(), [true, false, false, false, false, false, false]);
     assert!(p.has_baseline());
     assert!(p.baseline_name(sadoku_core::device::Precision::F32).contains("TF32 off"));
     let trimm = kb_problem(&path, "trimm.py");
@@ -166,7 +167,7 @@ fn an_honest_modelnew_is_accepted_against_the_models_truth_and_timed_against_eag
     let timing = r.findings.timing.as_ref().unwrap();
     assert!(timing.speedup.is_some(), "timed against the eager Model: {timing:?}");
     assert!(timing.baseline_name.starts_with("eager PyTorch"), "{}", timing.baseline_name);
-    // Both trials ran, the second on zero-mean inputs.
+    // Both trials ran, each on the file's own get_inputs() under its own seed.
     assert!(r.findings.trials.len() >= 2);
 }
 
@@ -179,15 +180,59 @@ fn a_layer_whose_weights_come_from_the_judge_is_accepted() {
 }
 
 #[test]
-fn zeros_that_pass_the_files_inputs_are_rejected_on_zero_mean_inputs() {
+fn the_domain_is_the_files_own_to_declare() {
     let Some(path) = torch_path() else { return };
     let p = kb_problem(&path, "threshold.py");
     let honest = review(&path, p, "threshold_honest.py", ModelKind::ModelNew);
     assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
-    // Zeros pass under the file's torch.rand inputs; the zero-mean trial exposes them.
+    // Zeros are the exact answer for every input this file's get_inputs() can draw (torch.rand,
+    // all below the level 1.0), and every trial draws with it: the file defines the problem on
+    // that domain, so zeros are right there. (A file that means more declares more.)
     let zeros = review(&path, p, "threshold_zeros.py", ModelKind::ModelNew);
-    assert!(matches!(rejection(&zeros), Rejection::Inaccurate { .. }), "{:?}", zeros.verdict);
-    assert!(zeros.evidence.as_deref().unwrap_or("").contains("randn"), "{:?}", zeros.evidence);
+    assert!(zeros.verdict.is_accepted(), "{:?} {:?}", zeros.verdict, zeros.evidence);
+}
+
+/// Softmax-normalised rows and ±1 labels: drawn by the file's get_inputs() in every trial and
+/// every timed launch, the truth is finite and a candidate that relies on the domain is right.
+#[test]
+fn a_files_inputs_keep_their_domain_in_every_trial_and_timed_launch() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "kl_hinge.py");
+    assert_eq!(p.torch().unwrap().drawn_by_file(), [true; 4]);
+    for file in ["kl_hinge_honest.py", "kl_hinge_domain.py"] {
+        let r = review(&path, p, file, ModelKind::ModelNew);
+        assert!(r.verdict.is_accepted(), "{file}: {:?} {:?}", r.verdict, r.evidence);
+        assert!(r.findings.trials.len() >= 3, "{file}: {:?}", r.findings.trials);
+        for t in &r.findings.trials {
+            for a in &t.accuracy {
+                let finite = a.normwise.is_finite() && a.nonfinite == 0;
+                assert!(finite, "{file}, {}: {} against a NaN truth", t.trial, a.buffer);
+            }
+        }
+        let timing = r.findings.timing.as_ref().unwrap();
+        assert!(timing.speedup.is_some(), "{file}: every timed launch judged and accepted: {timing:?}");
+    }
+    // Typical values of the two losses, whatever the inputs: wrong for the inputs drawn.
+    let cheat = review(&path, p, "kl_hinge_constant.py", ModelKind::ModelNew);
+    assert!(matches!(rejection(&cheat), Rejection::Inaccurate { .. }), "{:?}", cheat.verdict);
+}
+
+/// A get_inputs() that draws another shape than the one the problem was described with is the
+/// file's fault: the review stops with an error that names the file, no verdict.
+#[test]
+fn a_get_inputs_of_another_shape_is_an_environment_error_naming_the_file() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "varying_shape.py");
+    let file = repo().join("python/tests/candidates/kl_hinge_honest.py");
+    let source = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n";
+    let candidate = Candidate::python(file.display().to_string(), source.into(), p, ModelKind::ModelNew).unwrap();
+    let mut judge = SimDevice::new();
+    let mut candidate_worker = worker(&path);
+    let mut model = ModelWorker::new(Box::new(worker(&path)));
+    let mut devices = Devices { model: Some(&mut model), ..Devices::new(&mut candidate_worker, &mut judge) };
+    let e = review_candidate(&mut devices, &candidate, &Seeds { master: 11 }, &options(), &Silent).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("varying_shape.py: get_inputs() returned") && text.contains("same shapes"), "{text}");
 }
 
 #[test]

@@ -284,6 +284,13 @@ pub enum DeviceError {
     /// running, replaced a timer, left its output unwritten): the candidate's doing, with evidence.
     #[error("`{kernel}` refused: {reason}: {evidence}")]
     Refused { kernel: String, reason: String, evidence: String },
+    /// Judge-only memory (not made with [`Device::alloc_shared`]) was asked to be exported: a bug
+    /// in sadoku, never the candidate's doing, and never a reason to fall back to copies.
+    #[error(
+        "buffer {0} is judge-only memory and is never exported (only alloc_shared memory is): a bug in sadoku, \
+         please report it"
+    )]
+    NotShareable(u64),
     /// Anything else: out of memory, a library failure, a driver problem. Not the candidate's fault.
     #[error("{0}")]
     Environment(String),
@@ -315,6 +322,18 @@ impl TimedRun {
         TimedRun { work: work.to_vec() }
     }
 }
+
+/// Granularity of what another process can read once it maps an exported allocation: 2 MiB.
+///
+/// Legacy CUDA IPC (`cuIpcGetMemHandle`/`cuIpcOpenMemHandle`) maps the whole 2 MiB block (or
+/// blocks) behind an allocation, so an importer reads every neighbour the driver placed in the
+/// same block: a candidate's kernel that scans around its buffers would find the judge's truth.
+/// Every allocation that is ever exported is therefore made with [`Device::alloc_shared`]: a whole
+/// number of 2 MiB blocks, starting on a block boundary, zeroed beyond what was asked (no stale
+/// judge data from memory the allocator recycled), and judge-only memory ([`Device::alloc`]) is
+/// never exported. The cost is at most one block per exported buffer; timing's buffer sets
+/// (at most `max_sets` arenas of a few buffers each) stay within a few hundred MiB.
+pub const SHARE_BLOCK: usize = 2 << 20;
 
 /// A device allocation made shareable with another process (CUDA IPC), as the judge hands it to
 /// a candidate's worker: only the inputs, outputs and scratch the candidate needs, never the truth.
@@ -485,7 +504,11 @@ pub trait Device {
     fn info(&self) -> &DeviceInfo;
     /// Compile for this device's architecture (the request names it).
     fn compile(&mut self, request: &CompileRequest) -> Result<CompiledModule, CompileError>;
+    /// Judge-only memory: never exported ([`Device::export`] refuses it).
     fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError>;
+    /// Memory that may be exported to another process: whole [`SHARE_BLOCK`]s of its own, zeroed
+    /// beyond `bytes`, so that whoever maps it sees nothing but it. See [`SHARE_BLOCK`].
+    fn alloc_shared(&mut self, bytes: usize) -> Result<Buffer, DeviceError>;
     /// Free the allocation a buffer (or a view of it) belongs to.
     fn free(&mut self, buffer: Buffer);
     fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError>;
@@ -500,6 +523,8 @@ pub trait Device {
     /// Flush L2 (untimed), then time the work between device events while tracing it.
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError>;
     /// Make an allocation (the whole of it, whatever view `buffer` is) mappable by another process.
+    /// Only an allocation made with [`Device::alloc_shared`]: any other is refused with
+    /// [`DeviceError::NotShareable`].
     fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError>;
     /// Map an allocation another process exported; freeing the returned buffer unmaps it.
     fn import(&mut self, shared: &SharedHandle) -> Result<Buffer, DeviceError>;

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::{
     Buffer, Ceilings, Comparison, Device, DeviceError, DeviceInfo, Difference, KernelArg, KernelRecord, Launch,
-    LibraryOp, ModuleHandle, Precision, Sample, SharedHandle, TimedRun, Trace, Work, compare_host, content_hash,
-    diff_host, element, pattern_element,
+    LibraryOp, ModuleHandle, Precision, SHARE_BLOCK, Sample, SharedHandle, TimedRun, Trace, Work, compare_host,
+    content_hash, diff_host, element, pattern_element,
 };
 use crate::compile::{CompileError, CompileRequest, CompiledModule, Compiler, Entry, Param};
 use crate::problem::Dtype;
@@ -30,6 +30,12 @@ struct Alloc {
     data: Memory,
     /// Mapped from another device: freeing it unmaps, the owner keeps the memory.
     imported: bool,
+    /// Made with `alloc_shared` (its memory is whole [`SHARE_BLOCK`]s): the only kind `export`
+    /// hands out.
+    shareable: bool,
+    /// The bytes asked for (or, imported, that its handle claims). A kernel's access beyond them
+    /// is an illegal address, as compute-sanitizer's memcheck sees it, even inside the blocks.
+    bytes: usize,
 }
 
 /// What a simulated kernel sees: its launch and the device memory.
@@ -97,7 +103,7 @@ impl SimCall<'_> {
         let w = dtype.bytes() as isize;
         let start = b.offset as isize + offset * w;
         let end = start + elements.len() as isize * w;
-        if start < 0 || end as usize > bytes.len() {
+        if start < 0 || end as usize > bytes.len().min(alloc.bytes) {
             return Err(SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()));
         }
         bytes[start as usize..end as usize].copy_from_slice(&element::write(dtype, elements));
@@ -110,7 +116,7 @@ impl SimCall<'_> {
         let alloc = self.memory.get(&b.id).ok_or_else(|| SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()))?;
         let mut bytes = lock(&alloc.data);
         let end = b.offset + values.len() * 8;
-        if values.len() * 8 > b.bytes || end > bytes.len() {
+        if values.len() * 8 > b.bytes || end > bytes.len().min(alloc.bytes) {
             return Err(SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()));
         }
         for (chunk, v) in bytes[b.offset..end].chunks_exact_mut(8).zip(values) {
@@ -128,7 +134,7 @@ impl SimCall<'_> {
         let mut bytes = lock(&alloc.data);
         let start = b.offset as isize + offset * 4;
         let end = start + values.len() as isize * 4;
-        if start < 0 || end as usize > bytes.len() {
+        if start < 0 || end as usize > bytes.len().min(alloc.bytes) {
             return Err(SimFault("CUDA_ERROR_ILLEGAL_ADDRESS".into()));
         }
         for (chunk, v) in bytes[start as usize..end as usize].chunks_exact_mut(4).zip(values) {
@@ -298,6 +304,12 @@ impl SimDevice {
     /// How many allocations are live (tests check nothing leaks).
     pub fn live_buffers(&self) -> usize {
         self.live.len()
+    }
+
+    /// Every byte of the memory behind a buffer (a mapping reads all of it, not only what was
+    /// asked for): what a kernel scanning around an imported buffer could see.
+    pub fn mapped_bytes(&self, buffer: Buffer) -> Option<Vec<u8>> {
+        self.live.get(&buffer.id).map(|a| lock(&a.data).clone())
     }
 
     fn memory(&self, b: Buffer) -> Result<&Memory, DeviceError> {
@@ -565,7 +577,19 @@ impl Device for SimDevice {
         };
         let id = self.next_id;
         self.next_id += 1;
-        self.live.insert(id, Alloc { data: Arc::new(Mutex::new(data)), imported: false });
+        self.live.insert(id, Alloc { data: Arc::new(Mutex::new(data)), imported: false, shareable: false, bytes });
+        Ok(Buffer { id, offset: 0, bytes })
+    }
+
+    /// Like the CUDA device: whole 2 MiB blocks, fresh and zeroed (never memory the judge freed,
+    /// which the recycling of `alloc` would hand back with its contents).
+    fn alloc_shared(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
+        self.alive()?;
+        let whole = bytes.max(1).next_multiple_of(SHARE_BLOCK);
+        let id = self.next_id;
+        self.next_id += 1;
+        let data = Arc::new(Mutex::new(vec![0u8; whole]));
+        self.live.insert(id, Alloc { data, imported: false, shareable: true, bytes });
         Ok(Buffer { id, offset: 0, bytes })
     }
 
@@ -575,7 +599,7 @@ impl Device for SimDevice {
             if !alloc.imported {
                 exported().lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
                 // Recycled with its contents, like a caching allocator, once no one maps it.
-                if let Ok(m) = Arc::try_unwrap(alloc.data) {
+                if let (Ok(m), false) = (Arc::try_unwrap(alloc.data), alloc.shareable) {
                     self.freed.push(m.into_inner().unwrap_or_else(|e| e.into_inner()));
                 }
             }
@@ -612,7 +636,10 @@ impl Device for SimDevice {
     fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError> {
         self.alive()?;
         let data = self.memory(buffer)?.clone();
-        let bytes = lock(&data).len();
+        // Judge-only memory never leaves: CI catches judge code that would export it.
+        let Some(bytes) = self.live.get(&buffer.id).filter(|a| a.shareable).map(|a| a.bytes) else {
+            return Err(DeviceError::NotShareable(buffer.id));
+        };
         let key = Arc::as_ptr(&data) as u64;
         exported().lock().unwrap_or_else(|e| e.into_inner()).insert(key, data);
         self.exports.push(buffer);
@@ -639,7 +666,7 @@ impl Device for SimDevice {
             .ok_or_else(|| DeviceError::Environment("no such exported allocation".into()))?;
         let id = self.next_id;
         self.next_id += 1;
-        self.live.insert(id, Alloc { data, imported: true });
+        self.live.insert(id, Alloc { data, imported: true, shareable: false, bytes: shared.bytes });
         Ok(Buffer { id, offset: 0, bytes: shared.bytes })
     }
 
@@ -752,5 +779,64 @@ impl Compiler for SimCompiler {
             cache_hit: false,
             compile_ms: 0.0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::DeviceExt;
+
+    #[test]
+    fn judge_only_memory_is_never_exported() {
+        let mut judge = SimDevice::new();
+        let truth = judge.alloc(4096).unwrap();
+        assert_eq!(judge.export(truth), Err(DeviceError::NotShareable(truth.id)));
+        assert_eq!(judge.export(truth.view(1024, 64)), Err(DeviceError::NotShareable(truth.id)), "nor a view of it");
+        let input = judge.alloc_shared(4096).unwrap();
+        assert_eq!(input.bytes, 4096, "the buffer is what was asked for");
+        let shared = judge.export(input.view(1024, 64)).unwrap();
+        assert_eq!(shared.bytes, 4096, "the whole allocation as asked, whatever the view");
+        assert_eq!(judge.exports, vec![input.view(1024, 64)]);
+        judge.free(input);
+        judge.free(truth);
+        assert_eq!(judge.live_buffers(), 0);
+    }
+
+    #[test]
+    fn shareable_memory_is_whole_fresh_blocks_with_nothing_of_the_judges() {
+        let mut judge = SimDevice::new();
+        // Judge-only memory with a pattern, freed: `alloc` recycles it with its contents.
+        let secret: Vec<u32> =
+            (0..SHARE_BLOCK as u32 / 4).map(|i| 0x7FC0_0000 ^ i.wrapping_mul(2_654_435_761)).collect();
+        let truth = judge.alloc(SHARE_BLOCK).unwrap();
+        judge.upload(truth, crate::device::as_bytes(&secret)).unwrap();
+        judge.free(truth);
+        let kept = judge.alloc(4096).unwrap();
+        judge.fill_u32(kept, 0x7FC0_0001).unwrap();
+
+        let mut worker = SimDevice::new();
+        for asked in [4, 4096, SHARE_BLOCK - 64, SHARE_BLOCK, SHARE_BLOCK + 4] {
+            let b = judge.alloc_shared(asked).unwrap();
+            judge.fill_u32(b.view(0, asked / 4 * 4), 0x3F80_0000).unwrap();
+            let all = judge.mapped_bytes(b).unwrap();
+            assert_eq!(all.len(), asked.next_multiple_of(SHARE_BLOCK), "whole blocks for {asked} bytes");
+            // What a kernel in the worker could scan: the whole mapping.
+            let remote = worker.import(&judge.export(b).unwrap()).unwrap();
+            let seen = worker.mapped_bytes(remote).unwrap();
+            assert_eq!(seen.len(), all.len());
+            let words: Vec<u32> = seen.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+            let (ours, beyond) = words.split_at(asked / 4);
+            assert!(ours.iter().all(|&w| w == 0x3F80_0000), "the buffer's own words");
+            assert!(beyond.iter().all(|&w| w == 0), "zeros beyond what was asked, for {asked} bytes");
+            assert!(!words.iter().any(|w| *w == 0x7FC0_0001 || secret[..64].contains(w)), "nothing of the judge's");
+            worker.free(remote);
+            judge.free(b);
+        }
+        // The recycled judge memory is still there, judge-only: it was never handed out.
+        let again = judge.alloc(SHARE_BLOCK).unwrap();
+        assert_eq!(judge.download_u32(again).unwrap(), secret);
+        judge.free(again);
+        judge.free(kept);
     }
 }

@@ -8,11 +8,14 @@
 //! - **Tensors.** The forward's tensor arguments, then the Model's floating-point parameters and
 //!   buffers (dots in their names become `_`: `fc.weight` is `fc_weight`), all inputs the judge
 //!   draws fresh for every launch; then the outputs `out0`, `out1`, ...
-//! - **Distributions.** An input is drawn as the file draws it in the first trial and in timing,
-//!   and from a standard normal in the second trial, so that a problem that zeros or a
-//!   positive-only shortcut pass under `torch.rand` is exposed. A parameter is drawn uniformly over
-//!   the range of its initial values, widened to half and one and a half times a constant one
-//!   (BatchNorm's weight of 1) and to ±0.1 around a zero one, in both trials.
+//! - **Distributions.** A forward argument is drawn by the file's own `get_inputs()`, in the
+//!   Model's process, under a fresh seed for every judged launch (`ModelKind::Inputs`), so the
+//!   domain the file declares is kept: softmax-normalised rows still sum to one, ±1 targets stay
+//!   ±1, in every trial and every timed launch alike, and never rescaled. (The distribution the
+//!   description records, the range `get_inputs()` drew, only names the inputs in reports.) A
+//!   parameter is drawn by the judge uniformly over the range of its initial values, widened to
+//!   half and one and a half times a constant one (BatchNorm's weight of 1) and to ±0.1 around a
+//!   zero one, in both trials, never rescaled either.
 //! - **Structure.** Lower-triangular inputs stay lower-triangular; other structures are refused.
 //! - **Error scale.** Per element, |t_i| plus the mean of |t| over the output, written by the
 //!   truth process (the Σ|terms| rule holds for multilinear operations only); the terms are the
@@ -84,6 +87,9 @@ pub enum ModelKind {
     ModelNew,
     /// An archive kernel (`.cu` with `PYBIND11_MODULE` exporting `forward`), the candidate.
     Archive,
+    /// The file's own `get_inputs()` under a seed, written into the judge's input buffers: the
+    /// forward arguments of one judged launch.
+    Inputs,
 }
 
 impl ModelKind {
@@ -93,6 +99,7 @@ impl ModelKind {
             ModelKind::Eager => "reference",
             ModelKind::ModelNew => "modelnew",
             ModelKind::Archive => "archive",
+            ModelKind::Inputs => "inputs",
         }
     }
 }
@@ -102,11 +109,22 @@ impl ModelKind {
 pub const OPTION: &str = "--sadoku-torch=";
 
 impl TorchReference {
+    /// Per input of the problem (forward arguments, then parameters), whether the file's
+    /// `get_inputs()` draws it ([`ModelKind::Inputs`]) rather than the judge's generator.
+    pub fn drawn_by_file(&self) -> Vec<bool> {
+        let inputs = self.bindings.iter().filter(|b| b.kind != BindingKind::Output);
+        inputs.map(|b| matches!(b.kind, BindingKind::Input { .. })).collect()
+    }
+
     /// The worker's option for `kind` at `sizes` (`tf32`: the eager baseline may use TF32).
     pub fn option(&self, problem: &Problem, sizes: &Sizes, kind: ModelKind, tf32: bool) -> String {
         let mut args = Vec::new();
         let mut scales = Vec::new();
         for (spec, b) in problem.buffers(sizes).iter().zip(&self.bindings) {
+            // What get_inputs() draws: the forward's tensor arguments, nothing else.
+            if kind == ModelKind::Inputs && !matches!(b.kind, BindingKind::Input { .. }) {
+                continue;
+            }
             let (role, dtype) = match b.kind {
                 BindingKind::Input { .. } => ("input", spec.dtype.name()),
                 BindingKind::Parameter => ("parameter", spec.dtype.name()),
@@ -275,8 +293,8 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
         }
         let dt = dtype(&input["dtype"], &what)?;
         let own = distribution(&input["distribution"], &what)?;
-        // Integer inputs are indices, classes, masks: their range is the problem's, in both trials.
-        let second = if dt.is_float() { Distribution::STANDARD_NORMAL } else { own };
+        // Drawn by get_inputs() in every trial (see the module's doc): the file's own domain.
+        let second = own;
         let shape = shape(&input["shape"], &what)?;
         for d in &shape {
             terms = terms.max(sizes.eval(d).unwrap_or(1));
@@ -412,7 +430,7 @@ mod tests {
         let at = p.timed_sizes();
         let d = |i: usize, k: usize| p.tensors[i].distributions[k].at(&at).unwrap();
         assert_eq!(d(0, 0), Distribution::Uniform { lo: -2.0, hi: 3.0 }, "the file's own range");
-        assert_eq!(d(0, 1), Distribution::STANDARD_NORMAL, "then zero-mean");
+        assert_eq!(d(0, 1), Distribution::Uniform { lo: -2.0, hi: 3.0 }, "get_inputs() draws every trial");
         assert_eq!(d(1, 1), Distribution::Uniform { lo: -0.25, hi: 0.25 });
         assert_eq!(d(2, 0), Distribution::Uniform { lo: 0.5, hi: 1.5 }, "a constant 1 is widened, not kept");
         assert_eq!(p.terms(&at), 16, "the largest input dimension");
@@ -436,6 +454,18 @@ mod tests {
         );
         assert_eq!(spec["kind"], "truth");
         assert_eq!(spec["problem_source"], "source");
+        // get_inputs() draws the forward's arguments, the judge the parameters.
+        assert_eq!(t.drawn_by_file(), [true, false, false]);
+        let inputs: Value =
+            serde_json::from_str(t.option(&p, &at, ModelKind::Inputs, false).strip_prefix(OPTION).unwrap()).unwrap();
+        assert_eq!(inputs["kind"], "inputs");
+        let args: Vec<(&str, &str, u64)> = inputs["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["name"].as_str().unwrap(), a["role"].as_str().unwrap(), a["index"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(args, [("x", "input", 0)], "the forward's tensors only, at their places");
         let eager: Value =
             serde_json::from_str(t.option(&p, &at, ModelKind::Eager, true).strip_prefix(OPTION).unwrap()).unwrap();
         assert_eq!((eager["kind"].as_str(), eager["tf32"].as_bool()), (Some("reference"), Some(true)));

@@ -1,0 +1,93 @@
+"""The Model's process draws a KernelBench file's inputs with the file's own ``get_inputs()``
+(request kind ``inputs``): under the launch's seed, into the judge's buffers, in the file's domain;
+a draw of another shape or dtype than the problem's is the file's fault, said as such."""
+
+from __future__ import annotations
+
+import json
+import unittest
+from typing import Any
+
+import torch
+
+from sadoku_bridge import kernelbench, tracing, worker
+
+from .support import problem_path
+
+KL_HINGE = [
+    {"name": "predicted", "dtype": "f32", "shape": [16, 40], "role": "input", "index": 0},
+    {"name": "target", "dtype": "f32", "shape": [16, 40], "role": "input", "index": 1},
+    {"name": "scores", "dtype": "f32", "shape": [16], "role": "input", "index": 2},
+    {"name": "labels", "dtype": "f32", "shape": [16], "role": "input", "index": 3},
+]
+
+
+def loaded(name: str, args: list[dict[str, Any]]) -> tuple[worker.Worker, int, list[dict[str, int]]]:
+    """A CPU worker with ``name``'s get_inputs() loaded, and a buffer for each input."""
+    w = worker.Worker("cpu", tracing.Tracer(why="the worker runs on the CPU"))
+    spec = {"kind": "inputs", "problem": str(problem_path(name)), "init_inputs": [], "seed": 0, "args": args}
+    request = {"name": f"{name} (get_inputs())", "source": problem_path(name).read_text(), "arch": "sm_90",
+               "options": [worker.OPTION + json.dumps(spec)]}
+    compiled = w.compile(request)
+    assert "Ok" in compiled, compiled
+    module = w.load(compiled["Ok"])
+    sizes = [4 * int(torch.tensor(a["shape"]).prod()) for a in args]
+    return w, module, [w.alloc(n) for n in sizes]
+
+
+def draw(w: worker.Worker, module: int, buffers: list[dict[str, int]], seed: int) -> list[torch.Tensor]:
+    args: list[dict[str, Any]] = [{"Buffer": b} for b in buffers] + [{"I64": seed}]
+    launch = {"Launch": {"module": module, "kernel": "forward", "grid": [1, 1, 1], "block": [1, 1, 1],
+                         "shared_mem": 0, "args": args}}
+    w.run([launch], timed=False)
+    return [torch.frombuffer(bytearray(w.download(b)), dtype=torch.float32) for b in buffers]
+
+
+class FilesOwnInputs(unittest.TestCase):
+    def test_the_files_draws_keep_their_domain_and_follow_the_seed(self) -> None:
+        w, module, buffers = loaded("kl_hinge", KL_HINGE)
+        predicted, target, scores, labels = draw(w, module, buffers, 7)
+        for rows in (predicted, target):
+            rows = rows.view(16, 40)
+            self.assertTrue(bool((rows > 0).all()))
+            torch.testing.assert_close(rows.sum(dim=1), torch.ones(16))
+        self.assertTrue(bool(((labels == 1) | (labels == -1)).all()), labels)
+        self.assertFalse(bool(((scores == 1) | (scores == -1)).all()))
+        again = draw(w, module, buffers, 7)
+        for a, b in zip((predicted, target, scores, labels), again):
+            self.assertTrue(torch.equal(a, b), "the same seed draws the same inputs (a repeat trial)")
+        other = draw(w, module, buffers, -7)
+        self.assertFalse(torch.equal(other[0], predicted), "another seed, other inputs")
+        # The worker's own generators are not left seeded by the file's.
+        import random
+
+        random.seed(1)
+        before = random.random()
+        random.seed(1)
+        draw(w, module, buffers, 8)
+        self.assertEqual(random.random(), before)
+
+    def test_a_draw_of_another_shape_is_the_files_fault(self) -> None:
+        args = [{"name": "x", "dtype": "f32", "shape": [4096], "role": "input", "index": 0}]
+        w, module, buffers = loaded("varying_shape", args)
+        with self.assertRaises(worker.DeviceFailure) as caught:
+            draw(w, module, buffers, 3)
+        message = caught.exception.error["Environment"]
+        self.assertIn("varying_shape.py: get_inputs() returned", message)
+        self.assertIn("same shapes and dtypes", message)
+
+    def test_a_seed_and_a_buffer_per_input_are_required(self) -> None:
+        w, module, buffers = loaded("kl_hinge", KL_HINGE)
+        launch = {"Launch": {"module": module, "kernel": "forward", "grid": [1, 1, 1], "block": [1, 1, 1],
+                             "shared_mem": 0, "args": [{"Buffer": b} for b in buffers]}}
+        with self.assertRaises(worker.DeviceFailure):
+            w.run([launch], timed=False)
+
+    def test_draw_inputs_seeds_torch(self) -> None:
+        problem = kernelbench.load_problem(problem_path("kl_hinge"))
+        a, b = kernelbench.draw_inputs(problem, 3), kernelbench.draw_inputs(problem, 3)
+        self.assertTrue(all(torch.equal(x, y) for x, y in zip(a, b)))
+
+
+if __name__ == "__main__":
+    unittest.main()
