@@ -992,8 +992,11 @@ impl Truth {
         }
         let outputs = self.calibration.borrow().outputs.clone();
         let words: Vec<u32> = specs.iter().map(|s| crate::checks::poison_nan(s.dtype)).collect();
-        let fills: Vec<Work> =
-            outputs.iter().zip(&words).map(|(&buffer, &word)| Work::Library(LibraryOp::Fill { buffer, word })).collect();
+        let fills: Vec<Work> = outputs
+            .iter()
+            .zip(&words)
+            .map(|(&buffer, &word)| Work::Library(LibraryOp::Fill { buffer, word }))
+            .collect();
         devices.reference.run(&fills)?;
         let ran: Result<(), String> = if problem.baseline_in_python() {
             match devices.model.as_deref_mut() {

@@ -405,7 +405,10 @@ fn a_bf16_gemm_is_judged_against_the_widened_truth_and_a_bf16_baseline() {
 /// A bf16 GEMM's kernel: fp32 accumulation inside steps of `step` products, the accumulator
 /// rounded to bf16 between steps when `bf16_between` (an MMA loop keeping its C in bf16), the
 /// products of each step taken in reverse order (an honest order other than the baseline's).
-fn stepped_gemm(step: usize, bf16_between: impl Fn() -> bool + 'static) -> impl FnMut(&mut SimCall) -> Result<(), SimFault> {
+fn stepped_gemm(
+    step: usize,
+    bf16_between: impl Fn() -> bool + 'static,
+) -> impl FnMut(&mut SimCall) -> Result<(), SimFault> {
     let bf16 = Dtype::Bf16;
     move |call: &mut SimCall| {
         let (m, n, k) = (call.int(3) as usize, call.int(4) as usize, call.int(5) as usize);
@@ -438,7 +441,11 @@ fn gemm_bf16_source(kernel: &str) -> String {
     )
 }
 
-fn review_gemm_bf16(kernel: &str, run: impl FnMut(&mut SimCall) -> Result<(), SimFault> + 'static, options: &ReviewOptions) -> CandidateReport {
+fn review_gemm_bf16(
+    kernel: &str,
+    run: impl FnMut(&mut SimCall) -> Result<(), SimFault> + 'static,
+    options: &ReviewOptions,
+) -> CandidateReport {
     let mut dev = SimDevice::new();
     dev.kernel(kernel, &["u64", "u64", "u64", "u32", "u32", "u32"], run, |_| 0.01);
     let mut judge = SimDevice::new();

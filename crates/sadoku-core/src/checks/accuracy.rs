@@ -427,7 +427,13 @@ impl Accuracy {
     /// The normwise error as a multiple of the baseline's on the same inputs, when calibrated.
     pub fn baseline_multiple(&self) -> Option<f64> {
         let b = self.baseline_normwise?;
-        Some(if b > 0.0 { self.normwise / b } else if self.normwise > 0.0 { f64::INFINITY } else { 1.0 })
+        Some(if b > 0.0 {
+            self.normwise / b
+        } else if self.normwise > 0.0 {
+            f64::INFINITY
+        } else {
+            1.0
+        })
     }
 
     /// Why it fails, as one line of evidence; `None` when it passes.
@@ -477,7 +483,9 @@ impl Accuracy {
         } else if calibrated("elementwise") {
             let of_scale = self.worst.as_ref().map_or(String::new(), |w| {
                 let b = self.baseline_worst.unwrap_or(0.0);
-                let times = if b > 0.0 { format!(", {:.1}× the baseline's worst", w.ratio * self.factor / b) } else {
+                let times = if b > 0.0 {
+                    format!(", {:.1}× the baseline's worst", w.ratio * self.factor / b)
+                } else {
                     String::new()
                 };
                 format!(" (the worst {:.2e} of its error scale{times})", w.ratio * self.factor)
@@ -743,9 +751,8 @@ mod tests {
         let bf16 = |x: f32| element::value(Dtype::Bf16, element::from_f32(Dtype::Bf16, x)) as f32;
         let (mut got, mut values, mut scale) = (vec![], vec![], vec![]);
         for _ in 0..rows {
-            let pairs: Vec<(f32, f32)> = (0..k)
-                .map(|_| (bf16(rng.sample(StandardNormal)), bf16(rng.sample(StandardNormal))))
-                .collect();
+            let pairs: Vec<(f32, f32)> =
+                (0..k).map(|_| (bf16(rng.sample(StandardNormal)), bf16(rng.sample(StandardNormal)))).collect();
             values.push(pairs.iter().map(|&(a, b)| a as f64 * b as f64).sum());
             scale.push(pairs.iter().map(|&(a, b)| (a as f64 * b as f64).abs()).sum());
             got.push(element::from_f32(Dtype::Bf16, accumulate(&pairs)));
@@ -776,7 +783,8 @@ mod tests {
                 element::value(Dtype::Bf16, element::from_f32(Dtype::Bf16, sum)) as f32
             })
         };
-        let spec = BufferSpec { name: "C", role: Role::Output, dtype: Dtype::Bf16, dims: vec![500], lower_triangular: false };
+        let spec =
+            BufferSpec { name: "C", role: Role::Output, dtype: Dtype::Bf16, dims: vec![500], lower_triangular: false };
         // At K = 4096 the attack is just over the class (2.0e-2); below, inside it.
         for k in [1024, 2048] {
             let tol = Tolerance::BF16;
