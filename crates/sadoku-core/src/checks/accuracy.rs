@@ -7,6 +7,12 @@
 //! - normwise, ‖Ĉ − C‖ / ‖C‖. On zero-mean inputs sums cancel, so this exposes the precision the
 //!   kernel really computed in: fp32 stays near 1e-6 even at K = 8192, TF32 operands land near
 //!   4e-4 and bf16 near 3e-3. That is the precision class.
+//!
+//! Neither bound is ever off: the elementwise one is finite at every K ([`MAX_KU`]). And where a
+//! class's bounds are guesses or loose, they are calibrated against the baseline on the same
+//! inputs ([`Bounds`]): an opaque Model's elementwise bound (its K is a guess), and the normwise
+//! limit of a low-precision class (bf16's 2e-2 is ~10× what an honest kernel achieves). The
+//! candidate may have a stated multiple of the baseline's error; the class limits stay outer ones.
 
 use serde::{Deserialize, Serialize};
 
@@ -826,6 +832,23 @@ mod tests {
         let b = Bounds::of(ToleranceClass::Fp32, Dtype::F32, k, (true, false), &none);
         assert_eq!(b.factor, Tolerance::FP32.elementwise_factor(k));
         assert_eq!(b.uncalibrated.as_deref(), Some("no Python"));
+    }
+
+    #[test]
+    fn low_precision_outputs_calibrate_their_normwise_limit_against_a_baseline_of_their_precision() {
+        let find = |name: &str| crate::problem::find(name).unwrap();
+        let (fp32, tf32, bf16) = (ToleranceClass::Fp32, ToleranceClass::Tf32, ToleranceClass::Bf16);
+        // cuBLAS's bf16 GEMM, in bf16; an fp32 GEMM's cuBLAS only under a TF32 review.
+        assert_eq!(calibrates(find("gemm_bf16"), bf16, Dtype::Bf16, fp32), (false, true));
+        assert_eq!(calibrates(find("gemm_fp16"), ToleranceClass::Fp16, Dtype::F16, fp32), (false, true));
+        assert_eq!(calibrates(find("gemm_square"), fp32, Dtype::F32, fp32), (false, false));
+        assert_eq!(calibrates(find("gemm_square"), tf32, Dtype::F32, tf32), (false, true));
+        // cuDNN's softmax is fp32 whatever the review: a TF32 candidate is not held to it.
+        assert_eq!(calibrates(find("softmax"), tf32, Dtype::F32, tf32), (false, false));
+        // A PyTorch expression in the problem's own dtypes.
+        assert_eq!(calibrates(find("rmsnorm_bf16"), bf16, Dtype::Bf16, fp32), (false, true));
+        // Exact outputs never.
+        assert_eq!(calibrates(find("argmax_dim"), ToleranceClass::Exact, Dtype::I64, fp32), (false, false));
     }
 
     #[test]
