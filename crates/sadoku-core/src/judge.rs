@@ -378,6 +378,20 @@ pub(crate) struct Truth {
     /// Key of the input and guard hashes: drawn at run time, never sent to the worker.
     key: u64,
     canary_hash: u64,
+    /// The baseline's error at this size, against this truth (see [`Truth::calibrate`]).
+    calibration: std::cell::RefCell<Calibration>,
+}
+
+/// The baseline run on the inputs of a judged launch, into judge-only buffers, and compared with
+/// that launch's truth: the bounds an output is held to ([`accuracy::Bounds`]) are calibrated
+/// against what it achieved. A verification trial calibrates on its own inputs; timed launches
+/// use the last calibration at their size, or calibrate on the first of them when there is none.
+#[derive(Default)]
+struct Calibration {
+    /// The baseline's outputs, allocated on first use; never exported.
+    outputs: Vec<Buffer>,
+    /// Per output, from the last calibrated launch; empty before the first.
+    outputs_calibrated: Vec<accuracy::Calibrated>,
 }
 
 /// Result slots: per input a hash before and after, per guarded buffer two zone hashes, per output
@@ -426,6 +440,7 @@ impl Truth {
             terms: problem.terms(sizes),
             key,
             canary_hash: content_hash(&vec![CANARY; GUARD_BYTES / 4], key),
+            calibration: Default::default(),
         };
         let made = (|| {
             for bytes in truth_scratch(problem, sizes) {
@@ -483,7 +498,7 @@ impl Truth {
         if let Some(r) = &self.reference {
             devices.reference.unload(r.module);
         }
-        for b in self.scratch.iter().chain(&self.kept).chain(&self.pristine) {
+        for b in self.scratch.iter().chain(&self.kept).chain(&self.pristine).chain(&self.calibration.borrow().outputs) {
             devices.reference.free(*b);
         }
         for (v, s) in &self.outputs {
@@ -654,7 +669,6 @@ pub(crate) fn judge(
     // 3. Truth and comparison: on the judge, in its own context.
     // Each output in its own class: declared, its dtype's, or the review's.
     let classes = problem.output_tolerances(review);
-    let factors: Vec<f64> = classes.iter().map(|c| c.tolerance().elementwise_factor(truth.terms)).collect();
     let mut after: Vec<Work> = hash_inputs(true).collect();
     for (b, g) in arena.all().enumerate() {
         if g.guard() > 0 {
@@ -670,7 +684,17 @@ pub(crate) fn judge(
     // The truth from the judge's own copy of the inputs, never from the shared buffers.
     let judge_inputs = truth.inputs(problem);
     truth.torch(devices, problem, &judge_inputs)?;
-    after.extend(truth.work(problem, &judge_inputs)?);
+    let truth_work = truth.work(problem, &judge_inputs)?;
+    // The baseline on these inputs, against this truth: every verification trial, and the first
+    // timed launch at a size with no calibration yet.
+    if truth.calibrates(problem, review) && (!plan.timed || truth.calibration.borrow().outputs_calibrated.is_empty()) {
+        devices.reference.run(&truth_work)?;
+        truth.calibrate(devices, problem, &judge_inputs, review)?;
+    } else {
+        after.extend(truth_work);
+    }
+    let bounds = truth.bounds(problem, review);
+    let factors: Vec<f64> = bounds.iter().map(|b| b.factor).collect();
     for (k, ((spec, g), &(values, scale))) in outputs.iter().zip(&truth.outputs).enumerate() {
         let out = truth.results.view(8 * slots.compare(k), 8 * Comparison::WORDS);
         // The shape's elements only: a 16-bit output's padding to a whole word is not judged.
@@ -743,7 +767,8 @@ pub(crate) fn judge(
         .iter()
         .zip(&comparisons)
         .zip(&classes)
-        .map(|(((spec, _), c), &class)| accuracy::from_comparison(spec, c, class))
+        .zip(&bounds)
+        .map(|((((spec, _), c), &class), b)| accuracy::from_comparison(spec, c, class).with_bounds(b))
         .collect();
     if plan.keep {
         let copies: Vec<Work> = outputs
@@ -1007,6 +1032,168 @@ impl Truth {
     pub(crate) fn inputs(&self, problem: &Problem) -> Vec<Buffer> {
         let specs = problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Input);
         specs.zip(&self.pristine).map(|(spec, b)| b.view(0, spec.bytes().min(b.bytes))).collect()
+    }
+
+    /// Whether any output's bounds are calibrated against the baseline in a review in `review`.
+    fn calibrates(&self, problem: &Problem, review: ToleranceClass) -> bool {
+        let classes = problem.output_tolerances(review);
+        let specs = problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Output);
+        specs.zip(classes).any(|(spec, class)| {
+            let (elementwise, normwise) = accuracy::calibrates(problem, class, spec.dtype, review);
+            elementwise || normwise
+        })
+    }
+
+    /// Each output's bounds in a review in `review`, from the last calibration at this size.
+    fn bounds(&self, problem: &Problem, review: ToleranceClass) -> Vec<accuracy::Bounds> {
+        let classes = problem.output_tolerances(review);
+        let specs = problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Output);
+        let calibration = self.calibration.borrow();
+        specs
+            .zip(classes)
+            .enumerate()
+            .map(|(k, (spec, class))| {
+                let wanted = accuracy::calibrates(problem, class, spec.dtype, review);
+                let c = calibration.outputs_calibrated.get(k).unwrap_or(&accuracy::Calibrated::NotWanted);
+                accuracy::Bounds::of(class, spec.dtype, self.terms, wanted, c)
+            })
+            .collect()
+    }
+
+    /// Run the baseline on `inputs` (the judge's views of a judged launch's inputs, whose truth
+    /// is in this size's value buffers) into judge-only buffers poisoned with NaN, and compare it
+    /// with the truth: its normwise error and its worst error over scale (the comparator with
+    /// factor 1) per output. A baseline that cannot run, fails, leaves an element unwritten or
+    /// non-finite, or is itself outside its output's class calibrates nothing: the uncalibrated
+    /// bounds apply and the record says why.
+    fn calibrate(
+        &self,
+        devices: &mut Devices,
+        problem: &'static Problem,
+        inputs: &[Buffer],
+        review: ToleranceClass,
+    ) -> Result<(), Stop> {
+        let specs: Vec<BufferSpec> =
+            problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Output).collect();
+        let classes = problem.output_tolerances(review);
+        if self.calibration.borrow().outputs.is_empty() {
+            let mut made = Vec::new();
+            for spec in &specs {
+                // A KernelBench Model writes them from its own process: shareable with it alone.
+                let bytes = spec.bytes().div_ceil(4).max(1) * 4;
+                let made_one = if problem.torch().is_some() {
+                    devices.reference.alloc_shared(bytes)
+                } else {
+                    devices.reference.alloc(bytes)
+                };
+                match made_one {
+                    Ok(b) => made.push(b),
+                    Err(e) => {
+                        for b in made {
+                            devices.reference.free(b);
+                        }
+                        return Err(Stop::Env(e));
+                    }
+                }
+            }
+            self.calibration.borrow_mut().outputs = made;
+        }
+        let outputs = self.calibration.borrow().outputs.clone();
+        let words: Vec<u32> = specs.iter().map(|s| crate::checks::poison_nan(s.dtype)).collect();
+        let fills: Vec<Work> = outputs
+            .iter()
+            .zip(&words)
+            .map(|(&buffer, &word)| Work::Library(LibraryOp::Fill { buffer, word }))
+            .collect();
+        devices.reference.run(&fills)?;
+        let ran: Result<(), String> = if problem.baseline_in_python() {
+            match devices.model.as_deref_mut() {
+                None => Err("the baseline is PyTorch, and no Python process with PyTorch was started".into()),
+                Some(model) => {
+                    let mut args: Vec<(Buffer, Access)> = inputs.iter().map(|&b| (b, Access::Read)).collect();
+                    args.extend(outputs.iter().map(|&b| (b, Access::Write)));
+                    let tf32 = review == ToleranceClass::Tf32;
+                    model
+                        .call(&mut *devices.reference, problem, &self.sizes, ModelKind::Eager, tf32, &args, false)
+                        .map(|_| ())
+                        .map_err(|e| format!("the baseline failed: {e}"))
+                }
+            }
+        } else {
+            let precision = if review == ToleranceClass::Tf32 { Precision::Tf32 } else { Precision::F32 };
+            let work = problem.baseline(&self.sizes, inputs, &outputs, precision);
+            match devices.reference.unavailable(&work) {
+                _ if work.is_empty() => Err("the problem has no library baseline".into()),
+                Some(why) => Err(format!("the baseline cannot run here: {why}")),
+                None => Ok(devices.reference.run(&work)?),
+            }
+        };
+        let calibrated: Vec<accuracy::Calibrated> = match ran {
+            Err(why) => specs.iter().map(|_| accuracy::Calibrated::Unavailable(why.clone())).collect(),
+            Ok(()) => {
+                let poison: Vec<PoisonWords> = words.iter().map(|&w| PoisonWords::Word(w)).collect();
+                let got: Vec<Buffer> = outputs.iter().zip(&specs).map(|(b, spec)| b.view(0, spec.bytes())).collect();
+                let comparisons = self.compare_with(devices, &specs, &got, &poison, &vec![1.0; specs.len()])?;
+                comparisons
+                    .iter()
+                    .zip(&specs)
+                    .zip(&classes)
+                    .map(|((c, spec), class)| {
+                        let normwise = c.normwise();
+                        if c.nonfinite > 0 {
+                            accuracy::Calibrated::Unavailable(format!(
+                                "the baseline left {} elements of {} non-finite",
+                                c.nonfinite, spec.name
+                            ))
+                        } else if normwise > class.tolerance().normwise {
+                            accuracy::Calibrated::Unavailable(format!(
+                                "the baseline's own normwise error {normwise:.2e} in {} is outside the {class} class",
+                                spec.name
+                            ))
+                        } else {
+                            accuracy::Calibrated::Baseline(accuracy::BaselineError {
+                                normwise,
+                                worst: c.worst_ratio.max(0.0),
+                            })
+                        }
+                    })
+                    .collect()
+            }
+        };
+        self.calibration.borrow_mut().outputs_calibrated = calibrated;
+        Ok(())
+    }
+
+    /// The comparator's summaries of `got` (one buffer per output, the shape's bytes) against this
+    /// size's truth, with elementwise factors `factors`.
+    fn compare_with(
+        &self,
+        devices: &mut Devices,
+        specs: &[BufferSpec],
+        got: &[Buffer],
+        poison: &[PoisonWords],
+        factors: &[f64],
+    ) -> Result<Vec<Comparison>, DeviceError> {
+        let out = devices.reference.alloc(8 * Comparison::WORDS * specs.len().max(1))?;
+        let work: Vec<Work> = specs
+            .iter()
+            .enumerate()
+            .map(|(k, spec)| {
+                Work::Library(LibraryOp::Compare {
+                    got: got[k],
+                    values: self.outputs[k].0,
+                    scale: self.outputs[k].1,
+                    factor: factors[k],
+                    poison: poison[k],
+                    out: out.view(8 * Comparison::WORDS * k, 8 * Comparison::WORDS),
+                    dtype: spec.dtype,
+                })
+            })
+            .collect();
+        let words = devices.reference.run(&work).and_then(|()| devices.reference.download_u64(out));
+        devices.reference.free(out);
+        let words = words?;
+        Ok((0..specs.len()).map(|k| Comparison::from_words(&words[k * Comparison::WORDS..]).with_terms(self.terms)).collect())
     }
 
     /// The trusted work that writes each output's fp64 values and error scale from `inputs` (the

@@ -374,3 +374,36 @@ fn without_python_a_pytorch_baseline_is_missing_and_the_verdict_stands() {
     assert_eq!(t.speedup, None);
     assert!(t.baseline_unavailable.as_deref().unwrap_or_default().contains("no Python with PyTorch"), "{t:?}");
 }
+
+// --- Calibrated accuracy -------------------------------------------------------------------------
+
+/// An elementwise Model over a vector of 2²³ elements: the opaque Model's K (its largest input
+/// dimension) makes K·u = 0.5 in fp32, where the uncalibrated bound used to be switched off and a
+/// few elements 1 % wrong passed the normwise test. Calibrated against the Model itself in fp32 on
+/// the same inputs, those elements are rejected; the honest candidate, rounding differently from
+/// the eager Model (one fused multiply-add), is accepted.
+#[test]
+fn a_few_elements_one_percent_wrong_are_rejected_against_the_models_own_error_at_any_length() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "affine_long.py");
+    assert_eq!(p.terms(&p.timed_sizes()), 1 << 23);
+    let untimed = ReviewOptions { skip_timing: true, ..options() };
+    let review = |file: &str| {
+        let file = repo().join("python/tests/candidates").join(file);
+        let source = std::fs::read_to_string(&file).unwrap();
+        let candidate = Candidate::python(file.display().to_string(), source, p, ModelKind::ModelNew).unwrap();
+        let mut judge = SimDevice::new();
+        let mut candidate_worker = worker(&path);
+        let mut model = ModelWorker::new(Box::new(worker(&path)));
+        let mut devices = Devices { model: Some(&mut model), ..Devices::new(&mut candidate_worker, &mut judge) };
+        review_candidate(&mut devices, &candidate, &Seeds { master: 11 }, &untimed, &Silent).unwrap()
+    };
+    let honest = review("affine_long_honest.py");
+    assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
+    let error = honest.findings.error.as_ref().unwrap();
+    assert_eq!(error.calibrated, Some("elementwise"), "{error:?}");
+    assert!(error.baseline_worst.is_some() && error.factor < 3e-3, "{error:?}");
+    let off = review("affine_long_few_off.py");
+    let Rejection::Inaccurate { evidence, .. } = rejection(&off) else { panic!("{:?}", off.verdict) };
+    assert!(evidence.contains("outside 8× the baseline's worst error"), "{evidence}");
+}

@@ -19,7 +19,11 @@ fn verdict_cell(c: &CandidateReport) -> Cell {
 
 fn error_cell(c: &CandidateReport) -> String {
     match &c.findings.error {
-        Some(e) if e.normwise.is_finite() => format!("{:.1e} ({})", e.normwise, e.class),
+        // Calibrated: also as a multiple of the baseline's error on the same inputs.
+        Some(e) if e.normwise.is_finite() => match e.baseline_multiple() {
+            Some(m) if m.is_finite() => format!("{:.1e} ({}, {m:.1}× the baseline's)", e.normwise, e.class),
+            _ => format!("{:.1e} ({})", e.normwise, e.class),
+        },
         Some(e) => format!("non-finite ({})", e.class),
         None => "–".into(),
     }
