@@ -3,6 +3,7 @@
 # problems proved against their solutions. Binaries come stripped in .carry/new (built on the CPU machine).
 set -u
 mkdir -p target/release && cp .carry/new/sadoku .carry/new/libsadoku_trace.so target/release/ && chmod +x target/release/sadoku
+[ -f .carry/new/gpu-tests ] && cp .carry/new/gpu-tests target/release/ && chmod +x target/release/gpu-tests
 export CUDA_HOME=/usr/local/cuda PATH=/opt/torch/.venv/bin:/usr/local/cuda/bin:$PATH SADOKU_PYTHON=/opt/torch/.venv/bin/python
 { date -u; cat .carry/new/COMMIT; target/release/sadoku --version
   nvidia-smi --query-gpu=name,driver_version,uuid,clocks.max.sm --format=csv; } > $OUT/environment.txt 2>&1
