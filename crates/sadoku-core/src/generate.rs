@@ -445,7 +445,12 @@ mod tests {
     #[test]
     fn subnormal_draws_are_subnormal_or_the_smallest_normals_of_their_type() {
         let f32_min = f32::MIN_POSITIVE as f64;
-        let types = [(Dtype::F32, f32_min), (Dtype::F16, 6.103515625e-5), (Dtype::Bf16, f32_min), (Dtype::F64, f64::MIN_POSITIVE)];
+        let types = [
+            (Dtype::F32, f32_min),
+            (Dtype::F16, 6.103515625e-5),
+            (Dtype::Bf16, f32_min),
+            (Dtype::F64, f64::MIN_POSITIVE),
+        ];
         for (dtype, min_normal) in types {
             let d = Draw { dtype, ..draw(Distribution::Subnormal, 12) };
             let v: Vec<f64> = elements(&d, 10_000).iter().map(|&x| element::value(dtype, x)).collect();

@@ -37,8 +37,8 @@ use crate::model::Access;
 use crate::problem::ReferenceKernel;
 use crate::problem::torch::ModelKind;
 use crate::problem::{BufferSpec, Distribution, Dtype, Problem, Reference, ReferenceSpec, Role, ScaleRule, Sizes};
-use crate::verdict::{At, Rejection};
 use crate::seeds::Seeds;
+use crate::verdict::{At, Rejection};
 
 /// Largest output (elements) whose verification trials are also checked on the host.
 pub const HOST_CHECK_ELEMENTS: usize = 1 << 20;
@@ -734,8 +734,9 @@ pub(crate) fn judge(
             };
         }
     }
-    let comparisons: Vec<Comparison> =
-        (0..outputs.len()).map(|k| Comparison::from_words(&words[slots.compare(k)..]).with_terms(truth.terms)).collect();
+    let comparisons: Vec<Comparison> = (0..outputs.len())
+        .map(|k| Comparison::from_words(&words[slots.compare(k)..]).with_terms(truth.terms))
+        .collect();
     let differences: Vec<Difference> = if plan.repeat {
         (0..outputs.len()).map(|k| Difference::from_words(&words[slots.diff(k)..])).collect()
     } else {
@@ -1193,7 +1194,9 @@ impl Truth {
         let words = devices.reference.run(&work).and_then(|()| devices.reference.download_u64(out));
         devices.reference.free(out);
         let words = words?;
-        Ok((0..specs.len()).map(|k| Comparison::from_words(&words[k * Comparison::WORDS..]).with_terms(self.terms)).collect())
+        Ok((0..specs.len())
+            .map(|k| Comparison::from_words(&words[k * Comparison::WORDS..]).with_terms(self.terms))
+            .collect())
     }
 
     /// The trusted work that writes each output's fp64 values and error scale from `inputs` (the

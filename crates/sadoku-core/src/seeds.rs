@@ -29,7 +29,15 @@ impl Seeds {
     /// The seed of one launch's inputs: every draw names the candidate, the problem (name and
     /// definition's hash), the case (a verification trial, a stress trial, a timed launch), the
     /// sizes and the launch's index, so that no launch's draw is another's, or a prefix of one.
-    pub fn launch(&self, candidate: &str, problem: &str, definition: &str, case: &str, sizes: &str, index: usize) -> u64 {
+    pub fn launch(
+        &self,
+        candidate: &str,
+        problem: &str,
+        definition: &str,
+        case: &str,
+        sizes: &str,
+        index: usize,
+    ) -> u64 {
         self.derive(&[candidate, problem, definition, case, sizes, &index.to_string(), "inputs"])
     }
 }

@@ -352,7 +352,8 @@ impl Sampler<'_> {
 
     /// Keep what the baseline's sample traced: its records, and how long the device was busy.
     fn baseline_taken(&mut self, sample: &Sample) -> Taken {
-        if let crate::device::Trace::Traced { kernels, .. } | crate::device::Trace::Call { kernels, .. } = &sample.trace {
+        if let crate::device::Trace::Traced { kernels, .. } | crate::device::Trace::Call { kernels, .. } = &sample.trace
+        {
             if !kernels.is_empty() {
                 let mut ordered = kernels.clone();
                 ordered.sort_by_key(|k| (k.start_ns, k.end_ns));
@@ -912,7 +913,8 @@ mod tests {
     fn a_baselines_busy_time_is_the_union_of_its_records_and_its_kernels_are_kept_by_place() {
         // Eager l2norm as the H200 traced it while CUPTI took up its buffers inside the call: a
         // norm, 0.33 ms idle, a division; and a copy overlapping a kernel on another stream.
-        let records = vec![record("norm", 0, 84_000), record("div", 414_000, 622_000), record("copy", 500_000, 700_000)];
+        let records =
+            vec![record("norm", 0, 84_000), record("div", 414_000, 622_000), record("copy", 500_000, 700_000)];
         assert!((busy_ms(&records) - (0.084 + 0.286)).abs() < 1e-12, "{}", busy_ms(&records));
         assert_eq!(busy_ms(&[]), 0.0);
         let mut places = Vec::new();

@@ -200,8 +200,9 @@ fn the_honest_kernel_passes_at_the_drawn_size_and_the_seed_replays_it() {
     assert_eq!(a.findings.trials.iter().filter(|t| t.drawn).count(), 3);
     let b = review_unchecked(&mut dev, &candidate("honest"), 11, &drawn_options(true));
     assert_eq!(b.findings.drawn_sizes, Some(drawn.clone()), "--seed replays the drawn size");
-    let sizes: Vec<Option<Sizes>> =
-        (12..20).map(|m| review_unchecked(&mut dev, &candidate("honest"), m, &drawn_options(true)).findings.drawn_sizes).collect();
+    let sizes: Vec<Option<Sizes>> = (12..20)
+        .map(|m| review_unchecked(&mut dev, &candidate("honest"), m, &drawn_options(true)).findings.drawn_sizes)
+        .collect();
     assert!(sizes.iter().any(|s| s.as_ref() != Some(&drawn)), "another seed, another size");
     // The JSON record names it.
     let json = serde_json::to_value(&a).unwrap();

@@ -486,7 +486,7 @@ fn a_candidates_worker_cannot_claim_to_be_the_environment() {
     let (mut trusted, _) = start(honest_device, Timeouts::default());
     let b = trusted.alloc(64).unwrap();
     let tril = Work::Library(LibraryOp::TrilF32 { c: b, n: 2 });
-    assert!(matches!(trusted.run(&[tril.clone()]), Err(DeviceError::Environment(_))));
+    assert!(matches!(trusted.run(std::slice::from_ref(&tril)), Err(DeviceError::Environment(_))));
     // ... and the same answer from a candidate's worker is the candidate's.
     let mut untrusted = start_untrusted(usize::MAX);
     let b = untrusted.alloc(64).unwrap();

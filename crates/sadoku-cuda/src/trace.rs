@@ -470,7 +470,8 @@ pub fn assemble_call(records: &[RawKernel], marker: u32, dropped: u64) -> Trace 
     if let Some(r) = records.iter().find(|r| r.start == 0 || r.end < r.start) {
         return unavailable(format!("CUPTI delivered an incomplete record of `{}`", r.name));
     }
-    let mut markers: Vec<(usize, &RawKernel)> = records.iter().enumerate().filter(|(_, r)| is_marker(r, marker)).collect();
+    let mut markers: Vec<(usize, &RawKernel)> =
+        records.iter().enumerate().filter(|(_, r)| is_marker(r, marker)).collect();
     markers.sort_by_key(|(_, r)| (r.start, r.end));
     let (Some(&(first, open)), Some(&(last, close))) = (markers.first(), markers.last()) else {
         return unavailable("the trace lacks the call's marker memsets (CUPTI delivered 0 of 2)".into());

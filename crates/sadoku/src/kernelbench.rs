@@ -310,9 +310,8 @@ fn load_problem(
 ) -> Result<&'static Problem> {
     let source = std::fs::read_to_string(file).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let description = describe(file, python, bridge, mode, 0)?;
-    let mut problem =
-        sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
-            .map_err(|m| anyhow!("{m}"))?;
+    let mut problem = sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
+        .map_err(|m| anyhow!("{m}"))?;
     if let Some(c) = compile {
         problem = sadoku_core::problem::torch::with_compile(problem, c).map_err(|m| anyhow!("{m}"))?;
     }

@@ -198,9 +198,14 @@ pub fn command_writing(
     cmd.arg("--").arg(python).args(args);
     crate::workers::clear_env(&mut cmd, temp);
     // Python and the libraries it loads keep their caches in the worker's own directory.
-    for var in
-        ["HOME", "TORCH_EXTENSIONS_DIR", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "CUDA_CACHE_PATH", "XDG_CACHE_HOME"]
-    {
+    for var in [
+        "HOME",
+        "TORCH_EXTENSIONS_DIR",
+        "TRITON_CACHE_DIR",
+        "TORCHINDUCTOR_CACHE_DIR",
+        "CUDA_CACHE_PATH",
+        "XDG_CACHE_HOME",
+    ] {
         cmd.env(var, temp);
     }
     if let Some(e) = extensions {

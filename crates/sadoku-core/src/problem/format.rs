@@ -380,14 +380,17 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
             (Some(_), Role::Output) => return Err(what("outputs are poisoned, never drawn: no stress".into())),
             (None, Role::Output) => Vec::new(),
             (Some(list), Role::Input) => {
-                let expr = |t: &str| {
-                    expr_at(&RawExpr::Text(t.trim().into()), line, "stress bound").map_err(|e| e.message)
-                };
+                let expr =
+                    |t: &str| expr_at(&RawExpr::Text(t.trim().into()), line, "stress bound").map_err(|e| e.message);
                 let specs: Vec<DistributionSpec> = list
                     .iter()
-                    .map(|s| DistributionSpec::parse(s, &expr).map_err(|m| what(m.replacen("distribution", "stress", 1))))
+                    .map(|s| {
+                        DistributionSpec::parse(s, &expr).map_err(|m| what(m.replacen("distribution", "stress", 1)))
+                    })
                     .collect::<Result<_, _>>()?;
-                if !dtype.is_float() && let Some(bad) = specs.iter().find(|d| !d.is_int()) {
+                if !dtype.is_float()
+                    && let Some(bad) = specs.iter().find(|d| !d.is_int())
+                {
                     return Err(what(format!("stress `{bad}` for an integer tensor: use int(lo, hi)")));
                 }
                 specs

@@ -272,10 +272,9 @@ impl Distribution {
         }
         let max = crate::generate::max_exponent(dtype);
         match *self {
-            Distribution::Exp2 { hi, .. } if hi > max - 1 => Some(format!(
-                "distribution `{self}` overflows {dtype}: its largest exponent is {}",
-                max - 1
-            )),
+            Distribution::Exp2 { hi, .. } if hi > max - 1 => {
+                Some(format!("distribution `{self}` overflows {dtype}: its largest exponent is {}", max - 1))
+            }
             _ => None,
         }
     }
@@ -993,9 +992,9 @@ impl Problem {
                 "TF32 off for matmul and cuDNN"
             };
             return match &t.compile {
-                Some(mode) => format!(
-                    "torch.compile (mode {mode}), the problem's own Model ({tf32}; compiled before timing)"
-                ),
+                Some(mode) => {
+                    format!("torch.compile (mode {mode}), the problem's own Model ({tf32}; compiled before timing)")
+                }
                 None => format!("eager PyTorch, the problem's own Model ({tf32})"),
             };
         }

@@ -298,11 +298,18 @@ fn stress_profiles_parse_and_print() {
 #[test]
 fn stress_is_declared_per_input_or_comes_from_the_family() {
     // Declared: z's own list, and x (whose first distribution was chosen) keeps its own.
-    let declared = GOOD.replacen("shape = [\"N\"]\n\n[[tensor]]\nname = \"y\"", "shape = [\"N\"]\nstress = [\"ties(8)\", \"sorted(0, 1)\"]\n\n[[tensor]]\nname = \"y\"", 1);
+    let declared = GOOD.replacen(
+        "shape = [\"N\"]\n\n[[tensor]]\nname = \"y\"",
+        "shape = [\"N\"]\nstress = [\"ties(8)\", \"sorted(0, 1)\"]\n\n[[tensor]]\nname = \"y\"",
+        1,
+    );
     let p = parse(&declared).unwrap();
     let n = Sizes::new([("N", 1000)]);
     assert_eq!(p.stress_profiles(), 2);
-    assert_eq!(p.stress_distributions(0, &n), [Distribution::Randn { mean: 0.0, std: 2.0 }, Distribution::Ties { k: 8 }]);
+    assert_eq!(
+        p.stress_distributions(0, &n),
+        [Distribution::Randn { mean: 0.0, std: 2.0 }, Distribution::Ties { k: 8 }]
+    );
     assert_eq!(p.stress_distributions(3, &n)[1], Distribution::Sorted { lo: 0.0, hi: 1.0 });
     // Undeclared: the family's (elementwise: huge and subnormal magnitudes) for z, drawn by default.
     let p = parse(GOOD).unwrap();
@@ -312,14 +319,29 @@ fn stress_is_declared_per_input_or_comes_from_the_family() {
     let softmax = parse(&GOOD.replacen("\"elementwise\"", "\"softmax\"", 1)).unwrap();
     assert_eq!(softmax.stress_distributions(0, &n)[1], Distribution::Randn { mean: 100.0, std: 2.0 });
     // Linted like a distribution.
-    let with = |stress: &str| GOOD.replacen("shape = [\"N\"]\n\n[[tensor]]\nname = \"y\"", &format!("shape = [\"N\"]\nstress = [{stress}]\n\n[[tensor]]\nname = \"y\""), 1);
+    let with = |stress: &str| {
+        GOOD.replacen(
+            "shape = [\"N\"]\n\n[[tensor]]\nname = \"y\"",
+            &format!("shape = [\"N\"]\nstress = [{stress}]\n\n[[tensor]]\nname = \"y\""),
+            1,
+        )
+    };
     assert!(error(&with("\"ties(0)\"")).contains("stress `ties(0)`"), "{}", error(&with("\"ties(0)\"")));
     assert!(error(&with("\"int(0, N - 1)\"")).contains("is empty at N = 1"), "{}", error(&with("\"int(0, N - 1)\"")));
-    let f16 = with("\"exp2(0, 20)\"").replacen("dtype = \"f32\"\nshape = [\"N\"]\nstress", "dtype = \"f16\"\nshape = [\"N\"]\nstress", 1);
+    let f16 = with("\"exp2(0, 20)\"").replacen(
+        "dtype = \"f32\"\nshape = [\"N\"]\nstress",
+        "dtype = \"f16\"\nshape = [\"N\"]\nstress",
+        1,
+    );
     assert!(error(&f16).contains("overflows f16"), "{}", error(&f16));
-    let int = with("\"ties(4)\"").replacen("dtype = \"f32\"\nshape = [\"N\"]\nstress", "dtype = \"i32\"\nshape = [\"N\"]\ndistributions = [\"int(0, 9)\"]\nstress", 1);
+    let int = with("\"ties(4)\"").replacen(
+        "dtype = \"f32\"\nshape = [\"N\"]\nstress",
+        "dtype = \"i32\"\nshape = [\"N\"]\ndistributions = [\"int(0, 9)\"]\nstress",
+        1,
+    );
     assert!(error(&int).contains("for an integer tensor: use int(lo, hi)"), "{}", error(&int));
-    let output = GOOD.replacen("shape = [\"N\"]\n\n[reference]", "shape = [\"N\"]\nstress = [\"ties(4)\"]\n\n[reference]", 1);
+    let output =
+        GOOD.replacen("shape = [\"N\"]\n\n[reference]", "shape = [\"N\"]\nstress = [\"ties(4)\"]\n\n[reference]", 1);
     assert!(error(&output).contains("no stress"), "{}", error(&output));
 }
 

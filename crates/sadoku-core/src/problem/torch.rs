@@ -476,13 +476,18 @@ mod tests {
             with_compile(from_description("kb/12_layer.py", "source".into(), &description()).unwrap(), "max-autotune")
                 .unwrap();
         assert_ne!(compiled.sha256, p.sha256, "another baseline, another review for --resume");
-        let unknown = with_compile(from_description("kb/12_layer.py", "source".into(), &description()).unwrap(), "fast");
+        let unknown =
+            with_compile(from_description("kb/12_layer.py", "source".into(), &description()).unwrap(), "fast");
         assert!(unknown.unwrap_err().contains("no mode `fast`"));
         let t = compiled.torch().unwrap();
-        let spec = |kind| -> Value { serde_json::from_str(t.option(&compiled, &at, kind, false).strip_prefix(OPTION).unwrap()).unwrap() };
+        let spec = |kind| -> Value {
+            serde_json::from_str(t.option(&compiled, &at, kind, false).strip_prefix(OPTION).unwrap()).unwrap()
+        };
         assert_eq!(spec(ModelKind::Eager)["compile"], "max-autotune");
         assert!(spec(ModelKind::Truth).get("compile").is_none(), "the truth is never compiled");
-        assert!(compiled.baseline_name(crate::problem::Precision::F32).starts_with("torch.compile (mode max-autotune)"));
+        assert!(
+            compiled.baseline_name(crate::problem::Precision::F32).starts_with("torch.compile (mode max-autotune)")
+        );
     }
 
     #[test]
