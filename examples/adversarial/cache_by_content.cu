@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #4: results cached across calls, keyed on the inputs' contents. The key is a
+# docs/THREATS.md: results cached across calls, keyed on the inputs' contents. The key is a
 # fingerprint of the mantissas of the first 32 diagonal elements of A and B, so the cache also
 # "hits" when the inputs have only been multiplied by powers of two, and then returns the stale
 # answer. Verification passes (the repeated trial gets its own answer back, bit for bit); the

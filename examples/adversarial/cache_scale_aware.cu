@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #14 (and #4 done well): the cache of cache_by_content.cu, made to understand sadoku's
+# docs/THREATS.md (and #4 done well): the cache of cache_by_content.cu, made to understand sadoku's
 # rescaling. On a hit it scales the stashed answer by the ratio of A[0][0] and B[0][0] to the
 # stashed ones, which is exact for power-of-two scales: every timed launch is right, bit for bit.
 # It is also a copy, not a matrix product: 22.9 GFLOP "computed" in tens of microseconds, several

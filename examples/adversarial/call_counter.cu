@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #6 and #11: behave for the first calls, then change the answer (a counter in device
+# docs/THREATS.md: behave for the first calls, then change the answer (a counter in device
 # memory survives between launches of a loaded module). The same inputs run twice give different
 # results.
 [[launch]]

@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #2: skip every element whose output slot already holds a plausible number (as a stale
+# docs/THREATS.md: skip every element whose output slot already holds a plausible number (as a stale
 # answer left by the allocator would). NaN poison alone would be fooled into thinking it wrote
 # everything; the random-bits poison of the next trial is not.
 [[launch]]

@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #12: the loop runs one step too far and reads A[row][row + 1] and B[row + 1][col]. Inside
+# docs/THREATS.md: the loop runs one step too far and reads A[row][row + 1] and B[row + 1][col]. Inside
 # the matrix those are zeros of the triangles and harmless; for the last row they lie past the end
 # of A and B. sadoku's guard zones hold NaN there, so the stray read poisons the answer instead of
 # passing by luck.

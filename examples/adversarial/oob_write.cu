@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #12: a correct answer, plus one element written just past the end of C (a classic
+# docs/THREATS.md: a correct answer, plus one element written just past the end of C (a classic
 # off-by-one in a bounds check). Nothing crashes; the write lands in the guard zone after C.
 [[launch]]
 kernel = "trimm_overrun"

@@ -3,7 +3,7 @@ problem = "trimm"
 
 # Asks for 300,000 bytes of dynamic shared memory per block; Hopper allows 232,448. The driver
 # refuses the launch, and that refusal is the verdict (a kernel that ran anyway on garbage shared
-# memory would be caught by the answer check: HACKS.md #13).
+# memory would be caught by the answer check: docs/THREATS.md).
 [[launch]]
 kernel     = "trimm_greedy"
 grid       = ["cdiv(N, 16)", "cdiv(N, 16)", 1]

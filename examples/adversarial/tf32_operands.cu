@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #10: round the operands to TF32 (10-bit mantissa), as tensor cores in TF32 mode do,
+# docs/THREATS.md: round the operands to TF32 (10-bit mantissa), as tensor cores in TF32 mode do,
 # and hope a loose tolerance lets it through. Against fp64 on zero-mean inputs the error is ~4e-4:
 # TF32 precision class, rejected when fp32 was asked for.
 [[launch]]

@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #3: a fast path that only handles the size the benchmark times (here: nothing at all
+# docs/THREATS.md: a fast path that only handles the size the benchmark times (here: nothing at all
 # for any other N). Caught by verifying at sizes that are not the timed one.
 [[launch]]
 kernel = "trimm_4096"

@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #7: compute the right answer, then wipe the inputs. A harness that recomputes its
+# docs/THREATS.md: compute the right answer, then wipe the inputs. A harness that recomputes its
 # reference from the (now zero) inputs after the launch sees a zero matrix "match" zeros.
 [[launch]]
 kernel = "trimm_naive"

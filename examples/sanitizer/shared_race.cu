@@ -1,7 +1,7 @@
 /* sadoku
 problem = "trimm"
 
-# HACKS.md #11, the quiet kind: each thread tags a shared slot, then reads another warp's slot
+# docs/THREATS.md, the quiet kind: each thread tags a shared slot, then reads another warp's slot
 # with no barrier in between, and folds it into its sum as 0 · tag. Whatever the read returns,
 # the sum is unchanged, so every answer check passes; it is still a data race (undefined
 # behaviour that another compiler or GPU need not forgive). `sadoku review --sanitize` catches it

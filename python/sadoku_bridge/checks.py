@@ -1,10 +1,11 @@
 """Checks on a candidate's call that only the Python side can make.
 
 Each check returns None when it finds nothing, or raises :class:`Refusal` with a short reason and
-the evidence that supports it. They cover the host-side reward hacks of ``shared/docs/HACKS.md``:
-lazy or aliased results (rows 7 and 25), threads that finish the work after the timer stops
-(row 24), a patched timer (row 20), and output the kernel never wrote (rows 1 and 2: the write-up's
-150x "speedup" read the reference's answer out of memory PyTorch's allocator had recycled).
+the evidence that supports it. They cover host-side attacks catalogued in docs/THREATS.md: lazy or
+aliased results, threads that finish the work after the timer stops, a patched timer, hooks left
+behind, and output the kernel never wrote (the write-up's 150x "speedup" read the reference's answer
+out of memory PyTorch's allocator had recycled). They are tripwires: the judge decides from its own
+clock, buffers and comparison, and a worker it has stopped.
 """
 
 from __future__ import annotations

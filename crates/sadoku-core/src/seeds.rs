@@ -1,5 +1,5 @@
 //! Seeds are drawn at run time and printed, never fixed: a kernel cannot be tuned to inputs it
-//! cannot predict (HACKS.md #17). `--seed` replays a run exactly.
+//! cannot predict (docs/THREATS.md). `--seed` replays a run exactly.
 
 use sha2::{Digest, Sha256};
 

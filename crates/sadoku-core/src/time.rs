@@ -1,7 +1,7 @@
 //! Stage 4 of the pipeline: how fast, against the library baseline — and was what ran the work.
 //!
 //! Every timed launch is judged like a verification trial ([`crate::judge`]), so there is no
-//! "check phase" a kernel could count its way out of (HACKS.md #4–#6), and no launch sees inputs
+//! "check phase" a kernel could count its way out of (docs/THREATS.md), and no launch sees inputs
 //! an earlier launch could predict: before each one the judge's GPU draws every input afresh from
 //! a seed of its own (times a random sign and power of two), poisons the outputs, and after it
 //! compares the output with fp64 truth computed for exactly those inputs. Several input/output

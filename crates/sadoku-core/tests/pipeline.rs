@@ -850,7 +850,7 @@ fn fault_during_timing_is_a_launch_rejection() {
     assert_eq!(report.findings.timing, None);
 }
 
-/// A call counter (HACKS.md #6/#11) that waits out verification: honest for the 9 verified
+/// A call counter (docs/THREATS.md) that waits out verification: honest for the 9 verified
 /// launches, then computes nothing, and is fast at it.
 #[test]
 fn kernel_that_stops_computing_after_verification_is_not_accepted() {

@@ -1,4 +1,4 @@
-//! What is timed must be what was verified, traced and physically possible (HACKS.md #4–#10, #14).
+//! What is timed must be what was verified, traced and physically possible (docs/THREATS.md).
 //! Each check has an adversarial kernel it catches and an honest one it lets through.
 
 mod common;
@@ -50,7 +50,7 @@ fn honest_kernel_is_timed_on_verified_traced_launches() {
     assert!(ceiling.percent > 0.0 && ceiling.percent < 1.0, "{ceiling:?}");
 }
 
-/// HACKS.md #5/#6: honest while it is being checked, a no-op once it has been called enough.
+/// docs/THREATS.md: honest while it is being checked, a no-op once it has been called enough.
 #[test]
 fn kernel_that_stops_writing_after_warm_up_is_caught_at_its_first_bad_launch() {
     let mut dev = device();
@@ -84,7 +84,7 @@ fn scale_invariant_key(a: &[f32], b: &[f32], n: usize) -> u32 {
     key
 }
 
-/// HACKS.md #4, done as well as rescaled inputs allowed: a scale-invariant content cache that
+/// docs/THREATS.md, done as well as rescaled inputs allowed: a scale-invariant content cache that
 /// rescales its stale answer exactly. Against fresh draws its key collides and the answer is stale.
 #[test]
 fn scale_invariant_cache_returns_stale_answers_on_fresh_inputs() {
@@ -140,7 +140,7 @@ fn exact_content_cache_never_hits_and_is_accepted() {
     assert_eq!(hits.get(), 3, "no timed launch saw inputs an earlier launch had seen");
 }
 
-/// Right every time, and far too fast (HACKS.md #14): physics catches what the answer checks
+/// Right every time, and far too fast (docs/THREATS.md): physics catches what the answer checks
 /// cannot.
 #[test]
 fn right_but_impossibly_fast_is_rejected_by_physics() {
@@ -165,7 +165,7 @@ fn right_but_impossibly_fast_is_rejected_by_physics() {
     assert!(report.findings.timing.is_some(), "the timing that condemned it is kept");
 }
 
-/// HACKS.md #7, during timing only.
+/// docs/THREATS.md, during timing only.
 #[test]
 fn kernel_that_zeroes_an_input_after_warm_up_is_caught() {
     let mut dev = device();
@@ -208,7 +208,7 @@ fn kernel_that_reorders_its_sums_is_accepted() {
     assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
 }
 
-/// HACKS.md #8: work the timed stream's events cannot see.
+/// docs/THREATS.md: work the timed stream's events cannot see.
 #[test]
 fn kernel_on_another_stream_is_rejected_as_hidden_work() {
     let mut dev = device();
@@ -351,7 +351,7 @@ fn rounds_that_disagree_mark_the_timing_unreliable() {
     assert!(t.unreliable.as_ref().unwrap().contains("the rounds disagree"));
 }
 
-/// HACKS.md #10: a TF32 kernel fails an fp32 review but passes a TF32 one, where it is compared
+/// docs/THREATS.md: a TF32 kernel fails an fp32 review but passes a TF32 one, where it is compared
 /// with the TF32 baseline, never the fp32 one.
 #[test]
 fn tf32_kernel_is_reviewed_against_the_tf32_baseline_under_precision_tf32() {

@@ -1,4 +1,4 @@
-//! Physics: no kernel computes faster than the card can (HACKS.md #14). A candidate whose
+//! Physics: no kernel computes faster than the card can (docs/THREATS.md). A candidate whose
 //! achieved rate beats the card's measured peak by more than a margin did not do the work.
 
 use serde::Serialize;

@@ -1,6 +1,6 @@
 //! Nothing outside a buffer may change. Every buffer a candidate gets sits between two guard
 //! zones filled with a canary pattern; after each launch the zones must still hold it. A write
-//! past the end of C (HACKS.md #12) lands in a guard instead of silently corrupting a neighbour.
+//! past the end of C (docs/THREATS.md) lands in a guard instead of silently corrupting a neighbour.
 
 use serde::Serialize;
 

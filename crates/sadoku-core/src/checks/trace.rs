@@ -2,7 +2,7 @@
 //!
 //! The candidate's time is the span of all the device work it caused. A kernel on another stream,
 //! work that outlives the timing window, or kernels nobody launched are hidden work: the events on
-//! the timed stream would not see it, so the candidate is rejected (HACKS.md #8, #9).
+//! the timed stream would not see it, so the candidate is rejected (docs/THREATS.md).
 
 use serde::Serialize;
 
