@@ -735,7 +735,7 @@ pub(crate) fn judge(
         }
     }
     let comparisons: Vec<Comparison> = (0..outputs.len())
-        .map(|k| Comparison::from_words(&words[slots.compare(k)..]).with_terms(truth.terms))
+        .map(|k| Comparison::from_words(&words[slots.compare(k)..]).judged(truth.terms, outputs[k].0.dtype))
         .collect();
     let differences: Vec<Difference> = if plan.repeat {
         (0..outputs.len()).map(|k| Difference::from_words(&words[slots.diff(k)..])).collect()
@@ -1021,7 +1021,7 @@ impl Truth {
             .map(|(k, spec)| {
                 accuracy::from_comparison(
                     spec,
-                    &Comparison::from_words(&words[k * Comparison::WORDS..]).with_terms(self.terms),
+                    &Comparison::from_words(&words[k * Comparison::WORDS..]).judged(self.terms, spec.dtype),
                     classes[k],
                 )
             })
@@ -1195,7 +1195,7 @@ impl Truth {
         devices.reference.free(out);
         let words = words?;
         Ok((0..specs.len())
-            .map(|k| Comparison::from_words(&words[k * Comparison::WORDS..]).with_terms(self.terms))
+            .map(|k| Comparison::from_words(&words[k * Comparison::WORDS..]).judged(self.terms, specs[k].dtype))
             .collect())
     }
 

@@ -512,7 +512,7 @@ fn check_compare_as(
     let op = LibraryOp::Compare { got: g, values: v, scale: s, factor, poison, out, dtype };
     library(d, std::slice::from_ref(&op));
     let words = d.download_u64(out).unwrap();
-    assert!(words[11..].iter().all(|&w| w == 0), "unused words are zero: {words:x?}");
+    assert!(words[12..].iter().all(|&w| w == 0), "unused words are zero: {words:x?}");
     let c = Comparison::from_words(&words);
     let want = compare_host(dtype, got, values, scale, factor, poison);
     let err2 = accurate_sum(got.iter().zip(values).filter(|(g, _)| element::finite(dtype, **g)).map(|(g, t)| {
@@ -521,6 +521,10 @@ fn check_compare_as(
     }));
     let ref2 = accurate_sum(values.iter().map(|t| t * t));
     assert_same_comparison(&c, &want, (err2, ref2), &format!("{dtype}, n = {n}, {poison:?}"));
+    let scale2 = accurate_sum(scale.iter().filter(|s| s.is_finite()).map(|s| s * s));
+    for (x, name) in [(c.scale2, "the device's"), (want.scale2, "compare_host's")] {
+        assert!(x == scale2 || (x - scale2).abs() <= 1e-12 * scale2.abs().max(1e-300), "{name} scale2 {x:e}, {scale2:e} summed accurately");
+    }
     library(d, &[op]);
     assert_eq!(d.download_u64(out).unwrap(), words, "n = {n}: the same sums, bit for bit, every time");
     for b in [g, v, s, out] {

@@ -27,6 +27,11 @@ pub struct Comparison {
     /// device's words are read; 0 when unknown (then [`Comparison::normwise`] is the plain ratio).
     #[serde(default)]
     pub terms: u64,
+    /// The least magnitude the output's norm is taken at, per element: the output type's underflow
+    /// term over its unit roundoff, below which one underflow-sized error (which the elementwise
+    /// bound allows) is more than one rounding. Set by the judge with `terms`; 0 when unknown.
+    #[serde(default)]
+    pub tiny: f64,
     /// Elements whose error is over their bound (non-finite ones included).
     pub over_bound: u64,
     /// Elements that are NaN or infinite.
@@ -62,6 +67,7 @@ impl Comparison {
             elements: w[10],
             scale2: f64::from_bits(w[11]),
             terms: 0,
+            tiny: 0.0,
         }
     }
 
@@ -87,7 +93,13 @@ impl Comparison {
         Comparison { terms: terms as u64, ..self }
     }
 
-    /// ‖got − truth‖₂ / max(‖truth‖₂, ‖scale‖₂ / √terms); NaN when any element is not finite.
+    /// The same summary, for an output of `dtype` whose elements each sum at most `terms` terms.
+    pub fn judged(self, terms: usize, dtype: Dtype) -> Comparison {
+        Comparison { tiny: element::underflow(dtype) / element::unit_roundoff(dtype), ..self.with_terms(terms) }
+    }
+
+    /// ‖got − truth‖₂ / max(‖truth‖₂, ‖scale‖₂ / √terms, √n·tiny); NaN when any element is not
+    /// finite.
     ///
     /// The precision classes are normwise errors on zero-mean inputs, where a sum of K terms is
     /// typically √K times smaller than the sum of their magnitudes (the error scale). An output of
@@ -96,10 +108,13 @@ impl Comparison {
     /// magnitudes, then looks like a lower precision. So the norm of the truth is never taken
     /// below the typical ‖scale‖/√K; with many elements, or without cancellation, it is the
     /// larger and the measure is the plain ‖got − truth‖/‖truth‖. Elementwise outputs (K < 2) keep
-    /// the plain ratio.
+    /// the plain ratio. Nor is an output whose values all lie near or below its type's normal range
+    /// (a stress profile's subnormal draws) judged by relative error there: the norm is taken at
+    /// least at `tiny` per element (see [`Comparison::tiny`]).
     pub fn normwise(&self) -> f64 {
         let floor = if self.terms >= 2 { self.scale2 / self.terms as f64 } else { 0.0 };
-        let reference = self.ref2.max(floor);
+        let tiny = self.elements as f64 * self.tiny * self.tiny;
+        let reference = self.ref2.max(floor).max(tiny);
         if self.nonfinite > 0 {
             f64::NAN
         } else if reference > 0.0 {
@@ -143,6 +158,7 @@ pub fn compare_host(
         ref2: 0.0,
         scale2: 0.0,
         terms: 0,
+        tiny: 0.0,
         over_bound: 0,
         nonfinite: 0,
         unwritten: 0,
@@ -284,6 +300,26 @@ mod tests {
         assert_eq!(c.with_terms(k).normwise(), c.normwise());
         // Elementwise outputs keep the plain ratio.
         assert_eq!(c.with_terms(1).normwise(), c.normwise());
+    }
+
+    /// A one-element bf16 output of a subnormal draw: gelu of 2.3e-40 computed with a flush to
+    /// zero along the way is off by 20 % of itself but within the underflow term, and its normwise
+    /// error is measured against the least normal-range magnitude, not against the value itself.
+    #[test]
+    fn an_output_below_the_normal_range_is_not_judged_by_relative_error() {
+        let truth = [2.2958874e-40];
+        let got = [(half::bf16::from_f64(1.8367099e-40).to_bits()) as u64];
+        let factor = Tolerance::BF16.elementwise_factor(1);
+        let c = compare_host(Dtype::Bf16, &got, &truth, &truth, factor, PoisonWords::Word(POISON_NAN));
+        assert_eq!(c.over_bound, 0, "within the underflow term");
+        assert!(c.normwise() > 0.1, "relative to itself: {:e}", c.normwise());
+        let judged = c.judged(1, Dtype::Bf16).normwise();
+        assert!(judged < 1e-3, "against the least normal-range magnitude: {judged:e}");
+        // A normal-range output keeps the plain ratio.
+        let truth = [1.5];
+        let got = [(half::bf16::from_f64(1.5078125).to_bits()) as u64];
+        let c = compare_host(Dtype::Bf16, &got, &truth, &truth, factor, PoisonWords::Word(POISON_NAN));
+        assert_eq!(c.judged(1, Dtype::Bf16).normwise(), c.normwise());
     }
 
     /// Planted errors, NaNs, infinities and poison: every count, index and sum as defined.

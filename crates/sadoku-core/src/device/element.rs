@@ -34,6 +34,18 @@ pub fn underflow(dtype: Dtype) -> f64 {
     }
 }
 
+/// Unit roundoff of a floating-point type's storage (round to nearest): 2⁻²⁴ for f32, 2⁻¹¹ for
+/// f16, 2⁻⁸ for bf16, 2⁻⁵³ for f64; 1 for integers (whose underflow term is 0).
+pub fn unit_roundoff(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::F32 => 2f64.powi(-24),
+        Dtype::F16 => 2f64.powi(-11),
+        Dtype::Bf16 => 2f64.powi(-8),
+        Dtype::F64 => 2f64.powi(-53),
+        _ => 1.0,
+    }
+}
+
 /// Neither NaN nor infinite (integers always are).
 pub fn finite(dtype: Dtype, bits: u64) -> bool {
     !dtype.is_float() || value(dtype, bits).is_finite()
