@@ -146,6 +146,9 @@ class Worker:
         self.compiled: dict[int, tuple[dict[str, Any], Any]] = {}
         self.next_module = 1
         self.flush: torch.Tensor | None = None
+        # A timed call in three requests (Prepare, Time, Collect): its state between them.
+        self.staged: dict[str, Any] | None = None
+        self.collecting: dict[str, Any] | None = None
         # The word the trace's marker memsets write (see :meth:`_mark`).
         self._marker_word = torch.empty(1, dtype=torch.int32, device=self.device)
         self._libcuda: Any = None
@@ -457,10 +460,19 @@ class Worker:
             _synchronize()
 
     def _run(self, launch: dict[str, Any], timed: bool) -> tuple[float, float]:
+        """One call, whole: its bookkeeping, the call itself, then its trace and checks."""
         loaded = self.modules.get(launch.get("module"))
         if loaded is not None and loaded[0]["kind"] == "inputs":
             self._inputs(launch, *loaded)
             return 0.0, 0.0
+        state = self._prepare(launch, timed)
+        self._fire(state)
+        return self._collect(state)
+
+    def _prepare(self, launch: dict[str, Any], timed: bool) -> dict[str, Any]:
+        """The worker's bookkeeping before a call, off the judge's clock (the ``Prepare`` request
+        of a timed call): parameters copied in, the allocator's free blocks poisoned, the tracer
+        reset, the L2 flushed and the trace's window opened."""
         spec, call, inputs, params, outputs, scales = self._bind(launch)
         trusted = spec["kind"] in TRUSTED
         if params:
@@ -473,8 +485,7 @@ class Worker:
         half = 0x7E00 | random.getrandbits(9)
         word = (half << 16) | half
         # A timed baseline does the candidate's bookkeeping too (poison before, the unwritten scan
-        # after), unused: the judge's clock around each request then charges both sides alike,
-        # and only a difference beyond that is held against the candidate (see time.rs).
+        # after), unused, so that both sides' requests do the same work.
         mirror = trusted and timed and spec["kind"] != "truth"
         if not trusted or mirror:
             self._reserve(outputs)
@@ -482,38 +493,48 @@ class Worker:
         cuda = self.device.type == "cuda"
         if cuda:
             _synchronize()
-        watch = checks.ThreadWatch()
-        tripwires = None if trusted else checks.Tripwires()
-        arguments = self._arguments(spec, inputs)
-        tracer = self.tracer if timed and self.tracer.active else None
-        trace = self.tracer.untraced()
-        marker, resets = 0, 0
+        state: dict[str, Any] = {
+            "spec": spec, "call": call, "inputs": inputs, "params": params, "outputs": outputs,
+            "scales": scales, "trusted": trusted, "mirror": mirror, "word": word, "cuda": cuda,
+            "watch": checks.ThreadWatch(), "tripwires": None if trusted else checks.Tripwires(),
+            "arguments": self._arguments(spec, inputs), "trace": self.tracer.untraced(),
+            "marker": 0, "resets": 0, "tracer": self.tracer if timed and self.tracer.active else None,
+        }
+        tracer = state["tracer"]
         if tracer is not None:
             # The device is idle: drop what came before (the poison).
             why = tracer.begin()
             if why is not None:
-                tracer, trace = None, {"Unavailable": {"why": why}}
+                state["tracer"], state["trace"] = None, {"Unavailable": {"why": why}}
             else:
-                resets = tracer.resets()
+                state["resets"] = tracer.resets()
         if timed and self.flush is not None:
             self.flush.zero_()
-        if tracer is not None:
+        if state["tracer"] is not None:
             # The window opens at the end of this memset, once the L2 flush is done. The first
             # device work after CUPTI's flush (in `begin`) waits for CUPTI to take up its buffers
             # again (0.2-0.5 ms on an H200, measured): here, not inside the call, where it left the
             # device idle between eager PyTorch's kernels.
-            marker = random.getrandbits(32) | 1
-            self._mark(marker)
+            state["marker"] = random.getrandbits(32) | 1
+            self._mark(state["marker"])
         if cuda:
             _synchronize()
+        return state
+
+    def _fire(self, state: dict[str, Any]) -> None:
+        """The call itself, on the judge's clock (the ``Time`` request): events around it, the
+        whole device synchronised, the trace's window closed, and the result copied into the
+        judge's output buffers, where the judge reads it as it stands when the reply arrives."""
+        spec, call, cuda, trusted = state["spec"], state["call"], state["cuda"], state["trusted"]
+        if cuda:
             start, stop = _Event(enable_timing=True), _Event(enable_timing=True)
-        compiled_before = _frames_compiled() if spec.get("compile") is not None else None
+        state["compiled_before"] = _frames_compiled() if spec.get("compile") is not None else None
         wall = _perf_counter_ns()
         with torch.no_grad():
             if cuda:
                 start.record()
             try:
-                result = call(*arguments)
+                result = call(*state["arguments"])
                 if cuda:
                     # Work on any stream the call used ends before the stop event.
                     _synchronize()
@@ -525,48 +546,69 @@ class Worker:
                 # Whatever the candidate's call raised, of whatever type (this module's own
                 # DeviceFailure included), is the candidate's: it never speaks for the environment.
                 raise candidate_fault(exc) from None
-        wall_ms = (_perf_counter_ns() - wall) / 1e6
-        if tracer is not None:
+        state["wall_ms"] = (_perf_counter_ns() - wall) / 1e6
+        state["ms"] = start.elapsed_time(stop) if cuda else state["wall_ms"]
+        state["result"] = result
+        if state["tracer"] is not None:
             # The window closes at the start of the same memset, after everything the call did.
-            self._mark(marker)
-            if cuda:
-                _synchronize()
+            self._mark(state["marker"])
+        if spec["kind"] == "truth":
+            self._write_truth(result, state["outputs"], state["scales"])
+            return
+        if trusted:
+            # The eager baseline: the problem's own Model (a reshape may return a view of an input).
+            for item, out in zip(kernelbench.as_outputs(result), state["outputs"]):
+                out.copy_(item)
+        else:
+            try:
+                expected = [checks.OutputSpec(tuple(o.shape), o.dtype, o.device) for o in state["outputs"]]
+                checks.plain_result(result, state["inputs"] + list(state["params"].values()), expected)
+                items = list(result) if isinstance(result, (tuple, list)) else [result]
+                for item, out in zip(items, state["outputs"]):
+                    out.copy_(item)
+            except checks.Refusal as r:
+                raise DeviceFailure({"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}})
+        if cuda:
+            _synchronize()
+
+    def _collect(self, state: dict[str, Any]) -> tuple[float, float]:
+        """The call's trace and the worker's checks, after the judge holds the output (the
+        ``Collect`` request of a timed call): tripwires, never the defence."""
+        spec, trusted, word = state["spec"], state["trusted"], state["word"]
+        tracer = state["tracer"]
+        trace = state["trace"]
+        if tracer is not None:
             # Every kernel, copy and memset of the call: the judge checks they lie between the
             # markers, and times the call by their span.
-            trace = tracer.finish(marker)
-            dropped = tracer.resets() - resets
+            trace = tracer.finish(state["marker"])
+            dropped = tracer.resets() - state["resets"]
             if dropped and not trusted:
                 raise DeviceFailure({"Refused": {"kernel": "forward", "reason": "the trace was tampered with",
                                                  "evidence": f"the call dropped the tracer's records {dropped} time(s) "
                                                              "(sadoku_trace_begin), which would hide its kernels"}})
+        compiled_before = state.get("compiled_before")
         if compiled_before is not None and _frames_compiled() != compiled_before:
             raise environment(
                 f"torch.compile ({spec['compile']}) compiled the Model again during a call, after its "
                 "warm-up (a guard failed): that call's time would include compiling"
             )
         self.traces.append(trace)
-        ms = start.elapsed_time(stop) if cuda else wall_ms
+        ms, wall_ms, result = state["ms"], state["wall_ms"], state["result"]
         if spec["kind"] == "truth":
-            self._write_truth(result, outputs, scales)
             return ms, wall_ms
         if trusted:
-            # The eager baseline: the problem's own Model (a reshape may return a view of an input).
-            for item, out in zip(kernelbench.as_outputs(result), outputs):
-                if mirror and isinstance(item, torch.Tensor):
-                    checks.unwritten(item, word)
-                out.copy_(item)
-            if cuda:
-                _synchronize()
+            if state["mirror"]:
+                for item in kernelbench.as_outputs(result):
+                    if isinstance(item, torch.Tensor):
+                        checks.unwritten(item, word)
             return ms, wall_ms
         try:
-            watch.left_running()
+            state["watch"].left_running()
             checks.AT_IMPORT.check()
-            if tripwires is not None:
-                tripwires.check()
-            expected = [checks.OutputSpec(tuple(o.shape), o.dtype, o.device) for o in outputs]
-            checks.plain_result(result, inputs + list(params.values()), expected)
+            if state["tripwires"] is not None:
+                state["tripwires"].check()
             items = list(result) if isinstance(result, (tuple, list)) else [result]
-            for i, (item, out) in enumerate(zip(items, outputs)):
+            for i, item in enumerate(items):
                 n = checks.unwritten(item, word)
                 if n and (item.element_size() >= 4 or n * 64 >= item.numel()):
                     raise checks.Refusal(
@@ -574,12 +616,40 @@ class Worker:
                         f"{n} of {item.numel()} elements of output {i} still hold the poison "
                         f"({word:#010x}) written into the allocator's free memory before the call",
                     )
-                out.copy_(item)
         except checks.Refusal as r:
             raise DeviceFailure({"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}})
-        if cuda:
-            _synchronize()
         return ms, wall_ms
+
+    # --- a timed call in three requests ---------------------------------------------------
+    def prepare(self, works: list[dict[str, Any]]) -> None:
+        """``Prepare``: the bookkeeping of a timed call of one launch, kept for ``Time``. A run
+        of several launches (or none) is timed whole by ``Time`` instead."""
+        self.staged = None
+        launches = [w.get("Launch") for w in works]
+        if len(launches) != 1 or launches[0] is None:
+            return
+        loaded = self.modules.get(launches[0].get("module"))
+        if loaded is not None and loaded[0]["kind"] == "inputs":
+            return
+        self.traces = []
+        self.staged = self._prepare(launches[0], True)
+
+    def fire(self) -> dict[str, Any]:
+        """``Time`` after ``Prepare``: the call alone; the sample's trace and checks come with
+        ``Collect``."""
+        state, self.staged = self.staged, None
+        self.collecting = state
+        self._fire(state)
+        return {"ms": state["ms"], "wall_ms": state["wall_ms"], "sm_clock_mhz": None,
+                "trace": {"Unavailable": {"why": "collected after the judge's comparison"}}, "pending": True}
+
+    def collect(self) -> dict[str, Any]:
+        """``Collect``: the pending call's trace and the worker's checks."""
+        state, self.collecting = self.collecting, None
+        if state is None:
+            raise environment("no timed call waits to be collected")
+        ms, wall = self._collect(state)
+        return {"ms": ms, "wall_ms": wall, "sm_clock_mhz": None, "trace": self.trace()}
 
     @staticmethod
     def _write_truth(result: Any, values: list[torch.Tensor], scales: list[torch.Tensor]) -> None:
@@ -704,23 +774,33 @@ def serve(worker: Worker, requests: BinaryIO, responses: BinaryIO) -> None:
             elif kind == "Run":
                 worker.run(body, timed=False)
                 response = {"Done": {"Ok": None}}
+            elif kind == "Prepare":
+                worker.prepare(body["work"])
+                response = {"Done": {"Ok": None}}
             elif kind == "Time":
-                ms, wall = worker.run(body["work"], timed=True)
-                sample = {"ms": ms, "wall_ms": wall, "sm_clock_mhz": None, "trace": worker.trace()}
+                if worker.staged is not None:
+                    sample = worker.fire()
+                else:
+                    ms, wall = worker.run(body["work"], timed=True)
+                    sample = {"ms": ms, "wall_ms": wall, "sm_clock_mhz": None, "trace": worker.trace()}
                 response = {"Sample": {"Ok": sample}}
+            elif kind == "Collect":
+                response = {"Sample": {"Ok": worker.collect()}}
             else:
                 raise environment(f"a Python worker does not serve {kind}")
         except DeviceFailure as f:
             if kind == "Compile":
                 response = {"Compiled": {"Err": {"Unavailable": str(f)}}}
             else:
-                variant = {"Alloc": "Buffer", "Import": "Buffer", "Load": "Module", "Time": "Sample"}.get(kind, "Done")
+                variant = {"Alloc": "Buffer", "Import": "Buffer", "Load": "Module", "Time": "Sample", "Collect": "Sample"}.get(
+                    kind, "Done"
+                )
                 response = {variant: {"Err": f.error}}
             data = b""
         except Exception as exc:  # a fault in the candidate's call or in torch: said, not hidden
             message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             error = {"KernelFault": {"kernel": "forward", "code": type(exc).__name__, "message": message}}
-            response = {"Sample" if kind == "Time" else "Done": {"Err": error}}
+            response = {"Sample" if kind in ("Time", "Collect") else "Done": {"Err": error}}
             data = b""
         write_frame(responses, response, data)
 

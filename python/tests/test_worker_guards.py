@@ -126,5 +126,47 @@ class Tripwires(unittest.TestCase):
             w.run([launch], timed=False)
 
 
+class ATimedCallInThreeRequests(unittest.TestCase):
+    """Prepare (bookkeeping, off the judge's clock), Time (the call alone: the reply holds no trace
+    and says it is pending) and Collect (the trace and the checks)."""
+
+    def test_an_honest_call_is_answered_pending_then_collected(self) -> None:
+        w, launch, out, x = loaded("leaky_relu_honest.py")
+        prepared, fired, collected = served(w, {"Prepare": {"work": [launch]}}, {"Time": {"work": [launch]}}, "Collect")
+        self.assertEqual(prepared, {"Done": {"Ok": None}})
+        sample = fired["Sample"]["Ok"]
+        self.assertTrue(sample["pending"])
+        self.assertIn("Unavailable", sample["trace"])
+        # The output is in the judge's buffer when Time answers.
+        got = torch.frombuffer(bytearray(w.download(out)), dtype=torch.float32)
+        torch.testing.assert_close(got, torch.nn.functional.leaky_relu(x, 0.05))
+        whole = collected["Sample"]["Ok"]
+        self.assertNotIn("pending", whole)
+        self.assertGreater(whole["ms"], 0.0)
+
+    def test_the_checks_refuse_at_collect(self) -> None:
+        try:
+            w, launch, _, _ = loaded("leaky_relu_leaves_itimer.py")
+            _clean_up()
+            prepared, fired, collected = served(
+                w, {"Prepare": {"work": [launch]}}, {"Time": {"work": [launch]}}, "Collect"
+            )
+        finally:
+            _clean_up()
+        self.assertTrue(fired["Sample"]["Ok"]["pending"])
+        refused = collected["Sample"]["Err"]["Refused"]
+        self.assertEqual(refused["reason"], "the call left a hook behind")
+
+    def test_a_fault_in_the_call_is_the_candidates_at_time(self) -> None:
+        w, launch, _, _ = loaded("leaky_relu_claims_environment.py")
+        _, fired = served(w, {"Prepare": {"work": [launch]}}, {"Time": {"work": [launch]}})
+        self.assertIn("KernelFault", fired["Sample"]["Err"])
+
+    def test_collect_with_nothing_pending_is_an_error(self) -> None:
+        w, _, _, _ = loaded("leaky_relu_honest.py")
+        (answer,) = served(w, "Collect")
+        self.assertIn("Err", answer["Sample"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -719,6 +719,18 @@ pub(crate) fn judge(
     devices.reference.run(&after)?;
     let words = devices.reference.download_u64(truth.results.view(0, 8 * slots.words()))?;
     let truth_ms = truth_started.elapsed().as_secs_f64() * 1e3;
+    // The output is compared (the candidate's worker stopped since its reply): now the rest of a
+    // pending sample, the worker's trace and its checks.
+    let sample = match sample {
+        Some(s) if s.pending => Some(
+            devices
+                .candidate
+                .collect()
+                .map_err(|e| launch_failure(e, at.clone()))?
+                .ok_or_else(|| env("a timed launch's sample was answered pending and never collected".into()))?,
+        ),
+        s => s,
+    };
 
     // 4. The checks, in order: guards, unwritten elements, inputs, determinism, accuracy.
     for (b, g) in arena.all().enumerate() {

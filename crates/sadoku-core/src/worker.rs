@@ -33,7 +33,14 @@ pub enum Request {
     Fill(Buffer, u32),
     Load(CompiledModule),
     Run(Vec<Work>),
+    /// The worker's own bookkeeping before a timed run (a Python worker's allocator poisoning,
+    /// tracer reset, L2 flush and opening marker), outside the judge's clock. A native worker has
+    /// none and answers at once.
+    Prepare(TimedRun),
     Time(TimedRun),
+    /// What a Python worker does after a timed call's reply (its trace, its checks), asked for
+    /// once the judge has compared the output (see [`Sample::pending`]).
+    Collect,
     /// Map an allocation of the judge's.
     Import(SharedHandle),
 }
@@ -108,7 +115,11 @@ pub fn serve(device: &mut dyn Device, r: &mut dyn Read, w: &mut dyn Write) -> io
             Request::Fill(b, word) => Response::Done(device.fill_u32(b, word)),
             Request::Load(m) => Response::Module(device.load(&m)),
             Request::Run(work) => Response::Done(refuse_library(&work).and_then(|()| device.run(&work))),
+            Request::Prepare(run) => Response::Done(refuse_library(&run.work)),
             Request::Time(run) => Response::Sample(refuse_library(&run.work).and_then(|()| device.time(&run))),
+            Request::Collect => Response::Sample(device.collect().and_then(|s| {
+                s.ok_or_else(|| DeviceError::Environment("no timed launch waits to be collected".into()))
+            })),
             Request::Import(shared) => Response::Buffer(device.import(&shared)),
         };
         write_frame(w, &response, &data)?;
@@ -170,6 +181,9 @@ pub struct RemoteDevice {
     deadline: Instant,
     /// Set once the worker is gone; every later call answers with it.
     dead: Option<DeviceError>,
+    /// The judge's clock of a timed call whose worker answered before its trace and checks:
+    /// [`Device::collect`] asks for them.
+    pending: Option<f64>,
     /// The judge's module cache: the worker has none (it may neither read nor write one), so the
     /// judge looks a module up before asking the worker to compile, and keeps what it compiled.
     modules: Option<crate::compile::ModuleCache>,
@@ -224,6 +238,7 @@ impl RemoteDevice {
             timeouts,
             deadline: Instant::now() + timeouts.candidate,
             dead: None,
+            pending: None,
             modules: None,
             untrusted: false,
             stopped: false,
@@ -472,13 +487,40 @@ impl Device for RemoteDevice {
 
     /// The worker's sample, with the judge's own clock around the request (`judge_ms`): what a
     /// worker says about its time is its testimony; the round trip is the judge's measurement.
+    /// The worker's bookkeeping first (`Prepare`, off the clock), then the timed call alone on the
+    /// judge's clock: from sending `Time` to holding the reply, with the output in the judge's
+    /// buffer. A worker that answers `pending` (a Python one) gives its trace and checks to
+    /// [`Device::collect`], after the judge has compared the output with the worker stopped.
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {
         let timeout = self.timeouts.launch * run.work.len().max(1) as u32;
+        self.pending = None;
+        match self.call(&Request::Prepare(run.clone()), &[], timeout, "preparing a timed launch")? {
+            (Response::Done(Ok(())), _) => {}
+            (Response::Done(Err(e)), _) => return Err(self.reported("preparing a timed launch", e)),
+            (other, _) => return Err(self.unexpected("Prepare", &other)),
+        }
         let (answer, judge_ms) = self.timed_call(&Request::Time(run.clone()), timeout, "a timed launch")?;
         match answer {
-            Response::Sample(Ok(sample)) => Ok(Sample { judge_ms: Some(judge_ms), ..sample }),
+            Response::Sample(Ok(sample)) => {
+                if sample.pending {
+                    self.pending = Some(judge_ms);
+                }
+                Ok(Sample { judge_ms: Some(judge_ms), ..sample })
+            }
             Response::Sample(Err(e)) => Err(self.reported("a timed launch", e)),
             other => Err(self.unexpected("Time", &other)),
+        }
+    }
+
+    fn collect(&mut self) -> Result<Option<Sample>, DeviceError> {
+        let Some(judge_ms) = self.pending.take() else { return Ok(None) };
+        let timeout = self.timeouts.launch;
+        match self.call(&Request::Collect, &[], timeout, "collecting a timed launch")? {
+            (Response::Sample(Ok(sample)), _) => {
+                Ok(Some(Sample { judge_ms: Some(judge_ms), pending: false, ..sample }))
+            }
+            (Response::Sample(Err(e)), _) => Err(self.reported("collecting a timed launch", e)),
+            (other, _) => Err(self.unexpected("Collect", &other)),
         }
     }
 }

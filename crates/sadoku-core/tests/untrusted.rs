@@ -43,15 +43,18 @@ struct Wrapped {
     inner: SimDevice,
     restore_late: bool,
     judge_ms: Option<fn(&Sample) -> f64>,
+    /// Answer every timed call `pending`, as a Python worker does, and give the whole sample to
+    /// `collect`: (the sample waiting, timed calls, collects).
+    staged: Option<(Option<Sample>, usize, usize)>,
 }
 
 impl Wrapped {
     fn late_restore(inner: SimDevice) -> Wrapped {
-        Wrapped { inner, restore_late: true, judge_ms: None }
+        Wrapped { inner, restore_late: true, judge_ms: None, staged: None }
     }
 
     fn clocked(inner: SimDevice, judge_ms: fn(&Sample) -> f64) -> Wrapped {
-        Wrapped { inner, restore_late: false, judge_ms: Some(judge_ms) }
+        Wrapped { inner, restore_late: false, judge_ms: Some(judge_ms), staged: None }
     }
 }
 
@@ -101,7 +104,18 @@ impl Device for Wrapped {
     }
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError> {
         let sample = self.inner.time(run)?;
-        Ok(Sample { judge_ms: self.judge_ms.map(|f| f(&sample)), ..sample })
+        let sample = Sample { judge_ms: self.judge_ms.map(|f| f(&sample)), ..sample };
+        let Some((waiting, timed, _)) = self.staged.as_mut() else { return Ok(sample) };
+        assert!(waiting.is_none(), "a timed call before the last one was collected");
+        *timed += 1;
+        *waiting = Some(sample.clone());
+        let why = "collected after the judge's comparison".to_string();
+        Ok(Sample { pending: true, trace: sadoku_core::device::Trace::Unavailable { why }, ..sample })
+    }
+    fn collect(&mut self) -> Result<Option<Sample>, DeviceError> {
+        let Some((waiting, _, collects)) = self.staged.as_mut() else { return Ok(None) };
+        *collects += 1;
+        Ok(waiting.take())
     }
     fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError> {
         self.inner.export(buffer)
@@ -208,4 +222,30 @@ fn a_call_that_claims_a_tenth_of_the_judges_clock_is_timed_by_the_judges_clock()
     assert!((t.candidate.median - (10.0 * KERNEL_MS - 0.2)).abs() < 0.05, "{:?}", t.candidate);
     let (h, l) = (honest.findings.timing.unwrap().speedup.unwrap(), t.speedup.unwrap());
     assert!(l < h / 5.0, "the speedup falls with the time: {h} then {l}");
+}
+
+/// A Python worker answers a timed call before its trace and checks (so that the judge's clock
+/// holds the call alone); the judge collects them once it has compared the output, once per
+/// timed call, and times the call by the collected trace, not the pending placeholder.
+#[test]
+fn a_pending_sample_is_collected_after_the_comparison_and_timed_by_its_trace() {
+    let mut inner = device();
+    inner.calls = true;
+    let mut dev = Wrapped::clocked(inner, |s| claimed(s) + 0.2);
+    dev.staged = Some((None, 0, 0));
+    let mut reference = Wrapped::clocked(SimDevice::new(), |s| claimed(s) + 0.2);
+    let report = sadoku_core::review::review_candidate(
+        &mut sadoku_core::judge::Devices::new(&mut dev, &mut reference),
+        &candidate("honest"),
+        &sadoku_core::seeds::Seeds { master: 9 },
+        &options(),
+        &sadoku_core::events::Silent,
+    )
+    .expect("not an environment failure");
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let (waiting, timed, collects) = dev.staged.take().unwrap();
+    assert!(waiting.is_none() && timed > 0 && collects == timed, "{timed} timed, {collects} collected");
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(t.method.contains("the worker's own activity trace"), "{}", t.method);
+    assert!((t.candidate.median - KERNEL_MS).abs() < 0.01, "{:?}", t.candidate);
 }

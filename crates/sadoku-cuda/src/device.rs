@@ -1790,7 +1790,7 @@ impl Device for CudaDevice {
             Ok(()) => trace::finish(trace_context),
             Err(why) => Trace::Unavailable { why },
         };
-        Ok(Sample { ms, wall_ms, sm_clock_mhz, trace, judge_ms: None })
+        Ok(Sample { ms, wall_ms, sm_clock_mhz, trace, judge_ms: None, pending: false })
     }
 
     fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError> {

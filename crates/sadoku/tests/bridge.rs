@@ -221,7 +221,11 @@ fn an_honest_modelnew_runs_on_the_judges_buffers() {
     }
     // Timed: a sample with the call's time; on the CPU a plain statement that nothing was traced,
     // on a GPU every kernel of the call inside its window.
-    let sample = device.time(&TimedRun::plain(&launch(module, &[input, out]))).unwrap();
+    // A Python worker answers the call alone (pending), then its trace and checks on `collect`.
+    let pending = device.time(&TimedRun::plain(&launch(module, &[input, out]))).unwrap();
+    assert!(pending.pending && pending.judge_ms.is_some(), "{pending:?}");
+    let sample = device.collect().unwrap().expect("the pending sample, whole");
+    assert!(!sample.pending && sample.judge_ms == pending.judge_ms, "{sample:?}");
     assert!(sample.ms > 0.0 && sample.wall_ms >= sample.ms * 0.5, "{sample:?}");
     if py.device == "cpu" {
         assert_eq!(sample.trace, Trace::Unavailable { why: "the worker runs on the CPU".into() });

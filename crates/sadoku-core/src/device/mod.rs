@@ -426,6 +426,11 @@ pub struct Sample {
     /// worker sends is overwritten); `None` for a device in the judge's own process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge_ms: Option<f64>,
+    /// The worker answered the timed call before its trace and its checks (a Python worker, so
+    /// that the judge's clock holds the call alone): the rest comes from [`Device::collect`],
+    /// which the judge asks for once it has compared the output.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 impl Sample {
@@ -437,6 +442,7 @@ impl Sample {
             sm_clock_mhz: None,
             trace: Trace::Unavailable { why: "not traced".into() },
             judge_ms: None,
+            pending: false,
         }
     }
 }
@@ -522,6 +528,12 @@ pub trait Device {
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError>;
     /// Flush L2 (untimed), then time the work between device events while tracing it.
     fn time(&mut self, run: &TimedRun) -> Result<Sample, DeviceError>;
+    /// The whole of the last timed sample, where [`Device::time`] answered it `pending`: its trace
+    /// and the worker's checks. `None` when nothing waits (every device in the judge's process,
+    /// and native workers).
+    fn collect(&mut self) -> Result<Option<Sample>, DeviceError> {
+        Ok(None)
+    }
     /// Make an allocation (the whole of it, whatever view `buffer` is) mappable by another process.
     /// Only an allocation made with [`Device::alloc_shared`]: any other is refused with
     /// [`DeviceError::NotShareable`].
