@@ -352,6 +352,8 @@ impl Sampler<'_> {
 
     /// Keep what the baseline's sample traced: its records, and how long the device was busy.
     fn baseline_taken(&mut self, sample: &Sample) -> Taken {
+        // A Python call's trace without the worker's delivery of the result, as a candidate's.
+        let sample = &Sample { trace: trace::undelivered(&sample.trace), ..sample.clone() };
         if let crate::device::Trace::Traced { kernels, .. } | crate::device::Trace::Call { kernels, .. } = &sample.trace
         {
             if !kernels.is_empty() {

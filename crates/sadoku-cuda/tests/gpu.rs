@@ -523,7 +523,10 @@ fn check_compare_as(
     assert_same_comparison(&c, &want, (err2, ref2), &format!("{dtype}, n = {n}, {poison:?}"));
     let scale2 = accurate_sum(scale.iter().filter(|s| s.is_finite()).map(|s| s * s));
     for (x, name) in [(c.scale2, "the device's"), (want.scale2, "compare_host's")] {
-        assert!(x == scale2 || (x - scale2).abs() <= 1e-12 * scale2.abs().max(1e-300), "{name} scale2 {x:e}, {scale2:e} summed accurately");
+        assert!(
+            x == scale2 || (x - scale2).abs() <= 1e-12 * scale2.abs().max(1e-300),
+            "{name} scale2 {x:e}, {scale2:e} summed accurately"
+        );
     }
     library(d, &[op]);
     assert_eq!(d.download_u64(out).unwrap(), words, "n = {n}: the same sums, bit for bit, every time");

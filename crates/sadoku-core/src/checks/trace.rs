@@ -99,13 +99,38 @@ pub fn check(trace: &Trace, expected: &[&str]) -> Result<Option<Traced>, HiddenW
     Ok(Some(Traced { span_ms: trace.span_ms().unwrap_or(0.0), kernels: ordered }))
 }
 
+/// Whether a Python call's record is the worker delivering the result into the judge's buffers:
+/// a device-to-device copy that starts once the window has closed (see `check_call`).
+fn delivery(window: (u64, u64), k: &KernelRecord) -> bool {
+    k.start_ns >= window.1 && k.name.starts_with("[memcpy DtoD")
+}
+
+/// A trace without a Python call's delivery of its result: what a baseline's call is timed by,
+/// as a candidate's is.
+pub fn undelivered(trace: &Trace) -> Trace {
+    match trace {
+        Trace::Call { window_ns, kernels } => Trace::Call {
+            window_ns: *window_ns,
+            kernels: kernels.iter().filter(|k| !delivery(*window_ns, k)).cloned().collect(),
+        },
+        other => other.clone(),
+    }
+}
+
 /// A Python call: every stream is the call's (the worker synchronises the whole device before
 /// its stop event), its kernels have names of its own, and nothing it caused lies outside the
 /// window read just before the call and just after the stop event: work that starts after it was
 /// launched by something still running once the call returned. `Ok(None)` when the call caused
 /// no device work at all (a sample without a span; the events time it).
+///
+/// A device-to-device copy that starts once the window has closed is the worker delivering the
+/// result into the judge's output buffers (it does so after the closing marker, so that the copy
+/// is neither the candidate's time nor the baseline's): it is left out. A copy computes nothing;
+/// whatever it moves was computed by work the window holds, or by work outside it, which is refused.
 fn check_call(window: (u64, u64), kernels: &[KernelRecord]) -> Result<Option<Traced>, HiddenWork> {
     let (open, close) = window;
+    let kernels: Vec<KernelRecord> = kernels.iter().filter(|k| !delivery(window, k)).cloned().collect();
+    let kernels = &kernels[..];
     for k in kernels {
         let before = open.saturating_sub(k.start_ns);
         let after = k.end_ns.saturating_sub(close);
@@ -188,6 +213,30 @@ mod tests {
         assert_eq!(names, ["cublas_gemm", "own_kernel", "[memcpy DtoD, 4096 B]"]);
         // A call that caused no device work has no span: its events time it.
         assert_eq!(check(&call(vec![]), &["forward"]), Ok(None));
+    }
+
+    #[test]
+    fn the_workers_delivery_of_the_result_after_the_window_is_left_out() {
+        // The worker copies the result into the judge's buffer after the closing marker.
+        let t = call(vec![
+            k("own_kernel", 1_150_000, 1_190_000, 7),
+            k("[memcpy DtoD, 268435456 B]", 2_000_500, 2_300_000, 7),
+        ]);
+        let got = check(&t, &["forward"]).unwrap().unwrap();
+        assert!((got.span_ms - 0.04).abs() < 1e-12, "{}", got.span_ms);
+        assert_eq!(got.kernels.len(), 1);
+        // A baseline's call is timed without it too.
+        assert!((undelivered(&t).span_ms().unwrap() - 0.04).abs() < 1e-12);
+        // Anything else after the window is still hidden work: a kernel, a copy from the host, a
+        // device-to-device copy that began inside the window and outlived it.
+        for late in [
+            k("late", 2_100_000, 2_300_000, 7),
+            k("[memcpy HtoD, 4096 B]", 2_100_000, 2_300_000, 7),
+            k("[memcpy DtoD, 4096 B]", 1_900_000, 2_300_000, 7),
+        ] {
+            let t = call(vec![k("own_kernel", 1_150_000, 1_190_000, 7), late]);
+            assert!(check(&t, &["forward"]).is_err());
+        }
     }
 
     #[test]

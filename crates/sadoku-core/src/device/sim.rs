@@ -737,7 +737,14 @@ impl Device for SimDevice {
         } else {
             Trace::Unavailable { why: "simulated device without tracing".into() }
         };
-        Ok(Sample { ms, wall_ms: ms + 0.01, sm_clock_mhz: (self.clock)(self.tick), trace, judge_ms: None, pending: false })
+        Ok(Sample {
+            ms,
+            wall_ms: ms + 0.01,
+            sm_clock_mhz: (self.clock)(self.tick),
+            trace,
+            judge_ms: None,
+            pending: false,
+        })
     }
 
     fn unavailable(&mut self, work: &[Work]) -> Option<String> {
