@@ -525,6 +525,8 @@ pub(crate) struct Plan {
     pub keep: bool,
     /// The inputs are those of the kept launch: the outputs must match it up to rounding.
     pub repeat: bool,
+    /// At small sizes, recompute the truth and the comparison on the host too (verification).
+    pub host_check: bool,
 }
 
 /// What a judged launch showed. Its accuracy is not yet held against the tolerance: see
@@ -758,7 +760,7 @@ pub(crate) fn judge(
     let small = outputs.iter().chain(&inputs).all(|(s, _)| s.elements() <= HOST_CHECK_ELEMENTS)
         && problem.min_flops(&arena.sizes) <= HOST_CHECK_FLOPS;
     // Verification trials at small sizes; timed launches never wait for the host.
-    if small && !plan.timed {
+    if small && !plan.timed && plan.host_check {
         cross_check(devices, arena, truth, plan, candidate, &comparisons, &differences, &intact, &factors)?;
     }
     for (((spec, _), c), &poison) in outputs.iter().zip(&comparisons).zip(&plan.poison) {

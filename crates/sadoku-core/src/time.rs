@@ -327,6 +327,7 @@ impl Sampler<'_> {
             timed: true,
             keep: false,
             repeat: false,
+            host_check: false,
         };
         let judged = judge::judge(devices, &self.sets[r], &self.truth, &plan, self.candidate, self.tolerance.class)?;
         if let Some(r) = judged.inaccurate(&at) {
