@@ -234,6 +234,20 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
             short(precision)
         ));
     }
+    // The size each review drew at run time, named only now that the verdict is in.
+    let drawn: Vec<String> = report
+        .candidates
+        .iter()
+        .filter_map(|c| match (&c.findings.drawn_sizes, &c.findings.drawn_note) {
+            (Some(sizes), _) => Some(format!("  {}: {sizes}\n", label(report, c))),
+            (None, Some(why)) => Some(format!("  {}: none ({why})\n", label(report, c))),
+            _ => None,
+        })
+        .collect();
+    if !drawn.is_empty() {
+        out.push_str("\nverified also at a size drawn at run time (in no problem file):\n");
+        out.extend(drawn);
+    }
     let timed: Vec<&CandidateReport> = report.candidates.iter().filter(|c| c.findings.timing.is_some()).collect();
     if !timed.is_empty() {
         out.push_str("\ntimed launches:\n");
