@@ -205,6 +205,46 @@ class ThreadWatch:
         raise Refusal("threads left running after the call", ", ".join(described))
 
 
+def _thread_code(t: threading.Thread) -> str:
+    """The file of the function a thread runs, where it can be told (its target, unwrapped from
+    partials and bound methods; else its class's ``run``)."""
+    f: Any = getattr(t, "_target", None) or type(t).run
+    while True:
+        if hasattr(f, "func"):  # functools.partial
+            f = f.func
+        elif hasattr(f, "__func__"):  # a bound method
+            f = f.__func__
+        else:
+            break
+    code = getattr(f, "__code__", None)
+    return code.co_filename if code is not None else ""
+
+
+class Resident:
+    """Python threads running the candidate's own code, alive now, that were not before it
+    loaded: a thread it started at import (or in its warm-up call) can work whenever its process
+    runs, between the judge's requests included, off any clock. Threads of the libraries it uses
+    (a compiler's pool) are left alone. Created before the candidate is loaded; :meth:`check`
+    before each call. A tripwire: the judge stops the candidate's process between its requests.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self._threads = set(threading.enumerate())
+        self._directory = os.path.realpath(directory) + os.sep
+
+    def check(self) -> None:
+        resident = [
+            t
+            for t in threading.enumerate()
+            if t not in self._threads
+            and t.is_alive()
+            and os.path.realpath(_thread_code(t) or "/").startswith(self._directory)
+        ]
+        if resident:
+            described = ", ".join(f"{t.name!r} (Python, id {t.native_id})" for t in resident)
+            raise Refusal("threads of the candidate's running between calls", described)
+
+
 # Everything a candidate could patch to shorten its measured time or fool the bridge's own reads.
 TIMER_ATTRIBUTES: tuple[str, ...] = (
     "time.perf_counter",

@@ -146,6 +146,8 @@ class Worker:
         self.compiled: dict[int, tuple[dict[str, Any], Any]] = {}
         self.next_module = 1
         self.flush: torch.Tensor | None = None
+        # Python threads alive before the candidate loaded (see checks.Resident).
+        self.resident: checks.Resident | None = None
         # A timed call in three requests (Prepare, Time, Collect): its state between them.
         self.staged: dict[str, Any] | None = None
         self.collecting: dict[str, Any] | None = None
@@ -246,6 +248,9 @@ class Worker:
             problem_path = os.path.join(workdir, digest, f"{stem}.py")
             with open(problem_path, "w") as f:
                 f.write(spec["problem_source"])
+        # The worker's own threads, before any of the candidate's code runs.
+        if spec["kind"] not in TRUSTED:
+            self.resident = checks.Resident(workdir)
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 call = self._loaded_call(spec, request["source"], path, problem_path, workdir)
@@ -475,6 +480,11 @@ class Worker:
         reset, the L2 flushed and the trace's window opened."""
         spec, call, inputs, params, outputs, scales = self._bind(launch)
         trusted = spec["kind"] in TRUSTED
+        if not trusted and self.resident is not None:
+            try:
+                self.resident.check()
+            except checks.Refusal as r:
+                raise DeviceFailure({"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}})
         if params:
             if isinstance(call, candidates.ArchiveForward):
                 call = candidates.ArchiveForward(call.forward, tuple(params), tuple(params.values()))

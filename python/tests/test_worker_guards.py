@@ -126,6 +126,23 @@ class Tripwires(unittest.TestCase):
             w.run([launch], timed=False)
 
 
+class ThreadsStartedAtImport(unittest.TestCase):
+    def test_a_thread_the_candidate_started_when_it_loaded_is_refused_before_each_call(self) -> None:
+        w, launch, _, _ = loaded("leaky_relu_resident_thread.py")
+        for timed in (False, True):
+            with self.assertRaises(worker.DeviceFailure) as caught:
+                w.run([launch], timed=timed)
+            refused = caught.exception.error["Refused"]
+            self.assertEqual(refused["reason"], "threads of the candidate's running between calls")
+            self.assertIn("'resident'", refused["evidence"])
+        (prepared,) = served(w, {"Prepare": {"work": [launch]}})
+        self.assertIn("Refused", prepared["Done"]["Err"])
+
+    def test_an_honest_candidate_has_none(self) -> None:
+        w, launch, _, _ = loaded("leaky_relu_honest.py")
+        w.run([launch], timed=True)
+
+
 class ATimedCallInThreeRequests(unittest.TestCase):
     """Prepare (bookkeeping, off the judge's clock), Time (the call alone: the reply holds no trace
     and says it is pending) and Collect (the trace and the checks)."""
