@@ -581,15 +581,18 @@ fn the_problems_model_serves_as_truth_and_as_baseline() {
 }
 
 /// The reward hacks only a Python candidate can try, each refused by the worker with its reason:
-/// a background thread that finishes the output after the call, a timer patched to run slow, a
-/// tensor subclass that computes only when read.
+/// a background thread that finishes the output after the call (the one its warm-up call, made
+/// while it loads, started may still be running when the first judged call comes: then it is
+/// refused as a thread of its own between calls), a timer patched to run slow, a tensor subclass
+/// that computes only when read.
 #[test]
 fn python_only_hacks_are_refused_with_their_reason() {
     let Some(py) = torch() else { return };
-    for (file, reason, evidence) in [
-        ("leaky_relu_thread.py", "threads left running after the call", "finish-later"),
-        ("leaky_relu_timer.py", "the timer was tampered with", "elapsed_time"),
-        ("leaky_relu_lazy.py", "the result is not a plain tensor", "Deferred"),
+    let threads: &[&str] = &["threads left running after the call", "threads of the candidate's running between calls"];
+    for (file, reasons, evidence) in [
+        ("leaky_relu_thread.py", threads, "finish-later"),
+        ("leaky_relu_timer.py", &["the timer was tampered with"][..], "elapsed_time"),
+        ("leaky_relu_lazy.py", &["the result is not a plain tensor"][..], "Deferred"),
     ] {
         let mut device = start(&py, false).unwrap();
         let module = compile(&mut device, file, torch_option("leaky_relu.py", "[0.05]", LEAKY_ARGS)).unwrap();
@@ -598,7 +601,7 @@ fn python_only_hacks_are_refused_with_their_reason() {
         let out = device.alloc(x.len() * 4).unwrap();
         match device.run(&launch(module, &[input, out])) {
             Err(DeviceError::Refused { reason: r, evidence: e, .. }) => {
-                assert_eq!(r, reason, "{file}: {e}");
+                assert!(reasons.contains(&r.as_str()), "{file}: {r}: {e}");
                 assert!(e.contains(evidence), "{file}: {e}");
             }
             other => panic!("{file} was not refused: {other:?}"),
