@@ -1010,35 +1010,14 @@ impl Truth {
         let specs: Vec<BufferSpec> =
             problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Output).collect();
         let classes = problem.output_tolerances(review);
-        let out = devices.reference.alloc(8 * Comparison::WORDS * specs.len().max(1))?;
-        let work: Vec<Work> = specs
-            .iter()
-            .enumerate()
-            .map(|(k, spec)| {
-                Work::Library(LibraryOp::Compare {
-                    got: got[k].view(0, spec.bytes()),
-                    values: self.outputs[k].0,
-                    scale: self.outputs[k].1,
-                    factor: classes[k].tolerance().elementwise_factor(self.terms),
-                    poison: poison[k],
-                    out: out.view(8 * Comparison::WORDS * k, 8 * Comparison::WORDS),
-                    dtype: spec.dtype,
-                })
-            })
-            .collect();
-        let words = devices.reference.run(&work).and_then(|()| devices.reference.download_u64(out));
-        devices.reference.free(out);
-        let words = words?;
+        let got: Vec<Buffer> = specs.iter().zip(got).map(|(spec, g)| g.view(0, spec.bytes())).collect();
+        let factors: Vec<f64> = classes.iter().map(|c| c.tolerance().elementwise_factor(self.terms)).collect();
+        let comparisons = self.compare_with(devices, &specs, &got, poison, &factors)?;
         Ok(specs
             .iter()
-            .enumerate()
-            .map(|(k, spec)| {
-                accuracy::from_comparison(
-                    spec,
-                    &Comparison::from_words(&words[k * Comparison::WORDS..]).judged(self.terms, spec.dtype),
-                    classes[k],
-                )
-            })
+            .zip(&comparisons)
+            .zip(classes)
+            .map(|((spec, c), class)| accuracy::from_comparison(spec, c, class))
             .collect())
     }
 

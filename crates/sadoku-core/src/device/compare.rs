@@ -88,14 +88,9 @@ impl Comparison {
         w
     }
 
-    /// The same summary, for outputs whose elements each sum at most `terms` terms.
-    pub fn with_terms(self, terms: usize) -> Comparison {
-        Comparison { terms: terms as u64, ..self }
-    }
-
     /// The same summary, for an output of `dtype` whose elements each sum at most `terms` terms.
     pub fn judged(self, terms: usize, dtype: Dtype) -> Comparison {
-        Comparison { tiny: element::underflow(dtype) / element::unit_roundoff(dtype), ..self.with_terms(terms) }
+        Comparison { terms: terms as u64, tiny: element::underflow(dtype) / element::unit_roundoff(dtype), ..self }
     }
 
     /// ‖got − truth‖₂ / max(‖truth‖₂, ‖scale‖₂ / √terms, √n·tiny); NaN when any element is not
@@ -284,7 +279,7 @@ mod tests {
         let factor = Tolerance::FP32.elementwise_factor(k);
         let c = compare_host(Dtype::F32, &got, &truth, &scale, factor, PoisonWords::Word(POISON_NAN));
         let plain = c.normwise();
-        let typical = c.with_terms(k).normwise();
+        let typical = c.judged(k, Dtype::F32).normwise();
         assert!(plain > 1e-5, "against ‖truth‖ alone the honest sum looks like a lower precision: {plain:e}");
         assert!(typical <= plain, "the floor only ever lowers the ratio: {typical} against {plain}");
         assert!(typical < 1e-5, "honest fp32 is fp32 against the typical magnitude: {typical:e}");
@@ -292,14 +287,18 @@ mod tests {
         let tf32: f64 = draws.iter().map(|&x| f32::from_bits((x.to_bits() + 0x1000) & !0x1FFF) as f64).sum();
         let got = f32_bits(&[(3.0 + tf32 - exact) as f32, (3.0 + tf32 - exact) as f32]);
         let c = compare_host(Dtype::F32, &got, &truth, &scale, factor, PoisonWords::Word(POISON_NAN));
-        assert!(c.with_terms(k).normwise() > 1e-5, "TF32 stays outside fp32: {:e}", c.with_terms(k).normwise());
+        assert!(
+            c.judged(k, Dtype::F32).normwise() > 1e-5,
+            "TF32 stays outside fp32: {:e}",
+            c.judged(k, Dtype::F32).normwise()
+        );
         // Without cancellation the measure is the plain one.
         let truth = [magnitude / 2.0, magnitude / 2.0];
         let got = f32_bits(&[(magnitude / 2.0 * (1.0 + 1e-6)) as f32, (magnitude / 2.0) as f32]);
         let c = compare_host(Dtype::F32, &got, &truth, &scale, factor, PoisonWords::Word(POISON_NAN));
-        assert_eq!(c.with_terms(k).normwise(), c.normwise());
+        assert_eq!(c.judged(k, Dtype::F32).normwise(), c.normwise());
         // Elementwise outputs keep the plain ratio.
-        assert_eq!(c.with_terms(1).normwise(), c.normwise());
+        assert_eq!(c.judged(1, Dtype::F32).normwise(), c.normwise());
     }
 
     /// A one-element bf16 output of a subnormal draw: gelu of 2.3e-40 computed with a flush to
