@@ -15,10 +15,10 @@ from sadoku_bridge import kernelbench, tracing, worker
 from .support import problem_path
 
 KL_HINGE = [
-    {"name": "predicted", "dtype": "f32", "shape": [16, 40], "role": "input", "index": 0},
-    {"name": "target", "dtype": "f32", "shape": [16, 40], "role": "input", "index": 1},
-    {"name": "scores", "dtype": "f32", "shape": [16], "role": "input", "index": 2},
-    {"name": "labels", "dtype": "f32", "shape": [16], "role": "input", "index": 3},
+    {"name": "predicted", "dtype": "f32", "shape": [256, 1000], "role": "input", "index": 0},
+    {"name": "target", "dtype": "f32", "shape": [256, 1000], "role": "input", "index": 1},
+    {"name": "scores", "dtype": "f32", "shape": [256], "role": "input", "index": 2},
+    {"name": "labels", "dtype": "f32", "shape": [256], "role": "input", "index": 3},
 ]
 
 
@@ -48,9 +48,9 @@ class FilesOwnInputs(unittest.TestCase):
         w, module, buffers = loaded("kl_hinge", KL_HINGE)
         predicted, target, scores, labels = draw(w, module, buffers, 7)
         for rows in (predicted, target):
-            rows = rows.view(16, 40)
+            rows = rows.view(256, 1000)
             self.assertTrue(bool((rows > 0).all()))
-            torch.testing.assert_close(rows.sum(dim=1), torch.ones(16))
+            torch.testing.assert_close(rows.sum(dim=1), torch.ones(256))
         self.assertTrue(bool(((labels == 1) | (labels == -1)).all()), labels)
         self.assertFalse(bool(((scores == 1) | (scores == -1)).all()))
         again = draw(w, module, buffers, 7)

@@ -61,13 +61,13 @@ def served(w: worker.Worker, *requests: Any) -> list[Any]:
 
 class TheCandidateNeverSpeaksForTheEnvironment(unittest.TestCase):
     def test_the_workers_own_failure_type_raised_in_a_call_is_the_candidates_fault(self) -> None:
-        w, launch, _, _ = loaded("leaky_relu_claims_environment.py")
+        w, launch, _, _ = loaded("leaky_relu_claims_environment_modelnew.py")
         with self.assertRaises(worker.DeviceFailure) as caught:
             w.run([launch], timed=False)
         self.assertNotIn("Environment", caught.exception.error)
         fault = caught.exception.error["KernelFault"]
         self.assertEqual(fault["code"], "DeviceFailure")
-        self.assertIn("fell off the bus", fault["message"])
+        self.assertIn("fallen off the bus", fault["message"])
         # And through the request loop, for a run and a timed run.
         run, time = served(w, {"Run": [launch]}, {"Time": {"work": [launch]}})
         self.assertIn("KernelFault", run["Done"]["Err"])
@@ -175,7 +175,7 @@ class ATimedCallInThreeRequests(unittest.TestCase):
         self.assertEqual(refused["reason"], "the call left a hook behind")
 
     def test_a_fault_in_the_call_is_the_candidates_at_time(self) -> None:
-        w, launch, _, _ = loaded("leaky_relu_claims_environment.py")
+        w, launch, _, _ = loaded("leaky_relu_claims_environment_modelnew.py")
         _, fired = served(w, {"Prepare": {"work": [launch]}}, {"Time": {"work": [launch]}})
         self.assertIn("KernelFault", fired["Sample"]["Err"])
 

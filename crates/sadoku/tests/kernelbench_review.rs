@@ -74,8 +74,14 @@ fn worker(path: &[PathBuf]) -> RemoteDevice {
 }
 
 /// The problem a test file describes, as `sadoku kernelbench` builds it.
+/// A test's own file, else the example batch's (`examples/kernelbench/<dir>`).
+fn test_file(dir: &str, file: &str) -> PathBuf {
+    let own = repo().join("python/tests").join(dir).join(file);
+    if own.exists() { own } else { repo().join("examples/kernelbench").join(dir).join(file) }
+}
+
 fn kb_problem(path: &[PathBuf], file: &str) -> &'static Problem {
-    let file = repo().join("python/tests/problems").join(file);
+    let file = test_file("problems", file);
     let out = Command::new("python3")
         .args(["-s", "-m", "sadoku_bridge.describe"])
         .arg(&file)
@@ -103,7 +109,7 @@ fn options() -> ReviewOptions {
 
 /// Review candidate `file` (`python/tests/candidates`) for `problem`.
 fn review(path: &[PathBuf], problem: &'static Problem, file: &str, kind: ModelKind) -> CandidateReport {
-    let file = repo().join("python/tests/candidates").join(file);
+    let file = test_file("candidates", file);
     let source = std::fs::read_to_string(&file).unwrap();
     let candidate = Candidate::python(file.display().to_string(), source, problem, kind).unwrap();
     let mut judge = SimDevice::new();
@@ -199,7 +205,7 @@ fn a_files_inputs_keep_their_domain_in_every_trial_and_timed_launch() {
     let Some(path) = torch_path() else { return };
     let p = kb_problem(&path, "kl_hinge.py");
     assert_eq!(p.torch().unwrap().drawn_by_file(), [true; 4]);
-    for file in ["kl_hinge_honest.py", "kl_hinge_domain.py"] {
+    for file in ["kl_hinge_honest_modelnew.py", "kl_hinge_domain.py"] {
         let r = review(&path, p, file, ModelKind::ModelNew);
         assert!(r.verdict.is_accepted(), "{file}: {:?} {:?}", r.verdict, r.evidence);
         assert!(r.findings.trials.len() >= 3, "{file}: {:?}", r.findings.trials);
@@ -213,7 +219,7 @@ fn a_files_inputs_keep_their_domain_in_every_trial_and_timed_launch() {
         assert!(timing.speedup.is_some(), "{file}: every timed launch judged and accepted: {timing:?}");
     }
     // Typical values of the two losses, whatever the inputs: wrong for the inputs drawn.
-    let cheat = review(&path, p, "kl_hinge_constant.py", ModelKind::ModelNew);
+    let cheat = review(&path, p, "kl_hinge_constant_modelnew.py", ModelKind::ModelNew);
     assert!(matches!(rejection(&cheat), Rejection::Inaccurate { .. }), "{:?}", cheat.verdict);
 }
 
@@ -223,7 +229,7 @@ fn a_files_inputs_keep_their_domain_in_every_trial_and_timed_launch() {
 fn a_get_inputs_of_another_shape_is_an_environment_error_naming_the_file() {
     let Some(path) = torch_path() else { return };
     let p = kb_problem(&path, "varying_shape.py");
-    let file = repo().join("python/tests/candidates/kl_hinge_honest.py");
+    let file = repo().join("python/tests/candidates/kl_hinge_domain.py");
     let source = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n";
     let candidate = Candidate::python(file.display().to_string(), source.into(), p, ModelKind::ModelNew).unwrap();
     let mut judge = SimDevice::new();

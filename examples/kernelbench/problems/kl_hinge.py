@@ -9,7 +9,7 @@ numbers and its truth is NaN, and the hinge loss's labels are no longer labels: 
 import torch
 import torch.nn as nn
 
-rows = 4096
+rows = 256
 classes = 1000
 
 
