@@ -205,7 +205,7 @@ fn a_files_inputs_keep_their_domain_in_every_trial_and_timed_launch() {
     let Some(path) = torch_path() else { return };
     let p = kb_problem(&path, "kl_hinge.py");
     assert_eq!(p.torch().unwrap().drawn_by_file(), [true; 4]);
-    for file in ["kl_hinge_honest_modelnew.py", "kl_hinge_domain.py"] {
+    for file in ["kl_hinge_honest_modelnew.py", "kl_hinge_domain_modelnew.py"] {
         let r = review(&path, p, file, ModelKind::ModelNew);
         assert!(r.verdict.is_accepted(), "{file}: {:?} {:?}", r.verdict, r.evidence);
         assert!(r.findings.trials.len() >= 3, "{file}: {:?}", r.findings.trials);
@@ -229,7 +229,7 @@ fn a_files_inputs_keep_their_domain_in_every_trial_and_timed_launch() {
 fn a_get_inputs_of_another_shape_is_an_environment_error_naming_the_file() {
     let Some(path) = torch_path() else { return };
     let p = kb_problem(&path, "varying_shape.py");
-    let file = repo().join("python/tests/candidates/kl_hinge_domain.py");
+    let file = repo().join("examples/kernelbench/candidates/kl_hinge_domain_modelnew.py");
     let source = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n";
     let candidate = Candidate::python(file.display().to_string(), source.into(), p, ModelKind::ModelNew).unwrap();
     let mut judge = SimDevice::new();
