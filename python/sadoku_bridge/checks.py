@@ -95,6 +95,26 @@ def _wrapped(tensor: torch.Tensor) -> bool:
     return any(check is not None and check(tensor) for check in checks)
 
 
+def deliverable(result: Any, inputs: Sequence[Any], expected: Sequence[OutputSpec]) -> None:
+    """Refuse a result that cannot be copied into the judge's buffers without running code of the
+    candidate's: not exactly ``torch.Tensor`` (a subclass computes when read), or not of the
+    expected count, shape, dtype and device (then with :func:`plain_result`'s reason). Cheap
+    enough for the judge's clock; :func:`plain_result` checks the rest after the judge holds the
+    output."""
+    items = list(result) if isinstance(result, (tuple, list)) else [result]
+    plain = len(items) == len(expected) and all(
+        type(item) is torch.Tensor
+        and tuple(item.shape) == tuple(spec.shape)
+        and item.dtype == spec.dtype
+        and item.device.type == spec.device.type
+        and not item.is_meta
+        for item, spec in zip(items, expected)
+    )
+    if not plain:
+        plain_result(result, inputs, expected)
+        raise Refusal("the result cannot be delivered", "its outputs are not plain tensors of the expected form")
+
+
 def plain_result(result: Any, inputs: Sequence[Any], expected: Sequence[OutputSpec]) -> None:
     """Refuse a result that is not plain, materialised, fresh tensors of the expected form.
 

@@ -90,6 +90,32 @@ class PlainResultTest(unittest.TestCase):
         self.assert_refused((torch.zeros(16, 4096), torch.zeros(1)), "wrong number of outputs")
 
 
+class DeliverableTest(PlainResultTest):
+    """What the judge's clock pays for before the copy: plain tensors of the expected form pass at
+    once (an alias waits for :func:`checks.plain_result`, off the clock); anything else is refused
+    with plain_result's own reason, before a copy could run the candidate's code."""
+
+    def test_honest_result_and_an_alias_pass_on_the_clock(self) -> None:
+        self.assertIsNone(checks.deliverable(self.call(self.honest), self.inputs, self.expected))
+        self.assertIsNone(checks.deliverable(self.inputs[0], self.inputs, self.expected))
+
+    def test_a_lazy_subclass_is_refused_before_it_is_read(self) -> None:
+        _, _, cheat = leaky("leaky_relu_lazy.py")
+        with self.assertRaises(checks.Refusal) as caught:
+            checks.deliverable(self.call(cheat), self.inputs, self.expected)
+        self.assertEqual(caught.exception.reason, "the result is not a plain tensor")
+
+    def test_wrong_form_keeps_its_reason(self) -> None:
+        for result, reason in [
+            (torch.zeros(16, 4095), "the result has the wrong shape or dtype"),
+            (torch.empty(16, 4096, device="meta"), "the result is not a materialised tensor"),
+            ((torch.zeros(16, 4096), torch.zeros(1)), "wrong number of outputs"),
+        ]:
+            with self.assertRaises(checks.Refusal) as caught:
+                checks.deliverable(result, self.inputs, self.expected)
+            self.assertEqual(caught.exception.reason, reason)
+
+
 class ThreadWatchTest(unittest.TestCase):
     def setUp(self) -> None:
         self.description, self.reference, _ = leaky("leaky_relu_honest.py")

@@ -4,6 +4,7 @@ a draw of another shape or dtype than the problem's is the file's fault, said as
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import unittest
 from typing import Any
@@ -87,6 +88,19 @@ class FilesOwnInputs(unittest.TestCase):
         problem = kernelbench.load_problem(problem_path("kl_hinge"))
         a, b = kernelbench.draw_inputs(problem, 3), kernelbench.draw_inputs(problem, 3)
         self.assertTrue(all(torch.equal(x, y) for x, y in zip(a, b)))
+
+    def test_draw_inputs_on_a_device_runs_the_files_code_there(self) -> None:
+        # The meta device stands in for the GPU: the file's factory calls draw there.
+        problem = kernelbench.load_problem(problem_path("kl_hinge"))
+        drawn = kernelbench.draw_inputs(problem, 3, torch.device("meta"))
+        self.assertEqual({x.device.type for x in drawn}, {"meta"})
+        self.assertEqual([tuple(x.shape) for x in drawn], [tuple(x.shape) for x in kernelbench.draw_inputs(problem, 3)])
+
+    def test_a_file_that_cannot_draw_on_the_device_draws_on_the_cpu(self) -> None:
+        problem = kernelbench.load_problem(problem_path("kl_hinge"))
+        cpu_only = dataclasses.replace(problem, get_inputs=lambda: [torch.tensor(torch.randn(4).numpy())])
+        drawn = kernelbench.draw_inputs(cpu_only, 3, torch.device("meta"))
+        self.assertEqual(drawn[0].device.type, "cpu")
 
 
 if __name__ == "__main__":

@@ -198,6 +198,16 @@ pub struct Timing {
     /// The same for the baseline, where it runs in a process of its own (the Model's), ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_round_trip_ms: Option<f64>,
+    /// The candidate's claim held against the judge's clock, where both sides have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockCheck>,
+    /// Every kept sample's round trip on the judge's clock, ms, in order (empty in the judge's
+    /// process).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub round_trips_ms: Vec<f64>,
+    /// The same for the baseline's samples, ms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_round_trips_ms: Vec<f64>,
     /// Median host wall time of the judge's work after each timed launch: the fp64 truth for its
     /// fresh inputs, the comparison and the hashes, ms.
     pub truth_ms: f64,
@@ -647,7 +657,8 @@ fn sample_rounds(
     }
     // A Python call's figures all come from the candidate's own process: held against the
     // judge's clock around each request, against the baseline's in its own process.
-    let dispute = if s.call_traced { disputed(&all_c, &all_b, use_spans) } else { None };
+    let clock = if s.call_traced { clock_check(&all_c, &all_b, use_spans) } else { None };
+    let dispute = clock.filter(|c| c.disputed);
     let candidate_times = |t: &[Taken]| match &dispute {
         Some(d) => judge_times(t, d.baseline_overhead_ms),
         None => times(t, use_spans),
@@ -706,9 +717,23 @@ fn sample_rounds(
             d.baseline_overhead_ms, d.claimed_ms, d.judged_ms
         )
     } else if use_spans && s.call_traced {
-        "span of every kernel, copy and memset the call caused, on any stream, in the worker's own activity \
-         trace (CUPTI)"
-            .to_string()
+        let mut m = "span of every kernel, copy and memset the call caused, on any stream, in the worker's own \
+                     activity trace (CUPTI)"
+            .to_string();
+        if let Some(k) = &clock {
+            m += &format!(
+                "; the judge's clock agrees to within {:.4} ms ({:+.4} ms beyond the baseline's overhead)",
+                k.allowance_ms, k.excess_ms
+            );
+            if k.allowance_ms > CORROBORATED_FRACTION * k.claimed_ms {
+                m += &format!(
+                    ", which cannot tell this {:.4} ms call's time to {:.0} %: the figure is the worker's",
+                    k.claimed_ms,
+                    CORROBORATED_FRACTION * 100.0
+                );
+            }
+        }
+        m
     } else if use_spans {
         "span of the candidate's kernels in the device's activity trace (CUPTI)".to_string()
     } else {
@@ -741,6 +766,9 @@ fn sample_rounds(
         wall_ms,
         judge_round_trip_ms: median_judge_ms(&all_c),
         baseline_round_trip_ms: median_judge_ms(&all_b),
+        clock,
+        round_trips_ms: all_c.iter().filter_map(|t| t.judge_ms).collect(),
+        baseline_round_trips_ms: all_b.iter().filter_map(|t| t.judge_ms).collect(),
         truth_ms: Summary::of(&s.truth_ms).map_or(0.0, |t| t.median),
         kernels,
         baseline_kernels,
@@ -821,16 +849,30 @@ fn uncovered(c: &[Taken], b: &[Taken]) -> Option<String> {
 /// See [`uncovered`].
 const UNCOVERED_MS: f64 = 0.05;
 const UNCOVERED_FRACTION: f64 = 0.25;
+/// A claim the judge's clock corroborates to within this fraction of itself is a figure the judge
+/// stands behind; a looser one is said to be the worker's.
+const CORROBORATED_FRACTION: f64 = 0.03;
 
-/// The judge's clock against a worker's claim (see [`disputed`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Dispute {
-    /// The baseline's median round trip beyond its own claimed time, ms.
-    baseline_overhead_ms: f64,
+/// A worker's claim held against the judge's clock (see [`clock_check`]), as the report gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ClockCheck {
+    /// The baseline's median round trip beyond its own claimed time, ms (its process is the
+    /// problem's Model's, never the candidate's).
+    pub baseline_overhead_ms: f64,
     /// The candidate's median claimed time, ms.
-    claimed_ms: f64,
+    pub claimed_ms: f64,
+    /// The candidate's median round trip beyond its claim, less the baseline's, ms: its own host
+    /// time outside its trace's span, the clock's noise, and whatever its claim left out.
+    pub excess_ms: f64,
+    /// How much excess the claim may carry and still stand, ms: 0.05 ms or a quarter of the
+    /// claim (a call's own host time, e.g. a Python launcher's), whichever is more, plus three
+    /// standard errors of the difference of the two medians, from the baseline's spread alone.
+    /// The judge's clock corroborates the claim to within this, no closer.
+    pub allowance_ms: f64,
     /// The candidate's median on the judge's clock, less the baseline's overhead, ms.
-    judged_ms: f64,
+    pub judged_ms: f64,
+    /// Whether the excess went beyond the allowance: the judge's clock is then the time.
+    pub disputed: bool,
 }
 
 /// A Python candidate's time, its trace and its events are all taken inside its own process, by
@@ -838,25 +880,36 @@ struct Dispute {
 /// (`judge_ms`, from sending it to holding the reply) is evidence, and so is the same clock
 /// around the baseline's requests to its own process (the Model's), which pay the same pipe,
 /// the same marshalling and the same synchronisation. Each side's overhead is its median
-/// judge-clock-minus-claim. When the candidate's exceeds the baseline's by more than 0.05 ms or a
-/// quarter of the candidate's claimed median, whichever is more (the shape of [`uncovered`]),
-/// the claim is disputed: each of the candidate's samples is then its judge-clock time less the
-/// baseline's median overhead (never anything measured through the candidate's process, which
-/// can answer as slowly as it likes). Where either side has no judge's clock (the baseline runs
-/// in the judge's own process) nothing is subtracted and nothing is disputed.
-fn disputed(c: &[Taken], b: &[Taken], use_spans: bool) -> Option<Dispute> {
-    let overhead = |t: &[Taken]| {
+/// judge-clock-minus-claim. When the candidate's exceeds the baseline's by more than the
+/// allowance (0.05 ms or a quarter of the candidate's claimed median, whichever is more, the
+/// shape of [`uncovered`], plus three standard errors of the difference, so that the clock's own
+/// noise disputes no honest claim), the claim is disputed: each of the candidate's samples is
+/// then its judge-clock time less the baseline's median overhead. The noise is the baseline's
+/// spread, never anything measured through the candidate's process, which can answer as slowly
+/// or as erratically as it likes. Where either side has no judge's clock (the baseline runs in
+/// the judge's own process) nothing is subtracted and nothing is disputed.
+fn clock_check(c: &[Taken], b: &[Taken], use_spans: bool) -> Option<ClockCheck> {
+    let overheads = |t: &[Taken]| -> Option<Summary> {
         let gaps: Option<Vec<f64>> =
             t.iter().zip(times(t, use_spans)).map(|(t, claimed)| t.judge_ms.map(|j| j - claimed)).collect();
-        Summary::of(&gaps?).map(|s| s.median)
+        Summary::of(&gaps?)
     };
     let claimed_ms = Summary::of(&times(c, use_spans))?.median;
-    let (oc, ob) = (overhead(c)?, overhead(b)?);
-    if oc <= ob + UNCOVERED_MS.max(UNCOVERED_FRACTION * claimed_ms) {
-        return None;
-    }
-    let judged_ms = Summary::of(&judge_times(c, ob))?.median;
-    Some(Dispute { baseline_overhead_ms: ob, claimed_ms, judged_ms })
+    let (oc, ob) = (overheads(c)?, overheads(b)?);
+    // The median's standard error is 1.2533 σ/√n for normal data; σ from the baseline's IQR.
+    let sigma = (ob.q3 - ob.q1) / 1.349;
+    let standard_error = 1.2533 * sigma * (1.0 / oc.samples as f64 + 1.0 / ob.samples as f64).sqrt();
+    let allowance_ms = UNCOVERED_MS.max(UNCOVERED_FRACTION * claimed_ms) + 3.0 * standard_error;
+    let excess_ms = oc.median - ob.median;
+    let judged_ms = Summary::of(&judge_times(c, ob.median))?.median;
+    Some(ClockCheck {
+        baseline_overhead_ms: ob.median,
+        claimed_ms,
+        excess_ms,
+        allowance_ms,
+        judged_ms,
+        disputed: excess_ms > allowance_ms,
+    })
 }
 
 /// Each sample on the judge's clock, less `overhead_ms` (never below zero).
@@ -891,6 +944,16 @@ mod tests {
         Taken { judge_ms: Some(judge_ms), ..taken(span_ms, span_ms) }
     }
 
+    fn disputed(c: &[Taken], b: &[Taken], use_spans: bool) -> Option<ClockCheck> {
+        clock_check(c, b, use_spans).filter(|k| k.disputed)
+    }
+
+    /// Samples whose round trips are `claim + overhead + jitter`, the jitter cycling through
+    /// `jitter` (ms).
+    fn jittered(claim: f64, overhead: f64, jitter: &[f64], n: usize) -> Vec<Taken> {
+        (0..n).map(|i| judged(claim, claim + overhead + jitter[i % jitter.len()])).collect()
+    }
+
     /// An honest call's claim stands (its round trip is the baseline's, or a little more); a
     /// claim ten times below the judge's clock is disputed, and the candidate is then timed by
     /// the judge's clock less the baseline's overhead alone.
@@ -906,6 +969,33 @@ mod tests {
         // Nothing to calibrate against: nothing disputed.
         assert_eq!(disputed(&vec![judged(0.7, 7.3); 5], &vec![taken(2.0, 2.0); 5], true), None);
         assert_eq!(disputed(&vec![taken(0.7, 0.7); 5], &baseline, true), None);
+    }
+
+    /// The clock's noise disputes no honest claim: with the baseline's round trips spread by
+    /// ±0.15 ms (as a 0.18 ms call's were on an H100), an honest candidate's median that lands
+    /// 0.1 ms above the baseline's by chance stands, and the check says how close it could look.
+    /// A claim shrunk by far more than the noise is disputed all the same. The allowance comes
+    /// from the baseline's spread alone: a candidate that answers erratically widens nothing.
+    #[test]
+    fn the_clocks_noise_disputes_no_honest_claim_and_hides_no_large_lie() {
+        let spread = [-0.15, -0.05, 0.0, 0.05, 0.15, -0.1, 0.1];
+        let baseline = jittered(0.18, 0.9, &spread, 6);
+        let unlucky = jittered(0.18, 1.0, &spread, 6);
+        let check = clock_check(&unlucky, &baseline, true).expect("both sides timed by the judge");
+        assert!(!check.disputed, "{check:?}");
+        assert!((check.excess_ms - 0.1).abs() < 1e-9, "{check:?}");
+        assert!(check.allowance_ms > 0.1 && check.allowance_ms < 0.4, "{check:?}");
+        // A claim of 0.02 ms for a call the judge's clock sees take 0.5 ms more.
+        let shrunk = jittered(0.02, 0.9 + 0.66, &spread, 6);
+        assert!(clock_check(&shrunk, &baseline, true).expect("timed").disputed);
+        // Erratic answers from the candidate's process leave the allowance as it was.
+        let erratic = jittered(0.18, 1.0, &[-0.9, 0.9, 0.0], 6);
+        let e = clock_check(&erratic, &baseline, true).expect("timed");
+        assert!((e.allowance_ms - check.allowance_ms).abs() < 1e-12, "{e:?} {check:?}");
+        // More samples, a tighter allowance: the same excess, seen in 60 samples a side, is beyond it.
+        let (baseline, unlucky) = (jittered(0.18, 0.9, &spread, 60), jittered(0.18, 1.0, &spread, 60));
+        let many = clock_check(&unlucky, &baseline, true).expect("timed");
+        assert!(many.allowance_ms < check.allowance_ms, "{many:?}");
     }
 
     fn record(name: &str, start_ns: u64, end_ns: u64) -> KernelRecord {
