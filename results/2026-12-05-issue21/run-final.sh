@@ -24,11 +24,15 @@ for c in j["candidates"]:
     print(f"{c['name'][:42]:42} {c['verdict']:8} {str(c.get('reason'))[:22]:22} x{t.get('speedup') or 0:.3f} "
           f"c={cs.get('median', 0):.4f} b={b.get('median', 0):.4f} rel={t.get('reliable')} "
           f"rt={t.get('judge_round_trip_ms')}/{t.get('baseline_round_trip_ms')} s={c.get('review_s')}")
+    print("     ", json.dumps(t.get('clock')), json.dumps(c.get('phases')))
     print("     ", (t.get('method') or '')[:200])
     if c['verdict'] != 'ACCEPTED': print('     ', (c.get('evidence') or '')[:240])
 PYEOF
 cat $OUT/kb-summary.txt; tail -2 $OUT/kb.err
 one="examples/kernelbench/problems/leaky_relu.py $c/leaky_relu_second_stream_modelnew.py"
 for i in 1 2; do for b in old/sadoku target/release/sadoku; do
-  s=$(date +%s%N); timeout 60 $b kernelbench review --python $PY $one --sandbox require > /dev/null 2>&1; rc=$?
-  echo "$b rep $i: $(( ($(date +%s%N) - s) / 1000000 )) ms (exit $rc)"; done; done | tee $OUT/review-time.txt
+  s=$(date +%s%N); timeout 60 $b kernelbench review --python $PY $one --sandbox require --json > one.json 2> one.err; rc=$?
+  echo "$b rep $i: $(( ($(date +%s%N) - s) / 1000000 )) ms (exit $rc)"
+  $PY -c 'import json,sys; c=json.load(open("one.json"))["candidates"][0]; t=c.get("timing") or {}; print("   ", c["verdict"], c.get("reason"), t.get("speedup"), c.get("review_s"), json.dumps(c.get("phases")), (t.get("method") or "")[:160])' 2>&1
+  done; done | tee $OUT/review-time.txt
+$PY results/2026-12-05-issue21/launch_overhead.py $c/leaky_relu_triton_modelnew.py > $OUT/launch-overhead.txt 2>&1; cat $OUT/launch-overhead.txt
