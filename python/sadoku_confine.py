@@ -9,8 +9,11 @@ refuses is allowed again.
 """
 
 import ctypes
+import json
 import os
 import platform
+import resource
+import signal
 import struct
 
 _SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
@@ -69,10 +72,6 @@ def _install_one(program: bytes) -> None:
 # runs. What engaged is returned in the judge's words ("Landlock ABI 7, seccomp, rlimits, uid
 # 65534"); with "require", anything less ends the process.
 
-import json
-import resource
-import signal
-
 _SYS_LANDLOCK = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
 # Rights that apply to a file (not a directory): execute, write, read, truncate, ioctl on devices.
 _FILE_ACCESS = 1 | 2 | 4 | (1 << 14) | (1 << 15)
@@ -106,7 +105,9 @@ def _landlock(handled: int, rules: list) -> str:
         raise OSError("Landlock is not offered by this kernel")
     handled &= _ABI_ACCESS.get(abi, -1) if abi < 5 else handled
     attr = _RulesetAttr(handled)
-    fd = libc.syscall(ctypes.c_long(create), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
+    fd = libc.syscall(
+        ctypes.c_long(create), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0)
+    )
     if fd < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
@@ -120,7 +121,9 @@ def _landlock(handled: int, rules: list) -> str:
                 if not os.path.isdir(path):
                     allowed &= _FILE_ACCESS
                 rule = _PathBeneath(allowed, parent)
-                if libc.syscall(ctypes.c_long(add), ctypes.c_int(fd), ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0)):
+                if libc.syscall(
+                    ctypes.c_long(add), ctypes.c_int(fd), ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0)
+                ):
                     raise OSError(ctypes.get_errno(), f"landlock_add_rule for {path} failed")
             finally:
                 os.close(parent)

@@ -1,4 +1,5 @@
 """Judge sadoku's own GPU run (gpu-check.sh): compare what it said with what it must say."""
+
 import json
 import sys
 import tomllib
@@ -36,10 +37,11 @@ def summary(c):
 # 0. The device layer's own tests.
 if "gpu_tests_rc" in status:
     text = open(f"{out}/gpu-tests.txt").read()
-    ran = [l for l in text.splitlines() if l.startswith("test ") and " ... " in l]
-    for l in ran:
-        check(f"device test {l[5:]}", l.endswith("... ok"), text[-2000:])
+    ran = [line for line in text.splitlines() if line.startswith("test ") and " ... " in line]
+    for line in ran:
+        check(f"device test {line[5:]}", line.endswith("... ok"), text[-2000:])
     check(f"device tests ran ({len(ran)})", len(ran) >= 5 and status["gpu_tests_rc"] == "0", text[-2000:])
+
 
 def ran(key):
     """Whether the step that writes `key` to the status file ran: steps not asked for are not judged."""
@@ -71,8 +73,12 @@ for case in cases if ran("batch_rc") else []:
             problems.append(f"speedup {s}, expected within [{lo}, {hi}]")
     check(f"{origin}: {summary(got)}", not problems, "; ".join(problems))
 if ran("batch_rc"):
-    check("the run of all examples exits 1 (some rejected)", status.get("batch_rc") == "1", f"exit {status.get('batch_rc')}")
-    lines = [json.loads(l) for l in open(f"{out}/batch.jsonl")]
+    check(
+        "the run of all examples exits 1 (some rejected)",
+        status.get("batch_rc") == "1",
+        f"exit {status.get('batch_rc')}",
+    )
+    lines = [json.loads(line) for line in open(f"{out}/batch.jsonl")]
     check(f"--out holds one line per candidate ({len(lines)})", len(lines) == len(cases), f"{len(lines)} lines")
 
 # 2. Honest candidates alone: same verdicts, same speed within 5 %.
@@ -94,16 +100,20 @@ for c in alone["candidates"] if ran("batch_rc") else []:
 # 3. The default job.
 if ran("seed_rc"):
     seed_s = int(status.get("seed_ms", "0")) / 1000
-    check("default job (seed case) exits 1 (Sakana rejected)", status.get("seed_rc") == "1", f"exit {status.get('seed_rc')}")
+    check(
+        "default job (seed case) exits 1 (Sakana rejected)",
+        status.get("seed_rc") == "1",
+        f"exit {status.get('seed_rc')}",
+    )
     check(f"default job finishes within 12 s ({seed_s:.1f} s)", 0 < seed_s <= 12, f"{seed_s:.1f} s")
 
 # 4. Killed and resumed.
 if ran("killed_lines"):
     killed = int(status.get("killed_lines", "0"))
     records = []
-    for l in open(f"{out}/resume.jsonl"):
+    for line in open(f"{out}/resume.jsonl"):
         try:
-            records.append(json.loads(l))
+            records.append(json.loads(line))
         except ValueError:
             pass
     keys = [r["key"] for r in records]
@@ -164,8 +174,7 @@ for c in batch["candidates"]:
         f"{c['origin']}: {t['verified_launches']} timed launches verified, {t['call'] or 'no baseline'}, "
         f"{(c.get('ceiling') or {}).get('percent', 0):.0f}% of {(c.get('ceiling') or {}).get('what')}, "
         f"truth {t.get('truth_ms', 0):.2f} ms per launch",
-        t["verified_launches"] > t["sets"] and "CUPTI" in t["method"] and t["kernels"] and c.get("ceiling")
-        and call_ok,
+        t["verified_launches"] > t["sets"] and "CUPTI" in t["method"] and t["kernels"] and c.get("ceiling") and call_ok,
         json.dumps({k: t[k] for k in ("method", "sets", "kernels", "call")}),
     )
 
@@ -174,15 +183,19 @@ if ran("tf32_rc"):
     tf = {c["origin"]: c for c in load("tf32.json")["candidates"]}
     op = tf.get("examples/adversarial/tf32_operands.cu", {})
     check(
-        f"--precision tf32: the TF32 kernel is accepted as tf32 against the TF32 baseline: {summary(op) if op else 'missing'}",
-        op.get("verdict") == "ACCEPTED" and op.get("class") == "tf32"
+        "--precision tf32: the TF32 kernel is accepted as tf32 against the TF32 baseline: "
+        + (summary(op) if op else "missing"),
+        op.get("verdict") == "ACCEPTED"
+        and op.get("class") == "tf32"
         and (op.get("timing") or {}).get("baseline_precision") == "tf32",
         json.dumps(op)[:600],
     )
     ts = tf.get("examples/seed/tiled_smem.cu", {})
     check(
-        f"--precision tf32: an fp32 kernel is accepted (fp32 class) against the TF32 baseline: {summary(ts) if ts else 'missing'}",
-        ts.get("verdict") == "ACCEPTED" and ts.get("class") == "fp32"
+        "--precision tf32: an fp32 kernel is accepted (fp32 class) against the TF32 baseline: "
+        + (summary(ts) if ts else "missing"),
+        ts.get("verdict") == "ACCEPTED"
+        and ts.get("class") == "fp32"
         and (ts.get("timing") or {}).get("baseline_precision") == "tf32",
         json.dumps(ts)[:600],
     )
@@ -205,11 +218,17 @@ if "fidelity_rc" in status:
         fid = {"fidelity": [], "consistency": []}
         check("fidelity.json", False, str(e))
     for f in fid["fidelity"]:
-        check(f"fidelity {f['kernel']}: sadoku {f['sadoku_ms']} ms vs ncu {f['ncu_ms']} ms", f["within_3_percent"],
-              json.dumps(f))
+        check(
+            f"fidelity {f['kernel']}: sadoku {f['sadoku_ms']} ms vs ncu {f['ncu_ms']} ms",
+            f["within_3_percent"],
+            json.dumps(f),
+        )
     for c in fid["consistency"]:
-        check(f"consistency {c['candidate']}: {c['first'][0]:.3f}x then {c['second'][0]:.3f}x, intervals overlap",
-              c["agree"], json.dumps(c))
+        check(
+            f"consistency {c['candidate']}: {c['first'][0]:.3f}x then {c['second'][0]:.3f}x, intervals overlap",
+            c["agree"],
+            json.dumps(c),
+        )
     check("fidelity ran on at least 3 kernels", len(fid["fidelity"]) >= 3, json.dumps(fid)[:600])
 
 passed = sum(results)

@@ -11,8 +11,8 @@ Importing the package takes :data:`.checks.AT_IMPORT`, the timer identities to c
 after candidate code has run, so import it before loading any candidate.
 """
 
-from .checks import AT_IMPORT, OutputSpec, Refusal, ThreadWatch, TimerGuard
 from .candidates import CandidateError, build_candidate, load_archive_kernel, load_modelnew, reference_state
+from .checks import AT_IMPORT, OutputSpec, Refusal, ThreadWatch, TimerGuard
 from .kernelbench import Problem, ProblemError, build_model, describe, fresh_inputs, load_problem, truth
 
 __all__ = [

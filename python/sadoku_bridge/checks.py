@@ -15,15 +15,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 
-from .kernelbench import DTYPES
-
 from . import tracing  # noqa: F401  (its methods are among the attributes guarded below)
-
+from .kernelbench import DTYPES
 
 # The bridge's own clocks, taken before any candidate code can replace them.
 _monotonic = time.monotonic

@@ -17,9 +17,10 @@ import math
 import re
 import sys
 import types
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -68,9 +69,7 @@ class Problem:
         return {
             key: value
             for key, value in vars(self.module).items()
-            if not key.startswith("_")
-            and isinstance(value, (int, float))
-            and not isinstance(value, bool)
+            if not key.startswith("_") and isinstance(value, (int, float)) and not isinstance(value, bool)
         }
 
 
@@ -254,7 +253,11 @@ def _stats_sample(tensor: torch.Tensor, structure: str) -> torch.Tensor:
     rows, cols = m.shape
     if structure == "diagonal":
         return m.diagonal()
-    keep = torch.ones(rows, cols, dtype=torch.bool).triu() if structure == "upper" else torch.ones(rows, cols, dtype=torch.bool).tril()
+    keep = (
+        torch.ones(rows, cols, dtype=torch.bool).triu()
+        if structure == "upper"
+        else torch.ones(rows, cols, dtype=torch.bool).tril()
+    )
     return m[keep]
 
 
@@ -338,14 +341,16 @@ def describe(problem: Problem, seed: int) -> dict[str, Any]:
     for index, (name, value) in enumerate(zip(names, inputs)):
         if isinstance(value, torch.Tensor):
             structure = detect_structure(value)
-            tensors.append({
-                "name": name,
-                "index": index,
-                "dtype": dtype_name(value.dtype, f"{where}: input {name}"),
-                "shape": list(value.shape),
-                "structure": structure,
-                "distribution": infer_distribution(value, structure),
-            })
+            tensors.append(
+                {
+                    "name": name,
+                    "index": index,
+                    "dtype": dtype_name(value.dtype, f"{where}: input {name}"),
+                    "shape": list(value.shape),
+                    "structure": structure,
+                    "distribution": infer_distribution(value, structure),
+                }
+            )
         else:
             scalars.append({"name": name, "index": index, "value": _jsonable(value)})
 
@@ -374,7 +379,7 @@ def describe(problem: Problem, seed: int) -> dict[str, Any]:
     }
 
 
-def draw_inputs(problem: Problem, seed: int, device: "torch.device | None" = None) -> list[Any]:
+def draw_inputs(problem: Problem, seed: int, device: torch.device | None = None) -> list[Any]:
     """The file's own ``get_inputs()`` under ``seed``: the forward arguments of one judged launch.
 
     ``torch.manual_seed(seed)`` seeds torch's generators (CPU and CUDA), and Python's ``random``

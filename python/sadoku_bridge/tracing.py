@@ -16,14 +16,15 @@ compete for the driver's callbacks). A timed call is then::
     trace = tracer.finish(value)   # refused if tracer.resets() moved: the call dropped records
 
 ``mark`` is a 4-byte memset of ``value``: the two are the window's ends, on the device's own clock
-(the end of the first, the start of the last), and the judge checks that every record lies inside
-it and times the call by the span of its records. The worker's own work before the call (the L2
-flush, the first marker) takes the wait CUPTI imposes on the first device work after ``begin``;
-inside the call, that wait idled the device between eager PyTorch's kernels. The call runs in this process and could reach the tracer: the worker refuses
-a call that dropped the records or replaced the tracer's methods (:data:`checks.TIMER_ATTRIBUTES`),
-and the judge times by events a review whose traces cover much less than its events (see
-``docs/BRIDGE.md``). Tracing is best effort, as for native workers: without the library, CUPTI or
-a GPU, :attr:`Tracer.why` says why, and the call is timed by its events.
+(the end of the first, the start of the last), and the judge checks that every record lies inside it
+and times the call by the span of its records. The worker's own work before the call (the L2 flush,
+the first marker) takes the wait CUPTI imposes on the first device work after ``begin``; inside the
+call, that wait idled the device between eager PyTorch's kernels. The call runs in this process and
+could reach the tracer: the worker refuses a call that dropped the records or replaced the tracer's
+methods (:data:`checks.TIMER_ATTRIBUTES`), and the judge times by events a review whose traces cover
+much less than its events (see ``docs/BRIDGE.md``). Tracing is best effort, as for native workers:
+without the library, CUPTI or a GPU, :attr:`Tracer.why` says why, and the call is timed by its
+events.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class Tracer:
         return self._lib is not None
 
     @classmethod
-    def start(cls, cuda: bool) -> "Tracer":
+    def start(cls, cuda: bool) -> Tracer:
         """Load the library and start tracing; call before the CUDA context exists."""
         if not cuda:
             return cls(why="the worker runs on the CPU")
@@ -81,7 +82,10 @@ class Tracer:
             return cls(why="disabled by SADOKU_NO_CUPTI")
         path = os.environ.get("SADOKU_TRACE_LIB")
         if not path:
-            return cls(why="no tracer library (libsadoku_trace.so was not found next to sadoku; build it with cargo build --release)")
+            return cls(
+                why="no tracer library (libsadoku_trace.so was not found next to sadoku; "
+                "build it with cargo build --release)"
+            )
         try:
             lib = ctypes.CDLL(path)
         except OSError as exc:
@@ -126,4 +130,3 @@ class Tracer:
 
     def untraced(self) -> dict[str, Any]:
         return {"Unavailable": {"why": self.why or "not traced"}}
-

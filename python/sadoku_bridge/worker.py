@@ -322,7 +322,9 @@ class Worker:
         if spec["kind"] == "reference":
             model = kernelbench.build_model(problem, spec["init_inputs"], spec["seed"], device=self.device)
             return model if spec.get("compile") is None else _compiled(model, spec["compile"])
-        model = kernelbench.build_model(problem, spec["init_inputs"], spec["seed"], dtype=torch.float64, device=self.device)
+        model = kernelbench.build_model(
+            problem, spec["init_inputs"], spec["seed"], dtype=torch.float64, device=self.device
+        )
 
         class Truth(torch.nn.Module):
             def __init__(self) -> None:
@@ -396,7 +398,10 @@ class Worker:
             return
         stream = torch.cuda.current_stream(self.device).cuda_stream
         status = self._driver().cuMemsetD32Async(
-            ctypes.c_uint64(self._marker_word.data_ptr()), ctypes.c_uint32(value), ctypes.c_size_t(1), ctypes.c_void_p(stream)
+            ctypes.c_uint64(self._marker_word.data_ptr()),
+            ctypes.c_uint32(value),
+            ctypes.c_size_t(1),
+            ctypes.c_void_p(stream),
         )
         if status != 0:
             raise environment(f"cuMemsetD32Async (the trace's marker) failed with CUDA error {status}")
@@ -406,7 +411,11 @@ class Worker:
         candidate's ``empty_like`` is then handed one of them, not fresh driver memory."""
         if self.device.type != "cuda":
             return
-        blocks = [torch.empty(o.numel() * o.element_size(), dtype=torch.uint8, device=self.device) for o in outputs for _ in range(2)]
+        blocks = [
+            torch.empty(o.numel() * o.element_size(), dtype=torch.uint8, device=self.device)
+            for o in outputs
+            for _ in range(2)
+        ]
         del blocks
 
     def _bind(self, launch: dict[str, Any]):
@@ -484,7 +493,9 @@ class Worker:
             try:
                 self.resident.check()
             except checks.Refusal as r:
-                raise DeviceFailure({"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}})
+                raise DeviceFailure(
+                    {"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}}
+                ) from None
         if params:
             if isinstance(call, candidates.ArchiveForward):
                 call = candidates.ArchiveForward(call.forward, tuple(params), tuple(params.values()))
@@ -504,11 +515,23 @@ class Worker:
         if cuda:
             _synchronize()
         state: dict[str, Any] = {
-            "spec": spec, "call": call, "inputs": inputs, "params": params, "outputs": outputs,
-            "scales": scales, "trusted": trusted, "mirror": mirror, "word": word, "cuda": cuda,
-            "watch": checks.ThreadWatch(), "tripwires": None if trusted else checks.Tripwires(),
-            "arguments": self._arguments(spec, inputs), "trace": self.tracer.untraced(),
-            "marker": 0, "resets": 0, "tracer": self.tracer if timed and self.tracer.active else None,
+            "spec": spec,
+            "call": call,
+            "inputs": inputs,
+            "params": params,
+            "outputs": outputs,
+            "scales": scales,
+            "trusted": trusted,
+            "mirror": mirror,
+            "word": word,
+            "cuda": cuda,
+            "watch": checks.ThreadWatch(),
+            "tripwires": None if trusted else checks.Tripwires(),
+            "arguments": self._arguments(spec, inputs),
+            "trace": self.tracer.untraced(),
+            "marker": 0,
+            "resets": 0,
+            "tracer": self.tracer if timed and self.tracer.active else None,
         }
         tracer = state["tracer"]
         if tracer is not None:
@@ -580,7 +603,9 @@ class Worker:
                 for item, out in zip(items, state["outputs"]):
                     out.copy_(item)
             except checks.Refusal as r:
-                raise DeviceFailure({"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}})
+                raise DeviceFailure(
+                    {"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}}
+                ) from None
         if cuda:
             _synchronize()
 
@@ -596,9 +621,16 @@ class Worker:
             trace = tracer.finish(state["marker"])
             dropped = tracer.resets() - state["resets"]
             if dropped and not trusted:
-                raise DeviceFailure({"Refused": {"kernel": "forward", "reason": "the trace was tampered with",
-                                                 "evidence": f"the call dropped the tracer's records {dropped} time(s) "
-                                                             "(sadoku_trace_begin), which would hide its kernels"}})
+                raise DeviceFailure(
+                    {
+                        "Refused": {
+                            "kernel": "forward",
+                            "reason": "the trace was tampered with",
+                            "evidence": f"the call dropped the tracer's records {dropped} time(s) "
+                            "(sadoku_trace_begin), which would hide its kernels",
+                        }
+                    }
+                )
         compiled_before = state.get("compiled_before")
         if compiled_before is not None and _frames_compiled() != compiled_before:
             raise environment(
@@ -632,7 +664,9 @@ class Worker:
                         f"({word:#010x}) written into the allocator's free memory before the call",
                     )
         except checks.Refusal as r:
-            raise DeviceFailure({"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}})
+            raise DeviceFailure(
+                {"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}}
+            ) from None
         return ms, wall_ms
 
     # --- a timed call in three requests ---------------------------------------------------
@@ -655,8 +689,13 @@ class Worker:
         state, self.staged = self.staged, None
         self.collecting = state
         self._fire(state)
-        return {"ms": state["ms"], "wall_ms": state["wall_ms"], "sm_clock_mhz": None,
-                "trace": {"Unavailable": {"why": "collected after the judge's comparison"}}, "pending": True}
+        return {
+            "ms": state["ms"],
+            "wall_ms": state["wall_ms"],
+            "sm_clock_mhz": None,
+            "trace": {"Unavailable": {"why": "collected after the judge's comparison"}},
+            "pending": True,
+        }
 
     def collect(self) -> dict[str, Any]:
         """``Collect``: the pending call's trace and the worker's checks."""
@@ -807,9 +846,13 @@ def serve(worker: Worker, requests: BinaryIO, responses: BinaryIO) -> None:
             if kind == "Compile":
                 response = {"Compiled": {"Err": {"Unavailable": str(f)}}}
             else:
-                variant = {"Alloc": "Buffer", "Import": "Buffer", "Load": "Module", "Time": "Sample", "Collect": "Sample"}.get(
-                    kind, "Done"
-                )
+                variant = {
+                    "Alloc": "Buffer",
+                    "Import": "Buffer",
+                    "Load": "Module",
+                    "Time": "Sample",
+                    "Collect": "Sample",
+                }.get(kind, "Done")
                 response = {variant: {"Err": f.error}}
             data = b""
         except Exception as exc:  # a fault in the candidate's call or in torch: said, not hidden

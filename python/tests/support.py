@@ -6,7 +6,6 @@ import unittest
 from pathlib import Path
 
 import torch
-
 from sadoku_bridge import checks
 
 HERE = Path(__file__).resolve().parent

@@ -7,10 +7,9 @@ import unittest
 from pathlib import Path
 
 import torch
-from torch import nn
-
 from sadoku_bridge import candidates as cand
 from sadoku_bridge import kernelbench as kb
+from torch import nn
 
 from .support import CUDA, candidate_path, problem_path, requires_cuda
 
@@ -36,7 +35,7 @@ def setup(problem_name: str, candidate_file: str, seed: int = 0):
 
 
 def max_error(candidate, reference, inputs) -> float:
-    expected, = kb.truth(reference, inputs)
+    (expected,) = kb.truth(reference, inputs)
     with torch.no_grad():
         got = candidate(*inputs)
     return float((got.double() - expected).abs().max())
@@ -62,7 +61,7 @@ class CheatsExposedByFreshInputsTest(unittest.TestCase):
 
     def test_cache_keyed_on_the_address_replays_a_stale_answer(self) -> None:
         _, description, reference, cache = setup("leaky_relu", "leaky_relu_cache.py")
-        x, = kb.fresh_inputs(description, seed=1, zero_mean=True)
+        (x,) = kb.fresh_inputs(description, seed=1, zero_mean=True)
         self.assertLess(max_error(cache, reference, [x]), 1e-6)
         x.copy_(kb.fresh_inputs(description, seed=2, zero_mean=True)[0])
         self.assertGreater(max_error(cache, reference, [x]), 1.0)
@@ -99,7 +98,11 @@ class CopyStateTest(unittest.TestCase):
         problem = kb.load_problem(problem_path("linear"))
         reference = kb.build_model(problem, [200, 120], seed=5)
         candidate = cand.build_candidate(
-            "modelnew", cand.load_modelnew(candidate_path("linear_honest.py")), problem, [200, 120], 5,
+            "modelnew",
+            cand.load_modelnew(candidate_path("linear_honest.py")),
+            problem,
+            [200, 120],
+            5,
             cand.reference_state(reference),
         )
         self.assertTrue(torch.equal(candidate.weight, reference.fc.weight))
@@ -171,8 +174,15 @@ class ArchiveTest(unittest.TestCase):
         bound(x)
         self.assertEqual(
             bound.names,
-            ("conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
-             "bn.num_batches_tracked"),
+            (
+                "conv.weight",
+                "conv.bias",
+                "bn.weight",
+                "bn.bias",
+                "bn.running_mean",
+                "bn.running_var",
+                "bn.num_batches_tracked",
+            ),
         )
         self.assertIs(seen[0], x)
         self.assertTrue(torch.equal(seen[1], reference.conv.weight))

@@ -11,7 +11,6 @@ import unittest
 
 import torch
 import torch.nn.functional as F
-
 from sadoku_bridge import candidates as cand
 from sadoku_bridge import checks
 from sadoku_bridge import kernelbench as kb
@@ -119,7 +118,7 @@ class DeliverableTest(PlainResultTest):
 class ThreadWatchTest(unittest.TestCase):
     def setUp(self) -> None:
         self.description, self.reference, _ = leaky("leaky_relu_honest.py")
-        self.x, = kb.fresh_inputs(self.description, seed=1)
+        (self.x,) = kb.fresh_inputs(self.description, seed=1)
         F.leaky_relu(self.x, 0.05)  # torch's own worker threads start here, not under the watch
 
     def test_background_thread_that_finishes_later(self) -> None:
@@ -251,12 +250,16 @@ class UnwrittenTest(unittest.TestCase):
 class PoisonTest(unittest.TestCase):
     def test_free_blocks_from_a_snapshot(self) -> None:
         snapshot = [
-            {"device": 0, "address": 4096, "blocks": [
-                {"size": 512, "state": "active_allocated"},
-                {"size": 1024, "state": "inactive"},
-                {"size": 512, "state": "active_awaiting_free"},
-                {"size": 2048, "state": "inactive", "address": 6144},
-            ]},
+            {
+                "device": 0,
+                "address": 4096,
+                "blocks": [
+                    {"size": 512, "state": "active_allocated"},
+                    {"size": 1024, "state": "inactive"},
+                    {"size": 512, "state": "active_awaiting_free"},
+                    {"size": 2048, "state": "inactive", "address": 6144},
+                ],
+            },
             {"device": 1, "address": 1 << 20, "blocks": [{"size": 512, "state": "inactive"}]},
         ]
         self.assertEqual(checks.free_blocks(snapshot, 0), [(4608, 1024), (6144, 2048)])
@@ -317,7 +320,10 @@ class PoisonTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             for name, expected in (("trimm_archive_one_row.cu", n * n - n), ("trimm_archive_honest.cu", 0)):
                 forward = cand.load_archive_kernel(candidate_path(name), tmp)
-                factory = lambda problem, reference: cand.build_candidate("archive", forward, problem, [], 0, {})
+
+                def factory(problem, reference, forward=forward):
+                    return cand.build_candidate("archive", forward, problem, [], 0, {})
+
                 with self.subTest(kernel=name):
                     self.assertEqual(self.run_after_the_reference(factory)[1], expected)
 

@@ -9,7 +9,6 @@ import unittest
 from typing import Any
 
 import torch
-
 from sadoku_bridge import tracing, worker
 
 from .support import problem_path
@@ -24,12 +23,21 @@ def loaded(compile_mode: str | None) -> tuple[worker.Worker, dict[str, Any], dic
     """A CPU worker with leaky ReLU's Model loaded as the baseline, a launch on fresh buffers,
     its output buffer, and the input it holds."""
     w = worker.Worker("cpu", tracing.Tracer(why="the worker runs on the CPU"))
-    spec: dict[str, Any] = {"kind": "reference", "problem": str(problem_path("leaky_relu")), "init_inputs": [0.05],
-                            "seed": 3, "args": ARGS}
+    spec: dict[str, Any] = {
+        "kind": "reference",
+        "problem": str(problem_path("leaky_relu")),
+        "init_inputs": [0.05],
+        "seed": 3,
+        "args": ARGS,
+    }
     if compile_mode is not None:
         spec["compile"] = compile_mode
-    request = {"name": "leaky_relu (baseline)", "source": problem_path("leaky_relu").read_text(), "arch": "sm_90",
-               "options": [worker.OPTION + json.dumps(spec)]}
+    request = {
+        "name": "leaky_relu (baseline)",
+        "source": problem_path("leaky_relu").read_text(),
+        "arch": "sm_90",
+        "options": [worker.OPTION + json.dumps(spec)],
+    }
     compiled = w.compile(request)
     assert "Ok" in compiled, compiled
     module = w.load(compiled["Ok"])
@@ -37,8 +45,16 @@ def loaded(compile_mode: str | None) -> tuple[worker.Worker, dict[str, Any], dic
     xb = w.alloc(x.numel() * 4)
     w.upload(xb, x.numpy().tobytes())
     out = w.alloc(x.numel() * 4)
-    launch = {"Launch": {"module": module, "kernel": "forward", "grid": [1, 1, 1], "block": [1, 1, 1],
-                         "shared_mem": 0, "args": [{"Buffer": xb}, {"Buffer": out}]}}
+    launch = {
+        "Launch": {
+            "module": module,
+            "kernel": "forward",
+            "grid": [1, 1, 1],
+            "block": [1, 1, 1],
+            "shared_mem": 0,
+            "args": [{"Buffer": xb}, {"Buffer": out}],
+        }
+    }
     return w, launch, out, x
 
 

@@ -10,7 +10,6 @@ import unittest
 from typing import Any
 
 import torch
-
 from sadoku_bridge import kernelbench, tracing, worker
 
 from .support import problem_path
@@ -27,8 +26,12 @@ def loaded(name: str, args: list[dict[str, Any]]) -> tuple[worker.Worker, int, l
     """A CPU worker with ``name``'s get_inputs() loaded, and a buffer for each input."""
     w = worker.Worker("cpu", tracing.Tracer(why="the worker runs on the CPU"))
     spec = {"kind": "inputs", "problem": str(problem_path(name)), "init_inputs": [], "seed": 0, "args": args}
-    request = {"name": f"{name} (get_inputs())", "source": problem_path(name).read_text(), "arch": "sm_90",
-               "options": [worker.OPTION + json.dumps(spec)]}
+    request = {
+        "name": f"{name} (get_inputs())",
+        "source": problem_path(name).read_text(),
+        "arch": "sm_90",
+        "options": [worker.OPTION + json.dumps(spec)],
+    }
     compiled = w.compile(request)
     assert "Ok" in compiled, compiled
     module = w.load(compiled["Ok"])
@@ -38,8 +41,16 @@ def loaded(name: str, args: list[dict[str, Any]]) -> tuple[worker.Worker, int, l
 
 def draw(w: worker.Worker, module: int, buffers: list[dict[str, int]], seed: int) -> list[torch.Tensor]:
     args: list[dict[str, Any]] = [{"Buffer": b} for b in buffers] + [{"I64": seed}]
-    launch = {"Launch": {"module": module, "kernel": "forward", "grid": [1, 1, 1], "block": [1, 1, 1],
-                         "shared_mem": 0, "args": args}}
+    launch = {
+        "Launch": {
+            "module": module,
+            "kernel": "forward",
+            "grid": [1, 1, 1],
+            "block": [1, 1, 1],
+            "shared_mem": 0,
+            "args": args,
+        }
+    }
     w.run([launch], timed=False)
     return [torch.frombuffer(bytearray(w.download(b)), dtype=torch.float32) for b in buffers]
 
@@ -79,8 +90,16 @@ class FilesOwnInputs(unittest.TestCase):
 
     def test_a_seed_and_a_buffer_per_input_are_required(self) -> None:
         w, module, buffers = loaded("kl_hinge", KL_HINGE)
-        launch = {"Launch": {"module": module, "kernel": "forward", "grid": [1, 1, 1], "block": [1, 1, 1],
-                             "shared_mem": 0, "args": [{"Buffer": b} for b in buffers]}}
+        launch = {
+            "Launch": {
+                "module": module,
+                "kernel": "forward",
+                "grid": [1, 1, 1],
+                "block": [1, 1, 1],
+                "shared_mem": 0,
+                "args": [{"Buffer": b} for b in buffers],
+            }
+        }
         with self.assertRaises(worker.DeviceFailure):
             w.run([launch], timed=False)
 

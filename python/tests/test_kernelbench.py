@@ -10,7 +10,6 @@ import unittest
 from pathlib import Path
 
 import torch
-
 from sadoku_bridge import kernelbench as kb
 
 from .support import INVALID, problem_path
@@ -202,9 +201,9 @@ class FreshInputsTest(unittest.TestCase):
 
     def test_same_seed_same_inputs(self) -> None:
         description = kb.describe(kb.load_problem(problem_path("sum_dim")), seed=0)
-        first, = kb.fresh_inputs(description, seed=11)
-        again, = kb.fresh_inputs(description, seed=11)
-        other, = kb.fresh_inputs(description, seed=12)
+        (first,) = kb.fresh_inputs(description, seed=11)
+        (again,) = kb.fresh_inputs(description, seed=11)
+        (other,) = kb.fresh_inputs(description, seed=12)
         self.assertTrue(torch.equal(first, again))
         self.assertFalse(torch.equal(first, other))
 
@@ -220,10 +219,27 @@ class FreshInputsTest(unittest.TestCase):
     def test_integers_keep_their_range_under_zero_mean(self) -> None:
         description = {
             "inputs": [
-                {"name": "idx", "index": 0, "dtype": "i64", "shape": [1000], "distribution": {"kind": "int", "lo": 3, "hi": 6}},
-                {"name": "mask", "index": 2, "dtype": "bool", "shape": [10], "distribution": {"kind": "int", "lo": 0, "hi": 2}},
-                {"name": "w", "index": 3, "dtype": "bf16", "shape": [5000],
-                 "distribution": {"kind": "empirical", "min": 2.0, "max": 4.0, "mean": 3.0, "std": 0.5}},
+                {
+                    "name": "idx",
+                    "index": 0,
+                    "dtype": "i64",
+                    "shape": [1000],
+                    "distribution": {"kind": "int", "lo": 3, "hi": 6},
+                },
+                {
+                    "name": "mask",
+                    "index": 2,
+                    "dtype": "bool",
+                    "shape": [10],
+                    "distribution": {"kind": "int", "lo": 0, "hi": 2},
+                },
+                {
+                    "name": "w",
+                    "index": 3,
+                    "dtype": "bf16",
+                    "shape": [5000],
+                    "distribution": {"kind": "empirical", "min": 2.0, "max": 4.0, "mean": 3.0, "std": 0.5},
+                },
             ],
             "scalars": [{"name": "eps", "index": 1, "value": 1e-5}],
         }
@@ -243,7 +259,7 @@ class TruthTest(unittest.TestCase):
         problem = kb.load_problem(problem_path("leaky_relu"))
         model = kb.build_model(problem, [0.05], seed=0)
         x = torch.randn(16, 4096)
-        out, = kb.truth(model, [x])
+        (out,) = kb.truth(model, [x])
         self.assertEqual(out.dtype, torch.float64)
         for value, got in zip(x.flatten()[:200].tolist(), out.flatten()[:200].tolist()):
             self.assertEqual(got, value if value >= 0 else 0.05 * value)
@@ -252,7 +268,7 @@ class TruthTest(unittest.TestCase):
         problem = kb.load_problem(problem_path("sum_dim"))
         model = kb.build_model(problem, [1], seed=0)
         x = torch.randn(8, 300, 48)
-        out, = kb.truth(model, [x])
+        (out,) = kb.truth(model, [x])
         self.assertEqual(out.shape, (8, 1, 48))
         for b, c in [(0, 0), (3, 17), (7, 47)]:
             expected = math.fsum(x[b, :, c].double().tolist())
@@ -262,7 +278,7 @@ class TruthTest(unittest.TestCase):
         problem = kb.load_problem(problem_path("linear"))
         model = kb.build_model(problem, [200, 120], seed=4)
         x = torch.randn(32, 200) * 2 + 3
-        out, = kb.truth(model, [x])
+        (out,) = kb.truth(model, [x])
         W, b = model.fc.weight.detach().double(), model.fc.bias.detach().double()
         for i, j in [(0, 0), (5, 77), (31, 119)]:
             expected = math.fsum(float(x[i, k]) * float(W[j, k]) for k in range(200)) + float(b[j])

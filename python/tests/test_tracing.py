@@ -11,7 +11,6 @@ from typing import Any
 from unittest import mock
 
 import torch
-
 from sadoku_bridge import tracing, worker
 
 from .support import candidate_path, problem_path
@@ -48,8 +47,16 @@ class FakeTracer(tracing.Tracer):
         opened = self.clock + 100
         closed = opened + 1000
         self.clock = closed
-        kernel = {"name": "leaky", "grid": [1, 1, 1], "block": [32, 1, 1], "registers": 8, "shared_bytes": 0,
-                  "start_ns": opened + 10, "end_ns": closed - 10, "stream": 7}
+        kernel = {
+            "name": "leaky",
+            "grid": [1, 1, 1],
+            "block": [32, 1, 1],
+            "registers": 8,
+            "shared_bytes": 0,
+            "start_ns": opened + 10,
+            "end_ns": closed - 10,
+            "stream": 7,
+        }
         return {"Call": {"window_ns": [opened, closed], "kernels": [kernel]}}
 
 
@@ -59,10 +66,19 @@ def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker
     marks: list[int] = []
     w._mark = lambda value: (log.append("mark"), marks.append(value))  # type: ignore[method-assign]
     w.marks = marks  # type: ignore[attr-defined]
-    spec = {"kind": "modelnew", "problem": str(problem_path("leaky_relu")), "init_inputs": [0.05], "seed": 7,
-            "args": ARGS}
-    request = {"name": "leaky_relu_honest.py", "source": candidate_path("leaky_relu_honest.py").read_text(),
-               "arch": "sm_90", "options": [worker.OPTION + json.dumps(spec)]}
+    spec = {
+        "kind": "modelnew",
+        "problem": str(problem_path("leaky_relu")),
+        "init_inputs": [0.05],
+        "seed": 7,
+        "args": ARGS,
+    }
+    request = {
+        "name": "leaky_relu_honest.py",
+        "source": candidate_path("leaky_relu_honest.py").read_text(),
+        "arch": "sm_90",
+        "options": [worker.OPTION + json.dumps(spec)],
+    }
     compiled = w.compile(request)
     assert "Ok" in compiled, compiled
     module = w.load(compiled["Ok"])
@@ -76,8 +92,16 @@ def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker
     x = w.alloc(16 * 64 * 4)
     w.upload(x, torch.randn(16 * 64).numpy().tobytes())
     out = w.alloc(16 * 64 * 4)
-    launch = {"Launch": {"module": module, "kernel": "forward", "grid": [1, 1, 1], "block": [1, 1, 1],
-                         "shared_mem": 0, "args": [{"Buffer": x}, {"Buffer": out}]}}
+    launch = {
+        "Launch": {
+            "module": module,
+            "kernel": "forward",
+            "grid": [1, 1, 1],
+            "block": [1, 1, 1],
+            "shared_mem": 0,
+            "args": [{"Buffer": x}, {"Buffer": out}],
+        }
+    }
     return w, [launch]
 
 
@@ -200,8 +224,11 @@ class StartingTheTracer(unittest.TestCase):
             self.assertIn("cannot load the tracer library /nonexistent/libsadoku_trace.so", t.why)
 
     def test_the_built_library_starts_or_says_why(self) -> None:
-        built = [p for p in (REPO / "target/release/libsadoku_trace.so", REPO / "target/debug/libsadoku_trace.so")
-                 if p.is_file()]
+        built = [
+            p
+            for p in (REPO / "target/release/libsadoku_trace.so", REPO / "target/debug/libsadoku_trace.so")
+            if p.is_file()
+        ]
         if not built:
             self.skipTest("libsadoku_trace.so is not built (cargo build)")
         env = {k: v for k, v in os.environ.items() if k != "SADOKU_NO_CUPTI"}

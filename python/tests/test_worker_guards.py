@@ -13,10 +13,9 @@ import unittest
 from typing import Any
 
 import torch
-
 from sadoku_bridge import tracing, worker
 
-from .support import RestoreTimers, candidate_path, problem_path
+from .support import candidate_path, problem_path
 
 ARGS = [
     {"name": "x", "dtype": "f32", "shape": [16, 4096], "role": "input", "index": 0},
@@ -28,10 +27,19 @@ def loaded(candidate: str) -> tuple[worker.Worker, dict[str, Any], dict[str, int
     """A CPU worker with a leaky ReLU candidate loaded, a launch on fresh buffers, its output
     buffer, and the input it holds."""
     w = worker.Worker("cpu", tracing.Tracer(why="the worker runs on the CPU"))
-    spec = {"kind": "modelnew", "problem": str(problem_path("leaky_relu")), "init_inputs": [0.05], "seed": 3,
-            "args": ARGS}
-    request = {"name": candidate, "source": candidate_path(candidate).read_text(), "arch": "sm_90",
-               "options": [worker.OPTION + json.dumps(spec)]}
+    spec = {
+        "kind": "modelnew",
+        "problem": str(problem_path("leaky_relu")),
+        "init_inputs": [0.05],
+        "seed": 3,
+        "args": ARGS,
+    }
+    request = {
+        "name": candidate,
+        "source": candidate_path(candidate).read_text(),
+        "arch": "sm_90",
+        "options": [worker.OPTION + json.dumps(spec)],
+    }
     compiled = w.compile(request)
     assert "Ok" in compiled, compiled
     module = w.load(compiled["Ok"])
@@ -39,8 +47,16 @@ def loaded(candidate: str) -> tuple[worker.Worker, dict[str, Any], dict[str, int
     xb = w.alloc(x.numel() * 4)
     w.upload(xb, ctypes.string_at(x.data_ptr(), x.numel() * 4))
     out = w.alloc(x.numel() * 4)
-    launch = {"Launch": {"module": module, "kernel": "forward", "grid": [1, 1, 1], "block": [1, 1, 1],
-                         "shared_mem": 0, "args": [{"Buffer": xb}, {"Buffer": out}]}}
+    launch = {
+        "Launch": {
+            "module": module,
+            "kernel": "forward",
+            "grid": [1, 1, 1],
+            "block": [1, 1, 1],
+            "shared_mem": 0,
+            "args": [{"Buffer": xb}, {"Buffer": out}],
+        }
+    }
     return w, launch, out, x
 
 
