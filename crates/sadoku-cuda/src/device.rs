@@ -8,10 +8,10 @@
 //! ("sticky" errors), so the device refuses further work with `DeviceError::ContextLost`.
 //!
 //! This file holds the [`CudaDevice`] type, its context state and its [`Device`] impl, which
-//! hands each concern to a submodule: [`memory`] (allocations and buffer ids), [`ipc`] (sharing
-//! them with a worker), [`library`] (the judge's library work: cuBLAS, cuDNN, the helpers),
-//! [`helpers`] (sadoku's own kernels, from `kernels/helpers.cu`), [`timing`] (timed samples and
-//! the SM clock), [`ceilings`] (the card's peak rates and their cache) and [`errors`].
+//! hands each concern to a submodule: `memory` (allocations and buffer ids), `ipc` (sharing
+//! them with a worker), `library` (the judge's library work: cuBLAS, cuDNN, the helpers),
+//! `helpers` (sadoku's own kernels, from `kernels/helpers.cu`), `timing` (timed samples and
+//! the SM clock), `ceilings` (the card's peak rates and their cache) and `errors`.
 
 mod ceilings;
 mod errors;
