@@ -54,18 +54,17 @@ fn example(dir: &Path, example: &str, name: &str, tag: &str) -> PathBuf {
     let source = std::fs::read_to_string(repo().join("examples").join(example)).unwrap();
     assert!(source.contains("problem = \"trimm\""), "{example} is a trimm example");
     let path = dir.join(name);
-    std::fs::write(&path, format!("{}\n// {tag}\n", source.replacen("problem = \"trimm\"", "problem = \"trimm_sim\"", 1)))
-        .unwrap();
+    std::fs::write(
+        &path,
+        format!("{}\n// {tag}\n", source.replacen("problem = \"trimm\"", "problem = \"trimm_sim\"", 1)),
+    )
+    .unwrap();
     path
 }
 
 /// The complete records of a JSON Lines file (a torn last line left out).
 fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
 fn by_name(candidates: &[Value]) -> HashMap<String, Value> {
