@@ -16,8 +16,30 @@ pub struct Cli {
     /// also $SADOKU_PROBLEMS, a `:`-separated list.
     #[arg(long, global = true, value_name = "DIR")]
     pub problems: Vec<PathBuf>,
+    /// Where the GPU work runs: `cuda`, or `sim` (sadoku-core's simulated device, for testing the
+    /// whole CLI without a GPU; workers are told the same). Hidden: no verdict of `sim` is a
+    /// kernel's.
+    #[arg(long, global = true, hide = true, value_enum, default_value_t = DeviceArg::Cuda)]
+    pub device: DeviceArg,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--device`: real GPUs, or the simulated one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceArg {
+    Cuda,
+    Sim,
+}
+
+impl DeviceArg {
+    /// As `--device` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceArg::Cuda => "cuda",
+            DeviceArg::Sim => "sim",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

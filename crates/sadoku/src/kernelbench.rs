@@ -16,7 +16,6 @@ use sadoku_core::problem::torch::ModelKind;
 use sadoku_core::report::{CandidateReport, Report};
 
 use crate::candidates::Loaded;
-use crate::cli::{KernelbenchDescribeArgs, KernelbenchReviewArgs};
 use crate::sandbox::Mode;
 
 static BRIDGE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../python/sadoku_bridge");
@@ -83,9 +82,9 @@ fn run_confined(
         argv.push(copy.into_os_string());
     }
     argv.extend(extra.iter().map(Into::into));
-    let cmd = crate::pyworker::command(python, temp.path(), &[bridge.path().to_path_buf()], mode, &argv)?;
+    let cmd = crate::python_sandbox::command(python, temp.path(), &[bridge.path().to_path_buf()], mode, &argv)?;
     let deadline = Duration::from_secs(300);
-    let ran = crate::pyworker::run_to_end(cmd, deadline)?;
+    let ran = crate::python_sandbox::run_to_end(cmd, deadline)?;
     let Some(status) = ran.status else {
         return Err(anyhow!("the Python worker did not finish within {} s", deadline.as_secs()));
     };
@@ -117,77 +116,6 @@ pub fn describe(file: &Path, python: &Path, bridge: &Bridge, mode: Mode, seed: u
     let mut v: Value = serde_json::from_str(out.trim()).map_err(|e| anyhow!("unreadable description: {e}"))?;
     v["file"] = Value::String(file.display().to_string());
     Ok(v)
-}
-
-pub fn describe_command(args: KernelbenchDescribeArgs) -> Result<u8> {
-    let python = python(args.python.as_deref());
-    let bridge = Bridge::write()?;
-    let mut all = Vec::new();
-    let mut failed = 0;
-    for file in &args.files {
-        match describe(file, &python, &bridge, args.sandbox, args.seed) {
-            Ok(v) => all.push(v),
-            Err(e) if e.to_string().starts_with("no PyTorch") => return Err(e),
-            Err(e) => {
-                failed += 1;
-                eprintln!("sadoku: {e}");
-                all.push(serde_json::json!({ "file": file.display().to_string(), "error": e.to_string() }));
-            }
-        }
-    }
-    if args.json {
-        crate::output::json::print(&all)?;
-    } else {
-        for v in all.iter().filter(|v| v.get("error").is_none()) {
-            print_description(v);
-        }
-    }
-    Ok(if failed == 0 { 0 } else { 1 })
-}
-
-fn print_description(v: &Value) {
-    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-    let shape = |v: &Value| {
-        let dims: Vec<String> = v.as_array().map(|a| a.iter().map(|d| d.to_string()).collect()).unwrap_or_default();
-        format!("[{}]", dims.join(", "))
-    };
-    println!("{} ({}; confined: {})", text(&v["problem"]), text(&v["file"]), text(&v["sandbox"]));
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING);
-    table.set_header(["role", "name", "dtype", "shape", "drawn as"]);
-    for t in v["inputs"].as_array().into_iter().flatten() {
-        let structure = text(&t["structure"]);
-        let mut drawn = distribution(&t["distribution"]);
-        if structure != "dense" {
-            drawn = format!("{structure}, {drawn}");
-        }
-        table.add_row(["input".to_string(), text(&t["name"]), text(&t["dtype"]), shape(&t["shape"]), drawn]);
-    }
-    for s in v["scalars"].as_array().into_iter().flatten() {
-        table.add_row(["scalar".into(), text(&s["name"]), String::new(), String::new(), s["value"].to_string()]);
-    }
-    for (role, key) in [("parameter", "parameters"), ("buffer", "buffers"), ("output", "outputs")] {
-        for t in v[key].as_array().into_iter().flatten() {
-            table.add_row([role.to_string(), text(&t["name"]), text(&t["dtype"]), shape(&t["shape"]), String::new()]);
-        }
-    }
-    println!("{table}");
-    println!("  constructed with get_init_inputs() = {}", v["init_inputs"]);
-}
-
-/// A distribution as the problem format writes one: uniform(0, 1), randn(0, 1), int(0, 8), or
-/// the range and moments of what get_inputs() drew.
-fn distribution(d: &Value) -> String {
-    let n = |k: &str| d[k].as_f64().map(|x| format!("{}", (x * 1e4).round() / 1e4)).unwrap_or_else(|| "?".into());
-    match d["kind"].as_str() {
-        Some("uniform") => format!("uniform({}, {})", n("lo"), n("hi")),
-        Some("normal") => format!("randn({}, {})", n("mean"), n("std")),
-        Some("int") => format!("int({}, {})", n("lo"), n("hi")),
-        Some("empirical") => {
-            format!("like get_inputs(): {} to {}, mean {}, std {}", n("min"), n("max"), n("mean"), n("std"))
-        }
-        _ => d.to_string(),
-    }
 }
 
 /// How a candidate file was matched to a problem file.
@@ -261,7 +189,7 @@ pub fn match_files(problems: &[PathBuf], candidates: &[PathBuf]) -> Vec<Matched>
         .collect()
 }
 
-fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
+pub fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| anyhow!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -271,37 +199,9 @@ fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-pub fn match_command(args: crate::cli::KernelbenchMatchArgs) -> Result<u8> {
-    let problems = files_in(&args.problems, &["py"])?;
-    if problems.is_empty() {
-        return Err(anyhow!("{}: no problem files (.py)", args.problems.display()));
-    }
-    let candidates = files_in(&args.candidates, &["py", "cu"])?;
-    let matched = match_files(&problems, &candidates);
-    if args.json {
-        crate::output::json::print(&matched)?;
-    } else {
-        let mut table = comfy_table::Table::new();
-        table.load_preset(comfy_table::presets::NOTHING);
-        table.set_header(["candidate", "problem", "matched by"]);
-        for m in &matched {
-            let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            table.add_row([
-                name(&m.candidate),
-                m.problem.as_deref().map(name).unwrap_or_else(|| "–".into()),
-                m.how.clone(),
-            ]);
-        }
-        println!("{table}");
-        let unmatched = matched.iter().filter(|m| m.problem.is_none()).count();
-        println!("{} candidate(s), {} matched, {unmatched} unmatched", matched.len(), matched.len() - unmatched);
-    }
-    Ok(if matched.iter().all(|m| m.problem.is_some()) { 0 } else { 1 })
-}
-
 /// A KernelBench file's problem, registered under its file's stem, or why it cannot be judged;
 /// timed against its Model under `torch.compile` in `compile`'s mode when given.
-fn load_problem(
+pub fn load_problem(
     file: &Path,
     python: &Path,
     bridge: &Bridge,
@@ -315,11 +215,11 @@ fn load_problem(
     if let Some(c) = compile {
         problem = sadoku_core::problem::torch::with_compile(problem, c).map_err(|m| anyhow!("{m}"))?;
     }
-    Ok(sadoku_core::problem::add(problem))
+    Ok(crate::registry::add(problem))
 }
 
 /// What the summary calls the baseline.
-fn baseline_label(compile: Option<&str>) -> String {
+pub fn baseline_label(compile: Option<&str>) -> String {
     match compile {
         Some(mode) => format!("torch.compile ({mode})"),
         None => "eager PyTorch".to_string(),
@@ -328,7 +228,7 @@ fn baseline_label(compile: Option<&str>) -> String {
 
 /// A candidate file for `problem`: a sadoku `.cu` (front matter), an archive `.cu`, or a
 /// `ModelNew` `.py`.
-fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Result<Candidate, SpecError> {
+pub fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Result<Candidate, SpecError> {
     let origin = file.display().to_string();
     let source = std::fs::read_to_string(file).map_err(|e| SpecError {
         origin: origin.clone(),
@@ -344,102 +244,14 @@ fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Result
 }
 
 /// A candidate file judged before any GPU work, for `problem`: why it cannot be reviewed.
-fn invalid(file: &Path, problem: &str, error: &SpecError) -> Loaded {
+pub fn invalid(file: &Path, problem: &str, error: &SpecError) -> Loaded {
     let mut r = CandidateReport::invalid(error, &std::fs::read(file).unwrap_or_default());
     r.problem = problem.to_string();
     Loaded::Invalid(Box::new(r))
 }
 
-fn stem(p: &Path) -> String {
+pub fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default()
-}
-
-/// `sadoku kernelbench review PROBLEMS CANDIDATES...`.
-pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
-    let started = std::time::Instant::now();
-    let python = python(args.python.as_deref());
-    let problems = if args.problems.is_dir() {
-        files_in(&args.problems, &["py"])?
-    } else if args.problems.is_file() {
-        vec![args.problems.clone()]
-    } else {
-        return Err(anyhow!("{}: no such directory or file", args.problems.display()));
-    };
-    if problems.is_empty() {
-        return Err(anyhow!("{}: no problem files (.py)", args.problems.display()));
-    }
-    let mut files = Vec::new();
-    for c in &args.review.candidates {
-        if c.is_dir() {
-            files.extend(files_in(c, &["py", "cu"])?);
-        } else if c.is_file() {
-            files.push(c.clone());
-        } else {
-            return Err(anyhow!("{}: no such file or directory", c.display()));
-        }
-    }
-    if files.is_empty() {
-        return Err(anyhow!(
-            "no candidates: name ModelNew .py files, archive or sadoku .cu files, or directories of them"
-        ));
-    }
-    let matched = match_files(&problems, &files);
-    let bridge = Bridge::write()?;
-    let progress = crate::progress::Progress::new();
-    // Each problem with a candidate, described once (confined: a problem file is code too).
-    let mut loaded_problems: Vec<(PathBuf, std::result::Result<&'static Problem, String>)> = Vec::new();
-    for m in &matched {
-        let Some(p) = &m.problem else { continue };
-        if loaded_problems.iter().any(|(q, _)| q == p) {
-            continue;
-        }
-        progress.line(&format!("  describing {}", p.display()));
-        let r = load_problem(p, &python, &bridge, args.review.sandbox, args.torch_compile.as_deref());
-        if let Err(e) = &r {
-            // No interpreter, or no PyTorch in it: no problem can be judged; said once.
-            let text = e.to_string();
-            if text.starts_with("no PyTorch") || text.starts_with("cannot run the Python interpreter") {
-                return Err(anyhow!("{e}"));
-            }
-            progress.line(&format!("sadoku: {e}"));
-        }
-        loaded_problems.push((p.clone(), r.map_err(|e| e.to_string())));
-    }
-    progress.finish();
-    let loaded: Vec<Loaded> = matched
-        .iter()
-        .map(|m| {
-            let said = |message: String| SpecError { origin: m.candidate.display().to_string(), line: None, message };
-            let Some(p) = &m.problem else {
-                let why = format!("matches no problem file in {} ({})", args.problems.display(), m.how);
-                return invalid(&m.candidate, "", &said(why));
-            };
-            match loaded_problems.iter().find(|(q, _)| q == p).map(|(_, r)| r) {
-                Some(Ok(problem)) => match load_candidate(&m.candidate, problem) {
-                    Ok(c) => Loaded::Valid(c),
-                    Err(e) => invalid(&m.candidate, problem.name, &e),
-                },
-                Some(Err(e)) => invalid(&m.candidate, &stem(p), &said(format!("its problem cannot be judged: {e}"))),
-                None => invalid(&m.candidate, &stem(p), &said("its problem was not loaded".into())),
-            }
-        })
-        .collect();
-    let plan = crate::lanes::PythonPlan { python, bridge: bridge.path().to_path_buf(), device: "cuda".into() };
-    let names: Vec<String> = problems.iter().map(|p| stem(p)).collect();
-    // With --resume, what an earlier run judged counts too: this run's candidates it skipped.
-    let origins: Vec<String> = matched.iter().map(|m| m.candidate.display().to_string()).collect();
-    let earlier = match (&args.review.out, args.review.resume) {
-        (Some(path), true) => earlier_rows(path, &origins),
-        _ => Vec::new(),
-    };
-    let summary = |report: &Report| {
-        let mut rows = rows_of(report);
-        let judged_now: Vec<String> = rows.iter().map(|r| r.origin.clone()).collect();
-        rows.extend(earlier.iter().filter(|e| !judged_now.contains(&e.origin)).cloned());
-        let s = summarise_rows(&names, &rows, &baseline_label(args.torch_compile.as_deref()));
-        (summary_text(&s), serde_json::to_value(&s).unwrap_or_default())
-    };
-    crate::review_loaded(&args.review, started, loaded, Some(plan), &summary)
 }
 
 /// The figures of a KernelBench run: per problem, its best accepted candidate against eager
@@ -469,7 +281,7 @@ pub struct ProblemLine {
     pub interval: Option<(f64, f64)>,
 }
 
-fn rows_of(report: &Report) -> Vec<Row> {
+pub fn rows_of(report: &Report) -> Vec<Row> {
     report
         .candidates
         .iter()
@@ -485,7 +297,7 @@ fn rows_of(report: &Report) -> Vec<Row> {
 }
 
 /// The verdicts an `--out` file holds for `origins`, the last of each.
-fn earlier_rows(path: &Path, origins: &[String]) -> Vec<Row> {
+pub fn earlier_rows(path: &Path, origins: &[String]) -> Vec<Row> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut rows: Vec<Row> = Vec::new();
     for v in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
@@ -517,7 +329,7 @@ pub struct Row {
     pub interval: Option<(f64, f64)>,
 }
 
-fn summarise_rows(problems: &[String], rows: &[Row], baseline: &str) -> Summary {
+pub fn summarise_rows(problems: &[String], rows: &[Row], baseline: &str) -> Summary {
     let mut s = Summary {
         baseline: baseline.to_string(),
         problems: problems.len(),

@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
+use crate::backend::{Backend, JudgeDevice};
+use crate::processes;
+use crate::progress::Progress;
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::{Device, DeviceError, DeviceInfo};
 use sadoku_core::events::{Event, Observer};
@@ -16,13 +19,11 @@ use sadoku_core::report::{CandidateReport, Sanitized};
 use sadoku_core::review::{self, ReviewOptions};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::worker::Timeouts;
-use sadoku_cuda::{CudaDevice, Nvrtc, Role};
-
-use crate::progress::Progress;
-use crate::workers;
 
 /// Everything a lane needs that is the same for all lanes.
 pub struct Plan<'a> {
+    /// Where the judge's device, the workers and the Model's process come from.
+    pub backend: &'a dyn Backend,
     pub candidates: &'a [&'a Candidate],
     pub seeds: Seeds,
     pub options: ReviewOptions,
@@ -56,7 +57,7 @@ impl PythonPlan {
         extensions: Option<&std::path::Path>,
     ) -> Result<sadoku_core::worker::RemoteDevice, DeviceError> {
         let timeouts = Timeouts { compile: base.compile.max(Self::LOAD), ..base };
-        workers::spawn_python(gpu, timeouts, &self.python, &self.bridge, sandbox, &self.device, extensions)
+        processes::spawn_python(gpu, timeouts, &self.python, &self.bridge, sandbox, &self.device, extensions)
     }
 
     /// The process of a KernelBench problem's own Model.
@@ -80,7 +81,7 @@ impl PythonPlan {
         cache: bool,
     ) -> Result<sadoku_core::worker::RemoteDevice, DeviceError> {
         let dir = if cache {
-            Some(crate::pyworker::extension_cache(&self.python, source).map_err(|e| {
+            Some(crate::python_sandbox::extension_cache(&self.python, source).map_err(|e| {
                 DeviceError::Environment(format!("the extension cache: {e} (--no-cache builds without it)"))
             })?)
         } else {
@@ -149,7 +150,7 @@ pub fn run(
     progress: &Progress,
     results: Sender<Outcome>,
 ) -> Option<DeviceInfo> {
-    let mut reference: Option<CudaDevice> = None;
+    let mut reference: Option<Box<dyn JudgeDevice>> = None;
     let mut model: Option<ModelWorker> = None;
     while !stop.load(Ordering::SeqCst) {
         let Some(index) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
@@ -179,16 +180,14 @@ fn review_one(
     gate: &GpuGate,
     plan: &Plan,
     candidate: &Candidate,
-    reference: &mut Option<CudaDevice>,
+    reference: &mut Option<Box<dyn JudgeDevice>>,
     model: &mut Option<ModelWorker>,
     progress: &Progress,
 ) -> Result<CandidateReport, DeviceError> {
     if reference.is_none() {
-        let nvrtc = Nvrtc::new(if plan.no_cache { None } else { Nvrtc::default_cache_dir() })
-            .map_err(|e| DeviceError::Environment(e.to_string()))?;
-        *reference = Some(CudaDevice::open(gpu, nvrtc, Role::Reference)?);
+        *reference = Some(plan.backend.open_judge(gpu, plan.no_cache)?);
     }
-    let reference = reference.as_mut().expect("opened just above");
+    let reference = &mut **reference.as_mut().expect("opened just above");
     let started = std::time::Instant::now();
     let sanitized = plan.sanitize.then(|| sanitize(gpu, gate, plan, candidate, reference));
     let sanitize_s = started.elapsed().as_secs_f64();
@@ -204,7 +203,7 @@ fn review_one(
     // Starting a Python process (importing PyTorch) is host work: never during another's timing.
     let starting = gate.shared();
     if candidate.problem.baseline_in_python() && model.is_none() {
-        match python().and_then(|p| p.spawn_model(gpu, plan.timeouts, plan.sandbox)) {
+        match python().and_then(|p| plan.backend.spawn_model(p, gpu, plan.timeouts, plan.sandbox)) {
             Ok(m) => *model = Some(m),
             // A KernelBench problem's truth is its Model: no review without it.
             Err(e) if candidate.problem.torch().is_some() => return Err(e),
@@ -219,7 +218,7 @@ fn review_one(
     let mut worker = if candidate.is_python() {
         python()?.spawn_candidate(gpu, plan.timeouts, plan.sandbox, &candidate.source, !plan.no_cache)?
     } else {
-        let mut w = workers::spawn(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)?;
+        let mut w = plan.backend.spawn_worker(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)?;
         // The judge keeps the worker's modules: a worker has no cache it could plant one in. (A
         // Python worker's "module" is its loaded candidate: never cached.)
         if let Some(cache) = reference.module_cache() {
@@ -229,6 +228,7 @@ fn review_one(
     };
     let worker_start_s = spawned.elapsed().as_secs_f64();
     drop(starting);
+    let reference: &mut dyn Device = reference;
     let mut devices = Devices { gate: Some(gate), model: model.as_mut(), ..Devices::new(&mut worker, reference) };
     let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, progress)?;
     report.findings.phases.worker_start_s = worker_start_s;
@@ -243,7 +243,13 @@ fn review_one(
 
 /// Run the candidate under each compute-sanitizer tool at a small size, in workers of their own
 /// (no guard zones, so that memcheck sees accesses leave their allocation; no timing).
-fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, reference: &mut CudaDevice) -> Sanitized {
+fn sanitize(
+    gpu: usize,
+    gate: &GpuGate,
+    plan: &Plan,
+    candidate: &Candidate,
+    reference: &mut dyn JudgeDevice,
+) -> Sanitized {
     use sadoku_core::checks::sanitizer::{SanitizerReport, TOOLS, parse};
     use sadoku_core::verify::VerifyOptions;
     if candidate.is_python() || candidate.problem.torch().is_some() {
@@ -251,7 +257,7 @@ fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, refe
             why: "compute-sanitizer is not run on Python candidates or KernelBench problems yet".into(),
         };
     }
-    let Some(program) = workers::find_sanitizer() else {
+    let Some(program) = processes::find_sanitizer() else {
         return Sanitized::NotRun {
             why: "compute-sanitizer not found (looked in PATH, $CUDA_HOME/bin and /usr/local/cuda/bin)".into(),
         };
@@ -269,15 +275,17 @@ fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, refe
     for tool in TOOLS {
         let log =
             std::env::temp_dir().join(format!("sadoku-{}-{}-{tool}.log", std::process::id(), &candidate.sha256[..12]));
-        let sanitizer = workers::Sanitizer { program: &program, tool, log: &log };
-        let ran = workers::spawn(gpu, timeouts, Some(sanitizer), crate::sandbox::Mode::Off, plan.compile_memory).map(
-            |mut worker| {
+        let sanitizer = processes::Sanitizer { program: &program, tool, log: &log };
+        let ran = plan
+            .backend
+            .spawn_worker(gpu, timeouts, Some(sanitizer), crate::sandbox::Mode::Off, plan.compile_memory)
+            .map(|mut worker| {
                 // Under compute-sanitizer the worker allocates its own buffers (copies of the judge's),
                 // so that memcheck sees every access leave its allocation.
                 let mut devices = Devices {
                     gate: Some(gate),
                     sharing: Sharing::Copied("compute-sanitizer must see the buffers as the worker's own".into()),
-                    ..Devices::new(&mut worker, &mut *reference)
+                    ..Devices::new(&mut worker, &mut *reference as &mut dyn Device)
                 };
                 // The verdict of this run does not count: the tool's report does.
                 let _ = review::review_candidate(
@@ -288,8 +296,7 @@ fn sanitize(gpu: usize, gate: &GpuGate, plan: &Plan, candidate: &Candidate, refe
                     &sadoku_core::events::Silent,
                 );
                 worker.close()
-            },
-        );
+            });
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let _ = std::fs::remove_file(&log);
         reports.push(match (ran, parse(tool, &text)) {

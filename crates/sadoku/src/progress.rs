@@ -13,6 +13,12 @@ pub struct Progress {
     current: Mutex<String>,
 }
 
+impl Default for Progress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Progress {
     pub fn new() -> Progress {
         let tty = std::io::stderr().is_terminal();

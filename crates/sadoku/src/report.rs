@@ -6,7 +6,7 @@
 //! recorded by older versions lack fields, and what is missing is reported as not recorded.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use serde_json::Value;
@@ -108,18 +108,6 @@ fn check_record(record: &Value) -> Result<(), String> {
         Value::Object(_) => Err("a JSON object with no candidate `name` (not a sadoku record)".into()),
         _ => Err("not a JSON object (expected one candidate record)".into()),
     }
-}
-
-/// `sadoku report FILE... [-o OUT]`: one HTML page for the runs, on OUT or stdout.
-pub fn run(files: &[PathBuf], out: Option<&Path>) -> Result<u8> {
-    let runs = files.iter().map(|f| load(f)).collect::<Result<Vec<_>>>()?;
-    let html = crate::output::html::render(&runs);
-    write(&html, out)?;
-    if let Some(path) = out {
-        let n: usize = runs.iter().map(|r| r.candidates.len()).sum();
-        eprintln!("sadoku: wrote {} ({n} candidate(s) from {} run(s))", path.display(), runs.len());
-    }
-    Ok(0)
 }
 
 /// The page on OUT, or stdout without one.

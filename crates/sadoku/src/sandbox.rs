@@ -20,7 +20,7 @@
 //!   holds (1 GiB more per GiB, measured on an H200), so a whole-process bound would be a bound
 //!   on the problem's size, not on the host memory a candidate can take.
 //! - The worker dies with the judge (`PR_SET_PDEATHSIG`), starts with a cleared environment (see
-//!   `workers::spawn`) and cannot start processes that could outlive it.
+//!   `processes::spawn`) and cannot start processes that could outlive it.
 //!
 //! Where the kernel lacks Landlock or seccomp, what engaged is said in the environment block, and
 //! `--sandbox require` refuses to review.

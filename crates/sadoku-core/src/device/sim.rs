@@ -301,6 +301,12 @@ impl SimDevice {
         }
     }
 
+    /// Say how this device's process is confined (a simulated worker's sandbox, under `sadoku
+    /// --device sim`), in its [`DeviceInfo`], as `CudaDevice::set_sandbox` does.
+    pub fn set_sandbox(&mut self, description: String) {
+        self.info.sandbox = Some(description);
+    }
+
     /// How many allocations are live (tests check nothing leaks).
     pub fn live_buffers(&self) -> usize {
         self.live.len()

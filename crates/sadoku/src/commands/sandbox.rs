@@ -74,7 +74,7 @@ pub fn run(args: SandboxArgs) -> Result<u8> {
     for w in &writable {
         cmd.arg("--writable").arg(w);
     }
-    crate::workers::clear_env(&mut cmd, temp.path());
+    crate::processes::clear_env(&mut cmd, temp.path());
     let out = cmd.stderr(std::process::Stdio::inherit()).output().map_err(|e| anyhow!("cannot start: {e}"))?;
     let confined: Confined = serde_json::from_slice(&out.stdout)
         .map_err(|e| anyhow!("the confined process did not report ({}): {e}", out.status))?;
@@ -172,8 +172,8 @@ fn python_attack(
         home.into(),
     ];
     let read = [bridge.path().to_path_buf()];
-    let cmd = crate::pyworker::command(python, temp.path(), &read, sandbox::Mode::Require, &args)?;
-    let ran = crate::pyworker::run_to_end(cmd, std::time::Duration::from_secs(60))?;
+    let cmd = crate::python_sandbox::command(python, temp.path(), &read, sandbox::Mode::Require, &args)?;
+    let ran = crate::python_sandbox::run_to_end(cmd, std::time::Duration::from_secs(60))?;
     let (out, err) = (ran.stdout, ran.stderr);
     let sandbox = std::fs::read_to_string(temp.path().join("sandbox.txt")).unwrap_or_else(|_| "not reported".into());
     let mut attempts = Vec::new();

@@ -42,7 +42,7 @@ impl Drop for ProcessWorker {
     fn drop(&mut self) {
         // Nothing a Python worker started outlives it.
         if self.group {
-            crate::pyworker::kill_group(self.child.id());
+            crate::python_sandbox::kill_group(self.child.id());
         }
     }
 }
@@ -64,7 +64,7 @@ impl Worker for ProcessWorker {
     fn kill(&mut self) {
         // SIGKILL ends stopped processes as well as running ones.
         if self.group {
-            crate::pyworker::kill_group(self.child.id());
+            crate::python_sandbox::kill_group(self.child.id());
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -143,7 +143,8 @@ pub fn clear_env(cmd: &mut Command, temp: &std::path::Path) {
     cmd.env("TMPDIR", temp);
 }
 
-/// Start a worker on GPU `gpu` (under compute-sanitizer when asked) and connect to it. It starts
+/// Start a worker on GPU `gpu` (under compute-sanitizer when asked), serving `device`'s kind of
+/// device, and connect to it. It starts
 /// with a cleared environment and a private temporary directory, and confines itself as
 /// `sandbox` says (see `sandbox.rs`).
 pub fn spawn(
@@ -152,6 +153,7 @@ pub fn spawn(
     sanitizer: Option<Sanitizer>,
     sandbox: crate::sandbox::Mode,
     compile_memory_gib: f64,
+    device: crate::cli::DeviceArg,
 ) -> Result<RemoteDevice, DeviceError> {
     let exe =
         std::env::current_exe().map_err(|e| DeviceError::Environment(format!("cannot find sadoku itself: {e}")))?;
@@ -165,6 +167,10 @@ pub fn spawn(
     };
     // A worker keeps no module cache: the judge does (see `RemoteDevice::cache_modules`).
     cmd.args(["worker", "--gpu", &gpu.to_string(), "--compile-memory", &compile_memory_gib.to_string()]);
+    // A worker serves the judge's kind of device (the simulated one under `--device sim`).
+    if device != crate::cli::DeviceArg::Cuda {
+        cmd.args(["--device", device.name()]);
+    }
     let temp = tempfile::Builder::new()
         .prefix("sadoku-worker-")
         .tempdir()
@@ -217,11 +223,17 @@ pub fn spawn_python(
     let device = if device == "cuda" { format!("cuda:{gpu}") } else { device.to_string() };
     let args: Vec<std::ffi::OsString> =
         ["-s", "-m", "sadoku_bridge.worker", "--device", &device].iter().map(Into::into).collect();
-    let mut cmd =
-        crate::pyworker::command_writing(python, temp.path(), &[bridge.to_path_buf()], extensions, sandbox, &args)
-            .map_err(|e| env(e.to_string()))?;
+    let mut cmd = crate::python_sandbox::command_writing(
+        python,
+        temp.path(),
+        &[bridge.to_path_buf()],
+        extensions,
+        sandbox,
+        &args,
+    )
+    .map_err(|e| env(e.to_string()))?;
     // A worker on a GPU traces its timed calls with sadoku's CUPTI tracer (`sadoku_bridge.tracing`).
-    if let Some(lib) = crate::pyworker::trace_library().filter(|_| device.starts_with("cuda")) {
+    if let Some(lib) = crate::python_sandbox::trace_library().filter(|_| device.starts_with("cuda")) {
         cmd.env("SADOKU_TRACE_LIB", lib);
     }
     let child = cmd

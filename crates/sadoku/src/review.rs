@@ -1,0 +1,339 @@
+//! A review's orchestration, shared by `review`, `kernelbench review` and `problem check --prove`:
+//! candidates already judged (`--resume`) or invalid set aside, the rest over lanes on the GPUs
+//! (`--gpus`, `--jobs`), each verdict to the journal (`--out`) as it comes, then the report:
+//! table or JSON, exports, HTML.
+
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use sadoku_core::candidate::Candidate;
+use sadoku_core::device::{DeviceError, DeviceInfo, Precision};
+use sadoku_core::judge::GpuGate;
+use sadoku_core::problem::Sizes;
+use sadoku_core::report::{CandidateReport, Report};
+use sadoku_core::review::ReviewOptions;
+use sadoku_core::seeds::Seeds;
+use sadoku_core::time::TimingOptions;
+use sadoku_core::worker::Timeouts;
+use sha2::{Digest, Sha256};
+
+use crate::VERSION;
+use crate::backend::Backend;
+use crate::candidates::Loaded;
+use crate::cli::{PrecisionArg, ReviewArgs};
+use crate::journal::Journal;
+use crate::{lanes, output, progress, report, sandbox};
+
+/// Review `loaded` as `args` say: lanes over the GPUs, verdicts to `--out` as they come, then the
+/// table (with `summary`'s lines after it) or JSON (with its value as `summary`, unless null).
+/// Python workers as `python` says, if any; devices and processes from `backend`.
+pub fn review_loaded(
+    backend: &dyn Backend,
+    args: &ReviewArgs,
+    started: Instant,
+    loaded: Vec<Loaded>,
+    python: Option<lanes::PythonPlan>,
+    summary: &dyn Fn(&Report) -> (String, serde_json::Value),
+) -> Result<u8> {
+    let valid: Vec<&Candidate> =
+        loaded.iter().filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None }).collect();
+    let timed_sizes = timed_sizes(&args.size, &valid)?;
+    let seeds = args.seed.map_or_else(Seeds::fresh, |master| Seeds { master });
+    let options = ReviewOptions {
+        timing: TimingOptions {
+            budget: Duration::from_secs_f64(args.time_budget),
+            target_noise: args.target_noise,
+            ..TimingOptions::default()
+        },
+        timed_sizes,
+        ..ReviewOptions::default()
+    }
+    .for_precision(match args.precision {
+        PrecisionArg::Fp32 => Precision::F32,
+        PrecisionArg::Tf32 => Precision::Tf32,
+    });
+    let timeouts = Timeouts {
+        compile: Duration::from_secs_f64(args.compile_timeout),
+        launch: Duration::from_secs_f64(args.launch_timeout),
+        candidate: Duration::from_secs_f64(args.candidate_timeout),
+        ..Timeouts::default()
+    };
+    let mut journal = match &args.out {
+        Some(path) => Some(Journal::open(path, args.resume)?),
+        None => None,
+    };
+    let progress = progress::Progress::new();
+    progress.line(&format!("sadoku {VERSION}: {} candidate(s), seed {}", loaded.len(), seeds.master));
+    // Spec errors first, one line each, before any GPU work: they show even without a GPU.
+    for item in &loaded {
+        if let Loaded::Invalid(r) = item {
+            progress.line(&format!("sadoku: {}", r.spec_error_line()));
+        }
+    }
+    // Invalid files and those judged in an earlier run need no GPU; the rest go to the lanes.
+    let mut slots: Vec<Option<CandidateReport>> = vec![None; loaded.len()];
+    let keys: Vec<String> = loaded
+        .iter()
+        .map(|item| match item {
+            Loaded::Valid(c) => review_key(&format!("{} {}", c.sha256, c.problem.sha256), &options, args.sanitize),
+            Loaded::Invalid(r) => review_key(&r.sha256, &options, args.sanitize),
+        })
+        .collect();
+    let (mut skipped, mut skipped_rejected) = (0, 0);
+    let mut todo = Vec::new();
+    for (index, item) in loaded.iter().enumerate() {
+        if let Some(accepted) = journal.as_ref().and_then(|j| j.judged(&keys[index])) {
+            skipped += 1;
+            skipped_rejected += usize::from(!accepted);
+            progress.line(&format!("  skipped   {}: judged in an earlier run", origin(item)));
+            continue;
+        }
+        match item {
+            Loaded::Invalid(r) => {
+                let mut r = (**r).clone();
+                r.key = keys[index].clone();
+                if let Some(j) = journal.as_mut() {
+                    j.append(&r)?;
+                }
+                slots[index] = Some(r);
+            }
+            Loaded::Valid(c) => todo.push((index, c)),
+        }
+    }
+    let gpus = if todo.is_empty() { Vec::new() } else { gpus(backend, args)? };
+    let candidates: Vec<&Candidate> = todo.iter().map(|(_, c)| *c).collect();
+    // Python candidates' extensions, built before any review is timed.
+    if let (Some(py), Some(&gpu), false) = (&python, gpus.first(), args.no_cache) {
+        let python_ones: Vec<&Candidate> = candidates.iter().copied().filter(|c| c.is_python()).collect();
+        py.prebuild(&python_ones, gpu, args.sandbox, &progress);
+    }
+    let plan = lanes::Plan {
+        backend,
+        candidates: &candidates,
+        seeds,
+        options,
+        timeouts,
+        sanitize: args.sanitize,
+        no_cache: args.no_cache,
+        sandbox: args.sandbox,
+        compile_memory: args.compile_memory,
+        python,
+    };
+    let mut failure = None;
+    // Verdicts as they come: on disk at once, in the report in input order.
+    let mut environment = judge_on_lanes(&plan, &gpus, args.jobs, &progress, |i, result| {
+        let index = todo[i].0;
+        match result {
+            Ok(mut r) => {
+                r.key = keys[index].clone();
+                if let Some(j) = journal.as_mut() {
+                    j.append(&r)?;
+                }
+                slots[index] = Some(r);
+            }
+            Err(e) => {
+                // The environment failed: keep what was judged, report it, then fail.
+                failure.get_or_insert(anyhow!("while reviewing {}: {e}", todo[i].1.origin));
+            }
+        }
+        Ok(())
+    })?;
+    progress.finish();
+    let not_reviewed = slots.iter().filter(|s| s.is_none()).count() - skipped;
+    let failure = failure.map(|e| anyhow!("{e}; {not_reviewed} candidate(s) not reviewed"));
+    environment.sort_by_key(|e| e.ordinal);
+    // What the workers said engaged (the machine's offer when no worker ran).
+    let mut engaged: Vec<String> = Vec::new();
+    for c in slots.iter().flatten() {
+        if let Some(s) = &c.findings.sandbox {
+            if !engaged.contains(s) {
+                engaged.push(s.clone());
+            }
+        }
+    }
+    let engaged = if engaged.is_empty() { sandbox::probe() } else { engaged.join("; ") };
+    for e in &mut environment {
+        e.sandbox = Some(match args.sandbox {
+            sandbox::Mode::Off => "off (--sandbox off): workers run unconfined".into(),
+            mode => format!(
+                "{engaged} ({}){}",
+                if mode == sandbox::Mode::Require { "required" } else { "what engaged" },
+                if args.sanitize { "; workers under compute-sanitizer run unconfined" } else { "" }
+            ),
+        });
+    }
+    let report = Report {
+        sadoku: VERSION.into(),
+        seed: seeds.master.to_string(),
+        environment,
+        candidates: slots.into_iter().flatten().collect(),
+        wall_s: started.elapsed().as_secs_f64(),
+    };
+    if let Some(path) = &args.export_markdown {
+        std::fs::write(path, output::export::markdown(&report))
+            .map_err(|e| anyhow!("--export-markdown {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.export_csv {
+        output::export::csv(&report, path).map_err(|e| anyhow!("--export-csv {}: {e}", path.display()))?;
+    }
+    let (summary_lines, summary_value) = summary(&report);
+    if let Some(path) = &args.html {
+        let mut value = serde_json::to_value(&report)?;
+        if !summary_value.is_null() {
+            value["summary"] = summary_value.clone();
+        }
+        let run = report::from_report("this run", value)?;
+        report::write(&output::html::render(&[run]), Some(path)).map_err(|e| anyhow!("--html: {e}"))?;
+    }
+    if args.json && !summary_value.is_null() {
+        let mut v = serde_json::to_value(&report)?;
+        v["summary"] = summary_value;
+        output::json::print(&v)?;
+    } else if args.json {
+        output::json::print(&report)?;
+    } else {
+        use std::io::IsTerminal;
+        let tty = std::io::stdout().is_terminal();
+        let layout = output::table::Layout {
+            wide: args.wide,
+            terminal: if tty { comfy_table::Table::new().width() } else { None },
+            plain: !tty || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        };
+        print!("{}", output::table::render(&report, &layout));
+        print!("{summary_lines}");
+        if skipped > 0 {
+            println!(
+                "skipped: {skipped} candidate(s) judged in an earlier run ({skipped_rejected} rejected); see --out's file"
+            );
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(if report.exit_code() == 0 && skipped_rejected == 0 { 0 } else { 1 }),
+    }
+}
+
+/// What identifies a review for `--resume`: the source (and its problem's definition), and every
+/// option that changes the verdict or the numbers (the seed does not: a resumed run draws new
+/// inputs for what is left).
+pub fn review_key(sha256: &str, options: &ReviewOptions, sanitize: bool) -> String {
+    let text = format!("{sha256}\n{options:?}\nsanitize={sanitize}\n{VERSION}");
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// `--size` over the timed case of the candidates' problem: the named symbols replaced, the
+/// constraints holding, every shape computable.
+pub fn timed_sizes(given: &[(String, i64)], candidates: &[&Candidate]) -> Result<Option<Sizes>> {
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let mut timed: Option<(Sizes, &str)> = None;
+    for c in candidates {
+        for (k, _) in given {
+            if !c.problem.size_symbols().contains(&k.as_str()) {
+                anyhow::bail!(
+                    "--size {k}=…: problem `{}` of {} has no size `{k}` (sizes: {})",
+                    c.problem.name(),
+                    c.origin,
+                    c.problem.size_symbols().join(", ")
+                );
+            }
+        }
+        let mut sizes = c.problem.timed_sizes();
+        for (k, v) in given {
+            sizes.0.insert(k.clone(), *v);
+        }
+        c.problem.validate_sizes(&sizes).map_err(|m| anyhow!("--size: {m}"))?;
+        match &timed {
+            Some((t, name)) if *t != sizes => anyhow::bail!(
+                "--size applies to one problem at a time: {} is `{}`, another candidate is `{name}`; review them separately",
+                c.origin,
+                c.problem.name()
+            ),
+            _ => timed = Some((sizes, c.problem.name())),
+        }
+    }
+    Ok(timed.map(|(s, _)| s))
+}
+
+pub fn origin(item: &Loaded) -> &str {
+    match item {
+        Loaded::Valid(c) => &c.origin,
+        Loaded::Invalid(r) => &r.origin,
+    }
+}
+
+/// The GPUs to review on: `--gpus all`, `--gpus 0,2`, or `--gpu N`; each one checked to exist.
+pub fn gpus(backend: &dyn Backend, args: &ReviewArgs) -> Result<Vec<usize>> {
+    let count = backend.device_count().map_err(|e| anyhow!("{e}"))?;
+    let wanted: Vec<usize> = match args.gpus.as_deref() {
+        None => vec![args.gpu],
+        Some("all") => (0..count).collect(),
+        Some(list) => {
+            let mut out = Vec::new();
+            for part in list.split(',') {
+                let g =
+                    part.trim().parse::<usize>().map_err(|_| anyhow!("--gpus {list}: `{part}` is not a GPU number"))?;
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+            out
+        }
+    };
+    if wanted.is_empty() {
+        anyhow::bail!("no CUDA GPU is visible");
+    }
+    if let Some(g) = wanted.iter().find(|&&g| g >= count) {
+        anyhow::bail!("GPU {g} does not exist: this machine has {count} CUDA device(s)");
+    }
+    Ok(wanted)
+}
+
+/// Judge `plan`'s candidates over `jobs` lanes on each of `gpus` (lanes on one GPU share a gate),
+/// handing each verdict to `verdict` (with the candidate's index in `plan`) as it comes; a lane
+/// stops taking candidates once any lane's environment failed. The GPUs as their lanes describe
+/// them (each once).
+pub fn judge_on_lanes(
+    plan: &lanes::Plan,
+    gpus: &[usize],
+    jobs: u16,
+    progress: &progress::Progress,
+    mut verdict: impl FnMut(usize, Result<CandidateReport, DeviceError>) -> Result<()>,
+) -> Result<Vec<DeviceInfo>> {
+    let queue = Mutex::new((0..plan.candidates.len()).collect::<VecDeque<usize>>());
+    let stop = AtomicBool::new(false);
+    let mut environment = Vec::new();
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = mpsc::channel();
+        let mut lanes = Vec::new();
+        for &gpu in gpus {
+            let gate = Arc::new(GpuGate::default());
+            for _ in 0..jobs {
+                let (gate, tx, queue, stop) = (gate.clone(), tx.clone(), &queue, &stop);
+                lanes.push(scope.spawn(move || lanes::run(gpu, gate, plan, queue, stop, progress, tx)));
+            }
+        }
+        drop(tx);
+        for (i, result) in rx {
+            verdict(i, result)?;
+        }
+        for lane in lanes {
+            if let Ok(Some(info)) = lane.join() {
+                if !environment.iter().any(|e: &DeviceInfo| e.ordinal == info.ordinal) {
+                    environment.push(info);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(environment)
+}
+
+/// The options of an untimed review (`problem check --prove`): verification only.
+pub fn untimed() -> (ReviewOptions, Timeouts) {
+    (ReviewOptions { skip_timing: true, ..ReviewOptions::default() }, Timeouts::default())
+}

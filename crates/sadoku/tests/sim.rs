@@ -1,0 +1,251 @@
+//! The real binary end to end on the simulated device (the hidden `--device sim`): lanes over
+//! `--jobs`, worker processes (each `sadoku worker --device sim`, confined as on a GPU), the
+//! journal, `--resume` after the judge is killed, the exports, then `compare` and `report` over
+//! what was recorded; `problem check --prove` through the same lanes. No GPU.
+//!
+//! The simulated worker knows a few examples' kernels by name (see `src/backend/sim.rs`); the
+//! examples are reviewed as copies naming `trimm_sim`, the library's `trimm` at sizes the
+//! simulator's host loops run in moments.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// `sadoku --device sim --problems DIR/problems`, run from `dir`.
+fn sadoku(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sadoku"));
+    cmd.current_dir(dir).env("SADOKU_CACHE_DIR", dir.join("cache")).env("NO_COLOR", "1");
+    cmd.args(["--device", "sim", "--problems"]).arg(dir.join("problems"));
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// `trimm_sim` in `dir/problems`: the library's `trimm`, checked at N = 1, 17, 40 and timed at 64.
+fn problem(dir: &Path) {
+    let trimm = std::fs::read_to_string(repo().join("problems/trimm/problem.toml")).unwrap();
+    let small: Vec<String> = trimm
+        .lines()
+        .filter(|l| !l.starts_with("kernelbench"))
+        .map(|l| match l {
+            "name = \"trimm\"" => "name = \"trimm_sim\"".into(),
+            l if l.starts_with("timed =") => "timed = [{ N = 64 }]".into(),
+            l if l.starts_with("check =") => "check = [{ N = 1 }, { N = 17 }, { N = 40 }]".into(),
+            l => l.to_string(),
+        })
+        .collect();
+    let at = dir.join("problems/trimm_sim");
+    std::fs::create_dir_all(&at).unwrap();
+    std::fs::write(at.join("problem.toml"), small.join("\n")).unwrap();
+}
+
+/// A copy of `examples/EXAMPLE` for `trimm_sim`, as `dir/NAME`; `tag` (a comment) makes copies of
+/// one example distinct reviews.
+fn example(dir: &Path, example: &str, name: &str, tag: &str) -> PathBuf {
+    let source = std::fs::read_to_string(repo().join("examples").join(example)).unwrap();
+    assert!(source.contains("problem = \"trimm\""), "{example} is a trimm example");
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!("{}\n// {tag}\n", source.replacen("problem = \"trimm\"", "problem = \"trimm_sim\"", 1)),
+    )
+    .unwrap();
+    path
+}
+
+/// The complete records of a JSON Lines file (a torn last line left out).
+fn records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+fn by_name(candidates: &[Value]) -> HashMap<String, Value> {
+    candidates.iter().map(|c| (c["name"].as_str().unwrap().to_string(), c.clone())).collect()
+}
+
+/// An honest candidate ACCEPTED and timed, cheats REJECTED with their evidence, an invalid file
+/// REJECTED before any GPU work, over two lanes; the JSON report, the JSON Lines journal, the CSV,
+/// Markdown and HTML exports agree; then `compare` and `report` read what was recorded.
+#[test]
+fn a_simulated_review_over_two_lanes_judges_exports_compares_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let files = [
+        example(d, "honest/tiled_dynamic_smem.cu", "honest.cu", "a"),
+        example(d, "adversarial/zeroes_inputs.cu", "zeroes_inputs.cu", "a"),
+        example(d, "adversarial/tf32_operands.cu", "tf32_operands.cu", "a"),
+        repo().join("examples/invalid/bad_expression.cu"),
+    ];
+    let out = sadoku(d)
+        .args(["review", "--json", "--jobs", "2", "--seed", "7", "--time-budget", "0.5"])
+        .args(["--out", "run.jsonl", "--export-csv", "run.csv", "--export-markdown", "run.md", "--html", "run.html"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "some rejected: {}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = by_name(report["candidates"].as_array().unwrap());
+    assert_eq!(candidates.len(), 4, "{report:#}");
+
+    let honest = &candidates["honest.cu"];
+    assert_eq!(honest["verdict"], "ACCEPTED", "{honest:#}");
+    assert!(honest["timing"]["speedup"].as_f64().is_some_and(|s| s > 0.0), "timed: {honest:#}");
+    // The worker confined itself and said so.
+    assert!(honest["sandbox"].as_str().is_some_and(|s| !s.is_empty()), "{honest:#}");
+    let zeroes = &candidates["zeroes_inputs.cu"];
+    assert_eq!((&zeroes["verdict"], &zeroes["reason"]), (&"REJECTED".into(), &"inputs modified".into()), "{zeroes:#}");
+    assert!(zeroes["evidence"].as_str().unwrap().contains("input A modified"), "{zeroes:#}");
+    assert_eq!(candidates["tf32_operands.cu"]["verdict"], "REJECTED", "{:#}", candidates["tf32_operands.cu"]);
+    assert_eq!(candidates["bad_expression.cu"]["verdict"], "REJECTED");
+    assert!(report["environment"][0]["name"].as_str().unwrap().contains("simulated"), "{:#}", report["environment"]);
+    assert_eq!(report["seed"], "7");
+
+    // The journal holds each verdict once, as the report has it.
+    let journal = by_name(&records(&d.join("run.jsonl")));
+    assert_eq!(journal.len(), 4);
+    for (name, c) in &candidates {
+        assert_eq!(journal[name]["verdict"], c["verdict"], "{name}");
+        assert!(journal[name]["key"].as_str().is_some_and(|k| !k.is_empty()), "{name}: a key for --resume");
+    }
+    let csv = std::fs::read_to_string(d.join("run.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "a header and a row per candidate: {csv}");
+    assert!(csv.lines().any(|l| l.starts_with("honest.cu,") && l.contains("ACCEPTED")), "{csv}");
+    let md = std::fs::read_to_string(d.join("run.md")).unwrap();
+    assert!(md.contains("| zeroes_inputs.cu | trimm_sim | REJECTED | inputs modified |"), "{md}");
+    let html = std::fs::read_to_string(d.join("run.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("honest.cu"), "an HTML page");
+
+    // `compare` of the run with itself: nothing regressed; `report` over the journal and the JSON.
+    std::fs::write(d.join("run.json"), &out.stdout).unwrap();
+    let compared = sadoku(d).args(["compare", "run.jsonl", "run.json"]).output().unwrap();
+    assert_eq!(compared.status.code(), Some(0), "{}", text(&compared));
+    let said = String::from_utf8_lossy(&compared.stdout);
+    assert!(said.contains("honest.cu") && said.contains("SAME"), "{said}");
+    let page = sadoku(d).args(["report", "run.jsonl", "run.json", "-o", "page.html"]).output().unwrap();
+    assert_eq!(page.status.code(), Some(0), "{}", text(&page));
+    let page = std::fs::read_to_string(d.join("page.html")).unwrap();
+    assert!(page.contains("zeroes_inputs.cu") && page.contains("tf32_operands.cu"), "both runs on the page");
+}
+
+/// A run killed with SIGKILL mid-way loses nothing it recorded, and `--resume` judges the rest:
+/// every candidate in the journal exactly once, the first run's records untouched.
+#[test]
+fn a_run_killed_mid_way_resumes_with_nothing_lost_and_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let mut files: Vec<PathBuf> =
+        (0..5).map(|i| example(d, "honest/tiled_dynamic_smem.cu", &format!("honest_{i}.cu"), &i.to_string())).collect();
+    files.push(example(d, "adversarial/zeroes_inputs.cu", "zeroes_inputs.cu", "b"));
+    let journal = d.join("run.jsonl");
+    let review = |resume: bool| {
+        let mut cmd = sadoku(d);
+        cmd.args(["review", "--jobs", "2", "--time-budget", "0.5", "--out", "run.jsonl"]);
+        if resume {
+            cmd.arg("--resume");
+        }
+        cmd.args(&files);
+        cmd
+    };
+    let mut first = review(false).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while records(&journal).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(300), "no verdict within 5 minutes");
+        assert!(first.try_wait().unwrap().is_none(), "the first run ended before it was killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let before = std::fs::read_to_string(&journal).unwrap();
+    let judged = records(&journal).len();
+    assert!(judged < files.len(), "killed mid-way: {judged} of {} judged", files.len());
+
+    let out = review(true).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "the cheat is rejected: {}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("skipped: {judged} candidate(s) judged in an earlier run")), "{}", text(&out));
+    let after = std::fs::read_to_string(&journal).unwrap();
+    // A torn last line (killed mid-write) stays where it was and is judged again.
+    assert!(after.starts_with(&before), "the first run's records are kept as they were");
+    let all = records(&journal);
+    let mut names: Vec<&str> = all.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    names.sort();
+    let mut want: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into()).collect();
+    want.sort();
+    assert_eq!(names, want, "each candidate exactly once");
+    let verdicts = by_name(&all);
+    assert_eq!(verdicts["zeroes_inputs.cu"]["verdict"], "REJECTED");
+    assert!((0..5).all(|i| verdicts[&format!("honest_{i}.cu")]["verdict"] == "ACCEPTED"), "{all:#?}");
+}
+
+/// `problem check --prove` verifies a problem's solutions through the review's lanes: the honest
+/// one accepted, the `wrong_` one rejected, as their names promise.
+#[test]
+fn problem_check_proves_solutions_on_the_simulated_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let solutions = d.join("solutions/trimm_sim");
+    std::fs::create_dir_all(&solutions).unwrap();
+    example(&solutions, "honest/tiled_dynamic_smem.cu", "honest_tiled.cu", "c");
+    example(&solutions, "adversarial/zeroes_inputs.cu", "wrong_wipes_inputs.cu", "c");
+    let out = sadoku(d).args(["problem", "check", "problems/trimm_sim", "--prove", "solutions"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("ok     problems/trimm_sim (trimm_sim; built-in GEMM reference)"), "{said}");
+    assert!(said.contains("honest_tiled.cu: ACCEPTED") && said.contains("proved"), "{said}");
+    assert!(said.contains("wrong_wipes_inputs.cu: REJECTED (inputs modified)"), "{said}");
+}
+
+/// `--device sim` is for tests: not in `--help`.
+#[test]
+fn the_simulated_device_is_hidden_from_help() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sadoku")).args(["review", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--jobs") && !help.contains("--device") && !help.contains("sim"), "{help}");
+}
+
+/// `kernelbench review` on the simulated device: the problem file's Model and the ModelNew
+/// candidates run in confined Python workers on PyTorch's CPU device (a simulated GPU has no
+/// CUDA for them), the judge and the lanes as on a GPU. An honest ModelNew accepted and timed
+/// against eager PyTorch, one returning its input rejected; the KernelBench summary counts them.
+/// Candidates that build CUDA extensions (load_inline) or Triton kernels need a GPU.
+#[test]
+#[ignore = "needs PyTorch: set SADOKU_TORCH_PATH (scripts/test.sh installs it into .ci/torch-root) and run with --ignored"]
+fn kernelbench_review_runs_on_the_simulated_device() {
+    let torch = std::env::var_os("SADOKU_TORCH_PATH").expect("SADOKU_TORCH_PATH: a directory holding PyTorch");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let tests = repo().join("python/tests");
+    let out = sadoku(d)
+        .env("SADOKU_PYTHONPATH", std::env::join_paths([PathBuf::from(torch), repo().join("python")]).unwrap())
+        .args(["kernelbench", "review", "--json", "--jobs", "2", "--time-budget", "0.5", "--out", "kb.jsonl"])
+        .args(["--python", "/usr/bin/python3"])
+        .arg(tests.join("problems/leaky_relu.py"))
+        .arg(tests.join("candidates/leaky_relu_honest.py"))
+        .arg(tests.join("candidates/leaky_relu_returns_input.py"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "one rejected: {}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = by_name(report["candidates"].as_array().unwrap());
+    let honest = &candidates["leaky_relu_honest.py"];
+    assert_eq!(honest["verdict"], "ACCEPTED", "{honest:#}");
+    assert!(honest["timing"]["baseline_name"].as_str().unwrap().starts_with("eager PyTorch"), "{honest:#}");
+    let cheat = &candidates["leaky_relu_returns_input.py"];
+    assert_eq!(cheat["verdict"], "REJECTED", "{cheat:#}");
+    assert!(cheat["evidence"].as_str().unwrap().contains("aliases an input"), "{cheat:#}");
+    assert_eq!(report["summary"]["problems"], 1);
+    assert_eq!(report["summary"]["accepted"], 1);
+    assert_eq!(records(&d.join("kb.jsonl")).len(), 2);
+}
