@@ -89,14 +89,7 @@ pub(crate) fn launch_failure(e: DeviceError, at: At) -> Stop {
     }
 }
 
-/// How the candidate's worker reaches the judge's buffers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sharing {
-    /// The worker maps the judge's allocations (CUDA IPC): nothing is copied.
-    Mapped,
-    /// The worker holds copies that cross its pipe before and after every launch (why).
-    Copied(String),
-}
+pub use crate::device::Sharing;
 
 /// The GPU work of a review, split so that the answer never exists where the candidate runs: the
 /// candidate's launches go to `candidate` (a worker process of its own, in production), fresh

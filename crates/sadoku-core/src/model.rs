@@ -10,8 +10,9 @@
 use std::collections::HashMap;
 
 use crate::compile::{CompileError, CompileRequest};
-use crate::device::{Buffer, Device, DeviceError, DeviceInfo, KernelArg, Launch, ModuleHandle, Sample, TimedRun, Work};
-use crate::judge::Sharing;
+use crate::device::{
+    Buffer, Device, DeviceError, DeviceInfo, KernelArg, Launch, ModuleHandle, Sample, Sharing, TimedRun, Work,
+};
 use crate::problem::torch::ModelKind;
 use crate::problem::{Problem, Sizes};
 

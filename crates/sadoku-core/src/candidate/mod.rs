@@ -12,8 +12,7 @@
 //! */
 //! ```
 
-pub mod expr;
-mod spec;
+mod validate;
 
 use std::path::{Path, PathBuf};
 
@@ -21,8 +20,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-pub use expr::{Expr, ExprError};
-pub use spec::{ArgSpec, KeyLines, LaunchSpec, ResolvedArg, ResolvedLaunch, Spec, is_identifier};
+pub use crate::spec::{ArgSpec, KeyLines, LaunchSpec, ResolvedArg, ResolvedLaunch, Spec, is_identifier};
+pub use crate::vocab::expr;
+pub use crate::vocab::{Expr, ExprError};
 
 use crate::problem::{self, Problem};
 

@@ -11,7 +11,7 @@ use super::{
     content_hash, diff_host, element, pattern_element,
 };
 use crate::compile::{CompileError, CompileRequest, CompiledModule, Compiler, Entry, Param};
-use crate::problem::Dtype;
+use crate::vocab::Dtype;
 
 /// One simulated allocation; shared (like CUDA IPC) when another device imports it.
 type Memory = Arc<Mutex<Vec<u8>>>;

@@ -13,8 +13,8 @@ use super::{
     Baseline, BaselineOp, Constraint, Conv2d, Distribution, DistributionSpec, Dtype, Gemm, Pool2d, Post, Problem,
     ReferenceKernel, ReferenceSpec, Role, ScaleRule, Sizes, Softmax, Tensor,
 };
-use crate::candidate::{ArgSpec, Expr, Spec, is_identifier};
-use crate::checks::accuracy::ToleranceClass;
+use crate::spec::{ArgSpec, Spec, is_identifier};
+use crate::vocab::{Expr, ToleranceClass};
 
 /// A mistake in a problem definition: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

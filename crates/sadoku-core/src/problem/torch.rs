@@ -29,7 +29,8 @@ use serde_json::Value;
 use sha2::Digest as _;
 
 use super::{Distribution, DistributionSpec, Dtype, Problem, ReferenceSpec, Role, ScaleRule, Sizes, Tensor};
-use crate::candidate::{Expr, is_identifier};
+use crate::spec::is_identifier;
+use crate::vocab::Expr;
 
 /// A problem whose truth and baseline are its own PyTorch `Model`.
 #[derive(Debug, Clone, PartialEq)]
