@@ -1,7 +1,9 @@
 //! The format and its lint: the library's problems load, and each kind of mistake is one line
 //! naming the file and line.
 
+use super::registry::LIBRARY;
 use super::*;
+use crate::device::Precision;
 
 const GOOD: &str = r#"
 name = "axpy"
