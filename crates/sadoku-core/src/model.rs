@@ -56,7 +56,7 @@ impl ModelWorker {
 
     fn module(
         &mut self,
-        problem: &'static Problem,
+        problem: &Problem,
         sizes: &Sizes,
         kind: ModelKind,
         tf32: bool,
@@ -140,7 +140,7 @@ impl ModelWorker {
     pub fn call(
         &mut self,
         reference: &mut dyn Device,
-        problem: &'static Problem,
+        problem: &Problem,
         sizes: &Sizes,
         kind: ModelKind,
         tf32: bool,
@@ -204,7 +204,7 @@ impl ModelWorker {
     pub fn draw_inputs(
         &mut self,
         reference: &mut dyn Device,
-        problem: &'static Problem,
+        problem: &Problem,
         sizes: &Sizes,
         seed: u64,
         targets: &[Buffer],

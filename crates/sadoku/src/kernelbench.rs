@@ -4,6 +4,7 @@
 //! PyTorch (`--python`, SADOKU_PYTHON, else `python3`; SADOKU_PYTHONPATH adds to its path).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
@@ -11,8 +12,8 @@ use include_dir::{Dir, include_dir};
 use serde_json::Value;
 
 use sadoku_core::candidate::{Candidate, SpecError};
-use sadoku_core::problem::Problem;
 use sadoku_core::problem::torch::ModelKind;
+use sadoku_core::problem::{Problem, Registry};
 use sadoku_core::report::{CandidateReport, Report};
 
 use crate::candidates::Loaded;
@@ -302,12 +303,13 @@ pub fn match_command(args: crate::cli::KernelbenchMatchArgs) -> Result<u8> {
 /// A KernelBench file's problem, registered under its file's stem, or why it cannot be judged;
 /// timed against its Model under `torch.compile` in `compile`'s mode when given.
 fn load_problem(
+    registry: &mut Registry,
     file: &Path,
     python: &Path,
     bridge: &Bridge,
     mode: Mode,
     compile: Option<&str>,
-) -> Result<&'static Problem> {
+) -> Result<Arc<Problem>> {
     let source = std::fs::read_to_string(file).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let description = describe(file, python, bridge, mode, 0)?;
     let mut problem = sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
@@ -315,7 +317,7 @@ fn load_problem(
     if let Some(c) = compile {
         problem = sadoku_core::problem::torch::with_compile(problem, c).map_err(|m| anyhow!("{m}"))?;
     }
-    Ok(sadoku_core::problem::add(problem))
+    Ok(registry.add(problem))
 }
 
 /// What the summary calls the baseline.
@@ -328,7 +330,11 @@ fn baseline_label(compile: Option<&str>) -> String {
 
 /// A candidate file for `problem`: a sadoku `.cu` (front matter), an archive `.cu`, or a
 /// `ModelNew` `.py`.
-fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Result<Candidate, SpecError> {
+fn load_candidate(
+    registry: &mut Registry,
+    file: &Path,
+    problem: &Arc<Problem>,
+) -> std::result::Result<Candidate, SpecError> {
     let origin = file.display().to_string();
     let source = std::fs::read_to_string(file).map_err(|e| SpecError {
         origin: origin.clone(),
@@ -337,10 +343,10 @@ fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Result
     })?;
     let is_cu = file.extension().is_some_and(|e| e == "cu");
     if is_cu && source.trim_start().starts_with("/* sadoku") {
-        return Candidate::load(file);
+        return Candidate::load(registry, file);
     }
     let kind = if is_cu { ModelKind::Archive } else { ModelKind::ModelNew };
-    Candidate::python(origin, source, problem, kind)
+    Candidate::python(origin, source, Arc::clone(problem), kind)
 }
 
 /// A candidate file judged before any GPU work, for `problem`: why it cannot be reviewed.
@@ -355,7 +361,7 @@ fn stem(p: &Path) -> String {
 }
 
 /// `sadoku kernelbench review PROBLEMS CANDIDATES...`.
-pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
+pub fn review_command(registry: &mut Registry, args: KernelbenchReviewArgs) -> Result<u8> {
     let started = std::time::Instant::now();
     let python = python(args.python.as_deref());
     let problems = if args.problems.is_dir() {
@@ -387,14 +393,14 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
     let bridge = Bridge::write()?;
     let progress = crate::progress::Progress::new();
     // Each problem with a candidate, described once (confined: a problem file is code too).
-    let mut loaded_problems: Vec<(PathBuf, std::result::Result<&'static Problem, String>)> = Vec::new();
+    let mut loaded_problems: Vec<(PathBuf, std::result::Result<Arc<Problem>, String>)> = Vec::new();
     for m in &matched {
         let Some(p) = &m.problem else { continue };
         if loaded_problems.iter().any(|(q, _)| q == p) {
             continue;
         }
         progress.line(&format!("  describing {}", p.display()));
-        let r = load_problem(p, &python, &bridge, args.review.sandbox, args.torch_compile.as_deref());
+        let r = load_problem(registry, p, &python, &bridge, args.review.sandbox, args.torch_compile.as_deref());
         if let Err(e) = &r {
             // No interpreter, or no PyTorch in it: no problem can be judged; said once.
             let text = e.to_string();
@@ -415,7 +421,7 @@ pub fn review_command(args: KernelbenchReviewArgs) -> Result<u8> {
                 return invalid(&m.candidate, "", &said(why));
             };
             match loaded_problems.iter().find(|(q, _)| q == p).map(|(_, r)| r) {
-                Some(Ok(problem)) => match load_candidate(&m.candidate, problem) {
+                Some(Ok(problem)) => match load_candidate(registry, &m.candidate, problem) {
                     Ok(c) => Loaded::Valid(c),
                     Err(e) => invalid(&m.candidate, problem.name, &e),
                 },

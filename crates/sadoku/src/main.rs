@@ -27,7 +27,7 @@ use sadoku_core::checks::signature;
 use sadoku_core::compile::{CompileError, CompileRequest, Compiler};
 use sadoku_core::device::{DeviceInfo, Precision};
 use sadoku_core::judge::GpuGate;
-use sadoku_core::problem::{self, Sizes};
+use sadoku_core::problem::{self, Registry, Sizes};
 use sadoku_core::report::{CandidateReport, Report};
 use sadoku_core::review::ReviewOptions;
 use sadoku_core::seeds::Seeds;
@@ -47,17 +47,19 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SADOKU_COMM
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = add_problems(&cli.problems).and_then(|()| match cli.command {
-        Command::Review(args) => review(args),
-        Command::Check(args) => check(args, &cli.problems),
-        Command::Problems(args) => problems(args),
+    let result = registry(&cli.problems).and_then(|mut registry| match cli.command {
+        Command::Review(args) => review(&mut registry, args),
+        Command::Check(args) => check(&mut registry, args, &cli.problems),
+        Command::Problems(args) => problems(&registry, args),
         Command::Compare(args) => compare::run(&args.old, &args.new),
         Command::Report(args) => report::run(&args.files, args.output.as_deref()),
-        Command::Problem(ProblemCommand::Check(args)) => problem_check(args),
+        Command::Problem(ProblemCommand::Check(args)) => problem_check(&mut registry, args),
         Command::Sandbox(args) => sandbox_check::run(args),
         Command::Kernelbench(cli::KernelbenchCommand::Describe(args)) => kernelbench::describe_command(args),
         Command::Kernelbench(cli::KernelbenchCommand::Match(args)) => kernelbench::match_command(args),
-        Command::Kernelbench(cli::KernelbenchCommand::Review(args)) => kernelbench::review_command(*args),
+        Command::Kernelbench(cli::KernelbenchCommand::Review(args)) => {
+            kernelbench::review_command(&mut registry, *args)
+        }
         Command::Pyworker(args) => pyworker::run(args),
         Command::Worker(args) => worker(args),
     });
@@ -74,10 +76,10 @@ fn nvrtc(no_cache: bool) -> Result<Nvrtc> {
     Ok(Nvrtc::new(if no_cache { None } else { Nvrtc::default_cache_dir() })?)
 }
 
-fn review(args: ReviewArgs) -> Result<u8> {
+fn review(registry: &mut Registry, args: ReviewArgs) -> Result<u8> {
     let started = Instant::now();
     let paths = candidates::expand(&args.candidates)?;
-    let loaded = candidates::load_all(&paths);
+    let loaded = candidates::load_all(registry, &paths);
     // A library problem whose baseline is eager PyTorch: its process runs the bridge, with the
     // interpreter $SADOKU_PYTHON names (else python3).
     let torch = loaded.iter().any(|l| matches!(l, Loaded::Valid(c) if c.problem.torch_baseline().is_some()));
@@ -368,13 +370,13 @@ fn gib(gib: f64) -> u64 {
 /// read here, each compiled on a thread of its own that Landlock and seccomp confine to the
 /// toolkit's headers, so that an include of anything else fails inside NVRTC. No module cache:
 /// the process that started this one keeps it.
-fn check_here(args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<CheckResult>> {
+fn check_here(registry: &mut Registry, args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<CheckResult>> {
     let nvrtc = nvrtc(true)?;
     let includes = sadoku_cuda::libs::CudaRoot::find().map(|r| r.include_dirs()).unwrap_or_default();
     let mut results = Vec::new();
     for path in files {
         let file = path.display().to_string();
-        let loaded = Candidate::load(path).map_err(|e| e.to_string());
+        let loaded = Candidate::load(registry, path).map_err(|e| e.to_string());
         let (r, engaged) = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
@@ -400,13 +402,14 @@ fn check_here(args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<Chec
 /// before, else in a compile process of its own (this binary, `--in-process`), killed when it
 /// outlives `--compile-timeout`, whose module this process then keeps.
 fn check_in_child(
+    registry: &mut Registry,
     args: &CheckArgs,
     problems: &[std::path::PathBuf],
     cache: Option<&sadoku_core::compile::ModuleCache>,
     path: &std::path::Path,
 ) -> Result<CheckResult> {
     let file = path.display().to_string();
-    let loaded = Candidate::load(path).map_err(|e| e.to_string());
+    let loaded = Candidate::load(registry, path).map_err(|e| e.to_string());
     let request = loaded.as_ref().ok().map(|c| check_request(c, &args.arch));
     if let Some(m) = cache.zip(request.as_ref()).and_then(|(cache, r)| cache.get(r)) {
         return check_result(&file, &args.arch, &loaded, Some(Ok(m)));
@@ -544,7 +547,7 @@ fn check_result(
     Ok(r)
 }
 
-fn check(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
+fn check(registry: &mut Registry, args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
     if !args.arch.starts_with("sm_") {
         anyhow::bail!("--arch {}: expected a real architecture such as sm_90 or sm_90a", args.arch);
     }
@@ -559,7 +562,7 @@ fn check(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
         if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
             eprintln!("sadoku: note: no memory limit for compiles: {}", std::io::Error::last_os_error());
         }
-        check_here(&args, &files)?
+        check_here(registry, &args, &files)?
     } else {
         // Each candidate in a process of its own, killed at its deadline: a compile-time bomb
         // (NVRTC compiles one program at a time) costs its own verdict and no other. This
@@ -567,7 +570,7 @@ fn check(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
         let nvrtc = nvrtc(args.no_cache)?;
         let mut results = Vec::new();
         for path in &files {
-            results.push(check_in_child(&args, problems, nvrtc.module_cache(), path)?);
+            results.push(check_in_child(registry, &args, problems, nvrtc.module_cache(), path)?);
         }
         results
     };
@@ -655,13 +658,14 @@ fn worker(args: WorkerArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// `--problems DIR` and $SADOKU_PROBLEMS: user problems join the library.
-fn add_problems(dirs: &[std::path::PathBuf]) -> Result<()> {
+/// The library, and `--problems DIR` and $SADOKU_PROBLEMS: user problems join the library.
+fn registry(dirs: &[std::path::PathBuf]) -> Result<Registry> {
+    let mut registry = Registry::library();
     let from_env = std::env::var_os("SADOKU_PROBLEMS").map(|v| std::env::split_paths(&v).collect::<Vec<_>>());
     for dir in from_env.iter().flatten().chain(dirs) {
-        problem::add_dir(dir).map_err(|e| anyhow!("{e}"))?;
+        registry.add_dir(dir).map_err(|e| anyhow!("{e}"))?;
     }
-    Ok(())
+    Ok(registry)
 }
 
 #[derive(Serialize)]
@@ -678,9 +682,10 @@ struct ProblemRow {
     origin: &'static str,
 }
 
-fn problems(args: ProblemsArgs) -> Result<u8> {
-    let rows: Vec<ProblemRow> = problem::all()
-        .into_iter()
+fn problems(registry: &Registry, args: ProblemsArgs) -> Result<u8> {
+    let rows: Vec<ProblemRow> = registry
+        .all()
+        .iter()
         .map(|p| {
             let mut dtypes: Vec<&str> = Vec::new();
             for t in &p.tensors {
@@ -723,7 +728,7 @@ fn problems(args: ProblemsArgs) -> Result<u8> {
 }
 
 /// Lint each problem directory and compile its reference kernel; exit 1 if any fails.
-fn problem_check(args: ProblemCheckArgs) -> Result<u8> {
+fn problem_check(registry: &mut Registry, args: ProblemCheckArgs) -> Result<u8> {
     if !args.arch.starts_with("sm_") {
         anyhow::bail!("--arch {}: expected a real architecture such as sm_90", args.arch);
     }
@@ -801,16 +806,16 @@ fn problem_check(args: ProblemCheckArgs) -> Result<u8> {
     if let Some(solutions) = &args.prove {
         // The definitions checked here are the ones proved: they join the registry.
         for d in &args.dirs {
-            problem::add_dir(d).map_err(|e| anyhow!("{e}"))?;
+            registry.add_dir(d).map_err(|e| anyhow!("{e}"))?;
         }
-        failed += prove(&proved, solutions, args.gpu)?;
+        failed += prove(registry, &proved, solutions, args.gpu)?;
     }
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
 /// Verify (untimed) every solution of every problem named, on one GPU; count the verdicts that are
 /// not the ones the file names promise.
-fn prove(names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usize> {
+fn prove(registry: &mut Registry, names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usize> {
     let mut missing = 0;
     let mut files = Vec::new();
     for name in names {
@@ -833,7 +838,7 @@ fn prove(names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usiz
     let mut failed = missing;
     let mut candidates = Vec::new();
     for path in files {
-        match Candidate::load(&path) {
+        match Candidate::load(registry, &path) {
             Ok(c) => candidates.push(c),
             Err(e) => {
                 println!("FAILED {e}");

@@ -786,7 +786,8 @@ mod tests {
 
     #[test]
     fn low_precision_outputs_calibrate_their_normwise_limit_against_a_baseline_of_their_precision() {
-        let find = |name: &str| crate::problem::find(name).unwrap();
+        let library = crate::problem::Registry::library();
+        let find = |name: &str| &**library.find(name).unwrap();
         let (fp32, tf32, bf16) = (ToleranceClass::Fp32, ToleranceClass::Tf32, ToleranceClass::Bf16);
         // cuBLAS's bf16 GEMM, in bf16; an fp32 GEMM's cuBLAS only under a TF32 review.
         assert_eq!(calibrates(find("gemm_bf16"), bf16, Dtype::Bf16, fp32), (false, true));

@@ -26,7 +26,7 @@ pub(crate) fn judge(
     candidate: &Candidate,
     review: ToleranceClass,
 ) -> Result<Judged, Stop> {
-    let problem = candidate.problem;
+    let problem = &*candidate.problem;
     let at = &plan.at;
     let inputs: Vec<(&BufferSpec, &Guarded)> = arena.of_role(Role::Input).collect();
     let outputs: Vec<(&BufferSpec, &Guarded)> = arena.of_role(Role::Output).collect();
@@ -231,7 +231,7 @@ pub(super) fn drawn_by_file(problem: &Problem) -> Vec<bool> {
 /// are written, and they must be shareable). Says which inputs it drew: none for other problems.
 pub(super) fn draw_torch_inputs(
     devices: &mut Devices,
-    problem: &'static Problem,
+    problem: &Problem,
     sizes: &Sizes,
     targets: &[Buffer],
     draws: &[Draw],
@@ -298,7 +298,7 @@ pub(super) fn cross_check(
     // cos round differently from the host's now and then; rounding to a 16-bit type can carry
     // that unit into its last place).
     // A KernelBench file's forward arguments are its get_inputs()'s: no host twin of those.
-    let by_file = drawn_by_file(candidate.problem);
+    let by_file = drawn_by_file(&candidate.problem);
     for ((((spec, _), (draw, got)), &intact), by_file) in
         arena.of_role(Role::Input).zip(plan.draws.iter().zip(&inputs)).zip(intact).zip(by_file)
     {

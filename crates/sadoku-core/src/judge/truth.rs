@@ -86,7 +86,7 @@ impl Slots {
 
 impl Truth {
     pub fn new(devices: &mut Devices, candidate: &Candidate, sizes: &Sizes, key: u64) -> Result<Truth, DeviceError> {
-        let problem = candidate.problem;
+        let problem = &*candidate.problem;
         let buffers = problem.buffers(sizes);
         let outputs: Vec<&BufferSpec> = buffers.iter().filter(|b| b.role == Role::Output).collect();
         let mut t = Truth {
@@ -282,7 +282,7 @@ impl Truth {
     pub(super) fn calibrate(
         &self,
         devices: &mut Devices,
-        problem: &'static Problem,
+        problem: &Problem,
         inputs: &[Buffer],
         review: ToleranceClass,
     ) -> Result<(), Stop> {
@@ -475,12 +475,7 @@ impl Truth {
 
     /// A KernelBench problem's truth: its Model in float64, in the Model's own process, writes
     /// each output's values and error scale into the judge's buffers.
-    pub(super) fn torch(
-        &self,
-        devices: &mut Devices,
-        problem: &'static Problem,
-        inputs: &[Buffer],
-    ) -> Result<(), Stop> {
+    pub(super) fn torch(&self, devices: &mut Devices, problem: &Problem, inputs: &[Buffer]) -> Result<(), Stop> {
         if problem.torch().is_none() {
             return Ok(());
         }

@@ -21,7 +21,7 @@ use crate::spec::LaunchSpec;
 pub use crate::vocab::{Distribution, Dtype, Expr, Sizes, ToleranceClass};
 
 pub use format::ProblemError;
-pub use registry::{add, add_dir, all, find, load_dir, names, suggest};
+pub use registry::{Registry, load_dir};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

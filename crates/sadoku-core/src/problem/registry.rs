@@ -1,17 +1,29 @@
-//! The problems sadoku knows: its built-in library, then directories a user adds.
+//! The problems sadoku knows: its built-in library, then directories a user adds. A [`Registry`]
+//! is a value, passed to whoever looks problems up (candidate loading, the CLI): nothing global.
 
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Arc;
 
 use super::{Problem, ProblemError, format};
 
 /// sadoku's library of problems, built into the binary.
 pub(super) static LIBRARY: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../problems");
 
-/// Every problem known: the library's, then those added with [`add_dir`].
-fn registry() -> &'static Mutex<Vec<&'static Problem>> {
-    static REGISTRY: OnceLock<Mutex<Vec<&'static Problem>>> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
+/// Every problem known: the library's, then those added with [`Registry::add_dir`] or
+/// [`Registry::add`], sorted by name; a later problem of a name replaces an earlier one.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    problems: Vec<Arc<Problem>>,
+}
+
+impl Registry {
+    /// No problems at all.
+    pub fn empty() -> Registry {
+        Registry::default()
+    }
+
+    /// sadoku's built-in library of problems.
+    pub fn library() -> Registry {
         let mut all = Vec::new();
         for dir in LIBRARY.dirs() {
             let Some(toml) = dir.get_file(dir.path().join("problem.toml")) else { continue };
@@ -24,14 +36,71 @@ fn registry() -> &'static Mutex<Vec<&'static Problem>> {
                     .ok_or_else(|| "not in the library".to_string())
             };
             match format::parse(&origin, text, &read) {
-                Ok(p) => all.push(&*Box::leak(Box::new(p))),
+                Ok(p) => all.push(Arc::new(p)),
                 // The library is tested in CI: a broken entry is a build defect, said loudly.
                 Err(e) => eprintln!("sadoku: library problem is invalid and skipped: {e}"),
             }
         }
         all.sort_by_key(|p| p.name);
-        Mutex::new(all)
-    })
+        Registry { problems: all }
+    }
+
+    /// Add a directory of problems (one sub-directory each) or a single problem directory; a
+    /// problem of the same name as a library one replaces it. Returns the names added.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<Vec<&'static str>, ProblemError> {
+        let mut found = Vec::new();
+        if dir.join("problem.toml").is_file() {
+            found.push(load_dir(dir)?);
+        } else {
+            let entries = std::fs::read_dir(dir).map_err(|e| ProblemError {
+                origin: dir.display().to_string(),
+                line: None,
+                message: format!("cannot read the problems directory: {e}"),
+            })?;
+            let mut dirs: Vec<_> =
+                entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("problem.toml").is_file()).collect();
+            dirs.sort();
+            for d in dirs {
+                found.push(load_dir(&d)?);
+            }
+        }
+        Ok(found.into_iter().map(|p| self.add(p).name).collect())
+    }
+
+    /// Add a problem built elsewhere (a KernelBench file's); one of the same name is replaced.
+    pub fn add(&mut self, problem: Problem) -> Arc<Problem> {
+        let p = Arc::new(problem);
+        self.problems.retain(|q| q.name != p.name);
+        self.problems.push(Arc::clone(&p));
+        self.problems.sort_by_key(|p| p.name);
+        p
+    }
+
+    /// Every problem sadoku knows, sorted by name.
+    pub fn all(&self) -> &[Arc<Problem>] {
+        &self.problems
+    }
+
+    /// A problem by name.
+    pub fn find(&self, name: &str) -> Option<&Arc<Problem>> {
+        self.problems.iter().find(|p| p.name == name)
+    }
+
+    /// For an unknown name: the nearest known one, and where to see them all.
+    pub fn suggest(&self, name: &str) -> String {
+        let names = self.names();
+        let nearest =
+            names.iter().map(|n| (strsim::levenshtein(name, n), *n)).filter(|(d, n)| *d <= 2.max(n.len() / 3)).min();
+        let all = format!("`sadoku problems` lists all {}; `--problems DIR` adds your own", names.len());
+        match nearest {
+            Some((_, n)) => format!("did you mean `{n}`? {all}"),
+            None => all,
+        }
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.problems.iter().map(|p| p.name).collect()
+    }
 }
 
 /// Load a problem directory (its `problem.toml`).
@@ -50,71 +119,4 @@ pub fn load_dir(dir: &Path) -> Result<Problem, ProblemError> {
         std::fs::read_to_string(dir.join(file)).map_err(|e| e.to_string())
     };
     format::parse(&origin, &text, &read)
-}
-
-/// Add a directory of problems (one sub-directory each) or a single problem directory; a problem
-/// of the same name as a library one replaces it. Returns the names added.
-pub fn add_dir(dir: &Path) -> Result<Vec<&'static str>, ProblemError> {
-    let mut found = Vec::new();
-    if dir.join("problem.toml").is_file() {
-        found.push(load_dir(dir)?);
-    } else {
-        let entries = std::fs::read_dir(dir).map_err(|e| ProblemError {
-            origin: dir.display().to_string(),
-            line: None,
-            message: format!("cannot read the problems directory: {e}"),
-        })?;
-        let mut dirs: Vec<_> =
-            entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("problem.toml").is_file()).collect();
-        dirs.sort();
-        for d in dirs {
-            found.push(load_dir(&d)?);
-        }
-    }
-    let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
-    let mut names = Vec::new();
-    for p in found {
-        let p: &'static Problem = Box::leak(Box::new(p));
-        reg.retain(|q| q.name != p.name);
-        reg.push(p);
-        names.push(p.name);
-    }
-    reg.sort_by_key(|p| p.name);
-    Ok(names)
-}
-
-/// Add a problem built elsewhere (a KernelBench file's); one of the same name is replaced.
-pub fn add(problem: Problem) -> &'static Problem {
-    let p: &'static Problem = Box::leak(Box::new(problem));
-    let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
-    reg.retain(|q| q.name != p.name);
-    reg.push(p);
-    reg.sort_by_key(|p| p.name);
-    p
-}
-
-/// Every problem sadoku knows.
-pub fn all() -> Vec<&'static Problem> {
-    registry().lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
-
-/// A problem by name.
-pub fn find(name: &str) -> Option<&'static Problem> {
-    all().into_iter().find(|p| p.name == name)
-}
-
-/// For an unknown name: the nearest known one, and where to see them all.
-pub fn suggest(name: &str) -> String {
-    let names = names();
-    let nearest =
-        names.iter().map(|n| (strsim::levenshtein(name, n), *n)).filter(|(d, n)| *d <= 2.max(n.len() / 3)).min();
-    let all = format!("`sadoku problems` lists all {}; `--problems DIR` adds your own", names.len());
-    match nearest {
-        Some((_, n)) => format!("did you mean `{n}`? {all}"),
-        None => all,
-    }
-}
-
-pub fn names() -> Vec<&'static str> {
-    all().iter().map(|p| p.name).collect()
 }

@@ -254,7 +254,7 @@ pub(crate) fn measure(
 ) -> Result<Timing, Stop> {
     // Everything from here touches the GPU while it is being timed: nobody else may.
     let _gpu = devices.exclusive();
-    let problem = candidate.problem;
+    let problem = &*candidate.problem;
     let first = Arena::new(devices, candidate, prepared, sizes, guards)?;
     let set_bytes: usize = first.all().map(|g| g.whole.bytes).sum();
     let info = devices.candidate.info().clone();

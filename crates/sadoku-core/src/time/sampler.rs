@@ -203,7 +203,7 @@ impl Sampler<'_> {
         let mut args: Vec<(Buffer, Access)> = self.sets[r].inputs().into_iter().map(|b| (b, Access::Read)).collect();
         args.extend(self.baseline_outputs.iter().map(|&b| (b, Access::Write)));
         let tf32 = self.precision == Precision::Tf32;
-        let problem = self.candidate.problem;
+        let problem = &*self.candidate.problem;
         model.call(&mut *devices.reference, problem, &self.sizes, ModelKind::Eager, tf32, &args, timed)
     }
 
@@ -211,7 +211,7 @@ impl Sampler<'_> {
     /// compare what it wrote with that launch's truth. A baseline that fails, or disagrees, is
     /// not timed: `baseline_missing` says why (the problem's fault, not the candidate's).
     pub(super) fn check_torch_baseline(&mut self, devices: &mut Devices) -> Result<(), Stop> {
-        let problem = self.candidate.problem;
+        let problem = &*self.candidate.problem;
         let Some(expression) = problem.torch_baseline() else { return Ok(()) };
         let r = (self.launches.max(1) - 1) % self.sets.len();
         // Poisoned first, so that an output the expression leaves unwritten is seen.
