@@ -216,8 +216,9 @@ pub enum Work {
     Library(LibraryOp),
 }
 
-/// What the device says about itself; shown in every report's environment block.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the device says about itself; shown in every report's environment block. The default is
+/// a device that has said nothing yet (every number zero, every version absent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     pub name: String,
     pub ordinal: usize,

@@ -19,6 +19,9 @@
 //! compute-sanitizer, whose memcheck must see the candidate's allocations as its own), the worker
 //! holds copies and the contents cross the worker's pipe before and after each launch; the truth
 //! still stays with the judge.
+//!
+//! The buffers the candidate sees are its arena (`arena.rs`), the judge-only memory and the fp64
+//! truth computed in it are the truth (`truth.rs`), and the steps above are `launch.rs`.
 
 mod arena;
 mod launch;

@@ -3,6 +3,9 @@
 //! input distributions, an fp64 reference (a built-in library operation or a trusted CUDA kernel),
 //! the error scale, flop and byte floors, and library baselines. sadoku's own library of problems
 //! (`problems/` in the source tree) is built into the binary; `--problems DIR` adds a user's.
+//! Which problems a run knows is a [`Registry`] value (`registry.rs`); the types are here, the
+//! format's lint in `lint.rs`, the host's fp64 truth in `host.rs` and baseline lowering in
+//! `baseline.rs`.
 
 mod baseline;
 pub mod drawn;

@@ -12,6 +12,9 @@
 //! candidate's kernels when traced (events otherwise); work on another stream or outside the
 //! window rejects the candidate. Candidate and baseline samples alternate, in two rounds that
 //! must agree; samples taken at a throttled SM clock are dropped.
+//!
+//! The sampling is `sampler.rs`; what the samples show, and when a claim is disputed, is
+//! `dispute.rs`.
 
 mod dispute;
 mod sampler;
