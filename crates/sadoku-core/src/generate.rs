@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::device::element;
-use crate::problem::{Distribution, Dtype};
+pub use crate::vocab::dtype::max_exponent;
+use crate::vocab::{Distribution, Dtype, element};
 
 /// One draw of one input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -118,16 +118,6 @@ pub fn zero_row(seed: u64, row: u64, threshold: u64) -> bool {
 /// Exact 2^e for -1074 <= e <= 1023, by its bits (subnormal below 2^-1022).
 pub fn pow2(e: i64) -> f64 {
     if e >= -1022 { f64::from_bits(((e + 1023) as u64) << 52) } else { f64::from_bits(1u64 << (e + 1074)) }
-}
-
-/// The largest binary exponent of a finite value of `dtype` (its largest finite value is just
-/// under 2^(max + 1)).
-pub fn max_exponent(dtype: Dtype) -> i64 {
-    match dtype {
-        Dtype::F16 => 15,
-        Dtype::F64 => 1023,
-        _ => 127,
-    }
 }
 
 /// The exponents an `exp2` or `subnormal` draw spans: its own, or from the type's smallest

@@ -4,6 +4,16 @@
 //! [`candidate`] → [`compile`] → [`verify`] → [`time`] → [`verdict`] → [`report`],
 //! driven by [`review`]. What sadoku guarantees is the list of files in [`checks`].
 //! The GPU sits behind [`device::Device`]; [`device::sim`] simulates one for tests.
+//!
+//! The modules form layers, each using only those below it (`tests/layering.rs` fails on any
+//! `crate::` path that closes a cycle between top-level modules), bottom to top:
+//! - [`vocab`] (dtypes, sizes, expressions, distributions, tolerance classes), [`seeds`],
+//!   [`stats`], [`cache`];
+//! - [`spec`] (the launch-spec language), [`compile`], [`generate`], then [`device`] and
+//!   [`worker`];
+//! - [`problem`], then [`candidate`] and [`checks`], then [`verdict`] and [`events`];
+//! - [`model`], then [`judge`];
+//! - [`verify`] and [`time`], then [`report`] and [`review`].
 
 pub mod cache;
 pub mod candidate;
@@ -18,8 +28,10 @@ pub mod problem;
 pub mod report;
 pub mod review;
 pub mod seeds;
+pub mod spec;
 pub mod stats;
 pub mod time;
 pub mod verdict;
 pub mod verify;
+pub mod vocab;
 pub mod worker;

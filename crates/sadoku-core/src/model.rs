@@ -10,8 +10,9 @@
 use std::collections::HashMap;
 
 use crate::compile::{CompileError, CompileRequest};
-use crate::device::{Buffer, Device, DeviceError, DeviceInfo, KernelArg, Launch, ModuleHandle, Sample, TimedRun, Work};
-use crate::judge::Sharing;
+use crate::device::{
+    Buffer, Device, DeviceError, DeviceInfo, KernelArg, Launch, ModuleHandle, Sample, Sharing, TimedRun, Work,
+};
 use crate::problem::torch::ModelKind;
 use crate::problem::{Problem, Sizes};
 
@@ -55,7 +56,7 @@ impl ModelWorker {
 
     fn module(
         &mut self,
-        problem: &'static Problem,
+        problem: &Problem,
         sizes: &Sizes,
         kind: ModelKind,
         tf32: bool,
@@ -139,7 +140,7 @@ impl ModelWorker {
     pub fn call(
         &mut self,
         reference: &mut dyn Device,
-        problem: &'static Problem,
+        problem: &Problem,
         sizes: &Sizes,
         kind: ModelKind,
         tf32: bool,
@@ -203,7 +204,7 @@ impl ModelWorker {
     pub fn draw_inputs(
         &mut self,
         reference: &mut dyn Device,
-        problem: &'static Problem,
+        problem: &Problem,
         sizes: &Sizes,
         seed: u64,
         targets: &[Buffer],

@@ -125,7 +125,7 @@ pub fn verify(
     options: &VerifyOptions,
     observer: &dyn Observer,
 ) -> Result<Verification, DeviceError> {
-    let problem = candidate.problem;
+    let problem = &*candidate.problem;
     let sizes_list = if options.sizes.is_empty() { problem.check_sizes() } else { options.sizes.clone() };
     let mut out = Verification::default();
     // A KernelBench file's Model fixes its own shapes: no size is drawn for it.
@@ -198,7 +198,7 @@ fn trials(
     records: &mut Vec<TrialRecord>,
 ) -> Result<(), Stop> {
     let sizes = size_plan.sizes;
-    let problem = candidate.problem;
+    let problem = &*candidate.problem;
     let size_label = sizes.to_string();
     let outputs: Vec<Dtype> = arena.of_role(Role::Output).map(|(s, _)| s.dtype).collect();
     let profiles = problem.stress_profiles();

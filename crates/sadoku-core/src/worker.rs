@@ -212,24 +212,7 @@ impl RemoteDevice {
                 }
             }
         });
-        let placeholder = DeviceInfo {
-            name: String::new(),
-            ordinal: 0,
-            compute_capability: (0, 0),
-            multiprocessors: 0,
-            l2_bytes: 0,
-            memory_bytes: 0,
-            max_shared_per_block_optin: 0,
-            driver: None,
-            cuda_driver: String::new(),
-            nvrtc: None,
-            cublas: None,
-            cudnn: None,
-            torch: None,
-            sandbox: None,
-            sm_clock_mhz: None,
-            ceilings: None,
-        };
+        let placeholder = DeviceInfo::default();
         let mut device = RemoteDevice {
             info: placeholder,
             writer,

@@ -10,6 +10,7 @@ use sadoku_core::device::LibraryOp;
 use sadoku_core::device::sim::{SimCall, SimDevice, SimFault};
 use sadoku_core::events::Silent;
 use sadoku_core::judge::Devices;
+use sadoku_core::problem::Registry;
 use sadoku_core::problem::Sizes;
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
@@ -75,7 +76,7 @@ fn review(judge: &mut SimDevice) -> CandidateReport {
         timed_sizes: Some(sizes(2, 3, 16, 16)),
         ..ReviewOptions::default()
     };
-    let candidate = Candidate::from_source("pool.cu", CANDIDATE.to_string()).unwrap();
+    let candidate = Candidate::from_source(&Registry::library(), "pool.cu", CANDIDATE.to_string()).unwrap();
     let report =
         review_candidate(&mut Devices::new(&mut dev, judge), &candidate, &Seeds { master: 8 }, &options, &Silent)
             .expect("the simulated environment does not fail");

@@ -14,7 +14,7 @@ use sadoku_core::device::element;
 use sadoku_core::device::sim::{SimCall, SimDevice, SimFault};
 use sadoku_core::events::Silent;
 use sadoku_core::judge::Devices;
-use sadoku_core::problem::{self, Dtype, Sizes};
+use sadoku_core::problem::{Dtype, Registry, Sizes};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
@@ -27,10 +27,12 @@ fn name(dtype: Dtype) -> String {
     format!("sim_triple_{dtype}")
 }
 
-/// y = 3·x, x and y of `dtype`: integers drawn from int(-1000, N + 1000), floats from randn.
-fn problem(dtype: Dtype) {
-    static ADDED: std::sync::Once = std::sync::Once::new();
-    ADDED.call_once(|| {
+/// The library and, per judged dtype, y = 3·x, x and y of that dtype: integers drawn from
+/// int(-1000, N + 1000), floats from randn. The problem directories are written once.
+fn registry() -> Registry {
+    static DIRS: std::sync::OnceLock<Vec<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let dirs = DIRS.get_or_init(|| {
+        let mut dirs = Vec::new();
         for dtype in DTYPES {
             let size = dtype.bytes();
             let distributions = if dtype.is_float() {
@@ -83,23 +85,23 @@ bytes = "{bytes} * N"
             let dir = tempfile::tempdir().unwrap().keep();
             std::fs::write(dir.join("problem.toml"), toml).unwrap();
             std::fs::write(dir.join("reference.cu"), reference).unwrap();
-            assert_eq!(problem::add_dir(&dir).unwrap(), vec![leak(name(dtype))]);
+            dirs.push(dir);
         }
+        dirs
     });
-    assert!(problem::find(&name(dtype)).is_some());
-}
-
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
+    let mut registry = Registry::library();
+    for (dir, dtype) in dirs.iter().zip(DTYPES) {
+        assert_eq!(registry.add_dir(dir).unwrap(), vec![name(dtype).as_str()]);
+    }
+    registry
 }
 
 fn candidate(dtype: Dtype, kernel: &str) -> Candidate {
-    problem(dtype);
     let source = format!(
         "/* sadoku\nproblem = \"{}\"\n[[launch]]\nkernel = \"{kernel}\"\ngrid = [\"cdiv(N, 256)\", 1, 1]\nblock = [256, 1, 1]\nargs = [\"x\", \"y\", \"N\"]\n*/\nextern \"C\" __global__ void {kernel}(const void* x, void* y, int n) {{}}\n",
         name(dtype)
     );
-    Candidate::from_source(format!("{kernel}.cu"), source).unwrap()
+    Candidate::from_source(&registry(), format!("{kernel}.cu"), source).unwrap()
 }
 
 /// The judge: its reference kernel writes 3·x and the scale 3·|x|, in fp64, from x's elements.
@@ -373,7 +375,7 @@ fn a_bf16_gemm_is_judged_against_the_widened_truth_and_a_bf16_baseline() {
         let mut dev = SimDevice::new();
         dev.kernel(kernel, &["u64", "u64", "u64", "u32", "u32", "u32"], gemm(accumulate_in_bf16), |_| 0.01);
         let mut judge = SimDevice::new();
-        let candidate = Candidate::from_source(format!("{kernel}.cu"), source(kernel)).unwrap();
+        let candidate = Candidate::from_source(&registry(), format!("{kernel}.cu"), source(kernel)).unwrap();
         let report = review_candidate(
             &mut Devices::new(&mut dev, &mut judge),
             &candidate,
@@ -449,7 +451,7 @@ fn review_gemm_bf16(
     let mut dev = SimDevice::new();
     dev.kernel(kernel, &["u64", "u64", "u64", "u32", "u32", "u32"], run, |_| 0.01);
     let mut judge = SimDevice::new();
-    let candidate = Candidate::from_source(format!("{kernel}.cu"), gemm_bf16_source(kernel)).unwrap();
+    let candidate = Candidate::from_source(&registry(), format!("{kernel}.cu"), gemm_bf16_source(kernel)).unwrap();
     let report =
         review_candidate(&mut Devices::new(&mut dev, &mut judge), &candidate, &Seeds { master: 5 }, options, &Silent)
             .expect("the simulated environment does not fail");
@@ -538,7 +540,7 @@ fn without_a_baseline_the_bounds_are_the_class_and_the_record_says_why() {
     };
     judge.kernel("gelu_bf16_fp64", &["u64", "u64", "u64", "u64"], reference, |_| 0.001);
     let source = "/* sadoku\nproblem = \"gelu_bf16\"\n[[launch]]\nkernel = \"gelu_bf16_sim\"\ngrid = [\"cdiv(B * D, 256)\", 1, 1]\nblock = [256, 1, 1]\nargs = [\"x\", \"y\", \"B\", \"D\"]\n*/\nextern \"C\" __global__ void gelu_bf16_sim(const void* x, void* y, int B, int D) {}\n";
-    let candidate = Candidate::from_source("gelu_bf16_sim.cu", source.into()).unwrap();
+    let candidate = Candidate::from_source(&registry(), "gelu_bf16_sim.cu", source.into()).unwrap();
     let options = ReviewOptions { skip_timing: true, ..ReviewOptions::default() };
     let sizes = vec![Sizes::new([("B", 3), ("D", 100)])];
     let options = ReviewOptions {

@@ -12,6 +12,7 @@ use sadoku_core::candidate::Candidate;
 use sadoku_core::device::sim::{SimCall, SimDevice, SimFault};
 use sadoku_core::events::{Event, Observer};
 use sadoku_core::judge::Devices;
+use sadoku_core::problem::Registry;
 use sadoku_core::problem::Sizes;
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
@@ -41,7 +42,7 @@ fn softmax_candidate(kernel: &str) -> Candidate {
     let source = format!(
         "/* sadoku\nproblem = \"softmax\"\n[[launch]]\nkernel = \"{kernel}\"\ngrid = [\"B\", 1, 1]\nblock = [256, 1, 1]\nargs = [\"x\", \"y\", \"B\", \"D\"]\n*/\nextern \"C\" __global__ void {kernel}(const float* x, float* y, int B, int D) {{}}\n"
     );
-    Candidate::from_source(format!("{kernel}.cu"), source).unwrap()
+    Candidate::from_source(&Registry::library(), format!("{kernel}.cu"), source).unwrap()
 }
 
 /// The judge, with the problem's reference kernel (`softmax_fp64(x, y, y_scale, D)`) in fp64.
@@ -141,7 +142,7 @@ fn an_honest_softmax_with_a_max_shift_passes_every_stress_profile() {
 
 /// Every size of trimm anyone can read: its problem.toml's and these tests'.
 fn listed(n: usize) -> bool {
-    let p = sadoku_core::problem::find("trimm").unwrap();
+    let p = Registry::library().find("trimm").unwrap().clone();
     let published = p.check_sizes().into_iter().chain([p.small_sizes()]).any(|s| s.get("N") == Some(n as i64));
     published || VERIFY_N.contains(&(n as i64))
 }

@@ -18,6 +18,7 @@ use sadoku_core::device::sim::SimDevice;
 use sadoku_core::device::{Device, DeviceError, DeviceExt, KernelArg};
 use sadoku_core::events::{Event, Observer, Silent};
 use sadoku_core::judge::{Devices, Prepared};
+use sadoku_core::problem::Registry;
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
@@ -646,7 +647,7 @@ fn wild_write_is_a_kernel_fault_and_the_device_is_lost() {
 fn compile_error_is_rejected_with_the_compiler_log() {
     let mut dev = device();
     let src = source_full("honest", GRID, ARGS, "honest", "#error this kernel needs sm_100\n");
-    let cand = Candidate::from_source("needs_blackwell.cu", src).unwrap();
+    let cand = Candidate::from_source(&Registry::library(), "needs_blackwell.cu", src).unwrap();
     let report = review(&mut dev, &cand, 13);
     assert_eq!(
         rejection(&report),
@@ -660,7 +661,8 @@ fn compile_error_is_rejected_with_the_compiler_log() {
 #[test]
 fn kernel_missing_from_the_module_is_a_signature_rejection() {
     let mut dev = device();
-    let cand = Candidate::from_source("ghost.cu", source_full("ghost", GRID, ARGS, "honest", "")).unwrap();
+    let cand = Candidate::from_source(&Registry::library(), "ghost.cu", source_full("ghost", GRID, ARGS, "honest", ""))
+        .unwrap();
     let report = review(&mut dev, &cand, 14);
     let Rejection::Signature { message } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert!(message.contains("not found"), "{message}");
@@ -676,7 +678,7 @@ fn kernel_missing_from_the_module_is_a_signature_rejection() {
 fn argument_count_mismatch_is_a_signature_rejection() {
     let mut dev = device();
     let src = source_full("honest", GRID, r#"["A", "B", "C"]"#, "honest", "");
-    let report = review(&mut dev, &Candidate::from_source("three_args.cu", src).unwrap(), 15);
+    let report = review(&mut dev, &Candidate::from_source(&Registry::library(), "three_args.cu", src).unwrap(), 15);
     let Rejection::Signature { message } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert!(message.contains("takes 4 parameters"), "{message}");
     assert_eq!(message, "kernel `honest` takes 4 parameters (8, 8, 8, 4 bytes) but args lists 3 (A, B, C)");
@@ -687,7 +689,7 @@ fn argument_count_mismatch_is_a_signature_rejection() {
 fn buffer_passed_for_an_int_parameter_is_a_signature_rejection() {
     let mut dev = device();
     let src = source_full("honest", GRID, r#"["A", "B", "C", "C"]"#, "honest", "");
-    let report = review(&mut dev, &Candidate::from_source("c_for_n.cu", src).unwrap(), 15);
+    let report = review(&mut dev, &Candidate::from_source(&Registry::library(), "c_for_n.cu", src).unwrap(), 15);
     let Rejection::Signature { message } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert_eq!(
         message,
@@ -703,7 +705,9 @@ fn buffer_passed_for_an_int_parameter_is_a_signature_rejection() {
 fn launch_config_failing_at_a_verified_size_is_rejected() {
     let mut dev = device();
     let grid = r#"["cdiv(N, 16) + 1 / (N - 40)", "cdiv(N, 16)", 1]"#;
-    let cand = Candidate::from_source("div40.cu", source_full("honest", grid, ARGS, "honest", "")).unwrap();
+    let cand =
+        Candidate::from_source(&Registry::library(), "div40.cu", source_full("honest", grid, ARGS, "honest", ""))
+            .unwrap();
     let report = review(&mut dev, &cand, 16);
     assert_eq!(
         rejection(&report),
@@ -724,7 +728,7 @@ fn oversized_int_argument() -> (sadoku_core::device::sim::SimDevice, Candidate) 
         trimm_fp32(a, b, n)
     });
     let src = source_full("scaled_n", GRID, r#"["A", "B", "C", "N * 100000000"]"#, "scaled_n", "");
-    (dev, Candidate::from_source("scaled_n.cu", src).unwrap())
+    (dev, Candidate::from_source(&Registry::library(), "scaled_n.cu", src).unwrap())
 }
 
 #[test]
@@ -799,7 +803,7 @@ fn two_stage_device(lower_only: bool) -> sadoku_core::device::sim::SimDevice {
 #[test]
 fn two_launches_through_scratch_are_accepted() {
     let mut dev = two_stage_device(false);
-    let cand = Candidate::from_source("two_stage.cu", TWO_STAGE.to_string()).unwrap();
+    let cand = Candidate::from_source(&Registry::library(), "two_stage.cu", TWO_STAGE.to_string()).unwrap();
     let report = review(&mut dev, &cand, 18);
     assert_eq!(report.verdict, Verdict::Accepted { class: PrecisionClass::Fp32 });
     let kernels: Vec<&str> = dev.launches.iter().take(2).map(|l| l.kernel.as_str()).collect();
@@ -811,7 +815,7 @@ fn two_launches_through_scratch_are_accepted() {
 #[test]
 fn relying_on_zeroed_scratch_is_rejected() {
     let mut dev = two_stage_device(true);
-    let cand = Candidate::from_source("two_stage.cu", TWO_STAGE.to_string()).unwrap();
+    let cand = Candidate::from_source(&Registry::library(), "two_stage.cu", TWO_STAGE.to_string()).unwrap();
     let report = review(&mut dev, &cand, 18);
     let Rejection::Inaccurate { at: where_, class, evidence } = rejection(&report) else {
         panic!("{:?}", report.verdict)

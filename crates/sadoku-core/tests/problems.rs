@@ -9,7 +9,7 @@ use sadoku_core::candidate::Candidate;
 use sadoku_core::device::sim::{SimCall, SimDevice, SimFault};
 use sadoku_core::events::Silent;
 use sadoku_core::judge::Devices;
-use sadoku_core::problem::{self, Sizes};
+use sadoku_core::problem::{Registry, Sizes};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
@@ -68,23 +68,25 @@ args = ["x", "z", "y", "N"]
 extern "C" __global__ void axpy_fp64(const float* x, const float* z, double* y, long long n) {}
 "#;
 
-/// The problem, added to the registry once for every test of this file.
-fn problem() {
-    static ADDED: std::sync::Once = std::sync::Once::new();
-    ADDED.call_once(|| {
+/// The library and the problem, whose directory is written once for every test of this file.
+fn registry() -> Registry {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
         std::fs::write(dir.join("problem.toml"), PROBLEM).unwrap();
         std::fs::write(dir.join("reference.cu"), REFERENCE).unwrap();
-        assert_eq!(problem::add_dir(&dir).unwrap(), vec!["sim_axpy"]);
+        dir
     });
+    let mut registry = Registry::library();
+    assert_eq!(registry.add_dir(dir).unwrap(), vec!["sim_axpy"]);
+    registry
 }
 
 fn candidate(kernel: &str) -> Candidate {
-    problem();
     let source = format!(
         "/* sadoku\nproblem = \"sim_axpy\"\n[[launch]]\nkernel = \"{kernel}\"\ngrid = [\"cdiv(N, 256)\", 1, 1]\nblock = [256, 1, 1]\nargs = [\"x\", \"z\", \"y\", \"N\"]\n*/\nextern \"C\" __global__ void {kernel}(const float* x, const float* z, float* y, int n) {{}}\n"
     );
-    Candidate::from_source(format!("{kernel}.cu"), source).unwrap()
+    Candidate::from_source(&registry(), format!("{kernel}.cu"), source).unwrap()
 }
 
 /// The judge: its reference kernel computes y = 2x + z in fp64.

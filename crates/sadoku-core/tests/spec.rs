@@ -4,6 +4,7 @@
 //! GPU can run is a spec error, not a verdict.
 
 use sadoku_core::candidate::{ArgSpec, Candidate, SpecError};
+use sadoku_core::problem::Registry;
 
 const KERNEL: &str = "extern \"C\" __global__ void honest(const float* A, const float* B, float* C, int N) {}\n";
 
@@ -24,7 +25,7 @@ const BLOCK: &str = "[16, 16, 1]";
 const ARGS: &str = r#"["A", "B", "C", "N"]"#;
 
 fn load_err(source: String) -> SpecError {
-    match Candidate::from_source("dir/k.cu", source) {
+    match Candidate::from_source(&Registry::library(), "dir/k.cu", source) {
         Ok(c) => panic!("expected a spec error, loaded {:?}", c.spec),
         Err(e) => e,
     }
@@ -40,7 +41,7 @@ fn err_text(source: String) -> String {
 
 #[test]
 fn a_valid_spec_loads() {
-    let c = Candidate::from_source("dir/k.cu", launch(GRID, BLOCK, ARGS)).unwrap();
+    let c = Candidate::from_source(&Registry::library(), "dir/k.cu", launch(GRID, BLOCK, ARGS)).unwrap();
     assert_eq!(c.name(), "k.cu");
     assert_eq!(c.problem.name(), "trimm");
     assert_eq!(c.spec.launches.len(), 1);
@@ -189,7 +190,10 @@ fn arch_option_is_refused() {
     let e = load_err(with_options(r#"["--gpu-architecture=compute_90"]"#));
     assert!(e.to_string().contains("option `--gpu-architecture=compute_90` not allowed"), "{e}");
     // Harmless options load.
-    assert!(Candidate::from_source("k.cu", with_options(r#"["-lineinfo", "--use_fast_math"]"#)).is_ok());
+    assert!(
+        Candidate::from_source(&Registry::library(), "k.cu", with_options(r#"["-lineinfo", "--use_fast_math"]"#))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -201,14 +205,14 @@ fn arch_option_error_names_its_line() {
 
 #[test]
 fn option_merely_containing_arch_is_allowed() {
-    let loaded = Candidate::from_source("k.cu", with_options(r#"["-Dhierarchical=1"]"#));
+    let loaded = Candidate::from_source(&Registry::library(), "k.cu", with_options(r#"["-Dhierarchical=1"]"#));
     assert!(loaded.is_ok(), "{}", loaded.unwrap_err());
 }
 
 #[test]
 fn loading_a_missing_file_names_it() {
     let path = std::env::temp_dir().join("sadoku-core-tests-no-such-candidate.cu");
-    let e = Candidate::load(&path).unwrap_err();
+    let e = Candidate::load(&mut Registry::library(), &path).unwrap_err();
     assert_eq!(e.to_string(), format!("{}: no such file", path.display()));
 }
 

@@ -10,6 +10,13 @@ use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::test_runner::TestCaseError;
 use sadoku_core::candidate::{ArgSpec, Candidate, Expr, ResolvedArg, SpecError};
+use sadoku_core::problem::Registry;
+
+/// The built-in library, parsed once for every case.
+fn library() -> &'static Registry {
+    static LIBRARY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    LIBRARY.get_or_init(Registry::library)
+}
 
 const OPENING: &str = "/* sadoku";
 const KERNEL: &str = "extern \"C\" __global__ void k(const float* A, const float* B, float* C, int N) {}\n";
@@ -145,7 +152,7 @@ fn check_ok(origin: &str, source: &str, c: &Candidate) -> Result<(), TestCaseErr
 
 /// Load `source`, check whichever outcome, and hand it back for further checks.
 fn load(origin: &str, source: &str) -> Result<Result<Candidate, SpecError>, TestCaseError> {
-    let result = Candidate::from_source(origin, source.to_string());
+    let result = Candidate::from_source(library(), origin, source.to_string());
     match &result {
         Ok(c) => check_ok(origin, source, c)?,
         Err(e) => check_err(origin, source, e)?,

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use sadoku_core::candidate::Candidate;
+use sadoku_core::problem::Registry;
 use sadoku_core::report::CandidateReport;
 
 /// The write-up's kernels and sadoku's own, built into the binary: `sadoku review` with no files.
@@ -46,11 +47,11 @@ pub enum Loaded {
 
 /// Every file parsed and validated; invalid ones become rejections, not errors, so that one bad
 /// file in a batch of thousands costs only its own verdict.
-pub fn load_all(paths: &[PathBuf]) -> Vec<Loaded> {
+pub fn load_all(registry: &mut Registry, paths: &[PathBuf]) -> Vec<Loaded> {
     if paths.is_empty() {
         return SEED_CASE
             .iter()
-            .map(|(origin, text)| match Candidate::from_source(*origin, text.to_string()) {
+            .map(|(origin, text)| match Candidate::from_source(registry, *origin, text.to_string()) {
                 Ok(c) => Loaded::Valid(c),
                 Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, text.as_bytes()))),
             })
@@ -58,7 +59,7 @@ pub fn load_all(paths: &[PathBuf]) -> Vec<Loaded> {
     }
     paths
         .iter()
-        .map(|p| match Candidate::load(Path::new(p)) {
+        .map(|p| match Candidate::load(registry, Path::new(p)) {
             Ok(c) => Loaded::Valid(c),
             Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, &std::fs::read(p).unwrap_or_default()))),
         })

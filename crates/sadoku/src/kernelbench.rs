@@ -4,6 +4,7 @@
 //! PyTorch (`--python`, SADOKU_PYTHON, else `python3`; SADOKU_PYTHONPATH adds to its path).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
@@ -11,7 +12,7 @@ use include_dir::{Dir, include_dir};
 use serde_json::Value;
 
 use sadoku_core::candidate::{Candidate, SpecError};
-use sadoku_core::problem::Problem;
+use sadoku_core::problem::{Problem, Registry};
 use sadoku_core::problem::torch::ModelKind;
 use sadoku_core::report::{CandidateReport, Report};
 
@@ -202,12 +203,13 @@ pub fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
 /// A KernelBench file's problem, registered under its file's stem, or why it cannot be judged;
 /// timed against its Model under `torch.compile` in `compile`'s mode when given.
 pub fn load_problem(
+    registry: &mut Registry,
     file: &Path,
     python: &Path,
     bridge: &Bridge,
     mode: Mode,
     compile: Option<&str>,
-) -> Result<&'static Problem> {
+) -> Result<Arc<Problem>> {
     let source = std::fs::read_to_string(file).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let description = describe(file, python, bridge, mode, 0)?;
     let mut problem = sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
@@ -215,7 +217,7 @@ pub fn load_problem(
     if let Some(c) = compile {
         problem = sadoku_core::problem::torch::with_compile(problem, c).map_err(|m| anyhow!("{m}"))?;
     }
-    Ok(crate::registry::add(problem))
+    Ok(registry.add(problem))
 }
 
 /// What the summary calls the baseline.
@@ -228,7 +230,11 @@ pub fn baseline_label(compile: Option<&str>) -> String {
 
 /// A candidate file for `problem`: a sadoku `.cu` (front matter), an archive `.cu`, or a
 /// `ModelNew` `.py`.
-pub fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Result<Candidate, SpecError> {
+pub fn load_candidate(
+    registry: &mut Registry,
+    file: &Path,
+    problem: &Arc<Problem>,
+) -> std::result::Result<Candidate, SpecError> {
     let origin = file.display().to_string();
     let source = std::fs::read_to_string(file).map_err(|e| SpecError {
         origin: origin.clone(),
@@ -237,10 +243,10 @@ pub fn load_candidate(file: &Path, problem: &'static Problem) -> std::result::Re
     })?;
     let is_cu = file.extension().is_some_and(|e| e == "cu");
     if is_cu && source.trim_start().starts_with("/* sadoku") {
-        return Candidate::load(file);
+        return Candidate::load(registry, file);
     }
     let kind = if is_cu { ModelKind::Archive } else { ModelKind::ModelNew };
-    Candidate::python(origin, source, problem, kind)
+    Candidate::python(origin, source, Arc::clone(problem), kind)
 }
 
 /// A candidate file judged before any GPU work, for `problem`: why it cannot be reviewed.

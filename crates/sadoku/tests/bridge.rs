@@ -662,7 +662,7 @@ fn every_library_torch_baseline_runs_and_gives_the_problems_outputs() {
     let Some(py) = torch() else { return };
     let mut device = start(&py, false).unwrap();
     let mut seen = 0;
-    for p in sadoku_core::problem::all() {
+    for p in sadoku_core::problem::Registry::library().all() {
         let Some(expression) = p.torch_baseline() else { continue };
         let option = sadoku_core::problem::torch::expression_option(p, &p.small, expression, false);
         let request = CompileRequest {
@@ -679,7 +679,8 @@ fn every_library_torch_baseline_runs_and_gives_the_problems_outputs() {
     }
     assert!(seen >= 18, "{seen} problems with a PyTorch baseline");
     // A wrong one is said, with Python's words.
-    let p = sadoku_core::problem::find("layernorm").unwrap();
+    let library = sadoku_core::problem::Registry::library();
+    let p = library.find("layernorm").unwrap();
     for (expression, says) in [
         ("F.layer_norm(x, (D,), weight, bias, 1e-5) + y", "NameError"),
         ("torch.sum(x)", "output `y` has shape [], the problem's [3, 17]"),

@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::sim::SimDevice;
@@ -16,7 +17,7 @@ use sadoku_core::events::Silent;
 use sadoku_core::judge::Devices;
 use sadoku_core::model::ModelWorker;
 use sadoku_core::problem::torch::{ModelKind, from_description};
-use sadoku_core::problem::{self, Problem, Role};
+use sadoku_core::problem::{self, Problem, Registry, Role};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
@@ -80,7 +81,7 @@ fn test_file(dir: &str, file: &str) -> PathBuf {
     if own.exists() { own } else { repo().join("examples/kernelbench").join(dir).join(file) }
 }
 
-fn kb_problem(path: &[PathBuf], file: &str) -> &'static Problem {
+fn kb_problem(path: &[PathBuf], file: &str) -> Arc<Problem> {
     let file = test_file("problems", file);
     let out = Command::new("python3")
         .args(["-s", "-m", "sadoku_bridge.describe"])
@@ -91,7 +92,7 @@ fn kb_problem(path: &[PathBuf], file: &str) -> &'static Problem {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let description: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let source = std::fs::read_to_string(&file).unwrap();
-    problem::add(from_description(&file.display().to_string(), source, &description).unwrap())
+    Arc::new(from_description(&file.display().to_string(), source, &description).unwrap())
 }
 
 fn options() -> ReviewOptions {
@@ -108,10 +109,10 @@ fn options() -> ReviewOptions {
 }
 
 /// Review candidate `file` (`python/tests/candidates`) for `problem`.
-fn review(path: &[PathBuf], problem: &'static Problem, file: &str, kind: ModelKind) -> CandidateReport {
+fn review(path: &[PathBuf], problem: &Arc<Problem>, file: &str, kind: ModelKind) -> CandidateReport {
     let file = test_file("candidates", file);
     let source = std::fs::read_to_string(&file).unwrap();
-    let candidate = Candidate::python(file.display().to_string(), source, problem, kind).unwrap();
+    let candidate = Candidate::python(file.display().to_string(), source, Arc::clone(problem), kind).unwrap();
     let mut judge = SimDevice::new();
     let mut candidate_worker = worker(path);
     let mut model = ModelWorker::new(Box::new(worker(path)));
@@ -168,7 +169,7 @@ fn a_kernelbench_file_becomes_a_problem_with_its_parameters_as_inputs() {
 fn an_honest_modelnew_is_accepted_against_the_models_truth_and_timed_against_eager() {
     let Some(path) = torch_path() else { return };
     let p = kb_problem(&path, "leaky_relu.py");
-    let r = review(&path, p, "leaky_relu_honest.py", ModelKind::ModelNew);
+    let r = review(&path, &p, "leaky_relu_honest.py", ModelKind::ModelNew);
     assert!(r.verdict.is_accepted(), "{:?} {:?}", r.verdict, r.evidence);
     let timing = r.findings.timing.as_ref().unwrap();
     assert!(timing.speedup.is_some(), "timed against the eager Model: {timing:?}");
@@ -181,7 +182,7 @@ fn an_honest_modelnew_is_accepted_against_the_models_truth_and_timed_against_eag
 fn a_layer_whose_weights_come_from_the_judge_is_accepted() {
     let Some(path) = torch_path() else { return };
     let p = kb_problem(&path, "linear.py");
-    let r = review(&path, p, "linear_honest.py", ModelKind::ModelNew);
+    let r = review(&path, &p, "linear_honest.py", ModelKind::ModelNew);
     assert!(r.verdict.is_accepted(), "{:?} {:?}", r.verdict, r.evidence);
 }
 
@@ -189,12 +190,12 @@ fn a_layer_whose_weights_come_from_the_judge_is_accepted() {
 fn the_domain_is_the_files_own_to_declare() {
     let Some(path) = torch_path() else { return };
     let p = kb_problem(&path, "threshold.py");
-    let honest = review(&path, p, "threshold_honest.py", ModelKind::ModelNew);
+    let honest = review(&path, &p, "threshold_honest.py", ModelKind::ModelNew);
     assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
     // Zeros are the exact answer for every input this file's get_inputs() can draw (torch.rand,
     // all below the level 1.0), and every trial draws with it: the file defines the problem on
     // that domain, so zeros are right there. (A file that means more declares more.)
-    let zeros = review(&path, p, "threshold_zeros.py", ModelKind::ModelNew);
+    let zeros = review(&path, &p, "threshold_zeros.py", ModelKind::ModelNew);
     assert!(zeros.verdict.is_accepted(), "{:?} {:?}", zeros.verdict, zeros.evidence);
 }
 
@@ -206,7 +207,7 @@ fn a_files_inputs_keep_their_domain_in_every_trial_and_timed_launch() {
     let p = kb_problem(&path, "kl_hinge.py");
     assert_eq!(p.torch().unwrap().drawn_by_file(), [true; 4]);
     for file in ["kl_hinge_honest_modelnew.py", "kl_hinge_domain_modelnew.py"] {
-        let r = review(&path, p, file, ModelKind::ModelNew);
+        let r = review(&path, &p, file, ModelKind::ModelNew);
         assert!(r.verdict.is_accepted(), "{file}: {:?} {:?}", r.verdict, r.evidence);
         assert!(r.findings.trials.len() >= 3, "{file}: {:?}", r.findings.trials);
         for t in &r.findings.trials {
@@ -219,7 +220,7 @@ fn a_files_inputs_keep_their_domain_in_every_trial_and_timed_launch() {
         assert!(timing.speedup.is_some(), "{file}: every timed launch judged and accepted: {timing:?}");
     }
     // Typical values of the two losses, whatever the inputs: wrong for the inputs drawn.
-    let cheat = review(&path, p, "kl_hinge_constant_modelnew.py", ModelKind::ModelNew);
+    let cheat = review(&path, &p, "kl_hinge_constant_modelnew.py", ModelKind::ModelNew);
     assert!(matches!(rejection(&cheat), Rejection::Inaccurate { .. }), "{:?}", cheat.verdict);
 }
 
@@ -231,7 +232,8 @@ fn a_get_inputs_of_another_shape_is_an_environment_error_naming_the_file() {
     let p = kb_problem(&path, "varying_shape.py");
     let file = repo().join("examples/kernelbench/candidates/kl_hinge_domain_modelnew.py");
     let source = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n";
-    let candidate = Candidate::python(file.display().to_string(), source.into(), p, ModelKind::ModelNew).unwrap();
+    let candidate =
+        Candidate::python(file.display().to_string(), source.into(), p.clone(), ModelKind::ModelNew).unwrap();
     let mut judge = SimDevice::new();
     let mut candidate_worker = worker(&path);
     let mut model = ModelWorker::new(Box::new(worker(&path)));
@@ -246,14 +248,14 @@ fn python_cheats_are_rejected_through_the_judge() {
     let Some(path) = torch_path() else { return };
     let p = kb_problem(&path, "leaky_relu.py");
     // Replays the answer it stored for the input's address: fresh inputs at the same address.
-    let cache = review(&path, p, "leaky_relu_cache.py", ModelKind::ModelNew);
+    let cache = review(&path, &p, "leaky_relu_cache.py", ModelKind::ModelNew);
     assert!(matches!(rejection(&cache), Rejection::Inaccurate { .. }), "{:?}", cache.verdict);
     for (file, reason) in [
         ("leaky_relu_returns_input.py", "aliases"),
         ("leaky_relu_thread.py", "thread"),
         ("leaky_relu_lazy.py", "not a plain tensor"),
     ] {
-        let r = review(&path, p, file, ModelKind::ModelNew);
+        let r = review(&path, &p, file, ModelKind::ModelNew);
         let text = format!("{:?} {:?} {:?}", rejection(&r), r.reason, r.evidence);
         assert!(text.to_lowercase().contains(reason), "{file}: {text}");
     }
@@ -266,9 +268,9 @@ fn a_loss_returned_from_its_expected_value_is_rejected_and_the_honest_loss_accep
     // A 0-dimensional output: one element to the judge, shape () to the Model.
     let out = p.tensors.iter().find(|t| t.role == Role::Output).unwrap();
     assert_eq!(p.buffers(&p.timed_sizes()).iter().find(|b| b.name == out.name).unwrap().elements(), 1);
-    let honest = review(&path, p, "mse_loss_honest.py", ModelKind::ModelNew);
+    let honest = review(&path, &p, "mse_loss_honest.py", ModelKind::ModelNew);
     assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
-    let analytic = review(&path, p, "mse_loss_analytic.py", ModelKind::ModelNew);
+    let analytic = review(&path, &p, "mse_loss_analytic.py", ModelKind::ModelNew);
     assert!(matches!(rejection(&analytic), Rejection::Inaccurate { .. }), "{:?}", analytic.verdict);
 }
 
@@ -285,10 +287,13 @@ args = ["x", "y", "B", "D"]
 extern "C" __global__ void relu_fast(const float* x, float* y, int B, int D) {}
 "#;
 
-/// The library's relu problem, or a copy of it named `name` whose baseline is `expression`.
-fn relu_problem(name: &str, expression: &str) -> &'static Problem {
+/// The library's relu problem, or a copy of it named `name` whose baseline is `expression`, and
+/// the library with it.
+fn relu_problem(name: &str, expression: &str) -> (Registry, Arc<Problem>) {
+    let mut registry = Registry::library();
     if name == "relu" {
-        return problem::find("relu").unwrap();
+        let relu = registry.find("relu").unwrap().clone();
+        return (registry, relu);
     }
     let dir = repo().join("problems/relu");
     let text = std::fs::read_to_string(dir.join("problem.toml"))
@@ -300,12 +305,13 @@ fn relu_problem(name: &str, expression: &str) -> &'static Problem {
             .map_err(|e| e.to_string())
             .map(|s| s.replace("problem = \"relu\"", &format!("problem = \"{name}\"")))
     };
-    problem::add(problem::format::parse(name, &text, &read).unwrap())
+    let problem = registry.add(problem::format::parse(name, &text, &read).unwrap());
+    (registry, problem)
 }
 
 /// A native relu candidate, twice as fast as the simulated library, reviewed on the simulated
 /// judge with the PyTorch baseline in a CPU Python process (`model`: whether there is one).
-fn review_relu(path: &[PathBuf], problem: &'static Problem, model: bool) -> CandidateReport {
+fn review_relu(path: &[PathBuf], (registry, problem): (Registry, Arc<Problem>), model: bool) -> CandidateReport {
     use sadoku_core::device::sim::{SimCall, SimFault};
     use sadoku_core::problem::Sizes;
     let mut judge = SimDevice::new();
@@ -330,7 +336,7 @@ fn review_relu(path: &[PathBuf], problem: &'static Problem, model: bool) -> Cand
         |_| 0.0005,
     );
     let source = RELU_CANDIDATE.replace("PROBLEM", problem.name);
-    let candidate = Candidate::from_source("relu_fast.cu", source).unwrap();
+    let candidate = Candidate::from_source(&registry, "relu_fast.cu", source).unwrap();
     let sizes = |b: i64, d: i64| Sizes::new([("B", b), ("D", d)]);
     let options = ReviewOptions {
         verify: sadoku_core::verify::VerifyOptions { sizes: vec![sizes(1, 1), sizes(3, 17)], ..Default::default() },
@@ -397,7 +403,7 @@ fn a_few_elements_one_percent_wrong_are_rejected_against_the_models_own_error_at
     let review = |file: &str| {
         let file = repo().join("python/tests/candidates").join(file);
         let source = std::fs::read_to_string(&file).unwrap();
-        let candidate = Candidate::python(file.display().to_string(), source, p, ModelKind::ModelNew).unwrap();
+        let candidate = Candidate::python(file.display().to_string(), source, p.clone(), ModelKind::ModelNew).unwrap();
         let mut judge = SimDevice::new();
         let mut candidate_worker = worker(&path);
         let mut model = ModelWorker::new(Box::new(worker(&path)));

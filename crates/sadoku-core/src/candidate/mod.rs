@@ -12,8 +12,7 @@
 //! */
 //! ```
 
-pub mod expr;
-mod spec;
+mod validate;
 
 use std::path::{Path, PathBuf};
 
@@ -21,10 +20,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-pub use expr::{Expr, ExprError};
-pub use spec::{ArgSpec, KeyLines, LaunchSpec, ResolvedArg, ResolvedLaunch, Spec, is_identifier};
+pub use crate::spec::{ArgSpec, KeyLines, LaunchSpec, ResolvedArg, ResolvedLaunch, Spec, is_identifier};
+pub use crate::vocab::expr;
+pub use crate::vocab::{Expr, ExprError};
 
-use crate::problem::{self, Problem};
+use std::sync::Arc;
+
+use crate::problem::{self, Problem, Registry};
 
 /// A candidate kernel under review.
 #[derive(Debug, Clone)]
@@ -35,7 +37,7 @@ pub struct Candidate {
     /// Hex SHA-256 of the source: identifies the candidate across runs.
     pub sha256: String,
     pub spec: Spec,
-    pub problem: &'static Problem,
+    pub problem: Arc<Problem>,
 }
 
 /// A problem with a candidate file, found before any GPU work. Displays as one line naming the
@@ -57,8 +59,8 @@ impl SpecError {
 }
 
 impl Candidate {
-    /// Read and validate a candidate file.
-    pub fn load(path: &Path) -> Result<Candidate, SpecError> {
+    /// Read and validate a candidate file; a problem directory it names joins `registry`.
+    pub fn load(registry: &mut Registry, path: &Path) -> Result<Candidate, SpecError> {
         let origin = path.display().to_string();
         let err = |message: String| SpecError::new(&origin, None, message);
         let bytes = std::fs::read(path).map_err(|e| match e.kind() {
@@ -74,47 +76,58 @@ impl Candidate {
         })?;
         // A problem named by a path is found relative to the candidate's own directory.
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Candidate::from_source_in(origin, source, &base)
+        Candidate::from_source_in(registry, origin, source, &base)
     }
 
     /// Validate a candidate given as text; a problem named by a relative path is looked up under
-    /// `base`.
-    pub fn from_source_in(origin: String, source: String, base: &Path) -> Result<Candidate, SpecError> {
+    /// `base` and joins `registry`.
+    pub fn from_source_in(
+        registry: &mut Registry,
+        origin: String,
+        source: String,
+        base: &Path,
+    ) -> Result<Candidate, SpecError> {
         let spec = Spec::parse(&source).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
         // Not a known problem's name: a problem directory, relative to the candidate's own.
-        if problem::find(&spec.problem).is_none() {
+        if registry.find(&spec.problem).is_none() {
             let dir = base.join(&spec.problem);
             if dir.join("problem.toml").is_file() {
                 let names =
-                    problem::add_dir(&dir).map_err(|e| SpecError::new(&origin, spec.problem_line, e.to_string()))?;
+                    registry.add_dir(&dir).map_err(|e| SpecError::new(&origin, spec.problem_line, e.to_string()))?;
                 let name = names.first().copied().unwrap_or_default();
-                return Candidate::with_problem(origin, source, spec, name);
+                return Candidate::with_problem(registry, origin, source, spec, name);
             }
         }
-        Candidate::from_source(origin, source)
+        Candidate::from_source(registry, origin, source)
     }
 
-    fn with_problem(origin: String, source: String, mut spec: Spec, name: &str) -> Result<Candidate, SpecError> {
-        let problem = problem::find(name).ok_or_else(|| {
+    fn with_problem(
+        registry: &Registry,
+        origin: String,
+        source: String,
+        mut spec: Spec,
+        name: &str,
+    ) -> Result<Candidate, SpecError> {
+        let problem = registry.find(name).cloned().ok_or_else(|| {
             SpecError::new(&origin, spec.problem_line, format!("problem directory `{}` did not load", spec.problem))
         })?;
-        spec.validate(problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
+        spec.validate(&problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
         let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
         Ok(Candidate { origin, source, sha256, spec, problem })
     }
 
-    /// Validate a candidate given as text.
-    pub fn from_source(origin: impl Into<String>, source: String) -> Result<Candidate, SpecError> {
+    /// Validate a candidate given as text, naming a problem of `registry`.
+    pub fn from_source(registry: &Registry, origin: impl Into<String>, source: String) -> Result<Candidate, SpecError> {
         let origin = origin.into();
         let mut spec = Spec::parse(&source).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
-        let problem = problem::find(&spec.problem).ok_or_else(|| {
+        let problem = registry.find(&spec.problem).cloned().ok_or_else(|| {
             SpecError::new(
                 &origin,
                 spec.problem_line,
-                format!("unknown problem `{}` ({})", spec.problem, problem::suggest(&spec.problem)),
+                format!("unknown problem `{}` ({})", spec.problem, registry.suggest(&spec.problem)),
             )
         })?;
-        spec.validate(problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
+        spec.validate(&problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
         let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
         Ok(Candidate { origin, source, sha256, spec, problem })
     }
@@ -136,7 +149,7 @@ impl Candidate {
     pub fn python(
         origin: impl Into<String>,
         source: String,
-        problem: &'static Problem,
+        problem: Arc<Problem>,
         kind: problem::torch::ModelKind,
     ) -> Result<Candidate, SpecError> {
         let origin = origin.into();
@@ -156,12 +169,12 @@ impl Candidate {
         let mut spec = Spec {
             problem: problem.name.to_string(),
             problem_line: None,
-            options: vec![torch.option(problem, &problem.timed_sizes(), kind, false)],
+            options: vec![torch.option(&problem, &problem.timed_sizes(), kind, false)],
             arch_specific: false,
             scratch: Vec::new(),
             launches: vec![launch],
         };
-        spec.validate(problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
+        spec.validate(&problem).map_err(|(line, message)| SpecError::new(&origin, line, message))?;
         let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
         Ok(Candidate { origin, source, sha256, spec, problem })
     }

@@ -1,8 +1,8 @@
 //! Arguments must match the kernel's parameters before anything is launched: passing a 4-byte
 //! integer where the kernel reads an 8-byte pointer is undefined behaviour, not a verdict.
 
-use crate::candidate::{ArgSpec, LaunchSpec};
 use crate::compile::{CompiledModule, Entry};
+use crate::spec::{ArgSpec, LaunchSpec};
 
 /// How one argument is passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::PoisonWords;
 use super::element;
-use crate::problem::Dtype;
+use crate::vocab::Dtype;
 
 /// No index: nothing of that kind was found.
 pub const NONE: u64 = u64::MAX;

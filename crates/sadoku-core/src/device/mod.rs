@@ -4,9 +4,9 @@
 //! the simulated one in [`sim`] lets CI exercise every check without a GPU.
 
 pub mod compare;
-pub mod element;
 pub mod sim;
 
+pub use crate::vocab::element;
 pub use compare::{Comparison, Difference, compare_host, diff_host};
 
 use serde::{Deserialize, Serialize};
@@ -207,7 +207,7 @@ pub const fn repeat_word(w: u32, dtype: Dtype) -> u64 {
 }
 
 pub use crate::generate::Draw;
-use crate::problem::Dtype;
+use crate::vocab::Dtype;
 
 /// One step of device work, in stream order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,8 +216,9 @@ pub enum Work {
     Library(LibraryOp),
 }
 
-/// What the device says about itself; shown in every report's environment block.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the device says about itself; shown in every report's environment block. The default is
+/// a device that has said nothing yet (every number zero, every version absent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     pub name: String,
     pub ordinal: usize,
@@ -606,4 +607,13 @@ pub fn as_bytes<T: Pod>(data: &[T]) -> &[u8] {
 pub fn as_bytes_mut<T: Pod>(data: &mut [T]) -> &mut [u8] {
     // SAFETY: as above, and every byte pattern is a valid f32/f64/u32/u8.
     unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr().cast(), std::mem::size_of_val(data)) }
+}
+
+/// How the candidate's worker reaches the judge's buffers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sharing {
+    /// The worker maps the judge's allocations (CUDA IPC): nothing is copied.
+    Mapped,
+    /// The worker holds copies that cross its pipe before and after every launch (why).
+    Copied(String),
 }

@@ -95,7 +95,8 @@ mod tests {
 
     #[test]
     fn every_library_problem_gets_a_valid_unpublished_cheap_size() {
-        let library: Vec<_> = problem::all().into_iter().filter(|p| p.origin.starts_with("library")).collect();
+        let registry = problem::Registry::library();
+        let library: Vec<_> = registry.all().iter().filter(|p| p.origin.starts_with("library")).collect();
         assert!(library.len() >= 30, "{}", library.len());
         for p in library {
             let published = p.check_sizes();
@@ -116,7 +117,8 @@ mod tests {
 
     #[test]
     fn a_draw_replays_per_seed_differs_across_seeds_and_avoids_tile_multiples() {
-        let p = problem::find("gemm_square").unwrap();
+        let library = problem::Registry::library();
+        let p = library.find("gemm_square").unwrap();
         let published = p.check_sizes();
         assert_eq!(draw_sizes(p, &published, 7), draw_sizes(p, &published, 7));
         let drawn: Vec<i64> = (0..200).map(|seed| draw_sizes(p, &published, seed).unwrap().get("N").unwrap()).collect();
@@ -134,13 +136,14 @@ mod tests {
     #[test]
     fn constraints_are_respected_and_a_fixed_symbol_stays_fixed() {
         // avgpool2d: H and W even and at least 2.
-        let p = problem::find("avgpool2d").unwrap();
+        let library = problem::Registry::library();
+        let p = library.find("avgpool2d").unwrap();
         for seed in 0..50 {
             let s = draw_sizes(p, &p.check_sizes(), seed).unwrap();
             assert!(s.get("H").unwrap() % 2 == 0 && s.get("W").unwrap() % 2 == 0, "{s}");
         }
         // Within the span of the sizes given: a test's small ones keep the draw small.
-        let trimm = problem::find("trimm").unwrap();
+        let trimm = library.find("trimm").unwrap();
         let small: Vec<Sizes> = [1, 17, 40].iter().map(|&n| Sizes::new([("N", n)])).collect();
         for seed in 0..50 {
             let n = draw_sizes(trimm, &small, seed).unwrap().get("N").unwrap();

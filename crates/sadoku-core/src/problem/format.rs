@@ -2,10 +2,11 @@
 //! hold at every case, floors no larger than the footprint), with the file and line of each
 //! mistake. See `docs/PROBLEMS.md` for the format.
 
+mod raw;
+
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use serde::Deserialize;
 use sha2::Digest as _;
 use toml::Spanned;
 
@@ -13,8 +14,9 @@ use super::{
     Baseline, BaselineOp, Constraint, Conv2d, Distribution, DistributionSpec, Dtype, Gemm, Pool2d, Post, Problem,
     ReferenceKernel, ReferenceSpec, Role, ScaleRule, Sizes, Softmax, Tensor,
 };
-use crate::candidate::{ArgSpec, Expr, Spec, is_identifier};
-use crate::checks::accuracy::ToleranceClass;
+use crate::spec::{ArgSpec, Spec, is_identifier};
+use crate::vocab::{Expr, ToleranceClass};
+use raw::{RawExpr, RawGemm, RawProblem};
 
 /// A mistake in a problem definition: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,182 +25,6 @@ pub struct ProblemError {
     pub origin: String,
     pub line: Option<usize>,
     pub message: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawProblem {
-    name: Spanned<String>,
-    summary: String,
-    #[serde(default)]
-    family: String,
-    /// e.g. "level 1, task 15 (Matmul_for_lower_triangular_matrices)".
-    #[serde(default)]
-    kernelbench: Option<String>,
-    sizes: Spanned<RawSizes>,
-    #[serde(rename = "tensor")]
-    tensors: Vec<Spanned<RawTensor>>,
-    reference: Spanned<RawReference>,
-    floors: Spanned<RawFloors>,
-    #[serde(default, rename = "baseline")]
-    baselines: Vec<Spanned<RawBaseline>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSizes {
-    symbols: Vec<String>,
-    #[serde(default)]
-    constraints: Vec<Spanned<String>>,
-    check: Vec<Spanned<BTreeMap<String, i64>>>,
-    timed: Vec<Spanned<BTreeMap<String, i64>>>,
-    small: Spanned<BTreeMap<String, i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTensor {
-    name: String,
-    role: String,
-    dtype: String,
-    shape: Vec<RawExpr>,
-    #[serde(default)]
-    structure: Option<String>,
-    /// Inputs: the distribution of the first verification trial and of timed launches, then the
-    /// second trial's. Default: randn(0, 1), then uniform(0, 1).
-    #[serde(default)]
-    distributions: Vec<String>,
-    /// Outputs: the precision class they are judged in (default: the review's).
-    #[serde(default)]
-    tolerance: Option<String>,
-    /// Inputs: the stress profiles' distributions, one per profile (default: by the problem's
-    /// family, see [`family_stress`]).
-    #[serde(default)]
-    stress: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReference {
-    /// "gemm": cuBLAS DGEMM on fp64 copies.
-    #[serde(default)]
-    builtin: Option<String>,
-    /// A trusted fp64 CUDA file in the problem's directory, with candidate-style front matter.
-    #[serde(default)]
-    kernel: Option<String>,
-    #[serde(default)]
-    gemm: Option<RawGemm>,
-    /// Terms summed per output element at most, for the rounding bound.
-    terms: RawExpr,
-    /// "abs": the same reference on the absolute values of the inputs; "kernel": the kernel writes
-    /// `<output>_scale` itself.
-    #[serde(default)]
-    scale: Option<String>,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawGemm {
-    a: String,
-    b: String,
-    c: String,
-    m: RawExpr,
-    n: RawExpr,
-    k: RawExpr,
-    #[serde(default)]
-    batch: Option<RawExpr>,
-    #[serde(default)]
-    transpose_a: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFloors {
-    flops: RawExpr,
-    bytes: RawExpr,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBaseline {
-    builtin: String,
-    #[serde(default)]
-    gemm: Option<RawGemm>,
-    #[serde(default)]
-    conv2d: Option<RawConv2d>,
-    #[serde(default)]
-    pool2d: Option<RawPool2d>,
-    #[serde(default)]
-    softmax: Option<RawSoftmax>,
-    /// `torch`: a Python expression over the problem's inputs (by name), its size symbols (as
-    /// integers), `torch`, `F` (torch.nn.functional) and `math`, giving the outputs in order.
-    #[serde(default)]
-    expression: Option<String>,
-    /// Work after the library call: "tril".
-    #[serde(default)]
-    post: Option<String>,
-    /// What users would run, for the report: "torch.matmul(a, b).tril()".
-    #[serde(default)]
-    like: Option<String>,
-}
-
-/// `cudnn.conv2d`: NCHW input [n, c, h, w], filter [k, c / groups, r, s], output [n, k, ho, wo].
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConv2d {
-    input: String,
-    filter: String,
-    output: String,
-    n: RawExpr,
-    c: RawExpr,
-    h: RawExpr,
-    w: RawExpr,
-    k: RawExpr,
-    r: RawExpr,
-    s: RawExpr,
-    #[serde(default)]
-    pad: Option<RawExpr>,
-    #[serde(default)]
-    stride: Option<RawExpr>,
-    #[serde(default)]
-    groups: Option<RawExpr>,
-}
-
-/// `cudnn.pool2d`: "max" or "avg" over windows of an NCHW input.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPool2d {
-    input: String,
-    output: String,
-    mode: String,
-    n: RawExpr,
-    c: RawExpr,
-    h: RawExpr,
-    w: RawExpr,
-    window: RawExpr,
-    #[serde(default)]
-    stride: Option<RawExpr>,
-    #[serde(default)]
-    pad: Option<RawExpr>,
-}
-
-/// `cudnn.softmax`: over each row of [rows, cols]; `log` for log-softmax.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSoftmax {
-    input: String,
-    output: String,
-    rows: RawExpr,
-    cols: RawExpr,
-    #[serde(default)]
-    log: bool,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
-enum RawExpr {
-    Int(i64),
-    Text(String),
 }
 
 /// The stress profiles a float input drawn by default gets, by the problem's family: chosen so

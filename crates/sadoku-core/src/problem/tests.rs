@@ -1,7 +1,19 @@
 //! The format and its lint: the library's problems load, and each kind of mistake is one line
 //! naming the file and line.
 
+use super::registry::LIBRARY;
 use super::*;
+use crate::device::Precision;
+
+/// A library problem by name (the library parsed afresh: a test shares no registry).
+fn find(name: &str) -> Option<std::sync::Arc<Problem>> {
+    Registry::library().find(name).cloned()
+}
+
+/// Every library problem.
+fn all() -> Vec<std::sync::Arc<Problem>> {
+    Registry::library().all().to_vec()
+}
 
 const GOOD: &str = r#"
 name = "axpy"
@@ -347,7 +359,7 @@ fn stress_is_declared_per_input_or_comes_from_the_family() {
 
 #[test]
 fn every_library_problem_has_stress_profiles_that_fit_its_inputs() {
-    for p in crate::problem::all().into_iter().filter(|p| p.origin.starts_with("library")) {
+    for p in Registry::library().all().iter().filter(|p| p.origin.starts_with("library")) {
         assert!(p.stress_profiles() >= 1, "{} has no stress profile", p.name);
         for sizes in p.check_sizes() {
             for k in 0..p.stress_profiles() {

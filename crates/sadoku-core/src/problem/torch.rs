@@ -29,7 +29,8 @@ use serde_json::Value;
 use sha2::Digest as _;
 
 use super::{Distribution, DistributionSpec, Dtype, Problem, ReferenceSpec, Role, ScaleRule, Sizes, Tensor};
-use crate::candidate::{Expr, is_identifier};
+use crate::spec::is_identifier;
+use crate::vocab::Expr;
 
 /// A problem whose truth and baseline are its own PyTorch `Model`.
 #[derive(Debug, Clone, PartialEq)]
@@ -470,7 +471,7 @@ mod tests {
             serde_json::from_str(t.option(&p, &at, ModelKind::Eager, true).strip_prefix(OPTION).unwrap()).unwrap();
         assert_eq!((eager["kind"].as_str(), eager["tf32"].as_bool()), (Some("reference"), Some(true)));
         assert!(eager.get("compile").is_none(), "eager unless asked");
-        assert!(p.baseline_name(crate::problem::Precision::F32).starts_with("eager PyTorch"));
+        assert!(p.baseline_name(crate::device::Precision::F32).starts_with("eager PyTorch"));
         // Under torch.compile: the baseline's option says the mode, the truth's does not.
         let compiled =
             with_compile(from_description("kb/12_layer.py", "source".into(), &description()).unwrap(), "max-autotune")
@@ -485,9 +486,7 @@ mod tests {
         };
         assert_eq!(spec(ModelKind::Eager)["compile"], "max-autotune");
         assert!(spec(ModelKind::Truth).get("compile").is_none(), "the truth is never compiled");
-        assert!(
-            compiled.baseline_name(crate::problem::Precision::F32).starts_with("torch.compile (mode max-autotune)")
-        );
+        assert!(compiled.baseline_name(crate::device::Precision::F32).starts_with("torch.compile (mode max-autotune)"));
     }
 
     #[test]

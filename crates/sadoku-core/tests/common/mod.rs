@@ -12,6 +12,7 @@ use sadoku_core::checks::accuracy::U_FP32;
 use sadoku_core::device::sim::{SimCall, SimDevice, SimFault};
 use sadoku_core::events::Silent;
 use sadoku_core::judge::Devices;
+use sadoku_core::problem::Registry;
 use sadoku_core::problem::Sizes;
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
@@ -98,7 +99,7 @@ pub fn source(name: &str) -> String {
 }
 
 pub fn candidate(name: &str) -> Candidate {
-    Candidate::from_source(format!("{name}.cu"), source(name)).expect("a valid candidate spec")
+    Candidate::from_source(&Registry::library(), format!("{name}.cu"), source(name)).expect("a valid candidate spec")
 }
 
 /// Review on `dev` with its own compiler and the small-size options, then check that every

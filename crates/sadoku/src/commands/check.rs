@@ -1,6 +1,7 @@
 //! `sadoku check FILE...`: front matter validated and compiled with NVRTC for an architecture,
 //! each file in a compile process of its own; needs no GPU.
 
+use sadoku_core::problem::Registry;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
@@ -33,13 +34,13 @@ struct CheckResult {
 /// read here, each compiled on a thread of its own that Landlock and seccomp confine to the
 /// toolkit's headers, so that an include of anything else fails inside NVRTC. No module cache:
 /// the process that started this one keeps it.
-fn check_here(args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<CheckResult>> {
+fn check_here(registry: &mut Registry, args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<CheckResult>> {
     let nvrtc = backend::nvrtc(true)?;
     let includes = sadoku_cuda::libs::CudaRoot::find().map(|r| r.include_dirs()).unwrap_or_default();
     let mut results = Vec::new();
     for path in files {
         let file = path.display().to_string();
-        let loaded = Candidate::load(path).map_err(|e| e.to_string());
+        let loaded = Candidate::load(registry, path).map_err(|e| e.to_string());
         let (r, engaged) = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
@@ -65,13 +66,14 @@ fn check_here(args: &CheckArgs, files: &[std::path::PathBuf]) -> Result<Vec<Chec
 /// before, else in a compile process of its own (this binary, `--in-process`), killed when it
 /// outlives `--compile-timeout`, whose module this process then keeps.
 fn check_in_child(
+    registry: &mut Registry,
     args: &CheckArgs,
     problems: &[std::path::PathBuf],
     cache: Option<&sadoku_core::compile::ModuleCache>,
     path: &std::path::Path,
 ) -> Result<CheckResult> {
     let file = path.display().to_string();
-    let loaded = Candidate::load(path).map_err(|e| e.to_string());
+    let loaded = Candidate::load(registry, path).map_err(|e| e.to_string());
     let request = loaded.as_ref().ok().map(|c| check_request(c, &args.arch));
     if let Some(m) = cache.zip(request.as_ref()).and_then(|(cache, r)| cache.get(r)) {
         return check_result(&file, &args.arch, &loaded, Some(Ok(m)));
@@ -209,7 +211,7 @@ fn check_result(
     Ok(r)
 }
 
-pub fn run(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
+pub fn run(registry: &mut Registry, args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
     if !args.arch.starts_with("sm_") {
         anyhow::bail!("--arch {}: expected a real architecture such as sm_90 or sm_90a", args.arch);
     }
@@ -224,7 +226,7 @@ pub fn run(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
         if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
             eprintln!("sadoku: note: no memory limit for compiles: {}", std::io::Error::last_os_error());
         }
-        check_here(&args, &files)?
+        check_here(registry, &args, &files)?
     } else {
         // Each candidate in a process of its own, killed at its deadline: a compile-time bomb
         // (NVRTC compiles one program at a time) costs its own verdict and no other. This
@@ -232,7 +234,7 @@ pub fn run(args: CheckArgs, problems: &[std::path::PathBuf]) -> Result<u8> {
         let nvrtc = backend::nvrtc(args.no_cache)?;
         let mut results = Vec::new();
         for path in &files {
-            results.push(check_in_child(&args, problems, nvrtc.module_cache(), path)?);
+            results.push(check_in_child(registry, &args, problems, nvrtc.module_cache(), path)?);
         }
         results
     };

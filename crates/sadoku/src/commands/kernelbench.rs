@@ -2,10 +2,11 @@
 //! checkout (see [`crate::kernelbench`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use sadoku_core::candidate::SpecError;
-use sadoku_core::problem::Problem;
+use sadoku_core::problem::{Problem, Registry};
 use sadoku_core::report::Report;
 use serde_json::Value;
 
@@ -114,7 +115,7 @@ pub fn matching(args: KernelbenchMatchArgs) -> Result<u8> {
 }
 
 /// `sadoku kernelbench review PROBLEMS CANDIDATES...`.
-pub fn review(args: KernelbenchReviewArgs, backend: &dyn Backend) -> Result<u8> {
+pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dyn Backend) -> Result<u8> {
     let started = std::time::Instant::now();
     let python = python(args.python.as_deref());
     let problems = if args.problems.is_dir() {
@@ -146,14 +147,14 @@ pub fn review(args: KernelbenchReviewArgs, backend: &dyn Backend) -> Result<u8> 
     let bridge = Bridge::write()?;
     let progress = crate::progress::Progress::new();
     // Each problem with a candidate, described once (confined: a problem file is code too).
-    let mut loaded_problems: Vec<(PathBuf, std::result::Result<&'static Problem, String>)> = Vec::new();
+    let mut loaded_problems: Vec<(PathBuf, std::result::Result<Arc<Problem>, String>)> = Vec::new();
     for m in &matched {
         let Some(p) = &m.problem else { continue };
         if loaded_problems.iter().any(|(q, _)| q == p) {
             continue;
         }
         progress.line(&format!("  describing {}", p.display()));
-        let r = load_problem(p, &python, &bridge, args.review.sandbox, args.torch_compile.as_deref());
+        let r = load_problem(registry, p, &python, &bridge, args.review.sandbox, args.torch_compile.as_deref());
         if let Err(e) = &r {
             // No interpreter, or no PyTorch in it: no problem can be judged; said once.
             let text = e.to_string();
@@ -174,7 +175,7 @@ pub fn review(args: KernelbenchReviewArgs, backend: &dyn Backend) -> Result<u8> 
                 return invalid(&m.candidate, "", &said(why));
             };
             match loaded_problems.iter().find(|(q, _)| q == p).map(|(_, r)| r) {
-                Some(Ok(problem)) => match load_candidate(&m.candidate, problem) {
+                Some(Ok(problem)) => match load_candidate(registry, &m.candidate, problem) {
                     Ok(c) => Loaded::Valid(c),
                     Err(e) => invalid(&m.candidate, problem.name, &e),
                 },

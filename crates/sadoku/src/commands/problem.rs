@@ -11,10 +11,12 @@ use sadoku_core::seeds::Seeds;
 
 use crate::backend::{self, Backend};
 use crate::cli::ProblemCheckArgs;
-use crate::{lanes, progress, registry, review, sandbox};
+use sadoku_core::problem::Registry;
+
+use crate::{lanes, progress, review, sandbox};
 
 /// Lint each problem directory and compile its reference kernel; exit 1 if any fails.
-pub fn check(args: ProblemCheckArgs, backend: &dyn Backend) -> Result<u8> {
+pub fn check(registry: &mut Registry, args: ProblemCheckArgs, backend: &dyn Backend) -> Result<u8> {
     if !args.arch.starts_with("sm_") {
         anyhow::bail!("--arch {}: expected a real architecture such as sm_90", args.arch);
     }
@@ -92,16 +94,22 @@ pub fn check(args: ProblemCheckArgs, backend: &dyn Backend) -> Result<u8> {
     if let Some(solutions) = &args.prove {
         // The definitions checked here are the ones proved: they join the registry.
         for d in &args.dirs {
-            registry::add_dir(d)?;
+            crate::registry::add_dir(registry, d)?;
         }
-        failed += prove(backend, &proved, solutions, args.gpu)?;
+        failed += prove(registry, backend, &proved, solutions, args.gpu)?;
     }
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
 /// Verify (untimed) every solution of every problem named, on one GPU; count the verdicts that are
 /// not the ones the file names promise.
-fn prove(backend: &dyn Backend, names: &[&str], solutions: &std::path::Path, gpu: usize) -> Result<usize> {
+fn prove(
+    registry: &mut Registry,
+    backend: &dyn Backend,
+    names: &[&str],
+    solutions: &std::path::Path,
+    gpu: usize,
+) -> Result<usize> {
     let mut missing = 0;
     let mut files = Vec::new();
     for name in names {
@@ -124,7 +132,7 @@ fn prove(backend: &dyn Backend, names: &[&str], solutions: &std::path::Path, gpu
     let mut failed = missing;
     let mut candidates = Vec::new();
     for path in files {
-        match Candidate::load(&path) {
+        match Candidate::load(registry, &path) {
             Ok(c) => candidates.push(c),
             Err(e) => {
                 println!("FAILED {e}");

@@ -5,7 +5,9 @@ use sadoku_core::device::Precision;
 use serde::Serialize;
 
 use crate::cli::ProblemsArgs;
-use crate::{output, registry};
+use sadoku_core::problem::Registry;
+
+use crate::output;
 
 #[derive(Serialize)]
 struct ProblemRow {
@@ -21,9 +23,10 @@ struct ProblemRow {
     origin: &'static str,
 }
 
-pub fn run(args: ProblemsArgs) -> Result<u8> {
-    let rows: Vec<ProblemRow> = registry::all()
-        .into_iter()
+pub fn run(registry: &Registry, args: ProblemsArgs) -> Result<u8> {
+    let rows: Vec<ProblemRow> = registry
+        .all()
+        .iter()
         .map(|p| {
             let mut dtypes: Vec<&str> = Vec::new();
             for t in &p.tensors {

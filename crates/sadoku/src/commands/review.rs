@@ -3,16 +3,17 @@
 use std::time::Instant;
 
 use anyhow::Result;
+use sadoku_core::problem::Registry;
 
 use crate::backend::Backend;
 use crate::candidates::{self, Loaded};
 use crate::cli::ReviewArgs;
 use crate::{kernelbench, lanes, review};
 
-pub fn run(args: ReviewArgs, backend: &dyn Backend) -> Result<u8> {
+pub fn run(registry: &mut Registry, args: ReviewArgs, backend: &dyn Backend) -> Result<u8> {
     let started = Instant::now();
     let paths = candidates::expand(&args.candidates)?;
-    let loaded = candidates::load_all(&paths);
+    let loaded = candidates::load_all(registry, &paths);
     // A library problem whose baseline is eager PyTorch: its process runs the bridge, with the
     // interpreter $SADOKU_PYTHON names (else python3).
     let torch = loaded.iter().any(|l| matches!(l, Loaded::Valid(c) if c.problem.torch_baseline().is_some()));

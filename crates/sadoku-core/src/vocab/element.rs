@@ -3,7 +3,7 @@
 
 use half::{bf16, f16};
 
-use crate::problem::Dtype;
+use super::Dtype;
 
 /// The value an element's bits hold (NaN and ±∞ as such; integers exactly below 2⁵³).
 pub fn value(dtype: Dtype, bits: u64) -> f64 {

@@ -1,4 +1,6 @@
-//! The TOML front matter of a candidate, parsed and checked against its problem.
+//! The TOML front matter of a candidate (also a problem's reference kernel's), parsed: the launch-spec
+//! language candidates and problems share. It is checked against its problem in
+//! [`crate::candidate`], which knows problems; this module knows only sizes and expressions.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -6,11 +8,10 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::expr::Expr;
-use crate::problem::{Problem, Sizes};
+use crate::vocab::{Expr, Sizes};
 
 /// An error with the 1-based line of the candidate file it concerns, when known.
-type Located = (Option<usize>, String);
+pub(crate) type Located = (Option<usize>, String);
 
 const OPENING: &str = "/* sadoku";
 
@@ -242,80 +243,6 @@ impl Spec {
         })
     }
 
-    /// Check names against the problem, and evaluate every expression at every size the problem
-    /// verifies, so that spec mistakes surface before any GPU work.
-    pub fn validate(&mut self, problem: &Problem) -> Result<(), Located> {
-        let symbols = problem.size_symbols();
-        let buffers: Vec<&str> = problem.buffers(&problem.timed_sizes()).iter().map(|b| b.name).collect();
-        let known = || {
-            let mut k: Vec<String> = buffers.iter().map(|s| s.to_string()).collect();
-            k.extend(self.scratch.iter().map(|(n, _)| n.clone()));
-            format!("buffers: {}; sizes: {}", k.join(", "), symbols.join(", "))
-        };
-        for (name, _) in &self.scratch {
-            if buffers.contains(&name.as_str()) || symbols.contains(&name.as_str()) {
-                return Err((
-                    None,
-                    format!("scratch buffer `{name}` clashes with a name of problem `{}`", problem.name()),
-                ));
-            }
-        }
-        let known_text = known();
-        for (i, launch) in self.launches.iter_mut().enumerate() {
-            for arg in &mut launch.args {
-                if let ArgSpec::Buffer(name) = arg {
-                    let is_buffer = buffers.contains(&name.as_str()) || self.scratch.iter().any(|(n, _)| n == name);
-                    if !is_buffer {
-                        if symbols.contains(&name.as_str()) {
-                            *arg = ArgSpec::Int(Expr::parse(name).map_err(|e| (Some(launch.line), e.to_string()))?);
-                        } else {
-                            return Err((
-                                Some(launch.line),
-                                format!(
-                                    "launch {} (`{}`): unknown argument `{name}` ({known_text})",
-                                    i + 1,
-                                    launch.kernel
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-            for e in launch_exprs(launch) {
-                if let Some(s) = e.symbols().into_iter().find(|s| !symbols.contains(&s.as_str())) {
-                    return Err((
-                        Some(launch.line),
-                        format!(
-                            "launch {} (`{}`): unknown symbol `{s}` in `{e}` (sizes of `{}`: {})",
-                            i + 1,
-                            launch.kernel,
-                            problem.name(),
-                            symbols.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        for (name, e) in &self.scratch {
-            if let Some(s) = e.symbols().into_iter().find(|s| !symbols.contains(&s.as_str())) {
-                return Err((None, format!("scratch `{name}`: unknown symbol `{s}` in `{e}`")));
-            }
-        }
-        for sizes in problem.check_sizes() {
-            self.resolve(&sizes).map_err(|(line, m)| (line, format!("at {sizes}: {m}")))?;
-            for (name, e) in &self.scratch {
-                let bytes = eval(e, &sizes).map_err(|m| (None, format!("at {sizes}: scratch `{name}`: {m}")))?;
-                if !(0..=1 << 40).contains(&bytes) {
-                    return Err((
-                        None,
-                        format!("at {sizes}: scratch `{name}` is {bytes} bytes; it must be 0 to 1 TiB"),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// A spec of launches alone (a problem's reference kernel).
     pub fn of_launches(launches: Vec<LaunchSpec>) -> Spec {
         Spec {
@@ -381,14 +308,14 @@ impl Spec {
     }
 }
 
-fn launch_exprs(l: &LaunchSpec) -> impl Iterator<Item = &Expr> {
+pub(crate) fn launch_exprs(l: &LaunchSpec) -> impl Iterator<Item = &Expr> {
     l.grid.iter().chain(&l.block).chain(std::iter::once(&l.shared_mem)).chain(l.args.iter().filter_map(|a| match a {
         ArgSpec::Int(e) => Some(e),
         ArgSpec::Buffer(_) => None,
     }))
 }
 
-fn eval(e: &Expr, sizes: &Sizes) -> Result<i64, String> {
+pub(crate) fn eval(e: &Expr, sizes: &Sizes) -> Result<i64, String> {
     e.eval(&|s| sizes.get(s)).map_err(|err| err.to_string())
 }
 

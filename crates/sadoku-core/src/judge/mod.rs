@@ -1,0 +1,224 @@
+//! Judging one launch: the one shape that verification and timing share.
+//!
+//! 1. **Draw**: the judge's GPU fills every input with a fresh draw ([`crate::generate`]), seeded
+//!    for this launch alone, into judge-only memory, copies it into the buffer the candidate
+//!    maps and hashes that; outputs and scratch are poisoned.
+//! 2. **Run**: the candidate's worker runs (or times) its launches on buffers it maps from the
+//!    judge (CUDA IPC): inputs, outputs, scratch, never anything else.
+//! 3. **Compare**: on the judge's GPU, in the judge's own context, the fp64 truth is computed from
+//!    the judge's own copy of the inputs (never from memory the candidate could have written
+//!    during its call and put back since), a comparator reduces the output against it ([`crate::device::compare`]), the
+//!    inputs are hashed again and the guard zones around every buffer are hashed. One small
+//!    summary comes back to the host; evidence is downloaded only when something failed.
+//!
+//! The truth never exists in the worker's process: it lives in judge-only allocations that are
+//! never exported. At small sizes the host recomputes the truth and the comparison independently
+//! and the two paths must agree, so that the comparator is itself under test on every review.
+//!
+//! Where buffers cannot be shared (no CUDA IPC on the machine, or a worker under
+//! compute-sanitizer, whose memcheck must see the candidate's allocations as its own), the worker
+//! holds copies and the contents cross the worker's pipe before and after each launch; the truth
+//! still stays with the judge.
+//!
+//! The buffers the candidate sees are its arena (`arena.rs`), the judge-only memory and the fp64
+//! truth computed in it are the truth (`truth.rs`), and the steps above are `launch.rs`.
+
+mod arena;
+mod launch;
+mod truth;
+
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::candidate::Candidate;
+use crate::checks::accuracy::Accuracy;
+use crate::checks::signature::ParamKind;
+use crate::device::{Device, DeviceError, Draw, ModuleHandle, PoisonWords, Sample, mix64};
+use crate::problem::{Distribution, Role, Sizes};
+use crate::seeds::Seeds;
+use crate::verdict::{At, Rejection};
+
+pub(crate) use arena::{Arena, Guarded};
+pub(crate) use launch::judge;
+pub(crate) use truth::Truth;
+
+/// Largest output (elements) whose verification trials are also checked on the host.
+pub const HOST_CHECK_ELEMENTS: usize = 1 << 20;
+/// Most work (the problem's flop floor) a host cross-check may recompute: plain loops must stay
+/// cheap (trimm at N = 1000 is 0.67 GFLOP).
+pub const HOST_CHECK_FLOPS: f64 = 2e9;
+
+/// A candidate compiled, loaded, and its arguments checked: ready to launch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub module: ModuleHandle,
+    /// How each argument of each launch is passed.
+    pub kinds: Vec<Vec<ParamKind>>,
+}
+
+/// Why judging stopped early.
+pub(crate) enum Stop {
+    Reject(Box<Rejection>),
+    Env(DeviceError),
+}
+
+pub(crate) fn reject(r: Rejection) -> Stop {
+    Stop::Reject(Box::new(r))
+}
+
+impl From<DeviceError> for Stop {
+    fn from(e: DeviceError) -> Stop {
+        Stop::Env(e)
+    }
+}
+
+fn env(message: String) -> Stop {
+    Stop::Env(DeviceError::Environment(message))
+}
+
+/// Map a failed candidate launch to a verdict; anything else ends the run.
+pub(crate) fn launch_failure(e: DeviceError, at: At) -> Stop {
+    let message = e.to_string();
+    match e {
+        DeviceError::LaunchRefused { .. } => reject(Rejection::LaunchRefused { at, message }),
+        DeviceError::KernelFault { .. } | DeviceError::ModuleLoad { .. } => {
+            reject(Rejection::KernelFault { at, message })
+        }
+        DeviceError::Timeout { .. } => reject(Rejection::Timeout { at, message }),
+        DeviceError::WorkerDied { .. } => reject(Rejection::WorkerDied { at, message }),
+        DeviceError::Refused { reason, evidence, .. } => reject(Rejection::Refused { at, reason, evidence }),
+        e => Stop::Env(e),
+    }
+}
+
+pub use crate::device::Sharing;
+
+/// The GPU work of a review, split so that the answer never exists where the candidate runs: the
+/// candidate's launches go to `candidate` (a worker process of its own, in production), fresh
+/// inputs, the fp64 truth, the comparison and the library baseline to `reference`, the judge.
+pub struct Devices<'a> {
+    pub candidate: &'a mut dyn Device,
+    pub reference: &'a mut dyn Device,
+    /// Shared with the other reviews running on the same GPU, if any.
+    pub gate: Option<&'a GpuGate>,
+    /// Mapped unless mapping failed once (then copied for the rest of the review) or was not
+    /// wanted.
+    pub sharing: Sharing,
+    /// For a KernelBench problem: the process serving its own Model (truth and baseline).
+    pub model: Option<&'a mut crate::model::ModelWorker>,
+}
+
+impl<'a> Devices<'a> {
+    pub fn new(candidate: &'a mut dyn Device, reference: &'a mut dyn Device) -> Devices<'a> {
+        Devices { candidate, reference, gate: None, sharing: Sharing::Mapped, model: None }
+    }
+
+    /// GPU work that may share the card with other reviews' verification (not with timing).
+    pub fn shared(&self) -> Option<RwLockReadGuard<'a, ()>> {
+        self.gate.map(GpuGate::shared)
+    }
+
+    /// GPU work that needs the card to itself: timing.
+    pub fn exclusive(&self) -> Option<RwLockWriteGuard<'a, ()>> {
+        self.gate.map(|g| g.0.write().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// When several reviews share one GPU (`--jobs`): their verification may overlap, but a review
+/// being timed has the card to itself. Waiting writers hold off new readers, so timing is not
+/// starved.
+#[derive(Debug, Default)]
+pub struct GpuGate(RwLock<()>);
+
+impl GpuGate {
+    /// Work that may overlap other reviews' verification but never a timing: verification,
+    /// compiles (a torch extension's build keeps every core busy), starting workers.
+    pub fn shared(&self) -> RwLockReadGuard<'_, ()> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One launch to judge.
+pub(crate) struct Plan {
+    pub at: At,
+    /// One per input.
+    pub draws: Vec<Draw>,
+    /// One per output.
+    pub poison: Vec<PoisonWords>,
+    pub scratch_seed: u64,
+    /// Timed (traced, L2 flushed) rather than simply run.
+    pub timed: bool,
+    /// Keep a copy of the outputs for a later repeat.
+    pub keep: bool,
+    /// The inputs are those of the kept launch: the outputs must match it up to rounding.
+    pub repeat: bool,
+    /// At small sizes, recompute the truth and the comparison on the host too (verification).
+    pub host_check: bool,
+}
+
+/// What a judged launch showed. Its accuracy is not yet held against the tolerance: see
+/// [`Judged::inaccurate`].
+pub(crate) struct Judged {
+    pub sample: Option<Sample>,
+    pub accuracy: Vec<Accuracy>,
+    /// Host wall time of step 3: the fp64 truth, the comparison and the hashes, ms.
+    pub truth_ms: f64,
+}
+
+impl Judged {
+    /// The first output whose accuracy fails its tolerance, as a rejection.
+    pub fn inaccurate(&self, at: &At) -> Option<Rejection> {
+        self.accuracy.iter().find_map(|acc| {
+            acc.failure().map(|evidence| Rejection::Inaccurate { at: at.clone(), class: acc.class, evidence })
+        })
+    }
+}
+
+/// "randn", or "randn and uniform(0, 4)" when the inputs' distributions differ.
+pub(crate) fn distributions_text(d: &[Distribution]) -> String {
+    let mut names: Vec<String> = d.iter().map(|x| x.to_string()).collect();
+    names.dedup();
+    names.join(" and ")
+}
+
+/// The seed of one launch's inputs: the run's seed, the candidate, the problem (its name and
+/// definition), the case (`trial`, `stress`, `timed launch`), the sizes and the launch's index
+/// within its case, so that no two launches of a run share a stream or a prefix of one.
+pub(crate) fn launch_seed(seeds: &Seeds, candidate: &Candidate, case: &str, sizes: &Sizes, index: usize) -> u64 {
+    seeds.launch(&candidate.sha256, candidate.problem.name, candidate.problem.sha256, case, &sizes.to_string(), index)
+}
+
+/// Input `k`'s seed within a launch whose inputs have seed `base`.
+pub(crate) fn input_seed(base: u64, k: usize) -> u64 {
+    mix64(base ^ mix64(k as u64 + 1))
+}
+
+/// Fresh draws for every input of a problem at `sizes`.
+pub(crate) fn draws(candidate: &Candidate, sizes: &Sizes, kind: usize, base: u64, scales: &[f32]) -> Vec<Draw> {
+    draws_of(candidate, sizes, &candidate.problem.input_distributions(kind, sizes), base, scales)
+}
+
+/// Fresh draws for every input of a problem at `sizes`, from the given distributions (one per
+/// input, in declaration order).
+pub(crate) fn draws_of(
+    candidate: &Candidate,
+    sizes: &Sizes,
+    distributions: &[Distribution],
+    base: u64,
+    scales: &[f32],
+) -> Vec<Draw> {
+    candidate
+        .problem
+        .buffers(sizes)
+        .iter()
+        .filter(|b| b.role == Role::Input)
+        .enumerate()
+        .map(|(k, spec)| Draw {
+            distribution: distributions[k],
+            seed: input_seed(base, k),
+            scale: scales.get(k).copied().unwrap_or(1.0),
+            cols: spec.cols() as u64,
+            lower: spec.lower_triangular,
+            dtype: spec.dtype,
+        })
+        .collect()
+}
