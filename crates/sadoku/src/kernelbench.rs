@@ -12,8 +12,8 @@ use include_dir::{Dir, include_dir};
 use serde_json::Value;
 
 use sadoku_core::candidate::{Candidate, SpecError};
-use sadoku_core::problem::{Problem, Registry};
 use sadoku_core::problem::torch::ModelKind;
+use sadoku_core::problem::{Problem, Registry};
 use sadoku_core::report::{CandidateReport, Report};
 
 use crate::candidates::Loaded;
