@@ -134,7 +134,7 @@ impl Spec {
         let missing = || {
             (
                 Some(1),
-                "no front matter: the file must open with a `/* sadoku ... */` comment holding TOML (see README)"
+                "no front matter: the file must open with a `/* sadoku ... */` comment holding TOML (see docs/USAGE.md)"
                     .to_string(),
             )
         };
