@@ -11,6 +11,7 @@
 
 pub mod backend;
 pub mod candidates;
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod journal;

@@ -42,7 +42,7 @@ impl Drop for ProcessWorker {
     fn drop(&mut self) {
         // Nothing a Python worker started outlives it.
         if self.group {
-            crate::python_sandbox::kill_group(self.child.id());
+            crate::child::kill_group(self.child.id());
         }
     }
 }
@@ -64,7 +64,7 @@ impl Worker for ProcessWorker {
     fn kill(&mut self) {
         // SIGKILL ends stopped processes as well as running ones.
         if self.group {
-            crate::python_sandbox::kill_group(self.child.id());
+            crate::child::kill_group(self.child.id());
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -118,31 +118,6 @@ pub fn find_sanitizer() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Variables a worker keeps from the judge's environment: where CUDA and sadoku's cache are, and
-/// which GPUs it may see. Everything else (tokens, proxies, LD_PRELOAD, ...) is cleared.
-const KEPT_ENV: [&str; 9] = [
-    "LD_LIBRARY_PATH",
-    "CUDA_HOME",
-    "CUDA_PATH",
-    "CUDA_VISIBLE_DEVICES",
-    "SADOKU_CACHE_DIR",
-    "SADOKU_NO_CUPTI",
-    "XDG_CACHE_HOME",
-    "HOME",
-    "PATH",
-];
-
-/// A worker's environment: [`KEPT_ENV`] and `NVIDIA_*` from the judge's, and `TMPDIR` = `temp`.
-pub fn clear_env(cmd: &mut Command, temp: &std::path::Path) {
-    cmd.env_clear();
-    for (k, v) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| KEPT_ENV.contains(&k) || k.starts_with("NVIDIA_")) {
-            cmd.env(k, v);
-        }
-    }
-    cmd.env("TMPDIR", temp);
-}
-
 /// Start a worker on GPU `gpu` (under compute-sanitizer when asked), serving `device`'s kind of
 /// device, and connect to it. It starts
 /// with a cleared environment and a private temporary directory, and confines itself as
@@ -188,7 +163,7 @@ pub fn spawn(
     cmd.args(["--sandbox", mode]).arg("--temp").arg(temp.path());
     // Not under compute-sanitizer, which passes its own variables to the program it wraps.
     if sanitizer.is_none() {
-        clear_env(&mut cmd, temp.path());
+        crate::child::clear_env(&mut cmd, temp.path());
     }
     let child = cmd
         .stdin(Stdio::piped())

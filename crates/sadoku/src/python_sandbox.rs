@@ -82,7 +82,7 @@ pub(crate) fn system_read() -> Vec<PathBuf> {
 /// The judge's side: the command that starts a confined Python worker running `args` with
 /// `python`, with a cleared environment pointed at `temp`, the directories of `read` on its
 /// Python path. The worker leads its process group:
-/// kill it with [`kill_group`].
+/// kill it with [`crate::child::kill_group`].
 pub fn command(
     python: &Path,
     temp: &Path,
@@ -119,7 +119,7 @@ pub fn command_writing(
         cmd.arg("--write").arg(e);
     }
     cmd.arg("--").arg(python).args(args);
-    crate::processes::clear_env(&mut cmd, temp);
+    crate::child::clear_env(&mut cmd, temp);
     // Python and the libraries it loads keep their caches in the worker's own directory.
     for var in [
         "HOME",
@@ -188,12 +188,6 @@ pub fn extension_cache(python: &Path, source: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Kill a worker's whole process group: the worker and everything it started.
-pub fn kill_group(leader: u32) {
-    // SAFETY: a signal to a process group the judge made.
-    unsafe { libc::kill(-(leader as i32), libc::SIGKILL) };
-}
-
 /// A Python worker run to its end (or its deadline), its process group then killed.
 pub struct Ran {
     /// How it ended; `None` when it was still running at the deadline.
@@ -235,7 +229,7 @@ pub fn run_to_end(mut cmd: std::process::Command, deadline: std::time::Duration)
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let left_running = group_members(leader).len();
-    kill_group(leader);
+    crate::child::kill_group(leader);
     let _ = child.wait();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let alive_after_kill = group_members(leader).len();

@@ -35,7 +35,7 @@ pub fn review_loaded(
     args: &ReviewArgs,
     started: Instant,
     loaded: Vec<Loaded>,
-    python: Option<lanes::PythonPlan>,
+    python: Option<crate::backend::PythonPlan>,
     summary: &dyn Fn(&Report) -> (String, serde_json::Value),
 ) -> Result<u8> {
     let valid: Vec<&Candidate> =

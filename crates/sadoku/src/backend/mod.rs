@@ -3,6 +3,7 @@
 //! device (the hidden `--device sim`), so that the whole review path (lanes, `--jobs`, the
 //! journal, `--resume`, exports) runs end to end in CI, worker processes included.
 
+mod python;
 mod sim;
 
 use sadoku_core::compile::ModuleCache;
@@ -11,10 +12,10 @@ use sadoku_core::model::ModelWorker;
 use sadoku_core::worker::{RemoteDevice, Timeouts};
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 
+pub use python::PythonPlan;
 pub use sim::Sim;
 
 use crate::cli::DeviceArg;
-use crate::lanes::PythonPlan;
 use crate::processes::{self, Sanitizer};
 use crate::sandbox::Mode;
 

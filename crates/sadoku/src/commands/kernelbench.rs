@@ -184,7 +184,7 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
             }
         })
         .collect();
-    let plan = crate::lanes::PythonPlan {
+    let plan = crate::backend::PythonPlan {
         python,
         bridge: bridge.path().to_path_buf(),
         device: backend.python_device().into(),

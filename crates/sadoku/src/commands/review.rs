@@ -8,7 +8,7 @@ use sadoku_core::problem::Registry;
 use crate::backend::Backend;
 use crate::candidates::{self, Loaded};
 use crate::cli::ReviewArgs;
-use crate::{kernelbench, lanes, review};
+use crate::{kernelbench, review};
 
 pub fn run(registry: &mut Registry, args: ReviewArgs, backend: &dyn Backend) -> Result<u8> {
     let started = Instant::now();
@@ -18,7 +18,7 @@ pub fn run(registry: &mut Registry, args: ReviewArgs, backend: &dyn Backend) -> 
     // interpreter $SADOKU_PYTHON names (else python3).
     let torch = loaded.iter().any(|l| matches!(l, Loaded::Valid(c) if c.problem.torch_baseline().is_some()));
     let bridge = if torch { Some(kernelbench::Bridge::write()?) } else { None };
-    let python = bridge.as_ref().map(|b| lanes::PythonPlan {
+    let python = bridge.as_ref().map(|b| crate::backend::PythonPlan {
         python: kernelbench::python(None),
         bridge: b.path().to_path_buf(),
         device: backend.python_device().into(),

@@ -74,7 +74,7 @@ pub fn run(args: SandboxArgs) -> Result<u8> {
     for w in &writable {
         cmd.arg("--writable").arg(w);
     }
-    crate::processes::clear_env(&mut cmd, temp.path());
+    crate::child::clear_env(&mut cmd, temp.path());
     let out = cmd.stderr(std::process::Stdio::inherit()).output().map_err(|e| anyhow!("cannot start: {e}"))?;
     let confined: Confined = serde_json::from_slice(&out.stdout)
         .map_err(|e| anyhow!("the confined process did not report ({}): {e}", out.status))?;
