@@ -16,7 +16,7 @@ use crate::time::{self, TimingOptions};
 use crate::verdict::{At, Rejection, Verdict};
 use crate::verify::{self, VerifyOptions};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ReviewOptions {
     /// The precision reviewed for: the accuracy required and the baseline compared with.
     pub precision: Precision,

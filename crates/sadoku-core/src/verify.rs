@@ -38,7 +38,7 @@ use crate::problem::{Dtype, Role, Sizes};
 use crate::seeds::Seeds;
 use crate::verdict::{At, Rejection};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct VerifyOptions {
     /// Sizes to verify at; the problem's own list when empty.
     pub sizes: Vec<Sizes>,

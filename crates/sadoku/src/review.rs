@@ -218,10 +218,16 @@ pub fn review_loaded(
 
 /// What identifies a review for `--resume`: the source (and its problem's definition), and every
 /// option that changes the verdict or the numbers (the seed does not: a resumed run draws new
-/// inputs for what is left).
+/// inputs for what is left). Hashed from a stable serialization (JSON, fields in declaration
+/// order), never from a `Debug` string, whose form no one promises.
 pub fn review_key(sha256: &str, options: &ReviewOptions, sanitize: bool) -> String {
-    let text = format!("{sha256}\n{options:?}\nsanitize={sanitize}\n{VERSION}");
-    hex::encode(Sha256::digest(text.as_bytes()))
+    let identity = serde_json::json!({
+        "source_sha256": sha256,
+        "options": options,
+        "sanitize": sanitize,
+        "sadoku": VERSION,
+    });
+    hex::encode(Sha256::digest(identity.to_string().as_bytes()))
 }
 
 /// `--size` over the timed case of the candidates' problem: the named symbols replaced, the
@@ -336,4 +342,26 @@ pub fn judge_on_lanes(
 /// The options of an untimed review (`problem check --prove`): verification only.
 pub fn untimed() -> (ReviewOptions, Timeouts) {
     (ReviewOptions { skip_timing: true, ..ReviewOptions::default() }, Timeouts::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `--resume` key is the same for the same review and changes with anything that changes
+    /// the verdict or the numbers: the source, an option, the sanitizer.
+    #[test]
+    fn the_resume_key_is_stable_and_says_what_changed() {
+        let options = ReviewOptions::default();
+        let key = review_key("abc", &options, false);
+        assert_eq!(key, review_key("abc", &options.clone(), false));
+        assert_eq!(key.len(), 64);
+        assert_ne!(key, review_key("abd", &options, false));
+        assert_ne!(key, review_key("abc", &options, true));
+        let tf32 = options.clone().for_precision(Precision::Tf32);
+        assert_ne!(key, review_key("abc", &tf32, false));
+        let mut budget = options.clone();
+        budget.timing.budget *= 2;
+        assert_ne!(key, review_key("abc", &budget, false));
+    }
 }

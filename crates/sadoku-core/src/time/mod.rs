@@ -36,7 +36,7 @@ use crate::stats::Summary;
 pub use dispute::ClockCheck;
 use sampler::{Sampler, sample_rounds};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TimingOptions {
     /// Verified but discarded samples before the timed ones, at least this long together.
     pub warmup: Duration,
