@@ -52,49 +52,44 @@ pub const TIMING_HELPERS: [&str; 13] = [
     "sadoku_fma_peak",
 ];
 
-/// One kernel record as CUPTI delivered it.
+/// One record as CUPTI delivered it: the judge's [`KernelRecord`] (a kernel, copy or memset), and
+/// what only the tracer needs to sort records out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawKernel {
-    pub name: String,
-    pub grid: [u32; 3],
-    pub block: [u32; 3],
-    pub registers: u32,
-    pub shared_bytes: u32,
-    pub start: u64,
-    pub end: u64,
-    pub stream: u32,
+    pub record: KernelRecord,
+    /// The CUDA context that ran it: a native worker's trace keeps its own context's records.
     pub context: u32,
     /// A memset's 32-bit value and its bytes (the Python worker's markers are 4-byte memsets of a
     /// value of its own).
     pub memset: Option<(u32, u64)>,
 }
 
+impl std::ops::Deref for RawKernel {
+    type Target = KernelRecord;
+    fn deref(&self) -> &KernelRecord {
+        &self.record
+    }
+}
+
 impl RawKernel {
     /// As the judge sees it.
     fn record(&self) -> KernelRecord {
-        KernelRecord {
-            name: self.name.clone(),
-            grid: self.grid,
-            block: self.block,
-            registers: self.registers,
-            shared_bytes: self.shared_bytes,
-            start_ns: self.start,
-            end_ns: self.end,
-            stream: self.stream,
-        }
+        self.record.clone()
     }
 
     /// A copy or memset: no launch configuration.
-    fn transfer(name: String, (start, end): (u64, u64), stream: u32, context: u32) -> RawKernel {
+    fn transfer(name: String, (start_ns, end_ns): (u64, u64), stream: u32, context: u32) -> RawKernel {
         RawKernel {
-            name,
-            grid: [0; 3],
-            block: [0; 3],
-            registers: 0,
-            shared_bytes: 0,
-            start,
-            end,
-            stream,
+            record: KernelRecord {
+                name,
+                grid: [0; 3],
+                block: [0; 3],
+                registers: 0,
+                shared_bytes: 0,
+                start_ns,
+                end_ns,
+                stream,
+            },
             context,
             memset: None,
         }
@@ -348,22 +343,28 @@ unsafe fn read_buffer(buffer: *mut u8, valid: usize) {
             let shared = addr_of!((*k).staticSharedMemory).read_unaligned().max(0) as u32
                 + addr_of!((*k).dynamicSharedMemory).read_unaligned().max(0) as u32;
             found.push(RawKernel {
-                name: if name.is_null() { String::new() } else { CStr::from_ptr(name).to_string_lossy().into_owned() },
-                grid: [
-                    dim(addr_of!((*k).gridX).read_unaligned()),
-                    dim(addr_of!((*k).gridY).read_unaligned()),
-                    dim(addr_of!((*k).gridZ).read_unaligned()),
-                ],
-                block: [
-                    dim(addr_of!((*k).blockX).read_unaligned()),
-                    dim(addr_of!((*k).blockY).read_unaligned()),
-                    dim(addr_of!((*k).blockZ).read_unaligned()),
-                ],
-                registers: addr_of!((*k).registersPerThread).read_unaligned() as u32,
-                shared_bytes: shared,
-                start: addr_of!((*k).start).read_unaligned(),
-                end: addr_of!((*k).end).read_unaligned(),
-                stream: addr_of!((*k).streamId).read_unaligned(),
+                record: KernelRecord {
+                    name: if name.is_null() {
+                        String::new()
+                    } else {
+                        CStr::from_ptr(name).to_string_lossy().into_owned()
+                    },
+                    grid: [
+                        dim(addr_of!((*k).gridX).read_unaligned()),
+                        dim(addr_of!((*k).gridY).read_unaligned()),
+                        dim(addr_of!((*k).gridZ).read_unaligned()),
+                    ],
+                    block: [
+                        dim(addr_of!((*k).blockX).read_unaligned()),
+                        dim(addr_of!((*k).blockY).read_unaligned()),
+                        dim(addr_of!((*k).blockZ).read_unaligned()),
+                    ],
+                    registers: addr_of!((*k).registersPerThread).read_unaligned() as u32,
+                    shared_bytes: shared,
+                    start_ns: addr_of!((*k).start).read_unaligned(),
+                    end_ns: addr_of!((*k).end).read_unaligned(),
+                    stream: addr_of!((*k).streamId).read_unaligned(),
+                },
                 context: addr_of!((*k).contextId).read_unaligned(),
                 memset: None,
             });
@@ -467,29 +468,29 @@ pub fn assemble_call(records: &[RawKernel], marker: u32, dropped: u64) -> Trace 
     if dropped > 0 {
         return unavailable(format!("CUPTI lost {dropped} record(s) of this call"));
     }
-    if let Some(r) = records.iter().find(|r| r.start == 0 || r.end < r.start) {
+    if let Some(r) = records.iter().find(|r| r.start_ns == 0 || r.end_ns < r.start_ns) {
         return unavailable(format!("CUPTI delivered an incomplete record of `{}`", r.name));
     }
     let mut markers: Vec<(usize, &RawKernel)> =
         records.iter().enumerate().filter(|(_, r)| is_marker(r, marker)).collect();
-    markers.sort_by_key(|(_, r)| (r.start, r.end));
+    markers.sort_by_key(|(_, r)| (r.start_ns, r.end_ns));
     let (Some(&(first, open)), Some(&(last, close))) = (markers.first(), markers.last()) else {
         return unavailable("the trace lacks the call's marker memsets (CUPTI delivered 0 of 2)".into());
     };
     if first == last {
         return unavailable("the trace lacks one of the call's marker memsets (CUPTI delivered 1 of 2)".into());
     }
-    if open.end > close.start {
-        return unavailable(format!("the call's marker memsets overlap ({} to {} ns)", open.end, close.start));
+    if open.end_ns > close.start_ns {
+        return unavailable(format!("the call's marker memsets overlap ({} to {} ns)", open.end_ns, close.start_ns));
     }
     let mut kernels: Vec<KernelRecord> = records
         .iter()
         .enumerate()
-        .filter(|&(i, r)| i != first && i != last && r.end > open.end)
+        .filter(|&(i, r)| i != first && i != last && r.end_ns > open.end_ns)
         .map(|(_, r)| r.record())
         .collect();
     kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
-    Trace::Call { window_ns: (open.end, close.start), kernels }
+    Trace::Call { window_ns: (open.end_ns, close.start_ns), kernels }
 }
 
 /// The sample's trace from the records collected since [`begin`]: the window between the last two
@@ -501,17 +502,17 @@ pub fn assemble(records: &[RawKernel], context: Option<u32>, dropped: u64) -> Tr
     }
     let ours: Vec<&RawKernel> = records.iter().filter(|r| context.is_none_or(|c| r.context == c)).collect();
     let mut markers: Vec<&RawKernel> = ours.iter().copied().filter(|r| r.name == MARKER).collect();
-    markers.sort_by_key(|r| r.start);
+    markers.sort_by_key(|r| r.start_ns);
     let [.., before, after] = markers[..] else {
         return unavailable(format!(
             "the trace lacks this sample's marker kernels (CUPTI delivered {} of 2)",
             markers.len()
         ));
     };
-    if before.end == 0 || after.start == 0 || before.end > after.start {
+    if before.end_ns == 0 || after.start_ns == 0 || before.end_ns > after.start_ns {
         return unavailable(format!(
             "CUPTI delivered incomplete marker records (window {} to {} ns)",
-            before.end, after.start
+            before.end_ns, after.start_ns
         ));
     }
     let mut kernels: Vec<KernelRecord> =
@@ -520,7 +521,7 @@ pub fn assemble(records: &[RawKernel], context: Option<u32>, dropped: u64) -> Tr
         return unavailable(format!("CUPTI delivered an incomplete record of `{}`", k.name));
     }
     kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
-    Trace::Traced { stream: before.stream, window_ns: (before.end, after.start), kernels }
+    Trace::Traced { stream: before.stream, window_ns: (before.end_ns, after.start_ns), kernels }
 }
 
 #[cfg(test)]
@@ -529,14 +530,16 @@ mod tests {
 
     fn rec(name: &str, start: u64, end: u64, stream: u32, context: u32) -> RawKernel {
         RawKernel {
-            name: name.into(),
-            grid: [4, 2, 1],
-            block: [256, 1, 1],
-            registers: 32,
-            shared_bytes: 1024,
-            start,
-            end,
-            stream,
+            record: KernelRecord {
+                name: name.into(),
+                grid: [4, 2, 1],
+                block: [256, 1, 1],
+                registers: 32,
+                shared_bytes: 1024,
+                start_ns: start,
+                end_ns: end,
+                stream,
+            },
             context,
             memset: None,
         }
