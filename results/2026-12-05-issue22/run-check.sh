@@ -2,7 +2,7 @@
 # Issue 22 on a lent GPU: the restructured binary (.carry/new) through scripts/gpu-check.sh (steps 0,
 # 1 and 3: the device tests, every example against examples/expected.toml, the seed job), then the
 # honest candidates and the KernelBench examples that need no extension build reviewed by the new
-# binary and by the one before the restructuring (.carry/prev, bddc238), alternating, on the same
+# binary and by the one before the restructuring (.carry/prev, bddc238), one after the other, on the same
 # card: the same verdicts, speedups within 2 %.
 set -u
 mkdir -p target/release prev && cp .carry/new/sadoku .carry/new/libsadoku_trace.so target/release/ && chmod +x target/release/sadoku
@@ -17,7 +17,7 @@ tail -4 $OUT/check.txt
 tar czf $OUT/check.tgz -C $OUT check && rm -rf $OUT/check
 honest="examples/seed/fix_16x16.cu examples/seed/fix_32x32.cu examples/seed/tiled_smem.cu examples/honest/*.cu"
 k=examples/kernelbench/candidates
-for b in prev/sadoku target/release/sadoku prev/sadoku target/release/sadoku; do
+for b in prev/sadoku target/release/sadoku; do
   n=$(basename $(dirname $b))
   timeout 120 $b review --json $honest > $OUT/honest-$n.json 2>/dev/null
   timeout 120 $b kernelbench review --python $PY examples/kernelbench/problems $k/leaky_relu_native.cu \
