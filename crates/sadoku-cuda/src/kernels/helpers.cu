@@ -263,17 +263,21 @@ __device__ __forceinline__ void sadoku_cmp_merge(SadokuCmp& a, const SadokuCmp& 
     }
 }
 
-// Tree reduction over a block of SADOKU_THREADS threads; every thread gets the block's summary.
-__device__ SadokuCmp sadoku_cmp_block(SadokuCmp c) {
-    __shared__ SadokuCmp s[SADOKU_THREADS];
-    s[threadIdx.x] = c;
+// Tree reduction over a block of SADOKU_THREADS threads with `merge`; every thread gets the
+// block's summary.
+template <typename T, void (*merge)(T&, const T&)>
+__device__ T sadoku_block_reduce(T v) {
+    __shared__ T s[SADOKU_THREADS];
+    s[threadIdx.x] = v;
     __syncthreads();
     for (unsigned k = SADOKU_THREADS / 2; k > 0; k >>= 1) {
-        if (threadIdx.x < k) sadoku_cmp_merge(s[threadIdx.x], s[threadIdx.x + k]);
+        if (threadIdx.x < k) merge(s[threadIdx.x], s[threadIdx.x + k]);
         __syncthreads();
     }
     return s[0];
 }
+
+__device__ SadokuCmp sadoku_cmp_block(SadokuCmp c) { return sadoku_block_reduce<SadokuCmp, sadoku_cmp_merge>(c); }
 
 // sadoku_core::device::compare::compare_host over this block's share of the elements (grid-stride,
 // each thread in increasing index order); the block's summary goes to part[9 * blockIdx.x ..].
@@ -377,16 +381,7 @@ __device__ __forceinline__ void sadoku_diff_merge(SadokuDiff& a, const SadokuDif
     a.first = min(a.first, b.first);
 }
 
-__device__ SadokuDiff sadoku_diff_block(SadokuDiff d) {
-    __shared__ SadokuDiff s[SADOKU_THREADS];
-    s[threadIdx.x] = d;
-    __syncthreads();
-    for (unsigned k = SADOKU_THREADS / 2; k > 0; k >>= 1) {
-        if (threadIdx.x < k) sadoku_diff_merge(s[threadIdx.x], s[threadIdx.x + k]);
-        __syncthreads();
-    }
-    return s[0];
-}
+__device__ SadokuDiff sadoku_diff_block(SadokuDiff d) { return sadoku_block_reduce<SadokuDiff, sadoku_diff_merge>(d); }
 
 // sadoku_core::device::compare::diff_host over this block's share; the summary goes to part[8 * blockIdx.x ..].
 extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_diff(

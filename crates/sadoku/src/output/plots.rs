@@ -33,6 +33,21 @@ fn svg(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> R
     Ok(out)
 }
 
+/// The series' legend, in the report's one style, at `at`.
+fn legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    at: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .label_font((FONT, 15))
+        .draw()
+        .map_err(err)
+}
+
 /// An axis range in log space, padded by `pad` (a factor) on each side; `always` is kept inside.
 fn log_range(values: impl Iterator<Item = f64>, always: &[f64], pad: f64) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
@@ -316,15 +331,7 @@ pub fn roofline(dram_gbs: Option<f64>, roofs: &[Roof], points: &[RooflinePoint])
                 Text::new(p.number.to_string(), (p.intensity, p.tflops), (FONT, 12).into_font().color(&BLACK))
             }))
             .map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font((FONT, 15))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     })
 }
 
@@ -397,14 +404,6 @@ pub fn sweep(axis: &str, lines: &[SweepLine]) -> Result<String> {
                 .draw_series(points.iter().map(|p| Circle::new((p.size, p.speedup), 4, colour.filled())))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font((FONT, 15))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }
