@@ -277,6 +277,19 @@ __device__ T sadoku_block_reduce(T v) {
     return s[0];
 }
 
+// A summary's first eight words, as partials and the final result both hold them: err2, ref2,
+// over, nonfinite, unwritten, first_unwritten, worst, worst_index.
+__device__ void sadoku_cmp_store(const SadokuCmp& c, unsigned long long* w) {
+    w[0] = (unsigned long long)__double_as_longlong(c.err2);
+    w[1] = (unsigned long long)__double_as_longlong(c.ref2);
+    w[2] = c.over;
+    w[3] = c.nonfinite;
+    w[4] = c.unwritten;
+    w[5] = c.first_unwritten;
+    w[6] = (unsigned long long)__double_as_longlong(c.worst);
+    w[7] = c.worst_index;
+}
+
 __device__ SadokuCmp sadoku_cmp_block(SadokuCmp c) { return sadoku_block_reduce<SadokuCmp, sadoku_cmp_merge>(c); }
 
 // sadoku_core::device::compare::compare_host over this block's share of the elements (grid-stride,
@@ -319,15 +332,8 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare(
     c = sadoku_cmp_block(c);
     if (threadIdx.x == 0) {
         unsigned long long* w = part + 9 * (unsigned long long)blockIdx.x;
-        w[0] = (unsigned long long)__double_as_longlong(c.err2);
-        w[1] = (unsigned long long)__double_as_longlong(c.ref2);
+        sadoku_cmp_store(c, w);
         w[8] = (unsigned long long)__double_as_longlong(c.scale2);
-        w[2] = c.over;
-        w[3] = c.nonfinite;
-        w[4] = c.unwritten;
-        w[5] = c.first_unwritten;
-        w[6] = (unsigned long long)__double_as_longlong(c.worst);
-        w[7] = c.worst_index;
     }
 }
 
@@ -354,14 +360,7 @@ extern "C" __global__ void __launch_bounds__(SADOKU_THREADS) sadoku_compare_fini
     c = sadoku_cmp_block(c);
     if (threadIdx.x == 0) {
         const bool any = c.worst_index != SADOKU_NONE;
-        out[0] = (unsigned long long)__double_as_longlong(c.err2);
-        out[1] = (unsigned long long)__double_as_longlong(c.ref2);
-        out[2] = c.over;
-        out[3] = c.nonfinite;
-        out[4] = c.unwritten;
-        out[5] = c.first_unwritten;
-        out[6] = (unsigned long long)__double_as_longlong(c.worst);
-        out[7] = c.worst_index;
+        sadoku_cmp_store(c, out);
         out[8] = any ? sadoku_load(got, (long long)c.worst_index, ty) : 0ull;
         out[9] = any ? (unsigned long long)__double_as_longlong(values[c.worst_index]) : 0ull;
         out[10] = (unsigned long long)n;
