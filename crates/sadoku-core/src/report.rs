@@ -279,3 +279,21 @@ impl Report {
         if self.candidates.iter().all(|c| c.verdict.is_accepted()) { 0 } else { 1 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_reads_back_as_written_and_an_unversioned_one_as_schema_0() {
+        let error = SpecError { origin: "x/a.cu".into(), line: Some(3), message: "bad".into() };
+        let record = CandidateReport::invalid(&error, b"source");
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["schema"], SCHEMA);
+        assert_eq!(serde_json::from_value::<CandidateReport>(json).unwrap(), record);
+        let old: CandidateReport =
+            serde_json::from_str(r#"{"name":"a.cu","verdict":"ACCEPTED","class":"fp32"}"#).unwrap();
+        assert_eq!(old.schema, 0);
+        assert!(old.verdict.is_accepted() && old.findings.timing.is_none());
+    }
+}

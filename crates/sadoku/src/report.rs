@@ -162,14 +162,17 @@ pub fn write(html: &str, out: Option<&Path>) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The least a record holds: its name and its verdict.
+    const A: &str = r#"{"name":"a.cu","verdict":"ACCEPTED","class":"fp32"}"#;
+
     #[test]
     fn json_lines_and_reports_both_load() {
-        let lines = parse("a.jsonl", "{\"name\":\"a.cu\"}\n\n{\"name\":\"b.cu\"}\n").unwrap();
+        let lines = parse("a.jsonl", &format!("{A}\n\n{}\n", A.replace("a.cu", "b.cu"))).unwrap();
         assert_eq!(lines.candidates.len(), 2);
         assert!(!lines.has_environment && lines.seed.is_none());
         let report = parse(
             "r.json",
-            r#"{"sadoku":"0.1","seed":"7","environment":{"name":"GPU"},"candidates":[{"name":"a.cu"}]}"#,
+            &format!(r#"{{"sadoku":"0.1","seed":"7","environment":{{"name":"GPU"}},"candidates":[{A}]}}"#),
         )
         .unwrap();
         assert_eq!(report.seed.as_deref(), Some("7"));
@@ -180,7 +183,8 @@ mod tests {
     fn malformed_runs_are_one_line_errors_naming_the_file() {
         for (text, want) in [
             ("not json\n", "x.jsonl:1: not a JSON record"),
-            ("{\"name\":\"a.cu\"}\n[1]\n", "x.jsonl:2: not a JSON object"),
+            (&format!("{A}\n[1]\n"), "x.jsonl:2: not a JSON object"),
+            ("{\"name\":\"a.cu\"}\n", "x.jsonl:1: not a sadoku candidate record: missing field `verdict`"),
             ("{\"verdict\":\"ACCEPTED\"}\n", "x.jsonl:1: a JSON object with no candidate `name`"),
             ("\n\n", "x.jsonl: no candidate records"),
             ("{\"candidates\":3}", "x.jsonl: `candidates` is not a list"),

@@ -242,7 +242,8 @@ fn records_of(path: &Path) -> Vec<Value> {
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(o)) if o.contains_key("candidates") => o["candidates"].as_array().cloned().unwrap_or_default(),
         _ => {
-            let lines: Option<Vec<Value>> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).ok()).collect();
+            let lines: Option<Vec<Value>> =
+                text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).ok()).collect();
             lines.unwrap_or_default().into_iter().take_while(|v| v["name"].is_string()).collect()
         }
     }

@@ -115,7 +115,12 @@ mod tests {
     fn report() -> Report {
         Report {
             schema: sadoku_core::report::SCHEMA,
-            sadoku: "test".into(), seed: "1".into(), environment: Vec::new(), candidates: Vec::new(), wall_s: 0.0 }
+            sadoku: "test".into(),
+            seed: "1".into(),
+            environment: Vec::new(),
+            candidates: Vec::new(),
+            wall_s: 0.0,
+        }
     }
 
     #[test]
