@@ -8,16 +8,43 @@ use serde::Serialize;
 /// well under the noise of GPU timings).
 pub const BOOTSTRAP_RESAMPLES: usize = 10_000;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// serde_json writes a number that is not finite (a NaN error, an infinite ratio, an interval of
+/// too few samples) as null: read back, null is NaN.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let x: Option<f64> = serde::Deserialize::deserialize(d)?;
+    Ok(x.unwrap_or(f64::NAN))
+}
+
+/// An interval read back, its nulls NaN (see [`nan_if_null`]).
+pub fn nan_pair_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(f64, f64), D::Error> {
+    let (a, b): (Option<f64>, Option<f64>) = serde::Deserialize::deserialize(d)?;
+    Ok((a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN)))
+}
+
+/// An optional interval read back, its nulls NaN (see [`nan_if_null`]).
+pub fn nan_pair_if_null_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<(f64, f64)>, D::Error> {
+    let pair: Option<(Option<f64>, Option<f64>)> = serde::Deserialize::deserialize(d)?;
+    Ok(pair.map(|(a, b)| (a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN))))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Summary {
+    #[serde(default)]
     pub samples: usize,
+    #[serde(default)]
     pub median: f64,
+    #[serde(default)]
     pub q1: f64,
+    #[serde(default)]
     pub q3: f64,
+    #[serde(default)]
     pub min: f64,
+    #[serde(default)]
     pub max: f64,
+    #[serde(default)]
     pub mean: f64,
     /// Robust relative spread: IQR / 1.349 / median (for normal data, stdev / mean).
+    #[serde(default)]
     pub noise: f64,
 }
 

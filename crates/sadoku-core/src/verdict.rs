@@ -13,13 +13,16 @@ use crate::checks::unwritten::Unwritten;
 use crate::problem::Sizes;
 
 /// Where in the verification a finding was made.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct At {
+    #[serde(default)]
     pub sizes: Sizes,
     /// e.g. "trial 1 (randn inputs, NaN poison)".
+    #[serde(default)]
     pub trial: String,
     /// For a finding in a timed launch: which one (1-based, in launch order).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub timed_launch: Option<usize>,
 }
 
@@ -37,7 +40,7 @@ impl std::fmt::Display for At {
 
 /// Serialized flat into a candidate's report, beside its `reason` and `evidence` text; each
 /// variant's structured evidence goes under `details`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "check", rename_all = "snake_case")]
 pub enum Rejection {
     /// The file is not a valid candidate (front matter, UTF-8, names, expressions).
@@ -52,7 +55,9 @@ pub enum Rejection {
     ModuleLoad { message: String },
     /// The driver refused a launch (too many resources, shared memory over the limit, ...).
     LaunchRefused { at: At, message: String },
-    /// A kernel faulted while running (illegal or misaligned address, trap, ...).
+    /// A kernel faulted while running (illegal or misaligned address, trap, ...). The first
+    /// records called it `launch`.
+    #[serde(alias = "launch")]
     KernelFault { at: At, message: String },
     /// A launch (or the compiler) did not finish in time; the worker was killed.
     Timeout { at: At, message: String },
@@ -97,6 +102,9 @@ pub enum Rejection {
     /// A Python worker's check refused what the call did (see `DeviceError::Refused`).
     Refused {
         at: At,
+        /// Written beside the candidate's own `reason`, which wins when read back: a record's
+        /// refusal reads back without its own.
+        #[serde(default)]
         reason: String,
         #[serde(rename = "details")]
         evidence: String,
@@ -173,7 +181,7 @@ impl Rejection {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "verdict", rename_all = "UPPERCASE")]
 pub enum Verdict {
     Accepted { class: PrecisionClass },

@@ -81,15 +81,20 @@ const STRESS_KIND: usize = 2;
 const STRESS: TrialPlan = TrialPlan { kind: STRESS_KIND, poison: PoisonKind::Random, repeat_of: None };
 
 /// What one trial showed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TrialRecord {
+    #[serde(default)]
     pub sizes: Sizes,
+    #[serde(default)]
     pub trial: String,
     /// Seed of the inputs, so that a single trial can be replayed.
+    #[serde(default)]
     pub input_seed: String,
+    #[serde(default)]
     pub accuracy: Vec<Accuracy>,
     /// At the size drawn at run time (not one `problem.toml` lists).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub drawn: bool,
 }
 

@@ -2,13 +2,18 @@
 //!
 //! A recorded run is either `sadoku review --json` output (one JSON object with `sadoku`, `seed`,
 //! `environment`, `candidates`, `wall_s`) or an `--out` JSON Lines file (one candidate record a
-//! line), either of them optionally gzip-compressed. Records are read as `serde_json::Value`: runs
-//! recorded by older versions lack fields, and what is missing is reported as not recorded.
+//! line), either of them optionally gzip-compressed. Every record is read through the typed schema
+//! (`sadoku_core::report`, docs/REPORT.md): runs recorded by older versions lack fields, which take
+//! their defaults there. The HTML page still reads each record's JSON as well, so that what is
+//! missing is reported as not recorded.
 
 use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
+use sadoku_core::device::DeviceInfo;
+use sadoku_core::report::CandidateReport;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// One recorded run.
@@ -27,6 +32,10 @@ pub struct Run {
     pub wall_s: Option<f64>,
     /// The candidate records, each a JSON object with at least a `name`.
     pub candidates: Vec<Value>,
+    /// The same records through the typed schema, in the same order.
+    pub records: Vec<CandidateReport>,
+    /// The GPUs used, typed (`--json` output only).
+    pub devices: Vec<DeviceInfo>,
     /// A KernelBench run's summary (`sadoku kernelbench review --json`): per problem, the best
     /// accepted candidate, and the fractions.
     pub suite: Option<Value>,
@@ -50,22 +59,36 @@ pub fn load(path: &Path) -> Result<Run> {
     parse(&shown.to_string(), &text)
 }
 
+/// The `environment` of a `--json` report: a list of devices, or (before multi-GPU review) one.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Environment {
+    Devices(Vec<DeviceInfo>),
+    Device(Box<DeviceInfo>),
+}
+
+/// A candidate record through the typed schema.
+fn typed(record: &Value) -> Result<CandidateReport, String> {
+    CandidateReport::deserialize(record).map_err(|e| format!("not a sadoku candidate record: {e}"))
+}
+
 /// A run from its text: one JSON report, or JSON Lines of candidate records.
 pub fn parse(source: &str, text: &str) -> Result<Run> {
     match serde_json::from_str::<Value>(text) {
         Ok(value @ Value::Object(_)) if value.get("candidates").is_some() => from_report(source, value),
         _ => {
-            let mut candidates = Vec::new();
+            let (mut candidates, mut records) = (Vec::new(), Vec::new());
             for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
                 let record: Value =
                     serde_json::from_str(line).map_err(|e| anyhow!("{source}:{}: not a JSON record: {e}", i + 1))?;
                 check_record(&record).map_err(|m| anyhow!("{source}:{}: {m}", i + 1))?;
+                records.push(typed(&record).map_err(|m| anyhow!("{source}:{}: {m}", i + 1))?);
                 candidates.push(record);
             }
             if candidates.is_empty() {
                 return Err(anyhow!("{source}: no candidate records in it (expected sadoku's --out or --json output)"));
             }
-            Ok(Run { source: source.into(), candidates, ..Run::default() })
+            Ok(Run { source: source.into(), candidates, records, ..Run::default() })
         }
     }
 }
@@ -76,14 +99,23 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         Some(Value::Array(list)) => list,
         _ => return Err(anyhow!("{source}: `candidates` is not a list (expected sadoku's --json output)")),
     };
+    let mut records = Vec::new();
     for (i, record) in candidates.iter().enumerate() {
         check_record(record).map_err(|m| anyhow!("{source}: candidate {}: {m}", i + 1))?;
+        records.push(typed(record).map_err(|m| anyhow!("{source}: candidate {}: {m}", i + 1))?);
     }
-    let (environment, has_environment) = match value.get_mut("environment").map(Value::take) {
-        Some(Value::Array(list)) => (list, true),
-        Some(Value::Null) | None => (Vec::new(), false),
+    let original = value.get_mut("environment").map(Value::take).unwrap_or(Value::Null);
+    let devices = match Option::<Environment>::deserialize(&original) {
+        Ok(Some(Environment::Devices(d))) => d,
+        Ok(Some(Environment::Device(d))) => vec![*d],
+        Ok(None) => Vec::new(),
+        Err(e) => return Err(anyhow!("{source}: `environment` is not sadoku's GPU list: {e}")),
+    };
+    let (environment, has_environment) = match original {
+        Value::Array(list) => (list, true),
+        Value::Null => (Vec::new(), false),
         // Reports before multi-GPU review held one device.
-        Some(one) => (vec![one], true),
+        one => (vec![one], true),
     };
     let text = |v: &Value| match v {
         Value::String(s) => Some(s.clone()),
@@ -95,10 +127,12 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         sadoku: value.get("sadoku").and_then(text),
         seed: value.get("seed").and_then(text),
         environment,
+        devices,
         has_environment,
         wall_s: value.get("wall_s").and_then(Value::as_f64),
         suite: value.get("summary").filter(|v| v.is_object()).cloned(),
         candidates,
+        records,
     })
 }
 
@@ -128,14 +162,17 @@ pub fn write(html: &str, out: Option<&Path>) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The least a record holds: its name and its verdict.
+    const A: &str = r#"{"name":"a.cu","verdict":"ACCEPTED","class":"fp32"}"#;
+
     #[test]
     fn json_lines_and_reports_both_load() {
-        let lines = parse("a.jsonl", "{\"name\":\"a.cu\"}\n\n{\"name\":\"b.cu\"}\n").unwrap();
+        let lines = parse("a.jsonl", &format!("{A}\n\n{}\n", A.replace("a.cu", "b.cu"))).unwrap();
         assert_eq!(lines.candidates.len(), 2);
         assert!(!lines.has_environment && lines.seed.is_none());
         let report = parse(
             "r.json",
-            r#"{"sadoku":"0.1","seed":"7","environment":{"name":"GPU"},"candidates":[{"name":"a.cu"}]}"#,
+            &format!(r#"{{"sadoku":"0.1","seed":"7","environment":{{"name":"GPU"}},"candidates":[{A}]}}"#),
         )
         .unwrap();
         assert_eq!(report.seed.as_deref(), Some("7"));
@@ -146,7 +183,8 @@ mod tests {
     fn malformed_runs_are_one_line_errors_naming_the_file() {
         for (text, want) in [
             ("not json\n", "x.jsonl:1: not a JSON record"),
-            ("{\"name\":\"a.cu\"}\n[1]\n", "x.jsonl:2: not a JSON object"),
+            (&format!("{A}\n[1]\n"), "x.jsonl:2: not a JSON object"),
+            ("{\"name\":\"a.cu\"}\n", "x.jsonl:1: not a sadoku candidate record: missing field `verdict`"),
             ("{\"verdict\":\"ACCEPTED\"}\n", "x.jsonl:1: a JSON object with no candidate `name`"),
             ("\n\n", "x.jsonl: no candidate records"),
             ("{\"candidates\":3}", "x.jsonl: `candidates` is not a list"),

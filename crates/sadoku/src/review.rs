@@ -166,6 +166,7 @@ pub fn review_loaded(
         });
     }
     let report = Report {
+        schema: sadoku_core::report::SCHEMA,
         sadoku: VERSION.into(),
         seed: seeds.master.to_string(),
         environment,

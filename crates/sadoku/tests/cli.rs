@@ -361,7 +361,7 @@ fn compare_gates_on_regressions() {
     let dir = tempfile::tempdir().unwrap();
     let record = |name: &str, verdict: &str, speedup: f64, lo: f64, hi: f64| {
         format!(
-            r#"{{"name":"{name}","problem":"trimm","verdict":"{verdict}","reason":{},"timing":{{"speedup":{speedup},"speedup_interval":[{lo},{hi}],"candidate":{{"median":1.0}},"candidate_ms":[]}}}}"#,
+            r#"{{"name":"{name}","problem":"trimm","verdict":"{verdict}","class":"fp32","check":"signature","message":"","reason":{},"timing":{{"speedup":{speedup},"speedup_interval":[{lo},{hi}],"candidate":{{"median":1.0}},"candidate_ms":[]}}}}"#,
             if verdict == "ACCEPTED" { "null".to_string() } else { "\"wrong answer\"".to_string() }
         )
     };

@@ -32,7 +32,7 @@ const CLASS_LIMITS: [(PrecisionClass, f64); 4] = [
     (PrecisionClass::Bf16, 2e-2),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrecisionClass {
     /// Equal to the truth, element for element (an exact output: indices, integers).
@@ -218,12 +218,14 @@ pub fn storage_roundoff(dtype: Dtype) -> f64 {
 }
 
 /// The baseline's own error against the fp64 truth, on the inputs of a judged launch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct BaselineError {
     /// ‖baseline − truth‖₂ / ‖truth‖₂.
+    #[serde(default, deserialize_with = "crate::stats::nan_if_null")]
     pub normwise: f64,
     /// The largest |baseline − truth| / scale over the elements (the error scale of each element,
     /// as the candidate's bound uses it).
+    #[serde(default, deserialize_with = "crate::stats::nan_if_null")]
     pub worst: f64,
 }
 
@@ -314,34 +316,62 @@ impl Bounds {
     }
 }
 
+/// Which bounds were calibrated (an alias, so that serde's derive does not borrow it from its input).
+pub type BoundsWord = &'static str;
+
+/// `Accuracy::tolerance` of a record from before it was written: those runs judged every output
+/// in the review's `--precision`, fp32 unless told otherwise.
+fn unrecorded_tolerance() -> ToleranceClass {
+    ToleranceClass::Fp32
+}
+
+/// `Accuracy::calibrated` read back: one of its three words; anything else was not written by sadoku.
+fn calibrated_bounds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    let word: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(word.and_then(|w| ["elementwise", "normwise", "both"].into_iter().find(|k| *k == w)))
+}
+
 /// The element furthest outside (or closest to) its bound.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Worst {
+    #[serde(default)]
     pub at: Vec<usize>,
+    #[serde(default, deserialize_with = "crate::stats::nan_if_null")]
     pub got: f64,
+    #[serde(default, deserialize_with = "crate::stats::nan_if_null")]
     pub expected: f64,
+    #[serde(default, deserialize_with = "crate::stats::nan_if_null")]
     pub abs_error: f64,
     /// Error over the element's bound: above 1 fails.
+    #[serde(default, deserialize_with = "crate::stats::nan_if_null")]
     pub ratio: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Accuracy {
+    #[serde(default)]
     pub buffer: String,
     /// The class it is judged in.
+    #[serde(default = "unrecorded_tolerance")]
     pub tolerance: ToleranceClass,
     /// ‖got − truth‖₂ / ‖truth‖₂ (NaN when any value is not finite).
+    #[serde(default, deserialize_with = "crate::stats::nan_if_null")]
     pub normwise: f64,
     pub class: PrecisionClass,
     /// Elements outside their elementwise bound.
+    #[serde(default)]
     pub over_bound: usize,
     /// Elements that are NaN or infinite where the truth is finite.
+    #[serde(default)]
     pub nonfinite: usize,
+    #[serde(default)]
     pub worst: Option<Worst>,
     /// The normwise limit it is held to: its class's, or the calibrated one where tighter.
+    #[serde(default, deserialize_with = "crate::stats::nan_if_null")]
     pub normwise_limit: f64,
     /// The elementwise bound's factor: an element's bound is this times its error scale (plus
     /// the type's underflow).
+    #[serde(default, deserialize_with = "crate::stats::nan_if_null")]
     pub factor: f64,
     /// The baseline's own normwise error on the same inputs, when calibrated against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,8 +380,8 @@ pub struct Accuracy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_worst: Option<f64>,
     /// Which bounds were calibrated against the baseline: "elementwise", "normwise", "both".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub calibrated: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "calibrated_bounds")]
+    pub calibrated: Option<BoundsWord>,
     /// Why the bounds were not calibrated where they would have been: the uncalibrated bounds
     /// (finite, the class's) applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,17 +11,23 @@ use crate::device::Ceilings;
 pub const MARGIN: f64 = 1.10;
 
 /// What a rate is compared with.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CeilingUse {
     /// e.g. "fp32 SIMT" or "fp32-class (3×TF32)".
+    #[serde(default)]
     pub what: String,
     /// Why that ceiling: what the kernel's PTX can execute.
+    #[serde(default)]
     pub why: String,
+    #[serde(default)]
     pub achieved: f64,
+    #[serde(default)]
     pub ceiling: f64,
     /// "TFLOP/s" or "GB/s".
+    #[serde(default)]
     pub unit: String,
     /// achieved / ceiling, in percent.
+    #[serde(default)]
     pub percent: f64,
 }
 

@@ -7,16 +7,24 @@ use super::{coords_text, thousands};
 use crate::device::{Difference, element};
 use crate::problem::{BufferSpec, Dtype};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Nondeterministic {
+    #[serde(default)]
     pub buffer: String,
+    /// Records from before dtypes were written held f32 buffers only.
+    #[serde(default = "Dtype::f32")]
     pub dtype: Dtype,
     /// Elements whose two results differ by more than their rounding bound.
+    #[serde(default)]
     pub moved: usize,
     /// Elements whose bits differ at all (atomics legitimately reorder sums).
+    #[serde(default)]
     pub bits_differ: usize,
+    #[serde(default)]
     pub first: Vec<usize>,
+    #[serde(default)]
     pub first_run: f64,
+    #[serde(default)]
     pub second_run: f64,
 }
 

@@ -13,21 +13,24 @@ pub const GUARD_BYTES: usize = 64 << 10;
 /// accuracy too.
 pub const CANARY: u32 = 0x7FBA_DBAD;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Before,
     After,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct OutOfBounds {
+    #[serde(default)]
     pub buffer: String,
     pub side: Side,
     /// Bytes of the guard that changed.
+    #[serde(default)]
     pub bytes_changed: usize,
     /// Byte offset of the changed 4-byte word nearest the buffer, relative to its first byte
     /// (negative: before it) or to its end (after it).
+    #[serde(default)]
     pub nearest: isize,
 }
 

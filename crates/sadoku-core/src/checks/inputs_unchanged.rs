@@ -7,14 +7,22 @@ use super::{coords_text, thousands};
 use crate::device::element;
 use crate::problem::{BufferSpec, Dtype};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct InputsModified {
+    #[serde(default)]
     pub buffer: String,
+    /// Records from before dtypes were written held f32 buffers only.
+    #[serde(default = "Dtype::f32")]
     pub dtype: Dtype,
+    #[serde(default)]
     pub changed: usize,
+    #[serde(default)]
     pub total: usize,
+    #[serde(default)]
     pub first: Vec<usize>,
+    #[serde(default)]
     pub before: f64,
+    #[serde(default)]
     pub after: f64,
 }
 

@@ -10,12 +10,15 @@ pub const TOOLS: [&str; 4] = ["memcheck", "racecheck", "initcheck", "synccheck"]
 /// Report lines kept as evidence per tool.
 const KEPT_LINES: usize = 6;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SanitizerReport {
+    #[serde(default)]
     pub tool: String,
     /// Errors (racecheck: hazards) the tool counted; 0 is clean.
+    #[serde(default)]
     pub errors: usize,
     /// The first lines of its first report, e.g. "Invalid __global__ write of size 4 bytes".
+    #[serde(default)]
     pub first: Vec<String>,
 }
 

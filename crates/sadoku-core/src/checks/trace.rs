@@ -13,7 +13,7 @@ use crate::device::{KernelRecord, Trace};
 /// for it before, strayed from the records by 36 µs on an H200 and rejected an honest kernel.
 const WINDOW_SLACK_NS: u64 = 2_000;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HiddenWork {
     /// A kernel ran on a stream other than the one being timed.

@@ -7,12 +7,16 @@ use super::{coords_text, thousands};
 use crate::device::{Comparison, PoisonWords};
 use crate::problem::BufferSpec;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Unwritten {
+    #[serde(default)]
     pub buffer: String,
+    #[serde(default)]
     pub count: usize,
+    #[serde(default)]
     pub total: usize,
     /// Row-major coordinates of the first unwritten element.
+    #[serde(default)]
     pub first: Vec<usize>,
 }
 

@@ -220,20 +220,31 @@ pub enum Work {
 /// a device that has said nothing yet (every number zero, every version absent).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceInfo {
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub ordinal: usize,
     /// Compute capability, e.g. (9, 0).
+    #[serde(default)]
     pub compute_capability: (u32, u32),
+    #[serde(default)]
     pub multiprocessors: u32,
+    #[serde(default)]
     pub l2_bytes: usize,
+    #[serde(default)]
     pub memory_bytes: usize,
     /// Largest dynamic shared memory a block may opt into.
+    #[serde(default)]
     pub max_shared_per_block_optin: usize,
     /// Kernel driver version, e.g. "580.159.04", when the OS tells.
+    #[serde(default)]
     pub driver: Option<String>,
     /// CUDA driver API version, e.g. "13.0".
+    #[serde(default)]
     pub cuda_driver: String,
+    #[serde(default)]
     pub nvrtc: Option<String>,
+    #[serde(default)]
     pub cublas: Option<String>,
     /// cuDNN's version, or why it is not there (a judge without it has no cuDNN baselines).
     #[serde(default)]
@@ -245,6 +256,7 @@ pub struct DeviceInfo {
     #[serde(default)]
     pub sandbox: Option<String>,
     /// SM clock measured by a calibration kernel (clock64 cycles over globaltimer ns).
+    #[serde(default)]
     pub sm_clock_mhz: Option<f64>,
     /// The card's measured peak rates, once known.
     #[serde(default)]

@@ -83,24 +83,30 @@ pub(super) const UNCOVERED_FRACTION: f64 = 0.25;
 pub(super) const CORROBORATED_FRACTION: f64 = 0.03;
 
 /// A worker's claim held against the judge's clock (see [`clock_check`]), as the report gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct ClockCheck {
     /// The baseline's median round trip beyond its own claimed time, ms (its process is the
     /// problem's Model's, never the candidate's).
+    #[serde(default)]
     pub baseline_overhead_ms: f64,
     /// The candidate's median claimed time, ms.
+    #[serde(default)]
     pub claimed_ms: f64,
     /// The candidate's median round trip beyond its claim, less the baseline's, ms: its own host
     /// time outside its trace's span, the clock's noise, and whatever its claim left out.
+    #[serde(default)]
     pub excess_ms: f64,
     /// How much excess the claim may carry and still stand, ms: 0.05 ms or a quarter of the
     /// claim (a call's own host time, e.g. a Python launcher's), whichever is more, plus three
     /// standard errors of the difference of the two medians, from the baseline's spread alone.
     /// The judge's clock corroborates the claim to within this, no closer.
+    #[serde(default)]
     pub allowance_ms: f64,
     /// The candidate's median on the judge's clock, less the baseline's overhead, ms.
+    #[serde(default)]
     pub judged_ms: f64,
     /// Whether the excess went beyond the allowance: the judge's clock is then the time.
+    #[serde(default)]
     pub disputed: bool,
 }
 

@@ -70,7 +70,7 @@ impl Default for TimingOptions {
 }
 
 /// What the interval on the speedup allows one to say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Call {
     /// The whole 95 % interval is above 1.
@@ -104,14 +104,19 @@ impl std::fmt::Display for Call {
 }
 
 /// One round of sampling.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Round {
+    #[serde(default)]
     pub samples: usize,
     /// Against the baseline, when the problem has one.
+    #[serde(default)]
     pub speedup: Option<f64>,
+    #[serde(default, deserialize_with = "crate::stats::nan_pair_if_null_opt")]
     pub speedup_interval: Option<(f64, f64)>,
     /// The candidate's median time and its 95 % bootstrap interval, ms.
+    #[serde(default)]
     pub median_ms: f64,
+    #[serde(default, deserialize_with = "crate::stats::nan_pair_if_null")]
     pub median_interval: (f64, f64),
 }
 
@@ -133,14 +138,21 @@ impl Round {
 }
 
 /// One of the candidate's kernels, over all its timed launches.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct KernelTime {
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub grid: [u32; 3],
+    #[serde(default)]
     pub block: [u32; 3],
+    #[serde(default)]
     pub registers: u32,
+    #[serde(default)]
     pub shared_bytes: u32,
+    #[serde(default)]
     pub stream: u32,
+    #[serde(default)]
     pub median_ms: f64,
 }
 
@@ -156,42 +168,64 @@ impl std::fmt::Display for KernelTime {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// `Timing::baseline_precision` of a record from before it was written: fp32, the default
+/// `--precision` (a `--precision tf32` run of then reads back as fp32).
+fn unrecorded_precision() -> Precision {
+    Precision::F32
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Timing {
     /// What the baseline is, e.g. "cuBLAS SGEMM (TF32 off) + tril".
+    #[serde(default)]
     pub baseline_name: String,
     /// The precision the baseline computes in: a candidate is only compared with a baseline of
     /// its own precision or lower.
+    #[serde(default = "unrecorded_precision")]
     pub baseline_precision: Precision,
     /// How the times were taken: the trace's kernel span, or events when the device cannot trace.
+    #[serde(default)]
     pub method: String,
     pub candidate: Summary,
     /// None when the problem has no library baseline: then only time, rates and % of ceiling.
+    #[serde(default)]
     pub baseline: Option<Summary>,
     /// median(baseline) / median(candidate).
+    #[serde(default)]
     pub speedup: Option<f64>,
     /// 95 % bootstrap interval of the speedup.
+    #[serde(default, deserialize_with = "crate::stats::nan_pair_if_null_opt")]
     pub speedup_interval: Option<(f64, f64)>,
+    #[serde(default)]
     pub call: Option<Call>,
     /// False when the budget ran out before the noise target was met.
+    #[serde(default)]
     pub converged: bool,
     /// False when the rounds disagree or the clocks contradict each other: see `unreliable`.
+    #[serde(default)]
     pub reliable: bool,
+    #[serde(default)]
     pub unreliable: Option<String>,
+    #[serde(default)]
     pub rounds: Vec<Round>,
     /// Input/output sets rotated through the timed launches.
+    #[serde(default)]
     pub sets: usize,
     /// Candidate launches judged in full, each on fresh inputs (warm-up and dropped ones too).
+    #[serde(default)]
     pub verified_launches: usize,
     /// Samples dropped because the SM clock was throttled.
+    #[serde(default)]
     pub throttled: usize,
     /// The candidate's dropped samples, ms (the same clock as `candidate_ms`): shown, marked, in
     /// the report's distributions, never counted.
     #[serde(default)]
     pub throttled_ms: Vec<f64>,
     /// Median SM clock over the candidate's samples, MHz.
+    #[serde(default)]
     pub sm_clock_mhz: Option<f64>,
     /// Median host wall time of a candidate sample (cross-check of the device clock), ms.
+    #[serde(default)]
     pub wall_ms: f64,
     /// Median round trip of a timed request to the candidate's worker process, on the judge's
     /// own clock (from sending the request to holding the reply), ms; `None` in the judge's
@@ -213,7 +247,9 @@ pub struct Timing {
     pub baseline_round_trips_ms: Vec<f64>,
     /// Median host wall time of the judge's work after each timed launch: the fp64 truth for its
     /// fresh inputs, the comparison and the hashes, ms.
+    #[serde(default)]
     pub truth_ms: f64,
+    #[serde(default)]
     pub kernels: Vec<KernelTime>,
     /// The baseline's kernels, copies and memsets as traced (eager PyTorch's, a library's), each
     /// with its median; empty when untraced.
@@ -224,11 +260,14 @@ pub struct Timing {
     /// waiting on the host (eager PyTorch's dispatch between its operations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_busy_ms: Option<f64>,
+    #[serde(default)]
     pub candidate_ms: Vec<f64>,
+    #[serde(default)]
     pub baseline_ms: Vec<f64>,
     /// The problem has a library baseline that this machine cannot run (its library is
     /// missing), and why: then only time, rates and % of ceiling, like a problem without one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub baseline_unavailable: Option<String>,
 }
 

@@ -20,6 +20,11 @@ pub enum Dtype {
 }
 
 impl Dtype {
+    /// f32, as a function (serde's default for records from before dtypes were written).
+    pub fn f32() -> Dtype {
+        Dtype::F32
+    }
+
     pub const NAMES: &'static str = "f32, f16, bf16, f64, i32, i64, u8, bool";
 
     pub fn parse(s: &str) -> Option<Dtype> {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Expr;
 
 /// Values of a problem's size symbols, e.g. {N: 4096}.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct Sizes(pub BTreeMap<String, i64>);
 
 impl Sizes {

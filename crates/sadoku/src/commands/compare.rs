@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
-use serde_json::Value;
+use sadoku_core::report::CandidateReport;
 
 /// What a recorded review says, as far as comparing goes.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,33 +25,22 @@ pub struct Recorded {
 /// by candidate name and problem.
 pub fn load(path: &Path) -> Result<BTreeMap<(String, String), Recorded>> {
     let mut out = BTreeMap::new();
-    for r in crate::report::load(path)?.candidates {
-        let name = r["name"].as_str().unwrap_or_default().to_string();
-        let problem = r["problem"].as_str().unwrap_or_default().to_string();
-        out.insert((name, problem), recorded(&r));
+    for r in crate::report::load(path)?.records {
+        out.insert((r.name.clone(), r.problem.clone()), recorded(&r));
     }
     Ok(out)
 }
 
-fn pair(v: &Value) -> Option<(f64, f64)> {
-    Some((v.get(0)?.as_f64()?, v.get(1)?.as_f64()?))
-}
-
-fn recorded(r: &Value) -> Recorded {
-    let t = &r["timing"];
-    let speedup = t["speedup"].as_f64().zip(pair(&t["speedup_interval"]));
-    let samples: Vec<f64> =
-        t["candidate_ms"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
-    let median = t["candidate"]["median"].as_f64().filter(|_| samples.len() >= 3).map(|m| {
+fn recorded(r: &CandidateReport) -> Recorded {
+    // A number that was not finite was written as null, and is not a figure to compare.
+    let finite = |p: (f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let t = r.findings.timing.as_ref();
+    let speedup = t.and_then(|t| t.speedup.zip(t.speedup_interval.filter(|i| finite(*i))));
+    let median = t.filter(|t| t.candidate_ms.len() >= 3 && t.candidate.median.is_finite()).map(|t| {
         // A fixed seed: the same file always compares the same way.
-        (m, sadoku_core::stats::median_interval(&samples, 1))
+        (t.candidate.median, sadoku_core::stats::median_interval(&t.candidate_ms, 1))
     });
-    Recorded {
-        accepted: r["verdict"].as_str() == Some("ACCEPTED"),
-        reason: r["reason"].as_str().map(str::to_string),
-        speedup,
-        median,
-    }
+    Recorded { accepted: r.verdict.is_accepted(), reason: r.reason.clone(), speedup, median }
 }
 
 /// FASTER, SLOWER or SAME for a pair of intervals of something where bigger is better.

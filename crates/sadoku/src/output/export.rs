@@ -113,7 +113,14 @@ mod tests {
     use super::*;
 
     fn report() -> Report {
-        Report { sadoku: "test".into(), seed: "1".into(), environment: Vec::new(), candidates: Vec::new(), wall_s: 0.0 }
+        Report {
+            schema: sadoku_core::report::SCHEMA,
+            sadoku: "test".into(),
+            seed: "1".into(),
+            environment: Vec::new(),
+            candidates: Vec::new(),
+            wall_s: 0.0,
+        }
     }
 
     #[test]

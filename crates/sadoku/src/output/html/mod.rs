@@ -234,7 +234,7 @@ mod tests {
     fn strings_from_records_are_escaped() {
         let run = parse(
             "x.jsonl",
-            r#"{"name":"<script>alert(1)</script>.cu","problem":"p\"><img src=x onerror=alert(2)>","origin":"a'b\".cu","verdict":"REJECTED","reason":"<b>r</b>","evidence":"</pre><script>alert(3)</script>"}"#,
+            r#"{"name":"<script>alert(1)</script>.cu","problem":"p\"><img src=x onerror=alert(2)>","origin":"a'b\".cu","verdict":"REJECTED","check":"compile","log":"","reason":"<b>r</b>","evidence":"</pre><script>alert(3)</script>"}"#,
         )
         .unwrap();
         let html = render(&[run]);
@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn a_kernelbench_runs_figures_are_on_the_page_escaped() {
         let report = serde_json::json!({
-            "candidates": [{"name": "a_fast.cu", "problem": "a", "verdict": "ACCEPTED"}],
+            "candidates": [{"name": "a_fast.cu", "problem": "a", "verdict": "ACCEPTED", "class": "fp32"}],
             "summary": {"problems": 2, "accepted": 1, "faster": 1, "twice": 0, "per_problem": [
                 {"problem": "a", "candidates": 1, "best": "a_fast.cu", "speedup": 1.5, "interval": [1.4, 1.6]},
                 {"problem": "<b>b</b>", "candidates": 0, "best": null, "speedup": null}]}
@@ -258,13 +258,13 @@ mod tests {
         assert!(html.contains("1.50× (1.40–1.60)") && html.contains("no candidate"), "{html}");
         assert!(html.contains("&lt;b&gt;b&lt;/b&gt;") && !html.contains("<b>b</b>"));
         // A plain review has no such section.
-        let plain = serde_json::json!({"candidates": [{"name": "a.cu", "verdict": "ACCEPTED"}]});
+        let plain = serde_json::json!({"candidates": [{"name": "a.cu", "verdict": "ACCEPTED", "class": "fp32"}]});
         assert!(!render(&[crate::report::from_report("r.json", plain).unwrap()]).contains("KernelBench problems"));
     }
 
     #[test]
     fn missing_fields_say_not_recorded() {
-        let run = parse("x.jsonl", r#"{"name":"a.cu","verdict":"ACCEPTED"}"#).unwrap();
+        let run = parse("x.jsonl", r#"{"name":"a.cu","verdict":"ACCEPTED","class":"fp32"}"#).unwrap();
         let html = render(&[run]);
         assert!(html.contains(NOT_RECORDED));
         assert!(html.contains("No roofline"));
