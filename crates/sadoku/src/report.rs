@@ -4,8 +4,9 @@
 //! `environment`, `candidates`, `wall_s`) or an `--out` JSON Lines file (one candidate record a
 //! line), either of them optionally gzip-compressed. Every record is read through the typed schema
 //! (`sadoku_core::report`, docs/REPORT.md): runs recorded by older versions lack fields, which take
-//! their defaults there. The HTML page still reads each record's JSON as well, so that what is
-//! missing is reported as not recorded.
+//! their defaults there. Where the HTML page tells a field a record lacks ("not recorded") from one
+//! it holds as null ("–") and the typed `Option` does not, the loader notes which it was
+//! ([`Recorded`], [`RecordFields`], [`DeviceFields`]).
 
 use std::io::Read;
 use std::path::Path;
@@ -25,17 +26,17 @@ pub struct Run {
     pub sadoku: Option<String>,
     /// The master seed (`--json` output only).
     pub seed: Option<String>,
-    /// The GPUs used (`--json` output only; older reports hold one object, not a list).
-    pub environment: Vec<Value>,
     /// Whether the file said anything about the environment (JSON Lines do not).
     pub has_environment: bool,
     pub wall_s: Option<f64>,
-    /// The candidate records, each a JSON object with at least a `name`.
-    pub candidates: Vec<Value>,
-    /// The same records through the typed schema, in the same order.
+    /// The candidate records (each had at least a `name`), through the typed schema.
     pub records: Vec<CandidateReport>,
-    /// The GPUs used, typed (`--json` output only).
+    /// Which of the fields that the page tells apart each record held, in the same order.
+    pub fields: Vec<RecordFields>,
+    /// The GPUs used (`--json` output only; older reports hold one object, not a list).
     pub devices: Vec<DeviceInfo>,
+    /// Which of the fields that the page tells apart each device held, in the same order.
+    pub device_fields: Vec<DeviceFields>,
     /// A KernelBench run's summary (`sadoku kernelbench review --json`): per problem, the best
     /// accepted candidate, and the fractions.
     pub suite: Option<Value>,
@@ -59,6 +60,47 @@ pub fn load(path: &Path) -> Result<Run> {
     parse(&shown.to_string(), &text)
 }
 
+/// Whether a record held a field: the typed schema reads a missing field and a null one alike (as
+/// `None`), and the page says "not recorded" for the first and "–" for the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recorded {
+    /// The record lacks the field (written before it existed).
+    #[default]
+    Missing,
+    /// The record holds null: the field existed and had nothing to say.
+    Null,
+    /// The record holds a value (read through the typed schema).
+    Value,
+}
+
+impl<'de> Deserialize<'de> for Recorded {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Recorded, D::Error> {
+        Ok(match Option::<serde::de::IgnoredAny>::deserialize(d)? {
+            None => Recorded::Null,
+            Some(_) => Recorded::Value,
+        })
+    }
+}
+
+/// The fields of a candidate record whose absence the page tells from null: `ceiling` (missing
+/// in records from before it was written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+pub struct RecordFields {
+    pub ceiling: Recorded,
+}
+
+/// The fields of a device (`environment`) whose absence the page tells from null: each was added
+/// after the first reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+pub struct DeviceFields {
+    pub cudnn: Recorded,
+    pub torch: Recorded,
+    pub sandbox: Recorded,
+    pub ceilings: Recorded,
+}
+
 /// The `environment` of a `--json` report: a list of devices, or (before multi-GPU review) one.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -67,9 +109,10 @@ enum Environment {
     Device(Box<DeviceInfo>),
 }
 
-/// A candidate record through the typed schema.
-fn typed(record: &Value) -> Result<CandidateReport, String> {
-    CandidateReport::deserialize(record).map_err(|e| format!("not a sadoku candidate record: {e}"))
+/// A candidate record through the typed schema, and which of the page's fields it held.
+fn typed(record: &Value) -> Result<(CandidateReport, RecordFields), String> {
+    let typed = CandidateReport::deserialize(record).map_err(|e| format!("not a sadoku candidate record: {e}"))?;
+    Ok((typed, RecordFields::deserialize(record).unwrap_or_default()))
 }
 
 /// A run from its text: one JSON report, or JSON Lines of candidate records.
@@ -77,18 +120,19 @@ pub fn parse(source: &str, text: &str) -> Result<Run> {
     match serde_json::from_str::<Value>(text) {
         Ok(value @ Value::Object(_)) if value.get("candidates").is_some() => from_report(source, value),
         _ => {
-            let (mut candidates, mut records) = (Vec::new(), Vec::new());
+            let (mut records, mut fields) = (Vec::new(), Vec::new());
             for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
                 let record: Value =
                     serde_json::from_str(line).map_err(|e| anyhow!("{source}:{}: not a JSON record: {e}", i + 1))?;
                 check_record(&record).map_err(|m| anyhow!("{source}:{}: {m}", i + 1))?;
-                records.push(typed(&record).map_err(|m| anyhow!("{source}:{}: {m}", i + 1))?);
-                candidates.push(record);
+                let (r, f) = typed(&record).map_err(|m| anyhow!("{source}:{}: {m}", i + 1))?;
+                records.push(r);
+                fields.push(f);
             }
-            if candidates.is_empty() {
+            if records.is_empty() {
                 return Err(anyhow!("{source}: no candidate records in it (expected sadoku's --out or --json output)"));
             }
-            Ok(Run { source: source.into(), candidates, records, ..Run::default() })
+            Ok(Run { source: source.into(), records, fields, ..Run::default() })
         }
     }
 }
@@ -99,10 +143,12 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         Some(Value::Array(list)) => list,
         _ => return Err(anyhow!("{source}: `candidates` is not a list (expected sadoku's --json output)")),
     };
-    let mut records = Vec::new();
+    let (mut records, mut fields) = (Vec::new(), Vec::new());
     for (i, record) in candidates.iter().enumerate() {
         check_record(record).map_err(|m| anyhow!("{source}: candidate {}: {m}", i + 1))?;
-        records.push(typed(record).map_err(|m| anyhow!("{source}: candidate {}: {m}", i + 1))?);
+        let (r, f) = typed(record).map_err(|m| anyhow!("{source}: candidate {}: {m}", i + 1))?;
+        records.push(r);
+        fields.push(f);
     }
     let original = value.get_mut("environment").map(Value::take).unwrap_or(Value::Null);
     let devices = match Option::<Environment>::deserialize(&original) {
@@ -111,11 +157,12 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         Ok(None) => Vec::new(),
         Err(e) => return Err(anyhow!("{source}: `environment` is not sadoku's GPU list: {e}")),
     };
-    let (environment, has_environment) = match original {
-        Value::Array(list) => (list, true),
+    let device_fields = |d: &Value| DeviceFields::deserialize(d).unwrap_or_default();
+    let (device_fields, has_environment) = match &original {
+        Value::Array(list) => (list.iter().map(device_fields).collect(), true),
         Value::Null => (Vec::new(), false),
         // Reports before multi-GPU review held one device.
-        one => (vec![one], true),
+        one => (vec![device_fields(one)], true),
     };
     let text = |v: &Value| match v {
         Value::String(s) => Some(s.clone()),
@@ -126,13 +173,13 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         source: source.into(),
         sadoku: value.get("sadoku").and_then(text),
         seed: value.get("seed").and_then(text),
-        environment,
         devices,
+        device_fields,
         has_environment,
         wall_s: value.get("wall_s").and_then(Value::as_f64),
         suite: value.get("summary").filter(|v| v.is_object()).cloned(),
-        candidates,
         records,
+        fields,
     })
 }
 
@@ -168,7 +215,7 @@ mod tests {
     #[test]
     fn json_lines_and_reports_both_load() {
         let lines = parse("a.jsonl", &format!("{A}\n\n{}\n", A.replace("a.cu", "b.cu"))).unwrap();
-        assert_eq!(lines.candidates.len(), 2);
+        assert_eq!(lines.records.len(), 2);
         assert!(!lines.has_environment && lines.seed.is_none());
         let report = parse(
             "r.json",
@@ -176,7 +223,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(report.seed.as_deref(), Some("7"));
-        assert_eq!(report.environment.len(), 1, "one device object is a list of one");
+        assert_eq!(report.devices.len(), 1, "one device object is a list of one");
+        assert_eq!(report.device_fields[0], DeviceFields::default(), "its later fields are not recorded");
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub fn run(files: &[PathBuf], out: Option<&Path>) -> Result<u8> {
     let html = crate::output::html::render(&runs);
     write(&html, out)?;
     if let Some(path) = out {
-        let n: usize = runs.iter().map(|r| r.candidates.len()).sum();
+        let n: usize = runs.iter().map(|r| r.records.len()).sum();
         eprintln!("sadoku: wrote {} ({n} candidate(s) from {} run(s))", path.display(), runs.len());
     }
     Ok(0)

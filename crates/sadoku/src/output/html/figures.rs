@@ -1,24 +1,28 @@
 //! The page's figures (inline SVG from `plots`): the forest plot of speedups, the timing
 //! samples' distributions, the roofline and the size sweep.
 
+use sadoku_core::time::Timing;
+
 use super::*;
 
-pub(super) fn forest(out: &mut String, cs: &[Value], suffix: &str) {
+pub(super) fn forest(out: &mut String, cs: &[CandidateReport], suffix: &str) {
     out.push_str("<h3>Speedups</h3>\n");
     // Grouped by problem and baseline; within a group, by name.
     let mut rows: Vec<(String, String, String, ForestRow)> = Vec::new();
     let mut without = 0;
     for c in cs.iter().filter(|c| accepted(c)) {
-        let Some(speedup) = num(c, &["timing", "speedup"]).filter(|s| *s > 0.0) else {
+        let timing = c.findings.timing.as_ref();
+        let Some((t, speedup)) = timing.and_then(|t| Some((t, t.speedup.and_then(finite).filter(|s| *s > 0.0)?)))
+        else {
             without += 1;
             continue;
         };
-        let interval = pair(c, &["timing", "speedup_interval"])
+        let interval = interval(t.speedup_interval)
             .filter(|(lo, hi)| *lo > 0.0 && lo <= hi && hi.is_finite())
             .unwrap_or((speedup, speedup));
-        let problem = text(c, &["problem"]).unwrap_or("").to_string();
-        let baseline = short_baseline(text(c, &["timing", "baseline_name"]).unwrap_or("")).to_string();
-        let call = text(c, &["timing", "call"]).map(str::to_string);
+        let problem = c.problem.clone();
+        let baseline = short_baseline(&t.baseline_name).to_string();
+        let call = t.call.as_ref().map(word);
         rows.push((problem, baseline, label(c), ForestRow { label: label(c), speedup, interval, call }));
     }
     if rows.is_empty() {
@@ -77,9 +81,12 @@ pub(super) fn swatch(shape: &str) -> String {
     format!("<svg width=\"14\" height=\"14\" viewBox=\"0 0 14 14\" aria-hidden=\"true\">{shape}</svg>")
 }
 
-pub(super) fn distributions(out: &mut String, cs: &[Value], suffix: &str) {
+pub(super) fn distributions(out: &mut String, cs: &[CandidateReport], suffix: &str) {
     out.push_str("<h3>Timing distributions</h3>\n");
-    let timed: Vec<&Value> = cs.iter().filter(|c| !numbers(c, &["timing", "candidate_ms"]).is_empty()).collect();
+    let timed: Vec<(&CandidateReport, &Timing)> = cs
+        .iter()
+        .filter_map(|c| Some((c, c.findings.timing.as_ref().filter(|t| !t.candidate_ms.is_empty())?)))
+        .collect();
     let id = format!("distributions{suffix}");
     if timed.is_empty() {
         let _ = writeln!(out, "<p id=\"{id}\">No candidate was timed (or no samples were recorded).</p>");
@@ -98,25 +105,19 @@ pub(super) fn distributions(out: &mut String, cs: &[Value], suffix: &str) {
     );
     let _ = writeln!(out, "<div id=\"{id}\" class=\"grid\">");
     let mut unrecorded_throttle = Vec::new();
-    for c in timed {
-        let candidate = numbers(c, &["timing", "candidate_ms"]);
-        let baseline = numbers(c, &["timing", "baseline_ms"]);
-        let throttled = numbers(c, &["timing", "throttled_ms"]);
-        let dropped = num(c, &["timing", "throttled"]).unwrap_or(0.0) as usize;
-        if dropped > throttled.len() {
+    for (c, t) in timed {
+        let dropped = t.throttled;
+        if dropped > t.throttled_ms.len() {
             unrecorded_throttle.push(format!("{} ({dropped})", label(c)));
         }
-        let rounds: Vec<usize> = at(c, &["timing", "rounds"])
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|r| r.get("samples")?.as_u64()).map(|n| n as usize).collect())
-            .unwrap_or_default();
-        let rounds = if rounds.iter().sum::<usize>() == candidate.len() { rounds } else { Vec::new() };
+        let rounds: Vec<usize> = t.rounds.iter().map(|r| r.samples).collect();
+        let rounds = if rounds.iter().sum::<usize>() == t.candidate_ms.len() { rounds } else { Vec::new() };
         let name = label(c);
         let samples = Samples {
             label: &name,
-            candidate: &candidate,
-            baseline: &baseline,
-            throttled: &throttled,
+            candidate: &t.candidate_ms,
+            baseline: &t.baseline_ms,
+            throttled: &t.throttled_ms,
             rounds: &rounds,
         };
         match plots::distribution(&samples) {
@@ -139,15 +140,17 @@ pub(super) fn distributions(out: &mut String, cs: &[Value], suffix: &str) {
 }
 
 /// A candidate's place on the roofline: flop/byte and TFLOP/s, or why it has none.
-pub(super) fn roofline_point(c: &Value) -> Result<(f64, f64), &'static str> {
-    let median_s = num(c, &["timing", "candidate", "median"]).filter(|m| *m > 0.0).ok_or("no median time")? * 1e-3;
-    let (flops, bytes) = match (num(c, &["floors", "flops"]), num(c, &["floors", "bytes"])) {
-        (Some(f), Some(b)) => (f, b),
-        _ => {
+pub(super) fn roofline_point(c: &CandidateReport) -> Result<(f64, f64), &'static str> {
+    let f = &c.findings;
+    let median = f.timing.as_ref().and_then(|t| finite(t.candidate.median));
+    let median_s = median.filter(|m| *m > 0.0).ok_or("no median time")? * 1e-3;
+    let (flops, bytes) = match f.floors.filter(|fl| fl.flops.is_finite() && fl.bytes.is_finite()) {
+        Some(floors) => (floors.flops, floors.bytes),
+        None => {
             // Older records: the rate, and the bandwidth when the ceiling was DRAM's.
-            let flops = num(c, &["tflops"]).ok_or("no flop count recorded")? * 1e12 * median_s;
-            let bytes = match (text(c, &["ceiling", "unit"]), num(c, &["ceiling", "achieved"])) {
-                (Some("GB/s"), Some(gbs)) => gbs * 1e9 * median_s,
+            let flops = f.tflops.and_then(finite).ok_or("no flop count recorded")? * 1e12 * median_s;
+            let bytes = match &f.ceiling {
+                Some(u) if u.unit == "GB/s" && u.achieved.is_finite() => u.achieved * 1e9 * median_s,
                 _ => return Err("no byte floor recorded (an older record, judged against a TFLOP/s ceiling)"),
             };
             (flops, bytes)
@@ -170,25 +173,26 @@ pub(super) fn roofline(out: &mut String, run: &Run, suffix: &str) {
         );
         return;
     }
-    let Some(device) = run.environment.iter().find(|d| d.get("ceilings").is_some_and(Value::is_object)) else {
+    let Some((device, ceilings)) = run.devices.iter().find_map(|d| Some((d, d.ceilings?))) else {
         let _ = writeln!(
             out,
             "<p id=\"{id}\">No roofline: the environment has no measured ceilings (not recorded by the sadoku that made this run).</p>"
         );
         return;
     };
-    let roofs: Vec<Roof> =
-        [("fp32_tflops", "fp32 SIMT"), ("tf32_tflops", "TF32 tensor cores"), ("bf16_tflops", "BF16 tensor cores")]
-            .iter()
-            .filter_map(|(key, name)| {
-                num(device, &["ceilings", key]).map(|t| Roof { label: name.to_string(), tflops: t })
-            })
-            .collect();
-    let dram = num(device, &["ceilings", "dram_gbs"]);
+    let roofs: Vec<Roof> = [
+        (ceilings.fp32_tflops, "fp32 SIMT"),
+        (ceilings.tf32_tflops, "TF32 tensor cores"),
+        (ceilings.bf16_tflops, "BF16 tensor cores"),
+    ]
+    .iter()
+    .filter_map(|(tflops, name)| finite(*tflops).map(|t| Roof { label: name.to_string(), tflops: t }))
+    .collect();
+    let dram = finite(ceilings.dram_gbs);
     let mut points = Vec::new();
     let mut placed = Vec::new();
     let mut left_out = Vec::new();
-    for c in run.candidates.iter().filter(|c| accepted(c)) {
+    for c in run.records.iter().filter(|c| accepted(c)) {
         match roofline_point(c) {
             Ok((intensity, tflops)) => {
                 points.push(RooflinePoint { number: points.len() + 1, intensity, tflops });
@@ -197,14 +201,14 @@ pub(super) fn roofline(out: &mut String, run: &Run, suffix: &str) {
             Err(why) => left_out.push(format!("{}: {why}", label(c))),
         }
     }
-    let gpu = text(device, &["name"]).unwrap_or("the GPU");
+    let gpu = if device.name.is_empty() { "the GPU" } else { &device.name };
     let _ = writeln!(
         out,
         "<p class=\"note\">{}'s measured ceilings (flat roofs) and DRAM bandwidth (the slope); each accepted candidate \
          at its arithmetic intensity (the problem's flop floor over its byte floor) and achieved rate (the flop floor \
          over its median time).{}</p>",
         esc(gpu),
-        if run.environment.len() > 1 { " The run used several GPUs: these are the first one's ceilings." } else { "" }
+        if run.devices.len() > 1 { " The run used several GPUs: these are the first one's ceilings." } else { "" }
     );
     figure(out, &id, "roofline", plots::roofline(dram, &roofs, &points));
     if !placed.is_empty() {
@@ -215,8 +219,8 @@ pub(super) fn roofline(out: &mut String, run: &Run, suffix: &str) {
             td(out, "", None, None, &esc(&label(c)));
             td(out, "n", Some(p.intensity), None, &format!("{:.3}", p.intensity));
             td(out, "n", Some(p.tflops), None, &format!("{:.3}", p.tflops));
-            let percent = num(c, &["ceiling", "percent"]);
-            let what = text(c, &["ceiling", "what"]).unwrap_or("?");
+            let percent = c.findings.ceiling.as_ref().and_then(|u| finite(u.percent));
+            let what = c.findings.ceiling.as_ref().map_or("?", |u| super::tables::what(&u.what));
             td(out, "n", percent, None, &esc(&percent.map_or(NOT_RECORDED.into(), |p| format!("{p:.0} % of {what}"))));
             out.push_str("</tr>\n");
         }
@@ -233,12 +237,12 @@ pub(super) fn roofline(out: &mut String, run: &Run, suffix: &str) {
 }
 
 /// Speedup against size for candidates timed at several sizes; no section without any.
-pub(super) fn sweep(out: &mut String, cs: &[Value], suffix: &str) {
+pub(super) fn sweep(out: &mut String, cs: &[CandidateReport], suffix: &str) {
     // Per problem: its candidates' cases.
-    let mut problems: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    let mut problems: BTreeMap<String, Vec<&CandidateReport>> = BTreeMap::new();
     for c in cs {
-        if at(c, &["cases"]).and_then(Value::as_array).is_some_and(|a| a.len() > 1) {
-            problems.entry(text(c, &["problem"]).unwrap_or("").to_string()).or_default().push(c);
+        if c.findings.cases.len() > 1 {
+            problems.entry(c.problem.clone()).or_default().push(c);
         }
     }
     if problems.is_empty() {
@@ -247,15 +251,12 @@ pub(super) fn sweep(out: &mut String, cs: &[Value], suffix: &str) {
     out.push_str("<h3>Size sweeps</h3>\n");
     let _ = writeln!(out, "<div id=\"sweep{suffix}\">");
     for (problem, list) in &problems {
-        let cases = |c: &Value| at(c, &["cases"]).and_then(Value::as_array).cloned().unwrap_or_default();
         // The symbols whose values differ between cases: the x axis is their product.
         let mut values: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         for c in list {
-            for case in cases(c) {
-                for (k, v) in case.get("sizes").and_then(Value::as_object).into_iter().flatten() {
-                    if let Some(v) = v.as_i64() {
-                        values.entry(k.clone()).or_default().push(v);
-                    }
+            for case in &c.findings.cases {
+                for (k, v) in &case.sizes.0 {
+                    values.entry(k.clone()).or_default().push(*v);
                 }
             }
         }
@@ -270,16 +271,13 @@ pub(super) fn sweep(out: &mut String, cs: &[Value], suffix: &str) {
         let mut untimed = 0;
         for c in list {
             let mut points = Vec::new();
-            for case in cases(c) {
-                let values: Vec<f64> = varying
-                    .iter()
-                    .filter_map(|k| case.get("sizes").and_then(|s| s.get(k.as_str())).and_then(Value::as_f64))
-                    .collect();
+            for case in &c.findings.cases {
+                let values: Vec<f64> = varying.iter().filter_map(|k| case.sizes.get(k)).map(|v| v as f64).collect();
                 let size: f64 = values.iter().product();
                 let sizes = values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("·");
-                match num(&case, &["timing", "speedup"]) {
+                match case.timing.speedup.and_then(finite) {
                     Some(s) if size > 0.0 && s > 0.0 => {
-                        let interval = pair(&case, &["timing", "speedup_interval"])
+                        let interval = interval(case.timing.speedup_interval)
                             .filter(|(lo, hi)| *lo > 0.0 && lo <= hi && hi.is_finite())
                             .unwrap_or((s, s));
                         points.push(SweepPoint { size, sizes, speedup: s, interval });

@@ -1,6 +1,6 @@
 //! The HTML report: one self-contained page (inline CSS and SVG, one small script that only sorts
-//! tables) made from recorded runs, read as JSON values so that records from older versions, which
-//! lack fields, still make a report: what is missing says "not recorded".
+//! tables) made from recorded runs, read through the typed schema (docs/REPORT.md); records from
+//! older versions lack fields, and still make a report: what is missing says "not recorded".
 //!
 //! Every string from a record is escaped: candidate names, evidence and compiler logs come from
 //! whoever wrote the kernels.
@@ -8,10 +8,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use sadoku_core::report::CandidateReport;
+use sadoku_core::verdict::{At, Rejection, Verdict};
 use serde_json::Value;
 
 use super::plots::{self, ForestRow, Roof, RooflinePoint, Samples, SweepLine, SweepPoint};
-use crate::report::Run;
+use crate::report::{Recorded, Run};
 
 mod figures;
 mod tables;
@@ -31,43 +33,32 @@ fn attr(s: &str) -> String {
 
 const NOT_RECORDED: &str = "not recorded";
 
-/// The value at `path`: `None` when a key is missing (not recorded), `Some(Null)` when the record
-/// holds null on the way there (the step did not happen: an untimed candidate has no median).
-fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    let mut cur = v;
-    for key in path {
-        match cur {
-            Value::Null => return Some(&Value::Null),
-            Value::Object(o) => cur = o.get(*key)?,
-            _ => return None,
-        }
+/// A number the page can use: NaN stands for a null the record held where a number goes (a value
+/// that was not finite when written).
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// An interval whose ends are both numbers.
+fn interval(i: Option<(f64, f64)>) -> Option<(f64, f64)> {
+    i.filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+}
+
+/// A cell's text for a field the page tells apart: the value, "–" where the record holds null,
+/// "not recorded" where it lacks it.
+fn shown<T>(recorded: Recorded, value: Option<T>, f: impl FnOnce(T) -> String) -> String {
+    match (recorded, value) {
+        (_, Some(v)) => f(v),
+        (Recorded::Null, None) => "–".into(),
+        (_, None) => NOT_RECORDED.into(),
     }
-    Some(cur)
 }
 
-fn num(v: &Value, path: &[&str]) -> Option<f64> {
-    at(v, path).and_then(Value::as_f64).filter(|x| x.is_finite())
-}
-
-fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    at(v, path).and_then(Value::as_str)
-}
-
-fn numbers(v: &Value, path: &[&str]) -> Vec<f64> {
-    at(v, path).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default()
-}
-
-fn pair(v: &Value, path: &[&str]) -> Option<(f64, f64)> {
-    let p = at(v, path)?;
-    Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?))
-}
-
-/// A cell's text: the value, "–" where the record holds null, "not recorded" where it lacks it.
-fn shown(v: Option<&Value>, f: impl Fn(&Value) -> Option<String>) -> String {
-    match v {
-        None => NOT_RECORDED.into(),
-        Some(Value::Null) => "–".into(),
-        Some(x) => f(x).unwrap_or_else(|| NOT_RECORDED.into()),
+/// A word of the schema as the record writes it (a precision class, a call, a check).
+fn word<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => "?".into(),
     }
 }
 
@@ -76,16 +67,44 @@ fn ms(v: f64) -> String {
 }
 
 /// "problem/file", or the file alone when the record names no problem.
-fn label(c: &Value) -> String {
-    let name = text(c, &["name"]).unwrap_or("?");
-    match text(c, &["problem"]) {
-        Some(p) if !p.is_empty() => format!("{p}/{name}"),
-        _ => name.to_string(),
+fn label(c: &CandidateReport) -> String {
+    if c.problem.is_empty() { c.name.clone() } else { format!("{}/{}", c.problem, c.name) }
+}
+
+fn accepted(c: &CandidateReport) -> bool {
+    c.verdict.is_accepted()
+}
+
+/// The rejection, for a rejected candidate.
+fn rejection(c: &CandidateReport) -> Option<&Rejection> {
+    match &c.verdict {
+        Verdict::Rejected(r) => Some(r),
+        Verdict::Accepted { .. } => None,
     }
 }
 
-fn accepted(c: &Value) -> bool {
-    text(c, &["verdict"]) == Some("ACCEPTED")
+/// Where in the verification the rejection's finding was made, for the checks that say.
+fn found_at(r: &Rejection) -> Option<&At> {
+    match r {
+        Rejection::LaunchRefused { at, .. }
+        | Rejection::KernelFault { at, .. }
+        | Rejection::Timeout { at, .. }
+        | Rejection::WorkerDied { at, .. }
+        | Rejection::OutOfBounds { at, .. }
+        | Rejection::Unwritten { at, .. }
+        | Rejection::InputsModified { at, .. }
+        | Rejection::Inaccurate { at, .. }
+        | Rejection::Nondeterministic { at, .. }
+        | Rejection::HiddenWork { at, .. }
+        | Rejection::Refused { at, .. } => Some(at),
+        Rejection::Spec { .. }
+        | Rejection::Compile { .. }
+        | Rejection::Signature { .. }
+        | Rejection::LaunchConfig { .. }
+        | Rejection::ModuleLoad { .. }
+        | Rejection::Sanitizer { .. }
+        | Rejection::Impossible { .. } => None,
+    }
 }
 
 /// The baseline's name up to ", as torch…" (the whole name is in the cell's title).
@@ -198,7 +217,7 @@ fn sources(runs: &[Run]) -> String {
 }
 
 fn section(out: &mut String, run: &Run, number: usize, suffix: &str) {
-    let cs = &run.candidates;
+    let cs = &run.records;
     let accepted_n = cs.iter().filter(|c| accepted(c)).count();
     let _ = writeln!(out, "<section id=\"run{number}\">\n<h2>{}</h2>", esc(&run.source));
     let _ = writeln!(
@@ -210,7 +229,7 @@ fn section(out: &mut String, run: &Run, number: usize, suffix: &str) {
         esc(run.seed.as_deref().unwrap_or(NOT_RECORDED)),
         run.wall_s.map_or(NOT_RECORDED.to_string(), |w| format!("{w:.1} s")),
     );
-    summary(out, cs);
+    summary(out, run);
     if let Some(suite) = &run.suite {
         kernelbench(out, suite);
     }

@@ -51,7 +51,7 @@ pub(super) fn kernelbench(out: &mut String, suite: &Value) {
     out.push_str("</tbody></table>\n");
 }
 
-pub(super) fn summary(out: &mut String, cs: &[Value]) {
+pub(super) fn summary(out: &mut String, run: &Run) {
     out.push_str("<h3>Summary</h3>\n");
     out.push_str(
         "<p class=\"note\">Time is the median of the candidate's timed samples. The speedup is the \
@@ -59,97 +59,111 @@ pub(super) fn summary(out: &mut String, cs: &[Value]) {
          interval excludes 1. Click a header to sort.</p>\n",
     );
     out.push_str("<table class=\"sortable summary\">\n<thead><tr><th data-num>#</th><th>candidate</th><th>verdict</th><th>reason</th><th>error class</th><th data-num>time (median)</th><th data-num>speedup [95 % CI]</th><th>baseline</th><th data-num>% of ceiling</th></tr></thead>\n<tbody>\n");
-    for (i, c) in cs.iter().enumerate() {
+    for (i, (c, fields)) in run.records.iter().zip(&run.fields).enumerate() {
         out.push_str("<tr>");
         td(out, "n", Some((i + 1) as f64), None, &(i + 1).to_string());
-        td(out, "", None, text(c, &["origin"]), &esc(&label(c)));
-        let verdict = text(c, &["verdict"]).unwrap_or(NOT_RECORDED);
-        td(out, if accepted(c) { "ACCEPTED" } else { "REJECTED" }, None, None, &esc(verdict));
-        td(out, "", None, None, &esc(&shown(c.get("reason"), |v| v.as_str().map(str::to_string))));
-        // The class of the error against the fp64 truth; older records kept it at the top level.
-        let class = match c.get("error") {
-            Some(Value::Object(_)) => shown(at(c, &["error", "class"]), |v| v.as_str().map(str::to_string)),
-            _ => shown(c.get("class").or(c.get("error")), |v| v.as_str().map(str::to_string)),
+        td(out, "", None, Some(c.origin.as_str()).filter(|o| !o.is_empty()), &esc(&label(c)));
+        let (class, verdict) = if accepted(c) { ("ACCEPTED", "ACCEPTED") } else { ("REJECTED", "REJECTED") };
+        td(out, class, None, None, verdict);
+        td(out, "", None, None, &esc(&reason(c)));
+        // The class of the error against the fp64 truth; older records kept it at the top level
+        // only, beside the verdict (an acceptance's class, or a wrong answer's).
+        let class = match (&c.findings.error, &c.verdict) {
+            (Some(e), _) => word(&e.class),
+            (None, Verdict::Accepted { class } | Verdict::Rejected(Rejection::Inaccurate { class, .. })) => word(class),
+            (None, _) => "–".into(),
         };
         td(out, "", None, None, &esc(&class));
-        let median = num(c, &["timing", "candidate", "median"]);
-        td(out, "n", median, None, &esc(&shown(at(c, &["timing", "candidate", "median"]), |v| v.as_f64().map(ms))));
-        let speedup = num(c, &["timing", "speedup"]);
-        let speedup_html = match (at(c, &["timing"]), speedup) {
-            (_, Some(s)) => {
-                let interval = pair(c, &["timing", "speedup_interval"])
-                    .map_or(String::new(), |(lo, hi)| format!(" [{lo:.2}, {hi:.2}]"));
-                let call = text(c, &["timing", "call"])
-                    .map_or(String::new(), |k| format!(" <span class=\"{}\">{}</span>", attr(k), esc(k)));
+        let timing = c.findings.timing.as_ref();
+        let median = timing.map(|t| t.candidate.median);
+        td(out, "n", median.and_then(finite), None, &esc(&median.map_or("–".into(), ms)));
+        let speedup = timing.and_then(|t| t.speedup).and_then(finite);
+        let speedup_html = match (timing, speedup) {
+            (Some(t), Some(s)) => {
+                let interval =
+                    interval(t.speedup_interval).map_or(String::new(), |(lo, hi)| format!(" [{lo:.2}, {hi:.2}]"));
+                let call = t.call.map_or(String::new(), |k| {
+                    let k = word(&k);
+                    format!(" <span class=\"{}\">{}</span>", attr(&k), esc(&k))
+                });
                 format!("{s:.2}×{interval}{call}")
             }
-            (None, None) => NOT_RECORDED.into(),
-            (Some(_), None) => "–".into(),
+            _ => "–".into(),
         };
         td(out, "n", speedup, None, &speedup_html);
-        let baseline = match at(c, &["timing"]) {
-            None => NOT_RECORDED.to_string(),
-            Some(Value::Null) => "–".into(),
-            Some(t) => match (text(t, &["baseline_unavailable"]), text(t, &["baseline_name"])) {
-                (Some(why), _) => format!("none: {why}"),
-                (None, Some(name)) => short_baseline(name).to_string(),
-                (None, None) => NOT_RECORDED.into(),
+        let baseline = match timing {
+            None => "–".into(),
+            Some(t) => match &t.baseline_unavailable {
+                Some(why) => format!("none: {why}"),
+                None => short_baseline(&t.baseline_name).to_string(),
             },
         };
-        td(out, "", None, text(c, &["timing", "baseline_name"]), &esc(&baseline));
-        let percent = num(c, &["ceiling", "percent"]);
-        let ceiling = shown(c.get("ceiling"), |u| {
-            Some(format!(
-                "{:.0} % of {}",
-                u.get("percent")?.as_f64()?,
-                u.get("what").and_then(Value::as_str).unwrap_or("?")
-            ))
-        });
-        td(out, "n", percent, text(c, &["ceiling", "why"]), &esc(&ceiling));
+        td(out, "", None, timing.map(|t| t.baseline_name.as_str()), &esc(&baseline));
+        let ceiling = c.findings.ceiling.as_ref();
+        let shown_ceiling = shown(fields.ceiling, ceiling, |u| format!("{:.0} % of {}", u.percent, what(&u.what)));
+        let why = ceiling.map(|u| u.why.as_str()).filter(|w| !w.is_empty());
+        td(out, "n", ceiling.and_then(|u| finite(u.percent)), why, &esc(&shown_ceiling));
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n");
 }
 
-pub(super) fn rejections(out: &mut String, cs: &[Value]) {
-    let rejected: Vec<&Value> = cs.iter().filter(|c| !accepted(c)).collect();
+/// A ceiling's name, "?" in a record without it.
+pub(super) fn what(name: &str) -> &str {
+    if name.is_empty() { "?" } else { name }
+}
+
+/// Why it was rejected, in a few words: "–" for an accepted candidate.
+fn reason(c: &CandidateReport) -> String {
+    match (&c.reason, accepted(c)) {
+        (Some(r), _) => r.clone(),
+        (None, true) => "–".into(),
+        (None, false) => NOT_RECORDED.into(),
+    }
+}
+
+pub(super) fn rejections(out: &mut String, cs: &[CandidateReport]) {
+    let rejected: Vec<(&CandidateReport, &Rejection)> = cs.iter().filter_map(|c| Some((c, rejection(c)?))).collect();
     let _ = writeln!(out, "<h3>Rejections ({})</h3>", rejected.len());
     if rejected.is_empty() {
         out.push_str("<p>None: every candidate was accepted.</p>\n");
         return;
     }
-    for c in rejected {
-        let reason = shown(c.get("reason"), |v| v.as_str().map(str::to_string));
-        let _ = writeln!(out, "<div class=\"rejection\">\n<h4>{} — {}</h4>", esc(&label(c)), esc(&reason));
+    for (c, r) in rejected {
+        let _ = writeln!(out, "<div class=\"rejection\">\n<h4>{} — {}</h4>", esc(&label(c)), esc(&reason(c)));
         let mut facts = Vec::new();
-        if let Some(o) = text(c, &["origin"]) {
-            facts.push(format!("file {o}"));
+        if !c.origin.is_empty() {
+            facts.push(format!("file {}", c.origin));
         }
-        if let Some(check) = text(c, &["check"]) {
-            facts.push(format!("check {check}"));
+        facts.push(format!("check {}", check(r)));
+        if let Some(at) = found_at(r) {
+            let sizes = at.sizes.0.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
+            facts.push(format!("at {sizes}, {}", at.trial));
         }
-        if let Some(trial) = text(c, &["at", "trial"]) {
-            let sizes = at(c, &["at", "sizes"])
-                .and_then(Value::as_object)
-                .map_or(String::new(), |s| s.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", "));
-            facts.push(format!("at {sizes}, {trial}"));
-        }
-        if let Some(line) = num(c, &["line"]) {
+        if let Rejection::Spec { line: Some(line), .. } = r {
             facts.push(format!("line {line}"));
         }
-        if !facts.is_empty() {
-            let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(&facts.join("; ")));
-        }
-        let evidence = shown(c.get("evidence"), |v| v.as_str().map(str::to_string));
-        let _ = writeln!(out, "<pre>{}</pre>", esc(&evidence));
-        if let Some(findings) = at(c, &["sanitizer"]).filter(|v| !v.is_null()) {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(&facts.join("; ")));
+        let evidence = c.evidence.as_deref().unwrap_or(NOT_RECORDED);
+        let _ = writeln!(out, "<pre>{}</pre>", esc(evidence));
+        if let Some(findings) = &c.findings.sanitizer {
+            // Through a JSON value, whose keys are in order, as the record's own were shown.
+            let findings = serde_json::to_value(findings).and_then(|v| serde_json::to_string_pretty(&v));
             let _ = writeln!(
                 out,
                 "<details><summary>sanitizer</summary><pre>{}</pre></details>",
-                esc(&serde_json::to_string_pretty(findings).unwrap_or_default())
+                esc(&findings.unwrap_or_default())
             );
         }
         out.push_str("</div>\n");
+    }
+}
+
+/// The check that failed, as the record names it.
+fn check(r: &Rejection) -> String {
+    match serde_json::to_value(r) {
+        Ok(v) => v.get("check").and_then(Value::as_str).unwrap_or("?").to_string(),
+        Err(_) => "?".into(),
     }
 }
 
@@ -161,51 +175,41 @@ pub(super) fn environment(out: &mut String, run: &Run) {
              libraries, clock and ceilings are in <code>sadoku review --json</code> output.</p>\n",
         );
     }
-    for d in &run.environment {
-        let s = |path: &[&str]| shown(at(d, path), |v| v.as_str().map(str::to_string));
+    for (d, fields) in run.devices.iter().zip(&run.device_fields) {
+        // A version the device always says; "–" where it said null.
+        let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
+        let recorded = |r: Recorded, v: &Option<String>| shown(r, v.clone(), |s| s);
         let gpu = {
-            let name = text(d, &["name"]).unwrap_or(NOT_RECORDED);
-            let mut parts = Vec::new();
-            if let Some(o) = num(d, &["ordinal"]) {
-                parts.push(format!("GPU {o}"));
-            }
-            if let Some(cc) = at(d, &["compute_capability"]).and_then(Value::as_array) {
-                parts.push(format!("sm_{}", cc.iter().map(|v| v.to_string()).collect::<String>()));
-            }
-            if let Some(sms) = num(d, &["multiprocessors"]) {
-                parts.push(format!("{sms} SMs"));
-            }
-            if let Some(l2) = num(d, &["l2_bytes"]) {
-                parts.push(format!("{:.0} MiB L2", l2 / 1048576.0));
-            }
-            if let Some(m) = num(d, &["memory_bytes"]) {
-                parts.push(format!("{:.1} GiB", m / 1073741824.0));
-            }
+            let name = if d.name.is_empty() { NOT_RECORDED } else { &d.name };
+            let (major, minor) = d.compute_capability;
+            let parts = [
+                format!("GPU {}", d.ordinal),
+                format!("sm_{major}{minor}"),
+                format!("{} SMs", d.multiprocessors),
+                format!("{:.0} MiB L2", d.l2_bytes as f64 / 1048576.0),
+                format!("{:.1} GiB", d.memory_bytes as f64 / 1073741824.0),
+            ];
             format!("{name} ({})", parts.join(", "))
         };
-        let ceilings = shown(d.get("ceilings"), |c| {
-            let t = |k: &str| c.get(k).and_then(Value::as_f64);
-            Some(format!(
+        let ceilings = shown(fields.ceilings, d.ceilings, |c| {
+            format!(
                 "fp32 {:.1}, TF32 {:.0}, BF16 {:.0} TFLOP/s; DRAM {:.0} GB/s (measured)",
-                t("fp32_tflops")?,
-                t("tf32_tflops")?,
-                t("bf16_tflops")?,
-                t("dram_gbs")?
-            ))
+                c.fp32_tflops, c.tf32_tflops, c.bf16_tflops, c.dram_gbs
+            )
         });
-        let clock =
-            shown(d.get("sm_clock_mhz"), |v| v.as_f64().map(|m| format!("{m:.0} MHz (measured after the run)")));
+        let clock = d.sm_clock_mhz.map_or("–".into(), |m| format!("{m:.0} MHz (measured after the run)"));
+        let cuda_driver = if d.cuda_driver.is_empty() { NOT_RECORDED.to_string() } else { d.cuda_driver.clone() };
         let rows = [
             ("GPU", gpu),
-            ("driver", s(&["driver"])),
-            ("CUDA driver API", s(&["cuda_driver"])),
-            ("NVRTC", s(&["nvrtc"])),
-            ("cuBLAS", s(&["cublas"])),
-            ("cuDNN", s(&["cudnn"])),
-            ("PyTorch", s(&["torch"])),
+            ("driver", version(&d.driver)),
+            ("CUDA driver API", cuda_driver),
+            ("NVRTC", version(&d.nvrtc)),
+            ("cuBLAS", version(&d.cublas)),
+            ("cuDNN", recorded(fields.cudnn, &d.cudnn)),
+            ("PyTorch", recorded(fields.torch, &d.torch)),
             ("SM clock", clock),
             ("ceilings", ceilings),
-            ("sandbox", s(&["sandbox"])),
+            ("sandbox", recorded(fields.sandbox, &d.sandbox)),
         ];
         out.push_str("<dl class=\"env\">\n");
         for (k, v) in rows {
@@ -214,19 +218,12 @@ pub(super) fn environment(out: &mut String, run: &Run) {
         out.push_str("</dl>\n");
     }
     // Candidates whose worker held less than the whole sandbox: their verdicts stand, weaker confined.
-    let weak: Vec<(String, String)> = run
-        .candidates
-        .iter()
-        .filter_map(|c| {
-            let s = c.get("sandbox")?.as_str()?;
-            (s.starts_with("partial") || s.starts_with("off"))
-                .then(|| (text(c, &["name"]).unwrap_or(NOT_RECORDED).to_string(), s.to_string()))
-        })
-        .collect();
+    let weak: Vec<(&str, &str)> =
+        run.records.iter().filter_map(|c| Some((c.name.as_str(), c.findings.weak_sandbox()?))).collect();
     if !weak.is_empty() {
         out.push_str("<p>Reviewed with less than the whole sandbox (the verdicts stand; the confinement was weaker):</p>\n<ul>\n");
         for (name, how) in weak {
-            let _ = writeln!(out, "<li><code>{}</code>: {}</li>", esc(&name), esc(&how));
+            let _ = writeln!(out, "<li><code>{}</code>: {}</li>", esc(name), esc(how));
         }
         out.push_str("</ul>\n");
     }
@@ -253,8 +250,8 @@ pub(super) fn shell_word(s: &str) -> String {
 pub(super) fn replay(out: &mut String, run: &Run) {
     out.push_str("<h3>Replay</h3>\n");
     let mut files: Vec<&str> = Vec::new();
-    for c in &run.candidates {
-        let f = text(c, &["origin"]).filter(|o| !o.is_empty()).or(text(c, &["name"])).unwrap_or("?");
+    for c in &run.records {
+        let f = if c.origin.is_empty() { c.name.as_str() } else { c.origin.as_str() };
         if !files.contains(&f) {
             files.push(f);
         }
