@@ -291,18 +291,18 @@ mod tests {
     }
 
     /// Every field of a full record replaced, one at a time, by a value of another type (or
-    /// removed): the page is still made.
+    /// removed): the run loads and the page is made, or the loader refuses it in one line.
     #[test]
-    fn odd_values_in_any_field_make_a_page_not_a_panic() {
+    fn odd_values_in_any_field_make_a_page_or_a_one_line_error() {
         let full: Value = serde_json::from_str(
-            r#"{"name":"a.cu","origin":"x/a.cu","problem":"gemm","verdict":"ACCEPTED","reason":null,"evidence":null,
+            r#"{"name":"a.cu","origin":"x/a.cu","problem":"gemm","verdict":"ACCEPTED","class":"fp32","reason":null,"evidence":null,
             "error":{"class":"fp32"},"tflops":2.0,"floors":{"flops":1e9,"bytes":1e6},
             "ceiling":{"what":"fp32 SIMT","unit":"TFLOP/s","achieved":2.0,"percent":3.0},
             "timing":{"baseline_name":"b","candidate":{"median":0.5},"speedup":1.2,"speedup_interval":[1.1,1.3],
               "call":"FASTER","candidate_ms":[0.5,0.51],"baseline_ms":[0.6,0.61],"throttled":1,"throttled_ms":[0.7],
               "rounds":[{"samples":1},{"samples":1}]},
-            "cases":[{"sizes":{"N":1},"timing":{"speedup":1.0,"speedup_interval":[0.9,1.1]}},
-                     {"sizes":{"N":2},"timing":{"speedup":2.0,"speedup_interval":[0.0,-1.0]}}]}"#,
+            "cases":[{"sizes":{"N":1},"timing":{"candidate":{"median":0.5},"speedup":1.0,"speedup_interval":[0.9,1.1]}},
+                     {"sizes":{"N":2},"timing":{"candidate":{"median":0.5},"speedup":2.0,"speedup_interval":[0.0,-1.0]}}]}"#,
         )
         .unwrap();
         let odd = [
@@ -320,6 +320,7 @@ mod tests {
                 paths.push(vec![k.clone(), k2.clone()]);
             }
         }
+        let (mut pages, mut refused) = (0, 0);
         for path in paths {
             for value in odd.iter().map(Some).chain([None]) {
                 let mut record = full.clone();
@@ -332,40 +333,71 @@ mod tests {
                     Some(v) => slot[last] = v.clone(),
                     None => drop(slot.as_object_mut().unwrap().remove(last)),
                 }
-                if record.get("name").is_none_or(|n| !n.is_string()) {
-                    continue; // not a record: the loader refuses it
+                let report = serde_json::json!({
+                    "environment": [{"ceilings": {"fp32_tflops": 60.0, "tf32_tflops": 400.0, "bf16_tflops": 800.0, "dram_gbs": 4000.0}}],
+                    "candidates": [record, full.clone()],
+                });
+                match crate::report::from_report("x", report) {
+                    Ok(run) => {
+                        let html = render(&[run]);
+                        assert!(html.ends_with("</html>\n"), "{path:?} = {value:?}");
+                        pages += 1;
+                    }
+                    Err(e) => {
+                        let e = format!("{e:#}");
+                        assert!(e.starts_with("x: candidate 1: ") && !e.contains('\n'), "{path:?} = {value:?}: {e}");
+                        refused += 1;
+                    }
                 }
-                let run = Run {
-                    source: "x".into(),
-                    has_environment: true,
-                    environment: vec![serde_json::json!({"ceilings":{"fp32_tflops":60.0,"dram_gbs":4000.0}})],
-                    candidates: vec![record, full.clone()],
-                    ..Run::default()
-                };
-                let html = render(&[run]);
-                assert!(html.ends_with("</html>\n"), "{path:?} = {value:?}");
             }
         }
+        assert!(pages > 0 && refused > 0, "{pages} pages, {refused} refused");
+    }
+
+    /// What a record lacks says "not recorded"; what it holds as null, "–": for the candidate's
+    /// ceiling and the device's cuDNN, PyTorch, sandbox and ceilings alike.
+    #[test]
+    fn missing_and_null_fields_read_differently() {
+        let cell = |html: &str, dt: &str| {
+            let at = html.find(&format!("<dt>{dt}</dt><dd>")).unwrap() + dt.len() + 13;
+            html[at..at + html[at..].find("</dd>").unwrap()].to_string()
+        };
+        let a = r#"{"name":"a.cu","verdict":"ACCEPTED","class":"fp32","reason":null,"timing":null,"error":null}"#;
+        let missing: Value =
+            serde_json::from_str(&format!(r#"{{"environment":{{"name":"GPU"}},"candidates":[{a}]}}"#)).unwrap();
+        let html = render(&[crate::report::from_report("old.json", missing).unwrap()]);
+        for dt in ["cuDNN", "PyTorch", "sandbox", "ceilings"] {
+            assert_eq!(cell(&html, dt), NOT_RECORDED, "{dt}");
+        }
+        assert!(html.contains("<td class=\"n\">not recorded</td></tr>"), "the ceiling cell: {html}");
+        let null = serde_json::json!({
+            "environment": [{"name": "GPU", "cudnn": null, "torch": null, "sandbox": null, "ceilings": null}],
+            "candidates": [serde_json::from_str::<Value>(&a.replace("\"error\"", "\"ceiling\":null,\"error\"")).unwrap()],
+        });
+        let html = render(&[crate::report::from_report("new.json", null).unwrap()]);
+        for dt in ["cuDNN", "PyTorch", "sandbox", "ceilings"] {
+            assert_eq!(cell(&html, dt), "–", "{dt}");
+        }
+        assert!(html.contains("<td class=\"n\">–</td></tr>"), "the ceiling cell: {html}");
+        // The class of an older record's error, kept beside its verdict.
+        assert!(html.contains("<td>fp32</td>"), "{html}");
     }
 
     #[test]
     fn a_roofline_point_from_floors_or_from_an_older_record() {
-        let new: Value = serde_json::from_str(
-            r#"{"timing":{"candidate":{"median":2.0}},"floors":{"flops":4e9,"bytes":1e9},"tflops":2.0}"#,
-        )
-        .unwrap();
+        let record = |fields: &str| -> CandidateReport {
+            serde_json::from_str(&format!(r#"{{"name":"a.cu","verdict":"ACCEPTED","class":"fp32",{fields}}}"#)).unwrap()
+        };
+        let new = record(r#""timing":{"candidate":{"median":2.0}},"floors":{"flops":4e9,"bytes":1e9},"tflops":2.0"#);
         let (i, t) = roofline_point(&new).unwrap();
         assert!((i - 4.0).abs() < 1e-9 && (t - 2.0).abs() < 1e-9, "{i} {t}");
-        let old: Value = serde_json::from_str(
-            r#"{"timing":{"candidate":{"median":1.0}},"tflops":0.5,"ceiling":{"unit":"GB/s","achieved":1000.0}}"#,
-        )
-        .unwrap();
+        let old =
+            record(r#""timing":{"candidate":{"median":1.0}},"tflops":0.5,"ceiling":{"unit":"GB/s","achieved":1000.0}"#);
         let (i, t) = roofline_point(&old).unwrap();
         assert!((i - 0.5).abs() < 1e-9 && (t - 0.5).abs() < 1e-9);
-        let gemm: Value = serde_json::from_str(
-            r#"{"timing":{"candidate":{"median":1.0}},"tflops":20.0,"ceiling":{"unit":"TFLOP/s","achieved":20.0}}"#,
-        )
-        .unwrap();
+        let gemm = record(
+            r#""timing":{"candidate":{"median":1.0}},"tflops":20.0,"ceiling":{"unit":"TFLOP/s","achieved":20.0}"#,
+        );
         assert!(roofline_point(&gemm).is_err());
     }
 }
