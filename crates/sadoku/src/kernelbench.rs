@@ -265,25 +265,46 @@ pub fn stem(p: &Path) -> String {
 /// candidate, and one at least 1× and 2× as fast as eager PyTorch. "At least" is said of the
 /// speedup's 95 % interval, not of its median: a candidate that ties with eager PyTorch within
 /// the noise (1.00× in 0.99–1.01) is not counted faster.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+///
+/// Part of the report's schema (`docs/REPORT.md`): read back by `sadoku report`, every field
+/// defaulting where an older run lacks it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// What the speedups are over: `eager PyTorch`, or `torch.compile (MODE)`.
+    #[serde(default = "eager")]
     pub baseline: String,
+    #[serde(default)]
     pub problems: usize,
+    #[serde(default)]
     pub accepted: usize,
+    #[serde(default)]
     pub faster: usize,
+    #[serde(default)]
     pub twice: usize,
+    #[serde(default)]
     pub per_problem: Vec<ProblemLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// The baseline a run that does not name one was timed against.
+fn eager() -> String {
+    "eager PyTorch".to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProblemLine {
-    pub problem: String,
+    /// The problem's name; `None` only when a record read back lacks it.
+    #[serde(default)]
+    pub problem: Option<String>,
+    #[serde(default)]
     pub candidates: usize,
     /// The accepted candidate with the highest speedup (or accepted untimed), if any.
+    #[serde(default)]
     pub best: Option<String>,
+    #[serde(default)]
     pub speedup: Option<f64>,
-    /// The speedup's 95 % bootstrap interval.
+    /// The speedup's 95 % bootstrap interval (a bound written as null, not a number, reads back
+    /// as NaN).
+    #[serde(default, deserialize_with = "sadoku_core::stats::nan_pair_if_null_opt")]
     pub interval: Option<(f64, f64)>,
 }
 
@@ -361,7 +382,7 @@ pub fn summarise_rows(problems: &[String], rows: &[Row], baseline: &str) -> Summ
             s.twice += usize::from(low.is_some_and(|x| x >= 2.0));
         }
         s.per_problem.push(ProblemLine {
-            problem: name.clone(),
+            problem: Some(name.clone()),
             candidates: mine.len(),
             best: best.map(|c| c.name.clone()),
             speedup: best.and_then(|c| c.speedup),
@@ -385,7 +406,7 @@ pub fn summary_text(s: &Summary) -> String {
             },
             (Some(c), None) => format!("{c} (not timed against {})", s.baseline),
         };
-        let _ = writeln!(out, "  {:<32} {line}", p.problem);
+        let _ = writeln!(out, "  {:<32} {line}", p.problem.as_deref().unwrap_or("?"));
     }
     let pct = |k: usize| 100.0 * k as f64 / s.problems.max(1) as f64;
     let _ = writeln!(

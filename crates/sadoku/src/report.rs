@@ -17,6 +17,8 @@ use sadoku_core::report::CandidateReport;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::kernelbench::Summary;
+
 /// One recorded run.
 #[derive(Debug, Clone, Default)]
 pub struct Run {
@@ -39,7 +41,7 @@ pub struct Run {
     pub device_fields: Vec<DeviceFields>,
     /// A KernelBench run's summary (`sadoku kernelbench review --json`): per problem, the best
     /// accepted candidate, and the fractions.
-    pub suite: Option<Value>,
+    pub suite: Option<Summary>,
 }
 
 /// Read a recorded run; every error names the file and fits on one line.
@@ -169,6 +171,10 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
+    let suite = match value.get("summary").filter(|v| v.is_object()) {
+        Some(s) => Some(Summary::deserialize(s).map_err(|e| anyhow!("{source}: its KernelBench summary: {e}"))?),
+        None => None,
+    };
     Ok(Run {
         source: source.into(),
         sadoku: value.get("sadoku").and_then(text),
@@ -177,7 +183,7 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         device_fields,
         has_environment,
         wall_s: value.get("wall_s").and_then(Value::as_f64),
-        suite: value.get("summary").filter(|v| v.is_object()).cloned(),
+        suite,
         records,
         fields,
     })

@@ -13,6 +13,7 @@ use sadoku_core::verdict::{At, Rejection, Verdict};
 use serde_json::Value;
 
 use super::plots::{self, ForestRow, Roof, RooflinePoint, Samples, SweepLine, SweepPoint};
+use crate::kernelbench::Summary;
 use crate::report::{Recorded, Run};
 
 mod figures;

@@ -5,38 +5,36 @@ use super::*;
 
 /// A KernelBench run's figures: each problem's best accepted candidate against eager PyTorch, and
 /// the fractions of all the problems given.
-pub(super) fn kernelbench(out: &mut String, suite: &Value) {
-    let n = |k: &str| suite.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let problems = n("problems");
-    let pct = |k: u64| if problems == 0 { 0.0 } else { 100.0 * k as f64 / problems as f64 };
-    let baseline = esc(suite.get("baseline").and_then(Value::as_str).unwrap_or("eager PyTorch"));
+pub(super) fn kernelbench(out: &mut String, suite: &Summary) {
+    let problems = suite.problems;
+    let pct = |k: usize| if problems == 0 { 0.0 } else { 100.0 * k as f64 / problems as f64 };
+    let baseline = esc(&suite.baseline);
     out.push_str("<h3>KernelBench problems</h3>\n");
     let _ = writeln!(
         out,
         "<p>{problems} problem(s): {} with an accepted candidate ({:.0} %), {} at least 1× {baseline} ({:.0} %), \
          {} at least 2× ({:.0} %). Every problem given counts, with a candidate or not; a rejected candidate's \
          speed counts for nothing; \"at least\" is said of the speedup's 95 % interval, not of its median.</p>",
-        n("accepted"),
-        pct(n("accepted")),
-        n("faster"),
-        pct(n("faster")),
-        n("twice"),
-        pct(n("twice"))
+        suite.accepted,
+        pct(suite.accepted),
+        suite.faster,
+        pct(suite.faster),
+        suite.twice,
+        pct(suite.twice)
     );
     let _ = writeln!(
         out,
         "<table class=\"sortable\">\n<thead><tr><th>problem</th><th data-num>candidates</th><th>best accepted</th><th data-num>speedup over {baseline}</th></tr></thead>\n<tbody>"
     );
-    for p in suite.get("per_problem").and_then(Value::as_array).into_iter().flatten() {
-        let speedup = p.get("speedup").and_then(Value::as_f64);
+    for p in &suite.per_problem {
+        let speedup = p.speedup.filter(|x| x.is_finite());
         out.push_str("<tr>");
-        td(out, "", None, None, &esc(p.get("problem").and_then(Value::as_str).unwrap_or(NOT_RECORDED)));
-        let count = p.get("candidates").and_then(Value::as_u64).unwrap_or(0);
+        td(out, "", None, None, &esc(p.problem.as_deref().unwrap_or(NOT_RECORDED)));
+        let count = p.candidates;
         td(out, "n", Some(count as f64), None, &count.to_string());
-        let best = p.get("best").and_then(Value::as_str);
+        let best = p.best.as_deref();
         td(out, "", None, None, &esc(best.unwrap_or(if count == 0 { "no candidate" } else { "none accepted" })));
-        let interval =
-            p.get("interval").and_then(Value::as_array).and_then(|a| Some((a.first()?.as_f64()?, a.get(1)?.as_f64()?)));
+        let interval = p.interval.filter(|(lo, hi)| lo.is_finite() && hi.is_finite());
         let shown = match (best, speedup) {
             (_, Some(x)) => match interval {
                 Some((lo, hi)) => format!("{x:.2}× ({lo:.2}–{hi:.2})"),
