@@ -10,7 +10,7 @@
 //! - [`vocab`] (dtypes, sizes, expressions, distributions, tolerance classes), [`seeds`],
 //!   [`stats`], [`cache`];
 //! - [`spec`] (the launch-spec language), [`compile`], [`generate`], then [`device`] and
-//!   [`worker`];
+//!   [`protocol`] (the judge–worker protocol and the judge's end of it, `RemoteDevice`);
 //! - [`problem`], then [`candidate`] and [`checks`], then [`verdict`] and [`events`];
 //! - [`model`], then [`judge`];
 //! - [`verify`] and [`time`], then [`report`] and [`review`].
@@ -25,6 +25,7 @@ pub mod generate;
 pub mod judge;
 pub mod model;
 pub mod problem;
+pub mod protocol;
 pub mod report;
 pub mod review;
 pub mod seeds;
@@ -34,4 +35,3 @@ pub mod time;
 pub mod verdict;
 pub mod verify;
 pub mod vocab;
-pub mod worker;

@@ -6,7 +6,7 @@
 
 use std::io::Cursor;
 
-use sadoku_core::worker::{Request, Response, read_frame, write_frame};
+use sadoku_core::protocol::{Request, Response, read_frame, write_frame};
 use serde_json::Value;
 
 fn dialogue() -> Value {

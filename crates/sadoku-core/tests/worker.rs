@@ -15,11 +15,11 @@ use sadoku_core::device::sim::SimDevice;
 use sadoku_core::device::{Buffer, Device, DeviceError, LibraryOp, Precision, TimedRun, Work};
 use sadoku_core::events::Silent;
 use sadoku_core::judge::Devices;
+use sadoku_core::protocol::{RemoteDevice, Timeouts, Worker, serve};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::verdict::{Rejection, Verdict};
-use sadoku_core::worker::{RemoteDevice, Timeouts, Worker, serve};
 
 /// A worker thread, as the judge sees a process: it can be "killed" and asked how it ended.
 struct ThreadWorker {
@@ -472,7 +472,7 @@ fn a_candidates_worker_cannot_claim_to_be_the_environment() {
         let Verdict::Rejected(Rejection::Refused { reason, evidence, .. }) = &report.verdict else {
             panic!("launch {lie_at}: {:?}", report.verdict)
         };
-        assert_eq!(reason, sadoku_core::worker::REPORTED);
+        assert_eq!(reason, sadoku_core::protocol::REPORTED);
         assert!(evidence.contains("CUDA driver failure (the candidate says so)"), "{evidence}");
         assert_eq!(reference.live_buffers(), 0);
     }

@@ -15,10 +15,10 @@ use sadoku_core::device::{Device, DeviceError, DeviceInfo};
 use sadoku_core::events::{Event, Observer};
 use sadoku_core::judge::{Devices, GpuGate, Sharing};
 use sadoku_core::model::ModelWorker;
+use sadoku_core::protocol::Timeouts;
 use sadoku_core::report::{CandidateReport, Sanitized};
 use sadoku_core::review::{self, ReviewOptions};
 use sadoku_core::seeds::Seeds;
-use sadoku_core::worker::Timeouts;
 
 /// Everything a lane needs that is the same for all lanes.
 pub struct Plan<'a> {

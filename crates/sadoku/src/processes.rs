@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use sadoku_core::device::DeviceError;
-use sadoku_core::worker::{RemoteDevice, Timeouts, Worker};
+use sadoku_core::protocol::{RemoteDevice, Timeouts, Worker};
 
 /// Bytes of a worker's stderr kept for the evidence.
 const STDERR_TAIL: usize = 4096;

@@ -13,11 +13,11 @@ use sadoku_core::candidate::Candidate;
 use sadoku_core::device::{DeviceError, DeviceInfo, Precision};
 use sadoku_core::judge::GpuGate;
 use sadoku_core::problem::Sizes;
+use sadoku_core::protocol::Timeouts;
 use sadoku_core::report::{CandidateReport, Report};
 use sadoku_core::review::ReviewOptions;
 use sadoku_core::seeds::Seeds;
 use sadoku_core::time::TimingOptions;
-use sadoku_core::worker::Timeouts;
 use sha2::{Digest, Sha256};
 
 use crate::VERSION;

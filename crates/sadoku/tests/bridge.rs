@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use sadoku_core::compile::{CompileError, CompileRequest};
 use sadoku_core::device::{Buffer, Device, DeviceError, KernelArg, Launch, TimedRun, Trace, Work};
-use sadoku_core::worker::{RemoteDevice, Timeouts, Worker};
+use sadoku_core::protocol::{RemoteDevice, Timeouts, Worker};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()

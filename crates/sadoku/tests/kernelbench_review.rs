@@ -18,12 +18,12 @@ use sadoku_core::judge::Devices;
 use sadoku_core::model::ModelWorker;
 use sadoku_core::problem::torch::{ModelKind, from_description};
 use sadoku_core::problem::{self, Problem, Registry, Role};
+use sadoku_core::protocol::{RemoteDevice, Timeouts};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
 use sadoku_core::time::TimingOptions;
 use sadoku_core::verdict::{Rejection, Verdict};
-use sadoku_core::worker::{RemoteDevice, Timeouts};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
@@ -58,7 +58,7 @@ fn worker(path: &[PathBuf]) -> RemoteDevice {
         .unwrap();
     let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
     struct Child(std::process::Child);
-    impl sadoku_core::worker::Worker for Child {
+    impl sadoku_core::protocol::Worker for Child {
         fn kill(&mut self) {
             let _ = self.0.kill();
             let _ = self.0.wait();

@@ -9,7 +9,7 @@ mod sim;
 use sadoku_core::compile::ModuleCache;
 use sadoku_core::device::{Device, DeviceError};
 use sadoku_core::model::ModelWorker;
-use sadoku_core::worker::{RemoteDevice, Timeouts};
+use sadoku_core::protocol::{RemoteDevice, Timeouts};
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 
 pub use python::PythonPlan;

@@ -5,7 +5,7 @@
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::DeviceError;
 use sadoku_core::model::ModelWorker;
-use sadoku_core::worker::Timeouts;
+use sadoku_core::protocol::Timeouts;
 
 use crate::processes;
 use crate::progress::Progress;
@@ -27,7 +27,7 @@ impl PythonPlan {
         base: Timeouts,
         sandbox: crate::sandbox::Mode,
         extensions: Option<&std::path::Path>,
-    ) -> Result<sadoku_core::worker::RemoteDevice, DeviceError> {
+    ) -> Result<sadoku_core::protocol::RemoteDevice, DeviceError> {
         let timeouts = Timeouts { compile: base.compile.max(Self::LOAD), ..base };
         processes::spawn_python(gpu, timeouts, &self.python, &self.bridge, sandbox, &self.device, extensions)
     }
@@ -51,7 +51,7 @@ impl PythonPlan {
         sandbox: crate::sandbox::Mode,
         source: &str,
         cache: bool,
-    ) -> Result<sadoku_core::worker::RemoteDevice, DeviceError> {
+    ) -> Result<sadoku_core::protocol::RemoteDevice, DeviceError> {
         let dir = if cache {
             Some(crate::python_sandbox::extension_cache(&self.python, source).map_err(|e| {
                 DeviceError::Environment(format!("the extension cache: {e} (--no-cache builds without it)"))

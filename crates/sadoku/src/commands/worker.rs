@@ -2,7 +2,7 @@
 //! judge that started it (see [`crate::processes`]).
 
 use anyhow::{Result, anyhow};
-use sadoku_core::worker::serve;
+use sadoku_core::protocol::serve;
 
 use crate::backend::Backend;
 use crate::cli::WorkerArgs;
