@@ -7,7 +7,7 @@
 //! - [`backend`]: where the GPU work runs (CUDA, or the simulated device of `--device sim`);
 //! - [`lanes`], [`processes`], [`sandbox`], [`python_sandbox`]: reviewing on a GPU, the worker
 //!   processes, and how they are confined;
-//! - [`output`], [`report`]: the table, JSON, exports and the HTML page.
+//! - [`output`], [`records`]: the table, JSON, exports and the HTML page; recorded runs read back.
 
 pub mod backend;
 pub mod candidates;
@@ -21,8 +21,8 @@ pub mod output;
 pub mod processes;
 pub mod progress;
 pub mod python_sandbox;
+pub mod records;
 pub mod registry;
-pub mod report;
 pub mod review;
 pub mod sandbox;
 

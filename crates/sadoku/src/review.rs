@@ -25,7 +25,7 @@ use crate::backend::Backend;
 use crate::candidates::Loaded;
 use crate::cli::{PrecisionArg, ReviewArgs};
 use crate::journal::Journal;
-use crate::{lanes, output, progress, report, sandbox};
+use crate::{lanes, output, progress, records, sandbox};
 
 /// Review `loaded` as `args` say: lanes over the GPUs, verdicts to `--out` as they come, then the
 /// table (with `summary`'s lines after it) or JSON (with its value as `summary`, unless null).
@@ -186,8 +186,8 @@ pub fn review_loaded(
         if !summary_value.is_null() {
             value["summary"] = summary_value.clone();
         }
-        let run = report::from_report("this run", value)?;
-        report::write(&output::html::render(&[run]), Some(path)).map_err(|e| anyhow!("--html: {e}"))?;
+        let run = records::from_report("this run", value)?;
+        records::write(&output::html::render(&[run]), Some(path)).map_err(|e| anyhow!("--html: {e}"))?;
     }
     if args.json && !summary_value.is_null() {
         let mut v = serde_json::to_value(&report)?;

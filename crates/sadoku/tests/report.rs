@@ -211,7 +211,7 @@ fn every_recorded_run_loads_through_the_typed_schema() {
         if expected.is_empty() {
             continue; // not a recorded run (a problem description, a trace, ...)
         }
-        match sadoku::report::load(path) {
+        match sadoku::records::load(path) {
             Ok(run) => {
                 assert_eq!(run.records.len(), expected.len(), "{}", path.display());
                 for (typed, raw) in run.records.iter().zip(&expected) {

@@ -25,7 +25,7 @@ pub struct Recorded {
 /// by candidate name and problem.
 pub fn load(path: &Path) -> Result<BTreeMap<(String, String), Recorded>> {
     let mut out = BTreeMap::new();
-    for r in crate::report::load(path)?.records {
+    for r in crate::records::load(path)?.records {
         out.insert((r.name.clone(), r.problem.clone()), recorded(&r));
     }
     Ok(out)

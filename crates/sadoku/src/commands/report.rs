@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::report::{load, write};
+use crate::records::{load, write};
 
 /// `sadoku report FILE... [-o OUT]`: one HTML page for the runs, on OUT or stdout.
 pub fn run(files: &[PathBuf], out: Option<&Path>) -> Result<u8> {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::plots::{self, ForestRow, Roof, RooflinePoint, Samples, SweepLine, SweepPoint};
 use crate::kernelbench::Summary;
-use crate::report::{Recorded, Run};
+use crate::records::{Recorded, Run};
 
 mod figures;
 mod tables;
@@ -248,7 +248,7 @@ fn section(out: &mut String, run: &Run, number: usize, suffix: &str) {
 mod tests {
     use super::figures::roofline_point;
     use super::*;
-    use crate::report::parse;
+    use crate::records::parse;
 
     #[test]
     fn strings_from_records_are_escaped() {
@@ -272,14 +272,14 @@ mod tests {
                 {"problem": "a", "candidates": 1, "best": "a_fast.cu", "speedup": 1.5, "interval": [1.4, 1.6]},
                 {"problem": "<b>b</b>", "candidates": 0, "best": null, "speedup": null}]}
         });
-        let html = render(&[crate::report::from_report("kb.json", report).unwrap()]);
+        let html = render(&[crate::records::from_report("kb.json", report).unwrap()]);
         assert!(html.contains("<h3>KernelBench problems</h3>"), "{html}");
         assert!(html.contains("2 problem(s): 1 with an accepted candidate (50 %)"), "{html}");
         assert!(html.contains("1.50× (1.40–1.60)") && html.contains("no candidate"), "{html}");
         assert!(html.contains("&lt;b&gt;b&lt;/b&gt;") && !html.contains("<b>b</b>"));
         // A plain review has no such section.
         let plain = serde_json::json!({"candidates": [{"name": "a.cu", "verdict": "ACCEPTED", "class": "fp32"}]});
-        assert!(!render(&[crate::report::from_report("r.json", plain).unwrap()]).contains("KernelBench problems"));
+        assert!(!render(&[crate::records::from_report("r.json", plain).unwrap()]).contains("KernelBench problems"));
     }
 
     #[test]
@@ -338,7 +338,7 @@ mod tests {
                     "environment": [{"ceilings": {"fp32_tflops": 60.0, "tf32_tflops": 400.0, "bf16_tflops": 800.0, "dram_gbs": 4000.0}}],
                     "candidates": [record, full.clone()],
                 });
-                match crate::report::from_report("x", report) {
+                match crate::records::from_report("x", report) {
                     Ok(run) => {
                         let html = render(&[run]);
                         assert!(html.ends_with("</html>\n"), "{path:?} = {value:?}");
@@ -366,7 +366,7 @@ mod tests {
         let a = r#"{"name":"a.cu","verdict":"ACCEPTED","class":"fp32","reason":null,"timing":null,"error":null}"#;
         let missing: Value =
             serde_json::from_str(&format!(r#"{{"environment":{{"name":"GPU"}},"candidates":[{a}]}}"#)).unwrap();
-        let html = render(&[crate::report::from_report("old.json", missing).unwrap()]);
+        let html = render(&[crate::records::from_report("old.json", missing).unwrap()]);
         for dt in ["cuDNN", "PyTorch", "sandbox", "ceilings"] {
             assert_eq!(cell(&html, dt), NOT_RECORDED, "{dt}");
         }
@@ -375,7 +375,7 @@ mod tests {
             "environment": [{"name": "GPU", "cudnn": null, "torch": null, "sandbox": null, "ceilings": null}],
             "candidates": [serde_json::from_str::<Value>(&a.replace("\"error\"", "\"ceiling\":null,\"error\"")).unwrap()],
         });
-        let html = render(&[crate::report::from_report("new.json", null).unwrap()]);
+        let html = render(&[crate::records::from_report("new.json", null).unwrap()]);
         for dt in ["cuDNN", "PyTorch", "sandbox", "ceilings"] {
             assert_eq!(cell(&html, dt), "–", "{dt}");
         }
