@@ -122,6 +122,11 @@ pub struct KernelbenchReviewArgs {
     #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "default",
           value_parser = clap::builder::PossibleValuesParser::new(sadoku_core::problem::torch::COMPILE_MODES))]
     pub torch_compile: Option<String>,
+    /// Pair a candidate with a problem by the task number in its file name
+    /// (`level_1_problem_19_sample_0_kernel.cu` with `19_ReLU.py`) when no problem file's name
+    /// begins its own. Off by default: KernelBench has renumbered tasks between versions.
+    #[arg(long)]
+    pub match_by_number: bool,
     #[command(flatten)]
     pub review: ReviewArgs,
 }
@@ -136,6 +141,9 @@ pub struct KernelbenchMatchArgs {
     /// Print the matches as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Pair by the task number in a candidate's file name too (see `kernelbench review`).
+    #[arg(long)]
+    pub match_by_number: bool,
 }
 
 #[derive(Debug, Args)]

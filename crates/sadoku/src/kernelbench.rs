@@ -125,7 +125,8 @@ pub struct Matched {
     pub candidate: PathBuf,
     pub problem: Option<PathBuf>,
     /// "name" (the candidate's file name starts with the problem's), "number" (the problem's
-    /// number: `level_1_problem_19_sample_0_kernel.py`, `19_relu_fast.cu`), or why none.
+    /// number, with `--match-by-number`: `level_1_problem_19_sample_0_kernel.py`,
+    /// `19_relu_fast.cu`), or why none.
     pub how: String,
 }
 
@@ -152,7 +153,12 @@ fn candidate_number(stem: &str) -> Option<u32> {
 /// Match each candidate (`.py` ModelNew files, `.cu` archive kernels) to one problem (`.py`) by
 /// file name: the candidate's name begins with the problem's (case and trailing `_` aside), else
 /// both name the same problem number. Several problems with that number, or none: unmatched, said.
-pub fn match_files(problems: &[PathBuf], candidates: &[PathBuf]) -> Vec<Matched> {
+///
+/// By name always: the candidate's file name begins with the problem file's (the longest such
+/// name). By the task number in the candidate's name only with `by_number`
+/// (`--match-by-number`): KernelBench has renumbered tasks between versions, so a number can name
+/// another problem than the one a candidate was written for, and nothing in the pair shows it.
+pub fn match_files(problems: &[PathBuf], candidates: &[PathBuf], by_number: bool) -> Vec<Matched> {
     let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let norm = |s: &str| s.to_ascii_lowercase().trim_end_matches('_').to_string();
     candidates
@@ -172,6 +178,15 @@ pub fn match_files(problems: &[PathBuf], candidates: &[PathBuf]) -> Vec<Matched>
                     how: "no problem name or number in its file name".into(),
                 };
             };
+            if !by_number {
+                return Matched {
+                    candidate: c.clone(),
+                    problem: None,
+                    how: format!(
+                        "no problem file's name begins its name; it names task {n} (--match-by-number pairs by number)"
+                    ),
+                };
+            }
             let same: Vec<&PathBuf> = problems.iter().filter(|p| number(&stem(p)) == Some(n)).collect();
             match same.as_slice() {
                 [p] => Matched { candidate: c.clone(), problem: Some((*p).clone()), how: "number".into() },
@@ -447,7 +462,7 @@ mod tests {
             "level_1_problem_7_sample_0_kernel.py",
             "fast_kernel.py",
         ]);
-        let m = match_files(&problems, &candidates);
+        let m = match_files(&problems, &candidates, true);
         let got: Vec<(String, String)> = m
             .iter()
             .map(|m| {
@@ -463,6 +478,11 @@ mod tests {
         assert_eq!(got[5], ("11_4D_tensor_matrix_multiplication.py".into(), "number".into()));
         assert_eq!(got[6], (String::new(), "no problem numbered 7".into()));
         assert_eq!(got[7], (String::new(), "no problem name or number in its file name".into()));
+        // Without --match-by-number a number pairs nothing, and says so; names pair as before.
+        let m = match_files(&problems, &candidates, false);
+        assert_eq!(m[0].how, "name");
+        assert_eq!(m[4].problem, None);
+        assert!(m[4].how.contains("it names task 19 (--match-by-number"), "{}", m[4].how);
     }
 
     #[test]
@@ -537,7 +557,7 @@ mod tests {
     #[test]
     fn two_problems_with_one_number_are_said_not_guessed() {
         let problems = paths(&["3_Batched_matmul.py", "3_Other.py"]);
-        let m = match_files(&problems, &paths(&["level_1_problem_3_sample_0_kernel.py"]));
+        let m = match_files(&problems, &paths(&["level_1_problem_3_sample_0_kernel.py"]), true);
         assert_eq!(m[0].problem, None);
         assert!(m[0].how.starts_with("2 problems numbered 3"), "{}", m[0].how);
     }

@@ -590,11 +590,19 @@ fn kernelbench_match_pairs_candidates_with_problems() {
     let cands = tempfile::tempdir().unwrap();
     write(cands.path(), "level_1_problem_99_sample_0_kernel.py", "class ModelNew: pass\n");
     sadoku(dir.path())
-        .args(["kernelbench", "match", "python/tests/problems"])
+        .args(["kernelbench", "match", "--match-by-number", "python/tests/problems"])
         .arg(cands.path())
         .assert()
         .code(1)
         .stdout(predicate::str::contains("no problem numbered 99"));
+    // By number only when asked: a file named for a task pairs with nothing, and says how it could.
+    write(cands.path(), "level_1_problem_1_sample_0_kernel.py", "class ModelNew: pass\n");
+    sadoku(dir.path())
+        .args(["kernelbench", "match", "python/tests/problems"])
+        .arg(cands.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("--match-by-number pairs by number"));
 }
 
 /// A Python worker on a kernel without Landlock (left out here with the hidden diagnosis switch)

@@ -92,7 +92,7 @@ pub fn matching(args: KernelbenchMatchArgs) -> Result<u8> {
         return Err(anyhow!("{}: no problem files (.py)", args.problems.display()));
     }
     let candidates = files_in(&args.candidates, &["py", "cu"])?;
-    let matched = match_files(&problems, &candidates);
+    let matched = match_files(&problems, &candidates, args.match_by_number);
     if args.json {
         crate::output::json::print(&matched)?;
     } else {
@@ -143,7 +143,7 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
             "no candidates: name ModelNew .py files, archive or sadoku .cu files, or directories of them"
         ));
     }
-    let matched = match_files(&problems, &files);
+    let matched = match_files(&problems, &files, args.match_by_number);
     let bridge = Bridge::write()?;
     let progress = crate::progress::Progress::new();
     // Each problem with a candidate, described once (confined: a problem file is code too).
