@@ -62,6 +62,9 @@ pub enum Command {
     /// environment and the replay command. What a record from an older sadoku lacks is marked
     /// "not recorded".
     Report(ReportArgs),
+    /// Join the `--out` files of many shards (`--shard I/N`) or runs into one JSON Lines file,
+    /// each review once; `report`, `compare` and `--resume` take it like any `--out` file.
+    Merge(MergeArgs),
     /// Work with a problem definition.
     #[command(subcommand)]
     Problem(ProblemCommand),
@@ -239,6 +242,16 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// `--out` JSON Lines files (or `--json` reports), optionally `.gz`.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write the merged records here (default: stdout).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct ProblemsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -335,6 +348,10 @@ pub struct ReviewArgs {
     /// Append every verdict to this JSON Lines file as soon as it exists.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Review only shard I of N (1-based) of the candidates, chosen by each file's content, so that
+    /// N jobs split a batch with no coordination; `sadoku merge` joins their --out files.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
     /// Skip candidates already judged in --out's file (same source, same options).
     #[arg(long, requires = "out")]
     pub resume: bool,

@@ -25,6 +25,7 @@ pub mod records;
 pub mod registry;
 pub mod review;
 pub mod sandbox;
+pub mod shard;
 
 use std::process::ExitCode;
 

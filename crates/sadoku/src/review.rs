@@ -38,6 +38,17 @@ pub fn review_loaded(
     python: Option<crate::backend::PythonPlan>,
     summary: &dyn Fn(&Report) -> (String, serde_json::Value),
 ) -> Result<u8> {
+    let given = loaded.len();
+    let loaded: Vec<Loaded> = match args.shard {
+        Some(shard) => loaded
+            .into_iter()
+            .filter(|item| match item {
+                Loaded::Valid(c) => shard.holds(&c.sha256),
+                Loaded::Invalid(r) => shard.holds(&r.sha256),
+            })
+            .collect(),
+        None => loaded,
+    };
     let valid: Vec<&Candidate> =
         loaded.iter().filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None }).collect();
     let timed_sizes = timed_sizes(&args.size, &valid)?;
@@ -67,6 +78,9 @@ pub fn review_loaded(
     };
     let progress = progress::Progress::new();
     progress.line(&format!("sadoku {VERSION}: {} candidate(s), seed {}", loaded.len(), seeds.master));
+    if let Some(shard) = args.shard {
+        progress.line(&format!("  shard {shard}: {} of the {given} candidate(s) given", loaded.len()));
+    }
     // Spec errors first, one line each, before any GPU work: they show even without a GPU.
     for item in &loaded {
         if let Loaded::Invalid(r) = item {

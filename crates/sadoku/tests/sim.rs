@@ -187,6 +187,69 @@ fn a_run_killed_mid_way_resumes_with_nothing_lost_and_nothing_twice() {
     assert!((0..5).all(|i| verdicts[&format!("honest_{i}.cu")]["verdict"] == "ACCEPTED"), "{all:#?}");
 }
 
+/// `--shard I/N` splits a batch by content, disjointly and completely, whatever the order the files
+/// are given in; `merge` joins the shards' journals into one, each review once (a journal given
+/// twice adds nothing), and `report` and `compare` take the result.
+#[test]
+fn shards_split_a_batch_and_merge_joins_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let mut files: Vec<PathBuf> =
+        (0..5).map(|i| example(d, "honest/tiled_dynamic_smem.cu", &format!("h{i}.cu"), &format!("s{i}"))).collect();
+    files.push(example(d, "adversarial/zeroes_inputs.cu", "zeroes.cu", "s"));
+    files.push(repo().join("examples/invalid/bad_expression.cu"));
+    let shard = |i: usize, reversed: bool| {
+        let mut given = files.clone();
+        if reversed {
+            given.reverse();
+        }
+        let out = sadoku(d)
+            .args(["review", "--jobs", "2", "--time-budget", "0.2", "--shard", &format!("{i}/2")])
+            .args(["--out", &format!("shard{i}.jsonl")])
+            .args(&given)
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!("shard {i}/2:"))
+                || String::from_utf8_lossy(&out.stdout).contains(&format!("shard {i}/2:")),
+            "{}",
+            text(&out)
+        );
+        records(&d.join(format!("shard{i}.jsonl")))
+    };
+    let (one, two) = (shard(1, false), shard(2, true));
+    let names = |r: &[Value]| r.iter().map(|r| r["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let (a, b) = (names(&one), names(&two));
+    assert!(a.iter().all(|n| !b.contains(n)), "disjoint: {a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), files.len(), "complete: {a:?} {b:?}");
+
+    let merged =
+        sadoku(d).args(["merge", "shard1.jsonl", "shard2.jsonl", "shard1.jsonl", "-o", "all.jsonl"]).output().unwrap();
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
+    let said = String::from_utf8_lossy(&merged.stderr);
+    assert!(
+        said.contains(&format!("{} record(s) from 3 file(s), {} repeated one(s) dropped", files.len(), a.len())),
+        "{said}"
+    );
+    let all = records(&d.join("all.jsonl"));
+    let mut got = names(&all);
+    got.sort();
+    let mut want: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into()).collect();
+    want.sort();
+    assert_eq!(got, want, "each candidate once");
+    assert!(all.iter().all(|r| r["schema"] == 1), "written through the typed schema");
+    let report = sadoku(d).args(["report", "all.jsonl", "-o", "all.html"]).output().unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report));
+    let compared = sadoku(d).args(["compare", "all.jsonl", "all.jsonl"]).output().unwrap();
+    assert_eq!(compared.status.code(), Some(0), "{}", text(&compared));
+    // A shard that is no shard is a one-line usage error.
+    let bad = sadoku(d).args(["review", "--shard", "3/2"]).arg(&files[0]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected I/N"), "{}", text(&bad));
+}
+
 /// `problem check --prove` verifies a problem's solutions through the review's lanes: the honest
 /// one accepted, the `wrong_` one rejected, as their names promise.
 #[test]

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod compare;
 pub mod kernelbench;
+pub mod merge;
 pub mod problem;
 pub mod problems;
 pub mod pyworker;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Problems(args) => problems::run(registry, args),
         Command::Compare(args) => compare::run(&args.old, &args.new),
         Command::Report(args) => report::run(&args.files, args.output.as_deref()),
+        Command::Merge(args) => merge::run(&args.files, args.output.as_deref()),
         Command::Problem(ProblemCommand::Check(args)) => problem::check(registry, args, backend),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Kernelbench(KernelbenchCommand::Describe(args)) => kernelbench::describe(args),
