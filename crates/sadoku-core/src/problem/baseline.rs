@@ -68,7 +68,7 @@ impl Problem {
                     log: m.log,
                 })]
             }
-            // Not library work on the judge: the Model's process runs it (`time.rs`).
+            // Not library work on the judge: the Model's process runs it (`time/`).
             BaselineOp::Torch(_) => Vec::new(),
         };
         if let (Some(Post::Tril), BaselineOp::Gemm(g)) = (b.post, &b.op) {
