@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import unittest
 from pathlib import Path
+from typing import Any
 
 import torch
-from sadoku_bridge import checks
+from sadoku_bridge import checks, tracing, worker
 
 HERE = Path(__file__).resolve().parent
 PROBLEMS = HERE / "problems"
@@ -27,6 +29,41 @@ def problem_path(name: str) -> Path:
 def candidate_path(name: str) -> Path:
     own = CANDIDATES / name
     return own if own.exists() else EXAMPLES / "candidates" / name
+
+
+def cpu_worker(tracer: tracing.Tracer | None = None) -> worker.Worker:
+    """A worker on the CPU, with no tracer unless one is given."""
+    return worker.Worker("cpu", tracer or tracing.Tracer(why="the worker runs on the CPU"))
+
+
+def load(w: worker.Worker, name: str, source: str, spec: dict[str, Any]) -> int:
+    """``source`` compiled and loaded in ``w`` as the judge asks for it (``spec`` travels in the
+    request's options); the module's handle."""
+    request = {"name": name, "source": source, "arch": "sm_90", "options": [worker.OPTION + json.dumps(spec)]}
+    compiled = w.compile(request)
+    assert "Ok" in compiled, compiled
+    return w.load(compiled["Ok"])
+
+
+def upload(w: worker.Worker, x: torch.Tensor) -> dict[str, int]:
+    """A buffer of ``w``'s holding ``x``'s bytes."""
+    buffer = w.alloc(x.numel() * x.element_size())
+    w.upload(buffer, x.contiguous().numpy().tobytes())
+    return buffer
+
+
+def launch(module: int, args: list[dict[str, Any]]) -> dict[str, Any]:
+    """A launch of the module's ``forward`` with ``args`` (``{"Buffer": ...}``, ``{"I64": ...}``)."""
+    return {
+        "Launch": {
+            "module": module,
+            "kernel": "forward",
+            "grid": [1, 1, 1],
+            "block": [1, 1, 1],
+            "shared_mem": 0,
+            "args": args,
+        }
+    }
 
 
 class RestoreTimers:

@@ -4,14 +4,13 @@ On the CPU (Inductor's C++ backend); the H200's run is in results/."""
 
 from __future__ import annotations
 
-import json
 import unittest
 from typing import Any
 
 import torch
-from sadoku_bridge import tracing, worker
+from sadoku_bridge import worker
 
-from .support import problem_path
+from .support import cpu_worker, launch, load, problem_path, upload
 
 ARGS = [
     {"name": "x", "dtype": "f32", "shape": [16, 64], "role": "input", "index": 0},
@@ -22,7 +21,7 @@ ARGS = [
 def loaded(compile_mode: str | None) -> tuple[worker.Worker, dict[str, Any], dict[str, int], torch.Tensor]:
     """A CPU worker with leaky ReLU's Model loaded as the baseline, a launch on fresh buffers,
     its output buffer, and the input it holds."""
-    w = worker.Worker("cpu", tracing.Tracer(why="the worker runs on the CPU"))
+    w = cpu_worker()
     spec: dict[str, Any] = {
         "kind": "reference",
         "problem": str(problem_path("leaky_relu")),
@@ -32,30 +31,11 @@ def loaded(compile_mode: str | None) -> tuple[worker.Worker, dict[str, Any], dic
     }
     if compile_mode is not None:
         spec["compile"] = compile_mode
-    request = {
-        "name": "leaky_relu (baseline)",
-        "source": problem_path("leaky_relu").read_text(),
-        "arch": "sm_90",
-        "options": [worker.OPTION + json.dumps(spec)],
-    }
-    compiled = w.compile(request)
-    assert "Ok" in compiled, compiled
-    module = w.load(compiled["Ok"])
+    module = load(w, "leaky_relu (baseline)", problem_path("leaky_relu").read_text(), spec)
     x = torch.randn(16 * 64)
-    xb = w.alloc(x.numel() * 4)
-    w.upload(xb, x.numpy().tobytes())
+    xb = upload(w, x)
     out = w.alloc(x.numel() * 4)
-    launch = {
-        "Launch": {
-            "module": module,
-            "kernel": "forward",
-            "grid": [1, 1, 1],
-            "block": [1, 1, 1],
-            "shared_mem": 0,
-            "args": [{"Buffer": xb}, {"Buffer": out}],
-        }
-    }
-    return w, launch, out, x
+    return w, launch(module, [{"Buffer": xb}, {"Buffer": out}]), out, x
 
 
 def output(w: worker.Worker, out: dict[str, int]) -> torch.Tensor:

@@ -5,14 +5,13 @@ a draw of another shape or dtype than the problem's is the file's fault, said as
 from __future__ import annotations
 
 import dataclasses
-import json
 import unittest
 from typing import Any
 
 import torch
-from sadoku_bridge import kernelbench, tracing, worker
+from sadoku_bridge import kernelbench, worker
 
-from .support import problem_path
+from .support import cpu_worker, launch, load, problem_path
 
 KL_HINGE = [
     {"name": "predicted", "dtype": "f32", "shape": [256, 1000], "role": "input", "index": 0},
@@ -24,34 +23,15 @@ KL_HINGE = [
 
 def loaded(name: str, args: list[dict[str, Any]]) -> tuple[worker.Worker, int, list[dict[str, int]]]:
     """A CPU worker with ``name``'s get_inputs() loaded, and a buffer for each input."""
-    w = worker.Worker("cpu", tracing.Tracer(why="the worker runs on the CPU"))
+    w = cpu_worker()
     spec = {"kind": "inputs", "problem": str(problem_path(name)), "init_inputs": [], "seed": 0, "args": args}
-    request = {
-        "name": f"{name} (get_inputs())",
-        "source": problem_path(name).read_text(),
-        "arch": "sm_90",
-        "options": [worker.OPTION + json.dumps(spec)],
-    }
-    compiled = w.compile(request)
-    assert "Ok" in compiled, compiled
-    module = w.load(compiled["Ok"])
+    module = load(w, f"{name} (get_inputs())", problem_path(name).read_text(), spec)
     sizes = [4 * int(torch.tensor(a["shape"]).prod()) for a in args]
     return w, module, [w.alloc(n) for n in sizes]
 
 
 def draw(w: worker.Worker, module: int, buffers: list[dict[str, int]], seed: int) -> list[torch.Tensor]:
-    args: list[dict[str, Any]] = [{"Buffer": b} for b in buffers] + [{"I64": seed}]
-    launch = {
-        "Launch": {
-            "module": module,
-            "kernel": "forward",
-            "grid": [1, 1, 1],
-            "block": [1, 1, 1],
-            "shared_mem": 0,
-            "args": args,
-        }
-    }
-    w.run([launch], timed=False)
+    w.run([launch(module, [{"Buffer": b} for b in buffers] + [{"I64": seed}])], timed=False)
     return [torch.frombuffer(bytearray(w.download(b)), dtype=torch.float32) for b in buffers]
 
 
@@ -90,18 +70,8 @@ class FilesOwnInputs(unittest.TestCase):
 
     def test_a_seed_and_a_buffer_per_input_are_required(self) -> None:
         w, module, buffers = loaded("kl_hinge", KL_HINGE)
-        launch = {
-            "Launch": {
-                "module": module,
-                "kernel": "forward",
-                "grid": [1, 1, 1],
-                "block": [1, 1, 1],
-                "shared_mem": 0,
-                "args": [{"Buffer": b} for b in buffers],
-            }
-        }
         with self.assertRaises(worker.DeviceFailure):
-            w.run([launch], timed=False)
+            w.run([launch(module, [{"Buffer": b} for b in buffers])], timed=False)
 
     def test_draw_inputs_seeds_torch(self) -> None:
         problem = kernelbench.load_problem(problem_path("kl_hinge"))

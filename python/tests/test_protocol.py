@@ -12,7 +12,9 @@ import unittest
 from pathlib import Path
 from typing import Any
 
-from sadoku_bridge import tracing, worker
+from sadoku_bridge import worker
+
+from .support import cpu_worker
 
 DIALOGUE = Path(__file__).resolve().parents[2] / "crates" / "sadoku-core" / "tests" / "protocol" / "dialogue.json"
 
@@ -63,7 +65,7 @@ class GoldenFrames(unittest.TestCase):
             worker.write_frame(into, e["request"], bytes.fromhex(e.get("request_payload", "")))
         into.seek(0)
         out = io.BytesIO()
-        worker.serve(worker.Worker("cpu", tracing.Tracer(why="the worker runs on the CPU")), into, out)
+        worker.serve(cpu_worker(), into, out)
         out.seek(0)
         for e in exchanges:
             answer = worker.read_frame(out)

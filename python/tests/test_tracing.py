@@ -3,7 +3,6 @@ the real one: results/), and the reasons a worker gives when it cannot trace."""
 
 from __future__ import annotations
 
-import json
 import os
 import unittest
 from pathlib import Path
@@ -13,7 +12,7 @@ from unittest import mock
 import torch
 from sadoku_bridge import tracing, worker
 
-from .support import candidate_path, problem_path
+from .support import candidate_path, cpu_worker, launch, load, problem_path, upload
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = [
@@ -62,7 +61,7 @@ class FakeTracer(tracing.Tracer):
 
 def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker, list[dict[str, Any]]]:
     """A CPU worker with the honest leaky ReLU loaded, its call logging into `log`, and a launch."""
-    w = worker.Worker("cpu", tracer)
+    w = cpu_worker(tracer)
     marks: list[int] = []
     w._mark = lambda value: (log.append("mark"), marks.append(value))  # type: ignore[method-assign]
     w.marks = marks  # type: ignore[attr-defined]
@@ -73,15 +72,7 @@ def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker
         "seed": 7,
         "args": ARGS,
     }
-    request = {
-        "name": "leaky_relu_honest.py",
-        "source": candidate_path("leaky_relu_honest.py").read_text(),
-        "arch": "sm_90",
-        "options": [worker.OPTION + json.dumps(spec)],
-    }
-    compiled = w.compile(request)
-    assert "Ok" in compiled, compiled
-    module = w.load(compiled["Ok"])
+    module = load(w, "leaky_relu_honest.py", candidate_path("leaky_relu_honest.py").read_text(), spec)
     spec_, call = w.modules[module]
 
     def logged(*args: Any) -> Any:
@@ -89,20 +80,9 @@ def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker
         return call(*args)
 
     w.modules[module] = (spec_, logged)
-    x = w.alloc(16 * 64 * 4)
-    w.upload(x, torch.randn(16 * 64).numpy().tobytes())
+    x = upload(w, torch.randn(16 * 64))
     out = w.alloc(16 * 64 * 4)
-    launch = {
-        "Launch": {
-            "module": module,
-            "kernel": "forward",
-            "grid": [1, 1, 1],
-            "block": [1, 1, 1],
-            "shared_mem": 0,
-            "args": [{"Buffer": x}, {"Buffer": out}],
-        }
-    }
-    return w, [launch]
+    return w, [launch(module, [{"Buffer": x}, {"Buffer": out}])]
 
 
 class TracedCall(unittest.TestCase):

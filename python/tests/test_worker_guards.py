@@ -5,17 +5,15 @@ On the CPU, through :func:`worker.serve` with in-memory pipes."""
 
 from __future__ import annotations
 
-import ctypes
 import io
-import json
 import sys
 import unittest
 from typing import Any
 
 import torch
-from sadoku_bridge import tracing, worker
+from sadoku_bridge import worker
 
-from .support import candidate_path, problem_path
+from .support import candidate_path, cpu_worker, launch, load, problem_path, upload
 
 ARGS = [
     {"name": "x", "dtype": "f32", "shape": [16, 4096], "role": "input", "index": 0},
@@ -26,7 +24,7 @@ ARGS = [
 def loaded(candidate: str) -> tuple[worker.Worker, dict[str, Any], dict[str, int], torch.Tensor]:
     """A CPU worker with a leaky ReLU candidate loaded, a launch on fresh buffers, its output
     buffer, and the input it holds."""
-    w = worker.Worker("cpu", tracing.Tracer(why="the worker runs on the CPU"))
+    w = cpu_worker()
     spec = {
         "kind": "modelnew",
         "problem": str(problem_path("leaky_relu")),
@@ -34,30 +32,11 @@ def loaded(candidate: str) -> tuple[worker.Worker, dict[str, Any], dict[str, int
         "seed": 3,
         "args": ARGS,
     }
-    request = {
-        "name": candidate,
-        "source": candidate_path(candidate).read_text(),
-        "arch": "sm_90",
-        "options": [worker.OPTION + json.dumps(spec)],
-    }
-    compiled = w.compile(request)
-    assert "Ok" in compiled, compiled
-    module = w.load(compiled["Ok"])
+    module = load(w, candidate, candidate_path(candidate).read_text(), spec)
     x = torch.randn(16 * 4096)
-    xb = w.alloc(x.numel() * 4)
-    w.upload(xb, ctypes.string_at(x.data_ptr(), x.numel() * 4))
+    xb = upload(w, x)
     out = w.alloc(x.numel() * 4)
-    launch = {
-        "Launch": {
-            "module": module,
-            "kernel": "forward",
-            "grid": [1, 1, 1],
-            "block": [1, 1, 1],
-            "shared_mem": 0,
-            "args": [{"Buffer": xb}, {"Buffer": out}],
-        }
-    }
-    return w, launch, out, x
+    return w, launch(module, [{"Buffer": xb}, {"Buffer": out}]), out, x
 
 
 def served(w: worker.Worker, *requests: Any) -> list[Any]:
