@@ -9,11 +9,8 @@ mod common;
 use std::sync::Mutex;
 
 use common::*;
-use sadoku_core::compile::{CompileError, CompileRequest, CompiledModule};
 use sadoku_core::device::sim::SimDevice;
-use sadoku_core::device::{
-    Buffer, Device, DeviceError, DeviceExt, DeviceInfo, LibraryOp, ModuleHandle, Sample, SharedHandle, TimedRun, Work,
-};
+use sadoku_core::device::{Device, DeviceError, DeviceExt, LibraryOp, ModuleHandle, Sample, TimedRun, Work};
 use sadoku_core::verdict::{Rejection, Verdict};
 
 /// The original contents of input A, kept by the kernel that changed it, for the "timer" that
@@ -59,33 +56,7 @@ impl Wrapped {
 }
 
 impl Device for Wrapped {
-    fn info(&self) -> &DeviceInfo {
-        self.inner.info()
-    }
-    fn compile(&mut self, request: &CompileRequest) -> Result<CompiledModule, CompileError> {
-        self.inner.compile(request)
-    }
-    fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
-        self.inner.alloc(bytes)
-    }
-    fn alloc_shared(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
-        self.inner.alloc_shared(bytes)
-    }
-    fn free(&mut self, buffer: Buffer) {
-        self.inner.free(buffer)
-    }
-    fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError> {
-        self.inner.upload(buffer, data)
-    }
-    fn download(&mut self, buffer: Buffer, out: &mut [u8]) -> Result<(), DeviceError> {
-        self.inner.download(buffer, out)
-    }
-    fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError> {
-        self.inner.fill_u32(buffer, word)
-    }
-    fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError> {
-        self.inner.load(module)
-    }
+    crate::forward_device_basics!();
     fn unload(&mut self, module: ModuleHandle) {
         self.inner.unload(module)
     }
@@ -116,12 +87,6 @@ impl Device for Wrapped {
         let Some((waiting, _, collects)) = self.staged.as_mut() else { return Ok(None) };
         *collects += 1;
         Ok(waiting.take())
-    }
-    fn export(&mut self, buffer: Buffer) -> Result<SharedHandle, DeviceError> {
-        self.inner.export(buffer)
-    }
-    fn import(&mut self, shared: &SharedHandle) -> Result<Buffer, DeviceError> {
-        self.inner.import(shared)
     }
 }
 

@@ -371,39 +371,7 @@ impl Liar {
 }
 
 impl Device for Liar {
-    fn info(&self) -> &sadoku_core::device::DeviceInfo {
-        self.inner.info()
-    }
-    fn compile(
-        &mut self,
-        request: &sadoku_core::compile::CompileRequest,
-    ) -> Result<sadoku_core::compile::CompiledModule, sadoku_core::compile::CompileError> {
-        self.inner.compile(request)
-    }
-    fn alloc(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
-        self.inner.alloc(bytes)
-    }
-    fn alloc_shared(&mut self, bytes: usize) -> Result<Buffer, DeviceError> {
-        self.inner.alloc_shared(bytes)
-    }
-    fn free(&mut self, buffer: Buffer) {
-        self.inner.free(buffer)
-    }
-    fn upload(&mut self, buffer: Buffer, data: &[u8]) -> Result<(), DeviceError> {
-        self.inner.upload(buffer, data)
-    }
-    fn download(&mut self, buffer: Buffer, out: &mut [u8]) -> Result<(), DeviceError> {
-        self.inner.download(buffer, out)
-    }
-    fn fill_u32(&mut self, buffer: Buffer, word: u32) -> Result<(), DeviceError> {
-        self.inner.fill_u32(buffer, word)
-    }
-    fn load(
-        &mut self,
-        module: &sadoku_core::compile::CompiledModule,
-    ) -> Result<sadoku_core::device::ModuleHandle, DeviceError> {
-        self.inner.load(module)
-    }
+    crate::forward_device_basics!();
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError> {
         self.lie(false)?;
         self.inner.run(work)
@@ -411,12 +379,6 @@ impl Device for Liar {
     fn time(&mut self, run: &TimedRun) -> Result<sadoku_core::device::Sample, DeviceError> {
         self.lie(true)?;
         self.inner.time(run)
-    }
-    fn export(&mut self, buffer: Buffer) -> Result<sadoku_core::device::SharedHandle, DeviceError> {
-        self.inner.export(buffer)
-    }
-    fn import(&mut self, shared: &sadoku_core::device::SharedHandle) -> Result<Buffer, DeviceError> {
-        self.inner.import(shared)
     }
 }
 

@@ -5,6 +5,74 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+/// The `Device` methods a test's wrapper passes through to its `inner` device unchanged
+/// (everything but `run`, `time`, `collect` and what a test overrides), written once.
+#[macro_export]
+macro_rules! forward_device_basics {
+    () => {
+        fn info(&self) -> &sadoku_core::device::DeviceInfo {
+            self.inner.info()
+        }
+        fn compile(
+            &mut self,
+            request: &sadoku_core::compile::CompileRequest,
+        ) -> Result<sadoku_core::compile::CompiledModule, sadoku_core::compile::CompileError> {
+            self.inner.compile(request)
+        }
+        fn alloc(&mut self, bytes: usize) -> Result<sadoku_core::device::Buffer, sadoku_core::device::DeviceError> {
+            self.inner.alloc(bytes)
+        }
+        fn alloc_shared(
+            &mut self,
+            bytes: usize,
+        ) -> Result<sadoku_core::device::Buffer, sadoku_core::device::DeviceError> {
+            self.inner.alloc_shared(bytes)
+        }
+        fn free(&mut self, buffer: sadoku_core::device::Buffer) {
+            self.inner.free(buffer)
+        }
+        fn upload(
+            &mut self,
+            buffer: sadoku_core::device::Buffer,
+            data: &[u8],
+        ) -> Result<(), sadoku_core::device::DeviceError> {
+            self.inner.upload(buffer, data)
+        }
+        fn download(
+            &mut self,
+            buffer: sadoku_core::device::Buffer,
+            out: &mut [u8],
+        ) -> Result<(), sadoku_core::device::DeviceError> {
+            self.inner.download(buffer, out)
+        }
+        fn fill_u32(
+            &mut self,
+            buffer: sadoku_core::device::Buffer,
+            word: u32,
+        ) -> Result<(), sadoku_core::device::DeviceError> {
+            self.inner.fill_u32(buffer, word)
+        }
+        fn load(
+            &mut self,
+            module: &sadoku_core::compile::CompiledModule,
+        ) -> Result<sadoku_core::device::ModuleHandle, sadoku_core::device::DeviceError> {
+            self.inner.load(module)
+        }
+        fn export(
+            &mut self,
+            buffer: sadoku_core::device::Buffer,
+        ) -> Result<sadoku_core::device::SharedHandle, sadoku_core::device::DeviceError> {
+            self.inner.export(buffer)
+        }
+        fn import(
+            &mut self,
+            shared: &sadoku_core::device::SharedHandle,
+        ) -> Result<sadoku_core::device::Buffer, sadoku_core::device::DeviceError> {
+            self.inner.import(shared)
+        }
+    };
+}
+
 use std::time::Duration;
 
 use sadoku_core::candidate::Candidate;
