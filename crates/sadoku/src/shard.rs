@@ -37,6 +37,12 @@ impl Shard {
     }
 }
 
+/// A file's SHA-256 in hex, as a candidate's `sha256` holds it: what [`Shard::holds`] reads.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 impl std::fmt::Display for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.index, self.count)
@@ -63,5 +69,7 @@ mod tests {
         }
         assert!(per_shard.iter().all(|&n| n > 60), "roughly even: {per_shard:?}");
         assert!(Shard { index: 1, count: 1 }.holds("not hex"));
+        // A file's digest is the one its candidate carries (the SHA-256 of its bytes, in hex).
+        assert_eq!(digest(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -143,7 +143,12 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
             "no candidates: name ModelNew .py files, archive or sadoku .cu files, or directories of them"
         ));
     }
-    let matched = match_files(&problems, &files, args.match_by_number);
+    let mut matched = match_files(&problems, &files, args.match_by_number);
+    // Another shard's candidates need no problem described here (the review filters the same way).
+    if let Some(shard) = args.review.shard {
+        matched
+            .retain(|m| std::fs::read(&m.candidate).map_or(true, |bytes| shard.holds(&crate::shard::digest(&bytes))));
+    }
     let bridge = Bridge::write()?;
     let progress = crate::progress::Progress::new();
     // Each problem with a candidate, described once (confined: a problem file is code too).
