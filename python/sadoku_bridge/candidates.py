@@ -12,15 +12,16 @@ from __future__ import annotations
 import hashlib
 import re
 import types
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from .kernelbench import Problem, build_model, exec_file, one_line
+from . import archive
+from .kernelbench import Problem, build_model, exec_file, forward_input_names, one_line
 
 
 class CandidateError(Exception):
@@ -29,6 +30,20 @@ class CandidateError(Exception):
     def __init__(self, message: str, evidence: str = ""):
         super().__init__(one_line(message))
         self.evidence = evidence
+
+
+class CallError(CandidateError):
+    """A candidate that loaded (its file ran, its extension built) but cannot be called as the
+    problem's forward: its constructor raised, its parameters match nothing the problem gives."""
+
+
+@dataclass(frozen=True)
+class ArchiveKernel:
+    """A built archive kernel: its ``forward`` and the source it was built from (whose C++
+    parameter names the binding reads, see :mod:`.archive`)."""
+
+    forward: Callable[..., Any]
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +95,8 @@ def load_archive_kernel(
     build_dir: str | Path,
     extra_cuda_cflags: Sequence[str] = ("-O3",),
     verbose: bool = False,
-) -> Callable[..., Any]:
-    """Build an archive ``.cu`` with ``torch.utils.cpp_extension.load`` and return its ``forward``.
+) -> ArchiveKernel:
+    """Build an archive ``.cu`` with ``torch.utils.cpp_extension.load``: its ``forward``, and its source.
 
     The source is copied to ``build_dir/<name>/kernel.cu`` and built there, ``<name>`` being
     :func:`archive_extension_name`. Needs a CUDA GPU and nvcc (``CUDA_HOME``); without them it
@@ -118,25 +133,34 @@ def load_archive_kernel(
         )
     except Exception as exc:
         raise CandidateError(f"{path}: build failed ({type(exc).__name__})", evidence=str(exc)) from exc
-    return extension.forward
+    return ArchiveKernel(extension.forward, source)
 
 
 @dataclass(frozen=True)
 class ArchiveForward:
-    """An archive kernel's ``forward`` bound to the reference Model's tensors.
-
-    Calling convention (the archive's ``PyTorch_Code_Functional`` order for KernelBench layers):
-    the forward arguments first, as given, then the Model's parameters in ``named_parameters()``
-    order, then its buffers in ``named_buffers()`` order. Constructor hyper-parameters (stride,
-    eps, ...) are not passed; an archive kernel that takes them needs its own adapter.
+    """An archive kernel's ``forward`` bound to the problem: the forward's arguments, the Model's
+    tensors (``names``, ``tensors``: parameters then buffers, the judge's fresh ones at each
+    launch, see :meth:`with_state`) and its settings, as ``slots`` bind them (see
+    :mod:`.archive`). Without ``slots`` (a ``forward`` whose parameters cannot be read) the
+    archive's plain order: the forward's arguments, then every parameter and buffer.
     """
 
     forward: Callable[..., Any]
     names: tuple[str, ...]
     tensors: tuple[torch.Tensor, ...]
+    slots: tuple[archive.Slot, ...] | None = None
+
+    def with_state(self, state: Mapping[str, torch.Tensor]) -> ArchiveForward:
+        """The same binding over other tensors (the judge's, by the Model's names)."""
+        return replace(self, names=tuple(state), tensors=tuple(state.values()))
+
+    def arguments(self, inputs: Sequence[Any]) -> list[Any]:
+        if self.slots is None:
+            return [*inputs, *self.tensors]
+        return archive.arguments(self.slots, inputs, dict(zip(self.names, self.tensors)))
 
     def __call__(self, *inputs: Any) -> Any:
-        return self.forward(*inputs, *self.tensors)
+        return self.forward(*self.arguments(inputs))
 
 
 def reference_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -178,25 +202,31 @@ def copy_reference_state(candidate: nn.Module, state: dict[str, torch.Tensor], l
 
 def build_candidate(
     kind: Literal["modelnew", "archive"],
-    loaded: ModelNewFile | Callable[..., Any],
+    loaded: ModelNewFile | ArchiveKernel | Callable[..., Any],
     problem: Problem,
     init_inputs: Sequence[Any],
     seed: int,
     state: dict[str, torch.Tensor] | None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    inputs: int | None = None,
 ) -> Callable[..., Any]:
     """A callable that runs the candidate on the forward arguments.
 
     ``modelnew``: ``torch.manual_seed(seed)``, ``ModelNew(*init_inputs)``, moved to ``device`` and
     ``dtype`` when given, then the reference's ``state`` (:func:`reference_state`) copied in (see
-    :func:`copy_reference_state`). ``archive``: ``loaded`` is the extension's ``forward`` and the
-    result is an :class:`ArchiveForward` holding copies of ``state``'s tensors (a kernel that
-    writes into its weights cannot change the reference's), on ``device`` and ``dtype`` when given.
-    A ``state`` of None is taken from a reference built here with the same seed.
+    :func:`copy_reference_state`). ``archive``: ``loaded`` is the built kernel (or a bare
+    ``forward``) and the result is an :class:`ArchiveForward` holding copies of ``state``'s
+    tensors (a kernel that writes into its weights cannot change the reference's), on ``device``
+    and ``dtype`` when given, and its parameters bound to the problem's ``inputs`` forward
+    arguments (default: as many as ``Model.forward`` names), tensors and settings (see
+    :mod:`.archive`; :class:`CallError` when one cannot be). A ``state`` of None is taken from a
+    reference built here with the same seed.
     """
+    model = None
     if state is None:
-        state = reference_state(build_model(problem, init_inputs, seed))
+        model = build_model(problem, init_inputs, seed)
+        state = reference_state(model)
     if kind == "modelnew":
         if not isinstance(loaded, ModelNewFile):
             raise TypeError("a modelnew candidate is loaded with load_modelnew()")
@@ -204,9 +234,7 @@ def build_candidate(
         try:
             candidate = loaded.ModelNew(*init_inputs)
         except Exception as exc:
-            raise CandidateError(
-                f"{loaded.path}: ModelNew(*get_init_inputs()) raised {type(exc).__name__}: {exc}"
-            ) from exc
+            raise CallError(f"{loaded.path}: ModelNew(*get_init_inputs()) raised {type(exc).__name__}: {exc}") from exc
         if device is not None:
             candidate = candidate.to(device)
         if dtype is not None:
@@ -214,8 +242,9 @@ def build_candidate(
         copy_reference_state(candidate, state, f"Model ({problem.name})")
         return candidate
     if kind == "archive":
-        if not callable(loaded):
-            raise TypeError("an archive candidate is the forward returned by load_archive_kernel()")
+        kernel = loaded if isinstance(loaded, ArchiveKernel) else ArchiveKernel(loaded)  # type: ignore[arg-type]
+        if not callable(kernel.forward):
+            raise TypeError("an archive candidate is the kernel load_archive_kernel() returns")
 
         def place(t: torch.Tensor) -> torch.Tensor:
             t = t.detach().clone()
@@ -223,5 +252,30 @@ def build_candidate(
                 t = t.to(device)
             return t.to(dtype) if dtype is not None and t.is_floating_point() else t
 
-        return ArchiveForward(loaded, tuple(state), tuple(place(t) for t in state.values()))
+        parameters = archive.signature(kernel.forward, kernel.source)
+        slots = None
+        if parameters is not None:
+            if model is None:
+                model = build_model(problem, init_inputs, seed)
+            count = inputs if inputs is not None else _forward_arity(problem)
+            judged = [name for name, t in state.items() if t.is_floating_point()]
+            try:
+                slots = tuple(
+                    archive.plan(parameters, forward_input_names(problem.Model, count), judged, model, init_inputs)
+                )
+            except archive.BindingError as exc:
+                raise CallError(f"cannot call the kernel's forward: {exc}") from None
+        return ArchiveForward(kernel.forward, tuple(state), tuple(place(t) for t in state.values()), slots)
     raise ValueError(f"unknown candidate kind {kind!r} (modelnew or archive)")
+
+
+def _forward_arity(problem: Problem) -> int:
+    """How many arguments ``Model.forward`` takes (beyond ``self``)."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(problem.Model.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return 0
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in parameters if p.kind in positional and p.default is inspect.Parameter.empty)

@@ -291,17 +291,40 @@ def infer_distribution(tensor: torch.Tensor, structure: str = "dense") -> dict[s
     return {"kind": "empirical", "min": lo, "max": hi, "mean": mean, "std": std}
 
 
-def _jsonable(value: Any) -> Any:
-    """A JSON-serialisable rendering of an init input or scalar."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+def portable(value: Any, where: str = "") -> Any:
+    """A constructor or forward argument as JSON that :func:`from_portable` turns back into the
+    same value: numbers, strings, booleans, None and lists as themselves; a tuple as
+    ``{"tuple": [...]}``, a dtype as ``{"dtype": "float32"}``, a float that JSON cannot write as
+    ``{"float": "inf"}``. Anything else (a tensor, an object) cannot travel to a candidate's
+    process as the file gave it: :class:`ProblemError`."""
+    if value is None or isinstance(value, (bool, int, str)):
         return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return {"tensor": {"dtype": str(value.dtype).removeprefix("torch."), "shape": list(value.shape)}}
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if isinstance(value, list):
+        return [portable(v, where) for v in value]
+    if isinstance(value, tuple):
+        return {"tuple": [portable(v, where) for v in value]}
     if isinstance(value, torch.dtype):
-        return str(value).removeprefix("torch.")
-    return repr(value)
+        return {"dtype": str(value).removeprefix("torch.")}
+    raise ProblemError(
+        f"{where} is a {type(value).__name__}: sadoku passes numbers, strings, booleans, None, dtypes "
+        "and lists or tuples of them"
+    )
+
+
+def from_portable(value: Any) -> Any:
+    """The value :func:`portable` wrote."""
+    if isinstance(value, list):
+        return [from_portable(v) for v in value]
+    if isinstance(value, dict):
+        if "tuple" in value:
+            return tuple(from_portable(v) for v in value["tuple"])
+        if "dtype" in value:
+            return getattr(torch, value["dtype"])
+        if "float" in value:
+            return float(value["float"])
+    return value
 
 
 def _tensor_entries(named: Sequence[tuple[str, torch.Tensor]], where: str) -> list[dict[str, Any]]:
@@ -352,7 +375,9 @@ def describe(problem: Problem, seed: int) -> dict[str, Any]:
                 }
             )
         else:
-            scalars.append({"name": name, "index": index, "value": _jsonable(value)})
+            scalars.append(
+                {"name": name, "index": index, "value": portable(value, f"{where}: forward argument {name}")}
+            )
 
     # Before the forward: a BatchNorm in training mode updates its running statistics.
     parameters = _tensor_entries(list(model.named_parameters()), f"{where}: parameter")
@@ -369,7 +394,7 @@ def describe(problem: Problem, seed: int) -> dict[str, Any]:
         "constants": problem.constants,
         "inputs": tensors,
         "scalars": scalars,
-        "init_inputs": [_jsonable(v) for v in init_inputs],
+        "init_inputs": [portable(v, f"{where}: get_init_inputs()[{i}]") for i, v in enumerate(init_inputs)],
         "parameters": parameters,
         "buffers": buffers,
         "outputs": [

@@ -44,13 +44,19 @@ _perf_counter_ns = time.perf_counter_ns
 
 import torch  # noqa: E402
 
-from . import candidates, checks, expressions, kernelbench, tracing  # noqa: E402
+from . import archive, candidates, checks, expressions, kernelbench, tracing  # noqa: E402
 
 _Event = torch.cuda.Event
 _synchronize = torch.cuda.synchronize
 OPTION = "--sadoku-torch="
 #: What the judge loads into the Model's process: the problem's own, never a candidate's.
 TRUSTED = ("reference", "truth", "expression", "inputs")
+
+
+def _init_inputs(spec: dict[str, Any]) -> list[Any]:
+    """The constructor's arguments as ``get_init_inputs()`` gave them (see
+    :func:`kernelbench.portable`)."""
+    return [kernelbench.from_portable(v) for v in spec.get("init_inputs") or []]
 
 
 class DeviceFailure(Exception):
@@ -251,9 +257,14 @@ class Worker:
         # The worker's own threads, before any of the candidate's code runs.
         if spec["kind"] not in TRUSTED:
             self.resident = checks.Resident(workdir)
+        # What failed decides the verdict: loading (the file runs, an extension builds) is
+        # "does not compile"; making it callable and its first call, "call failed".
+        stage = {"calling": False}
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                call = self._loaded_call(spec, request["source"], path, problem_path, workdir)
+                call = self._loaded_call(spec, request["source"], path, problem_path, workdir, stage)
+                if isinstance(call, candidates.ArchiveForward) and call.slots is not None:
+                    print(archive.describe(call.slots))
                 # One call now, while compilers may still run: an extension built on first use
                 # (load_inline in forward, a Triton JIT) is built here, not under the filter
                 # that refuses programs.
@@ -267,7 +278,11 @@ class Worker:
             evidence = getattr(exc, "evidence", "")
             # Where it was raised, in the last frames, then what.
             frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)[-4:]))
-            text = log.getvalue() + frames + "".join(traceback.format_exception_only(type(exc), exc)) + evidence
+            raised = "".join(traceback.format_exception_only(type(exc), exc))
+            text = log.getvalue() + frames + raised + evidence
+            if stage["calling"] or isinstance(exc, candidates.CallError):
+                message = kernelbench.one_line(raised if not isinstance(exc, candidates.CallError) else str(exc))
+                return {"Err": {"CallFailed": {"message": message, "log": text.strip()}}}
             return {"Err": {"Rejected": {"log": text.strip()}}}
         token = self.next_module
         self.next_module += 1
@@ -292,8 +307,11 @@ class Worker:
             }
         }
 
-    def _loaded_call(self, spec: dict[str, Any], source: str, path: str, problem_path: str, workdir: str) -> Any:
-        """What a compile request loads, as a call on the forward's arguments."""
+    def _loaded_call(
+        self, spec: dict[str, Any], source: str, path: str, problem_path: str, workdir: str, stage: dict[str, bool]
+    ) -> Any:
+        """What a compile request loads, as a call on the forward's arguments. ``stage["calling"]``
+        turns true once the candidate's file has run and its extension has built."""
         if spec["kind"] == "expression":
             # A library problem's PyTorch baseline: no problem file.
             return expressions.Expression(source, spec)
@@ -308,8 +326,10 @@ class Worker:
             )
         else:
             loaded = candidates.load_modelnew(path)
+        stage["calling"] = True
+        count = sum(1 for a in spec["args"] if a["role"] == "input") + len(spec.get("scalars") or [])
         return candidates.build_candidate(
-            spec["kind"], loaded, problem, spec["init_inputs"], spec["seed"], None, device=self.device
+            spec["kind"], loaded, problem, _init_inputs(spec), spec["seed"], None, device=self.device, inputs=count
         )
 
     def _reference(self, problem: kernelbench.Problem, spec: dict[str, Any]) -> Any:
@@ -320,10 +340,10 @@ class Worker:
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
         if spec["kind"] == "reference":
-            model = kernelbench.build_model(problem, spec["init_inputs"], spec["seed"], device=self.device)
+            model = kernelbench.build_model(problem, _init_inputs(spec), spec["seed"], device=self.device)
             return model if spec.get("compile") is None else _compiled(model, spec["compile"])
         model = kernelbench.build_model(
-            problem, spec["init_inputs"], spec["seed"], dtype=torch.float64, device=self.device
+            problem, _init_inputs(spec), spec["seed"], dtype=torch.float64, device=self.device
         )
 
         class Truth(torch.nn.Module):
@@ -364,7 +384,7 @@ class Worker:
         for place, t in zip(places, tensors):
             out[place] = t
         for s in scalars:
-            out[s["index"]] = s["value"]
+            out[s["index"]] = kernelbench.from_portable(s["value"])
         return out
 
     def _warm_up(self, spec: dict[str, Any], call: Any) -> None:
@@ -498,7 +518,7 @@ class Worker:
                 ) from None
         if params:
             if isinstance(call, candidates.ArchiveForward):
-                call = candidates.ArchiveForward(call.forward, tuple(params), tuple(params.values()))
+                call = call.with_state(params)
                 self.modules[launch["module"]] = (spec, call)
             else:
                 candidates.copy_reference_state(call, params)

@@ -82,6 +82,12 @@ pub enum CompileError {
     /// The candidate does not compile; the log is the compiler's, verbatim.
     #[error("compilation failed:\n{log}")]
     Rejected { log: String },
+    /// The candidate built (a Python worker's file ran, its extension compiled), but making it
+    /// callable or its first call raised: `ModelNew(*get_init_inputs())`, binding an archive
+    /// kernel's `forward` to the problem's arguments, the warm-up call. `message` is the
+    /// exception, one line; `log` what the load printed and where it was raised.
+    #[error("the call failed: {message}")]
+    CallFailed { message: String, log: String },
     /// The compiler cannot run here (library missing, bad installation); not the candidate's fault.
     #[error("{0}")]
     Unavailable(String),

@@ -98,6 +98,7 @@ impl ModelWorker {
         let env = |m: String| DeviceError::Environment(format!("{label}: {m}"));
         let module = self.device.compile(&request).map_err(|e| match e {
             CompileError::Rejected { log } => env(format!("does not load: {log}")),
+            CompileError::CallFailed { message, .. } => env(format!("cannot be called: {message}")),
             CompileError::Unavailable(m) => env(m),
         })?;
         let handle = self.device.load(&module).map_err(|e| env(e.to_string()))?;

@@ -142,6 +142,9 @@ fn review_inner(
     let module = match module {
         Ok(m) => m,
         Err(CompileError::Rejected { log }) => return Ok(Verdict::Rejected(Rejection::Compile { log })),
+        Err(CompileError::CallFailed { message, log }) => {
+            return Ok(Verdict::Rejected(Rejection::CallFailed { message, log }));
+        }
         Err(CompileError::Unavailable(msg)) => return Err(DeviceError::Environment(msg)),
     };
     report.compile =

@@ -47,6 +47,9 @@ pub enum Rejection {
     Spec { line: Option<usize>, message: String },
     /// NVRTC refused the source; its log, verbatim.
     Compile { log: String },
+    /// The candidate built, but the call that makes it callable or its first call raised (a
+    /// Python candidate: constructor, arguments, warm-up); the exception and the load's log.
+    CallFailed { message: String, log: String },
     /// A kernel is missing or its parameters do not match `args`.
     Signature { message: String },
     /// A launch configuration that no GPU can run at some size.
@@ -123,6 +126,7 @@ impl Rejection {
         match self {
             Rejection::Spec { .. } => "invalid candidate file",
             Rejection::Compile { .. } => "does not compile",
+            Rejection::CallFailed { .. } => "call failed",
             Rejection::Signature { .. } => "arguments do not match the kernel",
             Rejection::LaunchConfig { .. } => "invalid launch configuration",
             Rejection::ModuleLoad { .. } => "module does not load",
@@ -160,6 +164,7 @@ impl Rejection {
                 None => message.clone(),
             },
             Rejection::Compile { log } => log.trim_end().to_string(),
+            Rejection::CallFailed { message, .. } => message.clone(),
             Rejection::Signature { message } | Rejection::ModuleLoad { message } => message.clone(),
             Rejection::LaunchConfig { sizes, message } => format!("{message} (at {sizes})"),
             Rejection::LaunchRefused { at, message }

@@ -659,6 +659,22 @@ fn compile_error_is_rejected_with_the_compiler_log() {
 }
 
 #[test]
+fn a_candidate_that_loads_but_cannot_be_called_is_a_call_failure_not_a_compile_failure() {
+    let mut dev = device();
+    let why = "TypeError: forward() missing 1 required positional argument: 'y'";
+    let src = source_full("honest", GRID, ARGS, "honest", &format!("#pragma sim_call_fails {why}\n"));
+    let cand = Candidate::from_source(&Registry::library(), "wrong_arity.cu", src).unwrap();
+    let report = review(&mut dev, &cand, 13);
+    assert_eq!(
+        rejection(&report),
+        &Rejection::CallFailed { message: why.into(), log: "wrong_arity.cu: loaded".into() }
+    );
+    assert_eq!(report.reason.as_deref(), Some("call failed"));
+    assert_eq!(report.evidence.as_deref(), Some(why));
+    assert!(report.findings.trials.is_empty() && dev.launches.is_empty());
+}
+
+#[test]
 fn kernel_missing_from_the_module_is_a_signature_rejection() {
     let mut dev = device();
     let cand = Candidate::from_source(&Registry::library(), "ghost.cu", source_full("ghost", GRID, ARGS, "honest", ""))

@@ -295,6 +295,23 @@ fn a_candidate_that_does_not_load_does_not_compile() {
     assert!(log.contains("syntax error"), "{log}");
 }
 
+#[test]
+fn a_candidate_that_loads_but_whose_first_call_raises_is_a_call_failure() {
+    let Some(py) = torch() else { return };
+    let mut device = start(&py, false).unwrap();
+    let option = torch_option("leaky_relu.py", "[0.05]", LEAKY_ARGS);
+    let path = repo().join("python/tests/candidates/leaky_relu_wrong_arity.py");
+    let request = CompileRequest {
+        name: "leaky_relu_wrong_arity.py".into(),
+        source: std::fs::read_to_string(path).unwrap(),
+        arch: "sm_90".into(),
+        options: vec![option],
+    };
+    let Err(CompileError::CallFailed { message, log }) = device.compile(&request) else { panic!("not a call failure") };
+    assert!(message.starts_with("TypeError: ") && message.contains("missing 1 required positional"), "{message}");
+    assert!(log.contains("_warm_up"), "{log}");
+}
+
 /// The same worker, confined by `sadoku pyworker` (Landlock, seccomp, no root): it imports
 /// PyTorch, loads and runs the candidate, says what engaged, and the candidate's extra attempts
 /// to start processes after loading are refused.

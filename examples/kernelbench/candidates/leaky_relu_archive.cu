@@ -2,8 +2,8 @@
 //
 // One thread per four consecutive elements (float4 when x and the output are 16-byte aligned,
 // scalar otherwise), grid-stride. negative_slope follows the input, as in the archive's
-// functional signature; it defaults to 0.01 (this problem's get_init_inputs()) for a caller that
-// passes the tensors only, as the bridge does today (constructor arguments are not passed).
+// functional signature; py::arg names it, and the judge passes the problem's constructor argument
+// of that name (no default here: a kernel never runs on a value the problem did not give).
 //
 // Expected verdict: ACCEPTED, fp32 class; about the speed of PyTorch's own kernel (memory-bound).
 #include <torch/extension.h>
@@ -53,5 +53,5 @@ torch::Tensor forward(torch::Tensor x, double negative_slope) {
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-    m.def("forward", &forward, "leaky_relu(x, negative_slope)", py::arg("x"), py::arg("negative_slope") = 0.01);
+    m.def("forward", &forward, "leaky_relu(x, negative_slope)", py::arg("x"), py::arg("negative_slope"));
 }

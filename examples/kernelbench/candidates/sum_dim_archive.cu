@@ -3,8 +3,9 @@
 // x is viewed as [outer, R, inner] around dimension dim. A block of 32 x 16 threads owns 32
 // neighbouring columns of one outer slice; each thread sums an interleaved stretch of the R rows
 // into four fp32 accumulators, and a shared-memory tree adds the 16 stretches of a column. No
-// atomics: the same bits on every run. dim defaults to 1 (this problem's get_init_inputs()) for a
-// caller that passes the tensors only, as the bridge does today.
+// atomics: the same bits on every run. Exported as the archive exports its kernels: no py::arg
+// names, no defaults; the judge reads the name `dim` from this source and passes the problem's
+// constructor argument of that name.
 //
 // Expected verdict: ACCEPTED, fp32 class.
 #include <torch/extension.h>
@@ -71,5 +72,5 @@ torch::Tensor forward(torch::Tensor x, int64_t dim) {
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-    m.def("forward", &forward, "torch.sum(x, dim, keepdim=True)", py::arg("x"), py::arg("dim") = 1);
+    m.def("forward", &forward, "torch.sum(x, dim, keepdim=True)");
 }

@@ -198,6 +198,10 @@ fn check_result(
             r.error = Some(format!("{file}: does not compile"));
             r.log = log;
         }
+        Err(CompileError::CallFailed { message, log }) => {
+            r.error = Some(format!("{file}: call failed: {message}"));
+            r.log = log;
+        }
         Ok(m) => {
             r.compile_ms = Some(m.compile_ms);
             r.cache_hit = m.cache_hit;

@@ -60,7 +60,7 @@ fn print_description(v: &Value) {
         table.add_row(["input".to_string(), text(&t["name"]), text(&t["dtype"]), shape(&t["shape"]), drawn]);
     }
     for s in v["scalars"].as_array().into_iter().flatten() {
-        table.add_row(["scalar".into(), text(&s["name"]), String::new(), String::new(), s["value"].to_string()]);
+        table.add_row(["scalar".into(), text(&s["name"]), String::new(), String::new(), python_value(&s["value"])]);
     }
     for (role, key) in [("parameter", "parameters"), ("buffer", "buffers"), ("output", "outputs")] {
         for t in v[key].as_array().into_iter().flatten() {
@@ -68,7 +68,37 @@ fn print_description(v: &Value) {
         }
     }
     println!("{table}");
-    println!("  constructed with get_init_inputs() = {}", v["init_inputs"]);
+    println!("  constructed with get_init_inputs() = {}", python_value(&v["init_inputs"]));
+}
+
+/// A constructor or forward argument as the problem file wrote it, from the description's JSON
+/// (`{"tuple": [3, 5]}` is `(3, 5)`, `{"dtype": "float16"}` is `torch.float16`).
+fn python_value(v: &Value) -> String {
+    let list = |items: &Vec<Value>| items.iter().map(python_value).collect::<Vec<_>>().join(", ");
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(items) => format!("[{}]", list(items)),
+        Value::Object(o) => match (o.get("tuple"), o.get("dtype"), o.get("float")) {
+            (Some(Value::Array(items)), _, _) if items.len() == 1 => format!("({},)", list(items)),
+            (Some(Value::Array(items)), _, _) => format!("({})", list(items)),
+            (_, Some(Value::String(d)), _) => format!("torch.{d}"),
+            (_, _, Some(Value::String(f))) => format!("float({f:?})"),
+            _ => v.to_string(),
+        },
+        Value::Number(n) => n.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_read_as_the_file_wrote_them() {
+        let v =
+            serde_json::json!([3, 0.5, {"tuple": [3, 5]}, {"tuple": [1]}, {"dtype": "float16"}, null, true, "mean"]);
+        assert_eq!(super::python_value(&v), r#"[3, 0.5, (3, 5), (1,), torch.float16, None, True, "mean"]"#);
+    }
 }
 
 /// A distribution as the problem format writes one: uniform(0, 1), randn(0, 1), int(0, 8), or

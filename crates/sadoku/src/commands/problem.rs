@@ -60,6 +60,9 @@ pub fn check(registry: &mut Registry, args: ProblemCheckArgs, backend: &dyn Back
                         Err(CompileError::Rejected { log }) => {
                             Err(format!("reference kernel does not compile:\n{log}"))
                         }
+                        Err(CompileError::CallFailed { message, .. }) => {
+                            Err(format!("reference kernel cannot be called: {message}"))
+                        }
                         Ok(m) => k.launches.iter().try_for_each(|l| signature::check(l, &m).map(drop)),
                     };
                     match outcome {

@@ -577,7 +577,9 @@ impl Device for SimDevice {
     }
 }
 
-/// Stands in for NVRTC: a module exports each registered kernel its source mentions.
+/// Stands in for NVRTC: a module exports each registered kernel its source mentions. An `#error`
+/// line does not compile; a `#pragma sim_call_fails MESSAGE` line stands for a Python candidate
+/// that loads but whose first call raises MESSAGE.
 pub struct SimCompiler {
     entries: Vec<Entry>,
 }
@@ -591,6 +593,14 @@ impl Compiler for SimCompiler {
         if let Some(line) = request.source.lines().position(|l| l.trim_start().starts_with("#error")) {
             return Err(CompileError::Rejected {
                 log: format!("{}({}): error: #error directive", request.name, line + 1),
+            });
+        }
+        if let Some(message) =
+            request.source.lines().find_map(|l| l.trim_start().strip_prefix("#pragma sim_call_fails "))
+        {
+            return Err(CompileError::CallFailed {
+                message: message.trim().into(),
+                log: format!("{}: loaded", request.name),
             });
         }
         let entries =

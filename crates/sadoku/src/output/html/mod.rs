@@ -100,6 +100,7 @@ fn found_at(r: &Rejection) -> Option<&At> {
         | Rejection::Refused { at, .. } => Some(at),
         Rejection::Spec { .. }
         | Rejection::Compile { .. }
+        | Rejection::CallFailed { .. }
         | Rejection::Signature { .. }
         | Rejection::LaunchConfig { .. }
         | Rejection::ModuleLoad { .. }

@@ -1,0 +1,345 @@
+"""An archive kernel's ``forward`` bound to the problem: its parameters read from the source and the
+built extension's docstring, each given what the problem file gives (forward arguments, the
+Model's tensors, constructor arguments and settings), or refused by name. On the CPU: the kernels
+here are Python functions that carry a pybind11-style docstring and a C++ source beside them."""
+
+from __future__ import annotations
+
+import textwrap
+import unittest
+from typing import Any
+
+import torch
+from sadoku_bridge import archive
+from sadoku_bridge import candidates as cand
+from sadoku_bridge import kernelbench as kb
+from torch import nn
+
+from .support import problem_path
+
+
+def kernel(function: Any, doc: str | None) -> Any:
+    function.__doc__ = doc
+    return function
+
+
+def write_problem(tmp: str, name: str, body: str) -> kb.Problem:
+    from pathlib import Path
+
+    path = Path(tmp) / f"{name}.py"
+    path.write_text("import torch\nimport torch.nn as nn\n" + textwrap.dedent(body), encoding="utf-8")
+    return kb.load_problem(path)
+
+
+POOL = """
+    class Model(nn.Module):
+        def __init__(self, kernel_size: int, stride: int = None, padding: int = 0):
+            super().__init__()
+            self.pool = nn.MaxPool2d(kernel_size=kernel_size, stride=stride, padding=padding)
+
+        def forward(self, x):
+            return self.pool(x)
+
+    def get_inputs():
+        return [torch.randn(2, 3, 12, 12)]
+
+    def get_init_inputs():
+        return [3, 2, 1]
+"""
+
+CONV = """
+    class Model(nn.Module):
+        def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1, bias=False):
+            super().__init__()
+            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                                  groups=groups, bias=bias)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    def get_inputs():
+        return [torch.randn(2, 4, 10, 10)]
+
+    def get_init_inputs():
+        return [4, 6, 3, (2, 2), 1]
+"""
+
+
+class CppSignature(unittest.TestCase):
+    def test_the_function_forward_names_with_its_types_and_defaults(self) -> None:
+        source = """
+            // forward(x, dim): a call `sum_rows(x, d)` in a comment is not a definition
+            torch::Tensor sum_rows(const torch::Tensor& input, int64_t dim, double eps = 1e-5);
+            static int helper(int a) { return a; }
+            torch::Tensor sum_rows(const torch::Tensor& input, int64_t dim, double eps) {
+                auto y = input.sum(dim, true);
+                return y;
+            }
+            torch::Tensor twice(torch::Tensor input) { return sum_rows(input, 1, 0.0); }
+            PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+                m.def("forward", &sum_rows, "sum (CUDA, see http://example.org)");
+            }
+        """
+        params = archive.cpp_signature(source)
+        assert params is not None
+        self.assertEqual([p.name for p in params], ["input", "dim", "eps"])
+        self.assertEqual([p.kind for p in params], ["tensor", "int", "float"])
+
+    def test_kinds_of_what_archive_kernels_take(self) -> None:
+        source = """
+            at::Tensor forward(
+                torch::Tensor x,
+                c10::optional<torch::Tensor> bias,
+                std::vector<int64_t> kernel,
+                bool training,
+                float momentum,
+                at::Scalar alpha,
+                const std::string& mode,
+                torch::Tensor /* unnamed */) { return x; }
+            PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) { m.def("forward", forward); }
+        """
+        params = archive.cpp_signature(source)
+        assert params is not None
+        self.assertEqual(
+            [(p.name, p.kind) for p in params],
+            [
+                ("x", "tensor"),
+                ("bias", "optional tensor"),
+                ("kernel", "ints"),
+                ("training", "bool"),
+                ("momentum", "float"),
+                ("alpha", "number"),
+                ("mode", "str"),
+                ("", "tensor"),
+            ],
+        )
+
+    def test_a_lambda(self) -> None:
+        source = (
+            'PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) { m.def("forward", [](torch::Tensor a, int k) { return a; }); }'
+        )
+        params = archive.cpp_signature(source)
+        assert params is not None
+        self.assertEqual([(p.name, p.kind) for p in params], [("a", "tensor"), ("k", "int")])
+
+    def test_unreadable_is_none_not_a_guess(self) -> None:
+        overloads = """
+            torch::Tensor f(torch::Tensor a) { return a; }
+            torch::Tensor f(torch::Tensor a, int k) { return a; }
+            PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) { m.def("forward", &f); }
+        """
+        self.assertIsNone(archive.cpp_signature(overloads))
+        self.assertIsNone(archive.cpp_signature('PYBIND11_MODULE(T, m) { m.def("forward", &elsewhere); }'))
+        self.assertIsNone(archive.cpp_signature("torch::Tensor forward(torch::Tensor x) { return x; }"))
+
+
+class PybindSignature(unittest.TestCase):
+    def test_types_from_the_docstring(self) -> None:
+        f = kernel(
+            lambda *a: None,
+            "forward(arg0: torch.Tensor, arg1: Optional[torch.Tensor], arg2: int, arg3: float, arg4: bool, "
+            "arg5: list[int]) -> torch.Tensor\n\nconv (CUDA)\n",
+        )
+        params = archive.pybind_signature(f)
+        assert params is not None
+        self.assertEqual(
+            [(p.name, p.kind) for p in params],
+            [("", "tensor"), ("", "optional tensor"), ("", "int"), ("", "float"), ("", "bool"), ("", "ints")],
+        )
+
+    def test_py_arg_names_and_defaults_win_over_the_source(self) -> None:
+        f = kernel(lambda *a: None, "forward(x: torch.Tensor, dim: int = 1) -> torch.Tensor\n")
+        source = (
+            'torch::Tensor g(torch::Tensor a, int d) { return a; }\nPYBIND11_MODULE(T, m) { m.def("forward", &g); }'
+        )
+        params = archive.signature(f, source)
+        assert params is not None
+        self.assertEqual([(p.name, p.default) for p in params], [("x", None), ("dim", "1")])
+
+    def test_the_source_names_what_pybind_numbers(self) -> None:
+        f = kernel(lambda *a: None, "forward(arg0: torch.Tensor, arg1: int) -> torch.Tensor\n")
+        source = (
+            'torch::Tensor g(torch::Tensor a, int64_t d) { return a; }\nPYBIND11_MODULE(T, m) { m.def("forward", &g); }'
+        )
+        params = archive.signature(f, source)
+        assert params is not None
+        self.assertEqual([(p.name, p.kind) for p in params], [("a", "tensor"), ("d", "int")])
+
+    def test_a_source_that_disagrees_on_the_count_is_not_used(self) -> None:
+        f = kernel(lambda *a: None, "forward(arg0: torch.Tensor, arg1: int) -> torch.Tensor\n")
+        source = 'torch::Tensor g(torch::Tensor a) { return a; }\nPYBIND11_MODULE(T, m) { m.def("forward", &g); }'
+        params = archive.signature(f, source)
+        assert params is not None
+        self.assertEqual([(p.name, p.kind) for p in params], [("", "tensor"), ("", "int")])
+
+    def test_overloaded_or_plain_functions_have_none(self) -> None:
+        self.assertIsNone(archive.pybind_signature(kernel(lambda *a: None, None)))
+        overloaded = (
+            "forward(*args, **kwargs)\nOverloaded function.\n\n1. forward(arg0: torch.Tensor) -> torch.Tensor\n"
+        )
+        self.assertIsNone(archive.pybind_signature(kernel(lambda *a: None, overloaded)))
+
+
+def exported(definition: str, function: str) -> str:
+    """A source that defines ``definition`` and exports ``function`` as ``forward``."""
+    return definition + f'\nPYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {{ m.def("forward", &{function}); }}\n'
+
+
+def bind(problem: kb.Problem, forward: Any, source: str | None, init: list[Any], seed: int = 3) -> Any:
+    kernel_ = cand.ArchiveKernel(forward, source)
+    return cand.build_candidate("archive", kernel_, problem, init, seed, None)
+
+
+class Binding(unittest.TestCase):
+    def test_a_reduction_gets_its_dim_from_the_constructor(self) -> None:
+        problem = kb.load_problem(problem_path("sum_dim"))
+        seen: list[Any] = []
+
+        def forward(x: torch.Tensor, dim: int) -> torch.Tensor:
+            seen.append(dim)
+            return x.sum(dim, keepdim=True)
+
+        source = exported("torch::Tensor reduce(torch::Tensor input, int64_t d) { return input; }", "reduce")
+        bound = bind(problem, kernel(forward, "forward(arg0: torch.Tensor, arg1: int) -> torch.Tensor\n"), source, [1])
+        x = torch.randn(4, 5, 6)
+        torch.testing.assert_close(bound(x), kb.build_model(problem, [1], 0)(x))
+        self.assertEqual(seen, [1])
+        # `d` is no name the problem has: the one constructor argument left, in order, said so.
+        self.assertIn("constructor's `dim` = 1 (in order)", archive.describe(bound.slots))
+
+    def test_pooling_settings_by_name_and_a_tuple_of_equal_numbers_as_a_number(self) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            problem = write_problem(tmp, "pool", POOL)
+            calls: list[tuple[Any, ...]] = []
+
+            def forward(x, kernel_size, stride, padding, dilation):
+                calls.append((kernel_size, stride, padding, dilation))
+                return nn.functional.max_pool2d(x, kernel_size, stride, padding, dilation)
+
+            source = (
+                "torch::Tensor pool(torch::Tensor input, int kernel_size, int stride, int padding, int dilation)"
+                ' { return input; }\nPYBIND11_MODULE(T, m) { m.def("forward", &pool); }'
+            )
+            doc = "forward(arg0: torch.Tensor, arg1: int, arg2: int, arg3: int, arg4: int) -> torch.Tensor\n"
+            bound = bind(problem, kernel(forward, doc), source, [3, 2, 1])
+            x = torch.randn(2, 3, 12, 12)
+            torch.testing.assert_close(bound(x), kb.build_model(problem, [3, 2, 1], 0)(x))
+            # dilation: no constructor argument; the layer's attribute (1).
+            self.assertEqual(calls, [(3, 2, 1, 1)])
+            self.assertIn("`pool.dilation` = 1", archive.describe(bound.slots))
+
+    def test_a_convolution_without_bias_gets_none_and_its_stride_as_the_file_gives_it(self) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            problem = write_problem(tmp, "conv", CONV)
+            init = problem.get_init_inputs()
+            got: dict[str, Any] = {}
+
+            def forward(x, weight, bias, stride, padding, groups):
+                got.update(bias=bias, stride=stride, padding=padding, groups=groups)
+                return nn.functional.conv2d(x, weight, bias, 2, padding, 1, groups)
+
+            doc = (
+                "forward(arg0: torch.Tensor, arg1: torch.Tensor, arg2: Optional[torch.Tensor], arg3: int, "
+                "arg4: int, arg5: int) -> torch.Tensor\n"
+            )
+            source = exported(
+                "torch::Tensor conv(torch::Tensor x, torch::Tensor weight, c10::optional<torch::Tensor> bias,"
+                " int stride, int padding, int groups) { return x; }",
+                "conv",
+            )
+            bound = bind(problem, kernel(forward, doc), source, init)
+            x = torch.randn(2, 4, 10, 10)
+            torch.testing.assert_close(bound(x), kb.build_model(problem, init, 3)(x))
+            self.assertEqual(got, {"bias": None, "stride": 2, "padding": 1, "groups": 1})
+            text = archive.describe(bound.slots)
+            self.assertIn("constructor's `stride` = 2 ((2, 2) as 2)", text)
+            self.assertIn("weight (tensor) <- Model's `conv.weight` (by name)", text)
+
+    def test_a_batch_norm_gets_its_buffers_training_momentum_and_eps(self) -> None:
+        problem = kb.load_problem(problem_path("conv2d_bn"))
+        init = [3, 8, 3]
+        args: list[Any] = []
+
+        def forward(x, conv_weight, conv_bias, bn_weight, bn_bias, running_mean, running_var, training, momentum, eps):
+            args.extend([training, momentum, eps])
+            y = nn.functional.conv2d(x, conv_weight, conv_bias, padding=1)
+            y = nn.functional.batch_norm(
+                y, running_mean.clone(), running_var.clone(), bn_weight, bn_bias, training, momentum, eps
+            )
+            return torch.relu(y)
+
+        names = "x conv_weight conv_bias bn_weight bn_bias running_mean running_var training momentum eps".split()
+        kinds = ["torch.Tensor"] * 7 + ["bool", "float", "float"]
+        doc = "forward(" + ", ".join(f"{n}: {k}" for n, k in zip(names, kinds)) + ") -> torch.Tensor\n"
+        bound = bind(problem, kernel(forward, doc), None, init)
+        x = torch.rand(4, 3, 20, 24)
+        torch.testing.assert_close(bound(x), kb.build_model(problem, init, 3)(x))
+        self.assertEqual(args, [True, 0.1, 1e-5])
+        self.assertNotIn("bn.num_batches_tracked", [s.key for s in bound.slots], "integer buffers are not judged")
+
+    def test_the_judges_tensors_replace_the_models_at_each_launch(self) -> None:
+        problem = kb.load_problem(problem_path("conv2d_bn"))
+        seen: list[torch.Tensor] = []
+
+        def forward(x, weight, *rest):
+            seen.append(weight)
+            return x
+
+        doc = "forward(x: torch.Tensor, conv_weight: torch.Tensor) -> torch.Tensor\n"
+        bound = bind(problem, kernel(forward, doc), None, [3, 8, 3])
+        fresh = {name: torch.zeros_like(t) for name, t in zip(bound.names, bound.tensors)}
+        bound.with_state(fresh)(torch.rand(1))
+        self.assertIs(seen[0], fresh["conv.weight"])
+
+    def test_a_parameter_nothing_names_is_refused_with_what_the_problem_has(self) -> None:
+        problem = kb.load_problem(problem_path("sum_dim"))
+        doc = "forward(x: torch.Tensor, dim: int, scale: float) -> torch.Tensor\n"
+        with self.assertRaises(cand.CallError) as caught:
+            bind(problem, kernel(lambda *a: a[0], doc), None, [1])
+        message = str(caught.exception)
+        self.assertIn("`scale` (float)", message)
+        self.assertIn("constructor arguments dim=1", message)
+
+    def test_a_setting_of_the_wrong_type_is_not_passed(self) -> None:
+        problem = kb.load_problem(problem_path("sum_dim"))
+        doc = "forward(x: torch.Tensor, dim: str) -> torch.Tensor\n"
+        with self.assertRaisesRegex(cand.CallError, "`dim` \\(str\\)"):
+            bind(problem, kernel(lambda *a: a[0], doc), None, [1])
+
+    def test_fewer_parameters_than_forward_arguments(self) -> None:
+        problem = kb.load_problem(problem_path("trimm"))
+        with self.assertRaisesRegex(cand.CallError, "takes 1 argument"):
+            bind(problem, kernel(lambda *a: a[0], "forward(A: torch.Tensor) -> torch.Tensor\n"), None, [])
+
+    def test_a_default_fills_what_no_name_finds(self) -> None:
+        problem = kb.load_problem(problem_path("sum_dim"))
+        doc = "forward(x: torch.Tensor, dim: int, unroll: int = 4) -> torch.Tensor\n"
+        bound = bind(problem, kernel(lambda x, d, u: x.sum(d, keepdim=True), doc), None, [1])
+        self.assertEqual([s.key for s in bound.slots[1:]], [1, 4])
+
+    def test_without_a_readable_signature_the_archive_order(self) -> None:
+        problem = kb.load_problem(problem_path("sum_dim"))
+        bound = bind(problem, kernel(lambda *a: a[0], None), None, [1])
+        self.assertIsNone(bound.slots)
+
+
+class Portable(unittest.TestCase):
+    def test_round_trip_keeps_tuples_dtypes_and_infinities(self) -> None:
+        import json
+
+        values = [3, 0.5, True, None, "mean", [1, 2], (3, 5), torch.float16, float("inf"), ((1, 2), [3])]
+        back = [kb.from_portable(json.loads(json.dumps(kb.portable(v)))) for v in values]
+        self.assertEqual(back, values)
+        self.assertIsInstance(back[6], tuple)
+
+    def test_an_object_is_refused(self) -> None:
+        with self.assertRaisesRegex(kb.ProblemError, "is a Linear"):
+            kb.portable(nn.Linear(2, 2), "get_init_inputs()[0]")
+
+
+if __name__ == "__main__":
+    unittest.main()
