@@ -91,16 +91,6 @@ fn python_value(v: &Value) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn arguments_read_as_the_file_wrote_them() {
-        let v =
-            serde_json::json!([3, 0.5, {"tuple": [3, 5]}, {"tuple": [1]}, {"dtype": "float16"}, null, true, "mean"]);
-        assert_eq!(super::python_value(&v), r#"[3, 0.5, (3, 5), (1,), torch.float16, None, True, "mean"]"#);
-    }
-}
-
 /// A distribution as the problem format writes one: uniform(0, 1), randn(0, 1), int(0, 8), or
 /// the range and moments of what get_inputs() drew.
 fn distribution(d: &Value) -> String {
@@ -239,4 +229,14 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
         (summary_text(&s), serde_json::to_value(&s).unwrap_or_default())
     };
     crate::review::review_loaded(backend, &args.review, started, loaded, Some(plan), &summary)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_read_as_the_file_wrote_them() {
+        let v =
+            serde_json::json!([3, 0.5, {"tuple": [3, 5]}, {"tuple": [1]}, {"dtype": "float16"}, null, true, "mean"]);
+        assert_eq!(super::python_value(&v), r#"[3, 0.5, (3, 5), (1,), torch.float16, None, True, "mean"]"#);
+    }
 }
