@@ -269,8 +269,23 @@ pub struct Report {
     pub environment: Vec<DeviceInfo>,
     #[serde(default)]
     pub candidates: Vec<CandidateReport>,
+    /// Candidates this run could not review: the environment failed while their review ran (a
+    /// worker that would not start, the judge's device or the problem's Model failing). No
+    /// verdict, so never in `--out`'s file: `--resume` reviews them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_reviewed: Vec<NotReviewed>,
     #[serde(default)]
     pub wall_s: f64,
+}
+
+/// A candidate whose review the environment stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotReviewed {
+    pub origin: String,
+    #[serde(default)]
+    pub problem: String,
+    /// What failed, one line.
+    pub error: String,
 }
 
 impl Report {

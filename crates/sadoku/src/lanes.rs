@@ -3,7 +3,7 @@
 //! Lanes on one GPU share a gate: their verification may overlap, timing has the card alone.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
@@ -41,32 +41,85 @@ pub struct Plan<'a> {
 /// One lane's outcome for one candidate (by index into `Plan::candidates`).
 pub type Outcome = (usize, Result<CandidateReport, DeviceError>);
 
-/// Take candidates from `queue` until it is empty or `stop` is set; send each verdict as it comes.
+/// After this many candidates in a row (over all lanes) could not be reviewed, the batch stops:
+/// it is the environment that fails, not one candidate.
+pub const FAILURES_IN_A_ROW: usize = 3;
+
+/// What the lanes of one batch share: the candidates left, and whether to stop taking them.
+#[derive(Default)]
+pub struct Batch {
+    pub queue: Mutex<VecDeque<usize>>,
+    pub stop: AtomicBool,
+    /// Candidates in a row that the environment kept from a verdict.
+    failures_in_a_row: AtomicUsize,
+}
+
+impl Batch {
+    pub fn new(count: usize) -> Batch {
+        Batch { queue: Mutex::new((0..count).collect()), ..Batch::default() }
+    }
+
+    /// Whether the batch stopped before every candidate was handed to a lane.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Why a review gave no verdict.
+enum Failure {
+    /// The lane itself cannot work (its GPU does not open): the batch stops.
+    Lane(DeviceError),
+    /// The environment failed during this candidate's review: it costs this verdict only.
+    Candidate(DeviceError),
+}
+
+/// Take candidates from the batch's queue until it is empty or the batch stops; send each verdict
+/// as it comes. An environment error costs its candidate's verdict only: the lane starts afresh
+/// (its judge device and Model process reopened) for the next one, unless
+/// [`FAILURES_IN_A_ROW`] candidates in a row failed so, or the lane's GPU would not open.
 /// Returns the lane's GPU as it describes itself (SM clock measured at the end), if it opened one.
 pub fn run(
     gpu: usize,
     gate: Arc<GpuGate>,
     plan: &Plan,
-    queue: &Mutex<VecDeque<usize>>,
-    stop: &AtomicBool,
+    batch: &Batch,
     progress: &Progress,
     results: Sender<Outcome>,
 ) -> Option<DeviceInfo> {
     let mut reference: Option<Box<dyn JudgeDevice>> = None;
     let mut model: Option<ModelWorker> = None;
-    while !stop.load(Ordering::SeqCst) {
-        let Some(index) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
+    let mut seen: Option<DeviceInfo> = None;
+    while !batch.stopped() {
+        let Some(index) = batch.queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
         let candidate = plan.candidates[index];
         progress.event(Event::Candidate { index, total: plan.candidates.len(), name: &candidate.name() });
-        let result = review_one(gpu, &gate, plan, candidate, &mut reference, &mut model, progress);
-        if result.is_err() {
-            stop.store(true, Ordering::SeqCst);
-        }
+        let result = match review_one(gpu, &gate, plan, candidate, &mut reference, &mut model, progress) {
+            Ok(report) => {
+                batch.failures_in_a_row.store(0, Ordering::SeqCst);
+                Ok(report)
+            }
+            Err(Failure::Lane(e)) => {
+                batch.stop.store(true, Ordering::SeqCst);
+                Err(e)
+            }
+            Err(Failure::Candidate(e)) => {
+                // Whatever state the failure left them in, the next candidate gets fresh ones.
+                if let Some(device) = &reference {
+                    seen = Some(device.info().clone());
+                }
+                reference = None;
+                model = None;
+                if batch.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= FAILURES_IN_A_ROW {
+                    batch.stop.store(true, Ordering::SeqCst);
+                }
+                Err(e)
+            }
+        };
         if results.send((index, result)).is_err() {
             break;
         }
     }
-    let device = reference.as_mut()?;
+    let Some(device) = reference.as_mut() else { return seen };
     let _ = device.measure_sm_clock();
     let mut info = device.info().clone();
     info.ceilings = device.ceilings().ok().flatten();
@@ -85,11 +138,24 @@ fn review_one(
     reference: &mut Option<Box<dyn JudgeDevice>>,
     model: &mut Option<ModelWorker>,
     progress: &Progress,
-) -> Result<CandidateReport, DeviceError> {
+) -> Result<CandidateReport, Failure> {
     if reference.is_none() {
-        *reference = Some(plan.backend.open_judge(gpu, plan.no_cache)?);
+        *reference = Some(plan.backend.open_judge(gpu, plan.no_cache).map_err(Failure::Lane)?);
     }
-    let reference = &mut **reference.as_mut().expect("opened just above");
+    review_on(gpu, gate, plan, candidate, reference.as_mut().expect("opened just above"), model, progress)
+        .map_err(Failure::Candidate)
+}
+
+fn review_on(
+    gpu: usize,
+    gate: &GpuGate,
+    plan: &Plan,
+    candidate: &Candidate,
+    reference: &mut Box<dyn JudgeDevice>,
+    model: &mut Option<ModelWorker>,
+    progress: &Progress,
+) -> Result<CandidateReport, DeviceError> {
+    let reference = &mut **reference;
     let started = std::time::Instant::now();
     let sanitized = plan.sanitize.then(|| sanitize(gpu, gate, plan, candidate, reference));
     let sanitize_s = started.elapsed().as_secs_f64();

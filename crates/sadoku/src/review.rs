@@ -3,9 +3,7 @@
 //! (`--gpus`, `--jobs`), each verdict to the journal (`--out`) as it comes, then the report:
 //! table or JSON, exports, HTML.
 
-use std::collections::VecDeque;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
@@ -14,7 +12,7 @@ use sadoku_core::device::{DeviceError, DeviceInfo, Precision};
 use sadoku_core::judge::GpuGate;
 use sadoku_core::problem::Sizes;
 use sadoku_core::protocol::Timeouts;
-use sadoku_core::report::{CandidateReport, Report};
+use sadoku_core::report::{CandidateReport, NotReviewed, Report};
 use sadoku_core::review::ReviewOptions;
 use sadoku_core::seeds::Seeds;
 use sadoku_core::time::TimingOptions;
@@ -136,10 +134,11 @@ pub fn review_loaded(
         compile_memory: args.compile_memory,
         python,
     };
-    let mut failure = None;
-    // Verdicts as they come: on disk at once, in the report in input order.
-    let mut environment = judge_on_lanes(&plan, &gpus, args.jobs, &progress, |i, result| {
-        let index = todo[i].0;
+    let mut not_reviewed: Vec<(usize, NotReviewed)> = Vec::new();
+    // Verdicts as they come: on disk at once, in the report in input order. An environment error
+    // costs its candidate's verdict only (no record: `--resume` reviews it again).
+    let (mut environment, stopped) = judge_on_lanes(&plan, &gpus, args.jobs, &progress, |i, result| {
+        let (index, c) = todo[i];
         match result {
             Ok(mut r) => {
                 r.key = keys[index].clone();
@@ -149,15 +148,36 @@ pub fn review_loaded(
                 slots[index] = Some(r);
             }
             Err(e) => {
-                // The environment failed: keep what was judged, report it, then fail.
-                failure.get_or_insert(anyhow!("while reviewing {}: {e}", todo[i].1.origin));
+                progress.line(&format!("  NOT REVIEWED  {}: {e}", c.origin));
+                not_reviewed.push((i, not_reviewed_record(c, e.to_string())));
             }
         }
         Ok(())
     })?;
     progress.finish();
-    let not_reviewed = slots.iter().filter(|s| s.is_none()).count() - skipped;
-    let failure = failure.map(|e| anyhow!("{e}; {not_reviewed} candidate(s) not reviewed"));
+    let failed = not_reviewed.len();
+    for (i, (_, c)) in todo.iter().enumerate() {
+        if slots[todo[i].0].is_none() && !not_reviewed.iter().any(|(j, _)| *j == i) {
+            let why = format!(
+                "not started: the batch stopped after {} candidate(s) in a row could not be reviewed",
+                lanes::FAILURES_IN_A_ROW
+            );
+            not_reviewed.push((i, not_reviewed_record(c, why)));
+        }
+    }
+    not_reviewed.sort_by_key(|(i, _)| *i);
+    let not_reviewed: Vec<NotReviewed> = not_reviewed.into_iter().map(|(_, r)| r).collect();
+    let failure = (!not_reviewed.is_empty()).then(|| {
+        let first = &not_reviewed[0];
+        let stop = if stopped { "; the batch stopped early" } else { "" };
+        anyhow!(
+            "{} candidate(s) not reviewed ({failed} failed in the environment{stop}); first, {}: {}{}",
+            not_reviewed.len(),
+            first.origin,
+            first.error,
+            if args.out.is_some() { "; run again with --resume to review what is left" } else { "" }
+        )
+    });
     environment.sort_by_key(|e| e.ordinal);
     // What the workers said engaged (the machine's offer when no worker ran).
     let mut engaged: Vec<String> = Vec::new();
@@ -185,6 +205,7 @@ pub fn review_loaded(
         seed: seeds.master.to_string(),
         environment,
         candidates: slots.into_iter().flatten().collect(),
+        not_reviewed,
         wall_s: started.elapsed().as_secs_f64(),
     };
     if let Some(path) = &args.export_markdown {
@@ -218,6 +239,9 @@ pub fn review_loaded(
             plain: !tty || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         };
         print!("{}", output::table::render(&report, &layout));
+        for n in &report.not_reviewed {
+            println!("NOT REVIEWED  {}: {}", n.origin, n.error);
+        }
         print!("{summary_lines}");
         if skipped > 0 {
             println!(
@@ -229,6 +253,10 @@ pub fn review_loaded(
         Some(e) => Err(e),
         None => Ok(if report.exit_code() == 0 && skipped_rejected == 0 { 0 } else { 1 }),
     }
+}
+
+fn not_reviewed_record(c: &Candidate, error: String) -> NotReviewed {
+    NotReviewed { origin: c.origin.clone(), problem: c.problem.name().to_string(), error }
 }
 
 /// What identifies a review for `--resume`: the source (and its problem's definition), and every
@@ -315,18 +343,17 @@ pub fn gpus(backend: &dyn Backend, args: &ReviewArgs) -> Result<Vec<usize>> {
 }
 
 /// Judge `plan`'s candidates over `jobs` lanes on each of `gpus` (lanes on one GPU share a gate),
-/// handing each verdict to `verdict` (with the candidate's index in `plan`) as it comes; a lane
-/// stops taking candidates once any lane's environment failed. The GPUs as their lanes describe
-/// them (each once).
+/// handing each verdict to `verdict` (with the candidate's index in `plan`) as it comes, or the
+/// environment error that kept one from a verdict (see [`lanes::run`] for when the batch stops).
+/// The GPUs as their lanes describe them (each once), and whether the batch stopped early.
 pub fn judge_on_lanes(
     plan: &lanes::Plan,
     gpus: &[usize],
     jobs: u16,
     progress: &progress::Progress,
     mut verdict: impl FnMut(usize, Result<CandidateReport, DeviceError>) -> Result<()>,
-) -> Result<Vec<DeviceInfo>> {
-    let queue = Mutex::new((0..plan.candidates.len()).collect::<VecDeque<usize>>());
-    let stop = AtomicBool::new(false);
+) -> Result<(Vec<DeviceInfo>, bool)> {
+    let batch = lanes::Batch::new(plan.candidates.len());
     let mut environment = Vec::new();
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = mpsc::channel();
@@ -334,8 +361,8 @@ pub fn judge_on_lanes(
         for &gpu in gpus {
             let gate = Arc::new(GpuGate::default());
             for _ in 0..jobs {
-                let (gate, tx, queue, stop) = (gate.clone(), tx.clone(), &queue, &stop);
-                lanes.push(scope.spawn(move || lanes::run(gpu, gate, plan, queue, stop, progress, tx)));
+                let (gate, tx, batch) = (gate.clone(), tx.clone(), &batch);
+                lanes.push(scope.spawn(move || lanes::run(gpu, gate, plan, batch, progress, tx)));
             }
         }
         drop(tx);
@@ -351,7 +378,7 @@ pub fn judge_on_lanes(
         }
         Ok(())
     })?;
-    Ok(environment)
+    Ok((environment, batch.stopped()))
 }
 
 /// The options of an untimed review (`problem check --prove`): verification only.

@@ -322,3 +322,100 @@ fn kernelbench_review_runs_on_the_simulated_device() {
     assert_eq!(report["summary"]["accepted"], 1);
     assert_eq!(records(&d.join("kb.jsonl")).len(), 2);
 }
+
+/// An environment error costs its own candidate's verdict only: a problem whose `get_inputs()`
+/// draws another shape than the one it was described with cannot be judged (the judge's truth
+/// cannot be computed, not the candidate's fault), and the batch goes on. The candidate is listed
+/// as not reviewed (in the JSON report, never in `--out`'s file), the exit status is 2, and
+/// `--resume` takes it up again while skipping what was judged.
+#[test]
+fn an_environment_error_costs_only_its_own_candidates_verdict() {
+    let torch = match std::env::var_os("SADOKU_TORCH_PATH").map(PathBuf::from).or_else(|| {
+        let p = repo().join(".ci/torch-root");
+        p.join("torch").exists().then_some(p)
+    }) {
+        Some(p) => p,
+        None => {
+            assert!(std::env::var_os("SADOKU_REQUIRE_TORCH").is_none(), "SADOKU_REQUIRE_TORCH is set but no PyTorch");
+            eprintln!("skipped: no PyTorch (scripts/test.sh installs it into .ci/torch-root)");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let tests = repo().join("python/tests");
+    let problems = d.join("kb");
+    std::fs::create_dir_all(&problems).unwrap();
+    for p in ["leaky_relu.py", "varying_shape.py"] {
+        std::fs::copy(tests.join("problems").join(p), problems.join(p)).unwrap();
+    }
+    let doubled = d.join("varying_shape_doubled.py");
+    std::fs::write(
+        &doubled,
+        "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n",
+    )
+    .unwrap();
+    let run = |resume: bool| {
+        let mut cmd = sadoku(d);
+        cmd.env("SADOKU_PYTHONPATH", std::env::join_paths([torch.clone(), repo().join("python")]).unwrap())
+            .args(["kernelbench", "review", "--json", "--jobs", "2", "--time-budget", "0.5", "--out", "kb.jsonl"])
+            .args(["--python", "/usr/bin/python3"]);
+        if resume {
+            cmd.arg("--resume");
+        }
+        cmd.arg(&problems)
+            .arg(tests.join("candidates/leaky_relu_honest.py"))
+            .arg(&doubled)
+            .arg(tests.join("candidates/leaky_relu_returns_input.py"))
+            .output()
+            .unwrap()
+    };
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(2), "a candidate not reviewed: {}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 candidate(s) not reviewed") && stderr.contains("--resume"), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = by_name(report["candidates"].as_array().unwrap());
+    assert_eq!(candidates["leaky_relu_honest.py"]["verdict"], "ACCEPTED");
+    assert_eq!(candidates["leaky_relu_returns_input.py"]["verdict"], "REJECTED");
+    let missing = report["not_reviewed"].as_array().unwrap();
+    assert_eq!(missing.len(), 1, "{missing:#?}");
+    assert!(missing[0]["origin"].as_str().unwrap().ends_with("varying_shape_doubled.py"));
+    assert_eq!(missing[0]["problem"], "varying_shape");
+    assert!(missing[0]["error"].as_str().unwrap().contains("get_inputs() returned"), "{missing:#?}");
+    assert_eq!(records(&d.join("kb.jsonl")).len(), 2, "no record for what was not reviewed");
+
+    let again = run(true);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(report["candidates"].as_array().unwrap().is_empty(), "the judged ones skipped: {report:#}");
+    assert_eq!(report["not_reviewed"].as_array().unwrap().len(), 1);
+    assert_eq!(records(&d.join("kb.jsonl")).len(), 2);
+
+    // When it is the environment that fails, candidate after candidate, the batch stops.
+    let copies: Vec<PathBuf> = (0..4)
+        .map(|i| {
+            let copy = d.join(format!("varying_shape_doubled_{i}.py"));
+            std::fs::write(&copy, format!("{}# copy {i}\n", std::fs::read_to_string(&doubled).unwrap())).unwrap();
+            copy
+        })
+        .collect();
+    let out = sadoku(d)
+        .env("SADOKU_PYTHONPATH", std::env::join_paths([torch.clone(), repo().join("python")]).unwrap())
+        .args(["kernelbench", "review", "--json", "--jobs", "1", "--python", "/usr/bin/python3"])
+        .arg(&problems)
+        .args(&copies)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let missing = report["not_reviewed"].as_array().unwrap();
+    assert_eq!(missing.len(), 4);
+    let started = missing.iter().filter(|m| m["error"].as_str().unwrap().contains("get_inputs() returned")).count();
+    assert_eq!(started, 3, "three in a row, then the batch stops: {missing:#?}");
+    assert!(
+        missing[3]["error"].as_str().unwrap().starts_with("not started: the batch stopped after 3"),
+        "{missing:#?}"
+    );
+}

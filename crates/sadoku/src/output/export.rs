@@ -114,6 +114,7 @@ mod tests {
 
     fn report() -> Report {
         Report {
+            not_reviewed: Vec::new(),
             schema: sadoku_core::report::SCHEMA,
             sadoku: "test".into(),
             seed: "1".into(),
