@@ -333,6 +333,11 @@ pub struct ReviewArgs {
     /// Candidates in flight on each GPU: compile and verify overlap, timing has the GPU alone.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Python candidates' extensions built at once, ahead of their reviews (never while a GPU is
+    /// timed); KernelBench problems described at once (at most 4: each holds its full-size inputs
+    /// in host memory). Default: the machine's cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub build_jobs: Option<u16>,
     /// Time at this size instead of the problem's, e.g. `--size N=8192`.
     #[arg(long, value_name = "SYM=VALUE", value_parser = parse_size)]
     pub size: Vec<(String, i64)>,

@@ -50,6 +50,11 @@ impl Journal {
         self.judged.get(key).copied()
     }
 
+    /// Every review already in the file (its key), and whether each was accepted.
+    pub fn earlier(&self) -> HashMap<String, bool> {
+        self.judged.clone()
+    }
+
     pub fn append(&mut self, report: &CandidateReport) -> Result<()> {
         let mut line = serde_json::to_string(report)?;
         line.push('\n');

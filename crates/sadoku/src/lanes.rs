@@ -2,10 +2,9 @@
 //! is a thread with its own reference device; each candidate still gets a worker of its own.
 //! Lanes on one GPU share a gate: their verification may overlap, timing has the card alone.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLockReadGuard};
 
 use crate::backend::{Backend, JudgeDevice, PythonPlan};
 use crate::processes;
@@ -24,7 +23,6 @@ use sadoku_core::seeds::Seeds;
 pub struct Plan<'a> {
     /// Where the judge's device, the workers and the Model's process come from.
     pub backend: &'a dyn Backend,
-    pub candidates: &'a [&'a Candidate],
     pub seeds: Seeds,
     pub options: ReviewOptions,
     pub timeouts: Timeouts,
@@ -38,30 +36,200 @@ pub struct Plan<'a> {
     pub python: Option<PythonPlan>,
 }
 
-/// One lane's outcome for one candidate (by index into `Plan::candidates`).
+/// One lane's outcome for one candidate (by its index in the [`Batch`]).
 pub type Outcome = (usize, Result<CandidateReport, DeviceError>);
 
 /// After this many candidates in a row (over all lanes) could not be reviewed, the batch stops:
 /// it is the environment that fails, not one candidate.
 pub const FAILURES_IN_A_ROW: usize = 3;
 
-/// What the lanes of one batch share: the candidates left, and whether to stop taking them.
+/// The GPUs a batch runs on, each with its gate (see [`GpuGate`]: verification may overlap,
+/// timing has the card alone), and host work's hold on all of them.
+pub struct Gates {
+    gates: Vec<(usize, GpuGate)>,
+    /// Why there are none: no GPU, or a `--gpus` that names none there is.
+    error: Option<String>,
+}
+
+impl Gates {
+    pub fn new(gpus: anyhow::Result<Vec<usize>>) -> Gates {
+        match gpus {
+            Ok(g) => Gates { gates: g.into_iter().map(|g| (g, GpuGate::default())).collect(), error: None },
+            Err(e) => Gates { gates: Vec::new(), error: Some(e.to_string()) },
+        }
+    }
+
+    /// The GPUs, or why there are none.
+    pub fn gpus(&self) -> anyhow::Result<Vec<usize>> {
+        match &self.error {
+            Some(e) => Err(anyhow::anyhow!("{e}")),
+            None => Ok(self.gates.iter().map(|(g, _)| *g).collect()),
+        }
+    }
+
+    pub fn gate(&self, gpu: usize) -> &GpuGate {
+        &self.gates.iter().find(|(g, _)| *g == gpu).expect("a lane's GPU has a gate").1
+    }
+
+    /// Host work (describing a problem, building an extension, starting a Python process) keeps
+    /// every core busy for seconds: never while any GPU of the batch is timed.
+    pub fn host(&self) -> Vec<RwLockReadGuard<'_, ()>> {
+        self.gates.iter().map(|(_, g)| g.shared()).collect()
+    }
+}
+
+/// The candidates of one batch, as they come (a batch may be fed while it is reviewed), and what
+/// its lanes and builders share: the queue, whether to stop, the extensions being built.
 #[derive(Default)]
 pub struct Batch {
-    pub queue: Mutex<VecDeque<usize>>,
-    pub stop: AtomicBool,
+    state: Mutex<Queue>,
+    changed: Condvar,
+    stop: AtomicBool,
     /// Candidates in a row that the environment kept from a verdict.
     failures_in_a_row: AtomicUsize,
+    /// How many candidates the batch will hold, as far as known when it started (for progress).
+    pub expected: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Queue {
+    candidates: Vec<Arc<Candidate>>,
+    /// Not yet handed to a lane.
+    waiting: VecDeque<usize>,
+    /// No more candidates will come.
+    closed: bool,
+    /// Python candidates whose extensions are to be built ahead of their review, in order.
+    to_build: VecDeque<usize>,
+    builds: HashMap<usize, Build>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Build {
+    Waiting,
+    Building,
+    Built,
 }
 
 impl Batch {
-    pub fn new(count: usize) -> Batch {
-        Batch { queue: Mutex::new((0..count).collect()), ..Batch::default() }
+    /// A batch of `candidates`, all known now.
+    pub fn of(candidates: Vec<Arc<Candidate>>) -> Batch {
+        let batch = Batch::default();
+        batch.expected.store(candidates.len(), Ordering::SeqCst);
+        for c in candidates {
+            batch.push(c, false);
+        }
+        batch.close();
+        batch
+    }
+
+    /// Add a candidate (its index returned); `build`: its extensions are built ahead of its review.
+    pub fn push(&self, candidate: Arc<Candidate>, build: bool) -> usize {
+        let mut q = self.lock();
+        let index = q.candidates.len();
+        q.candidates.push(candidate);
+        q.waiting.push_back(index);
+        if build {
+            q.to_build.push_back(index);
+            q.builds.insert(index, Build::Waiting);
+        }
+        drop(q);
+        self.changed.notify_all();
+        index
+    }
+
+    /// No more candidates will come.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    pub fn candidate(&self, index: usize) -> Arc<Candidate> {
+        Arc::clone(&self.lock().candidates[index])
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().candidates.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stop handing out candidates and builds.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.changed.notify_all();
     }
 
     /// Whether the batch stopped before every candidate was handed to a lane.
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next candidate for a lane, waiting while the batch may still grow; None once it is
+    /// closed and empty, or stopped.
+    fn next(&self) -> Option<usize> {
+        let mut q = self.lock();
+        loop {
+            if self.stopped() {
+                return None;
+            }
+            if let Some(i) = q.waiting.pop_front() {
+                return Some(i);
+            }
+            if q.closed {
+                return None;
+            }
+            q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// The next extension for a builder, in review order; None once no more can come.
+    pub fn next_build(&self) -> Option<usize> {
+        let mut q = self.lock();
+        loop {
+            if self.stopped() {
+                return None;
+            }
+            while let Some(i) = q.to_build.pop_front() {
+                if q.builds.get(&i) == Some(&Build::Waiting) {
+                    q.builds.insert(i, Build::Building);
+                    return Some(i);
+                }
+            }
+            if q.closed {
+                return None;
+            }
+            q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// A builder finished with candidate `index`'s extensions (built or not: its review says).
+    pub fn built(&self, index: usize) {
+        self.lock().builds.insert(index, Build::Built);
+        self.changed.notify_all();
+    }
+
+    /// Before a candidate's review: wait for a build of its extensions under way; one that has
+    /// not started is left to the review's own load (no builder will take it now).
+    fn await_build(&self, index: usize) {
+        let mut q = self.lock();
+        loop {
+            match q.builds.get(&index).copied() {
+                Some(Build::Waiting) => {
+                    q.builds.insert(index, Build::Built);
+                    return;
+                }
+                Some(Build::Building) if !self.stopped() => {
+                    q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+                _ => return,
+            }
+        }
     }
 }
 
@@ -73,33 +241,34 @@ enum Failure {
     Candidate(DeviceError),
 }
 
-/// Take candidates from the batch's queue until it is empty or the batch stops; send each verdict
-/// as it comes. An environment error costs its candidate's verdict only: the lane starts afresh
+/// Take candidates from the batch until it is closed and empty, or stops; send each verdict as
+/// it comes (`deliver` false: no one listens any more). An environment error costs its candidate's verdict only: the lane starts afresh
 /// (its judge device and Model process reopened) for the next one, unless
 /// [`FAILURES_IN_A_ROW`] candidates in a row failed so, or the lane's GPU would not open.
 /// Returns the lane's GPU as it describes itself (SM clock measured at the end), if it opened one.
 pub fn run(
     gpu: usize,
-    gate: Arc<GpuGate>,
+    gates: &Gates,
     plan: &Plan,
     batch: &Batch,
     progress: &Progress,
-    results: Sender<Outcome>,
+    deliver: impl Fn(Outcome) -> bool,
 ) -> Option<DeviceInfo> {
     let mut reference: Option<Box<dyn JudgeDevice>> = None;
     let mut model: Option<ModelWorker> = None;
     let mut seen: Option<DeviceInfo> = None;
-    while !batch.stopped() {
-        let Some(index) = batch.queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
-        let candidate = plan.candidates[index];
-        progress.event(Event::Candidate { index, total: plan.candidates.len(), name: &candidate.name() });
-        let result = match review_one(gpu, &gate, plan, candidate, &mut reference, &mut model, progress) {
+    while let Some(index) = batch.next() {
+        let candidate = batch.candidate(index);
+        let total = batch.expected.load(Ordering::SeqCst).max(batch.len());
+        progress.event(Event::Candidate { index, total, name: &candidate.name() });
+        batch.await_build(index);
+        let result = match review_one(gpu, gates, plan, &candidate, &mut reference, &mut model, progress) {
             Ok(report) => {
                 batch.failures_in_a_row.store(0, Ordering::SeqCst);
                 Ok(report)
             }
             Err(Failure::Lane(e)) => {
-                batch.stop.store(true, Ordering::SeqCst);
+                batch.stop();
                 Err(e)
             }
             Err(Failure::Candidate(e)) => {
@@ -110,12 +279,12 @@ pub fn run(
                 reference = None;
                 model = None;
                 if batch.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= FAILURES_IN_A_ROW {
-                    batch.stop.store(true, Ordering::SeqCst);
+                    batch.stop();
                 }
                 Err(e)
             }
         };
-        if results.send((index, result)).is_err() {
+        if !deliver((index, result)) {
             break;
         }
     }
@@ -130,9 +299,31 @@ pub fn run(
     Some(info)
 }
 
+/// Build the extensions of the batch's Python candidates ahead of their reviews, in review order,
+/// while lanes review: one builder of `--build-jobs`. A build is host work (see [`Gates::host`]);
+/// its failure is left for the review to report.
+pub fn build(
+    gpu: usize,
+    gates: &Gates,
+    python: &PythonPlan,
+    sandbox: crate::sandbox::Mode,
+    batch: &Batch,
+    progress: &Progress,
+) {
+    while let Some(index) = batch.next_build() {
+        let candidate = batch.candidate(index);
+        let host = gates.host();
+        let started = std::time::Instant::now();
+        let what = python.build(&candidate, gpu, sandbox);
+        drop(host);
+        batch.built(index);
+        progress.line(&format!("  {} {what} ({:.1} s)", candidate.name(), started.elapsed().as_secs_f64()));
+    }
+}
+
 fn review_one(
     gpu: usize,
-    gate: &GpuGate,
+    gates: &Gates,
     plan: &Plan,
     candidate: &Candidate,
     reference: &mut Option<Box<dyn JudgeDevice>>,
@@ -142,19 +333,20 @@ fn review_one(
     if reference.is_none() {
         *reference = Some(plan.backend.open_judge(gpu, plan.no_cache).map_err(Failure::Lane)?);
     }
-    review_on(gpu, gate, plan, candidate, reference.as_mut().expect("opened just above"), model, progress)
+    review_on(gpu, gates, plan, candidate, reference.as_mut().expect("opened just above"), model, progress)
         .map_err(Failure::Candidate)
 }
 
 fn review_on(
     gpu: usize,
-    gate: &GpuGate,
+    gates: &Gates,
     plan: &Plan,
     candidate: &Candidate,
     reference: &mut Box<dyn JudgeDevice>,
     model: &mut Option<ModelWorker>,
     progress: &Progress,
 ) -> Result<CandidateReport, DeviceError> {
+    let gate = gates.gate(gpu);
     let reference = &mut **reference;
     let started = std::time::Instant::now();
     let sanitized = plan.sanitize.then(|| sanitize(gpu, gate, plan, candidate, reference));
@@ -169,7 +361,7 @@ fn review_on(
     };
     // A KernelBench problem's Model: one process per lane, kept from candidate to candidate.
     // Starting a Python process (importing PyTorch) is host work: never during another's timing.
-    let starting = gate.shared();
+    let starting = gates.host();
     if candidate.problem.baseline_in_python() && model.is_none() {
         match python().and_then(|p| plan.backend.spawn_model(p, gpu, plan.timeouts, plan.sandbox)) {
             Ok(m) => *model = Some(m),

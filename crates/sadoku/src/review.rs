@@ -4,12 +4,12 @@
 //! table or JSON, exports, HTML.
 
 use std::sync::{Arc, mpsc};
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::{DeviceError, DeviceInfo, Precision};
-use sadoku_core::judge::GpuGate;
 use sadoku_core::problem::Sizes;
 use sadoku_core::protocol::Timeouts;
 use sadoku_core::report::{CandidateReport, NotReviewed, Report};
@@ -25,9 +25,17 @@ use crate::cli::{PrecisionArg, ReviewArgs};
 use crate::journal::Journal;
 use crate::{lanes, output, progress, records, sandbox};
 
-/// Review `loaded` as `args` say: lanes over the GPUs, verdicts to `--out` as they come, then the
-/// table (with `summary`'s lines after it) or JSON (with its value as `summary`, unless null).
-/// Python workers as `python` says, if any; devices and processes from `backend`.
+/// Where a batch's candidates come from: one at a time, in order. A KernelBench review describes
+/// its problems while the first candidates are already under review.
+pub struct Feed<'a> {
+    pub items: Box<dyn Iterator<Item = Loaded> + Send + 'a>,
+    /// How many items there will be (for progress).
+    pub total: usize,
+    /// `--size` over the candidates' problem, checked before the feed starts.
+    pub timed_sizes: Option<Sizes>,
+}
+
+/// Review `loaded` as `args` say (see [`review_stream`]); `--size` checked over them all first.
 pub fn review_loaded(
     backend: &dyn Backend,
     args: &ReviewArgs,
@@ -36,20 +44,61 @@ pub fn review_loaded(
     python: Option<crate::backend::PythonPlan>,
     summary: &dyn Fn(&Report) -> (String, serde_json::Value),
 ) -> Result<u8> {
-    let given = loaded.len();
-    let loaded: Vec<Loaded> = match args.shard {
-        Some(shard) => loaded
-            .into_iter()
-            .filter(|item| match item {
-                Loaded::Valid(c) => shard.holds(&c.sha256),
-                Loaded::Invalid(r) => shard.holds(&r.sha256),
-            })
-            .collect(),
-        None => loaded,
-    };
-    let valid: Vec<&Candidate> =
-        loaded.iter().filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None }).collect();
+    let held = |sha: &str| args.shard.is_none_or(|s| s.holds(sha));
+    let valid: Vec<&Candidate> = loaded
+        .iter()
+        .filter_map(|l| if let Loaded::Valid(c) = l { Some(c) } else { None })
+        .filter(|c| held(&c.sha256))
+        .collect();
     let timed_sizes = timed_sizes(&args.size, &valid)?;
+    // The GPUs only when some candidate needs one: a batch of invalid files needs none.
+    let gates = lanes::Gates::new(if valid.is_empty() { Ok(Vec::new()) } else { gpus(backend, args) });
+    let feed = Feed { total: loaded.len(), items: Box::new(loaded.into_iter()), timed_sizes };
+    review_stream(backend, args, started, feed, python, &gates, summary)
+}
+
+/// What the batch's producer and lanes tell the run, in the order they happen.
+enum Arrival {
+    /// Judged in an earlier run (`--resume`): accepted or not.
+    Skipped {
+        ordinal: usize,
+        origin: String,
+        accepted: bool,
+    },
+    /// Not a valid candidate: its record, made before any GPU work.
+    Invalid {
+        ordinal: usize,
+        report: Box<CandidateReport>,
+    },
+    /// Queued for the lanes as the batch's `index`-th candidate.
+    Queued {
+        ordinal: usize,
+        index: usize,
+        key: String,
+    },
+    Outcome(Box<lanes::Outcome>),
+    /// The feed is exhausted: how many items it gave, how many this shard holds.
+    Fed {
+        given: usize,
+        held: usize,
+    },
+}
+
+/// Review the feed's candidates as `args` say: those judged in an earlier run (`--resume`) or not
+/// valid set aside, the rest over lanes on `gates`' GPUs (`--jobs` each) as they come, Python
+/// candidates' extensions built ahead of their reviews (`--build-jobs`); each verdict to the
+/// journal (`--out`) as it comes; then the report: table (with `summary`'s lines after it) or
+/// JSON (with its value as `summary`, unless null), exports, HTML. An environment error costs
+/// its candidate's verdict only (see [`lanes::run`]).
+pub fn review_stream(
+    backend: &dyn Backend,
+    args: &ReviewArgs,
+    started: Instant,
+    feed: Feed,
+    python: Option<crate::backend::PythonPlan>,
+    gates: &lanes::Gates,
+    summary: &dyn Fn(&Report) -> (String, serde_json::Value),
+) -> Result<u8> {
     let seeds = args.seed.map_or_else(Seeds::fresh, |master| Seeds { master });
     let options = ReviewOptions {
         timing: TimingOptions {
@@ -57,7 +106,7 @@ pub fn review_loaded(
             target_noise: args.target_noise,
             ..TimingOptions::default()
         },
-        timed_sizes,
+        timed_sizes: feed.timed_sizes.clone(),
         ..ReviewOptions::default()
     }
     .for_precision(match args.precision {
@@ -74,59 +123,14 @@ pub fn review_loaded(
         Some(path) => Some(Journal::open(path, args.resume)?),
         None => None,
     };
+    let earlier = journal.as_ref().map(Journal::earlier).unwrap_or_default();
     let progress = progress::Progress::new();
-    progress.line(&format!("sadoku {VERSION}: {} candidate(s), seed {}", loaded.len(), seeds.master));
-    if let Some(shard) = args.shard {
-        progress.line(&format!("  shard {shard}: {} of the {given} candidate(s) given", loaded.len()));
-    }
-    // Spec errors first, one line each, before any GPU work: they show even without a GPU.
-    for item in &loaded {
-        if let Loaded::Invalid(r) = item {
-            progress.line(&format!("sadoku: {}", r.spec_error_line()));
-        }
-    }
-    // Invalid files and those judged in an earlier run need no GPU; the rest go to the lanes.
-    let mut slots: Vec<Option<CandidateReport>> = vec![None; loaded.len()];
-    let keys: Vec<String> = loaded
-        .iter()
-        .map(|item| match item {
-            Loaded::Valid(c) => review_key(&format!("{} {}", c.sha256, c.problem.sha256), &options, args.sanitize),
-            Loaded::Invalid(r) => review_key(&r.sha256, &options, args.sanitize),
-        })
-        .collect();
-    let (mut skipped, mut skipped_rejected) = (0, 0);
-    let mut todo = Vec::new();
-    for (index, item) in loaded.iter().enumerate() {
-        if let Some(accepted) = journal.as_ref().and_then(|j| j.judged(&keys[index])) {
-            skipped += 1;
-            skipped_rejected += usize::from(!accepted);
-            progress.line(&format!("  skipped   {}: judged in an earlier run", origin(item)));
-            continue;
-        }
-        match item {
-            Loaded::Invalid(r) => {
-                let mut r = (**r).clone();
-                r.key = keys[index].clone();
-                if let Some(j) = journal.as_mut() {
-                    j.append(&r)?;
-                }
-                slots[index] = Some(r);
-            }
-            Loaded::Valid(c) => todo.push((index, c)),
-        }
-    }
-    let gpus = if todo.is_empty() { Vec::new() } else { gpus(backend, args)? };
-    let candidates: Vec<&Candidate> = todo.iter().map(|(_, c)| *c).collect();
-    // Python candidates' extensions, built before any review is timed.
-    if let (Some(py), Some(&gpu), false) = (&python, gpus.first(), args.no_cache) {
-        let python_ones: Vec<&Candidate> = candidates.iter().copied().filter(|c| c.is_python()).collect();
-        py.prebuild(&python_ones, gpu, args.sandbox, &progress);
-    }
+    progress.line(&format!("sadoku {VERSION}: {} candidate(s), seed {}", feed.total, seeds.master));
+    let build_ahead = python.is_some() && !args.no_cache;
     let plan = lanes::Plan {
         backend,
-        candidates: &candidates,
         seeds,
-        options,
+        options: options.clone(),
         timeouts,
         sanitize: args.sanitize,
         no_cache: args.no_cache,
@@ -134,50 +138,187 @@ pub fn review_loaded(
         compile_memory: args.compile_memory,
         python,
     };
+    let batch = lanes::Batch::default();
+    batch.expected.store(feed.total, std::sync::atomic::Ordering::SeqCst);
+    let builders = args.build_jobs.map_or_else(build_jobs, usize::from);
+
+    let mut slots: Vec<Option<CandidateReport>> = Vec::new();
+    let mut queued: Vec<(usize, String)> = Vec::new();
+    let (mut skipped, mut skipped_rejected) = (0, 0);
     let mut not_reviewed: Vec<(usize, NotReviewed)> = Vec::new();
-    // Verdicts as they come: on disk at once, in the report in input order. An environment error
-    // costs its candidate's verdict only (no record: `--resume` reviews it again).
-    let (mut environment, stopped) = judge_on_lanes(&plan, &gpus, args.jobs, &progress, |i, result| {
-        let (index, c) = todo[i];
-        match result {
-            Ok(mut r) => {
-                r.key = keys[index].clone();
-                if let Some(j) = journal.as_mut() {
-                    j.append(&r)?;
+    let mut setup: Option<anyhow::Error> = None;
+    let mut environment: Vec<DeviceInfo> = Vec::new();
+    let mut fed = (0, 0);
+    let Feed { items, .. } = feed;
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = mpsc::channel::<Arrival>();
+        let producer_tx = tx.clone();
+        let (batch, options, earlier) = (&batch, &options, &earlier);
+        // The producer: the feed's items, set aside or queued as they come.
+        scope.spawn(move || {
+            let (mut given, mut ordinal) = (0, 0);
+            for item in items {
+                given += 1;
+                if batch.stopped() {
+                    break;
                 }
-                slots[index] = Some(r);
+                let sha = match &item {
+                    Loaded::Valid(c) => c.sha256.clone(),
+                    Loaded::Invalid(r) => r.sha256.clone(),
+                };
+                if args.shard.is_some_and(|s| !s.holds(&sha)) {
+                    continue;
+                }
+                let key = match &item {
+                    Loaded::Valid(c) => {
+                        review_key(&format!("{} {}", c.sha256, c.problem.sha256), options, args.sanitize)
+                    }
+                    Loaded::Invalid(r) => review_key(&r.sha256, options, args.sanitize),
+                };
+                let arrival = if let Some(&accepted) = earlier.get(&key) {
+                    Arrival::Skipped { ordinal, origin: origin(&item).to_string(), accepted }
+                } else {
+                    match item {
+                        Loaded::Invalid(mut report) => {
+                            report.key = key;
+                            Arrival::Invalid { ordinal, report }
+                        }
+                        Loaded::Valid(c) => {
+                            let index = batch.len();
+                            let python = c.is_python();
+                            // Said before the lanes can take it, so its outcome cannot come first.
+                            let _ = producer_tx.send(Arrival::Queued { ordinal, index, key });
+                            batch.push(Arc::new(c), build_ahead && python);
+                            ordinal += 1;
+                            continue;
+                        }
+                    }
+                };
+                ordinal += 1;
+                let _ = producer_tx.send(arrival);
             }
-            Err(e) => {
-                progress.line(&format!("  NOT REVIEWED  {}: {e}", c.origin));
-                not_reviewed.push((i, not_reviewed_record(c, e.to_string())));
+            batch.close();
+            let _ = producer_tx.send(Arrival::Fed { given, held: ordinal });
+        });
+        let mut tx = Some(tx);
+        let mut lanes = Vec::new();
+        for arrival in rx {
+            match arrival {
+                Arrival::Skipped { ordinal, origin, accepted } => {
+                    skipped += 1;
+                    skipped_rejected += usize::from(!accepted);
+                    progress.line(&format!("  skipped   {origin}: judged in an earlier run"));
+                    place(&mut slots, ordinal, None);
+                }
+                Arrival::Invalid { ordinal, report } => {
+                    progress.line(&format!("sadoku: {}", report.spec_error_line()));
+                    if let Some(j) = journal.as_mut() {
+                        j.append(&report)?;
+                    }
+                    place(&mut slots, ordinal, Some(*report));
+                }
+                Arrival::Queued { ordinal, index, key } => {
+                    place(&mut slots, ordinal, None);
+                    queued.resize(queued.len().max(index + 1), (0, String::new()));
+                    queued[index] = (ordinal, key);
+                    // The first candidate to review starts the lanes and the builders.
+                    let Some(sender) = tx.take() else { continue };
+                    match gates.gpus() {
+                        Ok(gpus) => {
+                            if build_ahead {
+                                let (py, gpu) = (plan.python.as_ref().expect("build_ahead"), gpus[0]);
+                                progress.line(&format!(
+                                    "  building Python candidates' extensions ahead of their reviews, {builders} at once"
+                                ));
+                                for _ in 0..builders {
+                                    let (progress, plan) = (&progress, &plan);
+                                    scope.spawn(move || lanes::build(gpu, gates, py, plan.sandbox, batch, progress));
+                                }
+                            }
+                            for &gpu in &gpus {
+                                for _ in 0..args.jobs {
+                                    let (sender, progress, plan) = (sender.clone(), &progress, &plan);
+                                    lanes.push(scope.spawn(move || {
+                                        lanes::run(gpu, gates, plan, batch, progress, |o| {
+                                            sender.send(Arrival::Outcome(Box::new(o))).is_ok()
+                                        })
+                                    }));
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            setup = Some(e);
+                            batch.stop();
+                        }
+                    }
+                }
+                Arrival::Outcome(outcome) => {
+                    let (index, result) = *outcome;
+                    let (ordinal, key) = queued[index].clone();
+                    let c = batch.candidate(index);
+                    match result {
+                        Ok(mut r) => {
+                            r.key = key;
+                            if let Some(j) = journal.as_mut() {
+                                j.append(&r)?;
+                            }
+                            slots[ordinal] = Some(r);
+                        }
+                        Err(e) => {
+                            progress.line(&format!("  NOT REVIEWED  {}: {e}", c.origin));
+                            not_reviewed.push((ordinal, not_reviewed_record(&c, e.to_string())));
+                        }
+                    }
+                }
+                Arrival::Fed { given, held } => {
+                    fed = (given, held);
+                    // No candidate to review: nothing else will speak.
+                    tx = None;
+                }
+            }
+        }
+        for lane in lanes {
+            if let Ok(Some(info)) = lane.join() {
+                if !environment.iter().any(|e: &DeviceInfo| e.ordinal == info.ordinal) {
+                    environment.push(info);
+                }
             }
         }
         Ok(())
     })?;
     progress.finish();
+    if let Some(shard) = args.shard {
+        progress.line(&format!("  shard {shard}: {} of the {} candidate(s) given", fed.1, fed.0));
+    }
     let failed = not_reviewed.len();
-    for (i, (_, c)) in todo.iter().enumerate() {
-        if slots[todo[i].0].is_none() && !not_reviewed.iter().any(|(j, _)| *j == i) {
-            let why = format!(
-                "not started: the batch stopped after {} candidate(s) in a row could not be reviewed",
-                lanes::FAILURES_IN_A_ROW
-            );
-            not_reviewed.push((i, not_reviewed_record(c, why)));
+    for (index, (ordinal, _)) in queued.iter().enumerate() {
+        if slots[*ordinal].is_none() && !not_reviewed.iter().any(|(o, _)| o == ordinal) {
+            let why = match &setup {
+                Some(e) => format!("not started: {e}"),
+                None => format!(
+                    "not started: the batch stopped after {} candidate(s) in a row could not be reviewed",
+                    lanes::FAILURES_IN_A_ROW
+                ),
+            };
+            not_reviewed.push((*ordinal, not_reviewed_record(&batch.candidate(index), why)));
         }
     }
-    not_reviewed.sort_by_key(|(i, _)| *i);
+    not_reviewed.sort_by_key(|(o, _)| *o);
     let not_reviewed: Vec<NotReviewed> = not_reviewed.into_iter().map(|(_, r)| r).collect();
-    let failure = (!not_reviewed.is_empty()).then(|| {
-        let first = &not_reviewed[0];
-        let stop = if stopped { "; the batch stopped early" } else { "" };
-        anyhow!(
-            "{} candidate(s) not reviewed ({failed} failed in the environment{stop}); first, {}: {}{}",
-            not_reviewed.len(),
-            first.origin,
-            first.error,
-            if args.out.is_some() { "; run again with --resume to review what is left" } else { "" }
-        )
-    });
+    let failure = match setup {
+        Some(e) => Some(e),
+        None => (!not_reviewed.is_empty()).then(|| {
+            let first = &not_reviewed[0];
+            let stop = if batch.stopped() { "; the batch stopped early" } else { "" };
+            anyhow!(
+                "{} candidate(s) not reviewed ({failed} failed in the environment{stop}); first, {}: {}{}",
+                not_reviewed.len(),
+                first.origin,
+                first.error,
+                if args.out.is_some() { "; run again with --resume to review what is left" } else { "" }
+            )
+        }),
+    };
     environment.sort_by_key(|e| e.ordinal);
     // What the workers said engaged (the machine's offer when no worker ran).
     let mut engaged: Vec<String> = Vec::new();
@@ -342,27 +483,27 @@ pub fn gpus(backend: &dyn Backend, args: &ReviewArgs) -> Result<Vec<usize>> {
     Ok(wanted)
 }
 
-/// Judge `plan`'s candidates over `jobs` lanes on each of `gpus` (lanes on one GPU share a gate),
-/// handing each verdict to `verdict` (with the candidate's index in `plan`) as it comes, or the
+/// Judge `batch`'s candidates (all known) over `jobs` lanes on each of `gates`' GPUs, handing
+/// each verdict to `verdict` (with the candidate's index in `batch`) as it comes, or the
 /// environment error that kept one from a verdict (see [`lanes::run`] for when the batch stops).
-/// The GPUs as their lanes describe them (each once), and whether the batch stopped early.
+/// The GPUs as their lanes describe them (each once).
 pub fn judge_on_lanes(
     plan: &lanes::Plan,
-    gpus: &[usize],
+    gates: &lanes::Gates,
     jobs: u16,
     progress: &progress::Progress,
+    batch: &lanes::Batch,
     mut verdict: impl FnMut(usize, Result<CandidateReport, DeviceError>) -> Result<()>,
-) -> Result<(Vec<DeviceInfo>, bool)> {
-    let batch = lanes::Batch::new(plan.candidates.len());
+) -> Result<Vec<DeviceInfo>> {
+    let gpus = gates.gpus()?;
     let mut environment = Vec::new();
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = mpsc::channel();
         let mut lanes = Vec::new();
-        for &gpu in gpus {
-            let gate = Arc::new(GpuGate::default());
+        for &gpu in &gpus {
             for _ in 0..jobs {
-                let (gate, tx, batch) = (gate.clone(), tx.clone(), &batch);
-                lanes.push(scope.spawn(move || lanes::run(gpu, gate, plan, batch, progress, tx)));
+                let tx = tx.clone();
+                lanes.push(scope.spawn(move || lanes::run(gpu, gates, plan, batch, progress, |o| tx.send(o).is_ok())));
             }
         }
         drop(tx);
@@ -378,7 +519,20 @@ pub fn judge_on_lanes(
         }
         Ok(())
     })?;
-    Ok((environment, batch.stopped()))
+    Ok(environment)
+}
+
+/// `slots[ordinal] = report`, growing `slots` as the feed goes.
+fn place(slots: &mut Vec<Option<CandidateReport>>, ordinal: usize, report: Option<CandidateReport>) {
+    if slots.len() <= ordinal {
+        slots.resize(ordinal + 1, None);
+    }
+    slots[ordinal] = report;
+}
+
+/// `--build-jobs` unless given: the machine's cores.
+fn build_jobs() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get())
 }
 
 /// The options of an untimed review (`problem check --prove`): verification only.

@@ -8,7 +8,6 @@ use sadoku_core::model::ModelWorker;
 use sadoku_core::protocol::Timeouts;
 
 use crate::processes;
-use crate::progress::Progress;
 
 /// How Python workers are started.
 pub struct PythonPlan {
@@ -66,44 +65,25 @@ impl PythonPlan {
         Ok(device)
     }
 
-    /// Build every Python candidate's extensions into its cache before the reviews start, several at
-    /// once: a build keeps the host busy for a minute, and no build may overlap a timing (see
-    /// `GpuGate`), so built during the reviews they would hold each other up. Only the candidates
-    /// about to be reviewed (not those `--resume` skips). Each build runs in a
-    /// confined worker of its own, as the review's will; a failure is left for the review to report.
-    pub fn prebuild(&self, candidates: &[&Candidate], gpu: usize, sandbox: crate::sandbox::Mode, progress: &Progress) {
+    /// Build a Python candidate's extensions into its cache, in a confined worker of its own as
+    /// the review's will be (a load that builds nothing costs a worker's start): what happened,
+    /// for the progress line. A failure is left for the review to report.
+    pub fn build(&self, candidate: &Candidate, gpu: usize, sandbox: crate::sandbox::Mode) -> String {
         use sadoku_core::device::Device as _;
-        if candidates.is_empty() {
-            return;
+        let built = (|| -> Result<bool, DeviceError> {
+            let mut worker = self.spawn_candidate(gpu, Default::default(), sandbox, &candidate.source, true)?;
+            let request = sadoku_core::compile::CompileRequest {
+                name: candidate.name(),
+                source: candidate.source.clone(),
+                arch: worker.info().arch(),
+                options: candidate.spec.options.clone(),
+            };
+            Ok(worker.compile(&request).is_ok())
+        })();
+        match built {
+            Ok(true) => "built".to_string(),
+            Ok(false) => "does not build (the review says why)".to_string(),
+            Err(e) => format!("not built: {e}"),
         }
-        let queue = std::sync::Mutex::new(candidates.iter().copied().collect::<std::collections::VecDeque<_>>());
-        let threads = std::thread::available_parallelism().map_or(4, |n| n.get() / 2).clamp(1, 8).min(candidates.len());
-        progress
-            .line(&format!("  building the extensions of {} Python candidate(s), {threads} at once", candidates.len()));
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    while let Some(c) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
-                        let started = std::time::Instant::now();
-                        let built = (|| -> Result<bool, DeviceError> {
-                            let mut worker = self.spawn_candidate(gpu, Default::default(), sandbox, &c.source, true)?;
-                            let request = sadoku_core::compile::CompileRequest {
-                                name: c.name(),
-                                source: c.source.clone(),
-                                arch: worker.info().arch(),
-                                options: c.spec.options.clone(),
-                            };
-                            Ok(worker.compile(&request).is_ok())
-                        })();
-                        let what = match built {
-                            Ok(true) => "built".to_string(),
-                            Ok(false) => "does not build (the review says why)".to_string(),
-                            Err(e) => format!("not built: {e}"),
-                        };
-                        progress.line(&format!("  {} {what} ({:.1} s)", c.name(), started.elapsed().as_secs_f64()));
-                    }
-                });
-            }
-        });
     }
 }

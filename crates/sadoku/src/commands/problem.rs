@@ -143,11 +143,10 @@ fn prove(
             }
         }
     }
-    let refs: Vec<&Candidate> = candidates.iter().collect();
+    let batch = lanes::Batch::of(candidates.into_iter().map(std::sync::Arc::new).collect());
     let (options, timeouts) = review::untimed();
     let plan = lanes::Plan {
         backend,
-        candidates: &refs,
         seeds: Seeds::fresh(),
         options,
         timeouts,
@@ -160,14 +159,15 @@ fn prove(
     let progress = progress::Progress::new();
     let mut outcomes = Vec::new();
     // One lane on one GPU.
-    review::judge_on_lanes(&plan, &[gpu], 1, &progress, |i, result| {
+    let gates = lanes::Gates::new(Ok(vec![gpu]));
+    review::judge_on_lanes(&plan, &gates, 1, &progress, &batch, |i, result| {
         outcomes.push((i, result));
         Ok(())
     })?;
     progress.finish();
     outcomes.sort_by_key(|(i, _)| *i);
     for (i, result) in outcomes {
-        let c = refs[i];
+        let c = batch.candidate(i);
         let report = result.map_err(|e| anyhow!("while proving with {}: {e}", c.origin))?;
         let name = c.name();
         let must_accept = name.starts_with("honest") || name.starts_with("correct");
