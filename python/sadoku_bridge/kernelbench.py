@@ -37,6 +37,8 @@ DTYPES: dict[str, torch.dtype] = {
 }
 DTYPE_NAMES: dict[torch.dtype, str] = {dtype: name for name, dtype in DTYPES.items()}
 
+# The side of the corner block whose values can show a matrix dense at once.
+STRUCTURE_BLOCK = 256
 # Statistics of an input are taken over at most this many evenly spaced elements.
 STATS_SAMPLE = 1 << 22
 # Fewer sampled elements than this cannot tell a standard normal from anything else.
@@ -239,8 +241,22 @@ def detect_structure(tensor: torch.Tensor) -> str:
             return "symmetric"
         return "dense"
 
-    first = classify(tensor[(0,) * (tensor.dim() - 2)])
+    first_matrix = tensor[(0,) * (tensor.dim() - 2)]
+    # A corner block that is dense (values above and below its diagonal, not symmetric) makes the
+    # whole dense, whatever the rest holds: decided on 256 x 256 values, not on gigabytes.
+    corner = first_matrix[:STRUCTURE_BLOCK, :STRUCTURE_BLOCK]
+    if corner.shape != first_matrix.shape and _surely_dense(corner):
+        return "dense"
+    first = classify(first_matrix)
     return first if first == "dense" or classify(tensor) == first else "dense"
+
+
+def _surely_dense(m: torch.Tensor) -> bool:
+    """Whether a matrix (a corner of a larger one) has values above and below its diagonal and,
+    square, is not symmetric: then no matrix it is the top-left corner of is structured."""
+    if min(m.shape) < 2 or torch.equal(m, m.tril()) or torch.equal(m, m.triu()):
+        return False
+    return not (m.shape[0] == m.shape[1] and torch.equal(m, m.mT))
 
 
 def _stats_sample(tensor: torch.Tensor, structure: str) -> torch.Tensor:

@@ -179,6 +179,21 @@ class DistributionTest(unittest.TestCase):
         broken[2, 0, 5] = 1.0
         self.assertEqual(kb.detect_structure(broken), "dense")
 
+    def test_large_matrices_keep_their_structure_and_a_dense_corner_decides_at_once(self) -> None:
+        n = kb.STRUCTURE_BLOCK + 40
+        m = torch.randn(2, n, n)
+        for structure, x in (("lower", m.tril()), ("upper", m.triu()), ("symmetric", m + m.mT)):
+            self.assertEqual(kb.detect_structure(x), structure)
+        # Structured in its corner, not beyond it: the whole matrix is looked at.
+        beyond = m.tril()
+        beyond[0, 0, n - 1] = 1.0
+        self.assertEqual(kb.detect_structure(beyond), "dense")
+        # A dense corner: dense, however structured the rest (no full scan needed).
+        self.assertTrue(kb._surely_dense(m[0, :8, :8]))
+        self.assertFalse(kb._surely_dense(m[0, :8, :8].tril()))
+        self.assertFalse(kb._surely_dense((m + m.mT)[0, :8, :8]))
+        self.assertEqual(kb.detect_structure(torch.randn(4, n)), "dense")
+
     def test_triangular_normal_is_normal(self) -> None:
         m = torch.randn(64, 64).tril()
         self.assertEqual(kb.infer_distribution(m, "lower"), {"kind": "normal", "mean": 0, "std": 1})

@@ -225,6 +225,17 @@ pub fn load_problem(
     mode: Mode,
     compile: Option<&str>,
 ) -> Result<Arc<Problem>> {
+    Ok(registry.add(prepare_problem(file, python, bridge, mode, compile)?))
+}
+
+/// A KernelBench file's problem, described (in a confined Python process) but not registered.
+pub fn prepare_problem(
+    file: &Path,
+    python: &Path,
+    bridge: &Bridge,
+    mode: Mode,
+    compile: Option<&str>,
+) -> Result<Problem> {
     let source = std::fs::read_to_string(file).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let description = describe(file, python, bridge, mode, 0)?;
     let mut problem = sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
@@ -232,7 +243,118 @@ pub fn load_problem(
     if let Some(c) = compile {
         problem = sadoku_core::problem::torch::with_compile(problem, c).map_err(|m| anyhow!("{m}"))?;
     }
-    Ok(registry.add(problem))
+    Ok(problem)
+}
+
+/// Whether describing failed for want of Python or PyTorch: then no problem can be judged.
+pub fn fatal(error: &str) -> bool {
+    error.starts_with("no PyTorch") || error.starts_with("cannot run the Python interpreter")
+}
+
+/// KernelBench problems described ahead of the candidates that need them: `jobs` confined Python
+/// processes at once, in the order the candidates come, each as host work (never while a GPU is
+/// timed). A candidate's review waits only for its own problem.
+pub struct Describer<'a> {
+    files: Vec<PathBuf>,
+    state: std::sync::Mutex<Described>,
+    changed: std::sync::Condvar,
+    registry: &'a std::sync::Mutex<&'a mut Registry>,
+    python: &'a Path,
+    bridge: &'a Bridge,
+    mode: Mode,
+    compile: Option<&'a str>,
+}
+
+#[derive(Default)]
+struct Described {
+    /// The next file no describer has taken.
+    next: usize,
+    done: Vec<Option<std::result::Result<Arc<Problem>, String>>>,
+    stopped: bool,
+}
+
+impl<'a> Describer<'a> {
+    pub fn new(
+        files: Vec<PathBuf>,
+        registry: &'a std::sync::Mutex<&'a mut Registry>,
+        python: &'a Path,
+        bridge: &'a Bridge,
+        mode: Mode,
+        compile: Option<&'a str>,
+    ) -> Describer<'a> {
+        let done = vec![None; files.len()];
+        Describer {
+            files,
+            state: std::sync::Mutex::new(Described { done, ..Described::default() }),
+            changed: std::sync::Condvar::new(),
+            registry,
+            python,
+            bridge,
+            mode,
+            compile,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Described> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Describe files until none is left (or [`Describer::stop`]); `host` is held while each is
+    /// described.
+    pub fn work<G>(&self, host: impl Fn() -> G, progress: &crate::progress::Progress) {
+        loop {
+            let i = {
+                let mut state = self.lock();
+                if state.stopped || state.next >= self.files.len() {
+                    return;
+                }
+                state.next += 1;
+                state.next - 1
+            };
+            let file = &self.files[i];
+            let guard = host();
+            let started = std::time::Instant::now();
+            let prepared = prepare_problem(file, self.python, self.bridge, self.mode, self.compile);
+            drop(guard);
+            let result = match prepared {
+                Ok(problem) => {
+                    progress.line(&format!(
+                        "  described {} ({:.1} s)",
+                        file.display(),
+                        started.elapsed().as_secs_f64()
+                    ));
+                    Ok(self.registry.lock().unwrap_or_else(|e| e.into_inner()).add(problem))
+                }
+                Err(e) => {
+                    progress.line(&format!("sadoku: {e}"));
+                    Err(e.to_string())
+                }
+            };
+            self.lock().done[i] = Some(result);
+            self.changed.notify_all();
+        }
+    }
+
+    /// `file`'s problem, waiting for it to be described; None when the describer stopped first.
+    pub fn problem(&self, file: &Path) -> Option<std::result::Result<Arc<Problem>, String>> {
+        let i = self.files.iter().position(|f| f == file)?;
+        let mut state = self.lock();
+        loop {
+            if let Some(r) = &state.done[i] {
+                return Some(r.clone());
+            }
+            if state.stopped {
+                return None;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// No more descriptions: those under way finish, no new one starts.
+    pub fn stop(&self) {
+        self.lock().stopped = true;
+        self.changed.notify_all();
+    }
 }
 
 /// What the summary calls the baseline.

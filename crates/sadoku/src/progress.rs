@@ -33,6 +33,11 @@ impl Progress {
         Progress { bar, tty, current: Mutex::new(String::new()) }
     }
 
+    /// Lines only, no spinner: for work beside a run's own progress (describing problems).
+    pub fn lines_only() -> Progress {
+        Progress { bar: ProgressBar::hidden(), tty: false, current: Mutex::new(String::new()) }
+    }
+
     pub fn line(&self, text: &str) {
         if self.tty { self.bar.println(text) } else { eprintln!("{text}") }
     }

@@ -419,3 +419,70 @@ fn an_environment_error_costs_only_its_own_candidates_verdict() {
         "{missing:#?}"
     );
 }
+
+/// A KernelBench batch does not wait for every problem to be described: the first candidate's
+/// verdict comes before the last problem is described. Describing is host work, which never
+/// overlaps a timing: the first candidate's timing waits for the description under way (one
+/// that takes 20 s here), then goes before the next one starts; every candidate is judged.
+#[test]
+fn the_first_verdict_comes_before_the_last_problem_is_described() {
+    let torch = match std::env::var_os("SADOKU_TORCH_PATH").map(PathBuf::from).or_else(|| {
+        let p = repo().join(".ci/torch-root");
+        p.join("torch").exists().then_some(p)
+    }) {
+        Some(p) => p,
+        None => {
+            assert!(std::env::var_os("SADOKU_REQUIRE_TORCH").is_none(), "SADOKU_REQUIRE_TORCH is set but no PyTorch");
+            eprintln!("skipped: no PyTorch (scripts/test.sh installs it into .ci/torch-root)");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let tests = repo().join("python/tests");
+    let problems = d.join("kb");
+    std::fs::create_dir_all(&problems).unwrap();
+    std::fs::copy(tests.join("problems/leaky_relu.py"), problems.join("leaky_relu.py")).unwrap();
+    // `doubled` is x * 2; slow only where it is described (`python -m sadoku_bridge.describe`).
+    let doubled = |name: &str, sleep: u32| {
+        std::fs::write(
+            problems.join(format!("{name}.py")),
+            format!(
+                "import sys, time\nimport torch\nimport torch.nn as nn\n\
+                 if sys.argv and sys.argv[0].endswith('describe.py'):\n    time.sleep({sleep})\n\
+                 class Model(nn.Module):\n    def forward(self, x):\n        return x * 2\n\
+                 def get_inputs():\n    return [torch.randn(64)]\n\
+                 def get_init_inputs():\n    return []\n"
+            ),
+        )
+        .unwrap();
+        let candidate = d.join(format!("{name}_doubled.py"));
+        std::fs::write(
+            &candidate,
+            "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n",
+        )
+        .unwrap();
+        candidate
+    };
+    let slow = doubled("slow", 20);
+    let last = doubled("twice", 0);
+    let out = sadoku(d)
+        .env("SADOKU_PYTHONPATH", std::env::join_paths([torch, repo().join("python")]).unwrap())
+        .args(["kernelbench", "review", "--json", "--time-budget", "0.5", "--build-jobs", "1"])
+        .args(["--python", "/usr/bin/python3"])
+        .arg(&problems)
+        .arg(tests.join("candidates/leaky_relu_honest.py"))
+        .args([&slow, &last])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let verdict = stderr.find("ACCEPTED  leaky_relu_honest.py").expect("the first verdict");
+    let described = stderr.find("twice.py (").expect("the last problem described");
+    assert!(verdict < described, "the first verdict waited for every problem: {stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: Vec<&str> =
+        report["candidates"].as_array().unwrap().iter().map(|c| c["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["ACCEPTED"; 3], "{report:#}");
+}

@@ -170,47 +170,44 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
             .retain(|m| std::fs::read(&m.candidate).map_or(true, |bytes| shard.holds(&crate::shard::digest(&bytes))));
     }
     let bridge = Bridge::write()?;
-    let progress = crate::progress::Progress::new();
-    // Each problem with a candidate, described once (confined: a problem file is code too).
-    let mut loaded_problems: Vec<(PathBuf, std::result::Result<Arc<Problem>, String>)> = Vec::new();
-    for m in &matched {
-        let Some(p) = &m.problem else { continue };
-        if loaded_problems.iter().any(|(q, _)| q == p) {
-            continue;
+    // Each problem with a candidate, described once (confined: a problem file is code too), in the
+    // order the candidates come; the first here and now, so that a missing Python or PyTorch is
+    // said at once, the others while the first candidates are reviewed.
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in matched.iter().filter_map(|m| m.problem.as_ref()) {
+        if !files.contains(p) {
+            files.push(p.clone());
         }
-        progress.line(&format!("  describing {}", p.display()));
-        let r = load_problem(registry, p, &python, &bridge, args.review.sandbox, args.torch_compile.as_deref());
-        if let Err(e) = &r {
-            // No interpreter, or no PyTorch in it: no problem can be judged; said once.
-            let text = e.to_string();
-            if text.starts_with("no PyTorch") || text.starts_with("cannot run the Python interpreter") {
-                return Err(anyhow!("{e}"));
-            }
-            progress.line(&format!("sadoku: {e}"));
-        }
-        loaded_problems.push((p.clone(), r.map_err(|e| e.to_string())));
     }
-    progress.finish();
-    let loaded: Vec<Loaded> = matched
-        .iter()
-        .map(|m| {
-            let said = |message: String| SpecError { origin: m.candidate.display().to_string(), line: None, message };
-            let Some(p) = &m.problem else {
-                let why = format!("matches no problem file in {} ({})", args.problems.display(), m.how);
-                return invalid(&m.candidate, "", &said(why));
-            };
-            match loaded_problems.iter().find(|(q, _)| q == p).map(|(_, r)| r) {
-                Some(Ok(problem)) => match load_candidate(registry, &m.candidate, problem) {
-                    Ok(c) => Loaded::Valid(c),
-                    Err(e) => invalid(&m.candidate, problem.name, &e),
-                },
-                Some(Err(e)) => invalid(&m.candidate, &stem(p), &said(format!("its problem cannot be judged: {e}"))),
-                None => invalid(&m.candidate, &stem(p), &said("its problem was not loaded".into())),
+    let compile = args.torch_compile.as_deref();
+    let first = match files.first() {
+        Some(p) => {
+            eprintln!("  describing {}", p.display());
+            match prepare_problem(p, &python, &bridge, args.review.sandbox, compile) {
+                Ok(problem) => Some(Ok(registry.add(problem))),
+                Err(e) if fatal(&e.to_string()) => return Err(e),
+                Err(e) => {
+                    eprintln!("sadoku: {e}");
+                    Some(Err(e.to_string()))
+                }
             }
-        })
-        .collect();
+        }
+        None => None,
+    };
+    let gates = crate::lanes::Gates::new(if matched.iter().any(|m| m.problem.is_some()) {
+        crate::review::gpus(backend, &args.review)
+    } else {
+        Ok(Vec::new())
+    });
+    let rest = files.iter().skip(1).cloned().collect();
+    let describers = args.review.build_jobs.map_or(4, usize::from).clamp(1, 4);
+    let registry = std::sync::Mutex::new(registry);
+    let describer = Describer::new(rest, &registry, &python, &bridge, args.review.sandbox, compile);
+    let problem_of = |p: &Path| -> Option<std::result::Result<Arc<Problem>, String>> {
+        if files.first().map(PathBuf::as_path) == Some(p) { first.clone() } else { describer.problem(p) }
+    };
     let plan = crate::backend::PythonPlan {
-        python,
+        python: python.clone(),
         bridge: bridge.path().to_path_buf(),
         device: backend.python_device().into(),
     };
@@ -228,15 +225,40 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
         let s = summarise_rows(&names, &rows, &baseline_label(args.torch_compile.as_deref()));
         (summary_text(&s), serde_json::to_value(&s).unwrap_or_default())
     };
-    crate::review::review_loaded(backend, &args.review, started, loaded, Some(plan), &summary)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn arguments_read_as_the_file_wrote_them() {
-        let v =
-            serde_json::json!([3, 0.5, {"tuple": [3, 5]}, {"tuple": [1]}, {"dtype": "float16"}, null, true, "mean"]);
-        assert_eq!(super::python_value(&v), r#"[3, 0.5, (3, 5), (1,), torch.float16, None, True, "mean"]"#);
-    }
+    let total = matched.len();
+    let problems_dir = args.problems.display().to_string();
+    let (registry, describer) = (&registry, &describer);
+    let items = matched.into_iter().map(move |m| {
+        let said = |message: String| SpecError { origin: m.candidate.display().to_string(), line: None, message };
+        let Some(p) = &m.problem else {
+            let why = format!("matches no problem file in {problems_dir} ({})", m.how);
+            return invalid(&m.candidate, "", &said(why));
+        };
+        match problem_of(p) {
+            Some(Ok(problem)) => {
+                let mut registry = registry.lock().unwrap_or_else(|e| e.into_inner());
+                match load_candidate(&mut registry, &m.candidate, &problem) {
+                    Ok(c) => Loaded::Valid(c),
+                    Err(e) => invalid(&m.candidate, problem.name, &e),
+                }
+            }
+            Some(Err(e)) => invalid(&m.candidate, &stem(p), &said(format!("its problem cannot be judged: {e}"))),
+            None => invalid(&m.candidate, &stem(p), &said("its problem was not described: the review stopped".into())),
+        }
+    });
+    let lines = crate::progress::Progress::lines_only();
+    std::thread::scope(|scope| {
+        for _ in 0..describers {
+            scope.spawn(|| describer.work(|| gates.host(), &lines));
+        }
+        let result = if args.review.size.is_empty() {
+            let feed = crate::review::Feed { items: Box::new(items), total, timed_sizes: None };
+            crate::review::review_stream(backend, &args.review, started, feed, Some(plan), &gates, &summary)
+        } else {
+            // `--size` is checked over every candidate's problem before any review.
+            crate::review::review_loaded(backend, &args.review, started, items.collect(), Some(plan), &summary)
+        };
+        describer.stop();
+        result
+    })
 }
