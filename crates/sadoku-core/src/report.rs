@@ -154,7 +154,9 @@ pub struct CaseTiming {
 /// Seconds spent in each phase of one candidate's review.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Phases {
-    /// Starting the worker process and its CUDA context.
+    /// What the review waited for its worker process (and its CUDA context) to start: all of it
+    /// when started at the review, what was left when the lane started it ahead, while the
+    /// candidate before was reviewed.
     #[serde(default)]
     pub worker_start_s: f64,
     #[serde(default)]

@@ -190,6 +190,8 @@ fn review_inner(
     let class = verification.class();
     let ceilings = devices.reference.ceilings()?;
     let cases = options.timed_cases(candidate);
+    // The budget is the whole time phase's: each timed size gets its share.
+    let timing = TimingOptions { budget: options.timing.budget / cases.len().max(1) as u32, ..options.timing.clone() };
     for (i, sizes) in cases.iter().enumerate() {
         let measured = time::measure(
             devices,
@@ -200,7 +202,7 @@ fn review_inner(
             options.precision,
             &options.verify.tolerance,
             options.verify.guards,
-            &options.timing,
+            &timing,
             observer,
         );
         report.phases.time_s = time_started.elapsed().as_secs_f64();

@@ -368,3 +368,33 @@ fn tf32_kernel_is_reviewed_against_the_tf32_baseline_under_precision_tf32() {
     let t = report.findings.timing.as_ref().unwrap();
     assert!(t.baseline_name.contains("TF32"), "{}", t.baseline_name);
 }
+
+/// `--time-budget` bounds the time phase's wall clock, warm-up included: samples that each take
+/// real time (30 ms a launch here) stop before the budget would pass, never at the end of a
+/// round that ran over it; the sampling says it did not converge.
+#[test]
+fn the_time_budget_bounds_the_time_phase() {
+    let mut dev = device();
+    register_raw(&mut dev, "slow_honest", |call| {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let (a, b, n) = inputs(call)?;
+        call.write(2, &trimm_fp32(&a, &b, n))
+    });
+    let mut options = options();
+    options.timing.warmup = std::time::Duration::from_millis(400);
+    options.timing.min_samples = 1000;
+    options.timing.max_samples = 4000;
+    options.timing.budget = std::time::Duration::from_secs(1);
+    let report = review_unchecked(&mut dev, &candidate("slow_honest"), 14, &options);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(!t.converged);
+    let time_s = report.findings.phases.time_s;
+    // Sampling ends within the budget; then the statistics (bootstrap intervals: about 0.2 s in a
+    // debug build, milliseconds in a release one) and freeing the sets. Budgeting rounds as
+    // before (warm-up 0.4 s beside the budget, each round stopped only once past its half) took
+    // 2.0 s here.
+    assert!(time_s <= 1.3, "the time phase took {time_s:.3} s against a 1 s budget");
+    assert!(time_s >= 0.8, "the budget was not used: {time_s:.3} s");
+    assert!(t.rounds.iter().all(|r| r.samples >= 3), "{:?}", t.rounds);
+}

@@ -341,7 +341,7 @@ pub struct ReviewArgs {
     /// Time at this size instead of the problem's, e.g. `--size N=8192`.
     #[arg(long, value_name = "SYM=VALUE", value_parser = parse_size)]
     pub size: Vec<(String, i64)>,
-    /// Wall-clock budget for timing each candidate, in seconds.
+    /// Wall-clock bound on each candidate's time phase (warm-up and every round), in seconds.
     #[arg(long, default_value_t = 3.0, value_parser = parse_positive)]
     pub time_budget: f64,
     /// Stop sampling once both series' relative noise is below this.

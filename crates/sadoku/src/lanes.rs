@@ -188,6 +188,14 @@ impl Batch {
         }
     }
 
+    /// The next candidate for a lane if one is waiting now (a lane taking one ahead).
+    fn try_next(&self) -> Option<usize> {
+        if self.stopped() {
+            return None;
+        }
+        self.lock().waiting.pop_front()
+    }
+
     /// The next extension for a builder, in review order; None once no more can come.
     pub fn next_build(&self) -> Option<usize> {
         let mut q = self.lock();
@@ -257,37 +265,77 @@ pub fn run(
     let mut reference: Option<Box<dyn JudgeDevice>> = None;
     let mut model: Option<ModelWorker> = None;
     let mut seen: Option<DeviceInfo> = None;
-    while let Some(index) = batch.next() {
-        let candidate = batch.candidate(index);
-        let total = batch.expected.load(Ordering::SeqCst).max(batch.len());
-        progress.event(Event::Candidate { index, total, name: &candidate.name() });
-        batch.await_build(index);
-        let result = match review_one(gpu, gates, plan, &candidate, &mut reference, &mut model, progress) {
-            Ok(report) => {
-                batch.failures_in_a_row.store(0, Ordering::SeqCst);
-                Ok(report)
+    std::thread::scope(|scope| {
+        // The lane's starter: workers for the lane's next candidates, started while the current
+        // one is reviewed, by one thread that lives as long as the lane (a worker dies with the
+        // thread that started it, PR_SET_PDEATHSIG). Starting a process is host work, as starting
+        // it at its review would be: it waits for a timing under way, and holds the next one off
+        // until the process is up.
+        let (requests, inbox) = std::sync::mpsc::channel::<(Arc<Candidate>, std::sync::mpsc::Sender<Started>)>();
+        scope.spawn(move || {
+            for (candidate, reply) in inbox {
+                let _host = gates.host();
+                let _ = reply.send(start_worker(gpu, plan, &candidate));
             }
-            Err(Failure::Lane(e)) => {
-                batch.stop();
-                Err(e)
-            }
-            Err(Failure::Candidate(e)) => {
-                // Whatever state the failure left them in, the next candidate gets fresh ones.
-                if let Some(device) = &reference {
-                    seen = Some(device.info().clone());
+        });
+        // The lane's next candidate, its worker starting while this one is reviewed.
+        let mut ahead: Option<(usize, std::sync::mpsc::Receiver<Started>)> = None;
+        while !batch.stopped() {
+            let (index, started) = match ahead.take() {
+                Some((i, start)) => {
+                    let waited = std::time::Instant::now();
+                    let worker = start
+                        .recv()
+                        .unwrap_or_else(|_| Err(DeviceError::Environment("the lane's worker starter stopped".into())));
+                    (i, Some((worker, waited.elapsed().as_secs_f64())))
                 }
-                reference = None;
-                model = None;
-                if batch.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= FAILURES_IN_A_ROW {
+                None => match batch.next() {
+                    Some(i) => (i, None),
+                    None => break,
+                },
+            };
+            if let Some(next) = batch.try_next() {
+                let (reply, start) = std::sync::mpsc::channel();
+                if requests.send((batch.candidate(next), reply)).is_ok() {
+                    ahead = Some((next, start));
+                }
+            }
+            let candidate = batch.candidate(index);
+            let total = batch.expected.load(Ordering::SeqCst).max(batch.len());
+            progress.event(Event::Candidate { index, total, name: &candidate.name() });
+            batch.await_build(index);
+            let lane = Lane { gpu, gates, plan, progress };
+            let result = match review_one(lane, &candidate, &mut reference, &mut model, started) {
+                Ok(report) => {
+                    batch.failures_in_a_row.store(0, Ordering::SeqCst);
+                    Ok(report)
+                }
+                Err(Failure::Lane(e)) => {
                     batch.stop();
+                    Err(e)
                 }
-                Err(e)
+                Err(Failure::Candidate(e)) => {
+                    // Whatever state the failure left them in, the next candidate gets fresh ones.
+                    if let Some(device) = &reference {
+                        seen = Some(device.info().clone());
+                    }
+                    reference = None;
+                    model = None;
+                    if batch.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= FAILURES_IN_A_ROW {
+                        batch.stop();
+                    }
+                    Err(e)
+                }
+            };
+            if !deliver((index, result)) {
+                break;
             }
-        };
-        if !deliver((index, result)) {
-            break;
         }
-    }
+        // A candidate taken ahead when the batch stopped: its worker goes (killed when dropped),
+        // and the run lists it as not started. The starter ends with the requests.
+        drop(ahead);
+        drop(requests);
+    });
     let Some(device) = reference.as_mut() else { return seen };
     let _ = device.measure_sm_clock();
     let mut info = device.info().clone();
@@ -297,6 +345,22 @@ pub fn run(
         info.torch = m.info().torch.clone();
     }
     Some(info)
+}
+
+/// A candidate's worker, started (or why not).
+type Started = Result<sadoku_core::protocol::RemoteDevice, DeviceError>;
+
+/// Start the worker that will serve `candidate`: a Python worker for a Python candidate (its
+/// extensions' cache bound in), else a native one.
+fn start_worker(gpu: usize, plan: &Plan, candidate: &Candidate) -> Started {
+    if candidate.is_python() {
+        let python = plan.python.as_ref().ok_or_else(|| {
+            DeviceError::Environment(format!("{} needs a Python worker, and none was set up", candidate.origin))
+        })?;
+        python.spawn_candidate(gpu, plan.timeouts, plan.sandbox, &candidate.source, !plan.no_cache)
+    } else {
+        plan.backend.spawn_worker(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)
+    }
 }
 
 /// Build the extensions of the batch's Python candidates ahead of their reviews, in review order,
@@ -321,31 +385,38 @@ pub fn build(
     }
 }
 
-fn review_one(
+/// What one lane works with: its GPU, the batch's gates, the plan, the progress.
+#[derive(Clone, Copy)]
+struct Lane<'a> {
     gpu: usize,
-    gates: &Gates,
-    plan: &Plan,
+    gates: &'a Gates,
+    plan: &'a Plan<'a>,
+    progress: &'a Progress,
+}
+
+fn review_one(
+    lane: Lane,
     candidate: &Candidate,
     reference: &mut Option<Box<dyn JudgeDevice>>,
     model: &mut Option<ModelWorker>,
-    progress: &Progress,
+    started: Option<(Started, f64)>,
 ) -> Result<CandidateReport, Failure> {
+    let Lane { gpu, plan, .. } = lane;
     if reference.is_none() {
         *reference = Some(plan.backend.open_judge(gpu, plan.no_cache).map_err(Failure::Lane)?);
     }
-    review_on(gpu, gates, plan, candidate, reference.as_mut().expect("opened just above"), model, progress)
-        .map_err(Failure::Candidate)
+    let reference = reference.as_mut().expect("opened just above");
+    review_on(lane, candidate, reference, model, started).map_err(Failure::Candidate)
 }
 
 fn review_on(
-    gpu: usize,
-    gates: &Gates,
-    plan: &Plan,
+    lane: Lane,
     candidate: &Candidate,
     reference: &mut Box<dyn JudgeDevice>,
     model: &mut Option<ModelWorker>,
-    progress: &Progress,
+    ahead: Option<(Started, f64)>,
 ) -> Result<CandidateReport, DeviceError> {
+    let Lane { gpu, gates, plan, progress } = lane;
     let gate = gates.gate(gpu);
     let reference = &mut **reference;
     let started = std::time::Instant::now();
@@ -375,18 +446,20 @@ fn review_on(
         }
     }
     let spawned = std::time::Instant::now();
-    let mut worker = if candidate.is_python() {
-        python()?.spawn_candidate(gpu, plan.timeouts, plan.sandbox, &candidate.source, !plan.no_cache)?
-    } else {
-        let mut w = plan.backend.spawn_worker(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)?;
-        // The judge keeps the worker's modules: a worker has no cache it could plant one in. (A
-        // Python worker's "module" is its loaded candidate: never cached.)
-        if let Some(cache) = reference.module_cache() {
-            w.cache_modules(cache);
-        }
-        w
+    // Started ahead of this review (the time it was waited for), or now.
+    let (worker, worker_start_s) = match ahead {
+        Some((worker, waited_s)) => (worker, waited_s),
+        None => (start_worker(gpu, plan, candidate), spawned.elapsed().as_secs_f64()),
     };
-    let worker_start_s = spawned.elapsed().as_secs_f64();
+    let mut worker = worker?;
+    worker.start_review();
+    // The judge keeps a native worker's modules: a worker has no cache it could plant one in. (A
+    // Python worker's "module" is its loaded candidate: never cached.)
+    if !candidate.is_python() {
+        if let Some(cache) = reference.module_cache() {
+            worker.cache_modules(cache);
+        }
+    }
     drop(starting);
     let reference: &mut dyn Device = reference;
     let mut devices = Devices { gate: Some(gate), model: model.as_mut(), ..Devices::new(&mut worker, reference) };

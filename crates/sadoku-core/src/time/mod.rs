@@ -44,7 +44,9 @@ pub struct TimingOptions {
     pub max_samples: usize,
     /// Stop a round once both series' robust relative spread is below this.
     pub target_noise: f64,
-    /// Sampling wall time for all rounds together, converged or not.
+    /// Wall time of the whole time phase (warm-up, at most a quarter of it, and every round),
+    /// converged or not: a round stops before a pair of samples that would pass its share of
+    /// what is left; it keeps 3 pairs even past it.
     pub budget: Duration,
     /// Independent rounds of sampling; their speedups must agree.
     pub rounds: usize,
@@ -296,6 +298,8 @@ pub(crate) fn measure(
 ) -> Result<Timing, Stop> {
     // Everything from here touches the GPU while it is being timed: nobody else may.
     let _gpu = devices.exclusive();
+    // The budget runs from here: the card is ours.
+    let phase = std::time::Instant::now();
     let problem = &*candidate.problem;
     let first = Arena::new(devices, candidate, prepared, sizes, guards)?;
     let set_bytes: usize = first.all().map(|g| g.whole.bytes).sum();
@@ -363,7 +367,7 @@ pub(crate) fn measure(
             let arena = Arena::new(devices, candidate, prepared, sizes, guards)?;
             sampler.sets.push(arena);
         }
-        sample_rounds(devices, &mut sampler, options, observer)
+        sample_rounds(devices, &mut sampler, options, phase, observer)
     })();
     // The truth first: its release has the Model's process let go of every judge buffer it
     // mapped (the sets' and the baseline's too) before the judge frees them.

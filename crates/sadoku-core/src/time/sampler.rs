@@ -261,9 +261,12 @@ pub(super) fn sample_rounds(
     devices: &mut Devices,
     s: &mut Sampler,
     options: &TimingOptions,
+    phase: Instant,
     observer: &dyn Observer,
 ) -> Result<Timing, Stop> {
-    // Warm-up: clocks ramp, caches of the driver fill. Verified like every other launch.
+    // The budget bounds the whole time phase from `phase` (the card taken, the sets drawn),
+    // warm-up included. Warm-up: clocks ramp, caches of the driver fill; verified like every
+    // other launch, at most a quarter of the budget.
     let start = Instant::now();
     let mut warm = 0;
     if s.candidate.problem.torch_baseline().is_some() && s.baseline_missing.is_none() {
@@ -274,7 +277,7 @@ pub(super) fn sample_rounds(
         s.check_torch_baseline(devices)?;
     }
     let with_baseline = s.candidate.problem.has_baseline() && s.baseline_missing.is_none();
-    while warm < 3 || start.elapsed() < options.warmup {
+    while warm < 3 || start.elapsed() < options.warmup.min(options.budget / 4) {
         s.candidate_sample(devices)?;
         if with_baseline {
             s.baseline_sample(devices, warm)?;
@@ -282,7 +285,6 @@ pub(super) fn sample_rounds(
         warm += 1;
     }
     let rounds = options.rounds.max(1);
-    let round_budget = options.budget / rounds as u32;
     let round_max = (options.max_samples / rounds).max(3);
     let start = Instant::now();
     let (mut c, mut b): (Vec<Vec<Taken>>, Vec<Vec<Taken>>) = (vec![Vec::new(); rounds], vec![Vec::new(); rounds]);
@@ -290,6 +292,8 @@ pub(super) fn sample_rounds(
     let mut index = warm;
     for round in 0..rounds {
         let round_start = Instant::now();
+        // This round's share of what is left of the budget.
+        let share = options.budget.saturating_sub(phase.elapsed()) / (rounds - round) as u32;
         let mut attempts = 0usize;
         let quiet = loop {
             attempts += 1;
@@ -320,7 +324,11 @@ pub(super) fn sample_rounds(
             if n >= options.min_samples && cn < options.target_noise && bn < options.target_noise {
                 break true;
             }
-            if attempts >= round_max || (n >= options.min_samples.min(3) && round_start.elapsed() >= round_budget) {
+            // Another pair would take about what the pairs so far took each: stop before it would
+            // pass the round's share (each round keeps 3 pairs, past the budget if it must).
+            let per_attempt = round_start.elapsed() / attempts as u32;
+            if attempts >= round_max || (n >= options.min_samples.min(3) && round_start.elapsed() + per_attempt > share)
+            {
                 break false;
             }
             // Every sample throttled for a long while: give up on this round rather than spin.
