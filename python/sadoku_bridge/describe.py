@@ -34,6 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     except kernelbench.ProblemError as exc:
         print(f"{exc}", file=sys.stderr)
         return 1
+    except MemoryError as exc:
+        print(f"{args.file}: describing it needs more host memory than a worker may take ({exc})", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the file's own code, or PyTorch, raised where no check expected it
+        message = kernelbench.one_line(f"{type(exc).__name__}: {exc}")
+        if "can't allocate memory" in message or "DefaultCPUAllocator" in message:
+            message = f"describing it needs more host memory than a worker may take ({message})"
+        print(f"{args.file}: {message}", file=sys.stderr)
+        return 1
     description["sandbox"] = os.environ.get("SADOKU_SANDBOX", "off")
     print(json.dumps(description))
     return 0

@@ -184,6 +184,9 @@ pub struct PyWorkerArgs {
     /// CPU seconds it may use.
     #[arg(long, default_value_t = 3600)]
     pub cpu_s: u64,
+    /// GiB of host memory it may map beyond what it holds when it confines itself.
+    #[arg(long, default_value_t = crate::python_sandbox::WORKER_HOST_GIB)]
+    pub host_gib: u64,
     /// Diagnosis: leave out one part of the confinement (landlock, seccomp, user).
     #[arg(long, hide = true)]
     pub without: Vec<String>,

@@ -22,6 +22,9 @@ use crate::sandbox::Mode;
 static BRIDGE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../python/sadoku_bridge");
 const CONFINE: &str = include_str!("../../../python/sadoku_confine.py");
 
+/// GiB of host memory a process describing a problem file may map (see `python_sandbox`).
+pub const DESCRIBE_HOST_GIB: u64 = 48;
+
 /// The bridge's sources, written out where a worker (as `nobody`) can read them.
 pub struct Bridge {
     dir: tempfile::TempDir,
@@ -83,7 +86,16 @@ fn run_confined(
         argv.push(copy.into_os_string());
     }
     argv.extend(extra.iter().map(Into::into));
-    let cmd = crate::python_sandbox::command(python, temp.path(), &[bridge.path().to_path_buf()], mode, &argv)?;
+    // A problem file's inputs, outputs and weights at full size: KernelBench's largest take
+    // about 20 GiB in one process.
+    let cmd = crate::python_sandbox::command_with_memory(
+        python,
+        temp.path(),
+        &[bridge.path().to_path_buf()],
+        mode,
+        &argv,
+        DESCRIBE_HOST_GIB,
+    )?;
     let deadline = Duration::from_secs(300);
     let ran = crate::python_sandbox::run_to_end(cmd, deadline)?;
     let Some(status) = ran.status else {

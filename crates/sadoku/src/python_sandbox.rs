@@ -93,6 +93,23 @@ pub fn command(
     command_writing(python, temp, read, None, mode, args)
 }
 
+/// [`command`] for a process that may map `host_gib` GiB of host memory (a candidate's worker:
+/// [`WORKER_HOST_GIB`]), such as one describing a KernelBench file, which holds its inputs and
+/// outputs at full size.
+pub fn command_with_memory(
+    python: &Path,
+    temp: &Path,
+    read: &[PathBuf],
+    mode: Mode,
+    args: &[OsString],
+    host_gib: u64,
+) -> Result<std::process::Command> {
+    command_confined(python, temp, read, None, mode, args, host_gib)
+}
+
+/// GiB of host memory a Python worker may map beyond what it holds when it confines itself.
+pub const WORKER_HOST_GIB: u64 = 16;
+
 /// [`command`], the worker also writing `extensions`: where torch builds its extensions (the
 /// judge's cache for one candidate source, see [`extension_cache`]).
 pub fn command_writing(
@@ -103,6 +120,18 @@ pub fn command_writing(
     mode: Mode,
     args: &[OsString],
 ) -> Result<std::process::Command> {
+    command_confined(python, temp, read, extensions, mode, args, WORKER_HOST_GIB)
+}
+
+fn command_confined(
+    python: &Path,
+    temp: &Path,
+    read: &[PathBuf],
+    extensions: Option<&Path>,
+    mode: Mode,
+    args: &[OsString],
+    host_gib: u64,
+) -> Result<std::process::Command> {
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find sadoku itself: {e}"))?;
     sandbox::prepare_temp(temp)?;
     let mut cmd = std::process::Command::new(exe);
@@ -111,7 +140,7 @@ pub fn command_writing(
         Mode::Require => "require",
         Mode::Off => "off",
     };
-    cmd.args(["pyworker", "--sandbox", mode, "--temp"]).arg(temp);
+    cmd.args(["pyworker", "--sandbox", mode, "--host-gib", &host_gib.to_string(), "--temp"]).arg(temp);
     for r in read {
         cmd.arg("--read").arg(r);
     }

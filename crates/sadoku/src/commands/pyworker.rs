@@ -73,7 +73,7 @@ pub fn run(args: PyWorkerArgs) -> Result<u8> {
             "seccomp": if without("seccomp") { serde_json::Value::Null } else {
                 serde_json::Value::String(args.temp.join("seccomp-load.bpf").display().to_string())
             },
-            "rlimits": { "cpu_s": args.cpu_s, "file_bytes": 1u64 << 30, "tasks": sandbox::MAX_TASKS, "host_bytes": 16u64 << 30 },
+            "rlimits": { "cpu_s": args.cpu_s, "file_bytes": 1u64 << 30, "tasks": sandbox::MAX_TASKS, "host_bytes": args.host_gib << 30 },
             "drop_to": if without("user") { serde_json::Value::Null } else { sandbox::NOBODY.into() },
             "judge": std::os::unix::process::parent_id(),
         });
