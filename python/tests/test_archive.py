@@ -15,7 +15,7 @@ from sadoku_bridge import candidates as cand
 from sadoku_bridge import kernelbench as kb
 from torch import nn
 
-from .support import problem_path
+from .support import candidate_path, problem_path
 
 
 def kernel(function: Any, doc: str | None) -> Any:
@@ -325,6 +325,69 @@ class Binding(unittest.TestCase):
         problem = kb.load_problem(problem_path("sum_dim"))
         bound = bind(problem, kernel(lambda *a: a[0], None), None, [1])
         self.assertIsNone(bound.slots)
+
+
+class TheExamplesBindAsTheySay(unittest.TestCase):
+    """The example archive kernels (examples/kernelbench/candidates/*_archive.cu), their sources
+    read as the worker reads them, with the docstring pybind11 writes for each export: the bound
+    call, run as Python, gives the Model's answer on smaller inputs."""
+
+    def check(self, stem: str, doc: str, python_forward: Any, x: torch.Tensor, expected_how: list[str]) -> None:
+        problem = kb.load_problem(problem_path(stem))
+        source = candidate_path(f"{stem}_archive.cu").read_text(encoding="utf-8")
+        init = problem.get_init_inputs()
+        bound = bind(problem, kernel(python_forward, doc), source, init)
+        torch.testing.assert_close(bound(x), kb.build_model(problem, init, 3)(x))
+        self.assertEqual([s.how for s in bound.slots], expected_how)
+
+    def test_max_pool(self) -> None:
+        doc = "forward(arg0: torch.Tensor, arg1: int, arg2: int, arg3: int, arg4: int) -> torch.Tensor\n\nmax_pool2d\n"
+        self.check(
+            "max_pool",
+            doc,
+            lambda x, k, s, p, d: nn.functional.max_pool2d(x, k, s, p, d),
+            torch.randn(2, 3, 17, 16),
+            [
+                "forward argument `x`",
+                "constructor's `kernel_size` = 3",
+                "constructor's `stride` = 2",
+                "constructor's `padding` = 1",
+                "`pool.dilation` = 1",
+            ],
+        )
+
+    def test_sum_dim(self) -> None:
+        doc = "forward(arg0: torch.Tensor, arg1: int) -> torch.Tensor\n\ntorch.sum(x, dim, keepdim=True)\n"
+        self.check(
+            "sum_dim",
+            doc,
+            lambda x, dim: x.sum(dim, keepdim=True),
+            torch.randn(2, 9, 4),
+            ["forward argument `x`", "constructor's `dim` = 1"],
+        )
+
+    def test_leaky_relu(self) -> None:
+        doc = "forward(x: torch.Tensor, negative_slope: float) -> torch.Tensor\n\nleaky_relu(x, negative_slope)\n"
+        problem_slope = kb.load_problem(problem_path("leaky_relu")).get_init_inputs()[0]
+        self.check(
+            "leaky_relu",
+            doc,
+            lambda x, slope: nn.functional.leaky_relu(x, slope),
+            torch.randn(4, 8),
+            ["forward argument `x`", f"constructor's `negative_slope` = {problem_slope!r}"],
+        )
+
+    def test_linear_relu(self) -> None:
+        doc = "forward(arg0: torch.Tensor, arg1: torch.Tensor, arg2: torch.Tensor) -> torch.Tensor\n\nrelu\n"
+        problem = kb.load_problem(problem_path("linear_relu"))
+        features = problem.get_init_inputs()[0]
+        self.check(
+            "linear_relu",
+            doc,
+            lambda x, w, b: torch.relu(x @ w.T + b),
+            torch.randn(3, features),
+            ["forward argument `x`", "Model's `fc.weight` (by name)", "Model's `fc.bias` (by name)"],
+        )
 
 
 class Portable(unittest.TestCase):
