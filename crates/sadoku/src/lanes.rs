@@ -107,7 +107,10 @@ struct Queue {
 enum Build {
     Waiting,
     Building,
-    Built,
+    /// A builder finished: `true` if the candidate loaded (its extensions are in the cache).
+    Built(bool),
+    /// Left to the review's own load (no builder took it in time).
+    Unbuilt,
 }
 
 impl Batch {
@@ -216,10 +219,15 @@ impl Batch {
         }
     }
 
-    /// A builder finished with candidate `index`'s extensions (built or not: its review says).
-    pub fn built(&self, index: usize) {
-        self.lock().builds.insert(index, Build::Built);
+    /// A builder finished with candidate `index`'s extensions: `loaded`, they are in the cache.
+    pub fn built(&self, index: usize, loaded: bool) {
+        self.lock().builds.insert(index, Build::Built(loaded));
         self.changed.notify_all();
+    }
+
+    /// Whether candidate `index`'s extensions are in the cache, built ahead of its review.
+    fn prebuilt(&self, index: usize) -> bool {
+        self.lock().builds.get(&index) == Some(&Build::Built(true))
     }
 
     /// Before a candidate's review: wait for a build of its extensions under way; one that has
@@ -229,7 +237,7 @@ impl Batch {
         loop {
             match q.builds.get(&index).copied() {
                 Some(Build::Waiting) => {
-                    q.builds.insert(index, Build::Built);
+                    q.builds.insert(index, Build::Unbuilt);
                     return;
                 }
                 Some(Build::Building) if !self.stopped() => {
@@ -271,41 +279,47 @@ pub fn run(
         // thread that started it, PR_SET_PDEATHSIG). Starting a process is host work, as starting
         // it at its review would be: it waits for a timing under way, and holds the next one off
         // until the process is up.
-        let (requests, inbox) = std::sync::mpsc::channel::<(Arc<Candidate>, std::sync::mpsc::Sender<Started>)>();
+        // A Python candidate's worker is started once its build ahead is done (its extensions are
+        // then read-only in the cache) or left to it (then it builds them in its own directory).
+        let (requests, inbox) = std::sync::mpsc::channel::<(usize, std::sync::mpsc::Sender<(Started, bool)>)>();
         scope.spawn(move || {
-            for (candidate, reply) in inbox {
+            for (index, reply) in inbox {
+                batch.await_build(index);
+                let prebuilt = batch.prebuilt(index);
                 let _host = gates.host();
-                let _ = reply.send(start_worker(gpu, plan, &candidate));
+                let _ = reply.send((start_worker(gpu, plan, &batch.candidate(index), prebuilt), prebuilt));
             }
         });
         // The lane's next candidate, its worker starting while this one is reviewed.
-        let mut ahead: Option<(usize, std::sync::mpsc::Receiver<Started>)> = None;
+        let mut ahead: Option<(usize, std::sync::mpsc::Receiver<(Started, bool)>)> = None;
         while !batch.stopped() {
-            let (index, started) = match ahead.take() {
+            let (index, worker) = match ahead.take() {
                 Some((i, start)) => {
                     let waited = std::time::Instant::now();
-                    let worker = start
-                        .recv()
-                        .unwrap_or_else(|_| Err(DeviceError::Environment("the lane's worker starter stopped".into())));
-                    (i, Some((worker, waited.elapsed().as_secs_f64())))
+                    let (worker, prebuilt) = start.recv().unwrap_or_else(|_| {
+                        (Err(DeviceError::Environment("the lane's worker starter stopped".into())), false)
+                    });
+                    (i, Worker { started: Some((worker, waited.elapsed().as_secs_f64())), prebuilt })
                 }
                 None => match batch.next() {
-                    Some(i) => (i, None),
+                    Some(i) => {
+                        batch.await_build(i);
+                        (i, Worker { started: None, prebuilt: batch.prebuilt(i) })
+                    }
                     None => break,
                 },
             };
             if let Some(next) = batch.try_next() {
                 let (reply, start) = std::sync::mpsc::channel();
-                if requests.send((batch.candidate(next), reply)).is_ok() {
+                if requests.send((next, reply)).is_ok() {
                     ahead = Some((next, start));
                 }
             }
             let candidate = batch.candidate(index);
             let total = batch.expected.load(Ordering::SeqCst).max(batch.len());
             progress.event(Event::Candidate { index, total, name: &candidate.name() });
-            batch.await_build(index);
             let lane = Lane { gpu, gates, plan, progress };
-            let result = match review_one(lane, &candidate, &mut reference, &mut model, started) {
+            let result = match review_one(lane, &candidate, &mut reference, &mut model, worker) {
                 Ok(report) => {
                     batch.failures_in_a_row.store(0, Ordering::SeqCst);
                     Ok(report)
@@ -350,14 +364,23 @@ pub fn run(
 /// A candidate's worker, started (or why not).
 type Started = Result<sadoku_core::protocol::RemoteDevice, DeviceError>;
 
+/// How a review gets its worker: started ahead (and what the review waited for it, s), or not;
+/// and whether a Python candidate's extensions were built ahead (read-only in the cache).
+struct Worker {
+    started: Option<(Started, f64)>,
+    prebuilt: bool,
+}
+
 /// Start the worker that will serve `candidate`: a Python worker for a Python candidate (its
-/// extensions' cache bound in), else a native one.
-fn start_worker(gpu: usize, plan: &Plan, candidate: &Candidate) -> Started {
+/// extensions read-only from the cache when `prebuilt`, else built in its own directory), else a
+/// native one.
+fn start_worker(gpu: usize, plan: &Plan, candidate: &Candidate, prebuilt: bool) -> Started {
     if candidate.is_python() {
         let python = plan.python.as_ref().ok_or_else(|| {
             DeviceError::Environment(format!("{} needs a Python worker, and none was set up", candidate.origin))
         })?;
-        python.spawn_candidate(gpu, plan.timeouts, plan.sandbox, &candidate.source, !plan.no_cache)
+        let cache = if prebuilt { crate::backend::Cache::Prebuilt } else { crate::backend::Cache::Private };
+        python.spawn_candidate(gpu, plan.timeouts, plan.sandbox, &candidate.source, cache)
     } else {
         plan.backend.spawn_worker(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)
     }
@@ -378,9 +401,9 @@ pub fn build(
         let candidate = batch.candidate(index);
         let host = gates.host();
         let started = std::time::Instant::now();
-        let what = python.build(&candidate, gpu, sandbox);
+        let (loaded, what) = python.build(&candidate, gpu, sandbox);
         drop(host);
-        batch.built(index);
+        batch.built(index, loaded);
         progress.line(&format!("  {} {what} ({:.1} s)", candidate.name(), started.elapsed().as_secs_f64()));
     }
 }
@@ -399,14 +422,14 @@ fn review_one(
     candidate: &Candidate,
     reference: &mut Option<Box<dyn JudgeDevice>>,
     model: &mut Option<ModelWorker>,
-    started: Option<(Started, f64)>,
+    worker: Worker,
 ) -> Result<CandidateReport, Failure> {
     let Lane { gpu, plan, .. } = lane;
     if reference.is_none() {
         *reference = Some(plan.backend.open_judge(gpu, plan.no_cache).map_err(Failure::Lane)?);
     }
     let reference = reference.as_mut().expect("opened just above");
-    review_on(lane, candidate, reference, model, started).map_err(Failure::Candidate)
+    review_on(lane, candidate, reference, model, worker).map_err(Failure::Candidate)
 }
 
 fn review_on(
@@ -414,8 +437,9 @@ fn review_on(
     candidate: &Candidate,
     reference: &mut Box<dyn JudgeDevice>,
     model: &mut Option<ModelWorker>,
-    ahead: Option<(Started, f64)>,
+    worker: Worker,
 ) -> Result<CandidateReport, DeviceError> {
+    let Worker { started: ahead, prebuilt } = worker;
     let Lane { gpu, gates, plan, progress } = lane;
     let gate = gates.gate(gpu);
     let reference = &mut **reference;
@@ -449,7 +473,7 @@ fn review_on(
     // Started ahead of this review (the time it was waited for), or now.
     let (worker, worker_start_s) = match ahead {
         Some((worker, waited_s)) => (worker, waited_s),
-        None => (start_worker(gpu, plan, candidate), spawned.elapsed().as_secs_f64()),
+        None => (start_worker(gpu, plan, candidate, prebuilt), spawned.elapsed().as_secs_f64()),
     };
     let mut worker = worker?;
     worker.start_review();

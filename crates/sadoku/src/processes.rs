@@ -188,7 +188,7 @@ pub fn spawn_python(
     bridge: &Path,
     sandbox: crate::sandbox::Mode,
     device: &str,
-    extensions: Option<&Path>,
+    extensions: crate::python_sandbox::Extensions,
 ) -> Result<RemoteDevice, DeviceError> {
     let env = |m: String| DeviceError::Environment(m);
     let temp = tempfile::Builder::new()

@@ -90,7 +90,7 @@ pub fn command(
     mode: Mode,
     args: &[OsString],
 ) -> Result<std::process::Command> {
-    command_writing(python, temp, read, None, mode, args)
+    command_writing(python, temp, read, Extensions::Private, mode, args)
 }
 
 /// [`command`] for a process that may map `host_gib` GiB of host memory (a candidate's worker:
@@ -104,19 +104,33 @@ pub fn command_with_memory(
     args: &[OsString],
     host_gib: u64,
 ) -> Result<std::process::Command> {
-    command_confined(python, temp, read, None, mode, args, host_gib)
+    command_confined(python, temp, read, Extensions::Private, mode, args, host_gib)
 }
 
 /// GiB of host memory a Python worker may map beyond what it holds when it confines itself.
 pub const WORKER_HOST_GIB: u64 = 16;
 
-/// [`command`], the worker also writing `extensions`: where torch builds its extensions (the
-/// judge's cache for one candidate source, see [`extension_cache`]).
+/// Where a Python worker's torch extensions are: the judge's cache for its candidate's source
+/// (see [`extension_cache`]), or the worker's own temporary directory.
+#[derive(Debug, Clone, Copy)]
+pub enum Extensions<'a> {
+    /// Built in the worker's own directory, and gone with it.
+    Private,
+    /// The cache entry, which this worker builds into: a build ahead of the review (see
+    /// `lanes::build`), in a process of its own.
+    Build(&'a Path),
+    /// The cache entry, built ahead of the review: read-only to the worker, which loads what is
+    /// there and builds nothing (`SADOKU_PREBUILT`, see the bridge's `prebuilt.py`). A candidate
+    /// under review can write no cache.
+    Prebuilt(&'a Path),
+}
+
+/// [`command`], with the worker's torch extensions where `extensions` says.
 pub fn command_writing(
     python: &Path,
     temp: &Path,
     read: &[PathBuf],
-    extensions: Option<&Path>,
+    extensions: Extensions,
     mode: Mode,
     args: &[OsString],
 ) -> Result<std::process::Command> {
@@ -127,7 +141,7 @@ fn command_confined(
     python: &Path,
     temp: &Path,
     read: &[PathBuf],
-    extensions: Option<&Path>,
+    extensions: Extensions,
     mode: Mode,
     args: &[OsString],
     host_gib: u64,
@@ -144,8 +158,14 @@ fn command_confined(
     for r in read {
         cmd.arg("--read").arg(r);
     }
-    if let Some(e) = extensions {
-        cmd.arg("--write").arg(e);
+    match extensions {
+        Extensions::Private => {}
+        Extensions::Build(e) => {
+            cmd.arg("--write").arg(e);
+        }
+        Extensions::Prebuilt(e) => {
+            cmd.arg("--read").arg(e);
+        }
     }
     cmd.arg("--").arg(python).args(args);
     crate::child::clear_env(&mut cmd, temp);
@@ -160,8 +180,14 @@ fn command_confined(
     ] {
         cmd.env(var, temp);
     }
-    if let Some(e) = extensions {
-        cmd.env("TORCH_EXTENSIONS_DIR", e);
+    match extensions {
+        Extensions::Private => {}
+        Extensions::Build(e) => {
+            cmd.env("TORCH_EXTENSIONS_DIR", e);
+        }
+        Extensions::Prebuilt(e) => {
+            cmd.env("TORCH_EXTENSIONS_DIR", e).env("SADOKU_PREBUILT", "1");
+        }
     }
     cmd.env("PYTHONNOUSERSITE", "1").env("PYTHONDONTWRITEBYTECODE", "1");
     // The bridge's own sources first, then where the user keeps PyTorch if not in the interpreter's

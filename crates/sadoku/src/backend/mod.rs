@@ -12,7 +12,7 @@ use sadoku_core::model::ModelWorker;
 use sadoku_core::protocol::{RemoteDevice, Timeouts};
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 
-pub use python::PythonPlan;
+pub use python::{Cache, PythonPlan};
 pub use sim::Sim;
 
 use crate::cli::DeviceArg;

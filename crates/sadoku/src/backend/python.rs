@@ -9,6 +9,17 @@ use sadoku_core::protocol::Timeouts;
 
 use crate::processes;
 
+/// Where a Python candidate's worker finds its torch extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cache {
+    /// Built in the worker's own directory (`--no-cache`, or no build ahead of the review).
+    Private,
+    /// Built into the judge's cache entry for the source: only by a build ahead of the review.
+    Build,
+    /// Loaded, read-only, from the entry a build ahead of the review filled.
+    Prebuilt,
+}
+
 /// How Python workers are started.
 pub struct PythonPlan {
     pub python: std::path::PathBuf,
@@ -25,7 +36,7 @@ impl PythonPlan {
         gpu: usize,
         base: Timeouts,
         sandbox: crate::sandbox::Mode,
-        extensions: Option<&std::path::Path>,
+        extensions: crate::python_sandbox::Extensions,
     ) -> Result<sadoku_core::protocol::RemoteDevice, DeviceError> {
         let timeouts = Timeouts { compile: base.compile.max(Self::LOAD), ..base };
         processes::spawn_python(gpu, timeouts, &self.python, &self.bridge, sandbox, &self.device, extensions)
@@ -38,40 +49,50 @@ impl PythonPlan {
         base: Timeouts,
         sandbox: crate::sandbox::Mode,
     ) -> Result<ModelWorker, DeviceError> {
-        Ok(ModelWorker::new(Box::new(self.spawn(gpu, base, sandbox, None)?)))
+        Ok(ModelWorker::new(Box::new(self.spawn(gpu, base, sandbox, crate::python_sandbox::Extensions::Private)?)))
     }
 
-    /// A Python candidate's worker; its extensions built once per source into the judge's cache
-    /// (`cache` false: every time, in the worker's own directory).
+    /// A Python candidate's worker, its extensions where `cache` says (see [`Cache`]).
     pub fn spawn_candidate(
         &self,
         gpu: usize,
         base: Timeouts,
         sandbox: crate::sandbox::Mode,
         source: &str,
-        cache: bool,
+        cache: Cache,
     ) -> Result<sadoku_core::protocol::RemoteDevice, DeviceError> {
-        let dir = if cache {
-            Some(crate::python_sandbox::extension_cache(&self.python, source).map_err(|e| {
+        use crate::python_sandbox::Extensions;
+        let entry = || {
+            crate::python_sandbox::extension_cache(&self.python, source).map_err(|e| {
                 DeviceError::Environment(format!("the extension cache: {e} (--no-cache builds without it)"))
-            })?)
-        } else {
-            None
+            })
         };
-        let mut device = self.spawn(gpu, base, sandbox, dir.as_deref())?;
+        let dir;
+        let extensions = match cache {
+            Cache::Private => Extensions::Private,
+            Cache::Build => {
+                dir = entry()?;
+                Extensions::Build(&dir)
+            }
+            Cache::Prebuilt => {
+                dir = entry()?;
+                Extensions::Prebuilt(&dir)
+            }
+        };
+        let mut device = self.spawn(gpu, base, sandbox, extensions)?;
         // Whatever a candidate's worker reports is the candidate's; it runs only while the judge
         // waits on it.
         device.mark_untrusted();
         Ok(device)
     }
 
-    /// Build a Python candidate's extensions into its cache, in a confined worker of its own as
-    /// the review's will be (a load that builds nothing costs a worker's start): what happened,
-    /// for the progress line. A failure is left for the review to report.
-    pub fn build(&self, candidate: &Candidate, gpu: usize, sandbox: crate::sandbox::Mode) -> String {
+    /// Build a Python candidate's extensions into its cache entry, in a confined worker of its own
+    /// (the only kind that may write the entry): whether it loaded, and what happened, for the
+    /// progress line. A failure is left for the review to report: it builds again, privately.
+    pub fn build(&self, candidate: &Candidate, gpu: usize, sandbox: crate::sandbox::Mode) -> (bool, String) {
         use sadoku_core::device::Device as _;
         let built = (|| -> Result<bool, DeviceError> {
-            let mut worker = self.spawn_candidate(gpu, Default::default(), sandbox, &candidate.source, true)?;
+            let mut worker = self.spawn_candidate(gpu, Default::default(), sandbox, &candidate.source, Cache::Build)?;
             let request = sadoku_core::compile::CompileRequest {
                 name: candidate.name(),
                 source: candidate.source.clone(),
@@ -81,9 +102,9 @@ impl PythonPlan {
             Ok(worker.compile(&request).is_ok())
         })();
         match built {
-            Ok(true) => "built".to_string(),
-            Ok(false) => "does not build (the review says why)".to_string(),
-            Err(e) => format!("not built: {e}"),
+            Ok(true) => (true, "built".to_string()),
+            Ok(false) => (false, "does not build (its review builds it again and says why)".to_string()),
+            Err(e) => (false, format!("not built: {e}")),
         }
     }
 }
