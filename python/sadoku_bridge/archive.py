@@ -15,11 +15,17 @@ names them). Each is then bound, in this order of rules:
    ``None`` (a convolution built with ``bias=False``);
 3. a setting takes, by its name, the constructor argument (``get_init_inputs()`` bound to
    ``Model.__init__``, defaults included), else the Model's attribute, else the attribute of its
-   layers when they all agree (``bn.eps``, ``pool.stride``); a tuple of equal numbers passed to a
-   number is that number (``conv.stride == (2, 2)`` for ``int stride``);
-4. a setting no name finds takes its C++ or pybind11 default;
+   layers when they all agree (``bn.eps``, ``pool.stride``), else a literal keyword argument of
+   the Model's ``forward`` (``F.hardtanh(x, min_val=-1.0)``); a tuple of equal numbers passed to
+   a number is that number (``conv.stride == (2, 2)`` for ``int stride``);
+4. a setting no name finds takes its C++ or pybind11 default; a ``py::object`` (a tensor or
+   None, by the kernel's choice) that none finds is None;
 5. the settings still unbound take the constructor's unused arguments in order, when there are
    exactly as many of them.
+
+Names are compared without case, without a suffix that says how a value is passed (``bias_obj``
+is ``bias``), and with a few abbreviations spelt out (``pad_h`` is ``padding_h``, see
+:data:`ALIASES`).
 
 Anything else is refused with the parameter's name and what the Model has: a kernel is never
 called with a guess. The binding is printed in the candidate's load log.
@@ -36,8 +42,9 @@ from typing import Any
 import torch
 from torch import nn
 
-#: Parameter kinds: what a value must be to be passed.
-TENSOR, OPTIONAL_TENSOR = "tensor", "optional tensor"
+#: Parameter kinds: what a value must be to be passed. An object (``py::object``) takes anything:
+#: a tensor by its name (``bias_obj`` is ``bias``), a setting by its name, else None.
+TENSOR, OPTIONAL_TENSOR, OBJECT = "tensor", "optional tensor", "object"
 SETTINGS = ("int", "float", "bool", "number", "ints", "floats", "str", "other")
 
 
@@ -121,11 +128,13 @@ def _split_top(text: str, sep: str = ",") -> list[str]:
 def cpp_kind(type_text: str) -> str:
     """A C++ parameter type as a kind (``torch::Tensor``: tensor, ``int64_t``: int ...)."""
     t = " ".join(type_text.replace("&", " ").replace("const", " ").split())
+    if re.search(r"\b(py|pybind11)::(object|handle)\b", t):
+        return OBJECT
     if "Tensor" in t and ("vector" in t or "TensorList" in t):
         return "other"
     if "Tensor" in t:
         return OPTIONAL_TENSOR if "optional" in t else TENSOR
-    if "vector" in t or "ArrayRef" in t or "IntList" in t:
+    if "vector" in t or "ArrayRef" in t or "IntList" in t or "tuple" in t or "array<" in t:
         return "floats" if ("float" in t or "double" in t) else "ints"
     if "optional" in t:
         return "other"
@@ -224,6 +233,7 @@ _PYBIND_KINDS = {
     "List[float]": "floats",
     "typing.SupportsInt": "int",
     "typing.SupportsFloat": "float",
+    "object": OBJECT,
 }
 
 
@@ -276,8 +286,51 @@ def signature(function: Callable[..., Any], source: str | None) -> list[Paramete
 # --- binding ----------------------------------------------------------------------------------
 
 
+#: Abbreviations in kernels' parameter names, by word (`pad_h` is `padding_h`).
+ALIASES = {"pad": "padding", "dil": "dilation", "ksize": "kernel_size"}
+#: Suffixes that say how a value is passed, not what it is (`bias_obj` is `bias`).
+PASSING = ("_obj", "_opt", "_optional", "_tensor", "_ptr")
+
+
 def _norm(name: str) -> str:
     return name.strip("_").lower()
+
+
+def _wanted(name: str) -> str:
+    """A kernel parameter's name as the problem would spell it."""
+    n = _norm(name)
+    for suffix in PASSING:
+        if n.endswith(suffix) and len(n) > len(suffix):
+            n = n[: -len(suffix)]
+            break
+    return "_".join(ALIASES.get(word, word) for word in n.split("_"))
+
+
+def forward_literals(model_class: type[nn.Module]) -> dict[str, Any]:
+    """Keyword arguments the Model's ``forward`` passes as literals (``F.hardtanh(x, min_val=-1.0,
+    max_val=1.0)``), by keyword; a keyword given two different values is left out."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(model_class.forward)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    found: dict[str, Any] = {}
+    clashing: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.keyword) or node.arg is None:
+            continue
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:
+            continue
+        if not _scalar(value):
+            continue
+        if node.arg in found and found[node.arg] != value:
+            clashing.add(node.arg)
+        found[node.arg] = value
+    return {k: v for k, v in found.items() if k not in clashing}
 
 
 def _scalar(value: Any) -> bool:
@@ -359,8 +412,8 @@ def plan(
     # left are no more than the plain tensor parameters after it need).
     unused = list(state)
     for i, p in enumerate(parameters):
-        wanted = _norm(p.name)
-        if slots[i] is not None or not p.is_tensor or not wanted:
+        wanted = _wanted(p.name)
+        if slots[i] is not None or not (p.is_tensor or p.kind == OBJECT) or not wanted:
             continue
         named = [s for s in unused if _norm(s.replace(".", "_")) == wanted]
         if not named:
@@ -392,10 +445,11 @@ def plan(
             for k, v in _settings(module).items():
                 layers.setdefault(_norm(k), []).append((f"{module_name}.{k}", v))
     used_constructor: set[str] = set()
+    literals = forward_literals(type(model))
     for i, p in enumerate(parameters):
         if slots[i] is not None:
             continue
-        wanted = _norm(p.name)
+        wanted = _wanted(p.name)
         found: list[tuple[Any, str, str | None]] = []
         if wanted:
             found += [(v, f"constructor's `{k}`", k) for k, v in constructor.items() if _norm(k) == wanted]
@@ -403,6 +457,7 @@ def plan(
             agreeing = layers.get(wanted, [])
             if agreeing and all(v == agreeing[0][1] for _, v in agreeing):
                 found.append((agreeing[0][1], f"`{agreeing[0][0]}`", None))
+            found += [(v, f"Model.forward's literal `{k}=`", None) for k, v in literals.items() if _norm(k) == wanted]
         for value, where, key in found:
             ok, passed, change = _fit(value, p.kind)
             if ok:
@@ -410,6 +465,9 @@ def plan(
                 if key is not None:
                     used_constructor.add(key)
                 break
+    for i, p in enumerate(parameters):
+        if slots[i] is None and p.kind == OBJECT:
+            slots[i] = Slot(p, "value", None, "None (nothing of the problem's has its name)")
     for i, p in enumerate(parameters):
         if slots[i] is None and p.default is not None:
             ok, value = _default(p.default)

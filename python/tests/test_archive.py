@@ -327,6 +327,74 @@ class Binding(unittest.TestCase):
         self.assertIsNone(bound.slots)
 
 
+class WhatArchiveKernelsTake(unittest.TestCase):
+    """Forms the archive's kernels take their settings in, each with a problem of the project's own."""
+
+    def test_a_literal_of_the_models_forward(self) -> None:
+        import tempfile
+
+        body = """
+            import torch.nn.functional as F
+            class Model(nn.Module):
+                def forward(self, x):
+                    return F.hardtanh(x, min_val=-2.0, max_val=0.5)
+            def get_inputs():
+                return [torch.randn(8, 8)]
+            def get_init_inputs():
+                return []
+        """
+        with tempfile.TemporaryDirectory() as tmp:
+            problem = write_problem(tmp, "clamp", body)
+            doc = "forward(arg0: torch.Tensor, arg1: float, arg2: float) -> torch.Tensor\n"
+            source = exported(
+                "torch::Tensor clamp(torch::Tensor x, float min_val, float max_val) { return x; }", "clamp"
+            )
+            bound = bind(problem, kernel(lambda x, lo, hi: x.clamp(lo, hi), doc), source, [])
+            x = torch.randn(8, 8) * 3
+            torch.testing.assert_close(bound(x), kb.build_model(problem, [], 0)(x))
+            self.assertEqual([s.key for s in bound.slots[1:]], [-2.0, 0.5])
+            self.assertIn("Model.forward's literal `min_val=`", archive.describe(bound.slots))
+
+    def test_abbreviated_names_an_object_for_the_bias_and_a_tuple_of_two(self) -> None:
+        import tempfile
+
+        body = """
+            class Model(nn.Module):
+                def __init__(self, channels, padding_h=1, padding_w=2, dilation=(1, 1)):
+                    super().__init__()
+                    self.conv = nn.Conv2d(channels, channels, 3, padding=(padding_h, padding_w),
+                                          dilation=dilation, groups=channels, bias=False)
+                def forward(self, x):
+                    return self.conv(x)
+            def get_inputs():
+                return [torch.randn(2, 4, 9, 9)]
+            def get_init_inputs():
+                return [4, 1, 2, (1, 1)]
+        """
+        with tempfile.TemporaryDirectory() as tmp:
+            problem = write_problem(tmp, "dw", body)
+            init = problem.get_init_inputs()
+            seen: dict[str, Any] = {}
+
+            def forward(x, weight, bias_obj, pad_h, pad_w, dilation):
+                seen.update(bias=bias_obj, pad=(pad_h, pad_w), dilation=dilation)
+                return nn.functional.conv2d(x, weight, bias_obj, 1, (pad_h, pad_w), dilation, groups=x.shape[1])
+
+            source = exported(
+                "torch::Tensor dw(torch::Tensor x, torch::Tensor weight, py::object bias_obj, int pad_h, int pad_w,"
+                " std::tuple<int, int> dilation) { return x; }",
+                "dw",
+            )
+            doc = (
+                "forward(arg0: torch.Tensor, arg1: torch.Tensor, arg2: object, arg3: int, arg4: int, "
+                "arg5: tuple[int, int]) -> torch.Tensor\n"
+            )
+            bound = bind(problem, kernel(forward, doc), source, init)
+            x = torch.randn(2, 4, 9, 9)
+            torch.testing.assert_close(bound(x), kb.build_model(problem, init, 3)(x))
+            self.assertEqual(seen, {"bias": None, "pad": (1, 2), "dilation": (1, 1)})
+
+
 class TheExamplesBindAsTheySay(unittest.TestCase):
     """The example archive kernels (examples/kernelbench/candidates/*_archive.cu), their sources
     read as the worker reads them, with the docstring pybind11 writes for each export: the bound

@@ -249,6 +249,16 @@ impl Batch {
     }
 }
 
+/// Closes its batch when dropped: the producer's guard, so that no lane waits on a batch whose
+/// feed has ended, however it ended.
+pub struct CloseOnDrop<'a>(pub &'a Batch);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Why a review gave no verdict.
 enum Failure {
     /// The lane itself cannot work (its GPU does not open): the batch stops.

@@ -156,6 +156,8 @@ pub fn review_stream(
         let (batch, options, earlier) = (&batch, &options, &earlier);
         // The producer: the feed's items, set aside or queued as they come.
         scope.spawn(move || {
+            // Closed however the feed ends (a panic in it included): lanes wait on an open batch.
+            let _close = lanes::CloseOnDrop(batch);
             let (mut given, mut ordinal) = (0, 0);
             for item in items {
                 given += 1;
