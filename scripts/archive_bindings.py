@@ -60,7 +60,8 @@ def main(argv: list[str]) -> int:
                 first_refusal = first_refusal or f"{f.name}: {exc}"
         rows.append((task, len(files), outcome, first_refusal[:160]))
         totals.update(outcome)
-    print(f"{len(kernels)} kernels of {len(by_task)} tasks: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(totals.items()))
+    print(f"{len(kernels)} kernels of {len(by_task)} tasks: {counts}")
     print()
     print("| task | kernels | bound | refused | forward not read | first refusal |")
     print("|---|---|---|---|---|---|")
