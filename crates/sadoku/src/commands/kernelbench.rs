@@ -18,17 +18,46 @@ use crate::kernelbench::*;
 pub fn describe(args: KernelbenchDescribeArgs) -> Result<u8> {
     let python = python(args.python.as_deref());
     let bridge = Bridge::write()?;
+    // Up to 4 files at once (each holds its inputs and outputs at full size in host memory), in
+    // the order given.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // No Python or no PyTorch: said once, at the end, and nothing more is tried.
+    let hopeless = std::sync::atomic::AtomicBool::new(false);
+    let results: Vec<std::sync::Mutex<Option<Result<Value>>>> =
+        args.files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(args.files.len());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while !hopeless.load(std::sync::atomic::Ordering::SeqCst) {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(file) = args.files.get(i) else { break };
+                    let described = crate::kernelbench::describe(file, &python, &bridge, args.sandbox, args.seed);
+                    match &described {
+                        Err(e) if fatal(&e.to_string()) => hopeless.store(true, std::sync::atomic::Ordering::SeqCst),
+                        Err(e) => eprintln!("sadoku: {e}"),
+                        Ok(_) => {}
+                    }
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(described);
+                }
+            });
+        }
+    });
     let mut all = Vec::new();
     let mut failed = 0;
-    for file in &args.files {
-        match crate::kernelbench::describe(file, &python, &bridge, args.sandbox, args.seed) {
-            Ok(v) => all.push(v),
-            Err(e) if e.to_string().starts_with("no PyTorch") => return Err(e),
-            Err(e) => {
+    let results: Vec<Option<Result<Value>>> =
+        results.into_iter().map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
+    if let Some(Err(e)) = results.iter().flatten().find(|r| r.as_ref().is_err_and(|e| fatal(&e.to_string()))) {
+        return Err(anyhow!("{e}"));
+    }
+    for (file, result) in args.files.iter().zip(results) {
+        match result {
+            Some(Ok(v)) => all.push(v),
+            Some(Err(e)) => {
                 failed += 1;
-                eprintln!("sadoku: {e}");
                 all.push(serde_json::json!({ "file": file.display().to_string(), "error": e.to_string() }));
             }
+            None => unreachable!("every file is described unless one found no Python or PyTorch"),
         }
     }
     if args.json {
