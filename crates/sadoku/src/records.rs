@@ -42,6 +42,8 @@ pub struct Run {
     /// A KernelBench run's summary (`sadoku kernelbench review --json`): per problem, the best
     /// accepted candidate, and the fractions.
     pub suite: Option<Summary>,
+    /// Candidates the run could not review (the environment failed; `--json` output only).
+    pub not_reviewed: Vec<sadoku_core::report::NotReviewed>,
 }
 
 /// Read a recorded run; every error names the file and fits on one line.
@@ -171,6 +173,11 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
+    let not_reviewed = match value.get("not_reviewed") {
+        Some(v) => Vec::<sadoku_core::report::NotReviewed>::deserialize(v)
+            .map_err(|e| anyhow!("{source}: `not_reviewed` is not sadoku's list: {e}"))?,
+        None => Vec::new(),
+    };
     let suite = match value.get("summary").filter(|v| v.is_object()) {
         Some(s) => Some(Summary::deserialize(s).map_err(|e| anyhow!("{source}: its KernelBench summary: {e}"))?),
         None => None,
@@ -184,6 +191,7 @@ pub fn from_report(source: &str, mut value: Value) -> Result<Run> {
         has_environment,
         wall_s: value.get("wall_s").and_then(Value::as_f64),
         suite,
+        not_reviewed,
         records,
         fields,
     })

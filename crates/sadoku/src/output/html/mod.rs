@@ -240,9 +240,27 @@ fn section(out: &mut String, run: &Run, number: usize, suffix: &str) {
     roofline(out, run, suffix);
     sweep(out, cs, suffix);
     rejections(out, cs);
+    not_reviewed(out, run);
     environment(out, run);
     replay(out, run);
     out.push_str("</section>\n");
+}
+
+/// Candidates the run could not review: no verdict, so they are in no table above.
+fn not_reviewed(out: &mut String, run: &Run) {
+    if run.not_reviewed.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h3>Not reviewed ({})</h3>\n<p class=\"note\">The environment failed during these reviews: no verdict, \
+         and no record in the run's file, so <code>--resume</code> reviews them again.</p>\n<ul>",
+        run.not_reviewed.len()
+    );
+    for n in &run.not_reviewed {
+        let _ = writeln!(out, "<li>{} ({}): {}</li>", esc(&n.origin), esc(&n.problem), esc(&n.error));
+    }
+    out.push_str("</ul>\n");
 }
 
 #[cfg(test)]
@@ -281,6 +299,19 @@ mod tests {
         // A plain review has no such section.
         let plain = serde_json::json!({"candidates": [{"name": "a.cu", "verdict": "ACCEPTED", "class": "fp32"}]});
         assert!(!render(&[crate::records::from_report("r.json", plain).unwrap()]).contains("KernelBench problems"));
+    }
+
+    #[test]
+    fn candidates_not_reviewed_are_listed_with_their_error_escaped() {
+        let report = serde_json::json!({
+            "candidates": [{"name": "a.cu", "verdict": "ACCEPTED", "class": "fp32"}],
+            "not_reviewed": [{"origin": "x/<b>.py", "problem": "p", "error": "the Model's process died"}]
+        });
+        let html = render(&[crate::records::from_report("r.json", report).unwrap()]);
+        assert!(html.contains("<h3>Not reviewed (1)</h3>"), "{html}");
+        assert!(html.contains("x/&lt;b&gt;.py (p): the Model's process died"), "{html}");
+        let plain = serde_json::json!({"candidates": [{"name": "a.cu", "verdict": "ACCEPTED", "class": "fp32"}]});
+        assert!(!render(&[crate::records::from_report("r.json", plain).unwrap()]).contains("Not reviewed"));
     }
 
     #[test]
