@@ -34,7 +34,7 @@ def compiled(candidate: str) -> dict[str, Any]:
 
 class CallFailed(unittest.TestCase):
     def test_a_first_call_that_raises_is_a_call_failure_with_the_exception(self) -> None:
-        answer = compiled("leaky_relu_wrong_arity.py")
+        answer = compiled("leaky_relu_wrong_arity_modelnew.py")
         self.assertIn("CallFailed", answer["Err"], answer)
         failure = answer["Err"]["CallFailed"]
         self.assertRegex(failure["message"], r"^TypeError: .*forward\(\) missing 1 required positional argument")

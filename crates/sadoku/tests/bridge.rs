@@ -300,9 +300,9 @@ fn a_candidate_that_loads_but_whose_first_call_raises_is_a_call_failure() {
     let Some(py) = torch() else { return };
     let mut device = start(&py, false).unwrap();
     let option = torch_option("leaky_relu.py", "[0.05]", LEAKY_ARGS);
-    let path = repo().join("python/tests/candidates/leaky_relu_wrong_arity.py");
+    let path = repo().join("examples/kernelbench/candidates/leaky_relu_wrong_arity_modelnew.py");
     let request = CompileRequest {
-        name: "leaky_relu_wrong_arity.py".into(),
+        name: "leaky_relu_wrong_arity_modelnew.py".into(),
         source: std::fs::read_to_string(path).unwrap(),
         arch: "sm_90".into(),
         options: vec![option],

@@ -18,6 +18,20 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
+/// PyTorch's directory for the bridge's CPU workers, or None (the test skips, said on stderr)
+/// unless SADOKU_REQUIRE_TORCH is set (CI), where it fails.
+fn torch() -> Option<PathBuf> {
+    let found = std::env::var_os("SADOKU_TORCH_PATH").map(PathBuf::from).or_else(|| {
+        let p = repo().join(".ci/torch-root");
+        p.join("torch").exists().then_some(p)
+    });
+    if found.is_none() {
+        assert!(std::env::var_os("SADOKU_REQUIRE_TORCH").is_none(), "SADOKU_REQUIRE_TORCH is set but no PyTorch");
+        eprintln!("skipped: no PyTorch (scripts/test.sh installs it into .ci/torch-root)");
+    }
+    found
+}
+
 /// `sadoku --device sim --problems DIR/problems`, run from `dir`.
 fn sadoku(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sadoku"));
@@ -285,17 +299,7 @@ fn the_simulated_device_is_hidden_from_help() {
 /// Without PyTorch it says so and stops, unless SADOKU_REQUIRE_TORCH is set (CI), where it fails.
 #[test]
 fn kernelbench_review_runs_on_the_simulated_device() {
-    let torch = match std::env::var_os("SADOKU_TORCH_PATH").map(PathBuf::from).or_else(|| {
-        let p = repo().join(".ci/torch-root");
-        p.join("torch").exists().then_some(p)
-    }) {
-        Some(p) => p,
-        None => {
-            assert!(std::env::var_os("SADOKU_REQUIRE_TORCH").is_none(), "SADOKU_REQUIRE_TORCH is set but no PyTorch");
-            eprintln!("skipped: no PyTorch (scripts/test.sh installs it into .ci/torch-root)");
-            return;
-        }
-    };
+    let Some(torch) = torch() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     problem(d);
@@ -330,17 +334,7 @@ fn kernelbench_review_runs_on_the_simulated_device() {
 /// `--resume` takes it up again while skipping what was judged.
 #[test]
 fn an_environment_error_costs_only_its_own_candidates_verdict() {
-    let torch = match std::env::var_os("SADOKU_TORCH_PATH").map(PathBuf::from).or_else(|| {
-        let p = repo().join(".ci/torch-root");
-        p.join("torch").exists().then_some(p)
-    }) {
-        Some(p) => p,
-        None => {
-            assert!(std::env::var_os("SADOKU_REQUIRE_TORCH").is_none(), "SADOKU_REQUIRE_TORCH is set but no PyTorch");
-            eprintln!("skipped: no PyTorch (scripts/test.sh installs it into .ci/torch-root)");
-            return;
-        }
-    };
+    let Some(torch) = torch() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     problem(d);
@@ -428,17 +422,7 @@ fn an_environment_error_costs_only_its_own_candidates_verdict() {
 #[test]
 fn the_first_verdict_comes_before_the_last_problem_is_described() {
     use std::io::BufRead;
-    let torch = match std::env::var_os("SADOKU_TORCH_PATH").map(PathBuf::from).or_else(|| {
-        let p = repo().join(".ci/torch-root");
-        p.join("torch").exists().then_some(p)
-    }) {
-        Some(p) => p,
-        None => {
-            assert!(std::env::var_os("SADOKU_REQUIRE_TORCH").is_none(), "SADOKU_REQUIRE_TORCH is set but no PyTorch");
-            eprintln!("skipped: no PyTorch (scripts/test.sh installs it into .ci/torch-root)");
-            return;
-        }
-    };
+    let Some(torch) = torch() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     problem(d);
@@ -509,17 +493,7 @@ fn the_first_verdict_comes_before_the_last_problem_is_described() {
 /// interpreter, no PyTorch import), and still get a worker each.
 #[test]
 fn the_next_candidates_worker_starts_while_the_current_one_is_reviewed() {
-    let torch = match std::env::var_os("SADOKU_TORCH_PATH").map(PathBuf::from).or_else(|| {
-        let p = repo().join(".ci/torch-root");
-        p.join("torch").exists().then_some(p)
-    }) {
-        Some(p) => p,
-        None => {
-            assert!(std::env::var_os("SADOKU_REQUIRE_TORCH").is_none(), "SADOKU_REQUIRE_TORCH is set but no PyTorch");
-            eprintln!("skipped: no PyTorch (scripts/test.sh installs it into .ci/torch-root)");
-            return;
-        }
-    };
+    let Some(torch) = torch() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     problem(d);
