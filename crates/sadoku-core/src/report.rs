@@ -278,6 +278,10 @@ pub struct Report {
     pub not_reviewed: Vec<NotReviewed>,
     #[serde(default)]
     pub wall_s: f64,
+    /// Seconds from the start of the run to its first verdict from a review (a file refused
+    /// before any review does not count), on the judge's clock; none when nothing was reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_verdict_s: Option<f64>,
 }
 
 /// A candidate whose review the environment stopped.

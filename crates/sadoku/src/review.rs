@@ -149,6 +149,7 @@ pub fn review_stream(
     let mut setup: Option<anyhow::Error> = None;
     let mut environment: Vec<DeviceInfo> = Vec::new();
     let mut fed = (0, 0);
+    let mut first_verdict_s: Option<f64> = None;
     let Feed { items, .. } = feed;
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = mpsc::channel::<Arrival>();
@@ -256,6 +257,9 @@ pub fn review_stream(
                 }
                 Arrival::Outcome(outcome) => {
                     let (index, result) = *outcome;
+                    if result.is_ok() {
+                        first_verdict_s.get_or_insert(started.elapsed().as_secs_f64());
+                    }
                     let (ordinal, key) = queued[index].clone();
                     let c = batch.candidate(index);
                     match result {
@@ -350,6 +354,7 @@ pub fn review_stream(
         candidates: slots.into_iter().flatten().collect(),
         not_reviewed,
         wall_s: started.elapsed().as_secs_f64(),
+        first_verdict_s,
     };
     if let Some(path) = &args.export_markdown {
         std::fs::write(path, output::export::markdown(&report))

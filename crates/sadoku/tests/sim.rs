@@ -486,6 +486,9 @@ fn the_first_verdict_comes_before_the_last_problem_is_described() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let candidates = by_name(report["candidates"].as_array().unwrap());
     assert_eq!(candidates["waits_doubled.py"]["verdict"], "ACCEPTED", "{report:#}");
+    // The judge says when its first verdict came: before the run's end, by the held description.
+    let (first, wall) = (report["first_verdict_s"].as_f64().unwrap(), report["wall_s"].as_f64().unwrap());
+    assert!(first > 0.0 && first < wall, "first verdict after {first} s of {wall} s");
 }
 
 /// A lane starts its next candidate's worker while it reviews the current one: with one lane,

@@ -115,6 +115,7 @@ mod tests {
     fn report() -> Report {
         Report {
             not_reviewed: Vec::new(),
+            first_verdict_s: None,
             schema: sadoku_core::report::SCHEMA,
             sadoku: "test".into(),
             seed: "1".into(),

@@ -424,6 +424,9 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
         ("seed", format!("{} (replay with --seed {})", report.seed, report.seed)),
         ("wall time", format!("{:.1} s", report.wall_s)),
     ]);
+    if let Some(first) = report.first_verdict_s {
+        rows.push(("first", format!("verdict after {first:.1} s")));
+    }
     for (k, v) in rows {
         out.push_str(&format!("  {k:<10} {v}\n"));
     }
