@@ -291,6 +291,9 @@ pub fn run(
         // until the process is up.
         // A Python candidate's worker is started once its build ahead is done (its extensions are
         // then read-only in the cache) or left to it (then it builds them in its own directory).
+        // A build that ends late, or a timing that comes first (host work waits for it), leaves
+        // the worker to start while its review waits: started ahead is the usual case, not a
+        // promise.
         let (requests, inbox) = std::sync::mpsc::channel::<(usize, std::sync::mpsc::Sender<(Started, bool)>)>();
         scope.spawn(move || {
             for (index, reply) in inbox {
@@ -301,9 +304,25 @@ pub fn run(
             }
         });
         // The lane's next candidate, its worker starting while this one is reviewed.
-        let mut ahead: Option<(usize, std::sync::mpsc::Receiver<(Started, bool)>)> = None;
+        let ahead: Mutex<Option<Ahead>> = Mutex::default();
+        // Take the next waiting candidate for this lane and have its worker started, unless one is
+        // taken already: when a review starts, and again when it starts verifying (a candidate
+        // may have come in the meantime: a batch's first reviews start as it fills).
+        let take_ahead = || {
+            let mut slot = ahead.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_some() {
+                return;
+            }
+            if let Some(next) = batch.try_next() {
+                let (reply, start) = std::sync::mpsc::channel();
+                if requests.send((next, reply)).is_ok() {
+                    *slot = Some((next, start));
+                }
+            }
+        };
         while !batch.stopped() {
-            let (index, worker) = match ahead.take() {
+            let taken = ahead.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let (index, worker) = match taken {
                 Some((i, start)) => {
                     let waited = std::time::Instant::now();
                     let (worker, prebuilt) = start.recv().unwrap_or_else(|_| {
@@ -319,16 +338,12 @@ pub fn run(
                     None => break,
                 },
             };
-            if let Some(next) = batch.try_next() {
-                let (reply, start) = std::sync::mpsc::channel();
-                if requests.send((next, reply)).is_ok() {
-                    ahead = Some((next, start));
-                }
-            }
+            take_ahead();
             let candidate = batch.candidate(index);
             let total = batch.expected.load(Ordering::SeqCst).max(batch.len());
             progress.event(Event::Candidate { index, total, name: &candidate.name() });
-            let lane = Lane { gpu, gates, plan, progress };
+            let observer = TakeAhead { progress, take: &take_ahead };
+            let lane = Lane { gpu, gates, plan, progress, observer: &observer };
             let result = match review_one(lane, &candidate, &mut reference, &mut model, worker) {
                 Ok(report) => {
                     batch.failures_in_a_row.store(0, Ordering::SeqCst);
@@ -357,7 +372,7 @@ pub fn run(
         }
         // A candidate taken ahead when the batch stopped: its worker goes (killed when dropped),
         // and the run lists it as not started. The starter ends with the requests.
-        drop(ahead);
+        drop(ahead.into_inner());
         drop(requests);
     });
     let Some(device) = reference.as_mut() else { return seen };
@@ -373,6 +388,10 @@ pub fn run(
 
 /// A candidate's worker, started (or why not).
 type Started = Result<sadoku_core::protocol::RemoteDevice, DeviceError>;
+
+/// The candidate a lane took ahead, and where its worker (and whether its extensions were built
+/// ahead) will come from.
+type Ahead = (usize, std::sync::mpsc::Receiver<(Started, bool)>);
 
 /// How a review gets its worker: started ahead (and what the review waited for it, s), or not;
 /// and whether a Python candidate's extensions were built ahead (read-only in the cache).
@@ -418,13 +437,31 @@ pub fn build(
     }
 }
 
-/// What one lane works with: its GPU, the batch's gates, the plan, the progress.
+/// What one lane works with: its GPU, the batch's gates, the plan, the progress, and the observer
+/// of its reviews (the progress, and the lane taking its next candidate ahead).
 #[derive(Clone, Copy)]
 struct Lane<'a> {
     gpu: usize,
     gates: &'a Gates,
     plan: &'a Plan<'a>,
     progress: &'a Progress,
+    observer: &'a dyn Observer,
+}
+
+/// The progress, and at the start of verification, the lane's chance to take its next candidate
+/// and start its worker.
+struct TakeAhead<'a> {
+    progress: &'a Progress,
+    take: &'a dyn Fn(),
+}
+
+impl Observer for TakeAhead<'_> {
+    fn event(&self, event: Event<'_>) {
+        if matches!(event, Event::Stage { name: "verifying" }) {
+            (self.take)();
+        }
+        self.progress.event(event);
+    }
 }
 
 fn review_one(
@@ -450,7 +487,7 @@ fn review_on(
     worker: Worker,
 ) -> Result<CandidateReport, DeviceError> {
     let Worker { started: ahead, prebuilt } = worker;
-    let Lane { gpu, gates, plan, progress } = lane;
+    let Lane { gpu, gates, plan, progress, observer } = lane;
     let gate = gates.gate(gpu);
     let reference = &mut **reference;
     let started = std::time::Instant::now();
@@ -497,7 +534,7 @@ fn review_on(
     drop(starting);
     let reference: &mut dyn Device = reference;
     let mut devices = Devices { gate: Some(gate), model: model.as_mut(), ..Devices::new(&mut worker, reference) };
-    let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, progress)?;
+    let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, observer)?;
     report.findings.phases.worker_start_s = worker_start_s;
     report.findings.phases.sanitize_s = sanitize_s;
     report.review_s = started.elapsed().as_secs_f64();
