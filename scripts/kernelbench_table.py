@@ -41,12 +41,17 @@ def review(path: Path, log: Path | None) -> str:
             f"range {min(speedups):.3f}x to {max(speedups):.3f}x"
         )
     if log is not None and log.exists():
-        first = next(
-            (line.split()[0] for line in log.read_text().splitlines() if "ACCEPTED  " in line or "REJECTED  " in line),
-            None,
-        )
-        if first is not None:
-            lines.append(f"- first verdict after {float(first):.1f} s")
+        stamps = [
+            float(line.split()[0])
+            for line in log.read_text().splitlines()
+            if "ACCEPTED  " in line or "REJECTED  " in line
+        ]
+        if stamps:
+            lines.append(f"- first verdict after {stamps[0]:.1f} s, last after {stamps[-1]:.1f} s")
+            if stamps[-1] > 0:
+                lines.append(
+                    f"- {len(stamps)} verdicts in {stamps[-1]:.0f} s: {len(stamps) * 3600 / stamps[-1]:.0f} per hour"
+                )
     rejected = [r for r in records if r["verdict"] == "REJECTED"]
     if rejected:
         lines += ["", "| candidate | reason | evidence |", "|---|---|---|"]
