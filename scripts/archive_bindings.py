@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
             totals.update(outcome)
             continue
         state = [n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_floating_point()]
-        names = kb.forward_input_names(problem.Model, _arity(problem))
+        names = kb.forward_input_names(problem.Model, kb.forward_arity(problem.Model))
         for f in files:
             parameters = archive.cpp_signature(f.read_text(encoding="utf-8", errors="replace"))
             if parameters is None:
@@ -71,16 +71,6 @@ def main(argv: list[str]) -> int:
             f"{outcome['forward not read (plain order)']} | {why.replace('|', '/')} |"
         )
     return 0
-
-
-def _arity(problem: kb.Problem) -> int:
-    import inspect
-
-    try:
-        parameters = list(inspect.signature(problem.Model.forward).parameters.values())[1:]
-    except (TypeError, ValueError):
-        return 0
-    return sum(1 for p in parameters if p.default is inspect.Parameter.empty and p.kind == p.POSITIONAL_OR_KEYWORD)
 
 
 if __name__ == "__main__":

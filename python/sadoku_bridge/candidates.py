@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import archive
-from .kernelbench import Problem, build_model, exec_file, forward_input_names, one_line
+from .kernelbench import Problem, build_model, exec_file, forward_arity, forward_input_names, one_line
 
 
 class CandidateError(Exception):
@@ -257,7 +257,7 @@ def build_candidate(
         if parameters is not None:
             if model is None:
                 model = build_model(problem, init_inputs, seed)
-            count = inputs if inputs is not None else _forward_arity(problem)
+            count = inputs if inputs is not None else forward_arity(problem.Model)
             judged = [name for name, t in state.items() if t.is_floating_point()]
             try:
                 slots = tuple(
@@ -267,15 +267,3 @@ def build_candidate(
                 raise CallError(f"cannot call the kernel's forward: {exc}") from None
         return ArchiveForward(kernel.forward, tuple(state), tuple(place(t) for t in state.values()), slots)
     raise ValueError(f"unknown candidate kind {kind!r} (modelnew or archive)")
-
-
-def _forward_arity(problem: Problem) -> int:
-    """How many arguments ``Model.forward`` takes (beyond ``self``)."""
-    import inspect
-
-    try:
-        parameters = list(inspect.signature(problem.Model.forward).parameters.values())[1:]
-    except (TypeError, ValueError):
-        return 0
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return sum(1 for p in parameters if p.kind in positional and p.default is inspect.Parameter.empty)

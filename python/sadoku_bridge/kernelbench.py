@@ -211,6 +211,17 @@ def forward_input_names(model_class: type[nn.Module], count: int) -> list[str]:
     return names[:count] if len(names) >= count else fallback
 
 
+def forward_arity(model_class: type[nn.Module]) -> int:
+    """How many arguments ``Model.forward`` requires (positional, without a default, beyond
+    ``self``); 0 when its signature cannot be read."""
+    try:
+        parameters = list(inspect.signature(model_class.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return 0
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in parameters if p.kind in positional and p.default is inspect.Parameter.empty)
+
+
 def dtype_name(dtype: torch.dtype, where: str = "") -> str:
     """The description's name for a dtype (``f32``, ``i64`` ...)."""
     try:

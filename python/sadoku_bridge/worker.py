@@ -53,6 +53,14 @@ OPTION = "--sadoku-torch="
 TRUSTED = ("reference", "truth", "expression", "inputs")
 
 
+def _failure_log(log: io.StringIO, exc: BaseException) -> str:
+    """What a failed load printed, where it was raised (the last frames), then what, and any
+    longer evidence the exception carries (a build's log)."""
+    frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)[-4:]))
+    raised = "".join(traceback.format_exception_only(type(exc), exc))
+    return (log.getvalue() + frames + raised + getattr(exc, "evidence", "")).strip()
+
+
 def _init_inputs(spec: dict[str, Any]) -> list[Any]:
     """The constructor's arguments as ``get_init_inputs()`` gave them (see
     :func:`kernelbench.portable`)."""
@@ -259,10 +267,14 @@ class Worker:
             self.resident = checks.Resident(workdir)
         # What failed decides the verdict: loading (the file runs, an extension builds) is
         # "does not compile"; making it callable and its first call, "call failed".
-        stage = {"calling": False}
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                call = self._loaded_call(spec, request["source"], path, problem_path, workdir, stage)
+                loaded = self._load(spec, request["source"], path, problem_path, workdir)
+        except Exception as exc:
+            return {"Err": {"Rejected": {"log": _failure_log(log, exc)}}}
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                call = self._callable(spec, loaded)
                 if isinstance(call, candidates.ArchiveForward) and call.slots is not None:
                     print(archive.describe(call.slots))
                 # One call now, while compilers may still run: an extension built on first use
@@ -275,15 +287,13 @@ class Worker:
                 for _ in range(warm_ups):
                     self._warm_up(spec, call)
         except Exception as exc:
-            evidence = getattr(exc, "evidence", "")
-            # Where it was raised, in the last frames, then what.
-            frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)[-4:]))
-            raised = "".join(traceback.format_exception_only(type(exc), exc))
-            text = log.getvalue() + frames + raised + evidence
-            if stage["calling"] or isinstance(exc, candidates.CallError):
-                message = kernelbench.one_line(raised if not isinstance(exc, candidates.CallError) else str(exc))
-                return {"Err": {"CallFailed": {"message": message, "log": text.strip()}}}
-            return {"Err": {"Rejected": {"log": text.strip()}}}
+            if spec["kind"] in TRUSTED:
+                # The judge's own call (a baseline, the truth) does not run: it does not load.
+                return {"Err": {"Rejected": {"log": _failure_log(log, exc)}}}
+            # A CallError's message names what could not be called; any other is the exception.
+            said = str(exc) if isinstance(exc, candidates.CallError) else f"{type(exc).__name__}: {exc}"
+            message = kernelbench.one_line(said)
+            return {"Err": {"CallFailed": {"message": message, "log": _failure_log(log, exc)}}}
         token = self.next_module
         self.next_module += 1
         self.compiled[token] = (spec, call)
@@ -307,11 +317,10 @@ class Worker:
             }
         }
 
-    def _loaded_call(
-        self, spec: dict[str, Any], source: str, path: str, problem_path: str, workdir: str, stage: dict[str, bool]
-    ) -> Any:
-        """What a compile request loads, as a call on the forward's arguments. ``stage["calling"]``
-        turns true once the candidate's file has run and its extension has built."""
+    def _load(self, spec: dict[str, Any], source: str, path: str, problem_path: str, workdir: str) -> Any:
+        """What a compile request loads: the judge's own call (a baseline, the truth, the inputs),
+        or the problem and the candidate's file run or extension built, to be made callable by
+        :meth:`_callable`."""
         if spec["kind"] == "expression":
             # A library problem's PyTorch baseline: no problem file.
             return expressions.Expression(source, spec)
@@ -326,10 +335,17 @@ class Worker:
             )
         else:
             loaded = candidates.load_modelnew(path)
-        stage["calling"] = True
+        return problem, loaded
+
+    def _callable(self, spec: dict[str, Any], loaded: Any) -> Any:
+        """A candidate :meth:`_load` loaded, as a call on the forward's arguments (the judge's own
+        calls are callable already)."""
+        if spec["kind"] in TRUSTED:
+            return loaded
+        problem, candidate = loaded
         count = sum(1 for a in spec["args"] if a["role"] == "input") + len(spec.get("scalars") or [])
         return candidates.build_candidate(
-            spec["kind"], loaded, problem, _init_inputs(spec), spec["seed"], None, device=self.device, inputs=count
+            spec["kind"], candidate, problem, _init_inputs(spec), spec["seed"], None, device=self.device, inputs=count
         )
 
     def _reference(self, problem: kernelbench.Problem, spec: dict[str, Any]) -> Any:

@@ -88,12 +88,13 @@ fn run_confined(
     argv.extend(extra.iter().map(Into::into));
     // A problem file's inputs, outputs and weights at full size: KernelBench's largest take
     // about 20 GiB in one process.
-    let cmd = crate::python_sandbox::command_with_memory(
+    let cmd = crate::python_sandbox::command_with(
         python,
         temp.path(),
         &[bridge.path().to_path_buf()],
         mode,
         &argv,
+        crate::python_sandbox::Extensions::Private,
         DESCRIBE_HOST_GIB,
     )?;
     let deadline = Duration::from_secs(300);
@@ -314,37 +315,40 @@ impl<'a> Describer<'a> {
     /// Describe files until none is left (or [`Describer::stop`]); `host` is held while each is
     /// described.
     pub fn work<G>(&self, host: impl Fn() -> G, progress: &crate::progress::Progress) {
-        loop {
-            let i = {
-                let mut state = self.lock();
-                if state.stopped || state.next >= self.files.len() {
-                    return;
-                }
-                state.next += 1;
-                state.next - 1
-            };
-            let file = &self.files[i];
-            let guard = host();
-            let started = std::time::Instant::now();
-            let prepared = prepare_problem(file, self.python, self.bridge, self.mode, self.compile);
-            drop(guard);
-            let result = match prepared {
-                Ok(problem) => {
-                    progress.line(&format!(
-                        "  described {} ({:.1} s)",
-                        file.display(),
-                        started.elapsed().as_secs_f64()
-                    ));
-                    Ok(self.registry.lock().unwrap_or_else(|e| e.into_inner()).add(problem))
-                }
-                Err(e) => {
-                    progress.line(&format!("sadoku: {e}"));
-                    Err(e.to_string())
-                }
-            };
-            self.lock().done[i] = Some(result);
-            self.changed.notify_all();
-        }
+        while self.describe_next(&host, progress) {}
+    }
+
+    /// Describe the next file no describer has taken, `host` held meanwhile; false when there is
+    /// none (or the describer stopped).
+    pub fn describe_next<G>(&self, host: impl Fn() -> G, progress: &crate::progress::Progress) -> bool {
+        let i = {
+            let mut state = self.lock();
+            if state.stopped || state.next >= self.files.len() {
+                return false;
+            }
+            state.next += 1;
+            state.next - 1
+        };
+        let file = &self.files[i];
+        let guard = host();
+        let started = std::time::Instant::now();
+        let prepared = prepare_problem(file, self.python, self.bridge, self.mode, self.compile);
+        drop(guard);
+        let result = match prepared {
+            Ok(problem) => {
+                progress.line(&format!("  described {} ({:.1} s)", file.display(), started.elapsed().as_secs_f64()));
+                Ok(self.registry.lock().unwrap_or_else(|e| e.into_inner()).add(problem))
+            }
+            // No Python or no PyTorch: said once, by the caller.
+            Err(e) if fatal(&e.to_string()) => Err(e.to_string()),
+            Err(e) => {
+                progress.line(&format!("sadoku: {e}"));
+                Err(e.to_string())
+            }
+        };
+        self.lock().done[i] = Some(result);
+        self.changed.notify_all();
+        true
     }
 
     /// `file`'s problem, waiting for it to be described; None when the describer stopped first.
@@ -360,6 +364,11 @@ impl<'a> Describer<'a> {
             }
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// The first file's description, if it is done.
+    pub fn first(&self) -> Option<std::result::Result<Arc<Problem>, String>> {
+        self.lock().done.first().cloned().flatten()
     }
 
     /// No more descriptions: those under way finish, no new one starts.

@@ -150,12 +150,9 @@ impl Batch {
         Arc::clone(&self.lock().candidates[index])
     }
 
-    pub fn len(&self) -> usize {
+    /// How many candidates have come so far.
+    pub(crate) fn len(&self) -> usize {
         self.lock().candidates.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Stop handing out candidates and builds.

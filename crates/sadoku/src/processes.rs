@@ -198,13 +198,14 @@ pub fn spawn_python(
     let device = if device == "cuda" { format!("cuda:{gpu}") } else { device.to_string() };
     let args: Vec<std::ffi::OsString> =
         ["-s", "-m", "sadoku_bridge.worker", "--device", &device].iter().map(Into::into).collect();
-    let mut cmd = crate::python_sandbox::command_writing(
+    let mut cmd = crate::python_sandbox::command_with(
         python,
         temp.path(),
         &[bridge.to_path_buf()],
-        extensions,
         sandbox,
         &args,
+        extensions,
+        crate::python_sandbox::WORKER_HOST_GIB,
     )
     .map_err(|e| env(e.to_string()))?;
     // A worker on a GPU traces its timed calls with sadoku's CUPTI tracer (`sadoku_bridge.tracing`).

@@ -90,21 +90,7 @@ pub fn command(
     mode: Mode,
     args: &[OsString],
 ) -> Result<std::process::Command> {
-    command_writing(python, temp, read, Extensions::Private, mode, args)
-}
-
-/// [`command`] for a process that may map `host_gib` GiB of host memory (a candidate's worker:
-/// [`WORKER_HOST_GIB`]), such as one describing a KernelBench file, which holds its inputs and
-/// outputs at full size.
-pub fn command_with_memory(
-    python: &Path,
-    temp: &Path,
-    read: &[PathBuf],
-    mode: Mode,
-    args: &[OsString],
-    host_gib: u64,
-) -> Result<std::process::Command> {
-    command_confined(python, temp, read, Extensions::Private, mode, args, host_gib)
+    command_with(python, temp, read, mode, args, Extensions::Private, WORKER_HOST_GIB)
 }
 
 /// GiB of host memory a Python worker may map beyond what it holds when it confines itself.
@@ -125,25 +111,16 @@ pub enum Extensions<'a> {
     Prebuilt(&'a Path),
 }
 
-/// [`command`], with the worker's torch extensions where `extensions` says.
-pub fn command_writing(
+/// [`command`], with the worker's torch extensions where `extensions` says, and `host_gib` GiB
+/// of host memory (a candidate's worker: [`WORKER_HOST_GIB`]; one describing a KernelBench file,
+/// which holds its inputs and outputs at full size, more).
+pub fn command_with(
     python: &Path,
     temp: &Path,
     read: &[PathBuf],
-    extensions: Extensions,
     mode: Mode,
     args: &[OsString],
-) -> Result<std::process::Command> {
-    command_confined(python, temp, read, extensions, mode, args, WORKER_HOST_GIB)
-}
-
-fn command_confined(
-    python: &Path,
-    temp: &Path,
-    read: &[PathBuf],
     extensions: Extensions,
-    mode: Mode,
-    args: &[OsString],
     host_gib: u64,
 ) -> Result<std::process::Command> {
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find sadoku itself: {e}"))?;

@@ -32,6 +32,24 @@ fn torch() -> Option<PathBuf> {
     found
 }
 
+/// `sadoku ... kernelbench review --json`, its Python workers the bridge's on PyTorch's CPU
+/// device (`torch`: PyTorch's directory).
+fn kernelbench_review(dir: &Path, torch: &Path) -> Command {
+    let mut cmd = sadoku(dir);
+    cmd.env("SADOKU_PYTHONPATH", std::env::join_paths([torch.to_path_buf(), repo().join("python")]).unwrap()).args([
+        "kernelbench",
+        "review",
+        "--json",
+        "--python",
+        "/usr/bin/python3",
+    ]);
+    cmd
+}
+
+/// A ModelNew computing x * 2.
+const DOUBLED: &str =
+    "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n";
+
 /// `sadoku --device sim --problems DIR/problems`, run from `dir`.
 fn sadoku(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sadoku"));
@@ -304,10 +322,8 @@ fn kernelbench_review_runs_on_the_simulated_device() {
     let d = dir.path();
     problem(d);
     let tests = repo().join("python/tests");
-    let out = sadoku(d)
-        .env("SADOKU_PYTHONPATH", std::env::join_paths([torch, repo().join("python")]).unwrap())
-        .args(["kernelbench", "review", "--json", "--jobs", "2", "--time-budget", "0.5", "--out", "kb.jsonl"])
-        .args(["--python", "/usr/bin/python3"])
+    let out = kernelbench_review(d, &torch)
+        .args(["--jobs", "2", "--time-budget", "0.5", "--out", "kb.jsonl"])
         .arg(tests.join("problems/leaky_relu.py"))
         .arg(tests.join("candidates/leaky_relu_honest.py"))
         .arg(tests.join("candidates/leaky_relu_returns_input.py"))
@@ -345,16 +361,10 @@ fn an_environment_error_costs_only_its_own_candidates_verdict() {
         std::fs::copy(tests.join("problems").join(p), problems.join(p)).unwrap();
     }
     let doubled = d.join("varying_shape_doubled.py");
-    std::fs::write(
-        &doubled,
-        "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n",
-    )
-    .unwrap();
+    std::fs::write(&doubled, DOUBLED).unwrap();
     let run = |resume: bool| {
-        let mut cmd = sadoku(d);
-        cmd.env("SADOKU_PYTHONPATH", std::env::join_paths([torch.clone(), repo().join("python")]).unwrap())
-            .args(["kernelbench", "review", "--json", "--jobs", "2", "--time-budget", "0.5", "--out", "kb.jsonl"])
-            .args(["--python", "/usr/bin/python3"]);
+        let mut cmd = kernelbench_review(d, &torch);
+        cmd.args(["--jobs", "2", "--time-budget", "0.5", "--out", "kb.jsonl"]);
         if resume {
             cmd.arg("--resume");
         }
@@ -395,13 +405,7 @@ fn an_environment_error_costs_only_its_own_candidates_verdict() {
             copy
         })
         .collect();
-    let out = sadoku(d)
-        .env("SADOKU_PYTHONPATH", std::env::join_paths([torch.clone(), repo().join("python")]).unwrap())
-        .args(["kernelbench", "review", "--json", "--jobs", "1", "--python", "/usr/bin/python3"])
-        .arg(&problems)
-        .args(&copies)
-        .output()
-        .unwrap();
+    let out = kernelbench_review(d, &torch).args(["--jobs", "1"]).arg(&problems).args(&copies).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let missing = report["not_reviewed"].as_array().unwrap();
@@ -447,16 +451,10 @@ fn the_first_verdict_comes_before_the_last_problem_is_described() {
     )
     .unwrap();
     let doubled = d.join("waits_doubled.py");
-    std::fs::write(
-        &doubled,
-        "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n",
-    )
-    .unwrap();
+    std::fs::write(&doubled, DOUBLED).unwrap();
     let started = Instant::now();
-    let mut child = sadoku(d)
-        .env("SADOKU_PYTHONPATH", std::env::join_paths([torch, repo().join("python")]).unwrap())
-        .args(["kernelbench", "review", "--json", "--time-budget", "0.5", "--sandbox", "off"])
-        .args(["--python", "/usr/bin/python3"])
+    let mut child = kernelbench_review(d, &torch)
+        .args(["--time-budget", "0.5", "--sandbox", "off"])
         .arg(&problems)
         .arg(tests.join("candidates/leaky_relu_returns_input.py"))
         .arg(&doubled)
@@ -510,20 +508,8 @@ fn the_next_candidates_worker_starts_while_the_current_one_is_reviewed() {
             copy
         })
         .collect();
-    let out = sadoku(d)
-        .env("SADOKU_PYTHONPATH", std::env::join_paths([torch, repo().join("python")]).unwrap())
-        .args([
-            "kernelbench",
-            "review",
-            "--json",
-            "--jobs",
-            "1",
-            "--time-budget",
-            "0.5",
-            "--no-cache",
-            "--python",
-            "/usr/bin/python3",
-        ])
+    let out = kernelbench_review(d, &torch)
+        .args(["--jobs", "1", "--time-budget", "0.5", "--no-cache"])
         .arg(tests.join("problems/leaky_relu.py"))
         .args(&copies)
         .output()

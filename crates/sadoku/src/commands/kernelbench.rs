@@ -2,11 +2,10 @@
 //! checkout (see [`crate::kernelbench`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use sadoku_core::candidate::SpecError;
-use sadoku_core::problem::{Problem, Registry};
+use sadoku_core::problem::Registry;
 use sadoku_core::report::Report;
 use serde_json::Value;
 
@@ -209,32 +208,23 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
         }
     }
     let compile = args.torch_compile.as_deref();
-    let first = match files.first() {
-        Some(p) => {
-            eprintln!("  describing {}", p.display());
-            match prepare_problem(p, &python, &bridge, args.review.sandbox, compile) {
-                Ok(problem) => Some(Ok(registry.add(problem))),
-                Err(e) if fatal(&e.to_string()) => return Err(e),
-                Err(e) => {
-                    eprintln!("sadoku: {e}");
-                    Some(Err(e.to_string()))
-                }
+    let registry = std::sync::Mutex::new(registry);
+    let describer = Describer::new(files, &registry, &python, &bridge, args.review.sandbox, compile);
+    let lines = crate::progress::Progress::lines_only();
+    // The first problem here and now: a missing Python or PyTorch is said before anything else.
+    if describer.describe_next(|| (), &lines) {
+        if let Some(Err(e)) = describer.first() {
+            if fatal(&e) {
+                return Err(anyhow!("{e}"));
             }
         }
-        None => None,
-    };
+    }
     let gates = crate::lanes::Gates::new(if matched.iter().any(|m| m.problem.is_some()) {
         crate::review::gpus(backend, &args.review)
     } else {
         Ok(Vec::new())
     });
-    let rest = files.iter().skip(1).cloned().collect();
     let describers = args.review.build_jobs.map_or(4, usize::from).clamp(1, 4);
-    let registry = std::sync::Mutex::new(registry);
-    let describer = Describer::new(rest, &registry, &python, &bridge, args.review.sandbox, compile);
-    let problem_of = |p: &Path| -> Option<std::result::Result<Arc<Problem>, String>> {
-        if files.first().map(PathBuf::as_path) == Some(p) { first.clone() } else { describer.problem(p) }
-    };
     let plan = crate::backend::PythonPlan {
         python: python.clone(),
         bridge: bridge.path().to_path_buf(),
@@ -263,7 +253,7 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
             let why = format!("matches no problem file in {problems_dir} ({})", m.how);
             return invalid(&m.candidate, "", &said(why));
         };
-        match problem_of(p) {
+        match describer.problem(p) {
             Some(Ok(problem)) => {
                 let mut registry = registry.lock().unwrap_or_else(|e| e.into_inner());
                 match load_candidate(&mut registry, &m.candidate, &problem) {
@@ -275,7 +265,6 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
             None => invalid(&m.candidate, &stem(p), &said("its problem was not described: the review stopped".into())),
         }
     });
-    let lines = crate::progress::Progress::lines_only();
     std::thread::scope(|scope| {
         for _ in 0..describers {
             scope.spawn(|| describer.work(|| gates.host(), &lines));
