@@ -283,13 +283,7 @@ pub fn review_stream(
                 }
             }
         }
-        for lane in lanes {
-            if let Ok(Some(info)) = lane.join() {
-                if !environment.iter().any(|e: &DeviceInfo| e.ordinal == info.ordinal) {
-                    environment.push(info);
-                }
-            }
-        }
+        environment = gpus_described(lanes);
         Ok(())
     })?;
     progress.finish();
@@ -517,16 +511,21 @@ pub fn judge_on_lanes(
         for (i, result) in rx {
             verdict(i, result)?;
         }
-        for lane in lanes {
-            if let Ok(Some(info)) = lane.join() {
-                if !environment.iter().any(|e: &DeviceInfo| e.ordinal == info.ordinal) {
-                    environment.push(info);
-                }
-            }
-        }
+        environment = gpus_described(lanes);
         Ok(())
     })?;
     Ok(environment)
+}
+
+/// The GPUs as their lanes describe them, each once, from the lanes' threads as they end.
+fn gpus_described(lanes: Vec<std::thread::ScopedJoinHandle<'_, Option<DeviceInfo>>>) -> Vec<DeviceInfo> {
+    let mut environment: Vec<DeviceInfo> = Vec::new();
+    for info in lanes.into_iter().filter_map(|lane| lane.join().ok().flatten()) {
+        if !environment.iter().any(|e| e.ordinal == info.ordinal) {
+            environment.push(info);
+        }
+    }
+    environment
 }
 
 /// `slots[ordinal] = report`, growing `slots` as the feed goes.
