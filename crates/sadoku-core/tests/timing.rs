@@ -12,8 +12,13 @@ use sadoku_core::checks::accuracy::PrecisionClass;
 use sadoku_core::checks::trace::HiddenWork;
 use sadoku_core::device::Precision;
 use sadoku_core::device::sim::SIM_STREAM;
+use sadoku_core::device::sim::SimDevice;
+use sadoku_core::events::Silent;
+use sadoku_core::judge::Devices;
 use sadoku_core::report::CandidateReport;
-use sadoku_core::time::Call;
+use sadoku_core::review::{ReviewOptions, review_candidate};
+use sadoku_core::seeds::Seeds;
+use sadoku_core::time::{Baselines, Call, TimingOptions};
 use sadoku_core::verdict::{Rejection, Verdict};
 
 /// 3 trials at each of 3 sizes: timed launch k is the kernel's call BEFORE_SAMPLING + k.
@@ -397,4 +402,108 @@ fn the_time_budget_bounds_the_time_phase() {
     assert!(time_s <= 1.3, "the time phase took {time_s:.3} s against a 1 s budget");
     assert!(time_s >= 0.8, "the budget was not used: {time_s:.3} s");
     assert!(t.rounds.iter().all(|r| r.samples >= 3), "{:?}", t.rounds);
+}
+
+/// Review `candidate` with the card's remembered baselines, as a batch's lane does.
+fn review_remembering(
+    dev: &mut SimDevice,
+    reference: &mut SimDevice,
+    baselines: &Baselines,
+    master: u64,
+    options: &ReviewOptions,
+) -> CandidateReport {
+    let mut devices = Devices { baselines: Some(baselines), ..Devices::new(dev, reference) };
+    review_candidate(&mut devices, &candidate("honest"), &Seeds { master }, options, &Silent)
+        .expect("the simulated environment does not fail")
+}
+
+/// A judge's device whose baseline takes `pace` times as long as it would (its traced records
+/// stretched from the first one's start): a card slowed, then back to speed.
+fn paced_reference(pace: Rc<Cell<f64>>) -> SimDevice {
+    let mut reference = SimDevice::new();
+    reference.trace_tweak = Some(Box::new(move |kernels, _| {
+        let Some(s0) = kernels.iter().map(|k| k.start_ns).min() else { return };
+        let f = pace.get();
+        for k in kernels.iter_mut() {
+            k.start_ns = s0 + ((k.start_ns - s0) as f64 * f) as u64;
+            k.end_ns = s0 + ((k.end_ns - s0) as f64 * f) as u64;
+        }
+    }));
+    reference
+}
+
+fn memo_options() -> ReviewOptions {
+    ReviewOptions { timing: TimingOptions { min_samples: 20, ..timing_options() }, ..options() }
+}
+
+/// Honest: the baseline measured in full by the first review of a problem and size on a card is
+/// only re-checked by the next (a sample in four), and the speedup comes out the same.
+#[test]
+fn a_baseline_measured_once_is_rechecked_and_gives_the_same_speedup() {
+    let (mut dev, mut reference, baselines) = (device(), SimDevice::new(), Baselines::default());
+    let options = memo_options();
+    let first = review_remembering(&mut dev, &mut reference, &baselines, 1, &options);
+    let t1 = first.findings.timing.clone().expect("timed");
+    assert!(t1.baseline_memo.is_none(), "measured in full: {:?}", t1.baseline_memo);
+    assert_eq!(baselines.len(), 1, "remembered once it converged");
+    let gemms = reference.library_log.len();
+    let second = review_remembering(&mut dev, &mut reference, &baselines, 2, &options);
+    let t2 = second.findings.timing.clone().expect("timed");
+    let memo = t2.baseline_memo.clone().expect("the remembered baseline was used");
+    assert!(memo.used && memo.drift.abs() < 0.01, "{memo:?}");
+    let full = t1.baseline.as_ref().expect("baseline").samples;
+    assert_eq!(memo.remembered, full);
+    assert!(memo.fresh * 2 < full, "re-checked by a few fresh samples: {} against {full}", memo.fresh);
+    assert!(
+        reference.library_log.len() - gemms < gemms,
+        "the second review ran the baseline less often: {} against {gemms}",
+        reference.library_log.len() - gemms
+    );
+    let (s1, s2) = (t1.speedup.expect("speedup"), t2.speedup.expect("speedup"));
+    assert!((s2 / s1 - 1.0).abs() < 0.01, "{s1} then {s2}");
+    assert!(t2.reliable, "{:?}", t2.unreliable);
+    assert!(memo.describe().contains("remembered from an earlier review"), "{}", memo.describe());
+}
+
+/// Adversarial: the baseline was measured while the card was slowed (a review that disturbed
+/// it, a clock that since rose): remembered, it would double every later speedup. The next
+/// review's fresh samples disagree with it by far more than the limit: they alone count, the
+/// entry is forgotten, and the review after measures the baseline in full again.
+#[test]
+fn a_remembered_baseline_that_drifted_is_set_aside() {
+    let pace = Rc::new(Cell::new(1.0));
+    let (mut dev, mut reference, baselines) = (device(), paced_reference(pace.clone()), Baselines::default());
+    let options = memo_options();
+    let fair = review_remembering(&mut dev, &mut SimDevice::new(), &Baselines::default(), 2, &options);
+    let fair = fair.findings.timing.expect("timed").speedup.expect("speedup");
+    pace.set(2.0);
+    review_remembering(&mut dev, &mut reference, &baselines, 1, &options);
+    assert_eq!(baselines.len(), 1);
+    pace.set(1.0);
+    let second = review_remembering(&mut dev, &mut reference, &baselines, 2, &options);
+    let t = second.findings.timing.expect("timed");
+    let memo = t.baseline_memo.clone().expect("re-checked");
+    assert!(!memo.used && memo.drift < -0.3, "{memo:?}");
+    assert!(memo.describe().contains("set aside"), "{}", memo.describe());
+    let s = t.speedup.expect("speedup");
+    assert!((s / fair - 1.0).abs() < 0.02, "not inflated by the slow baseline: {s} against {fair}");
+    assert_eq!(t.baseline.as_ref().expect("baseline").samples, memo.fresh, "the fresh samples alone");
+    assert!(baselines.is_empty(), "forgotten");
+    let third = review_remembering(&mut dev, &mut reference, &baselines, 3, &options);
+    assert!(third.findings.timing.expect("timed").baseline_memo.is_none(), "measured in full again");
+    assert_eq!(baselines.len(), 1);
+}
+
+/// A drift within the limit is accepted and said: a remembered baseline moves a speedup by at
+/// most the limit.
+#[test]
+fn a_small_drift_is_within_the_limit_and_reported() {
+    let pace = Rc::new(Cell::new(1.0));
+    let (mut dev, mut reference, baselines) = (device(), paced_reference(pace.clone()), Baselines::default());
+    let options = memo_options();
+    review_remembering(&mut dev, &mut reference, &baselines, 1, &options);
+    pace.set(0.99);
+    let t = review_remembering(&mut dev, &mut reference, &baselines, 2, &options).findings.timing.expect("timed");
+    let memo = t.baseline_memo.expect("re-checked");
+    assert!(memo.used && memo.drift < -0.003 && memo.drift.abs() <= memo.limit, "{memo:?}");
 }

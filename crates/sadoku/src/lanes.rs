@@ -18,6 +18,7 @@ use sadoku_core::protocol::Timeouts;
 use sadoku_core::report::{CandidateReport, Sanitized};
 use sadoku_core::review::{self, ReviewOptions};
 use sadoku_core::seeds::Seeds;
+use sadoku_core::time::Baselines;
 
 /// Everything a lane needs that is the same for all lanes.
 pub struct Plan<'a> {
@@ -44,9 +45,10 @@ pub type Outcome = (usize, Result<CandidateReport, DeviceError>);
 pub const FAILURES_IN_A_ROW: usize = 3;
 
 /// The GPUs a batch runs on, each with its gate (see [`GpuGate`]: verification may overlap,
-/// timing has the card alone), and host work's hold on all of them.
+/// timing has the card alone) and the baselines measured on it in this run (`time::memo`: once
+/// per problem, size and precision, then re-checked), and host work's hold on all of them.
 pub struct Gates {
-    gates: Vec<(usize, GpuGate)>,
+    gates: Vec<(usize, GpuGate, Baselines)>,
     /// Why there are none: no GPU, or a `--gpus` that names none there is.
     error: Option<String>,
 }
@@ -54,7 +56,10 @@ pub struct Gates {
 impl Gates {
     pub fn new(gpus: anyhow::Result<Vec<usize>>) -> Gates {
         match gpus {
-            Ok(g) => Gates { gates: g.into_iter().map(|g| (g, GpuGate::default())).collect(), error: None },
+            Ok(g) => Gates {
+                gates: g.into_iter().map(|g| (g, GpuGate::default(), Baselines::default())).collect(),
+                error: None,
+            },
             Err(e) => Gates { gates: Vec::new(), error: Some(e.to_string()) },
         }
     }
@@ -63,18 +68,23 @@ impl Gates {
     pub fn gpus(&self) -> anyhow::Result<Vec<usize>> {
         match &self.error {
             Some(e) => Err(anyhow::anyhow!("{e}")),
-            None => Ok(self.gates.iter().map(|(g, _)| *g).collect()),
+            None => Ok(self.gates.iter().map(|(g, _, _)| *g).collect()),
         }
     }
 
     pub fn gate(&self, gpu: usize) -> &GpuGate {
-        &self.gates.iter().find(|(g, _)| *g == gpu).expect("a lane's GPU has a gate").1
+        &self.gates.iter().find(|(g, _, _)| *g == gpu).expect("a lane's GPU has a gate").1
+    }
+
+    /// The baselines measured on `gpu` in this run.
+    pub fn baselines(&self, gpu: usize) -> &Baselines {
+        &self.gates.iter().find(|(g, _, _)| *g == gpu).expect("a lane's GPU has a gate").2
     }
 
     /// Host work (describing a problem, building an extension, starting a Python process) keeps
     /// every core busy for seconds: never while any GPU of the batch is timed.
     pub fn host(&self) -> Vec<RwLockReadGuard<'_, ()>> {
-        self.gates.iter().map(|(_, g)| g.shared()).collect()
+        self.gates.iter().map(|(_, g, _)| g.shared()).collect()
     }
 }
 
@@ -530,7 +540,12 @@ fn review_on(
     }
     drop(starting);
     let reference: &mut dyn Device = reference;
-    let mut devices = Devices { gate: Some(gate), model: model.as_mut(), ..Devices::new(&mut worker, reference) };
+    let mut devices = Devices {
+        gate: Some(gate),
+        model: model.as_mut(),
+        baselines: Some(gates.baselines(gpu)),
+        ..Devices::new(&mut worker, reference)
+    };
     let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, observer)?;
     report.findings.phases.worker_start_s = worker_start_s;
     report.findings.phases.sanitize_s = sanitize_s;

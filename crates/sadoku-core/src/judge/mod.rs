@@ -105,11 +105,14 @@ pub struct Devices<'a> {
     pub sharing: Sharing,
     /// For a KernelBench problem: the process serving its own Model (truth and baseline).
     pub model: Option<&'a mut crate::model::ModelWorker>,
+    /// The baselines already measured on this card in this run (`time::memo`); None: every review
+    /// measures its baseline in full.
+    pub baselines: Option<&'a crate::time::Baselines>,
 }
 
 impl<'a> Devices<'a> {
     pub fn new(candidate: &'a mut dyn Device, reference: &'a mut dyn Device) -> Devices<'a> {
-        Devices { candidate, reference, gate: None, sharing: Sharing::Mapped, model: None }
+        Devices { candidate, reference, gate: None, sharing: Sharing::Mapped, model: None, baselines: None }
     }
 
     /// GPU work that may share the card with other reviews' verification (not with timing).

@@ -17,6 +17,7 @@
 //! `dispute.rs`.
 
 mod dispute;
+pub mod memo;
 mod sampler;
 
 use std::time::Duration;
@@ -34,6 +35,7 @@ use crate::problem::{Role, Sizes};
 use crate::seeds::Seeds;
 use crate::stats::Summary;
 pub use dispute::ClockCheck;
+pub use memo::{Baselines, MemoUse};
 use sampler::{Sampler, sample_rounds};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -271,6 +273,10 @@ pub struct Timing {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[serde(default)]
     pub baseline_unavailable: Option<String>,
+    /// Where the baseline was measured in an earlier review of this run on this card: how many
+    /// samples were remembered, how many fresh, how far apart (see `time::memo`). None: all fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_memo: Option<MemoUse>,
 }
 
 /// How many input/output sets of `set_bytes` each rotate through timing: at least three, and
@@ -312,6 +318,14 @@ pub(crate) fn measure(
             return Err(Stop::Env(e));
         }
     };
+    // The baseline measured on this card earlier in this run, if it was (`memo`).
+    let memo_key = memo::Key {
+        problem_sha256: problem.sha256.to_string(),
+        sizes: sizes.clone(),
+        baseline: format!("{} ({precision:?})", problem.baseline_name(precision)),
+    };
+    let memo = devices.baselines.filter(|_| problem.has_baseline());
+    let remembered = memo.and_then(|m| m.get(&memo_key));
     let kernel_names =
         first.work.iter().filter_map(|w| if let Work::Launch(l) = w { Some(l.kernel.clone()) } else { None }).collect();
     let mut sampler = Sampler {
@@ -337,6 +351,8 @@ pub(crate) fn measure(
         call_traced: false,
         truth_ms: Vec::new(),
         baseline_missing: None,
+        remembered,
+        fresh_baseline: Vec::new(),
     };
     let result = (|| {
         for spec in problem.buffers(sizes).iter().filter(|b| b.role == Role::Output) {
@@ -379,6 +395,22 @@ pub(crate) fn measure(
         devices.reference.free(b);
     }
     let mut timing = result?;
+    if let Some(memo) = memo {
+        match &timing.baseline_memo {
+            // Drifted: set aside, measured in full by the next review.
+            Some(m) if !m.used => memo.forget(&memo_key),
+            Some(_) => {}
+            // Measured in full here: remembered if it converged and the rounds agreed.
+            None if timing.converged
+                && timing.reliable
+                && sampler.baseline_missing.is_none()
+                && sampler.fresh_baseline.len() >= memo::MIN_FRESH =>
+            {
+                memo.remember(memo_key, std::mem::take(&mut sampler.fresh_baseline));
+            }
+            None => {}
+        }
+    }
     timing.baseline_unavailable = sampler.baseline_missing.take();
     timing.baseline_name = problem.baseline_name(precision);
     timing.baseline_precision = problem.baseline_precision(precision);

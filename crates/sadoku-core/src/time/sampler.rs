@@ -10,6 +10,7 @@ use super::dispute::{
     CORROBORATED_FRACTION, busy_ms, clock_check, judge_times, kernel_times, median_judge_ms, spans, tally, times,
     uncovered,
 };
+use super::memo::{self, CHECK_EVERY, MIN_FRESH, MemoUse};
 use super::{Call, Round, Timing, TimingOptions};
 use crate::candidate::Candidate;
 use crate::checks::accuracy::Tolerance;
@@ -59,6 +60,11 @@ pub(super) struct Sampler<'c> {
     pub(super) call_traced: bool,
     /// The judge's time for each timed launch's truth and comparison, ms.
     pub(super) truth_ms: Vec<f64>,
+    /// The baseline's samples from an earlier review of this run on this card (`memo`): then
+    /// the baseline is only re-checked here.
+    pub(super) remembered: Option<Vec<Taken>>,
+    /// The baseline's samples taken in this review and kept (set when sampling ends).
+    pub(super) fresh_baseline: Vec<Taken>,
 }
 
 /// One kept sample: event time, traced span, wall time.
@@ -277,9 +283,11 @@ pub(super) fn sample_rounds(
         s.check_torch_baseline(devices)?;
     }
     let with_baseline = s.candidate.problem.has_baseline() && s.baseline_missing.is_none();
+    // A baseline remembered from an earlier review is only re-checked: a few fresh samples.
+    let remembered = if with_baseline { s.remembered.take().filter(|r| r.len() >= MIN_FRESH) } else { None };
     while warm < 3 || start.elapsed() < options.warmup.min(options.budget / 4) {
         s.candidate_sample(devices)?;
-        if with_baseline {
+        if with_baseline && (remembered.is_none() || warm < 2) {
             s.baseline_sample(devices, warm)?;
         }
         warm += 1;
@@ -303,17 +311,26 @@ pub(super) fn sample_rounds(
             } else {
                 s.throttled_ms.push(ct.span_ms.unwrap_or(ct.event_ms));
             }
-            if with_baseline {
+            // With a remembered baseline: one fresh sample in CHECK_EVERY, and at least MIN_FRESH.
+            let check =
+                remembered.is_none() || b[round].len() < MIN_FRESH || (attempts - 1).is_multiple_of(CHECK_EVERY);
+            if with_baseline && check {
                 let bt = s.baseline_sample(devices, index)?;
                 if s.keep(&bt) {
                     b[round].push(bt);
                 }
             }
             index += 1;
-            let n = if with_baseline { c[round].len().min(b[round].len()) } else { c[round].len() };
+            let n = match (&remembered, with_baseline) {
+                (None, true) => c[round].len().min(b[round].len()),
+                (Some(_), true) => c[round].len().min(b[round].len() * CHECK_EVERY),
+                _ => c[round].len(),
+            };
             let noise =
                 |t: &[Taken]| Summary::of(&times(t, spans(&c[round], &b[round]))).map_or(f64::INFINITY, |s| s.noise);
-            let (cn, bn) = (noise(&c[round]), if with_baseline { noise(&b[round]) } else { 0.0 });
+            // A remembered baseline converged when it was measured: the candidate's noise decides.
+            let (cn, bn) =
+                (noise(&c[round]), if with_baseline && remembered.is_none() { noise(&b[round]) } else { 0.0 });
             let total: usize = c.iter().map(Vec::len).sum();
             observer.event(Event::Sample {
                 samples: total,
@@ -339,7 +356,27 @@ pub(super) fn sample_rounds(
         converged &= quiet;
     }
     let all_c: Vec<Taken> = c.iter().flatten().copied().collect();
-    let all_b: Vec<Taken> = b.iter().flatten().copied().collect();
+    let fresh: Vec<Taken> = b.iter().flatten().copied().collect();
+    s.fresh_baseline = fresh.clone();
+    // The remembered samples count only if the fresh ones agree with them.
+    let memo_use = remembered.as_ref().filter(|_| fresh.len() >= MIN_FRESH).map(|r| {
+        let both = spans(&all_c, &fresh) && spans(&all_c, r);
+        let median = |t: &[Taken]| Summary::of(&times(t, both)).map_or(f64::NAN, |s| s.median);
+        let drift = median(&fresh) / median(r) - 1.0;
+        let limit = memo::drift_limit(options.target_noise);
+        MemoUse { remembered: r.len(), fresh: fresh.len(), drift, limit, used: drift.abs() <= limit }
+    });
+    if let (Some(r), Some(m)) = (&remembered, &memo_use) {
+        if m.used {
+            for round in &mut b {
+                round.extend_from_slice(r);
+            }
+        }
+    }
+    let mut all_b: Vec<Taken> = fresh;
+    if let (Some(r), Some(true)) = (&remembered, memo_use.as_ref().map(|m| m.used)) {
+        all_b.extend_from_slice(r);
+    }
     if all_c.len() < 3 || (with_baseline && all_b.len() < 3) {
         return Err(Stop::Env(DeviceError::Environment(format!(
             "too few samples kept ({} candidate, {} baseline; {} dropped at a throttled SM clock)",
@@ -475,5 +512,6 @@ pub(super) fn sample_rounds(
         candidate_ms: cms,
         baseline_ms: bms,
         baseline_unavailable: None,
+        baseline_memo: memo_use,
     })
 }

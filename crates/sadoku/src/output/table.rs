@@ -281,6 +281,9 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
             ms(t.wall_ms),
             ms(t.truth_ms)
         ));
+        if let Some(m) = &t.baseline_memo {
+            out.push_str(&format!("    baseline's samples: {}\n", m.describe()));
+        }
         if let Some(trip) = t.judge_round_trip_ms {
             let baseline = t.baseline_round_trip_ms.map_or("no process of its own".into(), ms);
             out.push_str(&format!(
