@@ -14,11 +14,11 @@ use sadoku_core::device::Precision;
 use sadoku_core::device::sim::SIM_STREAM;
 use sadoku_core::device::sim::SimDevice;
 use sadoku_core::events::Silent;
-use sadoku_core::judge::Devices;
+use sadoku_core::judge::{Baselines, Devices};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
 use sadoku_core::seeds::Seeds;
-use sadoku_core::time::{Baselines, Call, TimingOptions};
+use sadoku_core::time::{Call, TimingOptions};
 use sadoku_core::verdict::{Rejection, Verdict};
 
 /// 3 trials at each of 3 sizes: timed launch k is the kernel's call BEFORE_SAMPLING + k.

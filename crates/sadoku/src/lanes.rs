@@ -12,13 +12,12 @@ use crate::progress::Progress;
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::{Device, DeviceError, DeviceInfo};
 use sadoku_core::events::{Event, Observer};
-use sadoku_core::judge::{Devices, GpuGate, Sharing};
+use sadoku_core::judge::{Baselines, Devices, GpuGate, Sharing};
 use sadoku_core::model::ModelWorker;
 use sadoku_core::protocol::Timeouts;
 use sadoku_core::report::{CandidateReport, Sanitized};
 use sadoku_core::review::{self, ReviewOptions};
 use sadoku_core::seeds::Seeds;
-use sadoku_core::time::Baselines;
 
 /// Everything a lane needs that is the same for all lanes.
 pub struct Plan<'a> {

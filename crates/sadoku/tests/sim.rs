@@ -525,3 +525,27 @@ fn the_next_candidates_worker_starts_while_the_current_one_is_reviewed() {
         assert!(start(later) < 0.2, "{later}'s worker was not started ahead: {} s {}", start(later), text(&out));
     }
 }
+
+/// In a batch the baseline is measured in full once per problem, size and card, then only
+/// re-checked: the first review of `trimm_sim` measures it, the next two use it, and say so.
+#[test]
+fn a_batch_measures_each_baseline_once_and_rechecks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let files: Vec<PathBuf> =
+        ["a", "b", "c"].iter().map(|t| example(d, "honest/tiled_dynamic_smem.cu", &format!("{t}.cu"), t)).collect();
+    let out = sadoku(d).args(["review", "--json", "--jobs", "1", "--seed", "7"]).args(&files).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = report["candidates"].as_array().unwrap();
+    let memo: Vec<&Value> = candidates.iter().map(|c| &c["timing"]["baseline_memo"]).collect();
+    assert_eq!(memo.iter().filter(|m| m.is_null()).count(), 1, "one review measured it in full: {memo:?}");
+    for m in memo.iter().filter(|m| !m.is_null()) {
+        assert_eq!(m["used"], true, "{m}");
+        assert!(m["fresh"].as_u64().unwrap() < m["remembered"].as_u64().unwrap(), "{m}");
+    }
+    let table = sadoku(d).args(["review", "--jobs", "1", "--seed", "7"]).args(&files[..2]).output().unwrap();
+    let said = String::from_utf8_lossy(&table.stdout);
+    assert!(said.contains("remembered from an earlier review on this card"), "{}", text(&table));
+}

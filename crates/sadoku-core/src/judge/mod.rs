@@ -24,6 +24,7 @@
 //! truth computed in it are the truth (`truth.rs`), and the steps above are `launch.rs`.
 
 mod arena;
+mod baselines;
 mod launch;
 mod truth;
 
@@ -91,6 +92,8 @@ pub(crate) fn launch_failure(e: DeviceError, at: At) -> Stop {
 }
 
 pub use crate::device::Sharing;
+pub use baselines::Baselines;
+pub(crate) use baselines::{BaselineKey, Taken};
 
 /// The GPU work of a review, split so that the answer never exists where the candidate runs: the
 /// candidate's launches go to `candidate` (a worker process of its own, in production), fresh
@@ -107,7 +110,7 @@ pub struct Devices<'a> {
     pub model: Option<&'a mut crate::model::ModelWorker>,
     /// The baselines already measured on this card in this run (`time::memo`); None: every review
     /// measures its baseline in full.
-    pub baselines: Option<&'a crate::time::Baselines>,
+    pub baselines: Option<&'a Baselines>,
 }
 
 impl<'a> Devices<'a> {

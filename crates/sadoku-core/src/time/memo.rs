@@ -13,13 +13,7 @@
 //! measures the baseline in full again. A remembered baseline can therefore move a later
 //! speedup by at most the drift limit, never more.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use serde::Serialize;
-
-use super::sampler::Taken;
-use crate::vocab::Sizes;
 
 /// A review with a remembered baseline takes one baseline sample per this many candidate samples.
 pub const CHECK_EVERY: usize = 4;
@@ -31,46 +25,6 @@ pub const MIN_FRESH: usize = 3;
 /// target if that is larger (a noisier target means a looser claim anyway).
 pub fn drift_limit(target_noise: f64) -> f64 {
     (2.0 * target_noise).max(0.02)
-}
-
-/// What identifies a baseline's timing on one card.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) struct Key {
-    /// The problem's definition (its file's or spec's hash).
-    pub(super) problem_sha256: String,
-    pub(super) sizes: Sizes,
-    /// What the baseline is and computes in (library, precision; eager or compiled PyTorch).
-    pub(super) baseline: String,
-}
-
-/// The baselines measured on one card in one run. Shared by the lanes on that card (their timing
-/// never overlaps: the card's gate).
-#[derive(Debug, Default)]
-pub struct Baselines {
-    entries: Mutex<HashMap<Key, Vec<Taken>>>,
-}
-
-impl Baselines {
-    pub(super) fn get(&self, key: &Key) -> Option<Vec<Taken>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
-    }
-
-    pub(super) fn remember(&self, key: Key, samples: Vec<Taken>) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(key, samples);
-    }
-
-    pub(super) fn forget(&self, key: &Key) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
-    }
-
-    /// How many baselines are remembered.
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// How a review used a remembered baseline (`Timing::baseline_memo`).

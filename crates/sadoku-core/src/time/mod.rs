@@ -35,7 +35,7 @@ use crate::problem::{Role, Sizes};
 use crate::seeds::Seeds;
 use crate::stats::Summary;
 pub use dispute::ClockCheck;
-pub use memo::{Baselines, MemoUse};
+pub use memo::MemoUse;
 use sampler::{Sampler, sample_rounds};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -319,7 +319,7 @@ pub(crate) fn measure(
         }
     };
     // The baseline measured on this card earlier in this run, if it was (`memo`).
-    let memo_key = memo::Key {
+    let memo_key = crate::judge::BaselineKey {
         problem_sha256: problem.sha256.to_string(),
         sizes: sizes.clone(),
         baseline: format!("{} ({precision:?})", problem.baseline_name(precision)),

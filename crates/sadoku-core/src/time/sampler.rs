@@ -18,6 +18,7 @@ use crate::checks::poison_nan;
 use crate::checks::trace::{self, HiddenWork};
 use crate::device::{Buffer, DeviceError, KernelRecord, PoisonWords, Precision, Sample, TimedRun, Work};
 use crate::events::{Event, Observer};
+pub(super) use crate::judge::Taken;
 use crate::judge::{self, Arena, Devices, Plan, Stop, Truth, distributions_text, draws, reject};
 use crate::model::Access;
 use crate::problem::torch::ModelKind;
@@ -65,29 +66,6 @@ pub(super) struct Sampler<'c> {
     pub(super) remembered: Option<Vec<Taken>>,
     /// The baseline's samples taken in this review and kept (set when sampling ends).
     pub(super) fresh_baseline: Vec<Taken>,
-}
-
-/// One kept sample: event time, traced span, wall time.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Taken {
-    pub(super) event_ms: f64,
-    pub(super) span_ms: Option<f64>,
-    pub(super) wall_ms: f64,
-    pub(super) clock: Option<f64>,
-    /// The judge's clock around the request, for a device in another process.
-    pub(super) judge_ms: Option<f64>,
-}
-
-impl Taken {
-    pub(super) fn of(sample: &Sample, span_ms: Option<f64>) -> Taken {
-        Taken {
-            event_ms: sample.ms,
-            span_ms,
-            wall_ms: sample.wall_ms,
-            clock: sample.sm_clock_mhz,
-            judge_ms: sample.judge_ms,
-        }
-    }
 }
 
 impl Sampler<'_> {
