@@ -55,7 +55,8 @@ def review(path: Path, log: Path | None) -> str:
             if len(stamps) > 1 and stamps[-1] > stamps[0]:
                 # From the first verdict on: the steady rate, without the start (worker, first build).
                 steady = (len(stamps) - 1) * 3600 / (stamps[-1] - stamps[0])
-                lines.append(f"- after the first: {len(stamps) - 1} verdicts in {stamps[-1] - stamps[0]:.0f} s: {steady:.0f} per hour")
+                span = stamps[-1] - stamps[0]
+                lines.append(f"- after the first: {len(stamps) - 1} verdicts in {span:.0f} s: {steady:.0f} per hour")
     rejected = [r for r in records if r["verdict"] == "REJECTED"]
     if rejected:
         lines += ["", "| candidate | reason | evidence |", "|---|---|---|"]
