@@ -3,8 +3,8 @@
 //!
 //! The rule. A review whose baseline (problem definition, sizes, precision, the baseline itself)
 //! has not been measured on this card in this run samples it in full, alternating with the
-//! candidate; if both series converged and its rounds agreed, the baseline's kept samples are
-//! remembered. A later review of the same baseline on the same card samples the baseline only
+//! candidate; if its rounds agreed and the baseline's own samples are many and quiet enough
+//! ([`worth_remembering`]), they are remembered. A later review of the same baseline on the same card samples the baseline only
 //! on every [`CHECK_EVERY`]th candidate sample (and never fewer than [`MIN_FRESH`] times), and
 //! stops on the candidate's noise alone. Its fresh samples must agree with the remembered ones:
 //! their medians at most [`drift_limit`] apart. Then the speedup is taken against the remembered
@@ -15,11 +15,23 @@
 
 use serde::Serialize;
 
+use crate::stats::Summary;
+
 /// A review with a remembered baseline takes one baseline sample per this many candidate samples.
 pub const CHECK_EVERY: usize = 4;
 
 /// Fresh baseline samples a review takes at least, in each round, remembered baseline or not.
 pub const MIN_FRESH: usize = 3;
+
+/// Samples a fully measured baseline needs to be remembered.
+pub const MIN_REMEMBERED: usize = 10;
+
+/// Whether a baseline measured in full is worth remembering: at least [`MIN_REMEMBERED`] samples
+/// kept, spread (IQR/1.349/median) within twice the noise target. Its candidate's series need
+/// not have converged: under a tight `--time-budget` it often cannot, while the baseline did.
+pub fn worth_remembering(baseline: &Summary, target_noise: f64) -> bool {
+    baseline.samples >= MIN_REMEMBERED && baseline.noise <= 2.0 * target_noise
+}
 
 /// How far the fresh samples' median may lie from the remembered one: 2 %, or twice the noise
 /// target if that is larger (a noisier target means a looser claim anyway).

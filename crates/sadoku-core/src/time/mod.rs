@@ -400,11 +400,11 @@ pub(crate) fn measure(
             // Drifted: set aside, measured in full by the next review.
             Some(m) if !m.used => memo.forget(&memo_key),
             Some(_) => {}
-            // Measured in full here: remembered if it converged and the rounds agreed.
-            None if timing.converged
-                && timing.reliable
+            // Measured in full here: remembered if the rounds agreed and the baseline's own
+            // samples are many and quiet enough (the candidate's need not be).
+            None if timing.reliable
                 && sampler.baseline_missing.is_none()
-                && sampler.fresh_baseline.len() >= memo::MIN_FRESH =>
+                && timing.baseline.as_ref().is_some_and(|b| memo::worth_remembering(b, options.target_noise)) =>
             {
                 memo.remember(memo_key, std::mem::take(&mut sampler.fresh_baseline));
             }
