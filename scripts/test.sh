@@ -52,4 +52,11 @@ fi
 "$ruff_root/bin/ruff" check python scripts
 "$ruff_root/bin/ruff" format --check python scripts
 
+# The Python package installs from the repository, as a user installs it (its build backend,
+# pinned, comes from PyPI), and its adapters import from the installed copy.
+client_root=$(mktemp -d)
+python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$client_root" ./python
+(cd "$client_root" && PYTHONPATH="$client_root" python3 -c 'import sadoku.adapters.openenv, sadoku.adapters.trl, sadoku.adapters.verl')
+rm -rf "$client_root" python/build python/*.egg-info
+
 cargo test --workspace --locked "$@"
