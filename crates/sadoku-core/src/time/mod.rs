@@ -322,7 +322,7 @@ pub(crate) fn measure(
     let memo_key = crate::judge::BaselineKey {
         problem_sha256: problem.sha256.to_string(),
         sizes: sizes.clone(),
-        baseline: format!("{} ({precision:?})", problem.baseline_name(precision)),
+        baseline: format!("{}: {} ({precision:?})", problem.name, problem.baseline_name(precision)),
     };
     let memo = devices.baselines.filter(|_| problem.has_baseline());
     let remembered = memo.and_then(|m| m.get(&memo_key));
