@@ -49,8 +49,8 @@ if [ ! -x "$ruff_root/bin/ruff" ]; then
     echo "installing ruff (the Python linter) from PyPI into $ruff_root" >&2
     python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$ruff_root" ruff==0.17.6
 fi
-"$ruff_root/bin/ruff" check python scripts
-"$ruff_root/bin/ruff" format --check python scripts
+"$ruff_root/bin/ruff" check python scripts examples/rl
+"$ruff_root/bin/ruff" format --check python scripts examples/rl
 
 # The Python package installs from the repository, as a user installs it (its build backend,
 # pinned, comes from PyPI), and its adapters import from the installed copy.

@@ -97,3 +97,34 @@ class Adapters(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WorkedExample(unittest.TestCase):
+    """examples/rl/replay.py, the proposer loop of the docs, on the simulated device."""
+
+    def test_the_replay_loop_prints_a_reward_curve(self) -> None:
+        import contextlib
+        import importlib.util
+        import io
+        import tempfile
+        from pathlib import Path
+
+        from .support import REPO
+
+        spec = importlib.util.spec_from_file_location("replay", REPO / "examples/rl/replay.py")
+        replay = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(replay)
+        with SimJudge() as judge, tempfile.TemporaryDirectory() as tmp:
+            for name in (HONEST, "adversarial/zeroes_inputs.cu", "adversarial/tf32_operands.cu"):
+                (Path(tmp) / Path(name).name).write_text(example(name))
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                code = replay.main(
+                    [tmp, "--problem", "trimm_sim", "--batch", "2", "--device", "sim", "--time-budget", "0.5"]
+                    + ["--problems", judge.problems, "--sadoku", judge.binary]
+                )
+        text = printed.getvalue()
+        self.assertEqual(code, 0, text)
+        self.assertIn("tiled_dynamic_smem.cu", text)
+        self.assertIn("inputs modified", text)
+        self.assertIn("step   2  best", text)
