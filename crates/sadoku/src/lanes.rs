@@ -47,19 +47,29 @@ pub const FAILURES_IN_A_ROW: usize = 3;
 /// timing has the card alone) and the baselines measured on it in this run (`time::memo`: once
 /// per problem, size and precision, then re-checked), and host work's hold on all of them.
 pub struct Gates {
-    gates: Vec<(usize, GpuGate, Baselines)>,
+    cards: Vec<Card>,
     /// Why there are none: no GPU, or a `--gpus` that names none there is.
     error: Option<String>,
+}
+
+/// One GPU of the batch: its gate and the baselines measured on it.
+struct Card {
+    gpu: usize,
+    gate: GpuGate,
+    baselines: Baselines,
 }
 
 impl Gates {
     pub fn new(gpus: anyhow::Result<Vec<usize>>) -> Gates {
         match gpus {
             Ok(g) => Gates {
-                gates: g.into_iter().map(|g| (g, GpuGate::default(), Baselines::default())).collect(),
+                cards: g
+                    .into_iter()
+                    .map(|gpu| Card { gpu, gate: GpuGate::default(), baselines: Baselines::default() })
+                    .collect(),
                 error: None,
             },
-            Err(e) => Gates { gates: Vec::new(), error: Some(e.to_string()) },
+            Err(e) => Gates { cards: Vec::new(), error: Some(e.to_string()) },
         }
     }
 
@@ -67,23 +77,27 @@ impl Gates {
     pub fn gpus(&self) -> anyhow::Result<Vec<usize>> {
         match &self.error {
             Some(e) => Err(anyhow::anyhow!("{e}")),
-            None => Ok(self.gates.iter().map(|(g, _, _)| *g).collect()),
+            None => Ok(self.cards.iter().map(|c| c.gpu).collect()),
         }
     }
 
+    fn card(&self, gpu: usize) -> &Card {
+        self.cards.iter().find(|c| c.gpu == gpu).expect("a lane's GPU is one of the batch's")
+    }
+
     pub fn gate(&self, gpu: usize) -> &GpuGate {
-        &self.gates.iter().find(|(g, _, _)| *g == gpu).expect("a lane's GPU has a gate").1
+        &self.card(gpu).gate
     }
 
     /// The baselines measured on `gpu` in this run.
     pub fn baselines(&self, gpu: usize) -> &Baselines {
-        &self.gates.iter().find(|(g, _, _)| *g == gpu).expect("a lane's GPU has a gate").2
+        &self.card(gpu).baselines
     }
 
     /// Host work (describing a problem, building an extension, starting a Python process) keeps
     /// every core busy for seconds: never while any GPU of the batch is timed.
     pub fn host(&self) -> Vec<RwLockReadGuard<'_, ()>> {
-        self.gates.iter().map(|(_, g, _)| g.shared()).collect()
+        self.cards.iter().map(|c| c.gate.shared()).collect()
     }
 }
 

@@ -319,13 +319,15 @@ pub(crate) fn measure(
         }
     };
     // The baseline measured on this card earlier in this run, if it was (`memo`).
-    let memo_key = crate::judge::BaselineKey {
-        problem_sha256: problem.sha256.to_string(),
-        sizes: sizes.clone(),
-        baseline: format!("{}: {} ({precision:?})", problem.name, problem.baseline_name(precision)),
-    };
-    let memo = devices.baselines.filter(|_| problem.has_baseline());
-    let remembered = memo.and_then(|m| m.get(&memo_key));
+    let memo = devices.baselines.filter(|_| problem.has_baseline()).map(|m| {
+        let key = crate::judge::BaselineKey {
+            problem_sha256: problem.sha256.to_string(),
+            sizes: sizes.clone(),
+            baseline: format!("{}: {} ({precision:?})", problem.name, problem.baseline_name(precision)),
+        };
+        (m, key)
+    });
+    let remembered = memo.as_ref().and_then(|(m, key)| m.get(key));
     let kernel_names =
         first.work.iter().filter_map(|w| if let Work::Launch(l) = w { Some(l.kernel.clone()) } else { None }).collect();
     let mut sampler = Sampler {
@@ -395,7 +397,7 @@ pub(crate) fn measure(
         devices.reference.free(b);
     }
     let mut timing = result?;
-    if let Some(memo) = memo {
+    if let Some((memo, memo_key)) = memo {
         match &timing.baseline_memo {
             // Drifted: set aside, measured in full by the next review.
             Some(m) if !m.used => memo.forget(&memo_key),

@@ -335,7 +335,7 @@ pub(super) fn sample_rounds(
     }
     let all_c: Vec<Taken> = c.iter().flatten().copied().collect();
     let fresh: Vec<Taken> = b.iter().flatten().copied().collect();
-    s.fresh_baseline = fresh.clone();
+    s.fresh_baseline.clone_from(&fresh);
     // The remembered samples count only if the fresh ones agree with them.
     let memo_use = remembered.as_ref().filter(|_| fresh.len() >= MIN_FRESH).map(|r| {
         let both = spans(&all_c, &fresh) && spans(&all_c, r);
@@ -344,15 +344,11 @@ pub(super) fn sample_rounds(
         let limit = memo::drift_limit(options.target_noise);
         MemoUse { remembered: r.len(), fresh: fresh.len(), drift, limit, used: drift.abs() <= limit }
     });
-    if let (Some(r), Some(m)) = (&remembered, &memo_use) {
-        if m.used {
-            for round in &mut b {
-                round.extend_from_slice(r);
-            }
-        }
-    }
     let mut all_b: Vec<Taken> = fresh;
-    if let (Some(r), Some(true)) = (&remembered, memo_use.as_ref().map(|m| m.used)) {
+    if let Some(r) = remembered.as_ref().filter(|_| memo_use.as_ref().is_some_and(|m| m.used)) {
+        for round in &mut b {
+            round.extend_from_slice(r);
+        }
         all_b.extend_from_slice(r);
     }
     if all_c.len() < 3 || (with_baseline && all_b.len() < 3) {
