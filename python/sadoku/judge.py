@@ -96,6 +96,16 @@ class Judge:
     async def areview(self, source: str, problem: str | None = None, **kwargs: Any) -> Verdict:
         return (await self.areview_batch([Candidate(source, problem, **kwargs)]))[0]
 
+    def problems_listed(self) -> list[dict[str, Any]]:
+        """The problems this judge can review, as `sadoku problems --json` lists them."""
+        argv = self._global() + ["problems", "--json"]
+        if self.problems is not None:
+            argv += ["--problems", self.problems]
+        code, out, err = self._run_sync(argv)
+        if code != 0:
+            raise JudgeError(f"sadoku problems failed (exit status {code}): {err.decode(errors='replace').strip()}")
+        return json.loads(out)
+
     # -- batches ---------------------------------------------------------------------------------
 
     def review_batch(self, candidates: Sequence[Candidate]) -> list[Verdict]:

@@ -7,8 +7,6 @@ multi-turn agent can use in its next episode).
 
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,11 +61,7 @@ class KernelEnvironment:
     def catalogue(self) -> dict[str, dict[str, Any]]:
         """sadoku's problems (`sadoku problems --json`), by name."""
         if self._catalogue is None:
-            argv = self.judge._global() + ["problems", "--json"]
-            if self.judge.problems is not None:
-                argv += ["--problems", self.judge.problems]
-            listed = json.loads(subprocess.run(argv, capture_output=True, check=True).stdout)
-            self._catalogue = {p["name"]: p for p in listed}
+            self._catalogue = {p["name"]: p for p in self.judge.problems_listed()}
         return self._catalogue
 
     def reset(self, problem: str | None = None) -> KernelObservation:
