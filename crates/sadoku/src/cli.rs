@@ -77,6 +77,17 @@ pub enum Command {
     /// headers, write its temporary directory). Exit 0 when every attempt ended as it must, 1 when
     /// one did not, 2 when the test could not run.
     Sandbox(SandboxArgs),
+    /// Serve the judge over HTTP: one long-lived judge per host, one lane per GPU (`--jobs` each),
+    /// warm between reviews; the API is in docs/SERVE.md and at GET /openapi.json.
+    ///
+    /// Runs the self-test first and refuses to serve if it fails (exit 2). Every verdict is
+    /// journaled in --state before it is announced; a restart answers what was judged and queues
+    /// again what was not.
+    Serve(ServeArgs),
+    /// Prove the judge on this machine: the built-in known hacks must be REJECTED (or gain
+    /// nothing) and the reference solutions ACCEPTED. Exit 0 when every case is as it must be, 1
+    /// when one is not, 2 when the test could not run.
+    Selftest(SelftestArgs),
     /// KernelBench problem files from your own checkout (the PyTorch bridge, under way).
     #[command(subcommand)]
     Kernelbench(KernelbenchCommand),
@@ -86,6 +97,56 @@ pub enum Command {
     /// Internal: serve one candidate's GPU work over stdin/stdout for a judging parent.
     #[command(hide = true)]
     Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on; a port of 0 takes a free one (see --port-file).
+    #[arg(long, default_value = "127.0.0.1:8421", value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// Write the server's URL to this file once it listens.
+    #[arg(long, value_name = "FILE")]
+    pub port_file: Option<PathBuf>,
+    /// The token every /v1/ request must carry (`Authorization: Bearer`): this file's first line.
+    /// Else $SADOKU_TOKEN. Required unless listening on a loopback address.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The state directory: verdicts.jsonl (every verdict), queue.jsonl (every submission taken),
+    /// seeds.log, the KernelBench files sent.
+    #[arg(long, default_value = "sadoku-serve", value_name = "DIR")]
+    pub state: PathBuf,
+    /// How many candidates may wait; a submission past it is refused whole (429, Retry-After).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub queue: u32,
+    /// The Python interpreter with PyTorch, for KernelBench candidates and PyTorch baselines
+    /// (default: $SADOKU_PYTHON, else python3).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Run the self-test from this directory (selftest.toml and its files) instead of the
+    /// built-in one.
+    #[arg(long, value_name = "DIR")]
+    pub selftest_suite: Option<PathBuf>,
+    /// Serve without the self-test (/healthz and /metrics say so).
+    #[arg(long)]
+    pub skip_selftest: bool,
+    #[command(flatten)]
+    pub judging: JudgingArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SelftestArgs {
+    /// A suite directory (selftest.toml and its files) instead of the built-in one.
+    #[arg(long, value_name = "DIR")]
+    pub suite: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The Python interpreter with PyTorch, for PyTorch baselines (default: $SADOKU_PYTHON, else
+    /// python3).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    #[command(flatten)]
+    pub judging: JudgingArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -327,6 +388,27 @@ pub struct ReviewArgs {
     /// Replay a run: the master seed its report printed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Time at this size instead of the problem's, e.g. `--size N=8192`.
+    #[arg(long, value_name = "SYM=VALUE", value_parser = parse_size)]
+    pub size: Vec<(String, i64)>,
+    /// Append every verdict to this JSON Lines file as soon as it exists.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Review only shard I of N (1-based) of the candidates, chosen by each file's content, so that
+    /// N jobs split a batch with no coordination; `sadoku merge` joins their --out files.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Skip candidates already judged in --out's file (same source, same options).
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// How each candidate is judged: GPUs, lanes, timing, timeouts, sandbox, precision.
+    #[command(flatten)]
+    pub judging: JudgingArgs,
+}
+
+/// How candidates are judged, the same for `review`, `kernelbench review` and `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct JudgingArgs {
     /// GPU ordinal.
     #[arg(long, default_value_t = 0)]
     pub gpu: usize,
@@ -341,9 +423,6 @@ pub struct ReviewArgs {
     /// in host memory). Default: the machine's cores.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub build_jobs: Option<u16>,
-    /// Time at this size instead of the problem's, e.g. `--size N=8192`.
-    #[arg(long, value_name = "SYM=VALUE", value_parser = parse_size)]
-    pub size: Vec<(String, i64)>,
     /// Wall-clock bound on each candidate's time phase (warm-up and every round), in seconds.
     #[arg(long, default_value_t = 3.0, value_parser = parse_positive)]
     pub time_budget: f64,
@@ -353,16 +432,6 @@ pub struct ReviewArgs {
     /// Do not read or write the compiled-module cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Append every verdict to this JSON Lines file as soon as it exists.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Review only shard I of N (1-based) of the candidates, chosen by each file's content, so that
-    /// N jobs split a batch with no coordination; `sadoku merge` joins their --out files.
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::shard::Shard>,
-    /// Skip candidates already judged in --out's file (same source, same options).
-    #[arg(long, requires = "out")]
-    pub resume: bool,
     /// Seconds NVRTC may take for one candidate.
     #[arg(long, default_value_t = 60.0, value_parser = parse_positive)]
     pub compile_timeout: f64,

@@ -7,7 +7,9 @@
 //! - [`backend`]: where the GPU work runs (CUDA, or the simulated device of `--device sim`);
 //! - [`lanes`], [`processes`], [`sandbox`], [`python_sandbox`]: reviewing on a GPU, the worker
 //!   processes, and how they are confined;
-//! - [`output`], [`records`]: the table, JSON, exports and the HTML page; recorded runs read back.
+//! - [`output`], [`records`]: the table, JSON, exports and the HTML page; recorded runs read back;
+//! - [`serve`], [`selftest`]: the judge as a long-lived HTTP service, and the proof it gives of
+//!   itself before it serves.
 
 pub mod backend;
 pub mod candidates;
@@ -25,6 +27,8 @@ pub mod records;
 pub mod registry;
 pub mod review;
 pub mod sandbox;
+pub mod selftest;
+pub mod serve;
 pub mod shard;
 
 use std::process::ExitCode;

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::VERSION;
 use crate::backend::Backend;
 use crate::candidates::Loaded;
-use crate::cli::{PrecisionArg, ReviewArgs};
+use crate::cli::{JudgingArgs, PrecisionArg, ReviewArgs};
 use crate::journal::Journal;
 use crate::{lanes, output, progress, records, sandbox};
 
@@ -52,7 +52,7 @@ pub fn review_loaded(
         .collect();
     let timed_sizes = timed_sizes(&args.size, &valid)?;
     // The GPUs only when some candidate needs one: a batch of invalid files needs none.
-    let gates = lanes::Gates::new(if valid.is_empty() { Ok(Vec::new()) } else { gpus(backend, args) });
+    let gates = lanes::Gates::new(if valid.is_empty() { Ok(Vec::new()) } else { gpus(backend, &args.judging) });
     let feed = Feed { total: loaded.len(), items: Box::new(loaded.into_iter()), timed_sizes };
     review_stream(backend, args, started, feed, python, &gates, summary)
 }
@@ -100,25 +100,7 @@ pub fn review_stream(
     summary: &dyn Fn(&Report) -> (String, serde_json::Value),
 ) -> Result<u8> {
     let seeds = args.seed.map_or_else(Seeds::fresh, |master| Seeds { master });
-    let options = ReviewOptions {
-        timing: TimingOptions {
-            budget: Duration::from_secs_f64(args.time_budget),
-            target_noise: args.target_noise,
-            ..TimingOptions::default()
-        },
-        timed_sizes: feed.timed_sizes.clone(),
-        ..ReviewOptions::default()
-    }
-    .for_precision(match args.precision {
-        PrecisionArg::Fp32 => Precision::F32,
-        PrecisionArg::Tf32 => Precision::Tf32,
-    });
-    let timeouts = Timeouts {
-        compile: Duration::from_secs_f64(args.compile_timeout),
-        launch: Duration::from_secs_f64(args.launch_timeout),
-        candidate: Duration::from_secs_f64(args.candidate_timeout),
-        ..Timeouts::default()
-    };
+    let options = review_options(&args.judging, feed.timed_sizes.clone());
     let mut journal = match &args.out {
         Some(path) => Some(Journal::open(path, args.resume)?),
         None => None,
@@ -126,21 +108,11 @@ pub fn review_stream(
     let earlier = journal.as_ref().map(Journal::earlier).unwrap_or_default();
     let progress = progress::Progress::new();
     progress.line(&format!("sadoku {VERSION}: {} candidate(s), seed {}", feed.total, seeds.master));
-    let build_ahead = python.is_some() && !args.no_cache;
-    let plan = lanes::Plan {
-        backend,
-        seeds,
-        options: options.clone(),
-        timeouts,
-        sanitize: args.sanitize,
-        no_cache: args.no_cache,
-        sandbox: args.sandbox,
-        compile_memory: args.compile_memory,
-        python,
-    };
+    let build_ahead = python.is_some() && !args.judging.no_cache;
+    let plan = plan(backend, &args.judging, seeds, options.clone(), python);
     let batch = lanes::Batch::default();
     batch.expected.store(feed.total, std::sync::atomic::Ordering::SeqCst);
-    let builders = args.build_jobs.map_or_else(build_jobs, usize::from);
+    let builders = args.judging.build_jobs.map_or_else(build_jobs, usize::from);
 
     let mut slots: Vec<Option<CandidateReport>> = Vec::new();
     let mut queued: Vec<(usize, String)> = Vec::new();
@@ -174,9 +146,9 @@ pub fn review_stream(
                 }
                 let key = match &item {
                     Loaded::Valid(c) => {
-                        review_key(&format!("{} {}", c.sha256, c.problem.sha256), options, args.sanitize)
+                        review_key(&format!("{} {}", c.sha256, c.problem.sha256), options, args.judging.sanitize)
                     }
-                    Loaded::Invalid(r) => review_key(&r.sha256, options, args.sanitize),
+                    Loaded::Invalid(r) => review_key(&r.sha256, options, args.judging.sanitize),
                 };
                 let arrival = if let Some(&accepted) = earlier.get(&key) {
                     Arrival::Skipped { ordinal, origin: origin(&item).to_string(), accepted }
@@ -239,7 +211,7 @@ pub fn review_stream(
                                 }
                             }
                             for &gpu in &gpus {
-                                for _ in 0..args.jobs {
+                                for _ in 0..args.judging.jobs {
                                     let (sender, progress, plan) = (sender.clone(), &progress, &plan);
                                     lanes.push(scope.spawn(move || {
                                         lanes::run(gpu, gates, plan, batch, progress, |o| {
@@ -320,26 +292,8 @@ pub fn review_stream(
         }),
     };
     environment.sort_by_key(|e| e.ordinal);
-    // What the workers said engaged (the machine's offer when no worker ran).
-    let mut engaged: Vec<String> = Vec::new();
-    for c in slots.iter().flatten() {
-        if let Some(s) = &c.findings.sandbox {
-            if !engaged.contains(s) {
-                engaged.push(s.clone());
-            }
-        }
-    }
-    let engaged = if engaged.is_empty() { sandbox::probe() } else { engaged.join("; ") };
-    for e in &mut environment {
-        e.sandbox = Some(match args.sandbox {
-            sandbox::Mode::Off => "off (--sandbox off): workers run unconfined".into(),
-            mode => format!(
-                "{engaged} ({}){}",
-                if mode == sandbox::Mode::Require { "required" } else { "what engaged" },
-                if args.sanitize { "; workers under compute-sanitizer run unconfined" } else { "" }
-            ),
-        });
-    }
+    let engaged: Vec<&str> = slots.iter().flatten().filter_map(|c| c.findings.sandbox.as_deref()).collect();
+    describe_sandbox(&mut environment, &args.judging, &engaged);
     let report = Report {
         schema: sadoku_core::report::SCHEMA,
         sadoku: VERSION.into(),
@@ -457,8 +411,78 @@ pub fn origin(item: &Loaded) -> &str {
     }
 }
 
+/// The review's options as the judging flags say (`timed_sizes`: `--size`'s).
+pub fn review_options(judging: &JudgingArgs, timed_sizes: Option<Sizes>) -> ReviewOptions {
+    ReviewOptions {
+        timing: TimingOptions {
+            budget: Duration::from_secs_f64(judging.time_budget),
+            target_noise: judging.target_noise,
+            ..TimingOptions::default()
+        },
+        timed_sizes,
+        ..ReviewOptions::default()
+    }
+    .for_precision(match judging.precision {
+        PrecisionArg::Fp32 => Precision::F32,
+        PrecisionArg::Tf32 => Precision::Tf32,
+    })
+}
+
+/// The workers' timeouts as the judging flags say.
+pub fn timeouts(judging: &JudgingArgs) -> Timeouts {
+    Timeouts {
+        compile: Duration::from_secs_f64(judging.compile_timeout),
+        launch: Duration::from_secs_f64(judging.launch_timeout),
+        candidate: Duration::from_secs_f64(judging.candidate_timeout),
+        ..Timeouts::default()
+    }
+}
+
+/// What every lane of a run shares, as the judging flags say.
+pub fn plan<'a>(
+    backend: &'a dyn Backend,
+    judging: &JudgingArgs,
+    seeds: Seeds,
+    options: ReviewOptions,
+    python: Option<crate::backend::PythonPlan>,
+) -> lanes::Plan<'a> {
+    lanes::Plan {
+        backend,
+        seeds,
+        options,
+        timeouts: timeouts(judging),
+        sanitize: judging.sanitize,
+        no_cache: judging.no_cache,
+        sandbox: judging.sandbox,
+        compile_memory: judging.compile_memory,
+        python,
+    }
+}
+
+/// Say in each GPU's environment how the workers were confined: what they said engaged
+/// (`engaged`; the machine's offer when no worker ran) and whether it was required.
+pub fn describe_sandbox(environment: &mut [DeviceInfo], judging: &JudgingArgs, engaged: &[&str]) {
+    let mut said: Vec<&str> = Vec::new();
+    for s in engaged {
+        if !said.contains(s) {
+            said.push(s);
+        }
+    }
+    let engaged = if said.is_empty() { sandbox::probe() } else { said.join("; ") };
+    for e in environment {
+        e.sandbox = Some(match judging.sandbox {
+            sandbox::Mode::Off => "off (--sandbox off): workers run unconfined".into(),
+            mode => format!(
+                "{engaged} ({}){}",
+                if mode == sandbox::Mode::Require { "required" } else { "what engaged" },
+                if judging.sanitize { "; workers under compute-sanitizer run unconfined" } else { "" }
+            ),
+        });
+    }
+}
+
 /// The GPUs to review on: `--gpus all`, `--gpus 0,2`, or `--gpu N`; each one checked to exist.
-pub fn gpus(backend: &dyn Backend, args: &ReviewArgs) -> Result<Vec<usize>> {
+pub fn gpus(backend: &dyn Backend, args: &JudgingArgs) -> Result<Vec<usize>> {
     let count = backend.device_count().map_err(|e| anyhow!("{e}"))?;
     let wanted: Vec<usize> = match args.gpus.as_deref() {
         None => vec![args.gpu],

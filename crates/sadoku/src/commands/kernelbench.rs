@@ -209,7 +209,7 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
     }
     let compile = args.torch_compile.as_deref();
     let registry = std::sync::Mutex::new(registry);
-    let describer = Describer::new(files, &registry, &python, &bridge, args.review.sandbox, compile);
+    let describer = Describer::new(files, &registry, &python, &bridge, args.review.judging.sandbox, compile);
     let lines = crate::progress::Progress::lines_only();
     // The first problem here and now: a missing Python or PyTorch is said before anything else.
     if describer.describe_next(|| (), &lines) {
@@ -220,11 +220,11 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
         }
     }
     let gates = crate::lanes::Gates::new(if matched.iter().any(|m| m.problem.is_some()) {
-        crate::review::gpus(backend, &args.review)
+        crate::review::gpus(backend, &args.review.judging)
     } else {
         Ok(Vec::new())
     });
-    let describers = args.review.build_jobs.map_or(4, usize::from).clamp(1, 4);
+    let describers = args.review.judging.build_jobs.map_or(4, usize::from).clamp(1, 4);
     let plan = crate::backend::PythonPlan {
         python: python.clone(),
         bridge: bridge.path().to_path_buf(),

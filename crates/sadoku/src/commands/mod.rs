@@ -10,6 +10,7 @@ pub mod pyworker;
 pub mod report;
 pub mod review;
 pub mod sandbox;
+pub mod selftest;
 pub mod worker;
 
 use anyhow::Result;
@@ -32,6 +33,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Merge(args) => merge::run(&args.files, args.output.as_deref()),
         Command::Problem(ProblemCommand::Check(args)) => problem::check(registry, args, backend),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Serve(args) => crate::serve::run(registry, args, backend),
+        Command::Selftest(args) => selftest::run(registry, args, backend),
         Command::Kernelbench(KernelbenchCommand::Describe(args)) => kernelbench::describe(args),
         Command::Kernelbench(KernelbenchCommand::Match(args)) => kernelbench::matching(args),
         Command::Kernelbench(KernelbenchCommand::Review(args)) => kernelbench::review(registry, *args, backend),

@@ -23,8 +23,13 @@ struct ProblemRow {
     origin: &'static str,
 }
 
-pub fn run(registry: &Registry, args: ProblemsArgs) -> Result<u8> {
-    let rows: Vec<ProblemRow> = registry
+/// The problems as `sadoku problems --json` lists them (and `sadoku serve`'s `/v1/problems`).
+pub fn listing(registry: &Registry) -> serde_json::Value {
+    serde_json::to_value(rows(registry)).unwrap_or_default()
+}
+
+fn rows(registry: &Registry) -> Vec<ProblemRow> {
+    registry
         .all()
         .iter()
         .map(|p| {
@@ -50,7 +55,11 @@ pub fn run(registry: &Registry, args: ProblemsArgs) -> Result<u8> {
                 origin: p.origin,
             }
         })
-        .collect();
+        .collect()
+}
+
+pub fn run(registry: &Registry, args: ProblemsArgs) -> Result<u8> {
+    let rows = rows(registry);
     if args.json {
         output::json::print(&rows)?;
         return Ok(0);
