@@ -9,10 +9,10 @@ b=target/release/sadoku
   nvidia-smi --query-gpu=name,driver_version,uuid,clocks.max.sm --format=csv; } > $OUT/environment.txt 2>&1
 stamp() { local t0=$1; while IFS= read -r l; do printf '%8.1f %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$l"; done; }
 cleanup() { pkill -9 -f 'target/release/sadoku|sadoku_bridge' 2>/dev/null; sleep 1; }
-chmod +x .carry/new/sadoku
+chmod +x .carry/before/sadoku
 for rep in 1 2; do
-  echo "-- before the remembered baseline ($(cat .carry/new/COMMIT))" >> $OUT/summary.txt
-  SADOKU=.carry/new/sadoku OUT=$OUT/native-before scripts/throughput.sh native 1 >> $OUT/summary.txt 2>&1
+  echo "-- before the remembered baseline ($(cat .carry/before/COMMIT))" >> $OUT/summary.txt
+  SADOKU=.carry/before/sadoku OUT=$OUT/native-before scripts/throughput.sh native 1 >> $OUT/summary.txt 2>&1
   echo "-- with it ($(cat .carry/memo/COMMIT))" >> $OUT/summary.txt
   OUT=$OUT/native-memo scripts/throughput.sh native 1 >> $OUT/summary.txt 2>&1
   mv $OUT/native-before/native-1.json $OUT/native-before/run$rep.json; mv $OUT/native-memo/native-1.json $OUT/native-memo/run$rep.json
