@@ -40,6 +40,23 @@ if [ -z "${SADOKU_NO_TORCH:-}" ]; then
     export SADOKU_TORCH_PATH
 fi
 
+# The Python package's Ray pool (python/sadoku/pool.py) is tested on a local Ray cluster without
+# GPUs. Ray and its dependencies come from PyPI, pinned, into .ci/ray-root (about 210 MB, once);
+# crates/sadoku/tests/client.rs puts SADOKU_RAY_PATH on the tests' PYTHONPATH.
+ray_root=.ci/ray-root
+if [ ! -f "$ray_root/.complete" ]; then
+    echo "installing Ray from PyPI into $ray_root" >&2
+    rm -rf "$ray_root"
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --no-compile --target "$ray_root" \
+        ray==2.60.0 click==8.5.1 msgpack==1.2.4 packaging==26.4 protobuf==7.36.2 filelock==4.3.2 pyyaml==6.0.4 \
+        jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 attrs==26.1.0 \
+        requests==2.34.2 charset-normalizer==3.5.3 idna==3.21 urllib3==2.8.0 certifi==2026.10.19.post1 \
+        typing-extensions==4.16.0
+    touch "$ray_root/.complete"
+fi
+SADOKU_RAY_PATH="$PWD/$ray_root"
+export SADOKU_RAY_PATH
+
 # Style and lints first: they take seconds and say at once what a review would. The Python
 # linter comes from PyPI, pinned, into .ci/ruff-root (about 15 MB); its settings are ruff.toml.
 cargo fmt --all --check
@@ -56,7 +73,7 @@ fi
 # pinned, comes from PyPI), and its adapters import from the installed copy.
 client_root=$(mktemp -d)
 python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$client_root" ./python
-(cd "$client_root" && PYTHONPATH="$client_root" python3 -c 'import sadoku.adapters.openenv, sadoku.adapters.trl, sadoku.adapters.verl')
+(cd "$client_root" && PYTHONPATH="$client_root" python3 -c 'import sadoku.adapters.openenv, sadoku.adapters.trl, sadoku.adapters.verl, sadoku.client, sadoku.pool, sadoku.server')
 rm -rf "$client_root" python/build python/*.egg-info
 
 cargo test --workspace --locked "$@"

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .verdict import Verdict
 
@@ -46,6 +46,17 @@ class Candidate:
         if self.kind not in ("cuda", "python"):
             raise ValueError(f"kind must be 'cuda' or 'python', not {self.kind!r}")
         return ".py" if self.kind == "python" else ".cu"
+
+
+class Reviewer(Protocol):
+    """What the adapters need of a judge: this package's :class:`Judge` (the binary, run per batch),
+    :class:`sadoku.Client` (a `sadoku serve` over HTTP) or :class:`sadoku.pool.JudgePool` (servers
+    on a Ray cluster) all fit it.
+    """
+
+    def review_batch(self, candidates: Sequence[Candidate]) -> list[Verdict]: ...
+
+    def problems_listed(self) -> list[dict[str, Any]]: ...
 
 
 def _binary(binary: str | os.PathLike[str] | None) -> str:

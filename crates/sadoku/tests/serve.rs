@@ -251,6 +251,28 @@ fn a_server_judges_streams_deduplicates_and_reports_as_review_does() {
     assert_eq!(journal.len(), 4, "{journal:#?}");
 }
 
+/// A KernelBench file the server cannot describe for want of Python or PyTorch is the server's
+/// failure, not the candidate's: not reviewed (no verdict, no reward), never INVALID; an unnamed
+/// candidate is known by its review's id.
+#[test]
+fn a_server_without_pytorch_does_not_judge_kernelbench_candidates() {
+    let dir = setup();
+    let server = start(dir.path(), &["--skip-selftest", "--python", "/nonexistent/python3"]);
+    let kb = json!({ "file": "relu.py", "source": "import torch\n" });
+    let lines = server.stream(vec![
+        json!({ "source": "class ModelNew: pass\n", "kind": "python", "kernelbench": kb }),
+        json!({ "source": "unnamed and invalid", "problem": "trimm_sim" }),
+    ]);
+    assert_eq!(lines[0]["state"], "not_reviewed", "{:#}", lines[0]);
+    assert!(lines[0]["record"].is_null());
+    assert!(lines[0]["error"].as_str().unwrap().contains("cannot describe KernelBench files"), "{:#}", lines[0]);
+    let id = lines[1]["id"].as_str().unwrap();
+    assert_eq!(lines[1]["record"]["origin"], format!("request:{}", &id[..12]), "{:#}", lines[1]);
+    let (_, _, metrics) = server.call("GET", "/metrics", None, None);
+    assert!(metrics.contains("sadoku_not_reviewed_total 1"), "{metrics}");
+    assert!(!support::records(&dir.path().join("state/verdicts.jsonl")).iter().any(|r| r["problem"] == "relu"));
+}
+
 /// Requests no candidate can come from are refused with one line saying what to do.
 #[test]
 fn bad_requests_are_refused_with_a_line_saying_what_to_do() {

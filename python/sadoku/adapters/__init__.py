@@ -1,5 +1,5 @@
-"""Adapters from sadoku's judge to RL frameworks' reward interfaces (each a few lines over
-:class:`sadoku.Judge` and :func:`sadoku.reward`):
+"""Adapters from sadoku's judge to RL frameworks' reward interfaces (each a few lines over a
+judge and :func:`sadoku.reward`):
 
 - :mod:`sadoku.adapters.verl`: verl's custom reward function, ``compute_score``;
 - :mod:`sadoku.adapters.trl`: a TRL reward function for ``GRPOTrainer(reward_funcs=...)``;
@@ -7,6 +7,12 @@
 
 A completion's candidate is its last fenced code block. What a sample is for comes from the
 dataset: a problem of sadoku's library by name, or ``kernelbench:PATH`` for a KernelBench file.
+
+Each takes a judge: a :class:`sadoku.Judge` (the binary, run per batch), a :class:`sadoku.Client`
+(a `sadoku serve`, over HTTP) or a :class:`sadoku.pool.JudgePool` (servers on a Ray cluster), or
+anything else with their ``review_batch`` and ``problems_listed``. Given none, they use
+:func:`sadoku.judge_from_environment`: a Client of ``$SADOKU_URL`` (with ``$SADOKU_TOKEN``) when
+it is set, else a Judge.
 """
 
 from __future__ import annotations

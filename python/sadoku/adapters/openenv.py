@@ -2,7 +2,9 @@
 
 One episode is one problem and one attempt: ``step`` reviews the action's source and ends the
 episode with the shaped reward and the verdict in the observation (the evidence is feedback a
-multi-turn agent can use in its next episode).
+multi-turn agent can use in its next episode). The judge may be local (``Judge``) or a `sadoku
+serve` (``Client``, or ``SADOKU_URL`` set): the task comes from its problem list, the verdict
+from its review.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sadoku import Judge, RewardShaping, Verdict, reward
+from sadoku import Reviewer, RewardShaping, Verdict, judge_from_environment, reward
 from sadoku.adapters import candidate
 
 
@@ -46,9 +48,9 @@ class KernelEnvironment:
     """``reset(problem)`` then ``step(KernelAction)``; ``state`` says where the episode is."""
 
     def __init__(
-        self, judge: Judge | None = None, shaping: RewardShaping | None = None, problems: list[str] | None = None
+        self, judge: Reviewer | None = None, shaping: RewardShaping | None = None, problems: list[str] | None = None
     ):
-        self.judge = judge or Judge()
+        self.judge = judge or judge_from_environment()
         self.shaping = shaping
         self._state = KernelState()
         self._catalogue: dict[str, dict[str, Any]] | None = None

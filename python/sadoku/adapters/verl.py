@@ -9,8 +9,9 @@ In verl's configuration::
 Each sample's ``ground_truth`` (the dataset's ``reward_model.ground_truth``) names what it is
 for: a sadoku problem (``trimm``) or ``kernelbench:PATH``. verl wants a float for every sample, so
 a sample the environment could not review scores ``NOT_REVIEWED`` (0.0) and says so in the
-returned ``verdict``. The judge comes from the environment: ``SADOKU_BIN``, and
-``SADOKU_TIME_BUDGET`` (seconds per review's timing).
+returned ``verdict``. The judge comes from the environment: a `sadoku serve` at ``SADOKU_URL``
+(with the token ``SADOKU_TOKEN``) when it is set, else the binary (``SADOKU_BIN``) run per batch
+with ``SADOKU_TIME_BUDGET`` (seconds per review's timing; a server has its own).
 """
 
 from __future__ import annotations
@@ -18,20 +19,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sadoku import Judge, RewardShaping, reward
+from sadoku import Reviewer, RewardShaping, judge_from_environment, reward
 from sadoku.adapters import candidate
 
 NOT_REVIEWED = 0.0
 
-_judge: Judge | None = None
+# The judge the environment named, and what it said: made again if the environment changes.
+_judge: tuple[tuple[str | None, ...], Reviewer] | None = None
 
 
-def _default_judge() -> Judge:
+def _default_judge() -> Reviewer:
     global _judge
-    if _judge is None:
+    said = tuple(os.environ.get(v) for v in ("SADOKU_URL", "SADOKU_TOKEN", "SADOKU_BIN", "SADOKU_TIME_BUDGET"))
+    if _judge is None or _judge[0] != said:
         budget = os.environ.get("SADOKU_TIME_BUDGET")
-        _judge = Judge(time_budget=float(budget) if budget else None)
-    return _judge
+        _judge = (said, judge_from_environment(time_budget=float(budget) if budget else None))
+    return _judge[1]
 
 
 def compute_score(
@@ -40,7 +43,7 @@ def compute_score(
     ground_truth: str,
     extra_info: dict[str, Any] | None = None,
     *,
-    judge: Judge | None = None,
+    judge: Reviewer | None = None,
     shaping: RewardShaping | None = None,
 ) -> dict[str, Any]:
     """One sample's reward, as verl's reward managers call it: ``score`` and the verdict."""
@@ -55,10 +58,11 @@ def compute_score_batch(
     ground_truths: list[str],
     extra_infos: list[dict[str, Any] | None] | None = None,
     *,
-    judge: Judge | None = None,
+    judge: Reviewer | None = None,
     shaping: RewardShaping | None = None,
 ) -> list[dict[str, Any]]:
-    """A batch's rewards in one sadoku run (verl's batch reward manager's form)."""
+    """A batch's rewards in one sadoku run, or one request to the server (verl's batch reward
+    manager's form)."""
     verdicts = (judge or _default_judge()).review_batch([candidate(s, g) for s, g in zip(solution_strs, ground_truths)])
     out = []
     for v in verdicts:

@@ -249,7 +249,12 @@ async fn report(
         return error(StatusCode::NOT_FOUND, format!("no review {id} on this server: submit it first"));
     };
     let Some(record) = view.record.filter(|_| view.state == ReviewState::Done) else {
-        return error(StatusCode::CONFLICT, format!("review {id} is {:?}, not done: wait for it", view.state));
+        let state = serde_json::to_value(view.state).unwrap_or_default();
+        let state = state.as_str().unwrap_or("not done");
+        return error(
+            StatusCode::CONFLICT,
+            format!("review {id} is {state}, not done: wait for it (GET /v1/reviews/{id}?wait=60)"),
+        );
     };
     let document = app.service.report(&record);
     match query.format.as_deref() {

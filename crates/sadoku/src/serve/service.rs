@@ -113,6 +113,15 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// What a submission's item became.
+enum Prepared {
+    /// A candidate to review, or its INVALID record.
+    Loaded(Loaded),
+    /// The environment cannot review it (no Python or PyTorch to describe its KernelBench file):
+    /// not the candidate's fault, so no verdict; submitted again, it is tried again.
+    Unreviewable(String),
+}
+
 /// What decides a review's id and how it is fed, fixed for the server's life.
 pub struct Settings {
     pub options: ReviewOptions,
@@ -258,13 +267,20 @@ impl Service {
         for (i, item) in items.into_iter().enumerate() {
             let loaded = self.prepare(&item).map_err(|m| Refusal::BadRequest(format!("candidates[{i}]: {m}")))?;
             let id = self.id_of(&loaded, &item);
+            // Unnamed, a candidate is known by its review's id.
+            let loaded = match loaded {
+                Prepared::Loaded(l) if item.name.is_none() => {
+                    Prepared::Loaded(named(l, &format!("request:{}", &id[..12])))
+                }
+                other => other,
+            };
             prepared.push((loaded, id, item));
         }
         let mut jobs = lock(&self.jobs);
         let mut fresh: Vec<&str> = Vec::new();
         for (loaded, id, _) in &prepared {
             let known = jobs.by_id.get(id).is_some_and(|j| j.state != State::NotReviewed);
-            if matches!(loaded, Loaded::Valid(_)) && !known && !fresh.contains(&id.as_str()) {
+            if matches!(loaded, Prepared::Loaded(Loaded::Valid(_))) && !known && !fresh.contains(&id.as_str()) {
                 fresh.push(id);
             }
         }
@@ -288,7 +304,13 @@ impl Service {
                 continue;
             }
             match loaded {
-                Loaded::Invalid(mut report) => {
+                Prepared::Unreviewable(why) => {
+                    self.metrics.not_reviewed();
+                    let job = Job { state: State::NotReviewed, record: None, error: Some(why) };
+                    jobs.by_id.insert(id.clone(), job);
+                    admitted.push(Admitted { index, id, state: State::NotReviewed, deduplicated: false });
+                }
+                Prepared::Loaded(Loaded::Invalid(mut report)) => {
                     report.key = id.clone();
                     store.verdict(&report).map_err(|e| Refusal::Internal(format!("{e:#}")))?;
                     self.metrics.verdict(&report);
@@ -296,7 +318,7 @@ impl Service {
                         .insert(id.clone(), Job { state: State::Done, record: Some(Arc::new(*report)), error: None });
                     admitted.push(Admitted { index, id, state: State::Done, deduplicated: false });
                 }
-                Loaded::Valid(candidate) => {
+                Prepared::Loaded(Loaded::Valid(candidate)) => {
                     store.queued(&Queued { id: id.clone(), item }).map_err(|e| Refusal::Internal(format!("{e:#}")))?;
                     let python = candidate.is_python();
                     let at = self.batch.push(Arc::new(candidate), self.settings.build_ahead && python);
@@ -401,11 +423,11 @@ impl Service {
 
     /// The review's id: `sadoku review --out`'s key for the same candidate and options. An invalid
     /// one's says what made it invalid too (the problem asked, the KernelBench file).
-    fn id_of(&self, loaded: &Loaded, item: &Item) -> String {
-        let what = match loaded {
-            Loaded::Valid(c) => format!("{} {}", c.sha256, c.problem.sha256),
-            Loaded::Invalid(r) => {
-                let mut what = r.sha256.clone();
+    fn id_of(&self, prepared: &Prepared, item: &Item) -> String {
+        let what = match prepared {
+            Prepared::Loaded(Loaded::Valid(c)) => format!("{} {}", c.sha256, c.problem.sha256),
+            Prepared::Loaded(Loaded::Invalid(_)) | Prepared::Unreviewable(_) => {
+                let mut what = hex::encode(Sha256::digest(item.source.as_bytes()));
                 if let Some(p) = &item.problem {
                     what.push_str(&format!(" asked {p}"));
                 }
@@ -420,7 +442,7 @@ impl Service {
 
     /// The candidate an item holds, or its INVALID record; `Err`: a request no candidate can come
     /// from.
-    fn prepare(&self, item: &Item) -> Result<Loaded, String> {
+    fn prepare(&self, item: &Item) -> Result<Prepared, String> {
         let origin = item.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "request".into());
         if origin.len() > 512 || origin.contains(['\n', '\r']) {
             return Err("`name` must be one line of at most 512 bytes".into());
@@ -446,33 +468,40 @@ impl Service {
             }
             // A problem of the registry only: a problem named by a path is never looked up on the
             // server's disk.
-            return Ok(match Candidate::from_source(&lock(&self.registry), origin.clone(), item.source.clone()) {
-                Ok(c) => asked(c),
-                Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
-            });
+            return Ok(Prepared::Loaded(
+                match Candidate::from_source(&lock(&self.registry), origin.clone(), item.source.clone()) {
+                    Ok(c) => asked(c),
+                    Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
+                },
+            ));
         };
         let problem = match self.kernelbench_problem(kb)? {
             Ok(p) => p,
+            Err(why) if crate::kernelbench::fatal(&why) => {
+                return Ok(Prepared::Unreviewable(format!("this server cannot describe KernelBench files: {why}")));
+            }
             Err(why) => {
                 let stem = kb.file.trim_end_matches(".py");
-                return Ok(invalid(stem, format!("its problem cannot be judged: {why}")));
+                return Ok(Prepared::Loaded(invalid(stem, format!("its problem cannot be judged: {why}"))));
             }
         };
         if item.kind == Kind::Cuda && item.source.trim_start().starts_with("/* sadoku") {
-            return Ok(match Candidate::from_source(&lock(&self.registry), origin.clone(), item.source.clone()) {
-                Ok(c) if c.problem.sha256 != problem.sha256 => invalid(
-                    c.problem.name,
-                    format!("its front matter names problem `{}`, not the KernelBench file sent", c.problem.name),
-                ),
-                Ok(c) => asked(c),
-                Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
-            });
+            return Ok(Prepared::Loaded(
+                match Candidate::from_source(&lock(&self.registry), origin.clone(), item.source.clone()) {
+                    Ok(c) if c.problem.sha256 != problem.sha256 => invalid(
+                        c.problem.name,
+                        format!("its front matter names problem `{}`, not the KernelBench file sent", c.problem.name),
+                    ),
+                    Ok(c) => asked(c),
+                    Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
+                },
+            ));
         }
         let kind = if item.kind == Kind::Cuda { ModelKind::Archive } else { ModelKind::ModelNew };
-        Ok(match Candidate::python(origin.clone(), item.source.clone(), problem, kind) {
+        Ok(Prepared::Loaded(match Candidate::python(origin.clone(), item.source.clone(), problem, kind) {
             Ok(c) => asked(c),
             Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
-        })
+        }))
     }
 
     /// A KernelBench file's problem, described once per content (confined, as host work); the
@@ -511,8 +540,26 @@ impl Service {
         if let Err(e) = &result {
             eprintln!("sadoku serve: {name}: {e}");
         }
-        lock(&k.described).insert(digest, result.clone());
+        // No Python or PyTorch is the server's state, not the file's: tried again next time.
+        if !matches!(&result, Err(e) if crate::kernelbench::fatal(e)) {
+            lock(&k.described).insert(digest, result.clone());
+        }
         Ok(result)
+    }
+}
+
+/// `loaded` known by `origin` (its record's origin and name).
+fn named(loaded: Loaded, origin: &str) -> Loaded {
+    match loaded {
+        Loaded::Valid(mut c) => {
+            c.origin = origin.to_string();
+            Loaded::Valid(c)
+        }
+        Loaded::Invalid(mut r) => {
+            r.origin = origin.to_string();
+            r.name = origin.to_string();
+            Loaded::Invalid(r)
+        }
     }
 }
 
