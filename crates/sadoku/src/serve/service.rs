@@ -239,7 +239,7 @@ impl Service {
 
     /// The problems the server's registry holds, as `sadoku problems --json` lists them.
     pub fn problems(&self) -> serde_json::Value {
-        crate::commands::problems::listing(&lock(&self.registry))
+        crate::registry::listing(&lock(&self.registry))
     }
 
     /// Take a submission whole or not at all: each candidate prepared (an invalid one judged at
