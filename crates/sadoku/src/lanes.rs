@@ -34,6 +34,9 @@ pub struct Plan<'a> {
     /// Python workers, for Python candidates and KernelBench problems: the interpreter, the
     /// bridge's sources, the device they use (`cuda`, or `cpu` for tests).
     pub python: Option<PythonPlan>,
+    /// A lane with nothing to review keeps a native worker started for whatever comes next (a
+    /// server's lanes wait for candidates; a batch's lane that is idle is done).
+    pub spare_worker: bool,
 }
 
 /// One lane's outcome for one candidate (by its index in the [`Batch`]).
@@ -116,7 +119,8 @@ pub struct Batch {
 
 #[derive(Default)]
 struct Queue {
-    candidates: Vec<Arc<Candidate>>,
+    /// Every candidate by its index; None once released (a server's, after its outcome).
+    candidates: Vec<Option<Arc<Candidate>>>,
     /// Not yet handed to a lane.
     waiting: VecDeque<usize>,
     /// No more candidates will come.
@@ -152,7 +156,7 @@ impl Batch {
     pub fn push(&self, candidate: Arc<Candidate>, build: bool) -> usize {
         let mut q = self.lock();
         let index = q.candidates.len();
-        q.candidates.push(candidate);
+        q.candidates.push(Some(candidate));
         q.waiting.push_back(index);
         if build {
             q.to_build.push_back(index);
@@ -170,7 +174,15 @@ impl Batch {
     }
 
     pub fn candidate(&self, index: usize) -> Arc<Candidate> {
-        Arc::clone(&self.lock().candidates[index])
+        Arc::clone(self.lock().candidates[index].as_ref().expect("a released candidate is never asked for again"))
+    }
+
+    /// Forget candidate `index` (its outcome is delivered and nothing asks for it again): a
+    /// server's batch never ends, and must not keep every source it was sent.
+    pub fn release(&self, index: usize) {
+        if let Some(c) = self.lock().candidates.get_mut(index) {
+            *c = None;
+        }
     }
 
     /// How many candidates have come so far.
@@ -209,6 +221,12 @@ impl Batch {
             }
             q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Whether the lane is about to wait: no candidate waits now, and more may come.
+    fn try_peek_empty(&self) -> bool {
+        let q = self.lock();
+        !self.stopped() && !q.closed && q.waiting.is_empty()
     }
 
     /// The next candidate for a lane if one is waiting now (a lane taking one ahead).
@@ -325,6 +343,8 @@ pub fn run(
         });
         // The lane's next candidate, its worker starting while this one is reviewed.
         let ahead: Mutex<Option<Ahead>> = Mutex::default();
+        // A native worker started while the lane had nothing to do (`Plan::spare_worker`).
+        let mut spare: Option<sadoku_core::protocol::RemoteDevice> = None;
         // Take the next waiting candidate for this lane and have its worker started, unless one is
         // taken already: when a review starts, and again when it starts verifying (a candidate
         // may have come in the meantime: a batch's first reviews start as it fills).
@@ -350,13 +370,24 @@ pub fn run(
                     });
                     (i, Worker { started: Some((worker, waited.elapsed().as_secs_f64())), prebuilt })
                 }
-                None => match batch.next() {
-                    Some(i) => {
-                        batch.await_build(i);
-                        (i, Worker { started: None, prebuilt: batch.prebuilt(i) })
+                None => {
+                    // Nothing taken ahead: while the lane waits, a native worker is started for
+                    // whatever comes (host work, as any start: never during a timing).
+                    if plan.spare_worker && spare.is_none() && batch.try_peek_empty() {
+                        let _host = gates.host();
+                        spare =
+                            plan.backend.spawn_worker(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory).ok();
                     }
-                    None => break,
-                },
+                    match batch.next() {
+                        Some(i) => {
+                            batch.await_build(i);
+                            let c = batch.candidate(i);
+                            let started = if c.is_python() { None } else { spare.take().map(|w| (Ok(w), 0.0)) };
+                            (i, Worker { started, prebuilt: batch.prebuilt(i) })
+                        }
+                        None => break,
+                    }
+                }
             };
             take_ahead();
             let candidate = batch.candidate(index);

@@ -456,6 +456,7 @@ pub fn plan<'a>(
         sandbox: judging.sandbox,
         compile_memory: judging.compile_memory,
         python,
+        spare_worker: false,
     }
 }
 

@@ -409,6 +409,27 @@ fn a_restarted_server_keeps_what_it_judged_and_judges_what_it_had_taken() {
     assert_eq!(journal.len(), 2, "each judged once: {journal:#?}");
 }
 
+/// A lane with nothing to review keeps a worker started: the next native candidate's review does
+/// not wait for one (its record's `worker_start_s` is 0), in a server; a one-shot review starts
+/// its first worker when it needs it.
+#[test]
+fn an_idle_lane_keeps_a_worker_started_for_the_next_candidate() {
+    let dir = setup();
+    let server = start(dir.path(), &["--skip-selftest"]);
+    let started = |line: &Value| line["record"]["phases"]["worker_start_s"].as_f64().unwrap();
+    // Time for the idle lane to start its spare (a simulated worker starts in milliseconds).
+    std::thread::sleep(Duration::from_secs(3));
+    let first = server.stream(vec![candidate("seed/tiled_smem.cu", "same")]);
+    assert_eq!(started(&first[0]), 0.0, "{:#}", first[0]["record"]["phases"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let second = server.stream(vec![candidate("seed/tiled_smem.cu", "spare 2")]);
+    assert_eq!(second[0]["record"]["verdict"], "ACCEPTED");
+    assert_eq!(started(&second[0]), 0.0, "{:#}", second[0]["record"]["phases"]);
+    // The one-shot review of the same candidate waited for its worker.
+    let offline = reviewed(dir.path(), &["seed/tiled_smem.cu"]);
+    assert!(offline[0]["phases"]["worker_start_s"].as_f64().unwrap() > 0.0, "{:#}", offline[0]["phases"]);
+}
+
 /// SIGTERM stops the server cleanly: it stops listening and exits 0.
 #[test]
 fn sigterm_stops_the_server_cleanly() {

@@ -155,6 +155,7 @@ fn prove(
         sandbox: sandbox::Mode::Auto,
         compile_memory: 4.0,
         python: None,
+        spare_worker: false,
     };
     let progress = progress::Progress::new();
     let mut outcomes = Vec::new();

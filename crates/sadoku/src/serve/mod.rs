@@ -63,7 +63,7 @@ pub fn run(registry: &mut Registry, args: ServeArgs, backend: &dyn Backend) -> R
     let seeds = Seeds::fresh();
     store.seed(seeds.master)?;
     let options = review::review_options(judging, None);
-    let plan = review::plan(backend, judging, seeds, options.clone(), Some(plan_python));
+    let mut plan = review::plan(backend, judging, seeds, options.clone(), Some(plan_python));
     let gates = Arc::new(Gates::new(Ok(gpus.clone())));
 
     let selftest = if args.skip_selftest {
@@ -90,6 +90,8 @@ pub fn run(registry: &mut Registry, args: ServeArgs, backend: &dyn Backend) -> R
         summary
     };
 
+    // From here on a lane waits for candidates: it keeps a worker started for the next one.
+    plan.spare_worker = true;
     let batch = Arc::new(Batch::default());
     let lanes_count = gpus.len() * usize::from(judging.jobs);
     let service = Arc::new(Service::new(Parts {

@@ -360,6 +360,7 @@ impl Service {
         jobs.by_id.insert(id, job);
         jobs.waiting = jobs.waiting.saturating_sub(1);
         drop(jobs);
+        self.batch.release(index);
         self.changed.send_modify(|g| *g += 1);
     }
 
