@@ -73,8 +73,9 @@ def main() -> int:
     for i in range(5):
         time.sleep(1)  # the lane idle, as between a trainer's steps
         seconds, lines = stream(url, [{"source": tagged(fix, f"latency {i} {time.time()}"), "name": fix.name}])
+        record = lines[0]["record"]
         latency.append(
-            {"s": seconds, "verdict": lines[0]["record"]["verdict"], "review_s": lines[0]["record"]["review_s"]}
+            {"s": seconds, "verdict": record["verdict"], "review_s": record["review_s"], "phases": record.get("phases")}
         )
     result["latency"] = latency
     each = ", ".join(f"{x['s']:.3f}" for x in latency)
