@@ -296,8 +296,27 @@ impl Service {
             });
         }
         let mut store = lock(&self.store);
+        // Everything new on disk before anything is taken (a candidate's submission, an invalid
+        // one's verdict): a journal that cannot be written refuses the submission whole.
+        let mut written: Vec<String> = Vec::new();
+        for (loaded, id, item) in &mut prepared {
+            let known = jobs.by_id.get(id.as_str()).is_some_and(|j| j.state != State::NotReviewed);
+            if known || written.contains(id) {
+                continue;
+            }
+            let wrote = match loaded {
+                Prepared::Loaded(Loaded::Valid(_)) => store.queued(&Queued { id: id.clone(), item: item.clone() }),
+                Prepared::Loaded(Loaded::Invalid(report)) => {
+                    report.key = id.clone();
+                    store.verdict(report)
+                }
+                Prepared::Unreviewable(_) => Ok(()),
+            };
+            wrote.map_err(|e| Refusal::Internal(format!("{e:#}")))?;
+            written.push(id.clone());
+        }
         let mut admitted = Vec::with_capacity(prepared.len());
-        for (index, (loaded, id, item)) in prepared.into_iter().enumerate() {
+        for (index, (loaded, id, _)) in prepared.into_iter().enumerate() {
             if let Some(job) = jobs.by_id.get(&id).filter(|j| j.state != State::NotReviewed) {
                 self.metrics.deduplicated();
                 admitted.push(Admitted { index, id, state: job.state, deduplicated: true });
@@ -310,16 +329,13 @@ impl Service {
                     jobs.by_id.insert(id.clone(), job);
                     admitted.push(Admitted { index, id, state: State::NotReviewed, deduplicated: false });
                 }
-                Prepared::Loaded(Loaded::Invalid(mut report)) => {
-                    report.key = id.clone();
-                    store.verdict(&report).map_err(|e| Refusal::Internal(format!("{e:#}")))?;
+                Prepared::Loaded(Loaded::Invalid(report)) => {
                     self.metrics.verdict(&report);
                     jobs.by_id
                         .insert(id.clone(), Job { state: State::Done, record: Some(Arc::new(*report)), error: None });
                     admitted.push(Admitted { index, id, state: State::Done, deduplicated: false });
                 }
                 Prepared::Loaded(Loaded::Valid(candidate)) => {
-                    store.queued(&Queued { id: id.clone(), item }).map_err(|e| Refusal::Internal(format!("{e:#}")))?;
                     let python = candidate.is_python();
                     let at = self.batch.push(Arc::new(candidate), self.settings.build_ahead && python);
                     if jobs.by_index.len() <= at {
@@ -332,7 +348,6 @@ impl Service {
                 }
             }
         }
-        drop(store);
         drop(jobs);
         self.changed.send_modify(|g| *g += 1);
         Ok(admitted)
