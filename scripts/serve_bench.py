@@ -93,16 +93,20 @@ def main() -> int:
     ]
     seconds, lines = stream(url, batch)
     accepted = sum(1 for line in lines if line.get("record") and line["record"]["verdict"] == "ACCEPTED")
+    gpus = max(1, len(result["health"].get("gpus", [])))
+    per_hour = 3600 * len(lines) / seconds
     result["throughput"] = {
         "reviews": len(lines),
         "accepted": accepted,
         "s": seconds,
-        "per_gpu_hour": 3600 * len(lines) / seconds,
+        "gpus": gpus,
+        "per_hour": per_hour,
+        "per_gpu_hour": per_hour / gpus,
         "first_s": min(line["t"] for line in lines),
     }
     print(
-        f"throughput (honest set x{args.copies}, one request): {len(lines)} reviews ({accepted} accepted) in "
-        f"{seconds:.1f} s: {3600 * len(lines) / seconds:.0f} per GPU-hour"
+        f"throughput (honest set x{args.copies}, one request, {gpus} GPU(s)): {len(lines)} reviews ({accepted} "
+        f"accepted) in {seconds:.1f} s: {per_hour:.0f} per hour, {per_hour / gpus:.0f} per GPU-hour"
     )
 
     if args.quick:
