@@ -430,6 +430,35 @@ fn an_idle_lane_keeps_a_worker_started_for_the_next_candidate() {
     assert!(offline[0]["phases"]["worker_start_s"].as_f64().unwrap() > 0.0, "{:#}", offline[0]["phases"]);
 }
 
+/// A server on two (simulated) GPUs: a lane on each, each card timed on its own; every candidate
+/// reviewed once, on one of them, and both busy.
+#[test]
+fn a_server_reviews_on_every_gpu_it_is_given() {
+    let dir = setup();
+    let mut cmd = serve_command(dir.path(), &["--skip-selftest", "--gpus", "all"]);
+    cmd.env("SADOKU_SIM_GPUS", "2");
+    let server = start_with(cmd, dir.path());
+    let (_, health) = server.get("/healthz");
+    assert_eq!(health["gpus"].as_array().unwrap().len(), 2, "{health:#}");
+    assert_eq!(health["lanes"], 2);
+    let batch: Vec<Value> = (0..6).map(|i| candidate("seed/tiled_smem.cu", &format!("two gpus {i}"))).collect();
+    let lines = server.stream(batch);
+    let mut on = [0, 0];
+    for line in &lines {
+        assert_eq!(line["record"]["verdict"], "ACCEPTED", "{line:#}");
+        on[line["record"]["gpu"].as_u64().unwrap() as usize] += 1;
+    }
+    assert!(on[0] > 0 && on[1] > 0, "every review on one GPU: {on:?}");
+    let (_, _, metrics) = server.call("GET", "/metrics", None, None);
+    for gpu in ["0", "1"] {
+        let busy = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("sadoku_gpu_busy_seconds_total{{gpu=\"{gpu}\"}} ")))
+            .unwrap_or_else(|| panic!("no busy seconds for GPU {gpu}:\n{metrics}"));
+        assert!(busy.parse::<f64>().unwrap() > 0.0, "GPU {gpu} idle:\n{metrics}");
+    }
+}
+
 /// SIGTERM stops the server cleanly: it stops listening and exits 0.
 #[test]
 fn sigterm_stops_the_server_cleanly() {

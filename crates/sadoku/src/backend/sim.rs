@@ -24,12 +24,15 @@ impl Backend for Sim {
         DeviceArg::Sim
     }
 
+    /// One simulated GPU, or `$SADOKU_SIM_GPUS` of them (tests of several GPUs' lanes).
     fn device_count(&self) -> Result<usize, DeviceError> {
-        Ok(1)
+        Ok(std::env::var("SADOKU_SIM_GPUS").ok().and_then(|n| n.parse().ok()).filter(|&n| n > 0).unwrap_or(1))
     }
 
-    fn open_judge(&self, _gpu: usize, _no_cache: bool) -> Result<Box<dyn JudgeDevice>, DeviceError> {
-        Ok(Box::new(SimDevice::new()))
+    fn open_judge(&self, gpu: usize, _no_cache: bool) -> Result<Box<dyn JudgeDevice>, DeviceError> {
+        let mut device = SimDevice::new();
+        device.set_ordinal(gpu);
+        Ok(Box::new(device))
     }
 
     fn open_worker(&self, _gpu: usize, _compile_memory_gib: f64) -> Result<Box<dyn WorkerDevice>, DeviceError> {

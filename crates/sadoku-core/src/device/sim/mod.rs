@@ -288,6 +288,11 @@ impl SimDevice {
 
     /// Say how this device's process is confined (a simulated worker's sandbox, under `sadoku
     /// --device sim`), in its [`DeviceInfo`], as `CudaDevice::set_sandbox` does.
+    /// The GPU ordinal this simulated device says it is (a machine of several simulated GPUs).
+    pub fn set_ordinal(&mut self, ordinal: usize) {
+        self.info.ordinal = ordinal;
+    }
+
     pub fn set_sandbox(&mut self, description: String) {
         self.info.sandbox = Some(description);
     }
