@@ -375,8 +375,7 @@ pub fn run(
                     // whatever comes (host work, as any start: never during a timing).
                     if plan.spare_worker && spare.is_none() && batch.try_peek_empty() {
                         let _host = gates.host();
-                        spare =
-                            plan.backend.spawn_worker(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory).ok();
+                        spare = native_worker(gpu, plan).ok();
                     }
                     match batch.next() {
                         Some(i) => {
@@ -462,8 +461,13 @@ fn start_worker(gpu: usize, plan: &Plan, candidate: &Candidate, prebuilt: bool) 
         let cache = if prebuilt { crate::backend::Cache::Prebuilt } else { crate::backend::Cache::Private };
         python.spawn_candidate(gpu, plan.timeouts, plan.sandbox, &candidate.source, cache)
     } else {
-        plan.backend.spawn_worker(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)
+        native_worker(gpu, plan)
     }
+}
+
+/// A native candidate's worker: the same for every native candidate until it starts a review.
+fn native_worker(gpu: usize, plan: &Plan) -> Started {
+    plan.backend.spawn_worker(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)
 }
 
 /// Build the extensions of the batch's Python candidates ahead of their reviews, in review order,

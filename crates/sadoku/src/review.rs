@@ -562,7 +562,7 @@ fn place(slots: &mut Vec<Option<CandidateReport>>, ordinal: usize, report: Optio
 }
 
 /// `--build-jobs` unless given: the machine's cores.
-fn build_jobs() -> usize {
+pub fn build_jobs() -> usize {
     std::thread::available_parallelism().map_or(4, |n| n.get())
 }
 

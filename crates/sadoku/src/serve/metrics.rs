@@ -94,8 +94,11 @@ impl Metrics {
     }
 
     /// Seconds until `behind` candidates more could be reviewed at the recent rate.
+    /// (Before any review ended, half a review per second a lane.)
     pub fn retry_after(&self, behind: usize, lanes: usize) -> u64 {
-        super::service::retry_after(behind, self.per_second(), lanes)
+        let per_second = self.per_second();
+        let rate = if per_second > 0.0 { per_second } else { 0.5 * lanes.max(1) as f64 };
+        ((behind as f64 / rate).ceil() as u64).clamp(1, 600)
     }
 
     /// Everything, as Prometheus scrapes it.

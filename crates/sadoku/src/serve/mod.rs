@@ -122,8 +122,7 @@ pub fn run(registry: &mut Registry, args: ServeArgs, backend: &dyn Backend) -> R
         .map_err(|e| anyhow!("--listen {listen}: cannot listen: {e}"))?;
     let address = listener.local_addr()?;
     let shutting_down = std::sync::atomic::AtomicBool::new(false);
-    let builders =
-        judging.build_jobs.map_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get()), usize::from);
+    let builders = judging.build_jobs.map_or_else(review::build_jobs, usize::from);
 
     std::thread::scope(|scope| -> Result<u8> {
         let (service, plan, gates, batch, progress, shutting_down) =

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sadoku_core::candidate::{Candidate, SpecError};
 use sadoku_core::device::DeviceInfo;
@@ -277,33 +277,31 @@ impl Service {
             prepared.push((loaded, id, item));
         }
         let mut jobs = lock(&self.jobs);
-        let mut fresh: Vec<&str> = Vec::new();
-        for (loaded, id, _) in &prepared {
+        // New: neither taken before (a review the environment kept from a verdict is taken again)
+        // nor earlier in this submission. Everything else is answered with the review it repeats.
+        let mut new = Vec::with_capacity(prepared.len());
+        for (i, (_, id, _)) in prepared.iter().enumerate() {
             let known = jobs.by_id.get(id).is_some_and(|j| j.state != State::NotReviewed);
-            if matches!(loaded, Prepared::Loaded(Loaded::Valid(_))) && !known && !fresh.contains(&id.as_str()) {
-                fresh.push(id);
-            }
+            new.push(!known && !prepared[..i].iter().any(|(_, earlier, _)| earlier == id));
         }
-        if bounded && jobs.waiting + fresh.len() > self.settings.capacity {
+        let fresh = prepared
+            .iter()
+            .zip(&new)
+            .filter(|((loaded, _, _), new)| **new && matches!(loaded, Prepared::Loaded(Loaded::Valid(_))))
+            .count();
+        if bounded && jobs.waiting + fresh > self.settings.capacity {
             self.metrics.refused("queue_full");
             return Err(Refusal::Full {
-                retry_after_s: self
-                    .metrics
-                    .retry_after(jobs.waiting + fresh.len() - self.settings.capacity, self.lanes),
+                retry_after_s: self.metrics.retry_after(jobs.waiting + fresh - self.settings.capacity, self.lanes),
                 waiting: jobs.waiting,
                 capacity: self.settings.capacity,
-                asked: fresh.len(),
+                asked: fresh,
             });
         }
         let mut store = lock(&self.store);
         // Everything new on disk before anything is taken (a candidate's submission, an invalid
         // one's verdict): a journal that cannot be written refuses the submission whole.
-        let mut written: Vec<String> = Vec::new();
-        for (loaded, id, item) in &mut prepared {
-            let known = jobs.by_id.get(id.as_str()).is_some_and(|j| j.state != State::NotReviewed);
-            if known || written.contains(id) {
-                continue;
-            }
+        for ((loaded, id, item), _) in prepared.iter_mut().zip(&new).filter(|(_, new)| **new) {
             let wrote = match loaded {
                 Prepared::Loaded(Loaded::Valid(_)) => store.queued(&Queued { id: id.clone(), item: item.clone() }),
                 Prepared::Loaded(Loaded::Invalid(report)) => {
@@ -313,13 +311,13 @@ impl Service {
                 Prepared::Unreviewable(_) => Ok(()),
             };
             wrote.map_err(|e| Refusal::Internal(format!("{e:#}")))?;
-            written.push(id.clone());
         }
         let mut admitted = Vec::with_capacity(prepared.len());
-        for (index, (loaded, id, _)) in prepared.into_iter().enumerate() {
-            if let Some(job) = jobs.by_id.get(&id).filter(|j| j.state != State::NotReviewed) {
+        for (index, ((loaded, id, _), new)) in prepared.into_iter().zip(new).enumerate() {
+            if !new {
+                let state = jobs.by_id.get(&id).map_or(State::NotReviewed, |j| j.state);
                 self.metrics.deduplicated();
-                admitted.push(Admitted { index, id, state: job.state, deduplicated: true });
+                admitted.push(Admitted { index, id, state, deduplicated: true });
                 continue;
             }
             match loaded {
@@ -586,15 +584,4 @@ fn file_digest(kb: &KernelbenchFile) -> String {
     h.update(kb.file.as_bytes());
     h.update(kb.source.as_bytes());
     hex::encode(h.finalize())
-}
-
-/// How long a batch would wait for `behind` candidates at the recent rate.
-pub fn retry_after(behind: usize, per_second: f64, lanes: usize) -> u64 {
-    let rate = if per_second > 0.0 { per_second } else { 0.5 * lanes.max(1) as f64 };
-    ((behind as f64 / rate).ceil() as u64).clamp(1, 600)
-}
-
-/// An instant's age, for the metrics.
-pub fn age(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64()
 }

@@ -84,10 +84,6 @@ impl Store {
         Ok((store, Earlier { verdicts, pending, torn }))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// A verdict, on disk before anyone hears of it.
     pub fn verdict(&mut self, report: &CandidateReport) -> Result<()> {
         write_line(&mut self.verdicts, &serde_json::to_string(report)?)
