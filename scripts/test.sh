@@ -20,15 +20,16 @@ fi
 
 # The PyTorch bridge's Python side is tested on the CPU with PyTorch from PyPI. PyPI's Linux wheel
 # is the CUDA build and does not import without the NVIDIA libraries it links, so those come too
-# (about 2.4 GB to download, once, into .ci/torch-root; no GPU is used), and NumPy, which the
-# bridge's tests use to hand bytes to PyTorch. SADOKU_NO_TORCH=1 skips it.
+# (about 2.4 GB to download, once, into .ci/torch-root; no GPU is used), NumPy, which the
+# bridge's tests use to hand bytes to PyTorch, and ninja, with which PyTorch builds the C++
+# extensions of the extension store's tests. SADOKU_NO_TORCH=1 skips it.
 if [ -z "${SADOKU_NO_TORCH:-}" ]; then
     torch_root=.ci/torch-root
-    if [ ! -f "$torch_root/.complete" ] || [ ! -d "$torch_root/numpy" ]; then
+    if [ ! -f "$torch_root/.complete" ] || [ ! -d "$torch_root/numpy" ] || [ ! -x "$torch_root/bin/ninja" ]; then
         echo "installing PyTorch (CPU use) from PyPI into $torch_root" >&2
         rm -rf "$torch_root"
-        python3 -m pip install --quiet --disable-pip-version-check --no-deps --no-compile --target "$torch_root" \
-            torch==2.15.0 filelock==4.3.1 typing-extensions==4.16.0 sympy==1.14.0 mpmath==1.3.0 networkx==3.6.1 \
+        python3 -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps --no-compile --target "$torch_root" \
+            ninja==1.13.0 torch==2.15.0 filelock==4.3.1 typing-extensions==4.16.0 sympy==1.14.0 mpmath==1.3.0 networkx==3.6.1 \
             jinja2==3.1.6 markupsafe==3.0.4 fsspec==2026.9.0 numpy==2.3.5 \
             nvidia-cublas==13.4.1.3 nvidia-cuda-runtime==13.2.86 nvidia-cufft==12.2.0.57 nvidia-cufile==1.17.1.22 \
             nvidia-cuda-cupti==13.2.86 nvidia-cusparse==12.7.10.12 nvidia-nvjitlink==13.5.37 \
@@ -47,7 +48,7 @@ ray_root=.ci/ray-root
 if [ ! -f "$ray_root/.complete" ]; then
     echo "installing Ray from PyPI into $ray_root" >&2
     rm -rf "$ray_root"
-    python3 -m pip install --quiet --disable-pip-version-check --no-deps --no-compile --target "$ray_root" \
+    python3 -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps --no-compile --target "$ray_root" \
         ray==2.60.0 click==8.5.1 msgpack==1.2.4 packaging==26.4 protobuf==7.36.2 filelock==4.3.2 pyyaml==6.0.4 \
         jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 attrs==26.1.0 \
         requests==2.34.2 charset-normalizer==3.5.3 idna==3.21 urllib3==2.8.0 certifi==2026.10.19.post1 \

@@ -44,7 +44,7 @@ _perf_counter_ns = time.perf_counter_ns
 
 import torch  # noqa: E402
 
-from . import archive, candidates, checks, expressions, kernelbench, prebuilt, tracing  # noqa: E402
+from . import archive, candidates, checks, expressions, kernelbench, prebuilt, store, tracing  # noqa: E402
 
 _Event = torch.cuda.Event
 _synchronize = torch.cuda.synchronize
@@ -930,8 +930,9 @@ def main(argv: list[str] | None = None) -> int:
         memory = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
         sadoku_confine.confine_from(plan, memory)
     _name_the_user()
-    # Extensions built ahead of the review: loaded read-only from the judge's cache, none built.
-    if os.environ.get(prebuilt.ENVIRONMENT):
+    # Extensions built ahead of the review: loaded read-only from the judge's store (or, for what
+    # the store cannot hold, its cache entry for the candidate's source), none built.
+    if not store.install_from_environment(args.device) and os.environ.get(prebuilt.ENVIRONMENT):
         prebuilt.install()
     # The protocol keeps the real stdout; everything else that writes there goes to stderr.
     protocol = os.fdopen(os.dup(1), "wb")

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLockReadGuard};
 
-use crate::backend::{Backend, JudgeDevice, PythonPlan};
+use crate::backend::{Backend, Cache, JudgeDevice, PythonPlan};
 use crate::processes;
 use crate::progress::Progress;
 use sadoku_core::candidate::Candidate;
@@ -134,8 +134,9 @@ struct Queue {
 enum Build {
     Waiting,
     Building,
-    /// A builder finished: `true` if the candidate loaded (its extensions are in the cache).
-    Built(bool),
+    /// A builder finished: where the review finds the candidate's extensions (`None`: it builds
+    /// them itself).
+    Built(Option<Cache>),
     /// Left to the review's own load (no builder took it in time).
     Unbuilt,
 }
@@ -257,15 +258,18 @@ impl Batch {
         }
     }
 
-    /// A builder finished with candidate `index`'s extensions: `loaded`, they are in the cache.
-    pub fn built(&self, index: usize, loaded: bool) {
-        self.lock().builds.insert(index, Build::Built(loaded));
+    /// A builder finished with candidate `index`'s extensions: where they are (`None`: not built).
+    pub fn built(&self, index: usize, cache: Option<Cache>) {
+        self.lock().builds.insert(index, Build::Built(cache));
         self.changed.notify_all();
     }
 
-    /// Whether candidate `index`'s extensions are in the cache, built ahead of its review.
-    fn prebuilt(&self, index: usize) -> bool {
-        self.lock().builds.get(&index) == Some(&Build::Built(true))
+    /// Where candidate `index`'s extensions were built ahead of its review, if they were.
+    fn prebuilt(&self, index: usize) -> Option<Cache> {
+        match self.lock().builds.get(&index) {
+            Some(Build::Built(cache)) => *cache,
+            _ => None,
+        }
     }
 
     /// Before a candidate's review: wait for a build of its extensions under way; one that has
@@ -332,7 +336,8 @@ pub fn run(
         // A build that ends late, or a timing that comes first (host work waits for it), leaves
         // the worker to start while its review waits: started ahead is the usual case, not a
         // promise.
-        let (requests, inbox) = std::sync::mpsc::channel::<(usize, std::sync::mpsc::Sender<(Started, bool)>)>();
+        let (requests, inbox) =
+            std::sync::mpsc::channel::<(usize, std::sync::mpsc::Sender<(Started, Option<Cache>)>)>();
         scope.spawn(move || {
             for (index, reply) in inbox {
                 batch.await_build(index);
@@ -366,7 +371,7 @@ pub fn run(
                 Some((i, start)) => {
                     let waited = std::time::Instant::now();
                     let (worker, prebuilt) = start.recv().unwrap_or_else(|_| {
-                        (Err(DeviceError::Environment("the lane's worker starter stopped".into())), false)
+                        (Err(DeviceError::Environment("the lane's worker starter stopped".into())), None)
                     });
                     (i, Worker { started: Some((worker, waited.elapsed().as_secs_f64())), prebuilt })
                 }
@@ -441,25 +446,24 @@ type Started = Result<sadoku_core::protocol::RemoteDevice, DeviceError>;
 
 /// The candidate a lane took ahead, and where its worker (and whether its extensions were built
 /// ahead) will come from.
-type Ahead = (usize, std::sync::mpsc::Receiver<(Started, bool)>);
+type Ahead = (usize, std::sync::mpsc::Receiver<(Started, Option<Cache>)>);
 
 /// How a review gets its worker: started ahead (and what the review waited for it, s), or not;
 /// and whether a Python candidate's extensions were built ahead (read-only in the cache).
 struct Worker {
     started: Option<(Started, f64)>,
-    prebuilt: bool,
+    prebuilt: Option<Cache>,
 }
 
 /// Start the worker that will serve `candidate`: a Python worker for a Python candidate (its
 /// extensions read-only from the cache when `prebuilt`, else built in its own directory), else a
 /// native one.
-fn start_worker(gpu: usize, plan: &Plan, candidate: &Candidate, prebuilt: bool) -> Started {
+fn start_worker(gpu: usize, plan: &Plan, candidate: &Candidate, prebuilt: Option<Cache>) -> Started {
     if candidate.is_python() {
         let python = plan.python.as_ref().ok_or_else(|| {
             DeviceError::Environment(format!("{} needs a Python worker, and none was set up", candidate.origin))
         })?;
-        let cache = if prebuilt { crate::backend::Cache::Prebuilt } else { crate::backend::Cache::Private };
-        python.spawn_candidate(gpu, plan.timeouts, plan.sandbox, &candidate.source, cache)
+        python.spawn_candidate(gpu, plan.timeouts, plan.sandbox, &candidate.source, prebuilt.unwrap_or(Cache::Private))
     } else {
         native_worker(gpu, plan)
     }
@@ -485,10 +489,10 @@ pub fn build(
         let candidate = batch.candidate(index);
         let host = gates.host();
         let started = std::time::Instant::now();
-        let (loaded, what) = python.build(&candidate, gpu, sandbox);
+        let built = python.build(&candidate, gpu, sandbox);
         drop(host);
-        batch.built(index, loaded);
-        progress.line(&format!("  {} {what} ({:.1} s)", candidate.name(), started.elapsed().as_secs_f64()));
+        batch.built(index, built.cache);
+        progress.line(&format!("  {} {} ({:.1} s)", candidate.name(), built.said, started.elapsed().as_secs_f64()));
     }
 }
 

@@ -109,6 +109,12 @@ pub enum Extensions<'a> {
     /// there and builds nothing (`SADOKU_PREBUILT`, see the bridge's `prebuilt.py`). A candidate
     /// under review can write no cache.
     Prebuilt(&'a Path),
+    /// The extension store (`backend::store`), read-only: what it holds is imported, what it
+    /// lacks is written down as build records in `records` (a directory the worker may write),
+    /// before the candidate's review.
+    Record { store: &'a Path, records: &'a Path },
+    /// The extension store, read-only, for the candidate's review: nothing is built.
+    Store(&'a Path),
 }
 
 /// [`command`], with the worker's torch extensions where `extensions` says, and `host_gib` GiB
@@ -140,8 +146,11 @@ pub fn command_with(
         Extensions::Build(e) => {
             cmd.arg("--write").arg(e);
         }
-        Extensions::Prebuilt(e) => {
+        Extensions::Prebuilt(e) | Extensions::Store(e) => {
             cmd.arg("--read").arg(e);
+        }
+        Extensions::Record { store, records } => {
+            cmd.arg("--read").arg(store).arg("--write").arg(records);
         }
     }
     cmd.arg("--").arg(python).args(args);
@@ -164,6 +173,14 @@ pub fn command_with(
         }
         Extensions::Prebuilt(e) => {
             cmd.env("TORCH_EXTENSIONS_DIR", e).env("SADOKU_PREBUILT", "1");
+        }
+        Extensions::Record { store, records } => {
+            cmd.env("SADOKU_EXTENSIONS", "record")
+                .env("SADOKU_EXTENSION_STORE", store)
+                .env("SADOKU_EXTENSION_RECORDS", records.join(RECORDS));
+        }
+        Extensions::Store(store) => {
+            cmd.env("SADOKU_EXTENSIONS", "load").env("SADOKU_EXTENSION_STORE", store);
         }
     }
     cmd.env("PYTHONNOUSERSITE", "1").env("PYTHONDONTWRITEBYTECODE", "1");
@@ -199,15 +216,7 @@ pub fn trace_library() -> Option<PathBuf> {
 pub fn extension_cache(python: &Path, source: &str) -> Result<PathBuf> {
     use sha2::Digest as _;
     use std::os::unix::fs::PermissionsExt as _;
-    // SAFETY: geteuid cannot fail.
-    let uid = unsafe { libc::geteuid() };
-    let root = std::env::temp_dir().join(format!("sadoku-extensions-{uid}"));
-    std::fs::create_dir_all(&root)?;
-    let meta = std::fs::symlink_metadata(&root)?;
-    if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != uid {
-        return Err(anyhow!("{}: not a directory of this user's; remove it", root.display()));
-    }
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711))?;
+    let root = extension_root()?;
     let key = sha2::Sha256::new()
         .chain_update(python.as_os_str().as_encoded_bytes())
         .chain_update(b"\0")
@@ -219,6 +228,26 @@ pub fn extension_cache(python: &Path, source: &str) -> Result<PathBuf> {
     sandbox::prepare_temp(&dir)?;
     Ok(dir)
 }
+
+/// The judge's directory for torch extensions (per-source entries and the store), made if
+/// missing: under the system's temporary directory, this user's, traversable but not listable.
+pub fn extension_root() -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let root = std::env::temp_dir().join(format!("sadoku-extensions-{uid}"));
+    std::fs::create_dir_all(&root)?;
+    let meta = std::fs::symlink_metadata(&root)?;
+    if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != uid {
+        return Err(anyhow!("{}: not a directory of this user's; remove it", root.display()));
+    }
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711))?;
+    Ok(root)
+}
+
+/// The file, in the directory [`Extensions::Record`] names, where a recording worker writes its
+/// build records.
+pub const RECORDS: &str = "records.jsonl";
 
 /// A Python worker run to its end (or its deadline), its process group then killed.
 pub struct Ran {

@@ -457,9 +457,16 @@ fn the_worker_maps_the_judges_buffers() {
 #[test]
 fn the_bridges_python_tests_pass() {
     let Some(py) = torch() else { return };
+    // PyTorch builds C++ extensions with ninja, which scripts/test.sh installs beside it.
+    let bin = py.path[0].join("bin");
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
     let out = Command::new(&py.exe)
         .args(["-s", "-m", "unittest", "discover", "-s", "python/tests", "-t", "python"])
         .current_dir(repo())
+        .env("PATH", path)
         .env("PYTHONPATH", std::env::join_paths(&py.path).unwrap())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()

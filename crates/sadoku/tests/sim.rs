@@ -487,3 +487,82 @@ fn a_batch_measures_each_baseline_once_and_rechecks_it() {
     let said = String::from_utf8_lossy(&table.stdout);
     assert!(said.contains("remembered from an earlier review on this card"), "{}", text(&table));
 }
+
+/// The extension store: candidates are built once per extension, not once per file. Two honest
+/// ModelNew files whose C++ extension (load_inline, built by the system's compiler, no GPU) is the
+/// same but whose Python differs: the first builds it into the store, the second finds it there
+/// and builds nothing; both are ACCEPTED from what the store holds (their reviews build nothing).
+/// A third file with the same extension tries, from its own code, to plant an entry in the store
+/// while it is recorded and reviewed: it is refused (read-only), and the store holds the one
+/// entry the judge built. `--build-jobs 1`, so that the second is recorded after the first is
+/// built.
+#[test]
+fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(torch) = torch() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The store lives under the judge's temporary directory: this test's own, which the workers'
+    // user may traverse.
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711)).unwrap();
+    problem(d);
+    let tests = repo().join("python/tests");
+    let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_extension.py")).unwrap();
+    let a = d.join("leaky_relu_ext_a.py");
+    std::fs::write(&a, &honest).unwrap();
+    let b = d.join("leaky_relu_ext_b.py");
+    std::fs::write(&b, format!("# the same extension, other Python\n{honest}\nUNUSED = 1\n")).unwrap();
+    let plants = d.join("leaky_relu_ext_plants.py");
+    // It names the store it was given (a KeyError if none: it does not load, and the test fails).
+    let plant = "import os as _os\n\
+        try:\n\
+        \x20   _os.makedirs(_os.path.join(_os.environ['SADOKU_EXTENSION_STORE'], 'planted'))\n\
+        except OSError:\n\
+        \x20   pass\n";
+    std::fs::write(&plants, format!("{honest}\n{plant}")).unwrap();
+    let bin = torch.join("bin");
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let out = kernelbench_review(d, &torch)
+        .env("TMPDIR", d)
+        .env("PATH", path)
+        .args(["--jobs", "1", "--build-jobs", "1", "--time-budget", "0.5"])
+        .arg(tests.join("problems/leaky_relu.py"))
+        .args([&a, &b, &plants])
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = by_name(report["candidates"].as_array().unwrap());
+    for name in ["leaky_relu_ext_a.py", "leaky_relu_ext_b.py", "leaky_relu_ext_plants.py"] {
+        assert_eq!(candidates[name]["verdict"], "ACCEPTED", "{name}: {:#}\n{said}", candidates[name]);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = |name: &str| stderr.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_default().to_string();
+    assert!(line("leaky_relu_ext_a.py").contains("built 1 into the store"), "{stderr}");
+    assert!(line("leaky_relu_ext_b.py").contains("in the store ("), "{stderr}");
+    assert!(line("leaky_relu_ext_plants.py").contains("in the store ("), "{stderr}");
+    // One store, one entry: the judge's build, nothing planted.
+    let root = std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("sadoku-extensions-"));
+    let root = root.expect("the judge's extension directory").path();
+    let stores: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("store-"))
+        .collect();
+    assert_eq!(stores.len(), 1);
+    let entries: Vec<String> = std::fs::read_dir(&stores[0])
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].len() == 32 && entries[0].chars().all(|c| c.is_ascii_hexdigit()), "{entries:?}");
+}

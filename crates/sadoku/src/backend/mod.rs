@@ -5,6 +5,7 @@
 
 mod python;
 mod sim;
+pub mod store;
 
 use sadoku_core::compile::ModuleCache;
 use sadoku_core::device::{Device, DeviceError};
@@ -12,7 +13,7 @@ use sadoku_core::model::ModelWorker;
 use sadoku_core::protocol::{RemoteDevice, Timeouts};
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 
-pub use python::{Cache, PythonPlan};
+pub use python::{Built, Cache, PythonPlan};
 pub use sim::Sim;
 
 use crate::cli::DeviceArg;

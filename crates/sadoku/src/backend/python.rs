@@ -1,13 +1,15 @@
 //! How a run's Python workers start: the interpreter, the bridge's sources and the device they
-//! use, for a problem's Model and for Python candidates (whose extensions are built once per
-//! source into the judge's cache).
+//! use, for a problem's Model and for Python candidates (whose extensions are built ahead of
+//! their review: into the judge's store, once per build record, or once per source).
 
 use sadoku_core::candidate::Candidate;
 use sadoku_core::device::DeviceError;
 use sadoku_core::model::ModelWorker;
 use sadoku_core::protocol::Timeouts;
 
+use super::store::Store;
 use crate::processes;
+use crate::python_sandbox::Extensions;
 
 /// Where a Python candidate's worker finds its torch extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +20,22 @@ pub enum Cache {
     Build,
     /// Loaded, read-only, from the entry a build ahead of the review filled.
     Prebuilt,
+    /// Loaded, read-only, from the judge's extension store (see [`super::store`]), which holds
+    /// everything the candidate asked for when it was recorded.
+    Store,
 }
+
+/// How a build ahead of the review went: where the review finds the candidate's extensions
+/// (`None`: it builds them itself), and what to say of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    pub cache: Option<Cache>,
+    pub said: String,
+}
+
+/// A candidate recorded this many times, the store filling between, still asking for extensions
+/// it lacks: it asks for something new each time; it is built the old way.
+const RECORDING_ROUNDS: usize = 4;
 
 /// How Python workers are started.
 pub struct PythonPlan {
@@ -61,7 +78,6 @@ impl PythonPlan {
         source: &str,
         cache: Cache,
     ) -> Result<sadoku_core::protocol::RemoteDevice, DeviceError> {
-        use crate::python_sandbox::Extensions;
         let entry = || {
             crate::python_sandbox::extension_cache(&self.python, source).map_err(|e| {
                 DeviceError::Environment(format!("the extension cache: {e} (--no-cache builds without it)"))
@@ -78,6 +94,10 @@ impl PythonPlan {
                 dir = entry()?;
                 Extensions::Prebuilt(&dir)
             }
+            Cache::Store => {
+                dir = self.store()?.dir().to_path_buf();
+                Extensions::Store(&dir)
+            }
         };
         let mut device = self.spawn(gpu, base, sandbox, extensions)?;
         // Whatever a candidate's worker reports is the candidate's; it runs only while the judge
@@ -86,10 +106,131 @@ impl PythonPlan {
         Ok(device)
     }
 
-    /// Build a Python candidate's extensions into its cache entry, in a confined worker of its own
-    /// (the only kind that may write the entry): whether it loaded, and what happened, for the
-    /// progress line. A failure is left for the review to report: it builds again, privately.
-    pub fn build(&self, candidate: &Candidate, gpu: usize, sandbox: crate::sandbox::Mode) -> (bool, String) {
+    fn store(&self) -> Result<Store, DeviceError> {
+        Store::open(&self.python)
+            .map_err(|e| DeviceError::Environment(format!("the extension store: {e} (--no-cache builds without it)")))
+    }
+
+    /// Build a Python candidate's extensions ahead of its review: into the store (see
+    /// [`super::store`]) when it can hold them, else into the candidate's cache entry, in a
+    /// confined worker of its own (the only kind that may write the entry). A failure is left for
+    /// the review to report: it builds again, privately.
+    pub fn build(&self, candidate: &Candidate, gpu: usize, sandbox: crate::sandbox::Mode) -> Built {
+        let why = match self.build_into_store(candidate, gpu, sandbox) {
+            Ok(0) => return Built { cache: Some(Cache::Store), said: "in the store".to_string() },
+            Ok(n) => {
+                return Built { cache: Some(Cache::Store), said: format!("built {n} into the store") };
+            }
+            Err(why) => why,
+        };
+        let (cache, said) = self.build_for_source(candidate, gpu, sandbox);
+        Built { cache, said: format!("{said}; not in the store: {why}") }
+    }
+
+    /// Record what the candidate asks for, build what the store lacks, and again, until a
+    /// recording finds everything in the store: how many were built, or why the store cannot
+    /// hold them.
+    fn build_into_store(
+        &self,
+        candidate: &Candidate,
+        gpu: usize,
+        sandbox: crate::sandbox::Mode,
+    ) -> Result<usize, String> {
+        use sadoku_core::device::Device as _;
+        let store = self.store().map_err(|e| e.to_string())?;
+        let mut built = 0;
+        for _ in 0..RECORDING_ROUNDS {
+            let records = tempfile::Builder::new()
+                .prefix("sadoku-records-")
+                .tempdir()
+                .map_err(|e| format!("cannot make a directory for records: {e}"))?;
+            crate::sandbox::prepare_temp(records.path()).map_err(|e| e.to_string())?;
+            let extensions = Extensions::Record { store: store.dir(), records: records.path() };
+            let mut worker = self.spawn(gpu, Default::default(), sandbox, extensions).map_err(|e| e.to_string())?;
+            worker.mark_untrusted();
+            let request = sadoku_core::compile::CompileRequest {
+                name: candidate.name(),
+                source: candidate.source.clone(),
+                arch: worker.info().arch(),
+                options: candidate.spec.options.clone(),
+            };
+            // Whether it loads is for its review to say: a stand-in for what is not built yet
+            // raises when called.
+            let _ = worker.compile(&request);
+            drop(worker);
+            let text = std::fs::read_to_string(records.path().join(crate::python_sandbox::RECORDS)).unwrap_or_default();
+            let records = super::store::read_records(&text)?;
+            if records.is_empty() {
+                return Ok(built);
+            }
+            for (key, record) in records {
+                record.supported()?;
+                if store.has(&key) {
+                    continue;
+                }
+                self.build_record(&store, &key, &record, gpu, sandbox)?;
+                built += 1;
+            }
+        }
+        Err(format!("it asked for extensions the store lacked {RECORDING_ROUNDS} times"))
+    }
+
+    /// Build one record in a confined builder that runs none of the candidate's Python, and put
+    /// it in the store under `key` (computed by the judge from `record`).
+    fn build_record(
+        &self,
+        store: &Store,
+        key: &str,
+        record: &super::store::Record,
+        gpu: usize,
+        sandbox: crate::sandbox::Mode,
+    ) -> Result<(), String> {
+        let staging = store.staging(key).map_err(|e| format!("cannot make a build directory: {e}"))?;
+        let temp = tempfile::Builder::new()
+            .prefix("sadoku-builder-")
+            .tempdir()
+            .map_err(|e| format!("cannot make a builder's directory: {e}"))?;
+        crate::sandbox::prepare_temp(temp.path()).map_err(|e| e.to_string())?;
+        let file = temp.path().join("record.json");
+        std::fs::write(&file, serde_json::to_vec(record).expect("a record serializes"))
+            .map_err(|e| format!("cannot write the record: {e}"))?;
+        let device = if self.device == "cuda" { format!("cuda:{gpu}") } else { self.device.clone() };
+        let args: Vec<std::ffi::OsString> = vec![
+            "-s".into(),
+            "-m".into(),
+            "sadoku_bridge.build_extension".into(),
+            "--device".into(),
+            device.into(),
+            file.into(),
+            staging.path().into(),
+        ];
+        let cmd = crate::python_sandbox::command_with(
+            &self.python,
+            temp.path(),
+            std::slice::from_ref(&self.bridge),
+            sandbox,
+            &args,
+            Extensions::Build(staging.path()),
+            crate::python_sandbox::WORKER_HOST_GIB,
+        )
+        .map_err(|e| e.to_string())?;
+        let ran = crate::python_sandbox::run_to_end(cmd, Self::LOAD).map_err(|e| format!("the builder: {e}"))?;
+        if !ran.status.is_some_and(|s| s.success()) {
+            let said = ran.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+            let how = ran.status.map_or("ran out of time".to_string(), |s| s.to_string());
+            return Err(format!("`{}` {how}: {said}", record.name));
+        }
+        store.publish(staging, key).map_err(|e| format!("cannot put `{}` in the store: {e}", record.name))
+    }
+
+    /// Build the candidate's extensions into its cache entry by loading it (the way before the
+    /// store, for what the store cannot hold).
+    fn build_for_source(
+        &self,
+        candidate: &Candidate,
+        gpu: usize,
+        sandbox: crate::sandbox::Mode,
+    ) -> (Option<Cache>, String) {
         use sadoku_core::device::Device as _;
         let built = (|| -> Result<bool, DeviceError> {
             let mut worker = self.spawn_candidate(gpu, Default::default(), sandbox, &candidate.source, Cache::Build)?;
@@ -102,9 +243,9 @@ impl PythonPlan {
             Ok(worker.compile(&request).is_ok())
         })();
         match built {
-            Ok(true) => (true, "built".to_string()),
-            Ok(false) => (false, "does not build (its review builds it again and says why)".to_string()),
-            Err(e) => (false, format!("not built: {e}")),
+            Ok(true) => (Some(Cache::Prebuilt), "built".to_string()),
+            Ok(false) => (None, "does not build (its review builds it again and says why)".to_string()),
+            Err(e) => (None, format!("not built: {e}")),
         }
     }
 }

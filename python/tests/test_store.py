@@ -1,0 +1,163 @@
+"""The extension store's bridge side (:mod:`sadoku_bridge.store`, :mod:`sadoku_bridge.build_extension`),
+on the CPU: records made of what a candidate asks for, the key the judge computes too, a real
+C++ extension built from its record alone (when ninja and a C++ compiler are on the path) and
+imported from the store by a later loader that builds nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+from typing import Any
+
+from sadoku_bridge import build_extension, store
+from torch.utils import cpp_extension
+
+SOURCE = """
+#include <torch/extension.h>
+torch::Tensor twice(torch::Tensor x) { return x * 2; }
+"""
+
+# The key of this record is written in the Rust tests too (`backend::store`): both sides must
+# compute the same key, or a candidate recorded by one is never found by the other.
+GOLDEN_RECORD: dict[str, Any] = {
+    "torch": "2.11.0+git1234+cuda13.0",
+    "arch": "sm_90",
+    "name": "relu_ext",
+    "sources": [["main.cpp", "int f() { return 0; }\n"], ["cuda.cu", "__global__ void k() {}\n"]],
+    "extra_cflags": ["-O3"],
+    "extra_cuda_cflags": ["--use_fast_math", "-arch=sm_90"],
+    "extra_ldflags": [],
+    "extra_include_paths": [],
+    "with_cuda": None,
+    "with_sycl": None,
+    "is_python_module": True,
+    "is_standalone": False,
+}
+GOLDEN_KEY = "cc90e76146292adec280cc65bc5f9987"
+
+
+def can_build() -> bool:
+    """Whether PyTorch can build a C++ extension here; where PyTorch is required (CI), it must."""
+    if os.environ.get("SADOKU_REQUIRE_TORCH"):
+        return True
+    return shutil.which("ninja") is not None and shutil.which("c++") is not None
+
+
+class Key(unittest.TestCase):
+    def test_the_golden_record_has_the_key_the_judge_computes(self) -> None:
+        self.assertEqual(store.key(GOLDEN_RECORD), GOLDEN_KEY)
+
+    def test_every_field_changes_the_key(self) -> None:
+        changed = [
+            ("torch", "2.11.1"),
+            ("arch", "sm_80"),
+            ("name", "relu_ext2"),
+            ("sources", [["main.cpp", "int f() { return 1; }\n"], ["cuda.cu", "__global__ void k() {}\n"]]),
+            ("extra_cflags", ["-O2"]),
+            ("extra_cuda_cflags", []),
+            ("extra_ldflags", ["-lcublas"]),
+            ("extra_include_paths", ["/usr/include"]),
+            ("with_cuda", True),
+            ("with_sycl", False),
+            ("is_python_module", False),
+            ("is_standalone", True),
+        ]
+        keys = {store.key(GOLDEN_RECORD)}
+        for field, value in changed:
+            keys.add(store.key({**GOLDEN_RECORD, field: value}))
+        self.assertEqual(len(keys), len(changed) + 1)
+        # Lengths are part of the encoding: moving text between fields changes the key.
+        moved = {**GOLDEN_RECORD, "extra_cflags": ["-O3", "--use_fast_math"], "extra_cuda_cflags": ["-arch=sm_90"]}
+        self.assertNotEqual(store.key(moved), GOLDEN_KEY)
+
+
+class Recording(unittest.TestCase):
+    def setUp(self) -> None:
+        self.saved = cpp_extension._jit_compile
+        self.tmp = tempfile.TemporaryDirectory()
+        self.root = Path(self.tmp.name)
+        (self.root / "store").mkdir()
+        (self.root / "build").mkdir()
+
+    def tearDown(self) -> None:
+        cpp_extension._jit_compile = self.saved
+        self.tmp.cleanup()
+
+    def load(self, source: str = SOURCE, name: str = "twice_ext") -> Any:
+        return cpp_extension.load_inline(
+            name, cpp_sources=source, functions=["twice"], build_directory=str(self.root / "build")
+        )
+
+    def test_what_the_store_lacks_is_recorded_and_answered_with_a_stand_in(self) -> None:
+        records = self.root / "records.jsonl"
+        store.install("record", str(self.root / "store"), "cpu", str(records))
+        module = self.load()
+        with self.assertRaisesRegex(store.NotBuiltYet, "being recorded"):
+            module.twice(1)
+        self.load(SOURCE + "// another\n", name="other_ext")
+        lines = [json.loads(line) for line in records.read_text().splitlines()]
+        self.assertEqual([r["name"] for r in lines], ["twice_ext", "other_ext"])
+        record = lines[0]
+        self.assertEqual(record["sources"][0][0], "main.cpp")
+        self.assertIn("torch::Tensor twice", record["sources"][0][1])
+        self.assertEqual((record["arch"], record["is_python_module"]), ("cpu", True))
+        # Nothing was built: no ninja file, no objects beside the source load_inline wrote.
+        built = sorted(p.name for p in (self.root / "build").iterdir())
+        self.assertEqual(built, ["main.cpp"])
+
+    def test_under_review_what_the_store_lacks_is_refused(self) -> None:
+        store.install("load", str(self.root / "store"), "cpu")
+        with self.assertRaisesRegex(store.NotInStore, "was not built ahead of this review"):
+            self.load()
+
+    def test_a_source_that_is_not_utf8_is_marked_unsupported(self) -> None:
+        path = self.root / "k.cpp"
+        path.write_bytes(b"int f() { return '\xff'; }\n")
+        record = store.record_of({"name": "k", "sources": [str(path)]}, "t", "cpu")
+        self.assertEqual(record["unsupported"], "k.cpp is not UTF-8")
+
+    @unittest.skipUnless(can_build(), "needs ninja and a C++ compiler on the path")
+    def test_a_record_built_alone_is_imported_from_the_store_by_a_loader_that_builds_nothing(self) -> None:
+        records = self.root / "records.jsonl"
+        store.install("record", str(self.root / "store"), "cpu", str(records))
+        self.load()
+        record = json.loads(records.read_text().splitlines()[0])
+        staging = self.root / "staging"
+        staging.mkdir()
+        # The builder is a process of its own, with PyTorch's JIT as it is.
+        cpp_extension._jit_compile = self.saved
+        library = build_extension.build(record, str(staging), "cpu")
+        self.assertTrue(os.path.isfile(library))
+        # The judge moves the directory under the key it computed.
+        os.rename(staging, self.root / "store" / store.key(record))
+        store.install("load", str(self.root / "store"), "cpu")
+        import torch
+
+        module = self.load()
+        self.assertTrue(torch.equal(module.twice(torch.arange(4.0)), torch.arange(4.0) * 2))
+        # A candidate that differs only by its extension's text is not found.
+        with self.assertRaises(store.NotInStore):
+            self.load(SOURCE + "// changed\n")
+
+    def test_the_builder_refuses_a_record_for_another_pytorch_or_card(self) -> None:
+        torch_id, _ = store.identity("cpu")
+        for other in ({"torch": "1.0.0"}, {"torch": torch_id, "arch": "sm_90"}):
+            record = {**GOLDEN_RECORD, "torch": torch_id, "arch": "cpu", **other}
+            with self.assertRaisesRegex(ValueError, "this builder has"):
+                build_extension.build(record, str(self.root / "build"), "cpu")
+        self.assertEqual(list((self.root / "build").iterdir()), [])
+
+    def test_the_builder_refuses_sources_named_to_escape_its_directory(self) -> None:
+        torch_id, arch = store.identity("cpu")
+        for name in ("../x.cpp", ".hidden.cpp", "a/b.cpp", ""):
+            record = {**GOLDEN_RECORD, "torch": torch_id, "arch": arch, "sources": [[name, "int x;"]]}
+            with self.assertRaisesRegex(ValueError, "a source named"):
+                build_extension.build(record, str(self.root / "build"), "cpu")
+
+
+if __name__ == "__main__":
+    unittest.main()
