@@ -17,8 +17,10 @@ cd "$(dirname "$0")/.."
 bin=${SADOKU:-./target/release/sadoku}
 out=${OUT:-/tmp/sadoku-throughput}
 mkdir -p "$out"
+# Arithmetic in Python: the lent GPU machines have no bc.
 now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc; }
+since() { python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.2f}')" "$1"; }
+per_hour() { python3 -c "import sys; print(round(3600 * int(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
 case "${1:-}" in
 native)
     reps=${2:-2}
@@ -28,7 +30,7 @@ native)
         "$bin" review --json "${honest[@]}" >"$out/native-$rep.json" 2>"$out/native-$rep.log"
         rc=$?
         s=$(since "$t0")
-        echo "native run $rep: exit $rc, ${#honest[@]} reviews in $s s: $(echo "3600 * ${#honest[@]} / $s" | bc) per GPU-hour"
+        echo "native run $rep: exit $rc, ${#honest[@]} reviews in $s s: $(per_hour "${#honest[@]}" "$s") per GPU-hour"
     done | tee "$out/native.txt"
     ;;
 kernelbench)
@@ -38,7 +40,11 @@ kernelbench)
     shift 2
     t0=$(now)
     "$bin" kernelbench review --out "$out/review.jsonl" "$@" "$problems" "$candidates" >"$out/table.txt" \
-        2> >(while IFS= read -r line; do printf '%8.1f %s\n' "$(since "$t0")" "$line"; done >"$out/stderr.log")
+        2> >(python3 -u -c '
+import sys, time
+t0 = float(sys.argv[1])
+for line in sys.stdin:
+    print(f"{time.time() - t0:8.1f} {line}", end="", flush=True)' "$t0" >"$out/stderr.log")
     echo "kernelbench review: exit $?, $(since "$t0") s" | tee "$out/summary.txt"
     python3 scripts/kernelbench_table.py review "$out/review.jsonl" "$out/stderr.log" | tee "$out/table.md"
     ;;
