@@ -258,10 +258,24 @@ impl Batch {
         }
     }
 
-    /// A builder finished with candidate `index`'s extensions: where they are (`None`: not built).
-    pub fn built(&self, index: usize, cache: Option<Cache>) {
-        self.lock().builds.insert(index, Build::Built(cache));
+    /// A builder finished with candidate `index`'s extensions (where they are; `None`: not
+    /// built), and takes its next build, as [`Batch::next_build`]. The next is taken in the same
+    /// step: a lane woken by this build takes its next candidate ahead at once, and would
+    /// otherwise find that candidate's build not yet started and leave it to its review.
+    pub fn built_then_next(&self, index: usize, cache: Option<Cache>) -> Option<usize> {
+        let mut q = self.lock();
+        q.builds.insert(index, Build::Built(cache));
+        let mut next = None;
+        while let Some(i) = q.to_build.pop_front().filter(|_| !self.stopped()) {
+            if q.builds.get(&i) == Some(&Build::Waiting) {
+                q.builds.insert(i, Build::Building);
+                next = Some(i);
+                break;
+            }
+        }
+        drop(q);
         self.changed.notify_all();
+        next.or_else(|| self.next_build())
     }
 
     /// Where candidate `index`'s extensions were built ahead of its review, if they were.
@@ -485,14 +499,15 @@ pub fn build(
     batch: &Batch,
     progress: &Progress,
 ) {
-    while let Some(index) = batch.next_build() {
+    let mut next = batch.next_build();
+    while let Some(index) = next {
         let candidate = batch.candidate(index);
         let host = gates.host();
         let started = std::time::Instant::now();
         let built = python.build(&candidate, gpu, sandbox);
         drop(host);
-        batch.built(index, built.cache);
         progress.line(&format!("  {} {} ({:.1} s)", candidate.name(), built.said, started.elapsed().as_secs_f64()));
+        next = batch.built_then_next(index, built.cache);
     }
 }
 
