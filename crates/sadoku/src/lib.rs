@@ -12,6 +12,7 @@
 //!   itself before it serves.
 
 pub mod backend;
+pub mod batch;
 pub mod candidates;
 pub mod child;
 pub mod cli;

@@ -201,6 +201,7 @@ pub fn review_stream(
                     match gates.gpus() {
                         Ok(gpus) => {
                             if build_ahead {
+                                batch.add_builders(builders);
                                 let (py, gpu) = (plan.python.as_ref().expect("build_ahead"), gpus[0]);
                                 progress.line(&format!(
                                     "  building Python candidates' extensions ahead of their reviews, {builders} at once"

@@ -124,6 +124,10 @@ pub fn run(registry: &mut Registry, args: ServeArgs, backend: &dyn Backend) -> R
     let shutting_down = std::sync::atomic::AtomicBool::new(false);
     let builders = judging.build_jobs.map_or_else(review::build_jobs, usize::from);
 
+    let build_ahead = plan.python.is_some() && !judging.no_cache;
+    if build_ahead {
+        batch.add_builders(builders);
+    }
     std::thread::scope(|scope| -> Result<u8> {
         let (service, plan, gates, batch, progress, shutting_down) =
             (&service, &plan, &*gates, &*batch, &progress, &shutting_down);
@@ -138,7 +142,7 @@ pub fn run(registry: &mut Registry, args: ServeArgs, backend: &dyn Backend) -> R
                 }));
             }
         }
-        if let (Some(py), false) = (plan.python.as_ref(), judging.no_cache) {
+        if let (Some(py), true) = (plan.python.as_ref(), build_ahead) {
             for _ in 0..builders {
                 let gpu = gpus[0];
                 scope.spawn(move || lanes::build(gpu, gates, py, plan.sandbox, batch, progress));

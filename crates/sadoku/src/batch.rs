@@ -1,0 +1,296 @@
+//! The candidates of one batch and what its lanes and builders share: the queue (a batch may be
+//! fed while it is reviewed, as a server's is), whether to stop, and the extensions being built
+//! ahead of their reviews (see `lanes::build`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use sadoku_core::candidate::Candidate;
+
+use crate::backend::Cache;
+
+/// The candidates of one batch, as they come (a batch may be fed while it is reviewed), and what
+/// its lanes and builders share: the queue, whether to stop, the extensions being built.
+#[derive(Default)]
+pub struct Batch {
+    state: Mutex<Queue>,
+    changed: Condvar,
+    stop: AtomicBool,
+    /// Candidates in a row that the environment kept from a verdict.
+    pub(crate) failures_in_a_row: AtomicUsize,
+    /// How many candidates the batch will hold, as far as known when it started (for progress).
+    pub expected: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Every candidate by its index; None once released (a server's, after its outcome).
+    candidates: Vec<Option<Arc<Candidate>>>,
+    /// Not yet handed to a lane.
+    waiting: VecDeque<usize>,
+    /// No more candidates will come.
+    closed: bool,
+    /// Python candidates whose extensions are to be built ahead of their review, in order.
+    to_build: VecDeque<usize>,
+    builds: HashMap<usize, Build>,
+    /// Builders that will take builds (registered before they start, gone when they end), and
+    /// how many of them are building now: one that is not will take the next build at once.
+    builders: usize,
+    building: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Build {
+    Waiting,
+    Building,
+    /// A builder finished: where the review finds the candidate's extensions (`None`: it builds
+    /// them itself).
+    Built(Option<Cache>),
+    /// Left to the review's own load (no builder took it in time).
+    Unbuilt,
+}
+
+impl Batch {
+    /// A batch of `candidates`, all known now.
+    pub fn of(candidates: Vec<Arc<Candidate>>) -> Batch {
+        let batch = Batch::default();
+        batch.expected.store(candidates.len(), Ordering::SeqCst);
+        for c in candidates {
+            batch.push(c, false);
+        }
+        batch.close();
+        batch
+    }
+
+    /// Add a candidate (its index returned); `build`: its extensions are built ahead of its review.
+    pub fn push(&self, candidate: Arc<Candidate>, build: bool) -> usize {
+        let mut q = self.lock();
+        let index = q.candidates.len();
+        q.candidates.push(Some(candidate));
+        q.waiting.push_back(index);
+        if build {
+            q.to_build.push_back(index);
+            q.builds.insert(index, Build::Waiting);
+        }
+        drop(q);
+        self.changed.notify_all();
+        index
+    }
+
+    /// No more candidates will come.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    pub fn candidate(&self, index: usize) -> Arc<Candidate> {
+        Arc::clone(self.lock().candidates[index].as_ref().expect("a released candidate is never asked for again"))
+    }
+
+    /// Forget candidate `index` (its outcome is delivered and nothing asks for it again): a
+    /// server's batch never ends, and must not keep every source it was sent.
+    pub fn release(&self, index: usize) {
+        if let Some(c) = self.lock().candidates.get_mut(index) {
+            *c = None;
+        }
+    }
+
+    /// How many candidates have come so far.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().candidates.len()
+    }
+
+    /// Stop handing out candidates and builds.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.changed.notify_all();
+    }
+
+    /// Whether the batch stopped before every candidate was handed to a lane.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next candidate for a lane, waiting while the batch may still grow; None once it is
+    /// closed and empty, or stopped.
+    pub(crate) fn next(&self) -> Option<usize> {
+        let mut q = self.lock();
+        loop {
+            if self.stopped() {
+                return None;
+            }
+            if let Some(i) = q.waiting.pop_front() {
+                return Some(i);
+            }
+            if q.closed {
+                return None;
+            }
+            q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Whether the lane is about to wait: no candidate waits now, and more may come.
+    pub(crate) fn try_peek_empty(&self) -> bool {
+        let q = self.lock();
+        !self.stopped() && !q.closed && q.waiting.is_empty()
+    }
+
+    /// The next candidate for a lane if one is waiting now (a lane taking one ahead).
+    pub(crate) fn try_next(&self) -> Option<usize> {
+        if self.stopped() {
+            return None;
+        }
+        self.lock().waiting.pop_front()
+    }
+
+    /// `n` builders will run [`build`] on this batch: a review then waits for a build no builder
+    /// has taken yet while one of them is free to take it. Call it before the lanes start.
+    pub fn add_builders(&self, n: usize) {
+        self.lock().builders += n;
+    }
+
+    /// The next extension for a builder, in review order; None once no more can come (the
+    /// builder then ends, and is counted out).
+    pub fn next_build(&self) -> Option<usize> {
+        let mut q = self.lock();
+        loop {
+            if !self.stopped() {
+                while let Some(i) = q.to_build.pop_front() {
+                    if q.builds.get(&i) == Some(&Build::Waiting) {
+                        q.builds.insert(i, Build::Building);
+                        q.building += 1;
+                        return Some(i);
+                    }
+                }
+            }
+            if q.closed || self.stopped() {
+                q.builders = q.builders.saturating_sub(1);
+                drop(q);
+                self.changed.notify_all();
+                return None;
+            }
+            q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// A builder finished with candidate `index`'s extensions (where they are; `None`: not
+    /// built), and takes its next build, as [`Batch::next_build`]. The next is taken in the same
+    /// step: a lane woken by this build takes its next candidate ahead at once, and would
+    /// otherwise find that candidate's build not yet started and leave it to its review.
+    pub fn built_then_next(&self, index: usize, cache: Option<Cache>) -> Option<usize> {
+        let mut q = self.lock();
+        q.builds.insert(index, Build::Built(cache));
+        q.building = q.building.saturating_sub(1);
+        let mut next = None;
+        while let Some(i) = q.to_build.pop_front().filter(|_| !self.stopped()) {
+            if q.builds.get(&i) == Some(&Build::Waiting) {
+                q.builds.insert(i, Build::Building);
+                q.building += 1;
+                next = Some(i);
+                break;
+            }
+        }
+        drop(q);
+        self.changed.notify_all();
+        next.or_else(|| self.next_build())
+    }
+
+    /// Where candidate `index`'s extensions were built ahead of its review, if they were.
+    pub(crate) fn prebuilt(&self, index: usize) -> Option<Cache> {
+        match self.lock().builds.get(&index) {
+            Some(Build::Built(cache)) => *cache,
+            _ => None,
+        }
+    }
+
+    /// Before a candidate's review: wait for a build of its extensions under way, or about to be
+    /// (a builder is free: it takes builds in review order, this one next); one that no builder
+    /// is free to take is left to the review's own load, in parallel with the builds under way.
+    pub(crate) fn await_build(&self, index: usize) {
+        let mut q = self.lock();
+        loop {
+            match q.builds.get(&index).copied() {
+                Some(Build::Waiting) if q.builders > q.building && !self.stopped() => {
+                    q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+                Some(Build::Waiting) => {
+                    q.builds.insert(index, Build::Unbuilt);
+                    return;
+                }
+                Some(Build::Building) if !self.stopped() => {
+                    q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Closes its batch when dropped: the producer's guard, so that no lane waits on a batch whose
+/// feed has ended, however it ended.
+pub struct CloseOnDrop<'a>(pub &'a Batch);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn batch_of_two(builders: usize) -> Batch {
+        let registry = sadoku_core::problem::Registry::library();
+        let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/seed/fix_16x16.cu"))
+            .expect("the seed fix");
+        let candidate = Arc::new(Candidate::from_source(&registry, "a.cu", source).expect("a valid candidate"));
+        let batch = Batch::default();
+        batch.add_builders(builders);
+        batch.push(Arc::clone(&candidate), true);
+        batch.push(candidate, true);
+        batch.close();
+        batch
+    }
+
+    /// A review that reaches a build no builder has taken yet waits for it while a builder is
+    /// free: the builder takes builds in review order, this one next (before, a lane that came
+    /// first built it itself, privately, and the store went unused).
+    #[test]
+    fn a_review_waits_for_a_build_a_free_builder_is_about_to_take() {
+        let batch = batch_of_two(1);
+        std::thread::scope(|scope| {
+            let review = scope.spawn(|| {
+                batch.await_build(0);
+                batch.prebuilt(0)
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(!review.is_finished(), "the review left the build to itself");
+            assert_eq!(batch.next_build(), Some(0));
+            // Done, and the next taken in the same step.
+            assert_eq!(batch.built_then_next(0, Some(Cache::Store)), Some(1));
+            assert_eq!(review.join().unwrap(), Some(Cache::Store));
+        });
+    }
+
+    /// With every builder busy (or none), a build not yet taken is left to the review, which
+    /// then builds in parallel with the builds under way.
+    #[test]
+    fn a_build_no_builder_is_free_to_take_is_left_to_its_review() {
+        let batch = batch_of_two(1);
+        assert_eq!(batch.next_build(), Some(0));
+        batch.await_build(1);
+        assert_eq!(batch.prebuilt(1), None);
+        assert_eq!(batch.built_then_next(0, Some(Cache::Store)), None, "candidate 1 is its review's now");
+        let none = batch_of_two(0);
+        none.await_build(0);
+        assert_eq!(none.prebuilt(0), None);
+    }
+}
