@@ -67,8 +67,7 @@ def build(record: dict[str, Any], directory: str, device: str) -> str:
         cpp_extension.load(record["name"], **{k: v for k, v in arguments.items() if k in accepted})
     finally:
         cpp_extension._import_module_from_library, torch.ops.load_library = loaders
-    name = record["name"]
-    library = os.path.join(directory, name if record["is_standalone"] else f"{name}{cpp_extension.LIB_EXT}")
+    library = os.path.join(directory, store.built_file(record))
     if not os.path.isfile(library):
         raise RuntimeError(f"the build left no {os.path.basename(library)}")
     return library

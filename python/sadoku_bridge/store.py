@@ -93,6 +93,14 @@ def record_of(arguments: dict[str, Any], torch_id: str, arch: str) -> dict[str, 
     return record
 
 
+def built_file(record: dict[str, Any]) -> str:
+    """The file a build of ``record`` leaves: the library, or the program of a standalone build."""
+    from torch.utils import cpp_extension
+
+    name = record["name"]
+    return name if record["is_standalone"] else f"{name}{cpp_extension.LIB_EXT}"
+
+
 def _put(digest: Any, text: str) -> None:
     data = text.encode("utf-8", "surrogatepass")
     digest.update(len(data).to_bytes(8, "little"))
@@ -148,11 +156,9 @@ def install(mode: str, store: str, device: str, records: str | None = None) -> N
         bound.apply_defaults()
         arguments = bound.arguments
         record = record_of(arguments, torch_id, arch)
-        name = record["name"]
-        entry = os.path.join(store, key(record))
-        library = os.path.join(entry, f"{name}{cpp_extension.LIB_EXT}")
-        if arguments.get("is_standalone"):
-            library = os.path.join(entry, name)
+        name, address = record["name"], key(record)
+        entry = os.path.join(store, address)
+        library = os.path.join(entry, built_file(record))
         if os.path.isfile(library):
             if arguments.get("is_standalone"):
                 return library
@@ -169,7 +175,7 @@ def install(mode: str, store: str, device: str, records: str | None = None) -> N
                 return _Recorded(name)
             return library
         raise NotInStore(
-            f"torch extension `{name}` was not built ahead of this review (the store has no {key(record)}): a "
+            f"torch extension `{name}` was not built ahead of this review (the store has no {address}): a "
             "candidate under review builds nothing; the judge builds its extensions in a process of its own "
             "first, and this one was not among them"
         )

@@ -159,14 +159,8 @@ impl Batch {
     pub fn next_build(&self) -> Option<usize> {
         let mut q = self.lock();
         loop {
-            if !self.stopped() {
-                while let Some(i) = q.to_build.pop_front() {
-                    if q.builds.get(&i) == Some(&Build::Waiting) {
-                        q.builds.insert(i, Build::Building);
-                        q.building += 1;
-                        return Some(i);
-                    }
-                }
+            if let Some(i) = self.take_build(&mut q) {
+                return Some(i);
             }
             if q.closed || self.stopped() {
                 q.builders = q.builders.saturating_sub(1);
@@ -178,6 +172,21 @@ impl Batch {
         }
     }
 
+    /// The first build still waiting, in review order, marked as building; none once stopped.
+    fn take_build(&self, q: &mut Queue) -> Option<usize> {
+        if self.stopped() {
+            return None;
+        }
+        while let Some(i) = q.to_build.pop_front() {
+            if q.builds.get(&i) == Some(&Build::Waiting) {
+                q.builds.insert(i, Build::Building);
+                q.building += 1;
+                return Some(i);
+            }
+        }
+        None
+    }
+
     /// A builder finished with candidate `index`'s extensions (where they are; `None`: not
     /// built), and takes its next build, as [`Batch::next_build`]. The next is taken in the same
     /// step: a lane woken by this build takes its next candidate ahead at once, and would
@@ -186,15 +195,7 @@ impl Batch {
         let mut q = self.lock();
         q.builds.insert(index, Build::Built(cache));
         q.building = q.building.saturating_sub(1);
-        let mut next = None;
-        while let Some(i) = q.to_build.pop_front().filter(|_| !self.stopped()) {
-            if q.builds.get(&i) == Some(&Build::Waiting) {
-                q.builds.insert(i, Build::Building);
-                q.building += 1;
-                next = Some(i);
-                break;
-            }
-        }
+        let next = self.take_build(&mut q);
         drop(q);
         self.changed.notify_all();
         next.or_else(|| self.next_build())

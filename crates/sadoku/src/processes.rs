@@ -195,7 +195,7 @@ pub fn spawn_python(
         .prefix("sadoku-pyworker-")
         .tempdir()
         .map_err(|e| env(format!("cannot make a worker's temporary directory: {e}")))?;
-    let device = if device == "cuda" { format!("cuda:{gpu}") } else { device.to_string() };
+    let device = python_device(device, gpu);
     let args: Vec<std::ffi::OsString> =
         ["-s", "-m", "sadoku_bridge.worker", "--device", &device].iter().map(Into::into).collect();
     let mut cmd = crate::python_sandbox::command_with(
@@ -226,6 +226,12 @@ pub fn spawn_python(
         )),
         other => other,
     })
+}
+
+/// The device a Python process on GPU `gpu` is told to use: `cuda:N` for a run's `cuda`, else
+/// the run's own (`cpu`).
+pub fn python_device(device: &str, gpu: usize) -> String {
+    if device == "cuda" { format!("cuda:{gpu}") } else { device.to_string() }
 }
 
 /// Connect to a started worker, keeping the tail of its stderr as evidence.

@@ -136,7 +136,6 @@ impl PythonPlan {
         gpu: usize,
         sandbox: crate::sandbox::Mode,
     ) -> Result<usize, String> {
-        use sadoku_core::device::Device as _;
         let store = self.store().map_err(|e| e.to_string())?;
         let mut built = 0;
         for _ in 0..RECORDING_ROUNDS {
@@ -148,15 +147,9 @@ impl PythonPlan {
             let extensions = Extensions::Record { store: store.dir(), records: records.path() };
             let mut worker = self.spawn(gpu, Default::default(), sandbox, extensions).map_err(|e| e.to_string())?;
             worker.mark_untrusted();
-            let request = sadoku_core::compile::CompileRequest {
-                name: candidate.name(),
-                source: candidate.source.clone(),
-                arch: worker.info().arch(),
-                options: candidate.spec.options.clone(),
-            };
             // Whether it loads is for its review to say: a stand-in for what is not built yet
             // raises when called.
-            let _ = worker.compile(&request);
+            load(&mut worker, candidate);
             drop(worker);
             let text = std::fs::read_to_string(records.path().join(crate::python_sandbox::RECORDS)).unwrap_or_default();
             let records = super::store::read_records(&text)?;
@@ -194,7 +187,7 @@ impl PythonPlan {
         let file = temp.path().join("record.json");
         std::fs::write(&file, serde_json::to_vec(record).expect("a record serializes"))
             .map_err(|e| format!("cannot write the record: {e}"))?;
-        let device = if self.device == "cuda" { format!("cuda:{gpu}") } else { self.device.clone() };
+        let device = processes::python_device(&self.device, gpu);
         let args: Vec<std::ffi::OsString> = vec![
             "-s".into(),
             "-m".into(),
@@ -231,16 +224,9 @@ impl PythonPlan {
         gpu: usize,
         sandbox: crate::sandbox::Mode,
     ) -> (Option<Cache>, String) {
-        use sadoku_core::device::Device as _;
         let built = (|| -> Result<bool, DeviceError> {
             let mut worker = self.spawn_candidate(gpu, Default::default(), sandbox, &candidate.source, Cache::Build)?;
-            let request = sadoku_core::compile::CompileRequest {
-                name: candidate.name(),
-                source: candidate.source.clone(),
-                arch: worker.info().arch(),
-                options: candidate.spec.options.clone(),
-            };
-            Ok(worker.compile(&request).is_ok())
+            Ok(load(&mut worker, candidate))
         })();
         match built {
             Ok(true) => (Some(Cache::Prebuilt), "built".to_string()),
@@ -248,4 +234,16 @@ impl PythonPlan {
             Err(e) => (None, format!("not built: {e}")),
         }
     }
+}
+
+/// Load `candidate` in its worker as its review will (its compile request): whether it loaded.
+fn load(worker: &mut sadoku_core::protocol::RemoteDevice, candidate: &Candidate) -> bool {
+    use sadoku_core::device::Device as _;
+    let request = sadoku_core::compile::CompileRequest {
+        name: candidate.name(),
+        source: candidate.source.clone(),
+        arch: worker.info().arch(),
+        options: candidate.spec.options.clone(),
+    };
+    worker.compile(&request).is_ok()
 }
