@@ -30,21 +30,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--limit", type=int, default=0, help="at most this many kernels (0: all)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    staged = []
+    # Each task's kernels in id order; taken one task after another (round robin), so that the
+    # first N staged (`--limit`, or a shard of a review) span as many tasks as they can.
+    queues = []
     for task in sorted(p for p in args.tasks.iterdir() if p.is_dir()):
-        for test in sorted(task.glob("*.py"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0):
-            if not test.stem.isdigit():
+        ids = sorted(int(t.stem) for t in task.glob("*.py") if t.stem.isdigit())
+        queues.append([(task.name, i) for i in ids if (args.kernels / f"{i}.cu").is_file()])
+    staged = []
+    while any(queues) and not (args.limit and len(staged) >= args.limit):
+        for queue in queues:
+            if not queue or (args.limit and len(staged) >= args.limit):
                 continue
-            kernel = args.kernels / f"{test.stem}.cu"
-            if not kernel.is_file():
-                continue
-            target = args.out / f"{task.name}_{test.stem}.cu"
-            shutil.copyfile(kernel, target)
-            staged.append({"file": target.name, "task": task.name, "id": int(test.stem), "archive_correct": True})
-            if args.limit and len(staged) >= args.limit:
-                break
-        if args.limit and len(staged) >= args.limit:
-            break
+            task, kernel_id = queue.pop(0)
+            target = args.out / f"{task}_{kernel_id}.cu"
+            shutil.copyfile(args.kernels / f"{kernel_id}.cu", target)
+            staged.append({"file": target.name, "task": task, "id": kernel_id, "archive_correct": True})
     (args.out / "staged.json").write_text(json.dumps(staged, indent=1))
     tasks = len({s["task"] for s in staged})
     print(f"{len(staged)} kernels of {tasks} tasks staged in {args.out}", file=sys.stderr)

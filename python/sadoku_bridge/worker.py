@@ -265,6 +265,13 @@ class Worker:
         # The worker's own threads, before any of the candidate's code runs.
         if spec["kind"] not in TRUSTED:
             self.resident = checks.Resident(workdir)
+            # PyTorch's defaults as for the eager baseline it is timed against: TF32 off for
+            # matmul and cuDNN unless the review allows it (PyTorch leaves cuDNN's on). A
+            # candidate that leans on PyTorch for part of its work computes in full fp32 unless
+            # it says otherwise; what it sets is its own, judged by its answers.
+            tf32 = bool(spec.get("tf32", False))
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            torch.backends.cudnn.allow_tf32 = tf32
         # What failed decides the verdict: loading (the file runs, an extension builds) is
         # "does not compile"; making it callable and its first call, "call failed".
         try:

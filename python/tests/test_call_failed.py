@@ -52,6 +52,18 @@ class CallFailed(unittest.TestCase):
     def test_an_honest_candidate_loads(self) -> None:
         self.assertIn("Ok", compiled("leaky_relu_honest.py"))
 
+    def test_a_candidate_gets_the_baselines_full_fp32_defaults_and_may_change_them(self) -> None:
+        import torch
+
+        # PyTorch's own default leaves cuDNN's TF32 on; the worker turns it off for an fp32
+        # review before the candidate's code runs, as it does for the eager baseline.
+        torch.backends.cudnn.allow_tf32 = True
+        self.assertIn("Ok", compiled("leaky_relu_needs_full_fp32.py"))
+        # What the candidate sets is its own choice, judged by its answers.
+        self.assertIn("Ok", compiled("leaky_relu_sets_tf32.py"))
+        self.assertTrue(torch.backends.cudnn.allow_tf32)
+        torch.backends.cudnn.allow_tf32 = False
+
 
 if __name__ == "__main__":
     unittest.main()

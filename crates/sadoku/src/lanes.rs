@@ -68,7 +68,11 @@ impl Gates {
             Ok(g) => Gates {
                 cards: g
                     .into_iter()
-                    .map(|gpu| Card { gpu, gate: GpuGate::default(), baselines: Baselines::default() })
+                    .map(|gpu| Card {
+                        gpu,
+                        gate: GpuGate::with_quiet(std::sync::Arc::new(crate::host_work::HostWork)),
+                        baselines: Baselines::default(),
+                    })
                     .collect(),
                 error: None,
             },
@@ -278,8 +282,9 @@ fn native_worker(gpu: usize, plan: &Plan) -> Started {
 }
 
 /// Build the extensions of the batch's Python candidates ahead of their reviews, in review order,
-/// while lanes review: one builder of `--build-jobs`. A build is host work (see [`Gates::host`]);
-/// its failure is left for the review to report.
+/// while lanes review: one builder of `--build-jobs`. A build is host work: what runs the
+/// candidate's Python holds timings off (see [`Gates::host`]), the compilers are stopped while a
+/// card is timed (see [`crate::host_work`]); its failure is left for the review to report.
 pub fn build(
     gpu: usize,
     gates: &Gates,
@@ -291,10 +296,8 @@ pub fn build(
     let mut next = batch.next_build();
     while let Some(index) = next {
         let candidate = batch.candidate(index);
-        let host = gates.host();
         let started = std::time::Instant::now();
-        let built = python.build(&candidate, gpu, sandbox);
-        drop(host);
+        let built = python.build(&candidate, gpu, sandbox, || gates.host());
         progress.line(&format!("  {} {} ({:.1} s)", candidate.name(), built.said, started.elapsed().as_secs_f64()));
         next = batch.built_then_next(index, built.cache);
     }

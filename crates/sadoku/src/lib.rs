@@ -17,6 +17,7 @@ pub mod candidates;
 pub mod child;
 pub mod cli;
 pub mod commands;
+pub mod host_work;
 pub mod journal;
 pub mod kernelbench;
 pub mod lanes;

@@ -154,6 +154,9 @@ pub fn command_with(
         }
     }
     cmd.arg("--").arg(python).args(args);
+    // Its own process group from the start (the worker makes it so itself too), so that it can
+    // be stopped whole as host work (`crate::host_work`) from the moment it runs.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     crate::child::clear_env(&mut cmd, temp);
     // Python and the libraries it loads keep their caches in the worker's own directory.
     for var in [
@@ -262,7 +265,17 @@ pub struct Ran {
 }
 
 /// Start `cmd` (from [`command`]), wait at most `deadline`, then kill its whole process group.
-pub fn run_to_end(mut cmd: std::process::Command, deadline: std::time::Duration) -> Result<Ran> {
+pub fn run_to_end(cmd: std::process::Command, deadline: std::time::Duration) -> Result<Ran> {
+    run(cmd, deadline, false)
+}
+
+/// [`run_to_end`] for host work that may go on beside reviews (a build, describing a problem):
+/// its process group is stopped while any card is timed (see [`crate::host_work`]).
+pub fn run_as_host_work(cmd: std::process::Command, deadline: std::time::Duration) -> Result<Ran> {
+    run(cmd, deadline, true)
+}
+
+fn run(mut cmd: std::process::Command, deadline: std::time::Duration, host_work: bool) -> Result<Ran> {
     use std::io::Read;
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
@@ -270,6 +283,7 @@ pub fn run_to_end(mut cmd: std::process::Command, deadline: std::time::Duration)
         .spawn()
         .map_err(|e| anyhow!("cannot start a Python worker: {e}"))?;
     let leader = child.id();
+    let registered = host_work.then(|| crate::host_work::register(leader));
     // One reader per pipe: a worker that fills one while the other is read cannot block.
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
@@ -289,6 +303,7 @@ pub fn run_to_end(mut cmd: std::process::Command, deadline: std::time::Duration)
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    drop(registered);
     let left_running = group_members(leader).len();
     crate::child::kill_group(leader);
     let _ = child.wait();

@@ -124,22 +124,73 @@ impl<'a> Devices<'a> {
     }
 
     /// GPU work that needs the card to itself: timing.
-    pub fn exclusive(&self) -> Option<RwLockWriteGuard<'a, ()>> {
-        self.gate.map(|g| g.0.write().unwrap_or_else(|e| e.into_inner()))
+    pub fn exclusive(&self) -> Option<Exclusive<'a>> {
+        self.gate.map(GpuGate::exclusive)
     }
 }
 
 /// When several reviews share one GPU (`--jobs`): their verification may overlap, but a review
 /// being timed has the card to itself. Waiting writers hold off new readers, so timing is not
 /// starved.
-#[derive(Debug, Default)]
-pub struct GpuGate(RwLock<()>);
+///
+/// Host work too long to hold a timing off (a torch extension's build takes minutes) does not
+/// take the gate: it is stopped while a timing runs instead ([`Quiet`]).
+#[derive(Default)]
+pub struct GpuGate {
+    lock: RwLock<()>,
+    quiet: Option<std::sync::Arc<dyn Quiet>>,
+}
+
+/// What stops long host work for the length of a timing, and lets it go on after.
+pub trait Quiet: Send + Sync {
+    /// A timing starts.
+    fn hush(&self);
+    /// It ended.
+    fn resume(&self);
+}
+
+impl std::fmt::Debug for GpuGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuGate").field("quiet", &self.quiet.is_some()).finish()
+    }
+}
 
 impl GpuGate {
+    /// A gate whose timings stop the host work `quiet` knows of while they run.
+    pub fn with_quiet(quiet: std::sync::Arc<dyn Quiet>) -> GpuGate {
+        GpuGate { lock: RwLock::default(), quiet: Some(quiet) }
+    }
+
     /// Work that may overlap other reviews' verification but never a timing: verification,
-    /// compiles (a torch extension's build keeps every core busy), starting workers.
+    /// compiles, starting workers.
     pub fn shared(&self) -> RwLockReadGuard<'_, ()> {
-        self.0.read().unwrap_or_else(|e| e.into_inner())
+        self.lock.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The card to itself, for a timing: other reviews' work that holds the gate is done, and
+    /// the host work [`Quiet`] knows of is stopped until the returned guard goes.
+    pub fn exclusive(&self) -> Exclusive<'_> {
+        let lock = self.lock.write().unwrap_or_else(|e| e.into_inner());
+        let quiet = self.quiet.as_deref();
+        if let Some(q) = quiet {
+            q.hush();
+        }
+        Exclusive { quiet, _lock: lock }
+    }
+}
+
+/// A timing's hold on its card (see [`GpuGate::exclusive`]): the host work it stopped goes on
+/// when it is dropped, then the gate opens.
+pub struct Exclusive<'a> {
+    quiet: Option<&'a dyn Quiet>,
+    _lock: RwLockWriteGuard<'a, ()>,
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        if let Some(q) = self.quiet {
+            q.resume();
+        }
     }
 }
 
@@ -227,4 +278,43 @@ pub(crate) fn draws_of(
             dtype: spec.dtype,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicIsize, Ordering};
+
+    use super::*;
+
+    /// Counts the host work stopped: +1 while a timing holds the card.
+    #[derive(Default)]
+    struct Counted(AtomicIsize, AtomicIsize);
+
+    impl Quiet for Counted {
+        fn hush(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+        fn resume(&self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_timing_stops_the_quiet_host_work_for_its_length_and_verification_does_not() {
+        let quiet = Arc::new(Counted::default());
+        let gate = GpuGate::with_quiet(quiet.clone());
+        drop(gate.shared());
+        assert_eq!(quiet.1.load(Ordering::SeqCst), 0, "verification stops nothing");
+        {
+            let _timing = gate.exclusive();
+            assert_eq!(quiet.0.load(Ordering::SeqCst), 1, "stopped while the timing runs");
+        }
+        assert_eq!(quiet.0.load(Ordering::SeqCst), 0, "going on after it");
+        // The gate is open again: another timing, then verification, take it at once.
+        drop(gate.exclusive());
+        drop(gate.shared());
+        assert_eq!(quiet.1.load(Ordering::SeqCst), 2);
+    }
 }

@@ -115,26 +115,39 @@ impl PythonPlan {
     /// [`super::store`]) when it can hold them, else into the candidate's cache entry, in a
     /// confined worker of its own (the only kind that may write the entry). A failure is left for
     /// the review to report: it builds again, privately.
-    pub fn build(&self, candidate: &Candidate, gpu: usize, sandbox: crate::sandbox::Mode) -> Built {
-        let why = match self.build_into_store(candidate, gpu, sandbox) {
+    ///
+    /// `host` holds timings off (see `lanes::Gates::host`) while a worker runs the candidate's
+    /// Python (a recording, or a build by loading it); the store's builder runs no candidate code
+    /// and is stopped while a card is timed instead (see [`crate::host_work`]).
+    pub fn build<G>(
+        &self,
+        candidate: &Candidate,
+        gpu: usize,
+        sandbox: crate::sandbox::Mode,
+        host: impl Fn() -> G,
+    ) -> Built {
+        let why = match self.build_into_store(candidate, gpu, sandbox, &host) {
             Ok(0) => return Built { cache: Some(Cache::Store), said: "in the store".to_string() },
             Ok(n) => {
                 return Built { cache: Some(Cache::Store), said: format!("built {n} into the store") };
             }
             Err(why) => why,
         };
+        let held = host();
         let (cache, said) = self.build_for_source(candidate, gpu, sandbox);
+        drop(held);
         Built { cache, said: format!("{said}; not in the store: {why}") }
     }
 
     /// Record what the candidate asks for, build what the store lacks, and again, until a
     /// recording finds everything in the store: how many were built, or why the store cannot
     /// hold them.
-    fn build_into_store(
+    fn build_into_store<G>(
         &self,
         candidate: &Candidate,
         gpu: usize,
         sandbox: crate::sandbox::Mode,
+        host: &impl Fn() -> G,
     ) -> Result<usize, String> {
         let store = self.store().map_err(|e| e.to_string())?;
         let mut built = 0;
@@ -145,12 +158,14 @@ impl PythonPlan {
                 .map_err(|e| format!("cannot make a directory for records: {e}"))?;
             crate::sandbox::prepare_temp(records.path()).map_err(|e| e.to_string())?;
             let extensions = Extensions::Record { store: store.dir(), records: records.path() };
+            let held = host();
             let mut worker = self.spawn(gpu, Default::default(), sandbox, extensions).map_err(|e| e.to_string())?;
             worker.mark_untrusted();
             // Whether it loads is for its review to say: a stand-in for what is not built yet
             // raises when called.
             load(&mut worker, candidate);
             drop(worker);
+            drop(held);
             let text = std::fs::read_to_string(records.path().join(crate::python_sandbox::RECORDS)).unwrap_or_default();
             let records = super::store::read_records(&text)?;
             if records.is_empty() {
@@ -207,7 +222,9 @@ impl PythonPlan {
             crate::python_sandbox::WORKER_HOST_GIB,
         )
         .map_err(|e| e.to_string())?;
-        let ran = crate::python_sandbox::run_to_end(cmd, Self::LOAD).map_err(|e| format!("the builder: {e}"))?;
+        // Minutes of every core: host work, stopped while a card is timed rather than holding
+        // timings off.
+        let ran = crate::python_sandbox::run_as_host_work(cmd, Self::LOAD).map_err(|e| format!("the builder: {e}"))?;
         if !ran.status.is_some_and(|s| s.success()) {
             let said = ran.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
             let how = ran.status.map_or("ran out of time".to_string(), |s| s.to_string());

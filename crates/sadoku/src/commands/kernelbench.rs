@@ -212,7 +212,7 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
     let describer = Describer::new(files, &registry, &python, &bridge, args.review.judging.sandbox, compile);
     let lines = crate::progress::Progress::lines_only();
     // The first problem here and now: a missing Python or PyTorch is said before anything else.
-    if describer.describe_next(|| (), &lines) {
+    if describer.describe_next(&lines) {
         if let Some(Err(e)) = describer.first() {
             if fatal(&e) {
                 return Err(anyhow!("{e}"));
@@ -267,7 +267,7 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
     });
     std::thread::scope(|scope| {
         for _ in 0..describers {
-            scope.spawn(|| describer.work(|| gates.host(), &lines));
+            scope.spawn(|| describer.work(&lines));
         }
         let result = if args.review.size.is_empty() {
             let feed = crate::review::Feed { items: Box::new(items), total, timed_sizes: None };

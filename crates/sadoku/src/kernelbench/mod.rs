@@ -101,7 +101,8 @@ fn run_confined(
         DESCRIBE_HOST_GIB,
     )?;
     let deadline = Duration::from_secs(300);
-    let ran = crate::python_sandbox::run_to_end(cmd, deadline)?;
+    // Host work beside reviews: stopped while a card is timed.
+    let ran = crate::python_sandbox::run_as_host_work(cmd, deadline)?;
     let Some(status) = ran.status else {
         return Err(anyhow!("the Python worker did not finish within {} s", deadline.as_secs()));
     };
@@ -268,8 +269,8 @@ pub fn fatal(error: &str) -> bool {
 }
 
 /// KernelBench problems described ahead of the candidates that need them: `jobs` confined Python
-/// processes at once, in the order the candidates come, each as host work (never while a GPU is
-/// timed). A candidate's review waits only for its own problem.
+/// processes at once, in the order the candidates come, each as host work (stopped while a GPU is
+/// timed: [`crate::host_work`]). A candidate's review waits only for its own problem.
 pub struct Describer<'a> {
     files: Vec<PathBuf>,
     state: std::sync::Mutex<Described>,
@@ -315,15 +316,14 @@ impl<'a> Describer<'a> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Describe files until none is left (or [`Describer::stop`]); `host` is held while each is
-    /// described.
-    pub fn work<G>(&self, host: impl Fn() -> G, progress: &crate::progress::Progress) {
-        while self.describe_next(&host, progress) {}
+    /// Describe files until none is left (or [`Describer::stop`]).
+    pub fn work(&self, progress: &crate::progress::Progress) {
+        while self.describe_next(progress) {}
     }
 
-    /// Describe the next file no describer has taken, `host` held meanwhile; false when there is
-    /// none (or the describer stopped).
-    pub fn describe_next<G>(&self, host: impl Fn() -> G, progress: &crate::progress::Progress) -> bool {
+    /// Describe the next file no describer has taken; false when there is none (or the describer
+    /// stopped).
+    pub fn describe_next(&self, progress: &crate::progress::Progress) -> bool {
         let i = {
             let mut state = self.lock();
             if state.stopped || state.next >= self.files.len() {
@@ -333,10 +333,8 @@ impl<'a> Describer<'a> {
             state.next - 1
         };
         let file = &self.files[i];
-        let guard = host();
         let started = std::time::Instant::now();
         let prepared = prepare_problem(file, self.python, self.bridge, self.mode, self.compile);
-        drop(guard);
         let result = match prepared {
             Ok(problem) => {
                 progress.line(&format!("  described {} ({:.1} s)", file.display(), started.elapsed().as_secs_f64()));

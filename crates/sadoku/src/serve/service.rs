@@ -545,9 +545,8 @@ impl Service {
         if let Err(e) = written {
             return Err(format!("cannot write {}: {e}", path.display()));
         }
-        let host = self.gates.host();
+        // Host work, stopped while a card is timed (`crate::host_work`).
         let prepared = crate::kernelbench::prepare_problem(&path, &k.python, &k.bridge, k.sandbox, None);
-        drop(host);
         let result = prepared
             .map(|p| lock(&self.registry).add(p))
             .map_err(|e| format!("{e:#}").replace(&dir.display().to_string(), "").replace("//", "/"));
