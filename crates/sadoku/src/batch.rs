@@ -188,9 +188,10 @@ impl Batch {
     }
 
     /// A builder finished with candidate `index`'s extensions (where they are; `None`: not
-    /// built), and takes its next build, as [`Batch::next_build`]. The next is taken in the same
-    /// step: a lane woken by this build takes its next candidate ahead at once, and would
-    /// otherwise find that candidate's build not yet started and leave it to its review.
+    /// built), and takes the next build waiting, if one is (else it waits for one with
+    /// [`Batch::next_build`]). The next is taken in the same step: a lane woken by this build
+    /// takes its next candidate ahead at once, and would otherwise find that candidate's build
+    /// not yet started and leave it to its review.
     pub fn built_then_next(&self, index: usize, cache: Option<Cache>) -> Option<usize> {
         let mut q = self.lock();
         q.builds.insert(index, Build::Built(cache));
@@ -198,7 +199,7 @@ impl Batch {
         let next = self.take_build(&mut q);
         drop(q);
         self.changed.notify_all();
-        next.or_else(|| self.next_build())
+        next
     }
 
     /// Where candidate `index`'s extensions were built ahead of its review, if they were.

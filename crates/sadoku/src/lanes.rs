@@ -155,8 +155,12 @@ pub fn run(
         });
         // The lane's next candidate, its worker starting while this one is reviewed.
         let ahead: Mutex<Option<Ahead>> = Mutex::default();
-        // A native worker started while the lane had nothing to do (`Plan::spare_worker`).
+        // A native worker started while the lane had nothing to do (`Plan::spare_worker`), and
+        // once the lane has reviewed a Python candidate, a Python worker for the next candidate
+        // whose extensions are all in the store.
         let mut spare: Option<sadoku_core::protocol::RemoteDevice> = None;
+        let mut spare_python: Option<sadoku_core::protocol::RemoteDevice> = None;
+        let mut python_seen = false;
         // Take the next waiting candidate for this lane and have its worker started, unless one is
         // taken already: when a review starts, and again when it starts verifying (a candidate
         // may have come in the meantime: a batch's first reviews start as it fills).
@@ -189,12 +193,23 @@ pub fn run(
                         let _host = gates.host();
                         spare = native_worker(gpu, plan).ok();
                     }
+                    if let Some(python) = plan.python.as_ref().filter(|_| plan.spare_worker && python_seen) {
+                        if spare_python.is_none() && batch.try_peek_empty() {
+                            let _host = gates.host();
+                            spare_python = python.spawn_store_worker(gpu, plan.timeouts, plan.sandbox).ok();
+                        }
+                    }
                     match batch.next() {
                         Some(i) => {
                             batch.await_build(i);
                             let c = batch.candidate(i);
-                            let started = if c.is_python() { None } else { spare.take().map(|w| (Ok(w), 0.0)) };
-                            (i, Worker { started, prebuilt: batch.prebuilt(i) })
+                            let prebuilt = batch.prebuilt(i);
+                            let started = match (c.is_python(), prebuilt) {
+                                (false, _) => spare.take(),
+                                (true, Some(Cache::Store)) => spare_python.take(),
+                                (true, _) => None,
+                            };
+                            (i, Worker { started: started.map(|w| (Ok(w), 0.0)), prebuilt })
                         }
                         None => break,
                     }
@@ -202,6 +217,7 @@ pub fn run(
             };
             take_ahead();
             let candidate = batch.candidate(index);
+            python_seen |= candidate.is_python();
             let total = batch.expected.load(Ordering::SeqCst).max(batch.len());
             progress.event(Event::Candidate { index, total, name: &candidate.name() });
             let observer = TakeAhead { progress, take: &take_ahead };
@@ -292,13 +308,34 @@ pub fn build(
     sandbox: crate::sandbox::Mode,
     batch: &Batch,
     progress: &Progress,
+    warm: bool,
 ) {
-    let mut next = batch.next_build();
-    while let Some(index) = next {
+    // With `warm` (a server's builder), once it has built something, it keeps a recording worker
+    // started while it waits: the next candidate is recorded without a worker's start.
+    let mut recorder = None;
+    let mut built_once = false;
+    let mut next = None;
+    loop {
+        let index = match next.take() {
+            Some(i) => i,
+            None => {
+                if warm && built_once && recorder.is_none() && !batch.stopped() {
+                    let _host = gates.host();
+                    recorder = python.recorder(gpu, sandbox).ok();
+                }
+                match batch.next_build() {
+                    Some(i) => i,
+                    None => break,
+                }
+            }
+        };
         let candidate = batch.candidate(index);
         let started = std::time::Instant::now();
-        let built = python.build(&candidate, gpu, sandbox, || gates.host());
-        progress.line(&format!("  {} {} ({:.1} s)", candidate.name(), built.said, started.elapsed().as_secs_f64()));
+        let ahead = if recorder.is_some() { ", recorded by a worker started ahead" } else { "" };
+        let built = python.build(&candidate, gpu, sandbox, || gates.host(), recorder.take());
+        let took = started.elapsed().as_secs_f64();
+        progress.line(&format!("  {} {} ({took:.1} s{ahead})", candidate.name(), built.said));
+        built_once = true;
         next = batch.built_then_next(index, built.cache);
     }
 }

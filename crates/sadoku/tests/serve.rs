@@ -430,6 +430,42 @@ fn an_idle_lane_keeps_a_worker_started_for_the_next_candidate() {
     assert!(offline[0]["phases"]["worker_start_s"].as_f64().unwrap() > 0.0, "{:#}", offline[0]["phases"]);
 }
 
+/// Once a server has judged a Python candidate, its builder keeps a recording worker started and
+/// its idle lane a Python worker for the store: the next `ModelNew` waits for neither to start
+/// (a request's latency is then its load and its review). Needs PyTorch (the bridge's CPU
+/// workers).
+#[test]
+fn an_idle_server_keeps_python_workers_started_for_the_next_modelnew() {
+    let Some(torch) = torch() else { return };
+    let dir = setup();
+    let d = dir.path();
+    let tests = repo().join("python/tests");
+    let problem = std::fs::read_to_string(tests.join("problems/leaky_relu.py")).unwrap();
+    let mut cmd = serve_command(d, &["--skip-selftest", "--python", "/usr/bin/python3"]);
+    cmd.env("SADOKU_PYTHONPATH", std::env::join_paths([torch, repo().join("python")]).unwrap());
+    let server = start_with(cmd, d);
+    let kb = json!({ "file": "leaky_relu.py", "source": problem });
+    let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_honest.py")).unwrap();
+    let modelnew = |tag: &str| {
+        json!({ "source": format!("{honest}\n# {tag}\n"), "kind": "python", "kernelbench": kb,
+                "name": format!("{tag}.py") })
+    };
+    let started = |line: &Value| line["record"]["phases"]["worker_start_s"].as_f64().unwrap();
+    let first = server.stream(vec![modelnew("first")]);
+    assert_eq!(first[0]["record"]["verdict"], "ACCEPTED", "{:#}\n{}", first[0], server.said());
+    assert!(started(&first[0]) > 0.0, "no Python worker was started ahead of the first: {:#}", first[0]);
+    assert!(!server.said().contains("recorded by a worker started ahead"), "{}", server.said());
+    // The lane and the builder start theirs as soon as they are idle; a candidate that comes
+    // while they start waits for them.
+    std::thread::sleep(Duration::from_secs(2));
+    let second = server.stream(vec![modelnew("second")]);
+    assert_eq!(second[0]["record"]["verdict"], "ACCEPTED", "{:#}\n{}", second[0], server.said());
+    assert_eq!(started(&second[0]), 0.0, "{:#}", second[0]["record"]["phases"]);
+    let said = server.said();
+    let line = said.lines().find(|l| l.contains("second.py in the store")).unwrap_or_else(|| panic!("{said}"));
+    assert!(line.contains("recorded by a worker started ahead"), "{said}");
+}
+
 /// A server on two (simulated) GPUs: a lane on each, each card timed on its own; every candidate
 /// reviewed once, on one of them, and both busy.
 #[test]

@@ -37,6 +37,14 @@ pub struct Built {
 /// it lacks: it asks for something new each time; it is built the old way.
 const RECORDING_ROUNDS: usize = 4;
 
+/// A recording worker started before its candidate is known (a server's builder keeps one while
+/// it waits): the store read-only, a directory of its own for the records. The thread that
+/// starts it must be the one that uses it (a worker dies with the thread that started it).
+pub struct Recorder {
+    worker: sadoku_core::protocol::RemoteDevice,
+    records: tempfile::TempDir,
+}
+
 /// How Python workers are started.
 pub struct PythonPlan {
     pub python: std::path::PathBuf,
@@ -106,6 +114,31 @@ impl PythonPlan {
         Ok(device)
     }
 
+    /// A worker for any candidate whose extensions are all in the store: the same for every such
+    /// candidate until it loads one (a server's idle lane keeps one started).
+    pub fn spawn_store_worker(
+        &self,
+        gpu: usize,
+        base: Timeouts,
+        sandbox: crate::sandbox::Mode,
+    ) -> Result<sadoku_core::protocol::RemoteDevice, DeviceError> {
+        self.spawn_candidate(gpu, base, sandbox, "", Cache::Store)
+    }
+
+    /// A [`Recorder`] for the next candidate to build.
+    pub fn recorder(&self, gpu: usize, sandbox: crate::sandbox::Mode) -> Result<Recorder, String> {
+        let store = self.store().map_err(|e| e.to_string())?;
+        let records = tempfile::Builder::new()
+            .prefix("sadoku-records-")
+            .tempdir()
+            .map_err(|e| format!("cannot make a directory for records: {e}"))?;
+        crate::sandbox::prepare_temp(records.path()).map_err(|e| e.to_string())?;
+        let extensions = Extensions::Record { store: store.dir(), records: records.path() };
+        let mut worker = self.spawn(gpu, Default::default(), sandbox, extensions).map_err(|e| e.to_string())?;
+        worker.mark_untrusted();
+        Ok(Recorder { worker, records })
+    }
+
     fn store(&self) -> Result<Store, DeviceError> {
         Store::open(&self.python)
             .map_err(|e| DeviceError::Environment(format!("the extension store: {e} (--no-cache builds without it)")))
@@ -118,15 +151,17 @@ impl PythonPlan {
     ///
     /// `host` holds timings off (see `lanes::Gates::host`) while a worker runs the candidate's
     /// Python (a recording, or a build by loading it); the store's builder runs no candidate code
-    /// and is stopped while a card is timed instead (see [`crate::host_work`]).
+    /// and is stopped while a card is timed instead (see [`crate::host_work`]). `recorder`, if
+    /// started already, records the candidate first.
     pub fn build<G>(
         &self,
         candidate: &Candidate,
         gpu: usize,
         sandbox: crate::sandbox::Mode,
         host: impl Fn() -> G,
+        recorder: Option<Recorder>,
     ) -> Built {
-        let why = match self.build_into_store(candidate, gpu, sandbox, &host) {
+        let why = match self.build_into_store(candidate, gpu, sandbox, &host, recorder) {
             Ok(0) => return Built { cache: Some(Cache::Store), said: "in the store".to_string() },
             Ok(n) => {
                 return Built { cache: Some(Cache::Store), said: format!("built {n} into the store") };
@@ -148,19 +183,16 @@ impl PythonPlan {
         gpu: usize,
         sandbox: crate::sandbox::Mode,
         host: &impl Fn() -> G,
+        mut recorder: Option<Recorder>,
     ) -> Result<usize, String> {
         let store = self.store().map_err(|e| e.to_string())?;
         let mut built = 0;
         for _ in 0..RECORDING_ROUNDS {
-            let records = tempfile::Builder::new()
-                .prefix("sadoku-records-")
-                .tempdir()
-                .map_err(|e| format!("cannot make a directory for records: {e}"))?;
-            crate::sandbox::prepare_temp(records.path()).map_err(|e| e.to_string())?;
-            let extensions = Extensions::Record { store: store.dir(), records: records.path() };
             let held = host();
-            let mut worker = self.spawn(gpu, Default::default(), sandbox, extensions).map_err(|e| e.to_string())?;
-            worker.mark_untrusted();
+            let Recorder { mut worker, records } = match recorder.take() {
+                Some(r) => r,
+                None => self.recorder(gpu, sandbox)?,
+            };
             // Whether it loads is for its review to say: a stand-in for what is not built yet
             // raises when called.
             load(&mut worker, candidate);
