@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use sadoku_core::candidate::Candidate;
 
-use crate::backend::Cache;
+use crate::backend::{Cache, Recorder};
 
 /// The candidates of one batch, as they come (a batch may be fed while it is reviewed), and what
 /// its lanes and builders share: the queue, whether to stop, the extensions being built.
@@ -21,6 +21,12 @@ pub struct Batch {
     pub(crate) failures_in_a_row: AtomicUsize,
     /// How many candidates the batch will hold, as far as known when it started (for progress).
     pub expected: AtomicUsize,
+    /// A Python candidate has come (a server's idle lanes and builders then keep Python workers
+    /// started).
+    python_seen: AtomicBool,
+    /// A recording worker started while the builders waited, for whichever takes the next build
+    /// (see `lanes::build`).
+    recorder: Mutex<Option<Recorder>>,
 }
 
 #[derive(Default)]
@@ -38,6 +44,16 @@ struct Queue {
     /// how many of them are building now: one that is not will take the next build at once.
     builders: usize,
     building: usize,
+}
+
+/// What a lane waiting for a candidate got (see [`Batch::next_waking`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited {
+    Candidate(usize),
+    /// No more will come, or the batch stopped.
+    Done,
+    /// A Python candidate came into the batch, and another lane took it.
+    PythonCame,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +81,9 @@ impl Batch {
 
     /// Add a candidate (its index returned); `build`: its extensions are built ahead of its review.
     pub fn push(&self, candidate: Arc<Candidate>, build: bool) -> usize {
+        if candidate.is_python() {
+            self.python_seen.store(true, Ordering::SeqCst);
+        }
         let mut q = self.lock();
         let index = q.candidates.len();
         q.candidates.push(Some(candidate));
@@ -76,6 +95,25 @@ impl Batch {
         drop(q);
         self.changed.notify_all();
         index
+    }
+
+    /// Whether a Python candidate has come.
+    pub(crate) fn python_seen(&self) -> bool {
+        self.python_seen.load(Ordering::SeqCst)
+    }
+
+    /// Have a recording worker started for the next build unless one is: `start` is called with
+    /// the batch's slot held, so that a builder taking the next build meanwhile waits for it.
+    pub(crate) fn keep_recorder(&self, start: impl FnOnce() -> Option<Recorder>) {
+        let mut slot = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = start();
+        }
+    }
+
+    /// The recording worker started for the next build, if one is.
+    pub(crate) fn take_recorder(&self) -> Option<Recorder> {
+        self.recorder.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// No more candidates will come.
@@ -116,19 +154,24 @@ impl Batch {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The next candidate for a lane, waiting while the batch may still grow; None once it is
-    /// closed and empty, or stopped.
-    pub(crate) fn next(&self) -> Option<usize> {
+    /// The next candidate for a lane, waiting for one to come; [`Waited::Done`] once none will
+    /// (closed and empty, or stopped). With `on_python`, a lane waiting also wakes once a Python
+    /// candidate has come into the batch (taken by another lane), to start a Python worker of its
+    /// own while it waits.
+    pub(crate) fn next_waking(&self, on_python: bool) -> Waited {
         let mut q = self.lock();
         loop {
             if self.stopped() {
-                return None;
+                return Waited::Done;
             }
             if let Some(i) = q.waiting.pop_front() {
-                return Some(i);
+                return Waited::Candidate(i);
             }
             if q.closed {
-                return None;
+                return Waited::Done;
+            }
+            if on_python && self.python_seen() {
+                return Waited::PythonCame;
             }
             q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
         }
@@ -279,6 +322,27 @@ mod tests {
             // Done, and the next taken in the same step.
             assert_eq!(batch.built_then_next(0, Some(Cache::Store)), Some(1));
             assert_eq!(review.join().unwrap(), Some(Cache::Store));
+        });
+    }
+
+    /// A lane waiting for a candidate wakes when another lane takes the batch's first Python
+    /// candidate (to start a Python worker of its own), and only when asked to.
+    #[test]
+    fn a_waiting_lane_wakes_when_the_first_python_candidate_comes() {
+        let batch = Batch::default();
+        std::thread::scope(|scope| {
+            let asked = scope.spawn(|| batch.next_waking(true));
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(!asked.is_finished(), "woke with nothing come");
+            // As `push` of a Python candidate that another lane took at once.
+            batch.python_seen.store(true, Ordering::SeqCst);
+            batch.changed.notify_all();
+            assert_eq!(asked.join().unwrap(), Waited::PythonCame);
+            let not_asked = scope.spawn(|| batch.next_waking(false));
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(!not_asked.is_finished(), "a lane not asked to wake waits on");
+            batch.close();
+            assert_eq!(not_asked.join().unwrap(), Waited::Done);
         });
     }
 

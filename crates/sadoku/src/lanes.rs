@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, RwLockReadGuard};
 
 use crate::backend::{Backend, Cache, JudgeDevice, PythonPlan};
+use crate::batch::Waited;
 pub use crate::batch::{Batch, CloseOnDrop};
 use crate::processes;
 use crate::progress::Progress;
@@ -149,18 +150,17 @@ pub fn run(
             for (index, reply) in inbox {
                 batch.await_build(index);
                 let prebuilt = batch.prebuilt(index);
-                let _host = gates.host();
-                let _ = reply.send((start_worker(gpu, plan, &batch.candidate(index), prebuilt), prebuilt));
+                let candidate = batch.candidate(index);
+                // A Python worker's start is host work of its own (stopped while a card is
+                // timed, `processes::spawn_python`); a native one's holds timings off.
+                let _host = (!candidate.is_python()).then(|| gates.host());
+                let _ = reply.send((start_worker(gpu, plan, &candidate, prebuilt), prebuilt));
             }
         });
         // The lane's next candidate, its worker starting while this one is reviewed.
         let ahead: Mutex<Option<Ahead>> = Mutex::default();
-        // A native worker started while the lane had nothing to do (`Plan::spare_worker`), and
-        // once the lane has reviewed a Python candidate, a Python worker for the next candidate
-        // whose extensions are all in the store.
-        let mut spare: Option<sadoku_core::protocol::RemoteDevice> = None;
-        let mut spare_python: Option<sadoku_core::protocol::RemoteDevice> = None;
-        let mut python_seen = false;
+        // Workers started while the lane had nothing to do (`Plan::spare_worker`).
+        let mut spares = Spares::default();
         // Take the next waiting candidate for this lane and have its worker started, unless one is
         // taken already: when a review starts, and again when it starts verifying (a candidate
         // may have come in the meantime: a batch's first reviews start as it fills).
@@ -186,38 +186,13 @@ pub fn run(
                     });
                     (i, Worker { started: Some((worker, waited.elapsed().as_secs_f64())), prebuilt })
                 }
-                None => {
-                    // Nothing taken ahead: while the lane waits, a native worker is started for
-                    // whatever comes (host work, as any start: never during a timing).
-                    if plan.spare_worker && spare.is_none() && batch.try_peek_empty() {
-                        let _host = gates.host();
-                        spare = native_worker(gpu, plan).ok();
-                    }
-                    if let Some(python) = plan.python.as_ref().filter(|_| plan.spare_worker && python_seen) {
-                        if spare_python.is_none() && batch.try_peek_empty() {
-                            let _host = gates.host();
-                            spare_python = python.spawn_store_worker(gpu, plan.timeouts, plan.sandbox).ok();
-                        }
-                    }
-                    match batch.next() {
-                        Some(i) => {
-                            batch.await_build(i);
-                            let c = batch.candidate(i);
-                            let prebuilt = batch.prebuilt(i);
-                            let started = match (c.is_python(), prebuilt) {
-                                (false, _) => spare.take(),
-                                (true, Some(Cache::Store)) => spare_python.take(),
-                                (true, _) => None,
-                            };
-                            (i, Worker { started: started.map(|w| (Ok(w), 0.0)), prebuilt })
-                        }
-                        None => break,
-                    }
-                }
+                None => match next_idle(gpu, gates, plan, batch, &mut spares) {
+                    Some(next) => next,
+                    None => break,
+                },
             };
             take_ahead();
             let candidate = batch.candidate(index);
-            python_seen |= candidate.is_python();
             let total = batch.expected.load(Ordering::SeqCst).max(batch.len());
             progress.event(Event::Candidate { index, total, name: &candidate.name() });
             let observer = TakeAhead { progress, take: &take_ahead };
@@ -262,6 +237,52 @@ pub fn run(
         info.torch = m.info().torch.clone();
     }
     Some(info)
+}
+
+/// Workers a server's lane keeps started while it waits (`Plan::spare_worker`): a native one for
+/// whatever comes, and once the batch has had a Python candidate, a Python one for the next
+/// candidate whose extensions are all in the store. Each is the same for every such candidate
+/// until it starts a review.
+#[derive(Default)]
+struct Spares {
+    native: Option<sadoku_core::protocol::RemoteDevice>,
+    python: Option<sadoku_core::protocol::RemoteDevice>,
+}
+
+/// A lane with no candidate taken ahead: its next candidate and its worker, if started already
+/// (None: the batch is done). While it waits, it keeps its [`Spares`] started: a native worker's
+/// start holds timings off, a Python worker's is host work of its own
+/// (`processes::spawn_python`).
+fn next_idle(gpu: usize, gates: &Gates, plan: &Plan, batch: &Batch, spares: &mut Spares) -> Option<(usize, Worker)> {
+    loop {
+        if plan.spare_worker && spares.native.is_none() && batch.try_peek_empty() {
+            let _host = gates.host();
+            spares.native = native_worker(gpu, plan).ok();
+        }
+        let python = plan.python.as_ref().filter(|_| plan.spare_worker);
+        if let Some(python) = python.filter(|_| batch.python_seen()) {
+            if spares.python.is_none() && batch.try_peek_empty() {
+                spares.python = python.spawn_store_worker(gpu, plan.timeouts, plan.sandbox).ok();
+            }
+        }
+        // Woken when the batch's first Python candidate comes (another lane takes it), to start
+        // a Python worker for the next.
+        let on_python = python.is_some() && !batch.python_seen();
+        match batch.next_waking(on_python) {
+            Waited::Candidate(i) => {
+                batch.await_build(i);
+                let prebuilt = batch.prebuilt(i);
+                let started = match (batch.candidate(i).is_python(), prebuilt) {
+                    (false, _) => spares.native.take(),
+                    (true, Some(Cache::Store)) => spares.python.take(),
+                    (true, _) => None,
+                };
+                return Some((i, Worker { started: started.map(|w| (Ok(w), 0.0)), prebuilt }));
+            }
+            Waited::Done => return None,
+            Waited::PythonCame => continue,
+        }
+    }
 }
 
 /// A candidate's worker, started (or why not).
@@ -310,18 +331,16 @@ pub fn build(
     progress: &Progress,
     warm: bool,
 ) {
-    // With `warm` (a server's builder), once it has built something, it keeps a recording worker
-    // started while it waits: the next candidate is recorded without a worker's start.
-    let mut recorder = None;
-    let mut built_once = false;
+    // With `warm` (a server's builders), once the batch has had a Python candidate, the builders
+    // keep one recording worker started while they wait (the batch's spare, taken by whichever
+    // builder takes the next build): the next candidate is recorded without a worker's start.
     let mut next = None;
     loop {
         let index = match next.take() {
             Some(i) => i,
             None => {
-                if warm && built_once && recorder.is_none() && !batch.stopped() {
-                    let _host = gates.host();
-                    recorder = python.recorder(gpu, sandbox).ok();
+                if warm && batch.python_seen() && !batch.stopped() {
+                    batch.keep_recorder(|| python.recorder(gpu, sandbox).ok());
                 }
                 match batch.next_build() {
                     Some(i) => i,
@@ -331,11 +350,11 @@ pub fn build(
         };
         let candidate = batch.candidate(index);
         let started = std::time::Instant::now();
+        let recorder = if warm { batch.take_recorder() } else { None };
         let ahead = if recorder.is_some() { ", recorded by a worker started ahead" } else { "" };
-        let built = python.build(&candidate, gpu, sandbox, || gates.host(), recorder.take());
+        let built = python.build(&candidate, gpu, sandbox, || gates.host(), recorder);
         let took = started.elapsed().as_secs_f64();
         progress.line(&format!("  {} {} ({took:.1} s{ahead})", candidate.name(), built.said));
-        built_once = true;
         next = batch.built_then_next(index, built.cache);
     }
 }

@@ -181,6 +181,9 @@ pub fn spawn(
 /// Start a Python worker (`python/sadoku_bridge/worker.py`) on GPU `gpu`, confined by `sadoku
 /// pyworker` as `sandbox` says, and connect to it: the worker of a Python candidate, or the
 /// process of a KernelBench problem's own Model.
+///
+/// Its start (the interpreter, PyTorch's import, the CUDA context: seconds of a core, before any
+/// candidate code) is host work, stopped while a card is timed (see [`crate::host_work`]).
 pub fn spawn_python(
     gpu: usize,
     timeouts: Timeouts,
@@ -218,7 +221,10 @@ pub fn spawn_python(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| env(format!("cannot start a Python worker: {e}")))?;
-    connect(child, Some(temp), true, true, timeouts).map_err(|e| match e {
+    let starting = crate::host_work::register(child.id());
+    let connected = connect(child, Some(temp), true, true, timeouts);
+    drop(starting);
+    connected.map_err(|e| match e {
         DeviceError::Environment(m) if m.contains("No module named 'torch'") => env(format!(
             "no PyTorch for {}: install it (pip install torch) or name an interpreter that has it with --python or \
              SADOKU_PYTHON (SADOKU_PYTHONPATH adds to its path); native candidates need none",

@@ -208,7 +208,9 @@ pub fn review_stream(
                                 ));
                                 for _ in 0..builders {
                                     let (progress, plan) = (&progress, &plan);
-                                    scope.spawn(move || lanes::build(gpu, gates, py, plan.sandbox, batch, progress, plan.spare_worker));
+                                    scope.spawn(move || {
+                                        lanes::build(gpu, gates, py, plan.sandbox, batch, progress, plan.spare_worker)
+                                    });
                                 }
                             }
                             for &gpu in &gpus {

@@ -430,10 +430,10 @@ fn an_idle_lane_keeps_a_worker_started_for_the_next_candidate() {
     assert!(offline[0]["phases"]["worker_start_s"].as_f64().unwrap() > 0.0, "{:#}", offline[0]["phases"]);
 }
 
-/// Once a server has judged a Python candidate, its builder keeps a recording worker started and
-/// its idle lane a Python worker for the store: the next `ModelNew` waits for neither to start
-/// (a request's latency is then its load and its review). Needs PyTorch (the bridge's CPU
-/// workers).
+/// Once a server has had a Python candidate, its builders keep a recording worker started and
+/// each idle lane a Python worker for the store: the next `ModelNew`, whichever lane takes it,
+/// waits for neither to start (a request's latency is then its load and its review). Needs
+/// PyTorch (the bridge's CPU workers).
 #[test]
 fn an_idle_server_keeps_python_workers_started_for_the_next_modelnew() {
     let Some(torch) = torch() else { return };
@@ -441,7 +441,7 @@ fn an_idle_server_keeps_python_workers_started_for_the_next_modelnew() {
     let d = dir.path();
     let tests = repo().join("python/tests");
     let problem = std::fs::read_to_string(tests.join("problems/leaky_relu.py")).unwrap();
-    let mut cmd = serve_command(d, &["--skip-selftest", "--python", "/usr/bin/python3"]);
+    let mut cmd = serve_command(d, &["--skip-selftest", "--python", "/usr/bin/python3", "--jobs", "2"]);
     cmd.env("SADOKU_PYTHONPATH", std::env::join_paths([torch, repo().join("python")]).unwrap());
     let server = start_with(cmd, d);
     let kb = json!({ "file": "leaky_relu.py", "source": problem });

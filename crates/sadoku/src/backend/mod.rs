@@ -13,7 +13,7 @@ use sadoku_core::model::ModelWorker;
 use sadoku_core::protocol::{RemoteDevice, Timeouts};
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 
-pub use python::{Built, Cache, PythonPlan};
+pub use python::{Built, Cache, PythonPlan, Recorder};
 pub use sim::Sim;
 
 use crate::cli::DeviceArg;

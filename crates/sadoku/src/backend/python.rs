@@ -150,8 +150,9 @@ impl PythonPlan {
     /// the review to report: it builds again, privately.
     ///
     /// `host` holds timings off (see `lanes::Gates::host`) while a worker runs the candidate's
-    /// Python (a recording, or a build by loading it); the store's builder runs no candidate code
-    /// and is stopped while a card is timed instead (see [`crate::host_work`]). `recorder`, if
+    /// Python (a recording, or a build by loading it); a worker's start and the store's builder
+    /// run no candidate code and are stopped while a card is timed instead (see
+    /// [`crate::host_work`]). `recorder`, if
     /// started already, records the candidate first.
     pub fn build<G>(
         &self,
@@ -188,13 +189,14 @@ impl PythonPlan {
         let store = self.store().map_err(|e| e.to_string())?;
         let mut built = 0;
         for _ in 0..RECORDING_ROUNDS {
-            let held = host();
             let Recorder { mut worker, records } = match recorder.take() {
                 Some(r) => r,
                 None => self.recorder(gpu, sandbox)?,
             };
             // Whether it loads is for its review to say: a stand-in for what is not built yet
-            // raises when called.
+            // raises when called. The candidate's code (and the GPU work it queues) holds timings
+            // off.
+            let held = host();
             load(&mut worker, candidate);
             drop(worker);
             drop(held);
