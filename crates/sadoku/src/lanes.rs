@@ -150,11 +150,10 @@ pub fn run(
             for (index, reply) in inbox {
                 batch.await_build(index);
                 let prebuilt = batch.prebuilt(index);
-                let candidate = batch.candidate(index);
-                // A Python worker's start is host work of its own (stopped while a card is
-                // timed, `processes::spawn_python`); a native one's holds timings off.
-                let _host = (!candidate.is_python()).then(|| gates.host());
-                let _ = reply.send((start_worker(gpu, plan, &candidate, prebuilt), prebuilt));
+                // Held, so that the worker is ready when the current review ends (the timing
+                // waits for it) rather than stopped during the timing.
+                let _host = gates.host();
+                let _ = reply.send((start_worker(gpu, plan, &batch.candidate(index), prebuilt), prebuilt));
             }
         });
         // The lane's next candidate, its worker starting while this one is reviewed.

@@ -183,7 +183,9 @@ pub fn spawn(
 /// process of a KernelBench problem's own Model.
 ///
 /// Its start (the interpreter, PyTorch's import, the CUDA context: seconds of a core, before any
-/// candidate code) is host work, stopped while a card is timed (see [`crate::host_work`]).
+/// candidate code) is host work, stopped while a card is timed (see [`crate::host_work`]),
+/// unless the caller holds timings off meanwhile (`lanes::Gates::host`), as a lane starting the
+/// worker of its next candidate does.
 pub fn spawn_python(
     gpu: usize,
     timeouts: Timeouts,

@@ -277,8 +277,9 @@ impl Truth {
     /// is in this size's value buffers) into judge-only buffers poisoned with NaN, and compare it
     /// with the truth: its normwise error and its worst error over scale (the comparator with
     /// factor 1) per output. A baseline that cannot run, fails, leaves an element unwritten or
-    /// non-finite, or is itself outside its output's class calibrates nothing: the uncalibrated
-    /// bounds apply and the record says why.
+    /// non-finite, or is itself outside its output's class calibrates nothing (but a KernelBench
+    /// Model's fp32 output, within `accuracy::calibrates_beyond_class`): the uncalibrated bounds
+    /// apply and the record says why.
     pub(super) fn calibrate(
         &self,
         devices: &mut Devices,
@@ -358,7 +359,9 @@ impl Truth {
                                 "the baseline left {} elements of {} non-finite",
                                 c.nonfinite, spec.name
                             ))
-                        } else if normwise > class.tolerance().normwise {
+                        } else if normwise > class.tolerance().normwise
+                            && !accuracy::calibrates_beyond_class(problem, *class, normwise)
+                        {
                             accuracy::Calibrated::Unavailable(format!(
                                 "the baseline's own normwise error {normwise:.2e} in {} is outside the {class} class",
                                 spec.name

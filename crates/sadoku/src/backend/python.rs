@@ -150,7 +150,7 @@ impl PythonPlan {
     /// the review to report: it builds again, privately.
     ///
     /// `host` holds timings off (see `lanes::Gates::host`) while a worker runs the candidate's
-    /// Python (a recording, or a build by loading it); a worker's start and the store's builder
+    /// Python (a recording, or a build by loading it); a recorder's start and the store's builder
     /// run no candidate code and are stopped while a card is timed instead (see
     /// [`crate::host_work`]). `recorder`, if
     /// started already, records the candidate first.

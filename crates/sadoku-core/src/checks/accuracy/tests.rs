@@ -296,3 +296,56 @@ fn non_finite_values_fail_with_their_position() {
     let why = acc.failure().unwrap();
     assert!(why.starts_with("1 non-finite values in C; worst at (1, 0)"), "{why}");
 }
+
+/// A deep Model's fp32 output, whose eager baseline is itself outside the fp32 class (ResNet-101
+/// on an H100: 1.1e-4 normwise against the class's 1e-5, so its own Model submitted as ModelNew
+/// was rejected): judged against 4× the baseline, never past the TF32 class's limit; a TF32
+/// candidate of the same network (6.9e-2 on the H100) stays rejected, and outputs of a library
+/// problem or a low-precision class are not moved.
+#[test]
+fn a_models_fp32_output_beyond_its_class_is_judged_against_its_baseline_up_to_tf32() {
+    let library = crate::problem::Registry::library();
+    let trimm = &**library.find("trimm").unwrap();
+    let description = serde_json::json!({
+        "problem": "deep", "seed": 3, "constants": {"BATCH": 8, "IN": 16},
+        "inputs": [{"name": "x", "index": 0, "dtype": "f32", "shape": [8, 16], "structure": "dense",
+                    "distribution": {"kind": "empirical", "min": -2.0, "max": 3.0, "mean": 0.4, "std": 1.1}}],
+        "outputs": [{"name": "out0", "dtype": "f32", "shape": [8, 16]}]
+    });
+    let model = crate::problem::torch::from_description("kb/1_deep.py", "source".into(), &description).unwrap();
+    let fp32 = ToleranceClass::Fp32;
+    assert!(calibrates_beyond_class(&model, fp32, 1.1e-4));
+    assert!(!calibrates_beyond_class(&model, fp32, 1e-3), "4x of it is past TF32's limit");
+    assert!(!calibrates_beyond_class(&model, ToleranceClass::Bf16, 3e-2));
+    assert!(!calibrates_beyond_class(trimm, fp32, 1.1e-4), "a library problem's class is the outer limit");
+    let deep = Calibrated::Baseline(BaselineError { normwise: 1.1e-4, worst: 4e-3 });
+    let b = Bounds::of(fp32, Dtype::F32, 4096, (true, false), &deep);
+    assert!(b.normwise_calibrated && b.elementwise_calibrated, "{b:?}");
+    assert!((b.normwise - 4.4e-4).abs() < 1e-12, "{}", b.normwise);
+    let honest = |normwise: f64| Accuracy {
+        buffer: "out0".into(),
+        tolerance: fp32,
+        normwise,
+        class: PrecisionClass::Fp32,
+        over_bound: 0,
+        nonfinite: 0,
+        worst: None,
+        normwise_limit: Tolerance::FP32.normwise,
+        factor: b.factor,
+        baseline_normwise: None,
+        baseline_worst: None,
+        calibrated: None,
+        uncalibrated: None,
+    };
+    // The Model itself, and another fp32 order of the same sums: accepted.
+    assert!(honest(1.1e-4).with_bounds(&b).passes());
+    assert!(honest(2.5e-4).with_bounds(&b).passes());
+    // Convolutions in TF32: rejected, against the baseline.
+    let tf32 = honest(6.9e-2).with_bounds(&b);
+    assert!(!tf32.passes());
+    let why = tf32.failure().unwrap();
+    assert!(why.contains("the baseline itself is outside the fp32 class's 1e-5"), "{why}");
+    // A baseline within the class leaves the class's limit as it was.
+    let within = Calibrated::Baseline(BaselineError { normwise: 3e-7, worst: 1e-6 });
+    assert_eq!(Bounds::of(fp32, Dtype::F32, 4096, (true, false), &within).normwise, Tolerance::FP32.normwise);
+}
