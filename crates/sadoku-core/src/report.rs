@@ -159,6 +159,10 @@ pub struct Phases {
     /// candidate before was reviewed.
     #[serde(default)]
     pub worker_start_s: f64,
+    /// What the review waited for the process of the problem's Model (a KernelBench problem's
+    /// truth and baseline, a PyTorch baseline) to start: 0 when its lane had it running already.
+    #[serde(default)]
+    pub model_start_s: f64,
     #[serde(default)]
     pub compile_s: f64,
     #[serde(default)]

@@ -185,7 +185,7 @@ pub fn run(
                     });
                     (i, Worker { started: Some((worker, waited.elapsed().as_secs_f64())), prebuilt })
                 }
-                None => match next_idle(gpu, gates, plan, batch, &mut spares) {
+                None => match next_idle(gpu, gates, plan, batch, &mut spares, &mut model) {
                     Some(next) => next,
                     None => break,
                 },
@@ -249,10 +249,18 @@ struct Spares {
 }
 
 /// A lane with no candidate taken ahead: its next candidate and its worker, if started already
-/// (None: the batch is done). While it waits, it keeps its [`Spares`] started: a native worker's
-/// start holds timings off, a Python worker's is host work of its own
-/// (`processes::spawn_python`).
-fn next_idle(gpu: usize, gates: &Gates, plan: &Plan, batch: &Batch, spares: &mut Spares) -> Option<(usize, Worker)> {
+/// (None: the batch is done). While it waits, it keeps its [`Spares`] started, and once the
+/// batch has had a Python candidate, its process for a problem's Model (the same for every
+/// problem until a review loads one): a native worker's start holds timings off, a Python
+/// process's is host work of its own (`processes::spawn_python`).
+fn next_idle(
+    gpu: usize,
+    gates: &Gates,
+    plan: &Plan,
+    batch: &Batch,
+    spares: &mut Spares,
+    model: &mut Option<ModelWorker>,
+) -> Option<(usize, Worker)> {
     loop {
         if plan.spare_worker && spares.native.is_none() && batch.try_peek_empty() {
             let _host = gates.host();
@@ -262,6 +270,9 @@ fn next_idle(gpu: usize, gates: &Gates, plan: &Plan, batch: &Batch, spares: &mut
         if let Some(python) = python.filter(|_| batch.python_seen()) {
             if spares.python.is_none() && batch.try_peek_empty() {
                 spares.python = python.spawn_store_worker(gpu, plan.timeouts, plan.sandbox).ok();
+            }
+            if model.is_none() && batch.try_peek_empty() {
+                *model = plan.backend.spawn_model(python, gpu, plan.timeouts, plan.sandbox).ok();
             }
         }
         // Woken when the batch's first Python candidate comes (another lane takes it), to start
@@ -425,7 +436,9 @@ fn review_on(
     // A KernelBench problem's Model: one process per lane, kept from candidate to candidate.
     // Starting a Python process (importing PyTorch) is host work: never during another's timing.
     let starting = gates.host();
+    let mut model_start_s = 0.0;
     if candidate.problem.baseline_in_python() && model.is_none() {
+        let model_started = std::time::Instant::now();
         match python().and_then(|p| plan.backend.spawn_model(p, gpu, plan.timeouts, plan.sandbox)) {
             Ok(m) => *model = Some(m),
             // A KernelBench problem's truth is its Model: no review without it.
@@ -436,6 +449,7 @@ fn review_on(
                 progress.line(&format!("sadoku: no process for `{}`'s PyTorch baseline: {e}", candidate.problem.name))
             }
         }
+        model_start_s = model_started.elapsed().as_secs_f64();
     }
     let spawned = std::time::Instant::now();
     // Started ahead of this review (the time it was waited for), or now.
@@ -462,6 +476,7 @@ fn review_on(
     };
     let mut report = review::review_candidate(&mut devices, candidate, &plan.seeds, &options, observer)?;
     report.findings.phases.worker_start_s = worker_start_s;
+    report.findings.phases.model_start_s = model_start_s;
     report.findings.phases.sanitize_s = sanitize_s;
     report.review_s = started.elapsed().as_secs_f64();
     if let Some(s) = sanitized {

@@ -431,9 +431,9 @@ fn an_idle_lane_keeps_a_worker_started_for_the_next_candidate() {
 }
 
 /// Once a server has had a Python candidate, its builders keep a recording worker started and
-/// each idle lane a Python worker for the store: the next `ModelNew`, whichever lane takes it,
-/// waits for neither to start (a request's latency is then its load and its review). Needs
-/// PyTorch (the bridge's CPU workers).
+/// each idle lane a Python worker for the store and a process for a problem's Model: the next
+/// `ModelNew`, whichever lane takes it, waits for none of them to start (a request's latency is
+/// then its load and its review). Needs PyTorch (the bridge's CPU workers).
 #[test]
 fn an_idle_server_keeps_python_workers_started_for_the_next_modelnew() {
     let Some(torch) = torch() else { return };
@@ -464,6 +464,16 @@ fn an_idle_server_keeps_python_workers_started_for_the_next_modelnew() {
     let said = server.said();
     let line = said.lines().find(|l| l.contains("second.py in the store")).unwrap_or_else(|| panic!("{said}"));
     assert!(line.contains("recorded by a worker started ahead"), "{said}");
+    // Each lane also keeps its process for a problem's Model: whichever lane takes a ModelNew,
+    // it waits for no Model to start (two at once, one for each lane as they come).
+    let model = |line: &Value| line["record"]["phases"]["model_start_s"].as_f64().unwrap();
+    assert!(model(&first[0]) > 0.0, "{:#}", first[0]["record"]["phases"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let both = server.stream(vec![modelnew("third"), modelnew("fourth")]);
+    for line in second.iter().chain(&both) {
+        assert_eq!(line["record"]["verdict"], "ACCEPTED", "{line:#}");
+        assert_eq!(model(line), 0.0, "{:#}", line["record"]["phases"]);
+    }
 }
 
 /// A server on two (simulated) GPUs: a lane on each, each card timed on its own; every candidate

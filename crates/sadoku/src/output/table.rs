@@ -372,6 +372,9 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
                 format!("verify {:.2}", p.verify_s),
                 format!("time {:.2}", p.time_s),
             ];
+            if p.model_start_s > 0.0 {
+                parts.insert(1, format!("model {:.2}", p.model_start_s));
+            }
             if p.sanitize_s > 0.0 {
                 parts.push(format!("sanitize {:.2}", p.sanitize_s));
             }
