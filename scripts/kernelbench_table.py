@@ -2,11 +2,18 @@
 
     python3 scripts/kernelbench_table.py describe DESCRIBE.json
     python3 scripts/kernelbench_table.py review REVIEW.jsonl [STDERR.log]
+    python3 scripts/kernelbench_table.py archive STAGED.json REVIEW.jsonl [REVIEW.jsonl ...]
 
 `describe`: how many problem files became problems, and each one that did not, with its reason.
 `review`: the verdicts of the self-candidates (a problem's own Model as ModelNew), the speedups of
 those accepted (about 1x expected), each rejection with its reason, and, from the timestamped
 stderr log, the seconds to the first verdict.
+`archive`: archive kernels staged by scripts/archive_stage.py (STAGED.json, which says what the
+archive's own harness said of each) and judged in one or more reviews (shards of one batch, or
+runs resumed): per task, how many were judged, how many sadoku accepted against how many the
+archive marked correct, the reasons for the rest, and the accepted speedups. A kernel judged in
+more than one file counts once (its last record). Staged kernels without a verdict are counted
+as not judged.
 """
 
 from __future__ import annotations
@@ -66,12 +73,63 @@ def review(path: Path, log: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def archive(staged_path: Path, reviews: list[Path]) -> str:
+    staged = {s["file"]: s for s in json.loads(staged_path.read_text())}
+    judged: dict[str, dict] = {}
+    for path in reviews:
+        for line in path.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                if record.get("name") in staged:
+                    judged[record["name"]] = record
+    tasks: dict[str, list[str]] = {}
+    for name, s in staged.items():
+        tasks.setdefault(s["task"], []).append(name)
+    verdicts = Counter(r["verdict"] for r in judged.values())
+    reasons_all = Counter(r.get("reason") for r in judged.values() if r["verdict"] != "ACCEPTED")
+    lines = [
+        f"## {len(judged)} of {len(staged)} staged archive kernels judged, "
+        f"{len({staged[n]['task'] for n in judged})} of {len(tasks)} tasks",
+        "",
+        f"- ACCEPTED {verdicts['ACCEPTED']}, REJECTED {verdicts['REJECTED']}"
+        + "".join(f", {v} {c}" for v, c in sorted(verdicts.items()) if v not in ("ACCEPTED", "REJECTED")),
+        "- the archive's own harness marked every staged kernel correct"
+        if all(s.get("archive_correct") for s in staged.values())
+        else "- the archive's own verdicts: as staged.json records them",
+    ]
+    if reasons_all:
+        lines.append("- reasons for the rest: " + ", ".join(f"{r} {c}" for r, c in reasons_all.most_common()))
+    lines += [
+        "",
+        "| task | judged | accepted | archive: correct | reasons for the rest | accepted speedups (median, range) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task in sorted(tasks, key=lambda t: (int(t.split("_")[0]) if t.split("_")[0].isdigit() else 0, t)):
+        names = tasks[task]
+        records = [judged[n] for n in names if n in judged]
+        if not records:
+            continue
+        accepted = [r for r in records if r["verdict"] == "ACCEPTED"]
+        speedups = [
+            r["timing"]["speedup"] for r in accepted if isinstance((r.get("timing") or {}).get("speedup"), (int, float))
+        ]
+        reasons = Counter(r.get("reason") for r in records if r["verdict"] != "ACCEPTED")
+        correct = sum(1 for n in names if n in judged and staged[n].get("archive_correct"))
+        shown = ", ".join(f"{r} {c}" for r, c in reasons.most_common()) or "-"
+        spread = f"{statistics.median(speedups):.2f}x ({min(speedups):.2f}-{max(speedups):.2f})" if speedups else "-"
+        lines.append(f"| {task} | {len(records)} | {len(accepted)} | {correct} | {shown} | {spread} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "describe":
         print(describe(Path(argv[1])))
         return 0
     if len(argv) >= 2 and argv[0] == "review":
         print(review(Path(argv[1]), Path(argv[2]) if len(argv) > 2 else None))
+        return 0
+    if len(argv) >= 3 and argv[0] == "archive":
+        print(archive(Path(argv[1]), [Path(a) for a in argv[2:]]))
         return 0
     print(__doc__, file=sys.stderr)
     return 2
