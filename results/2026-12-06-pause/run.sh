@@ -6,7 +6,10 @@
 #      --no-examples: latency of a seed fix, the honest set x2, a ModelNew first (its extension
 #      built into the store), then three with the same extension (cached);
 #   2. 100 archive kernels (.carry/data/archive100, 90 tasks) against KernelBench b866d6a level 1
-#      (.carry/data/kbv0-level1): first verdict, verdicts in the time given;
+#      (.carry/data/kbv0-level1): first verdict, verdicts in the time given. ARCHIVE_DIR names
+#      another staged set (all 1,000: `scripts/archive_stage.py ... .carry/data/archive1000`)
+#      and SHARD=I/N reviews one shard of it (`--shard`); scripts/kernelbench_table.py archive
+#      joins the shards' review.jsonl into the per-task table;
 #   3. KernelBench 423217d (.carry/data/kb) levels with their own Model as ModelNew.
 # Reads `.carry/new` (stripped release build and its COMMIT). Everything is packed into
 # $OUT/run.tar.gz (the device returns at most 8 files).
@@ -46,7 +49,7 @@ if [ "${ARCHIVE:-300}" -gt 0 ]; then
   mkdir -p $w/archive
   t0=$(now)
   timeout -k 5 ${ARCHIVE:-300} $b kernelbench review --jobs 2 --build-jobs 16 --time-budget 1 --sandbox require \
-    --out $w/archive/review.jsonl .carry/data/kbv0-level1 .carry/data/archive100 > $w/archive/table.txt 2> >(stamp $t0 > $w/archive/stderr.log)
+    ${SHARD:+--shard $SHARD} --out $w/archive/review.jsonl .carry/data/kbv0-level1 ${ARCHIVE_DIR:-.carry/data/archive100} > $w/archive/table.txt 2> >(stamp $t0 > $w/archive/stderr.log)
   echo "archive: exit $?, $(since $t0) s, $(wc -l < $w/archive/review.jsonl) records" >> $w/summary.txt
   cleanup
 fi
