@@ -118,6 +118,13 @@ class _DeviceBytes:
         }
 
 
+def _allow_tf32(spec: dict[str, Any]) -> None:
+    """TF32 for matmul and cuDNN as the review allows (``tf32``; off unless it does)."""
+    tf32 = bool(spec.get("tf32", False))
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+
+
 def _compiled(model: torch.nn.Module, mode: str) -> torch.nn.Module:
     """``model`` under ``torch.compile`` in ``mode`` (``default``: no mode), shapes static. It
     compiles on its first call, the worker's warm-up while it loads. Inductor compiles in this
@@ -265,13 +272,11 @@ class Worker:
         # The worker's own threads, before any of the candidate's code runs.
         if spec["kind"] not in TRUSTED:
             self.resident = checks.Resident(workdir)
-            # PyTorch's defaults as for the eager baseline it is timed against: TF32 off for
-            # matmul and cuDNN unless the review allows it (PyTorch leaves cuDNN's on). A
-            # candidate that leans on PyTorch for part of its work computes in full fp32 unless
-            # it says otherwise; what it sets is its own, judged by its answers.
-            tf32 = bool(spec.get("tf32", False))
-            torch.backends.cuda.matmul.allow_tf32 = tf32
-            torch.backends.cudnn.allow_tf32 = tf32
+            # PyTorch's defaults as for the eager baseline it is timed against (PyTorch leaves
+            # cuDNN's TF32 on): a candidate that leans on PyTorch for part of its work computes
+            # in full fp32 unless it says otherwise; what it sets is its own, judged by its
+            # answers.
+            _allow_tf32(spec)
         # What failed decides the verdict: loading (the file runs, an extension builds) is
         # "does not compile"; making it callable and its first call, "call failed".
         try:
@@ -359,9 +364,7 @@ class Worker:
         """The problem's own Model, as a call like a candidate's: ``reference`` in its dtypes
         (eager PyTorch, the baseline; TF32 off unless ``tf32``), or ``truth`` in float64 (the
         inputs widened, the parameters copied in as float64)."""
-        tf32 = bool(spec.get("tf32", False))
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        torch.backends.cudnn.allow_tf32 = tf32
+        _allow_tf32(spec)
         if spec["kind"] == "reference":
             model = kernelbench.build_model(problem, _init_inputs(spec), spec["seed"], device=self.device)
             return model if spec.get("compile") is None else _compiled(model, spec["compile"])

@@ -59,10 +59,12 @@ class CallFailed(unittest.TestCase):
         # review before the candidate's code runs, as it does for the eager baseline.
         torch.backends.cudnn.allow_tf32 = True
         self.assertIn("Ok", compiled("leaky_relu_needs_full_fp32.py"))
-        # What the candidate sets is its own choice, judged by its answers.
-        self.assertIn("Ok", compiled("leaky_relu_sets_tf32.py"))
-        self.assertTrue(torch.backends.cudnn.allow_tf32)
+        # What the candidate sets is its own choice, judged by its answers; the next candidate
+        # gets the review's defaults again.
+        self.assertTrue(torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32)
+        self.assertIn("Ok", compiled("leaky_relu_needs_full_fp32.py"))
         torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
 
 
 if __name__ == "__main__":

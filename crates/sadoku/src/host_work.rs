@@ -89,14 +89,6 @@ impl Drop for Registered {
     }
 }
 
-/// Whether a process is stopped (state `T` in `/proc`): for tests.
-pub fn stopped(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rfind(')').map(|end| stat[end + 2..].starts_with('T')))
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::process::CommandExt as _;
@@ -125,6 +117,14 @@ mod tests {
             }
         }
         found
+    }
+
+    /// Whether a process is stopped (state `T` in `/proc`).
+    fn stopped(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| stat.rfind(')').map(|end| stat[end + 2..].starts_with('T')))
+            .unwrap_or(false)
     }
 
     /// The tests share the process's one registry: one at a time.

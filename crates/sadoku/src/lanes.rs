@@ -346,18 +346,13 @@ pub fn build(
     // builder takes the next build): the next candidate is recorded without a worker's start.
     let mut next = None;
     loop {
-        let index = match next.take() {
-            Some(i) => i,
-            None => {
-                if warm && batch.python_seen() && !batch.stopped() {
-                    batch.keep_recorder(|| python.recorder(gpu, sandbox).ok());
-                }
-                match batch.next_build() {
-                    Some(i) => i,
-                    None => break,
-                }
+        if next.is_none() {
+            if warm && batch.python_seen() && !batch.stopped() {
+                batch.keep_recorder(|| python.recorder(gpu, sandbox).ok());
             }
-        };
+            next = batch.next_build();
+        }
+        let Some(index) = next else { break };
         let candidate = batch.candidate(index);
         let started = std::time::Instant::now();
         let recorder = if warm { batch.take_recorder() } else { None };

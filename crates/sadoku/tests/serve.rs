@@ -47,6 +47,16 @@ fn start(dir: &Path, extra: &[&str]) -> Server {
     start_with(serve_command(dir, extra), dir)
 }
 
+/// A server on the simulated device whose Python workers use PyTorch from `torch` (the bridge's
+/// CPU workers), with `extra` arguments, and the leaky ReLU problem file as a request carries it.
+fn python_server(d: &Path, torch: std::path::PathBuf, extra: &[&str]) -> (Server, Value) {
+    let problem = std::fs::read_to_string(repo().join("python/tests/problems/leaky_relu.py")).unwrap();
+    let args = [&["--skip-selftest", "--python", "/usr/bin/python3"], extra].concat();
+    let mut cmd = serve_command(d, &args);
+    cmd.env("SADOKU_PYTHONPATH", std::env::join_paths([torch, repo().join("python")]).unwrap());
+    (start_with(cmd, d), json!({ "file": "leaky_relu.py", "source": problem }))
+}
+
 fn start_with(mut cmd: Command, dir: &Path) -> Server {
     let _ = std::fs::remove_file(dir.join("port"));
     let log = dir.join(format!("serve-{}.log", Instant::now().elapsed().as_nanos()));
@@ -438,13 +448,8 @@ fn an_idle_lane_keeps_a_worker_started_for_the_next_candidate() {
 fn an_idle_server_keeps_python_workers_started_for_the_next_modelnew() {
     let Some(torch) = torch() else { return };
     let dir = setup();
-    let d = dir.path();
     let tests = repo().join("python/tests");
-    let problem = std::fs::read_to_string(tests.join("problems/leaky_relu.py")).unwrap();
-    let mut cmd = serve_command(d, &["--skip-selftest", "--python", "/usr/bin/python3", "--jobs", "2"]);
-    cmd.env("SADOKU_PYTHONPATH", std::env::join_paths([torch, repo().join("python")]).unwrap());
-    let server = start_with(cmd, d);
-    let kb = json!({ "file": "leaky_relu.py", "source": problem });
+    let (server, kb) = python_server(dir.path(), torch, &["--jobs", "2"]);
     let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_honest.py")).unwrap();
     let modelnew = |tag: &str| {
         json!({ "source": format!("{honest}\n# {tag}\n"), "kind": "python", "kernelbench": kb,
@@ -612,13 +617,8 @@ fn the_selftest_gates_the_server() {
 fn a_server_judges_kernelbench_files_sent_in_the_request() {
     let Some(torch) = torch() else { return };
     let dir = setup();
-    let d = dir.path();
     let tests = repo().join("python/tests");
-    let problem = std::fs::read_to_string(tests.join("problems/leaky_relu.py")).unwrap();
-    let mut cmd = serve_command(d, &["--skip-selftest", "--python", "/usr/bin/python3"]);
-    cmd.env("SADOKU_PYTHONPATH", std::env::join_paths([torch, repo().join("python")]).unwrap());
-    let server = start_with(cmd, d);
-    let kb = json!({ "file": "leaky_relu.py", "source": problem });
+    let (server, kb) = python_server(dir.path(), torch, &[]);
     let modelnew = |file: &str| {
         json!({ "source": std::fs::read_to_string(tests.join("candidates").join(file)).unwrap(),
                 "kind": "python", "kernelbench": kb, "name": file })

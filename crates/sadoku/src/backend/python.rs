@@ -152,8 +152,7 @@ impl PythonPlan {
     /// `host` holds timings off (see `lanes::Gates::host`) while a worker runs the candidate's
     /// Python (a recording, or a build by loading it); a recorder's start and the store's builder
     /// run no candidate code and are stopped while a card is timed instead (see
-    /// [`crate::host_work`]). `recorder`, if
-    /// started already, records the candidate first.
+    /// [`crate::host_work`]). `recorder`, if started already, records the candidate first.
     pub fn build<G>(
         &self,
         candidate: &Candidate,
