@@ -211,6 +211,11 @@ class Worker:
         if pointer is not None:
             _synchronize()
             self._driver().cuIpcCloseMemHandle(ctypes.c_uint64(pointer))
+            if not self.imported:
+                # The judge's buffers are gone: its review is over. What the allocator keeps
+                # cached (a Model's fp64 activations: gigabytes at KernelBench's sizes) goes back
+                # to the card, for the review that another lane starts meanwhile.
+                torch.cuda.empty_cache()
 
     def upload(self, buffer: dict[str, int], payload: bytes) -> None:
         target = self.view(buffer)
@@ -424,6 +429,8 @@ class Worker:
                 t = torch.rand(arg["shape"], generator=generator).to(dtype)
             else:
                 t = torch.randint(0, 2, arg["shape"], generator=generator).to(dtype)
+            # The file's structure (a symmetric or triangular matrix), as every judged call has it.
+            t = kernelbench.with_structure(t, arg.get("structure", "dense")).contiguous()
             inputs.append(t.to(self.device))
         with torch.no_grad():
             call(*self._arguments(spec, inputs))

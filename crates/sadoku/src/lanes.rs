@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, RwLockReadGuard};
 
+use crate::admission::{self, Admission};
 use crate::backend::{Backend, Cache, JudgeDevice, PythonPlan};
 use crate::batch::Waited;
 pub use crate::batch::{Batch, CloseOnDrop};
@@ -56,11 +57,13 @@ pub struct Gates {
     error: Option<String>,
 }
 
-/// One GPU of the batch: its gate and the baselines measured on it.
+/// One GPU of the batch: its gate, the baselines measured on it, and the reviews admitted to its
+/// memory.
 struct Card {
     gpu: usize,
     gate: GpuGate,
     baselines: Baselines,
+    memory: Admission,
 }
 
 impl Gates {
@@ -73,6 +76,7 @@ impl Gates {
                         gpu,
                         gate: GpuGate::with_quiet(std::sync::Arc::new(crate::host_work::HostWork)),
                         baselines: Baselines::default(),
+                        memory: Admission::default(),
                     })
                     .collect(),
                 error: None,
@@ -100,6 +104,11 @@ impl Gates {
     /// The baselines measured on `gpu` in this run.
     pub fn baselines(&self, gpu: usize) -> &Baselines {
         &self.card(gpu).baselines
+    }
+
+    /// The reviews admitted to `gpu`'s memory (see [`crate::admission`]).
+    pub fn memory(&self, gpu: usize) -> &Admission {
+        &self.card(gpu).memory
     }
 
     /// Host work (describing a problem, building an extension, starting a Python process) keeps
@@ -196,7 +205,25 @@ pub fn run(
             progress.event(Event::Candidate { index, total, name: &candidate.name() });
             let observer = TakeAhead { progress, take: &take_ahead };
             let lane = Lane { gpu, gates, plan, progress, observer: &observer };
-            let result = match review_one(lane, &candidate, &mut reference, &mut model, worker) {
+            let prebuilt = worker.prebuilt;
+            let (mut result, shared) = review_one(lane, &candidate, &mut reference, &mut model, worker, false);
+            // Out of memory beside another review: the card was short of memory because of the
+            // judge's own work. The candidate is reviewed again with the card to itself, the
+            // Model's process started afresh (its allocator's cache went with it), and that
+            // verdict is the one it earns.
+            if shared && ran_out_of_memory(&result) {
+                progress.line(&format!(
+                    "  {}: out of memory while another review shared GPU {gpu}: reviewed again with the card to itself",
+                    candidate.name()
+                ));
+                if matches!(result, Err(Failure::Candidate(_))) {
+                    reference = None;
+                }
+                model = None;
+                let fresh = Worker { started: None, prebuilt };
+                result = review_one(lane, &candidate, &mut reference, &mut model, fresh, true).0;
+            }
+            let result = match result {
                 Ok(report) => {
                     batch.failures_in_a_row.store(0, Ordering::SeqCst);
                     Ok(report)
@@ -391,19 +418,46 @@ impl Observer for TakeAhead<'_> {
     }
 }
 
+/// Review one candidate, admitted to its card's memory (see [`crate::admission`]; `alone`: with
+/// the card to itself). Also says whether another review shared the card meanwhile.
 fn review_one(
     lane: Lane,
     candidate: &Candidate,
     reference: &mut Option<Box<dyn JudgeDevice>>,
     model: &mut Option<ModelWorker>,
     worker: Worker,
-) -> Result<CandidateReport, Failure> {
-    let Lane { gpu, plan, .. } = lane;
+    alone: bool,
+) -> (Result<CandidateReport, Failure>, bool) {
+    let Lane { gpu, gates, plan, .. } = lane;
     if reference.is_none() {
-        *reference = Some(plan.backend.open_judge(gpu, plan.no_cache).map_err(Failure::Lane)?);
+        match plan.backend.open_judge(gpu, plan.no_cache) {
+            Ok(r) => *reference = Some(r),
+            Err(e) => return (Err(Failure::Lane(e)), false),
+        }
     }
     let reference = reference.as_mut().expect("opened just above");
-    review_on(lane, candidate, reference, model, worker).map_err(Failure::Candidate)
+    // Admitted before any gate is held: a lane waiting here holds no other lane's timing off.
+    let memory = gates.memory(gpu);
+    memory.set_memory(reference.info().memory_bytes as u64);
+    let ticket = if alone {
+        memory.alone()
+    } else {
+        memory.admit(admission::footprint(candidate, plan.options.timed_sizes.as_ref()))
+    };
+    let result = review_on(lane, candidate, reference, model, worker).map_err(Failure::Candidate);
+    (result, ticket.shared())
+}
+
+/// Whether a review failed for want of memory on its card: a rejection whose evidence says so
+/// (the candidate's process ran out), or an environment failure that does (the judge's did).
+fn ran_out_of_memory(result: &Result<CandidateReport, Failure>) -> bool {
+    match result {
+        Ok(report) => {
+            !report.verdict.is_accepted() && report.evidence.as_deref().is_some_and(admission::out_of_memory)
+        }
+        Err(Failure::Candidate(e)) => admission::out_of_memory(&e.to_string()),
+        Err(Failure::Lane(_)) => false,
+    }
 }
 
 fn review_on(

@@ -11,6 +11,7 @@
 //! - [`serve`], [`selftest`]: the judge as a long-lived HTTP service, and the proof it gives of
 //!   itself before it serves.
 
+pub mod admission;
 pub mod backend;
 pub mod batch;
 pub mod candidates;

@@ -1,0 +1,215 @@
+//! Memory admission on one card: the lanes of a GPU (`--jobs`) review side by side, and two
+//! reviews of problems whose tensors are gigabytes each (an element-wise op over 1.6 G floats)
+//! do not fit on one card together: the second review's allocations fail, in the candidate's
+//! process or in the judge's, and that failure is the judge's doing, not the candidate's.
+//!
+//! So each review is admitted with an estimate of what it holds on the card
+//! ([`footprint`]): reviews go side by side while their estimates fit the card's memory, and a
+//! review that does not fit waits until the card is free enough; one larger than the card runs
+//! alone. A review that still ran out of memory while another shared the card (an estimate is
+//! only an estimate) is reviewed again with the card to itself (`lanes::run`): its verdict is
+//! the one it earns alone.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use sadoku_core::candidate::Candidate;
+use sadoku_core::problem::Sizes;
+
+/// What a review holds on its card, as a multiple of one set of its tensors (every input and
+/// output once, at the size it is timed at): the sets rotated through timing and the judge's
+/// own copy of the inputs, the fp64 truth and its error scale (twice the bytes of an fp32
+/// output each), the baseline's and the calibration's outputs, the candidate's own outputs and
+/// temporaries, and the Model's fp64 run.
+pub const FOOTPRINT_SETS: u64 = 8;
+
+/// The share of a card's memory the admitted reviews may hold together: the rest is for CUDA
+/// contexts (every worker, recorder and builder holds one) and allocators' rounding.
+pub const USABLE: f64 = 0.85;
+
+/// A review's estimated hold on its card, bytes: [`FOOTPRINT_SETS`] times its tensors at its
+/// timed size (`sizes`, else the problem's own).
+pub fn footprint(candidate: &Candidate, sizes: Option<&Sizes>) -> u64 {
+    let problem = &candidate.problem;
+    let sizes = sizes.cloned().unwrap_or_else(|| problem.timed_sizes());
+    let set: u64 = problem.buffers(&sizes).iter().map(|b| b.bytes() as u64).sum();
+    set.saturating_mul(FOOTPRINT_SETS)
+}
+
+/// One card's admitted reviews.
+#[derive(Debug, Default)]
+pub struct Admission {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Bytes the admitted reviews may hold together; unknown until a lane opens the card.
+    capacity: Option<u64>,
+    used: u64,
+    /// The admitted reviews: each one's id and whether it has shared the card with another.
+    live: Vec<(u64, Arc<AtomicBool>)>,
+    next: u64,
+}
+
+/// A review's admission; it leaves the card when dropped.
+#[derive(Debug)]
+pub struct Ticket<'a> {
+    admission: &'a Admission,
+    id: u64,
+    bytes: u64,
+    shared: Arc<AtomicBool>,
+}
+
+impl Ticket<'_> {
+    /// Whether another review was on the card at any time while this one was.
+    pub fn shared(&self) -> bool {
+        self.shared.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut s = self.admission.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.used = s.used.saturating_sub(self.bytes);
+        s.live.retain(|(id, _)| *id != self.id);
+        self.admission.changed.notify_all();
+    }
+}
+
+impl Admission {
+    /// The card's memory, once a lane has opened it (the first call counts).
+    pub fn set_memory(&self, bytes: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.capacity.is_none() && bytes > 0 {
+            s.capacity = Some((bytes as f64 * USABLE) as u64);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Admit a review holding about `bytes`: at once while the admitted reviews and this one fit
+    /// the card (or the card is free), else when enough of them have left. A review larger than
+    /// the card waits until it is alone. With the card's memory unknown, every review is admitted.
+    pub fn admit(&self, bytes: u64) -> Ticket<'_> {
+        self.enter(Some(bytes))
+    }
+
+    /// Admit a review that has the card to itself: when every other review has left, and none
+    /// is admitted until it leaves.
+    pub fn alone(&self) -> Ticket<'_> {
+        self.enter(None)
+    }
+
+    fn enter(&self, bytes: Option<u64>) -> Ticket<'_> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let capacity = s.capacity.unwrap_or(u64::MAX);
+            let want = bytes.unwrap_or(capacity).min(capacity);
+            let fits = s.live.is_empty() || (bytes.is_some() && s.used.saturating_add(want) <= capacity);
+            if fits {
+                let shared = Arc::new(AtomicBool::new(!s.live.is_empty()));
+                for (_, other) in &s.live {
+                    other.store(true, Ordering::SeqCst);
+                }
+                let id = s.next;
+                s.next += 1;
+                s.used = s.used.saturating_add(want);
+                s.live.push((id, shared.clone()));
+                return Ticket { admission: self, id, bytes: want, shared };
+            }
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Whether a review's failure reads as the card running out of memory (PyTorch's
+/// `OutOfMemoryError`, CUDA's `out of memory` in the driver's, the runtime's or a library's words).
+pub fn out_of_memory(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("out of memory") || t.contains("cuda_error_out_of_memory") || t.contains("cudaerrormemoryallocation")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const GIB: u64 = 1 << 30;
+
+    fn card(gib: u64) -> Admission {
+        let a = Admission::default();
+        a.set_memory(gib * GIB);
+        a
+    }
+
+    /// Runs `enter` on another thread: asserts that it waits while `holder` is on the card and
+    /// is admitted once `holder` leaves; returns whether it then shared the card.
+    fn waits_for(holder: Ticket<'_>, enter: impl FnOnce() -> bool + Send) -> bool {
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            s.spawn(move || tx.send(enter()).unwrap());
+            assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "admitted beside the holder");
+            drop(holder);
+            rx.recv_timeout(Duration::from_secs(5)).expect("admitted once the holder left")
+        })
+    }
+
+    #[test]
+    fn small_reviews_share_the_card_and_a_large_one_waits_until_it_fits() {
+        let a = card(80);
+        let first = a.admit(10 * GIB);
+        let second = a.admit(10 * GIB);
+        assert!(first.shared() && second.shared(), "two admitted together share the card");
+        // 68 GiB usable: a 60 GiB review waits while 20 GiB are held...
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let t = a.admit(60 * GIB);
+                tx.send(t.shared()).unwrap();
+            });
+            assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "admitted beside 20 GiB");
+            drop(first);
+            assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "admitted beside 10 GiB");
+            drop(second);
+            // ...and goes once the card is free: alone, so not shared.
+            assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(false));
+        });
+    }
+
+    #[test]
+    fn a_review_larger_than_the_card_runs_alone_and_is_never_shared() {
+        let a = card(80);
+        let big = a.admit(96 * GIB);
+        assert!(!big.shared());
+        assert!(!waits_for(big, || a.admit(GIB).shared()), "nothing beside a review larger than the card");
+        let small = a.admit(GIB);
+        assert!(!waits_for(small, || a.admit(96 * GIB).shared()), "and it waits for the card to be free");
+    }
+
+    #[test]
+    fn alone_waits_for_every_other_review_and_holds_the_others_off() {
+        let a = card(80);
+        let small = a.admit(GIB);
+        assert!(!waits_for(small, || a.alone().shared()));
+        let alone = a.alone();
+        assert!(!waits_for(alone, || a.admit(GIB).shared()), "a review beside one that has the card alone");
+    }
+
+    #[test]
+    fn without_the_cards_memory_every_review_is_admitted() {
+        let a = Admission::default();
+        let one = a.admit(1000 * GIB);
+        let two = a.admit(1000 * GIB);
+        assert!(one.shared() && two.shared());
+    }
+
+    #[test]
+    fn out_of_memory_is_read_in_pytorchs_and_cudas_words_and_nothing_else() {
+        assert!(out_of_memory("OutOfMemoryError: CUDA out of memory. Tried to allocate 12.00 GiB"));
+        assert!(out_of_memory("cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY"));
+        assert!(out_of_memory("cudaErrorMemoryAllocation"));
+        assert!(!out_of_memory("normwise relative error 2.8e-4 exceeds 1e-5"));
+        assert!(!out_of_memory("illegal memory access was encountered"));
+    }
+}
