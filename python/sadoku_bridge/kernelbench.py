@@ -498,16 +498,21 @@ def _draw(entry: dict[str, Any], generator: torch.Generator, zero_mean: bool, de
         if dist["kind"] != "int":
             raise ProblemError(f"input {entry['name']}: distribution {dist['kind']!r} does not fit an integer input")
         x = torch.randint(dist["lo"], dist["hi"], shape, generator=generator, dtype=torch.int64, device=device)
-    structure = entry.get("structure", "dense")
+    return with_structure(x, entry.get("structure", "dense")).to(dtype).contiguous()
+
+
+def with_structure(x: torch.Tensor, structure: str) -> torch.Tensor:
+    """``x`` with ``structure`` (:func:`detect_structure`'s names) over its last two dims: a
+    triangle or the diagonal kept, or the lower triangle mirrored above the diagonal."""
     if structure == "lower":
-        x = x.tril()
-    elif structure == "upper":
-        x = x.triu()
-    elif structure == "diagonal":
-        x = x.tril().triu()
-    elif structure == "symmetric":
-        x = x.tril() + x.tril(-1).mT
-    return x.to(dtype).contiguous()
+        return x.tril()
+    if structure == "upper":
+        return x.triu()
+    if structure == "diagonal":
+        return x.tril().triu()
+    if structure == "symmetric":
+        return x.tril() + x.tril(-1).mT
+    return x
 
 
 def fresh_inputs(

@@ -20,16 +20,26 @@ SPEC = {
 }
 
 
-def compiled(candidate: str) -> dict[str, Any]:
+def compiled(candidate: str, spec: dict[str, Any] = SPEC) -> dict[str, Any]:
     from sadoku_bridge import worker
 
     request = {
         "name": candidate,
         "source": candidate_path(candidate).read_text(),
         "arch": "sm_90",
-        "options": [worker.OPTION + json.dumps(SPEC)],
+        "options": [worker.OPTION + json.dumps(spec)],
     }
     return cpu_worker().compile(request)
+
+
+def symm_spec(structure: str | None) -> dict[str, Any]:
+    """The symm problem's spec, its A declared ``structure`` (none: not said)."""
+    a = {"name": "A", "dtype": "f32", "shape": [2, 96, 96], "role": "input", "index": 0}
+    if structure is not None:
+        a["structure"] = structure
+    b = {"name": "B", "dtype": "f32", "shape": [2, 96, 96], "role": "input", "index": 1}
+    out = {"name": "out0", "dtype": "f32", "shape": [2, 96, 96], "role": "output"}
+    return {"kind": "modelnew", "problem": str(problem_path("symm")), "init_inputs": [], "seed": 3, "args": [a, b, out]}
 
 
 class CallFailed(unittest.TestCase):
@@ -51,6 +61,13 @@ class CallFailed(unittest.TestCase):
 
     def test_an_honest_candidate_loads(self) -> None:
         self.assertIn("Ok", compiled("leaky_relu_honest.py"))
+
+    def test_the_warm_up_call_keeps_the_inputs_structure(self) -> None:
+        # symm_transposed.py raises on an A that is not symmetric, as a kernel relying on the
+        # structure may fail on other inputs: the warm-up's own draw keeps the structure declared.
+        self.assertIn("Ok", compiled("symm_transposed.py", symm_spec("symmetric")))
+        failure = compiled("symm_transposed.py", symm_spec(None))["Err"]["CallFailed"]
+        self.assertIn("A is not symmetric", failure["message"])
 
     def test_a_candidate_gets_the_baselines_full_fp32_defaults_and_may_change_them(self) -> None:
         import torch

@@ -179,6 +179,16 @@ class DistributionTest(unittest.TestCase):
         broken[2, 0, 5] = 1.0
         self.assertEqual(kb.detect_structure(broken), "dense")
 
+    def test_a_structure_given_to_any_draw_is_detected_in_it(self) -> None:
+        m = torch.randn(3, 7, 7)
+        for structure in ("lower", "upper", "symmetric", "diagonal", "dense"):
+            x = kb.with_structure(m, structure)
+            self.assertEqual(kb.detect_structure(x), structure)
+            self.assertEqual(x.shape, m.shape)
+        # The lower triangle is the draw's own; a symmetric draw mirrors it bit for bit.
+        sym = kb.with_structure(m, "symmetric")
+        self.assertTrue(torch.equal(sym.tril(), m.tril()) and torch.equal(sym, sym.mT))
+
     def test_large_matrices_keep_their_structure_and_a_dense_corner_decides_at_once(self) -> None:
         n = kb.STRUCTURE_BLOCK + 40
         m = torch.randn(2, n, n)

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::vocab::dtype::max_exponent;
-use crate::vocab::{Distribution, Dtype, element};
+use crate::vocab::{Distribution, Dtype, Structure, element};
 
 /// One draw of one input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -18,10 +18,14 @@ pub struct Draw {
     /// Every value is multiplied by this: a sign and a power of two drawn per launch, so that
     /// magnitudes move too (an extra; freshness comes from the seed).
     pub scale: f32,
-    /// Row length of a matrix input, for `lower` (0: a flat vector).
+    /// Row length (the last dimension), for the structure, `sorted` and `zero_rows` (0: a flat
+    /// vector).
     pub cols: u64,
-    /// Lower-triangular: elements above the diagonal are exactly zero.
-    pub lower: bool,
+    /// Rows of each matrix (the second-to-last dimension; 1 for a vector), for the structure: the
+    /// matrices of a batched input follow one another.
+    pub rows: u64,
+    /// What every matrix of the draw keeps ([`source`]).
+    pub structure: Structure,
     /// The element type written: a float draw is made in fp32 and rounded to it (to nearest,
     /// ties to even); an integer draw is exact.
     pub dtype: Dtype,
@@ -55,11 +59,28 @@ pub fn value(draw: &Draw, i: u64) -> f32 {
     value64(draw, i) as f32
 }
 
+/// The element whose draw element `i` holds: `i` itself, except that in every matrix (rows ×
+/// cols, row r = (i / cols) mod rows, column c = i mod cols) a triangular draw's zero triangle
+/// holds none (an exact zero: lower, c > r; upper, c < r) and a symmetric draw's element above the
+/// diagonal (c > r) holds element (c, r) of the same matrix, i + (c − r)·(cols − 1), so that
+/// everything drawn for it (Philox's counter, a zero row, a sorted column) is that element's. The
+/// device helper computes the same.
+pub fn source(draw: &Draw, i: u64) -> Option<u64> {
+    if draw.structure == Structure::Dense || draw.cols == 0 || draw.rows == 0 {
+        return Some(i);
+    }
+    let (r, c) = ((i / draw.cols) % draw.rows, i % draw.cols);
+    match draw.structure {
+        Structure::Lower if c > r => None,
+        Structure::Upper if c < r => None,
+        Structure::Symmetric if c > r => Some(i + (c - r) * (draw.cols - 1)),
+        _ => Some(i),
+    }
+}
+
 /// Element `i` of a draw in fp64, before any rounding: what an f64 tensor holds.
 pub fn value64(draw: &Draw, i: u64) -> f64 {
-    if draw.lower && draw.cols > 0 && i % draw.cols > i / draw.cols {
-        return 0.0;
-    }
+    let Some(i) = source(draw, i) else { return 0.0 };
     if let Distribution::ZeroRows { p } = draw.distribution
         && zero_row(draw.seed, i / draw.cols.max(1), zero_row_threshold(p))
     {
@@ -148,13 +169,11 @@ pub fn element(draw: &Draw, i: u64) -> u64 {
     if draw.dtype.is_float() {
         return element::from_f32(draw.dtype, value(draw, i));
     }
-    if draw.lower && draw.cols > 0 && i % draw.cols > i / draw.cols {
-        return 0;
-    }
     let Distribution::Int { lo, hi } = draw.distribution else {
         // The format refuses a real-valued distribution for an integer tensor.
         return element::from_f32(draw.dtype, value(draw, i));
     };
+    let Some(i) = source(draw, i) else { return 0 };
     let [r0, r1, _, _] =
         philox4x32_10([i as u32, (i >> 32) as u32, 0, 0], [draw.seed as u32, (draw.seed >> 32) as u32]);
     element::from_i64(draw.dtype, integer(lo, hi, r0, r1))
@@ -206,7 +225,7 @@ mod tests {
     }
 
     fn draw(distribution: Distribution, seed: u64) -> Draw {
-        Draw { distribution, seed, scale: 1.0, cols: 0, lower: false, dtype: Dtype::F32 }
+        Draw { distribution, seed, scale: 1.0, cols: 0, rows: 0, structure: Structure::Dense, dtype: Dtype::F32 }
     }
 
     fn moments(v: &[f32]) -> (f64, f64, f64, f64) {
@@ -283,10 +302,11 @@ mod tests {
             seed: 3,
             scale: -0.5,
             cols: 5,
-            lower: true,
+            rows: 5,
+            structure: Structure::Lower,
             dtype: Dtype::F32,
         };
-        let plain = Draw { scale: 1.0, lower: false, ..d };
+        let plain = Draw { scale: 1.0, structure: Structure::Dense, ..d };
         for i in 0..25u64 {
             let (row, col) = (i / 5, i % 5);
             if col > row {
@@ -295,6 +315,104 @@ mod tests {
                 assert_eq!(value(&d, i), value(&plain, i) * -0.5, "a power of two scales exactly");
                 assert_ne!(value(&d, i), 0.0);
             }
+        }
+    }
+
+    /// A batched draw of `batch` matrices of rows × cols, as values of its dtype, matrix by matrix.
+    fn matrices(d: &Draw, batch: usize) -> Vec<Vec<Vec<f64>>> {
+        let (rows, cols) = (d.rows as usize, d.cols as usize);
+        let e = elements(d, batch * rows * cols);
+        let v: Vec<f64> = e.iter().map(|&x| element::value(d.dtype, x)).collect();
+        v.chunks(rows * cols).map(|m| m.chunks(cols).map(<[f64]>::to_vec).collect()).collect()
+    }
+
+    fn batched(structure: Structure, rows: u64, cols: u64) -> Draw {
+        Draw { rows, cols, structure, ..draw(Distribution::STANDARD_NORMAL, 17) }
+    }
+
+    #[test]
+    fn triangles_are_zero_in_every_matrix_of_a_batch() {
+        for dtype in FLOATS {
+            for (structure, zero) in
+                [(Structure::Lower, (|r, c| c > r) as fn(usize, usize) -> bool), (Structure::Upper, |r, c| c < r)]
+            {
+                // Square and not, and more matrices than one: the row within its matrix decides.
+                for (rows, cols) in [(7, 7), (5, 9), (9, 5)] {
+                    let d = Draw { dtype, ..batched(structure, rows, cols) };
+                    for (b, m) in matrices(&d, 4).iter().enumerate() {
+                        for (r, row) in m.iter().enumerate() {
+                            for (c, &x) in row.iter().enumerate() {
+                                let what = format!("{dtype} {structure} {rows}×{cols}, matrix {b} ({r}, {c})");
+                                if zero(r, c) {
+                                    assert!(x == 0.0 && x.is_sign_positive(), "{what}: {x}");
+                                } else {
+                                    assert_ne!(x, 0.0, "{what}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // What the global row index got wrong: matrix 1 of a lower draw has its upper triangle
+        // zero too, and the kept elements are the dense draw's.
+        let (lower, dense) = (batched(Structure::Lower, 4, 4), batched(Structure::Dense, 4, 4));
+        let i = 16 + 1; // matrix 1, row 0, column 1
+        assert_eq!(value(&lower, i), 0.0);
+        assert_ne!(value(&dense, i), 0.0);
+        assert_eq!(value(&lower, 16 + 4), value(&dense, 16 + 4), "row 1, column 0 of matrix 1 is kept");
+    }
+
+    #[test]
+    fn a_symmetric_draw_is_its_own_transpose_in_every_matrix_of_a_batch() {
+        for dtype in FLOATS {
+            for distribution in [
+                Distribution::STANDARD_NORMAL,
+                Distribution::UNIT_UNIFORM,
+                Distribution::ZeroRows { p: 0.3 },
+                Distribution::Exp2 { lo: -4, hi: 4 },
+            ] {
+                let d = Draw { dtype, distribution, ..batched(Structure::Symmetric, 6, 6) };
+                let e = elements(&d, 3 * 36);
+                for b in 0..3 {
+                    for r in 0..6 {
+                        for c in 0..6 {
+                            let (x, y) = (e[b * 36 + r * 6 + c], e[b * 36 + c * 6 + r]);
+                            assert_eq!(x, y, "{dtype} {distribution}: matrix {b} ({r}, {c}), bit for bit");
+                        }
+                    }
+                }
+                // The diagonal and below are the dense draw itself; matrices differ.
+                let dense = Draw { structure: Structure::Dense, ..d };
+                for i in [0u64, 6, 7, 13, 36 + 30, 72 + 35] {
+                    assert_eq!(element(&d, i), element(&dense, i), "{dtype} {distribution}: element {i}");
+                }
+                if distribution == Distribution::STANDARD_NORMAL {
+                    assert_ne!(e[..36], e[36..72], "{dtype}: each matrix its own draw");
+                }
+            }
+        }
+        // A dense draw is not symmetric: the test above would notice one that is not.
+        let dense = matrices(&batched(Structure::Dense, 6, 6), 1);
+        assert_ne!(dense[0][0][1], dense[0][1][0]);
+        // Integers mirror alike.
+        let d = Draw { dtype: Dtype::I32, ..batched(Structure::Symmetric, 5, 5) };
+        let d = Draw { distribution: Distribution::Int { lo: -50, hi: 50 }, ..d };
+        let e = elements(&d, 2 * 25);
+        assert!((0..2).all(|b| (0..5).all(|r| (0..5).all(|c| e[b * 25 + r * 5 + c] == e[b * 25 + c * 5 + r]))));
+    }
+
+    #[test]
+    fn bool_and_u8_draws_are_their_bytes() {
+        for (dtype, hi) in [(Dtype::Bool, 2), (Dtype::U8, 256)] {
+            let d = Draw { dtype, ..draw(Distribution::Int { lo: 0, hi }, 5) };
+            let e = elements(&d, 20_000);
+            assert!(e.iter().all(|&x| x < hi as u64), "{dtype}: one byte, in range");
+            let ones = e.iter().filter(|&&x| x == 1).count();
+            let expect = 20_000 / hi as usize;
+            assert!(ones.abs_diff(expect) < expect / 5 + 50, "{dtype}: {ones} ones");
+            let bytes = element::write(dtype, &e);
+            assert_eq!(bytes.len(), 20_000, "{dtype}: a byte an element");
         }
     }
 

@@ -13,7 +13,7 @@ use sadoku_core::device::{
     pattern_word,
 };
 use sadoku_core::generate;
-use sadoku_core::problem::{Distribution, Dtype};
+use sadoku_core::problem::{Distribution, Dtype, Structure};
 use sadoku_cuda::{CudaDevice, Nvrtc, Role};
 
 fn open(role: Role) -> CudaDevice {
@@ -179,7 +179,8 @@ fn a_candidate_device_refuses_library_work() {
         seed: 1,
         scale: 1.0,
         cols: 0,
-        lower: false,
+        rows: 0,
+        structure: Structure::Dense,
         dtype: Dtype::F32,
     };
     for op in [
@@ -408,9 +409,21 @@ fn generate_matches_the_host_generator() {
         Distribution::Randn { mean: 1.5, std: 0.25 },
         Distribution::Uniform { lo: -3.0, hi: 5.0 },
     ] {
-        for (cols, lower) in [(0, false), (1024, true), (1000, false)] {
+        // Flat, one square matrix (and 7 elements of a second), batches of small square and
+        // oblong matrices: every structure, the row within its matrix deciding.
+        let shapes = [
+            (0, 0, Structure::Dense),
+            (1024, 1024, Structure::Lower),
+            (1000, 1, Structure::Dense),
+            (100, 100, Structure::Lower),
+            (100, 100, Structure::Upper),
+            (1000, 37, Structure::Upper),
+            (1024, 1024, Structure::Symmetric),
+            (100, 100, Structure::Symmetric),
+        ];
+        for (cols, rows, structure) in shapes {
             for seed in [7u64, 0xDEAD_BEEF_0123_4567] {
-                let draw = Draw { distribution, seed, scale: -0.5, cols, lower, dtype: Dtype::F32 };
+                let draw = Draw { distribution, seed, scale: -0.5, cols, rows, structure, dtype: Dtype::F32 };
                 library(&mut d, &[LibraryOp::Generate { buffer: buf, draw }]);
                 let got = d.download_f32(buf).unwrap();
                 let want = generate::values(&draw, n);
@@ -432,8 +445,18 @@ fn generate_matches_the_host_generator() {
                     show(&format!("{draw:?}: {off} of {n} elements one ulp off the host's"));
                 }
                 assert!(off as f64 <= 1e-5 * n as f64, "{draw:?}: {off} elements differ");
-                if lower {
-                    assert!(got.iter().enumerate().all(|(i, &v)| i % cols as usize <= i / cols as usize || v == 0.0));
+                // The structure on the GPU's own draw, in every whole matrix.
+                let (c, r) = (cols as usize, rows as usize);
+                let whole = if c * r > 0 { n / (c * r) * (c * r) } else { 0 };
+                for i in 0..whole {
+                    let (row, col) = (i / c % r, i % c);
+                    let ok = match structure {
+                        Structure::Dense => true,
+                        Structure::Lower => col <= row || got[i] == 0.0,
+                        Structure::Upper => col >= row || got[i] == 0.0,
+                        Structure::Symmetric => got[i].to_bits() == got[i - row * c - col + col * c + row].to_bits(),
+                    };
+                    assert!(ok, "{draw:?}: element {i} ({row}, {col}) is {}", got[i]);
                 }
             }
         }
@@ -1020,6 +1043,62 @@ fn ceilings_are_measured_once_and_cached_per_gpu() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// u8 and bool inputs (one byte an element: masks, codes) on the device: the generator's integer
+/// draws (and a structured one), the poison pattern, |x| and widening, element for element the
+/// host's.
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs these with --ignored"]
+fn byte_inputs_match_the_host() {
+    use sadoku_core::device::pattern_element;
+    let mut d = open(Role::Reference);
+    let n: usize = (1 << 18) + 3;
+    for (dtype, hi) in [(Dtype::Bool, 2), (Dtype::U8, 256)] {
+        let buf = d.alloc(n.next_multiple_of(4)).unwrap();
+        let (rows, cols) = (61u64, 61u64);
+        for (structure, lo, hi) in [(Structure::Dense, 0, hi), (Structure::Dense, 1, hi), (Structure::Lower, 0, hi)] {
+            let distribution = Distribution::Int { lo, hi };
+            let draw = Draw { distribution, seed: 3, scale: -2.0, cols, rows, structure, dtype };
+            library(&mut d, &[LibraryOp::Generate { buffer: buf.view(0, n), draw }]);
+            let got = d.download_elements(buf.view(0, n), dtype).unwrap();
+            let want = generate::elements(&draw, n);
+            let off = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+            assert_eq!(off, 0, "{dtype} {distribution} {structure}: {off} of {n} elements differ from the host's");
+            assert!(got.iter().all(|&x| (x as i64) < hi), "{dtype}: values in [0, {hi})");
+        }
+        // The bytes past the view are untouched: one byte an element, not four.
+        library(&mut d, &[LibraryOp::Fill { buffer: buf, word: 0xABAB_ABAB }]);
+        let draw = Draw {
+            distribution: Distribution::Int { lo: 0, hi },
+            seed: 4,
+            scale: 1.0,
+            cols: 0,
+            rows: 0,
+            structure: Structure::Dense,
+            dtype,
+        };
+        library(&mut d, &[LibraryOp::Generate { buffer: buf.view(0, n), draw }]);
+        let mut bytes = vec![0u8; buf.bytes];
+        d.download(buf, &mut bytes).unwrap();
+        assert!(bytes[n..].iter().all(|&b| b == 0xAB), "{dtype}: nothing written past the view");
+        let got = element::read(dtype, &bytes[..n]);
+        let (abs, wide) = (d.alloc(n.next_multiple_of(4)).unwrap(), d.alloc(n * 8).unwrap());
+        library(&mut d, &[LibraryOp::Abs { src: buf.view(0, n), dst: abs.view(0, n), dtype }]);
+        library(&mut d, &[LibraryOp::Upcast { src: buf.view(0, n), dst: wide, abs: false, dtype }]);
+        let abs_got = d.download_elements(abs.view(0, n), dtype).unwrap();
+        let wide_got = d.download_f64(wide).unwrap();
+        for i in 0..n {
+            assert_eq!(abs_got[i], element::abs(dtype, got[i]), "{dtype}: |x| at {i}");
+            assert_eq!(wide_got[i], element::value(dtype, got[i]), "{dtype}: widened at {i}");
+        }
+        library(&mut d, &[LibraryOp::Pattern { buffer: buf.view(0, n), seed: 5, dtype }]);
+        let got = d.download_elements(buf.view(0, n), dtype).unwrap();
+        assert!(got.iter().enumerate().all(|(i, &g)| g == pattern_element(5, i as u64, dtype)), "{dtype}: pattern");
+        for b in [buf, abs, wide] {
+            d.free(b);
+        }
+    }
+}
+
 /// Every judged dtype other than fp32 on the device: the generator (float draws rounded from the
 /// fp32 draw, integer draws exact), the poison pattern, |x| and widening, the comparators (NaN and
 /// random poison, planted errors, an exact bound), and cuBLAS's bf16 / fp16 GEMM against fp32
@@ -1043,7 +1122,8 @@ fn every_dtype_matches_the_host() {
             vec![Distribution::Int { lo: 0, hi: 1000 }, Distribution::Int { lo: -5, hi: 3 }]
         };
         for distribution in distributions {
-            let draw = Draw { distribution, seed: 99, scale: -2.0, cols: 0, lower: false, dtype };
+            let draw =
+                Draw { distribution, seed: 99, scale: -2.0, cols: 0, rows: 0, structure: Structure::Dense, dtype };
             library(&mut d, &[LibraryOp::Generate { buffer: buf, draw }]);
             let got = d.download_elements(buf, dtype).unwrap();
             let want = generate::elements(&draw, n);
@@ -1116,8 +1196,15 @@ fn every_dtype_matches_the_host() {
     // operands, within fp32 rounding plus one rounding of the result.
     let (m, nn, k) = (67usize, 45usize, 300usize);
     for (precision, dtype) in [(Precision::Bf16, Dtype::Bf16), (Precision::F16, Dtype::F16)] {
-        let draw =
-            |seed| Draw { distribution: Distribution::STANDARD_NORMAL, seed, scale: 1.0, cols: 0, lower: false, dtype };
+        let draw = |seed| Draw {
+            distribution: Distribution::STANDARD_NORMAL,
+            seed,
+            scale: 1.0,
+            cols: 0,
+            rows: 0,
+            structure: Structure::Dense,
+            dtype,
+        };
         let (a, b, c) = (d.alloc(m * k * 2).unwrap(), d.alloc(k * nn * 2).unwrap(), d.alloc(m * nn * 2).unwrap());
         library(
             &mut d,
@@ -1220,7 +1307,8 @@ fn cudnn_baselines_compute_what_they_claim() {
                     seed: (10 * k + j) as u64,
                     scale: 1.0,
                     cols: 0,
-                    lower: false,
+                    rows: 0,
+                    structure: Structure::Dense,
                     dtype: Dtype::F32,
                 };
                 generate::values(&draw, n)

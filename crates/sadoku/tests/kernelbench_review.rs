@@ -17,7 +17,7 @@ use sadoku_core::events::Silent;
 use sadoku_core::judge::Devices;
 use sadoku_core::model::ModelWorker;
 use sadoku_core::problem::torch::{ModelKind, from_description};
-use sadoku_core::problem::{self, Problem, Registry, Role};
+use sadoku_core::problem::{self, Dtype, Problem, Registry, Role, Structure};
 use sadoku_core::protocol::{RemoteDevice, Timeouts};
 use sadoku_core::report::CandidateReport;
 use sadoku_core::review::{ReviewOptions, review_candidate};
@@ -162,7 +162,44 @@ fn a_kernelbench_file_becomes_a_problem_with_its_parameters_as_inputs() {
     assert!(p.has_baseline());
     assert!(p.baseline_name(sadoku_core::device::Precision::F32).contains("TF32 off"));
     let trimm = kb_problem(&path, "trimm.py");
-    assert!(trimm.tensors[0].lower && trimm.tensors[1].lower, "lower-triangular inputs stay lower-triangular");
+    let lower = trimm.tensors[..2].iter().all(|t| t.structure == Structure::Lower);
+    assert!(lower, "lower-triangular inputs stay lower-triangular");
+}
+
+/// A file whose get_inputs() draws a symmetric A (a batch of them): the problem records the
+/// structure, every A drawn for a judged launch is symmetric (a candidate that raises on any other
+/// is accepted: it never saw one), so a kernel that reads A as A.mT, right only for symmetric A, is
+/// accepted; one that assumes another structure (A upper-triangular) is rejected.
+#[test]
+fn a_symmetric_input_stays_symmetric_and_a_kernel_relying_on_it_is_accepted() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "symm.py");
+    let structures: Vec<(&str, Structure)> = p.tensors.iter().map(|t| (t.name, t.structure)).collect();
+    assert_eq!(structures, [("A", Structure::Symmetric), ("B", Structure::Dense), ("out0", Structure::Dense)]);
+    for file in ["symm_honest.py", "symm_transposed.py"] {
+        let r = review(&path, &p, file, ModelKind::ModelNew);
+        assert!(r.verdict.is_accepted(), "{file}: {:?} {:?}", r.verdict, r.evidence);
+        assert!(r.findings.trials.len() >= 2, "{file}: {:?}", r.findings.trials);
+        let timing = r.findings.timing.as_ref().unwrap();
+        assert!(timing.speedup.is_some(), "{file}: every timed launch judged and accepted: {timing:?}");
+    }
+    let wrong = review(&path, &p, "symm_upper_only.py", ModelKind::ModelNew);
+    assert!(matches!(rejection(&wrong), Rejection::Inaccurate { .. }), "{:?}", wrong.verdict);
+}
+
+/// A bool mask among a file's inputs (its get_inputs() draws it): judged like any other input, so
+/// the honest masked running sum is accepted and one that ignores the mask rejected.
+#[test]
+fn a_bool_mask_is_an_input_and_a_kernel_that_ignores_it_is_rejected() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "masked_cumsum.py");
+    let inputs: Vec<(&str, Dtype, Role)> = p.tensors.iter().map(|t| (t.name, t.dtype, t.role)).collect();
+    assert_eq!(inputs[..2], [("x", Dtype::F32, Role::Input), ("mask", Dtype::Bool, Role::Input)]);
+    let honest = review(&path, &p, "masked_cumsum_honest.py", ModelKind::ModelNew);
+    assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
+    assert!(honest.findings.timing.as_ref().unwrap().speedup.is_some(), "timed");
+    let unmasked = review(&path, &p, "masked_cumsum_unmasked.py", ModelKind::ModelNew);
+    assert!(matches!(rejection(&unmasked), Rejection::Inaccurate { .. }), "{:?}", unmasked.verdict);
 }
 
 #[test]

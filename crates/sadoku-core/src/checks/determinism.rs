@@ -61,11 +61,16 @@ mod tests {
     use super::*;
     use crate::checks::accuracy::Tolerance;
     use crate::device::diff_host;
-    use crate::problem::Role;
+    use crate::problem::{Role, Structure};
 
     fn found(first: &[f32], second: &[f32]) -> Option<Nondeterministic> {
-        let buf =
-            BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![2, 2], lower_triangular: false };
+        let buf = BufferSpec {
+            name: "C",
+            role: Role::Output,
+            dtype: Dtype::F32,
+            dims: vec![2, 2],
+            structure: Structure::Dense,
+        };
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits() as u64).collect::<Vec<u64>>();
         let factor = Tolerance::FP32.elementwise_factor(64);
         from_difference(&buf, &diff_host(Dtype::F32, &bits(first), &bits(second), &[10.0; 4], factor))

@@ -67,10 +67,10 @@ pub fn check(buffer: &BufferSpec, pristine: &[u64], after: &[u64]) -> Option<Inp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::problem::Role;
+    use crate::problem::{Role, Structure};
 
     fn a(dtype: Dtype) -> BufferSpec {
-        BufferSpec { name: "A", role: Role::Input, dtype, dims: vec![2, 3], lower_triangular: false }
+        BufferSpec { name: "A", role: Role::Input, dtype, dims: vec![2, 3], structure: Structure::Dense }
     }
 
     fn bits(dtype: Dtype, v: &[f32]) -> Vec<u64> {

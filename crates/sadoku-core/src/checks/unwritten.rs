@@ -61,10 +61,10 @@ mod tests {
     use super::*;
     use crate::checks::POISON_NAN;
     use crate::device::{compare_host, pattern_word};
-    use crate::problem::{Dtype, Role};
+    use crate::problem::{Dtype, Role, Structure};
 
     fn c(n: usize) -> BufferSpec {
-        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![n, n], lower_triangular: false }
+        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![n, n], structure: Structure::Dense }
     }
 
     /// The comparator's finding on `out` (fp32 bits) against a truth of `truth` everywhere.
@@ -84,8 +84,13 @@ mod tests {
     fn catches_a_half_written_index_output() {
         use crate::checks::poison_nan;
         use crate::device::{element, pattern_element};
-        let spec =
-            BufferSpec { name: "idx", role: Role::Output, dtype: Dtype::I64, dims: vec![8], lower_triangular: false };
+        let spec = BufferSpec {
+            name: "idx",
+            role: Role::Output,
+            dtype: Dtype::I64,
+            dims: vec![8],
+            structure: Structure::Dense,
+        };
         let truth: Vec<f64> = (0..8).map(|i| (i % 3) as f64).collect();
         for poison in [PoisonWords::Word(poison_nan(Dtype::I64)), PoisonWords::Pattern(5)] {
             let out: Vec<u64> =
@@ -155,8 +160,13 @@ mod tests {
     fn chance_collisions_with_narrow_random_poison_are_not_unwritten() {
         use crate::device::{element, pattern_element};
         let n = 1 << 20;
-        let spec =
-            BufferSpec { name: "y", role: Role::Output, dtype: Dtype::Bf16, dims: vec![n], lower_triangular: false };
+        let spec = BufferSpec {
+            name: "y",
+            role: Role::Output,
+            dtype: Dtype::Bf16,
+            dims: vec![n],
+            structure: Structure::Dense,
+        };
         let poison = PoisonWords::Pattern(9);
         // Every element wrong (truth 1.0, written 0.25 .. 0.5), one in 4096 holding its poison.
         let wrong: Vec<u64> = (0..n as u64)

@@ -274,7 +274,8 @@ pub(crate) fn draws_of(
             seed: input_seed(base, k),
             scale: scales.get(k).copied().unwrap_or(1.0),
             cols: spec.cols() as u64,
-            lower: spec.lower_triangular,
+            rows: spec.rows() as u64,
+            structure: spec.structure,
             dtype: spec.dtype,
         })
         .collect()

@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::{
     Baseline, BaselineOp, Constraint, Conv2d, Distribution, DistributionSpec, Dtype, Gemm, Pool2d, Post, Problem,
-    ReferenceKernel, ReferenceSpec, Role, ScaleRule, Sizes, Softmax, Tensor,
+    ReferenceKernel, ReferenceSpec, Role, ScaleRule, Sizes, Softmax, Structure, Tensor,
 };
 use crate::spec::{ArgSpec, Spec, is_identifier};
 use crate::vocab::{Expr, ToleranceClass};
@@ -149,8 +149,12 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
         };
         let dtype =
             Dtype::parse(&r.dtype).ok_or_else(|| what(format!("dtype `{}` unknown ({})", r.dtype, Dtype::NAMES)))?;
-        if !dtype.judged() {
-            return Err(what(format!("dtype `{}` is not supported by this build yet: {} are", r.dtype, Dtype::JUDGED)));
+        if role == Role::Output && !dtype.judged_output() {
+            return Err(what(format!(
+                "{} outputs are not judged yet (outputs: {}; u8 and bool tensors may be inputs)",
+                r.dtype,
+                Dtype::JUDGED_OUTPUTS
+            )));
         }
         let shape = r
             .shape
@@ -160,10 +164,16 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
         if shape.is_empty() {
             return Err(what("empty shape".into()));
         }
-        let lower = match r.structure.as_deref() {
-            None => false,
-            Some("lower") if shape.len() >= 2 => true,
-            Some(other) => return Err(what(format!("structure `{other}`: expected `lower` (of a matrix)"))),
+        let structure = match r.structure.as_deref().map(|s| (s, Structure::parse(s))) {
+            None => Structure::Dense,
+            Some((name, None)) => {
+                return Err(what(format!("structure `{name}`: expected `lower`, `upper` or `symmetric`")));
+            }
+            Some((_, Some(s))) if s != Structure::Dense && shape.len() < 2 => {
+                return Err(what(format!("structure `{s}` is for matrices: the tensor needs at least two dimensions")));
+            }
+            // A symmetric one is square at every case: the lint evaluates its shape at each.
+            Some((_, Some(s))) => s,
         };
         let distributions = if role == Role::Input {
             let expr =
@@ -249,15 +259,15 @@ pub fn parse(origin: &str, text: &str, read: &dyn Fn(&str) -> Result<String, Str
                 Some(class)
             }
         };
-        if lower && !dtype.is_float() {
-            return Err(what("structure `lower` is for floating-point matrices".into()));
+        if structure != Structure::Dense && !(dtype.is_float() && role == Role::Input) {
+            return Err(what(format!("structure `{structure}` is for floating-point input matrices")));
         }
         tensors.push(Tensor {
             name: leak(r.name.clone()),
             role,
             dtype,
             shape,
-            lower,
+            structure,
             distributions,
             tolerance,
             stress,

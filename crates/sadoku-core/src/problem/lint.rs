@@ -19,11 +19,15 @@ impl Problem {
         self.distributions_at(sizes)
     }
 
-    /// Every input distribution is drawable at `sizes` (int bounds computable and not empty).
+    /// Every input distribution is drawable at `sizes` (int bounds computable, not empty, and
+    /// within a u8 or bool tensor's values).
     fn distributions_at(&self, sizes: &Sizes) -> Result<(), String> {
         for t in &self.tensors {
             for d in t.distributions.iter().chain(&t.stress) {
-                d.at(sizes).map_err(|m| format!("tensor `{}`: {m}", t.name))?;
+                let d = d.at(sizes).map_err(|m| format!("tensor `{}`: {m}", t.name))?;
+                if let Some(why) = d.unfit_for(t.dtype) {
+                    return Err(format!("tensor `{}`: {why}", t.name));
+                }
             }
         }
         Ok(())
@@ -33,6 +37,7 @@ impl Problem {
         let mut footprint = 0i64;
         for t in &self.tensors {
             let mut n = 1i64;
+            let mut dims = Vec::new();
             for e in &t.shape {
                 let v = sizes.eval(e).map_err(|m| format!("tensor `{}` shape: {m}", t.name))?;
                 if v < 1 {
@@ -42,6 +47,10 @@ impl Problem {
                     ));
                 }
                 n = n.checked_mul(v).ok_or_else(|| format!("tensor `{}` is too large at {sizes}", t.name))?;
+                dims.push(v);
+            }
+            if let Some(why) = t.structure.unfit_for(&dims) {
+                return Err(format!("tensor `{}` at {sizes}: {why}", t.name));
             }
             footprint = footprint.saturating_add(n.saturating_mul(t.dtype.bytes() as i64));
         }

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::device::{ConvShape, PoolShape};
 use crate::spec::LaunchSpec;
-pub use crate::vocab::{Distribution, Dtype, Expr, Sizes, ToleranceClass};
+pub use crate::vocab::{Distribution, Dtype, Expr, Sizes, Structure, ToleranceClass};
 
 pub use format::ProblemError;
 pub use registry::{Registry, load_dir};
@@ -41,8 +41,9 @@ pub struct BufferSpec {
     pub dtype: Dtype,
     /// Row-major shape, outermost first.
     pub dims: Vec<usize>,
-    /// An input whose elements above the diagonal (of its last two dimensions) are zero.
-    pub lower_triangular: bool,
+    /// What every matrix (the last two dimensions) of an input keeps in each draw: a zero
+    /// triangle, or a symmetry; outputs are dense.
+    pub structure: Structure,
 }
 
 impl BufferSpec {
@@ -55,6 +56,10 @@ impl BufferSpec {
     /// Length of a row (the last dimension).
     pub fn cols(&self) -> usize {
         self.dims.last().copied().unwrap_or(1)
+    }
+    /// Rows of each matrix (the second-to-last dimension; 1 for a vector).
+    pub fn rows(&self) -> usize {
+        if self.dims.len() >= 2 { self.dims[self.dims.len() - 2] } else { 1 }
     }
     /// Row-major coordinates of a flat index, for evidence like "first at (1, 0)".
     pub fn coords(&self, mut index: usize) -> Vec<usize> {
@@ -178,7 +183,8 @@ pub struct Tensor {
     pub role: Role,
     pub dtype: Dtype,
     pub shape: Vec<Expr>,
-    pub lower: bool,
+    /// Inputs: what every draw keeps within each matrix (see [`BufferSpec::structure`]).
+    pub structure: Structure,
     /// Inputs: the distribution of the first trial and of timing, then the second trial's.
     pub distributions: Vec<DistributionSpec>,
     /// Outputs: the tolerance class declared, if any (see [`Tensor::tolerance`]).
@@ -376,7 +382,7 @@ impl Problem {
                 role: t.role,
                 dtype: t.dtype,
                 dims: t.shape.iter().map(|e| sizes.eval(e).map_or(0, |v| v.max(0) as usize)).collect(),
-                lower_triangular: t.lower,
+                structure: t.structure,
             })
             .collect()
     }

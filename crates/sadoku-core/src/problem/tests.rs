@@ -119,7 +119,9 @@ fn the_library_has_trimm_as_data() {
         }
         assert_eq!(t.min_flops(&Sizes::new([("N", n as i64)])), flops as f64);
     }
-    assert!(t.buffers(&t.timed_sizes()).iter().filter(|b| b.role == Role::Input).all(|b| b.lower_triangular));
+    assert!(
+        t.buffers(&t.timed_sizes()).iter().filter(|b| b.role == Role::Input).all(|b| b.structure == Structure::Lower)
+    );
     assert_eq!(t.baseline_name(Precision::F32), "cuBLAS SGEMM (TF32 off) + tril, as torch.matmul(a, b).tril()");
     // The host's independent truth is the exact product of the triangles.
     let a = vec![1.0, 0.0, 0.0, 2.0, -3.0, 0.0, 4.0, 5.0, 6.0];
@@ -191,9 +193,9 @@ fn mistakes_are_one_line_naming_the_file_and_line() {
             "the bytes floor (13631488) exceeds what the tensors hold (12582912)",
         ),
         (
-            "name = \"z\"\nrole = \"input\"\ndtype = \"f32\"",
-            "name = \"z\"\nrole = \"input\"\ndtype = \"u8\"",
-            "dtype `u8` is not supported by this build yet: f32, f16, bf16, f64, i32 and i64 are",
+            "role = \"output\"\ndtype = \"f32\"",
+            "role = \"output\"\ndtype = \"bool\"",
+            "tensor `y`: bool outputs are not judged yet (outputs: f32, f16, bf16, f64, i32 and i64",
         ),
         (
             "name = \"z\"\nrole = \"input\"\ndtype = \"f32\"",
@@ -216,6 +218,151 @@ fn mistakes_are_one_line_naming_the_file_and_line() {
         assert!(e.contains(want), "{from} → {to}: got `{e}`, want `{want}`");
         assert!(!e.contains('\n'), "{e}");
     }
+}
+
+/// A matrix problem for structures and masks: A [B, M, N] (its structure the test's), a bool mask
+/// m [N] drawn from `mask`, y [B, M]; the check cases `cases`; then each (from, to) of `edits`.
+fn matrix_problem(structure: &str, cases: &str, mask: &str, edits: &[(&str, &str)]) -> Result<Problem, ProblemError> {
+    let mut text = format!(
+        r#"
+name = "mat"
+summary = "y = A·m"
+family = "gemm"
+
+[sizes]
+symbols = ["B", "M", "N"]
+constraints = ["N >= 1"]
+timed = [{{ B = 2, M = 64, N = 64 }}]
+check = [{cases}]
+small = {{ B = 3, M = 5, N = 5 }}
+
+[[tensor]]
+name = "A"
+role = "input"
+dtype = "f32"
+shape = ["B", "M", "N"]
+{structure}
+
+[[tensor]]
+name = "m"
+role = "input"
+dtype = "bool"
+shape = ["N"]
+distributions = [{mask}]
+
+[[tensor]]
+name = "y"
+role = "output"
+dtype = "f32"
+shape = ["B", "M"]
+
+[reference]
+kernel = "reference.cu"
+terms = "N"
+
+[floors]
+flops = "2 * B * M * N"
+bytes = "4 * B * M"
+"#
+    );
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from}");
+        text = text.replacen(from, to, 1);
+    }
+    let reference = r#"/* sadoku
+problem = "mat"
+[[launch]]
+kernel = "mat_fp64"
+grid = ["B", 1, 1]
+block = [256, 1, 1]
+args = ["A", "m", "y", "B", "M", "N"]
+*/
+extern "C" __global__ void mat_fp64(const float* a, const unsigned char* m, double* y, long long b, long long r, long long n) {}
+"#;
+    format::parse("p/problem.toml", &text, &|_| Ok(reference.into()))
+}
+
+#[test]
+fn structures_and_masks_parse_and_what_cannot_have_them_is_refused() {
+    let square = "{ B = 1, M = 1, N = 1 }, { B = 4, M = 17, N = 17 }";
+    let oblong = "{ B = 1, M = 1, N = 1 }, { B = 4, M = 17, N = 30 }";
+    let mask = "\"int(0, 2)\"";
+    for (text, structure, cases) in [
+        ("", Structure::Dense, oblong),
+        ("structure = \"dense\"", Structure::Dense, oblong),
+        ("structure = \"lower\"", Structure::Lower, oblong),
+        ("structure = \"upper\"", Structure::Upper, oblong),
+        ("structure = \"symmetric\"", Structure::Symmetric, square),
+    ] {
+        let p = matrix_problem(text, cases, mask, &[]).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(p.tensors[0].structure, structure, "{text}");
+        let n = if structure == Structure::Symmetric { 17 } else { 30 };
+        let at = Sizes::new([("B", 4), ("M", 17), ("N", n)]);
+        let a = &p.buffers(&at)[0];
+        assert_eq!((a.structure, a.rows(), a.cols()), (structure, 17, n as usize), "{text}");
+        // The mask is a one-byte input drawn 0 or 1, in every trial and stress profile.
+        let m = &p.buffers(&at)[1];
+        assert_eq!((m.dtype, m.bytes(), m.structure), (Dtype::Bool, n as usize, Structure::Dense));
+        assert_eq!(p.input_distributions(0, &at)[1], Distribution::Int { lo: 0, hi: 2 });
+        assert_eq!(p.input_distributions(1, &at)[1], Distribution::Int { lo: 0, hi: 2 });
+        assert_eq!(p.stress_distributions(0, &at)[1], Distribution::Int { lo: 0, hi: 2 });
+    }
+    // A symmetric matrix is square at every case: the lint evaluates the shape at each one, and
+    // a user's size (or one drawn at run time) is held to it too.
+    let e = matrix_problem("structure = \"symmetric\"", oblong, mask, &[]).unwrap_err().to_string();
+    assert!(e.contains("tensor `A` at B = 4, M = 17, N = 30") && e.contains("square") && e.contains("17 × 30"), "{e}");
+    let p = matrix_problem("structure = \"symmetric\"", square, mask, &[]).unwrap();
+    let e = p.validate_sizes(&Sizes::new([("B", 1), ("M", 3), ("N", 4)])).unwrap_err();
+    assert!(e.contains("square"), "{e}");
+    assert!(p.validate_sizes(&Sizes::new([("B", 1), ("M", 4), ("N", 4)])).is_ok());
+    // What cannot have a structure, or this one: each a line naming the tensor.
+    let refused: [(&str, &str, &[(&str, &str)], &str); 5] = [
+        ("structure = \"diagonal\"", mask, &[], "tensor `A`: structure `diagonal`: expected `lower`, `upper` or"),
+        (
+            "",
+            mask,
+            &[("shape = [\"N\"]", "shape = [\"N\"]\nstructure = \"upper\"")],
+            "tensor `m`: structure `upper` is for matrices: the tensor needs at least two dimensions",
+        ),
+        (
+            "structure = \"lower\"",
+            mask,
+            &[(
+                "dtype = \"f32\"\nshape = [\"B\", \"M\", \"N\"]",
+                "dtype = \"i32\"\nshape = [\"B\", \"M\", \"N\"]\ndistributions = [\"int(0, 9)\"]",
+            )],
+            "tensor `A`: structure `lower` is for floating-point input matrices",
+        ),
+        (
+            "",
+            mask,
+            &[("shape = [\"B\", \"M\"]", "shape = [\"B\", \"M\"]\nstructure = \"symmetric\"")],
+            "tensor `y`: structure `symmetric` is for floating-point input matrices",
+        ),
+        (
+            "",
+            mask,
+            &[("role = \"output\"\ndtype = \"f32\"", "role = \"output\"\ndtype = \"u8\"")],
+            "tensor `y`: u8 outputs are not judged yet",
+        ),
+    ];
+    for (structure, mask, edits, want) in refused {
+        let e = matrix_problem(structure, square, mask, edits).unwrap_err().to_string();
+        assert!(e.contains(want) && !e.contains('\n'), "{structure} {mask} {edits:?}: {e}");
+    }
+    // A mask's values are 0 and 1: a wider range is refused, where it is fixed and where a size
+    // makes it so; a real-valued draw is refused as for any integer tensor.
+    let e = matrix_problem("", square, "\"int(0, 3)\"", &[]).unwrap_err().to_string();
+    assert!(e.contains("tensor `m`") && e.contains("bool tensor: its values are in [0, 2)"), "{e}");
+    let e = matrix_problem("", square, "\"int(0, B)\"", &[]).unwrap_err().to_string();
+    assert!(e.contains("at B = 4") && e.contains("int(0, 4)") && e.contains("[0, 2)"), "{e}");
+    let e = matrix_problem("", square, "\"randn\"", &[]).unwrap_err().to_string();
+    assert!(e.contains("for an integer tensor: use int(lo, hi)"), "{e}");
+    // A u8 input holds [0, 256).
+    let u8 = [("dtype = \"bool\"", "dtype = \"u8\"")];
+    assert!(matrix_problem("", square, "\"int(0, 256)\"", &u8).is_ok());
+    let e = matrix_problem("", square, "\"int(-1, 5)\"", &u8).unwrap_err().to_string();
+    assert!(e.contains("u8 tensor: its values are in [0, 256)"), "{e}");
 }
 
 /// Every judged dtype in one problem: sizes in bytes, integer draws with size bounds, and each

@@ -16,7 +16,11 @@
 //!   parameter is drawn by the judge uniformly over the range of its initial values, widened to
 //!   half and one and a half times a constant one (BatchNorm's weight of 1) and to ±0.1 around a
 //!   zero one, in both trials, never rescaled either.
-//! - **Structure.** Lower-triangular inputs stay lower-triangular; other structures are refused.
+//! - **Structure.** The structure the description found in a forward argument (lower or upper
+//!   triangular, symmetric) is the tensor's: its `get_inputs()` keeps it in every draw, and a
+//!   symmetric one must be square. A diagonal input is refused (the judge has no diagonal draw).
+//! - **Element types.** Every input type is judged, u8 and bool masks included (drawn by
+//!   `get_inputs()`); u8 and bool outputs are refused.
 //! - **Error scale.** Per element, |t_i| plus the mean of |t| over the output, written by the
 //!   truth process (the Σ|terms| rule holds for multilinear operations only); the terms are the
 //!   largest dimension of any input, a bound on the length of any one reduction over them.
@@ -28,7 +32,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use super::{Distribution, DistributionSpec, Dtype, Problem, ReferenceSpec, Role, ScaleRule, Sizes, Tensor};
+use super::{Distribution, DistributionSpec, Dtype, Problem, ReferenceSpec, Role, ScaleRule, Sizes, Structure, Tensor};
 use crate::spec::is_identifier;
 use crate::vocab::Expr;
 
@@ -135,6 +139,11 @@ impl TorchReference {
             let mut arg = serde_json::json!({"name": b.model_name, "dtype": dtype, "shape": b.dims, "role": role});
             if let BindingKind::Input { index } = b.kind {
                 arg["index"] = index.into();
+            }
+            // A worker's warm-up call draws inputs of its own: with the file's structure, so that
+            // a kernel relying on it (a Cholesky of a symmetric A) is not failed on other inputs.
+            if spec.structure != Structure::Dense {
+                arg["structure"] = spec.structure.name().into();
             }
             args.push(arg);
             if kind == ModelKind::Truth && b.kind == BindingKind::Output {
@@ -265,11 +274,7 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
     };
     let dtype = |v: &Value, what: &str| -> Result<Dtype, String> {
         let name = v.as_str().unwrap_or_default();
-        let d = Dtype::parse(name).ok_or_else(|| format!("{what}: dtype `{name}` is not one sadoku knows"))?;
-        if !d.judged() {
-            return Err(format!("{what}: {d} tensors are not judged by this build (only {})", Dtype::JUDGED));
-        }
-        Ok(d)
+        Dtype::parse(name).ok_or_else(|| format!("{what}: dtype `{name}` is not one sadoku knows"))
     };
     let mut tensors = Vec::new();
     let mut bindings = Vec::new();
@@ -286,11 +291,15 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
     for input in description["inputs"].as_array().into_iter().flatten() {
         let name = input["name"].as_str().unwrap_or("input");
         let what = format!("{file}: input `{name}`");
-        let structure = input["structure"].as_str().unwrap_or("dense");
-        if !matches!(structure, "dense" | "lower") {
-            return Err(format!(
-                "{what} is {structure}; sadoku draws dense and lower-triangular inputs only, so this problem cannot be judged yet"
-            ));
+        let found = input["structure"].as_str().unwrap_or("dense");
+        let structure = Structure::parse(found).ok_or_else(|| {
+            format!(
+                "{what} is {found}; sadoku keeps dense, lower- and upper-triangular and symmetric inputs only, so \
+                 this problem cannot be judged yet"
+            )
+        })?;
+        if let Some(why) = structure.unfit_for(&dims(&input["shape"]).iter().map(|&d| d as i64).collect::<Vec<_>>()) {
+            return Err(format!("{what}: {why}"));
         }
         let dt = dtype(&input["dtype"], &what)?;
         let own = distribution(&input["distribution"], &what)?;
@@ -305,7 +314,7 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
             role: Role::Input,
             dtype: dt,
             shape,
-            lower: structure == "lower",
+            structure,
             distributions: vec![DistributionSpec::Fixed(own), DistributionSpec::Fixed(second)],
             tolerance: None,
             stress: Vec::new(),
@@ -333,7 +342,7 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
                 role: Role::Input,
                 dtype: dt,
                 shape: shape(&p["shape"], &what)?,
-                lower: false,
+                structure: Structure::Dense,
                 distributions: vec![DistributionSpec::Fixed(d), DistributionSpec::Fixed(d)],
                 tolerance: None,
                 stress: Vec::new(),
@@ -347,6 +356,9 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
         let name = o["name"].as_str().unwrap_or("out");
         let what = format!("{file}: output `{name}`");
         let dt = dtype(&o["dtype"], &what)?;
+        if !dt.judged_output() {
+            return Err(format!("{what}: {dt} outputs are not judged yet (outputs: {})", Dtype::JUDGED_OUTPUTS));
+        }
         let shape = shape(&o["shape"], &what)?;
         let elements: i64 = shape.iter().map(|d| sizes.eval(d).unwrap_or(1)).product();
         out_bytes += elements * dt.bytes() as i64;
@@ -355,7 +367,7 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
             role: Role::Output,
             dtype: dt,
             shape,
-            lower: false,
+            structure: Structure::Dense,
             distributions: Vec::new(),
             tolerance: None,
             stress: Vec::new(),
@@ -489,12 +501,60 @@ mod tests {
         assert!(compiled.baseline_name(crate::device::Precision::F32).starts_with("torch.compile (mode max-autotune)"));
     }
 
+    /// The description's input `x` as a square matrix of `structure`.
+    fn square(structure: &str) -> Value {
+        let mut d = description();
+        d["inputs"][0]["shape"] = serde_json::json!([16, 16]);
+        d["inputs"][0]["structure"] = structure.into();
+        d
+    }
+
+    #[test]
+    fn triangular_and_symmetric_inputs_keep_their_structure_and_masks_are_inputs() {
+        for (name, structure) in [
+            ("dense", Structure::Dense),
+            ("lower", Structure::Lower),
+            ("upper", Structure::Upper),
+            ("symmetric", Structure::Symmetric),
+        ] {
+            let p = from_description("p.py", String::new(), &square(name)).unwrap();
+            assert_eq!(p.tensors[0].structure, structure, "{name}");
+            // Told to the candidate's worker, whose warm-up call draws inputs of its own.
+            let option = p.torch().unwrap().option(&p, &p.timed_sizes(), ModelKind::ModelNew, false);
+            let spec: Value = serde_json::from_str(option.strip_prefix(OPTION).unwrap()).unwrap();
+            let told = spec["args"][0].get("structure").and_then(Value::as_str);
+            assert_eq!(told, (structure != Structure::Dense).then_some(name), "{name}");
+            let spec = &p.buffers(&p.timed_sizes())[0];
+            assert_eq!((spec.structure, spec.rows(), spec.cols()), (structure, 16, 16), "{name}");
+            assert!(p.tensors[1..].iter().all(|t| t.structure == Structure::Dense), "parameters and outputs are dense");
+        }
+        // A batch of square matrices is symmetric matrix by matrix.
+        let mut d = square("symmetric");
+        d["inputs"][0]["shape"] = serde_json::json!([3, 16, 16]);
+        assert_eq!(from_description("p.py", String::new(), &d).unwrap().tensors[0].structure, Structure::Symmetric);
+        // A bool mask (drawn by get_inputs(), as int(0, 2)) is an input like any other.
+        let mut d = description();
+        d["inputs"][0]["dtype"] = "bool".into();
+        d["inputs"][0]["distribution"] = serde_json::json!({"kind": "int", "lo": 0, "hi": 2});
+        let p = from_description("p.py", String::new(), &d).unwrap();
+        assert_eq!((p.tensors[0].dtype, p.tensors[0].role), (Dtype::Bool, Role::Input));
+        let drawn = p.tensors[0].distributions[0].at(&p.timed_sizes()).unwrap();
+        assert_eq!(drawn, Distribution::Int { lo: 0, hi: 2 });
+        assert_eq!(drawn.unfit_for(Dtype::Bool), None);
+        assert!(p.lint().is_ok(), "{:?}", p.lint());
+    }
+
     #[test]
     fn what_cannot_be_judged_is_said() {
-        let mut d = description();
-        d["inputs"][0]["structure"] = "upper".into();
+        // One line each, naming the input and why.
+        let e = from_description("p.py", String::new(), &square("diagonal")).unwrap_err();
+        assert!(e.contains("input `x` is diagonal") && e.contains("cannot be judged yet"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let mut d = square("symmetric");
+        d["inputs"][0]["shape"] = serde_json::json!([8, 16]);
         let e = from_description("p.py", String::new(), &d).unwrap_err();
-        assert!(e.contains("upper") && e.contains("lower-triangular"), "{e}");
+        assert!(e.contains("input `x`") && e.contains("square") && e.contains("8 × 16"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
 
         let mut d = description();
         d["outputs"] = serde_json::json!([]);
@@ -502,7 +562,8 @@ mod tests {
 
         let mut d = description();
         d["outputs"][0]["dtype"] = "bool".into();
-        assert!(from_description("p.py", String::new(), &d).unwrap_err().contains("not judged"));
+        let e = from_description("p.py", String::new(), &d).unwrap_err();
+        assert!(e.contains("output `out0`: bool outputs are not judged yet"), "{e}");
 
         let mut d = description();
         d["parameters"][1]["name"] = "fc_weight".into();

@@ -92,11 +92,23 @@ impl Distribution {
     }
 
     /// Why it cannot be drawn into an element of `dtype`, if it cannot: a real-valued draw into
-    /// an integer tensor, or magnitudes past the type's overflow.
+    /// an integer tensor, integers outside a u8's [0, 256) or a bool's [0, 2), or magnitudes past
+    /// the type's overflow.
     pub fn unfit_for(&self, dtype: Dtype) -> Option<String> {
         if !dtype.is_float() {
-            return (!matches!(self, Distribution::Int { .. }))
-                .then(|| format!("distribution `{self}` for an integer tensor: use int(lo, hi)"));
+            let Distribution::Int { lo, hi } = *self else {
+                return Some(format!("distribution `{self}` for an integer tensor: use int(lo, hi)"));
+            };
+            let top = match dtype {
+                Dtype::Bool => 2,
+                Dtype::U8 => 256,
+                _ => return None,
+            };
+            return (lo < 0 || hi > top).then(|| {
+                format!(
+                    "distribution `{self}` for a {dtype} tensor: its values are in [0, {top}), int(0, {top}) at most"
+                )
+            });
         }
         let max = super::dtype::max_exponent(dtype);
         match *self {

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ToleranceClass;
 
-/// Element types a tensor may declare. f32, f16, bf16, f64, i32 and i64 are judged; u8 and bool
-/// are parsed so that a problem using them gets a clear error.
+/// Element types a tensor may declare. Every one is drawn as an input (u8 and bool as integers,
+/// one byte each: a mask is `int(0, 2)`); f32, f16, bf16, f64, i32 and i64 outputs are judged, and
+/// a u8 or bool output gets a clear error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
@@ -41,10 +42,13 @@ impl Dtype {
         })
     }
 
-    /// The element types this build judges.
-    pub const JUDGED: &'static str = "f32, f16, bf16, f64, i32 and i64";
+    /// The element types this build judges as outputs.
+    pub const JUDGED_OUTPUTS: &'static str = "f32, f16, bf16, f64, i32 and i64";
 
-    pub fn judged(self) -> bool {
+    /// Whether an output of this type is judged: u8 and bool outputs are not yet (their poison
+    /// is one byte, which an honest result matches by chance every 256 or 2 elements, and
+    /// PyTorch's bool holds 0 or 1 only). Every type is drawn as an input.
+    pub fn judged_output(self) -> bool {
         !matches!(self, Dtype::U8 | Dtype::Bool)
     }
 

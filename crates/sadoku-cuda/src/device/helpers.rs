@@ -31,7 +31,8 @@ pub(super) fn type_code(dtype: Dtype) -> Result<u64, DeviceError> {
         Dtype::I32 => Ok(3),
         Dtype::I64 => Ok(4),
         Dtype::F64 => Ok(5),
-        other => Err(DeviceError::Environment(format!("sadoku's helpers do not handle {other} elements"))),
+        Dtype::U8 => Ok(6),
+        Dtype::Bool => Ok(7),
     }
 }
 

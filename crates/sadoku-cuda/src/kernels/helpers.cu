@@ -24,25 +24,31 @@ __device__ __forceinline__ unsigned long long sadoku_mix64(unsigned long long z)
     return z ^ (z >> 31);
 }
 
-// Element types, as sadoku-cuda numbers them: 0 f32, 1 f16, 2 bf16, 3 i32, 4 i64, 5 f64.
+// Element types, as sadoku-cuda numbers them: 0 f32, 1 f16, 2 bf16, 3 i32, 4 i64, 5 f64, 6 u8,
+// 7 bool (one byte, 0 or 1).
 #define SADOKU_F32 0
 #define SADOKU_F16 1
 #define SADOKU_BF16 2
 #define SADOKU_I32 3
 #define SADOKU_I64 4
 #define SADOKU_F64 5
+#define SADOKU_U8 6
+#define SADOKU_BOOL 7
 #define SADOKU_WIDE(t) ((t) == SADOKU_I64 || (t) == SADOKU_F64)
+#define SADOKU_BYTE(t) ((t) == SADOKU_U8 || (t) == SADOKU_BOOL)
 
 // Element i of a buffer of type t, as bits.
 __device__ __forceinline__ unsigned long long sadoku_load(const void* p, long long i, int t) {
     if (t == SADOKU_F16 || t == SADOKU_BF16) return ((const unsigned short*)p)[i];
     if (SADOKU_WIDE(t)) return ((const unsigned long long*)p)[i];
+    if (SADOKU_BYTE(t)) return ((const unsigned char*)p)[i];
     return ((const unsigned*)p)[i];
 }
 
 __device__ __forceinline__ void sadoku_store(void* p, long long i, int t, unsigned long long bits) {
     if (t == SADOKU_F16 || t == SADOKU_BF16) ((unsigned short*)p)[i] = (unsigned short)bits;
     else if (SADOKU_WIDE(t)) ((unsigned long long*)p)[i] = bits;
+    else if (SADOKU_BYTE(t)) ((unsigned char*)p)[i] = (unsigned char)bits;
     else ((unsigned*)p)[i] = (unsigned)bits;
 }
 
@@ -58,6 +64,7 @@ __device__ __forceinline__ double sadoku_value(unsigned long long b, int t) {
     if (t == SADOKU_BF16) return (double)__uint_as_float((unsigned)b << 16);
     if (t == SADOKU_I32) return (double)(int)(unsigned)b;
     if (t == SADOKU_F64) return __longlong_as_double((long long)b);
+    if (SADOKU_BYTE(t)) return (double)(unsigned)(b & 0xFFull);
     return (double)(long long)b;
 }
 
@@ -92,6 +99,7 @@ __device__ __forceinline__ unsigned long long sadoku_abs_t(unsigned long long b,
     if (t == SADOKU_F16 || t == SADOKU_BF16) return b & 0x7FFFull;
     if (t == SADOKU_F64) return b & 0x7FFFFFFFFFFFFFFFull;
     if (t == SADOKU_I32) { const int v = (int)(unsigned)b; return (unsigned)(v < 0 ? 0u - (unsigned)v : (unsigned)v); }
+    if (SADOKU_BYTE(t)) return b & 0xFFull;
     const long long v = (long long)b;
     return v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
 }
@@ -107,6 +115,7 @@ __device__ __forceinline__ unsigned long long sadoku_from_f32(float v, int t) {
 __device__ __forceinline__ unsigned long long sadoku_repeat_word(unsigned long long w, int t) {
     if (t == SADOKU_F16 || t == SADOKU_BF16) return w & 0xFFFFull;
     if (SADOKU_WIDE(t)) return (w << 32) | (w & 0xFFFFFFFFull);
+    if (SADOKU_BYTE(t)) return w & 0xFFull;
     return w & 0xFFFFFFFFull;
 }
 
@@ -120,6 +129,7 @@ __device__ __forceinline__ unsigned long long sadoku_pattern_element(unsigned lo
     else if (t == SADOKU_F16) { bits = m >> 48; exponent = 0x7C00ull; }
     else if (t == SADOKU_BF16) { bits = m >> 48; exponent = 0x7F80ull; }
     else if (t == SADOKU_F64) { bits = m; exponent = 0x7FF0000000000000ull; }
+    else if (SADOKU_BYTE(t)) { bits = m >> 56; exponent = 0; }
     else { bits = m; exponent = 0; }
     return exponent != 0 && (bits & exponent) == exponent ? bits ^ (exponent & (0ull - exponent)) : bits;
 }
@@ -151,19 +161,28 @@ __device__ __forceinline__ double sadoku_pow2(long long e) {
 // p[i] = sadoku_core::generate::element(draw, i), line for line. dist: 0 randn(a, b), 1
 // uniform(a, b), 2 int(lo, hi) plus a (ties(k): lo 0, hi k, a its offset), 3 sorted(a, b) along
 // rows of cols, 4 zero_rows: a row whose hash is below lo is zero, the others randn(a, b), 5
-// ±m·2^e with e in [lo, hi] (exp2 and subnormal); t the element type. Every floating-point
-// operation is spelled with its rounding so that nothing is contracted into an FMA the host does
-// not do; log and cos are CUDA's (within 1 ulp of the host's).
+// ±m·2^e with e in [lo, hi] (exp2 and subnormal); t the element type. structure (0 dense, 1
+// lower, 2 upper, 3 symmetric) over matrices of rows × cols: sadoku_core::generate::source. Every
+// floating-point operation is spelled with its rounding so that nothing is contracted into an FMA
+// the host does not do; log and cos are CUDA's (within 1 ulp of the host's).
 extern "C" __global__ void sadoku_generate(void* p, long long n, unsigned long long seed, int dist, double a, double b,
-                                           float scale, long long cols, int lower, int t, long long lo, long long hi) {
+                                           float scale, long long cols, long long rows, int structure, int t,
+                                           long long lo, long long hi) {
     const unsigned k0 = (unsigned)seed, k1 = (unsigned)(seed >> 32);
     const unsigned long long row_length = cols > 0 ? (unsigned long long)cols : 1ull;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        if (lower && cols > 0 && i % cols > i / cols) {
-            sadoku_store(p, i, t, 0ull);
-            continue;
+        // The element whose draw this one holds: none in a triangle's zero half, the mirror
+        // (c, r) above a symmetric matrix's diagonal, else i itself.
+        unsigned long long u = (unsigned long long)i;
+        if (structure != 0 && cols > 0 && rows > 0) {
+            const unsigned long long nc = (unsigned long long)cols, nr = (unsigned long long)rows;
+            const unsigned long long r = (u / nc) % nr, c = u % nc;
+            if ((structure == 1 && c > r) || (structure == 2 && c < r)) {
+                sadoku_store(p, i, t, 0ull);
+                continue;
+            }
+            if (structure == 3 && c > r) u += (c - r) * (nc - 1ull);
         }
-        const unsigned long long u = (unsigned long long)i;
         if (dist == 4) {
             // zero_rows: the row's own hash, on counter (row, 1): sadoku_core::generate::zero_row.
             const unsigned long long row = u / row_length;
@@ -179,8 +198,11 @@ extern "C" __global__ void sadoku_generate(void* p, long long n, unsigned long l
             // int(lo, hi): 64 random bits modulo the range.
             const unsigned long long range = (unsigned long long)hi - (unsigned long long)lo;
             const long long k = (long long)((unsigned long long)lo + ((((unsigned long long)r.x << 32) | r.y) % range));
-            if (t == SADOKU_I32 || t == SADOKU_I64) {
-                sadoku_store(p, i, t, t == SADOKU_I32 ? (unsigned long long)(unsigned)(int)k : (unsigned long long)k);
+            if (t == SADOKU_I32 || t == SADOKU_I64 || SADOKU_BYTE(t)) {
+                // Two's complement, truncated to the type's width: element::from_i64.
+                sadoku_store(p, i, t, t == SADOKU_I32 ? (unsigned long long)(unsigned)(int)k
+                                      : SADOKU_BYTE(t) ? (unsigned long long)(unsigned char)k
+                                                       : (unsigned long long)k);
                 continue;
             }
             v = __dadd_rn((double)k, a);

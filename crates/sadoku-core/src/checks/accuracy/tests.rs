@@ -1,6 +1,6 @@
 use super::*;
 use crate::device::{PoisonWords, compare_host};
-use crate::problem::{Reference, Role};
+use crate::problem::{Reference, Role, Structure};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -38,7 +38,7 @@ fn dots(rows: usize, k: usize, mantissa_bits: u32) -> (Vec<f32>, Reference, Buff
     (
         got,
         Reference { values, scale, terms: k },
-        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![rows], lower_triangular: false },
+        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![rows], structure: Structure::Dense },
     )
 }
 
@@ -92,7 +92,7 @@ fn one_wrong_element_among_many_is_caught() {
 #[test]
 fn exact_zeros_must_stay_zero() {
     let buf =
-        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![2, 2], lower_triangular: false };
+        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![2, 2], structure: Structure::Dense };
     let truth = Reference { values: vec![1.0, 0.0, 2.0, 3.0], scale: vec![1.0, 0.0, 2.0, 3.0], terms: 2 };
     assert!(assess(&buf, &[1.0, 0.0, 2.0, 3.0], &truth, &Tolerance::FP32).passes());
     let acc = assess(&buf, &[1.0, 1e-30, 2.0, 3.0], &truth, &Tolerance::FP32);
@@ -223,7 +223,7 @@ fn a_bf16_accumulation_inside_the_class_is_caught_against_the_baseline() {
         })
     };
     let spec =
-        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::Bf16, dims: vec![500], lower_triangular: false };
+        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::Bf16, dims: vec![500], structure: Structure::Dense };
     // At K = 4096 the attack is just over the class (2.0e-2); below, inside it.
     for k in [1024, 2048] {
         let tol = Tolerance::BF16;
@@ -288,7 +288,7 @@ fn low_precision_outputs_calibrate_their_normwise_limit_against_a_baseline_of_th
 #[test]
 fn non_finite_values_fail_with_their_position() {
     let buf =
-        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![2, 2], lower_triangular: false };
+        BufferSpec { name: "C", role: Role::Output, dtype: Dtype::F32, dims: vec![2, 2], structure: Structure::Dense };
     let truth = Reference { values: vec![1.0; 4], scale: vec![1.0; 4], terms: 1 };
     let acc = assess(&buf, &[1.0, 1.0, f32::NAN, 1.0], &truth, &Tolerance::FP32);
     assert_eq!(acc.nonfinite, 1);
