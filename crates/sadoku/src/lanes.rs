@@ -452,9 +452,7 @@ fn review_one(
 /// (the candidate's process ran out), or an environment failure that does (the judge's did).
 fn ran_out_of_memory(result: &Result<CandidateReport, Failure>) -> bool {
     match result {
-        Ok(report) => {
-            !report.verdict.is_accepted() && report.evidence.as_deref().is_some_and(admission::out_of_memory)
-        }
+        Ok(report) => !report.verdict.is_accepted() && report.evidence.as_deref().is_some_and(admission::out_of_memory),
         Err(Failure::Candidate(e)) => admission::out_of_memory(&e.to_string()),
         Err(Failure::Lane(_)) => false,
     }

@@ -161,9 +161,7 @@ pub(crate) fn judge(
     // outside it, `accuracy::calibrates_beyond_class`), and later launches keep the earlier
     // calibration. The candidate's worker is still stopped since its reply: what is compared
     // again is what it answered.
-    if plan.timed
-        && truth.calibrates(problem, review)
-        && judged(&words, &bounds).iter().any(|a| a.failure().is_some())
+    if plan.timed && truth.calibrates(problem, review) && judged(&words, &bounds).iter().any(|a| a.failure().is_some())
     {
         let earlier = truth.calibration.borrow().outputs_calibrated.clone();
         truth.calibrate(devices, problem, &judge_inputs, review)?;
