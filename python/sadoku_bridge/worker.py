@@ -51,6 +51,10 @@ _synchronize = torch.cuda.synchronize
 OPTION = "--sadoku-torch="
 #: What the judge loads into the Model's process: the problem's own, never a candidate's.
 TRUSTED = ("reference", "truth", "expression", "inputs")
+# Output bytes up to which the worker reserves two blocks of each output (see `Worker._reserve`).
+RESERVE_TWICE_BELOW = 1 << 30
+# Cached bytes beyond which the float64 truth's process gives its cache back (`Worker._trim`).
+TRIM_ABOVE = 1 << 30
 
 
 def _failure_log(log: io.StringIO, exc: BaseException) -> str:
@@ -436,6 +440,9 @@ class Worker:
             call(*self._arguments(spec, inputs))
         if self.device.type == "cuda":
             _synchronize()
+        # Its full-size inputs and outputs are the warm-up's own: their room goes back to the card.
+        del inputs
+        self._trim()
 
     def _driver(self) -> Any:
         """The CUDA driver library (already loaded by PyTorch), for what PyTorch does not expose."""
@@ -461,15 +468,37 @@ class Worker:
 
     def _reserve(self, outputs: list[torch.Tensor]) -> None:
         """Leave free blocks of each output's size in the caching allocator, to be poisoned: a
-        candidate's ``empty_like`` is then handed one of them, not fresh driver memory."""
+        candidate's ``empty_like`` is then handed one of them, not fresh driver memory.
+
+        Two of each while they take at most ``RESERVE_TWICE_BELOW`` bytes, else one (a 6 GiB
+        output's second copy left a candidate no room to run at KernelBench's sizes). This is the
+        worker's bookkeeping, not the candidate's code: a card with no room for even one copy,
+        its cache emptied, is an environment failure, never the candidate's fault."""
         if self.device.type != "cuda":
             return
-        blocks = [
-            torch.empty(o.numel() * o.element_size(), dtype=torch.uint8, device=self.device)
-            for o in outputs
-            for _ in range(2)
-        ]
+        sizes = [o.numel() * o.element_size() for o in outputs]
+        copies = 2 if 2 * sum(sizes) <= RESERVE_TWICE_BELOW else 1
+        try:
+            blocks = [torch.empty(n, dtype=torch.uint8, device=self.device) for n in sizes for _ in range(copies)]
+        except torch.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            try:
+                blocks = [torch.empty(n, dtype=torch.uint8, device=self.device) for n in sizes]
+            except torch.OutOfMemoryError as exc:
+                raise environment(
+                    f"no room on the card for the outputs ({sum(sizes) / 2**30:.2f} GiB) beside the judge's "
+                    f"buffers: {str(exc).splitlines()[0]}"
+                ) from None
         del blocks
+
+    def _trim(self) -> None:
+        """Give the card back what the allocator keeps cached beyond ``TRIM_ABOVE`` bytes: after
+        the float64 truth (its widened inputs and outputs are twice the problem's tensors), so
+        that the candidate's process has the room the truth used."""
+        if self.device.type != "cuda":
+            return
+        if torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device) > TRIM_ABOVE:
+            torch.cuda.empty_cache()
 
     def _bind(self, launch: dict[str, Any]):
         loaded = self.modules.get(launch.get("module"))
@@ -534,7 +563,11 @@ class Worker:
             return 0.0, 0.0
         state = self._prepare(launch, timed)
         self._fire(state)
-        return self._collect(state)
+        collected = self._collect(state)
+        if state["spec"]["kind"] == "truth":
+            del state
+            self._trim()
+        return collected
 
     def _prepare(self, launch: dict[str, Any], timed: bool) -> dict[str, Any]:
         """The worker's bookkeeping before a call, off the judge's clock (the ``Prepare`` request

@@ -1,0 +1,72 @@
+"""The worker's own memory bookkeeping on a card: what it reserves for the candidate's outputs,
+and a card with no room for it, which is the environment's failure, never the candidate's."""
+
+from __future__ import annotations
+
+import unittest
+from typing import Any
+from unittest import mock
+
+import torch
+from sadoku_bridge import worker
+
+from .support import cpu_worker
+
+
+class Reserve(unittest.TestCase):
+    def setUp(self) -> None:
+        self.w = cpu_worker()
+        # The bookkeeping of a worker on a card, its allocations recorded instead of made.
+        self.w.device = torch.device("cuda:0")
+        self.asked: list[int] = []
+
+    def allocating(self, room: int):
+        """``torch.empty`` on a card with ``room`` bytes free; ``empty_cache`` gives back what a
+        failed reservation had taken (its blocks are garbage once the exception leaves it)."""
+        held = [0]
+        real = torch.empty
+
+        def empty(n: int, **_: Any) -> torch.Tensor:
+            self.asked.append(n)
+            if held[0] + n > room:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate")
+            held[0] += n
+            return real(0)
+
+        def empty_cache() -> None:
+            held[0] = 0
+
+        return mock.patch.object(torch, "empty", empty), mock.patch.object(torch.cuda, "empty_cache", empty_cache)
+
+    def outputs(self, n_bytes: int) -> list[Any]:
+        return [mock.Mock(numel=lambda: n_bytes // 4, element_size=lambda: 4)]
+
+    def test_small_outputs_are_reserved_twice(self) -> None:
+        empty, cache = self.allocating(room=1 << 40)
+        with empty, cache:
+            self.w._reserve(self.outputs(1 << 20))
+        self.assertEqual(self.asked, [1 << 20, 1 << 20])
+
+    def test_outputs_of_gigabytes_are_reserved_once(self) -> None:
+        empty, cache = self.allocating(room=1 << 40)
+        with empty, cache:
+            self.w._reserve(self.outputs(6 << 30))
+        self.assertEqual(self.asked, [6 << 30])
+
+    def test_a_card_short_of_room_for_a_second_copy_reserves_one(self) -> None:
+        empty, cache = self.allocating(room=3 << 20)
+        with empty, cache:
+            self.w._reserve(self.outputs(2 << 20))
+        self.assertEqual(self.asked[-1], 2 << 20)
+
+    def test_no_room_for_one_copy_is_the_environments_failure(self) -> None:
+        empty, cache = self.allocating(room=1 << 30)
+        with empty, cache, self.assertRaises(worker.DeviceFailure) as caught:
+            self.w._reserve(self.outputs(6 << 30))
+        self.assertIn("Environment", caught.exception.error)
+        self.assertNotIn("KernelFault", caught.exception.error)
+        self.assertIn("no room on the card for the outputs (6.00 GiB)", caught.exception.error["Environment"])
+
+
+if __name__ == "__main__":
+    unittest.main()
