@@ -2,7 +2,8 @@
 # This session's device call. Steps (env, seconds; 0 skips):
 #   PROBE: results/2026-12-06-s2/probe_launch_bound.py on launch-bound level-3 Models (plain
 #          process vs what the Model's process does before timing);
-#   SOLO:  `kernelbench review --jobs 1` of those Models as their own ModelNew (no other lane);
+#   SOLO:  `kernelbench review --jobs 1` of level-3 Models (SOLO_STEMS, in order) as their own
+#          ModelNew (no other lane; one process for the Models, aging as it goes);
 #   L1/L2/L3: KernelBench 423217d levels with their own Model as ModelNew (--jobs 2);
 #   PICK:  stems of PICK_LEVEL (default level2) reviewed as their own ModelNew, within PICK_S.
 # Reads `.carry/new` (stripped release build and its COMMIT); packs everything into
@@ -39,8 +40,9 @@ if [ "${PROBE:-0}" -gt 0 ]; then
   echo "probe: exit $?" >> $w/summary.txt; cat $w/probe.txt >> $w/summary.txt
 fi
 if [ "${SOLO:-0}" -gt 0 ]; then
-  c=$(self_candidates level3)
-  review solo $SOLO 1 $L3 $c/19_MobileNetV1_self.py $c/15_DenseNet121_self.py
+  c=$(self_candidates level3); files=()
+  for p in ${SOLO_STEMS:-19_MobileNetV1 15_DenseNet121}; do files+=($c/${p}_self.py); done
+  review solo $SOLO 1 $L3 "${files[@]}"
 fi
 if [ -n "${PICK:-}" ]; then
   c=$(self_candidates ${PICK_LEVEL:-level2}); files=(); for p in $PICK; do files+=($c/${p}_self.py); done
