@@ -303,8 +303,12 @@ class Worker:
                 # that refuses programs.
                 # Under torch.compile, three: CUDA graphs (reduce-overhead, max-autotune) record on
                 # a later call than the one that compiles.
-                # get_inputs() draws inputs: nothing to warm up.
-                warm_ups = 0 if spec["kind"] == "inputs" else 1 if spec.get("compile") is None else 3
+                # get_inputs() draws inputs, and the float64 truth is never timed (its first
+                # judged call does whatever a first call does; a warm-up of its own, on inputs of
+                # its own, held twice a problem's tensors on the card beside the judge's):
+                # nothing to warm up.
+                untimed = spec["kind"] in ("inputs", "truth")
+                warm_ups = 0 if untimed else 1 if spec.get("compile") is None else 3
                 for _ in range(warm_ups):
                     self._warm_up(spec, call)
         except Exception as exc:

@@ -45,7 +45,8 @@ pub struct Plan<'a> {
 pub type Outcome = (usize, Result<CandidateReport, DeviceError>);
 
 /// After this many candidates in a row (over all lanes) could not be reviewed, the batch stops:
-/// it is the environment that fails, not one candidate.
+/// it is the environment that fails, not one candidate. A card out of memory for a candidate's
+/// problem is not counted: that is the problem's size, and the next problem may fit.
 pub const FAILURES_IN_A_ROW: usize = 3;
 
 /// The GPUs a batch runs on, each with its gate (see [`GpuGate`]: verification may overlap,
@@ -239,7 +240,10 @@ pub fn run(
                     }
                     reference = None;
                     model = None;
-                    if batch.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= FAILURES_IN_A_ROW {
+                    // A card short of memory for this problem's size says nothing of the next
+                    // candidate's: it is not counted towards stopping the batch.
+                    let sized = admission::out_of_memory(&e.to_string());
+                    if !sized && batch.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= FAILURES_IN_A_ROW {
                         batch.stop();
                     }
                     Err(e)
