@@ -447,7 +447,7 @@ fn generate_matches_the_host_generator() {
                 assert!(off as f64 <= 1e-5 * n as f64, "{draw:?}: {off} elements differ");
                 // The structure on the GPU's own draw, in every whole matrix.
                 let (c, r) = (cols as usize, rows as usize);
-                let whole = if c * r > 0 { n / (c * r) * (c * r) } else { 0 };
+                let whole = n.checked_div(c * r).map_or(0, |m| m * c * r);
                 for i in 0..whole {
                     let (row, col) = (i / c % r, i % c);
                     let ok = match structure {

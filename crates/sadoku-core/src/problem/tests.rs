@@ -316,7 +316,9 @@ fn structures_and_masks_parse_and_what_cannot_have_them_is_refused() {
     assert!(e.contains("square"), "{e}");
     assert!(p.validate_sizes(&Sizes::new([("B", 1), ("M", 4), ("N", 4)])).is_ok());
     // What cannot have a structure, or this one: each a line naming the tensor.
-    let refused: [(&str, &str, &[(&str, &str)], &str); 5] = [
+    // (what the tensor declares, the problem's other lines, its sizes, what the refusal says)
+    type Refused<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+    let refused: [Refused; 5] = [
         ("structure = \"diagonal\"", mask, &[], "tensor `A`: structure `diagonal`: expected `lower`, `upper` or"),
         (
             "",
