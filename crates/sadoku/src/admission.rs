@@ -123,6 +123,37 @@ impl Admission {
     }
 }
 
+impl Admission {
+    /// Why a review of `footprint` bytes is larger than the card (its usable memory, known once a
+    /// lane opened it), or None when it fits.
+    pub fn too_large(&self, footprint: u64) -> Option<String> {
+        let capacity = self.state.lock().unwrap_or_else(|e| e.into_inner()).capacity?;
+        (footprint > capacity).then(|| {
+            format!(
+                "its review holds about {:.0} GiB ({FOOTPRINT_SETS}× its tensors), more than the {:.0} GiB usable of the card",
+                footprint as f64 / GIB,
+                capacity as f64 / GIB
+            )
+        })
+    }
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The one line a review too large for its card ends with: which card, which problem, why, what
+/// ran out (the first two sentences of what was said from "out of memory" back to its clause),
+/// and what to do.
+pub fn not_reviewed(gpu: usize, problem: &str, why: &str, said: &str) -> String {
+    let at = said.to_ascii_lowercase().find("out of memory").unwrap_or(0);
+    let from = said[..at].rfind(['\n', ':']).map_or(0, |i| i + 1);
+    let first: Vec<&str> = said[from..].lines().next().unwrap_or("").split(". ").take(2).collect();
+    let first: String = first.join(". ").trim().trim_end_matches('.').chars().take(160).collect();
+    format!(
+        "GPU {gpu} has too little memory to review `{problem}`: {why}, and it ran out ({first}); review it on a card \
+         with more memory, or at a smaller size with --size"
+    )
+}
+
 /// Whether a review's failure reads as the card running out of memory (PyTorch's
 /// `OutOfMemoryError`, CUDA's `out of memory` in the driver's, the runtime's or a library's words).
 pub fn out_of_memory(text: &str) -> bool {
@@ -202,6 +233,32 @@ mod tests {
         let one = a.admit(1000 * GIB);
         let two = a.admit(1000 * GIB);
         assert!(one.shared() && two.shared());
+    }
+
+    #[test]
+    fn a_review_is_too_large_only_beyond_the_usable_card_and_says_by_how_much() {
+        let a = Admission::default();
+        assert_eq!(a.too_large(1000 * GIB), None, "unknown until a lane opens the card");
+        a.set_memory(80 * GIB);
+        assert_eq!(a.too_large(60 * GIB), None);
+        let why = a.too_large(96 * GIB).expect("96 GiB on an 80 GiB card");
+        assert_eq!(why, "its review holds about 96 GiB (8× its tensors), more than the 68 GiB usable of the card");
+    }
+
+    #[test]
+    fn a_review_too_large_for_its_card_is_said_in_one_line() {
+        let said = "`forward` faulted: OutOfMemoryError: torch.OutOfMemoryError: CUDA out of memory. Tried to \
+                    allocate 12.00 GiB. GPU 0 has a total capacity of 79.18 GiB of which 9.47 GiB is free. Process 710 \
+                    has 48.85 GiB memory in use.\n  File \"worker.py\", line 390";
+        let line = not_reviewed(0, "25_Swish", "its review holds about 96 GiB", said);
+        assert_eq!(
+            line,
+            "GPU 0 has too little memory to review `25_Swish`: its review holds about 96 GiB, and it ran out (CUDA out \
+             of memory. Tried to allocate 12.00 GiB); review it on a card with more memory, or at a smaller size with \
+             --size"
+        );
+        let judge = "allocating 12288 MiB on the GPU: CUDA_ERROR_OUT_OF_MEMORY: out of memory";
+        assert!(not_reviewed(1, "22_Tanh", "why", judge).contains("ran out (out of memory)"));
     }
 
     #[test]

@@ -224,6 +224,20 @@ pub fn run(
                 let fresh = Worker { started: None, prebuilt };
                 result = review_one(lane, &candidate, &mut reference, &mut model, fresh, true).0;
             }
+            // Out of memory in a review larger than the card (by its estimate): the judge could
+            // not give the candidate the room a review of its problem needs, so no verdict is
+            // earned, whichever process ran out. Said in one line.
+            if ran_out_of_memory(&result) {
+                let footprint = admission::footprint(&candidate, plan.options.timed_sizes.as_ref());
+                if let Some(why) = gates.memory(gpu).too_large(footprint) {
+                    let said = match &result {
+                        Ok(report) => report.evidence.clone().unwrap_or_default(),
+                        Err(Failure::Candidate(e) | Failure::Lane(e)) => e.to_string(),
+                    };
+                    let line = admission::not_reviewed(gpu, candidate.problem.name, &why, &said);
+                    result = Err(Failure::Candidate(DeviceError::Environment(line)));
+                }
+            }
             let result = match result {
                 Ok(report) => {
                     batch.failures_in_a_row.store(0, Ordering::SeqCst);
