@@ -53,7 +53,7 @@ OPTION = "--sadoku-torch="
 TRUSTED = ("reference", "truth", "expression", "inputs")
 # Output bytes up to which the worker reserves two blocks of each output (see `Worker._reserve`).
 RESERVE_TWICE_BELOW = 1 << 30
-# Cached bytes beyond which the float64 truth's process gives its cache back (`Worker._trim`).
+# Cached bytes beyond which a warm-up's cache goes back to the card (`Worker._trim`).
 TRIM_ABOVE = 1 << 30
 
 
@@ -497,8 +497,9 @@ class Worker:
 
     def _trim(self) -> None:
         """Give the card back what the allocator keeps cached beyond ``TRIM_ABOVE`` bytes: after
-        the float64 truth (its widened inputs and outputs are twice the problem's tensors), so
-        that the candidate's process has the room the truth used."""
+        a warm-up, whose full-size inputs are its own. Never between a review's calls: the Model's
+        process also times the baseline, whose temporaries would then be allocated afresh inside
+        its timed window (the candidate's stay cached), a bias for the candidate."""
         if self.device.type != "cuda":
             return
         if torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device) > TRIM_ABOVE:
@@ -567,11 +568,7 @@ class Worker:
             return 0.0, 0.0
         state = self._prepare(launch, timed)
         self._fire(state)
-        collected = self._collect(state)
-        if state["spec"]["kind"] == "truth":
-            del state
-            self._trim()
-        return collected
+        return self._collect(state)
 
     def _prepare(self, launch: dict[str, Any], timed: bool) -> dict[str, Any]:
         """The worker's bookkeeping before a call, off the judge's clock (the ``Prepare`` request
