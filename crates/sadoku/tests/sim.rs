@@ -354,6 +354,63 @@ fn an_environment_error_costs_only_its_own_candidates_verdict() {
     );
 }
 
+/// A review that ran out of memory while another review shared its card is reviewed again with
+/// the card to itself, and the verdict it earns there is its verdict: here a candidate whose first
+/// call in a review, ever, raises PyTorch's out-of-memory error (a marker file says it has),
+/// beside an honest one on the other lane. Unconfined (`--sandbox off`), so that the candidate can leave the marker.
+#[test]
+fn a_review_out_of_memory_beside_another_is_reviewed_again_with_the_card_alone() {
+    let Some(torch) = torch() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let tests = repo().join("python/tests");
+    let problems = d.join("kb");
+    std::fs::create_dir_all(&problems).unwrap();
+    std::fs::copy(tests.join("problems/leaky_relu.py"), problems.join("leaky_relu.py")).unwrap();
+    let marker = d.join("ran-out-once");
+    let once = d.join("leaky_relu_out_of_memory_once.py");
+    let source = r#"import os
+import torch
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def __init__(self, negative_slope):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        # Not while the store records what it loads: in its first review's calls.
+        if os.environ.get("SADOKU_EXTENSIONS") != "record" and not os.path.exists(MARKER):
+            open(MARKER, "w").close()
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 12.00 GiB")
+        return torch.where(x >= 0, x, x * self.negative_slope)
+"#;
+    std::fs::write(&once, source.replace("MARKER", &format!("{marker:?}"))).unwrap();
+    let out = kernelbench_review(d, &torch)
+        .args(["--jobs", "2", "--time-budget", "0.5", "--sandbox", "off"])
+        .arg(&problems)
+        .arg(tests.join("candidates/leaky_relu_honest.py"))
+        .arg(&once)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(marker.exists(), "the candidate ran out once");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "leaky_relu_out_of_memory_once.py: out of memory while another review shared GPU 0: reviewed again with the \
+             card to itself"
+        ),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = by_name(report["candidates"].as_array().unwrap());
+    assert_eq!(candidates["leaky_relu_honest.py"]["verdict"], "ACCEPTED");
+    assert_eq!(candidates["leaky_relu_out_of_memory_once.py"]["verdict"], "ACCEPTED", "{:#}", report);
+}
+
 /// A KernelBench batch does not wait for every problem to be described: a later problem's
 /// description here does not finish until the first candidate's verdict has been printed (the
 /// test watches the judge's stderr and lets it go on), and would give up after 120 s were the
