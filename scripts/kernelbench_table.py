@@ -3,6 +3,7 @@
     python3 scripts/kernelbench_table.py describe DESCRIBE.json
     python3 scripts/kernelbench_table.py review REVIEW.jsonl [STDERR.log]
     python3 scripts/kernelbench_table.py archive STAGED.json REVIEW.jsonl [REVIEW.jsonl ...]
+    python3 scripts/kernelbench_table.py coverage LEVEL_DIR RUN=REVIEW.jsonl:STDERR.log ...
 
 `describe`: how many problem files became problems, and each one that did not, with its reason.
 `review`: the verdicts of the self-candidates (a problem's own Model as ModelNew), the speedups of
@@ -14,6 +15,12 @@ runs resumed): per task, how many were judged, how many sadoku accepted against 
 archive marked correct, the reasons for the rest, and the accepted speedups. A kernel judged in
 more than one file counts once (its last record). Staged kernels without a verdict are counted
 as not judged.
+`coverage`: one row per problem file of a KernelBench level (LEVEL_DIR, the user's checkout) for
+its own Model submitted as ModelNew (`STEM_self.py`), over several runs named RUN (each a review's
+JSON Lines and its stderr log, whose NOT REVIEWED lines say what had no verdict): the last run's
+word on each file, its reason in one line and its speedup; files no run reached are listed as
+not run. The summary counts the files ACCEPTED within 10 % of 1x, outside it, REJECTED, NOT
+REVIEWED and not run.
 """
 
 from __future__ import annotations
@@ -121,6 +128,46 @@ def archive(staged_path: Path, reviews: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def coverage(level: Path, runs: list[str]) -> str:
+    stems = sorted(p.stem for p in level.glob("*.py") if not p.name.startswith("_"))
+    said: dict[str, tuple[str, str, str, float | None]] = {}
+    for run in runs:
+        name, _, files = run.partition("=")
+        review_path, _, log_path = files.partition(":")
+        for line in Path(review_path).read_text().splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            speedup = (r.get("timing") or {}).get("speedup")
+            reason = r.get("reason") or ""
+            if r["verdict"] != "ACCEPTED":
+                reason = f"{reason}: {(r.get('evidence') or '').splitlines()[0] if r.get('evidence') else ''}"
+            said[r["name"].removesuffix("_self.py")] = (name, r["verdict"], reason, speedup)
+        if log_path and Path(log_path).exists():
+            for line in Path(log_path).read_text().splitlines():
+                if "NOT REVIEWED  " in line:
+                    rest = line.split("NOT REVIEWED  ", 1)[1]
+                    path, _, why = rest.partition(": ")
+                    said[Path(path).name.removesuffix(".py").removesuffix("_self")] = (name, "NOT REVIEWED", why, None)
+    counts: Counter[str] = Counter()
+    rows = []
+    for stem in stems:
+        run, verdict, reason, speedup = said.get(stem, ("", "not run", "", None))
+        if verdict == "ACCEPTED":
+            verdict_key = "ACCEPTED within 10 % of 1x" if speedup and 0.9 <= speedup <= 1.1 else "ACCEPTED outside"
+        else:
+            verdict_key = verdict
+        counts[verdict_key] += 1
+        shown = f"{speedup:.3f}x" if isinstance(speedup, (int, float)) else ""
+        reason = reason.replace("|", "/").replace("\n", " ")[:160]
+        rows.append(f"| {stem} | {run} | {verdict} | {shown} | {reason} |")
+    order = ["ACCEPTED within 10 % of 1x", "ACCEPTED outside", "REJECTED", "NOT REVIEWED", "not run"]
+    lines = [f"## {level.name}: {len(stems)} files, each with its own Model as ModelNew", ""]
+    lines += [f"- {key}: {counts[key]}" for key in order if counts[key]]
+    lines += ["", "| file | run | verdict | speedup | reason |", "|---|---|---|---|---|", *rows]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "describe":
         print(describe(Path(argv[1])))
@@ -130,6 +177,9 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) >= 3 and argv[0] == "archive":
         print(archive(Path(argv[1]), [Path(a) for a in argv[2:]]))
+        return 0
+    if len(argv) >= 3 and argv[0] == "coverage":
+        print(coverage(Path(argv[1]), argv[2:]))
         return 0
     print(__doc__, file=sys.stderr)
     return 2
