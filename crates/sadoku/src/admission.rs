@@ -124,17 +124,18 @@ impl Admission {
 }
 
 impl Admission {
-    /// Why a review of `footprint` bytes is larger than the card (its usable memory, known once a
-    /// lane opened it), or None when it fits.
-    pub fn too_large(&self, footprint: u64) -> Option<String> {
-        let capacity = self.state.lock().unwrap_or_else(|e| e.into_inner()).capacity?;
-        (footprint > capacity).then(|| {
-            format!(
-                "its review holds about {:.0} GiB ({FOOTPRINT_SETS}× its tensors), more than the {:.0} GiB usable of the card",
-                footprint as f64 / GIB,
-                capacity as f64 / GIB
-            )
-        })
+    /// Whether a review of `footprint` bytes is larger than the card (its usable memory, once a
+    /// lane opened it), and how the two compare, in words.
+    pub fn estimate(&self, footprint: u64) -> (bool, String) {
+        let capacity = self.state.lock().unwrap_or_else(|e| e.into_inner()).capacity;
+        let held = format!("its review holds about {:.0} GiB ({FOOTPRINT_SETS}× its tensors)", footprint as f64 / GIB);
+        match capacity {
+            None => (false, held),
+            Some(c) if footprint > c => {
+                (true, format!("{held}, more than the {:.0} GiB usable of the card", c as f64 / GIB))
+            }
+            Some(c) => (false, format!("{held} of the {:.0} GiB usable of the card", c as f64 / GIB)),
+        }
     }
 }
 
@@ -238,11 +239,16 @@ mod tests {
     #[test]
     fn a_review_is_too_large_only_beyond_the_usable_card_and_says_by_how_much() {
         let a = Admission::default();
-        assert_eq!(a.too_large(1000 * GIB), None, "unknown until a lane opens the card");
+        assert_eq!(a.estimate(1000 * GIB), (false, "its review holds about 1000 GiB (8× its tensors)".into()));
         a.set_memory(80 * GIB);
-        assert_eq!(a.too_large(60 * GIB), None);
-        let why = a.too_large(96 * GIB).expect("96 GiB on an 80 GiB card");
-        assert_eq!(why, "its review holds about 96 GiB (8× its tensors), more than the 68 GiB usable of the card");
+        assert_eq!(
+            a.estimate(60 * GIB),
+            (false, "its review holds about 60 GiB (8× its tensors) of the 68 GiB usable of the card".into())
+        );
+        assert_eq!(
+            a.estimate(96 * GIB),
+            (true, "its review holds about 96 GiB (8× its tensors), more than the 68 GiB usable of the card".into())
+        );
     }
 
     #[test]

@@ -227,13 +227,16 @@ pub fn run(
             // Out of memory in a review larger than the card (by its estimate): the judge could
             // not give the candidate the room a review of its problem needs, so no verdict is
             // earned, whichever process ran out. Said in one line.
+            // And the judge's side out of memory (its own buffers, the Model's float64 truth), in a
+            // review that fits by its estimate: NOT REVIEWED as before, said in one line too.
             if ran_out_of_memory(&result) {
                 let footprint = admission::footprint(&candidate, plan.options.timed_sizes.as_ref());
-                if let Some(why) = gates.memory(gpu).too_large(footprint) {
-                    let said = match &result {
-                        Ok(report) => report.evidence.clone().unwrap_or_default(),
-                        Err(Failure::Candidate(e) | Failure::Lane(e)) => e.to_string(),
-                    };
+                let (too_large, why) = gates.memory(gpu).estimate(footprint);
+                let said = match &result {
+                    Ok(report) => report.evidence.clone().unwrap_or_default(),
+                    Err(Failure::Candidate(e) | Failure::Lane(e)) => e.to_string(),
+                };
+                if too_large || matches!(result, Err(Failure::Candidate(_))) {
                     let line = admission::not_reviewed(gpu, candidate.problem.name, &why, &said);
                     result = Err(Failure::Candidate(DeviceError::Environment(line)));
                 }
