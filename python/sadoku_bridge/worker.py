@@ -475,9 +475,12 @@ class Worker:
         candidate's ``empty_like`` is then handed one of them, not fresh driver memory.
 
         Two of each while they take at most ``RESERVE_TWICE_BELOW`` bytes, else one (a 6 GiB
-        output's second copy left a candidate no room to run at KernelBench's sizes). This is the
-        worker's bookkeeping, not the candidate's code: a card with no room for even one copy,
-        its cache emptied, is an environment failure, never the candidate's fault."""
+        output's second copy left a candidate no room to run at KernelBench's sizes). A card with
+        no room for even one copy, its cache emptied, is reported as the environment's: from the
+        Model's process (which mirrors this bookkeeping for the baseline) the review ends NOT
+        REVIEWED; from a candidate's worker the judge charges it to the candidate all the same,
+        as every report of that process (`RemoteDevice::mark_untrusted`): its words are its
+        testimony."""
         if self.device.type != "cuda":
             return
         sizes = [o.numel() * o.element_size() for o in outputs]

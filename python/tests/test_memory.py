@@ -1,5 +1,6 @@
-"""The worker's own memory bookkeeping on a card: what it reserves for the candidate's outputs,
-and a card with no room for it, which is the environment's failure, never the candidate's."""
+"""The worker's own memory bookkeeping on a card: what it reserves for the outputs, and a card
+with no room for it, which the worker reports as the environment's (the judge trusts that report
+from the Model's process only)."""
 
 from __future__ import annotations
 

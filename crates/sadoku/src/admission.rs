@@ -121,29 +121,27 @@ impl Admission {
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
     }
-}
 
-impl Admission {
-    /// Whether a review of `footprint` bytes is larger than the card (its usable memory, once a
-    /// lane opened it), and how the two compare, in words.
-    pub fn estimate(&self, footprint: u64) -> (bool, String) {
+    /// How a review of `footprint` bytes compares with the card's usable memory (once a lane
+    /// opened it), in words.
+    pub fn estimate(&self, footprint: u64) -> String {
         let capacity = self.state.lock().unwrap_or_else(|e| e.into_inner()).capacity;
-        let held = format!("its review holds about {:.0} GiB ({FOOTPRINT_SETS}× its tensors)", footprint as f64 / GIB);
+        let held = format!("its review holds about {:.0} GiB ({FOOTPRINT_SETS}× its tensors)", gib(footprint));
         match capacity {
-            None => (false, held),
-            Some(c) if footprint > c => {
-                (true, format!("{held}, more than the {:.0} GiB usable of the card", c as f64 / GIB))
-            }
-            Some(c) => (false, format!("{held} of the {:.0} GiB usable of the card", c as f64 / GIB)),
+            None => held,
+            Some(c) if footprint > c => format!("{held}, more than the {:.0} GiB usable of the card", gib(c)),
+            Some(c) => format!("{held} of the {:.0} GiB usable of the card", gib(c)),
         }
     }
 }
 
-const GIB: f64 = (1u64 << 30) as f64;
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
 
-/// The one line a review too large for its card ends with: which card, which problem, why, what
-/// ran out (the first two sentences of what was said from "out of memory" back to its clause),
-/// and what to do.
+/// The one line a review whose judge's side ran out of memory ends with: which card, which
+/// problem, its estimate against the card (`why`), what ran out (the first two sentences of what
+/// was said, from the clause that says "out of memory"), and what to do.
 pub fn not_reviewed(gpu: usize, problem: &str, why: &str, said: &str) -> String {
     let at = said.to_ascii_lowercase().find("out of memory").unwrap_or(0);
     let from = said[..at].rfind(['\n', ':']).map_or(0, |i| i + 1);
@@ -237,29 +235,33 @@ mod tests {
     }
 
     #[test]
-    fn a_review_is_too_large_only_beyond_the_usable_card_and_says_by_how_much() {
+    fn a_reviews_estimate_is_said_against_the_usable_card() {
         let a = Admission::default();
-        assert_eq!(a.estimate(1000 * GIB), (false, "its review holds about 1000 GiB (8× its tensors)".into()));
+        assert_eq!(
+            a.estimate(1000 * GIB),
+            "its review holds about 1000 GiB (8× its tensors)",
+            "the card not known yet"
+        );
         a.set_memory(80 * GIB);
         assert_eq!(
             a.estimate(60 * GIB),
-            (false, "its review holds about 60 GiB (8× its tensors) of the 68 GiB usable of the card".into())
+            "its review holds about 60 GiB (8× its tensors) of the 68 GiB usable of the card"
         );
         assert_eq!(
             a.estimate(96 * GIB),
-            (true, "its review holds about 96 GiB (8× its tensors), more than the 68 GiB usable of the card".into())
+            "its review holds about 96 GiB (8× its tensors), more than the 68 GiB usable of the card"
         );
     }
 
     #[test]
-    fn a_review_too_large_for_its_card_is_said_in_one_line() {
-        let said = "`forward` faulted: OutOfMemoryError: torch.OutOfMemoryError: CUDA out of memory. Tried to \
+    fn the_judges_side_out_of_memory_is_said_in_one_line() {
+        let said = "the Model of problem `19_ReLU` failed: `forward` faulted: OutOfMemoryError: torch.OutOfMemoryError: CUDA out of memory. Tried to \
                     allocate 12.00 GiB. GPU 0 has a total capacity of 79.18 GiB of which 9.47 GiB is free. Process 710 \
                     has 48.85 GiB memory in use.\n  File \"worker.py\", line 390";
-        let line = not_reviewed(0, "25_Swish", "its review holds about 96 GiB", said);
+        let line = not_reviewed(0, "19_ReLU", "its review holds about 96 GiB", said);
         assert_eq!(
             line,
-            "GPU 0 has too little memory to review `25_Swish`: its review holds about 96 GiB, and it ran out (CUDA out \
+            "GPU 0 has too little memory to review `19_ReLU`: its review holds about 96 GiB, and it ran out (CUDA out \
              of memory. Tried to allocate 12.00 GiB); review it on a card with more memory, or at a smaller size with \
              --size"
         );

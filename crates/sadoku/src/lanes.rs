@@ -207,11 +207,13 @@ pub fn run(
             let observer = TakeAhead { progress, take: &take_ahead };
             let lane = Lane { gpu, gates, plan, progress, observer: &observer };
             let prebuilt = worker.prebuilt;
-            let (mut result, shared) = review_one(lane, &candidate, &mut reference, &mut model, worker, false);
+            let footprint = admission::footprint(&candidate, plan.options.timed_sizes.as_ref());
+            let (mut result, shared) =
+                review_one(lane, &candidate, &mut reference, &mut model, worker, Some(footprint));
             // Out of memory beside another review: the card was short of memory because of the
             // judge's own work. The candidate is reviewed again with the card to itself, the
             // Model's process started afresh (its allocator's cache went with it), and that
-            // verdict is the one it earns.
+            // verdict is the one it earns. (A candidate that says it ran out gains only that.)
             if shared && ran_out_of_memory(&result) {
                 progress.line(&format!(
                     "  {}: out of memory while another review shared GPU {gpu}: reviewed again with the card to itself",
@@ -222,25 +224,9 @@ pub fn run(
                 }
                 model = None;
                 let fresh = Worker { started: None, prebuilt };
-                result = review_one(lane, &candidate, &mut reference, &mut model, fresh, true).0;
+                result = review_one(lane, &candidate, &mut reference, &mut model, fresh, None).0;
             }
-            // Out of memory in a review larger than the card (by its estimate): the judge could
-            // not give the candidate the room a review of its problem needs, so no verdict is
-            // earned, whichever process ran out. Said in one line.
-            // And the judge's side out of memory (its own buffers, the Model's float64 truth), in a
-            // review that fits by its estimate: NOT REVIEWED as before, said in one line too.
-            if ran_out_of_memory(&result) {
-                let footprint = admission::footprint(&candidate, plan.options.timed_sizes.as_ref());
-                let (too_large, why) = gates.memory(gpu).estimate(footprint);
-                let said = match &result {
-                    Ok(report) => report.evidence.clone().unwrap_or_default(),
-                    Err(Failure::Candidate(e) | Failure::Lane(e)) => e.to_string(),
-                };
-                if too_large || matches!(result, Err(Failure::Candidate(_))) {
-                    let line = admission::not_reviewed(gpu, candidate.problem.name, &why, &said);
-                    result = Err(Failure::Candidate(DeviceError::Environment(line)));
-                }
-            }
+            let result = said_in_one_line(result, gpu, gates.memory(gpu), candidate.problem.name, footprint);
             let result = match result {
                 Ok(report) => {
                     batch.failures_in_a_row.store(0, Ordering::SeqCst);
@@ -439,15 +425,16 @@ impl Observer for TakeAhead<'_> {
     }
 }
 
-/// Review one candidate, admitted to its card's memory (see [`crate::admission`]; `alone`: with
-/// the card to itself). Also says whether another review shared the card meanwhile.
+/// Review one candidate, admitted to its card's memory with its estimated `footprint` (see
+/// [`crate::admission`]; None: with the card to itself). Also says whether another review shared
+/// the card meanwhile.
 fn review_one(
     lane: Lane,
     candidate: &Candidate,
     reference: &mut Option<Box<dyn JudgeDevice>>,
     model: &mut Option<ModelWorker>,
     worker: Worker,
-    alone: bool,
+    footprint: Option<u64>,
 ) -> (Result<CandidateReport, Failure>, bool) {
     let Lane { gpu, gates, plan, .. } = lane;
     if reference.is_none() {
@@ -460,17 +447,37 @@ fn review_one(
     // Admitted before any gate is held: a lane waiting here holds no other lane's timing off.
     let memory = gates.memory(gpu);
     memory.set_memory(reference.info().memory_bytes as u64);
-    let ticket = if alone {
-        memory.alone()
-    } else {
-        memory.admit(admission::footprint(candidate, plan.options.timed_sizes.as_ref()))
+    let ticket = match footprint {
+        Some(bytes) => memory.admit(bytes),
+        None => memory.alone(),
     };
     let result = review_on(lane, candidate, reference, model, worker).map_err(Failure::Candidate);
     (result, ticket.shared())
 }
 
+/// The judge's side out of memory (its own buffers, the Model's float64 truth): NOT REVIEWED as
+/// any environment failure, said in one line (the card, the problem, its estimate against the
+/// card, what ran out, what to do) instead of PyTorch's traceback. A candidate's own report of
+/// running out stays its rejection: what its process says is its testimony.
+fn said_in_one_line(
+    result: Result<CandidateReport, Failure>,
+    gpu: usize,
+    memory: &Admission,
+    problem: &str,
+    footprint: u64,
+) -> Result<CandidateReport, Failure> {
+    match result {
+        Err(Failure::Candidate(e)) if admission::out_of_memory(&e.to_string()) => {
+            let line = admission::not_reviewed(gpu, problem, &memory.estimate(footprint), &e.to_string());
+            Err(Failure::Candidate(DeviceError::Environment(line)))
+        }
+        other => other,
+    }
+}
+
 /// Whether a review failed for want of memory on its card: a rejection whose evidence says so
-/// (the candidate's process ran out), or an environment failure that does (the judge's did).
+/// (the candidate's process ran out, or says it did: this decides only a second review alone),
+/// or an environment failure that does (the judge's side ran out).
 fn ran_out_of_memory(result: &Result<CandidateReport, Failure>) -> bool {
     match result {
         Ok(report) => !report.verdict.is_accepted() && report.evidence.as_deref().is_some_and(admission::out_of_memory),
