@@ -144,32 +144,42 @@ pub(crate) fn judge(
     devices.reference.run(&after)?;
     let mut words = devices.reference.download_u64(truth.results.view(0, 8 * slots.words()))?;
     let truth_ms = truth_started.elapsed().as_secs_f64() * 1e3;
-    let judged = |words: &[u64], bounds: &[accuracy::Bounds]| -> Vec<Accuracy> {
+    let compared = |words: &[u64]| -> Vec<Comparison> {
         (0..outputs.len())
-            .map(|k| {
-                let spec = outputs[k].0;
-                let c = Comparison::from_words(&words[slots.compare(k)..]).judged(truth.terms, spec.dtype);
-                accuracy::from_comparison(spec, &c, classes[k]).with_bounds(&bounds[k])
-            })
+            .map(|k| Comparison::from_words(&words[slots.compare(k)..]).judged(truth.terms, outputs[k].0.dtype))
             .collect()
     };
+    let judged = |comparisons: &[Comparison], bounds: &[accuracy::Bounds]| -> Vec<Accuracy> {
+        (0..outputs.len())
+            .map(|k| accuracy::from_comparison(outputs[k].0, &comparisons[k], classes[k]).with_bounds(&bounds[k]))
+            .collect()
+    };
+    let mut comparisons = compared(&words);
     // A timed launch is judged against the calibration of an earlier launch at its size. Where
     // that would reject it, the baseline runs on this launch's own inputs and the launch is
     // judged against that, as every verification trial is: an output whose rounding depends on
     // how much its inputs cancel (the mean of a normalised tensor) is held to what the baseline
     // itself does on them. Nothing else: the bounds stay within their class (or, for a Model
     // outside it, `accuracy::calibrates_beyond_class`), and later launches keep the earlier
-    // calibration. The candidate's worker is still stopped since its reply: what is compared
-    // again is what it answered.
-    if plan.timed && truth.calibrates(problem, review) && judged(&words, &bounds).iter().any(|a| a.failure().is_some())
+    // calibration. The second comparison counts only if it read what the first did (the same
+    // squared error, non-finite and unwritten elements, bit for bit): an output that moved after
+    // the reply (work the candidate left queued) is judged as first read.
+    if plan.timed
+        && truth.calibrates(problem, review)
+        && judged(&comparisons, &bounds).iter().any(|a| a.failure().is_some())
     {
         let earlier = truth.calibration.borrow().outputs_calibrated.clone();
         truth.calibrate(devices, problem, &judge_inputs, review)?;
-        bounds = truth.bounds(problem, review);
+        let fresh = truth.bounds(problem, review);
         truth.calibration.borrow_mut().outputs_calibrated = earlier;
-        let again: Vec<Work> = (0..outputs.len()).map(|k| compare(k, bounds[k].factor)).collect();
+        let again: Vec<Work> = (0..outputs.len()).map(|k| compare(k, fresh[k].factor)).collect();
         devices.reference.run(&again)?;
-        words = devices.reference.download_u64(truth.results.view(0, 8 * slots.words()))?;
+        let again_words = devices.reference.download_u64(truth.results.view(0, 8 * slots.words()))?;
+        let again = compared(&again_words);
+        let read = |c: &Comparison| (c.err2.to_bits(), c.nonfinite, c.unwritten, c.first_unwritten);
+        if comparisons.iter().map(read).eq(again.iter().map(read)) {
+            (bounds, comparisons, words) = (fresh, again, again_words);
+        }
     }
     let factors: Vec<f64> = bounds.iter().map(|b| b.factor).collect();
     // The output is compared (the candidate's worker stopped since its reply): now the rest of a
@@ -199,9 +209,6 @@ pub(crate) fn judge(
             };
         }
     }
-    let comparisons: Vec<Comparison> = (0..outputs.len())
-        .map(|k| Comparison::from_words(&words[slots.compare(k)..]).judged(truth.terms, outputs[k].0.dtype))
-        .collect();
     let differences: Vec<Difference> = if plan.repeat {
         (0..outputs.len()).map(|k| Difference::from_words(&words[slots.diff(k)..])).collect()
     } else {
@@ -229,7 +236,7 @@ pub(crate) fn judge(
             return Err(reject(Rejection::Nondeterministic { at: at.clone(), evidence }));
         }
     }
-    let accuracy = judged(&words, &bounds);
+    let accuracy = judged(&comparisons, &bounds);
     if plan.keep {
         let copies: Vec<Work> = outputs
             .iter()
