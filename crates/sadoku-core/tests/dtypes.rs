@@ -82,10 +82,7 @@ bytes = "{bytes} * N"
                 "/* sadoku\nproblem = \"{}\"\n[[launch]]\nkernel = \"triple_fp64\"\ngrid = [\"cdiv(N, 256)\", 1, 1]\nblock = [256, 1, 1]\nargs = [\"x\", \"y\", \"y_scale\", \"N\"]\n*/\nextern \"C\" __global__ void triple_fp64(const void* x, double* y, double* s, long long n) {{}}\n",
                 name(dtype)
             );
-            let dir = tempfile::tempdir().unwrap().keep();
-            std::fs::write(dir.join("problem.toml"), toml).unwrap();
-            std::fs::write(dir.join("reference.cu"), reference).unwrap();
-            dirs.push(dir);
+            dirs.push(common::problem_dir(&toml, &reference));
         }
         dirs
     });

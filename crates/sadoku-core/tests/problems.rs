@@ -71,12 +71,7 @@ extern "C" __global__ void axpy_fp64(const float* x, const float* z, double* y, 
 /// The library and the problem, whose directory is written once for every test of this file.
 fn registry() -> Registry {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        std::fs::write(dir.join("problem.toml"), PROBLEM).unwrap();
-        std::fs::write(dir.join("reference.cu"), REFERENCE).unwrap();
-        dir
-    });
+    let dir = DIR.get_or_init(|| common::problem_dir(PROBLEM, REFERENCE));
     let mut registry = Registry::library();
     assert_eq!(registry.add_dir(dir).unwrap(), vec!["sim_axpy"]);
     registry

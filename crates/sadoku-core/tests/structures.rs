@@ -85,7 +85,7 @@ bytes = "4 * S * N * N"
                 "/* sadoku\nproblem = \"{}\"\n[[launch]]\nkernel = \"mm_fp64\"\ngrid = [\"S\", 1, 1]\nblock = [256, 1, 1]\nargs = [\"A\", \"B\", \"C\", \"C_scale\", \"S\", \"N\"]\n*/\nextern \"C\" __global__ void mm_fp64(const float* a, const float* b, double* c, double* s, long long S, long long n) {{}}\n",
                 mm_name(structure)
             );
-            dirs.push(write(&toml, &reference));
+            dirs.push(common::problem_dir(&toml, &reference));
         }
         let masked = r#"
 name = "sim_masked"
@@ -128,7 +128,7 @@ flops = "N"
 bytes = "4 * N"
 "#;
         let reference = "/* sadoku\nproblem = \"sim_masked\"\n[[launch]]\nkernel = \"masked_fp64\"\ngrid = [\"cdiv(N, 256)\", 1, 1]\nblock = [256, 1, 1]\nargs = [\"x\", \"m\", \"y\", \"y_scale\", \"N\"]\n*/\nextern \"C\" __global__ void masked_fp64(const float* x, const bool* m, double* y, double* s, long long n) {}\n";
-        dirs.push(write(masked, reference));
+        dirs.push(common::problem_dir(masked, reference));
         dirs
     });
     let mut registry = Registry::library();
@@ -136,13 +136,6 @@ bytes = "4 * N"
         registry.add_dir(dir).unwrap();
     }
     registry
-}
-
-fn write(toml: &str, reference: &str) -> std::path::PathBuf {
-    let dir = tempfile::tempdir().unwrap().keep();
-    std::fs::write(dir.join("problem.toml"), toml).unwrap();
-    std::fs::write(dir.join("reference.cu"), reference).unwrap();
-    dir
 }
 
 /// What the judge saw: matrices of A it was given, and those without the problem's structure.

@@ -39,6 +39,16 @@ fn by_name(candidates: &[Value]) -> HashMap<String, Value> {
     candidates.iter().map(|c| (c["name"].as_str().unwrap().to_string(), c.clone())).collect()
 }
 
+/// `dir/kb`, a KernelBench problem directory holding copies of the bridge's test problems named.
+fn kb_problems(dir: &Path, names: &[&str]) -> PathBuf {
+    let problems = dir.join("kb");
+    std::fs::create_dir_all(&problems).unwrap();
+    for p in names {
+        std::fs::copy(repo().join("python/tests/problems").join(p), problems.join(p)).unwrap();
+    }
+    problems
+}
+
 /// An honest candidate ACCEPTED and timed, cheats REJECTED with their evidence, an invalid file
 /// REJECTED before any GPU work, over two lanes; the JSON report, the JSON Lines journal, the CSV,
 /// Markdown and HTML exports agree; then `compare` and `report` read what was recorded.
@@ -291,11 +301,7 @@ fn an_environment_error_costs_only_its_own_candidates_verdict() {
     let d = dir.path();
     problem(d);
     let tests = repo().join("python/tests");
-    let problems = d.join("kb");
-    std::fs::create_dir_all(&problems).unwrap();
-    for p in ["leaky_relu.py", "varying_shape.py"] {
-        std::fs::copy(tests.join("problems").join(p), problems.join(p)).unwrap();
-    }
+    let problems = kb_problems(d, &["leaky_relu.py", "varying_shape.py"]);
     let doubled = d.join("varying_shape_doubled.py");
     std::fs::write(&doubled, DOUBLED).unwrap();
     let run = |resume: bool| {
@@ -365,9 +371,7 @@ fn a_review_out_of_memory_beside_another_is_reviewed_again_with_the_card_alone()
     let d = dir.path();
     problem(d);
     let tests = repo().join("python/tests");
-    let problems = d.join("kb");
-    std::fs::create_dir_all(&problems).unwrap();
-    std::fs::copy(tests.join("problems/leaky_relu.py"), problems.join("leaky_relu.py")).unwrap();
+    let problems = kb_problems(d, &["leaky_relu.py"]);
     let marker = d.join("ran-out-once");
     let once = d.join("leaky_relu_out_of_memory_once.py");
     let source = r#"import os
@@ -424,9 +428,7 @@ fn the_first_verdict_comes_before_the_last_problem_is_described() {
     let d = dir.path();
     problem(d);
     let tests = repo().join("python/tests");
-    let problems = d.join("kb");
-    std::fs::create_dir_all(&problems).unwrap();
-    std::fs::copy(tests.join("problems/leaky_relu.py"), problems.join("leaky_relu.py")).unwrap();
+    let problems = kb_problems(d, &["leaky_relu.py"]);
     let signal = d.join("first-verdict-seen");
     // x * 2, whose description (`python -m sadoku_bridge.describe`) waits for the signal.
     std::fs::write(

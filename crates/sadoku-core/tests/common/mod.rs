@@ -101,6 +101,15 @@ pub const VERIFY_N: [i64; 3] = [1, 17, 40];
 /// simulator's plain loops can run in a test.
 pub const TIMED_N: i64 = 40;
 
+/// A problem directory (its `problem.toml` and `reference.cu`) in a temporary directory kept for
+/// the test process's life: what a test's registry adds.
+pub fn problem_dir(toml: &str, reference: &str) -> std::path::PathBuf {
+    let dir = tempfile::tempdir().unwrap().keep();
+    std::fs::write(dir.join("problem.toml"), toml).unwrap();
+    std::fs::write(dir.join("reference.cu"), reference).unwrap();
+    dir
+}
+
 pub fn n_sizes(n: i64) -> Sizes {
     Sizes::new([("N", n)])
 }
