@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import gc
 import hashlib
 import io
 import json
@@ -48,6 +49,7 @@ from . import archive, candidates, checks, expressions, kernelbench, prebuilt, s
 
 _Event = torch.cuda.Event
 _synchronize = torch.cuda.synchronize
+_gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
 OPTION = "--sadoku-torch="
 #: What the judge loads into the Model's process: the problem's own, never a candidate's.
 TRUSTED = ("reference", "truth", "expression", "inputs")
@@ -55,6 +57,20 @@ TRUSTED = ("reference", "truth", "expression", "inputs")
 RESERVE_TWICE_BELOW = 1 << 30
 # Cached bytes beyond which a warm-up's cache goes back to the card (`Worker._trim`).
 TRIM_ABOVE = 1 << 30
+# Elements of the truth's error scale reduced at a time (`Worker._write_truth`).
+TRUTH_CHUNK = 1 << 24
+# Milliseconds a timed call's core is kept busy at the end of its preparation, just before the
+# judge's request for the call, on both sides of a timing alike (`SADOKU_HOST_WARM_MS`; 0: none).
+# A launch-bound call's time is host time, and a core that sat idle while the judge compared the
+# last output starts it at a lower clock.
+HOST_WARM_MS = float(os.environ.get("SADOKU_HOST_WARM_MS", "20"))
+
+
+def _host_warm(ms: float) -> None:
+    """Keep this core busy for `ms` (the bridge's own clock, taken at import)."""
+    until = _perf_counter_ns() + int(ms * 1e6)
+    while _perf_counter_ns() < until:
+        pass
 
 
 def _failure_log(log: io.StringIO, exc: BaseException) -> str:
@@ -622,6 +638,7 @@ class Worker:
             "marker": 0,
             "resets": 0,
             "tracer": self.tracer if timed and self.tracer.active else None,
+            "timed": timed,
         }
         tracer = state["tracer"]
         if tracer is not None:
@@ -642,6 +659,10 @@ class Worker:
             self._mark(state["marker"])
         if cuda:
             _synchronize()
+        if timed and spec["kind"] != "truth":
+            # Off the judge's clock, which starts with the next request: what a process skips
+            # here is its own loss, never the judge's reckoning.
+            _host_warm(HOST_WARM_MS)
         return state
 
     def _fire(self, state: dict[str, Any]) -> None:
@@ -652,23 +673,34 @@ class Worker:
         if cuda:
             start, stop = _Event(enable_timing=True), _Event(enable_timing=True)
         state["compiled_before"] = _frames_compiled() if spec.get("compile") is not None else None
+        # A timed call, candidate's or baseline's alike: no garbage collection of the bridge's
+        # making inside it.
+        timed = state["timed"] and spec["kind"] != "truth"
+        collecting = _gc_isenabled()
+        if timed:
+            _gc_disable()
         wall = _perf_counter_ns()
-        with torch.no_grad():
-            if cuda:
-                start.record()
-            try:
-                result = call(*state["arguments"])
+        try:
+            with torch.no_grad():
                 if cuda:
-                    # Work on any stream the call used ends before the stop event.
-                    _synchronize()
-                    stop.record()
-                    stop.synchronize()
-            except Exception as exc:
-                if trusted:
-                    raise
-                # Whatever the candidate's call raised, of whatever type (this module's own
-                # DeviceFailure included), is the candidate's: it never speaks for the environment.
-                raise candidate_fault(exc) from None
+                    start.record()
+                try:
+                    result = call(*state["arguments"])
+                    if cuda:
+                        # Work on any stream the call used ends before the stop event.
+                        _synchronize()
+                        stop.record()
+                        stop.synchronize()
+                except Exception as exc:
+                    if trusted:
+                        raise
+                    # Whatever the candidate's call raised, of whatever type (this module's own
+                    # DeviceFailure included), is the candidate's: it never speaks for the
+                    # environment.
+                    raise candidate_fault(exc) from None
+        finally:
+            if timed and collecting:
+                _gc_enable()
         state["wall_ms"] = (_perf_counter_ns() - wall) / 1e6
         state["ms"] = start.elapsed_time(stop) if cuda else state["wall_ms"]
         state["result"] = result
@@ -806,12 +838,19 @@ class Worker:
         for item, value, scale in zip(items, values, scales):
             if tuple(item.shape) != tuple(value.shape):
                 raise environment(f"the Model's output has shape {list(item.shape)}, the judge's {list(value.shape)}")
-            t = item.detach().to(torch.float64)
-            value.copy_(t)
-            magnitude = t.abs()
-            finite = magnitude[torch.isfinite(magnitude)]
-            typical = finite.mean() if finite.numel() else torch.zeros((), dtype=torch.float64, device=t.device)
-            scale.copy_(torch.where(torch.isfinite(magnitude), magnitude + typical, magnitude))
+            # Written in place, with no temporary the size of the output: at a problem's full
+            # size the Model's own float64 run already holds what the card has left.
+            value.copy_(item.detach())
+            torch.abs(value, out=scale)
+            flat = scale.reshape(-1)
+            total = torch.zeros((), dtype=torch.float64, device=value.device)
+            count = torch.zeros((), dtype=torch.int64, device=value.device)
+            for chunk in flat.split(TRUTH_CHUNK):
+                finite = torch.isfinite(chunk)
+                total += torch.where(finite, chunk, 0.0).sum()
+                count += finite.sum()
+            # |t| + typical: an infinite or NaN |t| stays what it is.
+            scale.add_(torch.where(count > 0, total / count.clamp(min=1), total))
         if values and values[0].is_cuda:
             _synchronize()
 

@@ -71,3 +71,43 @@ class Reserve(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Truth(unittest.TestCase):
+    """The float64 truth and its error scale, written into the judge's buffers in place: each
+    element's scale is |t| plus the mean |t| over the finite elements, in chunks of the output."""
+
+    def expected(self, t: torch.Tensor) -> torch.Tensor:
+        magnitude = t.abs()
+        finite = magnitude[torch.isfinite(magnitude)]
+        typical = finite.mean() if finite.numel() else torch.zeros((), dtype=torch.float64)
+        return torch.where(torch.isfinite(magnitude), magnitude + typical, magnitude)
+
+    def write(self, result: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        values = torch.full(result.shape, 7.0, dtype=torch.float64)
+        scales = torch.full(result.shape, 7.0, dtype=torch.float64)
+        worker.Worker._write_truth(result, [values], [scales])
+        return values, scales
+
+    def test_every_chunk_counts_and_non_finite_elements_keep_their_scale(self) -> None:
+        t = torch.linspace(-3.0, 5.0, 1000, dtype=torch.float64).reshape(10, 100)
+        t[1, 3], t[4, 4], t[9, 99] = float("inf"), float("nan"), float("-inf")
+        for chunk in (7, 1000, 1 << 24):
+            with self.subTest(chunk=chunk), mock.patch.object(worker, "TRUTH_CHUNK", chunk):
+                values, scales = self.write(t)
+                self.assertTrue(torch.equal(values.nan_to_num(0.0), t.nan_to_num(0.0)))
+                expected = self.expected(t)
+                same = torch.isclose(scales, expected, rtol=1e-12, atol=0.0, equal_nan=True)
+                self.assertTrue(bool(same.all()), f"scales differ at {torch.nonzero(~same)[:3].tolist()}")
+
+    def test_a_float32_output_is_written_in_float64_and_all_infinite_has_no_typical(self) -> None:
+        values, scales = self.write(torch.tensor([1.5, -2.25], dtype=torch.float32))
+        self.assertEqual(values.tolist(), [1.5, -2.25])
+        self.assertEqual(scales.tolist(), [1.5 + 1.875, 2.25 + 1.875])
+        _, scales = self.write(torch.tensor([float("inf"), float("nan")], dtype=torch.float64))
+        self.assertTrue(scales[0].item() == float("inf") and scales[1].isnan().item())
+
+    def test_a_wrong_shape_is_the_environments(self) -> None:
+        values = torch.zeros(3, dtype=torch.float64)
+        with self.assertRaises(worker.DeviceFailure):
+            worker.Worker._write_truth(torch.zeros(4), [values], [values.clone()])

@@ -234,6 +234,12 @@ impl ModelWorker {
         Ok(())
     }
 
+    /// Hold the Model's process on `cpus`, or let it run where it could before (`None`): see
+    /// [`Device::pin`].
+    pub fn pin(&mut self, cpus: Option<&[usize]>) {
+        self.device.pin(cpus);
+    }
+
     /// Let go of every judge buffer: before the judge frees them (a mapping must close first).
     pub fn forget(&mut self) {
         for (_, b) in self.mapped.drain() {

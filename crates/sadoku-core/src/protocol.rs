@@ -140,6 +140,9 @@ pub trait Worker: Send {
     fn suspend(&mut self) {}
     /// Let it run again (SIGCONT to its process group). No-op by default.
     fn resume(&mut self) {}
+    /// Hold every thread of it (and of what it started) on `cpus`, or let it run where it could
+    /// before (`None`). No-op by default.
+    fn pin(&mut self, _cpus: Option<&[usize]>) {}
 }
 
 /// Why an untrusted worker's own report of a failure is the candidate's (see
@@ -389,6 +392,12 @@ impl Drop for RemoteDevice {
 impl Device for RemoteDevice {
     fn info(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    fn pin(&mut self, cpus: Option<&[usize]>) {
+        if self.dead.is_none() {
+            self.worker.pin(cpus);
+        }
     }
 
     fn compile(&mut self, request: &CompileRequest) -> Result<CompiledModule, CompileError> {

@@ -177,7 +177,7 @@ fn verify_size(
 ) -> Result<(), Stop> {
     let sizes = plan.sizes;
     let arena = Arena::new(devices, candidate, prepared, sizes, options.guards)?;
-    let truth = match Truth::new(devices, candidate, sizes, seeds.derive(&[&candidate.sha256, "hash key"])) {
+    let truth = match Truth::new(devices, candidate, sizes, seeds.derive(&[&candidate.sha256, "hash key"]), true) {
         Ok(t) => t,
         Err(e) => {
             arena.release(devices);

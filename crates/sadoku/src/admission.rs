@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use sadoku_core::candidate::Candidate;
-use sadoku_core::problem::Sizes;
+use sadoku_core::problem::{Role, Sizes};
 
 /// What a review holds on its card, as a multiple of one set of its tensors (every input and
 /// output once, at the size it is timed at): the sets rotated through timing and the judge's
@@ -132,6 +132,66 @@ impl Admission {
             Some(c) if footprint > c => format!("{held}, more than the {:.0} GiB usable of the card", gib(c)),
             Some(c) => format!("{held} of the {:.0} GiB usable of the card", gib(c)),
         }
+    }
+}
+
+/// What a review needs on its card at the least, bytes, by whose it is: nothing that any
+/// candidate could do without, so a review that needs more than the card's usable memory cannot
+/// be judged there, however good the candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Minimum {
+    /// The judge's own at the timed size: one set of the candidate's buffers, its copy of the
+    /// inputs, the fp64 truth and its error scale, the baseline's outputs.
+    pub judge: u64,
+    /// A KernelBench Model's float64 run: its inputs and outputs in float64, in its process.
+    pub truth: u64,
+    /// A Python candidate's own outputs, in its process.
+    pub candidate: u64,
+}
+
+impl Minimum {
+    pub fn of(candidate: &Candidate, sizes: Option<&Sizes>) -> Minimum {
+        let problem = &candidate.problem;
+        let sizes = sizes.cloned().unwrap_or_else(|| problem.timed_sizes());
+        let buffers = problem.buffers(&sizes);
+        let role = |r: Role| buffers.iter().filter(move |b| b.role == r);
+        let bytes = |r: Role| role(r).map(|b| b.bytes() as u64).sum::<u64>();
+        let elements = |r: Role| role(r).map(|b| b.elements() as u64).sum::<u64>();
+        let (inputs, outputs) = (bytes(Role::Input), bytes(Role::Output));
+        let judge = 2 * inputs + 2 * outputs + 16 * elements(Role::Output);
+        let truth = if problem.torch().is_some() { 8 * (elements(Role::Input) + elements(Role::Output)) } else { 0 };
+        let candidate = if candidate.is_python() { outputs } else { 0 };
+        Minimum { judge, truth, candidate }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.judge + self.truth + self.candidate
+    }
+}
+
+impl Admission {
+    /// Why `candidate` cannot be reviewed on `gpu` at all, in one line, when its
+    /// [`Minimum`] is more than the card's usable memory (known once a lane opened the card).
+    pub fn too_small(&self, gpu: usize, candidate: &Candidate, sizes: Option<&Sizes>) -> Option<String> {
+        let capacity = self.state.lock().unwrap_or_else(|e| e.into_inner()).capacity?;
+        let need = Minimum::of(candidate, sizes);
+        (need.total() > capacity).then(|| {
+            let mut parts = vec![format!("the judge's buffers {:.1}", gib(need.judge))];
+            if need.truth > 0 {
+                parts.push(format!("the Model's float64 inputs and outputs {:.1}", gib(need.truth)));
+            }
+            if need.candidate > 0 {
+                parts.push(format!("the candidate's outputs {:.1}", gib(need.candidate)));
+            }
+            format!(
+                "GPU {gpu} has too little memory to review `{}`: it needs at least {:.1} GiB ({}) of the {:.1} GiB \
+                 usable of the card; review it on a card with more memory, or at a smaller size with --size",
+                candidate.problem.name,
+                gib(need.total()),
+                parts.join(", "),
+                gib(capacity)
+            )
+        })
     }
 }
 

@@ -94,6 +94,11 @@ impl Gates {
         }
     }
 
+    /// `gpu`'s place among the batch's GPUs (what its timings' CPUs are chosen by).
+    pub fn rank(&self, gpu: usize) -> usize {
+        self.cards.iter().position(|c| c.gpu == gpu).unwrap_or(0)
+    }
+
     fn card(&self, gpu: usize) -> &Card {
         self.cards.iter().find(|c| c.gpu == gpu).expect("a lane's GPU is one of the batch's")
     }
@@ -125,6 +130,9 @@ enum Failure {
     Lane(DeviceError),
     /// The environment failed during this candidate's review: it costs this verdict only.
     Candidate(DeviceError),
+    /// The card is too small for the problem at its size: not reviewed, said before anything
+    /// ran, and the lane goes on as it is.
+    TooBig(DeviceError),
 }
 
 /// Take candidates from the batch until it is closed and empty, or stops; send each verdict as
@@ -236,6 +244,9 @@ pub fn run(
                     batch.stop();
                     Err(e)
                 }
+                // Nothing ran: the lane's judge device and Model process are as they were, and
+                // the problem's size says nothing of the next candidate's.
+                Err(Failure::TooBig(e)) => Err(e),
                 Err(Failure::Candidate(e)) => {
                     // Whatever state the failure left them in, the next candidate gets fresh ones.
                     if let Some(device) = &reference {
@@ -447,6 +458,9 @@ fn review_one(
     // Admitted before any gate is held: a lane waiting here holds no other lane's timing off.
     let memory = gates.memory(gpu);
     memory.set_memory(reference.info().memory_bytes as u64);
+    if let Some(line) = memory.too_small(gpu, candidate, lane.plan.options.timed_sizes.as_ref()) {
+        return (Err(Failure::TooBig(DeviceError::Environment(line))), false);
+    }
     let ticket = match footprint {
         Some(bytes) => memory.admit(bytes),
         None => memory.alone(),
@@ -482,7 +496,7 @@ fn ran_out_of_memory(result: &Result<CandidateReport, Failure>) -> bool {
     match result {
         Ok(report) => !report.verdict.is_accepted() && report.evidence.as_deref().is_some_and(admission::out_of_memory),
         Err(Failure::Candidate(e)) => admission::out_of_memory(&e.to_string()),
-        Err(Failure::Lane(_)) => false,
+        Err(Failure::Lane(_) | Failure::TooBig(_)) => false,
     }
 }
 
@@ -502,7 +516,8 @@ fn review_on(
     let sanitize_s = started.elapsed().as_secs_f64();
     // Condemned by the sanitizer: verify for the record, but time nothing.
     let condemned = matches!(&sanitized, Some(Sanitized::Ran { reports, .. }) if reports.iter().any(|r| r.errors > 0));
-    let options = ReviewOptions { skip_timing: condemned, ..plan.options.clone() };
+    let mut options = ReviewOptions { skip_timing: condemned, ..plan.options.clone() };
+    options.timing.cpus = crate::placement::timing_cpus(gates.rank(gpu));
     let python = || {
         plan.python.as_ref().ok_or_else(|| {
             DeviceError::Environment(format!("{} needs a Python worker, and none was set up", candidate.origin))

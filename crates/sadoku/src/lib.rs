@@ -23,6 +23,7 @@ pub mod journal;
 pub mod kernelbench;
 pub mod lanes;
 pub mod output;
+pub mod placement;
 pub mod processes;
 pub mod progress;
 pub mod python_sandbox;

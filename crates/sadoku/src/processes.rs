@@ -93,6 +93,10 @@ impl Worker for ProcessWorker {
         }
     }
 
+    fn pin(&mut self, cpus: Option<&[usize]>) {
+        crate::placement::pin(self.child.id(), self.group, cpus.unwrap_or(crate::placement::allowed()));
+    }
+
     fn stderr_tail(&mut self) -> String {
         // Give the drain thread a moment to collect the last words of a dying process.
         std::thread::sleep(std::time::Duration::from_millis(50));

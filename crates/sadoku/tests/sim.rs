@@ -625,3 +625,43 @@ fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].len() == 32 && entries[0].chars().all(|c| c.is_ascii_hexdigit()), "{entries:?}");
 }
+
+/// A review that cannot fit its card whatever the candidate does (the judge's own buffers at the
+/// timed size are more than the card's usable memory) is NOT REVIEWED in one line before anything
+/// runs, and costs the batch nothing: four such candidates in a row do not stop it, and the
+/// honest one after them, at a size that fits, is ACCEPTED.
+#[test]
+fn a_review_too_big_for_its_card_is_not_reviewed_in_one_line_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let honest = example(d, "honest/tiled_dynamic_smem.cu", "honest.cu", "a");
+    // 100,000² floats a matrix: 40 GB each, more than the simulated card's 80 GiB together.
+    let big: Vec<PathBuf> = (0..4)
+        .map(|i| {
+            let copy = d.join(format!("honest_big_{i}.cu"));
+            std::fs::write(&copy, format!("{}// copy {i}\n", std::fs::read_to_string(&honest).unwrap())).unwrap();
+            copy
+        })
+        .collect();
+    let out = sadoku(d)
+        .args(["review", "--json", "--jobs", "1", "--time-budget", "0.3", "--size", "N=100000"])
+        .args(&big)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "not reviewed: {}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let missing = report["not_reviewed"].as_array().unwrap();
+    assert_eq!(missing.len(), 4, "none stops the batch: {missing:#?}");
+    for m in missing {
+        let error = m["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("GPU 0 has too little memory to review `trimm_sim`: it needs at least ")
+                && error.contains("GiB usable of the card; review it on a card with more memory")
+                && !error.contains('\n'),
+            "{error}"
+        );
+    }
+    let out = sadoku(d).args(["review", "--json", "--time-budget", "0.3"]).arg(&honest).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -537,6 +537,10 @@ pub trait Device {
     fn load(&mut self, module: &CompiledModule) -> Result<ModuleHandle, DeviceError>;
     /// Unload a module this device loaded (the judge's reference kernels, after each use).
     fn unload(&mut self, _module: ModuleHandle) {}
+    /// Hold the process behind this device (every thread of it, and of the processes it
+    /// started) on `cpus`, or let it run where it could before (`None`): a timing puts both
+    /// sides of its comparison on the same cores. No-op by default (the judge's own device).
+    fn pin(&mut self, _cpus: Option<&[usize]>) {}
     /// Run the work in order and wait for it; every launch's status is checked.
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError>;
     /// Flush L2 (untimed), then time the work between device events while tracing it.

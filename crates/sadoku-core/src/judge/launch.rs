@@ -48,6 +48,7 @@ pub(crate) fn judge(
     if truth.pristine.len() != inputs.len() {
         return Err(env(format!("{} judge-only inputs allocated, {} needed", truth.pristine.len(), inputs.len())));
     }
+    let draw_started = std::time::Instant::now();
     let mut before: Vec<Work> = Vec::new();
     let by_file = draw_torch_inputs(devices, problem, &arena.sizes, &truth.inputs(problem), &plan.draws)?;
     for ((((_, g), draw), &pristine), by_file) in inputs.iter().zip(&plan.draws).zip(&truth.pristine).zip(by_file) {
@@ -71,6 +72,7 @@ pub(crate) fn judge(
     if devices.sharing != Sharing::Mapped {
         arena.push(devices)?;
     }
+    let draw_ms = draw_started.elapsed().as_secs_f64() * 1e3;
 
     // 2. Run: in the worker.
     let sample = if plan.timed {
@@ -105,7 +107,9 @@ pub(crate) fn judge(
     }
     // The truth from the judge's own copy of the inputs, never from the shared buffers.
     let judge_inputs = truth.inputs(problem);
+    let model_started = std::time::Instant::now();
     truth.torch(devices, problem, &judge_inputs)?;
+    let model_ms = if problem.torch().is_some() { model_started.elapsed().as_secs_f64() * 1e3 } else { 0.0 };
     let truth_work = truth.work(problem, &judge_inputs)?;
     // The baseline on these inputs, against this truth: every verification trial, and the first
     // timed launch at a size with no calibration yet.
@@ -245,7 +249,7 @@ pub(crate) fn judge(
             .collect();
         devices.reference.run(&copies)?;
     }
-    Ok(Judged { sample, accuracy, truth_ms })
+    Ok(Judged { sample, accuracy, truth_ms, draw_ms, model_ms })
 }
 
 /// Per input of `problem`, whether the file's own `get_inputs()` draws it (a KernelBench file's

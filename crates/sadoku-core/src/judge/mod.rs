@@ -219,6 +219,12 @@ pub(crate) struct Judged {
     pub accuracy: Vec<Accuracy>,
     /// Host wall time of step 3: the fp64 truth, the comparison and the hashes, ms.
     pub truth_ms: f64,
+    /// Host wall time of step 1: the draw (a KernelBench file's by its get_inputs(), in the
+    /// Model's process), the copies, hashes and poison, ms.
+    pub draw_ms: f64,
+    /// Host wall time of a KernelBench Model's float64 run for this launch's truth, in its
+    /// process, ms (0 for a problem without one).
+    pub model_ms: f64,
 }
 
 impl Judged {

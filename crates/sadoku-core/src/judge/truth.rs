@@ -52,6 +52,8 @@ pub(super) struct Calibration {
     pub(super) outputs: Vec<Buffer>,
     /// Per output, from the last calibrated launch; empty before the first.
     pub(super) outputs_calibrated: Vec<accuracy::Calibrated>,
+    /// The outputs are lent by their owner (timing's baseline outputs): it frees them.
+    pub(super) lent: bool,
 }
 
 /// Result slots: per input a hash before and after, per guarded buffer two zone hashes, per output
@@ -85,7 +87,15 @@ impl Slots {
 }
 
 impl Truth {
-    pub fn new(devices: &mut Devices, candidate: &Candidate, sizes: &Sizes, key: u64) -> Result<Truth, DeviceError> {
+    /// `keeps`: launches at this size keep their outputs for a repeat (verification's
+    /// determinism trials); timing's never do, and its size may be the largest the card holds.
+    pub fn new(
+        devices: &mut Devices,
+        candidate: &Candidate,
+        sizes: &Sizes,
+        key: u64,
+        keeps: bool,
+    ) -> Result<Truth, DeviceError> {
         let problem = &*candidate.problem;
         let buffers = problem.buffers(sizes);
         let outputs: Vec<&BufferSpec> = buffers.iter().filter(|b| b.role == Role::Output).collect();
@@ -129,7 +139,9 @@ impl Truth {
                     None => devices.reference.alloc(bytes),
                 };
                 t.outputs.push((alloc(bytes)?, alloc(bytes)?));
-                t.kept.push(devices.reference.alloc(spec.bytes().max(4).next_multiple_of(4))?);
+                if keeps {
+                    t.kept.push(devices.reference.alloc(spec.bytes().max(4).next_multiple_of(4))?);
+                }
             }
             // Every arena of this candidate: its problem's buffers and its scratch buffers.
             let slots = Slots {
@@ -150,6 +162,16 @@ impl Truth {
         }
     }
 
+    /// The baseline's calibration runs write into `outputs` (timing's own baseline outputs,
+    /// shaped and shared as calibration's would be), which their owner frees after this truth
+    /// is released: one output-sized buffer less on the card at the timed size.
+    pub(crate) fn lend_calibration_outputs(&self, outputs: &[Buffer]) {
+        let mut c = self.calibration.borrow_mut();
+        debug_assert!(c.outputs.is_empty(), "lent before the first calibration");
+        c.outputs = outputs.to_vec();
+        c.lent = true;
+    }
+
     pub fn release(self, devices: &mut Devices) {
         // The Model's process lets go of the judge's buffers before the judge frees them.
         if let Some(m) = devices.model.as_deref_mut() {
@@ -158,7 +180,9 @@ impl Truth {
         if let Some(r) = &self.reference {
             devices.reference.unload(r.module);
         }
-        for b in self.scratch.iter().chain(&self.kept).chain(&self.pristine).chain(&self.calibration.borrow().outputs) {
+        let calibration = self.calibration.borrow();
+        let lent: &[Buffer] = if calibration.lent { &[] } else { &calibration.outputs };
+        for b in self.scratch.iter().chain(&self.kept).chain(&self.pristine).chain(lent) {
             devices.reference.free(*b);
         }
         for (v, s) in &self.outputs {

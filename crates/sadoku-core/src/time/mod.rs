@@ -56,6 +56,12 @@ pub struct TimingOptions {
     pub throttle: f64,
     /// Most input/output sets rotated through the timed launches.
     pub max_sets: usize,
+    /// The CPUs the candidate's worker and the baseline's process are held on while timed, both
+    /// on the same ones (empty: wherever they run). A launch-bound call's time is host time, and
+    /// two processes on different cores (one beside a busy sibling, one far from the GPU) were
+    /// timed up to 1.7× apart running the same Model.
+    #[serde(skip)]
+    pub cpus: Vec<usize>,
 }
 
 impl Default for TimingOptions {
@@ -69,6 +75,7 @@ impl Default for TimingOptions {
             rounds: 2,
             throttle: 0.75,
             max_sets: 16,
+            cpus: Vec::new(),
         }
     }
 }
@@ -253,6 +260,14 @@ pub struct Timing {
     /// fresh inputs, the comparison and the hashes, ms.
     #[serde(default)]
     pub truth_ms: f64,
+    /// Median host wall time of a timed launch's draw (a KernelBench file's get_inputs() in the
+    /// Model's process, the copies, hashes and poison), ms.
+    #[serde(default)]
+    pub draw_ms: f64,
+    /// Median host wall time of a KernelBench Model's float64 run for a timed launch's truth,
+    /// in its process, ms (0 without one).
+    #[serde(default)]
+    pub model_truth_ms: f64,
     #[serde(default)]
     pub kernels: Vec<KernelTime>,
     /// The baseline's kernels, copies and memsets as traced (eager PyTorch's, a library's), each
@@ -288,6 +303,15 @@ pub fn set_count(set_bytes: usize, l2_bytes: usize, memory_bytes: usize, max_set
     want.min(fits)
 }
 
+/// Hold the candidate's worker and the Model's process on `cpus` (see [`TimingOptions::cpus`]),
+/// or let them go (`None`).
+fn pin(devices: &mut Devices, cpus: Option<&[usize]>) {
+    devices.candidate.pin(cpus);
+    if let Some(m) = devices.model.as_deref_mut() {
+        m.pin(cpus);
+    }
+}
+
 /// Verify and time `candidate` at `sizes` against the baseline at `precision`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn measure(
@@ -311,7 +335,7 @@ pub(crate) fn measure(
     let set_bytes: usize = first.all().map(|g| g.whole.bytes).sum();
     let info = devices.candidate.info().clone();
     let count = set_count(set_bytes, info.l2_bytes, info.memory_bytes, options.max_sets);
-    let truth = match Truth::new(devices, candidate, sizes, seeds.derive(&[&candidate.sha256, "hash key"])) {
+    let truth = match Truth::new(devices, candidate, sizes, seeds.derive(&[&candidate.sha256, "hash key"]), false) {
         Ok(t) => t,
         Err(e) => {
             first.release(devices);
@@ -352,6 +376,8 @@ pub(crate) fn measure(
         untraced: None,
         call_traced: false,
         truth_ms: Vec::new(),
+        draw_ms: Vec::new(),
+        model_ms: Vec::new(),
         baseline_missing: None,
         remembered,
         fresh_baseline: Vec::new(),
@@ -360,14 +386,16 @@ pub(crate) fn measure(
         for spec in problem.buffers(sizes).iter().filter(|b| b.role == Role::Output) {
             // Whole words: a 16-bit output of odd length is still filled with 32-bit poison.
             let bytes = spec.bytes().div_ceil(4).max(1) * 4;
-            // A Python baseline writes them from its own process: shareable there, judge-only else.
-            let b = if problem.baseline_in_python() {
+            // A Python baseline writes them from its own process (and so does a KernelBench
+            // Model's calibration, into the same buffers): shareable there, judge-only else.
+            let b = if problem.baseline_in_python() || problem.torch().is_some() {
                 devices.reference.alloc_shared(bytes)?
             } else {
                 devices.reference.alloc(bytes)?
             };
             sampler.baseline_outputs.push(b);
         }
+        sampler.truth.lend_calibration_outputs(&sampler.baseline_outputs);
         if problem.baseline_in_python() {
             if devices.model.is_none() {
                 sampler.baseline_missing = Some(if problem.torch().is_some() {
@@ -385,7 +413,15 @@ pub(crate) fn measure(
             let arena = Arena::new(devices, candidate, prepared, sizes, guards)?;
             sampler.sets.push(arena);
         }
-        sample_rounds(devices, &mut sampler, options, phase, observer)
+        let pinned = !options.cpus.is_empty();
+        if pinned {
+            pin(devices, Some(&options.cpus));
+        }
+        let sampled = sample_rounds(devices, &mut sampler, options, phase, observer);
+        if pinned {
+            pin(devices, None);
+        }
+        sampled
     })();
     // The truth first: its release has the Model's process let go of every judge buffer it
     // mapped (the sets' and the baseline's too) before the judge frees them.

@@ -61,6 +61,8 @@ pub(super) struct Sampler<'c> {
     pub(super) call_traced: bool,
     /// The judge's time for each timed launch's truth and comparison, ms.
     pub(super) truth_ms: Vec<f64>,
+    pub(super) draw_ms: Vec<f64>,
+    pub(super) model_ms: Vec<f64>,
     /// The baseline's samples from an earlier review of this run on this card (`memo`): then
     /// the baseline is only re-checked here.
     pub(super) remembered: Option<Vec<Taken>>,
@@ -124,6 +126,8 @@ impl Sampler<'_> {
             return Err(reject(r));
         }
         self.truth_ms.push(judged.truth_ms);
+        self.draw_ms.push(judged.draw_ms);
+        self.model_ms.push(judged.model_ms);
         let sample = judged
             .sample
             .ok_or_else(|| Stop::Env(DeviceError::Environment("a timed launch without a sample".into())))?;
@@ -155,6 +159,15 @@ impl Sampler<'_> {
             }
         }
         Taken::of(sample, sample.trace.span_ms())
+    }
+
+    /// Whether the next pair's baseline sample comes before its candidate sample: at random,
+    /// once every set has been drawn (before that, a set's inputs are the judge's alone to
+    /// draw). Neither side always follows the same work (the judge's comparison, the Model's
+    /// float64 truth in the baseline's own process), and what one sample leaves behind (a core
+    /// at a high clock, a warm cache) falls on both sides alike.
+    pub(super) fn baseline_first(&mut self) -> bool {
+        self.launches >= self.sets.len() && self.rng.random_bool(0.5)
     }
 
     pub(super) fn baseline_sample(&mut self, devices: &mut Devices, index: usize) -> Result<Taken, Stop> {
@@ -264,8 +277,13 @@ pub(super) fn sample_rounds(
     // A baseline remembered from an earlier review is only re-checked: a few fresh samples.
     let remembered = if with_baseline { s.remembered.take().filter(|r| r.len() >= MIN_FRESH) } else { None };
     while warm < 3 || start.elapsed() < options.warmup.min(options.budget / 4) {
+        let baseline_too = with_baseline && (remembered.is_none() || warm < 2);
+        let first = baseline_too && s.baseline_first();
+        if first {
+            s.baseline_sample(devices, warm)?;
+        }
         s.candidate_sample(devices)?;
-        if with_baseline && (remembered.is_none() || warm < 2) {
+        if baseline_too && !first {
             s.baseline_sample(devices, warm)?;
         }
         warm += 1;
@@ -283,20 +301,29 @@ pub(super) fn sample_rounds(
         let mut attempts = 0usize;
         let quiet = loop {
             attempts += 1;
+            // With a remembered baseline: one fresh sample in CHECK_EVERY, and at least MIN_FRESH.
+            let check =
+                remembered.is_none() || b[round].len() < MIN_FRESH || (attempts - 1).is_multiple_of(CHECK_EVERY);
+            let baseline_too = with_baseline && check;
+            let first = baseline_too && s.baseline_first();
+            let baseline = |s: &mut Sampler, devices: &mut Devices, b: &mut Vec<Taken>| -> Result<(), Stop> {
+                let bt = s.baseline_sample(devices, index)?;
+                if s.keep(&bt) {
+                    b.push(bt);
+                }
+                Ok(())
+            };
+            if first {
+                baseline(s, devices, &mut b[round])?;
+            }
             let ct = s.candidate_sample(devices)?;
             if s.keep(&ct) {
                 c[round].push(ct);
             } else {
                 s.throttled_ms.push(ct.span_ms.unwrap_or(ct.event_ms));
             }
-            // With a remembered baseline: one fresh sample in CHECK_EVERY, and at least MIN_FRESH.
-            let check =
-                remembered.is_none() || b[round].len() < MIN_FRESH || (attempts - 1).is_multiple_of(CHECK_EVERY);
-            if with_baseline && check {
-                let bt = s.baseline_sample(devices, index)?;
-                if s.keep(&bt) {
-                    b[round].push(bt);
-                }
+            if baseline_too && !first {
+                baseline(s, devices, &mut b[round])?;
             }
             index += 1;
             let n = match (&remembered, with_baseline) {
@@ -480,6 +507,8 @@ pub(super) fn sample_rounds(
         round_trips_ms: all_c.iter().filter_map(|t| t.judge_ms).collect(),
         baseline_round_trips_ms: all_b.iter().filter_map(|t| t.judge_ms).collect(),
         truth_ms: Summary::of(&s.truth_ms).map_or(0.0, |t| t.median),
+        draw_ms: Summary::of(&s.draw_ms).map_or(0.0, |t| t.median),
+        model_truth_ms: Summary::of(&s.model_ms).map_or(0.0, |t| t.median),
         kernels,
         baseline_kernels,
         baseline_busy_ms,
