@@ -377,15 +377,8 @@ fn native_worker(gpu: usize, plan: &Plan) -> Started {
 /// while lanes review: one builder of `--build-jobs`. A build is host work: what runs the
 /// candidate's Python holds timings off (see [`Gates::host`]), the compilers are stopped while a
 /// card is timed (see [`crate::host_work`]); its failure is left for the review to report.
-pub fn build(
-    gpu: usize,
-    gates: &Gates,
-    python: &PythonPlan,
-    sandbox: crate::sandbox::Mode,
-    batch: &Batch,
-    progress: &Progress,
-    warm: bool,
-) {
+pub fn build(gpu: usize, gates: &Gates, plan: &Plan, python: &PythonPlan, batch: &Batch, progress: &Progress) {
+    let (sandbox, warm) = (plan.sandbox, plan.spare_worker);
     // With `warm` (a server's builders), once the batch has had a Python candidate, the builders
     // keep one recording worker started while they wait (the batch's spare, taken by whichever
     // builder takes the next build): the next candidate is recorded without a worker's start.
@@ -399,6 +392,13 @@ pub fn build(
         }
         let Some(index) = next else { break };
         let candidate = batch.candidate(index);
+        // A review its card cannot hold is not reviewed (see `Admission::too_small`): nothing to
+        // build for it. (Known once a lane has opened the card.)
+        if gates.memory(gpu).too_small(gpu, &candidate, plan.options.timed_sizes.as_ref()).is_some() {
+            progress.line(&format!("  {} not built: too big for GPU {gpu}", candidate.name()));
+            next = batch.built_then_next(index, None);
+            continue;
+        }
         let started = std::time::Instant::now();
         let recorder = if warm { batch.take_recorder() } else { None };
         let ahead = if recorder.is_some() { ", recorded by a worker started ahead" } else { "" };

@@ -209,7 +209,7 @@ pub fn review_stream(
                                 for _ in 0..builders {
                                     let (progress, plan) = (&progress, &plan);
                                     scope.spawn(move || {
-                                        lanes::build(gpu, gates, py, plan.sandbox, batch, progress, plan.spare_worker)
+                                        lanes::build(gpu, gates, plan, py, batch, progress)
                                     });
                                 }
                             }

@@ -260,6 +260,13 @@ pub struct Timing {
     /// fresh inputs, the comparison and the hashes, ms.
     #[serde(default)]
     pub truth_ms: f64,
+    /// Wall time from taking the card to the first sample (the sets, the truth's buffers, the
+    /// baseline's outputs), ms.
+    #[serde(default)]
+    pub setup_ms: f64,
+    /// Wall time of the warm-up (its samples, the baseline's first load and call), ms.
+    #[serde(default)]
+    pub warmup_ms: f64,
     /// Median host wall time of a timed launch's draw (a KernelBench file's get_inputs() in the
     /// Model's process, the copies, hashes and poison), ms.
     #[serde(default)]

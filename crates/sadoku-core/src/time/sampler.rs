@@ -265,6 +265,7 @@ pub(super) fn sample_rounds(
     // warm-up included. Warm-up: clocks ramp, caches of the driver fill; verified like every
     // other launch, at most a quarter of the budget.
     let start = Instant::now();
+    let setup_ms = (start - phase).as_secs_f64() * 1e3;
     let mut warm = 0;
     if s.candidate.problem.torch_baseline().is_some() && s.baseline_missing.is_none() {
         // A baseline expression is the problem author's, not a library's: once, on the inputs
@@ -290,6 +291,7 @@ pub(super) fn sample_rounds(
     }
     let rounds = options.rounds.max(1);
     let round_max = (options.max_samples / rounds).max(3);
+    let warmup_ms = start.elapsed().as_secs_f64() * 1e3;
     let start = Instant::now();
     let (mut c, mut b): (Vec<Vec<Taken>>, Vec<Vec<Taken>>) = (vec![Vec::new(); rounds], vec![Vec::new(); rounds]);
     let mut converged = true;
@@ -508,6 +510,8 @@ pub(super) fn sample_rounds(
         baseline_round_trips_ms: all_b.iter().filter_map(|t| t.judge_ms).collect(),
         truth_ms: Summary::of(&s.truth_ms).map_or(0.0, |t| t.median),
         draw_ms: Summary::of(&s.draw_ms).map_or(0.0, |t| t.median),
+        setup_ms,
+        warmup_ms,
         model_truth_ms: Summary::of(&s.model_ms).map_or(0.0, |t| t.median),
         kernels,
         baseline_kernels,

@@ -145,7 +145,7 @@ pub fn run(registry: &mut Registry, args: ServeArgs, backend: &dyn Backend) -> R
         if let (Some(py), true) = (plan.python.as_ref(), build_ahead) {
             for _ in 0..builders {
                 let gpu = gpus[0];
-                scope.spawn(move || lanes::build(gpu, gates, py, plan.sandbox, batch, progress, plan.spare_worker));
+                scope.spawn(move || lanes::build(gpu, gates, plan, py, batch, progress));
             }
         }
         // When the lanes end before the server does, it says so and takes no more.
