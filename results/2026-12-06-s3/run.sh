@@ -4,7 +4,7 @@
 #            process's time of the same calls sadoku times), within S seconds;
 #   AB=S:    AB_STEMS (level 3) as their own ModelNew with two lanes, twice within S seconds
 #            each: as built (timings on held CPUs, a warmed core, random order), then with
-#            SADOKU_NO_PIN=1 SADOKU_HOST_WARM_MS=0;
+#            SADOKU_NO_PIN=1 SADOKU_HOST_WARM_MS=0 (AB_BUDGET: their --time-budget, default 1);
 #   STEPS="name:level:seconds:stems.txt ...": the stems listed (one per line, in this folder)
 #            of a KernelBench 423217d level, each with its own Model as ModelNew, --jobs 2.
 # Reads `.carry/new` (stripped release build and its COMMIT) and `.carry/data/kb`; packs
@@ -31,10 +31,10 @@ self_candidates() { # level stems-file -> candidates dir
     { cat .carry/data/kb/$1/$s.py; printf '\n\nclass ModelNew(Model):\n    pass\n'; } > $c/${s}_self.py
   done < $2
   echo $c; }
-review() { # name limit jobs problems candidates-dir
+review() { # name limit jobs problems candidates-dir (BUDGET: --time-budget, default 1)
   local name=$1 limit=$2 jobs=$3; shift 3
   mkdir -p $w/$name; local t0=$(now)
-  timeout -k 5 $limit $b kernelbench review --jobs $jobs --time-budget 1 --sandbox require --out $w/$name/review.jsonl \
+  timeout -k 5 $limit $b kernelbench review --jobs $jobs --time-budget ${BUDGET:-1} --sandbox require --out $w/$name/review.jsonl \
     "$@" > $w/$name/table.txt 2> >(stamp $t0 > $w/$name/stderr.log)
   echo "$name: exit $?, $(since $t0) s, $(wc -l < $w/$name/review.jsonl 2>/dev/null || echo 0) records" >> $w/summary.txt
   cleanup; }
@@ -46,8 +46,8 @@ fi
 if [ "${AB:-0}" -gt 0 ]; then
   printf '%s\n' ${AB_STEMS:-19_MobileNetV1 15_DenseNet121 10_ResNet101 16_DenseNet201 11_VGG16 20_MobileNetV2} > /tmp/ab.txt
   c=$(self_candidates level3 /tmp/ab.txt)
-  review ab-new $AB 2 .carry/data/kb/level3 $c
-  SADOKU_NO_PIN=1 SADOKU_HOST_WARM_MS=0 review ab-nopin $AB 2 .carry/data/kb/level3 $c
+  BUDGET=${AB_BUDGET:-1} review ab-new $AB 2 .carry/data/kb/level3 $c
+  BUDGET=${AB_BUDGET:-1} SADOKU_NO_PIN=1 SADOKU_HOST_WARM_MS=0 review ab-nopin $AB 2 .carry/data/kb/level3 $c
 fi
 for step in ${STEPS:-}; do
   IFS=: read -r name level limit stems <<< "$step"
