@@ -5,6 +5,8 @@
 #   AB=S:    AB_STEMS (level 3) as their own ModelNew with two lanes, twice within S seconds
 #            each: as built (timings on held CPUs, a warmed core, random order), then with
 #            SADOKU_NO_PIN=1 SADOKU_HOST_WARM_MS=0 (AB_BUDGET: their --time-budget, default 1);
+#   ARCHIVE=S: 100 archive kernels (.carry/data/archive100, 90 tasks) against KernelBench b866d6a
+#            level 1 (.carry/data/kbv0-level1), within S seconds: the first verdict's time;
 #   STEPS="name:level:seconds:stems.txt ...": the stems listed (one per line, in this folder)
 #            of a KernelBench 423217d level, each with its own Model as ModelNew, --jobs 2.
 # Reads `.carry/new` (stripped release build and its COMMIT) and `.carry/data/kb`; packs
@@ -48,6 +50,13 @@ if [ "${AB:-0}" -gt 0 ]; then
   c=$(self_candidates level3 /tmp/ab.txt)
   BUDGET=${AB_BUDGET:-1} review ab-new $AB 2 .carry/data/kb/level3 $c
   BUDGET=${AB_BUDGET:-1} SADOKU_NO_PIN=1 SADOKU_HOST_WARM_MS=0 review ab-nopin $AB 2 .carry/data/kb/level3 $c
+fi
+if [ "${ARCHIVE:-0}" -gt 0 ]; then
+  mkdir -p $w/archive; t0=$(now)
+  timeout -k 5 $ARCHIVE $b kernelbench review --jobs 2 --time-budget 1 --sandbox require \
+    --out $w/archive/review.jsonl .carry/data/kbv0-level1 .carry/data/archive100 > $w/archive/table.txt 2> >(stamp $t0 > $w/archive/stderr.log)
+  echo "archive: exit $?, $(since $t0) s, $(wc -l < $w/archive/review.jsonl) records" >> $w/summary.txt
+  cleanup
 fi
 for step in ${STEPS:-}; do
   IFS=: read -r name level limit stems <<< "$step"
