@@ -208,9 +208,7 @@ pub fn review_stream(
                                 ));
                                 for _ in 0..builders {
                                     let (progress, plan) = (&progress, &plan);
-                                    scope.spawn(move || {
-                                        lanes::build(gpu, gates, plan, py, batch, progress)
-                                    });
+                                    scope.spawn(move || lanes::build(gpu, gates, plan, py, batch, progress));
                                 }
                             }
                             for &gpu in &gpus {
