@@ -507,3 +507,73 @@ fn a_small_drift_is_within_the_limit_and_reported() {
     let memo = t.baseline_memo.expect("re-checked");
     assert!(memo.used && memo.drift < -0.003 && memo.drift.abs() <= memo.limit, "{memo:?}");
 }
+
+/// A device that tells a shared log what it was asked to time and where it was held, for the
+/// order of a timing's samples and its CPUs.
+struct Logged {
+    inner: SimDevice,
+    side: &'static str,
+    log: Rc<std::cell::RefCell<Vec<String>>>,
+}
+
+impl sadoku_core::device::Device for Logged {
+    crate::forward_device_basics!();
+    fn run(&mut self, work: &[sadoku_core::device::Work]) -> Result<(), sadoku_core::device::DeviceError> {
+        self.inner.run(work)
+    }
+    fn time(
+        &mut self,
+        run: &sadoku_core::device::TimedRun,
+    ) -> Result<sadoku_core::device::Sample, sadoku_core::device::DeviceError> {
+        self.log.borrow_mut().push(format!("{} timed", self.side));
+        self.inner.time(run)
+    }
+    fn pin(&mut self, cpus: Option<&[usize]>) {
+        self.log.borrow_mut().push(format!("{} pinned {cpus:?}", self.side));
+    }
+}
+
+/// A timing holds the candidate's worker on the CPUs named (`TimingOptions::cpus`) from before
+/// its first sample to after its last, and lets it go; with none named it holds nothing. Once
+/// every set is drawn, each pair's samples come in random order: the baseline sometimes first,
+/// sometimes second.
+#[test]
+fn a_timing_holds_the_candidate_on_its_cpus_and_draws_each_pairs_order() {
+    for cpus in [vec![6, 7], vec![]] {
+        let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut dev = Logged { inner: device(), side: "candidate", log: log.clone() };
+        let mut reference = Logged { inner: SimDevice::new(), side: "baseline", log: log.clone() };
+        let mut options = options();
+        options.timing.cpus = cpus.clone();
+        let report = review_candidate(
+            &mut Devices::new(&mut dev, &mut reference),
+            &candidate("honest"),
+            &Seeds { master: 3 },
+            &options,
+            &Silent,
+        )
+        .expect("the simulated environment does not fail");
+        assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+        let log = log.borrow();
+        let pins: Vec<(usize, &String)> = log.iter().enumerate().filter(|(_, l)| l.contains("pinned")).collect();
+        let timed: Vec<usize> = log.iter().enumerate().filter(|(_, l)| l.ends_with("timed")).map(|(i, _)| i).collect();
+        if cpus.is_empty() {
+            assert!(pins.is_empty(), "nothing held without CPUs named: {pins:?}");
+        } else {
+            assert_eq!(pins.len(), 2, "{pins:?}");
+            assert_eq!(pins[0].1, "candidate pinned Some([6, 7])");
+            assert_eq!(pins[1].1, "candidate pinned None");
+            assert!(pins[0].0 < timed[0] && pins[1].0 > *timed.last().unwrap(), "held around every sample");
+        }
+        // The judge's own device never moves (its threads are the judge's).
+        assert!(!log.iter().any(|l| l.starts_with("baseline pinned")));
+        // Pairs: consecutive (candidate, baseline) or (baseline, candidate).
+        let sides: Vec<&str> = timed.iter().map(|&i| log[i].split(' ').next().unwrap()).collect();
+        let (mut first, mut second) = (0, 0);
+        for pair in sides.chunks(2).filter(|p| p.len() == 2 && p[0] != p[1]) {
+            if pair[0] == "baseline" { first += 1 } else { second += 1 }
+        }
+        assert!(first > 0 && second > 0, "both orders drawn: {first} baseline-first, {second} candidate-first");
+        assert_eq!(sides[0], "candidate", "the first pair before every set is drawn: candidate first");
+    }
+}
