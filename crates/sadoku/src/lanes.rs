@@ -394,7 +394,7 @@ pub fn build(gpu: usize, gates: &Gates, plan: &Plan, python: &PythonPlan, batch:
         let candidate = batch.candidate(index);
         // A review its card cannot hold is not reviewed (see `Admission::too_small`): nothing to
         // build for it. (Known once a lane has opened the card.)
-        if gates.memory(gpu).too_small(gpu, &candidate, plan.options.timed_sizes.as_ref()).is_some() {
+        if too_small(gpu, gates, plan, &candidate).is_some() {
             progress.line(&format!("  {} not built: too big for GPU {gpu}", candidate.name()));
             next = batch.built_then_next(index, None);
             continue;
@@ -458,7 +458,7 @@ fn review_one(
     // Admitted before any gate is held: a lane waiting here holds no other lane's timing off.
     let memory = gates.memory(gpu);
     memory.set_memory(reference.info().memory_bytes as u64);
-    if let Some(line) = memory.too_small(gpu, candidate, lane.plan.options.timed_sizes.as_ref()) {
+    if let Some(line) = too_small(gpu, gates, lane.plan, candidate) {
         return (Err(Failure::TooBig(DeviceError::Environment(line))), false);
     }
     let ticket = match footprint {
@@ -467,6 +467,16 @@ fn review_one(
     };
     let result = review_on(lane, candidate, reference, model, worker).map_err(Failure::Candidate);
     (result, ticket.shared())
+}
+
+/// Why `candidate`'s review cannot fit `gpu` at its timed size, whatever it does (see
+/// [`Admission::too_small`]); never for an untimed review (`problem check --prove`), which does
+/// not go to that size.
+fn too_small(gpu: usize, gates: &Gates, plan: &Plan, candidate: &Candidate) -> Option<String> {
+    if plan.options.skip_timing {
+        return None;
+    }
+    gates.memory(gpu).too_small(gpu, candidate, plan.options.timed_sizes.as_ref())
 }
 
 /// The judge's side out of memory (its own buffers, the Model's float64 truth): NOT REVIEWED as
