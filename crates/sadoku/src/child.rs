@@ -5,13 +5,16 @@ use std::process::Command;
 
 /// Variables a worker keeps from the judge's environment: where CUDA and sadoku's cache are, and
 /// which GPUs it may see. Everything else (tokens, proxies, LD_PRELOAD, ...) is cleared.
-const KEPT_ENV: [&str; 9] = [
+const KEPT_ENV: [&str; 10] = [
     "LD_LIBRARY_PATH",
     "CUDA_HOME",
     "CUDA_PATH",
     "CUDA_VISIBLE_DEVICES",
     "SADOKU_CACHE_DIR",
     "SADOKU_NO_CUPTI",
+    // How long a worker keeps its core busy before a timed call (`worker.py`'s HOST_WARM_MS):
+    // the same for the candidate's and the baseline's processes.
+    "SADOKU_HOST_WARM_MS",
     "XDG_CACHE_HOME",
     "HOME",
     "PATH",
