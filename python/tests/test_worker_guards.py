@@ -5,9 +5,12 @@ On the CPU, through :func:`worker.serve` with in-memory pipes."""
 
 from __future__ import annotations
 
+import gc
 import io
 import sys
+import time
 import unittest
+import unittest.mock
 from typing import Any
 
 import torch
@@ -182,3 +185,37 @@ class ATimedCallInThreeRequests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TimedCallsOnBothSidesAlike(unittest.TestCase):
+    """A timed call runs with no garbage collection of the bridge's making, collection back on
+    after it (whatever the call did); the core is kept busy at the end of the preparation, off
+    the judge's clock, and never inside the call's time."""
+
+    def test_no_collection_inside_a_timed_call_and_back_after(self) -> None:
+        w, launch, _, _ = loaded("leaky_relu_honest.py")
+        seen: list[bool] = []
+        call = w.compiled[launch["Launch"]["module"]][1]
+        forward = call.forward
+
+        def watched(*args: Any) -> Any:
+            seen.append(gc.isenabled())
+            return forward(*args)
+
+        call.forward = watched
+        self.assertTrue(gc.isenabled())
+        w.run([launch], timed=True)
+        self.assertTrue(gc.isenabled(), "collection back on after a timed call")
+        w.run([launch], timed=False)
+        self.assertEqual(seen, [False, True], "off inside the timed call only")
+
+    def test_the_core_is_warmed_in_preparation_not_in_the_call(self) -> None:
+        w, launch, _, _ = loaded("leaky_relu_honest.py")
+        with unittest.mock.patch.object(worker, "HOST_WARM_MS", 60.0):
+            started = time.perf_counter()
+            w.prepare([launch])
+            prepared = time.perf_counter() - started
+            fired = w.fire()
+            w.collect()
+        self.assertGreaterEqual(prepared, 0.06, "the warm-up is the preparation's")
+        self.assertLess(fired["wall_ms"], 60.0, "and no part of the call's time")
