@@ -133,6 +133,30 @@ impl Admission {
             Some(c) => format!("{held} of the {:.0} GiB usable of the card", gib(c)),
         }
     }
+
+    /// Why `candidate` cannot be reviewed on `gpu` at all, in one line, when its
+    /// [`Minimum`] is more than the card's usable memory (known once a lane opened the card).
+    pub fn too_small(&self, gpu: usize, candidate: &Candidate, sizes: Option<&Sizes>) -> Option<String> {
+        let capacity = self.state.lock().unwrap_or_else(|e| e.into_inner()).capacity?;
+        let need = Minimum::of(candidate, sizes);
+        (need.total() > capacity).then(|| {
+            let mut parts = vec![format!("the judge's buffers {:.1}", gib(need.judge))];
+            if need.truth > 0 {
+                parts.push(format!("the Model's float64 inputs and outputs {:.1}", gib(need.truth)));
+            }
+            if need.candidate > 0 {
+                parts.push(format!("the candidate's outputs {:.1}", gib(need.candidate)));
+            }
+            format!(
+                "GPU {gpu} has too little memory to review `{}`: it needs at least {:.1} GiB ({}) of the {:.1} GiB \
+                 usable of the card; review it on a card with more memory, or at a smaller size with --size",
+                candidate.problem.name,
+                gib(need.total()),
+                parts.join(", "),
+                gib(capacity)
+            )
+        })
+    }
 }
 
 /// What a review needs on its card at the least, bytes, by whose it is: nothing that any
@@ -166,32 +190,6 @@ impl Minimum {
 
     pub fn total(&self) -> u64 {
         self.judge + self.truth + self.candidate
-    }
-}
-
-impl Admission {
-    /// Why `candidate` cannot be reviewed on `gpu` at all, in one line, when its
-    /// [`Minimum`] is more than the card's usable memory (known once a lane opened the card).
-    pub fn too_small(&self, gpu: usize, candidate: &Candidate, sizes: Option<&Sizes>) -> Option<String> {
-        let capacity = self.state.lock().unwrap_or_else(|e| e.into_inner()).capacity?;
-        let need = Minimum::of(candidate, sizes);
-        (need.total() > capacity).then(|| {
-            let mut parts = vec![format!("the judge's buffers {:.1}", gib(need.judge))];
-            if need.truth > 0 {
-                parts.push(format!("the Model's float64 inputs and outputs {:.1}", gib(need.truth)));
-            }
-            if need.candidate > 0 {
-                parts.push(format!("the candidate's outputs {:.1}", gib(need.candidate)));
-            }
-            format!(
-                "GPU {gpu} has too little memory to review `{}`: it needs at least {:.1} GiB ({}) of the {:.1} GiB \
-                 usable of the card; review it on a card with more memory, or at a smaller size with --size",
-                candidate.problem.name,
-                gib(need.total()),
-                parts.join(", "),
-                gib(capacity)
-            )
-        })
     }
 }
 

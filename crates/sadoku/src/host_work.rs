@@ -106,19 +106,6 @@ mod tests {
             .expect("sh starts")
     }
 
-    fn members(leader: u32) -> Vec<u32> {
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-            let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-            if rest[2] == leader.to_string() {
-                found.push(pid);
-            }
-        }
-        found
-    }
-
     /// Whether a process is stopped (state `T` in `/proc`).
     fn stopped(pid: u32) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -140,7 +127,7 @@ mod tests {
         let mut child = busy();
         let leader = child.id();
         settle();
-        let group = members(leader);
+        let group = crate::placement::processes(leader, true);
         assert_eq!(group.len(), 2, "the shell and its child");
         let registered = register(leader);
         let gate = GpuGate::with_quiet(std::sync::Arc::new(HostWork));

@@ -69,7 +69,7 @@ pub fn pin(pid: u32, group: bool, cpus: &[usize]) {
 }
 
 /// `pid`, and with `group` every other process of the group it leads.
-fn processes(pid: u32, group: bool) -> Vec<u32> {
+pub(crate) fn processes(pid: u32, group: bool) -> Vec<u32> {
     let mut found = vec![pid];
     if !group {
         return found;

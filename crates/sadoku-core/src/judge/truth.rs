@@ -52,8 +52,6 @@ pub(super) struct Calibration {
     pub(super) outputs: Vec<Buffer>,
     /// Per output, from the last calibrated launch; empty before the first.
     pub(super) outputs_calibrated: Vec<accuracy::Calibrated>,
-    /// The outputs are lent by their owner (timing's baseline outputs): it frees them.
-    pub(super) lent: bool,
 }
 
 /// Result slots: per input a hash before and after, per guarded buffer two zone hashes, per output
@@ -162,14 +160,39 @@ impl Truth {
         }
     }
 
-    /// The baseline's calibration runs write into `outputs` (timing's own baseline outputs,
-    /// shaped and shared as calibration's would be), which their owner frees after this truth
-    /// is released: one output-sized buffer less on the card at the timed size.
-    pub(crate) fn lend_calibration_outputs(&self, outputs: &[Buffer]) {
-        let mut c = self.calibration.borrow_mut();
-        debug_assert!(c.outputs.is_empty(), "lent before the first calibration");
-        c.outputs = outputs.to_vec();
-        c.lent = true;
+    /// The baseline's output buffers at this size, allocated on first use and freed with this
+    /// truth: what the calibration runs the baseline into, and (the same buffers, one
+    /// output-sized buffer less on the card) what timing times it into. A Python baseline (a
+    /// KernelBench Model's included) writes them from its own process: shareable there,
+    /// judge-only else. Whole words: a 16-bit output of odd length is still filled with 32-bit
+    /// poison.
+    pub(crate) fn baseline_outputs(
+        &self,
+        devices: &mut Devices,
+        problem: &Problem,
+    ) -> Result<Vec<Buffer>, DeviceError> {
+        if self.calibration.borrow().outputs.is_empty() {
+            let mut made = Vec::new();
+            for spec in problem.buffers(&self.sizes).iter().filter(|b| b.role == Role::Output) {
+                let bytes = spec.bytes().div_ceil(4).max(1) * 4;
+                let made_one = if problem.baseline_in_python() || problem.torch().is_some() {
+                    devices.reference.alloc_shared(bytes)
+                } else {
+                    devices.reference.alloc(bytes)
+                };
+                match made_one {
+                    Ok(b) => made.push(b),
+                    Err(e) => {
+                        for b in made {
+                            devices.reference.free(b);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            self.calibration.borrow_mut().outputs = made;
+        }
+        Ok(self.calibration.borrow().outputs.clone())
     }
 
     pub fn release(self, devices: &mut Devices) {
@@ -180,9 +203,7 @@ impl Truth {
         if let Some(r) = &self.reference {
             devices.reference.unload(r.module);
         }
-        let calibration = self.calibration.borrow();
-        let lent: &[Buffer] = if calibration.lent { &[] } else { &calibration.outputs };
-        for b in self.scratch.iter().chain(&self.kept).chain(&self.pristine).chain(lent) {
+        for b in self.scratch.iter().chain(&self.kept).chain(&self.pristine).chain(&self.calibration.borrow().outputs) {
             devices.reference.free(*b);
         }
         for (v, s) in &self.outputs {
@@ -314,29 +335,7 @@ impl Truth {
         let specs: Vec<BufferSpec> =
             problem.buffers(&self.sizes).into_iter().filter(|b| b.role == Role::Output).collect();
         let classes = problem.output_tolerances(review);
-        if self.calibration.borrow().outputs.is_empty() {
-            let mut made = Vec::new();
-            for spec in &specs {
-                // A KernelBench Model writes them from its own process: shareable with it alone.
-                let bytes = spec.bytes().div_ceil(4).max(1) * 4;
-                let made_one = if problem.torch().is_some() {
-                    devices.reference.alloc_shared(bytes)
-                } else {
-                    devices.reference.alloc(bytes)
-                };
-                match made_one {
-                    Ok(b) => made.push(b),
-                    Err(e) => {
-                        for b in made {
-                            devices.reference.free(b);
-                        }
-                        return Err(Stop::Env(e));
-                    }
-                }
-            }
-            self.calibration.borrow_mut().outputs = made;
-        }
-        let outputs = self.calibration.borrow().outputs.clone();
+        let outputs = self.baseline_outputs(devices, problem).map_err(Stop::Env)?;
         let words: Vec<u32> = specs.iter().map(|s| crate::checks::poison_nan(s.dtype)).collect();
         let fills: Vec<Work> = outputs
             .iter()

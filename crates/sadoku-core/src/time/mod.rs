@@ -31,7 +31,7 @@ use crate::checks::accuracy::Tolerance;
 use crate::device::{Precision, Work};
 use crate::events::Observer;
 use crate::judge::{Arena, Devices, Prepared, Stop, Truth};
-use crate::problem::{Role, Sizes};
+use crate::problem::Sizes;
 use crate::seeds::Seeds;
 use crate::stats::Summary;
 pub use dispute::ClockCheck;
@@ -390,19 +390,7 @@ pub(crate) fn measure(
         fresh_baseline: Vec::new(),
     };
     let result = (|| {
-        for spec in problem.buffers(sizes).iter().filter(|b| b.role == Role::Output) {
-            // Whole words: a 16-bit output of odd length is still filled with 32-bit poison.
-            let bytes = spec.bytes().div_ceil(4).max(1) * 4;
-            // A Python baseline writes them from its own process (and so does a KernelBench
-            // Model's calibration, into the same buffers): shareable there, judge-only else.
-            let b = if problem.baseline_in_python() || problem.torch().is_some() {
-                devices.reference.alloc_shared(bytes)?
-            } else {
-                devices.reference.alloc(bytes)?
-            };
-            sampler.baseline_outputs.push(b);
-        }
-        sampler.truth.lend_calibration_outputs(&sampler.baseline_outputs);
+        sampler.baseline_outputs = sampler.truth.baseline_outputs(devices, problem)?;
         if problem.baseline_in_python() {
             if devices.model.is_none() {
                 sampler.baseline_missing = Some(if problem.torch().is_some() {
@@ -435,9 +423,6 @@ pub(crate) fn measure(
     sampler.truth.release(devices);
     for set in std::mem::take(&mut sampler.sets) {
         set.release(devices);
-    }
-    for b in std::mem::take(&mut sampler.baseline_outputs) {
-        devices.reference.free(b);
     }
     let mut timing = result?;
     if let Some((memo, memo_key)) = memo {
