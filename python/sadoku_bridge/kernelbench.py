@@ -281,9 +281,9 @@ def _stats_sample(tensor: torch.Tensor, structure: str) -> torch.Tensor:
     if structure == "diagonal":
         return m.diagonal()
     keep = (
-        torch.ones(rows, cols, dtype=torch.bool).triu()
+        torch.ones(rows, cols, dtype=torch.bool, device=m.device).triu()
         if structure == "upper"
-        else torch.ones(rows, cols, dtype=torch.bool).tril()
+        else torch.ones(rows, cols, dtype=torch.bool, device=m.device).tril()
     )
     return m[keep]
 
@@ -368,15 +368,28 @@ def _tensor_entries(named: Sequence[tuple[str, torch.Tensor]], where: str) -> li
     return entries
 
 
-def describe(problem: Problem, seed: int) -> dict[str, Any]:
+def describe(problem: Problem, seed: int, device: torch.device | None = None) -> dict[str, Any]:
     """Describe a problem's inputs, parameters, buffers and outputs as JSON data.
 
-    Seeds torch, calls ``get_init_inputs()`` then ``get_inputs()``, builds the model on the CPU and
-    runs it once in the original dtypes (so the outputs' dtypes are the ones the problem really
-    produces). Tensor inputs get a ``structure`` (see :func:`detect_structure`) and a
-    ``distribution`` (see :func:`infer_distribution`); each input and scalar carries its
-    ``index`` among the forward arguments.
+    Seeds torch, calls ``get_init_inputs()`` then ``get_inputs()``, builds the model and runs it
+    once in the original dtypes (so the outputs' dtypes are the ones the problem really produces).
+    Tensor inputs get a ``structure`` (see :func:`detect_structure`) and a ``distribution`` (see
+    :func:`infer_distribution`); each input and scalar carries its ``index`` among the forward
+    arguments.
+
+    On the CPU, or with ``device`` (a GPU the judge lent), all of it on that device: the file's
+    factory calls draw there, the model is built there and the statistics are taken there. At
+    KernelBench's sizes (1.6 G floats an input) the CPU took 20-27 s a file, most of it drawing
+    and running the Model. The values differ from the CPU's (another generator), not what they
+    are drawn from, and a description says only the latter.
     """
+    if device is None or device.type == "cpu":
+        return _describe(problem, seed, torch.device("cpu"))
+    with device:
+        return _describe(problem, seed, device)
+
+
+def _describe(problem: Problem, seed: int, device: torch.device) -> dict[str, Any]:
     where = str(problem.path)
     torch.manual_seed(seed)
     try:
@@ -384,8 +397,8 @@ def describe(problem: Problem, seed: int) -> dict[str, Any]:
         inputs = list(problem.get_inputs())
     except Exception as exc:
         raise ProblemError(f"{where}: get_init_inputs()/get_inputs() raised {type(exc).__name__}: {exc}") from exc
-    inputs = [x.cpu() if isinstance(x, torch.Tensor) else x for x in inputs]
-    model = build_model(problem, init_inputs, seed)
+    inputs = [x.to(device) if isinstance(x, torch.Tensor) else x for x in inputs]
+    model = build_model(problem, init_inputs, seed, device=device)
     names = forward_input_names(problem.Model, len(inputs))
 
     tensors, scalars = [], []
@@ -429,6 +442,7 @@ def describe(problem: Problem, seed: int) -> dict[str, Any]:
             {"name": f"out{i}", "dtype": dtype_name(t.dtype, f"{where}: output {i}"), "shape": list(t.shape)}
             for i, t in enumerate(outputs)
         ],
+        "described_on": device.type,
     }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import json
 import math
 import sys
@@ -13,6 +16,8 @@ import torch
 from sadoku_bridge import kernelbench as kb
 
 from .support import INVALID, problem_path
+
+describe = importlib.import_module("sadoku_bridge.describe")  # the package's `describe` is a function
 
 
 class LoadProblemTest(unittest.TestCase):
@@ -150,6 +155,70 @@ class DescribeTest(unittest.TestCase):
                 return xs[0]
 
         self.assertEqual(kb.forward_input_names(Varargs, 2), ["x0", "x1"])
+
+
+class DescribeOnALentDeviceTest(unittest.TestCase):
+    """``python -m sadoku_bridge.describe --lease``: the protocol with the judge, and the CPU as
+    the fallback whatever fails on the lent device (CUDA itself is exercised on a GPU only)."""
+
+    def run_describe(self, path: Path, answer: str) -> tuple[list[str], str, int]:
+        import subprocess
+
+        ran = subprocess.run(
+            [sys.executable, "-s", "-m", "sadoku_bridge.describe", str(path), "--seed", "3", "--lease"],
+            input=answer + "\n",
+            capture_output=True,
+            text=True,
+            cwd=Path(kb.__file__).resolve().parent.parent,
+            timeout=120,
+        )
+        return ran.stdout.splitlines(), ran.stderr, ran.returncode
+
+    def assert_protocol(self, lines: list[str]) -> dict:
+        self.assertEqual(lines[:2], [describe.ASK, describe.DONE], "asked first, done before the description")
+        self.assertEqual(len(lines), 3, lines)
+        return json.loads(lines[2])
+
+    def test_told_cpu_it_describes_on_the_cpu(self) -> None:
+        lines, stderr, code = self.run_describe(problem_path("trimm"), "cpu")
+        self.assertEqual(code, 0, stderr)
+        own = kb.describe(kb.load_problem(problem_path("trimm")), seed=3)
+        lent = self.assert_protocol(lines)
+        self.assertEqual(lent["described_on"], "cpu")
+        self.assertEqual(lent["inputs"], own["inputs"])
+        self.assertNotIn("described on the CPU", stderr, "nothing failed: nothing to say")
+
+    def test_a_lent_device_describes_as_the_cpu_would(self) -> None:
+        # The CPU lent as if it were a GPU: the lent path end to end, the file's prints kept off
+        # the protocol.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "noisy.py"
+            path.write_text(problem_path("conv2d_bn").read_text() + '\nprint(\'{"not": "a description"}\')\n')
+            lines, stderr, code = self.run_describe(path, "cpu 1.0")
+            self.assertEqual(code, 0, stderr)
+            self.assertIn('{"not": "a description"}', stderr)
+            lent = self.assert_protocol(lines)
+            with contextlib.redirect_stdout(io.StringIO()):
+                own = kb.describe(kb.load_problem(path), seed=3)
+            for key in ("inputs", "scalars", "init_inputs", "outputs"):
+                self.assertEqual(lent[key], own[key], key)
+            self.assertEqual(lent["parameters"], own["parameters"])
+
+    def test_a_description_that_fails_on_the_lent_device_is_made_on_the_cpu_and_says_why(self) -> None:
+        # Nothing is read back from the meta device: the description fails there, as one with
+        # too little GPU memory or an operation with no CUDA kernel would.
+        lines, stderr, code = self.run_describe(problem_path("trimm"), "meta 0.4")
+        self.assertEqual(code, 0, stderr)
+        lent = self.assert_protocol(lines)
+        self.assertEqual(lent["described_on"], "cpu")
+        self.assertEqual(lent["inputs"][0]["structure"], "lower")
+        self.assertIn("trimm.py: described on the CPU: on meta it raised", stderr)
+
+    def test_a_file_that_is_no_problem_still_gives_the_device_back(self) -> None:
+        lines, stderr, code = self.run_describe(INVALID / "no_get_inputs.py", "cpu 1.0")
+        self.assertEqual(code, 1)
+        self.assertIn("get_inputs", stderr)
+        self.assertEqual(lines, [describe.ASK, describe.DONE])
 
 
 class DistributionTest(unittest.TestCase):

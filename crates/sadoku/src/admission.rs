@@ -101,7 +101,22 @@ impl Admission {
         self.enter(None)
     }
 
+    /// Admit work holding `share` of the card's whole memory (a problem described on it), if it
+    /// fits within `within`; None if it does not by then. With the card's memory unknown, at once
+    /// (and counted as nothing).
+    pub fn share(&self, share: f64, within: std::time::Duration) -> Option<Ticket<'_>> {
+        let bytes = {
+            let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            s.capacity.map_or(0, |c| (c as f64 / USABLE * share) as u64)
+        };
+        self.enter_by(Some(bytes), Some(std::time::Instant::now() + within))
+    }
+
     fn enter(&self, bytes: Option<u64>) -> Ticket<'_> {
+        self.enter_by(bytes, None).expect("no deadline: admitted in the end")
+    }
+
+    fn enter_by(&self, bytes: Option<u64>, deadline: Option<std::time::Instant>) -> Option<Ticket<'_>> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let capacity = s.capacity.unwrap_or(u64::MAX);
@@ -116,9 +131,15 @@ impl Admission {
                 s.next += 1;
                 s.used = s.used.saturating_add(want);
                 s.live.push((id, shared.clone()));
-                return Ticket { admission: self, id, bytes: want, shared };
+                return Some(Ticket { admission: self, id, bytes: want, shared });
             }
-            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+            s = match deadline {
+                None => self.changed.wait(s).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.checked_duration_since(std::time::Instant::now())?;
+                    self.changed.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
         }
     }
 
@@ -282,6 +303,29 @@ mod tests {
         assert!(!waits_for(small, || a.alone().shared()));
         let alone = a.alone();
         assert!(!waits_for(alone, || a.admit(GIB).shared()), "a review beside one that has the card alone");
+    }
+
+    #[test]
+    fn a_share_for_describing_is_taken_when_it_fits_and_given_up_after_its_wait() {
+        let a = card(80);
+        // 40 % of 80 GiB is 32 GiB: beside 30 GiB of reviews it fits the 68 usable.
+        let review = a.admit(30 * GIB);
+        let share = a.share(0.4, Duration::ZERO).expect("32 GiB beside 30 of 68");
+        assert!(share.shared() && review.shared());
+        // Another 32 GiB does not fit beside 62: not within a short wait...
+        let started = std::time::Instant::now();
+        assert!(a.share(0.4, Duration::from_millis(200)).is_none());
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        // ...and does once the first share has gone within its wait.
+        assert!(waits_for(share, || a.share(0.4, Duration::from_secs(5)).is_some_and(|t| t.shared())));
+        // While it is held, a review that needs the rest waits.
+        let held = a.share(0.4, Duration::ZERO).expect("32 GiB beside 30");
+        drop(review);
+        assert!(!waits_for(held, || a.admit(60 * GIB).shared()));
+        // With the card's memory unknown, a share is taken at once and counted as nothing.
+        let unknown = Admission::default();
+        let _review = unknown.admit(1000 * GIB);
+        assert!(unknown.share(0.4, Duration::ZERO).is_some());
     }
 
     #[test]

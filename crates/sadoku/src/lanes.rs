@@ -56,6 +56,8 @@ pub struct Gates {
     cards: Vec<Card>,
     /// Why there are none: no GPU, or a `--gpus` that names none there is.
     error: Option<String>,
+    /// The card the next loan ([`Gates::lend`]) is asked of first.
+    next_loan: std::sync::atomic::AtomicUsize,
 }
 
 /// One GPU of the batch: its gate, the baselines measured on it, and the reviews admitted to its
@@ -81,8 +83,9 @@ impl Gates {
                     })
                     .collect(),
                 error: None,
+                next_loan: Default::default(),
             },
-            Err(e) => Gates { cards: Vec::new(), error: Some(e.to_string()) },
+            Err(e) => Gates { cards: Vec::new(), error: Some(e.to_string()), next_loan: Default::default() },
         }
     }
 
@@ -121,6 +124,35 @@ impl Gates {
     /// every core busy for seconds: never while any GPU of the batch is timed.
     pub fn host(&self) -> Vec<RwLockReadGuard<'_, ()>> {
         self.cards.iter().map(|c| c.gate.shared()).collect()
+    }
+}
+
+/// The share of a card's memory a problem is described in ([`Gates`] as a
+/// [`crate::python_sandbox::Lender`]): KernelBench's largest inputs and outputs (1.6 G floats
+/// each) fit with room for the file's temporaries; a description that needs more is made on
+/// the CPU.
+pub const DESCRIBE_SHARE: f64 = 0.4;
+
+/// How long a description waits for a card's memory before it is made on the CPU.
+pub const DESCRIBE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The batch's GPUs lend themselves to describing problems: [`DESCRIBE_SHARE`] of a card's
+/// memory admitted beside its reviews, and its gate held as verification holds it (no timing on
+/// the card until the description is done with it). The cards take turns.
+impl crate::python_sandbox::Lender for Gates {
+    fn lend(&self) -> Option<crate::python_sandbox::Loan<'_>> {
+        if self.cards.is_empty() {
+            return None;
+        }
+        let first = self.next_loan.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let card = &self.cards[first % self.cards.len()];
+        let ticket = card.memory.share(DESCRIBE_SHARE, DESCRIBE_WAIT)?;
+        let gate = card.gate.shared();
+        Some(crate::python_sandbox::Loan {
+            device: format!("cuda:{}", card.gpu),
+            share: DESCRIBE_SHARE,
+            held: Box::new((gate, ticket)),
+        })
     }
 }
 

@@ -266,17 +266,61 @@ pub struct Ran {
 
 /// Start `cmd` (from [`command`]), wait at most `deadline`, then kill its whole process group.
 pub fn run_to_end(cmd: std::process::Command, deadline: std::time::Duration) -> Result<Ran> {
-    run(cmd, deadline, false)
+    run(cmd, deadline, false, None)
 }
 
 /// [`run_to_end`] for host work that may go on beside reviews (a build, describing a problem):
 /// its process group is stopped while any card is timed (see [`crate::host_work`]).
 pub fn run_as_host_work(cmd: std::process::Command, deadline: std::time::Duration) -> Result<Ran> {
-    run(cmd, deadline, true)
+    run(cmd, deadline, true, None)
 }
 
-fn run(mut cmd: std::process::Command, deadline: std::time::Duration, host_work: bool) -> Result<Ran> {
+/// [`run_as_host_work`] for a worker that may ask for a GPU (`python -m sadoku_bridge.describe
+/// --lease`): a line [`ASK`] on its stdout is answered on its stdin with what `lender` lends
+/// (`DEVICE SHARE`, or `cpu`), held until the worker says [`DONE`] or ends. Those two lines are
+/// not part of [`Ran::stdout`].
+pub fn run_as_host_work_lent(
+    cmd: std::process::Command,
+    deadline: std::time::Duration,
+    lender: &dyn Lender,
+) -> Result<Ran> {
+    run(cmd, deadline, true, Some(lender))
+}
+
+/// What a worker asking for a GPU writes on a line of its stdout.
+pub const ASK: &str = "sadoku-describe: lease a GPU?";
+/// What it writes when it no longer touches the GPU.
+pub const DONE: &str = "sadoku-describe: done with the GPU";
+
+/// A GPU lent to a worker for part of its work: the device as PyTorch names it, the share of
+/// its memory set aside, and what holds the card meanwhile (its memory admitted, its timings
+/// held off) until the loan is dropped.
+pub struct Loan<'a> {
+    pub device: String,
+    pub share: f64,
+    pub held: Box<dyn Held + 'a>,
+}
+
+/// Anything a [`Loan`] keeps until it is dropped (guards, tickets).
+pub trait Held {}
+impl<T> Held for T {}
+
+/// Who lends GPUs to workers that ask ([`run_as_host_work_lent`]).
+pub trait Lender: Sync {
+    /// A GPU now or after a bounded wait, or none (the worker works on the CPU).
+    fn lend(&self) -> Option<Loan<'_>>;
+}
+
+fn run(
+    mut cmd: std::process::Command,
+    deadline: std::time::Duration,
+    host_work: bool,
+    lender: Option<&dyn Lender>,
+) -> Result<Ran> {
     use std::io::Read;
+    if lender.is_some() {
+        cmd.stdin(std::process::Stdio::piped());
+    }
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -284,33 +328,84 @@ fn run(mut cmd: std::process::Command, deadline: std::time::Duration, host_work:
         .map_err(|e| anyhow!("cannot start a Python worker: {e}"))?;
     let leader = child.id();
     let registered = host_work.then(|| crate::host_work::register(leader));
-    // One reader per pipe: a worker that fills one while the other is read cannot block.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-    let until = std::time::Instant::now() + deadline;
-    let mut status = None;
-    while std::time::Instant::now() < until {
-        if let Some(s) = child.try_wait()? {
-            status = Some(s);
-            break;
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    std::thread::scope(|scope| {
+        // One reader per pipe: a worker that fills one while the other is read cannot block.
+        let stdout = scope.spawn(move || answer_lines(stdout, stdin, lender));
+        let stderr = scope.spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stderr.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        });
+        let until = std::time::Instant::now() + deadline;
+        let mut status = None;
+        let mut lost = None;
+        while std::time::Instant::now() < until {
+            match child.try_wait() {
+                Ok(Some(s)) => {
+                    status = Some(s);
+                    break;
+                }
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                // Killed and reaped below; the readers end with it.
+                Err(e) => {
+                    lost = Some(e);
+                    break;
+                }
+            }
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        drop(registered);
+        let left_running = group_members(leader).len();
+        crate::child::kill_group(leader);
+        let _ = child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let alive_after_kill = group_members(leader).len();
+        let text = |h: std::thread::ScopedJoinHandle<'_, String>| h.join().unwrap_or_default();
+        let (stdout, stderr) = (text(stdout), text(stderr));
+        if let Some(e) = lost {
+            return Err(anyhow!("lost track of a Python worker: {e}"));
+        }
+        Ok(Ran { status, stdout, stderr, left_running, alive_after_kill })
+    })
+}
+
+/// A worker's stdout, read to its end; with a lender, [`ASK`] lines answered and the loan held
+/// until [`DONE`] (or the end).
+fn answer_lines(
+    stdout: std::process::ChildStdout,
+    mut stdin: Option<std::process::ChildStdin>,
+    lender: Option<&dyn Lender>,
+) -> String {
+    use std::io::{BufRead, Write};
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut text = Vec::new();
+    let mut line = Vec::new();
+    let mut loan = None;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let said = String::from_utf8_lossy(&line);
+        match (lender, said.trim_end()) {
+            (Some(lender), ASK) => {
+                drop(loan.take());
+                loan = lender.lend();
+                let answer = loan.as_ref().map_or_else(|| "cpu".to_string(), |l| format!("{} {}", l.device, l.share));
+                if let Some(pipe) = stdin.as_mut() {
+                    // A worker that has gone reads nothing: its end is seen on stdout.
+                    let _ = writeln!(pipe, "{answer}").and_then(|()| pipe.flush());
+                }
+            }
+            (Some(_), DONE) => loan = None,
+            _ => text.extend_from_slice(&line),
+        }
     }
-    drop(registered);
-    let left_running = group_members(leader).len();
-    crate::child::kill_group(leader);
-    let _ = child.wait();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let alive_after_kill = group_members(leader).len();
-    let text = |h: std::thread::JoinHandle<String>| h.join().unwrap_or_default();
-    Ok(Ran { status, stdout: text(stdout), stderr: text(stderr), left_running, alive_after_kill })
+    drop(loan);
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// The live (not zombie) processes of the process group `leader` leads.
@@ -332,6 +427,7 @@ fn group_members(leader: u32) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
 
     use super::*;
 
@@ -346,5 +442,84 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(a.parent().unwrap()), 0o711, "traversable, not listable");
         assert_eq!(mode(&a), 0o700);
+    }
+
+    /// Lends `cuda:7` (or nothing) and records what the worker did while the loan was held.
+    struct Stub {
+        lend: bool,
+        lent: std::sync::atomic::AtomicUsize,
+        held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    struct Holding(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for Holding {
+        fn drop(&mut self) {
+            self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl Lender for Stub {
+        fn lend(&self) -> Option<Loan<'_>> {
+            self.lent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.lend.then(|| {
+                self.held.store(true, std::sync::atomic::Ordering::SeqCst);
+                Loan { device: "cuda:7".into(), share: 0.4, held: Box::new(Holding(self.held.clone())) }
+            })
+        }
+    }
+
+    /// A worker (here a shell) that asks, says what it got and whether the loan is held while
+    /// it works (a file the test watches), says it is done, then works on and writes its result.
+    fn asking_worker(dir: &Path) -> std::process::Command {
+        let script = format!(
+            "echo 'printed by the file'; echo '{ASK}'; read answer; echo \"got $answer\"; \
+             touch {dir}/working; sleep 0.3; echo '{DONE}'; sleep 0.3; touch {dir}/after; sleep 0.3; echo '{{\"ok\": 1}}'",
+            dir = dir.display()
+        );
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", &script]).process_group(0);
+        cmd
+    }
+
+    #[test]
+    fn a_worker_that_asks_is_lent_a_gpu_until_it_says_it_is_done_and_the_protocol_is_not_its_output() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().unwrap();
+        let stub = Stub { lend: true, lent: Default::default(), held: Default::default() };
+        let watch = |name: &str| {
+            let path = dir.path().join(name);
+            let held = stub.held.clone();
+            std::thread::spawn(move || {
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while !path.exists() && std::time::Instant::now() < until {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                held.load(SeqCst)
+            })
+        };
+        let (working, after) = (watch("working"), watch("after"));
+        let ran = run_as_host_work_lent(asking_worker(dir.path()), std::time::Duration::from_secs(20), &stub).unwrap();
+        assert!(ran.status.unwrap().success(), "{}", ran.stderr);
+        assert_eq!(ran.stdout, "printed by the file\ngot cuda:7 0.4\n{\"ok\": 1}\n", "the two protocol lines left out");
+        assert_eq!(stub.lent.load(SeqCst), 1);
+        assert!(working.join().unwrap(), "the loan is held while the worker works on the GPU");
+        assert!(!after.join().unwrap(), "and given back when it says it is done, before it ends");
+        assert!(!stub.held.load(SeqCst));
+    }
+
+    #[test]
+    fn a_worker_that_asks_when_nothing_can_be_lent_is_told_cpu_and_one_that_does_not_ask_is_lent_nothing() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().unwrap();
+        let stub = Stub { lend: false, lent: Default::default(), held: Default::default() };
+        let ran = run_as_host_work_lent(asking_worker(dir.path()), std::time::Duration::from_secs(20), &stub).unwrap();
+        assert!(ran.stdout.contains("got cpu\n"), "{}", ran.stdout);
+        assert_eq!(stub.lent.load(SeqCst), 1);
+        let lend = Stub { lend: true, lent: Default::default(), held: Default::default() };
+        let mut quiet = std::process::Command::new("/bin/sh");
+        quiet.args(["-c", "echo done"]).process_group(0);
+        let ran = run_as_host_work_lent(quiet, std::time::Duration::from_secs(20), &lend).unwrap();
+        assert_eq!((ran.stdout.as_str(), lend.lent.load(SeqCst)), ("done\n", 0));
     }
 }

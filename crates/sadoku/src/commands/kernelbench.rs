@@ -31,7 +31,7 @@ pub fn describe(args: KernelbenchDescribeArgs) -> Result<u8> {
                 while !hopeless.load(std::sync::atomic::Ordering::SeqCst) {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let Some(file) = args.files.get(i) else { break };
-                    let described = crate::kernelbench::describe(file, &python, &bridge, args.sandbox, args.seed);
+                    let described = crate::kernelbench::describe(file, &python, &bridge, args.sandbox, args.seed, None);
                     match &described {
                         Err(e) if fatal(&e.to_string()) => hopeless.store(true, std::sync::atomic::Ordering::SeqCst),
                         Err(e) => eprintln!("sadoku: {e}"),
@@ -209,7 +209,14 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
     }
     let compile = args.torch_compile.as_deref();
     let registry = std::sync::Mutex::new(registry);
-    let describer = Describer::new(files, &registry, &python, &bridge, args.review.judging.sandbox, compile);
+    let gates = crate::lanes::Gates::new(if matched.iter().any(|m| m.problem.is_some()) {
+        crate::review::gpus(backend, &args.review.judging)
+    } else {
+        Ok(Vec::new())
+    });
+    // Problems are described on the batch's GPUs, each holding its card as verification does.
+    let lender = (backend.python_device() == "cuda").then_some(&gates as &dyn crate::python_sandbox::Lender);
+    let describer = Describer::new(files, &registry, &python, &bridge, args.review.judging.sandbox, compile, lender);
     let lines = crate::progress::Progress::lines_only();
     // The first problem here and now: a missing Python or PyTorch is said before anything else.
     if describer.describe_next(&lines) {
@@ -219,11 +226,6 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
             }
         }
     }
-    let gates = crate::lanes::Gates::new(if matched.iter().any(|m| m.problem.is_some()) {
-        crate::review::gpus(backend, &args.review.judging)
-    } else {
-        Ok(Vec::new())
-    });
     let describers = args.review.judging.build_jobs.map_or(4, usize::from).clamp(1, 4);
     let plan = crate::backend::PythonPlan {
         python: python.clone(),

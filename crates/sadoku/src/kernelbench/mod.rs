@@ -17,6 +17,7 @@ use sadoku_core::problem::{Problem, Registry};
 use sadoku_core::report::CandidateReport;
 
 use crate::candidates::Loaded;
+use crate::python_sandbox::Lender;
 use crate::sandbox::Mode;
 
 mod summary;
@@ -75,6 +76,7 @@ fn run_confined(
     module: &str,
     args: &[&Path],
     extra: &[String],
+    lender: Option<&dyn Lender>,
 ) -> Result<String> {
     let temp = tempfile::Builder::new().prefix("sadoku-pyworker-").tempdir()?;
     let mut argv: Vec<std::ffi::OsString> = vec!["-s".into(), "-m".into(), module.into()];
@@ -89,6 +91,9 @@ fn run_confined(
         argv.push(copy.into_os_string());
     }
     argv.extend(extra.iter().map(Into::into));
+    if lender.is_some() {
+        argv.push("--lease".into());
+    }
     // A problem file's inputs, outputs and weights at full size: KernelBench's largest take
     // about 20 GiB in one process.
     let cmd = crate::python_sandbox::command_with(
@@ -102,7 +107,10 @@ fn run_confined(
     )?;
     let deadline = Duration::from_secs(300);
     // Host work beside reviews: stopped while a card is timed.
-    let ran = crate::python_sandbox::run_as_host_work(cmd, deadline)?;
+    let ran = match lender {
+        Some(lender) => crate::python_sandbox::run_as_host_work_lent(cmd, deadline, lender)?,
+        None => crate::python_sandbox::run_as_host_work(cmd, deadline)?,
+    };
     let Some(status) = ran.status else {
         return Err(anyhow!("the Python worker did not finish within {} s", deadline.as_secs()));
     };
@@ -124,14 +132,24 @@ fn run_confined(
 }
 
 /// A KernelBench problem file as data: its inputs (shape, dtype, structure, distribution),
-/// scalars, constructor arguments, parameters, buffers and outputs.
-pub fn describe(file: &Path, python: &Path, bridge: &Bridge, mode: Mode, seed: u64) -> Result<Value> {
+/// scalars, constructor arguments, parameters, buffers and outputs. Described on a GPU that
+/// `lender` lends when it does (at KernelBench's sizes the CPU took 20-27 s a file), else on the
+/// CPU; `described_on` says which.
+pub fn describe(
+    file: &Path,
+    python: &Path,
+    bridge: &Bridge,
+    mode: Mode,
+    seed: u64,
+    lender: Option<&dyn Lender>,
+) -> Result<Value> {
     if !file.is_file() {
         return Err(anyhow!("{}: no such file", file.display()));
     }
-    let out =
-        run_confined(python, bridge, mode, "sadoku_bridge.describe", &[file], &["--seed".into(), seed.to_string()])?;
-    let mut v: Value = serde_json::from_str(out.trim()).map_err(|e| anyhow!("unreadable description: {e}"))?;
+    let seed = ["--seed".to_string(), seed.to_string()];
+    let out = run_confined(python, bridge, mode, "sadoku_bridge.describe", &[file], &seed, lender)?;
+    let last = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut v: Value = serde_json::from_str(last.trim()).map_err(|e| anyhow!("unreadable description: {e}"))?;
     v["file"] = Value::String(file.display().to_string());
     Ok(v)
 }
@@ -242,7 +260,14 @@ pub fn load_problem(
     mode: Mode,
     compile: Option<&str>,
 ) -> Result<Arc<Problem>> {
-    Ok(registry.add(prepare_problem(file, python, bridge, mode, compile)?))
+    Ok(registry.add(prepare_problem(file, python, bridge, mode, compile, None)?.problem))
+}
+
+/// A KernelBench file's problem, described (in a confined Python process) but not registered.
+pub struct Prepared {
+    pub problem: Problem,
+    /// Whether it was described on a GPU (lent), not the CPU.
+    pub on_gpu: bool,
 }
 
 /// A KernelBench file's problem, described (in a confined Python process) but not registered.
@@ -252,15 +277,17 @@ pub fn prepare_problem(
     bridge: &Bridge,
     mode: Mode,
     compile: Option<&str>,
-) -> Result<Problem> {
+    lender: Option<&dyn Lender>,
+) -> Result<Prepared> {
     let source = std::fs::read_to_string(file).map_err(|e| anyhow!("{}: {e}", file.display()))?;
-    let description = describe(file, python, bridge, mode, 0)?;
+    let description = describe(file, python, bridge, mode, 0, lender)?;
+    let on_gpu = description["described_on"] == "cuda";
     let mut problem = sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
         .map_err(|m| anyhow!("{m}"))?;
     if let Some(c) = compile {
         problem = sadoku_core::problem::torch::with_compile(problem, c).map_err(|m| anyhow!("{m}"))?;
     }
-    Ok(problem)
+    Ok(Prepared { problem, on_gpu })
 }
 
 /// Whether describing failed for want of Python or PyTorch: then no problem can be judged.
@@ -280,6 +307,8 @@ pub struct Describer<'a> {
     bridge: &'a Bridge,
     mode: Mode,
     compile: Option<&'a str>,
+    /// The GPUs a problem may be described on.
+    lender: Option<&'a dyn Lender>,
 }
 
 #[derive(Default)]
@@ -298,6 +327,7 @@ impl<'a> Describer<'a> {
         bridge: &'a Bridge,
         mode: Mode,
         compile: Option<&'a str>,
+        lender: Option<&'a dyn Lender>,
     ) -> Describer<'a> {
         let done = vec![None; files.len()];
         Describer {
@@ -309,6 +339,7 @@ impl<'a> Describer<'a> {
             bridge,
             mode,
             compile,
+            lender,
         }
     }
 
@@ -334,10 +365,12 @@ impl<'a> Describer<'a> {
         };
         let file = &self.files[i];
         let started = std::time::Instant::now();
-        let prepared = prepare_problem(file, self.python, self.bridge, self.mode, self.compile);
+        let prepared = prepare_problem(file, self.python, self.bridge, self.mode, self.compile, self.lender);
         let result = match prepared {
-            Ok(problem) => {
-                progress.line(&format!("  described {} ({:.1} s)", file.display(), started.elapsed().as_secs_f64()));
+            Ok(Prepared { problem, on_gpu }) => {
+                let on = if on_gpu { ", on a GPU" } else { "" };
+                let seconds = started.elapsed().as_secs_f64();
+                progress.line(&format!("  described {} ({seconds:.1} s{on})", file.display()));
                 Ok(self.registry.lock().unwrap_or_else(|e| e.into_inner()).add(problem))
             }
             // No Python or no PyTorch: said once, by the caller.

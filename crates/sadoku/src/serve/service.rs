@@ -546,7 +546,8 @@ impl Service {
             return Err(format!("cannot write {}: {e}", path.display()));
         }
         // Host work, stopped while a card is timed (`crate::host_work`).
-        let prepared = crate::kernelbench::prepare_problem(&path, &k.python, &k.bridge, k.sandbox, None);
+        let prepared =
+            crate::kernelbench::prepare_problem(&path, &k.python, &k.bridge, k.sandbox, None, None).map(|p| p.problem);
         let result = prepared
             .map(|p| lock(&self.registry).add(p))
             .map_err(|e| format!("{e:#}").replace(&dir.display().to_string(), "").replace("//", "/"));
