@@ -57,7 +57,7 @@ _ENTRY_POINTS = (
     ("sadoku_trace_start", ctypes.c_void_p, [ctypes.c_char_p]),
     ("sadoku_trace_begin", ctypes.c_void_p, []),
     ("sadoku_trace_resets", ctypes.c_uint64, []),
-    ("sadoku_trace_finish", ctypes.c_void_p, [ctypes.c_uint32]),
+    ("sadoku_trace_finish", ctypes.c_void_p, [ctypes.c_uint32, ctypes.c_uint32]),
     ("sadoku_trace_free", None, [ctypes.c_void_p]),
 )
 
@@ -119,10 +119,11 @@ class Tracer:
         itself dropped them (to hide a kernel from its trace)."""
         return int(self._lib.sadoku_trace_resets())
 
-    def finish(self, marker: int) -> dict[str, Any]:
+    def finish(self, marker: int, copy: int = 0) -> dict[str, Any]:
         """The call's trace between the two 4-byte memsets of ``marker``, as the judge's ``Trace``
-        JSON."""
-        text = self._text(self._lib.sadoku_trace_finish(marker))
+        JSON; the worker's copy of the result, between two memsets of ``copy`` (not 0) on one
+        stream, left out."""
+        text = self._text(self._lib.sadoku_trace_finish(marker, copy))
         try:
             return json.loads(text or "")
         except ValueError:

@@ -711,6 +711,23 @@ class Worker:
         if spec["kind"] == "truth":
             self._write_truth(result, state["outputs"], state["scales"])
             return
+        if state["tracer"] is not None:
+            # The copy into the judge's buffers between two memsets of a value of its own: a
+            # strided result is copied by a kernel, the worker's and no call's (the tracer leaves
+            # out what runs between them on their stream; work anywhere else stays in the trace).
+            copy = state["marker"]
+            while copy == state["marker"]:
+                copy = random.getrandbits(32) | 1
+            state["copy_marker"] = copy
+            self._mark(copy)
+        self._copy_result(state, result, trusted)
+        if state.get("copy_marker"):
+            self._mark(state["copy_marker"])
+        if cuda:
+            _synchronize()
+
+    def _copy_result(self, state: dict[str, Any], result: Any, trusted: bool) -> None:
+        """The call's result into the judge's output buffers."""
         if trusted:
             # The eager baseline: the problem's own Model (a reshape may return a view of an input).
             for item, out in zip(kernelbench.as_outputs(result), state["outputs"]):
@@ -729,8 +746,6 @@ class Worker:
                 raise DeviceFailure(
                     {"Refused": {"kernel": "forward", "reason": r.reason, "evidence": r.evidence}}
                 ) from None
-        if cuda:
-            _synchronize()
 
     def _collect(self, state: dict[str, Any]) -> tuple[float, float]:
         """The call's trace and the worker's checks, after the judge holds the output (the
@@ -741,7 +756,7 @@ class Worker:
         if tracer is not None:
             # Every kernel, copy and memset of the call: the judge checks they lie between the
             # markers, and times the call by their span.
-            trace = tracer.finish(state["marker"])
+            trace = tracer.finish(state["marker"], state.get("copy_marker", 0))
             dropped = tracer.resets() - state["resets"]
             if dropped and not trusted:
                 raise DeviceFailure(

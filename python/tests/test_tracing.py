@@ -31,6 +31,7 @@ class FakeTracer(tracing.Tracer):
         self.clock = 1000
         self.reset_count = 0
         self.markers: list[int] = []
+        self.copies: list[int] = []
 
     def resets(self) -> int:
         return self.reset_count
@@ -40,9 +41,10 @@ class FakeTracer(tracing.Tracer):
         self.reset_count += 1
         return "CUPTI could not flush" if self.begin_fails else None
 
-    def finish(self, marker: int) -> dict[str, Any]:
+    def finish(self, marker: int, copy: int = 0) -> dict[str, Any]:
         self.log.append("finish")
         self.markers.append(marker)
+        self.copies.append(copy)
         opened = self.clock + 100
         closed = opened + 1000
         self.clock = closed
@@ -91,12 +93,16 @@ class TracedCall(unittest.TestCase):
         tracer = FakeTracer(log)
         w, work = loaded_worker(tracer, log)
         w.run(work, timed=True)
-        self.assertEqual(log, ["begin", "mark", "call", "mark", "finish"])
-        first, second = w.marks  # type: ignore[attr-defined]
+        # The call's window, then the worker's copy of its result into the judge's buffers
+        # between two memsets of another value, which the tracer is told to leave out.
+        self.assertEqual(log, ["begin", "mark", "call", "mark", "mark", "mark", "finish"])
+        first, second, copy_open, copy_close = w.marks  # type: ignore[attr-defined]
         self.assertEqual(first, second)
-        self.assertEqual(tracer.markers, [first])
+        self.assertEqual((copy_open, copy_close), (copy_open, copy_open))
+        self.assertNotEqual(copy_open, first)
+        self.assertEqual((tracer.markers, tracer.copies), ([first], [copy_open]))
         w.run(work, timed=True)
-        self.assertNotEqual(w.marks[2], first, "a fresh value for every call")  # type: ignore[attr-defined]
+        self.assertNotEqual(w.marks[4], first, "a fresh value for every call")  # type: ignore[attr-defined]
         w.marks.clear()  # type: ignore[attr-defined]
         w.run(work, timed=True)
         trace = w.trace()
@@ -115,7 +121,7 @@ class TracedCall(unittest.TestCase):
         w, work = loaded_worker(FakeTracer(log), log)
         w.flush = Flush()  # type: ignore[assignment]
         w.run(work, timed=True)
-        self.assertEqual(log, ["begin", "l2 flush", "mark", "call", "mark", "finish"])
+        self.assertEqual(log, ["begin", "l2 flush", "mark", "call", "mark", "mark", "mark", "finish"])
         # Untimed: neither the tracer nor the flush.
         log.clear()
         w.run(work, timed=False)
@@ -148,7 +154,7 @@ class TracedCall(unittest.TestCase):
         original = tracing.Tracer.finish
 
         def patching(*args: Any) -> Any:
-            tracing.Tracer.finish = lambda self, marker: {"Call": {"window_ns": [1, 2], "kernels": []}}
+            tracing.Tracer.finish = lambda self, marker, copy=0: {"Call": {"window_ns": [1, 2], "kernels": []}}
             return call(*args)
 
         w.modules[work[0]["Launch"]["module"]] = (spec, patching)

@@ -274,10 +274,10 @@ fn trials(
         let at = At::new(sizes, trial.clone());
         match judged {
             Ok(j) => {
-                let failed = j.inaccurate(&at);
+                let failed = j.inaccurate(&at, &candidate.problem);
                 records.push(record(j.accuracy));
-                if let Some(r) = failed {
-                    return Err(judge::reject(r));
+                if let Some(stop) = failed {
+                    return Err(stop);
                 }
             }
             Err(e) => return Err(e),

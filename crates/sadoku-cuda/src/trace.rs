@@ -423,8 +423,8 @@ pub fn finish(context: Option<u32>) -> Trace {
 /// End of a Python call's sample, after the worker's closing marker completed: every record since
 /// [`begin`] (all contexts: the process has one), the call's window read from the two marker
 /// memsets of value `marker` (see [`assemble_call`]).
-pub fn finish_call(marker: u32) -> Trace {
-    collected(|records, dropped| assemble_call(records, marker, dropped))
+pub fn finish_call(marker: u32, copy: u32) -> Trace {
+    collected(|records, dropped| assemble_call(records, marker, copy, dropped))
 }
 
 /// Flush and `assemble` what was collected. Kernel timestamps reach CUPTI asynchronously: if a
@@ -463,7 +463,13 @@ fn is_marker(r: &RawKernel, marker: u32) -> bool {
 /// is the judge's check (`checks::trace`). A call that issues a memset of the same value itself
 /// moves neither marker (the first and last are the worker's), and its own is timed like its other
 /// work.
-pub fn assemble_call(records: &[RawKernel], marker: u32, dropped: u64) -> Trace {
+///
+/// `copy` (not 0): the value of two more memsets the worker issues, after the window, around its
+/// own copy of the result into the judge's buffers. What ran between them on their stream is that
+/// copy (a strided result is copied by a kernel of PyTorch's), the worker's work and no call's: it
+/// is left out with them. Work on any other stream, or on theirs outside them, stays for the
+/// judge's check.
+pub fn assemble_call(records: &[RawKernel], marker: u32, copy: u32, dropped: u64) -> Trace {
     let unavailable = |why: String| Trace::Unavailable { why };
     if dropped > 0 {
         return unavailable(format!("CUPTI lost {dropped} record(s) of this call"));
@@ -483,10 +489,18 @@ pub fn assemble_call(records: &[RawKernel], marker: u32, dropped: u64) -> Trace 
     if open.end_ns > close.start_ns {
         return unavailable(format!("the call's marker memsets overlap ({} to {} ns)", open.end_ns, close.start_ns));
     }
+    let mut copies: Vec<&RawKernel> = records.iter().filter(|r| copy != 0 && is_marker(r, copy)).collect();
+    copies.sort_by_key(|r| (r.start_ns, r.end_ns));
+    let copying = |r: &RawKernel| match (copies.first(), copies.last()) {
+        (Some(from), Some(to)) if copies.len() >= 2 => {
+            is_marker(r, copy) || (r.stream == from.stream && r.start_ns >= from.end_ns && r.end_ns <= to.start_ns)
+        }
+        _ => false,
+    };
     let mut kernels: Vec<KernelRecord> = records
         .iter()
         .enumerate()
-        .filter(|&(i, r)| i != first && i != last && r.end_ns > open.end_ns)
+        .filter(|&(i, r)| i != first && i != last && r.end_ns > open.end_ns && !copying(r))
         .map(|(_, r)| r.record())
         .collect();
     kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
@@ -597,12 +611,14 @@ mod tests {
             mark(40, 50, 0xABCD),
             rec("[memset, 4096 B]", 200, 250, 7, 1),
         ];
-        let Trace::Call { window_ns, kernels } = assemble_call(&records, 0xABCD, 0) else { panic!() };
+        let Trace::Call { window_ns, kernels } = assemble_call(&records, 0xABCD, 0, 0) else { panic!() };
         assert_eq!(window_ns, (50, 450), "from the opening marker's end to the closing one's start");
         let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["[memcpy HtoD, 64 B]", "[memset, 4096 B]", "own_kernel"]);
         assert_eq!(kernels[2].stream, 9);
-        let Trace::Call { kernels, .. } = assemble_call(&[mark(40, 50, 1), mark(450, 460, 1)], 1, 0) else { panic!() };
+        let Trace::Call { kernels, .. } = assemble_call(&[mark(40, 50, 1), mark(450, 460, 1)], 1, 0, 0) else {
+            panic!()
+        };
         assert!(kernels.is_empty());
     }
 
@@ -615,36 +631,63 @@ mod tests {
             mark(450, 460, 9),
             rec("late", 600, 700, 8, 1),
         ];
-        let Trace::Call { window_ns, kernels } = assemble_call(&records, 9, 0) else { panic!() };
+        let Trace::Call { window_ns, kernels } = assemble_call(&records, 9, 0, 0) else { panic!() };
         assert_eq!(window_ns, (50, 450));
         let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["straddles", "late"]);
     }
 
     #[test]
+    fn the_workers_copy_of_the_result_between_its_copy_markers_is_left_out_and_nothing_else_is() {
+        let records = vec![
+            mark(40, 50, 9),
+            rec("call", 60, 400, 7, 1),
+            mark(450, 460, 9),
+            mark(470, 480, 5),
+            // The worker's copy of a strided result: a kernel of PyTorch's, on the markers' stream.
+            rec("direct_copy_kernel", 490, 590, 7, 1),
+            mark(600, 610, 5),
+            // During the copy on another stream, and after it on the same one: not the copy.
+            rec("beside", 500, 520, 8, 1),
+            rec("after", 620, 700, 7, 1),
+        ];
+        let names = |copy: u32| -> Vec<String> {
+            let Trace::Call { kernels, .. } = assemble_call(&records, 9, copy, 0) else { panic!() };
+            kernels.into_iter().map(|k| k.name).collect()
+        };
+        assert_eq!(names(5), ["call", "beside", "after"]);
+        // Without the copy's value every record stays (and the judge finds the copy late).
+        assert_eq!(names(0), ["call", "[memset, 4 B]", "direct_copy_kernel", "beside", "[memset, 4 B]", "after"]);
+        // One copy marker delimits nothing.
+        let one: Vec<RawKernel> = records.iter().filter(|r| r.start_ns != 600).cloned().collect();
+        let Trace::Call { kernels, .. } = assemble_call(&one, 9, 5, 0) else { panic!() };
+        assert!(kernels.iter().any(|k| k.name == "direct_copy_kernel"));
+    }
+
+    #[test]
     fn a_call_that_issues_the_marker_itself_moves_neither_end_of_the_window() {
         // The call learnt the value and issues it in the middle: timed like its other work.
         let records = vec![mark(40, 50, 3), rec("k", 100, 200, 7, 1), mark(210, 220, 3), mark(450, 460, 3)];
-        let Trace::Call { window_ns, kernels } = assemble_call(&records, 3, 0) else { panic!() };
+        let Trace::Call { window_ns, kernels } = assemble_call(&records, 3, 0, 0) else { panic!() };
         assert_eq!(window_ns, (50, 450));
         assert_eq!(kernels.len(), 2);
         // Another value, or another size, is no marker.
         let mut other = mark(40, 50, 4);
         other.memset = Some((4, 8));
         let records = vec![mark(40, 50, 4), other, rec("k", 100, 200, 7, 1), mark(450, 460, 5)];
-        assert!(matches!(assemble_call(&records, 4, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
+        assert!(matches!(assemble_call(&records, 4, 0, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
     }
 
     #[test]
     fn a_call_with_lost_or_torn_records_or_no_markers_is_untraced() {
         let ok = vec![mark(40, 50, 1), rec("k", 100, 200, 7, 1), mark(450, 460, 1)];
-        assert!(matches!(assemble_call(&ok, 1, 2), Trace::Unavailable { why } if why.contains("lost 2")));
-        assert!(matches!(assemble_call(&ok, 2, 0), Trace::Unavailable { why } if why.contains("0 of 2")));
-        assert!(matches!(assemble_call(&ok[..2], 1, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
+        assert!(matches!(assemble_call(&ok, 1, 0, 2), Trace::Unavailable { why } if why.contains("lost 2")));
+        assert!(matches!(assemble_call(&ok, 2, 0, 0), Trace::Unavailable { why } if why.contains("0 of 2")));
+        assert!(matches!(assemble_call(&ok[..2], 1, 0, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
         let overlapping = vec![mark(40, 500, 1), mark(450, 460, 1)];
-        assert!(matches!(assemble_call(&overlapping, 1, 0), Trace::Unavailable { why } if why.contains("overlap")));
+        assert!(matches!(assemble_call(&overlapping, 1, 0, 0), Trace::Unavailable { why } if why.contains("overlap")));
         let torn = vec![mark(40, 50, 1), rec("k", 100, 0, 7, 1), mark(450, 460, 1)];
-        assert!(matches!(assemble_call(&torn, 1, 0), Trace::Unavailable { why } if why.contains("incomplete")));
+        assert!(matches!(assemble_call(&torn, 1, 0, 0), Trace::Unavailable { why } if why.contains("incomplete")));
         assert_eq!(copy_kind(8), "DtoD");
         assert_eq!(copy_kind(42), "unknown");
     }

@@ -11,9 +11,11 @@
 //!    two-kernel l2norm spanned 0.62 ms for 0.30 ms of kernels);
 //! 3. the call, a synchronisation of the whole device, the stop event; then the same memset again
 //!    (the closing marker), waited for;
-//! 4. `sadoku_trace_finish(marker)`: every kernel, copy and memset between the markers, on any
-//!    stream, and anything after them, as the JSON of `sadoku_core::device::Trace` (`Call`, or
-//!    `Unavailable` with the reason); see `sadoku_cuda::trace::assemble_call`.
+//! 4. `sadoku_trace_finish(marker, copy)`: every kernel, copy and memset between the markers, on any
+//!    stream, and anything after them but the worker's own copy of the result into the judge's
+//!    buffers (between two memsets of value `copy` on one stream; 0: none), as the JSON of
+//!    `sadoku_core::device::Trace` (`Call`, or `Unavailable` with the reason); see
+//!    `sadoku_cuda::trace::assemble_call`.
 //!
 //! Strings returned are the library's, freed with `sadoku_trace_free`. Nothing here panics across
 //! the boundary: every failure is a string.
@@ -76,10 +78,11 @@ pub extern "C" fn sadoku_trace_resets() -> u64 {
     RESETS.load(Ordering::SeqCst)
 }
 
-/// The JSON of the call's `Trace`, between the worker's two memsets of value `marker`.
+/// The JSON of the call's `Trace`, between the worker's two memsets of value `marker`, its copy
+/// between two of value `copy` left out (0: no copy markers).
 #[unsafe(no_mangle)]
-pub extern "C" fn sadoku_trace_finish(marker: u32) -> *mut c_char {
-    let trace = std::panic::catch_unwind(|| trace::finish_call(marker))
+pub extern "C" fn sadoku_trace_finish(marker: u32, copy: u32) -> *mut c_char {
+    let trace = std::panic::catch_unwind(|| trace::finish_call(marker, copy))
         .unwrap_or_else(|_| Trace::Unavailable { why: "sadoku's tracer panicked".into() });
     owned(serde_json::to_string(&trace).unwrap_or_else(|e| {
         format!(r#"{{"Unavailable":{{"why":"the trace could not be written: {}"}}}}"#, e.to_string().replace('"', "'"))
@@ -121,7 +124,7 @@ mod tests {
         let why = take(sadoku_trace_begin()).expect("begin fails without a tracer");
         assert!(why.contains("never set up"), "{why}");
         assert_eq!(sadoku_trace_resets(), before + 1, "every begin is counted, even a failed one");
-        let json = take(sadoku_trace_finish(1)).unwrap();
+        let json = take(sadoku_trace_finish(1, 0)).unwrap();
         let trace: Trace = serde_json::from_str(&json).unwrap();
         assert!(matches!(trace, Trace::Unavailable { why } if why.contains("never set up")), "{json}");
 

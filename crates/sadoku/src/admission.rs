@@ -159,11 +159,11 @@ impl Admission {
     /// [`Minimum`] is more than the card's usable memory (known once a lane opened the card).
     pub fn too_small(&self, gpu: usize, candidate: &Candidate, sizes: Option<&Sizes>) -> Option<String> {
         let capacity = self.state.lock().unwrap_or_else(|e| e.into_inner()).capacity?;
-        let need = Minimum::of(candidate, sizes);
+        let need = Minimum::of(candidate, sizes, (capacity as f64 / USABLE) as u64);
         (need.total() > capacity).then(|| {
             let mut parts = vec![format!("the judge's buffers {:.1}", gib(need.judge))];
             if need.truth > 0 {
-                parts.push(format!("the Model's float64 inputs and outputs {:.1}", gib(need.truth)));
+                parts.push(format!("the Model's process {:.1}", gib(need.truth)));
             }
             if need.candidate > 0 {
                 parts.push(format!("the candidate's outputs {:.1}", gib(need.candidate)));
@@ -183,29 +183,60 @@ impl Admission {
 /// What a review needs on its card at the least, bytes, by whose it is: nothing that any
 /// candidate could do without, so a review that needs more than the card's usable memory cannot
 /// be judged there, however good the candidate.
+///
+/// Counted as the judge allocates, not less: measured on an H100 (KernelBench's
+/// `5_Matrix_scalar_multiplication`, 4 GiB an input or output), the judge held 40.9 GiB (two
+/// rotating sets, not one), the Model's process 24.8 GiB (its float32 call beside the float64
+/// truth), and an honest candidate alone on the card then ran out and was rejected. A review
+/// counted so is NOT REVIEWED before anything runs instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Minimum {
-    /// The judge's own at the timed size: one set of the candidate's buffers, its copy of the
-    /// inputs, the fp64 truth and its error scale, the baseline's outputs.
+    /// The judge's own at the timed size: the sets rotated through timing (as many as
+    /// [`sadoku_core::time::set_count`] gives a set this large on this card, three at most),
+    /// its copy of the inputs, the fp64 truth and its error scale, the baseline's outputs.
     pub judge: u64,
-    /// A KernelBench Model's float64 run: its inputs and outputs in float64, in its process.
+    /// A KernelBench Model's process: its inputs and outputs in float64 (the truth) and in
+    /// their own dtypes (the baseline's call).
     pub truth: u64,
     /// A Python candidate's own outputs, in its process.
     pub candidate: u64,
 }
 
+/// A problem's tensors at one size, as [`Minimum`] counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tensors {
+    pub input_bytes: u64,
+    pub output_bytes: u64,
+    pub input_elements: u64,
+    pub output_elements: u64,
+}
+
 impl Minimum {
-    pub fn of(candidate: &Candidate, sizes: Option<&Sizes>) -> Minimum {
+    /// `memory_bytes`: the card's whole memory (what the number of sets is chosen by).
+    pub fn of(candidate: &Candidate, sizes: Option<&Sizes>, memory_bytes: u64) -> Minimum {
         let problem = &candidate.problem;
         let sizes = sizes.cloned().unwrap_or_else(|| problem.timed_sizes());
         let buffers = problem.buffers(&sizes);
         let role = |r: Role| buffers.iter().filter(move |b| b.role == r);
         let bytes = |r: Role| role(r).map(|b| b.bytes() as u64).sum::<u64>();
         let elements = |r: Role| role(r).map(|b| b.elements() as u64).sum::<u64>();
-        let (inputs, outputs) = (bytes(Role::Input), bytes(Role::Output));
-        let judge = 2 * inputs + 2 * outputs + 16 * elements(Role::Output);
-        let truth = if problem.torch().is_some() { 8 * (elements(Role::Input) + elements(Role::Output)) } else { 0 };
-        let candidate = if candidate.is_python() { outputs } else { 0 };
+        let tensors = Tensors {
+            input_bytes: bytes(Role::Input),
+            output_bytes: bytes(Role::Output),
+            input_elements: elements(Role::Input),
+            output_elements: elements(Role::Output),
+        };
+        Minimum::counted(tensors, problem.torch().is_some(), candidate.is_python(), memory_bytes)
+    }
+
+    /// [`Minimum::of`] from the tensors' sizes: `model`, a KernelBench problem (its Model's
+    /// process holds the truth); `python`, a Python candidate (its process holds its outputs).
+    pub fn counted(t: Tensors, model: bool, python: bool, memory_bytes: u64) -> Minimum {
+        let set = t.input_bytes + t.output_bytes;
+        let sets = (memory_bytes / 4 / set.max(1)).clamp(1, 3);
+        let judge = sets * set + t.input_bytes + t.output_bytes + 16 * t.output_elements;
+        let truth = if model { 8 * (t.input_elements + t.output_elements) + set } else { 0 };
+        let candidate = if python { t.output_bytes } else { 0 };
         Minimum { judge, truth, candidate }
     }
 
@@ -326,6 +357,29 @@ mod tests {
         let unknown = Admission::default();
         let _review = unknown.admit(1000 * GIB);
         assert!(unknown.share(0.4, Duration::ZERO).is_some());
+    }
+
+    #[test]
+    fn the_minimum_counts_what_the_judge_and_the_models_process_were_measured_to_hold() {
+        // KernelBench's 5_Matrix_scalar_multiplication on an H100 (81,559 MiB): 4 GiB in, 4 out.
+        let card = 81_559u64 << 20;
+        let t = Tensors { input_bytes: 4 * GIB, output_bytes: 4 * GIB, input_elements: GIB, output_elements: GIB };
+        let need = Minimum::counted(t, true, true, card);
+        // Measured: the judge 40.85 GiB, the Model's process 24.78, the candidate's outputs 4.
+        assert_eq!((need.judge / GIB, need.truth / GIB, need.candidate / GIB), (40, 24, 4));
+        assert!(need.total() > (card as f64 * USABLE) as u64, "more than the card's usable 67.3 GiB");
+        // On an H200's 141 GiB the judge rotates three sets, and the review fits.
+        let h200 = 143_771u64 << 20;
+        let need = Minimum::counted(t, true, true, h200);
+        assert_eq!(need.judge / GIB, 48);
+        assert!(need.total() < (h200 as f64 * USABLE) as u64);
+        // A native candidate of a problem with no Model: the judge's part alone.
+        let native = Minimum::counted(t, false, false, card);
+        assert_eq!((native.truth, native.candidate), (0, 0));
+        // Small tensors: at most three sets are counted.
+        let small =
+            Tensors { input_bytes: 4 << 20, output_bytes: 4 << 20, input_elements: 1 << 20, output_elements: 1 << 20 };
+        assert_eq!(Minimum::counted(small, false, false, card).judge, 3 * (8 << 20) + (8 << 20) + (16 << 20));
     }
 
     #[test]

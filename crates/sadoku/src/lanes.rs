@@ -286,9 +286,12 @@ pub fn run(
                     }
                     reference = None;
                     model = None;
-                    // A card short of memory for this problem's size says nothing of the next
-                    // candidate's: it is not counted towards stopping the batch.
-                    let sized = admission::out_of_memory(&e.to_string());
+                    // A card short of memory for this problem's size, or a problem that cannot
+                    // be judged in its class, says nothing of the next candidate's: it is not
+                    // counted towards stopping the batch.
+                    let text = e.to_string();
+                    let sized =
+                        admission::out_of_memory(&text) || text.contains(sadoku_core::checks::accuracy::UNJUDGEABLE);
                     if !sized && batch.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= FAILURES_IN_A_ROW {
                         batch.stop();
                     }

@@ -406,6 +406,14 @@ pub struct Accuracy {
     pub uncalibrated: Option<String>,
 }
 
+/// How a calibration says that the baseline itself was outside its output's class (and beyond
+/// [`calibrates_beyond_class`]): the start of its [`Calibrated::Unavailable`] reason.
+pub const BASELINE_OUTSIDE: &str = "the baseline's own normwise error";
+
+/// How a review's one-line reason begins when its problem cannot be judged in its class (see
+/// [`Accuracy::unjudgeable`]).
+pub const UNJUDGEABLE: &str = "cannot be judged in the";
+
 impl Accuracy {
     pub fn passes(&self) -> bool {
         self.nonfinite == 0 && self.over_bound == 0 && self.normwise <= self.normwise_limit
@@ -426,6 +434,30 @@ impl Accuracy {
         };
         self.uncalibrated = bounds.uncalibrated.clone();
         self
+    }
+
+    /// Why a failing output of `problem`'s says nothing of the candidate: the problem is a
+    /// KernelBench Model whose own float32 run, the honest implementation the problem defines, is
+    /// itself outside this output's class on the same inputs, beyond what calibration takes
+    /// ([`calibrates_beyond_class`]). No bound of the class then tells a right answer from a
+    /// wrong one (KernelBench's EfficientNetB2 at batch 2, BatchNorm on batch statistics of a
+    /// few values: its own float32 run 4.46e-1 from its float64 truth). The judge's own
+    /// measurement, never the candidate's: a candidate within the class is still accepted.
+    pub fn unjudgeable(&self, problem: &Problem) -> Option<String> {
+        let why = self.uncalibrated.as_deref()?;
+        if self.passes() || problem.torch().is_none() || !why.starts_with(BASELINE_OUTSIDE) {
+            return None;
+        }
+        Some(format!(
+            "`{}` {UNJUDGEABLE} {} class: {why} (its own Model, run in float32, against its float64 truth), \
+             and the {} class allows {:.0e}, so no bound tells a right answer from a wrong one on its inputs; \
+             the candidate's error was {:.2e}",
+            problem.name,
+            self.tolerance,
+            self.tolerance,
+            self.tolerance.tolerance().normwise,
+            self.normwise
+        ))
     }
 
     /// The normwise error as a multiple of the baseline's on the same inputs, when calibrated.

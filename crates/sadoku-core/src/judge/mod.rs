@@ -228,10 +228,16 @@ pub(crate) struct Judged {
 }
 
 impl Judged {
-    /// The first output whose accuracy fails its tolerance, as a rejection.
-    pub fn inaccurate(&self, at: &At) -> Option<Rejection> {
+    /// The first output whose accuracy fails its tolerance: a rejection, or, where the problem
+    /// cannot be judged in that class ([`crate::checks::accuracy::Accuracy::unjudgeable`]), no
+    /// verdict, said in one line.
+    pub fn inaccurate(&self, at: &At, problem: &crate::problem::Problem) -> Option<Stop> {
         self.accuracy.iter().find_map(|acc| {
-            acc.failure().map(|evidence| Rejection::Inaccurate { at: at.clone(), class: acc.class, evidence })
+            let evidence = acc.failure()?;
+            Some(match acc.unjudgeable(problem) {
+                Some(why) => Stop::Env(DeviceError::Environment(format!("{why} (at {at})"))),
+                None => reject(Rejection::Inaccurate { at: at.clone(), class: acc.class, evidence }),
+            })
         })
     }
 }

@@ -386,7 +386,8 @@ impl Truth {
                             && !accuracy::calibrates_beyond_class(problem, *class, normwise)
                         {
                             accuracy::Calibrated::Unavailable(format!(
-                                "the baseline's own normwise error {normwise:.2e} in {} is outside the {class} class",
+                                "{} {normwise:.2e} in {} is outside the {class} class",
+                                accuracy::BASELINE_OUTSIDE,
                                 spec.name
                             ))
                         } else {

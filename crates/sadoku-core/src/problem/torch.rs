@@ -434,6 +434,35 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_output_is_unjudgeable_only_where_the_models_own_float32_run_is_outside_the_class() {
+        use crate::checks::accuracy::{Accuracy, BASELINE_OUTSIDE, UNJUDGEABLE};
+        let p = from_description("kb/24_net.py", "source".into(), &description()).unwrap();
+        let accuracy = |normwise: f64, uncalibrated: Option<String>| -> Accuracy {
+            serde_json::from_value(serde_json::json!({
+                "buffer": "out0", "tolerance": "fp32", "normwise": normwise, "class": "wrong",
+                "over_bound": if normwise > 1e-5 { 2000 } else { 0 }, "nonfinite": 0,
+                "normwise_limit": 1e-5, "factor": 3e-5, "uncalibrated": uncalibrated,
+            }))
+            .unwrap()
+        };
+        let outside = Some(format!("{BASELINE_OUTSIDE} 4.46e-1 in out0 is outside the fp32 class"));
+        // The Model's own float32 run 4.46e-1 from its truth, the candidate's too: no verdict.
+        let why = accuracy(0.446, outside.clone()).unjudgeable(&p).expect("unjudgeable");
+        assert!(why.starts_with(&format!("`24_net` {UNJUDGEABLE} fp32 class: {BASELINE_OUTSIDE} 4.46e-1")), "{why}");
+        assert!(why.ends_with("the candidate's error was 4.46e-1") && !why.contains('\n'), "{why}");
+        // A candidate within the class there is judged (accepted), never excused.
+        assert_eq!(accuracy(1e-6, outside.clone()).unjudgeable(&p), None);
+        // A wrong candidate where the Model is within its class (calibrated or not) is rejected.
+        assert_eq!(accuracy(0.446, None).unjudgeable(&p), None);
+        let other = Some("the baseline failed: it raised".to_string());
+        assert_eq!(accuracy(0.446, other).unjudgeable(&p), None);
+        // A problem without a Model (a library baseline outside its class): rejected as before.
+        let registry = crate::problem::Registry::library();
+        let native = registry.find("trimm").unwrap();
+        assert_eq!(accuracy(0.446, outside).unjudgeable(native), None);
+    }
+
+    #[test]
     fn constants_become_sizes_and_parameters_inputs_drawn_near_their_initial_values() {
         let p = from_description("kb/12_layer.py", "source".into(), &description()).unwrap();
         assert_eq!(p.name, "12_layer");

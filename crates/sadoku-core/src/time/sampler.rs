@@ -122,8 +122,8 @@ impl Sampler<'_> {
             host_check: false,
         };
         let judged = judge::judge(devices, &self.sets[r], &self.truth, &plan, self.candidate, self.tolerance.class)?;
-        if let Some(r) = judged.inaccurate(&at) {
-            return Err(reject(r));
+        if let Some(stop) = judged.inaccurate(&at, &self.candidate.problem) {
+            return Err(stop);
         }
         self.truth_ms.push(judged.truth_ms);
         self.draw_ms.push(judged.draw_ms);
