@@ -167,7 +167,18 @@ def build_model(
     model = model.to(device)
     if dtype is not None:
         model = model.to(dtype)
+        cast_tensor_attributes(model, dtype)
     return model
+
+
+def cast_tensor_attributes(model: nn.Module, dtype: torch.dtype) -> None:
+    """Cast the floating-point tensors a model keeps as plain attributes, neither parameters nor
+    buffers (``self.h0 = torch.randn(...)`` in KernelBench's LSTMs), which ``nn.Module.to``
+    leaves alone: in a float64 copy they would stay float32, and the forward mix the two."""
+    for module in model.modules():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and value.is_floating_point():
+                setattr(module, name, value.to(dtype))
 
 
 def as_outputs(result: Any) -> list[torch.Tensor]:
@@ -186,6 +197,7 @@ def truth(model: nn.Module, inputs: Sequence[Any]) -> list[torch.Tensor]:
     left untouched (a BatchNorm in training mode updates the copy's running statistics, not its).
     """
     reference = copy.deepcopy(model).double()
+    cast_tensor_attributes(reference, torch.float64)
     args = [x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
     with torch.no_grad():
         return as_outputs(reference(*args))

@@ -388,6 +388,32 @@ class TruthTest(unittest.TestCase):
         self.assertEqual([o.dtype for o in outs], [torch.float64, torch.float64])
         self.assertEqual(float(outs[1]), 3.0)
 
+    def test_tensors_kept_as_plain_attributes_are_cast_with_the_model(self) -> None:
+        # An initial hidden state kept as a plain attribute (not a buffer): the float64 truth must
+        # not mix it, still float32, with its float64 inputs.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "rnn.py"
+            path.write_text(
+                "import torch\nfrom torch import nn\n\n"
+                "class Model(nn.Module):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.rnn = nn.GRU(4, 3, batch_first=True)\n"
+                "        self.h0 = torch.randn(1, 2, 3)\n"
+                "        self.steps = torch.arange(3)\n\n"
+                "    def forward(self, x):\n"
+                "        return self.rnn(x, self.h0.to(x.device))[0]\n\n"
+                "def get_inputs():\n    return [torch.randn(2, 5, 4)]\n\n"
+                "def get_init_inputs():\n    return []\n"
+            )
+            problem = kb.load_problem(path)
+            model = kb.build_model(problem, [], seed=1, dtype=torch.float64)
+            self.assertEqual((model.h0.dtype, model.steps.dtype), (torch.float64, torch.int64))
+            x = torch.randn(2, 5, 4)
+            (out,) = kb.truth(kb.build_model(problem, [], seed=1), [x])
+            self.assertEqual(out.dtype, torch.float64)
+            torch.testing.assert_close(out, model(x.double()))
+
     def test_build_model_is_seeded_and_cast(self) -> None:
         problem = kb.load_problem(problem_path("conv2d_bn"))
         a = kb.build_model(problem, [3, 8, 3], seed=9)

@@ -410,6 +410,10 @@ pub struct Accuracy {
 /// [`calibrates_beyond_class`]): the start of its [`Calibrated::Unavailable`] reason.
 pub const BASELINE_OUTSIDE: &str = "the baseline's own normwise error";
 
+/// How a calibration says that the baseline gave non-finite values where the truth is finite
+/// (its float32 run overflowed): the start of its [`Calibrated::Unavailable`] reason.
+pub const BASELINE_NONFINITE: &str = "the baseline left";
+
 /// How a review's one-line reason begins when its problem cannot be judged in its class (see
 /// [`Accuracy::unjudgeable`]).
 pub const UNJUDGEABLE: &str = "cannot be judged in the";
@@ -441,22 +445,26 @@ impl Accuracy {
     /// itself outside this output's class on the same inputs, beyond what calibration takes
     /// ([`calibrates_beyond_class`]). No bound of the class then tells a right answer from a
     /// wrong one (KernelBench's EfficientNetB2 at batch 2, BatchNorm on batch statistics of a
-    /// few values: its own float32 run 4.46e-1 from its float64 truth). The judge's own
+    /// few values: its own float32 run 4.46e-1 from its float64 truth), or whose own float32
+    /// run gave non-finite values where the truth is finite (Mamba2 at its published size, whose
+    /// truth reaches 8e38, beyond float32). The judge's own
     /// measurement, never the candidate's: a candidate within the class is still accepted.
     pub fn unjudgeable(&self, problem: &Problem) -> Option<String> {
         let why = self.uncalibrated.as_deref()?;
-        if self.passes() || problem.torch().is_none() || !why.starts_with(BASELINE_OUTSIDE) {
+        let outside = why.starts_with(BASELINE_OUTSIDE) || why.starts_with(BASELINE_NONFINITE);
+        if self.passes() || problem.torch().is_none() || !outside {
             return None;
         }
         Some(format!(
-            "`{}` {UNJUDGEABLE} {} class: {why} (its own Model, run in float32, against its float64 truth), \
-             and the {} class allows {:.0e}, so no bound tells a right answer from a wrong one on its inputs; \
-             the candidate's error was {:.2e}",
+            "`{}` {UNJUDGEABLE} {} class: {why} (the baseline is its own Model in its own dtypes, against \
+             its float64 truth on the same inputs; the class allows {:.0e} normwise and no non-finite \
+             value), so no bound tells a right answer from a wrong one on its inputs; the candidate's \
+             error was {:.2e} with {} non-finite values",
             problem.name,
             self.tolerance,
-            self.tolerance,
             self.tolerance.tolerance().normwise,
-            self.normwise
+            self.normwise,
+            self.nonfinite
         ))
     }
 

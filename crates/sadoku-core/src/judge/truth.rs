@@ -379,8 +379,10 @@ impl Truth {
                         let normwise = c.normwise();
                         if c.nonfinite > 0 {
                             accuracy::Calibrated::Unavailable(format!(
-                                "the baseline left {} elements of {} non-finite",
-                                c.nonfinite, spec.name
+                                "{} {} elements of {} non-finite",
+                                accuracy::BASELINE_NONFINITE,
+                                c.nonfinite,
+                                spec.name
                             ))
                         } else if normwise > class.tolerance().normwise
                             && !accuracy::calibrates_beyond_class(problem, *class, normwise)

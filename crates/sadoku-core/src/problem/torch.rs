@@ -435,7 +435,7 @@ mod tests {
 
     #[test]
     fn a_failing_output_is_unjudgeable_only_where_the_models_own_float32_run_is_outside_the_class() {
-        use crate::checks::accuracy::{Accuracy, BASELINE_OUTSIDE, UNJUDGEABLE};
+        use crate::checks::accuracy::{Accuracy, BASELINE_NONFINITE, BASELINE_OUTSIDE, UNJUDGEABLE};
         let p = from_description("kb/24_net.py", "source".into(), &description()).unwrap();
         let accuracy = |normwise: f64, uncalibrated: Option<String>| -> Accuracy {
             serde_json::from_value(serde_json::json!({
@@ -449,7 +449,13 @@ mod tests {
         // The Model's own float32 run 4.46e-1 from its truth, the candidate's too: no verdict.
         let why = accuracy(0.446, outside.clone()).unjudgeable(&p).expect("unjudgeable");
         assert!(why.starts_with(&format!("`24_net` {UNJUDGEABLE} fp32 class: {BASELINE_OUTSIDE} 4.46e-1")), "{why}");
-        assert!(why.ends_with("the candidate's error was 4.46e-1") && !why.contains('\n'), "{why}");
+        assert!(
+            why.ends_with("the candidate's error was 4.46e-1 with 0 non-finite values") && !why.contains('\n'),
+            "{why}"
+        );
+        // The Model's own float32 run overflowed where the truth is finite: no verdict either.
+        let overflowed = Some(format!("{BASELINE_NONFINITE} 37803 elements of out0 non-finite"));
+        assert!(accuracy(0.446, overflowed).unjudgeable(&p).is_some_and(|w| w.contains("37803 elements")));
         // A candidate within the class there is judged (accepted), never excused.
         assert_eq!(accuracy(1e-6, outside.clone()).unjudgeable(&p), None);
         // A wrong candidate where the Model is within its class (calibrated or not) is rejected.
