@@ -402,6 +402,37 @@ fn the_time_budget_bounds_the_time_phase() {
     assert!(time_s <= 1.3, "the time phase took {time_s:.3} s against a 1 s budget");
     assert!(time_s >= 0.8, "the budget was not used: {time_s:.3} s");
     assert!(t.rounds.iter().all(|r| r.samples >= 3), "{:?}", t.rounds);
+    assert!(t.held_ms <= 1300.0 && t.held_ms >= 800.0, "held the card {:.0} ms", t.held_ms);
+    assert!(t.card_wait_ms < 100.0, "nobody else wanted the card: {:.0} ms", t.card_wait_ms);
+}
+
+#[test]
+fn the_wait_for_the_card_is_recorded_apart_from_the_time_the_phase_held_it() {
+    // Another lane's work holds the card (as verification does) for 1.5 s from the start: the
+    // review's timing waits for it, and says so apart from its own time, which the budget bounds.
+    let gate = sadoku_core::judge::GpuGate::default();
+    let mut dev = device();
+    let mut reference = SimDevice::new();
+    let mut options = options();
+    options.timing.budget = std::time::Duration::from_millis(500);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let report = std::thread::scope(|scope| {
+        let gate = &gate;
+        scope.spawn(move || {
+            let _held = gate.shared();
+            tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        });
+        rx.recv().unwrap();
+        let mut devices = Devices { gate: Some(gate), ..Devices::new(&mut dev, &mut reference) };
+        review_candidate(&mut devices, &candidate("honest"), &Seeds { master: 5 }, &options, &Silent).unwrap()
+    });
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let t = report.findings.timing.as_ref().unwrap();
+    let time_s = report.findings.phases.time_s;
+    assert!(t.card_wait_ms >= 500.0, "waited {:.0} ms for the card", t.card_wait_ms);
+    assert!(t.held_ms <= 900.0, "held it {:.0} ms against a 0.5 s budget", t.held_ms);
+    assert!(time_s * 1e3 >= t.card_wait_ms + t.held_ms - 1.0, "the phase's {time_s:.3} s counts both");
 }
 
 /// Review `candidate` with the card's remembered baselines, as a batch's lane does.

@@ -260,6 +260,14 @@ pub struct Timing {
     /// fresh inputs, the comparison and the hashes, ms.
     #[serde(default)]
     pub truth_ms: f64,
+    /// Wall time waiting for the card before the time phase could take it (other lanes'
+    /// verification, worker starts, descriptions on the card let go first), ms: not the review's
+    /// own time, and outside `--time-budget`.
+    #[serde(default)]
+    pub card_wait_ms: f64,
+    /// Wall time the time phase held the card to itself, ms: what `--time-budget` bounds.
+    #[serde(default)]
+    pub held_ms: f64,
     /// Wall time from taking the card to the first sample (the sets, the truth's buffers, the
     /// baseline's outputs), ms.
     #[serde(default)]
@@ -334,9 +342,11 @@ pub(crate) fn measure(
     observer: &dyn Observer,
 ) -> Result<Timing, Stop> {
     // Everything from here touches the GPU while it is being timed: nobody else may.
+    let asked = std::time::Instant::now();
     let _gpu = devices.exclusive();
     // The budget runs from here: the card is ours.
     let phase = std::time::Instant::now();
+    let card_wait_ms = (phase - asked).as_secs_f64() * 1e3;
     let problem = &*candidate.problem;
     let first = Arena::new(devices, candidate, prepared, sizes, guards)?;
     let set_bytes: usize = first.all().map(|g| g.whole.bytes).sum();
@@ -425,6 +435,8 @@ pub(crate) fn measure(
         set.release(devices);
     }
     let mut timing = result?;
+    timing.card_wait_ms = card_wait_ms;
+    timing.held_ms = phase.elapsed().as_secs_f64() * 1e3;
     if let Some((memo, memo_key)) = memo {
         match &timing.baseline_memo {
             // Drifted: set aside, measured in full by the next review.

@@ -510,6 +510,8 @@ pub(super) fn sample_rounds(
         baseline_round_trips_ms: all_b.iter().filter_map(|t| t.judge_ms).collect(),
         truth_ms: Summary::of(&s.truth_ms).map_or(0.0, |t| t.median),
         draw_ms: Summary::of(&s.draw_ms).map_or(0.0, |t| t.median),
+        card_wait_ms: 0.0,
+        held_ms: 0.0,
         setup_ms,
         warmup_ms,
         model_truth_ms: Summary::of(&s.model_ms).map_or(0.0, |t| t.median),
