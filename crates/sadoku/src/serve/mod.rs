@@ -108,7 +108,13 @@ pub fn run(registry: &mut Registry, args: ServeArgs, backend: &dyn Backend) -> R
         environment,
         selftest,
         lanes: lanes_count,
-        kernelbench: Some(Kernelbench::new(args.state.join("problems"), python, bridge, judging.sandbox)),
+        kernelbench: Some(Kernelbench::new(
+            args.state.join("problems"),
+            python,
+            bridge,
+            judging.sandbox,
+            backend.python_device() == "cuda",
+        )),
         earlier: earlier.verdicts,
     }));
 

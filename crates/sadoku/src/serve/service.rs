@@ -139,6 +139,9 @@ pub struct Kernelbench {
     pub python: PathBuf,
     pub bridge: crate::kernelbench::Bridge,
     pub sandbox: crate::sandbox::Mode,
+    /// Problems are described on the service's GPUs (a card lent as `kernelbench review` lends
+    /// it), not the CPU: false where the workers' PyTorch runs on the CPU.
+    pub on_gpu: bool,
     described: Mutex<HashMap<String, Result<Arc<Problem>, String>>>,
 }
 
@@ -148,8 +151,9 @@ impl Kernelbench {
         python: PathBuf,
         bridge: crate::kernelbench::Bridge,
         sandbox: crate::sandbox::Mode,
+        on_gpu: bool,
     ) -> Self {
-        Kernelbench { dir, python, bridge, sandbox, described: Mutex::default() }
+        Kernelbench { dir, python, bridge, sandbox, on_gpu, described: Mutex::default() }
     }
 }
 
@@ -546,8 +550,9 @@ impl Service {
             return Err(format!("cannot write {}: {e}", path.display()));
         }
         // Host work, stopped while a card is timed (`crate::host_work`).
-        let prepared =
-            crate::kernelbench::prepare_problem(&path, &k.python, &k.bridge, k.sandbox, None, None).map(|p| p.problem);
+        let lender = k.on_gpu.then_some(&*self.gates as &dyn crate::python_sandbox::Lender);
+        let prepared = crate::kernelbench::prepare_problem(&path, &k.python, &k.bridge, k.sandbox, None, lender)
+            .map(|p| p.problem);
         let result = prepared
             .map(|p| lock(&self.registry).add(p))
             .map_err(|e| format!("{e:#}").replace(&dir.display().to_string(), "").replace("//", "/"));
