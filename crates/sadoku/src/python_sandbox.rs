@@ -509,6 +509,14 @@ mod tests {
     }
 
     #[test]
+    fn the_bridges_describe_worker_speaks_the_same_two_lines() {
+        let bridge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/sadoku_bridge/describe.py");
+        let source = std::fs::read_to_string(bridge).unwrap();
+        assert!(source.contains(&format!("ASK = \"{ASK}\"")), "describe.py's ASK differs from {ASK:?}");
+        assert!(source.contains(&format!("DONE = \"{DONE}\"")), "describe.py's DONE differs from {DONE:?}");
+    }
+
+    #[test]
     fn a_worker_that_asks_when_nothing_can_be_lent_is_told_cpu_and_one_that_does_not_ask_is_lent_nothing() {
         use std::sync::atomic::Ordering::SeqCst;
         let dir = tempfile::tempdir().unwrap();

@@ -133,8 +133,8 @@ fn run_confined(
 
 /// A KernelBench problem file as data: its inputs (shape, dtype, structure, distribution),
 /// scalars, constructor arguments, parameters, buffers and outputs. Described on a GPU that
-/// `lender` lends when it does (at KernelBench's sizes the CPU took 20-27 s a file), else on the
-/// CPU; `described_on` says which.
+/// `lender` lends when it does (KernelBench's largest level-1 files: 4-5 s on an H100, 15-46 s on
+/// the CPU), else on the CPU; `described_on` says which.
 pub fn describe(
     file: &Path,
     python: &Path,
@@ -263,7 +263,7 @@ pub fn load_problem(
     Ok(registry.add(prepare_problem(file, python, bridge, mode, compile, None)?.problem))
 }
 
-/// A KernelBench file's problem, described (in a confined Python process) but not registered.
+/// What [`prepare_problem`] gives: the problem, and where it was described.
 pub struct Prepared {
     pub problem: Problem,
     /// Whether it was described on a GPU (lent), not the CPU.
