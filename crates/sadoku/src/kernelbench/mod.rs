@@ -68,7 +68,8 @@ pub fn python(flag: Option<&Path>) -> PathBuf {
         .unwrap_or(named)
 }
 
-/// Run `python -m module args` in a Python worker's confinement; its stdout, or a one-line error.
+/// Run `python -m module args` in a Python worker's confinement; its stdout and stderr (the
+/// user's file names in place of the copies'), or a one-line error.
 fn run_confined(
     python: &Path,
     bridge: &Bridge,
@@ -77,7 +78,7 @@ fn run_confined(
     args: &[&Path],
     extra: &[String],
     lender: Option<&dyn Lender>,
-) -> Result<String> {
+) -> Result<(String, String)> {
     let temp = tempfile::Builder::new().prefix("sadoku-pyworker-").tempdir()?;
     let mut argv: Vec<std::ffi::OsString> = vec!["-s".into(), "-m".into(), module.into()];
     // The user's files, copied where the worker (perhaps `nobody`) may read them; errors name
@@ -115,8 +116,9 @@ fn run_confined(
         return Err(anyhow!("the Python worker did not finish within {} s", deadline.as_secs()));
     };
     let stderr = ran.stderr;
+    let originals = |text: String| copies.iter().fold(text, |t, (copy, original)| t.replace(copy.as_str(), original));
     if status.success() {
-        return Ok(ran.stdout);
+        return Ok((ran.stdout, originals(stderr)));
     }
     if stderr.contains("No module named 'torch'") {
         return Err(anyhow!(
@@ -127,8 +129,7 @@ fn run_confined(
     }
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
     let why = if last.is_empty() { format!("it ended ({status})") } else { last.to_string() };
-    let why = copies.iter().fold(why, |w, (copy, original)| w.replace(copy.as_str(), original));
-    Err(anyhow!("{}", why.trim_start_matches("sadoku: error: ")))
+    Err(anyhow!("{}", originals(why).trim_start_matches("sadoku: error: ")))
 }
 
 /// A KernelBench problem file as data: its inputs (shape, dtype, structure, distribution),
@@ -147,10 +148,14 @@ pub fn describe(
         return Err(anyhow!("{}: no such file", file.display()));
     }
     let seed = ["--seed".to_string(), seed.to_string()];
-    let out = run_confined(python, bridge, mode, "sadoku_bridge.describe", &[file], &seed, lender)?;
+    let (out, said) = run_confined(python, bridge, mode, "sadoku_bridge.describe", &[file], &seed, lender)?;
     let last = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
     let mut v: Value = serde_json::from_str(last.trim()).map_err(|e| anyhow!("unreadable description: {e}"))?;
     v["file"] = Value::String(file.display().to_string());
+    // Lent a card and described on the CPU all the same: why, as the worker said it.
+    if let Some(why) = fell_back(&said) {
+        v["described_on_cpu_because"] = Value::String(why);
+    }
     Ok(v)
 }
 
@@ -263,11 +268,22 @@ pub fn load_problem(
     Ok(registry.add(prepare_problem(file, python, bridge, mode, compile, None)?.problem))
 }
 
+/// How the describing worker says that it was lent a card and described on the CPU all the same
+/// (`sadoku_bridge.describe`), before the reason.
+const FELL_BACK: &str = ": described on the CPU: ";
+
+/// Why a describing worker lent a card described on the CPU all the same, from its stderr.
+fn fell_back(stderr: &str) -> Option<String> {
+    stderr.lines().find_map(|l| l.split_once(FELL_BACK).map(|(_, why)| why.trim().to_string()))
+}
+
 /// What [`prepare_problem`] gives: the problem, and where it was described.
 pub struct Prepared {
     pub problem: Problem,
     /// Whether it was described on a GPU (lent), not the CPU.
     pub on_gpu: bool,
+    /// Why not, where a card was lent and the description failed there.
+    pub fell_back: Option<String>,
 }
 
 /// A KernelBench file's problem, described (in a confined Python process) but not registered.
@@ -282,12 +298,13 @@ pub fn prepare_problem(
     let source = std::fs::read_to_string(file).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let description = describe(file, python, bridge, mode, 0, lender)?;
     let on_gpu = description["described_on"] == "cuda";
+    let fell_back = description["described_on_cpu_because"].as_str().map(str::to_string);
     let mut problem = sadoku_core::problem::torch::from_description(&file.display().to_string(), source, &description)
         .map_err(|m| anyhow!("{m}"))?;
     if let Some(c) = compile {
         problem = sadoku_core::problem::torch::with_compile(problem, c).map_err(|m| anyhow!("{m}"))?;
     }
-    Ok(Prepared { problem, on_gpu })
+    Ok(Prepared { problem, on_gpu, fell_back })
 }
 
 /// Whether describing failed for want of Python or PyTorch: then no problem can be judged.
@@ -367,8 +384,12 @@ impl<'a> Describer<'a> {
         let started = std::time::Instant::now();
         let prepared = prepare_problem(file, self.python, self.bridge, self.mode, self.compile, self.lender);
         let result = match prepared {
-            Ok(Prepared { problem, on_gpu }) => {
-                let on = if on_gpu { ", on a GPU" } else { "" };
+            Ok(Prepared { problem, on_gpu, fell_back }) => {
+                let on = match (on_gpu, fell_back) {
+                    (true, _) => ", on a GPU".to_string(),
+                    (false, Some(why)) => format!(", on the CPU: {why}"),
+                    (false, None) => String::new(),
+                };
                 let seconds = started.elapsed().as_secs_f64();
                 progress.line(&format!("  described {} ({seconds:.1} s{on})", file.display()));
                 Ok(self.registry.lock().unwrap_or_else(|e| e.into_inner()).add(problem))
@@ -455,6 +476,15 @@ pub fn stem(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn why_a_problem_lent_a_card_was_described_on_the_cpu_is_read_from_the_workers_line() {
+        // As `sadoku_bridge.describe` says it (python/tests/test_kernelbench.py checks that side).
+        let said = "printed by the file\n/k/23_Softmax.py: described on the CPU: on cuda:0 it raised \
+                    OutOfMemoryError('CUDA out of memory.')\n";
+        assert_eq!(fell_back(said).as_deref(), Some("on cuda:0 it raised OutOfMemoryError('CUDA out of memory.')"));
+        assert_eq!(fell_back("printed by the file\n"), None);
+    }
 
     fn paths(names: &[&str]) -> Vec<PathBuf> {
         names.iter().map(|n| PathBuf::from(format!("/kb/{n}"))).collect()
