@@ -71,6 +71,19 @@ def review(path: Path, log: Path | None) -> str:
                 steady = (len(stamps) - 1) * 3600 / (stamps[-1] - stamps[0])
                 span = stamps[-1] - stamps[0]
                 lines.append(f"- after the first: {len(stamps) - 1} verdicts in {span:.0f} s: {steady:.0f} per hour")
+    phases = [r["phases"]["time_s"] for r in records if (r.get("phases") or {}).get("time_s")]
+    held = [r["timing"]["held_ms"] / 1e3 for r in records if (r.get("timing") or {}).get("held_ms")]
+    waits = [r["timing"]["card_wait_ms"] / 1e3 for r in records if (r.get("timing") or {}).get("held_ms")]
+    if phases:
+        line = f"- time phase: median {statistics.median(phases):.1f} s, longest {max(phases):.1f} s"
+        if held:
+            # Recorded since 5b2bd84: the card held to itself (what --time-budget bounds), and the
+            # wait for it (other lanes' verification, worker starts, descriptions on the card).
+            line += (
+                f"; of it, the card held: median {statistics.median(held):.1f} s, longest {max(held):.1f} s; "
+                f"the wait for the card: median {statistics.median(waits):.1f} s, longest {max(waits):.1f} s"
+            )
+        lines.append(line)
     rejected = [r for r in records if r["verdict"] == "REJECTED"]
     if rejected:
         lines += ["", "| candidate | reason | evidence |", "|---|---|---|"]
