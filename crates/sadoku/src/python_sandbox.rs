@@ -509,6 +509,27 @@ mod tests {
     }
 
     #[test]
+    fn a_loan_ends_with_a_worker_that_never_says_it_is_done_or_is_killed_at_its_deadline() {
+        use std::sync::atomic::Ordering::SeqCst;
+        for (script, deadline) in [
+            // Asks, is lent, ends without a word.
+            (format!("echo '{ASK}'; read answer; exit 3"), 20),
+            // Asks, is lent, then hangs until the judge kills its group at the deadline.
+            (format!("echo '{ASK}'; read answer; sleep 30"), 1),
+        ] {
+            let stub = Stub { lend: true, lent: Default::default(), held: Default::default() };
+            let mut cmd = std::process::Command::new("/bin/sh");
+            cmd.args(["-c", &script]).process_group(0);
+            let started = std::time::Instant::now();
+            let ran = run_as_host_work_lent(cmd, std::time::Duration::from_secs(deadline), &stub).unwrap();
+            assert_eq!(stub.lent.load(SeqCst), 1, "{script}");
+            assert!(!stub.held.load(SeqCst), "the loan outlived its worker: {script}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "{script}");
+            assert_eq!(ran.status.is_none(), deadline == 1, "{script}");
+        }
+    }
+
+    #[test]
     fn the_bridges_describe_worker_speaks_the_same_two_lines() {
         let bridge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/sadoku_bridge/describe.py");
         let source = std::fs::read_to_string(bridge).unwrap();
