@@ -412,7 +412,21 @@ fn native_worker(gpu: usize, plan: &Plan) -> Started {
 /// while lanes review: one builder of `--build-jobs`. A build is host work: what runs the
 /// candidate's Python holds timings off (see [`Gates::host`]), the compilers are stopped while a
 /// card is timed (see [`crate::host_work`]); its failure is left for the review to report.
-pub fn build(gpu: usize, gates: &Gates, plan: &Plan, python: &PythonPlan, batch: &Batch, progress: &Progress) {
+/// How much lower a build runs than the judge (`nice`), unless a lane is to take its candidate
+/// first (`urgent`: the batch's first candidates, one per lane): those get the machine's cores
+/// before the rest of a wave of builds, so that the first verdicts wait for one build, not for a
+/// wave of them sharing the cores.
+pub const BUILD_NICE: i32 = 10;
+
+pub fn build(
+    gpu: usize,
+    gates: &Gates,
+    plan: &Plan,
+    python: &PythonPlan,
+    batch: &Batch,
+    progress: &Progress,
+    urgent: usize,
+) {
     let (sandbox, warm) = (plan.sandbox, plan.spare_worker);
     // With `warm` (a server's builders), once the batch has had a Python candidate, the builders
     // keep one recording worker started while they wait (the batch's spare, taken by whichever
@@ -437,7 +451,8 @@ pub fn build(gpu: usize, gates: &Gates, plan: &Plan, python: &PythonPlan, batch:
         let started = std::time::Instant::now();
         let recorder = if warm { batch.take_recorder() } else { None };
         let ahead = if recorder.is_some() { ", recorded by a worker started ahead" } else { "" };
-        let built = python.build(&candidate, gpu, sandbox, || gates.host(), recorder);
+        let nice = if index < urgent { 0 } else { BUILD_NICE };
+        let built = python.build(&candidate, gpu, sandbox, || gates.host(), recorder, nice);
         let took = started.elapsed().as_secs_f64();
         progress.line(&format!("  {} {} ({took:.1} s{ahead})", candidate.name(), built.said));
         next = batch.built_then_next(index, built.cache);

@@ -252,6 +252,22 @@ pub fn extension_root() -> Result<PathBuf> {
 /// build records.
 pub const RECORDS: &str = "records.jsonl";
 
+/// Run `cmd` (and everything it starts: a build's compilers) `nice` steps nicer than the judge
+/// (0: as the judge).
+pub fn niced(cmd: &mut std::process::Command, nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    // SAFETY: between fork and exec, one system call on the child itself (async-signal-safe);
+    // its failure leaves the child at the judge's priority, which is only slower for the others.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+            libc::nice(nice);
+            Ok(())
+        });
+    }
+}
+
 /// A Python worker run to its end (or its deadline), its process group then killed.
 pub struct Ran {
     /// How it ended; `None` when it was still running at the deadline.
@@ -527,6 +543,22 @@ mod tests {
             assert!(started.elapsed() < std::time::Duration::from_secs(10), "{script}");
             assert_eq!(ran.status.is_none(), deadline == 1, "{script}");
         }
+    }
+
+    #[test]
+    fn a_niced_command_and_what_it_starts_run_at_that_niceness_and_zero_leaves_the_judges() {
+        let niceness = |nice: i32| -> String {
+            let mut cmd = std::process::Command::new("/bin/sh");
+            // The shell's child reports its own: inherited, as a build's compilers inherit it.
+            cmd.args(["-c", "sh -c 'cut -d\" \" -f19 /proc/self/stat'"]);
+            niced(&mut cmd, nice);
+            String::from_utf8(cmd.output().unwrap().stdout).unwrap().trim().to_string()
+        };
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let own = own.rsplit(')').next().unwrap().split_whitespace().nth(16).unwrap().to_string();
+        assert_eq!(niceness(0), own);
+        let expected = (own.parse::<i32>().unwrap() + 10).min(19);
+        assert_eq!(niceness(10), expected.to_string());
     }
 
     #[test]

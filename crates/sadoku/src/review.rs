@@ -206,9 +206,10 @@ pub fn review_stream(
                                 progress.line(&format!(
                                     "  building Python candidates' extensions ahead of their reviews, {builders} at once"
                                 ));
+                                let urgent = gpus.len() * usize::from(args.judging.jobs);
                                 for _ in 0..builders {
                                     let (progress, plan) = (&progress, &plan);
-                                    scope.spawn(move || lanes::build(gpu, gates, plan, py, batch, progress));
+                                    scope.spawn(move || lanes::build(gpu, gates, plan, py, batch, progress, urgent));
                                 }
                             }
                             for &gpu in &gpus {

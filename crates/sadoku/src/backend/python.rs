@@ -160,8 +160,9 @@ impl PythonPlan {
         sandbox: crate::sandbox::Mode,
         host: impl Fn() -> G,
         recorder: Option<Recorder>,
+        nice: i32,
     ) -> Built {
-        let why = match self.build_into_store(candidate, gpu, sandbox, &host, recorder) {
+        let why = match self.build_into_store(candidate, gpu, sandbox, &host, recorder, nice) {
             Ok(0) => return Built { cache: Some(Cache::Store), said: "in the store".to_string() },
             Ok(n) => {
                 return Built { cache: Some(Cache::Store), said: format!("built {n} into the store") };
@@ -184,6 +185,7 @@ impl PythonPlan {
         sandbox: crate::sandbox::Mode,
         host: &impl Fn() -> G,
         mut recorder: Option<Recorder>,
+        nice: i32,
     ) -> Result<usize, String> {
         let store = self.store().map_err(|e| e.to_string())?;
         let mut built = 0;
@@ -209,7 +211,7 @@ impl PythonPlan {
                 if store.has(&key) {
                     continue;
                 }
-                self.build_record(&store, &key, &record, gpu, sandbox)?;
+                self.build_record(&store, &key, &record, gpu, sandbox, nice)?;
                 built += 1;
             }
         }
@@ -225,6 +227,7 @@ impl PythonPlan {
         record: &super::store::Record,
         gpu: usize,
         sandbox: crate::sandbox::Mode,
+        nice: i32,
     ) -> Result<(), String> {
         let staging = store.staging(key).map_err(|e| format!("cannot make a build directory: {e}"))?;
         let temp = tempfile::Builder::new()
@@ -245,7 +248,7 @@ impl PythonPlan {
             file.into(),
             staging.path().into(),
         ];
-        let cmd = crate::python_sandbox::command_with(
+        let mut cmd = crate::python_sandbox::command_with(
             &self.python,
             temp.path(),
             std::slice::from_ref(&self.bridge),
@@ -255,6 +258,7 @@ impl PythonPlan {
             crate::python_sandbox::WORKER_HOST_GIB,
         )
         .map_err(|e| e.to_string())?;
+        crate::python_sandbox::niced(&mut cmd, nice);
         // Minutes of every core: host work, stopped while a card is timed rather than holding
         // timings off.
         let ran = crate::python_sandbox::run_as_host_work(cmd, Self::LOAD).map_err(|e| format!("the builder: {e}"))?;

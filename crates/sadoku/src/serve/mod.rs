@@ -149,9 +149,10 @@ pub fn run(registry: &mut Registry, args: ServeArgs, backend: &dyn Backend) -> R
             }
         }
         if let (Some(py), true) = (plan.python.as_ref(), build_ahead) {
+            // A server's candidates come over its life: none is first.
             for _ in 0..builders {
                 let gpu = gpus[0];
-                scope.spawn(move || lanes::build(gpu, gates, plan, py, batch, progress));
+                scope.spawn(move || lanes::build(gpu, gates, plan, py, batch, progress, usize::MAX));
             }
         }
         // When the lanes end before the server does, it says so and takes no more.
