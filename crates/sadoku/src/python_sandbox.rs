@@ -278,29 +278,35 @@ pub struct Ran {
     pub left_running: usize,
     /// Processes of its group alive after the judge killed the group: none, unless one escaped.
     pub alive_after_kill: usize,
+    /// It held a GPU lent to it longer than the loan's limit, and was killed for it
+    /// ([`run_as_host_work_lent`]).
+    pub loan_overran: bool,
 }
 
 /// Start `cmd` (from [`command`]), wait at most `deadline`, then kill its whole process group.
 pub fn run_to_end(cmd: std::process::Command, deadline: std::time::Duration) -> Result<Ran> {
-    run(cmd, deadline, false, None)
+    run(cmd, deadline, false, None, std::time::Duration::MAX)
 }
 
 /// [`run_to_end`] for host work that may go on beside reviews (a build, describing a problem):
 /// its process group is stopped while any card is timed (see [`crate::host_work`]).
 pub fn run_as_host_work(cmd: std::process::Command, deadline: std::time::Duration) -> Result<Ran> {
-    run(cmd, deadline, true, None)
+    run(cmd, deadline, true, None, std::time::Duration::MAX)
 }
 
 /// [`run_as_host_work`] for a worker that may ask for a GPU (`python -m sadoku_bridge.describe
 /// --lease`): a line [`ASK`] on its stdout is answered on its stdin with what `lender` lends
 /// (`DEVICE SHARE`, or `cpu`), held until the worker says [`DONE`] or ends. Those two lines are
-/// not part of [`Ran::stdout`].
+/// not part of [`Ran::stdout`]. A worker that holds its loan longer than `limit` (its file's code
+/// looping on the card, say: timings on that card wait for it) is killed, and
+/// [`Ran::loan_overran`] says so.
 pub fn run_as_host_work_lent(
     cmd: std::process::Command,
     deadline: std::time::Duration,
     lender: &dyn Lender,
+    limit: std::time::Duration,
 ) -> Result<Ran> {
-    run(cmd, deadline, true, Some(lender))
+    run(cmd, deadline, true, Some(lender), limit)
 }
 
 /// What a worker asking for a GPU writes on a line of its stdout.
@@ -332,6 +338,7 @@ fn run(
     deadline: std::time::Duration,
     host_work: bool,
     lender: Option<&dyn Lender>,
+    limit: std::time::Duration,
 ) -> Result<Ran> {
     use std::io::Read;
     if lender.is_some() {
@@ -347,9 +354,12 @@ fn run(
     let stdin = child.stdin.take();
     let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
+    // Since when the worker has held a loan, if it holds one.
+    let lent = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
+        let lent = &lent;
         // One reader per pipe: a worker that fills one while the other is read cannot block.
-        let stdout = scope.spawn(move || answer_lines(stdout, stdin, lender));
+        let stdout = scope.spawn(move || answer_lines(stdout, stdin, lender, lent));
         let stderr = scope.spawn(move || {
             let mut bytes = Vec::new();
             let _ = stderr.read_to_end(&mut bytes);
@@ -358,7 +368,13 @@ fn run(
         let until = std::time::Instant::now() + deadline;
         let mut status = None;
         let mut lost = None;
+        let mut loan_overran = false;
         while std::time::Instant::now() < until {
+            let since: Option<std::time::Instant> = *lent.lock().unwrap_or_else(|e| e.into_inner());
+            if since.is_some_and(|t| t.elapsed() > limit) {
+                loan_overran = true;
+                break;
+            }
             match child.try_wait() {
                 Ok(Some(s)) => {
                     status = Some(s);
@@ -383,7 +399,7 @@ fn run(
         if let Some(e) = lost {
             return Err(anyhow!("lost track of a Python worker: {e}"));
         }
-        Ok(Ran { status, stdout, stderr, left_running, alive_after_kill })
+        Ok(Ran { status, stdout, stderr, left_running, alive_after_kill, loan_overran })
     })
 }
 
@@ -393,12 +409,14 @@ fn answer_lines(
     stdout: std::process::ChildStdout,
     mut stdin: Option<std::process::ChildStdin>,
     lender: Option<&dyn Lender>,
+    lent: &std::sync::Mutex<Option<std::time::Instant>>,
 ) -> String {
     use std::io::{BufRead, Write};
     let mut reader = std::io::BufReader::new(stdout);
     let mut text = Vec::new();
     let mut line = Vec::new();
     let mut loan = None;
+    let held = |since: Option<std::time::Instant>| *lent.lock().unwrap_or_else(|e| e.into_inner()) = since;
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line) {
@@ -409,18 +427,26 @@ fn answer_lines(
         match (lender, said.trim_end()) {
             (Some(lender), ASK) => {
                 drop(loan.take());
+                held(None);
                 loan = lender.lend();
+                if loan.is_some() {
+                    held(Some(std::time::Instant::now()));
+                }
                 let answer = loan.as_ref().map_or_else(|| "cpu".to_string(), |l| format!("{} {}", l.device, l.share));
                 if let Some(pipe) = stdin.as_mut() {
                     // A worker that has gone reads nothing: its end is seen on stdout.
                     let _ = writeln!(pipe, "{answer}").and_then(|()| pipe.flush());
                 }
             }
-            (Some(_), DONE) => loan = None,
+            (Some(_), DONE) => {
+                loan = None;
+                held(None);
+            }
             _ => text.extend_from_slice(&line),
         }
     }
     drop(loan);
+    held(None);
     String::from_utf8_lossy(&text).into_owned()
 }
 
@@ -458,6 +484,31 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(a.parent().unwrap()), 0o711, "traversable, not listable");
         assert_eq!(mode(&a), 0o700);
+    }
+
+    /// A loan's limit no test worker comes near.
+    const LONG: std::time::Duration = std::time::Duration::from_secs(60);
+
+    #[test]
+    fn a_worker_that_holds_its_loan_past_the_limit_is_stopped_and_one_done_with_it_in_time_is_not() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let limit = std::time::Duration::from_millis(300);
+        // Asks, is lent, and works on the card for 20 s (its file's code looping, say).
+        let stub = Stub { lend: true, lent: Default::default(), held: Default::default() };
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", &format!("echo '{ASK}'; read answer; sleep 20; echo '{DONE}'")]).process_group(0);
+        let started = std::time::Instant::now();
+        let ran = run_as_host_work_lent(cmd, std::time::Duration::from_secs(30), &stub, limit).unwrap();
+        assert!(ran.loan_overran && ran.status.is_none());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "stopped at the limit, not the deadline");
+        assert!(!stub.held.load(SeqCst), "and the card given back");
+        // Done with the card at once, then a second on the CPU: within its limit.
+        let stub = Stub { lend: true, lent: Default::default(), held: Default::default() };
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", &format!("echo '{ASK}'; read answer; echo '{DONE}'; sleep 1; echo out")]).process_group(0);
+        let ran = run_as_host_work_lent(cmd, std::time::Duration::from_secs(30), &stub, limit).unwrap();
+        assert!(!ran.loan_overran && ran.status.is_some_and(|s| s.success()), "{}", ran.stderr);
+        assert_eq!(ran.stdout, "out\n");
     }
 
     /// Lends `cuda:7` (or nothing) and records what the worker did while the loan was held.
@@ -515,7 +566,8 @@ mod tests {
             })
         };
         let (working, after) = (watch("working"), watch("after"));
-        let ran = run_as_host_work_lent(asking_worker(dir.path()), std::time::Duration::from_secs(20), &stub).unwrap();
+        let ran =
+            run_as_host_work_lent(asking_worker(dir.path()), std::time::Duration::from_secs(20), &stub, LONG).unwrap();
         assert!(ran.status.unwrap().success(), "{}", ran.stderr);
         assert_eq!(ran.stdout, "printed by the file\ngot cuda:7 0.4\n{\"ok\": 1}\n", "the two protocol lines left out");
         assert_eq!(stub.lent.load(SeqCst), 1);
@@ -537,7 +589,7 @@ mod tests {
             let mut cmd = std::process::Command::new("/bin/sh");
             cmd.args(["-c", &script]).process_group(0);
             let started = std::time::Instant::now();
-            let ran = run_as_host_work_lent(cmd, std::time::Duration::from_secs(deadline), &stub).unwrap();
+            let ran = run_as_host_work_lent(cmd, std::time::Duration::from_secs(deadline), &stub, LONG).unwrap();
             assert_eq!(stub.lent.load(SeqCst), 1, "{script}");
             assert!(!stub.held.load(SeqCst), "the loan outlived its worker: {script}");
             assert!(started.elapsed() < std::time::Duration::from_secs(10), "{script}");
@@ -574,13 +626,14 @@ mod tests {
         use std::sync::atomic::Ordering::SeqCst;
         let dir = tempfile::tempdir().unwrap();
         let stub = Stub { lend: false, lent: Default::default(), held: Default::default() };
-        let ran = run_as_host_work_lent(asking_worker(dir.path()), std::time::Duration::from_secs(20), &stub).unwrap();
+        let ran =
+            run_as_host_work_lent(asking_worker(dir.path()), std::time::Duration::from_secs(20), &stub, LONG).unwrap();
         assert!(ran.stdout.contains("got cpu\n"), "{}", ran.stdout);
         assert_eq!(stub.lent.load(SeqCst), 1);
         let lend = Stub { lend: true, lent: Default::default(), held: Default::default() };
         let mut quiet = std::process::Command::new("/bin/sh");
         quiet.args(["-c", "echo done"]).process_group(0);
-        let ran = run_as_host_work_lent(quiet, std::time::Duration::from_secs(20), &lend).unwrap();
+        let ran = run_as_host_work_lent(quiet, std::time::Duration::from_secs(20), &lend, LONG).unwrap();
         assert_eq!((ran.stdout.as_str(), lend.lent.load(SeqCst)), ("done\n", 0));
     }
 }

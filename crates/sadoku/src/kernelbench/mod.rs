@@ -68,6 +68,22 @@ pub fn python(flag: Option<&Path>) -> PathBuf {
         .unwrap_or(named)
 }
 
+/// How long a describing worker may hold the card it was lent (timings on that card wait for it):
+/// KernelBench's largest files were described in 4-10 s on an H100.
+pub const LOAN_LIMIT: Duration = Duration::from_secs(60);
+
+/// A worker held its card longer than [`LOAN_LIMIT`] and was stopped.
+#[derive(Debug)]
+struct Overran;
+
+impl std::fmt::Display for Overran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "it held the GPU it was lent more than {} s, and was stopped", LOAN_LIMIT.as_secs())
+    }
+}
+
+impl std::error::Error for Overran {}
+
 /// Run `python -m module args` in a Python worker's confinement; its stdout and stderr (the
 /// user's file names in place of the copies'), or a one-line error.
 fn run_confined(
@@ -109,9 +125,12 @@ fn run_confined(
     let deadline = Duration::from_secs(300);
     // Host work beside reviews: stopped while a card is timed.
     let ran = match lender {
-        Some(lender) => crate::python_sandbox::run_as_host_work_lent(cmd, deadline, lender)?,
+        Some(lender) => crate::python_sandbox::run_as_host_work_lent(cmd, deadline, lender, LOAN_LIMIT)?,
         None => crate::python_sandbox::run_as_host_work(cmd, deadline)?,
     };
+    if ran.loan_overran {
+        return Err(anyhow::Error::new(Overran));
+    }
     let Some(status) = ran.status else {
         return Err(anyhow!("the Python worker did not finish within {} s", deadline.as_secs()));
     };
@@ -148,7 +167,15 @@ pub fn describe(
         return Err(anyhow!("{}: no such file", file.display()));
     }
     let seed = ["--seed".to_string(), seed.to_string()];
-    let (out, said) = run_confined(python, bridge, mode, "sadoku_bridge.describe", &[file], &seed, lender)?;
+    let module = "sadoku_bridge.describe";
+    let (out, said) = match run_confined(python, bridge, mode, module, &[file], &seed, lender) {
+        // Stopped for holding its card too long: described again on the CPU, as host work.
+        Err(e) if e.downcast_ref::<Overran>().is_some() => {
+            let (out, said) = run_confined(python, bridge, mode, module, &[file], &seed, None)?;
+            (out, format!("{said}\n{}{FELL_BACK}{e}", file.display()))
+        }
+        ran => ran?,
+    };
     let last = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
     let mut v: Value = serde_json::from_str(last.trim()).map_err(|e| anyhow!("unreadable description: {e}"))?;
     v["file"] = Value::String(file.display().to_string());
