@@ -639,7 +639,9 @@ class Worker:
             "marker": 0,
             "resets": 0,
             "tracer": self.tracer if timed and self.tracer.active else None,
-            "timed": timed,
+            # A timed call of the candidate's or the baseline's (never the float64 truth, untimed):
+            # both sides prepared and called alike.
+            "timed": timed and spec["kind"] != "truth",
         }
         tracer = state["tracer"]
         if tracer is not None:
@@ -660,7 +662,7 @@ class Worker:
             self._mark(state["marker"])
         if cuda:
             _synchronize()
-        if timed and spec["kind"] != "truth":
+        if state["timed"]:
             # Off the judge's clock, which starts with the next request: what a process skips
             # here is its own loss, never the judge's reckoning.
             _host_warm(HOST_WARM_MS)
@@ -676,7 +678,7 @@ class Worker:
         state["compiled_before"] = _frames_compiled() if spec.get("compile") is not None else None
         # A timed call, candidate's or baseline's alike: no garbage collection of the bridge's
         # making inside it.
-        timed = state["timed"] and spec["kind"] != "truth"
+        timed = state["timed"]
         collecting = _gc_isenabled()
         if timed:
             _gc_disable()

@@ -12,7 +12,8 @@
 # Reads `.carry/new` (stripped release build and its COMMIT) and `.carry/data/kb`; packs
 # everything into $OUT/run.tar.gz.
 set -u
-here=results/2026-12-06-s3
+# HERE: the folder whose lists STEPS names (a later session's, running this same script).
+here=${HERE:-results/2026-12-06-s3}
 mkdir -p target/release && cp .carry/new/sadoku .carry/new/libsadoku_trace.so target/release/ && chmod +x target/release/sadoku
 export CUDA_HOME=/usr/local/cuda PATH=/opt/torch/.venv/bin:/usr/local/cuda/bin:$PATH SADOKU_PYTHON=/opt/torch/.venv/bin/python
 b=target/release/sadoku

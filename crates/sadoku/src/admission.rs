@@ -233,7 +233,9 @@ impl Minimum {
     /// process holds the truth); `python`, a Python candidate (its process holds its outputs).
     pub fn counted(t: Tensors, model: bool, python: bool, memory_bytes: u64) -> Minimum {
         let set = t.input_bytes + t.output_bytes;
-        let sets = (memory_bytes / 4 / set.max(1)).clamp(1, 3);
+        // The judge's own choice (its L2 unknown here: at least three sets, as many as fit), three
+        // at most: more only where the sets are small.
+        let sets = sadoku_core::time::set_count(set as usize, 0, memory_bytes as usize, 3) as u64;
         let judge = sets * set + t.input_bytes + t.output_bytes + 16 * t.output_elements;
         let truth = if model { 8 * (t.input_elements + t.output_elements) + set } else { 0 };
         let candidate = if python { t.output_bytes } else { 0 };

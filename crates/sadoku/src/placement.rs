@@ -68,26 +68,31 @@ pub fn pin(pid: u32, group: bool, cpus: &[usize]) {
     }
 }
 
-/// `pid`, and with `group` every other process of the group it leads.
+/// `pid`, and with `group` every other live process of the group it leads.
 pub(crate) fn processes(pid: u32, group: bool) -> Vec<u32> {
-    let mut found = vec![pid];
     if !group {
-        return found;
+        return vec![pid];
     }
-    let Ok(entries) = std::fs::read_dir("/proc") else { return found };
-    for entry in entries.flatten() {
-        let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        if p == pid {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
-        // After the command's closing parenthesis: state, ppid, pgrp.
-        let Some(end) = stat.rfind(')') else { continue };
-        if stat[end + 1..].split_whitespace().nth(2) == Some(pid.to_string().as_str()) {
-            found.push(p);
-        }
-    }
+    let mut found = vec![pid];
+    found.extend(group_members(pid).into_iter().filter(|&p| p != pid));
     found
+}
+
+/// The live (not zombie) processes of the process group `leader` leads, the leader among them
+/// while it lives.
+pub(crate) fn group_members(leader: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command's closing parenthesis: state, ppid, pgrp.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let mut fields = rest.split(' ');
+        let state = fields.next()?;
+        let pgrp: u32 = fields.nth(1)?.parse().ok()?;
+        (pgrp == leader && state != "Z" && state != "X").then_some(pid)
+    })
+    .collect()
 }
 
 #[cfg(test)]

@@ -389,11 +389,11 @@ fn run(
             }
         }
         drop(registered);
-        let left_running = group_members(leader).len();
+        let left_running = crate::placement::group_members(leader).len();
         crate::child::kill_group(leader);
         let _ = child.wait();
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let alive_after_kill = group_members(leader).len();
+        let alive_after_kill = crate::placement::group_members(leader).len();
         let text = |h: std::thread::ScopedJoinHandle<'_, String>| h.join().unwrap_or_default();
         let (stdout, stderr) = (text(stdout), text(stderr));
         if let Some(e) = lost {
@@ -448,22 +448,6 @@ fn answer_lines(
     drop(loan);
     held(None);
     String::from_utf8_lossy(&text).into_owned()
-}
-
-/// The live (not zombie) processes of the process group `leader` leads.
-fn group_members(leader: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // After the command's closing parenthesis: state, ppid, pgrp.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let mut fields = rest.split(' ');
-        let state = fields.next()?;
-        let pgrp: u32 = fields.nth(1)?.parse().ok()?;
-        (pgrp == leader && state != "Z" && state != "X").then_some(pid)
-    })
-    .collect()
 }
 
 #[cfg(test)]

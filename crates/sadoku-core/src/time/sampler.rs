@@ -70,6 +70,13 @@ pub(super) struct Sampler<'c> {
     pub(super) fresh_baseline: Vec<Taken>,
 }
 
+/// Whose sample it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Side {
+    Candidate,
+    Baseline,
+}
+
 impl Sampler<'_> {
     pub(super) fn at(&self, launch: usize, set: usize, what: &str) -> At {
         At {
@@ -168,6 +175,26 @@ impl Sampler<'_> {
     /// at a high clock, a warm cache) falls on both sides alike.
     pub(super) fn baseline_first(&mut self) -> bool {
         self.launches >= self.sets.len() && self.rng.random_bool(0.5)
+    }
+
+    /// One candidate sample and, with `baseline_too`, the baseline's `index`-th, in the order
+    /// [`Sampler::baseline_first`] draws, which they are returned in.
+    pub(super) fn pair(
+        &mut self,
+        devices: &mut Devices,
+        index: usize,
+        baseline_too: bool,
+    ) -> Result<Vec<(Side, Taken)>, Stop> {
+        let mut taken = Vec::with_capacity(2);
+        let first = baseline_too && self.baseline_first();
+        if first {
+            taken.push((Side::Baseline, self.baseline_sample(devices, index)?));
+        }
+        taken.push((Side::Candidate, self.candidate_sample(devices)?));
+        if baseline_too && !first {
+            taken.push((Side::Baseline, self.baseline_sample(devices, index)?));
+        }
+        Ok(taken)
     }
 
     pub(super) fn baseline_sample(&mut self, devices: &mut Devices, index: usize) -> Result<Taken, Stop> {
@@ -278,15 +305,7 @@ pub(super) fn sample_rounds(
     // A baseline remembered from an earlier review is only re-checked: a few fresh samples.
     let remembered = if with_baseline { s.remembered.take().filter(|r| r.len() >= MIN_FRESH) } else { None };
     while warm < 3 || start.elapsed() < options.warmup.min(options.budget / 4) {
-        let baseline_too = with_baseline && (remembered.is_none() || warm < 2);
-        let first = baseline_too && s.baseline_first();
-        if first {
-            s.baseline_sample(devices, warm)?;
-        }
-        s.candidate_sample(devices)?;
-        if baseline_too && !first {
-            s.baseline_sample(devices, warm)?;
-        }
+        s.pair(devices, warm, with_baseline && (remembered.is_none() || warm < 2))?;
         warm += 1;
     }
     let rounds = options.rounds.max(1);
@@ -306,26 +325,14 @@ pub(super) fn sample_rounds(
             // With a remembered baseline: one fresh sample in CHECK_EVERY, and at least MIN_FRESH.
             let check =
                 remembered.is_none() || b[round].len() < MIN_FRESH || (attempts - 1).is_multiple_of(CHECK_EVERY);
-            let baseline_too = with_baseline && check;
-            let first = baseline_too && s.baseline_first();
-            let baseline = |s: &mut Sampler, devices: &mut Devices, b: &mut Vec<Taken>| -> Result<(), Stop> {
-                let bt = s.baseline_sample(devices, index)?;
-                if s.keep(&bt) {
-                    b.push(bt);
+            // Each judged against the fastest clock seen before it, in the order taken.
+            for (side, t) in s.pair(devices, index, with_baseline && check)? {
+                match (side, s.keep(&t)) {
+                    (Side::Candidate, true) => c[round].push(t),
+                    (Side::Candidate, false) => s.throttled_ms.push(t.span_ms.unwrap_or(t.event_ms)),
+                    (Side::Baseline, true) => b[round].push(t),
+                    (Side::Baseline, false) => {}
                 }
-                Ok(())
-            };
-            if first {
-                baseline(s, devices, &mut b[round])?;
-            }
-            let ct = s.candidate_sample(devices)?;
-            if s.keep(&ct) {
-                c[round].push(ct);
-            } else {
-                s.throttled_ms.push(ct.span_ms.unwrap_or(ct.event_ms));
-            }
-            if baseline_too && !first {
-                baseline(s, devices, &mut b[round])?;
             }
             index += 1;
             let n = match (&remembered, with_baseline) {
