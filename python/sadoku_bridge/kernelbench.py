@@ -10,6 +10,7 @@ know the problem's tensors, and what :func:`fresh_inputs` draws new inputs from.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import itertools
@@ -17,7 +18,7 @@ import math
 import re
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,8 +191,22 @@ def as_outputs(result: Any) -> list[torch.Tensor]:
     return items
 
 
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Make ``dtype`` torch's default while the block runs (the float64 truth: what a forward
+    creates without naming a dtype, ``torch.zeros(n, device=x.device)`` as an accumulator or
+    ``torch.randn`` as a state, is made in float64 like the rest, not in float32 beside it)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
 def truth(model: nn.Module, inputs: Sequence[Any]) -> list[torch.Tensor]:
-    """The float64 ground truth: a float64 copy of ``model`` on float64 copies of the inputs.
+    """The float64 ground truth: a float64 copy of ``model`` on float64 copies of the inputs,
+    with float64 torch's default dtype while it runs (:func:`default_dtype`).
 
     Integer and boolean inputs, parameters and buffers keep their dtypes. The model itself is
     left untouched (a BatchNorm in training mode updates the copy's running statistics, not its).
@@ -199,8 +214,46 @@ def truth(model: nn.Module, inputs: Sequence[Any]) -> list[torch.Tensor]:
     reference = copy.deepcopy(model).double()
     cast_tensor_attributes(reference, torch.float64)
     args = [x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
-    with torch.no_grad():
+    with torch.no_grad(), default_dtype(torch.float64):
         return as_outputs(reference(*args))
+
+
+# Two calls of a Model on the same inputs that differ by more than this (normwise, relative) do
+# not compute a function of their inputs. Calls that sum in another order (atomics) differ by
+# about 1e-7 in float32; a random draw (``torch.randn`` in forward, ``nn.Dropout`` in training
+# mode) by a fraction of the output.
+REPEAT_LIMIT = 1e-3
+
+
+def repeat_difference(first: Sequence[torch.Tensor], second: Sequence[torch.Tensor]) -> str | None:
+    """Why two calls on the same inputs gave different outputs, or None when they agree: the
+    same shapes, dtypes and non-finite places, integer outputs equal, floating outputs within
+    :data:`REPEAT_LIMIT` of each other normwise. Compared a slice at a time (no copy of a whole
+    output)."""
+    if len(first) != len(second):
+        return f"{len(first)} outputs, then {len(second)}"
+    for index, (a, b) in enumerate(zip(first, second)):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return f"out{index} was {a.dtype} {list(a.shape)}, then {b.dtype} {list(b.shape)}"
+        a, b = a.reshape(-1), b.reshape(-1)
+        if not a.is_floating_point():
+            if not torch.equal(a, b):
+                return f"out{index} differs in {int((a != b).sum())} of {a.numel()} elements"
+            continue
+        apart, size, moved = 0.0, 0.0, 0
+        for x, y in zip(a.split(1 << 24), b.split(1 << 24)):
+            fx, fy = torch.isfinite(x), torch.isfinite(y)
+            moved += int((fx != fy).sum())
+            both = fx & fy
+            x, y = x[both].double(), y[both].double()
+            apart += float(torch.sum((x - y) ** 2))
+            size += float(torch.sum(x**2))
+        if moved:
+            return f"out{index} has {moved} elements non-finite in one call and not in the other"
+        apart, size = math.sqrt(apart), math.sqrt(size)
+        if apart > REPEAT_LIMIT * size or (size == 0.0 and apart > 0.0):
+            return f"out{index} differs by {apart / size if size else apart:.1e} normwise"
+    return None
 
 
 def forward_input_names(model_class: type[nn.Module], count: int) -> list[str]:

@@ -327,6 +327,12 @@ class Worker:
                 warm_ups = 0 if untimed else 1 if spec.get("compile") is None else 3
                 for _ in range(warm_ups):
                     self._warm_up(spec, call)
+        except kernelbench.ProblemError as exc:
+            if spec["kind"] in TRUSTED:
+                # The problem's own Model cannot be a baseline: said in its one line.
+                return {"Err": {"Rejected": {"log": str(exc)}}}
+            said = kernelbench.one_line(f"{type(exc).__name__}: {exc}")
+            return {"Err": {"CallFailed": {"message": said, "log": _failure_log(log, exc)}}}
         except Exception as exc:
             if spec["kind"] in TRUSTED:
                 # The judge's own call (a baseline, the truth) does not run: it does not load.
@@ -408,7 +414,8 @@ class Worker:
 
             def forward(self, *inputs: Any) -> Any:
                 widened = [x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
-                return self.model(*widened)
+                with kernelbench.default_dtype(torch.float64):
+                    return self.model(*widened)
 
         truth = Truth()
         # Parameters arrive under the Model's names; the wrapper's are prefixed.
@@ -457,13 +464,29 @@ class Worker:
                 t = torch.randint(0, 2, arg["shape"], generator=generator, device=self.device).to(dtype)
             # The file's structure (a symmetric or triangular matrix), as every judged call has it.
             inputs.append(kernelbench.with_structure(t, arg.get("structure", "dense")).contiguous())
+        arguments = self._arguments(spec, inputs)
         with torch.no_grad():
-            call(*self._arguments(spec, inputs))
+            first = call(*arguments)
+            # The problem's own Model, as the baseline: called again on the same inputs, it must
+            # give the same outputs, or no answer can be judged against it (a forward that draws
+            # random numbers or keeps state). Said here, before any candidate is judged by it.
+            # (Eager only: a compiled Model's CUDA graphs write each call's outputs over the last's.)
+            differs = None
+            if spec["kind"] == "reference" and spec.get("compile") is None:
+                differs = kernelbench.repeat_difference(
+                    kernelbench.as_outputs(first), kernelbench.as_outputs(call(*arguments))
+                )
         if self.device.type == "cuda":
             _synchronize()
         # Its full-size inputs and outputs are the warm-up's own: their room goes back to the card.
-        del inputs
+        del inputs, arguments, first
         self._trim()
+        if differs:
+            raise kernelbench.ProblemError(
+                f"its forward gives other outputs on the same inputs ({differs} between two calls): it draws "
+                "random numbers (torch.randn, nn.Dropout in training mode) or keeps state, so no answer can be "
+                "judged against it"
+            )
 
     def _driver(self) -> Any:
         """The CUDA driver library (already loaded by PyTorch), for what PyTorch does not expose."""

@@ -414,6 +414,25 @@ class TruthTest(unittest.TestCase):
             self.assertEqual(out.dtype, torch.float64)
             torch.testing.assert_close(out, model(x.double()))
 
+    def test_what_a_forward_makes_without_a_dtype_is_float64_in_the_truth(self) -> None:
+        # An accumulator made in forward with torch's default dtype: in float32 it would round
+        # every partial sum of the float64 truth to float32 (1e-8 off here), silently.
+        class Accumulate(torch.nn.Module):
+            def forward(self, x):
+                total = torch.zeros(x.shape[0], device=x.device)
+                for column in x.unbind(1):
+                    total += column
+                return total
+
+        x = torch.full((4, 30), 1.0 / 3.0) + torch.arange(30) * 1e-3
+        (out,) = kb.truth(Accumulate(), [x])
+        self.assertEqual(out.dtype, torch.float64)
+        for row in range(4):
+            self.assertAlmostEqual(float(out[row]), math.fsum(x[row].double().tolist()), delta=1e-13)
+        self.assertEqual(torch.get_default_dtype(), torch.float32, "the default dtype is restored")
+        (wrong,) = [Accumulate()(x.double())]
+        self.assertGreater(abs(float(wrong[0]) - math.fsum(x[0].double().tolist())), 1e-9, "the float32 accumulator")
+
     def test_build_model_is_seeded_and_cast(self) -> None:
         problem = kb.load_problem(problem_path("conv2d_bn"))
         a = kb.build_model(problem, [3, 8, 3], seed=9)
@@ -421,6 +440,33 @@ class TruthTest(unittest.TestCase):
         self.assertEqual(b.conv.weight.dtype, torch.float16)
         self.assertEqual(b.bn.num_batches_tracked.dtype, torch.int64)
         self.assertTrue(torch.equal(a.conv.weight.half(), b.conv.weight))
+
+
+class RepeatDifferenceTest(unittest.TestCase):
+    def test_the_same_outputs_and_sums_in_another_order_agree(self) -> None:
+        x = torch.randn(1000, 64)
+        self.assertIsNone(kb.repeat_difference([x, torch.arange(5)], [x.clone(), torch.arange(5)]))
+        # A sum in another order: about 1e-7 apart in float32.
+        self.assertIsNone(kb.repeat_difference([x], [x * (1 + 1e-7)]))
+        # The same non-finite places (an overflowing Model's, every call alike).
+        y = x.clone()
+        y[3, 4], y[7, 1] = float("nan"), float("inf")
+        self.assertIsNone(kb.repeat_difference([y], [y.clone()]))
+        self.assertIsNone(kb.repeat_difference([torch.zeros(8)], [torch.zeros(8)]))
+
+    def test_random_draws_and_other_outputs_differ(self) -> None:
+        x = torch.rand(16, 4096)
+        dropout = torch.nn.Dropout(0.2)
+        said = kb.repeat_difference([dropout(x)], [dropout(x)])
+        self.assertIsNotNone(said)
+        self.assertIn("out0 differs by", said)
+        self.assertIn("differs in 1 of 5", kb.repeat_difference([torch.arange(5)], [torch.tensor([0, 1, 2, 3, 5])]))
+        y = x.clone()
+        y[0, 0] = float("nan")
+        self.assertIn("non-finite", kb.repeat_difference([x], [y]))
+        self.assertIn("2 outputs, then 1", kb.repeat_difference([x, x], [x]))
+        self.assertIn("then torch.float32 [16, 2048]", kb.repeat_difference([x], [x[:, :2048]]))
+        self.assertIn("normwise", kb.repeat_difference([torch.zeros(4)], [torch.ones(4)]))
 
 
 if __name__ == "__main__":

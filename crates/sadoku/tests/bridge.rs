@@ -609,6 +609,28 @@ fn the_problems_model_serves_as_truth_and_as_baseline() {
     assert_eq!(f32_values(&bytes)[1], if x[1] >= 0.0 { x[1] } else { x[1] * 0.05 });
 }
 
+/// A problem whose own Model gives other outputs on the same inputs (a dropout in training mode)
+/// cannot be a baseline: its `reference` does not load, and says why in one line; the same file
+/// without the dropout loads (above).
+#[test]
+fn a_model_that_answers_differently_on_the_same_inputs_is_refused_as_a_baseline() {
+    let Some(py) = torch() else { return };
+    let mut device = start(&py, false).unwrap();
+    let request = CompileRequest {
+        name: "dropout_leaky_relu.py".into(),
+        source: std::fs::read_to_string(repo().join("python/tests/problems/dropout_leaky_relu.py")).unwrap(),
+        arch: "sm_90".into(),
+        options: vec![torch_option_of("reference", "dropout_leaky_relu.py", "[0.5]", LEAKY_ARGS)],
+    };
+    match device.compile(&request) {
+        Err(CompileError::Rejected { log }) => {
+            assert!(log.contains("its forward gives other outputs on the same inputs"), "{log}");
+            assert!(log.contains("out0 differs by") && !log.contains('\n'), "{log}");
+        }
+        other => panic!("a random Model loaded as a baseline: {other:?}"),
+    }
+}
+
 /// The reward hacks only a Python candidate can try, each refused by the worker with its reason:
 /// a background thread that finishes the output after the call (the one its warm-up call, made
 /// while it loads, started may still be running when the first judged call comes: then it is
