@@ -360,6 +360,45 @@ fn an_environment_error_costs_only_its_own_candidates_verdict() {
     );
 }
 
+/// A problem whose own Model answers differently on the same inputs (a dropout in training mode)
+/// gives no candidate a verdict: its own Model as `ModelNew` and a deterministic candidate alike
+/// are NOT REVIEWED with the one line that says why (its two calls' difference), and neither is
+/// REJECTED as a wrong answer against one random draw of the truth.
+#[test]
+fn a_problem_whose_model_answers_at_random_judges_no_candidate() {
+    let Some(torch) = torch() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let problems = kb_problems(d, &["dropout_leaky_relu.py"]);
+    let own = std::fs::read_to_string(problems.join("dropout_leaky_relu.py")).unwrap();
+    let self_candidate = d.join("dropout_leaky_relu_self.py");
+    std::fs::write(&self_candidate, format!("{own}\n\nclass ModelNew(Model):\n    pass\n")).unwrap();
+    let plain = d.join("dropout_leaky_relu_plain.py");
+    std::fs::write(
+        &plain,
+        "import torch\nclass ModelNew(torch.nn.Module):\n    def __init__(self, p):\n        super().__init__()\n\n    \
+         def forward(self, x):\n        return torch.nn.functional.leaky_relu(x, 0.05)\n",
+    )
+    .unwrap();
+    let out = kernelbench_review(d, &torch)
+        .args(["--jobs", "1", "--time-budget", "0.5"])
+        .arg(&problems)
+        .args([&self_candidate, &plain])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "not reviewed, never rejected: {}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["candidates"].as_array().unwrap().is_empty(), "no verdict: {report:#}");
+    let missing = report["not_reviewed"].as_array().unwrap();
+    assert_eq!(missing.len(), 2, "{missing:#?}");
+    for m in missing {
+        let error = m["error"].as_str().unwrap();
+        assert!(error.starts_with("`dropout_leaky_relu` cannot be judged in the fp32 class"), "{error}");
+        assert!(error.contains(sadoku_core::checks::accuracy::BASELINE_RANDOM) && !error.contains('\n'), "{error}");
+    }
+}
+
 /// A review that ran out of memory while another review shared its card is reviewed again with
 /// the card to itself, and the verdict it earns there is its verdict: here a candidate whose first
 /// call in a review, ever, raises PyTorch's out-of-memory error (a marker file says it has),

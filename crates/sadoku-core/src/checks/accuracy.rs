@@ -414,6 +414,12 @@ pub const BASELINE_OUTSIDE: &str = "the baseline's own normwise error";
 /// (its float32 run overflowed): the start of its [`Calibrated::Unavailable`] reason.
 pub const BASELINE_NONFINITE: &str = "the baseline left";
 
+/// How the bridge says that the problem's own Model, loaded as the baseline, gave other outputs
+/// when called twice on the same inputs (a random draw in its forward, a dropout in training
+/// mode): words within the calibration's [`Calibrated::Unavailable`] reason ("the baseline
+/// failed: ..."), as `python/sadoku_bridge/worker.py` raises them.
+pub const BASELINE_RANDOM: &str = "its forward gives other outputs on the same inputs";
+
 /// How a review's one-line reason begins when its problem cannot be judged in its class (see
 /// [`Accuracy::unjudgeable`]).
 pub const UNJUDGEABLE: &str = "cannot be judged in the";
@@ -447,13 +453,22 @@ impl Accuracy {
     /// wrong one (KernelBench's EfficientNetB2 at batch 2, BatchNorm on batch statistics of a
     /// few values: its own float32 run 4.46e-1 from its float64 truth), or whose own float32
     /// run gave non-finite values where the truth is finite (Mamba2 at its published size, whose
-    /// truth reaches 8e38, beyond float32). The judge's own
+    /// truth reaches 8e38, beyond float32), or whose own Model answers differently on the same
+    /// inputs ([`BASELINE_RANDOM`]: its truth is one random draw among many). The judge's own
     /// measurement, never the candidate's: a candidate within the class is still accepted.
     pub fn unjudgeable(&self, problem: &Problem) -> Option<String> {
         let why = self.uncalibrated.as_deref()?;
-        let outside = why.starts_with(BASELINE_OUTSIDE) || why.starts_with(BASELINE_NONFINITE);
+        let random = why.contains(BASELINE_RANDOM);
+        let outside = why.starts_with(BASELINE_OUTSIDE) || why.starts_with(BASELINE_NONFINITE) || random;
         if self.passes() || problem.torch().is_none() || !outside {
             return None;
+        }
+        if random {
+            // Its truth is one draw among many: no candidate's answer can be told right or wrong.
+            return Some(format!(
+                "`{}` {UNJUDGEABLE} {} class: {why}; the candidate's error was {:.2e} with {} non-finite values",
+                problem.name, self.tolerance, self.normwise, self.nonfinite
+            ));
         }
         Some(format!(
             "`{}` {UNJUDGEABLE} {} class: {why} (the baseline is its own Model in its own dtypes, against \

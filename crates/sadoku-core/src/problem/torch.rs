@@ -435,7 +435,7 @@ mod tests {
 
     #[test]
     fn a_failing_output_is_unjudgeable_only_where_the_models_own_float32_run_is_outside_the_class() {
-        use crate::checks::accuracy::{Accuracy, BASELINE_NONFINITE, BASELINE_OUTSIDE, UNJUDGEABLE};
+        use crate::checks::accuracy::{Accuracy, BASELINE_NONFINITE, BASELINE_OUTSIDE, BASELINE_RANDOM, UNJUDGEABLE};
         let p = from_description("kb/24_net.py", "source".into(), &description()).unwrap();
         let accuracy = |normwise: f64, uncalibrated: Option<String>| -> Accuracy {
             serde_json::from_value(serde_json::json!({
@@ -460,6 +460,15 @@ mod tests {
         assert_eq!(accuracy(1e-6, outside.clone()).unjudgeable(&p), None);
         // A wrong candidate where the Model is within its class (calibrated or not) is rejected.
         assert_eq!(accuracy(0.446, None).unjudgeable(&p), None);
+        // The Model answers differently on the same inputs (its bridge refused it as a baseline).
+        let random = Some(format!(
+            "the baseline failed: the Model of `24_net.py` (eager): does not load: {BASELINE_RANDOM} \
+             (out0 differs by 2.4e-1 normwise between two calls): it draws random numbers"
+        ));
+        let why = accuracy(0.236, random.clone()).unjudgeable(&p).expect("unjudgeable");
+        assert!(why.starts_with(&format!("`24_net` {UNJUDGEABLE} fp32 class: the baseline failed")), "{why}");
+        assert!(why.contains(BASELINE_RANDOM) && why.ends_with("error was 2.36e-1 with 0 non-finite values"), "{why}");
+        assert_eq!(accuracy(1e-6, random).unjudgeable(&p), None, "a candidate within the class is judged");
         let other = Some("the baseline failed: it raised".to_string());
         assert_eq!(accuracy(0.446, other).unjudgeable(&p), None);
         // A problem without a Model (a library baseline outside its class): rejected as before.
