@@ -4,13 +4,14 @@
 # KernelBench 423217d checkout the runs used). Runs A-D: results/2026-12-06-s2; E:
 # results/2026-12-06-s3; G-I: this folder (F, reserved last session, never ran).
 set -eu
-here=results/2026-12-06-s4
+# A later session's runs: EXTRA="s5/FOLDER:LABEL ..." (after I), written to HERE.
+here=${HERE:-results/2026-12-06-s4}
 t=$(mktemp -d)
 runs() { # RUN=REVIEW:STDERR arguments, oldest first (a file's word is its last run's)
   for r in s2/h100-7a8fc41:A s2/h100-1ba3b35:B s2/h100-08517e4:C s2/h100-beb396a:D s3/h100-0ac4b80:E \
-           s4/h100-70f81a7:G s4/h100-b4756a9:H s4/$1:I; do
+           s4/h100-70f81a7:G s4/h100-b4756a9:H s4/$1:I ${EXTRA:-}; do
     local dir=results/2026-12-06-${r%%:*} label=${r##*:}
-    for name in solo pick ab-nopin ab-new level1 level2 level3 level3b; do
+    for name in solo pick ab-nopin ab-new level1 level2 level3 level3b level2r level3r; do
       [ -f $dir/$name-review.jsonl.gz ] || continue
       mkdir -p $t/$label-$name
       zcat $dir/$name-review.jsonl.gz > $t/$label-$name/review.jsonl
