@@ -71,7 +71,13 @@ def review(path: Path, log: Path | None) -> str:
                 steady = (len(stamps) - 1) * 3600 / (stamps[-1] - stamps[0])
                 span = stamps[-1] - stamps[0]
                 lines.append(f"- after the first: {len(stamps) - 1} verdicts in {span:.0f} s: {steady:.0f} per hour")
-    phases = [r["phases"]["time_s"] for r in records if (r.get("phases") or {}).get("time_s")]
+    # The time phase with the wait for the card (records since the wait was its own phase,
+    # `card_wait_s`, count it apart; before, `time_s` held both).
+    phases = [
+        r["phases"]["time_s"] + r["phases"].get("card_wait_s", 0.0)
+        for r in records
+        if (r.get("phases") or {}).get("time_s")
+    ]
     held = [r["timing"]["held_ms"] / 1e3 for r in records if (r.get("timing") or {}).get("held_ms")]
     waits = [r["timing"]["card_wait_ms"] / 1e3 for r in records if (r.get("timing") or {}).get("held_ms")]
     if phases:

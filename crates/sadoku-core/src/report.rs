@@ -167,6 +167,12 @@ pub struct Phases {
     pub compile_s: f64,
     #[serde(default)]
     pub verify_s: f64,
+    /// What the timing waited for the card to itself while another lane's work held it (its
+    /// verification, a worker's start, a problem described on it): apart from `time_s`.
+    #[serde(default)]
+    pub card_wait_s: f64,
+    /// Timing, from the moment the card was its own: what `--time-budget` bounds. (Records from
+    /// before `card_wait_s` counted the wait here too.)
     #[serde(default)]
     pub time_s: f64,
     /// compute-sanitizer's runs (`--sanitize`).

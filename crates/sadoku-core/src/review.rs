@@ -187,6 +187,8 @@ fn review_inner(
     }
     observer.event(Event::Stage { name: "timing" });
     let time_started = Instant::now();
+    // The cases' waits for the card, which is not timing: its own phase.
+    let mut waited_s = 0.0;
     let class = verification.class();
     let ceilings = devices.reference.ceilings()?;
     let cases = options.timed_cases(candidate);
@@ -205,7 +207,11 @@ fn review_inner(
             &timing,
             observer,
         );
-        report.phases.time_s = time_started.elapsed().as_secs_f64();
+        if let Ok(t) = &measured {
+            waited_s += t.card_wait_ms / 1e3;
+        }
+        report.phases.card_wait_s = waited_s;
+        report.phases.time_s = (time_started.elapsed().as_secs_f64() - waited_s).max(0.0);
         let timing = match measured {
             Ok(timing) => timing,
             Err(Stop::Reject(r)) => return Ok(Verdict::Rejected(*r)),

@@ -432,7 +432,13 @@ fn the_wait_for_the_card_is_recorded_apart_from_the_time_the_phase_held_it() {
     let time_s = report.findings.phases.time_s;
     assert!(t.card_wait_ms >= 500.0, "waited {:.0} ms for the card", t.card_wait_ms);
     assert!(t.held_ms <= 900.0, "held it {:.0} ms against a 0.5 s budget", t.held_ms);
-    assert!(time_s * 1e3 >= t.card_wait_ms + t.held_ms - 1.0, "the phase's {time_s:.3} s counts both");
+    // The wait is its own phase; the time phase is the card held, which the budget bounds.
+    let waited_s = report.findings.phases.card_wait_s;
+    assert!((waited_s * 1e3 - t.card_wait_ms).abs() < 1e-6, "{waited_s:.3} s recorded as the wait");
+    // The phase is the card held and then its statistics (about 0.2 s in a debug build), never
+    // the wait (at least 0.5 s here).
+    assert!(time_s * 1e3 >= t.held_ms - 1.0, "the time phase {time_s:.3} s counts the card held");
+    assert!(time_s * 1e3 <= t.held_ms + 400.0, "the time phase {time_s:.3} s counts no wait");
 }
 
 /// Review `candidate` with the card's remembered baselines, as a batch's lane does.

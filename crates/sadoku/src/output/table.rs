@@ -375,6 +375,9 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
             if p.model_start_s > 0.0 {
                 parts.insert(1, format!("model {:.2}", p.model_start_s));
             }
+            if p.card_wait_s > 0.0 {
+                parts.insert(parts.len() - 1, format!("card wait {:.2}", p.card_wait_s));
+            }
             if p.sanitize_s > 0.0 {
                 parts.push(format!("sanitize {:.2}", p.sanitize_s));
             }
