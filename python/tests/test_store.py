@@ -5,6 +5,7 @@ imported from the store by a later loader that builds nothing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -157,6 +158,66 @@ class Recording(unittest.TestCase):
             record = {**GOLDEN_RECORD, "torch": torch_id, "arch": arch, "sources": [[name, "int x;"]]}
             with self.assertRaisesRegex(ValueError, "a source named"):
                 build_extension.build(record, str(self.root / "build"), "cpu")
+
+
+class NvccThreads(unittest.TestCase):
+    """The builder lets nvcc parse for the host and the device at once (the same object, sooner),
+    never where the record says how many threads itself, and never at the cost of a build."""
+
+    def record(self, sources: list[str], flags: list[str] | None = None) -> dict[str, Any]:
+        torch_id, arch = store.identity("cpu")
+        return {
+            **GOLDEN_RECORD,
+            "torch": torch_id,
+            "arch": arch,
+            "sources": [[name, "int x;"] for name in sources],
+            "extra_cuda_cflags": flags,
+        }
+
+    def test_threads_are_added_for_cuda_sources_only_and_never_twice(self) -> None:
+        threads = build_extension.NVCC_THREADS
+        self.assertEqual(build_extension.cuda_flags(self.record(["k.cu"])), [threads])
+        self.assertEqual(build_extension.cuda_flags(self.record(["k.cu"], ["-O3"])), ["-O3", threads])
+        self.assertIsNone(build_extension.cuda_flags(self.record(["k.cpp"])))
+        for own in (["-t", "4"], ["--threads=8"], ["-t=0"], ["--threads", "1"]):
+            self.assertEqual(build_extension.cuda_flags(self.record(["k.cu"], own)), own)
+
+    def builds(self, record: dict[str, Any], failures: list[str]) -> list[Any]:
+        """The nvcc flags of each of PyTorch's load() calls the builder makes, the first
+        ``len(failures)`` of them failing with those messages."""
+        calls: list[Any] = []
+        directory = self.root
+
+        def load(name: str, **kwargs: Any) -> None:
+            calls.append(kwargs.get("extra_cuda_cflags"))
+            if len(calls) <= len(failures):
+                raise RuntimeError(failures[len(calls) - 1])
+            (directory / store.built_file(record)).write_bytes(b"")
+
+        saved = cpp_extension.load
+        # With load()'s own signature, which the builder checks the record's fields against.
+        cpp_extension.load = functools.wraps(saved)(load)
+        try:
+            build_extension.build(record, str(directory), "cpu")
+        finally:
+            cpp_extension.load = saved
+        return calls
+
+    def setUp(self) -> None:
+        self.root = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.root)
+
+    def test_a_build_passes_the_threads_and_one_whose_nvcc_takes_none_is_built_as_recorded(self) -> None:
+        threads = build_extension.NVCC_THREADS
+        record = self.record(["k.cu"], ["-O3"])
+        self.assertEqual(self.builds(record, []), [["-O3", threads]])
+        refused = f"Error building extension 'k': nvcc fatal   : Unknown option '{threads}'"
+        self.assertEqual(self.builds(record, [refused]), [["-O3", threads], ["-O3"]])
+        # The candidate's own error is its own: built once, never again without the threads.
+        with self.assertRaisesRegex(RuntimeError, "expected a ';'"):
+            self.builds(record, ["Error building extension 'k': k.cu(3): error: expected a ';'"])
+        with self.assertRaisesRegex(RuntimeError, "expected a ';'"):
+            self.builds(self.record(["k.cpp"]), ["expected a ';' (threads)"])
 
 
 if __name__ == "__main__":
