@@ -327,16 +327,12 @@ class Worker:
                 warm_ups = 0 if untimed else 1 if spec.get("compile") is None else 3
                 for _ in range(warm_ups):
                     self._warm_up(spec, call)
-        except kernelbench.ProblemError as exc:
-            if spec["kind"] in TRUSTED:
-                # The problem's own Model cannot be a baseline: said in its one line.
-                return {"Err": {"Rejected": {"log": str(exc)}}}
-            said = kernelbench.one_line(f"{type(exc).__name__}: {exc}")
-            return {"Err": {"CallFailed": {"message": said, "log": _failure_log(log, exc)}}}
         except Exception as exc:
             if spec["kind"] in TRUSTED:
-                # The judge's own call (a baseline, the truth) does not run: it does not load.
-                return {"Err": {"Rejected": {"log": _failure_log(log, exc)}}}
+                # The judge's own call (a baseline, the truth) does not run: it does not load. A
+                # problem that cannot give one (its Model answers at random) says so in one line.
+                said = str(exc) if isinstance(exc, kernelbench.ProblemError) else _failure_log(log, exc)
+                return {"Err": {"Rejected": {"log": said}}}
             # A CallError's message names what could not be called; any other is the exception.
             said = str(exc) if isinstance(exc, candidates.CallError) else f"{type(exc).__name__}: {exc}"
             message = kernelbench.one_line(said)
