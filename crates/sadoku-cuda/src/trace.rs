@@ -489,13 +489,22 @@ pub fn assemble_call(records: &[RawKernel], marker: u32, copy: u32, dropped: u64
     if open.end_ns > close.start_ns {
         return unavailable(format!("the call's marker memsets overlap ({} to {} ns)", open.end_ns, close.start_ns));
     }
-    let mut copies: Vec<&RawKernel> = records.iter().filter(|r| copy != 0 && is_marker(r, copy)).collect();
+    // The worker issues its copy markers after the window closed, when the call has returned and
+    // its work is done: a memset of that value within the call (whose process could learn it) is
+    // the call's own work and delimits nothing.
+    let mut copies: Vec<&RawKernel> =
+        records.iter().filter(|r| copy != 0 && is_marker(r, copy) && r.start_ns >= close.end_ns).collect();
     copies.sort_by_key(|r| (r.start_ns, r.end_ns));
-    let copying = |r: &RawKernel| match (copies.first(), copies.last()) {
-        (Some(from), Some(to)) if copies.len() >= 2 => {
-            is_marker(r, copy) || (r.stream == from.stream && r.start_ns >= from.end_ns && r.end_ns <= to.start_ns)
-        }
-        _ => false,
+    let span = match copies[..] {
+        [from, .., to] => Some((from, to)),
+        _ => None,
+    };
+    let copying = |r: &RawKernel| {
+        span.is_some_and(|(from, to)| {
+            std::ptr::eq(r, from)
+                || std::ptr::eq(r, to)
+                || (r.stream == from.stream && r.start_ns >= from.end_ns && r.end_ns <= to.start_ns)
+        })
     };
     let mut kernels: Vec<KernelRecord> = records
         .iter()
@@ -662,6 +671,14 @@ mod tests {
         let one: Vec<RawKernel> = records.iter().filter(|r| r.start_ns != 600).cloned().collect();
         let Trace::Call { kernels, .. } = assemble_call(&one, 9, 5, 0) else { panic!() };
         assert!(kernels.iter().any(|k| k.name == "direct_copy_kernel"));
+        // A call that learnt the copy's value and issues it inside its window, before work of
+        // its own on the same stream: that work, and its memset, stay in the trace.
+        let mut forged = records.clone();
+        forged.push(mark(100, 110, 5));
+        forged.push(rec("hidden", 120, 390, 7, 1));
+        let Trace::Call { kernels, .. } = assemble_call(&forged, 9, 5, 0) else { panic!() };
+        let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["call", "[memset, 4 B]", "hidden", "beside", "after"]);
     }
 
     #[test]

@@ -408,16 +408,17 @@ fn native_worker(gpu: usize, plan: &Plan) -> Started {
     plan.backend.spawn_worker(gpu, plan.timeouts, None, plan.sandbox, plan.compile_memory)
 }
 
+/// How much lower a build runs than the judge (`nice`), unless a lane is to take its candidate
+/// first (see [`build`]'s `urgent`).
+pub const BUILD_NICE: i32 = 10;
+
 /// Build the extensions of the batch's Python candidates ahead of their reviews, in review order,
 /// while lanes review: one builder of `--build-jobs`. A build is host work: what runs the
 /// candidate's Python holds timings off (see [`Gates::host`]), the compilers are stopped while a
-/// card is timed (see [`crate::host_work`]); its failure is left for the review to report.
-/// How much lower a build runs than the judge (`nice`), unless a lane is to take its candidate
-/// first (`urgent`: the batch's first candidates, one per lane): those get the machine's cores
-/// before the rest of a wave of builds, so that the first verdicts wait for one build, not for a
-/// wave of them sharing the cores.
-pub const BUILD_NICE: i32 = 10;
-
+/// card is timed (see [`crate::host_work`]); its failure is left for the review to report. The
+/// batch's first `urgent` candidates (one per lane) are built at the judge's priority, the rest
+/// [`BUILD_NICE`] steps lower, so that the first verdicts wait for one build, not for a wave of
+/// them sharing the cores.
 pub fn build(
     gpu: usize,
     gates: &Gates,
