@@ -478,7 +478,7 @@ mod tests {
         use std::sync::atomic::Ordering::SeqCst;
         let limit = std::time::Duration::from_millis(300);
         // Asks, is lent, and works on the card for 20 s (its file's code looping, say).
-        let stub = Stub { lend: true, lent: Default::default(), held: Default::default() };
+        let stub = Stub::new(true);
         let mut cmd = std::process::Command::new("/bin/sh");
         cmd.args(["-c", &format!("echo '{ASK}'; read answer; sleep 20; echo '{DONE}'")]).process_group(0);
         let started = std::time::Instant::now();
@@ -487,7 +487,7 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "stopped at the limit, not the deadline");
         assert!(!stub.held.load(SeqCst), "and the card given back");
         // Done with the card at once, then a second on the CPU: within its limit.
-        let stub = Stub { lend: true, lent: Default::default(), held: Default::default() };
+        let stub = Stub::new(true);
         let mut cmd = std::process::Command::new("/bin/sh");
         cmd.args(["-c", &format!("echo '{ASK}'; read answer; echo '{DONE}'; sleep 1; echo out")]).process_group(0);
         let ran = run_as_host_work_lent(cmd, std::time::Duration::from_secs(30), &stub, limit).unwrap();
@@ -500,6 +500,12 @@ mod tests {
         lend: bool,
         lent: std::sync::atomic::AtomicUsize,
         held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Stub {
+        fn new(lend: bool) -> Stub {
+            Stub { lend, lent: Default::default(), held: Default::default() }
+        }
     }
 
     struct Holding(std::sync::Arc<std::sync::atomic::AtomicBool>);
@@ -537,7 +543,7 @@ mod tests {
     fn a_worker_that_asks_is_lent_a_gpu_until_it_says_it_is_done_and_the_protocol_is_not_its_output() {
         use std::sync::atomic::Ordering::SeqCst;
         let dir = tempfile::tempdir().unwrap();
-        let stub = Stub { lend: true, lent: Default::default(), held: Default::default() };
+        let stub = Stub::new(true);
         let watch = |name: &str| {
             let path = dir.path().join(name);
             let held = stub.held.clone();
@@ -569,7 +575,7 @@ mod tests {
             // Asks, is lent, then hangs until the judge kills its group at the deadline.
             (format!("echo '{ASK}'; read answer; sleep 30"), 1),
         ] {
-            let stub = Stub { lend: true, lent: Default::default(), held: Default::default() };
+            let stub = Stub::new(true);
             let mut cmd = std::process::Command::new("/bin/sh");
             cmd.args(["-c", &script]).process_group(0);
             let started = std::time::Instant::now();
@@ -609,12 +615,12 @@ mod tests {
     fn a_worker_that_asks_when_nothing_can_be_lent_is_told_cpu_and_one_that_does_not_ask_is_lent_nothing() {
         use std::sync::atomic::Ordering::SeqCst;
         let dir = tempfile::tempdir().unwrap();
-        let stub = Stub { lend: false, lent: Default::default(), held: Default::default() };
+        let stub = Stub::new(false);
         let ran =
             run_as_host_work_lent(asking_worker(dir.path()), std::time::Duration::from_secs(20), &stub, LONG).unwrap();
         assert!(ran.stdout.contains("got cpu\n"), "{}", ran.stdout);
         assert_eq!(stub.lent.load(SeqCst), 1);
-        let lend = Stub { lend: true, lent: Default::default(), held: Default::default() };
+        let lend = Stub::new(true);
         let mut quiet = std::process::Command::new("/bin/sh");
         quiet.args(["-c", "echo done"]).process_group(0);
         let ran = run_as_host_work_lent(quiet, std::time::Duration::from_secs(20), &lend, LONG).unwrap();
