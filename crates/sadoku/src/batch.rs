@@ -44,6 +44,9 @@ struct Queue {
     /// how many of them are building now: one that is not will take the next build at once.
     builders: usize,
     building: usize,
+    /// Lanes taking candidates now, and whether any has started (see [`Batch::lane`]).
+    lanes: usize,
+    lanes_started: bool,
 }
 
 /// What a lane waiting for a candidate got (see [`Batch::next_waking`]).
@@ -165,6 +168,9 @@ impl Batch {
                 return Waited::Done;
             }
             if let Some(i) = q.waiting.pop_front() {
+                drop(q);
+                // A producer waiting for room (`wait_for_room`) may feed the next.
+                self.changed.notify_all();
                 return Waited::Candidate(i);
             }
             if q.closed {
@@ -188,7 +194,31 @@ impl Batch {
         if self.stopped() {
             return None;
         }
-        self.lock().waiting.pop_front()
+        let next = self.lock().waiting.pop_front();
+        if next.is_some() {
+            self.changed.notify_all();
+        }
+        next
+    }
+
+    /// A lane that takes candidates from this batch, counted until the guard is dropped (however
+    /// the lane ends): a producer waiting for room stops waiting once every lane has ended.
+    pub fn lane(&self) -> LaneGuard<'_> {
+        let mut q = self.lock();
+        q.lanes += 1;
+        q.lanes_started = true;
+        LaneGuard(self)
+    }
+
+    /// A producer's wait before it feeds the next candidate: until fewer than `ahead` wait for a
+    /// lane (builds ahead included), the batch stops, or every lane has ended. What comes next
+    /// may need work of its own before it can be queued (a KernelBench problem described), which
+    /// is then done when its turn nears, not all at the start.
+    pub fn wait_for_room(&self, ahead: usize) {
+        let mut q = self.lock();
+        while !self.stopped() && q.waiting.len() >= ahead.max(1) && !(q.lanes_started && q.lanes == 0) {
+            q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// `n` builders will run [`build`] on this batch: a review then waits for a build no builder
@@ -276,6 +306,16 @@ impl Batch {
     }
 }
 
+/// A lane of a batch, counted while it lives (see [`Batch::lane`]).
+pub struct LaneGuard<'a>(&'a Batch);
+
+impl Drop for LaneGuard<'_> {
+    fn drop(&mut self) {
+        self.0.lock().lanes -= 1;
+        self.0.changed.notify_all();
+    }
+}
+
 /// Closes its batch when dropped: the producer's guard, so that no lane waits on a batch whose
 /// feed has ended, however it ended.
 pub struct CloseOnDrop<'a>(pub &'a Batch);
@@ -344,6 +384,42 @@ mod tests {
             batch.close();
             assert_eq!(not_asked.join().unwrap(), Waited::Done);
         });
+    }
+
+    /// The producer feeds a batch only as far ahead of its lanes as it is told: each candidate it
+    /// waits to feed may first need its problem described, which is then done near its turn.
+    #[test]
+    fn a_producer_feeds_only_as_far_ahead_as_the_lanes_need() {
+        let registry = sadoku_core::problem::Registry::library();
+        let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/seed/fix_16x16.cu"))
+            .expect("the seed fix");
+        let candidate = Arc::new(Candidate::from_source(&registry, "a.cu", source).expect("a valid candidate"));
+        let batch = Batch::default();
+        let fed = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let producer = scope.spawn(|| {
+                for _ in 0..5 {
+                    batch.wait_for_room(2);
+                    batch.push(Arc::clone(&candidate), false);
+                    fed.fetch_add(1, Ordering::SeqCst);
+                }
+                batch.close();
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            assert_eq!(fed.load(Ordering::SeqCst), 2, "two ahead, no lane has taken one");
+            let lane = batch.lane();
+            assert_eq!(batch.next_waking(false), Waited::Candidate(0));
+            std::thread::sleep(Duration::from_millis(200));
+            assert_eq!(fed.load(Ordering::SeqCst), 3, "one taken, one more fed");
+            // Every lane ended: the producer waits for nothing.
+            drop(lane);
+            producer.join().unwrap();
+            assert_eq!(fed.load(Ordering::SeqCst), 5);
+        });
+        let stopped = Batch::default();
+        stopped.push(Arc::clone(&candidate), false);
+        stopped.stop();
+        stopped.wait_for_room(1);
     }
 
     /// With every builder busy (or none), a build not yet taken is left to the review, which

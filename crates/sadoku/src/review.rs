@@ -113,6 +113,11 @@ pub fn review_stream(
     let batch = lanes::Batch::default();
     batch.expected.store(feed.total, std::sync::atomic::Ordering::SeqCst);
     let builders = args.judging.build_jobs.map_or_else(build_jobs, usize::from);
+    // How far the feed runs ahead of the lanes: enough for every builder to build twice ahead and
+    // every lane to take its next, no further (a KernelBench problem is described when its first
+    // candidate is fed, not all at the start).
+    let lanes_n = gates.gpus().map_or(1, |g| g.len()) * usize::from(args.judging.jobs);
+    let ahead = 2 * lanes_n + if build_ahead { 2 * builders } else { 0 };
 
     let mut slots: Vec<Option<CandidateReport>> = Vec::new();
     let mut queued: Vec<(usize, String)> = Vec::new();
@@ -132,7 +137,11 @@ pub fn review_stream(
             // Closed however the feed ends (a panic in it included): lanes wait on an open batch.
             let _close = lanes::CloseOnDrop(batch);
             let (mut given, mut ordinal) = (0, 0);
-            for item in items {
+            let mut items = items;
+            while let Some(item) = {
+                batch.wait_for_room(ahead);
+                items.next()
+            } {
                 given += 1;
                 if batch.stopped() {
                     break;
@@ -215,7 +224,9 @@ pub fn review_stream(
                             for &gpu in &gpus {
                                 for _ in 0..args.judging.jobs {
                                     let (sender, progress, plan) = (sender.clone(), &progress, &plan);
+                                    let lane = batch.lane();
                                     lanes.push(scope.spawn(move || {
+                                        let _lane = lane;
                                         lanes::run(gpu, gates, plan, batch, progress, |o| {
                                             sender.send(Arrival::Outcome(Box::new(o))).is_ok()
                                         })

@@ -342,6 +342,11 @@ pub fn fatal(error: &str) -> bool {
 /// KernelBench problems described ahead of the candidates that need them: `jobs` confined Python
 /// processes at once, in the order the candidates come, each as host work (stopped while a GPU is
 /// timed: [`crate::host_work`]). A candidate's review waits only for its own problem.
+///
+/// Lazily: a file is described only once a candidate has asked for its problem, or for one at most
+/// [`Describer::AHEAD`] files before it. A batch of many candidates a problem (an archive) then
+/// describes the few problems its first builds and reviews need, not every problem it has, while
+/// those builds share the machine's cores and the first reviews its card.
 pub struct Describer<'a> {
     files: Vec<PathBuf>,
     state: std::sync::Mutex<Described>,
@@ -359,11 +364,44 @@ pub struct Describer<'a> {
 struct Described {
     /// The next file no describer has taken.
     next: usize,
+    /// How many files, from the first, a candidate has asked for (the last one it asked for and
+    /// every one before it).
+    asked: usize,
     done: Vec<Option<std::result::Result<Arc<Problem>, String>>>,
     stopped: bool,
 }
 
+/// What a describer may do next.
+#[derive(Debug, PartialEq, Eq)]
+enum Turn {
+    /// Describe file `i`.
+    Describe(usize),
+    /// Wait: the next file is further ahead of what candidates asked for than [`Describer::AHEAD`].
+    Wait,
+    /// Nothing is left (or the describer stopped).
+    Done,
+}
+
+impl Described {
+    /// The next file to describe, if candidates asked for it or one at most `ahead` files after it.
+    fn turn(&mut self, ahead: usize) -> Turn {
+        if self.stopped || self.next >= self.done.len() {
+            return Turn::Done;
+        }
+        if self.next >= self.asked + ahead {
+            return Turn::Wait;
+        }
+        self.next += 1;
+        Turn::Describe(self.next - 1)
+    }
+}
+
 impl<'a> Describer<'a> {
+    /// How many files past the last one a candidate asked for may be described before it is
+    /// asked for: one for each describer (at most four run), so that the next problems are ready
+    /// when their candidates come.
+    pub const AHEAD: usize = 4;
+
     pub fn new(
         files: Vec<PathBuf>,
         registry: &'a std::sync::Mutex<&'a mut Registry>,
@@ -401,11 +439,13 @@ impl<'a> Describer<'a> {
     pub fn describe_next(&self, progress: &crate::progress::Progress) -> bool {
         let i = {
             let mut state = self.lock();
-            if state.stopped || state.next >= self.files.len() {
-                return false;
+            loop {
+                match state.turn(Self::AHEAD) {
+                    Turn::Describe(i) => break i,
+                    Turn::Done => return false,
+                    Turn::Wait => state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner()),
+                }
             }
-            state.next += 1;
-            state.next - 1
         };
         let file = &self.files[i];
         let started = std::time::Instant::now();
@@ -437,6 +477,10 @@ impl<'a> Describer<'a> {
     pub fn problem(&self, file: &Path) -> Option<std::result::Result<Arc<Problem>, String>> {
         let i = self.files.iter().position(|f| f == file)?;
         let mut state = self.lock();
+        if state.asked <= i {
+            state.asked = i + 1;
+            self.changed.notify_all();
+        }
         loop {
             if let Some(r) = &state.done[i] {
                 return Some(r.clone());
@@ -515,6 +559,26 @@ mod tests {
 
     fn paths(names: &[&str]) -> Vec<PathBuf> {
         names.iter().map(|n| PathBuf::from(format!("/kb/{n}"))).collect()
+    }
+
+    /// Problems are described as their candidates come, never all at once: a file is taken only
+    /// once a candidate asked for it or for one at most `ahead` files before it.
+    #[test]
+    fn a_problem_is_described_only_when_a_candidate_comes_near_it() {
+        let mut d = Described { done: vec![None; 10], ..Described::default() };
+        assert_eq!(d.turn(2), Turn::Describe(0), "the first at once: a missing PyTorch is said first");
+        assert_eq!(d.turn(2), Turn::Describe(1));
+        assert_eq!(d.turn(2), Turn::Wait, "nothing asked for yet: two ahead is the most");
+        // A candidate asks for the problem of file 4: up to file 5 may be described now.
+        d.asked = 5;
+        let taken: Vec<Turn> = (0..5).map(|_| d.turn(2)).collect();
+        assert_eq!(taken, [2, 3, 4, 5, 6].map(Turn::Describe));
+        assert_eq!(d.turn(2), Turn::Wait);
+        d.asked = 10;
+        let rest: Vec<Turn> = (0..4).map(|_| d.turn(2)).collect();
+        assert_eq!(rest, [Turn::Describe(7), Turn::Describe(8), Turn::Describe(9), Turn::Done]);
+        let mut stopped = Described { done: vec![None; 3], stopped: true, ..Described::default() };
+        assert_eq!(stopped.turn(2), Turn::Done);
     }
 
     #[test]
