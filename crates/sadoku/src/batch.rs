@@ -275,6 +275,11 @@ impl Batch {
         next
     }
 
+    /// Whether candidate `index`'s extensions are being built ahead, or wait for a builder.
+    pub(crate) fn build_pending(&self, index: usize) -> bool {
+        matches!(self.lock().builds.get(&index), Some(Build::Waiting | Build::Building))
+    }
+
     /// Where candidate `index`'s extensions were built ahead of its review, if they were.
     pub(crate) fn prebuilt(&self, index: usize) -> Option<Cache> {
         match self.lock().builds.get(&index) {

@@ -329,10 +329,11 @@ struct Spares {
 }
 
 /// A lane with no candidate taken ahead: its next candidate and its worker, if started already
-/// (None: the batch is done). While it waits, it keeps its [`Spares`] started, and once the
-/// batch has had a Python candidate, its process for a problem's Model (the same for every
-/// problem until a review loads one): a native worker's start holds timings off, a Python
-/// process's is host work of its own (`processes::spawn_python`).
+/// (None: the batch is done). While it waits, a server's lane keeps its [`Spares`] started, and
+/// once the batch has had a Python candidate, its process for a problem's Model (the same for
+/// every problem until a review loads one); any lane does so while its candidate's build ahead
+/// runs. A native worker's start holds timings off, a Python process's is host work of its own
+/// (`processes::spawn_python`).
 fn next_idle(
     gpu: usize,
     gates: &Gates,
@@ -360,6 +361,20 @@ fn next_idle(
         let on_python = python.is_some() && !batch.python_seen();
         match batch.next_waking(on_python) {
             Waited::Candidate(i) => {
+                // Its extensions are being built ahead, or are next (nvcc over PyTorch's headers:
+                // about a minute): meanwhile the lane starts what the review needs besides them, a
+                // worker that will load them from the store and a process for the problem's Model,
+                // which it would otherwise start one after the other once the build is done.
+                let candidate = batch.candidate(i);
+                let python = plan.python.as_ref().filter(|_| candidate.is_python() && batch.build_pending(i));
+                if let Some(python) = python {
+                    if spares.python.is_none() {
+                        spares.python = python.spawn_store_worker(gpu, plan.timeouts, plan.sandbox).ok();
+                    }
+                    if model.is_none() && candidate.problem.baseline_in_python() {
+                        *model = plan.backend.spawn_model(python, gpu, plan.timeouts, plan.sandbox).ok();
+                    }
+                }
                 batch.await_build(i);
                 let prebuilt = batch.prebuilt(i);
                 let started = match (batch.candidate(i).is_python(), prebuilt) {

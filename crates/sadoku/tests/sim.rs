@@ -593,7 +593,7 @@ fn a_batch_measures_each_baseline_once_and_rechecks_it() {
 /// A third file with the same extension tries, from its own code, to plant an entry in the store
 /// while it is recorded and reviewed: it is refused (read-only), and the store holds the one
 /// entry the judge built. `--build-jobs 1`, so that the second is recorded after the first is
-/// built.
+/// built. The first one's review starts its worker and its problem's Model while the build runs.
 #[test]
 fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -643,6 +643,14 @@ fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
     assert!(line("leaky_relu_ext_a.py").contains("built 1 into the store"), "{stderr}");
     assert!(line("leaky_relu_ext_b.py").contains("in the store ("), "{stderr}");
     assert!(line("leaky_relu_ext_plants.py").contains("in the store ("), "{stderr}");
+    // The first review's worker and its problem's Model process were started while its build ran:
+    // its review waited for neither (before, each was started after the build, one after the
+    // other).
+    let phases = &candidates["leaky_relu_ext_a.py"]["phases"];
+    assert_eq!(phases["worker_start_s"].as_f64(), Some(0.0), "{phases:#}
+{said}");
+    assert_eq!(phases["model_start_s"].as_f64(), Some(0.0), "{phases:#}
+{said}");
     // One store, one entry: the judge's build, nothing planted.
     let root = std::fs::read_dir(d)
         .unwrap()
