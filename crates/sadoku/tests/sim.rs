@@ -647,10 +647,8 @@ fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
     // its review waited for neither (before, each was started after the build, one after the
     // other).
     let phases = &candidates["leaky_relu_ext_a.py"]["phases"];
-    assert_eq!(phases["worker_start_s"].as_f64(), Some(0.0), "{phases:#}
-{said}");
-    assert_eq!(phases["model_start_s"].as_f64(), Some(0.0), "{phases:#}
-{said}");
+    assert_eq!(phases["worker_start_s"].as_f64(), Some(0.0), "{phases:#}\n{said}");
+    assert_eq!(phases["model_start_s"].as_f64(), Some(0.0), "{phases:#}\n{said}");
     // One store, one entry: the judge's build, nothing planted.
     let root = std::fs::read_dir(d)
         .unwrap()
