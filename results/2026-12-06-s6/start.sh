@@ -10,7 +10,7 @@
 #                staged by scripts/archive_stage.py) against KernelBench b866d6a level 1
 #                (.carry/data/kbv0-level1), with --resume: RESUME names a review.jsonl that came
 #                back from an earlier machine, to go on from.
-# WAIT (560): this call's wait.
+# ORDER ("check examples archive"): the order of the steps. WAIT (560): this call's wait.
 set -u
 W=/tmp/s6; mkdir -p $W/check $W/examples $W/archive target/release
 cp .carry/new/sadoku .carry/new/libsadoku_trace.so .carry/new/gpu-tests target/release/ && chmod +x target/release/*
@@ -31,24 +31,28 @@ for line in sys.stdin:
     print(f"{time.time() - t0:8.1f} {line}", end="", flush=True)' "\$1"; }
 cleanup() { pkill -9 -f 'target/release/sadoku|sadoku_bridge' 2>/dev/null; sleep 1; }
 b=target/release/sadoku
-if [ ${CHECK:-300} -gt 0 ]; then
+check() {
   t0=\$(now)
   STEPS="0 1 3" OUT=$W/check timeout -k 5 ${CHECK:-300} scripts/gpu-check.sh > $W/check/check.txt 2>&1
   echo "check: exit \$? after \$(since \$t0) s" >> $W/summary.txt; cleanup
-fi
-if [ ${EX:-180} -gt 0 ]; then
+}
+examples() {
   t0=\$(now)
   timeout -k 5 ${EX:-180} \$b kernelbench review --jobs 2 --sandbox require --json --out $W/examples/review.jsonl \
     examples/kernelbench/problems examples/kernelbench/candidates > $W/examples/review.json 2> >(stamp \$t0 > $W/examples/stderr.log)
   echo "examples: exit \$? after \$(since \$t0) s, \$(wc -l < $W/examples/review.jsonl) records" >> $W/summary.txt; cleanup
-fi
-if [ ${LIMIT:-900} -gt 0 ]; then
+}
+archive() {
   t0=\$(now)
   timeout -k 5 ${LIMIT:-900} \$b kernelbench review --jobs 2 --build-jobs 16 --time-budget 1 --sandbox require \
     --shard ${SHARD:-1/5} --resume --out $W/archive/review.jsonl .carry/data/kbv0-level1 .carry/data/archive1000 \
     > $W/archive/table.txt 2> >(stamp \$t0 > $W/archive/stderr.log)
   echo "archive: exit \$? after \$(since \$t0) s, \$(wc -l < $W/archive/review.jsonl) records" >> $W/summary.txt; cleanup
-fi
+}
+[ ${CHECK:-300} -gt 0 ] || check() { :; }
+[ ${EX:-180} -gt 0 ] || examples() { :; }
+[ ${LIMIT:-900} -gt 0 ] || archive() { :; }
+for step in ${ORDER:-check examples archive}; do \$step; done
 touch $W/done
 INNER
 chmod +x $W/all.sh
