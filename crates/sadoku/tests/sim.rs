@@ -402,20 +402,33 @@ fn a_problem_whose_model_answers_at_random_judges_no_candidate() {
 /// A review that ran out of memory while another review shared its card is reviewed again with
 /// the card to itself, and the verdict it earns there is its verdict: here a candidate whose first
 /// call in a review, ever, raises PyTorch's out-of-memory error (a marker file says it has),
-/// beside an honest one on the other lane. Unconfined (`--sandbox off`), so that the candidate can leave the marker.
+/// beside an honest one on the other lane. The two first calls wait for each other (marker files),
+/// so the two reviews share the card however the lanes' processes start. Unconfined (`--sandbox
+/// off`), so that the candidates can leave their markers.
 #[test]
 fn a_review_out_of_memory_beside_another_is_reviewed_again_with_the_card_alone() {
     let Some(torch) = torch() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     problem(d);
-    let tests = repo().join("python/tests");
     let problems = kb_problems(d, &["leaky_relu.py"]);
-    let marker = d.join("ran-out-once");
-    let once = d.join("leaky_relu_out_of_memory_once.py");
+    let (mine, other) = (d.join("once-in-its-first-call"), d.join("honest-in-its-first-call"));
+    // Its first call in a review (never while the store records what it loads): say so, and
+    // wait (at most a minute) for the other candidate's first call.
     let source = r#"import os
+import time
 import torch
 import torch.nn as nn
+
+
+def meet(mine, other):
+    if os.environ.get("SADOKU_EXTENSIONS") == "record" or os.path.exists(mine):
+        return False
+    open(mine, "w").close()
+    deadline = time.time() + 60
+    while not os.path.exists(other) and time.time() < deadline:
+        time.sleep(0.05)
+    return True
 
 
 class ModelNew(nn.Module):
@@ -424,22 +437,27 @@ class ModelNew(nn.Module):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        # Not while the store records what it loads: in its first review's calls.
-        if os.environ.get("SADOKU_EXTENSIONS") != "record" and not os.path.exists(MARKER):
-            open(MARKER, "w").close()
+        if meet(MINE, OTHER) and RUNS_OUT:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 12.00 GiB")
         return torch.where(x >= 0, x, x * self.negative_slope)
 "#;
-    std::fs::write(&once, source.replace("MARKER", &format!("{marker:?}"))).unwrap();
+    let write = |name: &str, mine: &Path, other: &Path, runs_out: bool| {
+        let text = source.replace("MINE", &format!("{mine:?}")).replace("OTHER", &format!("{other:?}"));
+        let path = d.join(name);
+        std::fs::write(&path, text.replace("RUNS_OUT", if runs_out { "True" } else { "False" })).unwrap();
+        path
+    };
+    let once = write("leaky_relu_out_of_memory_once.py", &mine, &other, true);
+    let honest = write("leaky_relu_honest.py", &other, &mine, false);
     let out = kernelbench_review(d, &torch)
         .args(["--jobs", "2", "--time-budget", "0.5", "--sandbox", "off"])
         .arg(&problems)
-        .arg(tests.join("candidates/leaky_relu_honest.py"))
+        .arg(&honest)
         .arg(&once)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(marker.exists(), "the candidate ran out once");
+    assert!(mine.exists() && other.exists(), "both came to their first calls");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
