@@ -2,7 +2,7 @@
 
     python3 scripts/kernelbench_table.py describe DESCRIBE.json
     python3 scripts/kernelbench_table.py review REVIEW.jsonl [STDERR.log]
-    python3 scripts/kernelbench_table.py archive STAGED.json REVIEW.jsonl [REVIEW.jsonl ...]
+    python3 scripts/kernelbench_table.py archive STAGED.json REVIEW.jsonl[:STDERR.log] ...
     python3 scripts/kernelbench_table.py coverage LEVEL_DIR RUN=REVIEW.jsonl:STDERR.log ...
 
 `describe`: how many problem files became problems, and each one that did not, with its reason.
@@ -13,8 +13,10 @@ stderr log, the seconds to the first verdict.
 archive's own harness said of each) and judged in one or more reviews (shards of one batch, or
 runs resumed): per task, how many were judged, how many sadoku accepted against how many the
 archive marked correct, the reasons for the rest, and the accepted speedups. A kernel judged in
-more than one file counts once (its last record). Staged kernels without a verdict are counted
-as not judged.
+more than one file counts once (its last record). A review's stderr log, given after its JSON
+Lines (`REVIEW.jsonl:STDERR.log`), adds the kernels it says were NOT REVIEWED, each with its reason
+in a few words (a verdict in any JSON Lines file wins over it). Staged kernels with neither are
+counted as not judged.
 `coverage`: one row per problem file of a KernelBench level (LEVEL_DIR, the user's checkout) for
 its own Model submitted as ModelNew (`STEM_self.py`), over several runs named RUN (each a review's
 JSON Lines and its stderr log, whose NOT REVIEWED lines say what had no verdict): the last run's
@@ -99,22 +101,40 @@ def review(path: Path, log: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def archive(staged_path: Path, reviews: list[Path]) -> str:
+def not_reviewed_reason(why: str) -> str:
+    """A NOT REVIEWED line's reason in a few words, for a table's reasons column."""
+    if "too little memory" in why:
+        return "not reviewed: too little memory on the card"
+    if "cannot be judged" in why:
+        return "not reviewed: cannot be judged"
+    return "not reviewed: " + why.split(":", 1)[0][:60]
+
+
+def archive(staged_path: Path, reviews: list[str]) -> str:
     staged = {s["file"]: s for s in json.loads(staged_path.read_text())}
     judged: dict[str, dict] = {}
-    for path in reviews:
-        for line in path.read_text().splitlines():
+    unjudged: dict[str, dict] = {}
+    for given in reviews:
+        review_path, _, log_path = given.partition(":")
+        for line in Path(review_path).read_text().splitlines():
             if line.strip():
                 record = json.loads(line)
                 if record.get("name") in staged:
                     judged[record["name"]] = record
+        for line in Path(log_path).read_text().splitlines() if log_path else []:
+            if "NOT REVIEWED  " in line:
+                path, _, why = line.split("NOT REVIEWED  ", 1)[1].partition(": ")
+                name = Path(path).name
+                if name in staged:
+                    unjudged[name] = {"name": name, "verdict": "NOT REVIEWED", "reason": not_reviewed_reason(why)}
+    judged = {**{n: r for n, r in unjudged.items() if n not in judged}, **judged}
     tasks: dict[str, list[str]] = {}
     for name, s in staged.items():
         tasks.setdefault(s["task"], []).append(name)
     verdicts = Counter(r["verdict"] for r in judged.values())
     reasons_all = Counter(r.get("reason") for r in judged.values() if r["verdict"] != "ACCEPTED")
     lines = [
-        f"## {len(judged)} of {len(staged)} staged archive kernels judged, "
+        f"## {len(judged)} of {len(staged)} staged archive kernels reached, "
         f"{len({staged[n]['task'] for n in judged})} of {len(tasks)} tasks",
         "",
         f"- ACCEPTED {verdicts['ACCEPTED']}, REJECTED {verdicts['REJECTED']}"
@@ -127,7 +147,7 @@ def archive(staged_path: Path, reviews: list[Path]) -> str:
         lines.append("- reasons for the rest: " + ", ".join(f"{r} {c}" for r, c in reasons_all.most_common()))
     lines += [
         "",
-        "| task | judged | accepted | archive: correct | reasons for the rest | accepted speedups (median, range) |",
+        "| task | reached | accepted | archive: correct | reasons for the rest | accepted speedups (median, range) |",
         "|---|---|---|---|---|---|",
     ]
     for task in sorted(tasks, key=lambda t: (int(t.split("_")[0]) if t.split("_")[0].isdigit() else 0, t)):
@@ -195,7 +215,7 @@ def main(argv: list[str]) -> int:
         print(review(Path(argv[1]), Path(argv[2]) if len(argv) > 2 else None))
         return 0
     if len(argv) >= 3 and argv[0] == "archive":
-        print(archive(Path(argv[1]), [Path(a) for a in argv[2:]]))
+        print(archive(Path(argv[1]), argv[2:]))
         return 0
     if len(argv) >= 3 and argv[0] == "coverage":
         print(coverage(Path(argv[1]), argv[2:]))

@@ -1,0 +1,62 @@
+"""scripts/kernelbench_table.py's archive table: verdicts from shards' JSON Lines, the kernels a
+review's stderr log says were NOT REVIEWED, a later verdict over an earlier NOT REVIEWED."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import tempfile
+import unittest
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kernelbench_table.py"
+spec = importlib.util.spec_from_file_location("kernelbench_table", SCRIPT)
+assert spec and spec.loader
+table = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(table)
+
+
+class ArchiveTableTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp())
+        staged = [
+            {"file": f"{task}_{i}.cu", "task": task, "id": i, "archive_correct": True}
+            for task, ids in (("1_Matmul", (1, 2)), ("2_Big", (3, 4)), ("3_None", (5,)))
+            for i in ids
+        ]
+        self.staged = self.dir / "staged.json"
+        self.staged.write_text(json.dumps(staged))
+
+    def write(self, name: str, text: str) -> str:
+        path = self.dir / name
+        path.write_text(text)
+        return str(path)
+
+    def test_shards_and_their_not_reviewed_kernels_make_one_table(self) -> None:
+        def record(name: str, verdict: str, reason: str | None = None, speedup: float | None = None) -> str:
+            timing = {"speedup": speedup} if speedup else None
+            return json.dumps({"name": name, "verdict": verdict, "reason": reason, "timing": timing})
+
+        one = self.write("one.jsonl", record("1_Matmul_1.cu", "ACCEPTED", speedup=2.0) + "\n")
+        two = self.write("two.jsonl", record("1_Matmul_2.cu", "REJECTED", "wrong answer") + "\n")
+        log = self.write(
+            "two.log",
+            "   117.9   NOT REVIEWED  /data/2_Big_3.cu: GPU 0 has too little memory to review `2_Big`: it needs ...\n"
+            "   118.0   NOT REVIEWED  /data/2_Big_4.cu: cannot be judged in the fp32 class: ...\n"
+            "   119.0   NOT REVIEWED  /data/1_Matmul_1.cu: the review stopped\n",
+        )
+        text = table.archive(self.staged, [one, f"{two}:{log}"])
+        self.assertIn("## 4 of 5 staged archive kernels reached, 2 of 3 tasks", text)
+        self.assertIn("- ACCEPTED 1, REJECTED 1, NOT REVIEWED 2", text)
+        # A verdict wins over a NOT REVIEWED line for the same kernel.
+        self.assertIn("| 1_Matmul | 2 | 1 | 2 | wrong answer 1 | 2.00x (2.00-2.00) |", text)
+        self.assertIn(
+            "| 2_Big | 2 | 0 | 2 | not reviewed: too little memory on the card 1, "
+            "not reviewed: cannot be judged 1 | - |",
+            text,
+        )
+        self.assertNotIn("3_None", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
