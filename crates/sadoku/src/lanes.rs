@@ -380,7 +380,15 @@ fn next_idle(
                 let started = match (batch.candidate(i).is_python(), prebuilt) {
                     (false, _) => spares.native.take(),
                     (true, Some(Cache::Store)) => spares.python.take(),
-                    (true, _) => None,
+                    (true, _) => {
+                        // Not built into the store (the review builds it itself): outside a
+                        // server, a worker started for the store would only hold its card's
+                        // memory until the lane ends.
+                        if !plan.spare_worker {
+                            spares.python = None;
+                        }
+                        None
+                    }
                 };
                 return Some((i, Worker { started: started.map(|w| (Ok(w), 0.0)), prebuilt }));
             }

@@ -569,7 +569,7 @@ mod tests {
         assert_eq!(d.turn(2), Turn::Describe(0), "the first at once: a missing PyTorch is said first");
         assert_eq!(d.turn(2), Turn::Describe(1));
         assert_eq!(d.turn(2), Turn::Wait, "nothing asked for yet: two ahead is the most");
-        // A candidate asks for the problem of file 4: up to file 5 may be described now.
+        // A candidate asks for file 4's problem: files up to 6, two past it, may be described now.
         d.asked = 5;
         let taken: Vec<Turn> = (0..5).map(|_| d.turn(2)).collect();
         assert_eq!(taken, [2, 3, 4, 5, 6].map(Turn::Describe));
