@@ -19,13 +19,7 @@ mkdir -p target/release && cp .carry/new/sadoku .carry/new/libsadoku_trace.so ta
 export CUDA_HOME=/usr/local/cuda PATH=/opt/torch/.venv/bin:/usr/local/cuda/bin:$PATH SADOKU_PYTHON=/opt/torch/.venv/bin/python
 b=target/release/sadoku
 w=$(mktemp -d)
-now() { python3 -c 'import time; print(f"{time.time():.3f}")'; }
-since() { python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$1"; }
-stamp() { python3 -u -c '
-import sys, time
-t0 = float(sys.argv[1])
-for line in sys.stdin:
-    print(f"{time.time() - t0:8.1f} {line}", end="", flush=True)' "$1"; }
+. scripts/clock.sh  # now, since, stamp
 { date -u; cat .carry/new/COMMIT; $b --version; nproc
   nvidia-smi --query-gpu=name,driver_version,uuid,clocks.max.sm --format=csv; } > $w/environment.txt 2>&1
 cleanup() { pkill -9 -f 'target/release/sadoku|sadoku_bridge' 2>/dev/null; sleep 1; }
