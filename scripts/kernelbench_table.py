@@ -101,6 +101,19 @@ def review(path: Path, log: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def not_reviewed(log_path: str) -> list[tuple[str, str]]:
+    """The file name and the reason of each NOT REVIEWED line of a review's stderr log (none when
+    no log is given or it is missing)."""
+    if not log_path or not Path(log_path).exists():
+        return []
+    said = []
+    for line in Path(log_path).read_text().splitlines():
+        if "NOT REVIEWED  " in line:
+            path, _, why = line.split("NOT REVIEWED  ", 1)[1].partition(": ")
+            said.append((Path(path).name, why))
+    return said
+
+
 def not_reviewed_reason(why: str) -> str:
     """A NOT REVIEWED line's reason in a few words, for a table's reasons column."""
     if "too little memory" in why:
@@ -121,12 +134,9 @@ def archive(staged_path: Path, reviews: list[str]) -> str:
                 record = json.loads(line)
                 if record.get("name") in staged:
                     judged[record["name"]] = record
-        for line in Path(log_path).read_text().splitlines() if log_path else []:
-            if "NOT REVIEWED  " in line:
-                path, _, why = line.split("NOT REVIEWED  ", 1)[1].partition(": ")
-                name = Path(path).name
-                if name in staged:
-                    unjudged[name] = {"name": name, "verdict": "NOT REVIEWED", "reason": not_reviewed_reason(why)}
+        for name, why in not_reviewed(log_path):
+            if name in staged:
+                unjudged[name] = {"name": name, "verdict": "NOT REVIEWED", "reason": not_reviewed_reason(why)}
     judged = {**{n: r for n, r in unjudged.items() if n not in judged}, **judged}
     tasks: dict[str, list[str]] = {}
     for name, s in staged.items():
@@ -182,12 +192,8 @@ def coverage(level: Path, runs: list[str]) -> str:
             if r["verdict"] != "ACCEPTED":
                 reason = f"{reason}: {(r.get('evidence') or '').splitlines()[0] if r.get('evidence') else ''}"
             said[r["name"].removesuffix("_self.py")] = (name, r["verdict"], reason, speedup)
-        if log_path and Path(log_path).exists():
-            for line in Path(log_path).read_text().splitlines():
-                if "NOT REVIEWED  " in line:
-                    rest = line.split("NOT REVIEWED  ", 1)[1]
-                    path, _, why = rest.partition(": ")
-                    said[Path(path).name.removesuffix(".py").removesuffix("_self")] = (name, "NOT REVIEWED", why, None)
+        for file, why in not_reviewed(log_path):
+            said[file.removesuffix(".py").removesuffix("_self")] = (name, "NOT REVIEWED", why, None)
     counts: Counter[str] = Counter()
     rows = []
     for stem in stems:
