@@ -377,7 +377,7 @@ fn next_idle(
                 }
                 batch.await_build(i);
                 let prebuilt = batch.prebuilt(i);
-                let started = match (batch.candidate(i).is_python(), prebuilt) {
+                let started = match (candidate.is_python(), prebuilt) {
                     (false, _) => spares.native.take(),
                     (true, Some(Cache::Store)) => spares.python.take(),
                     (true, _) => {
