@@ -4,7 +4,9 @@
 ``python -m sadoku_bridge.build_extension --device DEVICE RECORD DIRECTORY``: the record's
 sources are written into DIRECTORY and compiled there by PyTorch's own JIT (the same ninja
 build, flags and defines as ``load_inline`` would use, and nvcc told it may parse for the host
-and the device at once: :data:`NVCC_THREADS`); the library is left in DIRECTORY, which
+and the device at once: :data:`NVCC_THREADS`; with the judge's lean ``<torch/extension.h>`` first
+on the include path where the sources include it: :data:`LEAN_EXTENSION_H`); the library is left
+in DIRECTORY, which
 the judge moves into the store under the key it computed from RECORD. No code of a candidate's
 runs here: the compiled library is not imported (PyTorch's loader is replaced by nothing), and
 the process confines itself, as a worker does, before the compiler starts. A record made for
@@ -18,7 +20,10 @@ import argparse
 import inspect
 import json
 import os
+import re
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from . import store
@@ -34,6 +39,67 @@ SAFE_NAME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 NVCC_THREADS = "--threads=2"
 
 
+# PyTorch's <torch/extension.h> is its whole C++ frontend (<torch/all.h>: nn, optim, data,
+# serialize, jit) and the frontend's Python bindings (<torch/python.h>). An extension's kernels
+# and bindings use the tensor API, pybind11 and PyTorch's casters, which these headers declare;
+# parsing the rest is a third to a half of an archive kernel's build (nvcc parses it three times:
+# host, device, host compile). The judge's stand-in is these headers alone, found first on the
+# include path (`-I`, before PyTorch's `-isystem`). A source that needs more of the frontend does
+# not compile with it and is built again with PyTorch's own header (:func:`build`); a build says
+# which header it used (:data:`BUILT_WITH`). `--torch-headers full` builds with PyTorch's own.
+LEAN_EXTENSION_H = (
+    "torch/types.h",
+    "torch/csrc/Device.h",
+    "torch/csrc/Dtype.h",
+    "torch/csrc/DynamicTypes.h",
+    "torch/csrc/Exceptions.h",
+    "torch/csrc/autograd/python_variable.h",
+    "torch/csrc/python_headers.h",
+    "torch/csrc/utils/pybind.h",
+    "torch/csrc/utils/python_numbers.h",
+    "torch/csrc/utils/python_tuples.h",
+)
+INCLUDES_EXTENSION_H = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]torch/extension\.h[>"]', re.MULTILINE)
+# Left beside the library: which <torch/extension.h> the build used, and why.
+BUILT_WITH = ".sadoku-build.json"
+
+
+def lean_headers(record: dict[str, Any], into: str) -> str | None:
+    """Write the lean ``<torch/extension.h>`` under ``into`` and return that include directory,
+    where a source of ``record`` includes ``<torch/extension.h>`` and this PyTorch has every
+    header the stand-in names; else None."""
+    from torch.utils import cpp_extension
+
+    if not any(INCLUDES_EXTENSION_H.search(text) for _, text in record["sources"]):
+        return None
+    roots = cpp_extension.include_paths()
+    if not all(any(os.path.isfile(os.path.join(root, header)) for root in roots) for header in LEAN_EXTENSION_H):
+        return None
+    os.makedirs(os.path.join(into, "torch"), exist_ok=True)
+    with open(os.path.join(into, "torch", "extension.h"), "w", encoding="utf-8") as f:
+        f.write("// sadoku's lean <torch/extension.h>: the tensor API and its Python bindings only.\n#pragma once\n")
+        f.writelines(f"#include <{header}>\n" for header in LEAN_EXTENSION_H)
+    return into
+
+
+def _clear(directory: str, keep: list[str]) -> None:
+    """Remove what a failed build left in ``directory``, all but the sources ``keep``."""
+    for entry in os.scandir(directory):
+        if entry.path in keep:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
+def _first_error(exc: Exception) -> str:
+    """The first line of a build's error that says `error`, else its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower() and "Error building" not in line]
+    return (errors or lines or [type(exc).__name__])[0][:300]
+
+
 def cuda_flags(record: dict[str, Any]) -> list[str] | None:
     """The record's nvcc flags, with :data:`NVCC_THREADS` added where it has a CUDA source and
     does not say how many threads itself."""
@@ -45,8 +111,10 @@ def cuda_flags(record: dict[str, Any]) -> list[str] | None:
     return flags or None
 
 
-def build(record: dict[str, Any], directory: str, device: str) -> str:
-    """Compile ``record`` into ``directory``; the library's path."""
+def build(record: dict[str, Any], directory: str, device: str, headers: str = "lean") -> str:
+    """Compile ``record`` into ``directory``; the library's path. ``headers``: ``lean`` tries the
+    judge's lean ``<torch/extension.h>`` first (:data:`LEAN_EXTENSION_H`), ``full`` builds with
+    PyTorch's own."""
     from torch.utils import cpp_extension
 
     torch_id, arch = store.identity(device)
@@ -85,27 +153,63 @@ def build(record: dict[str, Any], directory: str, device: str) -> str:
     torch.ops.load_library = lambda *_args, **_kwargs: None
     given = {k: v for k, v in arguments.items() if k in accepted}
     threaded = cuda_flags(record)
+    built_with: dict[str, Any] = {"torch_headers": "full"}
     try:
-        try:
-            cpp_extension.load(record["name"], **{**given, "extra_cuda_cflags": threaded})
-        except Exception as exc:
-            # An nvcc that takes no threads: the record as it is, so that the judge's own flag
-            # never fails a build.
-            said = str(exc)
-            if threaded == given.get("extra_cuda_cflags") or "threads" not in said or "nknown option" not in said:
-                raise
-            cpp_extension.load(record["name"], **given)
+        with tempfile.TemporaryDirectory(prefix="sadoku-headers-") as scratch:
+            lean = lean_headers(record, scratch) if headers == "lean" else None
+            if lean is not None:
+                own = list(given.get("extra_include_paths") or [])
+                try:
+                    _load(cpp_extension, record["name"], {**given, "extra_include_paths": [lean, *own]}, threaded)
+                    built_with = {"torch_headers": "lean"}
+                except Exception as exc:  # noqa: BLE001 - any failure is built again as recorded
+                    built_with = {"torch_headers": "full", "lean_failed": _first_error(exc)}
+                    _clear(directory, paths)
+            if built_with["torch_headers"] != "lean":
+                _load(cpp_extension, record["name"], given, threaded)
     finally:
         cpp_extension._import_module_from_library, torch.ops.load_library = loaders
     library = os.path.join(directory, store.built_file(record))
     if not os.path.isfile(library):
         raise RuntimeError(f"the build left no {os.path.basename(library)}")
+    with open(os.path.join(directory, BUILT_WITH), "w", encoding="utf-8") as f:
+        json.dump(built_with, f)
     return library
+
+
+def _load(cpp_extension: Any, name: str, given: dict[str, Any], threaded: list[str] | None) -> None:
+    """PyTorch's ``load`` with the judge's nvcc threads; again without them for an nvcc that takes
+    none, so that the judge's own flag never fails a build."""
+    try:
+        _fresh(cpp_extension, name)
+        cpp_extension.load(name, **{**given, "extra_cuda_cflags": threaded})
+    except Exception as exc:
+        said = str(exc)
+        if threaded == given.get("extra_cuda_cflags") or "threads" not in said or "nknown option" not in said:
+            raise
+        _fresh(cpp_extension, name)
+        cpp_extension.load(name, **given)
+
+
+def _fresh(cpp_extension: Any, name: str) -> None:
+    """Forget an earlier attempt's build of ``name`` in this process: PyTorch's JIT would build
+    one with other flags as ``name_v1`` (and one with the same flags not at all), not as the
+    library the record names."""
+    versioner = getattr(cpp_extension, "JIT_EXTENSION_VERSIONER", None)
+    entries = getattr(versioner, "entries", None)
+    if isinstance(entries, dict):
+        entries.pop(name, None)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cuda, cuda:N or cpu")
+    parser.add_argument(
+        "--torch-headers",
+        choices=("lean", "full"),
+        default="lean",
+        help="lean: the judge's lean <torch/extension.h> first, PyTorch's own where it fails; full: PyTorch's own",
+    )
     parser.add_argument("record")
     parser.add_argument("directory")
     args = parser.parse_args(argv)
@@ -125,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         memory = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
         sadoku_confine.confine_from(plan, memory)
     try:
-        library = build(record, args.directory, args.device)
+        library = build(record, args.directory, args.device, args.torch_headers)
     except ValueError as e:
         print(f"refused: {e}", file=sys.stderr)
         return 3

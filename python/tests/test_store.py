@@ -133,6 +133,8 @@ class Recording(unittest.TestCase):
         cpp_extension._jit_compile = self.saved
         library = build_extension.build(record, str(staging), "cpu")
         self.assertTrue(os.path.isfile(library))
+        # Built with the judge's lean <torch/extension.h>, which it needs nothing beyond.
+        self.assertEqual(json.loads((staging / build_extension.BUILT_WITH).read_text()), {"torch_headers": "lean"})
         # The judge moves the directory under the key it computed.
         os.rename(staging, self.root / "store" / store.key(record))
         store.install("load", str(self.root / "store"), "cpu")
@@ -143,6 +145,28 @@ class Recording(unittest.TestCase):
         # A candidate that differs only by its extension's text is not found.
         with self.assertRaises(store.NotInStore):
             self.load(SOURCE + "// changed\n")
+
+    @unittest.skipUnless(can_build(), "needs ninja and a C++ compiler on the path")
+    def test_a_source_that_needs_the_cpp_frontend_is_built_with_pytorchs_own_header(self) -> None:
+        records = self.root / "records.jsonl"
+        store.install("record", str(self.root / "store"), "cpu", str(records))
+        frontend = SOURCE.replace("return x * 2;", "return torch::nn::functional::relu(x) + x;")
+        self.load(frontend, name="frontend_ext")
+        record = json.loads(records.read_text().splitlines()[0])
+        staging = self.root / "staging"
+        staging.mkdir()
+        cpp_extension._jit_compile = self.saved
+        build_extension.build(record, str(staging), "cpu")
+        said = json.loads((staging / build_extension.BUILT_WITH).read_text())
+        self.assertEqual(said["torch_headers"], "full")
+        self.assertIn("nn", said["lean_failed"])
+        os.rename(staging, self.root / "store" / store.key(record))
+        store.install("load", str(self.root / "store"), "cpu")
+        import torch
+
+        module = self.load(frontend, name="frontend_ext")
+        x = torch.tensor([-1.0, 2.0])
+        self.assertTrue(torch.equal(module.twice(x), torch.tensor([-1.0, 4.0])))
 
     def test_the_builder_refuses_a_record_for_another_pytorch_or_card(self) -> None:
         torch_id, _ = store.identity("cpu")
@@ -218,6 +242,81 @@ class NvccThreads(unittest.TestCase):
             self.builds(record, ["Error building extension 'k': k.cu(3): error: expected a ';'"])
         with self.assertRaisesRegex(RuntimeError, "expected a ';'"):
             self.builds(self.record(["k.cpp"]), ["expected a ';' (threads)"])
+
+
+class LeanHeaders(unittest.TestCase):
+    """The builder tries the judge's lean <torch/extension.h> first where a source includes it, and
+    builds a source that fails with it again with PyTorch's own, from a clean directory."""
+
+    def setUp(self) -> None:
+        self.root = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.root)
+
+    def record(self, text: str) -> dict[str, Any]:
+        torch_id, arch = store.identity("cpu")
+        own = {"sources": [["k.cu", text]], "extra_include_paths": ["/own"]}
+        return {**GOLDEN_RECORD, "torch": torch_id, "arch": arch, **own}
+
+    def builds(self, record: dict[str, Any], failures: list[str], headers: str = "lean") -> list[list[str]]:
+        """The include paths of each of PyTorch's load() calls the builder makes, the first
+        ``len(failures)`` of them failing with those messages after leaving a file behind."""
+        calls: list[list[str]] = []
+        directory = self.root
+
+        def load(name: str, **kwargs: Any) -> None:
+            calls.append(list(kwargs.get("extra_include_paths") or []))
+            # Each build starts from the sources alone.
+            self.assertEqual(sorted(p.name for p in directory.iterdir()), ["k.cu"])
+            if calls[-1] and calls[-1][0] != "/own":
+                header = Path(calls[-1][0]) / "torch" / "extension.h"
+                self.assertTrue(all(f"#include <{h}>" in header.read_text() for h in build_extension.LEAN_EXTENSION_H))
+            (directory / "build.ninja").write_text("")
+            if len(calls) <= len(failures):
+                raise RuntimeError(failures[len(calls) - 1])
+            (directory / store.built_file(record)).write_bytes(b"")
+
+        saved = cpp_extension.load
+        cpp_extension.load = functools.wraps(saved)(load)
+        try:
+            build_extension.build(record, str(directory), "cpu", headers)
+        finally:
+            cpp_extension.load = saved
+        return calls
+
+    def built_with(self) -> dict[str, Any]:
+        return json.loads((self.root / build_extension.BUILT_WITH).read_text())
+
+    def clean(self) -> None:
+        for entry in self.root.iterdir():
+            (shutil.rmtree if entry.is_dir() else os.unlink)(entry)
+
+    def test_a_source_that_includes_the_header_is_built_with_the_lean_one_first(self) -> None:
+        for text in ("#include <torch/extension.h>\n", '  #  include "torch/extension.h"\nint x;\n'):
+            calls = self.builds(self.record(text), [])
+            self.assertEqual(len(calls), 1)
+            self.assertEqual(calls[0][1:], ["/own"])
+            self.assertEqual(self.built_with(), {"torch_headers": "lean"})
+            self.clean()
+
+    def test_one_that_fails_with_it_is_built_again_with_pytorchs_own(self) -> None:
+        error = 'Error building extension \'k\'\nk.cu(3): error: namespace "torch" has no member "nn"\n'
+        calls = self.builds(self.record("#include <torch/extension.h>\n"), [error])
+        self.assertEqual(len(calls), 2)
+        self.assertEqual(calls[1], ["/own"])
+        said = self.built_with()
+        self.assertEqual(said["torch_headers"], "full")
+        self.assertIn('has no member "nn"', said["lean_failed"])
+
+    def test_a_candidates_own_error_fails_with_both(self) -> None:
+        error = "Error building extension 'k': k.cu(3): error: expected a ';'"
+        with self.assertRaisesRegex(RuntimeError, "expected a ';'"):
+            self.builds(self.record("#include <torch/extension.h>\n"), [error, error])
+
+    def test_none_is_tried_where_no_source_includes_it_or_full_is_asked(self) -> None:
+        self.assertEqual(self.builds(self.record("// #include <torch/extension.h>\nint x;\n"), []), [["/own"]])
+        self.assertEqual(self.built_with(), {"torch_headers": "full"})
+        self.clean()
+        self.assertEqual(self.builds(self.record("#include <torch/extension.h>\n"), [], "full"), [["/own"]])
 
 
 if __name__ == "__main__":

@@ -458,6 +458,12 @@ pub struct JudgingArgs {
     /// answers pass, and every speedup is against cuBLAS with TF32 tensor cores).
     #[arg(long, value_enum, default_value_t = PrecisionArg::Fp32)]
     pub precision: PrecisionArg,
+    /// Which `<torch/extension.h>` Python candidates' extensions are built with: `lean` (the
+    /// tensor API and its Python bindings, not the C++ frontend: a third to a half of a build),
+    /// PyTorch's own for a source that needs more; `full`: PyTorch's own only. Each has its own
+    /// store of builds.
+    #[arg(long, value_enum, default_value_t)]
+    pub torch_headers: crate::backend::store::TorchHeaders,
 }
 
 #[derive(Debug, Args)]

@@ -687,6 +687,10 @@ fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
         .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].len() == 32 && entries[0].chars().all(|c| c.is_ascii_hexdigit()), "{entries:?}");
+    // Built with the judge's lean <torch/extension.h> (the default): the extension needs nothing
+    // of the C++ frontend.
+    let built_with = std::fs::read_to_string(stores[0].join(&entries[0]).join(".sadoku-build.json")).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&built_with).unwrap()["torch_headers"], "lean", "{built_with}");
 }
 
 /// A review that cannot fit its card whatever the candidate does (the judge's own buffers at the

@@ -50,6 +50,8 @@ pub struct PythonPlan {
     pub python: std::path::PathBuf,
     pub bridge: std::path::PathBuf,
     pub device: String,
+    /// Which `<torch/extension.h>` the store's builder uses (`--torch-headers`).
+    pub headers: super::store::TorchHeaders,
 }
 
 impl PythonPlan {
@@ -140,7 +142,7 @@ impl PythonPlan {
     }
 
     fn store(&self) -> Result<Store, DeviceError> {
-        Store::open(&self.python)
+        Store::open(&self.python, self.headers)
             .map_err(|e| DeviceError::Environment(format!("the extension store: {e} (--no-cache builds without it)")))
     }
 
@@ -163,9 +165,17 @@ impl PythonPlan {
         nice: i32,
     ) -> Built {
         let why = match self.build_into_store(candidate, gpu, sandbox, &host, recorder, nice) {
-            Ok(0) => return Built { cache: Some(Cache::Store), said: "in the store".to_string() },
-            Ok(n) => {
-                return Built { cache: Some(Cache::Store), said: format!("built {n} into the store") };
+            Ok((0, _)) => return Built { cache: Some(Cache::Store), said: "in the store".to_string() },
+            Ok((n, fallbacks)) => {
+                let mut said = format!("built {n} into the store");
+                if !fallbacks.is_empty() {
+                    said.push_str(&format!(
+                        " ({} with PyTorch's own <torch/extension.h>, the lean one failing: {})",
+                        fallbacks.len(),
+                        fallbacks.join("; ")
+                    ));
+                }
+                return Built { cache: Some(Cache::Store), said };
             }
             Err(why) => why,
         };
@@ -176,8 +186,8 @@ impl PythonPlan {
     }
 
     /// Record what the candidate asks for, build what the store lacks, and again, until a
-    /// recording finds everything in the store: how many were built, or why the store cannot
-    /// hold them.
+    /// recording finds everything in the store: how many were built (and why the lean header
+    /// failed for each built with PyTorch's own), or why the store cannot hold them.
     fn build_into_store<G>(
         &self,
         candidate: &Candidate,
@@ -186,9 +196,10 @@ impl PythonPlan {
         host: &impl Fn() -> G,
         mut recorder: Option<Recorder>,
         nice: i32,
-    ) -> Result<usize, String> {
+    ) -> Result<(usize, Vec<String>), String> {
         let store = self.store().map_err(|e| e.to_string())?;
         let mut built = 0;
+        let mut fallbacks = Vec::new();
         for _ in 0..RECORDING_ROUNDS {
             let Recorder { mut worker, records } = match recorder.take() {
                 Some(r) => r,
@@ -204,14 +215,16 @@ impl PythonPlan {
             let text = std::fs::read_to_string(records.path().join(crate::python_sandbox::RECORDS)).unwrap_or_default();
             let records = super::store::read_records(&text)?;
             if records.is_empty() {
-                return Ok(built);
+                return Ok((built, fallbacks));
             }
             for (key, record) in records {
                 record.supported()?;
                 if store.has(&key) {
                     continue;
                 }
-                self.build_record(&store, &key, &record, gpu, sandbox, nice)?;
+                if let Some(why) = self.build_record(&store, &key, &record, gpu, sandbox, nice)? {
+                    fallbacks.push(format!("`{}`: {why}", record.name));
+                }
                 built += 1;
             }
         }
@@ -219,7 +232,8 @@ impl PythonPlan {
     }
 
     /// Build one record in a confined builder that runs none of the candidate's Python, and put
-    /// it in the store under `key` (computed by the judge from `record`).
+    /// it in the store under `key` (computed by the judge from `record`); why the lean
+    /// `<torch/extension.h>` failed, where the builder fell back to PyTorch's own.
     fn build_record(
         &self,
         store: &Store,
@@ -228,7 +242,7 @@ impl PythonPlan {
         gpu: usize,
         sandbox: crate::sandbox::Mode,
         nice: i32,
-    ) -> Result<(), String> {
+    ) -> Result<Option<String>, String> {
         let staging = store.staging(key).map_err(|e| format!("cannot make a build directory: {e}"))?;
         let temp = tempfile::Builder::new()
             .prefix("sadoku-builder-")
@@ -245,6 +259,8 @@ impl PythonPlan {
             "sadoku_bridge.build_extension".into(),
             "--device".into(),
             device.into(),
+            "--torch-headers".into(),
+            self.headers.as_str().into(),
             file.into(),
             staging.path().into(),
         ];
@@ -267,7 +283,9 @@ impl PythonPlan {
             let how = ran.status.map_or("ran out of time".to_string(), |s| s.to_string());
             return Err(format!("`{}` {how}: {said}", record.name));
         }
-        store.publish(staging, key).map_err(|e| format!("cannot put `{}` in the store: {e}", record.name))
+        let lean_failed = super::store::lean_failed(staging.path());
+        store.publish(staging, key).map_err(|e| format!("cannot put `{}` in the store: {e}", record.name))?;
+        Ok(lean_failed)
     }
 
     /// Build the candidate's extensions into its cache entry by loading it (the way before the

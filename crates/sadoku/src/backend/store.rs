@@ -139,20 +139,60 @@ fn names_a_file_of_its_own(flag: &str) -> Option<String> {
     None
 }
 
+/// Which `<torch/extension.h>` an extension is built with (`--torch-headers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TorchHeaders {
+    /// The judge's lean stand-in first (the tensor API and its Python bindings, not the C++
+    /// frontend's nn, optim, data, serialize and jit), PyTorch's own where a source does not build
+    /// with it (`sadoku_bridge.build_extension.LEAN_EXTENSION_H`).
+    #[default]
+    Lean,
+    /// PyTorch's own only.
+    Full,
+}
+
+impl TorchHeaders {
+    /// The builder's `--torch-headers` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TorchHeaders::Lean => "lean",
+            TorchHeaders::Full => "full",
+        }
+    }
+}
+
 /// The store of one interpreter's builds, under the judge's cache directory for extensions.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
 }
 
+/// The file a builder leaves beside the library: which `<torch/extension.h>` it used
+/// (`sadoku_bridge.build_extension.BUILT_WITH`).
+pub const BUILT_WITH: &str = ".sadoku-build.json";
+
+/// What [`BUILT_WITH`] says of a build whose lean header failed: why, in one line; None when the
+/// lean header built it, none was tried, or the file is missing or unreadable.
+pub fn lean_failed(directory: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(directory.join(BUILT_WITH)).ok()?;
+    let said: serde_json::Value = serde_json::from_str(&text).ok()?;
+    said.get("lean_failed")?.as_str().map(str::to_string)
+}
+
 impl Store {
-    /// The store for `python`'s builds (made if missing): traversable by workers, listable and
-    /// writable by the judge only.
-    pub fn open(python: &Path) -> anyhow::Result<Store> {
+    /// The store for `python`'s builds with `headers` (made if missing): traversable by workers,
+    /// listable and writable by the judge only. Builds with PyTorch's own header and with the lean
+    /// one are kept apart, so that `--torch-headers full` never loads a lean build.
+    pub fn open(python: &Path, headers: TorchHeaders) -> anyhow::Result<Store> {
         use sha2::Digest as _;
         use std::os::unix::fs::PermissionsExt as _;
         let root = python_sandbox::extension_root()?;
-        let key = sha2::Sha256::new().chain_update(python.as_os_str().as_encoded_bytes()).finalize();
+        let mut hasher = sha2::Sha256::new().chain_update(python.as_os_str().as_encoded_bytes());
+        if headers == TorchHeaders::Lean {
+            // PyTorch's own header keeps the name stores had before the lean one.
+            hasher.update(b"\0lean-torch-headers");
+        }
+        let key = hasher.finalize();
         let dir = root.join(format!("store-{}", &hex::encode(key)[..16]));
         std::fs::create_dir_all(&dir)?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
@@ -360,5 +400,37 @@ mod tests {
         assert_eq!(std::fs::read(entry.join("ext.so")).unwrap(), b"first");
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no staging directory is left behind");
+    }
+
+    #[test]
+    fn lean_and_full_header_builds_are_kept_in_stores_of_their_own() {
+        use sha2::Digest as _;
+        let python = Path::new("/opt/some/python3-for-the-store-test");
+        let lean = Store::open(python, TorchHeaders::Lean).unwrap();
+        let full = Store::open(python, TorchHeaders::Full).unwrap();
+        assert_ne!(lean.dir(), full.dir());
+        assert_eq!(lean.dir(), Store::open(python, TorchHeaders::Lean).unwrap().dir());
+        // PyTorch's own header keeps the store that held every build before the lean one.
+        let before = hex::encode(sha2::Sha256::digest(python.as_os_str().as_encoded_bytes()));
+        assert_eq!(full.dir().file_name().unwrap().to_str().unwrap(), format!("store-{}", &before[..16]));
+        for store in [lean, full] {
+            std::fs::remove_dir(store.dir()).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_build_says_why_the_lean_header_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(lean_failed(dir.path()), None, "nothing said");
+        let said = |text: &str| {
+            std::fs::write(dir.path().join(BUILT_WITH), text).unwrap();
+            lean_failed(dir.path())
+        };
+        assert_eq!(said(r#"{"torch_headers": "lean"}"#), None);
+        assert_eq!(
+            said(r#"{"torch_headers": "full", "lean_failed": "k.cu(3): error: no member \"nn\""}"#).as_deref(),
+            Some(r#"k.cu(3): error: no member "nn""#)
+        );
+        assert_eq!(said("not json"), None);
     }
 }

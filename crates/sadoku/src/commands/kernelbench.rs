@@ -231,6 +231,7 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
         python: python.clone(),
         bridge: bridge.path().to_path_buf(),
         device: backend.python_device().into(),
+        headers: args.review.judging.torch_headers,
     };
     let names: Vec<String> = problems.iter().map(|p| stem(p)).collect();
     // With --resume, what an earlier run judged counts too: this run's candidates it skipped.

@@ -22,6 +22,7 @@ pub fn run(registry: &mut Registry, args: ReviewArgs, backend: &dyn Backend) -> 
         python: kernelbench::python(None),
         bridge: b.path().to_path_buf(),
         device: backend.python_device().into(),
+        headers: args.judging.torch_headers,
     });
     review::review_loaded(backend, &args, started, loaded, python, &|_| (String::new(), serde_json::Value::Null))
 }

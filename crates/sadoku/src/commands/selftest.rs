@@ -24,6 +24,7 @@ pub fn run(registry: &Registry, args: SelftestArgs, backend: &dyn Backend) -> Re
         python: kernelbench::python(args.python.as_deref()),
         bridge: bridge.path().to_path_buf(),
         device: backend.python_device().into(),
+        headers: args.judging.torch_headers,
     };
     let options = review::review_options(&args.judging, None);
     let plan = review::plan(backend, &args.judging, Seeds::fresh(), options, Some(python));

@@ -59,6 +59,7 @@ pub fn run(registry: &mut Registry, args: ServeArgs, backend: &dyn Backend) -> R
         python: python.clone(),
         bridge: bridge.path().to_path_buf(),
         device: backend.python_device().into(),
+        headers: judging.torch_headers,
     };
     let seeds = Seeds::fresh();
     store.seed(seeds.master)?;
