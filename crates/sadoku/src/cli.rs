@@ -463,7 +463,7 @@ pub struct JudgingArgs {
     /// PyTorch's own for a source that needs more; `full`: PyTorch's own only. Each has its own
     /// store of builds.
     #[arg(long, value_enum, default_value_t)]
-    pub torch_headers: crate::backend::store::TorchHeaders,
+    pub torch_headers: TorchHeaders,
 }
 
 #[derive(Debug, Args)]
@@ -506,6 +506,28 @@ fn parse_positive(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
         _ => Err(format!("`{s}` is not a positive number")),
+    }
+}
+
+/// Which `<torch/extension.h>` an extension is built with (`--torch-headers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TorchHeaders {
+    /// The judge's lean stand-in first (the tensor API and its Python bindings, not the C++
+    /// frontend's nn, optim, data, serialize and jit), PyTorch's own where a source does not build
+    /// with it (`sadoku_bridge.build_extension.LEAN_EXTENSION_H`).
+    #[default]
+    Lean,
+    /// PyTorch's own only.
+    Full,
+}
+
+impl TorchHeaders {
+    /// The builder's `--torch-headers` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TorchHeaders::Lean => "lean",
+            TorchHeaders::Full => "full",
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::cli::TorchHeaders;
 use crate::python_sandbox;
 
 /// One extension's build record, as the bridge writes it (`store.record_of`).
@@ -137,28 +138,6 @@ fn names_a_file_of_its_own(flag: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// Which `<torch/extension.h>` an extension is built with (`--torch-headers`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum TorchHeaders {
-    /// The judge's lean stand-in first (the tensor API and its Python bindings, not the C++
-    /// frontend's nn, optim, data, serialize and jit), PyTorch's own where a source does not build
-    /// with it (`sadoku_bridge.build_extension.LEAN_EXTENSION_H`).
-    #[default]
-    Lean,
-    /// PyTorch's own only.
-    Full,
-}
-
-impl TorchHeaders {
-    /// The builder's `--torch-headers` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TorchHeaders::Lean => "lean",
-            TorchHeaders::Full => "full",
-        }
-    }
 }
 
 /// The store of one interpreter's builds, under the judge's cache directory for extensions.
