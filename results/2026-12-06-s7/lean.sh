@@ -1,5 +1,5 @@
 #!/bin/bash
-# Session 7's device run: the lean <torch/extension.h> (`--torch-headers lean`, 60b0b9c) on a GPU.
+# Session 7's device run: the lean <torch/extension.h> (`--torch-headers lean`, 60b0b9c; binary of 45fbcc0) on a GPU.
 #   A (LEAN s, 270): archive shard SHARD (3/5) of the 1,000 staged kernels against KernelBench
 #     b866d6a level 1, built with the lean header: the first verdict, the rate, the fallbacks;
 #   B (FULL s, 240): the first NSAME (20) kernels A judged, again with `--torch-headers full`
