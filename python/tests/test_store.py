@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import unittest
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,17 @@ class Recording(unittest.TestCase):
                 build_extension.build(record, str(self.root / "build"), "cpu")
 
 
+def build_with(load: Callable[..., None], record: dict[str, Any], directory: Path, headers: str = "lean") -> None:
+    """The builder's build of ``record`` into ``directory``, with PyTorch's load() replaced by
+    ``load`` (given load()'s own signature, which the builder checks the record's fields against)."""
+    saved = cpp_extension.load
+    cpp_extension.load = functools.wraps(saved)(load)
+    try:
+        build_extension.build(record, str(directory), "cpu", headers)
+    finally:
+        cpp_extension.load = saved
+
+
 class NvccThreads(unittest.TestCase):
     """The builder lets nvcc parse for the host and the device at once (the same object, sooner),
     never where the record says how many threads itself, and never at the cost of a build."""
@@ -218,13 +230,7 @@ class NvccThreads(unittest.TestCase):
                 raise RuntimeError(failures[len(calls) - 1])
             (directory / store.built_file(record)).write_bytes(b"")
 
-        saved = cpp_extension.load
-        # With load()'s own signature, which the builder checks the record's fields against.
-        cpp_extension.load = functools.wraps(saved)(load)
-        try:
-            build_extension.build(record, str(directory), "cpu")
-        finally:
-            cpp_extension.load = saved
+        build_with(load, record, directory)
         return calls
 
     def setUp(self) -> None:
@@ -275,12 +281,7 @@ class LeanHeaders(unittest.TestCase):
                 raise RuntimeError(failures[len(calls) - 1])
             (directory / store.built_file(record)).write_bytes(b"")
 
-        saved = cpp_extension.load
-        cpp_extension.load = functools.wraps(saved)(load)
-        try:
-            build_extension.build(record, str(directory), "cpu", headers)
-        finally:
-            cpp_extension.load = saved
+        build_with(load, record, directory, headers)
         return calls
 
     def built_with(self) -> dict[str, Any]:
