@@ -234,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refused: {e}", file=sys.stderr)
         return 3
     except Exception as e:  # noqa: BLE001 - a build's failure is reported, whatever it is
-        print(f"does not build: {type(e).__name__}: {e}", file=sys.stderr)
+        # All of it, then its first error last: the judge's log shows the last line.
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        print(f"does not build: {_first_error(e)}", file=sys.stderr)
         return 1
     print(os.path.basename(library))
     return 0

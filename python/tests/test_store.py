@@ -5,7 +5,9 @@ imported from the store by a later loader that builds nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import os
 import shutil
@@ -312,6 +314,27 @@ class LeanHeaders(unittest.TestCase):
         error = "Error building extension 'k': k.cu(3): error: expected a ';'"
         with self.assertRaisesRegex(RuntimeError, "expected a ';'"):
             self.builds(self.record("#include <torch/extension.h>\n"), [error, error])
+
+    def test_a_failed_build_says_its_first_error_last(self) -> None:
+        error = "Error building extension 'k': [1/2] nvcc -c k.cu\nk.cu(3): error: expected a ';'\nninja: build stopped"
+        record = self.root / "record.json"
+        record.write_text(json.dumps(self.record("int x;\n")))
+
+        def load(name: str, **kwargs: Any) -> None:
+            raise RuntimeError(error)
+
+        saved = cpp_extension.load
+        cpp_extension.load = functools.wraps(saved)(load)
+        stderr = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(stderr):
+                (self.root / "build").mkdir()
+                self.assertEqual(build_extension.main([str(record), str(self.root / "build")]), 1)
+        finally:
+            cpp_extension.load = saved
+        said = stderr.getvalue().strip().splitlines()
+        self.assertEqual(said[-1], "does not build: k.cu(3): error: expected a ';'")
+        self.assertIn("ninja: build stopped", stderr.getvalue())
 
     def test_none_is_tried_where_no_source_includes_it_or_full_is_asked(self) -> None:
         self.assertEqual(self.builds(self.record("// #include <torch/extension.h>\nint x;\n"), []), [["/own"]])
