@@ -94,9 +94,10 @@ def _clear(directory: str, keep: list[str]) -> None:
 
 
 def _first_error(exc: Exception) -> str:
-    """The first line of a build's error that says `error`, else its first line."""
+    """The first line of a build's error that says ``error:`` (a compiler's diagnostic, not a
+    command line's ``-Werror``), else its first line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower() and "Error building" not in line]
+    errors = [line for line in lines if "error:" in line.lower() and not line.startswith("Error building")]
     return (errors or lines or [type(exc).__name__])[0][:300]
 
 

@@ -316,7 +316,8 @@ class LeanHeaders(unittest.TestCase):
             self.builds(self.record("#include <torch/extension.h>\n"), [error, error])
 
     def test_a_failed_build_says_its_first_error_last(self) -> None:
-        error = "Error building extension 'k': [1/2] nvcc -c k.cu\nk.cu(3): error: expected a ';'\nninja: build stopped"
+        error = "Error building extension 'k': [1/2] nvcc -Werror=all -c k.cu\n"
+        error += "k.cu(3): error: expected a ';'\nninja: stopped"
         record = self.root / "record.json"
         record.write_text(json.dumps(self.record("int x;\n")))
 
@@ -334,7 +335,7 @@ class LeanHeaders(unittest.TestCase):
             cpp_extension.load = saved
         said = stderr.getvalue().strip().splitlines()
         self.assertEqual(said[-1], "does not build: k.cu(3): error: expected a ';'")
-        self.assertIn("ninja: build stopped", stderr.getvalue())
+        self.assertIn("ninja: stopped", stderr.getvalue())
 
     def test_none_is_tried_where_no_source_includes_it_or_full_is_asked(self) -> None:
         self.assertEqual(self.builds(self.record("// #include <torch/extension.h>\nint x;\n"), []), [["/own"]])
