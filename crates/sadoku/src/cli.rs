@@ -522,12 +522,10 @@ pub enum TorchHeaders {
 }
 
 impl TorchHeaders {
-    /// The builder's `--torch-headers` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TorchHeaders::Lean => "lean",
-            TorchHeaders::Full => "full",
-        }
+    /// The builder's `--torch-headers` value: the same name as sadoku's own flag takes.
+    pub fn name(self) -> String {
+        use clap::ValueEnum as _;
+        self.to_possible_value().expect("every variant has a name").get_name().to_string()
     }
 }
 

@@ -260,7 +260,7 @@ impl PythonPlan {
             "--device".into(),
             device.into(),
             "--torch-headers".into(),
-            self.headers.as_str().into(),
+            self.headers.name().into(),
             file.into(),
             staging.path().into(),
         ];

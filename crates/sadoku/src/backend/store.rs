@@ -398,6 +398,13 @@ mod tests {
     }
 
     #[test]
+    fn the_builder_is_told_the_header_by_the_names_the_flag_takes() {
+        assert_eq!(TorchHeaders::Lean.name(), "lean");
+        assert_eq!(TorchHeaders::Full.name(), "full");
+        assert_eq!(TorchHeaders::default(), TorchHeaders::Lean);
+    }
+
+    #[test]
     fn a_build_says_why_the_lean_header_failed() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(lean_failed(dir.path()), None, "nothing said");
