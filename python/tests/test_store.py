@@ -136,8 +136,12 @@ class Recording(unittest.TestCase):
         cpp_extension._jit_compile = self.saved
         library = build_extension.build(record, str(staging), "cpu")
         self.assertTrue(os.path.isfile(library))
-        # Built with the judge's lean <torch/extension.h>, which it needs nothing beyond.
-        self.assertEqual(json.loads((staging / build_extension.BUILT_WITH).read_text()), {"torch_headers": "lean"})
+        # Built with the judge's lean <torch/extension.h>, which it needs nothing beyond, and the
+        # headers of the operators its text and its headers name, a fraction of them all.
+        said = json.loads((staging / build_extension.BUILT_WITH).read_text())
+        self.assertEqual(said["torch_headers"], "lean")
+        named, every = said["aten_operators"]
+        self.assertLess(named, every / 2)
         # The judge moves the directory under the key it computed.
         os.rename(staging, self.root / "store" / store.key(record))
         store.install("load", str(self.root / "store"), "cpu")
@@ -170,6 +174,43 @@ class Recording(unittest.TestCase):
         module = self.load(frontend, name="frontend_ext")
         x = torch.tensor([-1.0, 2.0])
         self.assertTrue(torch.equal(module.twice(x), torch.tensor([-1.0, 4.0])))
+
+    @unittest.skipUnless(can_build(), "needs ninja and a C++ compiler on the path")
+    def test_an_operator_is_declared_where_its_name_is_written_and_one_whose_name_is_pasted_falls_back(self) -> None:
+        # sinc: an operator no header of the lean ones names, so that only the source can.
+        lean = self.root / "lean"
+        record = {"sources": [["main.cpp", SOURCE]]}
+        self.assertIsNotNone(build_extension.lean_headers(record, str(lean), str(self.root)))
+        self.assertNotIn("ops/sinc.h", (lean / "ATen" / "Functions.h").read_text())
+        import torch
+
+        x = torch.tensor([0.5, 2.0])
+        cases = {
+            "written_ext": ("return torch::sinc(x) + x;", "lean"),
+            # The name is made by the preprocessor, which the scan does not run: at::sinc is
+            # undeclared with the lean headers, and PyTorch's own build it.
+            "pasted_ext": ("return OP(si, nc)(x) + x;", "full"),
+        }
+        for name, (body, headers_used) in cases.items():
+            with self.subTest(name):
+                records = self.root / f"{name}.jsonl"
+                cpp_extension._jit_compile = self.saved
+                store.install("record", str(self.root / "store"), "cpu", str(records))
+                text = "#define OP(a, b) torch::a##b\n" + SOURCE.replace("return x * 2;", body)
+                self.load(text, name=name)
+                record = json.loads(records.read_text().splitlines()[0])
+                staging = self.root / f"staging-{name}"
+                staging.mkdir()
+                cpp_extension._jit_compile = self.saved
+                build_extension.build(record, str(staging), "cpu")
+                said = json.loads((staging / build_extension.BUILT_WITH).read_text())
+                self.assertEqual(said["torch_headers"], headers_used)
+                if headers_used == "full":
+                    self.assertIn("sinc", said["lean_failed"])
+                os.rename(staging, self.root / "store" / store.key(record))
+                store.install("load", str(self.root / "store"), "cpu")
+                module = self.load(text, name=name)
+                self.assertTrue(torch.allclose(module.twice(x), torch.sinc(x) + x))
 
     def test_the_builder_refuses_a_record_for_another_pytorch_or_card(self) -> None:
         torch_id, _ = store.identity("cpu")
@@ -298,7 +339,7 @@ class LeanHeaders(unittest.TestCase):
             calls = self.builds(self.record(text), [])
             self.assertEqual(len(calls), 1)
             self.assertEqual(calls[0][1:], ["/own"])
-            self.assertEqual(self.built_with(), {"torch_headers": "lean"})
+            self.assertEqual(self.built_with()["torch_headers"], "lean")
             self.clean()
 
     def test_one_that_fails_with_it_is_built_again_with_pytorchs_own(self) -> None:
@@ -336,6 +377,61 @@ class LeanHeaders(unittest.TestCase):
         said = stderr.getvalue().strip().splitlines()
         self.assertEqual(said[-1], "does not build: k.cu(3): error: expected a ';'")
         self.assertIn("ninja: stopped", stderr.getvalue())
+
+    def tree(self, files: dict[str, str]) -> Path:
+        root = self.root / "include"
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        return root
+
+    def test_the_scan_names_what_any_branch_of_any_reachable_header_names(self) -> None:
+        root = self.tree(
+            {
+                "lib.h": '#pragma once\n#if 0\nvoid f() { at::from_branch(); }\n#endif\n#include "near.h"\n',
+                "near.h": "// near_comment\n#include <ATen/core/TensorBody.h>\n",
+                "ATen/core/TensorBody.h": "at::_ops::from_generated::call();\n#include <deep.h>\n",
+                "deep.h": "inline void g() { at::from_deep(); }\n",
+                "ATen/Functions.h": "#include <ATen/ops/listed.h>\ninline int from_functions();\n",
+                "unreached.h": "at::from_unreached();\n",
+                "ATen/ops/op.h": "at::_ops::inside_op::call();\n",
+            }
+        )
+        source = "#include <lib.h>\n#include <ATen/ops/op.h>\n#include <ATen/Functions.h>\nat::from_source();\n"
+        names = build_extension.named([(str(self.root / "k.cu"), source)], [str(root)])
+        assert names is not None
+        for name in ("from_branch", "near_comment", "from_deep", "from_functions", "from_source"):
+            self.assertIn(name, names)
+        # Not TensorBody's own text (it calls at::_ops), not a header of an operator, not what no
+        # include reaches, and not Functions.h's list of operators.
+        for name in ("from_generated", "inside_op", "from_unreached", "listed"):
+            self.assertNotIn(name, names)
+
+    def test_a_quoted_include_is_found_beside_its_includer_first_and_a_computed_one_stops_the_scan(self) -> None:
+        root = self.tree({"a/lib.h": '#include "x.h"\n', "a/x.h": "near\n", "x.h": "far\n"})
+        names = build_extension.named([(str(self.root / "k.cu"), "#include <a/lib.h>\n")], [str(root)])
+        assert names is not None
+        self.assertIn("near", names)
+        self.assertNotIn("far", names)
+        self.assertIsNone(build_extension.named([(str(self.root / "k.cu"), "#include HEADER\n")], [str(root)]))
+
+    def test_the_stand_ins_include_the_operators_named_and_nothing_stands_in_where_flags_move_includes(self) -> None:
+        text = "#include <torch/extension.h>\ntorch::Tensor f(torch::Tensor x) { return torch::sinc(x); }\n"
+        into = self.root / "lean"
+        said = build_extension.lean_headers(self.record(text), str(into), str(self.root))
+        assert said is not None
+        named, every = said["aten_operators"]
+        self.assertLess(named, every / 2)
+        functions = (into / "ATen" / "Functions.h").read_text()
+        self.assertIn("#include <ATen/ops/sinc.h>", functions)
+        self.assertIn("#include <ATen/ops/empty.h>", functions)
+        self.assertNotIn("#include <ATen/ops/logit.h>", functions)
+        self.assertIn("#include <ATen/ops/sinc_native.h>", (into / "ATen" / "NativeFunctions.h").read_text())
+        for flags in (["-include", "x.h"], ["-I/elsewhere"], ["-isystem", "/elsewhere"]):
+            shutil.rmtree(into)
+            record = {**self.record(text), "extra_cflags": flags}
+            self.assertEqual(build_extension.lean_headers(record, str(into), str(self.root)), {"torch_headers": "lean"})
+            self.assertFalse((into / "ATen").exists())
 
     def test_none_is_tried_where_no_source_includes_it_or_full_is_asked(self) -> None:
         self.assertEqual(self.builds(self.record("// #include <torch/extension.h>\nint x;\n"), []), [["/own"]])

@@ -168,8 +168,9 @@ impl Store {
         let root = python_sandbox::extension_root()?;
         let mut hasher = sha2::Sha256::new().chain_update(python.as_os_str().as_encoded_bytes());
         if headers == TorchHeaders::Lean {
-            // PyTorch's own header keeps the name stores had before the lean one.
-            hasher.update(b"\0lean-torch-headers");
+            // PyTorch's own header keeps the name stores had before the lean one; the lean one's
+            // store changed with what it builds (since the operators' headers by name).
+            hasher.update(b"\0lean-torch-headers\0aten-operators-by-name");
         }
         let key = hasher.finalize();
         let dir = root.join(format!("store-{}", &hex::encode(key)[..16]));
