@@ -439,6 +439,10 @@ impl Device for CudaDevice {
     fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {
         self.cached_ceilings()
     }
+
+    fn ceilings_again(&mut self) -> Result<Option<Ceilings>, DeviceError> {
+        self.ceilings_measured_again()
+    }
 }
 
 impl Drop for CudaDevice {

@@ -308,9 +308,15 @@ pub fn run(
         drop(requests);
     });
     let Some(device) = reference.as_mut() else { return seen };
-    let _ = device.measure_sm_clock();
-    let mut info = device.info().clone();
-    info.ceilings = device.ceilings().ok().flatten();
+    let mut info = {
+        // With the card held: the clock's and (where no review measured them) the ceilings'
+        // measurement beside another lane's timing would disturb both.
+        let _card = gates.gate(gpu).exclusive();
+        let _ = device.measure_sm_clock();
+        let mut info = device.info().clone();
+        info.ceilings = device.ceilings().ok().flatten();
+        info
+    };
     // Which PyTorch (and its CUDA and cuDNN) computed the truth and the baseline.
     if let Some(m) = &model {
         info.torch = m.info().torch.clone();

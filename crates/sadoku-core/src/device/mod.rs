@@ -518,6 +518,19 @@ pub struct Ceilings {
     pub dram_gbs: f64,
 }
 
+impl Ceilings {
+    /// Each rate the higher of the two: two measurements of one card's peaks, each of which can
+    /// only fall short of them.
+    pub fn higher(&self, other: &Ceilings) -> Ceilings {
+        Ceilings {
+            fp32_tflops: self.fp32_tflops.max(other.fp32_tflops),
+            tf32_tflops: self.tf32_tflops.max(other.tf32_tflops),
+            bf16_tflops: self.bf16_tflops.max(other.bf16_tflops),
+            dram_gbs: self.dram_gbs.max(other.dram_gbs),
+        }
+    }
+}
+
 /// A GPU, or a simulation of one, or a worker process driving one.
 pub trait Device {
     fn info(&self) -> &DeviceInfo;
@@ -563,9 +576,16 @@ pub trait Device {
         None
     }
     /// The card's measured peak rates; a reference device measures them (once, cached), a
-    /// candidate's device need not know.
+    /// candidate's device need not know. The caller holds the card (no other work on it).
     fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {
         Ok(None)
+    }
+    /// The card's peak rates measured again now (the caller holds the card), each the higher of
+    /// this measurement and what [`Device::ceilings`] held, and kept so: a measurement can only
+    /// fall short of a peak (work of another process beside it, a clock still rising), so a speed
+    /// is called impossible only against this.
+    fn ceilings_again(&mut self) -> Result<Option<Ceilings>, DeviceError> {
+        self.ceilings()
     }
 }
 
@@ -632,4 +652,29 @@ pub enum Sharing {
     Mapped,
     /// The worker holds copies that cross its pipe before and after every launch (why).
     Copied(String),
+}
+
+#[cfg(test)]
+mod ceilings_tests {
+    use super::Ceilings;
+
+    /// A cached figure is read back exactly (an H100's DRAM peak came back one bit off without
+    /// serde_json's exact float parsing, and the cache was not the measurement).
+    #[test]
+    fn ceilings_come_back_from_json_exactly_and_the_higher_of_two_is_each_rates_higher() {
+        let c = Ceilings {
+            fp32_tflops: 64.29358628315576,
+            tf32_tflops: 455.2586615281116,
+            bf16_tflops: 866.8164812029997,
+            dram_gbs: 3141.2125519271162,
+        };
+        let back: Ceilings = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        let other = Ceilings { fp32_tflops: 60.0, tf32_tflops: 500.0, bf16_tflops: 800.0, dram_gbs: 3300.0 };
+        let h = c.higher(&other);
+        assert_eq!(
+            (h.fp32_tflops, h.tf32_tflops, h.bf16_tflops, h.dram_gbs),
+            (c.fp32_tflops, 500.0, c.bf16_tflops, 3300.0)
+        );
+    }
 }

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::candidate::Candidate;
 use crate::checks::accuracy::Tolerance;
-use crate::device::{Precision, Work};
+use crate::device::{Ceilings, Precision, Work};
 use crate::events::Observer;
 use crate::judge::{Arena, Devices, Prepared, Stop, Truth};
 use crate::problem::Sizes;
@@ -339,6 +339,7 @@ pub(crate) fn measure(
     tolerance: &Tolerance,
     guards: bool,
     options: &TimingOptions,
+    ceilings: &mut Option<Ceilings>,
     observer: &dyn Observer,
 ) -> Result<Timing, Stop> {
     // Everything from here touches the GPU while it is being timed: nobody else may.
@@ -347,6 +348,11 @@ pub(crate) fn measure(
     // The budget runs from here: the card is ours.
     let phase = std::time::Instant::now();
     let card_wait_ms = (phase - asked).as_secs_f64() * 1e3;
+    // The card's peaks (measured once per card and driver, then cached), with the card held:
+    // measured beside another review's work they fall short, and disturb its timing.
+    if ceilings.is_none() {
+        *ceilings = devices.reference.ceilings().map_err(Stop::Env)?;
+    }
     let problem = &*candidate.problem;
     let first = Arena::new(devices, candidate, prepared, sizes, guards)?;
     let set_bytes: usize = first.all().map(|g| g.whole.bytes).sum();

@@ -237,4 +237,18 @@ impl CudaDevice {
         self.ceilings = Some(c);
         Ok(Some(c))
     }
+
+    /// The ceilings measured again, each the higher of that and what was held (see
+    /// `Device::ceilings_again`), kept in memory and in the cache.
+    pub(super) fn ceilings_measured_again(&mut self) -> Result<Option<Ceilings>, DeviceError> {
+        let Some(held) = self.cached_ceilings()? else { return Ok(None) };
+        let c = held.higher(&self.measure_ceilings()?);
+        if c != held
+            && let Some((s, name)) = self.ceilings_store()
+        {
+            self.write_ceilings(&s, &name, c);
+        }
+        self.ceilings = Some(c);
+        Ok(Some(c))
+    }
 }

@@ -184,6 +184,8 @@ pub struct SimDevice {
     lost: Option<String>,
     /// Peak rates it claims; `None` like a device that cannot measure them.
     pub ceilings: Option<Ceilings>,
+    /// What measuring them again finds (`Device::ceilings_again`); `None`: the same.
+    pub ceilings_measured_again: Option<Ceilings>,
     /// Whether timed samples are traced (like CUPTI) or only timed with events.
     pub tracing: bool,
     /// Traced as a Python worker traces its calls (`Trace::Call`: every stream, a clock window)
@@ -240,6 +242,7 @@ impl SimDevice {
             launches: Vec::new(),
             lost: None,
             ceilings: Some(Ceilings { fp32_tflops: 60.0, tf32_tflops: 400.0, bf16_tflops: 800.0, dram_gbs: 4000.0 }),
+            ceilings_measured_again: None,
             tracing: true,
             calls: false,
             trace_tweak: None,
@@ -578,6 +581,13 @@ impl Device for SimDevice {
     }
 
     fn ceilings(&mut self) -> Result<Option<Ceilings>, DeviceError> {
+        Ok(self.ceilings)
+    }
+
+    fn ceilings_again(&mut self) -> Result<Option<Ceilings>, DeviceError> {
+        if let (Some(held), Some(again)) = (self.ceilings, self.ceilings_measured_again) {
+            self.ceilings = Some(held.higher(&again));
+        }
         Ok(self.ceilings)
     }
 }
