@@ -13,6 +13,9 @@
 #        examples/expected.toml, the seed job);
 #   examples (EX, 240): every KernelBench example (examples/kernelbench), extensions built ahead;
 #   rest (REST, 1500): lean's shard again, resumed, for as long as the machine is held.
+# ARCHIVE: the kernels' directory (default .carry/data/archive1000; a later call names one that
+# holds only kernels no earlier run judged: a review's key names sadoku's commit, so --resume
+# skips only what this binary judged).
 set -u
 W=/tmp/s8; mkdir -p $W/same $W/check $W/examples target/release
 cp .carry/new/sadoku .carry/new/libsadoku_trace.so .carry/new/gpu-tests target/release/ && chmod +x target/release/*
@@ -35,8 +38,8 @@ review() { # MODE LIMIT NAME CANDIDATES [ARGS]
   echo "\$name (\$mode): exit \$? after \$(since \$t0) s, \$(cat $W/\$name.jsonl 2>/dev/null | wc -l) records" >> $W/summary.txt
   cleanup
 }
-lean() { review lean ${LEAN:-420} lean .carry/data/archive1000 --shard ${SHARD:-3/5} --resume; }
-rest() { review lean ${REST:-1500} lean .carry/data/archive1000 --shard ${SHARD:-3/5} --resume; }
+lean() { review lean ${LEAN:-420} lean ${ARCHIVE:-.carry/data/archive1000} --shard ${SHARD:-3/5} --resume; }
+rest() { review lean ${REST:-1500} lean ${ARCHIVE:-.carry/data/archive1000} --shard ${SHARD:-3/5} --resume; }
 full() {
   python3 -c '
 import json, shutil, sys
