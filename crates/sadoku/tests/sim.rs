@@ -693,6 +693,49 @@ fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
     assert_eq!(serde_json::from_str::<Value>(&built_with).unwrap()["torch_headers"], "lean", "{built_with}");
 }
 
+/// A candidate whose extension the compiler refuses: the judge's builder tries the lean header,
+/// then PyTorch's own, and the compiler refuses both; no third build is tried ahead of the review
+/// (each is a minute of every core on a GPU machine), and the review's own build gives the
+/// verdict with the compiler's error.
+#[test]
+fn an_extension_the_compiler_refuses_is_built_no_third_time_before_its_review() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(torch) = torch() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711)).unwrap();
+    problem(d);
+    let tests = repo().join("python/tests");
+    let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_extension.py")).unwrap();
+    let broken = d.join("leaky_relu_ext_broken.py");
+    std::fs::write(&broken, honest.replace("auto y = torch::empty_like(x);", "auto y = torch::empty_like(x)")).unwrap();
+    let bin = torch.join("bin");
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let out = kernelbench_review(d, &torch)
+        .env("TMPDIR", d)
+        .env("PATH", path)
+        .args(["--jobs", "1", "--build-jobs", "1", "--time-budget", "0.5"])
+        .arg(tests.join("problems/leaky_relu.py"))
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let said = text(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidate = &report["candidates"][0];
+    assert_eq!(candidate["verdict"], "REJECTED", "{said}");
+    assert_eq!(candidate["reason"], "does not compile", "{said}");
+    assert!(candidate["evidence"].as_str().unwrap_or_default().contains("error"), "{said}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.trim_start().starts_with("leaky_relu_ext_broken.py")).unwrap_or_default();
+    assert!(line.contains("does not build (its review builds it again and says why)"), "{stderr}");
+    assert!(line.contains("does not build: "), "the compiler's first error: {stderr}");
+    // Before, a build the way before the store came next, and said so.
+    assert!(!line.contains("not in the store"), "{stderr}");
+}
+
 /// A review that cannot fit its card whatever the candidate does (the judge's own buffers at the
 /// timed size are more than the card's usable memory) is NOT REVIEWED in one line before anything
 /// runs, and costs the batch nothing: four such candidates in a row do not stop it, and the

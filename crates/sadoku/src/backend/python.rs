@@ -165,6 +165,15 @@ impl PythonPlan {
         nice: i32,
     ) -> Built {
         let why = match self.build_into_store(candidate, gpu, sandbox, &host, recorder, nice) {
+            // The compiler refused the source in the judge's own build: a build the way before
+            // the store would only refuse it again (a minute of every core, per failure).
+            Err(NotStored::DoesNotBuild(why)) => {
+                return Built {
+                    cache: None,
+                    said: format!("does not build (its review builds it again and says why): {why}"),
+                };
+            }
+            Err(NotStored::Other(why)) => why,
             Ok((0, _)) => return Built { cache: Some(Cache::Store), said: "in the store".to_string() },
             Ok((n, fallbacks)) => {
                 let mut said = format!("built {n} into the store");
@@ -177,7 +186,6 @@ impl PythonPlan {
                 }
                 return Built { cache: Some(Cache::Store), said };
             }
-            Err(why) => why,
         };
         let held = host();
         let (cache, said) = self.build_for_source(candidate, gpu, sandbox);
@@ -196,7 +204,7 @@ impl PythonPlan {
         host: &impl Fn() -> G,
         mut recorder: Option<Recorder>,
         nice: i32,
-    ) -> Result<(usize, Vec<String>), String> {
+    ) -> Result<(usize, Vec<String>), NotStored> {
         let store = self.store().map_err(|e| e.to_string())?;
         let mut built = 0;
         let mut fallbacks = Vec::new();
@@ -228,7 +236,7 @@ impl PythonPlan {
                 built += 1;
             }
         }
-        Err(format!("it asked for extensions the store lacked {RECORDING_ROUNDS} times"))
+        Err(NotStored::Other(format!("it asked for extensions the store lacked {RECORDING_ROUNDS} times")))
     }
 
     /// Build one record in a confined builder that runs none of the candidate's Python, and put
@@ -242,7 +250,7 @@ impl PythonPlan {
         gpu: usize,
         sandbox: crate::sandbox::Mode,
         nice: i32,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, NotStored> {
         let staging = store.staging(key).map_err(|e| format!("cannot make a build directory: {e}"))?;
         let temp = tempfile::Builder::new()
             .prefix("sadoku-builder-")
@@ -281,7 +289,10 @@ impl PythonPlan {
         if !ran.status.is_some_and(|s| s.success()) {
             let said = ran.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
             let how = ran.status.map_or("ran out of time".to_string(), |s| s.to_string());
-            return Err(format!("`{}` {how}: {said}", record.name));
+            let why = format!("`{}` {how}: {said}", record.name);
+            // The builder's last line when the compiler refused the source (exit 1).
+            let refused = ran.status.and_then(|s| s.code()) == Some(1) && said.starts_with("does not build: ");
+            return Err(if refused { NotStored::DoesNotBuild(why) } else { NotStored::Other(why) });
         }
         let lean_failed = super::store::lean_failed(staging.path());
         store.publish(staging, key).map_err(|e| format!("cannot put `{}` in the store: {e}", record.name))?;
@@ -304,6 +315,31 @@ impl PythonPlan {
             Ok(true) => (Some(Cache::Prebuilt), "built".to_string()),
             Ok(false) => (None, "does not build (its review builds it again and says why)".to_string()),
             Err(e) => (None, format!("not built: {e}")),
+        }
+    }
+}
+
+/// Why a candidate's extensions are not in the store.
+#[derive(Debug)]
+enum NotStored {
+    /// The judge's builder ran the compiler on the candidate's source and the compiler refused
+    /// it: its review says so (and why), and no other build is tried first.
+    DoesNotBuild(String),
+    /// Anything else (a record the store cannot hold, a builder that could not run, ...): built
+    /// the way before the store.
+    Other(String),
+}
+
+impl From<String> for NotStored {
+    fn from(why: String) -> NotStored {
+        NotStored::Other(why)
+    }
+}
+
+impl std::fmt::Display for NotStored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotStored::DoesNotBuild(why) | NotStored::Other(why) => f.write_str(why),
         }
     }
 }
