@@ -171,7 +171,8 @@ fn right_but_impossibly_fast_is_rejected_by_physics() {
 }
 
 /// A card's peaks measured beside other work fall short (seen on an H100 whose DRAM measured
-/// 2.62 TB/s beside another review, 3.14 TB/s alone): an honest kernel then looks impossible.
+/// 2.62 TB/s outside the card's hold, in a batch building and describing beside it, and 3.14 TB/s
+/// alone): an honest kernel then looks impossible.
 /// The judge measures the peaks again, with the card held, before it says so, and keeps the
 /// higher figures; a kernel still beyond them is rejected.
 #[test]

@@ -349,7 +349,8 @@ pub(crate) fn measure(
     let phase = std::time::Instant::now();
     let card_wait_ms = (phase - asked).as_secs_f64() * 1e3;
     // The card's peaks (measured once per card and driver, then cached), with the card held:
-    // measured beside another review's work they fall short, and disturb its timing.
+    // measured beside other work (another review's, a problem's description) they fall short,
+    // and disturb a timing.
     if ceilings.is_none() {
         *ceilings = devices.reference.ceilings().map_err(Stop::Env)?;
     }
