@@ -145,10 +145,9 @@ fn exact_content_cache_never_hits_and_is_accepted() {
     assert_eq!(hits.get(), 3, "no timed launch saw inputs an earlier launch had seen");
 }
 
-/// Right every time, and far too fast (docs/THREATS.md): physics catches what the answer checks
-/// cannot.
-#[test]
-fn right_but_impossibly_fast_is_rejected_by_physics() {
+/// A device whose kernel `instant` is right every time and takes a picosecond: 64,000 flops at
+/// N = 40.
+fn instant() -> SimDevice {
     let mut dev = device();
     dev.kernel(
         "instant",
@@ -157,9 +156,16 @@ fn right_but_impossibly_fast_is_rejected_by_physics() {
             let (a, b, n) = inputs(call)?;
             call.write(2, &trimm_fp32(&a, &b, n))
         },
-        // 64,000 flops at N = 40 in a picosecond.
         |_| 1e-9,
     );
+    dev
+}
+
+/// Right every time, and far too fast (docs/THREATS.md): physics catches what the answer checks
+/// cannot.
+#[test]
+fn right_but_impossibly_fast_is_rejected_by_physics() {
+    let mut dev = instant();
     let report = review(&mut dev, &candidate("instant"), 4);
     let Rejection::Impossible { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };
     assert!(evidence.impossible());
@@ -197,16 +203,7 @@ fn ceilings_that_fell_short_are_measured_again_before_a_speed_is_called_impossib
     assert!(ceiling.percent < 1.0, "against the figures measured again: {ceiling:?}");
 
     // Adversarial: beyond the peaks however often they are measured.
-    let mut dev = device();
-    dev.kernel(
-        "instant",
-        &PARAMS,
-        |call| {
-            let (a, b, n) = inputs(call)?;
-            call.write(2, &trimm_fp32(&a, &b, n))
-        },
-        |_| 1e-9,
-    );
+    let mut dev = instant();
     let mut reference = judge(tiny);
     let report = review_on(&mut dev, &mut reference, &candidate("instant"), 4, &options());
     let Rejection::Impossible { evidence, .. } = rejection(&report) else { panic!("{:?}", report.verdict) };

@@ -604,6 +604,26 @@ fn a_batch_measures_each_baseline_once_and_rechecks_it() {
     assert!(said.contains("remembered from an earlier review on this card"), "{}", text(&table));
 }
 
+/// `kernelbench review` of the leaky ReLU problem, for candidates with C++ extensions built by the
+/// system's compiler (PyTorch's `bin` first on the path, for ninja), one at a time (`--jobs 1
+/// --build-jobs 1`). The store lives under the judge's temporary directory, `d`, which the
+/// workers' user may traverse; the candidates follow.
+fn extension_review(d: &Path, torch: &Path) -> Command {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711)).unwrap();
+    problem(d);
+    let path = std::env::join_paths(
+        std::iter::once(torch.join("bin")).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let mut cmd = kernelbench_review(d, torch);
+    cmd.env("TMPDIR", d)
+        .env("PATH", path)
+        .args(["--jobs", "1", "--build-jobs", "1", "--time-budget", "0.5"])
+        .arg(repo().join("python/tests/problems/leaky_relu.py"));
+    cmd
+}
+
 /// The extension store: candidates are built once per extension, not once per file. Two honest
 /// ModelNew files whose C++ extension (load_inline, built by the system's compiler, no GPU) is the
 /// same but whose Python differs: the first builds it into the store, the second finds it there
@@ -614,14 +634,9 @@ fn a_batch_measures_each_baseline_once_and_rechecks_it() {
 /// built. The first one's review starts its worker and its problem's Model while the build runs.
 #[test]
 fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
-    use std::os::unix::fs::PermissionsExt as _;
     let Some(torch) = torch() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // The store lives under the judge's temporary directory: this test's own, which the workers'
-    // user may traverse.
-    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711)).unwrap();
-    problem(d);
     let tests = repo().join("python/tests");
     let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_extension.py")).unwrap();
     let a = d.join("leaky_relu_ext_a.py");
@@ -636,19 +651,7 @@ fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
         except OSError:\n\
         \x20   pass\n";
     std::fs::write(&plants, format!("{honest}\n{plant}")).unwrap();
-    let bin = torch.join("bin");
-    let path = std::env::join_paths(
-        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
-    .unwrap();
-    let out = kernelbench_review(d, &torch)
-        .env("TMPDIR", d)
-        .env("PATH", path)
-        .args(["--jobs", "1", "--build-jobs", "1", "--time-budget", "0.5"])
-        .arg(tests.join("problems/leaky_relu.py"))
-        .args([&a, &b, &plants])
-        .output()
-        .unwrap();
+    let out = extension_review(d, &torch).args([&a, &b, &plants]).output().unwrap();
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -699,29 +702,14 @@ fn candidates_sharing_an_extension_build_it_once_and_cannot_write_the_store() {
 /// verdict with the compiler's error.
 #[test]
 fn an_extension_the_compiler_refuses_is_built_no_third_time_before_its_review() {
-    use std::os::unix::fs::PermissionsExt as _;
     let Some(torch) = torch() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711)).unwrap();
-    problem(d);
     let tests = repo().join("python/tests");
     let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_extension.py")).unwrap();
     let broken = d.join("leaky_relu_ext_broken.py");
     std::fs::write(&broken, honest.replace("auto y = torch::empty_like(x);", "auto y = torch::empty_like(x)")).unwrap();
-    let bin = torch.join("bin");
-    let path = std::env::join_paths(
-        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
-    .unwrap();
-    let out = kernelbench_review(d, &torch)
-        .env("TMPDIR", d)
-        .env("PATH", path)
-        .args(["--jobs", "1", "--build-jobs", "1", "--time-budget", "0.5"])
-        .arg(tests.join("problems/leaky_relu.py"))
-        .arg(&broken)
-        .output()
-        .unwrap();
+    let out = extension_review(d, &torch).arg(&broken).output().unwrap();
     let said = text(&out);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let candidate = &report["candidates"][0];
