@@ -98,7 +98,7 @@ def lean_headers(record: dict[str, Any], into: str, directory: str = ".") -> dic
 
     if not any(INCLUDES_EXTENSION_H.search(text) for _, text in record["sources"]):
         return None
-    roots = cpp_extension.include_paths()
+    roots = _include_paths(cpp_extension)
     if not all(any(os.path.isfile(os.path.join(root, header)) for root in roots) for header in LEAN_EXTENSION_H):
         return None
     os.makedirs(os.path.join(into, "torch"), exist_ok=True)
@@ -109,7 +109,7 @@ def lean_headers(record: dict[str, Any], into: str, directory: str = ".") -> dic
     flags = [*(record.get("extra_cflags") or []), *(record.get("extra_cuda_cflags") or [])]
     if any(flag.startswith(INCLUDE_FLAGS) for flag in flags):
         return said
-    search = [into, *(record.get("extra_include_paths") or []), *_all_include_paths(cpp_extension)]
+    search = [into, *(record.get("extra_include_paths") or []), *roots]
     sources = [(os.path.join(directory, name), text) for name, text in record["sources"]]
     names = named(sources, search)
     if names is None:
@@ -130,8 +130,8 @@ def lean_headers(record: dict[str, Any], into: str, directory: str = ".") -> dic
     return said
 
 
-def _all_include_paths(cpp_extension: Any) -> list[str]:
-    """PyTorch's include paths for a CUDA extension, the CUDA toolkit's and Python's."""
+def _include_paths(cpp_extension: Any) -> list[str]:
+    """Where a CUDA extension's includes are found: PyTorch's, the CUDA toolkit's, Python's."""
     import sysconfig
 
     try:

@@ -222,29 +222,25 @@ fn review_inner(
         let (flops, bytes) = (candidate.problem.min_flops(sizes), candidate.problem.min_bytes(sizes));
         let tflops = flops / (timing.candidate.median * 1e-3) / 1e12;
         let mut ceiling_use = None;
-        if let Some(held) = ceilings {
+        if let Some(mut held) = ceilings {
             // The fastest verified launch: one impossible launch is enough, against the card's
             // peaks measured again now (with the card held) should the cached ones say so.
             let mut fastest = ceiling::assess(class, tensor, flops, bytes, timing.candidate.min, &held);
             if fastest.impossible() {
                 let asked = Instant::now();
-                let again = {
-                    let _card = devices.exclusive();
-                    waited_s += asked.elapsed().as_secs_f64();
-                    devices.reference.ceilings_again()?
-                };
+                let _card = devices.exclusive();
+                waited_s += asked.elapsed().as_secs_f64();
                 report.phases.card_wait_s = waited_s;
-                ceilings = again.or(ceilings);
-                if let Some(again) = &ceilings {
-                    fastest = ceiling::assess(class, tensor, flops, bytes, timing.candidate.min, again);
+                if let Some(again) = devices.reference.ceilings_again()? {
+                    (held, ceilings) = (again, Some(again));
+                    fastest = ceiling::assess(class, tensor, flops, bytes, timing.candidate.min, &held);
                 }
             }
             if fastest.impossible() {
                 report.timing = Some(timing);
                 return Ok(Verdict::Rejected(Rejection::Impossible { sizes: sizes.clone(), evidence: fastest }));
             }
-            let held = ceilings.as_ref().unwrap_or(&held);
-            ceiling_use = Some(ceiling::assess(class, tensor, flops, bytes, timing.candidate.median, held));
+            ceiling_use = Some(ceiling::assess(class, tensor, flops, bytes, timing.candidate.median, &held));
         }
         if i == 0 {
             report.tflops = Some(tflops);

@@ -165,8 +165,8 @@ impl PythonPlan {
         nice: i32,
     ) -> Built {
         let why = match self.build_into_store(candidate, gpu, sandbox, &host, recorder, nice) {
-            // The compiler refused the source in the judge's own build: a build the way before
-            // the store would only refuse it again (a minute of every core, per failure).
+            // The build failed in the judge's own builder: a build the way before the store
+            // would only fail again (a minute of every core, per failure).
             Err(NotStored::DoesNotBuild(why)) => {
                 return Built {
                     cache: None,
@@ -290,7 +290,8 @@ impl PythonPlan {
             let said = ran.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
             let how = ran.status.map_or("ran out of time".to_string(), |s| s.to_string());
             let why = format!("`{}` {how}: {said}", record.name);
-            // The builder's last line when the compiler refused the source (exit 1).
+            // The builder's exit and last line for a build that failed (a Python crash exits 1
+            // too, and says otherwise).
             let refused = ran.status.and_then(|s| s.code()) == Some(1) && said.starts_with("does not build: ");
             return Err(if refused { NotStored::DoesNotBuild(why) } else { NotStored::Other(why) });
         }
@@ -320,10 +321,11 @@ impl PythonPlan {
 }
 
 /// Why a candidate's extensions are not in the store.
-#[derive(Debug)]
 enum NotStored {
-    /// The judge's builder ran the compiler on the candidate's source and the compiler refused
-    /// it: its review says so (and why), and no other build is tried first.
+    /// The judge's builder ran PyTorch's build of the record and it failed (in practice the
+    /// compiler refusing the source, whose first error the builder says last): a build the way
+    /// before the store would build the same sources with the same compiler, so none is tried;
+    /// the review builds it again and says why.
     DoesNotBuild(String),
     /// Anything else (a record the store cannot hold, a builder that could not run, ...): built
     /// the way before the store.
@@ -333,14 +335,6 @@ enum NotStored {
 impl From<String> for NotStored {
     fn from(why: String) -> NotStored {
         NotStored::Other(why)
-    }
-}
-
-impl std::fmt::Display for NotStored {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NotStored::DoesNotBuild(why) | NotStored::Other(why) => f.write_str(why),
-        }
     }
 }
 
