@@ -488,11 +488,21 @@ def _describe(problem: Problem, seed: int, device: torch.device) -> dict[str, An
     # Before the forward: a BatchNorm in training mode updates its running statistics.
     parameters = _tensor_entries(list(model.named_parameters()), f"{where}: parameter")
     buffers = _tensor_entries(list(model.named_buffers()), f"{where}: buffer")
+    before = {n: b.detach().clone() for n, b in model.named_buffers()}
     try:
         with torch.no_grad():
             outputs = as_outputs(model(*inputs))
     except Exception as exc:
         raise ProblemError(f"{where}: Model.forward raised {type(exc).__name__}: {exc}") from exc
+    # The buffers the forward itself changed (in place or replaced) are the Model's state, not
+    # its inputs: the judge gives a candidate that takes one as an argument a copy of its own.
+    after = dict(model.named_buffers())
+    for entry in buffers:
+        now = after.get(entry["name"])
+        was = before[entry["name"]]
+        if now is None or now.shape != was.shape or now.dtype != was.dtype or not torch.equal(now.detach(), was):
+            entry["updated"] = True
+    del before
 
     return {
         "problem": problem.name,

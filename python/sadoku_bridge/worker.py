@@ -624,6 +624,12 @@ class Worker:
                 ) from None
         if params:
             if isinstance(call, candidates.ArchiveForward):
+                # A buffer the Model's own forward updates (a training-mode BatchNorm's running
+                # statistics) is its state: the kernel updates a copy of its own, made for this
+                # call, as a ModelNew's layers update theirs. Every other tensor is the judge's,
+                # which the judge checks unchanged.
+                updated = {a["name"] for a in spec["args"] if a["role"] == "parameter" and a.get("updated")}
+                params = {n: t.clone() if n in updated else t for n, t in params.items()}
                 call = call.with_state(params)
                 self.modules[launch["module"]] = (spec, call)
             else:

@@ -457,6 +457,142 @@ class TheExamplesBindAsTheySay(unittest.TestCase):
             ["forward argument `x`", "Model's `fc.weight` (by name)", "Model's `fc.bias` (by name)"],
         )
 
+    def test_batch_norm(self) -> None:
+        """The kernel's arithmetic as Python (per-channel sums in float64, the running statistics
+        updated in place with the unbiased variance): the Model's output, and the running
+        statistics the Model's own forward leaves."""
+
+        def forward(x, w, b, mean, var, training, momentum, eps):  # type: ignore[no-untyped-def]
+            self.assertTrue(training)
+            n = x.numel() // x.shape[1]
+            xd = x.double().transpose(0, 1).reshape(x.shape[1], -1)
+            m = xd.sum(1) / n
+            v = (xd.square().sum(1) / n - m.square()).clamp(min=0)
+            mean.copy_(((1 - momentum) * mean.double() + momentum * m).float())
+            var.copy_(((1 - momentum) * var.double() + momentum * v * n / (n - 1)).float())
+            shape = (1, -1, 1, 1)
+            invstd = (1 / (v + eps).sqrt()).float()
+            return (x - m.float().view(shape)) * invstd.view(shape) * w.view(shape) + b.view(shape)
+
+        doc = (
+            "forward(arg0: torch.Tensor, arg1: torch.Tensor, arg2: torch.Tensor, arg3: torch.Tensor, "
+            "arg4: torch.Tensor, arg5: bool, arg6: float, arg7: float) -> torch.Tensor\n\nbatch_norm\n"
+        )
+        problem = kb.load_problem(problem_path("batch_norm"))
+        source = candidate_path("batch_norm_archive.cu").read_text(encoding="utf-8")
+        init = problem.get_init_inputs()
+        model = kb.build_model(problem, init, 3)
+        bound = bind(problem, kernel(forward, doc), source, init)
+        x = torch.randn(3, init[0], 4, 4) * 2 + 0.5
+        got = bound(x)
+        torch.testing.assert_close(got, model(x))
+        state = dict(zip(bound.names, bound.tensors))
+        for name in ("bn.running_mean", "bn.running_var"):
+            torch.testing.assert_close(state[name], dict(model.named_buffers())[name], msg=name)
+        self.assertEqual(
+            [s.how for s in bound.slots],
+            [
+                "forward argument `x`",
+                "Model's `bn.weight` (by name)",
+                "Model's `bn.bias` (by name)",
+                "Model's `bn.running_mean` (by name)",
+                "Model's `bn.running_var` (by name)",
+                "Model's `training` = True",
+                "`bn.momentum` = 0.1",
+                "`bn.eps` = 1e-05",
+            ],
+        )
+
+
+class TheModelsStateInTheWorker(unittest.TestCase):
+    """A training-mode BatchNorm updates its running statistics in its own forward, and an archive
+    kernel that takes them as arguments does the same, in place. In the worker (on the CPU, the
+    kernel a Python function as the built extension's ``forward``), a buffer the description marked
+    ``updated`` reaches the kernel as a copy made for the call: the judge's buffer keeps what the
+    judge drew, and the judge's check that inputs are unchanged passes. Any other tensor is the
+    judge's own: a kernel that writes into a weight changes the judge's buffer, and that check
+    fails it."""
+
+    N, C, H, W = 4, 8, 20, 24
+
+    def call_once(self, forward: Any) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+        """The kernel called once on the judge's buffers: what the judge drew, what its buffers
+        hold after the call, and the output."""
+        from unittest import mock
+
+        from sadoku_bridge import worker
+
+        from .support import cpu_worker, launch, load, upload
+
+        problem = kb.load_problem(problem_path("conv2d_bn"))
+        init = problem.get_init_inputs()
+        model = kb.build_model(problem, init, 3)
+        shapes = {"x": [self.N, 3, self.H, self.W]}
+        shapes.update((n, list(t.shape)) for n, t in model.named_parameters())
+        shapes.update((n, list(t.shape)) for n, t in model.named_buffers() if t.is_floating_point())
+        args = [{"name": "x", "dtype": "f32", "shape": shapes["x"], "role": "input", "index": 0}]
+        for name in list(shapes)[1:]:
+            arg = {"name": name, "dtype": "f32", "shape": shapes[name], "role": "parameter"}
+            if name.startswith("bn.running_"):
+                arg["updated"] = True
+            args.append(arg)
+        args.append({"name": "out0", "dtype": "f32", "shape": [self.N, self.C, self.H, self.W], "role": "output"})
+        spec = {"kind": "archive", "problem": str(problem_path("conv2d_bn")), "init_inputs": init, "seed": 3}
+        spec["args"] = args
+        names = "x conv_weight conv_bias bn_weight bn_bias running_mean running_var training momentum eps".split()
+        kinds = ["torch.Tensor"] * 7 + ["bool", "float", "float"]
+        forward.__doc__ = "forward(" + ", ".join(f"{n}: {k}" for n, k in zip(names, kinds)) + ") -> torch.Tensor\n"
+        w = cpu_worker()
+        built = cand.ArchiveKernel(forward)
+        with mock.patch.object(worker.candidates, "load_archive_kernel", return_value=built):
+            module = load(w, "bn.cu", "// a kernel built elsewhere\n", spec)
+        drawn = {n: torch.rand(shapes[n]) + 0.5 for n in shapes}
+        buffers = {n: upload(w, t) for n, t in drawn.items()}
+        out = w.alloc(self.N * self.C * self.H * self.W * 4)
+        w.run([launch(module, [{"Buffer": buffers[n]} for n in shapes] + [{"Buffer": out}])], timed=False)
+        held = {
+            n: torch.frombuffer(bytearray(w.download(b)), dtype=torch.float32).reshape(shapes[n])
+            for n, b in buffers.items()
+        }
+        got = torch.frombuffer(bytearray(w.download(out)), dtype=torch.float32).reshape(self.N, self.C, self.H, self.W)
+        # The Model's own answer on what the judge drew.
+        for n, t in model.named_parameters():
+            t.data.copy_(drawn[n])
+        for n, t in model.named_buffers():
+            if t.is_floating_point():
+                t.copy_(drawn[n])
+        with torch.no_grad():
+            torch.testing.assert_close(got, model(drawn["x"]))
+        return drawn, held, got
+
+    @staticmethod
+    def batch_norm(x, cw, cb, bw, bb, mean, var, training, momentum, eps):  # type: ignore[no-untyped-def]
+        y = nn.functional.conv2d(x, cw, cb, padding=1)
+        # As the archive's kernels do: the running statistics updated in place.
+        return torch.relu(nn.functional.batch_norm(y, mean, var, bw, bb, training, momentum, eps))
+
+    def test_a_kernel_that_updates_the_running_statistics_updates_its_own_copy(self) -> None:
+        def forward(*args: Any) -> torch.Tensor:
+            before = [t.clone() for t in args[5:7]]
+            out = self.batch_norm(*args)
+            self.assertFalse(any(torch.equal(a, b) for a, b in zip(before, args[5:7])), "the kernel updates them")
+            return out
+
+        drawn, held, _ = self.call_once(forward)
+        for name in drawn:
+            torch.testing.assert_close(held[name], drawn[name], rtol=0, atol=0, msg=f"{name} is as the judge drew it")
+
+    def test_a_kernel_that_writes_into_a_weight_changes_the_judges_buffer(self) -> None:
+        def forward(*args: Any) -> torch.Tensor:
+            out = self.batch_norm(*args)
+            args[3].zero_()
+            return out
+
+        drawn, held, _ = self.call_once(forward)
+        self.assertTrue(bool((held["bn.weight"] == 0).all()), "the judge sees its bn.weight changed")
+        self.assertFalse(torch.equal(held["bn.weight"], drawn["bn.weight"]))
+        torch.testing.assert_close(held["bn.running_mean"], drawn["bn.running_mean"], rtol=0, atol=0)
+
 
 class Portable(unittest.TestCase):
     def test_round_trip_keeps_tuples_dtypes_and_infinities(self) -> None:

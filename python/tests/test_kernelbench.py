@@ -9,6 +9,7 @@ import json
 import math
 import sys
 import tempfile
+import textwrap
 import unittest
 from pathlib import Path
 
@@ -99,12 +100,55 @@ class DescribeTest(unittest.TestCase):
         self.assertEqual(
             bare(description["buffers"]),
             [
-                {"name": "bn.running_mean", "dtype": "f32", "shape": [8]},
-                {"name": "bn.running_var", "dtype": "f32", "shape": [8]},
-                {"name": "bn.num_batches_tracked", "dtype": "i64", "shape": []},
+                {"name": "bn.running_mean", "dtype": "f32", "shape": [8], "updated": True},
+                {"name": "bn.running_var", "dtype": "f32", "shape": [8], "updated": True},
+                {"name": "bn.num_batches_tracked", "dtype": "i64", "shape": [], "updated": True},
             ],
+            "the forward updates BatchNorm's running statistics in training mode: the Model's state",
         )
         self.assertEqual(description["outputs"][0]["shape"], [4, 8, 20, 24])
+
+    def test_buffers_the_forward_leaves_alone_are_not_its_state(self) -> None:
+        body = """
+            import torch
+            import torch.nn as nn
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.register_buffer("scale", torch.full((8,), 2.0))
+                    self.register_buffer("steps", torch.zeros(()))
+                    self.register_buffer("last", torch.zeros(8))
+                    self.bn = nn.BatchNorm1d(8).eval()
+
+                def forward(self, x):
+                    self.steps += 1
+                    self.last = x.mean(0)
+                    return self.bn(x) * self.scale
+
+            def get_inputs():
+                return [torch.randn(4, 8)]
+
+            def get_init_inputs():
+                return []
+        """
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "state.py"
+            path.write_text(textwrap.dedent(body))
+            description = kb.describe(kb.load_problem(path), seed=1)
+        updated = {b["name"]: b.get("updated", False) for b in description["buffers"]}
+        self.assertEqual(
+            updated,
+            {
+                "scale": False,
+                "steps": True,
+                "last": True,
+                "bn.running_mean": False,
+                "bn.running_var": False,
+                "bn.num_batches_tracked": False,
+            },
+            "changed in place or replaced: state; read only (an eval-mode BatchNorm's statistics): not",
+        )
 
     def test_linear_outputs_and_empirical_distribution(self) -> None:
         description = kb.describe(kb.load_problem(problem_path("linear")), seed=3)

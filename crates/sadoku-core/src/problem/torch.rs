@@ -78,6 +78,13 @@ pub enum BindingKind {
     },
     /// A parameter or buffer, copied into the Model by name before each call.
     Parameter,
+    /// A buffer the Model's own forward changes (a training-mode BatchNorm's running
+    /// statistics): its state, not an input. Copied into the Model by name before each call like
+    /// a parameter; a candidate that takes it as an argument (an archive kernel) gets a copy of
+    /// its own for each call, so that updating it in place, as the Model does, leaves the judge's
+    /// buffer as drawn. What a candidate leaves in its copy is not judged: the Model's outputs
+    /// are, as for a `ModelNew`, whose layers keep their own copies.
+    State,
     Output,
 }
 
@@ -132,13 +139,16 @@ impl TorchReference {
             }
             let (role, dtype) = match b.kind {
                 BindingKind::Input { .. } => ("input", spec.dtype.name()),
-                BindingKind::Parameter => ("parameter", spec.dtype.name()),
+                BindingKind::Parameter | BindingKind::State => ("parameter", spec.dtype.name()),
                 BindingKind::Output if kind == ModelKind::Truth => ("output", "f64"),
                 BindingKind::Output => ("output", spec.dtype.name()),
             };
             let mut arg = serde_json::json!({"name": b.model_name, "dtype": dtype, "shape": b.dims, "role": role});
             if let BindingKind::Input { index } = b.kind {
                 arg["index"] = index.into();
+            }
+            if b.kind == BindingKind::State {
+                arg["updated"] = true.into();
             }
             // A worker's warm-up call draws inputs of its own: with the file's structure, so that
             // a kernel relying on it (a Cholesky of a symmetric A) is not failed on other inputs.
@@ -347,7 +357,9 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
                 tolerance: None,
                 stress: Vec::new(),
             };
-            let b = Binding { model_name: name.into(), kind: BindingKind::Parameter, dims: dims(&p["shape"]) };
+            // A buffer the description saw the forward change is the Model's state.
+            let kind = if p["updated"].as_bool() == Some(true) { BindingKind::State } else { BindingKind::Parameter };
+            let b = Binding { model_name: name.into(), kind, dims: dims(&p["shape"]) };
             add(t, b, &mut tensors, &mut bindings)?;
         }
     }
@@ -543,6 +555,54 @@ mod tests {
         assert_eq!(spec(ModelKind::Eager)["compile"], "max-autotune");
         assert!(spec(ModelKind::Truth).get("compile").is_none(), "the truth is never compiled");
         assert!(compiled.baseline_name(crate::device::Precision::F32).starts_with("torch.compile (mode max-autotune)"));
+    }
+
+    /// A buffer the Model's forward changed (a training-mode BatchNorm's running mean) is its
+    /// state: still an input the judge draws and checks unchanged, but the worker is told, so that
+    /// a candidate taking it as an argument updates a copy of its own. A buffer the forward left
+    /// alone stays a plain parameter, which a candidate may not change.
+    #[test]
+    fn a_buffer_the_models_forward_updates_is_its_state_and_one_it_leaves_alone_is_not() {
+        let mut d = description();
+        d["buffers"] = serde_json::json!([
+            {"name": "norm.running_mean", "dtype": "f32", "shape": [4], "init": {"min": 0.0, "max": 0.0}, "updated": true},
+            {"name": "norm.mask", "dtype": "f32", "shape": [4], "init": {"min": 1.0, "max": 1.0}},
+            {"name": "norm.num_batches_tracked", "dtype": "i64", "shape": [], "updated": true}
+        ]);
+        let p = from_description("kb/12_layer.py", "source".into(), &d).unwrap();
+        let names: Vec<(&str, Role)> = p.tensors.iter().map(|t| (t.name, t.role)).collect();
+        assert_eq!(
+            names,
+            [
+                ("x", Role::Input),
+                ("fc_weight", Role::Input),
+                ("norm_weight", Role::Input),
+                ("norm_running_mean", Role::Input),
+                ("norm_mask", Role::Input),
+                ("out0", Role::Output)
+            ],
+            "the integer counter is bookkeeping, not data"
+        );
+        let t = p.torch().unwrap();
+        let kinds: Vec<BindingKind> = t.bindings.iter().map(|b| b.kind).collect();
+        assert_eq!(kinds[3..5], [BindingKind::State, BindingKind::Parameter]);
+        assert_eq!(t.drawn_by_file(), [true, false, false, false, false], "the judge draws both");
+        for kind in [ModelKind::Archive, ModelKind::ModelNew, ModelKind::Truth, ModelKind::Eager] {
+            let at = p.timed_sizes();
+            let spec: Value =
+                serde_json::from_str(t.option(&p, &at, kind, false).strip_prefix(OPTION).unwrap()).unwrap();
+            let updated: Vec<(&str, &str, bool)> = spec["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["name"].as_str().unwrap(), a["role"].as_str().unwrap(), a["updated"] == true))
+                .collect();
+            assert_eq!(
+                updated[3..5],
+                [("norm.running_mean", "parameter", true), ("norm.mask", "parameter", false)],
+                "{kind:?}"
+            );
+        }
     }
 
     /// The description's input `x` as a square matrix of `structure`.
