@@ -12,7 +12,11 @@ names them). Each is then bound, in this order of rules:
 2. a tensor takes the Model's parameter or buffer of its name (``weight`` is ``conv.weight`` when
    only one layer has a weight; ``conv_weight`` is ``conv.weight``), else the next one in
    ``named_parameters()`` then ``named_buffers()`` order; an optional tensor with none left is
-   ``None`` (a convolution built with ``bias=False``);
+   ``None`` (a convolution built with ``bias=False``); a ``weight`` (``gamma``) or ``bias``
+   (``beta``) that no tensor of the Model's has by name, where the Model's one normalisation
+   layer has no affine parameters (``nn.InstanceNorm2d``'s default ``affine=False``), is that
+   layer's identity: ones or zeros of its feature shape, the values with which the functional
+   form (``F.instance_norm(x, weight, bias)``) computes what the layer computes without them;
 3. a setting takes, by its name, the constructor argument (``get_init_inputs()`` bound to
    ``Model.__init__``, defaults included), else the Model's attribute, else the attribute of its
    layers when they all agree (``bn.eps``, ``pool.stride``), else a literal keyword argument of
@@ -69,7 +73,8 @@ class Parameter:
 @dataclass(frozen=True)
 class Slot:
     """Where one argument comes from: ``input`` (a forward argument, by index), ``state`` (a
-    Model parameter or buffer, by name), or ``value`` (a setting or ``None``)."""
+    Model parameter or buffer, by name), ``identity`` (``(fill, shape)``: a tensor of that value,
+    see :func:`identity_affine`), or ``value`` (a setting or ``None``)."""
 
     parameter: Parameter
     source: str
@@ -390,6 +395,32 @@ def constructor_arguments(model_class: type[nn.Module], init_inputs: Sequence[An
     return {k: v for k, v in arguments.items() if _scalar(v)}
 
 
+#: Normalisation layers whose affine parameters, when the layer is built without them, are the
+#: identity (weight one, bias zero) in the functional form.
+NORMS: tuple[type[nn.Module], ...] = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+IDENTITY = {"weight": 1.0, "gamma": 1.0, "bias": 0.0, "beta": 0.0}
+
+
+def identity_affine(model: nn.Module) -> tuple[str, tuple[int, ...]] | None:
+    """The Model's one normalisation layer, when it has no affine parameters: its name and the
+    shape its weight and bias would have (``num_features``, ``num_channels`` or
+    ``normalized_shape``). None when the Model has no such layer, or more than one normalisation
+    layer (which one a ``weight`` would belong to is then a guess)."""
+    norms = [(n, m) for n, m in model.named_modules() if isinstance(m, NORMS)]
+    if len(norms) != 1:
+        return None
+    name, layer = norms[0]
+    if getattr(layer, "weight", None) is not None or getattr(layer, "bias", None) is not None:
+        return None
+    if isinstance(layer, nn.GroupNorm):
+        shape: tuple[int, ...] = (layer.num_channels,)
+    elif isinstance(layer, nn.LayerNorm):
+        shape = tuple(layer.normalized_shape)
+    else:
+        shape = (int(layer.num_features),)
+    return name, shape
+
+
 def plan(
     parameters: Sequence[Parameter],
     inputs: Sequence[str],
@@ -411,6 +442,7 @@ def plan(
     # Tensors: by name first, then the rest in order (an optional one gets None when the tensors
     # left are no more than the plain tensor parameters after it need).
     unused = list(state)
+    affine = identity_affine(model)
     for i, p in enumerate(parameters):
         wanted = _wanted(p.name)
         if slots[i] is not None or not (p.is_tensor or p.kind == OBJECT) or not wanted:
@@ -423,6 +455,16 @@ def plan(
             slots[i] = Slot(p, "state", named[0], f"Model's `{named[0]}` (by name)")
     for i, p in enumerate(parameters):
         if slots[i] is not None or not p.is_tensor:
+            continue
+        fill = IDENTITY.get(_wanted(p.name))
+        if affine is not None and fill is not None:
+            layer, shape = affine
+            slots[i] = Slot(
+                p,
+                "identity",
+                (fill, shape),
+                f"{'ones' if fill else 'zeros'} {list(shape)} (`{layer}` has no affine parameters: the identity)",
+            )
             continue
         needed = sum(1 for j in range(i + 1, len(parameters)) if slots[j] is None and parameters[j].kind == TENSOR)
         if p.kind == OPTIONAL_TENSOR and len(unused) <= needed:
@@ -492,14 +534,33 @@ def plan(
     return [s for s in slots if s is not None]
 
 
-def arguments(slots: Sequence[Slot], inputs: Sequence[Any], state: Mapping[str, torch.Tensor]) -> list[Any]:
-    """The call's arguments under ``slots``."""
+def arguments(
+    slots: Sequence[Slot],
+    inputs: Sequence[Any],
+    state: Mapping[str, torch.Tensor],
+    made: dict[Any, torch.Tensor] | None = None,
+) -> list[Any]:
+    """The call's arguments under ``slots``. An ``identity`` tensor is made on the device and in
+    the floating-point dtype of the first tensor input, once: ``made`` keeps it for later calls,
+    so that no call makes it on the clock but the first (a warm-up)."""
     out = []
+    made = {} if made is None else made
     for s in slots:
         if s.source == "input":
             out.append(inputs[s.key])
         elif s.source == "state":
             out.append(state[s.key])
+        elif s.source == "identity":
+            like = next((x for x in inputs if isinstance(x, torch.Tensor) and x.is_floating_point()), None)
+            device = like.device if like is not None else torch.device("cpu")
+            dtype = like.dtype if like is not None else torch.float32
+            fill, shape = s.key
+            key = (fill, shape, device, dtype)
+            if key not in made:
+                made[key] = torch.full(shape, fill, device=device, dtype=dtype)
+            # The kept one, with no copy on the clock: a kernel that writes into it changes only
+            # what it is itself given next, and its answers are judged at every call.
+            out.append(made[key])
         else:
             out.append(s.key)
     return out

@@ -13,7 +13,7 @@ import hashlib
 import re
 import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,6 +149,8 @@ class ArchiveForward:
     names: tuple[str, ...]
     tensors: tuple[torch.Tensor, ...]
     slots: tuple[archive.Slot, ...] | None = None
+    #: Tensors the binding makes (a normalisation layer's identity weight), kept across calls.
+    made: dict[Any, torch.Tensor] = field(default_factory=dict)
 
     def with_state(self, state: Mapping[str, torch.Tensor]) -> ArchiveForward:
         """The same binding over other tensors (the judge's, by the Model's names)."""
@@ -157,7 +159,7 @@ class ArchiveForward:
     def arguments(self, inputs: Sequence[Any]) -> list[Any]:
         if self.slots is None:
             return [*inputs, *self.tensors]
-        return archive.arguments(self.slots, inputs, dict(zip(self.names, self.tensors)))
+        return archive.arguments(self.slots, inputs, dict(zip(self.names, self.tensors)), self.made)
 
     def __call__(self, *inputs: Any) -> Any:
         return self.forward(*self.arguments(inputs))

@@ -327,6 +327,113 @@ class Binding(unittest.TestCase):
         self.assertIsNone(bound.slots)
 
 
+NORM = """
+    class Model(nn.Module):
+        def __init__(self, num_features: int):
+            super().__init__()
+            self.inorm = nn.InstanceNorm2d(num_features=num_features{affine})
+{more}
+        def forward(self, x):
+            return self.inorm(x)
+
+    def get_inputs():
+        return [torch.randn(2, 6, 5, 7)]
+
+    def get_init_inputs():
+        return [6]
+"""
+
+
+class TheIdentityOfANormWithoutAffineParameters(unittest.TestCase):
+    """An instance norm built without affine parameters (``nn.InstanceNorm2d``'s default) and a
+    kernel that takes ``weight`` and ``bias`` all the same, as the archive's instance-norm kernels
+    do: they are the layer's identity, ones and zeros, made once on the inputs' device. Only where
+    the Model has exactly one normalisation layer and it has no affine parameters."""
+
+    DOC = "forward(arg0: torch.Tensor, arg1: torch.Tensor, arg2: torch.Tensor, arg3: float) -> torch.Tensor\n"
+    SOURCE = (
+        "torch::Tensor forward(torch::Tensor x, torch::Tensor weight, torch::Tensor bias, double eps) { return x; }"
+    )
+
+    def forward(self, seen: list[Any]) -> Any:
+        def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+            seen.append((weight, bias))
+            return nn.functional.instance_norm(x, weight=weight, bias=bias, eps=eps)
+
+        return kernel(forward, self.DOC)
+
+    def test_weight_and_bias_are_ones_and_zeros_and_made_once(self) -> None:
+        import tempfile
+
+        seen: list[Any] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            problem = write_problem(tmp, "inorm", NORM.format(affine="", more=""))
+            bound = bind(problem, self.forward(seen), exported(self.SOURCE, "forward"), [6])
+            x = torch.randn(2, 6, 5, 7)
+            torch.testing.assert_close(bound(x), kb.build_model(problem, [6], 3)(x))
+            bound.with_state({})(x)
+        (w, b), (w2, b2) = seen
+        self.assertTrue(torch.equal(w, torch.ones(6)) and torch.equal(b, torch.zeros(6)))
+        self.assertIs(w2, w, "made once, kept for later calls")
+        text = archive.describe(bound.slots)
+        self.assertIn("weight (tensor) <- ones [6] (`inorm` has no affine parameters: the identity)", text)
+        self.assertIn("bias (tensor) <- zeros [6]", text)
+        self.assertIn("eps (float) <- `inorm.eps` = 1e-05", text)
+
+    def test_a_layer_with_affine_parameters_gives_its_own(self) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            problem = write_problem(tmp, "inorm", NORM.format(affine=", affine=True", more=""))
+            bound = bind(problem, self.forward([]), exported(self.SOURCE, "forward"), [6])
+        self.assertIn("weight (tensor) <- Model's `inorm.weight` (by name)", archive.describe(bound.slots))
+
+    def test_two_normalisation_layers_leave_it_a_guess_and_it_is_refused(self) -> None:
+        import tempfile
+
+        more = "            self.other = nn.InstanceNorm2d(num_features)\n"
+        with tempfile.TemporaryDirectory() as tmp:
+            problem = write_problem(tmp, "inorm", NORM.format(affine="", more=more))
+            with self.assertRaises(cand.CallError) as caught:
+                bind(problem, self.forward([]), exported(self.SOURCE, "forward"), [6])
+        self.assertIn("`weight` matches none of the Model's parameters and buffers", str(caught.exception))
+
+    def test_a_batch_norm_without_affine_parameters_never_gives_its_statistics_for_a_weight(self) -> None:
+        import tempfile
+
+        body = NORM.replace(
+            "nn.InstanceNorm2d(num_features=num_features{affine})", "nn.BatchNorm2d(num_features, affine=False)"
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            problem = write_problem(tmp, "bnorm", body.format(more=""))
+            doc = (
+                "forward(arg0: torch.Tensor, arg1: torch.Tensor, arg2: torch.Tensor, arg3: torch.Tensor, "
+                "arg4: torch.Tensor, arg5: bool, arg6: float, arg7: float) -> torch.Tensor\n"
+            )
+            source = exported(
+                "torch::Tensor forward(torch::Tensor x, torch::Tensor weight, torch::Tensor bias, torch::Tensor "
+                "running_mean, torch::Tensor running_var, bool training, double momentum, double eps) { return x; }",
+                "forward",
+            )
+
+            def forward(x, weight, bias, mean, var, training, momentum, eps):  # type: ignore[no-untyped-def]
+                return nn.functional.batch_norm(x, mean, var, weight, bias, training, momentum, eps)
+
+            bound = bind(problem, kernel(forward, doc), source, [6])
+            x = torch.randn(2, 6, 5, 7)
+            torch.testing.assert_close(bound(x), kb.build_model(problem, [6], 3)(x))
+        how = [s.how for s in bound.slots]
+        self.assertEqual(
+            how[1:5],
+            [
+                "ones [6] (`inorm` has no affine parameters: the identity)",
+                "zeros [6] (`inorm` has no affine parameters: the identity)",
+                "Model's `inorm.running_mean` (by name)",
+                "Model's `inorm.running_var` (by name)",
+            ],
+        )
+
+
 class WhatArchiveKernelsTake(unittest.TestCase):
     """Forms the archive's kernels take their settings in, each with a problem of the project's own."""
 
