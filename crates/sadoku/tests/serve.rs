@@ -318,6 +318,10 @@ fn bad_requests_are_refused_with_a_line_saying_what_to_do() {
     let big = "x".repeat(17 << 20);
     let (status, answer) = server.post("/v1/reviews", &json!({ "candidates": [{ "source": big }] }));
     assert_eq!(status, 413, "{answer}");
+    // Written whole before the answer is read, as most clients do, at 2.5 times the limit: the
+    // server reads on and drops the rest, so that the client gets the 413 and not a connection
+    // closed under it ("broken pipe", which CI saw at 17 MiB once under load).
+    assert_eq!(raw_post(&server.url, 40 << 20), 413);
     // A KernelBench file named outside the server's directory is refused, never written.
     let kb = json!({ "candidates": [{ "source": "x", "kind": "python",
         "kernelbench": { "file": "../../escape.py", "source": "print(1)" } }] });
@@ -325,6 +329,34 @@ fn bad_requests_are_refused_with_a_line_saying_what_to_do() {
     assert_eq!(status, 400, "{answer}");
     assert!(answer["error"].as_str().unwrap().contains("plain file name"), "{answer}");
     assert!(!dir.path().join("escape.py").exists());
+}
+
+/// POST /v1/reviews with a body of `len` bytes over a plain socket, the body written whole before
+/// the answer is read; the answer's status (0 if writing the body failed).
+fn raw_post(url: &str, len: usize) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let address = url.trim_start_matches("http://");
+    let mut socket = std::net::TcpStream::connect(address).unwrap();
+    let head = format!(
+        "POST /v1/reviews HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b' '; 1 << 20];
+    for _ in 0..len / chunk.len() {
+        if socket.write_all(&chunk).is_err() {
+            return 0;
+        }
+    }
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match socket.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_string();
+    line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 /// With a token, every /v1/ request needs it; health and metrics do not. A server reachable from

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -19,6 +19,10 @@ use super::service::{Admitted, Item, Refusal, Service, State as ReviewState};
 
 /// The largest request body.
 pub const MAX_BODY: usize = 16 << 20;
+/// How much of a request larger than [`MAX_BODY`] is still read (and dropped) before the 413 is
+/// sent: a client that writes its whole body before it reads the answer (most do) then gets the
+/// 413, not a connection closed under it ("broken pipe"). Beyond this the connection is closed.
+const DRAIN_MAX: usize = 4 * MAX_BODY;
 /// The most candidates in one request.
 pub const MAX_CANDIDATES: usize = 1024;
 /// The longest a status request waits.
@@ -51,6 +55,32 @@ pub fn router(service: Arc<Service>, token: Option<&str>) -> Router {
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route: see GET /openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
+}
+
+enum Unread {
+    TooLarge,
+    Failed(axum::Error),
+}
+
+/// A request's body, at most [`MAX_BODY`] bytes; a larger one is read on to [`DRAIN_MAX`] and
+/// dropped, so that its 413 reaches a client still writing it.
+async fn read_body(body: Body) -> Result<Bytes, Unread> {
+    use futures_util::StreamExt as _;
+    let mut chunks = body.into_data_stream();
+    let (mut kept, mut total) = (Vec::new(), 0usize);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(Unread::Failed)?;
+        total += chunk.len();
+        if total <= MAX_BODY {
+            kept.extend_from_slice(&chunk);
+        } else if total > DRAIN_MAX {
+            break;
+        }
+    }
+    if total > MAX_BODY {
+        return Err(Unread::TooLarge);
+    }
+    Ok(Bytes::from(kept))
 }
 
 fn digest(s: &str) -> [u8; 32] {
@@ -97,25 +127,17 @@ struct SubmitQuery {
     stream: bool,
 }
 
-async fn submit(
-    State(app): State<App>,
-    query: Result<Query<SubmitQuery>, QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
+async fn submit(State(app): State<App>, query: Result<Query<SubmitQuery>, QueryRejection>, body: Body) -> Response {
+    let body = match read_body(body).await {
         Ok(b) => b,
-        Err(e) => {
-            let status = e.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("the request is larger than {} MiB: send fewer candidates at once", MAX_BODY >> 20)
-            } else {
-                format!("cannot read the request: {e}")
-            };
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                app.service.metrics.refused("too_large");
-            }
-            return error(status, message);
+        Err(Unread::TooLarge) => {
+            app.service.metrics.refused("too_large");
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request is larger than {} MiB: send fewer candidates at once", MAX_BODY >> 20),
+            );
         }
+        Err(Unread::Failed(e)) => return error(StatusCode::BAD_REQUEST, format!("cannot read the request: {e}")),
     };
     let Ok(Query(query)) = query else {
         return error(StatusCode::BAD_REQUEST, "unknown query: the only one is `stream=true`");
