@@ -12,7 +12,12 @@ stderr log, the seconds to the first verdict.
 `archive`: archive kernels staged by scripts/archive_stage.py (STAGED.json, which says what the
 archive's own harness said of each) and judged in one or more reviews (shards of one batch, or
 runs resumed): per task, how many were judged, how many sadoku accepted against how many the
-archive marked correct, the reasons for the rest, and the accepted speedups. A kernel judged in
+archive marked correct, the reasons for the rest, and the accepted speedups, beside two figures
+that say how much of a speedup is host time: the share of the eager baseline's timed span in
+which its kernels ran (its busy time over its span; low where eager PyTorch launches several
+small kernels and the span is mostly the host dispatching them), and the ratio of the
+baseline's busy time to the candidate's kernels' (the speedup with both sides' host time between
+kernels left out). A kernel judged in
 more than one file counts once (its last record). A review's stderr log, given after its JSON
 Lines (`REVIEW.jsonl:STDERR.log`), adds the kernels it says were NOT REVIEWED, each with its reason
 in a few words (a verdict in any JSON Lines file wins over it). Staged kernels with neither are
@@ -123,6 +128,28 @@ def not_reviewed_reason(why: str) -> str:
     return "not reviewed: " + why.split(":", 1)[0][:60]
 
 
+def busy_share(record: dict) -> float | None:
+    """The share of the eager baseline's median span in which its kernels ran (None where the
+    record does not say)."""
+    timing = record.get("timing") or {}
+    busy, span = timing.get("baseline_busy_ms"), (timing.get("baseline") or {}).get("median")
+    if not isinstance(busy, (int, float)) or not isinstance(span, (int, float)) or span <= 0:
+        return None
+    return busy / span
+
+
+def kernel_time_ratio(record: dict) -> float | None:
+    """The eager baseline's busy time over the candidate's (the sum of its kernels' and copies'
+    median times): the speedup without either side's host time between its kernels."""
+    timing = record.get("timing") or {}
+    busy = timing.get("baseline_busy_ms")
+    own = [k.get("median_ms") for k in timing.get("kernels") or []]
+    if not isinstance(busy, (int, float)) or not own or not all(isinstance(m, (int, float)) for m in own):
+        return None
+    total = sum(own)
+    return busy / total if total > 0 else None
+
+
 def archive(staged_path: Path, reviews: list[str]) -> str:
     staged = {s["file"]: s for s in json.loads(staged_path.read_text())}
     judged: dict[str, dict] = {}
@@ -157,8 +184,9 @@ def archive(staged_path: Path, reviews: list[str]) -> str:
         lines.append("- reasons for the rest: " + ", ".join(f"{r} {c}" for r, c in reasons_all.most_common()))
     lines += [
         "",
-        "| task | reached | accepted | archive: correct | reasons for the rest | accepted speedups (median, range) |",
-        "|---|---|---|---|---|---|",
+        "| task | reached | accepted | archive: correct | reasons for the rest | accepted speedups (median, range) "
+        "| eager busy (median) | kernel-time ratio (median) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for task in sorted(tasks, key=lambda t: (int(t.split("_")[0]) if t.split("_")[0].isdigit() else 0, t)):
         names = tasks[task]
@@ -173,7 +201,12 @@ def archive(staged_path: Path, reviews: list[str]) -> str:
         correct = sum(1 for n in names if n in judged and staged[n].get("archive_correct"))
         shown = ", ".join(f"{r} {c}" for r, c in reasons.most_common()) or "-"
         spread = f"{statistics.median(speedups):.2f}x ({min(speedups):.2f}-{max(speedups):.2f})" if speedups else "-"
-        lines.append(f"| {task} | {len(records)} | {len(accepted)} | {correct} | {shown} | {spread} |")
+        busy = [b for b in map(busy_share, accepted) if b is not None]
+        ratios = [k for k in map(kernel_time_ratio, accepted) if k is not None]
+        busy_shown = f"{statistics.median(busy):.0%}" if busy else "-"
+        ratio_shown = f"{statistics.median(ratios):.2f}x" if ratios else "-"
+        cells = [task, len(records), len(accepted), correct, shown, spread, busy_shown, ratio_shown]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -59,6 +59,18 @@ LEAN_EXTENSION_H = (
     "torch/csrc/utils/python_numbers.h",
     "torch/csrc/utils/python_tuples.h",
 )
+# PyTorch's AT_DISPATCH macros took ``tensor.type()`` (a ``DeprecatedTypeProperties``) as well as a
+# scalar type until that deprecated overload of ``detail::scalar_type`` was removed; sources
+# written for the PyTorch of their day (the archive's: about one kernel in twenty) still pass it
+# and do not compile with a PyTorch that lacks it. Where this PyTorch's dispatch headers have no
+# such overload, the lean header declares it as PyTorch's own was: the tensor's scalar type.
+DISPATCH_HEADERS = ("ATen/Dispatch.h", "torch/headeronly/core/Dispatch.h")
+DISPATCH_OF_TYPE = """
+// PyTorch's own overload for `tensor.type()` in AT_DISPATCH macros, which this PyTorch lacks.
+namespace detail {
+inline c10::ScalarType scalar_type(const at::DeprecatedTypeProperties& t) { return t.scalarType(); }
+}  // namespace detail
+"""
 INCLUDES_EXTENSION_H = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]torch/extension\.h[>"]', re.MULTILINE)
 # Left beside the library: which <torch/extension.h> the build used, and why.
 BUILT_WITH = ".sadoku-build.json"
@@ -105,7 +117,12 @@ def lean_headers(record: dict[str, Any], into: str, directory: str = ".") -> dic
     with open(os.path.join(into, "torch", "extension.h"), "w", encoding="utf-8") as f:
         f.write("// sadoku's lean <torch/extension.h>: the tensor API and its Python bindings only.\n#pragma once\n")
         f.writelines(f"#include <{header}>\n" for header in LEAN_EXTENSION_H)
+        shim = not _dispatches_type(roots)
+        if shim:
+            f.write(DISPATCH_OF_TYPE)
     said: dict[str, Any] = {"torch_headers": "lean"}
+    if shim:
+        said["dispatch_of_type"] = True
     flags = [*(record.get("extra_cflags") or []), *(record.get("extra_cuda_cflags") or [])]
     if any(flag.startswith(INCLUDE_FLAGS) for flag in flags):
         return said
@@ -207,6 +224,20 @@ def cuda_flags(record: dict[str, Any]) -> list[str] | None:
     if any(name.endswith(".cu") for name in sources) and not own:
         flags.append(NVCC_THREADS)
     return flags or None
+
+
+def _dispatches_type(roots: list[str]) -> bool:
+    """Whether this PyTorch's AT_DISPATCH macros take ``tensor.type()`` themselves (see
+    :data:`DISPATCH_OF_TYPE`)."""
+    for header in DISPATCH_HEADERS:
+        for root in roots:
+            path = os.path.join(root, header)
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    if "DeprecatedTypeProperties" in f.read():
+                        return True
+                break
+    return False
 
 
 def build(record: dict[str, Any], directory: str, device: str, headers: str = "lean") -> str:

@@ -37,7 +37,19 @@ class ArchiveTableTest(unittest.TestCase):
             timing = {"speedup": speedup} if speedup else None
             return json.dumps({"name": name, "verdict": verdict, "reason": reason, "timing": timing})
 
+        def launch_bound(name: str, speedup: float) -> str:
+            # Eager: three kernels of 2 us in a 100 us span (host dispatch between them); the
+            # candidate: one kernel of 3 us. The span's speedup is 33x, the kernels' time 2x.
+            timing = {
+                "speedup": speedup,
+                "baseline": {"median": 0.1},
+                "baseline_busy_ms": 0.006,
+                "kernels": [{"name": "k", "median_ms": 0.003}],
+            }
+            return json.dumps({"name": name, "verdict": "ACCEPTED", "reason": None, "timing": timing})
+
         one = self.write("one.jsonl", record("1_Matmul_1.cu", "ACCEPTED", speedup=2.0) + "\n")
+        three = self.write("three.jsonl", launch_bound("3_None_5.cu", 33.3) + "\n")
         two = self.write("two.jsonl", record("1_Matmul_2.cu", "REJECTED", "wrong answer") + "\n")
         log = self.write(
             "two.log",
@@ -48,14 +60,18 @@ class ArchiveTableTest(unittest.TestCase):
         text = table.archive(self.staged, [one, f"{two}:{log}"])
         self.assertIn("## 4 of 5 staged archive kernels reached, 2 of 3 tasks", text)
         self.assertIn("- ACCEPTED 1, REJECTED 1, NOT REVIEWED 2", text)
-        # A verdict wins over a NOT REVIEWED line for the same kernel.
-        self.assertIn("| 1_Matmul | 2 | 1 | 2 | wrong answer 1 | 2.00x (2.00-2.00) |", text)
+        # A verdict wins over a NOT REVIEWED line for the same kernel; a record that does not say
+        # how busy its baseline was shows neither figure.
+        self.assertIn("| 1_Matmul | 2 | 1 | 2 | wrong answer 1 | 2.00x (2.00-2.00) | - | - |", text)
         self.assertIn(
             "| 2_Big | 2 | 0 | 2 | not reviewed: too little memory on the card 1, "
-            "not reviewed: cannot be judged 1 | - |",
+            "not reviewed: cannot be judged 1 | - | - | - |",
             text,
         )
         self.assertNotIn("3_None", text)
+        # A launch-bound baseline: busy 6 % of its span, and the kernels' time ratio is 2x.
+        text = table.archive(self.staged, [one, three])
+        self.assertIn("| 3_None | 1 | 1 | 1 | - | 33.30x (33.30-33.30) | 6% | 2.00x |", text)
 
 
 if __name__ == "__main__":

@@ -176,6 +176,47 @@ class Recording(unittest.TestCase):
         self.assertTrue(torch.equal(module.twice(x), torch.tensor([-1.0, 4.0])))
 
     @unittest.skipUnless(can_build(), "needs ninja and a C++ compiler on the path")
+    def test_a_source_that_dispatches_on_tensor_type_builds_with_the_lean_header_as_it_did_in_its_day(self) -> None:
+        # AT_DISPATCH_FLOATING_TYPES(x.type(), ...): PyTorch's overload for it is gone from the
+        # PyTorch these tests pin, as from the lent GPU machines' (the archive's kernels that
+        # use it were "does not compile" there). The lean header declares it as it was.
+        text = SOURCE.replace(
+            "return x * 2;",
+            "auto y = torch::empty_like(x);\n"
+            '  AT_DISPATCH_FLOATING_TYPES(x.type(), "twice", [&] {\n'
+            "    auto* in = x.data_ptr<scalar_t>(); auto* out = y.data_ptr<scalar_t>();\n"
+            "    for (int64_t i = 0; i < x.numel(); ++i) out[i] = in[i] * scalar_t(2);\n"
+            "  });\n  return y;",
+        )
+        records = self.root / "records.jsonl"
+        store.install("record", str(self.root / "store"), "cpu", str(records))
+        self.load(text, name="dispatch_ext")
+        record = json.loads(records.read_text().splitlines()[0])
+        cpp_extension._jit_compile = self.saved
+        roots = build_extension._include_paths(cpp_extension)
+        if not build_extension._dispatches_type(roots):
+            # PyTorch's own header refuses it: what the lean one adds is what makes it build.
+            (self.root / "own").mkdir()
+            with self.assertRaisesRegex(RuntimeError, "DeprecatedTypeProperties"):
+                build_extension.build(record, str(self.root / "own"), "cpu", "full")
+        staging = self.root / "staging"
+        staging.mkdir()
+        build_extension.build(record, str(staging), "cpu")
+        said = json.loads((staging / build_extension.BUILT_WITH).read_text())
+        self.assertEqual(said["torch_headers"], "lean")
+        self.assertEqual(said.get("dispatch_of_type", False), not build_extension._dispatches_type(roots))
+        os.rename(staging, self.root / "store" / store.key(record))
+        store.install("load", str(self.root / "store"), "cpu")
+        import torch
+
+        module = self.load(text, name="dispatch_ext")
+        for dtype in (torch.float32, torch.float64):
+            x = torch.tensor([-1.5, 0.25, 3.0], dtype=dtype)
+            self.assertTrue(torch.equal(module.twice(x), x * 2))
+        with self.assertRaisesRegex(RuntimeError, "not implemented for 'Int'"):
+            module.twice(torch.tensor([1, 2], dtype=torch.int32))
+
+    @unittest.skipUnless(can_build(), "needs ninja and a C++ compiler on the path")
     def test_an_operator_is_declared_where_its_name_is_written_and_one_whose_name_is_pasted_falls_back(self) -> None:
         # sinc: an operator no header of the lean ones names, so that only the source can.
         lean = self.root / "lean"
@@ -430,7 +471,10 @@ class LeanHeaders(unittest.TestCase):
         for flags in (["-include", "x.h"], ["-I/elsewhere"], ["-isystem", "/elsewhere"]):
             shutil.rmtree(into)
             record = {**self.record(text), "extra_cflags": flags}
-            self.assertEqual(build_extension.lean_headers(record, str(into), str(self.root)), {"torch_headers": "lean"})
+            said = build_extension.lean_headers(record, str(into), str(self.root))
+            assert said is not None
+            self.assertEqual(said["torch_headers"], "lean")
+            self.assertNotIn("aten_operators", said)
             self.assertFalse((into / "ATen").exists())
 
     def test_none_is_tried_where_no_source_includes_it_or_full_is_asked(self) -> None:
