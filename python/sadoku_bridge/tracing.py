@@ -11,13 +11,15 @@ compete for the driver's callbacks). A timed call is then::
     tracer.begin()              # the device idle: what came before is delivered and dropped
     resets = tracer.resets()
     l2_flush(); mark(value); synchronize()          # value: fresh for each call
-    start.record(); call(); synchronize(); stop.record(); stop.synchronize()
+    mark(begun); start.record(); call(); synchronize(); stop.record(); stop.synchronize()
     mark(value); synchronize()
-    trace = tracer.finish(value)   # refused if tracer.resets() moved: the call dropped records
+    trace = tracer.finish(value, 0, begun)  # refused if tracer.resets() moved: the call dropped records
 
 ``mark`` is a 4-byte memset of ``value``: the two are the window's ends, on the device's own clock
 (the end of the first, the start of the last), and the judge checks that every record lies inside it
-and times the call by the span of its records. The worker's own work before the call (the L2 flush,
+and times the call from the start of ``mark(begun)`` (another fresh value, not waited for: the
+call's start, so that its host time before its first device work counts, as the time between its
+kernels does) to its last record's end. The worker's own work before the call (the L2 flush,
 the first marker) takes the wait CUPTI imposes on the first device work after ``begin``; inside the
 call, that wait idled the device between eager PyTorch's kernels. The call runs in this process and
 could reach the tracer: the worker refuses a call that dropped the records or replaced the tracer's
@@ -57,7 +59,7 @@ _ENTRY_POINTS = (
     ("sadoku_trace_start", ctypes.c_void_p, [ctypes.c_char_p]),
     ("sadoku_trace_begin", ctypes.c_void_p, []),
     ("sadoku_trace_resets", ctypes.c_uint64, []),
-    ("sadoku_trace_finish", ctypes.c_void_p, [ctypes.c_uint32, ctypes.c_uint32]),
+    ("sadoku_trace_finish", ctypes.c_void_p, [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]),
     ("sadoku_trace_free", None, [ctypes.c_void_p]),
 )
 
@@ -119,11 +121,11 @@ class Tracer:
         itself dropped them (to hide a kernel from its trace)."""
         return int(self._lib.sadoku_trace_resets())
 
-    def finish(self, marker: int, copy: int = 0) -> dict[str, Any]:
+    def finish(self, marker: int, copy: int = 0, start: int = 0) -> dict[str, Any]:
         """The call's trace between the two 4-byte memsets of ``marker``, as the judge's ``Trace``
         JSON; the worker's copy of the result, between two memsets of ``copy`` (not 0) on one
-        stream, left out."""
-        text = self._text(self._lib.sadoku_trace_finish(marker, copy))
+        stream, left out; the call's start at the memset of ``start`` (not 0)."""
+        text = self._text(self._lib.sadoku_trace_finish(marker, copy, start))
         try:
             return json.loads(text or "")
         except ValueError:

@@ -707,6 +707,16 @@ class Worker:
         collecting = _gc_isenabled()
         if timed:
             _gc_disable()
+        if state["tracer"] is not None:
+            # The call's start on the device's clock: a memset issued now, not waited for. The
+            # host time before the call's first device work (PyTorch's dispatch, an extension's
+            # set-up) counts from it, for the candidate and the eager baseline alike, as the host
+            # time between their kernels does.
+            begun = state["marker"]
+            while begun == state["marker"]:
+                begun = random.getrandbits(32) | 1
+            state["begun"] = begun
+            self._mark(begun)
         wall = _perf_counter_ns()
         try:
             with torch.no_grad():
@@ -783,7 +793,7 @@ class Worker:
         if tracer is not None:
             # Every kernel, copy and memset of the call: the judge checks they lie between the
             # markers, and times the call by their span.
-            trace = tracer.finish(state["marker"], state.get("copy_marker", 0))
+            trace = tracer.finish(state["marker"], state.get("copy_marker", 0), state.get("begun", 0))
             dropped = tracer.resets() - state["resets"]
             if dropped and not trusted:
                 raise DeviceFailure(

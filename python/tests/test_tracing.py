@@ -32,6 +32,7 @@ class FakeTracer(tracing.Tracer):
         self.reset_count = 0
         self.markers: list[int] = []
         self.copies: list[int] = []
+        self.starts: list[int] = []
 
     def resets(self) -> int:
         return self.reset_count
@@ -41,10 +42,11 @@ class FakeTracer(tracing.Tracer):
         self.reset_count += 1
         return "CUPTI could not flush" if self.begin_fails else None
 
-    def finish(self, marker: int, copy: int = 0) -> dict[str, Any]:
+    def finish(self, marker: int, copy: int = 0, start: int = 0) -> dict[str, Any]:
         self.log.append("finish")
         self.markers.append(marker)
         self.copies.append(copy)
+        self.starts.append(start)
         opened = self.clock + 100
         closed = opened + 1000
         self.clock = closed
@@ -93,16 +95,20 @@ class TracedCall(unittest.TestCase):
         tracer = FakeTracer(log)
         w, work = loaded_worker(tracer, log)
         w.run(work, timed=True)
-        # The call's window, then the worker's copy of its result into the judge's buffers
-        # between two memsets of another value, which the tracer is told to leave out.
-        self.assertEqual(log, ["begin", "mark", "call", "mark", "mark", "mark", "finish"])
-        first, second, copy_open, copy_close = w.marks  # type: ignore[attr-defined]
+        # The call's window; inside it, just before the call, the call's start (a memset of a
+        # value of its own, which the tracer is told of); then the worker's copy of its result
+        # into the judge's buffers between two memsets of another value, which the tracer is told
+        # to leave out.
+        self.assertEqual(log, ["begin", "mark", "mark", "call", "mark", "mark", "mark", "finish"])
+        first, begun, second, copy_open, copy_close = w.marks  # type: ignore[attr-defined]
         self.assertEqual(first, second)
+        self.assertNotEqual(begun, first)
         self.assertEqual((copy_open, copy_close), (copy_open, copy_open))
         self.assertNotEqual(copy_open, first)
-        self.assertEqual((tracer.markers, tracer.copies), ([first], [copy_open]))
+        self.assertEqual((tracer.markers, tracer.copies, tracer.starts), ([first], [copy_open], [begun]))
         w.run(work, timed=True)
-        self.assertNotEqual(w.marks[4], first, "a fresh value for every call")  # type: ignore[attr-defined]
+        self.assertNotEqual(w.marks[5], first, "a fresh value for every call")  # type: ignore[attr-defined]
+        self.assertNotEqual(w.marks[6], begun, "a fresh start for every call")  # type: ignore[attr-defined]
         w.marks.clear()  # type: ignore[attr-defined]
         w.run(work, timed=True)
         trace = w.trace()
@@ -121,7 +127,7 @@ class TracedCall(unittest.TestCase):
         w, work = loaded_worker(FakeTracer(log), log)
         w.flush = Flush()  # type: ignore[assignment]
         w.run(work, timed=True)
-        self.assertEqual(log, ["begin", "l2 flush", "mark", "call", "mark", "mark", "mark", "finish"])
+        self.assertEqual(log, ["begin", "l2 flush", "mark", "mark", "call", "mark", "mark", "mark", "finish"])
         # Untimed: neither the tracer nor the flush.
         log.clear()
         w.run(work, timed=False)
@@ -154,7 +160,7 @@ class TracedCall(unittest.TestCase):
         original = tracing.Tracer.finish
 
         def patching(*args: Any) -> Any:
-            tracing.Tracer.finish = lambda self, marker, copy=0: {"Call": {"window_ns": [1, 2], "kernels": []}}
+            tracing.Tracer.finish = lambda self, marker, copy=0, start=0: {"Call": {"window_ns": [1, 2], "kernels": []}}
             return call(*args)
 
         w.modules[work[0]["Launch"]["module"]] = (spec, patching)

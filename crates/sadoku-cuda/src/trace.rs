@@ -422,9 +422,9 @@ pub fn finish(context: Option<u32>) -> Trace {
 
 /// End of a Python call's sample, after the worker's closing marker completed: every record since
 /// [`begin`] (all contexts: the process has one), the call's window read from the two marker
-/// memsets of value `marker` (see [`assemble_call`]).
-pub fn finish_call(marker: u32, copy: u32) -> Trace {
-    collected(|records, dropped| assemble_call(records, marker, copy, dropped))
+/// memsets of value `marker`, its start from the memset of value `start` (see [`assemble_call`]).
+pub fn finish_call(marker: u32, copy: u32, start: u32) -> Trace {
+    collected(|records, dropped| assemble_call(records, marker, copy, start, dropped))
 }
 
 /// Flush and `assemble` what was collected. Kernel timestamps reach CUPTI asynchronously: if a
@@ -469,7 +469,12 @@ fn is_marker(r: &RawKernel, marker: u32) -> bool {
 /// copy (a strided result is copied by a kernel of PyTorch's), the worker's work and no call's: it
 /// is left out with them. Work on any other stream, or on theirs outside them, stays for the
 /// judge's check.
-pub fn assemble_call(records: &[RawKernel], marker: u32, copy: u32, dropped: u64) -> Trace {
+///
+/// `start` (not 0): the value of a memset the worker issues just before it calls, without waiting
+/// for it: the first such memset inside the window is the call's start (`started_ns`), and is left
+/// out with the markers. The call cannot issue one before it (the worker's comes first); one it
+/// issues itself later is its own work, timed like the rest.
+pub fn assemble_call(records: &[RawKernel], marker: u32, copy: u32, start: u32, dropped: u64) -> Trace {
     let unavailable = |why: String| Trace::Unavailable { why };
     if dropped > 0 {
         return unavailable(format!("CUPTI lost {dropped} record(s) of this call"));
@@ -506,14 +511,21 @@ pub fn assemble_call(records: &[RawKernel], marker: u32, copy: u32, dropped: u64
                 || (r.stream == from.stream && r.start_ns >= from.end_ns && r.end_ns <= to.start_ns)
         })
     };
+    let begun = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| start != 0 && start != marker && is_marker(r, start))
+        .filter(|(_, r)| r.start_ns >= open.end_ns && r.end_ns <= close.start_ns)
+        .min_by_key(|(_, r)| (r.start_ns, r.end_ns));
     let mut kernels: Vec<KernelRecord> = records
         .iter()
         .enumerate()
         .filter(|&(i, r)| i != first && i != last && r.end_ns > open.end_ns && !copying(r))
+        .filter(|&(i, _)| begun.is_none_or(|(b, _)| b != i))
         .map(|(_, r)| r.record())
         .collect();
     kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
-    Trace::Call { window_ns: (open.end_ns, close.start_ns), kernels }
+    Trace::Call { window_ns: (open.end_ns, close.start_ns), kernels, started_ns: begun.map(|(_, r)| r.start_ns) }
 }
 
 /// The sample's trace from the records collected since [`begin`]: the window between the last two
@@ -620,12 +632,12 @@ mod tests {
             mark(40, 50, 0xABCD),
             rec("[memset, 4096 B]", 200, 250, 7, 1),
         ];
-        let Trace::Call { window_ns, kernels } = assemble_call(&records, 0xABCD, 0, 0) else { panic!() };
+        let Trace::Call { window_ns, kernels, .. } = assemble_call(&records, 0xABCD, 0, 0, 0) else { panic!() };
         assert_eq!(window_ns, (50, 450), "from the opening marker's end to the closing one's start");
         let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["[memcpy HtoD, 64 B]", "[memset, 4096 B]", "own_kernel"]);
         assert_eq!(kernels[2].stream, 9);
-        let Trace::Call { kernels, .. } = assemble_call(&[mark(40, 50, 1), mark(450, 460, 1)], 1, 0, 0) else {
+        let Trace::Call { kernels, .. } = assemble_call(&[mark(40, 50, 1), mark(450, 460, 1)], 1, 0, 0, 0) else {
             panic!()
         };
         assert!(kernels.is_empty());
@@ -640,7 +652,7 @@ mod tests {
             mark(450, 460, 9),
             rec("late", 600, 700, 8, 1),
         ];
-        let Trace::Call { window_ns, kernels } = assemble_call(&records, 9, 0, 0) else { panic!() };
+        let Trace::Call { window_ns, kernels, .. } = assemble_call(&records, 9, 0, 0, 0) else { panic!() };
         assert_eq!(window_ns, (50, 450));
         let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["straddles", "late"]);
@@ -661,7 +673,7 @@ mod tests {
             rec("after", 620, 700, 7, 1),
         ];
         let names = |copy: u32| -> Vec<String> {
-            let Trace::Call { kernels, .. } = assemble_call(&records, 9, copy, 0) else { panic!() };
+            let Trace::Call { kernels, .. } = assemble_call(&records, 9, copy, 0, 0) else { panic!() };
             kernels.into_iter().map(|k| k.name).collect()
         };
         assert_eq!(names(5), ["call", "beside", "after"]);
@@ -669,42 +681,65 @@ mod tests {
         assert_eq!(names(0), ["call", "[memset, 4 B]", "direct_copy_kernel", "beside", "[memset, 4 B]", "after"]);
         // One copy marker delimits nothing.
         let one: Vec<RawKernel> = records.iter().filter(|r| r.start_ns != 600).cloned().collect();
-        let Trace::Call { kernels, .. } = assemble_call(&one, 9, 5, 0) else { panic!() };
+        let Trace::Call { kernels, .. } = assemble_call(&one, 9, 5, 0, 0) else { panic!() };
         assert!(kernels.iter().any(|k| k.name == "direct_copy_kernel"));
         // A call that learnt the copy's value and issues it inside its window, before work of
         // its own on the same stream: that work, and its memset, stay in the trace.
         let mut forged = records.clone();
         forged.push(mark(100, 110, 5));
         forged.push(rec("hidden", 120, 390, 7, 1));
-        let Trace::Call { kernels, .. } = assemble_call(&forged, 9, 5, 0) else { panic!() };
+        let Trace::Call { kernels, .. } = assemble_call(&forged, 9, 5, 0, 0) else { panic!() };
         let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["call", "[memset, 4 B]", "hidden", "beside", "after"]);
+    }
+
+    #[test]
+    fn a_calls_start_is_the_workers_first_start_memset_inside_the_window() {
+        // The worker's start memset just before the call; the call's own kernel after its
+        // dispatch; then a memset of the same value the call issues itself, which is its work.
+        let records =
+            vec![mark(40, 50, 3), mark(60, 62, 8), rec("k", 100, 200, 7, 1), mark(210, 212, 8), mark(450, 460, 3)];
+        let Trace::Call { kernels, started_ns, .. } = assemble_call(&records, 3, 0, 8, 0) else { panic!() };
+        assert_eq!(started_ns, Some(60));
+        let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["k", "[memset, 4 B]"], "the worker's start is left out, the call's own is not");
+        // No start value, or none in the trace: no start; the call is timed from its first record.
+        let Trace::Call { started_ns, kernels, .. } = assemble_call(&records, 3, 0, 0, 0) else { panic!() };
+        assert_eq!((started_ns, kernels.len()), (None, 3));
+        let Trace::Call { started_ns, .. } = assemble_call(&records, 3, 0, 9, 0) else { panic!() };
+        assert_eq!(started_ns, None);
+        // One before the window opened is no start of this call's.
+        let early = vec![mark(10, 12, 8), mark(40, 50, 3), rec("k", 100, 200, 7, 1), mark(450, 460, 3)];
+        let Trace::Call { started_ns, .. } = assemble_call(&early, 3, 0, 8, 0) else { panic!() };
+        assert_eq!(started_ns, None);
     }
 
     #[test]
     fn a_call_that_issues_the_marker_itself_moves_neither_end_of_the_window() {
         // The call learnt the value and issues it in the middle: timed like its other work.
         let records = vec![mark(40, 50, 3), rec("k", 100, 200, 7, 1), mark(210, 220, 3), mark(450, 460, 3)];
-        let Trace::Call { window_ns, kernels } = assemble_call(&records, 3, 0, 0) else { panic!() };
+        let Trace::Call { window_ns, kernels, .. } = assemble_call(&records, 3, 0, 0, 0) else { panic!() };
         assert_eq!(window_ns, (50, 450));
         assert_eq!(kernels.len(), 2);
         // Another value, or another size, is no marker.
         let mut other = mark(40, 50, 4);
         other.memset = Some((4, 8));
         let records = vec![mark(40, 50, 4), other, rec("k", 100, 200, 7, 1), mark(450, 460, 5)];
-        assert!(matches!(assemble_call(&records, 4, 0, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
+        assert!(matches!(assemble_call(&records, 4, 0, 0, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
     }
 
     #[test]
     fn a_call_with_lost_or_torn_records_or_no_markers_is_untraced() {
         let ok = vec![mark(40, 50, 1), rec("k", 100, 200, 7, 1), mark(450, 460, 1)];
-        assert!(matches!(assemble_call(&ok, 1, 0, 2), Trace::Unavailable { why } if why.contains("lost 2")));
-        assert!(matches!(assemble_call(&ok, 2, 0, 0), Trace::Unavailable { why } if why.contains("0 of 2")));
-        assert!(matches!(assemble_call(&ok[..2], 1, 0, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
+        assert!(matches!(assemble_call(&ok, 1, 0, 0, 2), Trace::Unavailable { why } if why.contains("lost 2")));
+        assert!(matches!(assemble_call(&ok, 2, 0, 0, 0), Trace::Unavailable { why } if why.contains("0 of 2")));
+        assert!(matches!(assemble_call(&ok[..2], 1, 0, 0, 0), Trace::Unavailable { why } if why.contains("1 of 2")));
         let overlapping = vec![mark(40, 500, 1), mark(450, 460, 1)];
-        assert!(matches!(assemble_call(&overlapping, 1, 0, 0), Trace::Unavailable { why } if why.contains("overlap")));
+        assert!(
+            matches!(assemble_call(&overlapping, 1, 0, 0, 0), Trace::Unavailable { why } if why.contains("overlap"))
+        );
         let torn = vec![mark(40, 50, 1), rec("k", 100, 0, 7, 1), mark(450, 460, 1)];
-        assert!(matches!(assemble_call(&torn, 1, 0, 0), Trace::Unavailable { why } if why.contains("incomplete")));
+        assert!(matches!(assemble_call(&torn, 1, 0, 0, 0), Trace::Unavailable { why } if why.contains("incomplete")));
         assert_eq!(copy_kind(8), "DtoD");
         assert_eq!(copy_kind(42), "unknown");
     }

@@ -9,9 +9,11 @@
 //!    value (the opening marker). The first work after `begin` waits for CUPTI to take up its
 //!    buffers again, 0.2-0.5 ms on an H200, which must not fall inside the call (eager PyTorch's
 //!    two-kernel l2norm spanned 0.62 ms for 0.30 ms of kernels);
-//! 3. the call, a synchronisation of the whole device, the stop event; then the same memset again
-//!    (the closing marker), waited for;
-//! 4. `sadoku_trace_finish(marker, copy)`: every kernel, copy and memset between the markers, on any
+//! 3. a 4-byte memset of another fresh value, not waited for (the call's start: the host time
+//!    before the call's first device work counts from it), the call, a synchronisation of the
+//!    whole device, the stop event; then the opening marker's memset again (the closing marker),
+//!    waited for;
+//! 4. `sadoku_trace_finish(marker, copy, start)`: every kernel, copy and memset between the markers, on any
 //!    stream, and anything after them but the worker's own copy of the result into the judge's
 //!    buffers (between two memsets of value `copy` on one stream; 0: none), as the JSON of
 //!    `sadoku_core::device::Trace` (`Call`, or `Unavailable` with the reason); see
@@ -79,10 +81,11 @@ pub extern "C" fn sadoku_trace_resets() -> u64 {
 }
 
 /// The JSON of the call's `Trace`, between the worker's two memsets of value `marker`, its copy
-/// between two of value `copy` left out (0: no copy markers).
+/// between two of value `copy` left out (0: no copy markers), its start at the worker's memset of
+/// value `start` (0: none).
 #[unsafe(no_mangle)]
-pub extern "C" fn sadoku_trace_finish(marker: u32, copy: u32) -> *mut c_char {
-    let trace = std::panic::catch_unwind(|| trace::finish_call(marker, copy))
+pub extern "C" fn sadoku_trace_finish(marker: u32, copy: u32, start: u32) -> *mut c_char {
+    let trace = std::panic::catch_unwind(|| trace::finish_call(marker, copy, start))
         .unwrap_or_else(|_| Trace::Unavailable { why: "sadoku's tracer panicked".into() });
     owned(serde_json::to_string(&trace).unwrap_or_else(|e| {
         format!(r#"{{"Unavailable":{{"why":"the trace could not be written: {}"}}}}"#, e.to_string().replace('"', "'"))
@@ -124,7 +127,7 @@ mod tests {
         let why = take(sadoku_trace_begin()).expect("begin fails without a tracer");
         assert!(why.contains("never set up"), "{why}");
         assert_eq!(sadoku_trace_resets(), before + 1, "every begin is counted, even a failed one");
-        let json = take(sadoku_trace_finish(1, 0)).unwrap();
+        let json = take(sadoku_trace_finish(1, 0, 0)).unwrap();
         let trace: Trace = serde_json::from_str(&json).unwrap();
         assert!(matches!(trace, Trace::Unavailable { why } if why.contains("never set up")), "{json}");
 

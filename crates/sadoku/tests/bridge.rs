@@ -230,7 +230,7 @@ fn an_honest_modelnew_runs_on_the_judges_buffers() {
     if py.device == "cpu" {
         assert_eq!(sample.trace, Trace::Unavailable { why: "the worker runs on the CPU".into() });
     } else {
-        let Trace::Call { window_ns: (open, close), kernels } = &sample.trace else { panic!("{:?}", sample.trace) };
+        let Trace::Call { window_ns: (open, close), kernels, .. } = &sample.trace else { panic!("{:?}", sample.trace) };
         assert!(
             !kernels.is_empty() && kernels.iter().all(|k| *open <= k.start_ns && k.end_ns <= *close),
             "{kernels:?}"

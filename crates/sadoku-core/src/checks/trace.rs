@@ -65,8 +65,8 @@ pub struct Traced {
 /// Check a sample's trace against the launches that were asked for, in order. `Ok(None)` when the
 /// device could not trace.
 pub fn check(trace: &Trace, expected: &[&str]) -> Result<Option<Traced>, HiddenWork> {
-    if let Trace::Call { window_ns, kernels } = trace {
-        return check_call(*window_ns, kernels);
+    if let Trace::Call { window_ns, kernels, started_ns } = trace {
+        return check_call(*window_ns, kernels, *started_ns);
     }
     let Trace::Traced { stream, window_ns: (open, close), kernels } = trace else {
         return Ok(None);
@@ -109,9 +109,10 @@ fn delivery(window: (u64, u64), k: &KernelRecord) -> bool {
 /// as a candidate's is.
 pub fn undelivered(trace: &Trace) -> Trace {
     match trace {
-        Trace::Call { window_ns, kernels } => Trace::Call {
+        Trace::Call { window_ns, kernels, started_ns } => Trace::Call {
             window_ns: *window_ns,
             kernels: kernels.iter().filter(|k| !delivery(*window_ns, k)).cloned().collect(),
+            started_ns: *started_ns,
         },
         other => other.clone(),
     }
@@ -127,7 +128,18 @@ pub fn undelivered(trace: &Trace) -> Trace {
 /// result into the judge's output buffers (it does so after the closing marker, so that the copy
 /// is neither the candidate's time nor the baseline's): it is left out. A copy computes nothing;
 /// whatever it moves was computed by work the window holds, or by work outside it, which is refused.
-fn check_call(window: (u64, u64), kernels: &[KernelRecord]) -> Result<Option<Traced>, HiddenWork> {
+///
+/// The span runs from the call's start (`started`: the worker's memset issued just before it
+/// called, where the trace holds one inside the window) to its last record's end: the host time
+/// before the call's first device work counts, as the host time between its kernels does. Without
+/// it, eager PyTorch's dispatch between its kernels counted and a fused kernel's dispatch before
+/// its one kernel did not: a three-kernel elementwise baseline of 6 µs of kernels in a 100 µs span
+/// made a 3 µs kernel 30× faster.
+fn check_call(
+    window: (u64, u64),
+    kernels: &[KernelRecord],
+    started: Option<u64>,
+) -> Result<Option<Traced>, HiddenWork> {
     let (open, close) = window;
     let kernels: Vec<KernelRecord> = kernels.iter().filter(|k| !delivery(window, k)).cloned().collect();
     let kernels = &kernels[..];
@@ -147,7 +159,9 @@ fn check_call(window: (u64, u64), kernels: &[KernelRecord]) -> Result<Option<Tra
     }
     let mut ordered = kernels.to_vec();
     ordered.sort_by_key(|k| (k.start_ns, k.end_ns));
-    let start = ordered.iter().map(|k| k.start_ns).min().unwrap_or(0);
+    let first = ordered.iter().map(|k| k.start_ns).min().unwrap_or(0);
+    // A start outside the window is not the worker's mark of this call: the first record's.
+    let start = crate::device::call_start(window, started).map_or(first, |s| first.min(s));
     let end = ordered.iter().map(|k| k.end_ns).max().unwrap_or(0);
     Ok(Some(Traced { span_ms: end.saturating_sub(start) as f64 / 1e6, kernels: ordered }))
 }
@@ -196,7 +210,49 @@ mod tests {
     }
 
     fn call(kernels: Vec<KernelRecord>) -> Trace {
-        Trace::Call { window_ns: (1_000_000, 2_000_000), kernels }
+        Trace::Call { window_ns: (1_000_000, 2_000_000), kernels, started_ns: None }
+    }
+
+    #[test]
+    fn a_python_calls_time_counts_from_its_start_for_a_fused_kernel_and_eager_pytorch_alike() {
+        let started = |kernels: Vec<KernelRecord>, at: u64| Trace::Call {
+            window_ns: (1_000_000, 2_000_000),
+            kernels,
+            started_ns: Some(at),
+        };
+        // Eager PyTorch: three kernels of 2 µs, each after 40 µs of the host's dispatch, the first
+        // too. A fused kernel: one of 3 µs after 40 µs of its own dispatch.
+        let eager = started(
+            vec![
+                k("abs", 1_140_000, 1_142_000, 7),
+                k("add", 1_182_000, 1_184_000, 7),
+                k("div", 1_224_000, 1_226_000, 7),
+            ],
+            1_100_000,
+        );
+        let fused = started(vec![k("softsign", 1_140_000, 1_143_000, 7)], 1_100_000);
+        let eager_ms = check(&eager, &["forward"]).unwrap().unwrap().span_ms;
+        let fused_ms = check(&fused, &["forward"]).unwrap().unwrap().span_ms;
+        assert!((eager_ms - 0.126).abs() < 1e-12, "{eager_ms}");
+        assert!((fused_ms - 0.043).abs() < 1e-12, "{fused_ms}");
+        assert!((eager.span_ms().unwrap() - eager_ms).abs() < 1e-12);
+        // About 2.9x; from the first kernel's start, as before, it was 86 µs against 3 µs: 29x.
+        assert!((eager_ms / fused_ms - 2.93).abs() < 0.01);
+        let unmarked = |t: &Trace| match t {
+            Trace::Call { window_ns, kernels, .. } => {
+                Trace::Call { window_ns: *window_ns, kernels: kernels.clone(), started_ns: None }
+            }
+            other => other.clone(),
+        };
+        let before = check(&unmarked(&eager), &["forward"]).unwrap().unwrap().span_ms
+            / check(&unmarked(&fused), &["forward"]).unwrap().unwrap().span_ms;
+        assert!((before - 28.67).abs() < 0.01, "{before}");
+        // A start outside the window is no mark of this call's: the first record's start counts.
+        let stray = started(vec![k("softsign", 1_140_000, 1_143_000, 7)], 500_000);
+        assert!((check(&stray, &["forward"]).unwrap().unwrap().span_ms - 0.003).abs() < 1e-12);
+        assert!((stray.span_ms().unwrap() - 0.003).abs() < 1e-12);
+        // The delivery of the result keeps the start.
+        assert_eq!(undelivered(&fused), fused);
     }
 
     #[test]

@@ -411,17 +411,51 @@ pub enum Trace {
     /// memset before the call to the start of its marker after the stop event completed (device
     /// timestamps), and nothing of the call may lie outside it.
     /// Copies and memsets are records named `[memcpy DtoD, N B]`, `[memset, N B]`.
-    Call { window_ns: (u64, u64), kernels: Vec<KernelRecord> },
+    ///
+    /// `started_ns`: the start of a memset the worker issues, without waiting, just before it
+    /// calls (after the window opened): the call's time counts from it, so that the host time a
+    /// call spends before its first device work (PyTorch's dispatch, a launch's own set-up) counts
+    /// as the host time between its kernels does, for a candidate and the eager baseline alike.
+    /// `None` from a worker that issues none: the time counts from the first record.
+    Call {
+        window_ns: (u64, u64),
+        kernels: Vec<KernelRecord>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_ns: Option<u64>,
+    },
 }
 
 impl Trace {
-    /// First kernel's start to last kernel's end, milliseconds; `None` untraced or empty.
-    pub fn span_ms(&self) -> Option<f64> {
+    /// First kernel's start to last kernel's end, milliseconds, whatever a Python call's worker
+    /// marked as its start: how a Python baseline is timed against a native candidate, whose
+    /// launch's host time no trace holds. `None` untraced or empty.
+    pub fn kernel_span_ms(&self) -> Option<f64> {
         let (Trace::Traced { kernels, .. } | Trace::Call { kernels, .. }) = self else { return None };
         let start = kernels.iter().map(|k| k.start_ns).min()?;
         let end = kernels.iter().map(|k| k.end_ns).max()?;
         Some(end.saturating_sub(start) as f64 / 1e6)
     }
+
+    /// First kernel's start (a Python call's own start, where its worker marked it) to last
+    /// kernel's end, milliseconds; `None` untraced or empty.
+    pub fn span_ms(&self) -> Option<f64> {
+        let (Trace::Traced { kernels, .. } | Trace::Call { kernels, .. }) = self else { return None };
+        let first = kernels.iter().map(|k| k.start_ns).min()?;
+        let start = match self {
+            Trace::Call { window_ns, started_ns, .. } => {
+                call_start(*window_ns, *started_ns).map_or(first, |s| first.min(s))
+            }
+            _ => first,
+        };
+        let end = kernels.iter().map(|k| k.end_ns).max()?;
+        Some(end.saturating_sub(start) as f64 / 1e6)
+    }
+}
+
+/// A Python call's start as its worker marked it, where the mark lies inside the call's window
+/// (within 2 µs, the markers' precision); one outside it is no mark of this call's.
+pub fn call_start(window_ns: (u64, u64), started_ns: Option<u64>) -> Option<u64> {
+    started_ns.filter(|&s| s + 2_000 >= window_ns.0 && s <= window_ns.1)
 }
 
 /// One timed sample of a work list.

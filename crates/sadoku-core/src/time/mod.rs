@@ -371,7 +371,14 @@ pub(crate) fn measure(
         let key = crate::judge::BaselineKey {
             problem_sha256: problem.sha256.to_string(),
             sizes: sizes.clone(),
-            baseline: format!("{}: {} ({precision:?})", problem.name, problem.baseline_name(precision)),
+            // Timed from its calls' starts against a Python candidate, from its first kernels
+            // against a native one (`Sampler::baseline_taken`): two baselines.
+            baseline: format!(
+                "{}: {} ({precision:?}){}",
+                problem.name,
+                problem.baseline_name(precision),
+                if candidate.is_python() { ", from each call's start" } else { "" }
+            ),
         };
         (m, key)
     });

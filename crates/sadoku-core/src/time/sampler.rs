@@ -165,7 +165,7 @@ impl Sampler<'_> {
                 tally(&mut self.baseline_kernels, ordered);
             }
         }
-        Taken::of(sample, sample.trace.span_ms())
+        Taken::of(sample, baseline_span(&sample.trace, self.candidate.is_python()))
     }
 
     /// Whether the next pair's baseline sample comes before its candidate sample: at random,
@@ -530,4 +530,11 @@ pub(super) fn sample_rounds(
         baseline_unavailable: None,
         baseline_memo: memo_use,
     })
+}
+
+/// A baseline sample's time: a Python candidate's call counts from its start (the host time
+/// before its first device work), and so does the baseline's call; a native candidate's launch is
+/// timed from its first kernel (no trace holds a launch's host time), and so is the baseline then.
+pub(super) fn baseline_span(trace: &crate::device::Trace, python_candidate: bool) -> Option<f64> {
+    if python_candidate { trace.span_ms() } else { trace.kernel_span_ms() }
 }

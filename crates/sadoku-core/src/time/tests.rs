@@ -119,3 +119,20 @@ fn sets_exceed_l2_together() {
     // Never more than a quarter of memory, never fewer than one.
     assert_eq!(set_count(1 << 30, 60_000_000, 2 << 30, 16), 1);
 }
+
+/// The eager baseline's call is timed from its start against a Python candidate (whose call is
+/// timed from its own) and from its first kernel against a native one (whose launch's host time no
+/// trace holds).
+#[test]
+fn a_baselines_call_counts_from_its_start_only_against_a_python_candidate() {
+    let k = |start: u64, end: u64| crate::device::KernelRecord::at("eager", start, end, 7);
+    let trace = crate::device::Trace::Call {
+        window_ns: (1_000_000, 2_000_000),
+        kernels: vec![k(1_040_000, 1_042_000), k(1_082_000, 1_084_000)],
+        started_ns: Some(1_000_000),
+    };
+    let python = super::sampler::baseline_span(&trace, true).unwrap();
+    let native = super::sampler::baseline_span(&trace, false).unwrap();
+    assert!((python - 0.084).abs() < 1e-12, "{python}");
+    assert!((native - 0.044).abs() < 1e-12, "{native}");
+}

@@ -557,7 +557,7 @@ impl Device for SimDevice {
         }
         let ms = (t - window_start) as f64 / 1e6;
         let trace = if self.tracing && self.calls {
-            Trace::Call { window_ns: window, kernels }
+            Trace::Call { window_ns: window, kernels, started_ns: None }
         } else if self.tracing {
             Trace::Traced { stream: SIM_STREAM, window_ns: window, kernels }
         } else {
