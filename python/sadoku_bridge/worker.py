@@ -99,6 +99,15 @@ def environment(message: str) -> DeviceFailure:
     return DeviceFailure({"Environment": message})
 
 
+def _fresh_marker(*taken: int) -> int:
+    """A fresh marker value for a traced call's memsets: odd (never 0, which means none), and none
+    of ``taken``."""
+    value = 0
+    while value == 0 or value in taken:
+        value = random.getrandbits(32) | 1
+    return value
+
+
 def candidate_fault(exc: BaseException) -> DeviceFailure:
     """An exception raised by a candidate's call, as the candidate's fault (``KernelFault``),
     whatever its type: a candidate that raises this module's own :class:`DeviceFailure`, with an
@@ -683,7 +692,7 @@ class Worker:
             # device work after CUPTI's flush (in `begin`) waits for CUPTI to take up its buffers
             # again (0.2-0.5 ms on an H200, measured): here, not inside the call, where it left the
             # device idle between eager PyTorch's kernels.
-            state["marker"] = random.getrandbits(32) | 1
+            state["marker"] = _fresh_marker()
             self._mark(state["marker"])
         if cuda:
             _synchronize()
@@ -712,11 +721,8 @@ class Worker:
             # host time before the call's first device work (PyTorch's dispatch, an extension's
             # set-up) counts from it, for the candidate and the eager baseline alike, as the host
             # time between their kernels does.
-            begun = state["marker"]
-            while begun == state["marker"]:
-                begun = random.getrandbits(32) | 1
-            state["begun"] = begun
-            self._mark(begun)
+            state["begun"] = _fresh_marker(state["marker"])
+            self._mark(state["begun"])
         wall = _perf_counter_ns()
         try:
             with torch.no_grad():
@@ -752,11 +758,8 @@ class Worker:
             # The copy into the judge's buffers between two memsets of a value of its own: a
             # strided result is copied by a kernel, the worker's and no call's (the tracer leaves
             # out what runs between them on their stream; work anywhere else stays in the trace).
-            copy = state["marker"]
-            while copy == state["marker"]:
-                copy = random.getrandbits(32) | 1
-            state["copy_marker"] = copy
-            self._mark(copy)
+            state["copy_marker"] = _fresh_marker(state["marker"], state.get("begun", 0))
+            self._mark(state["copy_marker"])
         self._copy_result(state, result, trusted)
         if state.get("copy_marker"):
             self._mark(state["copy_marker"])
