@@ -102,10 +102,10 @@ def environment(message: str) -> DeviceFailure:
 def _fresh_marker(*taken: int) -> int:
     """A fresh marker value for a traced call's memsets: odd (never 0, which means none), and none
     of ``taken``."""
-    value = 0
-    while value == 0 or value in taken:
+    while True:
         value = random.getrandbits(32) | 1
-    return value
+        if value not in taken:
+            return value
 
 
 def candidate_fault(exc: BaseException) -> DeviceFailure:

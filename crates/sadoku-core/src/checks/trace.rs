@@ -159,11 +159,9 @@ fn check_call(
     }
     let mut ordered = kernels.to_vec();
     ordered.sort_by_key(|k| (k.start_ns, k.end_ns));
-    let first = ordered.iter().map(|k| k.start_ns).min().unwrap_or(0);
     // A start outside the window is not the worker's mark of this call: the first record's.
-    let start = crate::device::call_start(window, started).map_or(first, |s| first.min(s));
-    let end = ordered.iter().map(|k| k.end_ns).max().unwrap_or(0);
-    Ok(Some(Traced { span_ms: end.saturating_sub(start) as f64 / 1e6, kernels: ordered }))
+    let span_ms = crate::device::span_ms(&ordered, crate::device::call_start(window, started)).unwrap_or(0.0);
+    Ok(Some(Traced { span_ms, kernels: ordered }))
 }
 
 #[cfg(test)]

@@ -431,25 +431,27 @@ impl Trace {
     /// launch's host time no trace holds. `None` untraced or empty.
     pub fn kernel_span_ms(&self) -> Option<f64> {
         let (Trace::Traced { kernels, .. } | Trace::Call { kernels, .. }) = self else { return None };
-        let start = kernels.iter().map(|k| k.start_ns).min()?;
-        let end = kernels.iter().map(|k| k.end_ns).max()?;
-        Some(end.saturating_sub(start) as f64 / 1e6)
+        span_ms(kernels, None)
     }
 
     /// First kernel's start (a Python call's own start, where its worker marked it) to last
     /// kernel's end, milliseconds; `None` untraced or empty.
     pub fn span_ms(&self) -> Option<f64> {
-        let (Trace::Traced { kernels, .. } | Trace::Call { kernels, .. }) = self else { return None };
-        let first = kernels.iter().map(|k| k.start_ns).min()?;
-        let start = match self {
-            Trace::Call { window_ns, started_ns, .. } => {
-                call_start(*window_ns, *started_ns).map_or(first, |s| first.min(s))
-            }
-            _ => first,
-        };
-        let end = kernels.iter().map(|k| k.end_ns).max()?;
-        Some(end.saturating_sub(start) as f64 / 1e6)
+        match self {
+            Trace::Traced { kernels, .. } => span_ms(kernels, None),
+            Trace::Call { window_ns, kernels, started_ns } => span_ms(kernels, call_start(*window_ns, *started_ns)),
+            Trace::Unavailable { .. } => None,
+        }
     }
+}
+
+/// From `started` (or the first record's start, if earlier or without it) to the last record's
+/// end, milliseconds; `None` without records.
+pub(crate) fn span_ms(kernels: &[KernelRecord], started: Option<u64>) -> Option<f64> {
+    let first = kernels.iter().map(|k| k.start_ns).min()?;
+    let end = kernels.iter().map(|k| k.end_ns).max()?;
+    let start = started.map_or(first, |s| first.min(s));
+    Some(end.saturating_sub(start) as f64 / 1e6)
 }
 
 /// A Python call's start as its worker marked it, where the mark lies inside the call's window
