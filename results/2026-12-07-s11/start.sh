@@ -16,6 +16,7 @@
 #   again (AGAIN_S, 240): every kernel of AGAIN (default .carry/data/again: the archive's 8
 #        training-mode BatchNorm and 11 InstanceNorm kernels) into lean's records, no shard;
 #   rest (REST, 1500): lean's shard again, resumed, for as long as the machine is held;
+#   big (BIG, 300): only on a card with more than 100 GiB: the 11_4D kernels (.carry/data/big);
 #   nr (NR, 320): only on a card with more than 100 GiB: level 1's files that need more memory
 #        than an H100 holds (results/2026-12-06-s5/l1nr.txt, KernelBench 423217d in
 #        .carry/data/kb), each with its own Model as ModelNew.
@@ -46,6 +47,10 @@ review() { # MODE LIMIT NAME CANDIDATES [ARGS]
 }
 lean() { review lean ${LEAN:-420} lean ${ARCHIVE:-.carry/data/archive1000} --shard ${SHARD:-3/5} --resume; }
 again() { review lean ${AGAIN_S:-240} lean ${AGAIN:-.carry/data/again} --resume; }
+big() { # the 11_4D kernels, only on a card with more than 100 GiB
+  local mib=\$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1)
+  if [ "\$mib" -lt 102400 ]; then echo "big: skipped, \$mib MiB" >> $W/summary.txt; return; fi
+  review lean ${BIG:-300} lean .carry/data/big --resume; }
 rest() { review lean ${REST:-1500} lean ${ARCHIVE:-.carry/data/archive1000} --shard ${SHARD:-3/5} --resume; }
 full() {
   python3 -c '
