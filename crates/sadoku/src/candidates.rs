@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use sadoku_core::candidate::Candidate;
 use sadoku_core::problem::Registry;
-use sadoku_core::report::CandidateReport;
+use sadoku_core::report::{CandidateReport, NotReviewed};
 
 /// The write-up's kernels and sadoku's own, built into the binary: `sadoku review` with no files.
 pub const SEED_CASE: [(&str, &str); 4] = [
@@ -39,10 +39,22 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// A candidate ready for review, or a file already judged invalid.
+/// A candidate ready for review, a file already judged invalid, or one the environment kept from review.
 pub enum Loaded {
     Valid(Candidate),
     Invalid(Box<CandidateReport>),
+    /// Not reviewed for a failure of the environment, not of the candidate (a file listed for the
+    /// batch that could not be read when its turn came): no verdict; `--resume` tries it again.
+    Unreviewed(NotReviewed),
+}
+
+/// A listed candidate file's bytes, or why it is not reviewed (for `problem`, where known).
+pub fn read(path: &Path, problem: &str) -> std::result::Result<Vec<u8>, NotReviewed> {
+    std::fs::read(path).map_err(|e| NotReviewed {
+        origin: path.display().to_string(),
+        problem: problem.to_string(),
+        error: format!("the file could not be read: {e}"),
+    })
 }
 
 /// Every file parsed and validated; invalid ones become rejections, not errors, so that one bad
@@ -59,9 +71,12 @@ pub fn load_all(registry: &mut Registry, paths: &[PathBuf]) -> Vec<Loaded> {
     }
     paths
         .iter()
-        .map(|p| match Candidate::load(registry, Path::new(p)) {
-            Ok(c) => Loaded::Valid(c),
-            Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, &std::fs::read(p).unwrap_or_default()))),
+        .map(|p| match read(p, "") {
+            Err(unread) => Loaded::Unreviewed(unread),
+            Ok(bytes) => match Candidate::from_file(registry, p, &bytes) {
+                Ok(c) => Loaded::Valid(c),
+                Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, &bytes))),
+            },
         })
         .collect()
 }

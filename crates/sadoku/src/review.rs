@@ -70,6 +70,11 @@ enum Arrival {
         ordinal: usize,
         report: Box<CandidateReport>,
     },
+    /// Kept from review by the environment before any GPU work.
+    Unreviewed {
+        ordinal: usize,
+        record: NotReviewed,
+    },
     /// Queued for the lanes as the batch's `index`-th candidate.
     Queued {
         ordinal: usize,
@@ -149,15 +154,26 @@ pub fn review_stream(
                 let sha = match &item {
                     Loaded::Valid(c) => c.sha256.clone(),
                     Loaded::Invalid(r) => r.sha256.clone(),
+                    // Unread, so its text cannot say its shard: its name does.
+                    Loaded::Unreviewed(n) => crate::shard::digest(n.origin.as_bytes()),
                 };
                 if args.shard.is_some_and(|s| !s.holds(&sha)) {
                     continue;
                 }
+                let item = match item {
+                    Loaded::Unreviewed(record) => {
+                        let _ = producer_tx.send(Arrival::Unreviewed { ordinal, record });
+                        ordinal += 1;
+                        continue;
+                    }
+                    item => item,
+                };
                 let key = match &item {
                     Loaded::Valid(c) => {
                         review_key(&format!("{} {}", c.sha256, c.problem.sha256), options, args.judging.sanitize)
                     }
                     Loaded::Invalid(r) => review_key(&r.sha256, options, args.judging.sanitize),
+                    Loaded::Unreviewed(_) => unreachable!("sent above"),
                 };
                 let arrival = if let Some(&accepted) = earlier.get(&key) {
                     Arrival::Skipped { ordinal, origin: origin(&item).to_string(), accepted }
@@ -167,6 +183,7 @@ pub fn review_stream(
                             report.key = key;
                             Arrival::Invalid { ordinal, report }
                         }
+                        Loaded::Unreviewed(_) => unreachable!("sent above"),
                         Loaded::Valid(c) => {
                             let index = batch.len();
                             let python = c.is_python();
@@ -200,6 +217,11 @@ pub fn review_stream(
                         j.append(&report)?;
                     }
                     place(&mut slots, ordinal, Some(*report));
+                }
+                Arrival::Unreviewed { ordinal, record } => {
+                    progress.line(&format!("  NOT REVIEWED  {}: {}", record.origin, record.error));
+                    place(&mut slots, ordinal, None);
+                    not_reviewed.push((ordinal, record));
                 }
                 Arrival::Queued { ordinal, index, key } => {
                     place(&mut slots, ordinal, None);
@@ -421,6 +443,7 @@ pub fn origin(item: &Loaded) -> &str {
     match item {
         Loaded::Valid(c) => &c.origin,
         Loaded::Invalid(r) => &r.origin,
+        Loaded::Unreviewed(n) => &n.origin,
     }
 }
 

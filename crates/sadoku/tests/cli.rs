@@ -219,6 +219,59 @@ fn spec_errors_are_verdicts_found_before_any_gpu_work() {
     assert_eq!(verdicts, vec![("REJECTED", "invalid candidate file"); 4]);
 }
 
+/// A listed file that cannot be read when its turn comes (gone, unreadable) is the environment's
+/// failure, not the candidate's: NOT REVIEWED with the I/O error, never a verdict in `--out`'s
+/// file, so `--resume` tries it again; a malformed file beside it is still a verdict. The
+/// unreadable file is a link to `/proc/self/mem`, which even root cannot read from its start.
+#[test]
+fn a_file_that_cannot_be_read_is_not_reviewed_and_is_tried_again() {
+    assert!(std::fs::read("/proc/self/mem").is_err(), "this test needs Linux's /proc");
+    let dir = tempfile::tempdir().unwrap();
+    let typo = write(dir.path(), "typo.cu", &GOOD.replace("block  = [16, 16, 1]", "block  = [16, 16, 1"));
+    let unread = dir.path().join("unread.cu");
+    std::os::unix::fs::symlink("/proc/self/mem", &unread).unwrap();
+    let journal = dir.path().join("out.jsonl");
+    let run = |resume: bool| {
+        let mut cmd = sadoku(dir.path());
+        cmd.args(["review", "--json", "--out"]).arg(&journal);
+        if resume {
+            cmd.arg("--resume");
+        }
+        cmd.args([&typo, &unread]).assert().code(2).get_output().clone()
+    };
+    let out = run(false);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("unread.cu: the file could not be read:"), "{err}");
+    assert!(err.contains("1 candidate(s) not reviewed") && err.contains("--resume"), "{err}");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["candidates"].as_array().unwrap().len(), 1, "{json:#}");
+    assert_eq!(json["candidates"][0]["reason"], "invalid candidate file");
+    let missing = json["not_reviewed"].as_array().unwrap();
+    assert_eq!(missing.len(), 1, "{json:#}");
+    assert!(missing[0]["origin"].as_str().unwrap().ends_with("unread.cu"), "{json:#}");
+    let records = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(records.lines().count(), 1, "only the verdict is recorded: {records}");
+    assert!(!records.contains("unread.cu"), "{records}");
+
+    // Readable now: --resume skips the verdict and reviews the file (on the simulated device).
+    std::fs::remove_file(&unread).unwrap();
+    std::fs::write(&unread, GOOD).unwrap();
+    let again = sadoku(dir.path())
+        .args(["--device", "sim", "review", "--json", "--resume", "--out"])
+        .arg(&journal)
+        .args([&typo, &unread])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(again.stderr).unwrap();
+    assert!(err.contains("typo.cu: judged in an earlier run"), "{err}");
+    assert!(!err.contains("could not be read"), "{err}");
+    let records = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(records.lines().count(), 2, "{err}\n{records}");
+    let last: Value = serde_json::from_str(records.lines().last().unwrap()).unwrap();
+    assert!(last["origin"].as_str().unwrap().ends_with("unread.cu"), "{last:#}");
+}
+
 #[test]
 fn bad_input_is_a_usage_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();

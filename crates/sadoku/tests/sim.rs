@@ -293,7 +293,8 @@ fn kernelbench_review_runs_on_the_simulated_device() {
 /// draws another shape than the one it was described with cannot be judged (the judge's truth
 /// cannot be computed, not the candidate's fault), and the batch goes on. The candidate is listed
 /// as not reviewed (in the JSON report, never in `--out`'s file), the exit status is 2, and
-/// `--resume` takes it up again while skipping what was judged.
+/// `--resume` takes it up again while skipping what was judged. So is a file that cannot be read
+/// when its turn comes (a link to `/proc/self/mem`, which not even root can read from its start).
 #[test]
 fn an_environment_error_costs_only_its_own_candidates_verdict() {
     let Some(torch) = torch() else { return };
@@ -304,6 +305,9 @@ fn an_environment_error_costs_only_its_own_candidates_verdict() {
     let problems = kb_problems(d, &["leaky_relu.py", "varying_shape.py"]);
     let doubled = d.join("varying_shape_doubled.py");
     std::fs::write(&doubled, DOUBLED).unwrap();
+    // A file that cannot be read when its turn comes is the environment's failure too.
+    let unread = d.join("leaky_relu_unread.py");
+    std::os::unix::fs::symlink("/proc/self/mem", &unread).unwrap();
     let run = |resume: bool| {
         let mut cmd = kernelbench_review(d, &torch);
         cmd.args(["--jobs", "2", "--time-budget", "0.5", "--out", "kb.jsonl"]);
@@ -314,29 +318,33 @@ fn an_environment_error_costs_only_its_own_candidates_verdict() {
             .arg(tests.join("candidates/leaky_relu_honest.py"))
             .arg(&doubled)
             .arg(tests.join("candidates/leaky_relu_returns_input.py"))
+            .arg(&unread)
             .output()
             .unwrap()
     };
     let out = run(false);
     assert_eq!(out.status.code(), Some(2), "a candidate not reviewed: {}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("1 candidate(s) not reviewed") && stderr.contains("--resume"), "{stderr}");
+    assert!(stderr.contains("2 candidate(s) not reviewed") && stderr.contains("--resume"), "{stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let candidates = by_name(report["candidates"].as_array().unwrap());
     assert_eq!(candidates["leaky_relu_honest.py"]["verdict"], "ACCEPTED");
     assert_eq!(candidates["leaky_relu_returns_input.py"]["verdict"], "REJECTED");
     let missing = report["not_reviewed"].as_array().unwrap();
-    assert_eq!(missing.len(), 1, "{missing:#?}");
+    assert_eq!(missing.len(), 2, "{missing:#?}");
     assert!(missing[0]["origin"].as_str().unwrap().ends_with("varying_shape_doubled.py"));
     assert_eq!(missing[0]["problem"], "varying_shape");
     assert!(missing[0]["error"].as_str().unwrap().contains("get_inputs() returned"), "{missing:#?}");
+    assert!(missing[1]["origin"].as_str().unwrap().ends_with("leaky_relu_unread.py"));
+    assert_eq!(missing[1]["problem"], "leaky_relu");
+    assert!(missing[1]["error"].as_str().unwrap().starts_with("the file could not be read:"), "{missing:#?}");
     assert_eq!(records(&d.join("kb.jsonl")).len(), 2, "no record for what was not reviewed");
 
     let again = run(true);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     let report: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert!(report["candidates"].as_array().unwrap().is_empty(), "the judged ones skipped: {report:#}");
-    assert_eq!(report["not_reviewed"].as_array().unwrap().len(), 1);
+    assert_eq!(report["not_reviewed"].as_array().unwrap().len(), 2);
     assert_eq!(records(&d.join("kb.jsonl")).len(), 2);
 
     // When it is the environment that fails, candidate after candidate, the batch stops.

@@ -58,22 +58,34 @@ impl SpecError {
     }
 }
 
+/// A candidate file's text, or why it is not text sadoku can read.
+pub fn utf8(origin: &str, bytes: &[u8]) -> Result<String, SpecError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_string()),
+        Err(e) => Err(SpecError::new(
+            origin,
+            None,
+            format!("not UTF-8 text (invalid byte at offset {}); save the file as UTF-8", e.valid_up_to()),
+        )),
+    }
+}
+
 impl Candidate {
     /// Read and validate a candidate file; a problem directory it names joins `registry`.
     pub fn load(registry: &mut Registry, path: &Path) -> Result<Candidate, SpecError> {
-        let origin = path.display().to_string();
-        let err = |message: String| SpecError::new(&origin, None, message);
+        let err = |message: String| SpecError::new(&path.display().to_string(), None, message);
         let bytes = std::fs::read(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => err("no such file".into()),
             std::io::ErrorKind::IsADirectory => err("is a directory; name the .cu files in it".into()),
             _ => err(format!("cannot read: {e}")),
         })?;
-        let source = String::from_utf8(bytes).map_err(|e| {
-            err(format!(
-                "not UTF-8 text (invalid byte at offset {}); save the file as UTF-8",
-                e.utf8_error().valid_up_to()
-            ))
-        })?;
+        Candidate::from_file(registry, path, &bytes)
+    }
+
+    /// Validate `bytes`, read from the candidate file `path` (see [`Candidate::load`]).
+    pub fn from_file(registry: &mut Registry, path: &Path, bytes: &[u8]) -> Result<Candidate, SpecError> {
+        let origin = path.display().to_string();
+        let source = utf8(&origin, bytes)?;
         // A problem named by a path is found relative to the candidate's own directory.
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Candidate::from_source_in(registry, origin, source, &base)

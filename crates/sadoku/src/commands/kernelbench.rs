@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow};
 use sadoku_core::candidate::SpecError;
 use sadoku_core::problem::Registry;
-use sadoku_core::report::Report;
+use sadoku_core::report::{NotReviewed, Report};
 use serde_json::Value;
 
 use crate::backend::Backend;
@@ -259,13 +259,14 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
         match describer.problem(p) {
             Some(Ok(problem)) => {
                 let mut registry = registry.lock().unwrap_or_else(|e| e.into_inner());
-                match load_candidate(&mut registry, &m.candidate, &problem) {
-                    Ok(c) => Loaded::Valid(c),
-                    Err(e) => invalid(&m.candidate, problem.name, &e),
-                }
+                load_candidate(&mut registry, &m.candidate, &problem)
             }
             Some(Err(e)) => invalid(&m.candidate, &stem(p), &said(format!("its problem cannot be judged: {e}"))),
-            None => invalid(&m.candidate, &stem(p), &said("its problem was not described: the review stopped".into())),
+            None => Loaded::Unreviewed(NotReviewed {
+                origin: m.candidate.display().to_string(),
+                problem: stem(p),
+                error: "its problem was not described: the review stopped".into(),
+            }),
         }
     });
     std::thread::scope(|scope| {

@@ -513,24 +513,32 @@ pub fn baseline_label(compile: Option<&str>) -> String {
 }
 
 /// A candidate file for `problem`: a sadoku `.cu` (front matter), an archive `.cu`, or a
-/// `ModelNew` `.py`.
-pub fn load_candidate(
-    registry: &mut Registry,
-    file: &Path,
-    problem: &Arc<Problem>,
-) -> std::result::Result<Candidate, SpecError> {
+/// `ModelNew` `.py`; not reviewed if it cannot be read.
+pub fn load_candidate(registry: &mut Registry, file: &Path, problem: &Arc<Problem>) -> Loaded {
+    let bytes = match crate::candidates::read(file, problem.name) {
+        Ok(bytes) => bytes,
+        Err(unread) => return Loaded::Unreviewed(unread),
+    };
     let origin = file.display().to_string();
-    let source = std::fs::read_to_string(file).map_err(|e| SpecError {
-        origin: origin.clone(),
-        line: None,
-        message: format!("cannot read: {e}"),
-    })?;
     let is_cu = file.extension().is_some_and(|e| e == "cu");
-    if is_cu && source.trim_start().starts_with("/* sadoku") {
-        return Candidate::load(registry, file);
+    let loaded = match sadoku_core::candidate::utf8(&origin, &bytes) {
+        Ok(source) if is_cu && source.trim_start().starts_with("/* sadoku") => {
+            Candidate::from_file(registry, file, &bytes)
+        }
+        Ok(source) => {
+            let kind = if is_cu { ModelKind::Archive } else { ModelKind::ModelNew };
+            Candidate::python(origin, source, Arc::clone(problem), kind)
+        }
+        Err(e) => Err(e),
+    };
+    match loaded {
+        Ok(c) => Loaded::Valid(c),
+        Err(e) => {
+            let mut r = CandidateReport::invalid(&e, &bytes);
+            r.problem = problem.name.to_string();
+            Loaded::Invalid(Box::new(r))
+        }
     }
-    let kind = if is_cu { ModelKind::Archive } else { ModelKind::ModelNew };
-    Candidate::python(origin, source, Arc::clone(problem), kind)
 }
 
 /// A candidate file judged before any GPU work, for `problem`: why it cannot be reviewed.

@@ -11,7 +11,7 @@ use sadoku_core::candidate::{Candidate, SpecError};
 use sadoku_core::device::DeviceInfo;
 use sadoku_core::problem::torch::ModelKind;
 use sadoku_core::problem::{Problem, Registry};
-use sadoku_core::report::CandidateReport;
+use sadoku_core::report::{CandidateReport, NotReviewed};
 use sadoku_core::review::ReviewOptions;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -312,7 +312,7 @@ impl Service {
                     report.key = id.clone();
                     store.verdict(report)
                 }
-                Prepared::Unreviewable(_) => Ok(()),
+                Prepared::Unreviewable(_) | Prepared::Loaded(Loaded::Unreviewed(_)) => Ok(()),
             };
             wrote.map_err(|e| Refusal::Internal(format!("{e:#}")))?;
         }
@@ -325,7 +325,7 @@ impl Service {
                 continue;
             }
             match loaded {
-                Prepared::Unreviewable(why) => {
+                Prepared::Unreviewable(why) | Prepared::Loaded(Loaded::Unreviewed(NotReviewed { error: why, .. })) => {
                     self.metrics.not_reviewed();
                     let job = Job { state: State::NotReviewed, record: None, error: Some(why) };
                     jobs.by_id.insert(id.clone(), job);
@@ -444,7 +444,7 @@ impl Service {
     fn id_of(&self, prepared: &Prepared, item: &Item) -> String {
         let what = match prepared {
             Prepared::Loaded(Loaded::Valid(c)) => format!("{} {}", c.sha256, c.problem.sha256),
-            Prepared::Loaded(Loaded::Invalid(_)) | Prepared::Unreviewable(_) => {
+            Prepared::Loaded(Loaded::Invalid(_) | Loaded::Unreviewed(_)) | Prepared::Unreviewable(_) => {
                 let mut what = hex::encode(Sha256::digest(item.source.as_bytes()));
                 if let Some(p) = &item.problem {
                     what.push_str(&format!(" asked {p}"));
@@ -578,6 +578,10 @@ fn named(loaded: Loaded, origin: &str) -> Loaded {
             r.origin = origin.to_string();
             r.name = origin.to_string();
             Loaded::Invalid(r)
+        }
+        Loaded::Unreviewed(mut n) => {
+            n.origin = origin.to_string();
+            Loaded::Unreviewed(n)
         }
     }
 }
