@@ -1,5 +1,5 @@
 #!/bin/bash
-# Session 11's device work (session 10's, with a3d62f4's binary), started in the background (a new
+# Session 11's device work (session 10's, with the binary of 5559908), started in the background (a new
 # process session) so that it goes on
 # between calls on the same warm machine; this call and later ones (wait.sh) wait for it and pack
 # what it has so far into $OUT. Binary: .carry/new (the lean header with ATen's operators' headers
