@@ -11,15 +11,15 @@ compete for the driver's callbacks). A timed call is then::
     tracer.begin()              # the device idle: what came before is delivered and dropped
     resets = tracer.resets()
     l2_flush(); mark(value); synchronize()          # value: fresh for each call
-    mark(begun); start.record(); call(); synchronize(); stop.record(); stop.synchronize()
+    mark(begun); synchronize(); start.record(); call(); synchronize(); stop.record(); stop.synchronize()
     mark(value); synchronize()
     trace = tracer.finish(value, 0, begun)  # refused if tracer.resets() moved: the call dropped records
 
 ``mark`` is a 4-byte memset of ``value``: the two are the window's ends, on the device's own clock
 (the end of the first, the start of the last), and the judge checks that every record lies inside it
-and times the call from the start of ``mark(begun)`` (another fresh value, not waited for: the
-call's start, so that its host time before its first device work counts, as the time between its
-kernels does) to its last record's end. The worker's own work before the call (the L2 flush,
+and times the call from the end of ``mark(begun)`` (another fresh value, waited for, so that the
+device is idle when the call begins: its host time before its first device work counts, as the
+time between its kernels does) to its last record's end. The worker's own work before the call (the L2 flush,
 the first marker) takes the wait CUPTI imposes on the first device work after ``begin``; inside the
 call, that wait idled the device between eager PyTorch's kernels. The call runs in this process and
 could reach the tracer: the worker refuses a call that dropped the records or replaced the tracer's

@@ -499,6 +499,11 @@ class Worker:
             self._libcuda = ctypes.CDLL("libcuda.so.1")
         return self._libcuda
 
+    def _wait(self) -> None:
+        """The whole device synchronised; nothing on the CPU."""
+        if self.device.type == "cuda":
+            _synchronize()
+
     def _mark(self, value: int) -> None:
         """A 4-byte memset of ``value`` on the current stream (``cuMemsetD32Async``): one end of a
         traced call's window, found by its value in the trace (``sadoku_cuda::trace``). Nothing on
@@ -717,12 +722,15 @@ class Worker:
         if timed:
             _gc_disable()
         if state["tracer"] is not None:
-            # The call's start on the device's clock: a memset issued now, not waited for. The
-            # host time before the call's first device work (PyTorch's dispatch, an extension's
-            # set-up) counts from it, for the candidate and the eager baseline alike, as the host
-            # time between their kernels does.
+            # The call's start on the device's clock: the end of a memset issued now and waited
+            # for, so that the device is idle when the call begins. The host time before the
+            # call's first device work (PyTorch's dispatch, an extension's set-up) counts from it,
+            # for the candidate and the eager baseline alike, as the host time between their
+            # kernels does. Not waited for, the memset ran only with the call's first kernel: on
+            # an H100 every call's time still began at its first kernel.
             state["begun"] = _fresh_marker(state["marker"])
             self._mark(state["begun"])
+            self._wait()
         wall = _perf_counter_ns()
         try:
             with torch.no_grad():

@@ -68,6 +68,7 @@ def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker
     w = cpu_worker(tracer)
     marks: list[int] = []
     w._mark = lambda value: (log.append("mark"), marks.append(value))  # type: ignore[method-assign]
+    w._wait = lambda: log.append("wait")  # type: ignore[method-assign]
     w.marks = marks  # type: ignore[attr-defined]
     spec = {
         "kind": "modelnew",
@@ -96,10 +97,10 @@ class TracedCall(unittest.TestCase):
         w, work = loaded_worker(tracer, log)
         w.run(work, timed=True)
         # The call's window; inside it, just before the call, the call's start (a memset of a
-        # value of its own, which the tracer is told of); then the worker's copy of its result
-        # into the judge's buffers between two memsets of another value, which the tracer is told
-        # to leave out.
-        self.assertEqual(log, ["begin", "mark", "mark", "call", "mark", "mark", "mark", "finish"])
+        # value of its own, which the tracer is told of, waited for: the device idle when the call
+        # begins); then the worker's copy of its result into the judge's buffers between two
+        # memsets of another value, which the tracer is told to leave out.
+        self.assertEqual(log, ["begin", "mark", "mark", "wait", "call", "mark", "mark", "mark", "finish"])
         first, begun, second, copy_open, copy_close = w.marks  # type: ignore[attr-defined]
         self.assertEqual(first, second)
         self.assertNotEqual(begun, first)
@@ -127,7 +128,7 @@ class TracedCall(unittest.TestCase):
         w, work = loaded_worker(FakeTracer(log), log)
         w.flush = Flush()  # type: ignore[assignment]
         w.run(work, timed=True)
-        self.assertEqual(log, ["begin", "l2 flush", "mark", "mark", "call", "mark", "mark", "mark", "finish"])
+        self.assertEqual(log, ["begin", "l2 flush", "mark", "mark", "wait", "call", "mark", "mark", "mark", "finish"])
         # Untimed: neither the tracer nor the flush.
         log.clear()
         w.run(work, timed=False)

@@ -470,9 +470,9 @@ fn is_marker(r: &RawKernel, marker: u32) -> bool {
 /// is left out with them. Work on any other stream, or on theirs outside them, stays for the
 /// judge's check.
 ///
-/// `start` (not 0): the value of a memset the worker issues just before it calls, without waiting
-/// for it: the first such memset inside the window is the call's start (`started_ns`), and is left
-/// out with the markers. The call cannot issue one before it (the worker's comes first); one it
+/// `start` (not 0): the value of a memset the worker issues and waits for just before it calls:
+/// the end of the first such memset inside the window is the call's start (`started_ns`), and the
+/// memset is left out with the markers. The call cannot issue one before it (the worker's comes first); one it
 /// issues itself later is its own work, timed like the rest.
 pub fn assemble_call(records: &[RawKernel], marker: u32, copy: u32, start: u32, dropped: u64) -> Trace {
     let unavailable = |why: String| Trace::Unavailable { why };
@@ -525,7 +525,7 @@ pub fn assemble_call(records: &[RawKernel], marker: u32, copy: u32, start: u32, 
         .map(|(_, r)| r.record())
         .collect();
     kernels.sort_by_key(|k| (k.start_ns, k.end_ns));
-    Trace::Call { window_ns: (open.end_ns, close.start_ns), kernels, started_ns: begun.map(|(_, r)| r.start_ns) }
+    Trace::Call { window_ns: (open.end_ns, close.start_ns), kernels, started_ns: begun.map(|(_, r)| r.end_ns) }
 }
 
 /// The sample's trace from the records collected since [`begin`]: the window between the last two
@@ -700,7 +700,7 @@ mod tests {
         let records =
             vec![mark(40, 50, 3), mark(60, 62, 8), rec("k", 100, 200, 7, 1), mark(210, 212, 8), mark(450, 460, 3)];
         let Trace::Call { kernels, started_ns, .. } = assemble_call(&records, 3, 0, 8, 0) else { panic!() };
-        assert_eq!(started_ns, Some(60));
+        assert_eq!(started_ns, Some(62), "its end: the worker waited for it");
         let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["k", "[memset, 4 B]"], "the worker's start is left out, the call's own is not");
         // No start value, or none in the trace: no start; the call is timed from its first record.

@@ -9,8 +9,8 @@
 //!    value (the opening marker). The first work after `begin` waits for CUPTI to take up its
 //!    buffers again, 0.2-0.5 ms on an H200, which must not fall inside the call (eager PyTorch's
 //!    two-kernel l2norm spanned 0.62 ms for 0.30 ms of kernels);
-//! 3. a 4-byte memset of another fresh value, not waited for (the call's start: the host time
-//!    before the call's first device work counts from it), the call, a synchronisation of the
+//! 3. a 4-byte memset of another fresh value, waited for (its end is the call's start: the host
+//!    time before the call's first device work counts from it), the call, a synchronisation of the
 //!    whole device, the stop event; then the opening marker's memset again (the closing marker),
 //!    waited for;
 //! 4. `sadoku_trace_finish(marker, copy, start)`: every kernel, copy and memset between the markers, on any

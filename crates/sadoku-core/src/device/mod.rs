@@ -412,10 +412,11 @@ pub enum Trace {
     /// timestamps), and nothing of the call may lie outside it.
     /// Copies and memsets are records named `[memcpy DtoD, N B]`, `[memset, N B]`.
     ///
-    /// `started_ns`: the start of a memset the worker issues, without waiting, just before it
-    /// calls (after the window opened): the call's time counts from it, so that the host time a
-    /// call spends before its first device work (PyTorch's dispatch, a launch's own set-up) counts
-    /// as the host time between its kernels does, for a candidate and the eager baseline alike.
+    /// `started_ns`: the end of a memset the worker issues and waits for just before it calls
+    /// (after the window opened), so that the device is idle when the call begins: the call's
+    /// time counts from it, so that the host time a call spends before its first device work
+    /// (PyTorch's dispatch, a launch's own set-up) counts as the host time between its kernels
+    /// does, for a candidate and the eager baseline alike.
     /// `None` from a worker that issues none: the time counts from the first record.
     Call {
         window_ns: (u64, u64),
