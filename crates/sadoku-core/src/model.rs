@@ -240,6 +240,12 @@ impl ModelWorker {
         self.device.pin(cpus);
     }
 
+    /// A review that uses the Model starts now: its process counts the review's deadline from
+    /// here (it is kept from review to review; see [`Device::start_review`]).
+    pub fn start_review(&mut self) {
+        self.device.start_review();
+    }
+
     /// Let go of every judge buffer: before the judge frees them (a mapping must close first).
     pub fn forget(&mut self) {
         for (_, b) in self.mapped.drain() {

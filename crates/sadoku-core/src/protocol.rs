@@ -236,12 +236,6 @@ impl RemoteDevice {
         Ok(device)
     }
 
-    /// The candidate's review starts now: its deadline (`Timeouts::candidate`) runs from here, not
-    /// from when the worker started (a worker started ahead of its review waits for it).
-    pub fn start_review(&mut self) {
-        self.deadline = Instant::now() + self.timeouts.candidate;
-    }
-
     /// This worker serves a candidate (its process runs the candidate's code, or its kernels): any
     /// failure it reports, of whatever type, is the candidate's, with its words as the evidence
     /// ([`REPORTED`]); only what the judge observes itself (a worker that will not start, a pipe
@@ -392,6 +386,13 @@ impl Drop for RemoteDevice {
 impl Device for RemoteDevice {
     fn info(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    /// The review's deadline (`Timeouts::candidate`) runs from here, not from when the worker
+    /// started: a worker started ahead of its review waits for it, and the process of a problem's
+    /// Model serves review after review.
+    fn start_review(&mut self) {
+        self.deadline = Instant::now() + self.timeouts.candidate;
     }
 
     fn pin(&mut self, cpus: Option<&[usize]>) {

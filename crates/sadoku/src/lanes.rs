@@ -639,6 +639,10 @@ fn review_on(
     };
     let mut worker = worker?;
     worker.start_review();
+    // The Model's process is kept from review to review: this review's deadline is its own too.
+    if let Some(m) = model.as_mut() {
+        m.start_review();
+    }
     // The judge keeps a native worker's modules: a worker has no cache it could plant one in. (A
     // Python worker's "module" is its loaded candidate: never cached.)
     if !candidate.is_python() {

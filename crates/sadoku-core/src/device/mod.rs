@@ -591,6 +591,10 @@ pub trait Device {
     /// started) on `cpus`, or let it run where it could before (`None`): a timing puts both
     /// sides of its comparison on the same cores. No-op by default (the judge's own device).
     fn pin(&mut self, _cpus: Option<&[usize]>) {}
+    /// A review that uses this device starts now: a process behind it counts the review's
+    /// deadline from here, not from when it started (a process kept from review to review, or
+    /// started ahead, would otherwise run out of time in a later one). No-op by default.
+    fn start_review(&mut self) {}
     /// Run the work in order and wait for it; every launch's status is checked.
     fn run(&mut self, work: &[Work]) -> Result<(), DeviceError>;
     /// Flush L2 (untimed), then time the work between device events while tracing it.

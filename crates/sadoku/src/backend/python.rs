@@ -217,6 +217,9 @@ impl PythonPlan {
             // raises when called. The candidate's code (and the GPU work it queues) holds timings
             // off.
             let held = host();
+            // A recorder may have waited for its candidate (a server's spare): the deadline is
+            // this recording's.
+            sadoku_core::device::Device::start_review(&mut worker);
             load(&mut worker, candidate);
             drop(worker);
             drop(held);
