@@ -223,9 +223,11 @@ fn review_inner(
         let tflops = flops / (timing.candidate.median * 1e-3) / 1e12;
         let mut ceiling_use = None;
         if let Some(mut held) = ceilings {
-            // The fastest verified launch: one impossible launch is enough, against the card's
-            // peaks measured again now (with the card held) should the cached ones say so.
-            let mut fastest = ceiling::assess(class, tensor, flops, bytes, timing.candidate.min, &held);
+            // The fastest verified launch as measured (never a judge's-clock estimate, which its
+            // noise can put below the kernel's own time): one impossible launch is enough, against
+            // the card's peaks measured again now (with the card held) should the cached ones say so.
+            let fastest_ms = timing.fastest_ms.unwrap_or(timing.candidate.min);
+            let mut fastest = ceiling::assess(class, tensor, flops, bytes, fastest_ms, &held);
             if fastest.impossible() {
                 let asked = Instant::now();
                 let _card = devices.exclusive();
@@ -233,7 +235,7 @@ fn review_inner(
                 report.phases.card_wait_s = waited_s;
                 if let Some(again) = devices.reference.ceilings_again()? {
                     (held, ceilings) = (again, Some(again));
-                    fastest = ceiling::assess(class, tensor, flops, bytes, timing.candidate.min, &held);
+                    fastest = ceiling::assess(class, tensor, flops, bytes, fastest_ms, &held);
                 }
             }
             if fastest.impossible() {

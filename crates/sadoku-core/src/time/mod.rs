@@ -198,6 +198,14 @@ pub struct Timing {
     #[serde(default)]
     pub method: String,
     pub candidate: Summary,
+    /// The candidate's fastest kept sample as measured (its trace's span, or its events), ms:
+    /// what the physics check holds against the card's peaks. Where the judge's clock times the
+    /// call (`clock.disputed`), `candidate` summarises estimates, each request's round trip less
+    /// the baseline's median overhead, which the clock's noise can put below the kernel's own
+    /// time; an impossible measurement, though, is the candidate's own. `None` in records from
+    /// before it, whose `candidate.min` served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fastest_ms: Option<f64>,
     /// None when the problem has no library baseline: then only time, rates and % of ceiling.
     #[serde(default)]
     pub baseline: Option<Summary>,

@@ -499,6 +499,7 @@ pub(super) fn sample_rounds(
         speedup_interval: interval,
         call: interval.map(Call::of),
         candidate: cs,
+        fastest_ms: fastest_measured(&all_c, use_spans),
         baseline: bs,
         converged,
         reliable: unreliable.is_none(),
@@ -530,6 +531,12 @@ pub(super) fn sample_rounds(
         baseline_unavailable: None,
         baseline_memo: memo_use,
     })
+}
+
+/// The fastest of `t` as measured (spans or events, whatever the judge's clock says): see
+/// [`Timing::fastest_ms`].
+pub(super) fn fastest_measured(t: &[Taken], use_spans: bool) -> Option<f64> {
+    Summary::of(&times(t, use_spans)).map(|s| s.min)
 }
 
 /// A baseline sample's time: a Python candidate's call counts from its start (the host time

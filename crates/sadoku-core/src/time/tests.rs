@@ -65,6 +65,30 @@ fn the_clocks_noise_disputes_no_honest_claim_and_hides_no_large_lie() {
     assert!(many.allowance_ms < check.allowance_ms, "{many:?}");
 }
 
+/// Where the judge's clock times a call, each sample is an estimate (its round trip less the
+/// baseline's median overhead), and the clock's noise can put one below the kernel's own time:
+/// as on an H100, an honest average pool whose 0.118 ms kernel was estimated at 0.005 ms once,
+/// 174 % of DRAM's peak, and rejected as physically impossible. The physics check takes the
+/// fastest sample as measured, which an honest kernel never puts below its own time.
+#[test]
+fn the_fastest_sample_for_the_physics_check_is_measured_never_a_judges_clock_estimate() {
+    let spread = [-0.15, -0.05, 0.0, 0.05, 0.15, -0.1, 0.1];
+    let baseline = jittered(0.13, 0.48, &spread, 14);
+    // Its process answers 0.34 ms later than the baseline's, and once as soon as 0.485 ms.
+    let mut honest = jittered(0.118, 0.48 + 0.34, &spread, 14);
+    honest[3].judge_ms = Some(0.485);
+    let check = clock_check(&honest, &baseline, true).expect("timed");
+    assert!(check.disputed, "{check:?}");
+    let estimates = judge_times(&honest, check.baseline_overhead_ms);
+    let lowest = estimates.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(lowest < 0.01, "an estimate below the kernel's own time: {estimates:?}");
+    assert_eq!(super::sampler::fastest_measured(&honest, true), Some(0.118));
+    // A claim of an impossible time stays the candidate's own: it is what the check sees.
+    let mut claims = honest.clone();
+    claims[5].span_ms = Some(0.004);
+    assert_eq!(super::sampler::fastest_measured(&claims, true), Some(0.004));
+}
+
 fn record(name: &str, start_ns: u64, end_ns: u64) -> KernelRecord {
     KernelRecord::at(name, start_ns, end_ns, 7)
 }
