@@ -521,7 +521,7 @@ def _describe(problem: Problem, seed: int, device: torch.device) -> dict[str, An
     }
 
 
-def draw_inputs(problem: Problem, seed: int, device: torch.device | None = None) -> list[Any]:
+def draw_inputs(problem: Problem, seed: int, device: torch.device | None = None, normal: float = 1.0) -> list[Any]:
     """The file's own ``get_inputs()`` under ``seed``: the forward arguments of one judged launch.
 
     ``torch.manual_seed(seed)`` seeds torch's generators (CPU and CUDA), and Python's ``random``
@@ -534,17 +534,53 @@ def draw_inputs(problem: Problem, seed: int, device: torch.device | None = None)
     so that its factory calls draw there: the same code and the same domain, at the GPU's speed
     (drawing 2^26 normal numbers on the CPU took most of a second, for every judged launch). A
     file whose code cannot run so (it mixes devices explicitly) draws on the CPU as written.
+
+    ``normal`` (not 1): every normal draw the file's code makes (``torch.randn``, ``randn_like``,
+    ``normal``, ``Tensor.normal_``) is scaled by it where it is drawn, before the file's own code
+    does anything with it. Any real value is a possible normal draw, and whatever the file does
+    to its draws (normalises rows, takes signs, adds an offset) it still does, so the inputs stay
+    in its domain; only their magnitudes widen. A product of 256 standard normal values lies
+    below float32's range almost everywhere (its logarithm's mean is -162), so that every answer,
+    right or wrong, is zero there; twice those values put most of it within the range.
     """
     if device is not None and device.type != "cpu":
         try:
             with device:
-                return _draw_as_written(problem, seed)
+                return _draw_as_written(problem, seed, normal)
         except ProblemError:
             pass
-    return _draw_as_written(problem, seed)
+    return _draw_as_written(problem, seed, normal)
 
 
-def _draw_as_written(problem: Problem, seed: int) -> list[Any]:
+@contextlib.contextmanager
+def _normal_draws_scaled(by: float) -> Iterator[None]:
+    """Within the block, torch's normal draws come out multiplied by ``by`` (see :func:`draw_inputs`)."""
+    if by == 1.0:
+        yield
+        return
+
+    def scaled(draw: Callable[..., Any]) -> Callable[..., Any]:
+        def drawn(*args: Any, **kwargs: Any) -> Any:
+            out = draw(*args, **kwargs)
+            if isinstance(out, torch.Tensor) and (out.is_floating_point() or out.is_complex()):
+                with torch.no_grad():
+                    out.mul_(by)
+            return out
+
+        return drawn
+
+    saved = [(torch, name, getattr(torch, name)) for name in ("randn", "randn_like", "normal")]
+    saved.append((torch.Tensor, "normal_", torch.Tensor.normal_))
+    try:
+        for owner, name, draw in saved:
+            setattr(owner, name, scaled(draw))
+        yield
+    finally:
+        for owner, name, draw in saved:
+            setattr(owner, name, draw)
+
+
+def _draw_as_written(problem: Problem, seed: int, normal: float = 1.0) -> list[Any]:
     """:func:`draw_inputs` on torch's current default device."""
     import random
 
@@ -559,7 +595,8 @@ def _draw_as_written(problem: Problem, seed: int) -> list[Any]:
     if numpy is not None:
         numpy.random.seed(seed & 0xFFFFFFFF)
     try:
-        return list(problem.get_inputs())
+        with _normal_draws_scaled(normal):
+            return list(problem.get_inputs())
     except Exception as exc:
         raise ProblemError(f"{problem.path}: get_inputs() raised {type(exc).__name__}: {exc}") from exc
     finally:

@@ -584,15 +584,20 @@ class Worker:
         return spec, call, inputs, params, outputs, scales
 
     def _inputs(self, launch: dict[str, Any], spec: dict[str, Any], problem: kernelbench.Problem) -> None:
-        """The file's own ``get_inputs()`` under the launch's seed (its last argument) into the
-        judge's input buffers (the others), each of which must get a tensor of the problem's shape
-        and dtype: else the file is at fault, an environment error that names it."""
-        args = launch["args"]
+        """The file's own ``get_inputs()`` under the launch's seed (the argument after the buffers;
+        then, where given, the factor of its normal draws as an f64's bits: see
+        :func:`kernelbench.draw_inputs`) into the judge's input buffers (the others), each of
+        which must get a tensor of the problem's shape and dtype: else the file is at fault, an
+        environment error that names it."""
         entries = [a for a in spec["args"] if a["role"] == "input"]
-        if len(args) != len(entries) + 1 or "I64" not in args[-1]:
-            raise environment(f"get_inputs() takes {len(entries)} buffers and a seed, the launch passes {args}")
+        args, extra = launch["args"][: len(entries) + 1], launch["args"][len(entries) + 1 :]
+        if len(args) != len(entries) + 1 or len(extra) > 1 or any("I64" not in a for a in [args[-1], *extra]):
+            raise environment(
+                f"get_inputs() takes {len(entries)} buffers, a seed and a factor, the launch passes {launch['args']}"
+            )
+        normal = struct.unpack("<d", struct.pack("<q", extra[0]["I64"]))[0] if extra else 1.0
         try:
-            drawn = kernelbench.draw_inputs(problem, args[-1]["I64"] & 0xFFFFFFFFFFFFFFFF, self.device)
+            drawn = kernelbench.draw_inputs(problem, args[-1]["I64"] & 0xFFFFFFFFFFFFFFFF, self.device, normal)
         except kernelbench.ProblemError as exc:
             raise environment(str(exc)) from exc
         for position, (arg, a) in enumerate(zip(args, entries)):

@@ -5,6 +5,7 @@ a draw of another shape or dtype than the problem's is the file's fault, said as
 from __future__ import annotations
 
 import dataclasses
+import struct
 import unittest
 from typing import Any
 
@@ -58,6 +59,30 @@ class FilesOwnInputs(unittest.TestCase):
         random.seed(1)
         draw(w, module, buffers, 8)
         self.assertEqual(random.random(), before)
+
+    def test_the_wide_draws_scale_the_files_normal_draws_where_they_are_drawn(self) -> None:
+        self.before = torch.randn(3, generator=torch.Generator().manual_seed(1))
+        # The factor rides after the seed as an f64's bits; the rows still sum to one and the
+        # labels are still ±1, for the file's code still normalises and takes signs.
+        w, module, buffers = loaded("kl_hinge", KL_HINGE)
+        plain = draw(w, module, buffers, 7)
+        factor = {"I64": struct.unpack("<q", struct.pack("<d", -2.0))[0]}
+        w.run([launch(module, [{"Buffer": b} for b in buffers] + [{"I64": 7}, factor])], timed=False)
+        wide = [torch.frombuffer(bytearray(w.download(b)), dtype=torch.float32) for b in buffers]
+        predicted, target, scores, labels = wide
+        for rows in (predicted, target):
+            rows = rows.view(256, 1000)
+            self.assertTrue(bool((rows > 0).all()))
+            torch.testing.assert_close(rows.sum(dim=1), torch.ones(256))
+        self.assertTrue(bool(((labels == 1) | (labels == -1)).all()), labels)
+        self.assertFalse(torch.equal(predicted, plain[0]), "its softmax of wider logits: other rows")
+        problem = kernelbench.load_problem(problem_path("prod_dim"))
+        (x,) = kernelbench.draw_inputs(problem, 3)
+        (x2,) = kernelbench.draw_inputs(problem, 3, normal=-2.0)
+        self.assertTrue(torch.equal(x2, x * -2.0), "a plain randn, scaled as drawn")
+        # Outside the draw, torch's own functions are as they were.
+        self.assertTrue(torch.equal(torch.randn(3, generator=torch.Generator().manual_seed(1)), self.before))
+        self.assertEqual(torch.randn.__name__, "randn")
 
     def test_a_draw_of_another_shape_is_the_files_fault(self) -> None:
         args = [{"name": "x", "dtype": "f32", "shape": [4096], "role": "input", "index": 0}]

@@ -201,13 +201,16 @@ impl ModelWorker {
 
     /// The file's own `get_inputs()` under `seed` (`torch.manual_seed`), written into `targets`:
     /// the judge's buffers of the forward's tensor arguments, in order. A tensor of another shape
-    /// or dtype than the problem's is the file's fault: an environment error naming it.
+    /// or dtype than the problem's is the file's fault: an environment error naming it. `normal`
+    /// (not 1): every normal draw the file's code makes is scaled by it where it is drawn (see
+    /// `crate::verify`'s wide trial).
     pub fn draw_inputs(
         &mut self,
         reference: &mut dyn Device,
         problem: &Problem,
         sizes: &Sizes,
         seed: u64,
+        normal: f64,
         targets: &[Buffer],
     ) -> Result<(), DeviceError> {
         let env = |e: DeviceError| match e {
@@ -219,8 +222,12 @@ impl ModelWorker {
         for &b in targets {
             args.push(KernelArg::Buffer(self.remote(reference, b).map_err(env)?));
         }
-        // The seed travels as the launch's last argument (its 64 bits, as an i64).
+        // The seed travels after the buffers (its 64 bits, as an i64); then, unless 1, the factor
+        // of the file's normal draws (an f64's bits).
         args.push(KernelArg::I64(seed as i64));
+        if normal != 1.0 {
+            args.push(KernelArg::I64(normal.to_bits() as i64));
+        }
         let launch = Launch { module, kernel: "forward".into(), grid: [1; 3], block: [1; 3], shared_mem: 0, args };
         self.device.run(&[Work::Launch(launch.clone())]).map_err(env)?;
         if self.sharing != Sharing::Mapped {

@@ -66,19 +66,35 @@ struct TrialPlan {
     poison: PoisonKind,
     /// Reuse the inputs of this earlier trial and require the same results.
     repeat_of: Option<usize>,
+    /// A KernelBench file's wide trial: its normal draws scaled by [`WIDE_SCALE`].
+    wide: bool,
 }
 
 const TRIALS: [TrialPlan; 3] = [
-    TrialPlan { kind: 0, poison: PoisonKind::Nan, repeat_of: None },
-    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: None },
-    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: Some(1) },
+    TrialPlan { kind: 0, poison: PoisonKind::Nan, repeat_of: None, wide: false },
+    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: None, wide: false },
+    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: Some(1), wide: false },
 ];
+
+/// A KernelBench file's inputs are its own `get_inputs()`'s, whose domain the judge keeps; but
+/// under them an output can be degenerate, alike for every answer, right or wrong (a product of
+/// 256 standard normal values is zero in float32 almost everywhere: three archive kernels that
+/// read the wrong rows were accepted so on an H100). The wide trial draws them again with every
+/// normal draw the file makes scaled by ±2, where it is drawn, before the file's own code uses
+/// it: any real value is a possible normal draw, and what the file does to its draws (normalises
+/// rows, takes signs) it still does. If the problem's own Model cannot be judged on those
+/// inputs (its float32 run overflows, it raises), the trial is skipped and says why: the wide
+/// inputs can only reject a candidate, never leave one unreviewed.
+const WIDE: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_of: None, wide: true };
+
+/// The factor of the wide trial's normal draws, its sign drawn from the run's seed.
+pub const WIDE_SCALE: f32 = 2.0;
 
 /// `TrialPlan::kind` of the stress trial: the inputs of one of the problem's stress profiles.
 const STRESS_KIND: usize = 2;
 
 /// Trial 4, after the others at every size where the problem has stress profiles.
-const STRESS: TrialPlan = TrialPlan { kind: STRESS_KIND, poison: PoisonKind::Random, repeat_of: None };
+const STRESS: TrialPlan = TrialPlan { kind: STRESS_KIND, poison: PoisonKind::Random, repeat_of: None, wide: false };
 
 /// What one trial showed.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -96,6 +112,10 @@ pub struct TrialRecord {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     #[serde(default)]
     pub drawn: bool,
+    /// Why this trial judged nothing: a wide trial whose inputs the problem's own Model cannot
+    /// be judged on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -107,10 +127,12 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// The least accurate output over every trial: the one that decides the precision class.
+    /// The least accurate output over every trial judged (a skipped one is not): the one that
+    /// decides the precision class.
     pub fn worst(&self) -> Option<&Accuracy> {
         self.trials
             .iter()
+            .filter(|t| t.skipped.is_none())
             .flat_map(|t| &t.accuracy)
             .max_by(|a, b| a.class.cmp(&b.class).then(a.normwise.total_cmp(&b.normwise)))
     }
@@ -211,8 +233,13 @@ fn trials(
         let pick = seeds.derive(&[problem.name, problem.sha256, &size_label, "stress profile"]);
         (pick % profiles as u64) as usize
     });
-    let plans = TRIALS.iter().chain(stress.is_some().then_some(&STRESS));
+    let wide = (problem.torch().is_some()).then(|| {
+        let sign = seeds.derive(&[problem.name, problem.sha256, &size_label, "wide sign"]) % 2;
+        if sign == 0 { WIDE_SCALE } else { -WIDE_SCALE }
+    });
+    let plans = TRIALS.iter().chain(wide.is_some().then_some(&WIDE)).chain(stress.is_some().then_some(&STRESS));
     for (index, plan) in plans.enumerate() {
+        let scale = if plan.wide { wide } else { None };
         let (distributions, stress_label) = match (plan.kind, stress) {
             (STRESS_KIND, Some(profile)) => {
                 (problem.stress_distributions(profile, sizes), format!("stress profile {}: ", profile + 1))
@@ -220,9 +247,10 @@ fn trials(
             _ => (problem.input_distributions(plan.kind, sizes), String::new()),
         };
         let trial = format!(
-            "trial {} ({stress_label}{} inputs{}, {})",
+            "trial {} ({stress_label}{} inputs{}{}, {})",
             index + 1,
             distributions_text(&distributions),
+            scale.map_or(String::new(), |s| format!(", the file's normal draws ×{s}")),
             plan.repeat_of.map_or(String::new(), |t| format!(" of trial {}", t + 1)),
             plan.poison
         );
@@ -233,7 +261,11 @@ fn trials(
         } else {
             observer.event(Event::Trial { sizes, trial: &trial });
         }
-        let case = if plan.kind == STRESS_KIND { "stress trial" } else { "trial" };
+        let case = match (plan.kind, plan.wide) {
+            (STRESS_KIND, _) => "stress trial",
+            (_, true) => "wide trial",
+            _ => "trial",
+        };
         let base = judge::launch_seed(seeds, candidate, case, sizes, plan.repeat_of.unwrap_or(index));
         let poison = (outputs.iter().enumerate())
             .map(|(k, &dtype)| match plan.poison {
@@ -251,7 +283,13 @@ fn trials(
             truth,
             &Plan {
                 at: At::new(sizes, trial.clone()),
-                draws: draws_of(candidate, sizes, &distributions, base, &[]),
+                draws: draws_of(
+                    candidate,
+                    sizes,
+                    &distributions,
+                    base,
+                    &vec![scale.unwrap_or(1.0); distributions.len()],
+                ),
                 poison,
                 scratch_seed: seeds.derive(&[&candidate.sha256, &size_label, &format!("scratch {index}")]),
                 timed: false,
@@ -270,15 +308,26 @@ fn trials(
             input_seed: base.to_string(),
             accuracy,
             drawn: size_plan.drawn,
+            skipped: None,
         };
         let at = At::new(sizes, trial.clone());
         match judged {
             Ok(j) => {
                 let failed = j.inaccurate(&at, &candidate.problem);
-                records.push(record(j.accuracy));
-                if let Some(stop) = failed {
-                    return Err(stop);
+                match failed {
+                    // The wide inputs cannot be judged: they say nothing of the candidate.
+                    Some(Stop::Env(e)) if plan.wide => {
+                        records.push(TrialRecord { skipped: Some(e.to_string()), ..record(j.accuracy) });
+                    }
+                    Some(stop) => {
+                        records.push(record(j.accuracy));
+                        return Err(stop);
+                    }
+                    None => records.push(record(j.accuracy)),
                 }
+            }
+            Err(Stop::Env(e)) if plan.wide => {
+                records.push(TrialRecord { skipped: Some(e.to_string()), ..record(Vec::new()) });
             }
             Err(e) => return Err(e),
         }

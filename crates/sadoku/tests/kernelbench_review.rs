@@ -223,6 +223,27 @@ fn a_layer_whose_weights_come_from_the_judge_is_accepted() {
     assert!(r.verdict.is_accepted(), "{:?} {:?}", r.verdict, r.evidence);
 }
 
+/// Under the file's own draws a product of 256 standard normal values is zero in float32 almost
+/// everywhere, for every answer: one that multiplies another batch's rows passes the first three
+/// trials. The wide trial (the file's normal draws ×±2) puts the products within float32's range:
+/// it rejects that one, and accepts the product taken in another order.
+#[test]
+fn an_output_degenerate_under_the_files_draws_is_judged_on_the_wide_trial() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "prod_dim.py");
+    let honest = review(&path, &p, "prod_dim_honest.py", ModelKind::ModelNew);
+    assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
+    let wide: Vec<_> = honest.findings.trials.iter().filter(|t| t.trial.contains("normal draws ×")).collect();
+    assert_eq!(wide.len(), 1, "{:?}", honest.findings.trials);
+    assert!(wide[0].skipped.is_none(), "{:?}", wide[0]);
+    let wrong = review(&path, &p, "prod_dim_wrong_rows.py", ModelKind::ModelNew);
+    let Rejection::Inaccurate { at, .. } = rejection(&wrong) else { panic!("{:?}", wrong.verdict) };
+    assert!(at.trial.starts_with("trial 4 (") && at.trial.contains("the file's normal draws ×"), "{at:?}");
+    // The first three trials, on the file's own draws, passed it.
+    assert_eq!(wrong.findings.trials.len(), 4, "{:?}", wrong.findings.trials);
+    assert!(wrong.findings.trials[..3].iter().all(|t| t.accuracy.iter().all(|a| a.passes())));
+}
+
 #[test]
 fn the_domain_is_the_files_own_to_declare() {
     let Some(path) = torch_path() else { return };

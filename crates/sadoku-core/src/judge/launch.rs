@@ -282,7 +282,9 @@ pub(super) fn draw_torch_inputs(
         )));
     };
     let mine: Vec<Buffer> = targets.iter().zip(&by_file).filter(|(_, b)| **b).map(|(t, _)| *t).collect();
-    model.draw_inputs(&mut *devices.reference, problem, sizes, draws[first].seed, &mine)?;
+    // A draw's scale is the factor of the file's normal draws (see `verify`'s wide trial).
+    let normal = f64::from(draws[first].scale);
+    model.draw_inputs(&mut *devices.reference, problem, sizes, draws[first].seed, normal, &mine)?;
     Ok(by_file)
 }
 
