@@ -13,7 +13,7 @@
 #   .carry/data/archive1000    the 1,000 staged archive kernels (agentic-benchmarks ae11247);
 #   .carry/data/todo           those no journal under results/ has judged, but `11_4D_*`;
 #   .carry/data/big            the `11_4D_*` ones no journal has judged (they need an H200);
-#   .carry/data/again          the files of results/2026-12-07-s10/again.txt.
+#   .carry/data/again          the files of $AGAIN_LIST (default results/2026-12-07-s10/again.txt).
 # Every call that uses them names each in `carry`.
 set -euo pipefail
 ab=$1 kb=$2
@@ -37,7 +37,7 @@ shopt -u nullglob
 python3 results/2026-12-07-s8/todo.py .carry/data/archive1000 .carry/data/todo "${journals[@]}"
 mkdir -p .carry/data/big .carry/data/again
 mv .carry/data/todo/11_4D_* .carry/data/big/ 2>/dev/null || true
-while read -r f; do [ -n "$f" ] && cp ".carry/data/archive1000/$f" .carry/data/again/; done < results/2026-12-07-s10/again.txt
+while read -r f; do [ -n "$f" ] && cp ".carry/data/archive1000/$f" .carry/data/again/; done < "${AGAIN_LIST:-results/2026-12-07-s10/again.txt}"
 rm -rf "$src"
 cargo build --release
 cargo test -p sadoku-cuda --release --no-run 2> "$src.log" || { cat "$src.log"; exit 1; }
