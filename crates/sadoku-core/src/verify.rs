@@ -90,6 +90,14 @@ const WIDE: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_
 /// The factor of the wide trial's normal draws, its sign drawn from the run's seed.
 pub const WIDE_SCALE: f32 = 2.0;
 
+/// Each input's scale in a wide trial: `scale` for what the file's `get_inputs()` draws (the
+/// factor of its normal draws), 1 for the parameters the judge draws, which keep their range
+/// (a variance stays positive).
+fn wide_scales(problem: &crate::problem::Problem, scale: f32) -> Vec<f32> {
+    let by_file = problem.torch().map(|t| t.drawn_by_file()).unwrap_or_default();
+    by_file.iter().map(|&drawn| if drawn { scale } else { 1.0 }).collect()
+}
+
 /// `TrialPlan::kind` of the stress trial: the inputs of one of the problem's stress profiles.
 const STRESS_KIND: usize = 2;
 
@@ -267,6 +275,7 @@ fn trials(
             _ => "trial",
         };
         let base = judge::launch_seed(seeds, candidate, case, sizes, plan.repeat_of.unwrap_or(index));
+        let scales = scale.map_or_else(Vec::new, |s| wide_scales(problem, s));
         let poison = (outputs.iter().enumerate())
             .map(|(k, &dtype)| match plan.poison {
                 PoisonKind::Nan => PoisonWords::Word(poison_nan(dtype)),
@@ -283,13 +292,7 @@ fn trials(
             truth,
             &Plan {
                 at: At::new(sizes, trial.clone()),
-                draws: draws_of(
-                    candidate,
-                    sizes,
-                    &distributions,
-                    base,
-                    &vec![scale.unwrap_or(1.0); distributions.len()],
-                ),
+                draws: draws_of(candidate, sizes, &distributions, base, &scales),
                 poison,
                 scratch_seed: seeds.derive(&[&candidate.sha256, &size_label, &format!("scratch {index}")]),
                 timed: false,
@@ -333,4 +336,26 @@ fn trials(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wide_trial_scales_what_the_file_draws_and_no_parameter() {
+        let description = serde_json::json!({
+            "problem": "layer", "seed": 3, "constants": {"BATCH": 8, "IN": 16, "OUT": 4},
+            "inputs": [{"name": "x", "index": 0, "dtype": "f32", "shape": [8, 16], "structure": "dense",
+                        "distribution": {"kind": "empirical", "min": -2.0, "max": 3.0, "mean": 0.4, "std": 1.1}}],
+            "scalars": [], "init_inputs": [16, 4],
+            "parameters": [{"name": "fc.weight", "dtype": "f32", "shape": [4, 16], "init": {"min": -0.25, "max": 0.25}},
+                           {"name": "norm.running_var", "dtype": "f32", "shape": [4], "init": {"min": 1.0, "max": 1.0}}],
+            "buffers": [],
+            "outputs": [{"name": "out0", "dtype": "f32", "shape": [8, 4]}]
+        });
+        let p = crate::problem::torch::from_description("kb/layer.py", "source".into(), &description).unwrap();
+        assert_eq!(wide_scales(&p, -2.0), [-2.0, 1.0, 1.0]);
+        assert!(wide_scales(crate::problem::Registry::library().find("trimm").unwrap(), 2.0).is_empty());
+    }
 }
