@@ -88,7 +88,7 @@ const TRIALS: [TrialPlan; 3] = [
 const WIDE: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_of: None, wide: true };
 
 /// The factor of the wide trial's normal draws, its sign drawn from the run's seed.
-pub const WIDE_SCALE: f32 = 2.0;
+const WIDE_SCALE: f32 = 2.0;
 
 /// Each input's scale in a wide trial: `scale` for what the file's `get_inputs()` draws (the
 /// factor of its normal draws), 1 for the parameters the judge draws, which keep their range
@@ -247,7 +247,7 @@ fn trials(
     });
     let plans = TRIALS.iter().chain(wide.is_some().then_some(&WIDE)).chain(stress.is_some().then_some(&STRESS));
     for (index, plan) in plans.enumerate() {
-        let scale = if plan.wide { wide } else { None };
+        let scale = wide.filter(|_| plan.wide);
         let (distributions, stress_label) = match (plan.kind, stress) {
             (STRESS_KIND, Some(profile)) => {
                 (problem.stress_distributions(profile, sizes), format!("stress profile {}: ", profile + 1))
@@ -314,25 +314,25 @@ fn trials(
             skipped: None,
         };
         let at = At::new(sizes, trial.clone());
-        match judged {
+        let (accuracy, stop) = match judged {
             Ok(j) => {
-                let failed = j.inaccurate(&at, &candidate.problem);
-                match failed {
-                    // The wide inputs cannot be judged: they say nothing of the candidate.
-                    Some(Stop::Env(e)) if plan.wide => {
-                        records.push(TrialRecord { skipped: Some(e.to_string()), ..record(j.accuracy) });
-                    }
-                    Some(stop) => {
-                        records.push(record(j.accuracy));
-                        return Err(stop);
-                    }
-                    None => records.push(record(j.accuracy)),
+                let stop = j.inaccurate(&at, &candidate.problem);
+                (Some(j.accuracy), stop)
+            }
+            Err(stop) => (None, Some(stop)),
+        };
+        match stop {
+            // The wide inputs cannot be judged (the Model's own run): they say nothing of the
+            // candidate.
+            Some(Stop::Env(e)) if plan.wide => {
+                records.push(TrialRecord { skipped: Some(e.to_string()), ..record(accuracy.unwrap_or_default()) });
+            }
+            stop => {
+                records.extend(accuracy.map(record));
+                if let Some(stop) = stop {
+                    return Err(stop);
                 }
             }
-            Err(Stop::Env(e)) if plan.wide => {
-                records.push(TrialRecord { skipped: Some(e.to_string()), ..record(Vec::new()) });
-            }
-            Err(e) => return Err(e),
         }
     }
     Ok(())

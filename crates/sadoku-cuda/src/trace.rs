@@ -472,8 +472,8 @@ fn is_marker(r: &RawKernel, marker: u32) -> bool {
 ///
 /// `start` (not 0): the value of a memset the worker issues and waits for just before it calls:
 /// the end of the first such memset inside the window is the call's start (`started_ns`), and the
-/// memset is left out with the markers. The call cannot issue one before it (the worker's comes first); one it
-/// issues itself later is its own work, timed like the rest.
+/// memset is left out with the markers. The call cannot issue one before it (the worker's comes
+/// first); one it issues itself later is its own work, timed like the rest.
 pub fn assemble_call(records: &[RawKernel], marker: u32, copy: u32, start: u32, dropped: u64) -> Trace {
     let unavailable = |why: String| Trace::Unavailable { why };
     if dropped > 0 {

@@ -160,39 +160,32 @@ pub fn review_stream(
                 if args.shard.is_some_and(|s| !s.holds(&sha)) {
                     continue;
                 }
-                let item = match item {
-                    Loaded::Unreviewed(record) => {
-                        let _ = producer_tx.send(Arrival::Unreviewed { ordinal, record });
-                        ordinal += 1;
-                        continue;
-                    }
-                    item => item,
-                };
                 let key = match &item {
                     Loaded::Valid(c) => {
-                        review_key(&format!("{} {}", c.sha256, c.problem.sha256), options, args.judging.sanitize)
+                        Some(review_key(&format!("{} {}", c.sha256, c.problem.sha256), options, args.judging.sanitize))
                     }
-                    Loaded::Invalid(r) => review_key(&r.sha256, options, args.judging.sanitize),
-                    Loaded::Unreviewed(_) => unreachable!("sent above"),
+                    Loaded::Invalid(r) => Some(review_key(&r.sha256, options, args.judging.sanitize)),
+                    // No verdict, so nothing to resume from: it is tried again every run.
+                    Loaded::Unreviewed(_) => None,
                 };
-                let arrival = if let Some(&accepted) = earlier.get(&key) {
-                    Arrival::Skipped { ordinal, origin: origin(&item).to_string(), accepted }
-                } else {
-                    match item {
-                        Loaded::Invalid(mut report) => {
-                            report.key = key;
-                            Arrival::Invalid { ordinal, report }
-                        }
-                        Loaded::Unreviewed(_) => unreachable!("sent above"),
-                        Loaded::Valid(c) => {
-                            let index = batch.len();
-                            let python = c.is_python();
-                            // Said before the lanes can take it, so its outcome cannot come first.
-                            let _ = producer_tx.send(Arrival::Queued { ordinal, index, key });
-                            batch.push(Arc::new(c), build_ahead && python);
-                            ordinal += 1;
-                            continue;
-                        }
+                let arrival = match (key.as_ref().and_then(|k| earlier.get(k)), item) {
+                    (Some(&accepted), item) => {
+                        Arrival::Skipped { ordinal, origin: origin(&item).to_string(), accepted }
+                    }
+                    (None, Loaded::Unreviewed(record)) => Arrival::Unreviewed { ordinal, record },
+                    (None, Loaded::Invalid(mut report)) => {
+                        report.key = key.unwrap_or_default();
+                        Arrival::Invalid { ordinal, report }
+                    }
+                    (None, Loaded::Valid(c)) => {
+                        let index = batch.len();
+                        let python = c.is_python();
+                        // Said before the lanes can take it, so its outcome cannot come first.
+                        let key = key.unwrap_or_default();
+                        let _ = producer_tx.send(Arrival::Queued { ordinal, index, key });
+                        batch.push(Arc::new(c), build_ahead && python);
+                        ordinal += 1;
+                        continue;
                     }
                 };
                 ordinal += 1;

@@ -129,8 +129,8 @@ pub fn undelivered(trace: &Trace) -> Trace {
 /// is neither the candidate's time nor the baseline's): it is left out. A copy computes nothing;
 /// whatever it moves was computed by work the window holds, or by work outside it, which is refused.
 ///
-/// The span runs from the call's start (`started`: the worker's memset issued just before it
-/// called, where the trace holds one inside the window) to its last record's end: the host time
+/// The span runs from the call's start (`started`: the end of the worker's memset issued and
+/// waited for just before it called, where the trace holds one inside the window) to its last record's end: the host time
 /// before the call's first device work counts, as the host time between its kernels does. Without
 /// it, eager PyTorch's dispatch between its kernels counted and a fused kernel's dispatch before
 /// its one kernel did not: a three-kernel elementwise baseline of 6 µs of kernels in a 100 µs span

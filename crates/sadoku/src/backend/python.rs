@@ -3,7 +3,7 @@
 //! their review: into the judge's store, once per build record, or once per source).
 
 use sadoku_core::candidate::Candidate;
-use sadoku_core::device::DeviceError;
+use sadoku_core::device::{Device, DeviceError};
 use sadoku_core::model::ModelWorker;
 use sadoku_core::protocol::Timeouts;
 
@@ -219,7 +219,7 @@ impl PythonPlan {
             let held = host();
             // A recorder may have waited for its candidate (a server's spare): the deadline is
             // this recording's.
-            sadoku_core::device::Device::start_review(&mut worker);
+            worker.start_review();
             load(&mut worker, candidate);
             drop(worker);
             drop(held);

@@ -533,17 +533,18 @@ pub fn load_candidate(registry: &mut Registry, file: &Path, problem: &Arc<Proble
     };
     match loaded {
         Ok(c) => Loaded::Valid(c),
-        Err(e) => {
-            let mut r = CandidateReport::invalid(&e, &bytes);
-            r.problem = problem.name.to_string();
-            Loaded::Invalid(Box::new(r))
-        }
+        Err(e) => invalid_text(&bytes, problem.name, &e),
     }
 }
 
 /// A candidate file judged before any GPU work, for `problem`: why it cannot be reviewed.
 pub fn invalid(file: &Path, problem: &str, error: &SpecError) -> Loaded {
-    let mut r = CandidateReport::invalid(error, &std::fs::read(file).unwrap_or_default());
+    invalid_text(&std::fs::read(file).unwrap_or_default(), problem, error)
+}
+
+/// A candidate file's `bytes` judged invalid for `problem`.
+fn invalid_text(bytes: &[u8], problem: &str, error: &SpecError) -> Loaded {
+    let mut r = CandidateReport::invalid(error, bytes);
     r.problem = problem.to_string();
     Loaded::Invalid(Box::new(r))
 }

@@ -113,15 +113,6 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// What a submission's item became.
-enum Prepared {
-    /// A candidate to review, or its INVALID record.
-    Loaded(Loaded),
-    /// The environment cannot review it (no Python or PyTorch to describe its KernelBench file):
-    /// not the candidate's fault, so no verdict; submitted again, it is tried again.
-    Unreviewable(String),
-}
-
 /// What decides a review's id and how it is fed, fixed for the server's life.
 pub struct Settings {
     pub options: ReviewOptions,
@@ -272,12 +263,7 @@ impl Service {
             let loaded = self.prepare(&item).map_err(|m| Refusal::BadRequest(format!("candidates[{i}]: {m}")))?;
             let id = self.id_of(&loaded, &item);
             // Unnamed, a candidate is known by its review's id.
-            let loaded = match loaded {
-                Prepared::Loaded(l) if item.name.is_none() => {
-                    Prepared::Loaded(named(l, &format!("request:{}", &id[..12])))
-                }
-                other => other,
-            };
+            let loaded = if item.name.is_none() { named(loaded, &format!("request:{}", &id[..12])) } else { loaded };
             prepared.push((loaded, id, item));
         }
         let mut jobs = lock(&self.jobs);
@@ -291,7 +277,7 @@ impl Service {
         let fresh = prepared
             .iter()
             .zip(&new)
-            .filter(|((loaded, _, _), new)| **new && matches!(loaded, Prepared::Loaded(Loaded::Valid(_))))
+            .filter(|((loaded, _, _), new)| **new && matches!(loaded, Loaded::Valid(_)))
             .count();
         if bounded && jobs.waiting + fresh > self.settings.capacity {
             self.metrics.refused("queue_full");
@@ -307,12 +293,12 @@ impl Service {
         // one's verdict): a journal that cannot be written refuses the submission whole.
         for ((loaded, id, item), _) in prepared.iter_mut().zip(&new).filter(|(_, new)| **new) {
             let wrote = match loaded {
-                Prepared::Loaded(Loaded::Valid(_)) => store.queued(&Queued { id: id.clone(), item: item.clone() }),
-                Prepared::Loaded(Loaded::Invalid(report)) => {
+                Loaded::Valid(_) => store.queued(&Queued { id: id.clone(), item: item.clone() }),
+                Loaded::Invalid(report) => {
                     report.key = id.clone();
                     store.verdict(report)
                 }
-                Prepared::Unreviewable(_) | Prepared::Loaded(Loaded::Unreviewed(_)) => Ok(()),
+                Loaded::Unreviewed(_) => Ok(()),
             };
             wrote.map_err(|e| Refusal::Internal(format!("{e:#}")))?;
         }
@@ -325,19 +311,19 @@ impl Service {
                 continue;
             }
             match loaded {
-                Prepared::Unreviewable(why) | Prepared::Loaded(Loaded::Unreviewed(NotReviewed { error: why, .. })) => {
+                Loaded::Unreviewed(NotReviewed { error: why, .. }) => {
                     self.metrics.not_reviewed();
                     let job = Job { state: State::NotReviewed, record: None, error: Some(why) };
                     jobs.by_id.insert(id.clone(), job);
                     admitted.push(Admitted { index, id, state: State::NotReviewed, deduplicated: false });
                 }
-                Prepared::Loaded(Loaded::Invalid(report)) => {
+                Loaded::Invalid(report) => {
                     self.metrics.verdict(&report);
                     jobs.by_id
                         .insert(id.clone(), Job { state: State::Done, record: Some(Arc::new(*report)), error: None });
                     admitted.push(Admitted { index, id, state: State::Done, deduplicated: false });
                 }
-                Prepared::Loaded(Loaded::Valid(candidate)) => {
+                Loaded::Valid(candidate) => {
                     let python = candidate.is_python();
                     let at = self.batch.push(Arc::new(candidate), self.settings.build_ahead && python);
                     if jobs.by_index.len() <= at {
@@ -441,10 +427,10 @@ impl Service {
 
     /// The review's id: `sadoku review --out`'s key for the same candidate and options. An invalid
     /// one's says what made it invalid too (the problem asked, the KernelBench file).
-    fn id_of(&self, prepared: &Prepared, item: &Item) -> String {
-        let what = match prepared {
-            Prepared::Loaded(Loaded::Valid(c)) => format!("{} {}", c.sha256, c.problem.sha256),
-            Prepared::Loaded(Loaded::Invalid(_) | Loaded::Unreviewed(_)) | Prepared::Unreviewable(_) => {
+    fn id_of(&self, loaded: &Loaded, item: &Item) -> String {
+        let what = match loaded {
+            Loaded::Valid(c) => format!("{} {}", c.sha256, c.problem.sha256),
+            Loaded::Invalid(_) | Loaded::Unreviewed(_) => {
                 let mut what = hex::encode(Sha256::digest(item.source.as_bytes()));
                 if let Some(p) = &item.problem {
                     what.push_str(&format!(" asked {p}"));
@@ -458,9 +444,10 @@ impl Service {
         crate::review::review_key(&what, &self.settings.options, self.settings.sanitize)
     }
 
-    /// The candidate an item holds, or its INVALID record; `Err`: a request no candidate can come
-    /// from.
-    fn prepare(&self, item: &Item) -> Result<Prepared, String> {
+    /// The candidate an item holds, its INVALID record, or why the environment cannot review it
+    /// (no Python or PyTorch to describe its KernelBench file: no verdict; submitted again, it is
+    /// tried again); `Err`: a request no candidate can come from.
+    fn prepare(&self, item: &Item) -> Result<Loaded, String> {
         let origin = item.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "request".into());
         if origin.len() > 512 || origin.contains(['\n', '\r']) {
             return Err("`name` must be one line of at most 512 bytes".into());
@@ -486,40 +473,40 @@ impl Service {
             }
             // A problem of the registry only: a problem named by a path is never looked up on the
             // server's disk.
-            return Ok(Prepared::Loaded(
-                match Candidate::from_source(&lock(&self.registry), origin.clone(), item.source.clone()) {
-                    Ok(c) => asked(c),
-                    Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
-                },
-            ));
+            return Ok(match Candidate::from_source(&lock(&self.registry), origin.clone(), item.source.clone()) {
+                Ok(c) => asked(c),
+                Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
+            });
         };
         let problem = match self.kernelbench_problem(kb)? {
             Ok(p) => p,
             Err(why) if crate::kernelbench::fatal(&why) => {
-                return Ok(Prepared::Unreviewable(format!("this server cannot describe KernelBench files: {why}")));
+                return Ok(Loaded::Unreviewed(NotReviewed {
+                    origin: origin.clone(),
+                    problem: kb.file.trim_end_matches(".py").to_string(),
+                    error: format!("this server cannot describe KernelBench files: {why}"),
+                }));
             }
             Err(why) => {
                 let stem = kb.file.trim_end_matches(".py");
-                return Ok(Prepared::Loaded(invalid(stem, format!("its problem cannot be judged: {why}"))));
+                return Ok(invalid(stem, format!("its problem cannot be judged: {why}")));
             }
         };
         if item.kind == Kind::Cuda && item.source.trim_start().starts_with("/* sadoku") {
-            return Ok(Prepared::Loaded(
-                match Candidate::from_source(&lock(&self.registry), origin.clone(), item.source.clone()) {
-                    Ok(c) if c.problem.sha256 != problem.sha256 => invalid(
-                        c.problem.name,
-                        format!("its front matter names problem `{}`, not the KernelBench file sent", c.problem.name),
-                    ),
-                    Ok(c) => asked(c),
-                    Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
-                },
-            ));
+            return Ok(match Candidate::from_source(&lock(&self.registry), origin.clone(), item.source.clone()) {
+                Ok(c) if c.problem.sha256 != problem.sha256 => invalid(
+                    c.problem.name,
+                    format!("its front matter names problem `{}`, not the KernelBench file sent", c.problem.name),
+                ),
+                Ok(c) => asked(c),
+                Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
+            });
         }
         let kind = if item.kind == Kind::Cuda { ModelKind::Archive } else { ModelKind::ModelNew };
-        Ok(Prepared::Loaded(match Candidate::python(origin.clone(), item.source.clone(), problem, kind) {
+        Ok(match Candidate::python(origin.clone(), item.source.clone(), problem, kind) {
             Ok(c) => asked(c),
             Err(e) => Loaded::Invalid(Box::new(CandidateReport::invalid(&e, item.source.as_bytes()))),
-        }))
+        })
     }
 
     /// A KernelBench file's problem, described once per content (confined, as host work); the
