@@ -935,7 +935,8 @@ class Worker:
 
     def trace(self) -> dict[str, Any]:
         """The trace of the last :meth:`run`: its calls' records together, in the window from the
-        first call's opening to the last one's close; untraced if any call was."""
+        first call's opening to the last one's close, timed from the first call's start (the
+        judge gives a call without its start no span); untraced if any call was."""
         if not self.traces:
             return self.tracer.untraced()
         for t in self.traces:
@@ -943,7 +944,11 @@ class Worker:
                 return t
         calls = [t["Call"] for t in self.traces]
         kernels = [k for c in calls for k in c["kernels"]]
-        return {"Call": {"window_ns": [calls[0]["window_ns"][0], calls[-1]["window_ns"][1]], "kernels": kernels}}
+        window = [calls[0]["window_ns"][0], calls[-1]["window_ns"][1]]
+        merged: dict[str, Any] = {"window_ns": window, "kernels": kernels}
+        if calls[0].get("started_ns") is not None:
+            merged["started_ns"] = calls[0]["started_ns"]
+        return {"Call": merged}
 
     # --- the device ----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:

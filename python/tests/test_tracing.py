@@ -60,7 +60,11 @@ class FakeTracer(tracing.Tracer):
             "end_ns": closed - 10,
             "stream": 7,
         }
-        return {"Call": {"window_ns": [opened, closed], "kernels": [kernel]}}
+        call: dict[str, Any] = {"window_ns": [opened, closed], "kernels": [kernel]}
+        if start:
+            # The end of the start memset, just inside the window, as the real tracer reads it.
+            call["started_ns"] = opened + 5
+        return {"Call": call}
 
 
 def loaded_worker(tracer: tracing.Tracer, log: list[str]) -> tuple[worker.Worker, list[dict[str, Any]]]:
@@ -115,6 +119,8 @@ class TracedCall(unittest.TestCase):
         trace = w.trace()
         self.assertEqual(trace["Call"]["window_ns"], [3300, 4300])
         self.assertEqual(trace["Call"]["kernels"][0]["name"], "leaky")
+        # The call's start reaches the judge: without it the judge gives the call no span.
+        self.assertEqual(trace["Call"]["started_ns"], 3305)
 
     def test_the_l2_flush_and_the_opening_marker_come_after_begin(self) -> None:
         # The first device work after CUPTI's flush (in `begin`) waits for CUPTI; the worker's own
@@ -194,6 +200,8 @@ class TracedCall(unittest.TestCase):
         trace = w.trace()["Call"]
         self.assertEqual(trace["window_ns"], [1100, 3200])
         self.assertEqual(len(trace["kernels"]), 2)
+        # Timed from the first call's start.
+        self.assertEqual(trace["started_ns"], 1105)
 
     def test_an_untraced_worker_says_why(self) -> None:
         log: list[str] = []

@@ -344,6 +344,28 @@ fn a_python_call_whose_trace_misses_its_work_is_timed_by_events() {
     assert!((t.candidate.median - KERNEL_MS).abs() < 0.01, "{:?}", t.candidate);
 }
 
+/// A Python call whose trace holds no mark of its start has no span to hold against the
+/// baseline's (whose host time before its first kernel counts): the review is timed by events,
+/// and says why.
+#[test]
+fn a_python_call_without_its_start_is_timed_by_events_and_says_why() {
+    let mut dev = device();
+    dev.calls = true;
+    dev.unmarked_calls = true;
+    let report = review(&mut dev, &candidate("honest"), 24);
+    assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(t.method.starts_with("CUDA events"), "{}", t.method);
+    assert!(t.method.contains("no mark of the call's start"), "{}", t.method);
+    // Its kernels are still checked and reported.
+    assert_eq!(t.kernels[0].name, "honest");
+    // Marked, the same call is timed by its span.
+    let mut dev = device();
+    dev.calls = true;
+    let t = review(&mut dev, &candidate("honest"), 24).findings.timing.unwrap();
+    assert!(t.method.contains("every kernel, copy and memset the call caused"), "{}", t.method);
+}
+
 /// Without a trace the review still runs, on events and the wall clock, and says so.
 #[test]
 fn without_tracing_timing_falls_back_to_events_and_says_why() {

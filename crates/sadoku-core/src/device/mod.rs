@@ -417,7 +417,11 @@ pub enum Trace {
     /// time counts from it, so that the host time a call spends before its first device work
     /// (PyTorch's dispatch, a launch's own set-up) counts as the host time between its kernels
     /// does, for a candidate and the eager baseline alike.
-    /// `None` from a worker that issues none: the time counts from the first record.
+    /// `None` (or a start outside the window, no mark of this call's): the call has no span the
+    /// judge can hold against the baseline's, whose host time before its first kernel counts; it
+    /// is timed by its events (see [`Trace::unstarted`]). Counting from its first record instead
+    /// would leave out just the host time that a worker which drops its start would want left
+    /// out, and did so silently when the worker's own merge of a sample's calls dropped it.
     Call {
         window_ns: (u64, u64),
         kernels: Vec<KernelRecord>,
@@ -435,14 +439,30 @@ impl Trace {
         span_ms(kernels, None)
     }
 
-    /// First kernel's start (a Python call's own start, where its worker marked it) to last
-    /// kernel's end, milliseconds; `None` untraced or empty.
+    /// First kernel's start (a Python call's own start, as its worker marked it) to last
+    /// kernel's end, milliseconds; `None` untraced, empty, or a Python call without its start
+    /// ([`Trace::unstarted`]).
     pub fn span_ms(&self) -> Option<f64> {
         match self {
             Trace::Traced { kernels, .. } => span_ms(kernels, None),
-            Trace::Call { window_ns, kernels, started_ns } => span_ms(kernels, call_start(*window_ns, *started_ns)),
+            Trace::Call { window_ns, kernels, started_ns } => {
+                span_ms(kernels, Some(call_start(*window_ns, *started_ns)?))
+            }
             Trace::Unavailable { .. } => None,
         }
+    }
+
+    /// Why a Python call's trace gives no span: it holds no mark of the call's start inside its
+    /// window. `None` for any other trace.
+    pub fn unstarted(&self) -> Option<String> {
+        let Trace::Call { window_ns, started_ns, .. } = self else { return None };
+        call_start(*window_ns, *started_ns).is_none().then(|| match started_ns {
+            None => "the call's trace holds no mark of the call's start: timed by events".to_string(),
+            Some(s) => format!(
+                "the call's trace marks the call's start at {s} ns, outside its window ({} to {} ns): timed by events",
+                window_ns.0, window_ns.1
+            ),
+        })
     }
 }
 

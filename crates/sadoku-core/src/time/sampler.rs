@@ -141,11 +141,14 @@ impl Sampler<'_> {
         if let crate::device::Trace::Unavailable { why } = &sample.trace {
             self.untraced.get_or_insert_with(|| why.clone());
         }
+        if let Some(why) = sample.trace.unstarted() {
+            self.untraced.get_or_insert(why);
+        }
         self.call_traced |= matches!(sample.trace, crate::device::Trace::Call { .. });
         let names: Vec<&str> = self.kernel_names.iter().map(String::as_str).collect();
         let traced = trace::check(&sample.trace, &names)
             .map_err(|evidence: HiddenWork| reject(Rejection::HiddenWork { at, evidence }))?;
-        let span = traced.as_ref().map(|t| t.span_ms);
+        let span = traced.as_ref().and_then(|t| t.span_ms);
         if let Some(t) = traced {
             tally(&mut self.kernels, t.kernels);
         }
@@ -165,7 +168,11 @@ impl Sampler<'_> {
                 tally(&mut self.baseline_kernels, ordered);
             }
         }
-        Taken::of(sample, baseline_span(&sample.trace, self.candidate.is_python()))
+        let python = self.candidate.is_python();
+        if let Some(why) = sample.trace.unstarted().filter(|_| python) {
+            self.untraced.get_or_insert(format!("the baseline: {why}"));
+        }
+        Taken::of(sample, baseline_span(&sample.trace, python))
     }
 
     /// Whether the next pair's baseline sample comes before its candidate sample: at random,

@@ -191,6 +191,9 @@ pub struct SimDevice {
     /// Traced as a Python worker traces its calls (`Trace::Call`: every stream, a clock window)
     /// rather than between marker kernels.
     pub calls: bool,
+    /// With `calls`: the trace holds no mark of the call's start (as a worker's merge of a
+    /// sample's calls once dropped it).
+    pub unmarked_calls: bool,
     pub trace_tweak: Option<TraceTweak>,
     /// SM clock of sample number `tick`, MHz.
     pub clock: Box<dyn FnMut(u64) -> Option<f64>>,
@@ -245,6 +248,7 @@ impl SimDevice {
             ceilings_measured_again: None,
             tracing: true,
             calls: false,
+            unmarked_calls: false,
             trace_tweak: None,
             clock: Box::new(|_| Some(1980.0)),
             now_ns: 1_000_000,
@@ -557,7 +561,10 @@ impl Device for SimDevice {
         }
         let ms = (t - window_start) as f64 / 1e6;
         let trace = if self.tracing && self.calls {
-            Trace::Call { window_ns: window, kernels, started_ns: None }
+            // The worker's start mark: the end of its memset, just as the call's first kernel
+            // starts (a call without host time before it).
+            let started_ns = (!self.unmarked_calls).then_some(window_start + 2_000);
+            Trace::Call { window_ns: window, kernels, started_ns }
         } else if self.tracing {
             Trace::Traced { stream: SIM_STREAM, window_ns: window, kernels }
         } else {
