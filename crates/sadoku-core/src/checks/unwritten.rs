@@ -33,19 +33,27 @@ impl std::fmt::Display for Unwritten {
     }
 }
 
+/// How many times the collisions chance gives among the wrong elements a random-bits finding
+/// needs (see [`from_comparison`]).
+pub const BEYOND_CHANCE: f64 = 1024.0;
+
 /// The elements the comparator found still holding their poison word (where that word is not
 /// itself an acceptable answer: a random-bits word is a right answer now and then, and then it is
 /// right whoever wrote it).
 ///
-/// Random bits narrower than a word are not proof on their own: a wrong value written into a
-/// 16-bit element equals that element's random poison once in 2¹⁶ (the poison is uniform and
-/// independent of what is written), so among millions of wrong elements some "hold their
-/// poison" by chance. There the finding stands only when at least one wrong element in 64 holds
-/// its own poison, hundreds of times what chance gives; below that the output is simply wrong
-/// (still rejected, as inaccurate).
+/// Random bits are not proof on their own: a wrong value written into a b-bit element equals
+/// that element's random poison once in 2ᵇ (the poison is uniform and independent of what is
+/// written), so among many wrong elements some "hold their poison" by chance: among a million
+/// wrong bf16 elements about 15, among 67 million wrong fp32 ones one time in 64 (a cache cheat
+/// replaying a stale answer was labelled "1 of 67,108,864 never written" so, on an H100). The
+/// finding stands only when the elements holding their poison are at least [`BEYOND_CHANCE`]
+/// times what chance gives among the wrong ones (for 16 bits: one wrong element in 64), and at
+/// least one; below that the output is simply wrong (still rejected, as inaccurate). A fixed
+/// NaN word is proof whatever the width: no right answer is NaN.
 pub fn from_comparison(buffer: &BufferSpec, c: &Comparison, poison: PoisonWords) -> Option<Unwritten> {
-    let narrow_random = matches!(poison, PoisonWords::Pattern(_)) && buffer.dtype.bytes() < 4;
-    if c.unwritten == 0 || (narrow_random && c.unwritten.saturating_mul(64) < c.over_bound) {
+    let chance = c.over_bound as f64 * 2f64.powi(-8 * buffer.dtype.bytes() as i32);
+    let random = matches!(poison, PoisonWords::Pattern(_));
+    if c.unwritten == 0 || (random && (c.unwritten as f64) < (BEYOND_CHANCE * chance).max(1.0)) {
         return None;
     }
     Some(Unwritten {
@@ -192,8 +200,21 @@ mod tests {
             let count = from_comparison(&spec, &c, p).map_or(0, |u| u.count);
             assert!((n / 2 - 64..=n / 2).contains(&count), "{p:?}: {count}");
         }
-        // A 32-bit output keeps every collision as evidence (chance is 2⁻³² there).
-        let c = Comparison { unwritten: 1, over_bound: 1_000_000, ..c };
-        assert!(from_comparison(&BufferSpec { dtype: Dtype::F32, ..spec }, &c, poison).is_some());
+        // A 32-bit output of a million wrong elements: one collision is 4,000 times chance
+        // (2⁻³² each), evidence.
+        let f32_spec = BufferSpec { dtype: Dtype::F32, ..spec.clone() };
+        let one = Comparison { unwritten: 1, over_bound: 1_000_000, ..c };
+        assert!(from_comparison(&f32_spec, &one, poison).is_some());
+        // 67 million wrong fp32 elements (a stale answer replayed over 8192 x 8192): one
+        // collision comes by chance once in 64 such outputs, and is no evidence; under the NaN
+        // word it would be. A thousand are.
+        let stale = Comparison { unwritten: 1, over_bound: 1 << 26, ..c };
+        assert_eq!(from_comparison(&f32_spec, &stale, poison), None);
+        let nan = PoisonWords::Word(POISON_NAN);
+        assert!(from_comparison(&f32_spec, &stale, nan).is_some());
+        assert!(from_comparison(&f32_spec, &Comparison { unwritten: 1_000, ..stale }, poison).is_some());
+        // A 64-bit index output: one collision in 67 million wrong is still evidence.
+        let i64_spec = BufferSpec { dtype: Dtype::I64, ..spec };
+        assert!(from_comparison(&i64_spec, &stale, poison).is_some());
     }
 }
