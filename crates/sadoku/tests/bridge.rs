@@ -230,11 +230,18 @@ fn an_honest_modelnew_runs_on_the_judges_buffers() {
     if py.device == "cpu" {
         assert_eq!(sample.trace, Trace::Unavailable { why: "the worker runs on the CPU".into() });
     } else {
-        let Trace::Call { window_ns: (open, close), kernels, .. } = &sample.trace else { panic!("{:?}", sample.trace) };
+        let Trace::Call { window_ns: (open, close), kernels, started_ns } = &sample.trace else {
+            panic!("{:?}", sample.trace)
+        };
         assert!(
             !kernels.is_empty() && kernels.iter().all(|k| *open <= k.start_ns && k.end_ns <= *close),
             "{kernels:?}"
         );
+        // The call's start, marked by the worker inside the window before its first kernel,
+        // reaches the judge (the worker's merge of a sample's calls once dropped it).
+        let first = kernels.iter().map(|k| k.start_ns).min().unwrap();
+        assert!(started_ns.is_some_and(|s| *open <= s && s <= first), "{started_ns:?} in {open}..{first}");
+        assert_eq!(sample.trace.unstarted(), None);
     }
 }
 
