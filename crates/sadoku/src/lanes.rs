@@ -200,10 +200,11 @@ pub fn run(
             for (index, reply) in inbox {
                 batch.await_build(index);
                 let prebuilt = batch.prebuilt(index);
+                let candidate = batch.candidate(index);
                 // Held, so that the worker is ready when the current review ends (the timing
-                // waits for it) rather than stopped during the timing.
-                let _host = gates.host();
-                let _ = reply.send((start_worker(gpu, plan, &batch.candidate(index), prebuilt), prebuilt));
+                // waits for it) rather than stopped during the timing; see `ahead_holds_timings`.
+                let _host = ahead_holds_timings(candidate.is_python(), stoppable_ahead()).then(|| gates.host());
+                let _ = reply.send((start_worker(gpu, plan, &candidate, prebuilt), prebuilt));
             }
         });
         // The lane's next candidate, its worker starting while this one is reviewed.
@@ -421,6 +422,24 @@ struct Worker {
 /// Start the worker that will serve `candidate`: a Python worker for a Python candidate (its
 /// extensions read-only from the cache when `prebuilt`, else built in its own directory), else a
 /// native one.
+/// Whether starting a lane's next worker holds every timing off until it is up. A native worker
+/// does (a short start, not registered as host work). A Python worker's start (its interpreter,
+/// PyTorch's import, its CUDA context: seconds of a core) does too, unless `stoppable`: it is then
+/// host work of its own, stopped while any card is timed, as builds are
+/// (`processes::spawn_python`). Held, a lane's start keeps every other lane's timing waiting
+/// (sessions 5, 11 and 12 measured a median 4.1–6.2 s of `card_wait_s` per review with two
+/// lanes); stopped, the lanes' timings go on and the next review waits for its worker instead.
+/// Which costs the card less is to be measured on a GPU: `SADOKU_AHEAD_STOPPABLE=1` turns the
+/// second on (see BENCHMARKS.md).
+fn ahead_holds_timings(python: bool, stoppable: bool) -> bool {
+    !(python && stoppable)
+}
+
+/// `SADOKU_AHEAD_STOPPABLE` is set: see [`ahead_holds_timings`].
+fn stoppable_ahead() -> bool {
+    std::env::var_os("SADOKU_AHEAD_STOPPABLE").is_some()
+}
+
 fn start_worker(gpu: usize, plan: &Plan, candidate: &Candidate, prebuilt: Option<Cache>) -> Started {
     if candidate.is_python() {
         let python = plan.python.as_ref().ok_or_else(|| {
@@ -741,4 +760,19 @@ fn sanitize(
         });
     }
     Sanitized::Ran { sizes, reports }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A native worker's start always holds timings off; a Python worker's does unless asked to
+    /// be stopped with every other host work while a card is timed.
+    #[test]
+    fn only_a_python_workers_start_ahead_can_be_stopped_instead_of_holding_timings_off() {
+        assert!(ahead_holds_timings(false, false));
+        assert!(ahead_holds_timings(false, true), "a native start is not registered as host work");
+        assert!(ahead_holds_timings(true, false), "held unless asked");
+        assert!(!ahead_holds_timings(true, true));
+    }
 }

@@ -586,6 +586,41 @@ fn the_next_candidates_worker_starts_while_the_current_one_is_reviewed() {
     }
 }
 
+/// `SADOKU_AHEAD_STOPPABLE=1`: a lane's next Python worker starts as host work of its own,
+/// stopped while a card is timed, rather than holding timings off until it is up. Two lanes,
+/// four candidates: every review gets its own worker (none lost while stopped) and its verdict.
+/// What it saves the card is for a GPU to measure (BENCHMARKS.md).
+#[test]
+fn workers_started_ahead_as_stoppable_host_work_give_every_review_its_worker() {
+    let Some(torch) = torch() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let tests = repo().join("python/tests");
+    let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_honest.py")).unwrap();
+    let copies: Vec<PathBuf> = (0..4)
+        .map(|i| {
+            let copy = d.join(format!("leaky_relu_honest_{i}.py"));
+            std::fs::write(&copy, format!("{honest}\n# copy {i}\n")).unwrap();
+            copy
+        })
+        .collect();
+    let out = kernelbench_review(d, &torch)
+        .env("SADOKU_AHEAD_STOPPABLE", "1")
+        .args(["--jobs", "2", "--time-budget", "0.5"])
+        .arg(tests.join("problems/leaky_relu.py"))
+        .args(&copies)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = by_name(report["candidates"].as_array().unwrap());
+    assert_eq!(candidates.len(), 4, "{report:#}");
+    for (name, c) in &candidates {
+        assert_eq!(c["verdict"], "ACCEPTED", "{name}: {c:#}");
+    }
+}
+
 /// In a batch the baseline is measured in full once per problem, size and card, then only
 /// re-checked: the first review of `trimm_sim` measures it, the next two use it, and say so.
 #[test]
