@@ -549,6 +549,18 @@ fn the_first_verdict_comes_before_the_last_problem_is_described() {
     assert!(first > 0.0 && first < wall, "first verdict after {first} s of {wall} s");
 }
 
+/// `n` copies of the bridge's honest leaky ReLU `ModelNew` in `d`, each a file of its own.
+fn honest_copies(d: &Path, n: usize) -> Vec<PathBuf> {
+    let honest = std::fs::read_to_string(repo().join("python/tests/candidates/leaky_relu_honest.py")).unwrap();
+    (0..n)
+        .map(|i| {
+            let copy = d.join(format!("leaky_relu_honest_{i}.py"));
+            std::fs::write(&copy, format!("{honest}\n# copy {i}\n")).unwrap();
+            copy
+        })
+        .collect()
+}
+
 /// A lane starts its next candidate's worker while it reviews the current one: with one lane,
 /// the second and third Python candidates find theirs started (their review waits for no
 /// interpreter, no PyTorch import), and still get a worker each. `--no-cache`: with builds ahead
@@ -560,14 +572,7 @@ fn the_next_candidates_worker_starts_while_the_current_one_is_reviewed() {
     let d = dir.path();
     problem(d);
     let tests = repo().join("python/tests");
-    let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_honest.py")).unwrap();
-    let copies: Vec<PathBuf> = (0..3)
-        .map(|i| {
-            let copy = d.join(format!("leaky_relu_honest_{i}.py"));
-            std::fs::write(&copy, format!("{honest}\n# copy {i}\n")).unwrap();
-            copy
-        })
-        .collect();
+    let copies = honest_copies(d, 3);
     let out = kernelbench_review(d, &torch)
         .args(["--jobs", "1", "--time-budget", "0.5", "--no-cache"])
         .arg(tests.join("problems/leaky_relu.py"))
@@ -597,14 +602,7 @@ fn workers_started_ahead_as_stoppable_host_work_give_every_review_its_worker() {
     let d = dir.path();
     problem(d);
     let tests = repo().join("python/tests");
-    let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_honest.py")).unwrap();
-    let copies: Vec<PathBuf> = (0..4)
-        .map(|i| {
-            let copy = d.join(format!("leaky_relu_honest_{i}.py"));
-            std::fs::write(&copy, format!("{honest}\n# copy {i}\n")).unwrap();
-            copy
-        })
-        .collect();
+    let copies = honest_copies(d, 4);
     let out = kernelbench_review(d, &torch)
         .env("SADOKU_AHEAD_STOPPABLE", "1")
         .args(["--jobs", "2", "--time-budget", "0.5"])
