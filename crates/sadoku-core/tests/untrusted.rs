@@ -176,6 +176,7 @@ fn a_call_that_claims_a_tenth_of_the_judges_clock_is_timed_by_the_judges_clock()
     let trip = t.judge_round_trip_ms.expect("the judge's clock");
     assert!((trip - (KERNEL_MS + 0.23)).abs() < 0.02, "{trip}");
     assert!(t.baseline_round_trip_ms.is_some());
+    assert!(t.claimed_ms.is_empty(), "an undisputed claim is candidate_ms itself");
 
     let liar = review_clocked("honest", |s| 10.0 * claimed(s));
     assert!(liar.verdict.is_accepted(), "{:?}", liar.verdict);
@@ -185,6 +186,13 @@ fn a_call_that_claims_a_tenth_of_the_judges_clock_is_timed_by_the_judges_clock()
     assert!(t.method.contains("disagrees with the judge's clock (9.7"), "{}", t.method);
     // Ten times its claim, less the baseline's 0.2 ms of overhead.
     assert!((t.candidate.median - (10.0 * KERNEL_MS - 0.2)).abs() < 0.05, "{:?}", t.candidate);
+    // The record keeps both sides of the dispute: each sample's claim beside the judge's
+    // estimate, and its round trip.
+    assert_eq!((t.claimed_ms.len(), t.round_trips_ms.len()), (t.candidate_ms.len(), t.candidate_ms.len()));
+    for ((claim, judged), trip) in t.claimed_ms.iter().zip(&t.candidate_ms).zip(&t.round_trips_ms) {
+        assert!((claim - KERNEL_MS).abs() < 0.05 && (trip - 10.0 * claim).abs() < 1e-9, "{claim} {judged} {trip}");
+        assert!((judged - (trip - 0.2)).abs() < 0.01, "{claim} {judged} {trip}");
+    }
     let (h, l) = (honest.findings.timing.unwrap().speedup.unwrap(), t.speedup.unwrap());
     assert!(l < h / 5.0, "the speedup falls with the time: {h} then {l}");
 }

@@ -304,6 +304,11 @@ pub struct Timing {
     pub baseline_busy_ms: Option<f64>,
     #[serde(default)]
     pub candidate_ms: Vec<f64>,
+    /// Where the judge's clock disputed the worker's claim (`candidate_ms` then holds the
+    /// judge's estimates): the worker's own figure for each sample, ms, in the same order, so
+    /// that the record keeps both sides of the dispute. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claimed_ms: Vec<f64>,
     #[serde(default)]
     pub baseline_ms: Vec<f64>,
     /// The problem has a library baseline that this machine cannot run (its library is

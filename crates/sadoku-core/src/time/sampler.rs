@@ -534,6 +534,7 @@ pub(super) fn sample_rounds(
         baseline_kernels,
         baseline_busy_ms,
         candidate_ms: cms,
+        claimed_ms: if dispute.is_some() { times(&all_c, use_spans) } else { Vec::new() },
         baseline_ms: bms,
         baseline_unavailable: None,
         baseline_memo: memo_use,
