@@ -330,6 +330,13 @@ fn a_loss_returned_from_its_expected_value_is_rejected_and_the_honest_loss_accep
     assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
     let analytic = review(&path, &p, "mse_loss_analytic.py", ModelKind::ModelNew);
     assert!(matches!(rejection(&analytic), Rejection::Inaccurate { .. }), "{:?}", analytic.verdict);
+    // The right value as a one-element vector, not the Model's 0-dimensional tensor (as an archive
+    // HingeLoss kernel returned it): the wrong result form, whatever its value.
+    let vector = review(&path, &p, "mse_loss_keeps_a_dim.py", ModelKind::ModelNew);
+    assert!(matches!(rejection(&vector), Rejection::Refused { .. }), "{:?}", vector.verdict);
+    assert_eq!(vector.reason.as_deref(), Some("wrong result form"), "{:?}", vector.evidence);
+    let evidence = vector.evidence.clone().unwrap_or_default();
+    assert!(evidence.contains("[1]") && evidence.contains("[]"), "{evidence}");
 }
 
 // --- A library problem whose baseline is eager PyTorch -----------------------------------------
