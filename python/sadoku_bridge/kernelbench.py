@@ -521,7 +521,9 @@ def _describe(problem: Problem, seed: int, device: torch.device) -> dict[str, An
     }
 
 
-def draw_inputs(problem: Problem, seed: int, device: torch.device | None = None, normal: float = 1.0) -> list[Any]:
+def draw_inputs(
+    problem: Problem, seed: int, device: torch.device | None = None, normal: float = 1.0, ties: bool = False
+) -> list[Any]:
     """The file's own ``get_inputs()`` under ``seed``: the forward arguments of one judged launch.
 
     ``torch.manual_seed(seed)`` seeds torch's generators (CPU and CUDA), and Python's ``random``
@@ -542,45 +544,124 @@ def draw_inputs(problem: Problem, seed: int, device: torch.device | None = None,
     in its domain; only their magnitudes widen. A product of 256 standard normal values lies
     below float32's range almost everywhere (its logarithm's mean is -162), so that every answer,
     right or wrong, is zero there; twice those values put most of it within the range.
+
+    ``ties``: every normal and uniform draw the file's code makes (``torch.rand``, ``rand_like``,
+    ``Tensor.uniform_`` too) is rounded where it is drawn onto a coarse grid, the same for every
+    element, so that equal values are common: a standard normal draw to an odd multiple of 1/4
+    (never 0), a uniform one on [a, b) to the middle of one of 8 equal steps (never a or b). Any
+    such value is a possible draw, and the file's own code still does what it does with them. Under
+    continuous draws two equal values almost never meet, so a kernel that breaks a tie against its
+    Model's rule (the first index of a minimum) or that relies on values being distinct is right
+    almost everywhere: an archive argmin kernel was caught once, by one tie in 16 launches.
     """
     if device is not None and device.type != "cpu":
         try:
             with device:
-                return _draw_as_written(problem, seed, normal)
+                return _draw_as_written(problem, seed, normal, ties)
         except ProblemError:
             pass
-    return _draw_as_written(problem, seed, normal)
+    return _draw_as_written(problem, seed, normal, ties)
+
+
+#: Steps of the ties grid: a standard normal draw lands on odd multiples of 1 / (2 * NORMAL_STEPS),
+#: a uniform one in the middle of one of UNIFORM_STEPS steps of its range.
+NORMAL_STEPS = 2
+UNIFORM_STEPS = 8
+
+
+def _on_grid(x: torch.Tensor, origin: float, width: float, steps: int) -> None:
+    """``x`` in place onto the middle of the steps of ``width / steps`` from ``origin``."""
+    x.sub_(origin).div_(width).mul_(steps).floor_().add_(0.5).div_(steps).mul_(width).add_(origin)
+
+
+def _scalar(value: Any, default: float) -> float | None:
+    """A plain number argument of a draw (its default when not given), or None for a tensor."""
+    if value is None:
+        return default
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 @contextlib.contextmanager
-def _normal_draws_scaled(by: float) -> Iterator[None]:
-    """Within the block, torch's normal draws come out multiplied by ``by`` (see :func:`draw_inputs`)."""
-    if by == 1.0:
+def _draws_shaped(by: float, ties: bool) -> Iterator[None]:
+    """Within the block, torch's normal draws come out multiplied by ``by``, and with ``ties``
+    its normal and uniform draws on a coarse grid (see :func:`draw_inputs`)."""
+    if by == 1.0 and not ties:
         yield
         return
 
-    def scaled(draw: Callable[..., Any]) -> Callable[..., Any]:
+    def floating(out: Any) -> bool:
+        return isinstance(out, torch.Tensor) and out.is_floating_point()
+
+    def normal_family(draw: Callable[..., Any], mean_std: Callable[..., tuple[Any, Any]]) -> Callable[..., Any]:
         def drawn(*args: Any, **kwargs: Any) -> Any:
             out = draw(*args, **kwargs)
-            if isinstance(out, torch.Tensor) and (out.is_floating_point() or out.is_complex()):
-                with torch.no_grad():
+            if not isinstance(out, torch.Tensor):
+                return out
+            mean, std = mean_std(*args, **kwargs)
+            with torch.no_grad():
+                if ties and floating(out) and mean is not None and std:
+                    # On the grid in units of the draw's own spread, about its own mean.
+                    _on_grid(out, mean, std, NORMAL_STEPS)
+                if by != 1.0 and (out.is_floating_point() or out.is_complex()):
                     out.mul_(by)
             return out
 
         return drawn
 
-    saved = [(torch, name, getattr(torch, name)) for name in ("randn", "randn_like", "normal")]
-    saved.append((torch.Tensor, "normal_", torch.Tensor.normal_))
+    def uniform_family(draw: Callable[..., Any], bounds: Callable[..., tuple[Any, Any]]) -> Callable[..., Any]:
+        def drawn(*args: Any, **kwargs: Any) -> Any:
+            out = draw(*args, **kwargs)
+            lo, hi = bounds(*args, **kwargs)
+            if ties and floating(out) and lo is not None and hi is not None and hi > lo:
+                with torch.no_grad():
+                    _on_grid(out, lo, hi - lo, UNIFORM_STEPS)
+            return out
+
+        return drawn
+
+    def standard(*_: Any, **__: Any) -> tuple[Any, Any]:
+        # A standard normal's mean and spread; a unit uniform's bounds.
+        return 0.0, 1.0
+
+    def normal_args(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        # torch.normal(mean, std, ...): plain numbers only; a tensor of means or spreads leaves
+        # the draw off the grid.
+        mean = args[0] if len(args) > 0 else kwargs.get("mean")
+        std = args[1] if len(args) > 1 else kwargs.get("std")
+        return (_scalar(mean, 0.0), _scalar(std, 1.0)) if mean is not None else (None, None)
+
+    def normal_method(self: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        # Tensor.normal_(mean=0, std=1).
+        mean = args[0] if len(args) > 0 else kwargs.get("mean")
+        std = args[1] if len(args) > 1 else kwargs.get("std")
+        return _scalar(mean, 0.0), _scalar(std, 1.0)
+
+    def uniform_method(self: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        # Tensor.uniform_(from=0, to=1).
+        lo = args[0] if len(args) > 0 else kwargs.get("from")
+        hi = args[1] if len(args) > 1 else kwargs.get("to")
+        return _scalar(lo, 0.0), _scalar(hi, 1.0)
+
+    shaped = [
+        (torch, "randn", normal_family, standard),
+        (torch, "randn_like", normal_family, standard),
+        (torch, "normal", normal_family, normal_args),
+        (torch.Tensor, "normal_", normal_family, normal_method),
+        (torch, "rand", uniform_family, standard),
+        (torch, "rand_like", uniform_family, standard),
+        (torch.Tensor, "uniform_", uniform_family, uniform_method),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _, _ in shaped]
     try:
-        for owner, name, draw in saved:
-            setattr(owner, name, scaled(draw))
+        for owner, name, family, params in shaped:
+            setattr(owner, name, family(getattr(owner, name), params))
         yield
     finally:
         for owner, name, draw in saved:
             setattr(owner, name, draw)
 
 
-def _draw_as_written(problem: Problem, seed: int, normal: float = 1.0) -> list[Any]:
+def _draw_as_written(problem: Problem, seed: int, normal: float = 1.0, ties: bool = False) -> list[Any]:
     """:func:`draw_inputs` on torch's current default device."""
     import random
 
@@ -595,7 +676,7 @@ def _draw_as_written(problem: Problem, seed: int, normal: float = 1.0) -> list[A
     if numpy is not None:
         numpy.random.seed(seed & 0xFFFFFFFF)
     try:
-        with _normal_draws_scaled(normal):
+        with _draws_shaped(normal, ties):
             return list(problem.get_inputs())
     except Exception as exc:
         raise ProblemError(f"{problem.path}: get_inputs() raised {type(exc).__name__}: {exc}") from exc

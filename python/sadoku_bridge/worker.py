@@ -585,19 +585,22 @@ class Worker:
 
     def _inputs(self, launch: dict[str, Any], spec: dict[str, Any], problem: kernelbench.Problem) -> None:
         """The file's own ``get_inputs()`` under the launch's seed (the argument after the buffers;
-        then, where given, the factor of its normal draws as an f64's bits: see
-        :func:`kernelbench.draw_inputs`) into the judge's input buffers (the others), each of
-        which must get a tensor of the problem's shape and dtype: else the file is at fault, an
-        environment error that names it."""
+        then, where given, the factor of its normal draws as an f64's bits, and whether its draws
+        are on the ties grid, 0 or 1: see :func:`kernelbench.draw_inputs`) into the judge's input
+        buffers (the others), each of which must get a tensor of the problem's shape and dtype:
+        else the file is at fault, an environment error that names it."""
         entries = [a for a in spec["args"] if a["role"] == "input"]
         args, extra = launch["args"][: len(entries) + 1], launch["args"][len(entries) + 1 :]
-        if len(args) != len(entries) + 1 or len(extra) > 1 or any("I64" not in a for a in [args[-1], *extra]):
+        if len(args) != len(entries) + 1 or len(extra) > 2 or any("I64" not in a for a in [args[-1], *extra]):
             raise environment(
-                f"get_inputs() takes {len(entries)} buffers, a seed and a factor, the launch passes {launch['args']}"
+                f"get_inputs() takes {len(entries)} buffers, a seed, a factor and a ties flag, the launch passes "
+                f"{launch['args']}"
             )
         normal = struct.unpack("<d", struct.pack("<q", extra[0]["I64"]))[0] if extra else 1.0
+        ties = len(extra) > 1 and extra[1]["I64"] != 0
         try:
-            drawn = kernelbench.draw_inputs(problem, args[-1]["I64"] & 0xFFFFFFFFFFFFFFFF, self.device, normal)
+            seed = args[-1]["I64"] & 0xFFFFFFFFFFFFFFFF
+            drawn = kernelbench.draw_inputs(problem, seed, self.device, normal, ties)
         except kernelbench.ProblemError as exc:
             raise environment(str(exc)) from exc
         for position, (arg, a) in enumerate(zip(args, entries)):

@@ -84,6 +84,46 @@ class FilesOwnInputs(unittest.TestCase):
         self.assertTrue(torch.equal(torch.randn(3, generator=torch.Generator().manual_seed(1)), self.before))
         self.assertEqual(torch.randn.__name__, "randn")
 
+    def test_the_ties_draws_put_the_files_draws_on_a_coarse_grid_where_they_are_drawn(self) -> None:
+        before = torch.rand(3, generator=torch.Generator().manual_seed(1))
+        # The ties flag rides after the factor (1.0 here); the rows still sum to one and the
+        # labels are still ±1, for the file's code still normalises and takes signs.
+        w, module, buffers = loaded("kl_hinge", KL_HINGE)
+        one = {"I64": struct.unpack("<q", struct.pack("<d", 1.0))[0]}
+        w.run([launch(module, [{"Buffer": b} for b in buffers] + [{"I64": 7}, one, {"I64": 1}])], timed=False)
+        predicted, target, scores, labels = [
+            torch.frombuffer(bytearray(w.download(b)), dtype=torch.float32) for b in buffers
+        ]
+        for rows in (predicted, target):
+            rows = rows.view(256, 1000)
+            self.assertTrue(bool((rows > 0).all()))
+            torch.testing.assert_close(rows.sum(dim=1), torch.ones(256))
+        self.assertTrue(bool(((labels == 1) | (labels == -1)).all()), labels)
+        # Its scores, a plain randn: odd multiples of 1/4, never 0, and many equal.
+        quarters = scores * 4
+        self.assertTrue(bool((quarters == quarters.round()).all() and (quarters.remainder(2) == 1).all()), scores)
+        self.assertLess(scores.unique().numel(), 20)
+        problem = kernelbench.load_problem(problem_path("prod_dim"))
+        (x,) = kernelbench.draw_inputs(problem, 3)
+        (tied,) = kernelbench.draw_inputs(problem, 3, ties=True)
+        self.assertTrue(torch.equal(tied, (torch.floor(x * 2) + 0.5) / 2), "a plain randn, on the grid as drawn")
+        # Every kind of draw, about its own mean and within its own bounds.
+        with kernelbench._draws_shaped(1.0, True):
+            g = torch.Generator().manual_seed(5)
+            normal = torch.normal(3.0, 2.0, (4096,), generator=g)
+            uniform = torch.rand(4096, generator=g)
+            between = torch.empty(4096).uniform_(-1.0, 3.0, generator=g)
+            unit = torch.empty(4096).normal_(generator=g)
+            means = torch.normal(torch.zeros(8), torch.ones(8), generator=g)
+        self.assertTrue(bool((((normal - 3.0) / 2.0 * 4).remainder(2) == 1).all()), normal)
+        self.assertEqual(sorted(uniform.unique().tolist()), [(k + 0.5) / 8 for k in range(8)])
+        self.assertEqual(sorted(between.unique().tolist()), [-1.0 + 4.0 * (k + 0.5) / 8 for k in range(8)])
+        self.assertTrue(bool(((unit * 4).remainder(2) == 1).all()), unit)
+        self.assertGreater(means.unique().numel(), 4, "a tensor of means: left off the grid")
+        # Outside the draw, torch's own functions are as they were.
+        self.assertTrue(torch.equal(torch.rand(3, generator=torch.Generator().manual_seed(1)), before))
+        self.assertEqual((torch.rand.__name__, torch.Tensor.uniform_.__name__), ("rand", "uniform_"))
+
     def test_a_draw_of_another_shape_is_the_files_fault(self) -> None:
         args = [{"name": "x", "dtype": "f32", "shape": [4096], "role": "input", "index": 0}]
         w, module, buffers = loaded("varying_shape", args)

@@ -201,16 +201,17 @@ impl ModelWorker {
 
     /// The file's own `get_inputs()` under `seed` (`torch.manual_seed`), written into `targets`:
     /// the judge's buffers of the forward's tensor arguments, in order. A tensor of another shape
-    /// or dtype than the problem's is the file's fault: an environment error naming it. `normal`
-    /// (not 1): every normal draw the file's code makes is scaled by it where it is drawn (see
-    /// `crate::verify`'s wide trial).
+    /// or dtype than the problem's is the file's fault: an environment error naming it. `shaped`:
+    /// the factor of every normal draw the file's code makes, where it is drawn (not 1: see
+    /// `crate::verify`'s wide trial), and whether its normal and uniform draws land on a coarse
+    /// grid (its ties trial).
     pub fn draw_inputs(
         &mut self,
         reference: &mut dyn Device,
         problem: &Problem,
         sizes: &Sizes,
         seed: u64,
-        normal: f64,
+        (normal, ties): (f64, bool),
         targets: &[Buffer],
     ) -> Result<(), DeviceError> {
         let env = |e: DeviceError| match e {
@@ -222,11 +223,14 @@ impl ModelWorker {
         for &b in targets {
             args.push(KernelArg::Buffer(self.remote(reference, b).map_err(env)?));
         }
-        // The seed travels after the buffers (its 64 bits, as an i64); then, unless 1, the factor
-        // of the file's normal draws (an f64's bits).
+        // The seed travels after the buffers (its 64 bits, as an i64); then, unless 1 and no ties,
+        // the factor of the file's normal draws (an f64's bits); then, for ties, a 1.
         args.push(KernelArg::I64(seed as i64));
-        if normal != 1.0 {
+        if normal != 1.0 || ties {
             args.push(KernelArg::I64(normal.to_bits() as i64));
+        }
+        if ties {
+            args.push(KernelArg::I64(1));
         }
         let launch = Launch { module, kernel: "forward".into(), grid: [1; 3], block: [1; 3], shared_mem: 0, args };
         self.device.run(&[Work::Launch(launch.clone())]).map_err(env)?;

@@ -68,12 +68,14 @@ struct TrialPlan {
     repeat_of: Option<usize>,
     /// A KernelBench file's wide trial: its normal draws scaled by [`WIDE_SCALE`].
     wide: bool,
+    /// A KernelBench file's ties trial: its draws on a coarse grid ([`TIES`]).
+    ties: bool,
 }
 
 const TRIALS: [TrialPlan; 3] = [
-    TrialPlan { kind: 0, poison: PoisonKind::Nan, repeat_of: None, wide: false },
-    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: None, wide: false },
-    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: Some(1), wide: false },
+    TrialPlan { kind: 0, poison: PoisonKind::Nan, repeat_of: None, wide: false, ties: false },
+    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: None, wide: false, ties: false },
+    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: Some(1), wide: false, ties: false },
 ];
 
 /// A KernelBench file's inputs are its own `get_inputs()`'s, whose domain the judge keeps; but
@@ -85,7 +87,19 @@ const TRIALS: [TrialPlan; 3] = [
 /// rows, takes signs) it still does. If the problem's own Model cannot be judged on those
 /// inputs (its float32 run overflows, it raises), the trial is skipped and says why: the wide
 /// inputs can only reject a candidate, never leave one unreviewed.
-const WIDE: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_of: None, wide: true };
+const WIDE: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_of: None, wide: true, ties: false };
+
+/// Under a file's continuous draws two equal values almost never meet, so a kernel that breaks a
+/// tie against its Model's rule (`torch.argmin`'s first index) or relies on values being
+/// distinct is right almost everywhere: an archive argmin kernel whose tree reduction keeps the
+/// lower thread's index, not the lower element's, was caught on an H100 by one tie in 16
+/// launches. The ties trial draws the file's `get_inputs()` again with every normal and uniform
+/// draw its code makes put on a coarse grid where it is drawn (a standard normal on the odd
+/// multiples of 1/4, a uniform in the middle of one of 8 steps of its range: never 0, never a
+/// bound), so that equal values are common. Any such value is a possible draw, and what the file
+/// does to its draws it still does. As for the wide trial, inputs the problem's own Model cannot
+/// be judged on skip it with the reason.
+const TIES: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_of: None, wide: false, ties: true };
 
 /// The factor of the wide trial's normal draws, its sign drawn from the run's seed.
 const WIDE_SCALE: f32 = 2.0;
@@ -102,7 +116,8 @@ fn wide_scales(problem: &crate::problem::Problem, scale: f32) -> Vec<f32> {
 const STRESS_KIND: usize = 2;
 
 /// Trial 4, after the others at every size where the problem has stress profiles.
-const STRESS: TrialPlan = TrialPlan { kind: STRESS_KIND, poison: PoisonKind::Random, repeat_of: None, wide: false };
+const STRESS: TrialPlan =
+    TrialPlan { kind: STRESS_KIND, poison: PoisonKind::Random, repeat_of: None, wide: false, ties: false };
 
 /// What one trial showed.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -120,8 +135,8 @@ pub struct TrialRecord {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     #[serde(default)]
     pub drawn: bool,
-    /// Why this trial judged nothing: a wide trial whose inputs the problem's own Model cannot
-    /// be judged on.
+    /// Why this trial judged nothing: a wide or ties trial whose inputs the problem's own Model
+    /// cannot be judged on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
 }
@@ -245,7 +260,12 @@ fn trials(
         let sign = seeds.derive(&[problem.name, problem.sha256, &size_label, "wide sign"]) % 2;
         if sign == 0 { WIDE_SCALE } else { -WIDE_SCALE }
     });
-    let plans = TRIALS.iter().chain(wide.is_some().then_some(&WIDE)).chain(stress.is_some().then_some(&STRESS));
+    let file = problem.torch().is_some();
+    let plans = TRIALS
+        .iter()
+        .chain(wide.is_some().then_some(&WIDE))
+        .chain(file.then_some(&TIES))
+        .chain(stress.is_some().then_some(&STRESS));
     for (index, plan) in plans.enumerate() {
         let scale = wide.filter(|_| plan.wide);
         let (distributions, stress_label) = match (plan.kind, stress) {
@@ -255,10 +275,11 @@ fn trials(
             _ => (problem.input_distributions(plan.kind, sizes), String::new()),
         };
         let trial = format!(
-            "trial {} ({stress_label}{} inputs{}{}, {})",
+            "trial {} ({stress_label}{} inputs{}{}{}, {})",
             index + 1,
             distributions_text(&distributions),
             scale.map_or(String::new(), |s| format!(", the file's normal draws ×{s}")),
+            if plan.ties { ", the file's draws on a coarse grid (ties)" } else { "" },
             plan.repeat_of.map_or(String::new(), |t| format!(" of trial {}", t + 1)),
             plan.poison
         );
@@ -269,9 +290,10 @@ fn trials(
         } else {
             observer.event(Event::Trial { sizes, trial: &trial });
         }
-        let case = match (plan.kind, plan.wide) {
-            (STRESS_KIND, _) => "stress trial",
-            (_, true) => "wide trial",
+        let case = match (plan.kind, plan.wide, plan.ties) {
+            (STRESS_KIND, ..) => "stress trial",
+            (_, true, _) => "wide trial",
+            (_, _, true) => "ties trial",
             _ => "trial",
         };
         let base = judge::launch_seed(seeds, candidate, case, sizes, plan.repeat_of.unwrap_or(index));
@@ -301,6 +323,7 @@ fn trials(
                 // The host's recomputation tests sadoku's own truth and comparator, which the
                 // published small sizes already do: a drawn size (up to 2^28 flops) skips it.
                 host_check: !size_plan.drawn,
+                ties: plan.ties,
             },
             candidate,
             options.tolerance.class,
@@ -322,9 +345,9 @@ fn trials(
             Err(stop) => (None, Some(stop)),
         };
         match stop {
-            // The wide inputs cannot be judged (the Model's own run): they say nothing of the
-            // candidate.
-            Some(Stop::Env(e)) if plan.wide => {
+            // The wide or ties inputs cannot be judged (the Model's own run): they say nothing
+            // of the candidate.
+            Some(Stop::Env(e)) if plan.wide || plan.ties => {
                 records.push(TrialRecord { skipped: Some(e.to_string()), ..record(accuracy.unwrap_or_default()) });
             }
             stop => {

@@ -244,6 +244,27 @@ fn an_output_degenerate_under_the_files_draws_is_judged_on_the_wide_trial() {
     assert!(wrong.findings.trials[..3].iter().all(|t| t.accuracy.iter().all(|a| a.passes())));
 }
 
+/// Under the file's continuous draws a minimum is almost never tied: an index that breaks ties
+/// against the Model's rule (the last row, not the first) passes the first four trials. The ties
+/// trial (the file's draws on a coarse grid) makes ties common: it rejects that one, and accepts
+/// the first index found another way.
+#[test]
+fn a_tie_broken_against_the_models_rule_is_judged_on_the_ties_trial() {
+    let Some(path) = torch_path() else { return };
+    let p = kb_problem(&path, "argmin_dim.py");
+    let honest = review(&path, &p, "argmin_dim_honest.py", ModelKind::ModelNew);
+    assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
+    let ties: Vec<_> = honest.findings.trials.iter().filter(|t| t.trial.contains("coarse grid (ties)")).collect();
+    assert_eq!(ties.len(), 1, "{:?}", honest.findings.trials);
+    assert!(ties[0].skipped.is_none(), "{:?}", ties[0]);
+    let wrong = review(&path, &p, "argmin_dim_last_tie.py", ModelKind::ModelNew);
+    let Rejection::Inaccurate { at, .. } = rejection(&wrong) else { panic!("{:?}", wrong.verdict) };
+    assert!(at.trial.starts_with("trial 5 (") && at.trial.contains("coarse grid (ties)"), "{at:?}");
+    // The first four trials, on continuous draws (the file's own, then ×±2), passed it.
+    assert_eq!(wrong.findings.trials.len(), 5, "{:?}", wrong.findings.trials);
+    assert!(wrong.findings.trials[..4].iter().all(|t| t.accuracy.iter().all(|a| a.passes())));
+}
+
 #[test]
 fn the_domain_is_the_files_own_to_declare() {
     let Some(path) = torch_path() else { return };

@@ -50,7 +50,7 @@ pub(crate) fn judge(
     }
     let draw_started = std::time::Instant::now();
     let mut before: Vec<Work> = Vec::new();
-    let by_file = draw_torch_inputs(devices, problem, &arena.sizes, &truth.inputs(problem), &plan.draws)?;
+    let by_file = draw_torch_inputs(devices, problem, &arena.sizes, &truth.inputs(problem), &plan.draws, plan.ties)?;
     for ((((_, g), draw), &pristine), by_file) in inputs.iter().zip(&plan.draws).zip(&truth.pristine).zip(by_file) {
         if !by_file {
             before.push(Work::Library(LibraryOp::Generate { buffer: pristine, draw: *draw }));
@@ -271,6 +271,7 @@ pub(super) fn draw_torch_inputs(
     sizes: &Sizes,
     targets: &[Buffer],
     draws: &[Draw],
+    ties: bool,
 ) -> Result<Vec<bool>, Stop> {
     let by_file = drawn_by_file(problem);
     let Some(first) = by_file.iter().position(|&b| b) else { return Ok(by_file) };
@@ -284,7 +285,7 @@ pub(super) fn draw_torch_inputs(
     let mine: Vec<Buffer> = targets.iter().zip(&by_file).filter(|(_, b)| **b).map(|(t, _)| *t).collect();
     // A draw's scale is the factor of the file's normal draws (see `verify`'s wide trial).
     let normal = f64::from(draws[first].scale);
-    model.draw_inputs(&mut *devices.reference, problem, sizes, draws[first].seed, normal, &mine)?;
+    model.draw_inputs(&mut *devices.reference, problem, sizes, draws[first].seed, (normal, ties), &mine)?;
     Ok(by_file)
 }
 

@@ -210,6 +210,8 @@ pub(crate) struct Plan {
     pub repeat: bool,
     /// At small sizes, recompute the truth and the comparison on the host too (verification).
     pub host_check: bool,
+    /// A KernelBench file's draws on the ties grid (see `verify`'s ties trial).
+    pub ties: bool,
 }
 
 /// What a judged launch showed. Its accuracy is not yet held against the tolerance: see

@@ -127,6 +127,7 @@ impl Sampler<'_> {
             keep: false,
             repeat: false,
             host_check: false,
+            ties: false,
         };
         let judged = judge::judge(devices, &self.sets[r], &self.truth, &plan, self.candidate, self.tolerance.class)?;
         if let Some(stop) = judged.inaccurate(&at, &self.candidate.problem) {
