@@ -201,10 +201,10 @@ impl ModelWorker {
 
     /// The file's own `get_inputs()` under `seed` (`torch.manual_seed`), written into `targets`:
     /// the judge's buffers of the forward's tensor arguments, in order. A tensor of another shape
-    /// or dtype than the problem's is the file's fault: an environment error naming it. `shaped`:
-    /// the factor of every normal draw the file's code makes, where it is drawn (not 1: see
-    /// `crate::verify`'s wide trial), and whether its normal and uniform draws land on a coarse
-    /// grid (its ties trial).
+    /// or dtype than the problem's is the file's fault: an environment error naming it. `(normal,
+    /// ties)`: the factor of every normal draw the file's code makes, where it is drawn (not 1:
+    /// see `crate::verify`'s wide trial), and whether its normal and uniform draws land on a
+    /// coarse grid (its ties trial).
     pub fn draw_inputs(
         &mut self,
         reference: &mut dyn Device,
