@@ -223,6 +223,23 @@ fn a_layer_whose_weights_come_from_the_judge_is_accepted() {
     assert!(r.verdict.is_accepted(), "{:?} {:?}", r.verdict, r.evidence);
 }
 
+/// On `problem`, `honest` is ACCEPTED with one trial marked `marker` that judged it (not skipped),
+/// and `wrong` passes every trial before trial `trial`, the one marked `marker`, and is REJECTED
+/// there as inaccurate.
+fn caught_only_by_the_trial(path: &[PathBuf], problem: &str, honest: &str, wrong: &str, marker: &str, trial: usize) {
+    let p = kb_problem(path, problem);
+    let honest = review(path, &p, honest, ModelKind::ModelNew);
+    assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
+    let marked: Vec<_> = honest.findings.trials.iter().filter(|t| t.trial.contains(marker)).collect();
+    assert_eq!(marked.len(), 1, "{:?}", honest.findings.trials);
+    assert!(marked[0].skipped.is_none(), "{:?}", marked[0]);
+    let wrong = review(path, &p, wrong, ModelKind::ModelNew);
+    let Rejection::Inaccurate { at, .. } = rejection(&wrong) else { panic!("{:?}", wrong.verdict) };
+    assert!(at.trial.starts_with(&format!("trial {trial} (")) && at.trial.contains(marker), "{at:?}");
+    assert_eq!(wrong.findings.trials.len(), trial, "{:?}", wrong.findings.trials);
+    assert!(wrong.findings.trials[..trial - 1].iter().all(|t| t.accuracy.iter().all(|a| a.passes())));
+}
+
 /// Under the file's own draws a product of 256 standard normal values is zero in float32 almost
 /// everywhere, for every answer: one that multiplies another batch's rows passes the first three
 /// trials. The wide trial (the file's normal draws ×±2) puts the products within float32's range:
@@ -230,39 +247,19 @@ fn a_layer_whose_weights_come_from_the_judge_is_accepted() {
 #[test]
 fn an_output_degenerate_under_the_files_draws_is_judged_on_the_wide_trial() {
     let Some(path) = torch_path() else { return };
-    let p = kb_problem(&path, "prod_dim.py");
-    let honest = review(&path, &p, "prod_dim_honest.py", ModelKind::ModelNew);
-    assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
-    let wide: Vec<_> = honest.findings.trials.iter().filter(|t| t.trial.contains("normal draws ×")).collect();
-    assert_eq!(wide.len(), 1, "{:?}", honest.findings.trials);
-    assert!(wide[0].skipped.is_none(), "{:?}", wide[0]);
-    let wrong = review(&path, &p, "prod_dim_wrong_rows.py", ModelKind::ModelNew);
-    let Rejection::Inaccurate { at, .. } = rejection(&wrong) else { panic!("{:?}", wrong.verdict) };
-    assert!(at.trial.starts_with("trial 4 (") && at.trial.contains("the file's normal draws ×"), "{at:?}");
-    // The first three trials, on the file's own draws, passed it.
-    assert_eq!(wrong.findings.trials.len(), 4, "{:?}", wrong.findings.trials);
-    assert!(wrong.findings.trials[..3].iter().all(|t| t.accuracy.iter().all(|a| a.passes())));
+    let marker = "the file's normal draws ×";
+    caught_only_by_the_trial(&path, "prod_dim.py", "prod_dim_honest.py", "prod_dim_wrong_rows.py", marker, 4);
 }
 
 /// Under the file's continuous draws a minimum is almost never tied: an index that breaks ties
-/// against the Model's rule (the last row, not the first) passes the first four trials. The ties
-/// trial (the file's draws on a coarse grid) makes ties common: it rejects that one, and accepts
-/// the first index found another way.
+/// against the Model's rule (the last row, not the first) passes the first four trials (the
+/// file's own draws, then ×±2). The ties trial (the file's draws on a coarse grid) makes ties
+/// common: it rejects that one, and accepts the first index found another way.
 #[test]
 fn a_tie_broken_against_the_models_rule_is_judged_on_the_ties_trial() {
     let Some(path) = torch_path() else { return };
-    let p = kb_problem(&path, "argmin_dim.py");
-    let honest = review(&path, &p, "argmin_dim_honest.py", ModelKind::ModelNew);
-    assert!(honest.verdict.is_accepted(), "{:?} {:?}", honest.verdict, honest.evidence);
-    let ties: Vec<_> = honest.findings.trials.iter().filter(|t| t.trial.contains("coarse grid (ties)")).collect();
-    assert_eq!(ties.len(), 1, "{:?}", honest.findings.trials);
-    assert!(ties[0].skipped.is_none(), "{:?}", ties[0]);
-    let wrong = review(&path, &p, "argmin_dim_last_tie.py", ModelKind::ModelNew);
-    let Rejection::Inaccurate { at, .. } = rejection(&wrong) else { panic!("{:?}", wrong.verdict) };
-    assert!(at.trial.starts_with("trial 5 (") && at.trial.contains("coarse grid (ties)"), "{at:?}");
-    // The first four trials, on continuous draws (the file's own, then ×±2), passed it.
-    assert_eq!(wrong.findings.trials.len(), 5, "{:?}", wrong.findings.trials);
-    assert!(wrong.findings.trials[..4].iter().all(|t| t.accuracy.iter().all(|a| a.passes())));
+    let marker = "coarse grid (ties)";
+    caught_only_by_the_trial(&path, "argmin_dim.py", "argmin_dim_honest.py", "argmin_dim_last_tie.py", marker, 5);
 }
 
 #[test]
