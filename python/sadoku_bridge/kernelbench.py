@@ -623,33 +623,28 @@ def _draws_shaped(by: float, ties: bool) -> Iterator[None]:
         # A standard normal's mean and spread; a unit uniform's bounds.
         return 0.0, 1.0
 
-    def normal_args(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        # torch.normal(mean, std, ...): plain numbers only; a tensor of means or spreads leaves
-        # the draw off the grid.
-        mean = args[0] if len(args) > 0 else kwargs.get("mean")
-        std = args[1] if len(args) > 1 else kwargs.get("std")
-        return (_scalar(mean, 0.0), _scalar(std, 1.0)) if mean is not None else (None, None)
+    def pair(first: str, second: str, method: bool) -> Callable[..., tuple[Any, Any]]:
+        # A draw's two parameters (positional or by name), each a plain number or its default
+        # (0, 1); a tensor of them leaves the draw off the grid, and so does torch.normal without
+        # a mean. `method`: the draw is a tensor's own (its first argument is the tensor).
+        def params(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            given = args[1:] if method else args
+            a = given[0] if len(given) > 0 else kwargs.get(first)
+            b = given[1] if len(given) > 1 else kwargs.get(second)
+            if a is None and not method:
+                return None, None
+            return _scalar(a, 0.0), _scalar(b, 1.0)
 
-    def normal_method(self: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        # Tensor.normal_(mean=0, std=1).
-        mean = args[0] if len(args) > 0 else kwargs.get("mean")
-        std = args[1] if len(args) > 1 else kwargs.get("std")
-        return _scalar(mean, 0.0), _scalar(std, 1.0)
-
-    def uniform_method(self: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        # Tensor.uniform_(from=0, to=1).
-        lo = args[0] if len(args) > 0 else kwargs.get("from")
-        hi = args[1] if len(args) > 1 else kwargs.get("to")
-        return _scalar(lo, 0.0), _scalar(hi, 1.0)
+        return params
 
     shaped = [
         (torch, "randn", normal_family, standard),
         (torch, "randn_like", normal_family, standard),
-        (torch, "normal", normal_family, normal_args),
-        (torch.Tensor, "normal_", normal_family, normal_method),
+        (torch, "normal", normal_family, pair("mean", "std", method=False)),
+        (torch.Tensor, "normal_", normal_family, pair("mean", "std", method=True)),
         (torch, "rand", uniform_family, standard),
         (torch, "rand_like", uniform_family, standard),
-        (torch.Tensor, "uniform_", uniform_family, uniform_method),
+        (torch.Tensor, "uniform_", uniform_family, pair("from", "to", method=True)),
     ]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _, _ in shaped]
     try:

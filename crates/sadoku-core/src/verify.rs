@@ -66,16 +66,24 @@ struct TrialPlan {
     poison: PoisonKind,
     /// Reuse the inputs of this earlier trial and require the same results.
     repeat_of: Option<usize>,
-    /// A KernelBench file's wide trial: its normal draws scaled by [`WIDE_SCALE`].
-    wide: bool,
-    /// A KernelBench file's ties trial: its draws on a coarse grid ([`TIES`]).
-    ties: bool,
+    /// How a KernelBench file's own draws are shaped in this trial.
+    draws: FileDraws,
+}
+
+/// A KernelBench file's `get_inputs()` draws as written, or shaped where they are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileDraws {
+    AsWritten,
+    /// The wide trial: its normal draws scaled by ±[`WIDE_SCALE`] ([`WIDE`]).
+    Wide,
+    /// The ties trial: its normal and uniform draws on a coarse grid ([`TIES`]).
+    Ties,
 }
 
 const TRIALS: [TrialPlan; 3] = [
-    TrialPlan { kind: 0, poison: PoisonKind::Nan, repeat_of: None, wide: false, ties: false },
-    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: None, wide: false, ties: false },
-    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: Some(1), wide: false, ties: false },
+    TrialPlan { kind: 0, poison: PoisonKind::Nan, repeat_of: None, draws: FileDraws::AsWritten },
+    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: None, draws: FileDraws::AsWritten },
+    TrialPlan { kind: 1, poison: PoisonKind::Random, repeat_of: Some(1), draws: FileDraws::AsWritten },
 ];
 
 /// A KernelBench file's inputs are its own `get_inputs()`'s, whose domain the judge keeps; but
@@ -87,7 +95,7 @@ const TRIALS: [TrialPlan; 3] = [
 /// rows, takes signs) it still does. If the problem's own Model cannot be judged on those
 /// inputs (its float32 run overflows, it raises), the trial is skipped and says why: the wide
 /// inputs can only reject a candidate, never leave one unreviewed.
-const WIDE: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_of: None, wide: true, ties: false };
+const WIDE: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_of: None, draws: FileDraws::Wide };
 
 /// Under a file's continuous draws two equal values almost never meet, so a kernel that breaks a
 /// tie against its Model's rule (`torch.argmin`'s first index) or relies on values being
@@ -99,7 +107,7 @@ const WIDE: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_
 /// bound), so that equal values are common. Any such value is a possible draw, and what the file
 /// does to its draws it still does. As for the wide trial, inputs the problem's own Model cannot
 /// be judged on skip it with the reason.
-const TIES: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_of: None, wide: false, ties: true };
+const TIES: TrialPlan = TrialPlan { kind: 0, poison: PoisonKind::Random, repeat_of: None, draws: FileDraws::Ties };
 
 /// The factor of the wide trial's normal draws, its sign drawn from the run's seed.
 const WIDE_SCALE: f32 = 2.0;
@@ -117,7 +125,7 @@ const STRESS_KIND: usize = 2;
 
 /// Trial 4, after the others at every size where the problem has stress profiles.
 const STRESS: TrialPlan =
-    TrialPlan { kind: STRESS_KIND, poison: PoisonKind::Random, repeat_of: None, wide: false, ties: false };
+    TrialPlan { kind: STRESS_KIND, poison: PoisonKind::Random, repeat_of: None, draws: FileDraws::AsWritten };
 
 /// What one trial showed.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -256,18 +264,16 @@ fn trials(
         let pick = seeds.derive(&[problem.name, problem.sha256, &size_label, "stress profile"]);
         (pick % profiles as u64) as usize
     });
-    let wide = (problem.torch().is_some()).then(|| {
-        let sign = seeds.derive(&[problem.name, problem.sha256, &size_label, "wide sign"]) % 2;
-        if sign == 0 { WIDE_SCALE } else { -WIDE_SCALE }
-    });
+    // A KernelBench file's wide and ties trials, the wide one's sign drawn from the run's seed.
     let file = problem.torch().is_some();
+    let sign = seeds.derive(&[problem.name, problem.sha256, &size_label, "wide sign"]) % 2;
+    let wide = if sign == 0 { WIDE_SCALE } else { -WIDE_SCALE };
     let plans = TRIALS
         .iter()
-        .chain(wide.is_some().then_some(&WIDE))
-        .chain(file.then_some(&TIES))
+        .chain(file.then_some([&WIDE, &TIES]).into_iter().flatten())
         .chain(stress.is_some().then_some(&STRESS));
     for (index, plan) in plans.enumerate() {
-        let scale = wide.filter(|_| plan.wide);
+        let scale = (plan.draws == FileDraws::Wide).then_some(wide);
         let (distributions, stress_label) = match (plan.kind, stress) {
             (STRESS_KIND, Some(profile)) => {
                 (problem.stress_distributions(profile, sizes), format!("stress profile {}: ", profile + 1))
@@ -275,11 +281,14 @@ fn trials(
             _ => (problem.input_distributions(plan.kind, sizes), String::new()),
         };
         let trial = format!(
-            "trial {} ({stress_label}{} inputs{}{}{}, {})",
+            "trial {} ({stress_label}{} inputs{}{}, {})",
             index + 1,
             distributions_text(&distributions),
-            scale.map_or(String::new(), |s| format!(", the file's normal draws ×{s}")),
-            if plan.ties { ", the file's draws on a coarse grid (ties)" } else { "" },
+            match plan.draws {
+                FileDraws::AsWritten => String::new(),
+                FileDraws::Wide => format!(", the file's normal draws ×{wide}"),
+                FileDraws::Ties => ", the file's draws on a coarse grid (ties)".to_string(),
+            },
             plan.repeat_of.map_or(String::new(), |t| format!(" of trial {}", t + 1)),
             plan.poison
         );
@@ -290,11 +299,11 @@ fn trials(
         } else {
             observer.event(Event::Trial { sizes, trial: &trial });
         }
-        let case = match (plan.kind, plan.wide, plan.ties) {
-            (STRESS_KIND, ..) => "stress trial",
-            (_, true, _) => "wide trial",
-            (_, _, true) => "ties trial",
-            _ => "trial",
+        let case = match (plan.kind, plan.draws) {
+            (STRESS_KIND, _) => "stress trial",
+            (_, FileDraws::Wide) => "wide trial",
+            (_, FileDraws::Ties) => "ties trial",
+            (_, FileDraws::AsWritten) => "trial",
         };
         let base = judge::launch_seed(seeds, candidate, case, sizes, plan.repeat_of.unwrap_or(index));
         let scales = scale.map_or_else(Vec::new, |s| wide_scales(problem, s));
@@ -323,7 +332,7 @@ fn trials(
                 // The host's recomputation tests sadoku's own truth and comparator, which the
                 // published small sizes already do: a drawn size (up to 2^28 flops) skips it.
                 host_check: !size_plan.drawn,
-                ties: plan.ties,
+                ties: plan.draws == FileDraws::Ties,
             },
             candidate,
             options.tolerance.class,
@@ -347,7 +356,7 @@ fn trials(
         match stop {
             // The wide or ties inputs cannot be judged (the Model's own run): they say nothing
             // of the candidate.
-            Some(Stop::Env(e)) if plan.wide || plan.ties => {
+            Some(Stop::Env(e)) if plan.draws != FileDraws::AsWritten => {
                 records.push(TrialRecord { skipped: Some(e.to_string()), ..record(accuracy.unwrap_or_default()) });
             }
             stop => {

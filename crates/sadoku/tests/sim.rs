@@ -549,16 +549,31 @@ fn the_first_verdict_comes_before_the_last_problem_is_described() {
     assert!(first > 0.0 && first < wall, "first verdict after {first} s of {wall} s");
 }
 
-/// `n` copies of the bridge's honest leaky ReLU `ModelNew` in `d`, each a file of its own.
-fn honest_copies(d: &Path, n: usize) -> Vec<PathBuf> {
-    let honest = std::fs::read_to_string(repo().join("python/tests/candidates/leaky_relu_honest.py")).unwrap();
-    (0..n)
+/// `kernelbench review` of `n` copies of the bridge's honest leaky ReLU `ModelNew` (each a file
+/// of its own) with `args` and `env`, exiting 0: its JSON report. None without PyTorch.
+fn review_honest_copies(n: usize, args: &[&str], env: &[(&str, &str)]) -> Option<Value> {
+    let torch = torch()?;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let tests = repo().join("python/tests");
+    let honest = std::fs::read_to_string(tests.join("candidates/leaky_relu_honest.py")).unwrap();
+    let copies: Vec<PathBuf> = (0..n)
         .map(|i| {
             let copy = d.join(format!("leaky_relu_honest_{i}.py"));
             std::fs::write(&copy, format!("{honest}\n# copy {i}\n")).unwrap();
             copy
         })
-        .collect()
+        .collect();
+    let out = kernelbench_review(d, &torch)
+        .envs(env.iter().copied())
+        .args(args)
+        .arg(tests.join("problems/leaky_relu.py"))
+        .args(&copies)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
 /// A lane starts its next candidate's worker while it reviews the current one: with one lane,
@@ -567,27 +582,16 @@ fn honest_copies(d: &Path, n: usize) -> Vec<PathBuf> {
 /// of reviews, a worker is started once its candidate's build is done, which may come late.
 #[test]
 fn the_next_candidates_worker_starts_while_the_current_one_is_reviewed() {
-    let Some(torch) = torch() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    problem(d);
-    let tests = repo().join("python/tests");
-    let copies = honest_copies(d, 3);
-    let out = kernelbench_review(d, &torch)
-        .args(["--jobs", "1", "--time-budget", "0.5", "--no-cache"])
-        .arg(tests.join("problems/leaky_relu.py"))
-        .args(&copies)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let Some(report) = review_honest_copies(3, &["--jobs", "1", "--time-budget", "0.5", "--no-cache"], &[]) else {
+        return;
+    };
     let start = |name: &str| {
         by_name(report["candidates"].as_array().unwrap())[name]["phases"]["worker_start_s"].as_f64().unwrap()
     };
     let first = start("leaky_relu_honest_0.py");
     assert!(first > 0.5, "the first worker started at its review: {first} s");
     for later in ["leaky_relu_honest_1.py", "leaky_relu_honest_2.py"] {
-        assert!(start(later) < 0.2, "{later}'s worker was not started ahead: {} s {}", start(later), text(&out));
+        assert!(start(later) < 0.2, "{later}'s worker was not started ahead: {} s {report:#}", start(later));
     }
 }
 
@@ -597,21 +601,8 @@ fn the_next_candidates_worker_starts_while_the_current_one_is_reviewed() {
 /// What it saves the card is for a GPU to measure (BENCHMARKS.md).
 #[test]
 fn workers_started_ahead_as_stoppable_host_work_give_every_review_its_worker() {
-    let Some(torch) = torch() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    problem(d);
-    let tests = repo().join("python/tests");
-    let copies = honest_copies(d, 4);
-    let out = kernelbench_review(d, &torch)
-        .env("SADOKU_AHEAD_STOPPABLE", "1")
-        .args(["--jobs", "2", "--time-budget", "0.5"])
-        .arg(tests.join("problems/leaky_relu.py"))
-        .args(&copies)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stoppable = [("SADOKU_AHEAD_STOPPABLE", "1")];
+    let Some(report) = review_honest_copies(4, &["--jobs", "2", "--time-budget", "0.5"], &stoppable) else { return };
     let candidates = by_name(report["candidates"].as_array().unwrap());
     assert_eq!(candidates.len(), 4, "{report:#}");
     for (name, c) in &candidates {
