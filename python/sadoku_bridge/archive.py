@@ -11,8 +11,10 @@ names them). Each is then bound, in this order of rules:
 1. the first parameters take the forward's arguments, as ``get_inputs()`` gives them;
 2. a tensor takes the Model's parameter or buffer of its name (``weight`` is ``conv.weight`` when
    only one layer has a weight; ``conv_weight`` is ``conv.weight``), else the next one in
-   ``named_parameters()`` then ``named_buffers()`` order; an optional tensor with none left is
-   ``None`` (a convolution built with ``bias=False``); a ``weight`` (``gamma``) or ``bias``
+   ``named_parameters()`` then ``named_buffers()`` order; an optional tensor or an object that
+   names a slot the Model's layer keeps empty is ``None`` (``bias_obj`` of a convolution built
+   with ``bias=False``: the layer's ``bias``, not the constructor's ``bias=False``), and an
+   optional tensor with none left is ``None``; a ``weight`` (``gamma``) or ``bias``
    (``beta``) that no tensor of the Model's has by name, where the Model's one normalisation
    layer has no affine parameters (``nn.InstanceNorm2d``'s default ``affine=False``), is that
    layer's identity: ones or zeros of its feature shape, the values with which the functional
@@ -47,7 +49,8 @@ import torch
 from torch import nn
 
 #: Parameter kinds: what a value must be to be passed. An object (``py::object``) takes anything:
-#: a tensor by its name (``bias_obj`` is ``bias``), a setting by its name, else None.
+#: a tensor by its name (``bias_obj`` is ``bias``), None for a slot of that name the Model keeps
+#: empty, a setting by its name, else None.
 TENSOR, OPTIONAL_TENSOR, OBJECT = "tensor", "optional tensor", "object"
 SETTINGS = ("int", "float", "bool", "number", "ints", "floats", "str", "other")
 
@@ -421,6 +424,23 @@ def identity_affine(model: nn.Module) -> tuple[str, tuple[int, ...]] | None:
     return name, shape
 
 
+def empty_slots(model: nn.Module) -> list[str]:
+    """The Model's registered parameters and buffers that hold None (a layer built without its
+    bias), by the names ``named_parameters()`` would give them."""
+    return [
+        f"{prefix}.{k}" if prefix else k
+        for prefix, module in model.named_modules()
+        for k, v in [*module._parameters.items(), *module._buffers.items()]
+        if v is None
+    ]
+
+
+def _by_name(names: Sequence[str], wanted: str) -> list[str]:
+    """``names`` that are ``wanted``: by the whole dotted name, else by its last part."""
+    named = [s for s in names if _norm(s.replace(".", "_")) == wanted]
+    return named or [s for s in names if _norm(s.rsplit(".", 1)[-1]) == wanted]
+
+
 def plan(
     parameters: Sequence[Parameter],
     inputs: Sequence[str],
@@ -442,17 +462,22 @@ def plan(
     # Tensors: by name first, then the rest in order (an optional one gets None when the tensors
     # left are no more than the plain tensor parameters after it need).
     unused = list(state)
+    empty = empty_slots(model)
     affine = identity_affine(model)
     for i, p in enumerate(parameters):
         wanted = _wanted(p.name)
         if slots[i] is not None or not (p.is_tensor or p.kind == OBJECT) or not wanted:
             continue
-        named = [s for s in unused if _norm(s.replace(".", "_")) == wanted]
-        if not named:
-            named = [s for s in unused if _norm(s.rsplit(".", 1)[-1]) == wanted]
+        named = _by_name(unused, wanted)
         if len(named) == 1:
             unused.remove(named[0])
             slots[i] = Slot(p, "state", named[0], f"Model's `{named[0]}` (by name)")
+        elif not named and p.kind != TENSOR:
+            # A slot the Model's layer keeps empty (`nn.Conv1d(..., bias=False)` registers `bias`
+            # as None): the functional form passes None, never a setting of the same name.
+            none = _by_name(empty, wanted)
+            if len(none) == 1:
+                slots[i] = Slot(p, "value", None, f"None (the Model's `{none[0]}` is None)")
     for i, p in enumerate(parameters):
         if slots[i] is not None or not p.is_tensor:
             continue

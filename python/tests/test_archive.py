@@ -501,6 +501,47 @@ class WhatArchiveKernelsTake(unittest.TestCase):
             torch.testing.assert_close(bound(x), kb.build_model(problem, init, 3)(x))
             self.assertEqual(seen, {"bias": None, "pad": (1, 2), "dilation": (1, 1)})
 
+    def test_an_object_for_the_bias_of_a_layer_built_without_one_is_none_not_the_constructors_flag(self) -> None:
+        import tempfile
+
+        # The constructor's `bias` is a flag; the layer's `bias` is the tensor the functional form
+        # takes, None when the flag is off. An object parameter `bias_obj` is the layer's.
+        body = """
+            class Model(nn.Module):
+                def __init__(self, channels, out_channels, kernel_size, stride=1, bias=False):
+                    super().__init__()
+                    self.conv1d = nn.Conv1d(channels, out_channels, kernel_size, stride=stride, bias=bias)
+                def forward(self, x):
+                    return self.conv1d(x)
+            def get_inputs():
+                return [torch.randn(2, 3, 16)]
+            def get_init_inputs():
+                return [3, 5, 3]
+        """
+        source = exported(
+            "torch::Tensor c(torch::Tensor x, torch::Tensor weight, py::object bias_obj, int64_t stride) { return x; }",
+            "c",
+        )
+        doc = "forward(arg0: torch.Tensor, arg1: torch.Tensor, arg2: object, arg3: int) -> torch.Tensor\n"
+
+        def forward(x, weight, bias_obj, stride):
+            if not (bias_obj is None or isinstance(bias_obj, torch.Tensor)):
+                raise TypeError(f"Unable to cast {type(bias_obj)} to at::Tensor")
+            return nn.functional.conv1d(x, weight, bias_obj, stride)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            problem = write_problem(tmp, "conv1d", body)
+            x = torch.randn(2, 3, 16)
+            for init, how in (
+                ([3, 5, 3], "None (the Model's `conv1d.bias` is None)"),
+                ([3, 5, 3, 1, True], "Model's `conv1d.bias` (by name)"),
+            ):
+                with self.subTest(init=init):
+                    bound = bind(problem, kernel(forward, doc), source, init)
+                    torch.testing.assert_close(bound(x), kb.build_model(problem, init, 3)(x))
+                    self.assertEqual(bound.slots[2].how, how)
+                    self.assertEqual(bound.slots[3].how, "constructor's `stride` = 1")
+
 
 class TheExamplesBindAsTheySay(unittest.TestCase):
     """The example archive kernels (examples/kernelbench/candidates/*_archive.cu), their sources
