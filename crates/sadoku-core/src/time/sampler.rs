@@ -446,22 +446,8 @@ pub(super) fn sample_rounds(
     }
     let wall: Vec<f64> = all_c.iter().map(|t| t.wall_ms).collect();
     let wall_ms = Summary::of(&wall).map_or(0.0, |w| w.median);
-    // The device cannot take longer than the host saw pass.
-    let event_median = Summary::of(&all_c.iter().map(|t| t.event_ms).collect::<Vec<_>>()).map_or(0.0, |e| e.median);
-    if event_median > wall_ms * 1.05 + 0.05 {
-        unreliable.get_or_insert(format!(
-            "the device's events report {event_median:.4} ms but only {wall_ms:.4} ms passed on the host"
-        ));
-    }
-    // The device work's span cannot exceed the events around it.
-    if use_spans {
-        let span_median =
-            Summary::of(&all_c.iter().filter_map(|t| t.span_ms).collect::<Vec<_>>()).map_or(0.0, |e| e.median);
-        if span_median > event_median * 1.05 + 0.05 {
-            unreliable.get_or_insert(format!(
-                "the trace's span is {span_median:.4} ms but the events around it only {event_median:.4} ms"
-            ));
-        }
+    if let Some(why) = inconsistent(&all_c, use_spans) {
+        unreliable.get_or_insert(why);
     }
     let clocks: Vec<f64> = all_c.iter().filter_map(|t| t.clock).collect();
     let method = if let Some(d) = &dispute {
@@ -553,4 +539,26 @@ pub(super) fn fastest_measured(t: &[Taken], use_spans: bool) -> Option<f64> {
 /// timed from its first kernel (no trace holds a launch's host time), and so is the baseline then.
 pub(super) fn baseline_span(trace: &crate::device::Trace, python_candidate: bool) -> Option<f64> {
     if python_candidate { trace.span_ms() } else { trace.kernel_span_ms() }
+}
+
+/// What the candidate's samples say that cannot be: the device's events longer than the host saw
+/// pass around the call, or the trace's span longer than that. The span begins when the device
+/// was idle before the call (a Python call's host time before its first device work counts),
+/// the events only when the device reached the start event, which the driver may hold back until
+/// the call's first kernel: a span may exceed its events by the call's host time, never the
+/// host's own clock around it.
+pub(super) fn inconsistent(c: &[Taken], use_spans: bool) -> Option<String> {
+    let median = |v: Vec<f64>| Summary::of(&v).map_or(0.0, |s| s.median);
+    let wall_ms = median(c.iter().map(|t| t.wall_ms).collect());
+    let event_ms = median(c.iter().map(|t| t.event_ms).collect());
+    let beyond = |ms: f64| ms > wall_ms * 1.05 + 0.05;
+    if beyond(event_ms) {
+        return Some(format!(
+            "the device's events report {event_ms:.4} ms but only {wall_ms:.4} ms passed on the host"
+        ));
+    }
+    let span_ms = median(c.iter().filter_map(|t| t.span_ms).collect());
+    (use_spans && beyond(span_ms)).then(|| {
+        format!("the trace's span is {span_ms:.4} ms but only {wall_ms:.4} ms passed on the host around the call")
+    })
 }

@@ -1,5 +1,5 @@
 use super::dispute::*;
-use super::sampler::Taken;
+use super::sampler::{Taken, inconsistent};
 use super::*;
 use crate::device::KernelRecord;
 
@@ -159,4 +159,20 @@ fn a_baselines_call_counts_from_its_start_only_against_a_python_candidate() {
     let native = super::sampler::baseline_span(&trace, false).unwrap();
     assert!((python - 0.084).abs() < 1e-12, "{python}");
     assert!((native - 0.044).abs() < 1e-12, "{native}");
+}
+
+/// A Python call's span begins when the device was idle before it, its events only when the
+/// device reached the start event, which the driver held back to the call's first kernel: on an
+/// H100, an archive HingeLoss call's span was 0.2921 ms, its events 0.2058 ms and the host's clock
+/// around it 0.2839 ms. That is consistent; a span or events beyond the host's clock are not.
+#[test]
+fn a_span_may_exceed_its_events_by_the_calls_host_time_never_the_hosts_clock() {
+    let sample = |event_ms: f64, span_ms: f64, wall_ms: f64| Taken { wall_ms, ..taken(event_ms, span_ms) };
+    assert_eq!(inconsistent(&[sample(0.2058, 0.2921, 0.2839); 5], true), None);
+    let long = inconsistent(&[sample(0.2058, 0.6, 0.2839); 5], true).expect("a span beyond the host's clock");
+    assert!(long.contains("the trace's span is 0.6000 ms but only 0.2839 ms passed on the host"), "{long}");
+    // Not timed by its span: the span says nothing.
+    assert_eq!(inconsistent(&[sample(0.2058, 0.6, 0.2839); 5], false), None);
+    let events = inconsistent(&[sample(0.5, 0.5, 0.2); 5], false).expect("events beyond the host's clock");
+    assert!(events.contains("the device's events report 0.5000 ms but only 0.2000 ms"), "{events}");
 }
