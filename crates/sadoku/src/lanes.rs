@@ -2,6 +2,7 @@
 //! is a thread with its own reference device; each candidate still gets a worker of its own.
 //! Lanes on one GPU share a gate: their verification may overlap, timing has the card alone.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, RwLockReadGuard};
 
@@ -183,6 +184,9 @@ pub fn run(
     let mut reference: Option<Box<dyn JudgeDevice>> = None;
     let mut model: Option<ModelWorker> = None;
     let mut seen: Option<DeviceInfo> = None;
+    let depth = ahead_workers();
+    let (requests, inbox) = std::sync::mpsc::channel::<(usize, std::sync::mpsc::Sender<(Started, Option<Cache>)>)>();
+    let inbox = Mutex::new(inbox);
     std::thread::scope(|scope| {
         // The lane's starter: workers for the lane's next candidates, started while the current
         // one is reviewed, by one thread that lives as long as the lane (a worker dies with the
@@ -194,40 +198,51 @@ pub fn run(
         // A build that ends late, or a timing that comes first (host work waits for it), leaves
         // the worker to start while its review waits: started ahead is the usual case, not a
         // promise.
-        let (requests, inbox) =
-            std::sync::mpsc::channel::<(usize, std::sync::mpsc::Sender<(Started, Option<Cache>)>)>();
-        scope.spawn(move || {
-            for (index, reply) in inbox {
-                batch.await_build(index);
-                let prebuilt = batch.prebuilt(index);
-                let candidate = batch.candidate(index);
-                // Held, so that the worker is ready when the current review ends (the timing
-                // waits for it) rather than stopped during the timing; see `ahead_holds_timings`.
-                let _host = ahead_holds_timings(candidate.is_python(), stoppable_ahead()).then(|| gates.host());
-                let _ = reply.send((start_worker(gpu, plan, &candidate, prebuilt), prebuilt));
-            }
-        });
-        // The lane's next candidate, its worker starting while this one is reviewed.
-        let ahead: Mutex<Option<Ahead>> = Mutex::default();
+        // With `SADOKU_AHEAD_WORKERS=N`, N starters, each starting one of the lane's next N
+        // candidates' workers at once (see `ahead_workers`).
+        for _ in 0..depth {
+            let inbox = &inbox;
+            scope.spawn(move || {
+                loop {
+                    // One request at a time per starter; the lock is held only while waiting.
+                    let request = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok((index, reply)) = request else { break };
+                    batch.await_build(index);
+                    let prebuilt = batch.prebuilt(index);
+                    let candidate = batch.candidate(index);
+                    // Held, so that the worker is ready when the current review ends (the timing
+                    // waits for it) rather than stopped during the timing; see
+                    // `ahead_holds_timings`.
+                    let _host = ahead_holds_timings(candidate.is_python(), stoppable_ahead()).then(|| gates.host());
+                    let _ = reply.send((start_worker(gpu, plan, &candidate, prebuilt), prebuilt));
+                }
+            });
+        }
+        // The lane's next candidates, in review order, their workers starting while this one is
+        // reviewed.
+        let ahead: Mutex<VecDeque<Ahead>> = Mutex::default();
         // Workers started while the lane had nothing to do (`Plan::spare_worker`).
         let mut spares = Spares::default();
-        // Take the next waiting candidate for this lane and have its worker started, unless one is
-        // taken already: when a review starts, and again when it starts verifying (a candidate
-        // may have come in the meantime: a batch's first reviews start as it fills).
+        // Take the next `depth` waiting candidates for this lane and have their workers started,
+        // unless any is taken already (the starts come together: see `ahead_workers`): when a
+        // review starts, and again when it starts verifying (a candidate may have come in the
+        // meantime: a batch's first reviews start as it fills).
         let take_ahead = || {
             let mut slot = ahead.lock().unwrap_or_else(|e| e.into_inner());
-            if slot.is_some() {
+            if !slot.is_empty() {
                 return;
             }
-            if let Some(next) = batch.try_next() {
+            while slot.len() < depth {
+                let Some(next) = batch.try_next() else { break };
                 let (reply, start) = std::sync::mpsc::channel();
-                if requests.send((next, reply)).is_ok() {
-                    *slot = Some((next, start));
+                if requests.send((next, reply)).is_err() {
+                    break;
                 }
+                slot.push_back((next, start));
             }
         };
         while !batch.stopped() {
-            let taken = ahead.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let taken = ahead.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
             let (index, worker) = match taken {
                 Some((i, start)) => {
                     let waited = std::time::Instant::now();
@@ -303,8 +318,8 @@ pub fn run(
                 break;
             }
         }
-        // A candidate taken ahead when the batch stopped: its worker goes (killed when dropped),
-        // and the run lists it as not started. The starter ends with the requests.
+        // Candidates taken ahead when the batch stopped: their workers go (killed when dropped),
+        // and the run lists them as not started. The starters end with the requests.
         drop(ahead.into_inner());
         drop(requests);
     });
@@ -408,7 +423,7 @@ fn next_idle(
 /// A candidate's worker, started (or why not).
 type Started = Result<sadoku_core::protocol::RemoteDevice, DeviceError>;
 
-/// The candidate a lane took ahead, and where its worker (and whether its extensions were built
+/// A candidate a lane took ahead, and where its worker (and whether its extensions were built
 /// ahead) will come from.
 type Ahead = (usize, std::sync::mpsc::Receiver<(Started, Option<Cache>)>);
 
@@ -439,6 +454,23 @@ fn ahead_holds_timings(python: bool, stoppable: bool) -> bool {
 fn stoppable_ahead() -> bool {
     std::env::var_os("SADOKU_AHEAD_STOPPABLE").is_some()
 }
+
+/// How many of a lane's next candidates have their workers started together while it reviews:
+/// `SADOKU_AHEAD_WORKERS` (1 to [`MAX_AHEAD_WORKERS`]), else 1. A Python worker takes about 5 s
+/// to start and a `ModelNew` review about 1.2 s of the card (an H100 in session 13): one worker
+/// ahead leaves every review waiting about 4 s for the next. N started together, in parallel and
+/// only once the lane has none left, cost that wait once per N reviews, for N CUDA contexts held
+/// a while longer. Off (1) until a GPU run has compared them on one card; see BENCHMARKS.md.
+fn ahead_workers() -> usize {
+    ahead_workers_from(std::env::var("SADOKU_AHEAD_WORKERS").ok().as_deref())
+}
+
+fn ahead_workers_from(value: Option<&str>) -> usize {
+    value.and_then(|v| v.trim().parse::<usize>().ok()).map_or(1, |n| n.clamp(1, MAX_AHEAD_WORKERS))
+}
+
+/// See [`ahead_workers`].
+const MAX_AHEAD_WORKERS: usize = 8;
 
 fn start_worker(gpu: usize, plan: &Plan, candidate: &Candidate, prebuilt: Option<Cache>) -> Started {
     if candidate.is_python() {
@@ -768,6 +800,16 @@ mod tests {
 
     /// A native worker's start always holds timings off; a Python worker's does unless asked to
     /// be stopped with every other host work while a card is timed.
+    #[test]
+    fn workers_ahead_are_one_unless_asked_and_never_more_than_the_cap() {
+        assert_eq!(ahead_workers_from(None), 1);
+        assert_eq!(ahead_workers_from(Some("3")), 3);
+        assert_eq!(ahead_workers_from(Some(" 4 ")), 4);
+        assert_eq!(ahead_workers_from(Some("0")), 1);
+        assert_eq!(ahead_workers_from(Some("100")), MAX_AHEAD_WORKERS);
+        assert_eq!(ahead_workers_from(Some("many")), 1);
+    }
+
     #[test]
     fn only_a_python_workers_start_ahead_can_be_stopped_instead_of_holding_timings_off() {
         assert!(ahead_holds_timings(false, false));

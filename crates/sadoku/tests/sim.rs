@@ -610,6 +610,31 @@ fn workers_started_ahead_as_stoppable_host_work_give_every_review_its_worker() {
     }
 }
 
+/// `SADOKU_AHEAD_WORKERS=3`: a lane starts its next three candidates' workers together, once it
+/// has none left. One lane, five candidates: every review gets a worker of its own and its
+/// verdict, none is lost or shared, and the batch ends (the starters with it). What it saves
+/// the card is for a GPU to measure (BENCHMARKS.md).
+#[test]
+fn workers_started_ahead_several_at_once_give_every_review_its_own_worker() {
+    let Some(report) = review_honest_copies(
+        5,
+        &["--jobs", "1", "--time-budget", "0.5", "--no-cache"],
+        &[("SADOKU_AHEAD_WORKERS", "3")],
+    ) else {
+        return;
+    };
+    let candidates = by_name(report["candidates"].as_array().unwrap());
+    assert_eq!(candidates.len(), 5, "{report:#}");
+    for (name, c) in &candidates {
+        assert_eq!(c["verdict"], "ACCEPTED", "{name}: {c:#}");
+    }
+    // The first review starts its worker itself; the next four wait, all together, for less.
+    let start = |name: &str| candidates[name]["phases"]["worker_start_s"].as_f64().unwrap();
+    let first = start("leaky_relu_honest_0.py");
+    let later: f64 = (1..5).map(|i| start(&format!("leaky_relu_honest_{i}.py"))).sum();
+    assert!(first > 0.5 && later < first, "first {first} s, the next four {later} s: {report:#}");
+}
+
 /// In a batch the baseline is measured in full once per problem, size and card, then only
 /// re-checked: the first review of `trimm_sim` measures it, the next two use it, and say so.
 #[test]
