@@ -188,8 +188,8 @@ pub fn run(
     let (requests, inbox) = std::sync::mpsc::channel::<(usize, std::sync::mpsc::Sender<(Started, Option<Cache>)>)>();
     let inbox = Mutex::new(inbox);
     std::thread::scope(|scope| {
-        // The lane's starter: workers for the lane's next candidates, started while the current
-        // one is reviewed, by one thread that lives as long as the lane (a worker dies with the
+        // The lane's starters: workers for the lane's next candidates, started while the current
+        // one is reviewed, by threads that live as long as the lane (a worker dies with the
         // thread that started it, PR_SET_PDEATHSIG). Starting a process is host work, as starting
         // it at its review would be: it waits for a timing under way, and holds the next one off
         // until the process is up.
@@ -456,7 +456,7 @@ fn stoppable_ahead() -> bool {
 }
 
 /// How many of a lane's next candidates have their workers started together while it reviews:
-/// `SADOKU_AHEAD_WORKERS` (1 to [`MAX_AHEAD_WORKERS`]), else 1. A Python worker takes about 5 s
+/// `SADOKU_AHEAD_WORKERS` (1 to [`MAX_AHEAD_WORKERS`]; anything else is 1). A Python worker takes about 5 s
 /// to start and a `ModelNew` review about 1.2 s of the card (an H100 in session 13): one worker
 /// ahead leaves every review waiting about 4 s for the next. N started together, in parallel and
 /// only once the lane has none left, cost that wait once per N reviews, for N CUDA contexts held
@@ -798,8 +798,7 @@ fn sanitize(
 mod tests {
     use super::*;
 
-    /// A native worker's start always holds timings off; a Python worker's does unless asked to
-    /// be stopped with every other host work while a card is timed.
+    /// `SADOKU_AHEAD_WORKERS`: a number from 1 to the cap, else 1.
     #[test]
     fn workers_ahead_are_one_unless_asked_and_never_more_than_the_cap() {
         assert_eq!(ahead_workers_from(None), 1);
@@ -810,6 +809,8 @@ mod tests {
         assert_eq!(ahead_workers_from(Some("many")), 1);
     }
 
+    /// A native worker's start always holds timings off; a Python worker's does unless asked to
+    /// be stopped with every other host work while a card is timed.
     #[test]
     fn only_a_python_workers_start_ahead_can_be_stopped_instead_of_holding_timings_off() {
         assert!(ahead_holds_timings(false, false));
