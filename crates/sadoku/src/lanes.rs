@@ -456,11 +456,12 @@ fn stoppable_ahead() -> bool {
 }
 
 /// How many of a lane's next candidates have their workers started together while it reviews:
-/// `SADOKU_AHEAD_WORKERS` (1 to [`MAX_AHEAD_WORKERS`]; anything else is 1). A Python worker takes about 5 s
-/// to start and a `ModelNew` review about 1.2 s of the card (an H100 in session 13): one worker
-/// ahead leaves every review waiting about 4 s for the next. N started together, in parallel and
-/// only once the lane has none left, cost that wait once per N reviews, for N CUDA contexts held
-/// a while longer. Off (1) until a GPU run has compared them on one card; see BENCHMARKS.md.
+/// `SADOKU_AHEAD_WORKERS` (1 to [`MAX_AHEAD_WORKERS`]; anything else is 1). A Python worker takes
+/// about 5 s to start and a `ModelNew` review about 1.2 s of the card (an H100 in session 13): one
+/// worker ahead leaves every review waiting about 4 s for the next. N started together, in
+/// parallel and only once the lane has none left, cost that wait once per N reviews, for N CUDA
+/// contexts held a while longer. Off (1) until a GPU run has compared them on one card; see
+/// BENCHMARKS.md.
 fn ahead_workers() -> usize {
     ahead_workers_from(std::env::var("SADOKU_AHEAD_WORKERS").ok().as_deref())
 }
