@@ -444,8 +444,9 @@ struct Worker {
 /// (`processes::spawn_python`). Held, a lane's start keeps every other lane's timing waiting
 /// (sessions 5, 11 and 12 measured a median 4.1–6.2 s of `card_wait_s` per review with two
 /// lanes); stopped, the lanes' timings go on and the next review waits for its worker instead.
-/// Which costs the card less is to be measured on a GPU: `SADOKU_AHEAD_STOPPABLE=1` turns the
-/// second on (see BENCHMARKS.md).
+/// `SADOKU_AHEAD_STOPPABLE=1` turns the second on. On an H100 (session 13) the two took the same
+/// time: the wait moved from the card to the next review, since a start outlasts a review (see
+/// [`ahead_workers`] and BENCHMARKS.md).
 fn ahead_holds_timings(python: bool, stoppable: bool) -> bool {
     !(python && stoppable)
 }
