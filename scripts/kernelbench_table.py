@@ -128,6 +128,22 @@ def not_reviewed_reason(why: str) -> str:
     return "not reviewed: " + why.split(":", 1)[0][:60]
 
 
+#: The KernelBench trials whose draws are not the file's own, by a phrase of the evidence that
+#: names them (the judge's `trial N (...)`), and how the table names them.
+TRIALS = (("the file's draws on a coarse grid", "ties trial"), ("the file's normal draws ×", "wide trial"))
+
+
+def rejection(record: dict) -> str | None:
+    """A record's reason for the table: where the trial that caught it drew other inputs than the
+    file's own (the wide trial's larger draws, the ties trial's coarse grid), it says which."""
+    reason = record.get("reason")
+    evidence = record.get("evidence") or ""
+    for phrase, trial in TRIALS:
+        if reason and phrase in evidence:
+            return f"{reason} ({trial})"
+    return reason
+
+
 def busy_share(record: dict) -> float | None:
     """The share of the eager baseline's median span in which its kernels ran (None where the
     record does not say)."""
@@ -169,7 +185,7 @@ def archive(staged_path: Path, reviews: list[str]) -> str:
     for name, s in staged.items():
         tasks.setdefault(s["task"], []).append(name)
     verdicts = Counter(r["verdict"] for r in judged.values())
-    reasons_all = Counter(r.get("reason") for r in judged.values() if r["verdict"] != "ACCEPTED")
+    reasons_all = Counter(rejection(r) for r in judged.values() if r["verdict"] != "ACCEPTED")
     lines = [
         f"## {len(judged)} of {len(staged)} staged archive kernels reached, "
         f"{len({staged[n]['task'] for n in judged})} of {len(tasks)} tasks",
@@ -197,7 +213,7 @@ def archive(staged_path: Path, reviews: list[str]) -> str:
         speedups = [
             r["timing"]["speedup"] for r in accepted if isinstance((r.get("timing") or {}).get("speedup"), (int, float))
         ]
-        reasons = Counter(r.get("reason") for r in records if r["verdict"] != "ACCEPTED")
+        reasons = Counter(rejection(r) for r in records if r["verdict"] != "ACCEPTED")
         correct = sum(1 for n in names if n in judged and staged[n].get("archive_correct"))
         shown = ", ".join(f"{r} {c}" for r, c in reasons.most_common()) or "-"
         spread = f"{statistics.median(speedups):.2f}x ({min(speedups):.2f}-{max(speedups):.2f})" if speedups else "-"

@@ -73,6 +73,22 @@ class ArchiveTableTest(unittest.TestCase):
         text = table.archive(self.staged, [one, three])
         self.assertIn("| 3_None | 1 | 1 | 1 | - | 33.30x (33.30-33.30) | 6% | 2.00x |", text)
 
+    def test_a_rejection_by_the_wide_or_the_ties_trial_says_which(self) -> None:
+        def rejected(name: str, evidence: str) -> str:
+            return json.dumps({"name": name, "verdict": "REJECTED", "reason": "wrong answer", "evidence": evidence})
+
+        at = "(at n = 4, trial {} (randn inputs, {}, random-bits poison))"
+        ties = at.format(5, "the file's draws on a coarse grid (ties)")
+        wide = at.format(4, "the file's normal draws ×2")
+        lines = [
+            rejected("1_Matmul_1.cu", f"got 50, expected 25 {ties}"),
+            rejected("1_Matmul_2.cu", f"got 1e-3, expected 2e33 {wide}"),
+            rejected("2_Big_3.cu", "got 1, expected 2 (at n = 4, trial 1 (randn inputs, NaN poison))"),
+        ]
+        text = table.archive(self.staged, [self.write("r.jsonl", "\n".join(lines) + "\n")])
+        self.assertIn("| 1_Matmul | 2 | 0 | 2 | wrong answer (ties trial) 1, wrong answer (wide trial) 1 |", text)
+        self.assertIn("| 2_Big | 1 | 0 | 1 | wrong answer 1 |", text)
+
 
 if __name__ == "__main__":
     unittest.main()
