@@ -138,10 +138,8 @@ def rejection(record: dict) -> str | None:
     file's own (the wide trial's larger draws, the ties trial's coarse grid), it says which."""
     reason = record.get("reason")
     evidence = record.get("evidence") or ""
-    for phrase, trial in TRIALS:
-        if reason and phrase in evidence:
-            return f"{reason} ({trial})"
-    return reason
+    trial = next((trial for phrase, trial in TRIALS if phrase in evidence), None)
+    return f"{reason} ({trial})" if reason and trial else reason
 
 
 def busy_share(record: dict) -> float | None:
