@@ -26,7 +26,8 @@
 #   rest (REST, 1500): the kernels of ARCHIVE (default .carry/data/todo), shard SHARD (1/1),
 #        --resume, for as long as the machine is held.
 # Archive kernels are judged against KernelBench b866d6a level 1 (.carry/data/kbv0-level1) with
-# `kernelbench review --jobs JOBS (2) --build-jobs 16 --time-budget 1 --sandbox require`; W (default
+# `kernelbench review --jobs JOBS (2) --build-jobs 16 --time-budget 1 --sandbox require`, on every
+# card of GPUS where set (`all` on a machine of two: a lane set per card); W (default
 # /tmp/sadoku-archive) holds the run. A session's results/ folder records the command and files.
 set -u
 W=${W:-/tmp/sadoku-archive}
@@ -42,7 +43,7 @@ pack() {
 review() { # NAME LIMIT CANDIDATES [ARGS]: into $W/NAME.jsonl
   local name=$1 limit=$2 cands=$3; shift 3; local t0; t0=$(now)
   timeout -k 5 "$limit" "$b" kernelbench review --jobs "${JOBS:-2}" --build-jobs 16 --time-budget 1 \
-    --sandbox require "$@" --out "$W/$name.jsonl" .carry/data/kbv0-level1 "$cands" \
+    --sandbox require ${GPUS:+--gpus "$GPUS"} "$@" --out "$W/$name.jsonl" .carry/data/kbv0-level1 "$cands" \
     > "$W/$name-table-$t0.txt" 2> >(stamp "$t0" > "$W/$name-stderr-$t0.log")
   echo "$name: exit $? after $(since "$t0") s, $(cat "$W/$name.jsonl" 2>/dev/null | wc -l) records" >> "$W/summary.txt"
   cleanup
@@ -102,7 +103,7 @@ case "${1:-}" in
     cp .carry/new/sadoku .carry/new/libsadoku_trace.so .carry/new/gpu-tests target/release/ && chmod +x target/release/*
     { date -u; cat .carry/new/COMMIT; target/release/sadoku --version; nproc
       nvidia-smi --query-gpu=name,driver_version,uuid,clocks.max.sm,memory.total --format=csv
-      env | grep -E '^(ORDER|AGAIN|AGAIN_S|LAUNCH|LAUNCH_DIR|AB|AB_N|AB_A|AB_B|ARCHIVE|SHARD|REST|BIG|NR|CHECK|EX|JOBS)=' | sort
+      env | grep -E '^(GPUS|ORDER|AGAIN|AGAIN_S|LAUNCH|LAUNCH_DIR|AB|AB_N|AB_A|AB_B|ARCHIVE|SHARD|REST|BIG|NR|CHECK|EX|JOBS)=' | sort
     } > "$W/environment.txt" 2>&1
     setsid nohup bash "$0" steps > "$W/nohup.log" 2>&1 < /dev/null &
     sleep 2
