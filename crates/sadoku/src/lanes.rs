@@ -457,19 +457,27 @@ fn stoppable_ahead() -> bool {
 }
 
 /// How many of a lane's next candidates have their workers started together while it reviews:
-/// `SADOKU_AHEAD_WORKERS` (1 to [`MAX_AHEAD_WORKERS`]; anything else is 1). A Python worker takes
-/// about 5 s to start and a `ModelNew` review about 1.2 s of the card (an H100 in session 13): one
-/// worker ahead leaves every review waiting about 4 s for the next. N started together, in
-/// parallel and only once the lane has none left, cost that wait once per N reviews, for N CUDA
-/// contexts held a while longer. Off (1) until a GPU run has compared them on one card; see
-/// BENCHMARKS.md.
+/// `SADOKU_AHEAD_WORKERS` (1 to [`MAX_AHEAD_WORKERS`]; anything else is the default,
+/// [`DEFAULT_AHEAD_WORKERS`]). A Python worker takes about 5 s to start and a `ModelNew` review
+/// about 1.2 s of the card (an H100 in session 13): one worker ahead leaves every review waiting
+/// about 4 s for the next. N started together, in parallel and only once the lane has none left,
+/// cost that wait once per N reviews, for N CUDA contexts (and N interpreters) held a while
+/// longer. On an H100 (session 14, 16 archive reviews, `--jobs 2`) four took 46.5 s and one 70.6 s,
+/// with the same verdicts: the card's wait per review fell from a median 5.2 s to 1.0 s. One
+/// (`SADOKU_AHEAD_WORKERS=1`) leaves the most memory to a problem that needs nearly all of a card's.
 fn ahead_workers() -> usize {
     ahead_workers_from(std::env::var("SADOKU_AHEAD_WORKERS").ok().as_deref())
 }
 
 fn ahead_workers_from(value: Option<&str>) -> usize {
-    value.and_then(|v| v.trim().parse::<usize>().ok()).map_or(1, |n| n.clamp(1, MAX_AHEAD_WORKERS))
+    value
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n >= 1)
+        .map_or(DEFAULT_AHEAD_WORKERS, |n| n.min(MAX_AHEAD_WORKERS))
 }
+
+/// See [`ahead_workers`].
+const DEFAULT_AHEAD_WORKERS: usize = 4;
 
 /// See [`ahead_workers`].
 const MAX_AHEAD_WORKERS: usize = 8;
@@ -800,15 +808,16 @@ fn sanitize(
 mod tests {
     use super::*;
 
-    /// `SADOKU_AHEAD_WORKERS`: a number from 1 to the cap, else 1.
+    /// `SADOKU_AHEAD_WORKERS`: a number from 1 to the cap, else the default (four).
     #[test]
-    fn workers_ahead_are_one_unless_asked_and_never_more_than_the_cap() {
-        assert_eq!(ahead_workers_from(None), 1);
+    fn workers_ahead_are_four_unless_asked_and_never_more_than_the_cap() {
+        assert_eq!(ahead_workers_from(None), 4);
+        assert_eq!(ahead_workers_from(Some("1")), 1);
         assert_eq!(ahead_workers_from(Some("3")), 3);
-        assert_eq!(ahead_workers_from(Some(" 4 ")), 4);
-        assert_eq!(ahead_workers_from(Some("0")), 1);
+        assert_eq!(ahead_workers_from(Some(" 2 ")), 2);
+        assert_eq!(ahead_workers_from(Some("0")), 4);
         assert_eq!(ahead_workers_from(Some("100")), MAX_AHEAD_WORKERS);
-        assert_eq!(ahead_workers_from(Some("many")), 1);
+        assert_eq!(ahead_workers_from(Some("many")), 4);
     }
 
     /// A native worker's start always holds timings off; a Python worker's does unless asked to

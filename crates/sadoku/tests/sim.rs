@@ -576,13 +576,15 @@ fn review_honest_copies(n: usize, args: &[&str], env: &[(&str, &str)]) -> Option
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
-/// A lane starts its next candidate's worker while it reviews the current one: with one lane,
-/// the second and third Python candidates find theirs started (their review waits for no
-/// interpreter, no PyTorch import), and still get a worker each. `--no-cache`: with builds ahead
-/// of reviews, a worker is started once its candidate's build is done, which may come late.
+/// A lane starts its next candidate's worker while it reviews the current one: with one lane and
+/// one worker ahead (`SADOKU_AHEAD_WORKERS=1`), the second and third Python candidates find theirs
+/// started (their review waits for no interpreter, no PyTorch import), and still get a worker
+/// each. `--no-cache`: with builds ahead of reviews, a worker is started once its candidate's
+/// build is done, which may come late.
 #[test]
 fn the_next_candidates_worker_starts_while_the_current_one_is_reviewed() {
-    let Some(report) = review_honest_copies(3, &["--jobs", "1", "--time-budget", "0.5", "--no-cache"], &[]) else {
+    let one = [("SADOKU_AHEAD_WORKERS", "1")];
+    let Some(report) = review_honest_copies(3, &["--jobs", "1", "--time-budget", "0.5", "--no-cache"], &one) else {
         return;
     };
     let start = |name: &str| {
@@ -613,7 +615,7 @@ fn workers_started_ahead_as_stoppable_host_work_give_every_review_its_worker() {
 /// `SADOKU_AHEAD_WORKERS=3`: a lane starts its next three candidates' workers together, once it
 /// has none left. One lane, five candidates: every review gets a worker of its own and its
 /// verdict, none is lost or shared, and the batch ends (the starters with it). What it saves
-/// the card is for a GPU to measure (BENCHMARKS.md).
+/// the card was measured on a GPU (BENCHMARKS.md).
 #[test]
 fn workers_started_ahead_several_at_once_give_every_review_its_own_worker() {
     let Some(report) = review_honest_copies(
