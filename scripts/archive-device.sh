@@ -17,8 +17,9 @@
 #   again (AGAIN_S, 360): every kernel of AGAIN (default .carry/data/again) into lean's records;
 #   launch (LAUNCH, 360): every kernel of LAUNCH_DIR (default .carry/data/launch), the same;
 #   ab (AB, 150 each): up to AB_N (16) kernels that again or launch judged (built), reviewed twice
-#        more into records of their own: with AB_A (default SADOKU_AHEAD_WORKERS=4) first, then
-#        AB_B (default SADOKU_AHEAD_WORKERS=1), each a space-separated list of NAME=VALUE;
+#        more into records of their own: with AB_A (default SADOKU_AHEAD_STOPPABLE=1: the next
+#        four workers started as host work, stopped while a card is timed) first, then AB_B
+#        (default SADOKU_AHEAD_WORKERS=4, the default), each a space-separated list of NAME=VALUE;
 #   big (BIG, 300): only on a card with more than 100 GiB: the 11_4D kernels (.carry/data/big);
 #   nr (NR, 320): only on a card with more than 100 GiB: level 1's files that need more memory
 #        than an H100 holds (results/2026-12-06-s5/l1nr.txt, KernelBench 423217d in
@@ -79,9 +80,9 @@ for r in rows[: int(sys.argv[3])]:
     shutil.copy(r["origin"], sys.argv[2])
 ' "$W/lean.jsonl" "$c" "${AB_N:-16}"
   # shellcheck disable=SC2086
-  (export ${AB_A:-SADOKU_AHEAD_WORKERS=4}; review ab-a "${AB:-150}" "$c")
+  (export ${AB_A:-SADOKU_AHEAD_STOPPABLE=1}; review ab-a "${AB:-150}" "$c")
   # shellcheck disable=SC2086
-  (export ${AB_B:-SADOKU_AHEAD_WORKERS=1}; review ab-b "${AB:-150}" "$c")
+  (export ${AB_B:-SADOKU_AHEAD_WORKERS=4}; review ab-b "${AB:-150}" "$c")
 }
 big() { big_card big && review lean "${BIG:-300}" .carry/data/big --resume; }
 nr() {
