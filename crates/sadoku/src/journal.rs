@@ -18,25 +18,7 @@ pub struct Journal {
 
 impl Journal {
     pub fn open(path: &Path, resume: bool) -> Result<Journal> {
-        let mut judged = HashMap::new();
-        if resume && path.exists() {
-            let f = File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
-            for (i, line) in BufReader::new(f).lines().enumerate() {
-                let line = line.with_context(|| format!("{}: cannot read", path.display()))?;
-                // A run killed mid-write leaves at most one torn last line: skip it, it is re-judged.
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                    eprintln!(
-                        "sadoku: {}:{}: not a complete record; that candidate is judged again",
-                        path.display(),
-                        i + 1
-                    );
-                    continue;
-                };
-                if let Some(key) = v["key"].as_str() {
-                    judged.insert(key.to_string(), v["verdict"] == "ACCEPTED");
-                }
-            }
-        }
+        let judged = if resume { read_judged(path, true)? } else { HashMap::new() };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -51,6 +33,12 @@ impl Journal {
     }
 
     /// Every review already in the file (its key), and whether each was accepted.
+    /// The keys of the reviews `path` holds, and whether each was accepted, read without
+    /// opening it for the run (empty where it cannot be read: [`Journal::open`] says why).
+    pub fn judged_in(path: &Path) -> HashMap<String, bool> {
+        read_judged(path, false).unwrap_or_default()
+    }
+
     pub fn earlier(&self) -> HashMap<String, bool> {
         self.judged.clone()
     }
@@ -63,4 +51,32 @@ impl Journal {
             .and_then(|()| self.file.sync_data())
             .with_context(|| format!("{}: cannot append", self.path.display()))
     }
+}
+
+/// The keys of the reviews in `path` (none if it does not exist), and whether each was accepted;
+/// `warn`: say which lines are not complete records.
+fn read_judged(path: &Path, warn: bool) -> Result<HashMap<String, bool>> {
+    let mut judged = HashMap::new();
+    if !path.exists() {
+        return Ok(judged);
+    }
+    let f = File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let line = line.with_context(|| format!("{}: cannot read", path.display()))?;
+        // A run killed mid-write leaves at most one torn last line: skip it, it is re-judged.
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            if warn {
+                eprintln!(
+                    "sadoku: {}:{}: not a complete record; that candidate is judged again",
+                    path.display(),
+                    i + 1
+                );
+            }
+            continue;
+        };
+        if let Some(key) = v["key"].as_str() {
+            judged.insert(key.to_string(), v["verdict"] == "ACCEPTED");
+        }
+    }
+    Ok(judged)
 }

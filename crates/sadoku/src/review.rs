@@ -28,11 +28,30 @@ use crate::{lanes, output, progress, records, sandbox};
 /// Where a batch's candidates come from: one at a time, in order. A KernelBench review describes
 /// its problems while the first candidates are already under review.
 pub struct Feed<'a> {
-    pub items: Box<dyn Iterator<Item = Loaded> + Send + 'a>,
+    pub items: Box<dyn Iterator<Item = Fed> + Send + 'a>,
     /// How many items there will be (for progress).
     pub total: usize,
     /// `--size` over the candidates' problem, checked before the feed starts.
     pub timed_sizes: Option<Sizes>,
+}
+
+/// One item of a [`Feed`]: a candidate loaded, or one known to be judged in an earlier run
+/// without loading it (see [`Judged`]).
+pub enum Fed {
+    Loaded(Loaded),
+    Judged(Judged),
+}
+
+/// A candidate whose verdict `--out`'s file held when the run began, found by its key alone,
+/// before its problem was described or its text loaded (`kernelbench review --resume`): skipped,
+/// with no work of its own. `key` is [`review_key`] of the candidate's and its problem's
+/// identities under this run's options, as the loaded candidate's would be.
+pub struct Judged {
+    pub origin: String,
+    pub problem: String,
+    /// The candidate file's SHA-256, for `--shard`.
+    pub sha256: String,
+    pub key: String,
 }
 
 /// Review `loaded` as `args` say (see [`review_stream`]); `--size` checked over them all first.
@@ -53,7 +72,7 @@ pub fn review_loaded(
     let timed_sizes = timed_sizes(&args.size, &valid)?;
     // The GPUs only when some candidate needs one: a batch of invalid files needs none.
     let gates = lanes::Gates::new(if valid.is_empty() { Ok(Vec::new()) } else { gpus(backend, &args.judging) });
-    let feed = Feed { total: loaded.len(), items: Box::new(loaded.into_iter()), timed_sizes };
+    let feed = Feed { total: loaded.len(), items: Box::new(loaded.into_iter().map(Fed::Loaded)), timed_sizes };
     review_stream(backend, args, started, feed, python, &gates, summary)
 }
 
@@ -152,32 +171,45 @@ pub fn review_stream(
                     break;
                 }
                 let sha = match &item {
-                    Loaded::Valid(c) => c.sha256.clone(),
-                    Loaded::Invalid(r) => r.sha256.clone(),
+                    Fed::Loaded(Loaded::Valid(c)) => c.sha256.clone(),
+                    Fed::Loaded(Loaded::Invalid(r)) => r.sha256.clone(),
                     // Unread, so its text cannot say its shard: its name does.
-                    Loaded::Unreviewed(n) => crate::shard::digest(n.origin.as_bytes()),
+                    Fed::Loaded(Loaded::Unreviewed(n)) => crate::shard::digest(n.origin.as_bytes()),
+                    Fed::Judged(j) => j.sha256.clone(),
                 };
                 if args.shard.is_some_and(|s| !s.holds(&sha)) {
                     continue;
                 }
                 let key = match &item {
-                    Loaded::Valid(c) => {
+                    Fed::Loaded(Loaded::Valid(c)) => {
                         Some(review_key(&format!("{} {}", c.sha256, c.problem.sha256), options, args.judging.sanitize))
                     }
-                    Loaded::Invalid(r) => Some(review_key(&r.sha256, options, args.judging.sanitize)),
+                    Fed::Loaded(Loaded::Invalid(r)) => Some(review_key(&r.sha256, options, args.judging.sanitize)),
                     // No verdict, so nothing to resume from: it is tried again every run.
-                    Loaded::Unreviewed(_) => None,
+                    Fed::Loaded(Loaded::Unreviewed(_)) => None,
+                    Fed::Judged(j) => Some(j.key.clone()),
                 };
                 let arrival = match (key.as_ref().and_then(|k| earlier.get(k)), item) {
-                    (Some(&accepted), item) => {
+                    (Some(&accepted), Fed::Loaded(item)) => {
                         Arrival::Skipped { ordinal, origin: origin(&item).to_string(), accepted }
                     }
-                    (None, Loaded::Unreviewed(record)) => Arrival::Unreviewed { ordinal, record },
-                    (None, Loaded::Invalid(mut report)) => {
+                    (Some(&accepted), Fed::Judged(j)) => Arrival::Skipped { ordinal, origin: j.origin, accepted },
+                    // Found in --out's file by the feed, not by the journal: the two read the same
+                    // file, so only a file changed in between (by another run) comes here.
+                    (None, Fed::Judged(j)) => Arrival::Unreviewed {
+                        ordinal,
+                        record: NotReviewed {
+                            origin: j.origin,
+                            problem: j.problem,
+                            error: "its verdict was in --out's file as the run began, and is not now (another run changed the file): run it again".into(),
+                        },
+                    },
+                    (None, Fed::Loaded(Loaded::Unreviewed(record))) => Arrival::Unreviewed { ordinal, record },
+                    (None, Fed::Loaded(Loaded::Invalid(mut report))) => {
                         report.key = key.unwrap_or_default();
                         Arrival::Invalid { ordinal, report }
                     }
-                    (None, Loaded::Valid(c)) => {
+                    (None, Fed::Loaded(Loaded::Valid(c))) => {
                         let index = batch.len();
                         let python = c.is_python();
                         // Said before the lanes can take it, so its outcome cannot come first.

@@ -289,6 +289,53 @@ fn kernelbench_review_runs_on_the_simulated_device() {
     assert_eq!(records(&d.join("kb.jsonl")).len(), 2);
 }
 
+/// `--resume` knows a candidate judged in an earlier run from its file and its problem file
+/// alone: it is skipped before its problem is described, and a problem none of whose candidates
+/// is left is never described (a resumed archive batch describes only what it still judges). A
+/// changed candidate for that problem is another review: the problem is described and it is
+/// judged.
+#[test]
+fn a_resumed_batch_describes_no_problem_whose_candidates_were_all_judged() {
+    let Some(torch) = torch() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    problem(d);
+    let tests = repo().join("python/tests");
+    let problems = kb_problems(d, &["leaky_relu.py", "threshold.py"]);
+    let honest = tests.join("candidates/leaky_relu_honest.py");
+    let run = |resume: bool, candidates: &[PathBuf]| {
+        let mut cmd = kernelbench_review(d, &torch);
+        cmd.args(["--jobs", "1", "--time-budget", "0.5", "--out", "kb.jsonl"]);
+        if resume {
+            cmd.arg("--resume");
+        }
+        let out = cmd.arg(&problems).args(candidates).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (String::from_utf8_lossy(&out.stderr).to_string(), by_name(report["candidates"].as_array().unwrap()))
+    };
+    let described = |stderr: &str, file: &str| stderr.contains(&format!("{file} ("));
+    let (stderr, first) = run(false, std::slice::from_ref(&honest));
+    assert_eq!(first["leaky_relu_honest.py"]["verdict"], "ACCEPTED", "{stderr}");
+    assert!(described(&stderr, "leaky_relu.py"), "{stderr}");
+
+    let (stderr, second) = run(true, &[honest.clone(), tests.join("candidates/threshold_honest.py")]);
+    assert!(stderr.contains("leaky_relu_honest.py: judged in an earlier run"), "{stderr}");
+    assert!(!described(&stderr, "leaky_relu.py"), "its only candidate was judged: {stderr}");
+    assert!(described(&stderr, "threshold.py"), "{stderr}");
+    assert_eq!(second.len(), 1, "{second:#?}");
+    assert_eq!(second["threshold_honest.py"]["verdict"], "ACCEPTED", "{stderr}");
+
+    // The same text is the same review; one changed byte is another.
+    let changed = d.join("leaky_relu_honest_changed.py");
+    std::fs::write(&changed, format!("{}\n# changed\n", std::fs::read_to_string(&honest).unwrap())).unwrap();
+    let (stderr, third) = run(true, &[honest.clone(), changed]);
+    assert!(stderr.contains("leaky_relu_honest.py: judged in an earlier run"), "{stderr}");
+    assert!(described(&stderr, "leaky_relu.py"), "a candidate of it is left: {stderr}");
+    assert_eq!(third["leaky_relu_honest_changed.py"]["verdict"], "ACCEPTED", "{stderr}");
+    assert_eq!(records(&d.join("kb.jsonl")).len(), 3, "each judged once");
+}
+
 /// An environment error costs its own candidate's verdict only: a problem whose `get_inputs()`
 /// draws another shape than the one it was described with cannot be judged (the judge's truth
 /// cannot be computed, not the candidate's fault), and the batch goes on. The candidate is listed

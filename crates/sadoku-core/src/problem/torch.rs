@@ -189,9 +189,24 @@ pub fn with_compile(mut problem: Problem, mode: &str) -> Result<Problem, String>
         return Err(format!("problem `{}` is not a KernelBench file: it has no Model to compile", problem.name));
     };
     t.compile = Some(mode.to_string());
-    let sha = hex::encode(sha2::Sha256::digest(format!("{}\ntorch.compile mode={mode}", problem.sha256).as_bytes()));
-    problem.sha256 = leak(sha);
+    problem.sha256 = leak(compiled_identity(problem.sha256, mode));
     Ok(problem)
+}
+
+/// The identity (`Problem::sha256`) of the problem a KernelBench file's text `source` describes,
+/// timed against its Model under torch.compile in `compile` if given: what [`from_description`]
+/// and [`with_compile`] give it, known from the file alone, before describing it (`--resume`
+/// skips a candidate judged in an earlier run without describing its problem).
+pub fn identity(source: &str, compile: Option<&str>) -> String {
+    let sha = hex::encode(sha2::Sha256::digest(source.as_bytes()));
+    match compile {
+        Some(mode) => compiled_identity(&sha, mode),
+        None => sha,
+    }
+}
+
+fn compiled_identity(sha256: &str, mode: &str) -> String {
+    hex::encode(sha2::Sha256::digest(format!("{sha256}\ntorch.compile mode={mode}").as_bytes()))
 }
 
 /// The worker option that loads a PyTorch baseline expression (`[[baseline]] builtin = "torch"`)
@@ -393,7 +408,7 @@ pub fn from_description(file: &str, source: String, description: &Value) -> Resu
     if !tensors.iter().any(|t| t.role == Role::Input) {
         return Err(format!("{file}: the Model takes no tensor"));
     }
-    let sha256 = hex::encode(sha2::Sha256::digest(source.as_bytes()));
+    let sha256 = identity(&source, None);
     let summary = format!("KernelBench problem file {file}");
     let reference = TorchReference {
         file: file.to_string(),
@@ -545,6 +560,10 @@ mod tests {
             with_compile(from_description("kb/12_layer.py", "source".into(), &description()).unwrap(), "max-autotune")
                 .unwrap();
         assert_ne!(compiled.sha256, p.sha256, "another baseline, another review for --resume");
+        // Known from the file alone, as `--resume` predicts it before describing.
+        let source = p.torch().unwrap().source.clone();
+        assert_eq!(identity(&source, None), p.sha256);
+        assert_eq!(identity(&source, Some("max-autotune")), compiled.sha256);
         let unknown =
             with_compile(from_description("kb/12_layer.py", "source".into(), &description()).unwrap(), "fast");
         assert!(unknown.unwrap_err().contains("no mode `fast`"));

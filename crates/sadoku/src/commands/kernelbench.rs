@@ -13,6 +13,7 @@ use crate::backend::Backend;
 use crate::candidates::Loaded;
 use crate::cli::{KernelbenchDescribeArgs, KernelbenchMatchArgs, KernelbenchReviewArgs};
 use crate::kernelbench::*;
+use crate::review::Fed;
 
 pub fn describe(args: KernelbenchDescribeArgs) -> Result<u8> {
     let python = python(args.python.as_deref());
@@ -197,19 +198,32 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
         matched
             .retain(|m| std::fs::read(&m.candidate).map_or(true, |bytes| shard.holds(&crate::shard::digest(&bytes))));
     }
+    let compile = args.torch_compile.as_deref();
+    // With --resume, what --out's file holds is skipped before its problem is described (the
+    // review would skip it after): a problem none of whose candidates is left is not described.
+    let judged = match (&args.review.out, args.review.resume && args.review.size.is_empty()) {
+        (Some(out), true) => {
+            let options = crate::review::review_options(&args.review.judging, None);
+            let sanitize = args.review.judging.sanitize;
+            judged_before(&matched, &crate::journal::Journal::judged_in(out), compile, |identity| {
+                crate::review::review_key(identity, &options, sanitize)
+            })
+        }
+        _ => Vec::new(),
+    };
     let bridge = Bridge::write()?;
-    // Each problem with a candidate, described once (confined: a problem file is code too), in the
-    // order the candidates come; the first here and now, so that a missing Python or PyTorch is
-    // said at once, the others while the first candidates are reviewed.
+    // Each problem with a candidate to review, described once (confined: a problem file is code
+    // too), in the order the candidates come; the first here and now, so that a missing Python or
+    // PyTorch is said at once, the others while the first candidates are reviewed.
     let mut files: Vec<PathBuf> = Vec::new();
-    for p in matched.iter().filter_map(|m| m.problem.as_ref()) {
-        if !files.contains(p) {
+    for (i, m) in matched.iter().enumerate() {
+        let Some(p) = m.problem.as_ref() else { continue };
+        if judged.get(i).is_none_or(Option::is_none) && !files.contains(p) {
             files.push(p.clone());
         }
     }
-    let compile = args.torch_compile.as_deref();
     let registry = std::sync::Mutex::new(registry);
-    let gates = crate::lanes::Gates::new(if matched.iter().any(|m| m.problem.is_some()) {
+    let gates = crate::lanes::Gates::new(if !files.is_empty() {
         crate::review::gpus(backend, &args.review.judging)
     } else {
         Ok(Vec::new())
@@ -250,7 +264,7 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
     let total = matched.len();
     let problems_dir = args.problems.display().to_string();
     let (registry, describer) = (&registry, &describer);
-    let items = matched.into_iter().map(move |m| {
+    let load = move |m: Matched| -> Loaded {
         let said = |message: String| SpecError { origin: m.candidate.display().to_string(), line: None, message };
         let Some(p) = &m.problem else {
             let why = format!("matches no problem file in {problems_dir} ({})", m.how);
@@ -268,17 +282,23 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
                 error: "its problem was not described: the review stopped".into(),
             }),
         }
-    });
+    };
     std::thread::scope(|scope| {
         for _ in 0..describers {
             scope.spawn(|| describer.work(&lines));
         }
         let result = if args.review.size.is_empty() {
+            let mut judged = judged.into_iter();
+            let items = matched.into_iter().map(move |m| match judged.next() {
+                Some(Some(j)) => Fed::Judged(j),
+                _ => Fed::Loaded(load(m)),
+            });
             let feed = crate::review::Feed { items: Box::new(items), total, timed_sizes: None };
             crate::review::review_stream(backend, &args.review, started, feed, Some(plan), &gates, &summary)
         } else {
             // `--size` is checked over every candidate's problem before any review.
-            crate::review::review_loaded(backend, &args.review, started, items.collect(), Some(plan), &summary)
+            let loaded = matched.into_iter().map(load).collect();
+            crate::review::review_loaded(backend, &args.review, started, loaded, Some(plan), &summary)
         };
         describer.stop();
         result

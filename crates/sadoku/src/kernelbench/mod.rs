@@ -537,6 +537,45 @@ pub fn load_candidate(registry: &mut Registry, file: &Path, problem: &Arc<Proble
     }
 }
 
+/// With `--resume`: each matched candidate whose review `earlier` (the keys of `--out`'s file)
+/// holds, known from its file's text and its problem file's alone (see
+/// [`sadoku_core::problem::torch::identity`]; `key` makes the review's key of the two
+/// identities), so that the run neither loads it nor describes its problem. A file that cannot
+/// be read is left to the review, which says why.
+pub fn judged_before(
+    matched: &[Matched],
+    earlier: &std::collections::HashMap<String, bool>,
+    compile: Option<&str>,
+    key: impl Fn(&str) -> String,
+) -> Vec<Option<crate::review::Judged>> {
+    use sha2::Digest as _;
+    let mut problems: std::collections::HashMap<&Path, Option<String>> = std::collections::HashMap::new();
+    matched
+        .iter()
+        .map(|m| {
+            let p = m.problem.as_deref()?;
+            if earlier.is_empty() {
+                return None;
+            }
+            let problem = problems
+                .entry(p)
+                .or_insert_with(|| {
+                    let source = std::fs::read_to_string(p).ok()?;
+                    Some(sadoku_core::problem::torch::identity(&source, compile))
+                })
+                .as_deref()?;
+            let sha256 = hex::encode(sha2::Sha256::digest(std::fs::read(&m.candidate).ok()?));
+            let key = key(&format!("{sha256} {problem}"));
+            earlier.contains_key(&key).then(|| crate::review::Judged {
+                origin: m.candidate.display().to_string(),
+                problem: stem(p),
+                sha256,
+                key,
+            })
+        })
+        .collect()
+}
+
 /// A candidate file judged before any GPU work, for `problem`: why it cannot be reviewed.
 pub fn invalid(file: &Path, problem: &str, error: &SpecError) -> Loaded {
     invalid_text(&std::fs::read(file).unwrap_or_default(), problem, error)
