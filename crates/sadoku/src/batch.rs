@@ -291,11 +291,15 @@ impl Batch {
     /// Before a candidate's review: wait for a build of its extensions under way, or about to be
     /// (a builder is free: it takes builds in review order, this one next); one that no builder
     /// is free to take is left to the review's own load, in parallel with the builds under way.
-    pub(crate) fn await_build(&self, index: usize) {
+    /// `ahead`: its worker is started ahead of its review (`SADOKU_AHEAD_WORKERS`), which has not
+    /// begun: it waits for a builder to take it as long as there are builders (they take builds
+    /// in review order, and end only once none waits), rather than leave it to a private build
+    /// in its review that would keep it out of the store and compete with the builders for cores.
+    pub(crate) fn await_build(&self, index: usize, ahead: bool) {
         let mut q = self.lock();
         loop {
             match q.builds.get(&index).copied() {
-                Some(Build::Waiting) if q.builders > q.building && !self.stopped() => {
+                Some(Build::Waiting) if (q.builders > q.building || ahead && q.builders > 0) && !self.stopped() => {
                     q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
                 Some(Build::Waiting) => {
@@ -358,7 +362,7 @@ mod tests {
         let batch = batch_of_two(1);
         std::thread::scope(|scope| {
             let review = scope.spawn(|| {
-                batch.await_build(0);
+                batch.await_build(0, false);
                 batch.prebuilt(0)
             });
             std::thread::sleep(Duration::from_millis(200));
@@ -433,11 +437,36 @@ mod tests {
     fn a_build_no_builder_is_free_to_take_is_left_to_its_review() {
         let batch = batch_of_two(1);
         assert_eq!(batch.next_build(), Some(0));
-        batch.await_build(1);
+        batch.await_build(1, false);
         assert_eq!(batch.prebuilt(1), None);
         assert_eq!(batch.built_then_next(0, Some(Cache::Store)), None, "candidate 1 is its review's now");
         let none = batch_of_two(0);
-        none.await_build(0);
+        none.await_build(0, false);
         assert_eq!(none.prebuilt(0), None);
+        none.await_build(1, true);
+        assert_eq!(none.prebuilt(1), None, "no builder: even a worker started ahead leaves it to its review");
+    }
+
+    /// A worker started ahead of its review (several per lane) waits for its candidate's build
+    /// while every builder is busy: the builder that frees first takes it (in review order), and
+    /// it is loaded from the store. Leaving it to its review, as a review of its own does, would
+    /// build it privately, out of the store, while the builders run.
+    #[test]
+    fn a_worker_started_ahead_waits_for_a_build_every_builder_is_too_busy_to_take_yet() {
+        let batch = batch_of_two(1);
+        assert_eq!(batch.next_build(), Some(0));
+        std::thread::scope(|scope| {
+            let ahead = scope.spawn(|| {
+                batch.await_build(1, true);
+                batch.prebuilt(1)
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(!ahead.is_finished(), "left to its review while the builder was busy");
+            assert_eq!(batch.built_then_next(0, Some(Cache::Store)), Some(1), "taken next");
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(!ahead.is_finished(), "it waits for the build itself");
+            assert_eq!(batch.built_then_next(1, Some(Cache::Store)), None);
+            assert_eq!(ahead.join().unwrap(), Some(Cache::Store));
+        });
     }
 }

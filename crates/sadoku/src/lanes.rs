@@ -207,7 +207,7 @@ pub fn run(
                     // One request at a time per starter; the lock is held only while waiting.
                     let request = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok((index, reply)) = request else { break };
-                    batch.await_build(index);
+                    batch.await_build(index, true);
                     let prebuilt = batch.prebuilt(index);
                     let candidate = batch.candidate(index);
                     // Held, so that the worker is ready when the current review ends (the timing
@@ -397,7 +397,7 @@ fn next_idle(
                         *model = plan.backend.spawn_model(python, gpu, plan.timeouts, plan.sandbox).ok();
                     }
                 }
-                batch.await_build(i);
+                batch.await_build(i, false);
                 let prebuilt = batch.prebuilt(i);
                 let started = match (candidate.is_python(), prebuilt) {
                     (false, _) => spares.native.take(),
