@@ -48,6 +48,25 @@ pub enum Loaded {
     Unreviewed(NotReviewed),
 }
 
+/// One item of a review's feed (`review::Feed`): a candidate loaded, or one known to be judged in
+/// an earlier run without loading it (see [`Judged`]).
+pub enum Fed {
+    Loaded(Loaded),
+    Judged(Judged),
+}
+
+/// A candidate whose verdict `--out`'s file held when the run began, found by its key alone,
+/// before its problem was described or its text loaded (`kernelbench review --resume`): skipped,
+/// with no work of its own. `key` is `review::review_key` of the candidate's and its problem's
+/// identities under this run's options, as the loaded candidate's would be.
+pub struct Judged {
+    pub origin: String,
+    pub problem: String,
+    /// The candidate file's SHA-256, for `--shard`.
+    pub sha256: String,
+    pub key: String,
+}
+
 /// A listed candidate file's bytes, or why it is not reviewed (for `problem`, where known).
 pub fn read(path: &Path, problem: &str) -> std::result::Result<Vec<u8>, NotReviewed> {
     std::fs::read(path).map_err(|e| NotReviewed {

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::VERSION;
 use crate::backend::Backend;
-use crate::candidates::Loaded;
+use crate::candidates::{Fed, Loaded};
 use crate::cli::{JudgingArgs, PrecisionArg, ReviewArgs};
 use crate::journal::Journal;
 use crate::{lanes, output, progress, records, sandbox};
@@ -33,25 +33,6 @@ pub struct Feed<'a> {
     pub total: usize,
     /// `--size` over the candidates' problem, checked before the feed starts.
     pub timed_sizes: Option<Sizes>,
-}
-
-/// One item of a [`Feed`]: a candidate loaded, or one known to be judged in an earlier run
-/// without loading it (see [`Judged`]).
-pub enum Fed {
-    Loaded(Loaded),
-    Judged(Judged),
-}
-
-/// A candidate whose verdict `--out`'s file held when the run began, found by its key alone,
-/// before its problem was described or its text loaded (`kernelbench review --resume`): skipped,
-/// with no work of its own. `key` is [`review_key`] of the candidate's and its problem's
-/// identities under this run's options, as the loaded candidate's would be.
-pub struct Judged {
-    pub origin: String,
-    pub problem: String,
-    /// The candidate file's SHA-256, for `--shard`.
-    pub sha256: String,
-    pub key: String,
 }
 
 /// Review `loaded` as `args` say (see [`review_stream`]); `--size` checked over them all first.

@@ -10,10 +10,9 @@ use sadoku_core::report::{NotReviewed, Report};
 use serde_json::Value;
 
 use crate::backend::Backend;
-use crate::candidates::Loaded;
+use crate::candidates::{Fed, Loaded};
 use crate::cli::{KernelbenchDescribeArgs, KernelbenchMatchArgs, KernelbenchReviewArgs};
 use crate::kernelbench::*;
-use crate::review::Fed;
 
 pub fn describe(args: KernelbenchDescribeArgs) -> Result<u8> {
     let python = python(args.python.as_deref());

@@ -547,7 +547,7 @@ pub fn judged_before(
     earlier: &std::collections::HashMap<String, bool>,
     compile: Option<&str>,
     key: impl Fn(&str) -> String,
-) -> Vec<Option<crate::review::Judged>> {
+) -> Vec<Option<crate::candidates::Judged>> {
     use sha2::Digest as _;
     let mut problems: std::collections::HashMap<&Path, Option<String>> = std::collections::HashMap::new();
     matched
@@ -566,7 +566,7 @@ pub fn judged_before(
                 .as_deref()?;
             let sha256 = hex::encode(sha2::Sha256::digest(std::fs::read(&m.candidate).ok()?));
             let key = key(&format!("{sha256} {problem}"));
-            earlier.contains_key(&key).then(|| crate::review::Judged {
+            earlier.contains_key(&key).then(|| crate::candidates::Judged {
                 origin: m.candidate.display().to_string(),
                 problem: stem(p),
                 sha256,
