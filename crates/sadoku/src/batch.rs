@@ -299,7 +299,7 @@ impl Batch {
         let mut q = self.lock();
         loop {
             match q.builds.get(&index).copied() {
-                Some(Build::Waiting) if (q.builders > q.building || ahead && q.builders > 0) && !self.stopped() => {
+                Some(Build::Waiting) if (q.builders > q.building || (ahead && q.builders > 0)) && !self.stopped() => {
                     q = self.changed.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
                 Some(Build::Waiting) => {

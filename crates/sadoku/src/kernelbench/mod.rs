@@ -541,7 +541,7 @@ pub fn load_candidate(registry: &mut Registry, file: &Path, problem: &Arc<Proble
 /// holds, known from its file's text and its problem file's alone (see
 /// [`sadoku_core::problem::torch::identity`]; `key` makes the review's key of the two
 /// identities), so that the run neither loads it nor describes its problem. A file that cannot
-/// be read is left to the review, which says why.
+/// be read is left to the review, which says why. Empty when `earlier` is (nothing to skip).
 pub fn judged_before(
     matched: &[Matched],
     earlier: &std::collections::HashMap<String, bool>,
@@ -549,14 +549,14 @@ pub fn judged_before(
     key: impl Fn(&str) -> String,
 ) -> Vec<Option<crate::candidates::Judged>> {
     use sha2::Digest as _;
+    if earlier.is_empty() {
+        return Vec::new();
+    }
     let mut problems: std::collections::HashMap<&Path, Option<String>> = std::collections::HashMap::new();
     matched
         .iter()
         .map(|m| {
             let p = m.problem.as_deref()?;
-            if earlier.is_empty() {
-                return None;
-            }
             let problem = problems
                 .entry(p)
                 .or_insert_with(|| {
