@@ -10,7 +10,7 @@
 # gpu-tests, COMMIT); the data from .carry/data (see results/2026-12-07-s10/carry.sh). Every call
 # names each .carry path it uses in `carry`: a path not named is removed on the machine.
 #
-# Steps, in ORDER (default "check examples again ab big nr rest"), each bounded (s):
+# Steps, in ORDER (default "check examples again ab big nr solo rest"), each bounded (s):
 #   check (CHECK, 300): scripts/gpu-check.sh steps 0 1 3 (device tests, every example of
 #        examples/expected.toml, the seed job);
 #   examples (EX, 240): every KernelBench example (examples/kernelbench);
@@ -24,10 +24,12 @@
 #   nr (NR, 320): only on a card with more than 100 GiB: level 1's files that need more memory
 #        than an H100 holds (results/2026-12-06-s5/l1nr.txt, KernelBench 423217d in
 #        .carry/data/kb), each with its own Model as ModelNew;
+#   solo (SOLO, 180): the last kernel of ARCHIVE by name, alone (`--jobs 1 --build-jobs 1`): its
+#        build's time with the host's cores to itself, against rest's sixteen at once;
 #   rest (REST, 1500): the kernels of ARCHIVE (default .carry/data/todo), shard SHARD (1/1),
 #        --resume, for as long as the machine is held.
 # Archive kernels are judged against KernelBench b866d6a level 1 (.carry/data/kbv0-level1) with
-# `kernelbench review --jobs JOBS (2) --build-jobs 16 --time-budget 1 --sandbox require`, on every
+# `kernelbench review --jobs JOBS (2) --build-jobs BUILD_JOBS (16) --time-budget 1 --sandbox require`, on every
 # card of GPUS where set (`all` on a machine of two: a lane set per card); W (default
 # /tmp/sadoku-archive) holds the run. A session's results/ folder records the command and files.
 set -u
@@ -43,7 +45,7 @@ pack() {
 
 review() { # NAME LIMIT CANDIDATES [ARGS]: into $W/NAME.jsonl
   local name=$1 limit=$2 cands=$3; shift 3; local t0; t0=$(now)
-  timeout -k 5 "$limit" "$b" kernelbench review --jobs "${JOBS:-2}" --build-jobs 16 --time-budget 1 \
+  timeout -k 5 "$limit" "$b" kernelbench review --jobs "${JOBS:-2}" --build-jobs "${BUILD_JOBS:-16}" --time-budget 1 \
     --sandbox require ${GPUS:+--gpus "$GPUS"} "$@" --out "$W/$name.jsonl" .carry/data/kbv0-level1 "$cands" \
     > "$W/$name-table-$t0.txt" 2> >(stamp "$t0" > "$W/$name-stderr-$t0.log")
   echo "$name: exit $? after $(since "$t0") s, $(cat "$W/$name.jsonl" 2>/dev/null | wc -l) records" >> "$W/summary.txt"
@@ -96,6 +98,11 @@ nr() {
     .carry/data/kb/level1 "$c" > "$W/nr-table.txt" 2> >(stamp "$t0" > "$W/nr-stderr.log")
   echo "nr: exit $? after $(since "$t0") s, $(cat "$W/nr.jsonl" 2>/dev/null | wc -l) records" >> "$W/summary.txt"; cleanup
 }
+solo() { # one kernel of ARCHIVE, built and reviewed alone: a build's time with the host to itself
+  local c=$W/solo-cand f; mkdir -p "$c"
+  f=$(find "${ARCHIVE:-.carry/data/todo}" -name '*.cu' | sort | tail -1); [ -n "$f" ] && cp "$f" "$c/"
+  (JOBS=1 BUILD_JOBS=1; review lean "${SOLO:-180}" "$c" --resume)
+}
 rest() { review lean "${REST:-1500}" "${ARCHIVE:-.carry/data/todo}" --shard "${SHARD:-1/1}" --resume; }
 
 case "${1:-}" in
@@ -104,7 +111,8 @@ case "${1:-}" in
     cp .carry/new/sadoku .carry/new/libsadoku_trace.so .carry/new/gpu-tests target/release/ && chmod +x target/release/*
     { date -u; cat .carry/new/COMMIT; target/release/sadoku --version; nproc
       nvidia-smi --query-gpu=name,driver_version,uuid,clocks.max.sm,memory.total --format=csv
-      env | grep -E '^(GPUS|ORDER|AGAIN|AGAIN_S|LAUNCH|LAUNCH_DIR|AB|AB_N|AB_A|AB_B|ARCHIVE|SHARD|REST|BIG|NR|CHECK|EX|JOBS)=' | sort
+      lscpu | grep -E '^(Model name|Thread|Core|Socket|CPU\(s\)|CPU max MHz|L3)'
+      env | grep -E '^(GPUS|ORDER|SOLO|BUILD_JOBS|AGAIN|AGAIN_S|LAUNCH|LAUNCH_DIR|AB|AB_N|AB_A|AB_B|ARCHIVE|SHARD|REST|BIG|NR|CHECK|EX|JOBS)=' | sort
     } > "$W/environment.txt" 2>&1
     setsid nohup bash "$0" steps > "$W/nohup.log" 2>&1 < /dev/null &
     sleep 2
@@ -117,7 +125,7 @@ case "${1:-}" in
     # shellcheck source=scripts/clock.sh
     . scripts/clock.sh
     b=target/release/sadoku
-    for step in ${ORDER:-check examples again ab big nr rest}; do
+    for step in ${ORDER:-check examples again ab big nr solo rest}; do
       echo "$step from $(date -u +%T)" >> "$W/summary.txt"
       "$step"
     done
