@@ -35,12 +35,20 @@
 set -u
 W=${W:-/tmp/sadoku-archive}
 pack() {
-  end=$((SECONDS + ${WAIT:-540}))
-  while [ $SECONDS -lt $end ] && [ ! -f "$W/done" ]; do sleep 5; done
+  # The tarball is refreshed every minute while waiting, so that a call cut short by the device's
+  # limit still brings back what the steps had written by then.
+  end=$((SECONDS + ${WAIT:-540})) next=$((SECONDS + 60))
+  mkdir -p "$OUT"
+  while [ $SECONDS -lt $end ] && [ ! -f "$W/done" ]; do
+    sleep 5
+    if [ $SECONDS -ge $next ]; then
+      tar -czf "$OUT/.run.tar.gz" -C "$W" . && mv "$OUT/.run.tar.gz" "$OUT/run.tar.gz"; next=$((SECONDS + 60))
+    fi
+  done
   cat "$W/summary.txt" 2>/dev/null
   echo "lean records: $(cat "$W/lean.jsonl" 2>/dev/null | wc -l); done: $([ -f "$W/done" ] && echo yes || echo no); load: $(cat /proc/loadavg)"
   tail -2 "$W/check/check.txt" 2>/dev/null
-  mkdir -p "$OUT" && tar -czf "$OUT/run.tar.gz" -C "$W" . && ls -la "$OUT"
+  tar -czf "$OUT/.run.tar.gz" -C "$W" . && mv "$OUT/.run.tar.gz" "$OUT/run.tar.gz" && ls -la "$OUT"
 }
 
 review() { # NAME LIMIT CANDIDATES [ARGS]: into $W/NAME.jsonl
