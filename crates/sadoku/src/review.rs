@@ -163,7 +163,7 @@ pub fn review_stream(
                 }
                 let key = match &item {
                     Fed::Loaded(Loaded::Valid(c)) => {
-                        Some(review_key(&format!("{} {}", c.sha256, c.problem.sha256), options, args.judging.sanitize))
+                        Some(review_key(&reviewed(&c.sha256, c.problem.sha256), options, args.judging.sanitize))
                     }
                     Fed::Loaded(Loaded::Invalid(r)) => Some(review_key(&r.sha256, options, args.judging.sanitize)),
                     // No verdict, so nothing to resume from: it is tried again every run.
@@ -394,6 +394,13 @@ pub fn review_stream(
 
 fn not_reviewed_record(c: &Candidate, error: String) -> NotReviewed {
     NotReviewed { origin: c.origin.clone(), problem: c.problem.name().to_string(), error }
+}
+
+/// What a review of a loaded candidate is of: its text and its problem's definition (their
+/// SHA-256s), as [`review_key`] takes it. `kernelbench review --resume` forms it from the files
+/// before loading them (`kernelbench::judged_before`), so every key of a candidate comes from here.
+pub fn reviewed(candidate_sha256: &str, problem_sha256: &str) -> String {
+    format!("{candidate_sha256} {problem_sha256}")
 }
 
 /// What identifies a review for `--resume`: the source (and its problem's definition), and every

@@ -200,12 +200,14 @@ pub fn review(registry: &mut Registry, args: KernelbenchReviewArgs, backend: &dy
     let compile = args.torch_compile.as_deref();
     // With --resume, what --out's file holds is skipped before its problem is described (the
     // review would skip it after): a problem none of whose candidates is left is not described.
+    // Not with --size: its sizes, part of the key, are checked against the loaded candidates'
+    // problems, so the review skips those itself.
     let judged = match (&args.review.out, args.review.resume && args.review.size.is_empty()) {
         (Some(out), true) => {
             let options = crate::review::review_options(&args.review.judging, None);
             let sanitize = args.review.judging.sanitize;
-            judged_before(&matched, &crate::journal::Journal::judged_in(out), compile, |identity| {
-                crate::review::review_key(identity, &options, sanitize)
+            judged_before(&matched, &crate::journal::Journal::judged_in(out), compile, |candidate, problem| {
+                crate::review::review_key(&crate::review::reviewed(candidate, problem), &options, sanitize)
             })
         }
         _ => Vec::new(),

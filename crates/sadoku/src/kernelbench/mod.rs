@@ -539,14 +539,14 @@ pub fn load_candidate(registry: &mut Registry, file: &Path, problem: &Arc<Proble
 
 /// With `--resume`: each matched candidate whose review `earlier` (the keys of `--out`'s file)
 /// holds, known from its file's text and its problem file's alone (see
-/// [`sadoku_core::problem::torch::identity`]; `key` makes the review's key of the two
-/// identities), so that the run neither loads it nor describes its problem. A file that cannot
+/// [`sadoku_core::problem::torch::identity`]; `key` makes the review's key of the two, the
+/// candidate's first), so that the run neither loads it nor describes its problem. A file that cannot
 /// be read is left to the review, which says why. Empty when `earlier` is (nothing to skip).
 pub fn judged_before(
     matched: &[Matched],
     earlier: &std::collections::HashMap<String, bool>,
     compile: Option<&str>,
-    key: impl Fn(&str) -> String,
+    key: impl Fn(&str, &str) -> String,
 ) -> Vec<Option<crate::candidates::Judged>> {
     use sha2::Digest as _;
     if earlier.is_empty() {
@@ -565,7 +565,7 @@ pub fn judged_before(
                 })
                 .as_deref()?;
             let sha256 = hex::encode(sha2::Sha256::digest(std::fs::read(&m.candidate).ok()?));
-            let key = key(&format!("{sha256} {problem}"));
+            let key = key(&sha256, problem);
             earlier.contains_key(&key).then(|| crate::candidates::Judged {
                 origin: m.candidate.display().to_string(),
                 problem: stem(p),

@@ -429,7 +429,7 @@ impl Service {
     /// one's says what made it invalid too (the problem asked, the KernelBench file).
     fn id_of(&self, loaded: &Loaded, item: &Item) -> String {
         let what = match loaded {
-            Loaded::Valid(c) => format!("{} {}", c.sha256, c.problem.sha256),
+            Loaded::Valid(c) => crate::review::reviewed(&c.sha256, c.problem.sha256),
             Loaded::Invalid(_) | Loaded::Unreviewed(_) => {
                 let mut what = hex::encode(Sha256::digest(item.source.as_bytes()));
                 if let Some(p) = &item.problem {
