@@ -2,7 +2,8 @@
 # The coverage tables of levels 1-3 over this session's runs and the last session's, each file
 # with its last run's word: bash results/2026-12-06-s3/coverage.sh (needs .carry/data/kb, the
 # KernelBench 423217d checkout the runs used). Later sessions run it with their own runs and
-# folder: RUNS="s2/FOLDER:LABEL ..." (oldest first), HERE=FOLDER.
+# folder: RUNS="s2/FOLDER:LABEL ..." (oldest first), HERE=FOLDER, and runs kept elsewhere as
+# EXTRA="LABEL=REVIEW.jsonl:STDERR.log ..." (after RUNS: later).
 set -eu
 here=${HERE:-results/2026-12-06-s3}
 t=$(mktemp -d)
@@ -17,6 +18,7 @@ runs() { # RUN=REVIEW:STDERR arguments, oldest first (a file's word is its last 
       echo "$label=$t/$label-$name/review.jsonl:$t/$label-$name/stderr.log"
     done
   done
+  for e in ${EXTRA:-}; do echo "$e"; done
 }
 for level in level1 level2 level3; do
   python3 scripts/kernelbench_table.py coverage .carry/data/kb/$level $(runs) > $here/coverage-$level.md
