@@ -440,6 +440,24 @@ fn tf32_kernel_is_reviewed_against_the_tf32_baseline_under_precision_tf32() {
     assert!(t.baseline_name.contains("TF32"), "{}", t.baseline_name);
 }
 
+/// A timing that has its samples but whose spread never meets the target (none can meet 0 here)
+/// stops at its most samples and says it did not converge, with no word of few samples; one that
+/// meets it says neither.
+#[test]
+fn a_timing_with_its_samples_but_above_the_noise_target_is_not_called_few() {
+    let mut options = options();
+    options.timing.target_noise = 0.0;
+    options.timing.max_samples = 16;
+    let report = review_unchecked(&mut device(), &candidate("honest"), 1, &options);
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(!t.converged && !t.few_samples, "{:?}", t.rounds);
+    assert!(t.rounds.iter().all(|r| r.samples >= options.timing.min_samples), "{:?}", t.rounds);
+
+    let report = review(&mut device(), &candidate("honest"), 1);
+    let t = report.findings.timing.as_ref().unwrap();
+    assert!(t.converged && !t.few_samples, "{:?}", t.rounds);
+}
+
 /// `--time-budget` bounds the time phase's wall clock, warm-up included: samples that each take
 /// real time (30 ms a launch here) stop before the budget would pass, never at the end of a
 /// round that ran over it; the sampling says it did not converge.
@@ -460,6 +478,8 @@ fn the_time_budget_bounds_the_time_phase() {
     assert!(report.verdict.is_accepted(), "{:?}", report.verdict);
     let t = report.findings.timing.as_ref().unwrap();
     assert!(!t.converged);
+    // Each round stopped for time, before its 1,000 samples: the figure rests on few samples.
+    assert!(t.few_samples, "{:?}", t.rounds);
     let time_s = report.findings.phases.time_s;
     // Sampling ends within the budget; then the statistics (bootstrap intervals: about 0.2 s in a
     // debug build, milliseconds in a release one) and freeing the sets. Budgeting rounds as

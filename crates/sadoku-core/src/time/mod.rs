@@ -220,6 +220,11 @@ pub struct Timing {
     /// False when the budget ran out before the noise target was met.
     #[serde(default)]
     pub converged: bool,
+    /// True when a round stopped before it had the fewest samples a round converges on
+    /// (`TimingOptions::min_samples`): the budget ran out first, so the figure rests on few
+    /// samples whatever their spread. False in records from before it.
+    #[serde(default)]
+    pub few_samples: bool,
     /// False when the rounds disagree or the clocks contradict each other: see `unreliable`.
     #[serde(default)]
     pub reliable: bool,

@@ -322,6 +322,7 @@ pub(super) fn sample_rounds(
     let start = Instant::now();
     let (mut c, mut b): (Vec<Vec<Taken>>, Vec<Vec<Taken>>) = (vec![Vec::new(); rounds], vec![Vec::new(); rounds]);
     let mut converged = true;
+    let mut few_samples = false;
     let mut index = warm;
     for round in 0..rounds {
         let round_start = Instant::now();
@@ -364,14 +365,12 @@ pub(super) fn sample_rounds(
                 break true;
             }
             // Another pair would take about what the pairs so far took each: stop before it would
-            // pass the round's share (each round keeps 3 pairs, past the budget if it must).
+            // pass the round's share (each round keeps 3 pairs, past the budget if it must), and
+            // after `round_max` attempts however many were throttled.
             let per_attempt = round_start.elapsed() / attempts as u32;
-            if attempts >= round_max || (n >= options.min_samples.min(3) && round_start.elapsed() + per_attempt > share)
-            {
-                break false;
-            }
-            // Every sample throttled for a long while: give up on this round rather than spin.
-            if attempts >= round_max * 4 {
+            let out_of_time = round_start.elapsed() + per_attempt > share;
+            if attempts >= round_max || (n >= options.min_samples.min(3) && out_of_time) {
+                few_samples |= n < options.min_samples;
                 break false;
             }
         };
@@ -496,6 +495,7 @@ pub(super) fn sample_rounds(
         fastest_ms: fastest_measured(&all_c, use_spans),
         baseline: bs,
         converged,
+        few_samples,
         reliable: unreliable.is_none(),
         unreliable,
         rounds: round_records,

@@ -4,6 +4,7 @@ use comfy_table::presets::UTF8_BORDERS_ONLY;
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table};
 use sadoku_core::device::Precision;
 use sadoku_core::report::{CandidateReport, Report};
+use sadoku_core::time::Timing;
 use sadoku_core::verdict::Verdict;
 
 fn ms(v: f64) -> String {
@@ -84,6 +85,17 @@ fn verdict_short(c: &CandidateReport) -> Cell {
     }
 }
 
+/// Why a timing stopped short of its noise target, in a word or two; None when it met it: "few
+/// samples" when the budget ran out before a round had the samples it converges on (whatever
+/// their spread), "noisy" when the spread stayed above the target.
+fn short_of_target(t: &Timing) -> Option<&'static str> {
+    match (t.converged, t.few_samples) {
+        (true, _) => None,
+        (false, true) => Some("few samples"),
+        (false, false) => Some("noisy"),
+    }
+}
+
 /// Candidate, verdict, time, speedup and % of ceiling: what fits in 100 columns.
 fn narrow_table(report: &Report, layout: &Layout) -> Table {
     let mut t = Table::new();
@@ -98,11 +110,9 @@ fn narrow_table(report: &Report, layout: &Layout) -> Table {
         let speed = timing.map_or("–".into(), |t| match (t.speedup, t.speedup_interval, t.call) {
             (Some(s), Some((lo, hi)), Some(call)) => {
                 let flag = if !t.reliable {
-                    " (unreliable)"
-                } else if !t.converged {
-                    " (noisy)"
+                    " (unreliable)".to_string()
                 } else {
-                    ""
+                    short_of_target(t).map_or(String::new(), |why| format!(" ({why})"))
                 };
                 format!("{s:.2}× [{lo:.2}, {hi:.2}]\n{call}{flag}")
             }
@@ -157,9 +167,7 @@ fn wide_table(report: &Report, layout: &Layout) -> Table {
                     .to_string();
             };
             let mut flags = Vec::new();
-            if !t.converged {
-                flags.push("noisy");
-            }
+            flags.extend(short_of_target(t));
             if !t.reliable {
                 flags.push("unreliable");
             }
@@ -440,4 +448,30 @@ fn render_with(report: &Report, t: Table, layout: &Layout) -> String {
         out.push_str(&format!("  {k:<10} {v}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(converged: bool, few_samples: bool) -> Timing {
+        serde_json::from_value(serde_json::json!({
+            "candidate": {"samples": 6, "median": 130.0},
+            "converged": converged,
+            "few_samples": few_samples,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_timing_short_of_its_target_says_whether_its_samples_were_few_or_spread() {
+        assert_eq!(short_of_target(&timing(true, false)), None);
+        // A round that met the target has its samples, so none was few: nothing to say.
+        assert_eq!(short_of_target(&timing(true, true)), None);
+        assert_eq!(short_of_target(&timing(false, true)), Some("few samples"));
+        assert_eq!(short_of_target(&timing(false, false)), Some("noisy"));
+        // A record from before `few_samples` reads as it did.
+        let old: Timing = serde_json::from_str(r#"{"candidate":{"median":1.0},"converged":false}"#).unwrap();
+        assert_eq!(short_of_target(&old), Some("noisy"));
+    }
 }
