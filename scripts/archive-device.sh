@@ -34,6 +34,7 @@
 # /tmp/sadoku-archive) holds the run. A session's results/ folder records the command and files.
 set -u
 W=${W:-/tmp/sadoku-archive}
+snapshot() { tar -czf "$OUT/.run.tar.gz" -C "$W" . && mv "$OUT/.run.tar.gz" "$OUT/run.tar.gz"; }
 pack() {
   # The tarball is refreshed every minute while waiting, so that a call cut short by the device's
   # limit still brings back what the steps had written by then.
@@ -41,14 +42,12 @@ pack() {
   mkdir -p "$OUT"
   while [ $SECONDS -lt $end ] && [ ! -f "$W/done" ]; do
     sleep 5
-    if [ $SECONDS -ge $next ]; then
-      tar -czf "$OUT/.run.tar.gz" -C "$W" . && mv "$OUT/.run.tar.gz" "$OUT/run.tar.gz"; next=$((SECONDS + 60))
-    fi
+    if [ $SECONDS -ge $next ]; then snapshot; next=$((SECONDS + 60)); fi
   done
   cat "$W/summary.txt" 2>/dev/null
   echo "lean records: $(cat "$W/lean.jsonl" 2>/dev/null | wc -l); done: $([ -f "$W/done" ] && echo yes || echo no); load: $(cat /proc/loadavg)"
   tail -2 "$W/check/check.txt" 2>/dev/null
-  tar -czf "$OUT/.run.tar.gz" -C "$W" . && mv "$OUT/.run.tar.gz" "$OUT/run.tar.gz" && ls -la "$OUT"
+  snapshot && ls -la "$OUT"
 }
 
 review() { # NAME LIMIT CANDIDATES [ARGS]: into $W/NAME.jsonl

@@ -466,7 +466,7 @@ mod tests {
     #[test]
     fn a_timing_short_of_its_target_says_whether_its_samples_were_few_or_spread() {
         assert_eq!(short_of_target(&timing(true, false)), None);
-        // A round that met the target has its samples, so none was few: nothing to say.
+        // Converged wins (the sampler never records both: a round stopped short is not converged).
         assert_eq!(short_of_target(&timing(true, true)), None);
         assert_eq!(short_of_target(&timing(false, true)), Some("few samples"));
         assert_eq!(short_of_target(&timing(false, false)), Some("noisy"));
